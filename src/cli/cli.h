@@ -1,0 +1,30 @@
+/* `nodectl` subcommands that are clients of the local agent. */
+#ifndef NODECTL_CLI_H
+#define NODECTL_CLI_H
+
+#include <stdbool.h>
+
+#include "control.pb-c.h"
+
+/* What every client subcommand gets from the global options. */
+struct cli_ctx {
+    const char *socket_path;
+    int timeout_ms;
+};
+
+/* Each returns the process exit code: 0 success, 1 failed, 2 bad usage. */
+int cmd_status(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_vms(const struct cli_ctx *ctx, int argc, char **argv);
+
+/* Shared by the subcommands. */
+/* Sends req to the agent; returns its Response (free with
+ * nodectl__response__free_unpacked) if it answered with the expected body,
+ * else prints why, prefixed by "nodectl CMD: ", and returns NULL. */
+Nodectl__Response *cli_call(const struct cli_ctx *ctx, const char *cmd, const Nodectl__Request *req,
+                            Nodectl__Response__BodyCase expected);
+bool cli_parse_json_flag(const char *cmd, int argc, char **argv, bool *json);
+/* "1.5 GiB" from KiB. */
+void cli_format_kib(unsigned long long kib, char *buf, unsigned len);
+void cli_uuid_text(const unsigned char *data, unsigned long len, char out[37]);
+
+#endif

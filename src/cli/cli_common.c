@@ -1,0 +1,55 @@
+#include <stdio.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "cli.h"
+#include "net/control.h"
+
+Nodectl__Response *cli_call(const struct cli_ctx *ctx, const char *cmd, const Nodectl__Request *req,
+                            Nodectl__Response__BodyCase expected) {
+    char err[512];
+    Nodectl__Response *resp = control_call(ctx->socket_path, req, ctx->timeout_ms, err, sizeof err);
+    if (!resp) {
+        fprintf(stderr, "nodectl %s: %s\n", cmd, err);
+        return NULL;
+    }
+    if (resp->error || resp->body_case != expected) {
+        fprintf(stderr, "nodectl %s: the agent refused: %s\n", cmd,
+                resp->error ? resp->error->message : "it answered another request");
+        nodectl__response__free_unpacked(resp, NULL);
+        return NULL;
+    }
+    return resp;
+}
+
+bool cli_parse_json_flag(const char *cmd, int argc, char **argv, bool *json) {
+    *json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            *json = true;
+        } else {
+            fprintf(stderr, "nodectl %s: unknown argument '%s' (see: nodectl help %s)\n", cmd,
+                    argv[i], cmd);
+            return false;
+        }
+    }
+    return true;
+}
+
+void cli_format_kib(unsigned long long kib, char *buf, unsigned len) {
+    static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double v = (double)kib;
+    int u = 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+void cli_uuid_text(const unsigned char *data, unsigned long len, char out[37]) {
+    if (len == 16)
+        uuid_unparse_lower(data, out);
+    else
+        snprintf(out, 37, "-");
+}

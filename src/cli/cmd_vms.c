@@ -1,0 +1,75 @@
+#include <jansson.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "net/control.h"
+
+static const char *state_name(Nodectl__VmState s) {
+    switch (s) {
+    case NODECTL__VM_STATE__VM_STATE_RUNNING: return "running";
+    case NODECTL__VM_STATE__VM_STATE_BLOCKED: return "blocked";
+    case NODECTL__VM_STATE__VM_STATE_PAUSED: return "paused";
+    case NODECTL__VM_STATE__VM_STATE_SHUTDOWN: return "shutdown";
+    case NODECTL__VM_STATE__VM_STATE_SHUTOFF: return "shutoff";
+    case NODECTL__VM_STATE__VM_STATE_CRASHED: return "crashed";
+    case NODECTL__VM_STATE__VM_STATE_SUSPENDED: return "suspended";
+    default: return "unknown";
+    }
+}
+
+static int print_json(const Nodectl__VmsReply *r) {
+    json_t *vms = json_array();
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        const Nodectl__HostRecord *h = r->hosts[i];
+        for (size_t k = 0; k < h->n_vms; k++) {
+            const Nodectl__Vm *v = h->vms[k];
+            char id[37];
+            cli_uuid_text(v->uuid.data, v->uuid.len, id);
+            json_array_append_new(
+                vms, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:f}", "name", v->name, "uuid", id,
+                               "host", h->name, "state", state_name(v->state), "vcpus",
+                               (int)v->vcpus, "memory_kib", (json_int_t)v->memory_kib,
+                               "cpu_percent", v->cpu_percent));
+        }
+    }
+    int rc = json_dumpf(vms, stdout, JSON_INDENT(2)) == 0 ? 0 : 1;
+    putchar('\n');
+    json_decref(vms);
+    return rc;
+}
+
+static void print_table(const Nodectl__VmsReply *r) {
+    printf("%-24s %-16s %-9s %5s %10s %6s  %s\n", "NAME", "HOST", "STATE", "VCPUS", "MEMORY",
+           "CPU%", "UUID");
+    for (size_t i = 0; i < r->n_hosts; i++) {
+        const Nodectl__HostRecord *h = r->hosts[i];
+        for (size_t k = 0; k < h->n_vms; k++) {
+            const Nodectl__Vm *v = h->vms[k];
+            char id[37], mem[24];
+            cli_uuid_text(v->uuid.data, v->uuid.len, id);
+            cli_format_kib(v->memory_kib, mem, sizeof mem);
+            printf("%-24s %-16s %-9s %5u %10s %6.1f  %s\n", v->name, h->name,
+                   state_name(v->state), v->vcpus, mem, v->cpu_percent, id);
+        }
+    }
+}
+
+int cmd_vms(const struct cli_ctx *ctx, int argc, char **argv) {
+    bool json;
+    if (!cli_parse_json_flag("vms", argc, argv, &json))
+        return 2;
+    Nodectl__Request req = NODECTL__REQUEST__INIT;
+    Nodectl__VmsRequest body = NODECTL__VMS_REQUEST__INIT;
+    req.body_case = NODECTL__REQUEST__BODY_VMS;
+    req.vms = &body;
+    Nodectl__Response *resp = cli_call(ctx, "vms", &req, NODECTL__RESPONSE__BODY_VMS);
+    if (!resp)
+        return 1;
+    int rc = 0;
+    if (json)
+        rc = print_json(resp->vms);
+    else
+        print_table(resp->vms);
+    nodectl__response__free_unpacked(resp, NULL);
+    return rc;
+}

@@ -1,0 +1,152 @@
+/* nodectl: one binary for every host. `nodectl agent` is the daemon; every
+ * other subcommand talks to the local agent over its control socket. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "cli.h"
+#include "common/config.h"
+
+struct command {
+    const char *name;
+    const char *summary;
+    const char *usage;
+    int (*client)(const struct cli_ctx *, int, char **); /* NULL: not a client */
+};
+
+static const struct command commands[] = {
+    {"agent", "run the agent in the foreground (the daemon every host runs)",
+     "nodectl agent [-c FILE] [--check]\n"
+     "  Runs until SIGTERM or SIGINT; SIGHUP reloads log_level and sample_interval.\n"
+     "  --check validates the configuration and exits (0: good, 2: bad).",
+     NULL},
+    {"status", "show the cluster: this node, the leader, every member",
+     "nodectl status [--json]\n"
+     "  Cluster name, this node, the leader and term, and a table of members with\n"
+     "  address, state, role, CPU %, memory used/total and running VMs.",
+     cmd_status},
+    {"vms", "list the VMs this agent sees",
+     "nodectl vms [--json]\n"
+     "  Every VM with its host, state, vCPUs, memory and CPU % (of its own vCPUs).",
+     cmd_vms},
+    {"help", "show help for a command", "nodectl help [COMMAND]", NULL},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: nodectl [-c FILE | -s SOCKET] [-t MS] COMMAND [ARGS]\n"
+            "       nodectl --help | --version\n\n"
+            "Peer-to-peer control plane for clusters of libvirt (KVM, Xen) hosts.\n\n"
+            "Options:\n"
+            "  -c, --config FILE   configuration file (default " CONFIG_DEFAULT_PATH ");\n"
+            "                      clients read its control_socket\n"
+            "  -s, --socket PATH   the agent's control socket (overrides the file)\n"
+            "  -t, --timeout MS    how long a client waits for the agent (default 5000)\n\n"
+            "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nExit codes: 0 success, 1 failed operation, 2 bad usage or configuration.\n");
+}
+
+static const struct command *find(const char *name) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int help(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    const struct command *c = find(argv[1]);
+    if (!c) {
+        fprintf(stderr, "nodectl help: unknown command '%s'\n", argv[1]);
+        return 2;
+    }
+    printf("usage: %s\n", c->usage);
+    return 0;
+}
+
+/* The socket a client talks to: --socket, else the config file's, else the
+ * default. A config file named with -c must load; the default one may be
+ * absent (a host that runs only the CLI). */
+static int resolve_socket(const char *config_path, const char *socket_opt, struct config *cfg) {
+    if (socket_opt) {
+        snprintf(cfg->control_socket, sizeof cfg->control_socket, "%s", socket_opt);
+        return 0;
+    }
+    struct config_error err;
+    if (config_load(config_path ? config_path : CONFIG_DEFAULT_PATH, cfg, &err) == 0)
+        return 0;
+    if (!config_path && access(CONFIG_DEFAULT_PATH, F_OK) != 0) {
+        config_defaults(cfg);
+        return 0;
+    }
+    fprintf(stderr, "nodectl: bad configuration: %s\n", err.text);
+    return -1;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "agent") == 0)
+        return agent_main(argc - 1, argv + 1);
+
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"socket", required_argument, NULL, 's'},
+                                         {"timeout", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *socket_opt = NULL;
+    struct cli_ctx ctx = {.timeout_ms = 5000};
+    int opt;
+    /* '+': stop at the command, whose own options follow it. */
+    while ((opt = getopt_long(argc, argv, "+c:s:t:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 's': socket_opt = optarg; break;
+        case 't': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v <= 0 || v > 3600000) {
+                fprintf(stderr, "nodectl: --timeout expects milliseconds from 1 to 3600000, "
+                                "got '%s'\n", optarg);
+                return 2;
+            }
+            ctx.timeout_ms = (int)v;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("nodectl %s\n", NODECTL_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    int cargc = argc - optind;
+    char **cargv = argv + optind;
+    const struct command *c = find(cargv[0]);
+    if (!c) {
+        fprintf(stderr, "nodectl: unknown command '%s' (see: nodectl --help)\n", cargv[0]);
+        return 2;
+    }
+    if (strcmp(c->name, "help") == 0)
+        return help(cargc, cargv);
+    if (!c->client) {
+        fprintf(stderr, "nodectl: '%s' takes no global options; run: nodectl %s\n", c->name,
+                c->name);
+        return 2;
+    }
+    struct config cfg;
+    if (resolve_socket(config_path, socket_opt, &cfg) != 0)
+        return 2;
+    ctx.socket_path = cfg.control_socket;
+    return c->client(&ctx, cargc, cargv);
+}

@@ -1,0 +1,295 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum key_type { T_STRING, T_PATH, T_BOOL, T_UINT, T_DURATION, T_PORT, T_LIST, T_LOG_LEVEL };
+
+struct key {
+    const char *section;
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    size_t size;       /* buffer size for strings */
+    uint32_t min, max; /* bounds for numbers and durations (ms) */
+};
+
+#define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
+
+static const struct key keys[] = {
+    {"cluster", "name", T_STRING, F(cluster_name), 0, 0},
+    {"cluster", "seeds", T_LIST, F(seeds), 0, 0},
+    {"cluster", "candidates", T_LIST, F(candidates), 0, 0},
+    {"cluster", "key_file", T_PATH, F(key_file), 0, 0},
+    {"cluster", "insecure", T_BOOL, F(insecure), 0, 0},
+    {"node", "name", T_STRING, F(node_name), 0, 0},
+    {"node", "bind_address", T_STRING, F(bind_address), 0, 0},
+    {"node", "port", T_PORT, F(port), 1, 65535},
+    {"node", "candidate", T_BOOL, F(candidate), 0, 0},
+    {"node", "state_dir", T_PATH, F(state_dir), 0, 0},
+    {"node", "control_socket", T_PATH, F(control_socket), 0, 0},
+    {"node", "log_level", T_LOG_LEVEL, F(log_level), 0, 0},
+    {"hypervisor", "uri", T_STRING, F(hypervisor_uri), 0, 0},
+    {"hypervisor", "sample_interval", T_DURATION, F(sample_interval_ms), 100, 3600000},
+    {"gossip", "probe_interval", T_DURATION, F(probe_interval_ms), 10, 60000},
+    {"gossip", "probe_timeout", T_DURATION, F(probe_timeout_ms), 5, 60000},
+    {"gossip", "indirect_checks", T_UINT, F(indirect_checks), 0, 16},
+    {"gossip", "suspicion_mult", T_UINT, F(suspicion_mult), 1, 100},
+    {"gossip", "retransmit_mult", T_UINT, F(retransmit_mult), 1, 100},
+    {"gossip", "push_pull_interval", T_DURATION, F(push_pull_interval_ms), 100, 3600000},
+    {"election", "heartbeat_interval", T_DURATION, F(heartbeat_interval_ms), 10, 60000},
+    {"election", "election_timeout", T_DURATION, F(election_timeout_ms), 50, 600000},
+    {"election", "lease_drift_margin", T_DURATION, F(lease_drift_margin_ms), 0, 60000},
+};
+
+static const char *expected(const struct key *k) {
+    switch (k->type) {
+    case T_STRING: return "a non-empty string";
+    case T_PATH: return "an absolute path";
+    case T_BOOL: return "true or false";
+    case T_UINT: return "a whole number";
+    case T_DURATION: return "a duration such as 250ms, 5s or 2m";
+    case T_PORT: return "a port number from 1 to 65535";
+    case T_LIST: return "a comma-separated list";
+    case T_LOG_LEVEL: return "one of error, warn, info, debug";
+    }
+    return "a value";
+}
+
+void config_defaults(struct config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->cluster_name, sizeof cfg->cluster_name, "default");
+    if (gethostname(cfg->node_name, sizeof cfg->node_name - 1) != 0 || !cfg->node_name[0])
+        snprintf(cfg->node_name, sizeof cfg->node_name, "localhost");
+    snprintf(cfg->bind_address, sizeof cfg->bind_address, "0.0.0.0");
+    cfg->port = 7946;
+    snprintf(cfg->state_dir, sizeof cfg->state_dir, "/var/lib/nodectl");
+    snprintf(cfg->control_socket, sizeof cfg->control_socket, CONFIG_DEFAULT_SOCKET);
+    snprintf(cfg->key_file, sizeof cfg->key_file, "/etc/nodectl/cluster.key");
+    cfg->log_level = LOG_INFO;
+    snprintf(cfg->hypervisor_uri, sizeof cfg->hypervisor_uri, "test:///default");
+    cfg->sample_interval_ms = 5000;
+    /* memberlist's DefaultLANConfig, the reference point of issue [2]. */
+    cfg->probe_interval_ms = 1000;
+    cfg->probe_timeout_ms = 500;
+    cfg->indirect_checks = 3;
+    cfg->suspicion_mult = 4;
+    cfg->retransmit_mult = 4;
+    cfg->push_pull_interval_ms = 30000;
+    cfg->heartbeat_interval_ms = 100;
+    cfg->election_timeout_ms = 1000;
+    cfg->lease_drift_margin_ms = 100;
+}
+
+static int parse_u32(const char *s, uint32_t *out) {
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* "250ms", "5s", "2m": a whole number and a unit, to milliseconds. */
+static int parse_duration_ms(const char *s, uint32_t *out) {
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *unit;
+    unsigned long long v = strtoull(s, &unit, 10);
+    unsigned long long mult;
+    if (errno)
+        return -1;
+    if (strcmp(unit, "ms") == 0)
+        mult = 1;
+    else if (strcmp(unit, "s") == 0)
+        mult = 1000;
+    else if (strcmp(unit, "m") == 0)
+        mult = 60000;
+    else
+        return -1;
+    if (v > UINT32_MAX / mult)
+        return -1;
+    *out = (uint32_t)(v * mult);
+    return 0;
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        *--e = '\0';
+    return s;
+}
+
+static int parse_list(const char *value, struct config_list *list) {
+    char buf[CONFIG_LIST_MAX * CONFIG_ADDR_MAX];
+    if (strlen(value) >= sizeof buf)
+        return -1;
+    strcpy(buf, value);
+    list->n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *item = trim(tok);
+        if (!*item || strlen(item) >= CONFIG_ADDR_MAX || list->n == CONFIG_LIST_MAX)
+            return -1;
+        strcpy(list->item[list->n++], item);
+    }
+    return 0;
+}
+
+struct parse_state {
+    struct config *cfg;
+    bool candidate_set; /* [node] candidate was written out */
+    char error[400];    /* the first error; inih reports its line */
+};
+
+static int set_key(struct config *cfg, const struct key *k, const char *value) {
+    char *field = (char *)cfg + k->offset;
+    switch (k->type) {
+    case T_STRING:
+    case T_PATH:
+        if (!*value || strlen(value) >= k->size || (k->type == T_PATH && value[0] != '/'))
+            return -1;
+        strcpy(field, value);
+        return 0;
+    case T_BOOL:
+        if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0)
+            *(bool *)field = true;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0)
+            *(bool *)field = false;
+        else
+            return -1;
+        return 0;
+    case T_UINT:
+    case T_DURATION:
+    case T_PORT: {
+        uint32_t v;
+        int rc = k->type == T_DURATION ? parse_duration_ms(value, &v) : parse_u32(value, &v);
+        if (rc != 0 || v < k->min || v > k->max)
+            return -1;
+        if (k->type == T_PORT)
+            *(uint16_t *)field = (uint16_t)v;
+        else
+            *(uint32_t *)field = v;
+        return 0;
+    }
+    case T_LIST:
+        return parse_list(value, (struct config_list *)field);
+    case T_LOG_LEVEL:
+        return log_level_parse(value, (enum log_level *)field);
+    }
+    return -1;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value) {
+    struct parse_state *st = user;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const struct key *k = &keys[i];
+        if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
+            continue;
+        if (set_key(st->cfg, k, value) == 0) {
+            st->candidate_set |= k->offset == offsetof(struct config, candidate);
+            return 1;
+        }
+        if (!st->error[0]) {
+            if (k->type == T_UINT || k->type == T_DURATION)
+                snprintf(st->error, sizeof st->error,
+                         "key '%s' in [%s]: expected %s between %u and %u%s, got '%.80s'", name,
+                         section, expected(k), k->min, k->max,
+                         k->type == T_DURATION ? " ms" : "", value);
+            else
+                snprintf(st->error, sizeof st->error, "key '%s' in [%s]: expected %s, got '%.80s'",
+                         name, section, expected(k), value);
+        }
+        return 0;
+    }
+    if (!st->error[0]) {
+        if (!*section)
+            snprintf(st->error, sizeof st->error, "key '%s' is outside any [section]", name);
+        else
+            snprintf(st->error, sizeof st->error, "unknown key '%s' in [%s]", name, section);
+    }
+    return 0;
+}
+
+static bool list_has(const struct config_list *l, const char *s) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->item[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Rules that involve more than one key; no single line is to blame. */
+static int validate(const struct config *cfg, char *err, size_t len) {
+    if (cfg->probe_timeout_ms >= cfg->probe_interval_ms) {
+        snprintf(err, len, "[gossip] probe_timeout (%u ms) must be shorter than probe_interval (%u ms)",
+                 cfg->probe_timeout_ms, cfg->probe_interval_ms);
+        return -1;
+    }
+    if (cfg->heartbeat_interval_ms * 2 > cfg->election_timeout_ms) {
+        snprintf(err, len,
+                 "[election] election_timeout (%u ms) must be at least twice heartbeat_interval (%u ms)",
+                 cfg->election_timeout_ms, cfg->heartbeat_interval_ms);
+        return -1;
+    }
+    if (cfg->lease_drift_margin_ms >= cfg->election_timeout_ms) {
+        snprintf(err, len,
+                 "[election] lease_drift_margin (%u ms) must be shorter than election_timeout (%u ms)",
+                 cfg->lease_drift_margin_ms, cfg->election_timeout_ms);
+        return -1;
+    }
+    if (cfg->candidate && !list_has(&cfg->candidates, cfg->node_name)) {
+        snprintf(err, len, "[node] candidate = true but node '%s' is not in [cluster] candidates",
+                 cfg->node_name);
+        return -1;
+    }
+    return 0;
+}
+
+int config_load(const char *path, struct config *cfg, struct config_error *err) {
+    config_defaults(cfg);
+    if (strlen(path) >= sizeof cfg->path) {
+        snprintf(err->text, sizeof err->text, "%.100s...: path too long", path);
+        return -1;
+    }
+    strcpy(cfg->path, path);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err->text, sizeof err->text, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct parse_state st = {.cfg = cfg};
+    int line = ini_parse_file(f, on_key, &st);
+    fclose(f);
+    if (line != 0) {
+        if (!st.error[0])
+            snprintf(st.error, sizeof st.error, "syntax error: expected '[section]' or 'key = value'");
+        snprintf(err->text, sizeof err->text, "%s:%d: %s", path, line, st.error);
+        return -1;
+    }
+    char msg[400];
+    bool listed = list_has(&cfg->candidates, cfg->node_name);
+    if (st.candidate_set && !cfg->candidate && listed) {
+        snprintf(err->text, sizeof err->text,
+                 "%s: [node] candidate = false but node '%s' is in [cluster] candidates", path,
+                 cfg->node_name);
+        return -1;
+    }
+    /* Being named in the candidate list is what makes a node a voter. */
+    cfg->candidate = cfg->candidate || listed;
+    if (validate(cfg, msg, sizeof msg) != 0) {
+        snprintf(err->text, sizeof err->text, "%s: %s", path, msg);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,75 @@
+/* The agent's configuration file (INI, parsed with inih). Every key is
+ * documented in deploy/nodectl.conf.example; the table in config.c is the
+ * single list of keys, their types and their defaults. */
+#ifndef NODECTL_CONFIG_H
+#define NODECTL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define CONFIG_NAME_MAX 64
+#define CONFIG_ADDR_MAX 256
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_LIST_MAX 32
+#define CONFIG_DEFAULT_PATH "/etc/nodectl/nodectl.conf"
+#define CONFIG_DEFAULT_SOCKET "/run/nodectl/nodectl.sock"
+
+struct config_list {
+    size_t n;
+    char item[CONFIG_LIST_MAX][CONFIG_ADDR_MAX];
+};
+
+struct config {
+    char path[CONFIG_PATH_MAX];
+
+    /* [cluster] */
+    char cluster_name[CONFIG_NAME_MAX];
+    struct config_list seeds;      /* host:port */
+    struct config_list candidates; /* node names of the voters */
+    char key_file[CONFIG_PATH_MAX];
+    bool insecure;
+
+    /* [node] */
+    char node_name[CONFIG_NAME_MAX];
+    char bind_address[CONFIG_ADDR_MAX];
+    uint16_t port;
+    bool candidate;
+    char state_dir[CONFIG_PATH_MAX];
+    char control_socket[CONFIG_PATH_MAX];
+    enum log_level log_level;
+
+    /* [hypervisor] */
+    char hypervisor_uri[CONFIG_ADDR_MAX];
+    uint32_t sample_interval_ms;
+
+    /* [gossip]: SWIM timing (issue [2]). */
+    uint32_t probe_interval_ms;
+    uint32_t probe_timeout_ms;
+    uint32_t indirect_checks;
+    uint32_t suspicion_mult;
+    uint32_t retransmit_mult;
+    uint32_t push_pull_interval_ms;
+
+    /* [election]: Raft timing (issue [3]). */
+    uint32_t heartbeat_interval_ms;
+    uint32_t election_timeout_ms;
+    uint32_t lease_drift_margin_ms;
+};
+
+/* The error of a failed load: "file:line: message" (line omitted when the
+ * problem is not on one line). */
+struct config_error {
+    char text[512];
+};
+
+/* Fills *cfg with the defaults, then the file's values. Returns 0, or -1 with
+ * *err set; *cfg is then unspecified. */
+int config_load(const char *path, struct config *cfg, struct config_error *err);
+
+/* Defaults only: what a client uses when there is no file. */
+void config_defaults(struct config *cfg);
+
+#endif

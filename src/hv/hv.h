@@ -1,0 +1,58 @@
+/* The agent's window on its own hypervisor, through libvirt. Any libvirt URI
+ * works; the default, test:///default, is libvirt's built-in test driver,
+ * which needs no daemon. A hypervisor that cannot be reached is a state to
+ * report ("unavailable: reason"), not a reason to stop: the agent retries
+ * with backoff and keeps serving. */
+#ifndef NODECTL_HV_H
+#define NODECTL_HV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HV_NAME_MAX 128
+#define HV_REASON_MAX 256
+
+enum hv_vm_state {
+    HV_VM_UNKNOWN, HV_VM_RUNNING, HV_VM_BLOCKED, HV_VM_PAUSED, HV_VM_SHUTDOWN,
+    HV_VM_SHUTOFF, HV_VM_CRASHED, HV_VM_SUSPENDED
+};
+
+struct hv_vm {
+    char name[HV_NAME_MAX];
+    unsigned char uuid[16];
+    enum hv_vm_state state;
+    uint32_t vcpus;
+    uint64_t memory_kib;
+    double cpu_percent;   /* of its own vCPUs, over the last sample interval */
+    uint64_t cpu_time_ns; /* cumulative, for the next delta */
+};
+
+struct hv_sample {
+    bool available;
+    char reason[HV_REASON_MAX]; /* why not available */
+    uint32_t cpus;
+    uint32_t cpu_mhz;
+    uint64_t memory_kib;
+    double cpu_percent; /* whole host */
+    uint64_t memory_used_kib;
+    size_t n_vms;
+    struct hv_vm *vms;
+    uint64_t taken_at_ms; /* monotonic */
+};
+
+struct hv;
+
+/* Does not connect yet: the first hv_sample does. NULL only if out of memory. */
+struct hv *hv_new(const char *uri);
+void hv_free(struct hv *hv);
+const char *hv_uri(const struct hv *hv);
+
+/* Connects if needed (no sooner than the backoff allows), then samples the
+ * host and its domains. now_ms is the caller's monotonic clock. The result is
+ * owned by hv and valid until the next call. */
+const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms);
+
+const char *hv_vm_state_name(enum hv_vm_state s);
+
+#endif

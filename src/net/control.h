@@ -1,0 +1,44 @@
+/* The local control socket: nng req/rep over IPC, one protobuf Request and
+ * one Response per exchange (proto/control.proto). The agent serves it; every
+ * `nodectl` subcommand other than `agent` is a client. */
+#ifndef NODECTL_CONTROL_H
+#define NODECTL_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control.pb-c.h"
+
+/* Requests larger than this are answered with ERROR_TOO_LARGE; the transport
+ * drops anything above CONTROL_TRANSPORT_MAX without reading it. */
+#define CONTROL_REQUEST_MAX (64 * 1024)
+#define CONTROL_TRANSPORT_MAX (1024 * 1024)
+
+struct control_server;
+
+/* Answers one decoded request. Returns a Response the server packs, sends
+ * and then frees with protobuf_c_message_free_unpacked (so every field must
+ * be heap-allocated with malloc), or NULL when out of memory. */
+typedef Nodectl__Response *(*control_handler)(void *ctx, const Nodectl__Request *req);
+
+/* Listens on ipc://path, creating the parent directory (0755) and the socket
+ * with mode 0660. Returns NULL with a message in err. */
+struct control_server *control_server_open(const char *path, char *err, size_t errlen);
+void control_server_close(struct control_server *srv);
+/* A descriptor that polls readable when a request is waiting. */
+int control_server_fd(struct control_server *srv);
+/* Serves every request waiting now, without blocking. */
+void control_server_serve(struct control_server *srv, control_handler handler, void *ctx);
+/* Requests refused as malformed, too large or unknown, since start. */
+uint64_t control_server_bad_requests(const struct control_server *srv);
+
+/* Sends req to the agent at path and waits up to timeout_ms for the reply.
+ * Returns the unpacked Response (free with nodectl__response__free_unpacked),
+ * or NULL with a message in err. */
+Nodectl__Response *control_call(const char *path, const Nodectl__Request *req, int timeout_ms,
+                                char *err, size_t errlen);
+
+/* A Response carrying only an error; NULL if out of memory. */
+Nodectl__Response *control_error_response(Nodectl__ErrorCode code, const char *message);
+
+#endif
