@@ -131,20 +131,25 @@ static char *trim(char *s) {
     return s;
 }
 
+/* "a, b ,c": items trimmed; an empty item ("a,,b") is an error. */
 static int parse_list(const char *value, struct config_list *list) {
-    char buf[CONFIG_LIST_MAX * CONFIG_ADDR_MAX];
-    if (strlen(value) >= sizeof buf)
-        return -1;
-    strcpy(buf, value);
     list->n = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *item = trim(tok);
-        if (!*item || strlen(item) >= CONFIG_ADDR_MAX || list->n == CONFIG_LIST_MAX)
+    for (const char *p = value;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[CONFIG_ADDR_MAX];
+        if (len >= sizeof item || list->n == CONFIG_LIST_MAX)
             return -1;
-        strcpy(list->item[list->n++], item);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *t = trim(item);
+        if (!*t)
+            return -1;
+        strcpy(list->item[list->n++], t);
+        if (!comma)
+            return 0;
+        p = comma + 1;
     }
-    return 0;
 }
 
 struct parse_state {

@@ -76,6 +76,11 @@ static enum hv_vm_state map_state(unsigned char st) {
     }
 }
 
+/* A domain that holds host resources: it has a running QEMU/Xen process. */
+static bool is_active(enum hv_vm_state s) {
+    return s == HV_VM_RUNNING || s == HV_VM_BLOCKED || s == HV_VM_PAUSED;
+}
+
 static void set_unavailable(struct hv *hv, uint64_t now_ms, const char *what) {
     const char *why = virGetLastErrorMessage();
     snprintf(hv->cur.reason, sizeof hv->cur.reason, "%s: %s", what, why ? why : "unknown error");
@@ -133,7 +138,8 @@ static int sample_domains(struct hv *hv, uint64_t now_ms) {
             vm->memory_kib = info.memory;
             vm->cpu_time_ns = info.cpuTime;
             const struct hv_vm *old = find_prev(hv, vm->uuid);
-            if (old && hv->prev.available && vm->cpu_time_ns >= old->cpu_time_ns)
+            if (old && hv->prev.available && is_active(vm->state) &&
+                vm->cpu_time_ns >= old->cpu_time_ns)
                 vm->cpu_percent = cpu_percent(vm->cpu_time_ns - old->cpu_time_ns,
                                               now_ms - hv->prev.taken_at_ms, vm->vcpus);
             kept++;
@@ -250,8 +256,7 @@ const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms) {
     double vcpu_load = 0;
     uint64_t vm_mem = 0;
     for (size_t i = 0; i < s->n_vms; i++) {
-        if (s->vms[i].state == HV_VM_RUNNING || s->vms[i].state == HV_VM_BLOCKED ||
-            s->vms[i].state == HV_VM_PAUSED) {
+        if (is_active(s->vms[i].state)) {
             vcpu_load += s->vms[i].cpu_percent * s->vms[i].vcpus;
             vm_mem += s->vms[i].memory_kib;
         }

@@ -1,0 +1,14 @@
+/* Small helpers shared by the tests: temporary directories and files. */
+#ifndef NODECTL_TEST_HELPERS_H
+#define NODECTL_TEST_HELPERS_H
+
+#include <stddef.h>
+
+/* A fresh directory under $TMPDIR (or /tmp); the caller removes it with
+ * test_rmtree. Aborts the test program if it cannot be made. */
+void test_mkdtemp(char *out, size_t len);
+void test_rmtree(const char *dir);
+/* Writes text to dir/name and puts the path in out. */
+void test_write_file(const char *dir, const char *name, const char *text, char *out, size_t len);
+
+#endif
