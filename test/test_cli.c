@@ -16,18 +16,8 @@
 #include "agent_process.h"
 #include "test_helpers.h"
 
-static char dir[PATH_MAX];
 static char out[65536], err[8192];
 
-static int setup(void **state) {
-    test_mkdtemp(dir, sizeof dir);
-    return 0;
-}
-
-static int teardown(void **state) {
-    test_rmtree(dir);
-    return 0;
-}
 
 /* A config for node `name` in its own subdirectory, with extra lines
  * appended to [node] and a [hypervisor] uri. */
@@ -38,15 +28,15 @@ static void write_conf(const char *name, const char *uri, const char *extra, cha
              "[node]\nname = %s\nbind_address = 127.0.0.1\nport = 17946\n"
              "state_dir = %s/%s/state\ncontrol_socket = %s/%s/ctl.sock\n%s"
              "[hypervisor]\nuri = %s\nsample_interval = 200ms\n",
-             name, dir, name, dir, name, extra, uri);
+             name, test_dir, name, test_dir, name, extra, uri);
     char sub[PATH_MAX + 64];
-    snprintf(sub, sizeof sub, "%s/%s", dir, name);
+    snprintf(sub, sizeof sub, "%s/%s", test_dir, name);
     mkdir(sub, 0755);
     test_write_file(sub, "nodectl.conf", text, path, PATH_MAX);
 }
 
 static pid_t start(const char *conf, const char *name, char *log) {
-    snprintf(log, PATH_MAX, "%s/%s/agent.log", dir, name);
+    snprintf(log, PATH_MAX, "%s/%s/agent.log", test_dir, name);
     pid_t pid = agent_start(conf, log);
     assert_int_equal(agent_wait_ready(pid, conf, 10000), 0);
     return pid;
@@ -115,7 +105,7 @@ static void status_and_vms_on_default_test_host(void **state) {
 
     /* The control socket is group-accessible, no more. */
     char sock[PATH_MAX + 32];
-    snprintf(sock, sizeof sock, "%s/n1/ctl.sock", dir);
+    snprintf(sock, sizeof sock, "%s/n1/ctl.sock", test_dir);
     struct stat st;
     assert_int_equal(stat(sock, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0660);
@@ -181,7 +171,7 @@ static void sighup_reloads_and_survives_a_bad_file(void **state) {
     assert_int_equal(count_lines_with(log, "reload refused"), 1);
     assert_int_equal(cli(conf, "-t 2000 status"), 2); /* the CLI too refuses the bad file */
     char sockarg[PATH_MAX + 64];
-    snprintf(sockarg, sizeof sockarg, "\"$NODECTL\" -s '%s/n4/ctl.sock' status", dir);
+    snprintf(sockarg, sizeof sockarg, "\"$NODECTL\" -s '%s/n4/ctl.sock' status", test_dir);
     assert_int_equal(run_capture(sockarg, out, sizeof out, err, sizeof err), 0);
     assert_int_equal(agent_stop(pid, SIGTERM, 5000), 0);
 }
@@ -215,7 +205,7 @@ static void agent_refuses_bad_config_and_corrupt_identity(void **state) {
     assert_non_null(strstr(err, "nodectl.conf:10: key 'port' in [node]: expected a port number"));
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s' --check", conf);
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
-    snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s/absent.conf'", dir);
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s/absent.conf'", test_dir);
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
     assert_non_null(strstr(err, "absent.conf: cannot open"));
 
@@ -225,7 +215,7 @@ static void agent_refuses_bad_config_and_corrupt_identity(void **state) {
     assert_non_null(strstr(out, "configuration OK"));
 
     char sd[PATH_MAX + 32], idpath[PATH_MAX];
-    snprintf(sd, sizeof sd, "%s/n6/state", dir);
+    snprintf(sd, sizeof sd, "%s/n6/state", test_dir);
     mkdir(sd, 0755);
     test_write_file(sd, "node-id", "garbage\n", idpath, sizeof idpath);
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s'", conf);
@@ -242,5 +232,5 @@ int main(void) {
         cmocka_unit_test(usage_errors_exit_2_and_failures_exit_1),
         cmocka_unit_test(agent_refuses_bad_config_and_corrupt_identity),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

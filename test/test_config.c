@@ -12,21 +12,11 @@
 #include "common/config.h"
 #include "test_helpers.h"
 
-static char dir[PATH_MAX];
 
-static int setup(void **state) {
-    test_mkdtemp(dir, sizeof dir);
-    return 0;
-}
-
-static int teardown(void **state) {
-    test_rmtree(dir);
-    return 0;
-}
 
 /* Loads text as a file; returns config_load's result, with the error in err. */
 static int load(const char *text, struct config *cfg, struct config_error *err, char *path) {
-    test_write_file(dir, "nodectl.conf", text, path, PATH_MAX);
+    test_write_file(test_dir, "nodectl.conf", text, path, PATH_MAX);
     return config_load(path, cfg, err);
 }
 
@@ -119,8 +109,8 @@ static void bad_values_say_what_was_expected(void **state) {
                  "5s or 2m between 100 and 3600000 ms, got '10ms'");
     expect_error("[cluster]\ninsecure = maybe\n",
                  ":2: key 'insecure' in [cluster]: expected true or false, got 'maybe'");
-    expect_error("[node]\nstate_dir = relative/dir\n",
-                 ":2: key 'state_dir' in [node]: expected an absolute path, got 'relative/dir'");
+    expect_error("[node]\nstate_dir = relative/test_dir\n",
+                 ":2: key 'state_dir' in [node]: expected an absolute path, got 'relative/test_dir'");
     expect_error("[node]\nlog_level = loud\n",
                  ":2: key 'log_level' in [node]: expected one of error, warn, info, debug, got "
                  "'loud'");
@@ -145,7 +135,7 @@ static void missing_file_is_an_error(void **state) {
     struct config cfg;
     struct config_error err;
     char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/absent.conf", dir);
+    snprintf(path, sizeof path, "%s/absent.conf", test_dir);
     assert_int_equal(config_load(path, &cfg, &err), -1);
     assert_non_null(strstr(err.text, "absent.conf: cannot open: No such file or directory"));
 }
@@ -173,5 +163,5 @@ int main(void) {
         cmocka_unit_test(missing_file_is_an_error),
         cmocka_unit_test(cross_key_rules_are_checked),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

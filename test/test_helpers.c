@@ -30,3 +30,15 @@ void test_write_file(const char *dir, const char *name, const char *text, char *
         abort();
     }
 }
+
+char test_dir[4096];
+
+int test_dir_setup(void **state) {
+    test_mkdtemp(test_dir, sizeof test_dir);
+    return 0;
+}
+
+int test_dir_teardown(void **state) {
+    test_rmtree(test_dir);
+    return 0;
+}

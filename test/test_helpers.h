@@ -8,6 +8,10 @@
  * test_rmtree. Aborts the test program if it cannot be made. */
 void test_mkdtemp(char *out, size_t len);
 void test_rmtree(const char *dir);
+/* cmocka group fixtures: a fresh test_dir for the group, removed after. */
+extern char test_dir[4096];
+int test_dir_setup(void **state);
+int test_dir_teardown(void **state);
 /* Writes text to dir/name and puts the path in out. */
 void test_write_file(const char *dir, const char *name, const char *text, char *out, size_t len);
 

@@ -15,21 +15,11 @@
 #include "common/identity.h"
 #include "test_helpers.h"
 
-static char dir[PATH_MAX];
 
-static int setup(void **state) {
-    test_mkdtemp(dir, sizeof dir);
-    return 0;
-}
-
-static int teardown(void **state) {
-    test_rmtree(dir);
-    return 0;
-}
 
 static void created_once_then_stable(void **state) {
     char sd[PATH_MAX + 16], err[256];
-    snprintf(sd, sizeof sd, "%s/a/b", dir); /* does not exist yet */
+    snprintf(sd, sizeof sd, "%s/a/b", test_dir); /* does not exist yet */
     uuid_t first, again;
     assert_int_equal(identity_load_or_create(sd, first, err, sizeof err), 0);
     assert_false(uuid_is_null(first));
@@ -52,7 +42,7 @@ static void created_once_then_stable(void **state) {
 
 static void expect_corrupt(const char *content) {
     char sd[PATH_MAX + 16], path[PATH_MAX + 32], err[512];
-    snprintf(sd, sizeof sd, "%s/c", dir);
+    snprintf(sd, sizeof sd, "%s/c", test_dir);
     assert_int_equal(make_dirs(sd, 0755), 0);
     snprintf(path, sizeof path, "%s/node-id", sd);
     FILE *f = fopen(path, "w");
@@ -80,7 +70,7 @@ static void corrupt_file_is_an_error_not_a_new_identity(void **state) {
 static void unreadable_state_dir_is_an_error(void **state) {
     char sd[PATH_MAX + 16], err[512];
     /* A regular file where the directory should be. */
-    snprintf(sd, sizeof sd, "%s/file", dir);
+    snprintf(sd, sizeof sd, "%s/file", test_dir);
     FILE *f = fopen(sd, "w");
     assert_non_null(f);
     fclose(f);
@@ -91,7 +81,7 @@ static void unreadable_state_dir_is_an_error(void **state) {
 
 static void atomic_write_replaces_content(void **state) {
     char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/f", dir);
+    snprintf(path, sizeof path, "%s/f", test_dir);
     assert_int_equal(atomic_write_file(path, "one", 3, 0600), 0);
     assert_int_equal(atomic_write_file(path, "second", 6, 0600), 0);
     size_t len;
@@ -112,5 +102,5 @@ int main(void) {
         cmocka_unit_test(unreadable_state_dir_is_an_error),
         cmocka_unit_test(atomic_write_replaces_content),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }
