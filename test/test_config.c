@@ -109,8 +109,8 @@ static void bad_values_say_what_was_expected(void **state) {
                  "5s or 2m between 100 and 3600000 ms, got '10ms'");
     expect_error("[cluster]\ninsecure = maybe\n",
                  ":2: key 'insecure' in [cluster]: expected true or false, got 'maybe'");
-    expect_error("[node]\nstate_dir = relative/test_dir\n",
-                 ":2: key 'state_dir' in [node]: expected an absolute path, got 'relative/test_dir'");
+    expect_error("[node]\nstate_dir = relative/dir\n",
+                 ":2: key 'state_dir' in [node]: expected an absolute path, got 'relative/dir'");
     expect_error("[node]\nlog_level = loud\n",
                  ":2: key 'log_level' in [node]: expected one of error, warn, info, debug, got "
                  "'loud'");
