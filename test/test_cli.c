@@ -223,6 +223,25 @@ static void agent_refuses_bad_config_and_corrupt_identity(void **state) {
     assert_non_null(strstr(err, "corrupt identity file"));
 }
 
+static void keygen_makes_a_private_key_and_never_overwrites(void **state) {
+    char cmd[PATH_MAX + 64], path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/cluster.key", test_dir);
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" keygen '%s'", path);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, 65);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 1);
+    assert_non_null(strstr(err, "exists"));
+    assert_int_equal(run_capture("\"$NODECTL\" keygen", out, sizeof out, err, sizeof err), 0);
+    assert_int_equal(strspn(out, "0123456789abcdef"), 64);
+    char first[65];
+    snprintf(first, sizeof first, "%s", out);
+    assert_int_equal(run_capture("\"$NODECTL\" keygen", out, sizeof out, err, sizeof err), 0);
+    assert_memory_not_equal(first, out, 64);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_and_vms_on_default_test_host),
@@ -231,6 +250,7 @@ int main(void) {
         cmocka_unit_test(sighup_reloads_and_survives_a_bad_file),
         cmocka_unit_test(usage_errors_exit_2_and_failures_exit_1),
         cmocka_unit_test(agent_refuses_bad_config_and_corrupt_identity),
+        cmocka_unit_test(keygen_makes_a_private_key_and_never_overwrites),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

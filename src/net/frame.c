@@ -64,7 +64,8 @@ enum frame_result frame_open(const uint8_t *frame, size_t len, const char *clust
     else if (!(msg->payload = malloc(env->payload.len ? env->payload.len : 1)))
         rc = FRAME_NO_MEMORY;
     if (rc == FRAME_OK) {
-        memcpy(msg->payload, env->payload.data, env->payload.len);
+        if (env->payload.len)
+            memcpy(msg->payload, env->payload.data, env->payload.len);
         msg->len = env->payload.len;
         msg->channel = env->channel;
         snprintf(msg->from, sizeof msg->from, "%s", env->from);
