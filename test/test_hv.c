@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <libvirt/libvirt.h>
+
 #include "hv/hv.h"
 
 static void sleep_ms(long ms) {
@@ -102,11 +104,46 @@ static void unreachable_hypervisor_is_reported_and_retried(void **state) {
     hv_free(hv);
 }
 
+/* Waits up to timeout_ms for the hv's event fd; the count taken. */
+static uint64_t wait_events(struct hv *hv, int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        uint64_t n = hv_events_take(hv);
+        if (n)
+            return n;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+static void lifecycle_events_signal_at_once(void **state) {
+    struct hv *hv = hv_new("test:///default");
+    assert_non_null(hv);
+    assert_true(hv_sample(hv, now_ms())->available);
+    assert_int_equal(hv_events_take(hv), 0);
+    /* Another client of the same hypervisor stops and starts the domain. */
+    virConnectPtr other = virConnectOpen("test:///default");
+    assert_non_null(other);
+    virDomainPtr dom = virDomainLookupByName(other, "test");
+    assert_non_null(dom);
+    assert_int_equal(virDomainDestroy(dom), 0);
+    assert_true(wait_events(hv, 5000) >= 1);
+    const struct hv_sample *s = hv_sample(hv, now_ms());
+    assert_int_equal(find_vm(s, "test")->state, HV_VM_SHUTOFF);
+    assert_int_equal(virDomainCreate(dom), 0);
+    assert_true(wait_events(hv, 5000) >= 1);
+    s = hv_sample(hv, now_ms());
+    assert_int_equal(find_vm(s, "test")->state, HV_VM_RUNNING);
+    virDomainFree(dom);
+    virConnectClose(other);
+    hv_free(hv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(default_test_host_has_its_domain),
         cmocka_unit_test(own_xml_host_and_cpu_from_deltas),
         cmocka_unit_test(unreachable_hypervisor_is_reported_and_retried),
+        cmocka_unit_test(lifecycle_events_signal_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

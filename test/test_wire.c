@@ -20,7 +20,8 @@ static void host_record_round_trip(void **state) {
     cfg.port = 7001;
     cfg.candidate = true;
     struct hv_vm vms[2] = {
-        {.name = "web", .state = HV_VM_RUNNING, .vcpus = 2, .memory_kib = 1024, .cpu_percent = 12.5},
+        {.name = "web", .state = HV_VM_RUNNING, .vcpus = 2, .memory_kib = 1024, .cpu_percent = 12.5,
+         .max_memory_kib = 2048, .disk_read_bps = 100, .net_tx_bps = 300},
         {.name = "old", .state = HV_VM_SHUTOFF, .vcpus = 1, .memory_kib = 512},
     };
     memset(vms[0].uuid, 0xab, 16);
@@ -29,7 +30,8 @@ static void host_record_round_trip(void **state) {
                           .cpu_percent = 33.0, .memory_used_kib = 4096, .n_vms = 2, .vms = vms};
     uuid_t id;
     memset(id, 0x42, sizeof id);
-    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "test:///default", &s, 1234567);
+    static const double load[3] = {0.5, 0.25, 0.125};
+    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "test:///default", &s, load, 1234567);
     assert_non_null(rec);
 
     size_t len = nodectl__host_record__get_packed_size(rec);
@@ -54,6 +56,10 @@ static void host_record_round_trip(void **state) {
     assert_int_equal(back->vms[1]->state, NODECTL__VM_STATE__VM_STATE_SHUTOFF);
     assert_memory_equal(back->vms[1]->uuid.data, vms[1].uuid, 16);
     assert_true(back->vms[0]->cpu_percent == 12.5);
+    assert_int_equal(back->vms[0]->max_memory_kib, 2048);
+    assert_true(back->vms[0]->net_tx_bps == 300);
+    assert_true(back->usage->disk_read_bps == 100); /* summed over the VMs */
+    assert_true(back->usage->load5 == 0.25);
 
     /* Every strict prefix is either rejected or decodes to less. */
     for (size_t cut = 1; cut < len; cut++) {
@@ -73,7 +79,8 @@ static void unavailable_hypervisor_record_carries_the_reason(void **state) {
     config_defaults(&cfg);
     struct hv_sample s = {.available = false, .reason = "cannot connect: no socket"};
     uuid_t id = {0};
-    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "qemu:///system", &s, 1);
+    static const double load[3] = {0, 0, 0};
+    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "qemu:///system", &s, load, 1);
     assert_non_null(rec);
     assert_false(rec->hypervisor->available);
     assert_string_equal(rec->hypervisor->reason, "cannot connect: no socket");

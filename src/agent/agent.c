@@ -35,7 +35,12 @@ static uint64_t clock_ms(clockid_t clk) {
 }
 
 static Nodectl__HostRecord *self_record(struct agent *a) {
-    return host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample, clock_ms(CLOCK_REALTIME));
+    /* The agent runs on the host it reports, so its own load is the host's. */
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) != 3)
+        log_debug("getloadavg failed; load reported as 0");
+    return host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample, load,
+                             clock_ms(CLOCK_REALTIME));
 }
 
 static Nodectl__Response *status_reply(struct agent *a) {
@@ -147,15 +152,20 @@ static int run(struct agent *a, int sigfd) {
             a->sample = hv_sample(a->hv, now);
             a->next_sample_ms = now + a->cfg.sample_interval_ms;
         }
-        struct pollfd fds[2] = {{.fd = sigfd, .events = POLLIN},
-                                {.fd = control_server_fd(a->ctl), .events = POLLIN}};
+        struct pollfd fds[3] = {{.fd = sigfd, .events = POLLIN},
+                                {.fd = control_server_fd(a->ctl), .events = POLLIN},
+                                {.fd = hv_event_fd(a->hv), .events = POLLIN}};
         int timeout = (int)(a->next_sample_ms - now);
-        if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+        if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
             log_err("poll: %s", strerror(errno));
             return -1;
         }
         if (fds[1].revents & POLLIN)
             control_server_serve(a->ctl, handle, a);
+        /* A domain started, stopped or moved: show it now, not at the next
+         * sample. */
+        if ((fds[2].revents & POLLIN) && hv_events_take(a->hv))
+            a->next_sample_ms = clock_ms(CLOCK_MONOTONIC);
         struct signalfd_siginfo si;
         while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
             if (si.ssi_signo == SIGHUP) {

@@ -23,9 +23,13 @@ struct hv_vm {
     unsigned char uuid[16];
     enum hv_vm_state state;
     uint32_t vcpus;
-    uint64_t memory_kib;
-    double cpu_percent;   /* of its own vCPUs, over the last sample interval */
-    uint64_t cpu_time_ns; /* cumulative, for the next delta */
+    uint64_t memory_kib;     /* current (balloon) allocation */
+    uint64_t max_memory_kib;
+    double cpu_percent;      /* of its own vCPUs, over the last sample interval */
+    double disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps; /* bytes/s, idem */
+    /* Cumulative counters, for the next deltas. */
+    uint64_t cpu_time_ns;
+    uint64_t disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes;
 };
 
 struct hv_sample {
@@ -43,7 +47,8 @@ struct hv_sample {
 
 struct hv;
 
-/* Does not connect yet: the first hv_sample does. NULL only if out of memory. */
+/* Does not connect yet: the first hv_sample does. NULL only if out of memory
+ * or if libvirt's event loop cannot be started. */
 struct hv *hv_new(const char *uri);
 void hv_free(struct hv *hv);
 const char *hv_uri(const struct hv *hv);
@@ -52,6 +57,13 @@ const char *hv_uri(const struct hv *hv);
  * host and its domains. now_ms is the caller's monotonic clock. The result is
  * owned by hv and valid until the next call. */
 const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms);
+
+/* Polls readable when a domain started, stopped, migrated or crashed, or the
+ * connection dropped: the caller then drains it with hv_events_take and
+ * samples at once instead of waiting for the next interval. */
+int hv_event_fd(const struct hv *hv);
+/* Domain lifecycle events and connection losses since the last call. */
+uint64_t hv_events_take(struct hv *hv);
 
 const char *hv_vm_state_name(enum hv_vm_state s);
 
