@@ -58,6 +58,37 @@ const char *hv_uri(const struct hv *hv);
  * owned by hv and valid until the next call. */
 const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms);
 
+/* Live migrations this host started (issue [4]). */
+enum hv_mig_state { HV_MIG_RUNNING, HV_MIG_SUCCEEDED, HV_MIG_FAILED, HV_MIG_ABORTED };
+#define HV_MIGRATIONS_MAX 8
+#define HV_URI_MAX 256
+
+struct hv_migration {
+    char vm[HV_NAME_MAX];
+    unsigned char uuid[16];
+    char dest_uri[HV_URI_MAX];    /* the destination's libvirt URI */
+    enum hv_mig_state state;
+    char error[HV_REASON_MAX];    /* libvirt's message, when it failed */
+    uint64_t started_ms, ended_ms; /* monotonic */
+    uint64_t data_total, data_processed; /* bytes, from the job info */
+};
+
+/* Starts a live, peer-to-peer migration of the running domain vm to the
+ * host at dest_uri (its libvirt URI, e.g. qemu+tcp://10.0.0.2/system), the
+ * data going to migrate_uri (e.g. tcp://10.0.0.2; NULL: libvirt's choice).
+ * The domain becomes persistent on the destination and is undefined here.
+ * After timeout_ms the job is aborted. Refused, with a message in err, when
+ * the domain is not here or not running, is already migrating, or too many
+ * migrations run. 0 when started. */
+int hv_migrate_start(struct hv *hv, const char *vm, const char *dest_uri, const char *migrate_uri,
+                     uint32_t timeout_ms, uint64_t now_ms, char *err, size_t errlen);
+/* Advances the migrations: progress, timeouts, results. Call it from the
+ * loop whenever the event fd fires and at every sample. */
+void hv_migrations_poll(struct hv *hv, uint64_t now_ms);
+/* The running and recently finished migrations (at most HV_MIGRATIONS_MAX),
+ * valid until the next call into hv. */
+size_t hv_migrations(const struct hv *hv, const struct hv_migration **out);
+
 /* Polls readable when a domain started, stopped, migrated or crashed, or the
  * connection dropped: the caller then drains it with hv_events_take and
  * samples at once instead of waiting for the next interval. */

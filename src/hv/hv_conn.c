@@ -54,6 +54,7 @@ static void disconnect(struct hv *hv) {
 void hv_free(struct hv *hv) {
     if (!hv)
         return;
+    hv_migrations_stop(hv);
     disconnect(hv);
     close(hv->event_fd);
     free(hv->cur.vms);

@@ -37,7 +37,7 @@ int hv_events_start(void) {
     return loop_ok ? 0 : -1;
 }
 
-static void signal_loop(struct hv *hv) {
+void hv_events_signal(struct hv *hv) {
     uint64_t one = 1;
     /* Only fails if the counter would overflow, when it is readable anyway. */
     if (write(hv->event_fd, &one, sizeof one) != (ssize_t)sizeof one)
@@ -46,14 +46,14 @@ static void signal_loop(struct hv *hv) {
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
                         void *opaque) {
-    signal_loop(opaque);
+    hv_events_signal(opaque);
     return 0;
 }
 
 static void on_close(virConnectPtr conn, int reason, void *opaque) {
     struct hv *hv = opaque;
     atomic_store(&hv->conn_closed, true);
-    signal_loop(hv);
+    hv_events_signal(hv);
 }
 
 void hv_events_attach(struct hv *hv) {

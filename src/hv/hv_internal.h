@@ -3,6 +3,7 @@
 #define NODECTL_HV_INTERNAL_H
 
 #include <libvirt/libvirt.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "common/backoff.h"
@@ -10,6 +11,21 @@
 #include <libvirt/virterror.h>
 
 #include "hv.h"
+
+/* A migration and the thread that runs its (blocking) libvirt call. */
+struct hv_mig_slot {
+    struct hv_migration pub;
+    bool used;
+    virDomainPtr dom;
+    char migrate_uri[HV_URI_MAX];
+    bool has_migrate_uri;
+    uint64_t deadline_ms;
+    bool abort_requested;
+    pthread_t thread;
+    atomic_bool done; /* the thread's call returned */
+    int rc;           /* its result */
+    struct hv *hv;
+};
 
 struct hv {
     char *uri;
@@ -24,6 +40,7 @@ struct hv {
     int event_fd;               /* eventfd */
     int lifecycle_cb;           /* callback id, -1 when none */
     atomic_bool conn_closed;    /* the close callback fired */
+    struct hv_mig_slot migs[HV_MIGRATIONS_MAX];
 };
 
 /* hv_events.c: libvirt's event loop runs in a thread of its own; callbacks
@@ -31,6 +48,12 @@ struct hv {
 int hv_events_start(void);
 void hv_events_attach(struct hv *hv);
 void hv_events_detach(struct hv *hv);
+
+/* hv_events.c: wakes the agent's loop. Safe from any thread. */
+void hv_events_signal(struct hv *hv);
+
+/* hv_migrate.c: aborts and joins every running migration. */
+void hv_migrations_stop(struct hv *hv);
 
 /* hv_domains.c: fills hv->cur.vms from the bulk stats API. */
 int hv_sample_domains(struct hv *hv, uint64_t now_ms);
