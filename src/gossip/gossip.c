@@ -1,0 +1,266 @@
+/* Lifecycle, configuration, the input dispatch and the timers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gossip_internal.h"
+
+void gossip_config_memberlist_lan(struct gossip_config *c) {
+    *c = (struct gossip_config){
+        .probe_interval_ms = 1000,
+        .probe_timeout_ms = 500,
+        .indirect_checks = 3,
+        .suspicion_mult = 4,
+        .suspicion_max_timeout_mult = 6,
+        .retransmit_mult = 4,
+        .push_pull_interval_ms = 30000,
+        .gossip_interval_ms = 200,
+        .gossip_nodes = 3,
+        .awareness_max_multiplier = 8,
+        .packet_max = 1400,
+    };
+}
+
+void gossip_config_defaults(struct gossip_config *c) {
+    gossip_config_memberlist_lan(c);
+}
+
+const char *gossip_config_check(const struct gossip_config *c) {
+    if (c->probe_interval_ms == 0)
+        return "probe_interval must be positive";
+    if (c->probe_timeout_ms == 0 || c->probe_timeout_ms >= c->probe_interval_ms)
+        return "probe_timeout must be positive and shorter than probe_interval";
+    if (c->suspicion_mult == 0 || c->suspicion_max_timeout_mult == 0)
+        return "suspicion_mult and suspicion_max_timeout_mult must be positive";
+    if (c->retransmit_mult == 0)
+        return "retransmit_mult must be positive";
+    if (c->push_pull_interval_ms == 0 || c->gossip_interval_ms == 0)
+        return "push_pull_interval and gossip_interval must be positive";
+    if (c->awareness_max_multiplier == 0)
+        return "awareness_max_multiplier must be positive";
+    if (c->packet_max < 512 || c->packet_max > 65000)
+        return "packet_max must be between 512 and 65000 bytes";
+    return NULL;
+}
+
+struct gossip *gossip_new(const struct gossip_config *cfg, uint64_t self_id,
+                          const struct gossip_addr *self_addr, uint32_t incarnation,
+                          uint64_t seed, int64_t now_ms) {
+    if (!cfg || !self_addr || gossip_config_check(cfg))
+        return NULL;
+    struct gossip *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->cfg = *cfg;
+    prng_seed(&g->rng, seed);
+    g->now_ms = now_ms;
+    g->index_mask = 15;
+    g->index = calloc(g->index_mask + 1, sizeof *g->index);
+    if (!g->index) {
+        gossip_free(g);
+        return NULL;
+    }
+    g->self = member_add(g, self_id, self_addr, GOSSIP_ALIVE, incarnation);
+    if (g->self == GOSSIP_NONE || bcast_member(g, g->self, 0) != 0) {
+        gossip_free(g);
+        return NULL;
+    }
+    /* Random phases, so that nodes started together do not probe, gossip
+     * and push-pull in lock step. */
+    g->next_probe_ms = now_ms + (int64_t)prng_below(&g->rng, cfg->probe_interval_ms);
+    g->next_gossip_ms = now_ms + (int64_t)prng_below(&g->rng, cfg->gossip_interval_ms);
+    g->next_push_pull_ms = now_ms + (int64_t)prng_below(&g->rng, cfg->push_pull_interval_ms);
+    return g;
+}
+
+void gossip_free(struct gossip *g) {
+    if (!g)
+        return;
+    for (uint32_t i = 0; i < g->n; i++) {
+        struct member *m = &g->m[i];
+        if (m->state == GOSSIP_SUSPECT)
+            suspicion_drop(g, i);
+        else if (m->state == GOSSIP_OFF)
+            gossip_blob_unref(m->aux);
+        gossip_blob_unref(m->record);
+    }
+    reassembly_free_all(g);
+    for (size_t k = g->out_head; k < g->n_out; k++)
+        free(g->out[k].data);
+    free(g->out);
+    free(g->ev);
+    free(g->bq);
+    free(g->susp);
+    free(g->order);
+    free(g->index);
+    free(g->m);
+    free(g);
+}
+
+static void advance(struct gossip *g, int64_t now_ms) {
+    if (now_ms > g->now_ms)
+        g->now_ms = now_ms;
+}
+
+int gossip_receive(struct gossip *g, int64_t now_ms, const struct gossip_addr *from,
+                   const uint8_t *data, size_t len) {
+    if (!g || !from || (!data && len))
+        return -1;
+    advance(g, now_ms);
+    Nodectl__GossipPacket *p = nodectl__gossip_packet__unpack(NULL, len, data);
+    if (!p) {
+        g->bad_packets++;
+        return 0;
+    }
+    int rc = 0;
+    if (p->sender == g->m[g->self].id)
+        goto done; /* our own packet, looped back */
+    if (p->kind == NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL) {
+        rc = push_pull_on_packet(g, p, from);
+        goto done;
+    }
+    for (size_t k = 0; k < p->n_members && rc == 0; k++)
+        rc = member_apply(g, p->members[k], true, from) < 0 ? -1 : 0;
+    for (size_t k = 0; k < p->n_records && rc == 0; k++)
+        rc = records_on_piece(g, p->records[k], from);
+    if (rc != 0)
+        goto done;
+    switch (p->kind) {
+    case NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING: rc = probe_on_ping(g, p, from); break;
+    case NODECTL__GOSSIP_KIND__GOSSIP_KIND_ACK: rc = probe_on_ack(g, p); break;
+    case NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING_REQ: rc = probe_on_ping_req(g, p, from); break;
+    case NODECTL__GOSSIP_KIND__GOSSIP_KIND_NACK: probe_on_nack(g, p); break;
+    case NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_WANT: rc = records_on_want(g, p, from); break;
+    default: break; /* GOSSIP and RECORD_PIECES carry only what was handled above */
+    }
+done:
+    nodectl__gossip_packet__free_unpacked(p, NULL);
+    return rc;
+}
+
+int gossip_tick(struct gossip *g, int64_t now_ms) {
+    if (!g)
+        return -1;
+    advance(g, now_ms);
+    if (probe_tick(g) != 0 || suspicion_tick(g) != 0 || push_pull_tick(g) != 0)
+        return -1;
+    if (g->now_ms >= g->next_gossip_ms) {
+        g->next_gossip_ms = g->now_ms + g->cfg.gossip_interval_ms;
+        if (gossip_round(g) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int64_t gossip_next_deadline(const struct gossip *g) {
+    int64_t d = probe_next_deadline(g);
+    int64_t s = suspicion_next_deadline(g);
+    int64_t p = push_pull_next_deadline(g);
+    if (s < d)
+        d = s;
+    if (p < d)
+        d = p;
+    /* The gossip timer matters only while there is news to send. */
+    if (g->n_bq > 0 && g->next_gossip_ms < d)
+        d = g->next_gossip_ms;
+    return d;
+}
+
+int gossip_join(struct gossip *g, int64_t now_ms, const struct gossip_addr *seeds, size_t n) {
+    if (!g || (!seeds && n))
+        return -1;
+    advance(g, now_ms);
+    for (size_t k = 0; k < n; k++)
+        if (push_pull_send(g, &seeds[k], false) != 0)
+            return -1;
+    return 0;
+}
+
+bool gossip_joined(const struct gossip *g) {
+    return g->joined;
+}
+
+int gossip_set_record(struct gossip *g, int64_t now_ms, const uint8_t *data, size_t len) {
+    if (!g || (!data && len) || len > GOSSIP_RECORD_MAX)
+        return -1;
+    advance(g, now_ms);
+    struct gossip_blob *b = malloc(sizeof *b + len);
+    if (!b)
+        return -1;
+    b->refs = 1;
+    b->len = (uint32_t)len;
+    if (len)
+        memcpy(b->data, data, len);
+    struct member *self = &g->m[g->self];
+    gossip_blob_unref(self->record);
+    self->record = b;
+    self->record_version++;
+    return bcast_record(g, g->self);
+}
+
+static int announce_self(struct gossip *g, enum gossip_state st) {
+    struct member *self = &g->m[g->self];
+    if (member_set_state(g, g->self, st, self->incarnation + 1) != 0)
+        return -1;
+    return bcast_member(g, g->self, 0);
+}
+
+int gossip_leave(struct gossip *g, int64_t now_ms) {
+    if (!g)
+        return -1;
+    advance(g, now_ms);
+    return announce_self(g, GOSSIP_LEFT);
+}
+
+int gossip_power_off(struct gossip *g, int64_t now_ms, const uint8_t *wake, size_t wake_len) {
+    if (!g || (!wake && wake_len) || wake_len > GOSSIP_WAKE_MAX)
+        return -1;
+    advance(g, now_ms);
+    if (announce_self(g, GOSSIP_OFF) != 0)
+        return -1;
+    return member_set_wake(g, g->self, wake, wake_len);
+}
+
+size_t gossip_member_count(const struct gossip *g) {
+    return g->n;
+}
+
+void gossip_member_at(const struct gossip *g, size_t i, struct gossip_member_info *out) {
+    const struct member *m = &g->m[i];
+    *out = (struct gossip_member_info){
+        .id = m->id,
+        .addr = m->addr,
+        .state = (enum gossip_state)m->state,
+        .incarnation = m->incarnation,
+        .changed_ms = m->changed_ms,
+        .record_version = m->record_version,
+    };
+    if (m->record) {
+        out->record = m->record->data;
+        out->record_len = m->record->len;
+    }
+    if (m->state == GOSSIP_OFF && m->aux) {
+        const struct gossip_blob *w = m->aux;
+        out->wake = w->data;
+        out->wake_len = w->len;
+    }
+}
+
+bool gossip_member_find(const struct gossip *g, uint64_t id, struct gossip_member_info *out) {
+    uint32_t i = member_find(g, id);
+    if (i == GOSSIP_NONE)
+        return false;
+    gossip_member_at(g, i, out);
+    return true;
+}
+
+uint32_t gossip_incarnation(const struct gossip *g) {
+    return g->m[g->self].incarnation;
+}
+
+uint32_t gossip_health_score(const struct gossip *g) {
+    return g->awareness;
+}
+
+uint64_t gossip_bad_packets(const struct gossip *g) {
+    return g->bad_packets;
+}

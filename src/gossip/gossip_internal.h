@@ -1,0 +1,210 @@
+/* Shared between the files of src/gossip/ only; not a public header. */
+#ifndef NODECTL_GOSSIP_INTERNAL_H
+#define NODECTL_GOSSIP_INTERNAL_H
+
+#include "common/prng.h"
+#include "gossip.h"
+#include "gossip.pb-c.h"
+
+/* Record pieces have a fixed size so reassembly needs only a bitmap. */
+#define GOSSIP_CHUNK 1024
+#define GOSSIP_PKT_MEMBERS 64
+#define GOSSIP_PKT_RECORDS 16
+#define GOSSIP_PKT_WANT 64
+#define GOSSIP_RELAYS_MAX 64
+#define GOSSIP_REASSEMBLY_MAX 32
+#define GOSSIP_NONE UINT32_MAX
+
+/* One member as this instance sees it. Kept small: the simulator holds
+ * N * N of them. */
+struct member {
+    uint64_t id;
+    struct gossip_addr addr;
+    uint8_t state;
+    uint32_t incarnation;
+    int64_t changed_ms;
+    uint64_t record_version; /* of *record, 0 = none */
+    struct gossip_blob *record;
+    void *aux; /* SUSPECT: struct suspicion *; OFF: struct gossip_blob * wake */
+};
+
+/* Lifeguard suspicion (section 4.2 of the paper; memberlist suspicion.go):
+ * the timeout starts at max and falls toward min as k independent
+ * confirmations arrive. */
+struct suspicion {
+    uint32_t member;
+    uint32_t slot; /* index in gossip.susp */
+    int64_t start_ms;
+    int64_t deadline_ms;
+    uint32_t min_ms, max_ms;
+    uint32_t k, n;
+    uint64_t from[]; /* first suspector, then n confirmers */
+};
+
+enum bcast_kind { BCAST_MEMBER, BCAST_RECORD };
+struct bcast {
+    uint8_t kind;
+    uint32_t member;
+    uint64_t from; /* SUSPECT/DEAD: who suspects */
+    uint32_t transmits;
+};
+
+/* The ping this node's probe of one member is waiting for. */
+struct probe {
+    bool active;
+    bool acked;
+    bool indirect_sent;
+    uint32_t seq;
+    uint32_t member;
+    uint32_t incarnation;
+    int64_t timeout_ms; /* then ping-req */
+    uint32_t expected_nacks, nacks;
+};
+
+/* A ping sent on behalf of a ping-req. */
+struct relay {
+    uint32_t seq;      /* ours, to the target */
+    uint32_t orig_seq; /* the requester's */
+    struct gossip_addr requester;
+    int64_t deadline_ms; /* then nack */
+};
+
+struct reassembly {
+    uint64_t id, version;
+    uint32_t total, chunks_left;
+    int64_t deadline_ms;
+    uint8_t *data;
+    uint8_t *have; /* one byte per chunk */
+};
+
+struct outmsg {
+    struct gossip_addr to;
+    uint8_t *data;
+    size_t len;
+};
+
+struct gossip {
+    struct gossip_config cfg;
+    struct prng rng;
+    uint32_t self; /* index of our own member */
+    int64_t now_ms;
+    uint64_t bad_packets;
+    bool joined;
+    uint32_t seq;
+
+    /* members: dense array; index by id in an open-addressing table. */
+    struct member *m;
+    uint32_t n, cap;
+    uint32_t *index; /* slot -> member + 1, 0 = empty */
+    uint32_t index_mask;
+    uint32_t n_alive; /* ALIVE or SUSPECT, for log N scaling */
+
+    /* randomized round-robin probe order (SWIM section 4.3) */
+    uint32_t *order;
+    uint32_t order_pos;
+    struct probe probe;
+    int64_t next_probe_ms;
+    uint32_t awareness;
+
+    struct relay relays[GOSSIP_RELAYS_MAX];
+    uint32_t n_relays;
+
+    struct suspicion **susp;
+    uint32_t n_susp, cap_susp;
+
+    struct bcast *bq;
+    uint32_t n_bq, cap_bq;
+    int64_t next_gossip_ms;
+
+    int64_t next_push_pull_ms;
+    struct reassembly reasm[GOSSIP_REASSEMBLY_MAX];
+    uint32_t n_reasm;
+
+    struct outmsg *out;
+    size_t n_out, cap_out, out_head;
+    struct gossip_event *ev;
+    size_t n_ev, cap_ev, ev_head;
+};
+
+/* A packet being filled, up to cfg.packet_max bytes when packed. */
+struct pkt {
+    Nodectl__GossipPacket msg;
+    Nodectl__GossipMember *mp[GOSSIP_PKT_MEMBERS];
+    Nodectl__GossipMember mem[GOSSIP_PKT_MEMBERS];
+    Nodectl__GossipRecord *rp[GOSSIP_PKT_RECORDS];
+    Nodectl__GossipRecord rec[GOSSIP_PKT_RECORDS];
+    uint64_t want[GOSSIP_PKT_WANT];
+    size_t size, limit;
+};
+
+/* gossip_wire.c */
+void pkt_init(struct gossip *g, struct pkt *p, Nodectl__GossipKind kind);
+bool pkt_add_member(struct pkt *p, const struct member *m, uint64_t from, bool with_record_version);
+bool pkt_add_record(struct pkt *p, uint64_t id, uint64_t version, uint32_t total, uint32_t offset,
+                    const uint8_t *data, size_t len);
+bool pkt_add_want(struct pkt *p, uint64_t id);
+int pkt_send(struct gossip *g, struct pkt *p, const struct gossip_addr *to);
+int out_push(struct gossip *g, const struct gossip_addr *to, uint8_t *data, size_t len);
+int event_push(struct gossip *g, const struct gossip_event *ev);
+void addr_to_wire(const struct gossip_addr *a, ProtobufCBinaryData *ip, uint32_t *port);
+bool addr_from_wire(ProtobufCBinaryData ip, uint32_t port, struct gossip_addr *a);
+
+/* gossip_members.c */
+uint32_t member_find(const struct gossip *g, uint64_t id);
+uint32_t member_add(struct gossip *g, uint64_t id, const struct gossip_addr *addr,
+                    enum gossip_state state, uint32_t incarnation);
+int member_set_state(struct gossip *g, uint32_t i, enum gossip_state state, uint32_t incarnation);
+/* Applies an update about a member (SWIM's rules, self refutation). from =
+ * who suspects, sender_addr = where a refutation is sent directly. Returns
+ * 1 if it changed something (the caller may rebroadcast), 0 if not, -1 on
+ * error. */
+int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadcast,
+                 const struct gossip_addr *sender_addr);
+int member_set_wake(struct gossip *g, uint32_t i, const uint8_t *wake, size_t len);
+int record_apply(struct gossip *g, uint64_t id, uint64_t version, const uint8_t *data, size_t len,
+                 bool rebroadcast);
+uint32_t member_random(struct gossip *g, bool (*ok)(const struct member *m));
+bool member_probeable(const struct member *m);
+uint32_t log10_ceil(uint32_t n);
+int refute(struct gossip *g, uint32_t over_incarnation, const struct gossip_addr *tell);
+
+/* gossip_suspicion.c */
+int suspicion_start(struct gossip *g, uint32_t i, uint64_t from);
+bool suspicion_confirm(struct gossip *g, uint32_t i, uint64_t from);
+void suspicion_drop(struct gossip *g, uint32_t i);
+int suspicion_tick(struct gossip *g);
+int64_t suspicion_next_deadline(const struct gossip *g);
+
+/* gossip_broadcast.c */
+int bcast_member(struct gossip *g, uint32_t i, uint64_t from);
+int bcast_record(struct gossip *g, uint32_t i);
+/* Priority entry first (buddy system), then the least-sent ones. */
+void bcast_fill(struct gossip *g, struct pkt *p, uint32_t priority_member);
+uint32_t bcast_limit(const struct gossip *g);
+int gossip_round(struct gossip *g);
+
+/* gossip_probe.c */
+int probe_tick(struct gossip *g);
+int probe_on_ping(struct gossip *g, const Nodectl__GossipPacket *p, const struct gossip_addr *from);
+int probe_on_ping_req(struct gossip *g, const Nodectl__GossipPacket *p,
+                      const struct gossip_addr *from);
+int probe_on_ack(struct gossip *g, const Nodectl__GossipPacket *p);
+void probe_on_nack(struct gossip *g, const Nodectl__GossipPacket *p);
+int64_t probe_next_deadline(const struct gossip *g);
+void awareness_add(struct gossip *g, int delta);
+uint32_t scaled_ms(const struct gossip *g, uint32_t ms);
+void order_insert(struct gossip *g, uint32_t i);
+
+/* gossip_pushpull.c */
+int push_pull_tick(struct gossip *g);
+int push_pull_send(struct gossip *g, const struct gossip_addr *to, bool reply);
+int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
+                        const struct gossip_addr *from);
+int records_on_want(struct gossip *g, const Nodectl__GossipPacket *p,
+                    const struct gossip_addr *from);
+int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
+                     const struct gossip_addr *from);
+void reassembly_free_all(struct gossip *g);
+int64_t push_pull_next_deadline(const struct gossip *g);
+
+#endif

@@ -1,0 +1,234 @@
+/* Failure detection: SWIM's probe (Das et al. 2002, sections 3.1 and 4.3)
+ * with Lifeguard's local health (Dadgar et al. 2018, section 4.1).
+ *
+ * Every probe interval the next member in a shuffled round-robin order is
+ * pinged; without an ack within the probe timeout, k members are asked to
+ * ping it for us (ping-req); without any ack by the end of the interval it
+ * is suspected. Round-robin over a shuffled list bounds the time until a
+ * failed member is probed by each node (SWIM section 4.3) where uniform
+ * random choice only bounds the expectation.
+ *
+ * Local health: a node that misses acks and nacks is more likely slow
+ * itself than surrounded by failures, so its score rises, and its probe
+ * interval and timeout are multiplied by score + 1; a successful probe
+ * lowers it. Relays answer a ping-req they could not complete with a nack,
+ * so the requester can tell "target down" from "my own network is bad". */
+#include "gossip_internal.h"
+
+uint32_t scaled_ms(const struct gossip *g, uint32_t ms) {
+    return ms * (g->awareness + 1);
+}
+
+void awareness_add(struct gossip *g, int delta) {
+    int v = (int)g->awareness + delta;
+    int max = (int)g->cfg.awareness_max_multiplier - 1;
+    g->awareness = (uint32_t)(v < 0 ? 0 : v > max ? max : v);
+}
+
+/* SWIM section 4.3: a new member goes to a random place among those not
+ * yet probed in this round. */
+void order_insert(struct gossip *g, uint32_t i) {
+    uint32_t last = g->n - 1;
+    g->order[last] = i;
+    uint32_t span = last - g->order_pos + 1;
+    uint32_t j = g->order_pos + (uint32_t)prng_below(&g->rng, span);
+    g->order[last] = g->order[j];
+    g->order[j] = i;
+}
+
+static void order_shuffle(struct gossip *g) {
+    for (uint32_t a = g->n - 1; a > 0; a--) {
+        uint32_t b = (uint32_t)prng_below(&g->rng, (uint64_t)a + 1);
+        uint32_t t = g->order[a];
+        g->order[a] = g->order[b];
+        g->order[b] = t;
+    }
+    g->order_pos = 0;
+}
+
+static uint32_t next_target(struct gossip *g) {
+    for (uint32_t tries = 0; tries <= g->n; tries++) {
+        if (g->order_pos >= g->n)
+            order_shuffle(g);
+        uint32_t i = g->order[g->order_pos++];
+        if (i != g->self && member_probeable(&g->m[i]))
+            return i;
+    }
+    return GOSSIP_NONE;
+}
+
+static int send_seq(struct gossip *g, Nodectl__GossipKind kind, uint32_t seq,
+                    const struct member *target, const struct gossip_addr *to) {
+    struct pkt p;
+    pkt_init(g, &p, kind);
+    p.msg.seq = seq;
+    if (target) {
+        p.msg.target = target->id;
+        if (kind == NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING_REQ)
+            addr_to_wire(&target->addr, &p.msg.target_ip, &p.msg.target_port);
+    }
+    bcast_fill(g, &p, target ? (uint32_t)(target - g->m) : GOSSIP_NONE);
+    return pkt_send(g, &p, to);
+}
+
+static int suspect_local(struct gossip *g, uint32_t i) {
+    struct member *m = &g->m[i];
+    uint64_t me = g->m[g->self].id;
+    if (m->state == GOSSIP_SUSPECT) {
+        if (suspicion_confirm(g, i, me))
+            return bcast_member(g, i, me);
+        return 0;
+    }
+    if (member_set_state(g, i, GOSSIP_SUSPECT, m->incarnation) != 0 ||
+        suspicion_start(g, i, me) != 0 || bcast_member(g, i, me) != 0)
+        return -1;
+    /* Tell the suspect directly as well: it refutes sooner than if the news
+     * had to find it by gossip. */
+    struct pkt p;
+    pkt_init(g, &p, NODECTL__GOSSIP_KIND__GOSSIP_KIND_GOSSIP);
+    pkt_add_member(&p, m, me, false);
+    return pkt_send(g, &p, &m->addr);
+}
+
+static int probe_finish(struct gossip *g) {
+    struct probe *pr = &g->probe;
+    pr->active = false;
+    if (pr->acked) {
+        awareness_add(g, -1);
+        return 0;
+    }
+    /* Lifeguard: missing nacks count against our own health; with no
+     * relays to ask, the failed probe itself does. */
+    if (pr->expected_nacks > 0)
+        awareness_add(g, (int)(pr->expected_nacks - pr->nacks));
+    else
+        awareness_add(g, 1);
+    const struct member *m = &g->m[pr->member];
+    if (!member_probeable(m) || m->incarnation != pr->incarnation)
+        return 0;
+    return suspect_local(g, pr->member);
+}
+
+static int send_indirect(struct gossip *g) {
+    struct probe *pr = &g->probe;
+    pr->indirect_sent = true;
+    uint32_t chosen[16];
+    uint32_t n = 0;
+    uint32_t want = g->cfg.indirect_checks < 16 ? g->cfg.indirect_checks : 16;
+    for (uint32_t t = 0; t < want * 4 && n < want; t++) {
+        uint32_t i = member_random(g, member_probeable);
+        if (i == GOSSIP_NONE)
+            break;
+        bool dup = i == pr->member;
+        for (uint32_t c = 0; c < n && !dup; c++)
+            dup = chosen[c] == i;
+        if (!dup)
+            chosen[n++] = i;
+    }
+    pr->expected_nacks = n;
+    for (uint32_t c = 0; c < n; c++)
+        if (send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING_REQ, pr->seq, &g->m[pr->member],
+                     &g->m[chosen[c]].addr) != 0)
+            return -1;
+    return 0;
+}
+
+static int relays_expire(struct gossip *g) {
+    for (uint32_t r = 0; r < g->n_relays;) {
+        struct relay *rl = &g->relays[r];
+        if (rl->deadline_ms > g->now_ms) {
+            r++;
+            continue;
+        }
+        if (send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_NACK, rl->orig_seq, NULL,
+                     &rl->requester) != 0)
+            return -1;
+        g->relays[r] = g->relays[--g->n_relays];
+    }
+    return 0;
+}
+
+int probe_tick(struct gossip *g) {
+    struct probe *pr = &g->probe;
+    if (relays_expire(g) != 0)
+        return -1;
+    if (pr->active && !pr->acked && !pr->indirect_sent && g->now_ms >= pr->timeout_ms &&
+        send_indirect(g) != 0)
+        return -1;
+    if (g->now_ms < g->next_probe_ms)
+        return 0;
+    if (pr->active && probe_finish(g) != 0)
+        return -1;
+    g->next_probe_ms = g->now_ms + scaled_ms(g, g->cfg.probe_interval_ms);
+    uint32_t i = next_target(g);
+    if (i == GOSSIP_NONE)
+        return 0;
+    *pr = (struct probe){.active = true,
+                         .seq = ++g->seq,
+                         .member = i,
+                         .incarnation = g->m[i].incarnation,
+                         .timeout_ms = g->now_ms + scaled_ms(g, g->cfg.probe_timeout_ms)};
+    return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING, pr->seq, &g->m[i], &g->m[i].addr);
+}
+
+int64_t probe_next_deadline(const struct gossip *g) {
+    int64_t d = g->next_probe_ms;
+    const struct probe *pr = &g->probe;
+    if (pr->active && !pr->acked && !pr->indirect_sent && pr->timeout_ms < d)
+        d = pr->timeout_ms;
+    for (uint32_t r = 0; r < g->n_relays; r++)
+        if (g->relays[r].deadline_ms < d)
+            d = g->relays[r].deadline_ms;
+    return d;
+}
+
+int probe_on_ping(struct gossip *g, const Nodectl__GossipPacket *p, const struct gossip_addr *from) {
+    /* A ping meant for whoever had this address before us is not ours to
+     * answer. */
+    if (p->target != g->m[g->self].id)
+        return 0;
+    return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_ACK, p->seq, NULL, from);
+}
+
+int probe_on_ping_req(struct gossip *g, const Nodectl__GossipPacket *p,
+                      const struct gossip_addr *from) {
+    struct gossip_addr to;
+    if (!addr_from_wire(p->target_ip, p->target_port, &to)) {
+        g->bad_packets++;
+        return 0;
+    }
+    if (g->n_relays == GOSSIP_RELAYS_MAX)
+        return 0; /* overloaded: the requester's other relays will do */
+    struct relay *rl = &g->relays[g->n_relays++];
+    *rl = (struct relay){.seq = ++g->seq,
+                         .orig_seq = p->seq,
+                         .requester = *from,
+                         .deadline_ms = g->now_ms + g->cfg.probe_timeout_ms};
+    struct pkt q;
+    pkt_init(g, &q, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING);
+    q.msg.seq = rl->seq;
+    q.msg.target = p->target;
+    bcast_fill(g, &q, member_find(g, p->target));
+    return pkt_send(g, &q, &to);
+}
+
+int probe_on_ack(struct gossip *g, const Nodectl__GossipPacket *p) {
+    if (g->probe.active && p->seq == g->probe.seq) {
+        g->probe.acked = true;
+        return 0;
+    }
+    for (uint32_t r = 0; r < g->n_relays; r++) {
+        if (g->relays[r].seq != p->seq)
+            continue;
+        struct gossip_addr to = g->relays[r].requester;
+        uint32_t seq = g->relays[r].orig_seq;
+        g->relays[r] = g->relays[--g->n_relays];
+        return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_ACK, seq, NULL, &to);
+    }
+    return 0;
+}
+
+void probe_on_nack(struct gossip *g, const Nodectl__GossipPacket *p) {
+    if (g->probe.active && p->seq == g->probe.seq)
+        g->probe.nacks++;
+}

@@ -1,0 +1,271 @@
+/* Anti-entropy (SWIM's dissemination is probabilistic; memberlist's
+ * push-pull makes it certain): every push-pull interval a node sends its
+ * whole member list to one random member, which merges it and answers with
+ * its own. Records are not sent in full: each entry carries the version of
+ * the member's record, and the receiver asks for the ones it lacks
+ * (digest then fetch, as in van Renesse et al., "Efficient Reconciliation
+ * and Flow Control for Anti-Entropy Protocols", 2008). A record travels in
+ * GOSSIP_CHUNK pieces, so no packet exceeds packet_max however large the
+ * record. The same fetch serves records announced by gossip that were too
+ * big to piggyback.
+ *
+ * The state is sent as a stream of packets; losing one loses only its
+ * members until the next exchange. The interval grows with the cluster as
+ * in memberlist (pushPullScale): times ceil(log2(N) - log2(32)) + 1 above
+ * 32 members, so the load per node stays near constant. Each round also
+ * pushes to one random dead member, as Serf's reconnect does, so that two
+ * sides of a healed partition find each other again. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gossip_internal.h"
+
+static uint32_t interval_ms(const struct gossip *g) {
+    uint32_t n = g->n_alive;
+    if (n <= 32)
+        return g->cfg.push_pull_interval_ms;
+    uint32_t mult = (uint32_t)ceil(log2((double)n) - 5.0) + 1;
+    return g->cfg.push_pull_interval_ms * mult;
+}
+
+int push_pull_send(struct gossip *g, const struct gossip_addr *to, bool reply) {
+    struct pkt p;
+    uint32_t piece = 0;
+    pkt_init(g, &p, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL);
+    p.msg.reply = reply;
+    for (uint32_t i = 0; i < g->n; i++) {
+        const struct member *m = &g->m[i];
+        uint64_t from = 0;
+        if (m->state == GOSSIP_SUSPECT && m->aux)
+            from = ((const struct suspicion *)m->aux)->from[0];
+        if (pkt_add_member(&p, m, from, true))
+            continue;
+        if (pkt_send(g, &p, to) != 0)
+            return -1;
+        pkt_init(g, &p, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL);
+        p.msg.reply = reply;
+        p.msg.piece = ++piece;
+        pkt_add_member(&p, m, from, true);
+    }
+    return pkt_send(g, &p, to);
+}
+
+static bool is_dead(const struct member *m) {
+    return m->state == GOSSIP_DEAD;
+}
+
+static void reassembly_drop(struct gossip *g, uint32_t r) {
+    free(g->reasm[r].data);
+    free(g->reasm[r].have);
+    g->reasm[r] = g->reasm[--g->n_reasm];
+}
+
+void reassembly_free_all(struct gossip *g) {
+    while (g->n_reasm)
+        reassembly_drop(g, 0);
+}
+
+int push_pull_tick(struct gossip *g) {
+    for (uint32_t r = 0; r < g->n_reasm;) {
+        if (g->reasm[r].deadline_ms <= g->now_ms)
+            reassembly_drop(g, r);
+        else
+            r++;
+    }
+    if (g->now_ms < g->next_push_pull_ms)
+        return 0;
+    g->next_push_pull_ms = g->now_ms + interval_ms(g);
+    uint32_t i = member_random(g, member_probeable);
+    if (i != GOSSIP_NONE && push_pull_send(g, &g->m[i].addr, false) != 0)
+        return -1;
+    i = member_random(g, is_dead);
+    if (i != GOSSIP_NONE && push_pull_send(g, &g->m[i].addr, false) != 0)
+        return -1;
+    return 0;
+}
+
+int64_t push_pull_next_deadline(const struct gossip *g) {
+    return g->next_push_pull_ms;
+}
+
+static uint32_t reassembly_find(const struct gossip *g, uint64_t id) {
+    for (uint32_t r = 0; r < g->n_reasm; r++)
+        if (g->reasm[r].id == id)
+            return r;
+    return GOSSIP_NONE;
+}
+
+/* Starts collecting (id, version); returns its slot, or GOSSIP_NONE if it
+ * is already being collected or (with *oom) memory ran out. */
+static uint32_t reassembly_start(struct gossip *g, uint64_t id, uint64_t version, uint32_t total,
+                                 bool *oom) {
+    *oom = false;
+    uint32_t r = reassembly_find(g, id);
+    if (r != GOSSIP_NONE) {
+        if (g->reasm[r].version >= version)
+            return GOSSIP_NONE;
+        reassembly_drop(g, r);
+    }
+    if (g->n_reasm == GOSSIP_REASSEMBLY_MAX) {
+        uint32_t oldest = 0;
+        for (uint32_t k = 1; k < g->n_reasm; k++)
+            if (g->reasm[k].deadline_ms < g->reasm[oldest].deadline_ms)
+                oldest = k;
+        reassembly_drop(g, oldest);
+    }
+    uint32_t chunks = (total + GOSSIP_CHUNK - 1) / GOSSIP_CHUNK;
+    struct reassembly *ra = &g->reasm[g->n_reasm];
+    *ra = (struct reassembly){.id = id, .version = version, .total = total,
+                              .chunks_left = chunks,
+                              .deadline_ms = g->now_ms + g->cfg.push_pull_interval_ms};
+    ra->data = malloc(total ? total : 1);
+    ra->have = calloc(chunks ? chunks : 1, 1);
+    if (!ra->data || !ra->have) {
+        free(ra->data);
+        free(ra->have);
+        *oom = true;
+        return GOSSIP_NONE;
+    }
+    return g->n_reasm++;
+}
+
+static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const struct gossip_addr *to) {
+    struct pkt p;
+    pkt_init(g, &p, NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_WANT);
+    for (size_t k = 0; k < n; k++) {
+        if (pkt_add_want(&p, ids[k]))
+            continue;
+        if (pkt_send(g, &p, to) != 0)
+            return -1;
+        pkt_init(g, &p, NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_WANT);
+        pkt_add_want(&p, ids[k]);
+    }
+    return p.msg.n_want ? pkt_send(g, &p, to) : 0;
+}
+
+/* Marks (id, version) as being fetched; true if the caller should ask. */
+static bool want_record(struct gossip *g, uint64_t id, uint64_t version, uint32_t total,
+                        bool *oom) {
+    if (total == 0)
+        return false;
+    return reassembly_start(g, id, version, total, oom) != GOSSIP_NONE;
+}
+
+int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
+                        const struct gossip_addr *from) {
+    uint64_t want[GOSSIP_PKT_MEMBERS];
+    size_t n_want = 0;
+    for (size_t k = 0; k < p->n_members; k++) {
+        Nodectl__GossipMember u = *p->members[k];
+        uint32_t i = member_find(g, u.id);
+        /* memberlist's mergeState: a peer's "dead" becomes our suspicion,
+         * so stale state from one peer cannot kill a member outright. */
+        if (i != GOSSIP_NONE && i != g->self && u.state == NODECTL__GOSSIP_STATE__GOSSIP_STATE_DEAD)
+            u.state = NODECTL__GOSSIP_STATE__GOSSIP_STATE_SUSPECT;
+        if (member_apply(g, &u, u.id == p->sender, from) < 0)
+            return -1;
+        i = member_find(g, u.id);
+        if (i == GOSSIP_NONE || u.record_version <= g->m[i].record_version)
+            continue;
+        if (i == g->self) {
+            if (record_apply(g, u.id, u.record_version, NULL, 0, true) != 0)
+                return -1;
+            continue;
+        }
+        /* The size is unknown until the first piece comes: hold a one-byte
+         * placeholder, resized by records_on_piece. */
+        bool oom;
+        if (want_record(g, u.id, u.record_version, 1, &oom))
+            want[n_want++] = u.id;
+        else if (oom)
+            return -1;
+    }
+    if (n_want && send_want(g, want, n_want, from) != 0)
+        return -1;
+    if (p->reply)
+        g->joined = true;
+    else if (p->piece == 0 && push_pull_send(g, from, true) != 0)
+        return -1;
+    return 0;
+}
+
+int records_on_want(struct gossip *g, const Nodectl__GossipPacket *p,
+                    const struct gossip_addr *from) {
+    struct pkt q;
+    pkt_init(g, &q, NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES);
+    for (size_t k = 0; k < p->n_want; k++) {
+        uint32_t i = member_find(g, p->want[k]);
+        if (i == GOSSIP_NONE || !g->m[i].record)
+            continue;
+        const struct member *m = &g->m[i];
+        const struct gossip_blob *r = m->record;
+        uint32_t off = 0;
+        do {
+            uint32_t len = r->len - off < GOSSIP_CHUNK ? r->len - off : GOSSIP_CHUNK;
+            if (!pkt_add_record(&q, m->id, m->record_version, r->len, off, r->data + off, len)) {
+                if (pkt_send(g, &q, from) != 0)
+                    return -1;
+                pkt_init(g, &q, NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES);
+                pkt_add_record(&q, m->id, m->record_version, r->len, off, r->data + off, len);
+            }
+            off += len;
+        } while (off < r->len);
+    }
+    return q.msg.n_records ? pkt_send(g, &q, from) : 0;
+}
+
+int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
+                     const struct gossip_addr *from) {
+    uint32_t i = member_find(g, r->id);
+    if (i == GOSSIP_NONE || r->version <= g->m[i].record_version)
+        return 0;
+    if (i == g->self)
+        return record_apply(g, r->id, r->version, NULL, 0, true);
+    if (r->total_len > GOSSIP_RECORD_MAX || r->offset > r->total_len ||
+        r->data.len > r->total_len - r->offset) {
+        g->bad_packets++;
+        return 0;
+    }
+    uint32_t s = reassembly_find(g, r->id);
+    if (r->offset == 0 && r->data.len == r->total_len) {
+        if (s != GOSSIP_NONE && g->reasm[s].version <= r->version)
+            reassembly_drop(g, s);
+        return record_apply(g, r->id, r->version, r->data.data, r->data.len, true);
+    }
+    bool oom;
+    if (r->data.len == 0) {
+        /* An announcement of a record too big to piggyback. */
+        if (want_record(g, r->id, r->version, r->total_len, &oom))
+            return send_want(g, &r->id, 1, from);
+        return oom ? -1 : 0;
+    }
+    uint32_t chunk = r->offset / GOSSIP_CHUNK;
+    uint32_t expect = r->total_len - r->offset < GOSSIP_CHUNK ? r->total_len - r->offset
+                                                              : GOSSIP_CHUNK;
+    if (r->offset % GOSSIP_CHUNK != 0 || r->data.len != expect) {
+        g->bad_packets++;
+        return 0;
+    }
+    if (s != GOSSIP_NONE && (g->reasm[s].version != r->version || g->reasm[s].total != r->total_len)) {
+        if (g->reasm[s].version > r->version)
+            return 0;
+        reassembly_drop(g, s);
+        s = GOSSIP_NONE;
+    }
+    if (s == GOSSIP_NONE) {
+        s = reassembly_start(g, r->id, r->version, r->total_len, &oom);
+        if (s == GOSSIP_NONE)
+            return oom ? -1 : 0;
+    }
+    struct reassembly *ra = &g->reasm[s];
+    if (ra->have[chunk])
+        return 0;
+    ra->have[chunk] = 1;
+    memcpy(ra->data + r->offset, r->data.data, r->data.len);
+    if (--ra->chunks_left > 0)
+        return 0;
+    int rc = record_apply(g, ra->id, ra->version, ra->data, ra->total, true);
+    reassembly_drop(g, s);
+    return rc;
+}
