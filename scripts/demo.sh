@@ -66,6 +66,8 @@ seeds = 127.0.0.1:7946
 candidates = $candidates
 # Loopback demo only: a real cluster sets key_file instead.
 insecure = true
+# Seeds find the others here; multicast discovery is for real LANs.
+discovery = false
 
 [node]
 name = $h
@@ -97,7 +99,7 @@ while [ "$i" -le "$N" ]; do
     done
     i=$((i + 1))
 done
-sleep 1.2 # one sample interval, so CPU figures have a delta
+sleep 2 # a sample interval for CPU deltas, and a few gossip rounds
 
 echo "== $N agents running (logs: $DEMO/host*/agent.log; stop: scripts/demo.sh stop)"
 echo "\$ nodectl -c demo/host1/nodectl.conf status"

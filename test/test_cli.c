@@ -24,11 +24,12 @@ static char out[65536], err[8192];
 static void write_conf(const char *name, const char *uri, const char *extra, char *path) {
     char text[2048];
     snprintf(text, sizeof text,
-             "[cluster]\nname = testcluster\ncandidates = n1\n"
-             "[node]\nname = %s\nbind_address = 127.0.0.1\nport = 17946\n"
+             "[cluster]\nname = testcluster\ncandidates = n1\ninsecure = true\n"
+             "discovery = false\n"
+             "[node]\nname = %s\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/%s/state\ncontrol_socket = %s/%s/ctl.sock\n%s"
              "[hypervisor]\nuri = %s\nsample_interval = 200ms\n",
-             name, test_dir, name, test_dir, name, extra, uri);
+             name, test_port_base(), test_dir, name, test_dir, name, extra, uri);
     char sub[PATH_MAX + 64];
     snprintf(sub, sizeof sub, "%s/%s", test_dir, name);
     mkdir(sub, 0755);
@@ -60,7 +61,9 @@ static void status_and_vms_on_default_test_host(void **state) {
     /* The member row: name, address, state, role, ... 1 running VM, ok. */
     char *row = strstr(out, "\nn1 ");
     assert_non_null(row);
-    assert_non_null(strstr(row, "127.0.0.1:17946"));
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", test_port_base());
+    assert_non_null(strstr(row, addr));
     assert_non_null(strstr(row, "alive"));
     assert_non_null(strstr(row, "candidate"));
     assert_non_null(strstr(row, "3.0 GiB"));
@@ -202,7 +205,7 @@ static void agent_refuses_bad_config_and_corrupt_identity(void **state) {
     write_conf("n6", "test:///default", "port = 99999\n", conf);
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s'", conf);
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
-    assert_non_null(strstr(err, "nodectl.conf:10: key 'port' in [node]: expected a port number"));
+    assert_non_null(strstr(err, "nodectl.conf:12: key 'port' in [node]: expected a port number"));
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s' --check", conf);
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s/absent.conf'", test_dir);

@@ -26,8 +26,10 @@ static int setup(void **state) {
     test_mkdtemp(dir, sizeof dir);
     char text[2048];
     snprintf(text, sizeof text,
-             "[node]\nname = bad-input\nstate_dir = %s/state\ncontrol_socket = %s/ctl.sock\n",
-             dir, dir);
+             "[cluster]\ninsecure = true\ndiscovery = false\n"
+             "[node]\nname = bad-input\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n",
+             test_port_base(), dir, dir);
     test_write_file(dir, "nodectl.conf", text, conf, sizeof conf);
     snprintf(log_path, sizeof log_path, "%s/agent.log", dir);
     snprintf(url, sizeof url, "ipc://%s/ctl.sock", dir);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void test_mkdtemp(char *out, size_t len) {
     const char *base = getenv("TMPDIR");
@@ -42,3 +43,5 @@ int test_dir_teardown(void **state) {
     test_rmtree(test_dir);
     return 0;
 }
+
+unsigned test_port_base(void) { return 20000 + (unsigned)(getpid() % 4000) * 10; }

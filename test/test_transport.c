@@ -20,8 +20,7 @@ static const uint8_t key_a[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const uint8_t key_b[32] = {9};
 
-/* Ports from the pid, so parallel test runs do not collide. */
-static uint16_t port_base(void) { return (uint16_t)(20000 + (getpid() % 2000) * 10); }
+static uint16_t port_base(void) { return (uint16_t)test_port_base(); }
 
 static struct transport *open_at(uint16_t port, const char *cluster, const uint8_t *key) {
     char adv[64], err[256];

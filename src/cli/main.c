@@ -30,7 +30,12 @@ static const struct command commands[] = {
      "  Cluster name, this node, the leader and term, and a table of members with\n"
      "  address, state, role, CPU %, memory used/total and running VMs.",
      cmd_status, true},
-    {"vms", "list the VMs this agent sees",
+    {"members", "list the cluster's members as gossip sees them",
+     "nodectl members [--json]\n"
+     "  Every member with name, address, state (alive, suspect, dead, left, off),\n"
+     "  incarnation and the age of its last state change.",
+     cmd_members, true},
+    {"vms", "list the VMs of every host that is up",
      "nodectl vms [--json]\n"
      "  Every VM with its host, state, vCPUs, memory and CPU % (of its own vCPUs).",
      cmd_vms, true},
