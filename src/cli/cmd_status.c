@@ -64,7 +64,7 @@ static void print_table(const Nodectl__StatusReply *st) {
         const Nodectl__HostRecord *h = m->host;
         if (!h)
             continue;
-        char used[24] = "-", total[24] = "-", mem[48], cpu[16] = "-";
+        char used[24] = "-", total[24] = "-", mem[sizeof used + sizeof total + 3], cpu[16] = "-";
         const char *hv = "?";
         char hvbuf[300];
         if (h->hypervisor) {
