@@ -228,6 +228,10 @@ in_root dpkg-query -W -f="\${Conffiles}\n" nodectl | grep -q '^ /etc/nodectl/nod
     fail "/etc/nodectl/nodectl.conf is not a conffile"
 in_root nodectl --version
 in_root ldd /usr/bin/nodectl | grep 'not found' && fail "unresolved shared libraries"
+# Unknown keys or bad values in the unit, as systemd itself reads them.
+in_root systemd-analyze verify "$UNIT" >"$WORK/verify.out" 2>&1 ||
+    { cat "$WORK/verify.out" >&2; fail "systemd-analyze verify $UNIT"; }
+[ ! -s "$WORK/verify.out" ] || { cat "$WORK/verify.out" >&2; fail "systemd-analyze verify $UNIT warns"; }
 HOST=$(in_root cat /proc/sys/kernel/hostname)
 
 # The agent answers `nodectl status` as this node, shows the test driver's
