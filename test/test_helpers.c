@@ -44,4 +44,4 @@ int test_dir_teardown(void **state) {
     return 0;
 }
 
-unsigned test_port_base(void) { return 20000 + (unsigned)(getpid() % 4000) * 10; }
+unsigned test_port_base(void) { return 20000 + (unsigned)(getpid() % 2000) * 20; }
