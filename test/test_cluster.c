@@ -167,6 +167,16 @@ static void an_agent_with_the_wrong_key_is_never_admitted(void **state) {
     assert_int_equal(view_of(11, NULL).count, 1);
 }
 
+static int is_left(struct view v, long unused) { return strcmp(v.state, "left") == 0; }
+
+static void a_graceful_stop_announces_left(void **state) {
+    assert_int_equal(agent_stop(pids[4], SIGTERM, 5000), 0);
+    pids[4] = 0;
+    double t = wait_all(4, "n4", is_left, 0, 30);
+    print_message("n4 seen as left by all 9 others after %.1f s\n", t);
+    assert_true(t >= 0);
+}
+
 static int stop_all(void **state) {
     for (int i = 1; i <= N + 1; i++)
         if (pids[i] > 0)
@@ -181,6 +191,7 @@ int main(void) {
         cmocka_unit_test(ten_agents_join_by_seeds_and_discovery),
         cmocka_unit_test(a_crash_is_detected_and_a_restart_refutes),
         cmocka_unit_test(an_agent_with_the_wrong_key_is_never_admitted),
+        cmocka_unit_test(a_graceful_stop_announces_left),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, stop_all);
 }

@@ -145,19 +145,19 @@ static void migration_refusals_and_driver_failure(void **state) {
     assert_non_null(hv);
     char err[512];
     /* Not connected yet: refused with the reason. */
-    assert_int_equal(hv_migrate_start(hv, "db-1", "qemu+tcp://h2/system", NULL, 1000, 0, err,
+    assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", NULL, 1000, 0, err,
                                       sizeof err), -1);
     assert_non_null(strstr(err, "unavailable"));
     assert_true(hv_sample(hv, now_ms())->available);
-    assert_int_equal(hv_migrate_start(hv, "nope", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
+    assert_int_equal(hv_migrate_start(hv, "t1", "nope", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
                                       err, sizeof err), -1);
     assert_string_equal(err, "VM 'nope' is not on this host");
-    assert_int_equal(hv_migrate_start(hv, "batch-1", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
+    assert_int_equal(hv_migrate_start(hv, "t1", "batch-1", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
                                       err, sizeof err), -1);
     assert_string_equal(err, "VM 'batch-1' is not running; only running VMs migrate live");
     /* The test driver cannot migrate: the attempt runs and fails with
      * libvirt's own message. */
-    assert_int_equal(hv_migrate_start(hv, "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
+    assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
                                       now_ms(), err, sizeof err), 0);
     const struct hv_migration *m[HV_MIGRATIONS_MAX];
     for (int i = 0; i < 500; i++) {
@@ -169,6 +169,7 @@ static void migration_refusals_and_driver_failure(void **state) {
     }
     assert_int_equal(m[0]->state, HV_MIG_FAILED);
     assert_string_equal(m[0]->vm, "db-1");
+    assert_string_equal(m[0]->tag, "t1");
     assert_string_equal(m[0]->dest_uri, "qemu+tcp://h2/system");
     assert_true(strlen(m[0]->error) > 0);
     hv_free(hv);

@@ -61,6 +61,7 @@ static int run(struct agent *a, int sigfd) {
         if (now >= a->next_sample_ms) {
             a->sample = hv_sample(a->hv, now);
             hv_migrations_poll(a->hv, now);
+            agent_actions_refresh(a);
             a->next_sample_ms = now + a->cfg.sample_interval_ms;
             cluster_publish(a, now);
         }

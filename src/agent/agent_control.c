@@ -165,12 +165,115 @@ static Nodectl__Response *vms_reply(struct agent *a) {
     return resp;
 }
 
+static bool is_up(const Nodectl__Member *m) {
+    return strcmp(m->state, "alive") == 0 || strcmp(m->state, "suspect") == 0;
+}
+
+/* Checks a migration against what gossip knows, then hands the command to
+ * the source host's agent (or runs it here). Fails with a message naming
+ * what is wrong: an unknown or stopped VM, a VM already moving, a
+ * destination that is unknown, not alive or takes no migrations. */
+static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest *req,
+                                  char *why, size_t len) {
+    size_t n;
+    Nodectl__Member **list = members(a, &n);
+    if (!list)
+        return NULL;
+    const Nodectl__Member *src = NULL, *dst = NULL;
+    const Nodectl__Vm *vm = NULL;
+    const Nodectl__Migration *moving = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const Nodectl__HostRecord *h = list[i]->host;
+        if (strcmp(h->name, req->destination) == 0)
+            dst = list[i];
+        for (size_t k = 0; is_up(list[i]) && k < h->n_vms; k++)
+            if (strcmp(h->vms[k]->name, req->vm) == 0 && (!vm || h->vms[k]->state ==
+                                                          NODECTL__VM_STATE__VM_STATE_RUNNING)) {
+                vm = h->vms[k];
+                src = list[i];
+            }
+        for (size_t k = 0; is_up(list[i]) && k < h->n_migrations; k++)
+            if (strcmp(h->migrations[k]->vm, req->vm) == 0 &&
+                strcmp(h->migrations[k]->state, "running") == 0)
+                moving = h->migrations[k];
+    }
+    Nodectl__Response *resp = NULL;
+    if (!vm)
+        snprintf(why, len, "VM '%s' is on no live host", req->vm);
+    else if (vm->state != NODECTL__VM_STATE__VM_STATE_RUNNING)
+        snprintf(why, len, "VM '%s' is not running on %s; only running VMs migrate live", req->vm,
+                 src->host->name);
+    else if (moving)
+        snprintf(why, len, "VM '%s' is already migrating to %s (command %s)", req->vm,
+                 moving->destination, moving->id);
+    else if (!dst)
+        snprintf(why, len, "no host named '%s' in the cluster", req->destination);
+    else if (strcmp(dst->state, "alive") != 0)
+        snprintf(why, len, "host '%s' is %s, not alive", req->destination, dst->state);
+    else if (dst == src)
+        snprintf(why, len, "VM '%s' already runs on %s", req->vm, req->destination);
+    else if (!dst->host->migration_uri[0])
+        snprintf(why, len, "host '%s' takes no migrations: it has no [hypervisor] migration_uri",
+                 req->destination);
+    else {
+        char id[37];
+        uuid_t u;
+        uuid_generate(u);
+        uuid_unparse_lower(u, id);
+        Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
+        mc.vm = req->vm;
+        mc.destination = dst->host->name;
+        mc.destination_uri = dst->host->migration_uri;
+        mc.migration_address = dst->host->migration_address;
+        Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+        cmd.id = id;
+        /* Fenced by the leader's term once elections exist (issue [3]);
+         * an operator's command carries 0. */
+        cmd.term = 0;
+        cmd.issuer = a->cfg.node_name;
+        cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
+        cmd.migrate = &mc;
+        bool local = strcmp(src->host->name, a->cfg.node_name) == 0;
+        if (local)
+            agent_execute(a, &cmd);
+        if (!local && cluster_send_command(a, src->host->address, &cmd) != 0) {
+            snprintf(why, len, "cannot reach %s at %s", src->host->name, src->host->address);
+        } else {
+            Nodectl__MigrateReply *r = malloc(sizeof *r);
+            if (r) {
+                nodectl__migrate_reply__init(r);
+                resp = response(NODECTL__RESPONSE__BODY_MIGRATE, r);
+                r->id = strdup(id);
+                r->source = strdup(src->host->name);
+                r->destination = strdup(dst->host->name);
+                if (!resp || !r->id || !r->source || !r->destination) {
+                    if (resp)
+                        protobuf_c_message_free_unpacked(&resp->base, NULL);
+                    else
+                        protobuf_c_message_free_unpacked(&r->base, NULL);
+                    resp = NULL;
+                    snprintf(why, len, "out of memory");
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        protobuf_c_message_free_unpacked(&list[i]->base, NULL);
+    free(list);
+    return resp;
+}
+
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) {
     struct agent *a = ctx;
     switch (req->body_case) {
     case NODECTL__REQUEST__BODY_STATUS: return status_reply(a);
     case NODECTL__REQUEST__BODY_VMS: return vms_reply(a);
     case NODECTL__REQUEST__BODY_MEMBERS: return members_reply(a);
+    case NODECTL__REQUEST__BODY_MIGRATE: {
+        char why[300] = "out of memory";
+        Nodectl__Response *resp = migrate(a, req->migrate, why, sizeof why);
+        return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
+    }
     default: break;
     }
     return control_error_response(NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST,

@@ -11,6 +11,7 @@
 #include "common/prng.h"
 #include "gossip/gossip.h"
 #include "hv/hv.h"
+#include "command.pb-c.h"
 #include "net/control.h"
 #include "net/discovery.h"
 #include "net/transport.h"
@@ -36,6 +37,21 @@ struct cluster {
     size_t published_len;
 };
 
+/* A command this host carries out, and its outcome (agent_actions.c). */
+enum action_state { ACTION_RUNNING, ACTION_SUCCEEDED, ACTION_FAILED, ACTION_ABORTED, ACTION_REFUSED };
+#define ACTIONS_MAX 32
+struct action {
+    bool used;
+    char id[64];
+    char vm[HV_NAME_MAX];
+    char destination[CONFIG_NAME_MAX];
+    enum action_state state;
+    double progress;
+    char error[HV_REASON_MAX];
+    uint64_t started_ms, ended_ms; /* wall clock */
+    uint64_t term;
+};
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -44,6 +60,7 @@ struct agent {
     struct control_server *ctl;
     uint64_t next_sample_ms;
     struct cluster cluster;
+    struct action actions[ACTIONS_MAX];
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -51,6 +68,12 @@ uint64_t agent_wall_clock_ms(void); /* since the epoch */
 
 /* agent_record.c: this host's record now. */
 Nodectl__HostRecord *agent_self_record(struct agent *a);
+
+/* agent_actions.c: runs a command (once per id), follows it, and lists the
+ * actions in a record (-1 when out of memory). */
+void agent_execute(struct agent *a, const Nodectl__Command *cmd);
+void agent_actions_refresh(struct agent *a);
+int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 
 /* agent_control.c */
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req);
@@ -67,6 +90,9 @@ void cluster_run(struct agent *a, uint64_t now_ms);
 int cluster_fds(const struct agent *a, int fds[2]);
 /* After a new hypervisor sample: publishes the record if it moved. */
 void cluster_publish(struct agent *a, uint64_t now_ms);
+/* Sends a command to the agent at "host:port"; 0, or -1 if it could not be
+ * queued. */
+int cluster_send_command(struct agent *a, const char *to, const Nodectl__Command *cmd);
 /* Graceful stop: announces "left" and gives it time to spread. */
 void cluster_leave(struct agent *a);
 /* "a.b.c.d:port" or "[v6]:port". */

@@ -41,6 +41,9 @@ static const struct key keys[] = {
     {"node", "log_level", T_LOG_LEVEL, F(log_level), 0, 0},
     {"hypervisor", "uri", T_STRING, F(hypervisor_uri), 0, 0},
     {"hypervisor", "sample_interval", T_DURATION, F(sample_interval_ms), 100, 3600000},
+    {"hypervisor", "migration_uri", T_STRING, F(migration_uri), 0, 0},
+    {"hypervisor", "migration_address", T_STRING, F(migration_address), 0, 0},
+    {"hypervisor", "migration_timeout", T_DURATION, F(migration_timeout_ms), 1000, 86400000},
     {"gossip", "probe_interval", T_DURATION, F(probe_interval_ms), 10, 60000},
     {"gossip", "probe_timeout", T_DURATION, F(probe_timeout_ms), 5, 60000},
     {"gossip", "indirect_checks", T_UINT, F(indirect_checks), 1, 16},
@@ -79,6 +82,7 @@ void config_defaults(struct config *cfg) {
     cfg->log_level = LOG_INFO;
     snprintf(cfg->hypervisor_uri, sizeof cfg->hypervisor_uri, "test:///default");
     cfg->sample_interval_ms = 5000;
+    cfg->migration_timeout_ms = 600000;
     cfg->discovery = true;
     snprintf(cfg->discovery_group, sizeof cfg->discovery_group, "239.192.0.77");
     cfg->discovery_port = 7947;

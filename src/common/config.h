@@ -49,6 +49,9 @@ struct config {
     /* [hypervisor] */
     char hypervisor_uri[CONFIG_ADDR_MAX];
     uint32_t sample_interval_ms;
+    char migration_uri[CONFIG_ADDR_MAX];     /* how peers reach it; empty: none */
+    char migration_address[CONFIG_ADDR_MAX]; /* QEMU's data URI; empty: libvirt's */
+    uint32_t migration_timeout_ms;
 
     /* [gossip]: SWIM timing (issue [2]); 0 = the protocol's default. */
     uint32_t probe_interval_ms;

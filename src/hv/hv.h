@@ -64,6 +64,7 @@ enum hv_mig_state { HV_MIG_RUNNING, HV_MIG_SUCCEEDED, HV_MIG_FAILED, HV_MIG_ABOR
 #define HV_URI_MAX 256
 
 struct hv_migration {
+    char tag[64];                 /* the caller's id for it */
     char vm[HV_NAME_MAX];
     unsigned char uuid[16];
     char dest_uri[HV_URI_MAX];    /* the destination's libvirt URI */
@@ -80,8 +81,9 @@ struct hv_migration {
  * After timeout_ms the job is aborted. Refused, with a message in err, when
  * the domain is not here or not running, is already migrating, or too many
  * migrations run. 0 when started. */
-int hv_migrate_start(struct hv *hv, const char *vm, const char *dest_uri, const char *migrate_uri,
-                     uint32_t timeout_ms, uint64_t now_ms, char *err, size_t errlen);
+int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
+                     const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms, char *err,
+                     size_t errlen);
 /* Advances the migrations: progress, timeouts, results. Call it from the
  * loop whenever the event fd fires and at every sample. */
 void hv_migrations_poll(struct hv *hv, uint64_t now_ms);
