@@ -46,6 +46,16 @@ void agent_execute(struct agent *a, const Nodectl__Command *cmd) {
         log_debug("command %s: already known, not run again", cmd->id);
         return;
     }
+    char what[96];
+    snprintf(what, sizeof what, "command %s", cmd->id);
+    if (!leadership_admit(a, cmd->term, what, cmd->issuer))
+        return;
+    if (cmd->body_case == NODECTL__COMMAND__BODY_TRANSFER) {
+        char err[128];
+        if (leadership_transfer(a, cmd->transfer->destination, err, sizeof err) != 0)
+            log_warn("%s from %s: leadership transfer refused: %s", what, cmd->issuer, err);
+        return;
+    }
     if (cmd->body_case != NODECTL__COMMAND__BODY_MIGRATE) {
         log_warn("command %s from %s: unknown kind; ignored", cmd->id, cmd->issuer);
         return;

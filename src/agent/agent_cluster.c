@@ -296,6 +296,7 @@ static void flush(struct agent *a) {
     struct gossip_event ev;
     while (gossip_next_event(c->gossip, &ev)) {
         c->snapshot_dirty = true;
+        a->lead.next_observe_ms = 0; /* look at names, addresses and claims again */
         if (ev.kind != GOSSIP_EV_STATE || ev.id == c->self_id)
             continue;
         char name[CONFIG_NAME_MAX + 20];
@@ -344,6 +345,8 @@ void cluster_run(struct agent *a, uint64_t now) {
         struct gossip_addr from;
         if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0) {
             gossip_receive(c->gossip, (int64_t)now, &from, msg.payload, msg.len);
+        } else if (msg.channel == CHANNEL_ELECTION) {
+            leadership_receive(a, now, msg.from, msg.payload, msg.len);
         } else if (msg.channel == CHANNEL_COMMAND) {
             Nodectl__Command *cmd = nodectl__command__unpack(NULL, msg.len, msg.payload);
             if (cmd)

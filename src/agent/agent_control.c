@@ -42,8 +42,8 @@ static Nodectl__Member *member(struct agent *a, const struct gossip_member_info 
     nodectl__member__init(mb);
     mb->host = record_of(a, m);
     mb->state = strdup(gossip_state_name(m->state));
-    /* Leadership comes with the election (issue [3]). */
-    mb->role = strdup(mb->host && mb->host->candidate ? "candidate" : "member");
+    bool leads = mb->host && a->lead.leader[0] && strcmp(mb->host->name, a->lead.leader) == 0;
+    mb->role = strdup(leads ? "leader" : mb->host && mb->host->candidate ? "candidate" : "member");
     mb->incarnation = m->incarnation;
     mb->record_version = m->record_version;
     mb->age_ms = now > (uint64_t)m->changed_ms ? now - (uint64_t)m->changed_ms : 0;
@@ -106,7 +106,20 @@ static Nodectl__Response *status_reply(struct agent *a) {
     st->cluster = strdup(a->cfg.cluster_name);
     st->node = strdup(a->cfg.node_name);
     st->node_id.data = malloc(16);
-    if (!st->members || !st->cluster || !st->node || !st->node_id.data) {
+    st->term = a->lead.term;
+    st->stale_commands_refused = a->lead.stale_refused;
+    const struct election *e = a->lead.election;
+    st->role = strdup(!e ? "member (not a candidate)"
+                      : a->lead.mismatch ? "not voting (candidate list mismatch)"
+                                         : election_role_name(election_role(e)));
+    st->disabled = e && election_disabled(e);
+    if (a->lead.leader[0])
+        st->leader = strdup(a->lead.leader);
+    if (a->lead.warning[0] && (st->warnings = calloc(1, sizeof *st->warnings)) &&
+        (st->warnings[0] = strdup(a->lead.warning)))
+        st->n_warnings = 1;
+    if (!st->members || !st->cluster || !st->node || !st->node_id.data || !st->role ||
+        !st->leader || (a->lead.warning[0] && !st->n_warnings)) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;
     }
@@ -227,9 +240,8 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
         mc.migration_address = dst->host->migration_address;
         Nodectl__Command cmd = NODECTL__COMMAND__INIT;
         cmd.id = id;
-        /* Fenced by the leader's term once elections exist (issue [3]);
-         * an operator's command carries 0. */
-        cmd.term = 0;
+        /* Fenced: the source refuses it if it knows a newer term. */
+        cmd.term = a->lead.highest_term;
         cmd.issuer = a->cfg.node_name;
         cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
         cmd.migrate = &mc;
@@ -263,6 +275,62 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
     return resp;
 }
 
+/* Hands leadership over: here if this host leads, else through the leader's
+ * agent. */
+static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char *why,
+                                          size_t len) {
+    if (leadership_is_leader(a)) {
+        if (leadership_transfer(a, to, why, len) != 0)
+            return NULL;
+    } else if (!a->lead.leader[0]) {
+        snprintf(why, len, "there is no leader to hand over from");
+        return NULL;
+    } else {
+        size_t n;
+        Nodectl__Member **list = members(a, &n);
+        const char *addr = NULL;
+        for (size_t i = 0; list && i < n; i++)
+            if (strcmp(list[i]->host->name, a->lead.leader) == 0)
+                addr = list[i]->host->address;
+        char id[37];
+        uuid_t u;
+        uuid_generate(u);
+        uuid_unparse_lower(u, id);
+        Nodectl__TransferCommand tc = NODECTL__TRANSFER_COMMAND__INIT;
+        tc.destination = (char *)to;
+        Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+        cmd.id = id;
+        cmd.term = a->lead.highest_term;
+        cmd.issuer = a->cfg.node_name;
+        cmd.body_case = NODECTL__COMMAND__BODY_TRANSFER;
+        cmd.transfer = &tc;
+        int rc = addr ? cluster_send_command(a, addr, &cmd) : -1;
+        if (rc != 0)
+            snprintf(why, len, "cannot reach the leader %s", a->lead.leader);
+        for (size_t i = 0; list && i < n; i++)
+            protobuf_c_message_free_unpacked(&list[i]->base, NULL);
+        free(list);
+        if (rc != 0)
+            return NULL;
+    }
+    Nodectl__LeaderTransferReply *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    nodectl__leader_transfer_reply__init(r);
+    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_LEADER_TRANSFER, r);
+    r->from = strdup(a->lead.leader[0] ? a->lead.leader : a->cfg.node_name);
+    r->to = strdup(to);
+    if (!resp || !r->from || !r->to) {
+        if (resp)
+            protobuf_c_message_free_unpacked(&resp->base, NULL);
+        else
+            protobuf_c_message_free_unpacked(&r->base, NULL);
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    return resp;
+}
+
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) {
     struct agent *a = ctx;
     switch (req->body_case) {
@@ -272,6 +340,12 @@ Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) 
     case NODECTL__REQUEST__BODY_MIGRATE: {
         char why[300] = "out of memory";
         Nodectl__Response *resp = migrate(a, req->migrate, why, sizeof why);
+        return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
+    }
+    case NODECTL__REQUEST__BODY_LEADER_TRANSFER: {
+        char why[300] = "out of memory";
+        Nodectl__Response *resp =
+            leader_transfer(a, req->leader_transfer->destination, why, sizeof why);
         return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
     }
     default: break;

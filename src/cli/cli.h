@@ -18,6 +18,7 @@ int cmd_vms(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_members(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_find(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_migrate(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_leader(const struct cli_ctx *ctx, int argc, char **argv);
 /* Needs no agent. */
 int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 

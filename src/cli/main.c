@@ -52,6 +52,13 @@ static const struct command commands[] = {
      "  it. --wait follows the progress until VM runs on HOST (exit 0) or the\n"
      "  migration failed or was aborted at its timeout (exit 1).",
      cmd_migrate, true},
+    {"leader", "hand leadership to another candidate",
+     "nodectl leader transfer [HOST]\n"
+     "  Asks the leader to hand over to candidate HOST, or to the most preferred\n"
+     "  reachable candidate (priorities: [cluster] candidates = a:10, b, c). The\n"
+     "  leader stops acting at once; the new one is elected within milliseconds.\n"
+     "  Stopping the leader's agent gracefully does this by itself.",
+     cmd_leader, true},
     {"keygen", "make a new cluster key",
      "nodectl keygen [FILE]\n"
      "  Prints a new random cluster key (64 hex digits), or writes it to FILE with\n"

@@ -90,7 +90,7 @@ void config_defaults(struct config *cfg) {
     /* The [gossip] keys stay 0: the protocol's own defaults apply
      * (gossip_config_defaults), checked together by the agent. */
     cfg->heartbeat_interval_ms = 100;
-    cfg->election_timeout_ms = 1000;
+    cfg->election_timeout_ms = 500;
     cfg->lease_drift_margin_ms = 100;
 }
 
@@ -235,9 +235,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 0;
 }
 
-static bool list_has(const struct config_list *l, const char *s) {
+/* Candidates are "name" or "name:priority". */
+static bool candidate_listed(const struct config_list *l, const char *name) {
+    size_t n = strlen(name);
     for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->item[i], s) == 0)
+        if (strncmp(l->item[i], name, n) == 0 && (l->item[i][n] == '\0' || l->item[i][n] == ':'))
             return true;
     return false;
 }
@@ -256,7 +258,7 @@ static int validate(const struct config *cfg, char *err, size_t len) {
                  cfg->lease_drift_margin_ms, cfg->election_timeout_ms);
         return -1;
     }
-    if (cfg->candidate && !list_has(&cfg->candidates, cfg->node_name)) {
+    if (cfg->candidate && !candidate_listed(&cfg->candidates, cfg->node_name)) {
         snprintf(err, len, "[node] candidate = true but node '%s' is not in [cluster] candidates",
                  cfg->node_name);
         return -1;
@@ -286,7 +288,7 @@ int config_load(const char *path, struct config *cfg, struct config_error *err) 
         return -1;
     }
     char msg[400];
-    bool listed = list_has(&cfg->candidates, cfg->node_name);
+    bool listed = candidate_listed(&cfg->candidates, cfg->node_name);
     if (st.candidate_set && !cfg->candidate && listed) {
         snprintf(err->text, sizeof err->text,
                  "%s: [node] candidate = false but node '%s' is in [cluster] candidates", path,
