@@ -279,7 +279,10 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
  * agent. */
 static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char *why,
                                           size_t len) {
-    if (leadership_is_leader(a)) {
+    if (to[0] && !leadership_is_candidate(a, to)) {
+        snprintf(why, len, "'%s' is not a candidate", to);
+        return NULL;
+    } else if (leadership_is_leader(a)) {
         if (leadership_transfer(a, to, why, len) != 0)
             return NULL;
     } else if (!a->lead.leader[0]) {

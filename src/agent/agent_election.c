@@ -361,16 +361,20 @@ bool leadership_admit(struct agent *a, uint64_t term, const char *what, const ch
     return true;
 }
 
+bool leadership_is_candidate(const struct agent *a, const char *name) {
+    int v = voter_index(&a->lead, name_id(name));
+    return v >= 0 && strcmp(a->lead.voter_name[v], name) == 0;
+}
+
 int leadership_transfer(struct agent *a, const char *to, char *err, size_t errlen) {
     struct leadership *l = &a->lead;
     uint64_t id = 0;
     if (to[0]) {
-        int v = voter_index(l, name_id(to));
-        if (v < 0 || strcmp(l->voter_name[v], to) != 0) {
+        if (!leadership_is_candidate(a, to)) {
             snprintf(err, errlen, "'%s' is not a candidate", to);
             return -1;
         }
-        id = l->voter_id[v];
+        id = name_id(to);
     }
     if (!leadership_is_leader(a)) {
         snprintf(err, errlen, "this host is not the leader");

@@ -111,6 +111,7 @@ int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec);
  * successor. */
 void leadership_handover(struct agent *a);
 bool leadership_is_leader(const struct agent *a);
+bool leadership_is_candidate(const struct agent *a, const char *name);
 
 /* agent_control.c */
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req);
