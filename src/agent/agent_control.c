@@ -113,6 +113,7 @@ static Nodectl__Response *status_reply(struct agent *a) {
                       : a->lead.mismatch ? "not voting (candidate list mismatch)"
                                          : election_role_name(election_role(e)));
     st->disabled = e && election_disabled(e);
+    st->lease = a->lead.lease;
     if (a->lead.leader[0])
         st->leader = strdup(a->lead.leader);
     if (a->lead.warning[0] && (st->warnings = calloc(1, sizeof *st->warnings)) &&

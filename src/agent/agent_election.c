@@ -19,6 +19,7 @@
 #include "agent_internal.h"
 #include "common/atomic_file.h"
 #include "common/log.h"
+#include "election.pb-c.h"
 
 #define HARD_STATE_FILE "election.state"
 #define TERM_FILE "term"
@@ -209,7 +210,8 @@ static void flush(struct agent *a) {
     }
 }
 
-/* Names, addresses and claims from the gossiped records: voter addresses,
+/* Names, addresses and claims from the gossiped records: voter addresses
+ * (kept when a voter is down: it comes back at the same address),
  * the candidate-list check, and the leader for hosts that do not vote. */
 static void observe(struct agent *a, uint64_t now) {
     struct leadership *l = &a->lead;
@@ -219,8 +221,6 @@ static void observe(struct agent *a, uint64_t now) {
     uint64_t best_term = 0;
     size_t agree = 0, disagree = 0;
     char other[CONFIG_NAME_MAX] = "";
-    for (size_t i = 0; i < l->n_voters; i++)
-        l->voter_addr[i][0] = '\0';
     for (size_t i = 0; i < n; i++) {
         struct gossip_member_info m;
         gossip_member_at(g, i, &m);
@@ -336,17 +336,23 @@ void leadership_receive(struct agent *a, uint64_t now, const char *from, const u
     struct leadership *l = &a->lead;
     if (!l->election || l->mismatch)
         return;
-    /* The sender is the voter gossip places at that address. */
-    for (size_t i = 0; i < l->n_voters; i++) {
-        if (strcmp(l->voter_addr[i], from) != 0)
-            continue;
-        if (election_receive(l->election, (int64_t)now, l->voter_id[i], data, len) != 0)
-            log_debug("election message from %s refused", l->voter_name[i]);
-        flush(a);
-        update_view(a, now);
+    /* The frame was authenticated with the cluster key; the voter it names
+     * is reachable at the address it came from. Learning it here, rather
+     * than waiting for gossip to carry the voter's record, lets a restarted
+     * voter answer at once. */
+    Nodectl__ElectionMsg *m = nodectl__election_msg__unpack(NULL, len, data);
+    int v = m ? voter_index(l, m->from) : -1;
+    if (m)
+        nodectl__election_msg__free_unpacked(m, NULL);
+    if (v < 0) {
+        log_debug("election message from %s names no voter; dropped", from);
         return;
     }
-    log_debug("election message from %s, which is no voter gossip knows; dropped", from);
+    snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", from);
+    if (election_receive(l->election, (int64_t)now, l->voter_id[v], data, len) != 0)
+        log_debug("election message from %s refused", l->voter_name[v]);
+    flush(a);
+    update_view(a, now);
 }
 
 bool leadership_admit(struct agent *a, uint64_t term, const char *what, const char *issuer) {

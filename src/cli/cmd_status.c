@@ -46,9 +46,9 @@ static int print_json(const Nodectl__StatusReply *st) {
     json_t *warnings = json_array();
     for (size_t i = 0; i < st->n_warnings; i++)
         json_array_append_new(warnings, json_string(st->warnings[i]));
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:I, s:o, s:o}", "cluster",
-                             st->cluster, "node", st->node, "node_id", id, "role", st->role,
-                             "disabled", st->disabled, "leader",
+    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:o, s:o}",
+                             "cluster", st->cluster, "node", st->node, "node_id", id, "role",
+                             st->role, "disabled", st->disabled, "lease", st->lease, "leader",
                              st->leader[0] ? json_string(st->leader) : json_null(), "term",
                              (json_int_t)st->term, "stale_commands_refused",
                              (json_int_t)st->stale_commands_refused, "warnings", warnings,
