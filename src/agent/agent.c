@@ -62,6 +62,7 @@ static int run(struct agent *a, int sigfd) {
             a->sample = hv_sample(a->hv, now);
             hv_migrations_poll(a->hv, now);
             agent_actions_refresh(a);
+            agent_rebalance(a, now);
             a->next_sample_ms = now + a->cfg.sample_interval_ms;
             cluster_publish(a, now);
         }

@@ -12,6 +12,7 @@
 #include "election/election.h"
 #include "gossip/gossip.h"
 #include "hv/hv.h"
+#include "rebalance/rebalance.h"
 #include "command.pb-c.h"
 #include "net/control.h"
 #include "net/discovery.h"
@@ -81,6 +82,7 @@ struct agent {
     struct cluster cluster;
     struct action actions[ACTIONS_MAX];
     struct leadership lead;
+    struct rebalance_state rebalance;
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -112,6 +114,9 @@ int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 void leadership_handover(struct agent *a);
 bool leadership_is_leader(const struct agent *a);
 bool leadership_is_candidate(const struct agent *a, const char *name);
+
+/* agent_rebalance.c: local rebalancing after a sample, when enabled. */
+void agent_rebalance(struct agent *a, uint64_t now_ms);
 
 /* agent_control.c */
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req);
