@@ -63,7 +63,7 @@ static void good_file_sets_every_kind_of_value(void **state) {
     assert_int_equal(cfg.sample_interval_ms, 2000);
     assert_true(cfg.local_rebalance);
     assert_int_equal(cfg.rebalance_memory_floor_pct, 40);
-    assert_int_equal(cfg.rebalance_memory_headroom_pct, 25);
+    assert_int_equal(cfg.rebalance_memory_headroom_pct, 0); /* unset: the policy's default */
     assert_int_equal(cfg.probe_interval_ms, 500);
     assert_int_equal(cfg.probe_timeout_ms, 200);
     assert_int_equal(cfg.indirect_checks, 5);

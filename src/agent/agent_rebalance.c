@@ -14,11 +14,17 @@ void agent_rebalance(struct agent *a, uint64_t now) {
         return;
     struct rebalance_config rc;
     rebalance_config_defaults(&rc);
-    rc.shares_min = a->cfg.rebalance_shares_min;
-    rc.shares_max = a->cfg.rebalance_shares_max;
-    rc.memory_min_fraction = a->cfg.rebalance_memory_floor_pct / 100.0;
-    rc.memory_headroom = a->cfg.rebalance_memory_headroom_pct / 100.0;
-    rc.margin_ms = a->cfg.rebalance_margin_ms;
+    const struct config *c = &a->cfg;
+    if (c->rebalance_shares_min)
+        rc.shares_min = c->rebalance_shares_min;
+    if (c->rebalance_shares_max)
+        rc.shares_max = c->rebalance_shares_max;
+    if (c->rebalance_memory_floor_pct)
+        rc.memory_min_fraction = c->rebalance_memory_floor_pct / 100.0;
+    if (c->rebalance_memory_headroom_pct)
+        rc.memory_headroom = c->rebalance_memory_headroom_pct / 100.0;
+    if (c->rebalance_margin_ms)
+        rc.margin_ms = c->rebalance_margin_ms;
     struct rebalance_vm *vms = calloc(s->n_vms, sizeof *vms);
     const char **names = calloc(s->n_vms, sizeof *names);
     if (!vms || !names) {

@@ -45,7 +45,7 @@ static const struct key keys[] = {
     {"hypervisor", "migration_address", T_STRING, F(migration_address), 0, 0},
     {"hypervisor", "migration_timeout", T_DURATION, F(migration_timeout_ms), 1000, 86400000},
     {"hypervisor", "local_rebalance", T_BOOL, F(local_rebalance), 0, 0},
-    {"hypervisor", "rebalance_margin", T_DURATION, F(rebalance_margin_ms), 0, 3600000},
+    {"hypervisor", "rebalance_margin", T_DURATION, F(rebalance_margin_ms), 1, 3600000},
     {"hypervisor", "rebalance_shares_min", T_UINT, F(rebalance_shares_min), 2, 262144},
     {"hypervisor", "rebalance_shares_max", T_UINT, F(rebalance_shares_max), 2, 262144},
     {"hypervisor", "rebalance_memory_floor", T_PERCENT, F(rebalance_memory_floor_pct), 1, 100},
@@ -91,11 +91,8 @@ void config_defaults(struct config *cfg) {
     snprintf(cfg->hypervisor_uri, sizeof cfg->hypervisor_uri, "test:///default");
     cfg->sample_interval_ms = 5000;
     cfg->migration_timeout_ms = 600000;
-    cfg->rebalance_margin_ms = 10000;
-    cfg->rebalance_shares_min = 128;
-    cfg->rebalance_shares_max = 8192;
-    cfg->rebalance_memory_floor_pct = 50;
-    cfg->rebalance_memory_headroom_pct = 25;
+    /* The rebalance_* keys stay 0: the policy's own defaults apply
+     * (rebalance_config_defaults). */
     cfg->discovery = true;
     snprintf(cfg->discovery_group, sizeof cfg->discovery_group, "239.192.0.77");
     cfg->discovery_port = 7947;
@@ -284,7 +281,8 @@ static int validate(const struct config *cfg, char *err, size_t len) {
                  cfg->lease_drift_margin_ms, cfg->election_timeout_ms);
         return -1;
     }
-    if (cfg->rebalance_shares_min > cfg->rebalance_shares_max) {
+    if (cfg->rebalance_shares_min && cfg->rebalance_shares_max &&
+        cfg->rebalance_shares_min > cfg->rebalance_shares_max) {
         snprintf(err, len, "[hypervisor] rebalance_shares_min (%u) is above rebalance_shares_max "
                  "(%u)", cfg->rebalance_shares_min, cfg->rebalance_shares_max);
         return -1;
