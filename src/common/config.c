@@ -49,7 +49,7 @@ static const struct key keys[] = {
     {"hypervisor", "rebalance_shares_min", T_UINT, F(rebalance_shares_min), 2, 262144},
     {"hypervisor", "rebalance_shares_max", T_UINT, F(rebalance_shares_max), 2, 262144},
     {"hypervisor", "rebalance_memory_floor", T_PERCENT, F(rebalance_memory_floor_pct), 1, 100},
-    {"hypervisor", "rebalance_memory_headroom", T_PERCENT, F(rebalance_memory_headroom_pct), 0,
+    {"hypervisor", "rebalance_memory_headroom", T_PERCENT, F(rebalance_memory_headroom_pct), 1,
      400},
     {"gossip", "probe_interval", T_DURATION, F(probe_interval_ms), 10, 60000},
     {"gossip", "probe_timeout", T_DURATION, F(probe_timeout_ms), 5, 60000},
