@@ -151,6 +151,7 @@ bool addr_from_wire(ProtobufCBinaryData ip, uint32_t port, struct gossip_addr *a
 
 /* gossip_members.c */
 uint32_t member_find(const struct gossip *g, uint64_t id);
+int members_reserve(struct gossip *g, uint32_t cap);
 uint32_t member_add(struct gossip *g, uint64_t id, const struct gossip_addr *addr,
                     enum gossip_state state, uint32_t incarnation);
 int member_set_state(struct gossip *g, uint32_t i, enum gossip_state state, uint32_t incarnation);
