@@ -3,7 +3,7 @@
 set -eu
 PKGS="build-essential cmake pkgconf git ca-certificates
 libvirt-dev libvirt-clients libnng-dev libprotobuf-c-dev protobuf-c-compiler uuid-dev
-libjansson-dev libinih-dev libsodium-dev libcmocka-dev dpkg-dev file"
+libjansson-dev libinih-dev libsodium-dev libcmocka-dev dpkg-dev file debootstrap systemd-container"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=""

@@ -1,3 +1,7 @@
+/* `nodectl agent`: start-up, the event loop and shutdown. The loop waits in
+ * poll() on the signals, the control socket, libvirt's events and the
+ * cluster's sockets, with the earliest protocol or sampling deadline as its
+ * timeout, so nothing in it ever blocks on a peer. */
 #include "agent.h"
 
 #include <errno.h>
@@ -8,102 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
-#include "common/config.h"
+#include "agent_internal.h"
 #include "common/identity.h"
 #include "common/log.h"
-#include "host_record.h"
-#include "hv/hv.h"
-#include "net/control.h"
-
-struct agent {
-    struct config cfg;
-    uuid_t id;
-    struct hv *hv;
-    const struct hv_sample *sample;
-    struct control_server *ctl;
-    uint64_t next_sample_ms;
-};
-
-static uint64_t clock_ms(clockid_t clk) {
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static Nodectl__HostRecord *self_record(struct agent *a) {
-    return host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample, clock_ms(CLOCK_REALTIME));
-}
-
-static Nodectl__Response *status_reply(struct agent *a) {
-    Nodectl__Response *resp = calloc(1, sizeof *resp);
-    Nodectl__StatusReply *st = calloc(1, sizeof *st);
-    Nodectl__Member **members = calloc(1, sizeof *members);
-    Nodectl__Member *self = calloc(1, sizeof *self);
-    if (!resp || !st || !members || !self) {
-        free(resp), free(st), free(members), free(self);
-        return NULL;
-    }
-    nodectl__response__init(resp);
-    nodectl__status_reply__init(st);
-    nodectl__member__init(self);
-    resp->body_case = NODECTL__RESPONSE__BODY_STATUS;
-    resp->status = st;
-    st->members = members;
-    st->members[st->n_members++] = self;
-    /* Membership comes with gossip (issue [2]) and leadership with the
-     * election (issue [3]); until then the cluster this agent knows is
-     * itself, and there is no leader. */
-    self->state = strdup("alive");
-    self->role = strdup(a->cfg.candidate ? "candidate" : "member");
-    self->host = self_record(a);
-    st->cluster = strdup(a->cfg.cluster_name);
-    st->node = strdup(a->cfg.node_name);
-    st->node_id.data = malloc(16);
-    if (!self->state || !self->role || !self->host || !st->cluster || !st->node ||
-        !st->node_id.data) {
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
-        return NULL;
-    }
-    memcpy(st->node_id.data, a->id, 16);
-    st->node_id.len = 16;
-    return resp;
-}
-
-static Nodectl__Response *vms_reply(struct agent *a) {
-    Nodectl__Response *resp = calloc(1, sizeof *resp);
-    Nodectl__VmsReply *vms = calloc(1, sizeof *vms);
-    Nodectl__HostRecord **hosts = calloc(1, sizeof *hosts);
-    if (!resp || !vms || !hosts) {
-        free(resp), free(vms), free(hosts);
-        return NULL;
-    }
-    nodectl__response__init(resp);
-    nodectl__vms_reply__init(vms);
-    resp->body_case = NODECTL__RESPONSE__BODY_VMS;
-    resp->vms = vms;
-    vms->hosts = hosts;
-    if (!(vms->hosts[0] = self_record(a))) {
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
-        return NULL;
-    }
-    vms->n_hosts = 1;
-    return resp;
-}
-
-static Nodectl__Response *handle(void *ctx, const Nodectl__Request *req) {
-    struct agent *a = ctx;
-    switch (req->body_case) {
-    case NODECTL__REQUEST__BODY_STATUS: return status_reply(a);
-    case NODECTL__REQUEST__BODY_VMS: return vms_reply(a);
-    default: break;
-    }
-    return control_error_response(NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST,
-                                  "unknown request type");
-}
 
 /* SIGHUP: re-read the file and apply what can change at run time. A file
  * that no longer parses changes nothing. */
@@ -117,7 +30,7 @@ static void reload(struct agent *a) {
     a->cfg.log_level = fresh.log_level;
     log_set_level(fresh.log_level);
     a->cfg.sample_interval_ms = fresh.sample_interval_ms;
-    a->next_sample_ms = clock_ms(CLOCK_MONOTONIC);
+    a->next_sample_ms = agent_clock_ms();
     if (strcmp(fresh.hypervisor_uri, a->cfg.hypervisor_uri) != 0 ||
         strcmp(fresh.control_socket, a->cfg.control_socket) != 0 ||
         strcmp(fresh.state_dir, a->cfg.state_dir) != 0 ||
@@ -139,23 +52,41 @@ static int signal_fd(void) {
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_CLUSTER, FD_MAX = FD_CLUSTER + 2 };
+
 /* Returns 0 on SIGTERM/SIGINT, -1 if the loop itself failed. */
 static int run(struct agent *a, int sigfd) {
     for (;;) {
-        uint64_t now = clock_ms(CLOCK_MONOTONIC);
+        uint64_t now = agent_clock_ms();
         if (now >= a->next_sample_ms) {
             a->sample = hv_sample(a->hv, now);
+            hv_migrations_poll(a->hv, now);
             a->next_sample_ms = now + a->cfg.sample_interval_ms;
+            cluster_publish(a, now);
         }
-        struct pollfd fds[2] = {{.fd = sigfd, .events = POLLIN},
-                                {.fd = control_server_fd(a->ctl), .events = POLLIN}};
-        int timeout = (int)(a->next_sample_ms - now);
-        if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+        cluster_run(a, now);
+        struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
+                                     [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
+                                                     .events = POLLIN},
+                                     [FD_HV] = {.fd = hv_event_fd(a->hv), .events = POLLIN}};
+        int cfds[2], n = cluster_fds(a, cfds);
+        for (int i = 0; i < n; i++)
+            fds[FD_CLUSTER + i] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
+        uint64_t deadline = cluster_deadline(a);
+        if (a->next_sample_ms < deadline)
+            deadline = a->next_sample_ms;
+        now = agent_clock_ms();
+        int timeout = deadline > now ? (int)(deadline - now) : 0;
+        if (poll(fds, (nfds_t)(FD_CLUSTER + n), timeout) < 0 && errno != EINTR) {
             log_err("poll: %s", strerror(errno));
             return -1;
         }
-        if (fds[1].revents & POLLIN)
-            control_server_serve(a->ctl, handle, a);
+        if (fds[FD_CONTROL].revents & POLLIN)
+            control_server_serve(a->ctl, agent_handle_request, a);
+        /* A domain started, stopped or moved: show it now, not at the next
+         * sample. */
+        if ((fds[FD_HV].revents & POLLIN) && hv_events_take(a->hv))
+            a->next_sample_ms = agent_clock_ms();
         struct signalfd_siginfo si;
         while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
             if (si.ssi_signo == SIGHUP) {
@@ -172,6 +103,17 @@ static void usage(FILE *out) {
     fprintf(out, "usage: nodectl agent [-c FILE] [--check]\n"
                  "  -c, --config FILE  configuration file (default " CONFIG_DEFAULT_PATH ")\n"
                  "  --check            validate the configuration and exit\n");
+}
+
+/* Every check that needs no I/O beyond reading the file. */
+static int check_config(const struct config *cfg) {
+    struct gossip_config g;
+    const char *bad = cluster_gossip_config(cfg, &g);
+    if (bad) {
+        fprintf(stderr, "nodectl agent: bad configuration: %s: [gossip] %s\n", cfg->path, bad);
+        return -1;
+    }
+    return 0;
 }
 
 int agent_main(int argc, char **argv) {
@@ -195,45 +137,60 @@ int agent_main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    struct agent a = {0};
+    struct agent *a = calloc(1, sizeof *a);
+    if (!a) {
+        fprintf(stderr, "nodectl agent: out of memory\n");
+        return 1;
+    }
     struct config_error cerr;
-    if (config_load(path, &a.cfg, &cerr) != 0) {
+    int rc = 0;
+    if (config_load(path, &a->cfg, &cerr) != 0) {
         fprintf(stderr, "nodectl agent: bad configuration: %s\n", cerr.text);
-        return 2;
-    }
-    if (check) {
+        rc = 2;
+    } else if (check_config(&a->cfg) != 0) {
+        rc = 2;
+    } else if (check) {
         printf("%s: configuration OK\n", path);
-        return 0;
     }
-    log_set_level(a.cfg.log_level);
+    if (rc || check) {
+        free(a);
+        return rc;
+    }
+    log_set_level(a->cfg.log_level);
     char err[512];
-    if (identity_load_or_create(a.cfg.state_dir, a.id, err, sizeof err) != 0) {
+    int sigfd = -1;
+    bool usage_error = false;
+    if (identity_load_or_create(a->cfg.state_dir, a->id, err, sizeof err) != 0) {
         log_err("identity: %s", err);
-        return 1;
-    }
-    int sigfd = signal_fd();
-    if (sigfd < 0) {
+        rc = 1;
+    } else if ((sigfd = signal_fd()) < 0) {
         log_err("signals: %s", strerror(errno));
-        return 1;
+        rc = 1;
+    } else if (!(a->hv = hv_new(a->cfg.hypervisor_uri))) {
+        log_err("hypervisor: cannot start libvirt's event loop");
+        rc = 1;
+    } else if (!(a->ctl = control_server_open(a->cfg.control_socket, err, sizeof err))) {
+        log_err("control socket: %s", err);
+        rc = 1;
+    } else if (cluster_open(a, err, sizeof err, &usage_error) != 0) {
+        log_err("cluster: %s", err);
+        rc = usage_error ? 2 : 1;
     }
-    a.hv = hv_new(a.cfg.hypervisor_uri);
-    a.ctl = control_server_open(a.cfg.control_socket, err, sizeof err);
-    if (!a.hv || !a.ctl) {
-        log_err("control socket: %s", a.ctl ? "out of memory" : err);
-        hv_free(a.hv);
-        control_server_close(a.ctl);
+    if (rc == 0) {
+        char id_text[37];
+        uuid_unparse_lower(a->id, id_text);
+        log_info("nodectl %s agent: node %s (%s), cluster %s, hypervisor %s, control socket %s",
+                 NODECTL_VERSION, a->cfg.node_name, id_text, a->cfg.cluster_name,
+                 a->cfg.hypervisor_uri, a->cfg.control_socket);
+        rc = run(a, sigfd) == 0 ? 0 : 1;
+        cluster_leave(a);
+        log_info("stopped");
+    }
+    cluster_close(a);
+    control_server_close(a->ctl);
+    hv_free(a->hv);
+    if (sigfd >= 0)
         close(sigfd);
-        return 1;
-    }
-    char id_text[37];
-    uuid_unparse_lower(a.id, id_text);
-    log_info("nodectl %s agent: node %s (%s), cluster %s, hypervisor %s, control socket %s",
-             NODECTL_VERSION, a.cfg.node_name, id_text, a.cfg.cluster_name,
-             a.cfg.hypervisor_uri, a.cfg.control_socket);
-    int rc = run(&a, sigfd);
-    control_server_close(a.ctl);
-    hv_free(a.hv);
-    close(sigfd);
-    log_info("stopped");
-    return rc == 0 ? 0 : 1;
+    free(a);
+    return rc;
 }

@@ -54,13 +54,22 @@ static int add_vms(Nodectl__HostRecord *rec, const struct hv_sample *s) {
         vm->vcpus = v->vcpus;
         vm->memory_kib = v->memory_kib;
         vm->cpu_percent = v->cpu_percent;
+        vm->max_memory_kib = v->max_memory_kib;
+        vm->disk_read_bps = v->disk_read_bps;
+        vm->disk_write_bps = v->disk_write_bps;
+        vm->net_rx_bps = v->net_rx_bps;
+        vm->net_tx_bps = v->net_tx_bps;
+        rec->usage->disk_read_bps += v->disk_read_bps;
+        rec->usage->disk_write_bps += v->disk_write_bps;
+        rec->usage->net_rx_bps += v->net_rx_bps;
+        rec->usage->net_tx_bps += v->net_tx_bps;
     }
     return 0;
 }
 
 Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id,
                                        const char *uri, const struct hv_sample *s,
-                                       uint64_t wall_ms) {
+                                       const double loadavg[3], uint64_t wall_ms) {
     Nodectl__HostRecord *rec = malloc(sizeof *rec);
     if (!rec)
         return NULL;
@@ -91,6 +100,9 @@ Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id
         rec->capacity->memory_kib = s->memory_kib;
         rec->usage->cpu_percent = s->cpu_percent;
         rec->usage->memory_used_kib = s->memory_used_kib;
+        rec->usage->load1 = loadavg[0];
+        rec->usage->load5 = loadavg[1];
+        rec->usage->load15 = loadavg[2];
         failed = add_vms(rec, s);
     }
     if (failed) {

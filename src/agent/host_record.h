@@ -10,9 +10,9 @@
 #include "hv/hv.h"
 
 /* A new heap-allocated record (free with protobuf_c_message_free_unpacked),
- * or NULL when out of memory. */
+ * or NULL when out of memory. loadavg: the host's 1, 5 and 15 minute load. */
 Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id,
                                        const char *uri, const struct hv_sample *s,
-                                       uint64_t wall_ms);
+                                       const double loadavg[3], uint64_t wall_ms);
 
 #endif

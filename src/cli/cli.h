@@ -15,6 +15,9 @@ struct cli_ctx {
 /* Each returns the process exit code: 0 success, 1 failed, 2 bad usage. */
 int cmd_status(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_vms(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_members(const struct cli_ctx *ctx, int argc, char **argv);
+/* Needs no agent. */
+int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 
 /* Shared by the subcommands. */
 /* Sends req to the agent; returns its Response (free with

@@ -40,6 +40,7 @@ static int print_json(const Nodectl__StatusReply *st) {
         json_t *o = m->host ? host_json(m->host) : json_object();
         json_object_set_new(o, "state", json_string(m->state));
         json_object_set_new(o, "role", json_string(m->role));
+        json_object_set_new(o, "incarnation", json_integer((json_int_t)m->incarnation));
         json_array_append_new(members, o);
     }
     json_t *root = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}", "cluster", st->cluster, "node",
@@ -64,7 +65,7 @@ static void print_table(const Nodectl__StatusReply *st) {
         const Nodectl__HostRecord *h = m->host;
         if (!h)
             continue;
-        char used[24] = "-", total[24] = "-", mem[48], cpu[16] = "-";
+        char used[24] = "-", total[24] = "-", mem[64], cpu[16] = "-";
         const char *hv = "?";
         char hvbuf[300];
         if (h->hypervisor) {

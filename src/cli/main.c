@@ -1,6 +1,7 @@
 /* nodectl: one binary for every host. `nodectl agent` is the daemon; every
  * other subcommand talks to the local agent over its control socket. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@ struct command {
     const char *name;
     const char *summary;
     const char *usage;
-    int (*client)(const struct cli_ctx *, int, char **); /* NULL: not a client */
+    int (*run)(const struct cli_ctx *, int, char **); /* NULL: handled in main */
+    bool needs_agent;                                 /* a client of the control socket */
 };
 
 static const struct command commands[] = {
@@ -22,17 +24,28 @@ static const struct command commands[] = {
      "nodectl agent [-c FILE] [--check]\n"
      "  Runs until SIGTERM or SIGINT; SIGHUP reloads log_level and sample_interval.\n"
      "  --check validates the configuration and exits (0: good, 2: bad).",
-     NULL},
+     NULL, false},
     {"status", "show the cluster: this node, the leader, every member",
      "nodectl status [--json]\n"
      "  Cluster name, this node, the leader and term, and a table of members with\n"
      "  address, state, role, CPU %, memory used/total and running VMs.",
-     cmd_status},
-    {"vms", "list the VMs this agent sees",
+     cmd_status, true},
+    {"members", "list the cluster's members as gossip sees them",
+     "nodectl members [--json]\n"
+     "  Every member with name, address, state (alive, suspect, dead, left, off),\n"
+     "  incarnation and the age of its last state change.",
+     cmd_members, true},
+    {"vms", "list the VMs of every host that is up",
      "nodectl vms [--json]\n"
      "  Every VM with its host, state, vCPUs, memory and CPU % (of its own vCPUs).",
-     cmd_vms},
-    {"help", "show help for a command", "nodectl help [COMMAND]", NULL},
+     cmd_vms, true},
+    {"keygen", "make a new cluster key",
+     "nodectl keygen [FILE]\n"
+     "  Prints a new random cluster key (64 hex digits), or writes it to FILE with\n"
+     "  mode 0600; an existing FILE is never overwritten. Copy the same key to every\n"
+     "  host and name it in [cluster] key_file.",
+     cmd_keygen, false},
+    {"help", "show help for a command", "nodectl help [COMMAND]", NULL, false},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -139,14 +152,16 @@ int main(int argc, char **argv) {
     }
     if (strcmp(c->name, "help") == 0)
         return help(cargc, cargv);
-    if (!c->client) {
+    if (!c->run) {
         fprintf(stderr, "nodectl: '%s' takes no global options; run: nodectl %s\n", c->name,
                 c->name);
         return 2;
     }
+    if (!c->needs_agent)
+        return c->run(&ctx, cargc, cargv);
     struct config cfg;
     if (resolve_socket(config_path, socket_opt, &cfg) != 0)
         return 2;
     ctx.socket_path = cfg.control_socket;
-    return c->client(&ctx, cargc, cargv);
+    return c->run(&ctx, cargc, cargv);
 }

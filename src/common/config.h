@@ -31,10 +31,15 @@ struct config {
     struct config_list candidates; /* node names of the voters */
     char key_file[CONFIG_PATH_MAX];
     bool insecure;
+    bool discovery;               /* multicast beacons */
+    char discovery_group[CONFIG_NAME_MAX];
+    uint16_t discovery_port;
+    uint32_t discovery_interval_ms;
 
     /* [node] */
     char node_name[CONFIG_NAME_MAX];
-    char bind_address[CONFIG_ADDR_MAX];
+    char bind_address[CONFIG_NAME_MAX];
+    char advertise_address[CONFIG_NAME_MAX]; /* empty: derived */
     uint16_t port;
     bool candidate;
     char state_dir[CONFIG_PATH_MAX];
@@ -45,7 +50,7 @@ struct config {
     char hypervisor_uri[CONFIG_ADDR_MAX];
     uint32_t sample_interval_ms;
 
-    /* [gossip]: SWIM timing (issue [2]). */
+    /* [gossip]: SWIM timing (issue [2]); 0 = the protocol's default. */
     uint32_t probe_interval_ms;
     uint32_t probe_timeout_ms;
     uint32_t indirect_checks;

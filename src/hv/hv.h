@@ -23,9 +23,13 @@ struct hv_vm {
     unsigned char uuid[16];
     enum hv_vm_state state;
     uint32_t vcpus;
-    uint64_t memory_kib;
-    double cpu_percent;   /* of its own vCPUs, over the last sample interval */
-    uint64_t cpu_time_ns; /* cumulative, for the next delta */
+    uint64_t memory_kib;     /* current (balloon) allocation */
+    uint64_t max_memory_kib;
+    double cpu_percent;      /* of its own vCPUs, over the last sample interval */
+    double disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps; /* bytes/s, idem */
+    /* Cumulative counters, for the next deltas. */
+    uint64_t cpu_time_ns;
+    uint64_t disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes;
 };
 
 struct hv_sample {
@@ -43,7 +47,8 @@ struct hv_sample {
 
 struct hv;
 
-/* Does not connect yet: the first hv_sample does. NULL only if out of memory. */
+/* Does not connect yet: the first hv_sample does. NULL only if out of memory
+ * or if libvirt's event loop cannot be started. */
 struct hv *hv_new(const char *uri);
 void hv_free(struct hv *hv);
 const char *hv_uri(const struct hv *hv);
@@ -52,6 +57,44 @@ const char *hv_uri(const struct hv *hv);
  * host and its domains. now_ms is the caller's monotonic clock. The result is
  * owned by hv and valid until the next call. */
 const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms);
+
+/* Live migrations this host started (issue [4]). */
+enum hv_mig_state { HV_MIG_RUNNING, HV_MIG_SUCCEEDED, HV_MIG_FAILED, HV_MIG_ABORTED };
+#define HV_MIGRATIONS_MAX 8
+#define HV_URI_MAX 256
+
+struct hv_migration {
+    char vm[HV_NAME_MAX];
+    unsigned char uuid[16];
+    char dest_uri[HV_URI_MAX];    /* the destination's libvirt URI */
+    enum hv_mig_state state;
+    char error[HV_REASON_MAX];    /* libvirt's message, when it failed */
+    uint64_t started_ms, ended_ms; /* monotonic */
+    uint64_t data_total, data_processed; /* bytes, from the job info */
+};
+
+/* Starts a live, peer-to-peer migration of the running domain vm to the
+ * host at dest_uri (its libvirt URI, e.g. qemu+tcp://10.0.0.2/system), the
+ * data going to migrate_uri (e.g. tcp://10.0.0.2; NULL: libvirt's choice).
+ * The domain becomes persistent on the destination and is undefined here.
+ * After timeout_ms the job is aborted. Refused, with a message in err, when
+ * the domain is not here or not running, is already migrating, or too many
+ * migrations run. 0 when started. */
+int hv_migrate_start(struct hv *hv, const char *vm, const char *dest_uri, const char *migrate_uri,
+                     uint32_t timeout_ms, uint64_t now_ms, char *err, size_t errlen);
+/* Advances the migrations: progress, timeouts, results. Call it from the
+ * loop whenever the event fd fires and at every sample. */
+void hv_migrations_poll(struct hv *hv, uint64_t now_ms);
+/* The running and recently finished migrations (at most HV_MIGRATIONS_MAX),
+ * valid until the next call into hv. */
+size_t hv_migrations(const struct hv *hv, const struct hv_migration **out);
+
+/* Polls readable when a domain started, stopped, migrated or crashed, or the
+ * connection dropped: the caller then drains it with hv_events_take and
+ * samples at once instead of waiting for the next interval. */
+int hv_event_fd(const struct hv *hv);
+/* Domain lifecycle events and connection losses since the last call. */
+uint64_t hv_events_take(struct hv *hv);
 
 const char *hv_vm_state_name(enum hv_vm_state s);
 

@@ -1,0 +1,461 @@
+/* The agent's side of gossip: the I/O around the pure protocol in
+ * src/gossip/. It carries packets over the authenticated transport, joins
+ * through the seeds (retried with backoff) and the hosts that multicast
+ * discovery finds, publishes this host's record when it moved, and keeps a
+ * snapshot of the membership in the state directory, so that a restart,
+ * even of the whole cluster, remembers the hosts that were off. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "agent_internal.h"
+#include "common/atomic_file.h"
+#include "common/log.h"
+#include "gossip.pb-c.h"
+
+#define SNAPSHOT_FILE "members.snapshot"
+#define SNAPSHOT_MAX (64u << 20)
+#define SNAPSHOT_EVERY_MS 2000
+/* A record is republished when usage moved this much, or at least this
+ * often: a host whose load wanders by a percent does not flood gossip. */
+#define PUBLISH_CPU_POINTS 5.0
+#define PUBLISH_MEM_FRACTION 0.05
+#define PUBLISH_EVERY_MS 30000
+
+const char *cluster_gossip_config(const struct config *cfg, struct gossip_config *out) {
+    gossip_config_defaults(out);
+    if (cfg->probe_interval_ms)
+        out->probe_interval_ms = cfg->probe_interval_ms;
+    if (cfg->probe_timeout_ms)
+        out->probe_timeout_ms = cfg->probe_timeout_ms;
+    if (cfg->indirect_checks)
+        out->indirect_checks = cfg->indirect_checks;
+    if (cfg->suspicion_mult)
+        out->suspicion_mult = cfg->suspicion_mult;
+    if (cfg->retransmit_mult)
+        out->retransmit_mult = cfg->retransmit_mult;
+    if (cfg->push_pull_interval_ms)
+        out->push_pull_interval_ms = cfg->push_pull_interval_ms;
+    return gossip_config_check(out);
+}
+
+/* "a.b.c.d:port", "[v6]:port" or "name:port" to a gossip address. */
+static int resolve(const char *text, struct gossip_addr *out) {
+    char host[CONFIG_ADDR_MAX];
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof host)
+        return -1;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535)
+        return -1;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(h, NULL, &hints, &res) != 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->port = (uint16_t)port;
+    if (res->ai_family == AF_INET) {
+        out->ip[10] = out->ip[11] = 0xff;
+        memcpy(out->ip + 12, &((struct sockaddr_in *)res->ai_addr)->sin_addr, 4);
+    } else {
+        memcpy(out->ip, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, 16);
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+void cluster_format_addr(const struct gossip_addr *a, char *out, size_t len) {
+    static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char ip[INET6_ADDRSTRLEN];
+    if (memcmp(a->ip, v4_prefix, 12) == 0) {
+        inet_ntop(AF_INET, a->ip + 12, ip, sizeof ip);
+        snprintf(out, len, "%s:%u", ip, a->port);
+    } else {
+        inet_ntop(AF_INET6, a->ip, ip, sizeof ip);
+        snprintf(out, len, "[%s]:%u", ip, a->port);
+    }
+}
+
+/* The address peers reach this node at: configured, else the bind
+ * address, else the first non-loopback IPv4 address of the host. */
+static int advertise_address(const struct config *cfg, char *out, size_t len) {
+    if (cfg->advertise_address[0]) {
+        snprintf(out, len, "%s:%u", cfg->advertise_address, cfg->port);
+        return 0;
+    }
+    if (strcmp(cfg->bind_address, "0.0.0.0") != 0 && strcmp(cfg->bind_address, "::") != 0) {
+        snprintf(out, len, "%s:%u", cfg->bind_address, cfg->port);
+        return 0;
+    }
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) != 0)
+        return -1;
+    int rc = -1;
+    for (struct ifaddrs *i = ifs; i && rc; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        struct in_addr in = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+        if ((ntohl(in.s_addr) >> 24) == 127)
+            continue;
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &in, ip, sizeof ip);
+        snprintf(out, len, "%s:%u", ip, cfg->port);
+        rc = 0;
+    }
+    freeifaddrs(ifs);
+    return rc;
+}
+
+static void snapshot_path(const struct agent *a, char *out, size_t len) {
+    snprintf(out, len, "%s/%s", a->cfg.state_dir, SNAPSHOT_FILE);
+}
+
+/* Our own incarnation in the snapshot, so that we come back above it. */
+static uint32_t snapshot_incarnation(const uint8_t *data, size_t len, uint64_t self_id) {
+    Nodectl__GossipSnapshot *s = nodectl__gossip_snapshot__unpack(NULL, len, data);
+    uint32_t inc = 0;
+    for (size_t i = 0; s && i < s->n_members; i++)
+        if (s->members[i]->id == self_id)
+            inc = s->members[i]->incarnation;
+    if (s)
+        nodectl__gossip_snapshot__free_unpacked(s, NULL);
+    return inc;
+}
+
+static void write_snapshot(struct agent *a) {
+    struct cluster *c = &a->cluster;
+    uint8_t *data;
+    size_t len;
+    char path[PATH_MAX];
+    snapshot_path(a, path, sizeof path);
+    if (gossip_snapshot_encode(c->gossip, &data, &len) != 0) {
+        log_err("membership snapshot: out of memory");
+        return;
+    }
+    if (atomic_write_file(path, data, len, 0600) != 0)
+        log_err("membership snapshot %s: %s", path, strerror(errno));
+    else
+        c->snapshot_dirty = false;
+    free(data);
+}
+
+int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
+    struct cluster *c = &a->cluster;
+    const struct config *cfg = &a->cfg;
+    *usage = true;
+    struct gossip_config gcfg;
+    const char *bad = cluster_gossip_config(cfg, &gcfg);
+    if (bad) {
+        snprintf(err, errlen, "%s: [gossip] %s", cfg->path, bad);
+        return -1;
+    }
+    uint8_t key[TRANSPORT_KEY_BYTES];
+    const uint8_t *keyp = NULL;
+    if (cfg->insecure) {
+        log_warn("insecure = true: cluster messages are not authenticated; any host that can "
+                 "reach port %u can join. Set [cluster] key_file for production.", cfg->port);
+    } else {
+        if (transport_key_load(cfg->key_file, key, err, errlen) != 0) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (or set [cluster] insecure = true, for tests only)");
+            return -1;
+        }
+        keyp = key;
+    }
+    if (advertise_address(cfg, c->advertise, sizeof c->advertise) != 0) {
+        snprintf(err, errlen, "%s: cannot tell which address to advertise; set [node] "
+                 "advertise_address", cfg->path);
+        return -1;
+    }
+    struct gossip_addr self_addr;
+    if (resolve(c->advertise, &self_addr) != 0) {
+        snprintf(err, errlen, "%s: advertise address '%s' is not an address", cfg->path,
+                 c->advertise);
+        return -1;
+    }
+    *usage = false;
+    c->transport = transport_open(cfg->bind_address, cfg->port, c->advertise, cfg->cluster_name,
+                                  keyp, err, errlen);
+    if (!c->transport)
+        return -1;
+    memcpy(&c->self_id, a->id, sizeof c->self_id);
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        seed = agent_wall_clock_ms() ^ c->self_id;
+    prng_seed(&c->rng, seed);
+
+    char path[PATH_MAX];
+    snapshot_path(a, path, sizeof path);
+    size_t snap_len = 0;
+    uint8_t *snap = (uint8_t *)read_small_file(path, SNAPSHOT_MAX, &snap_len);
+    if (!snap && errno != ENOENT)
+        log_warn("membership snapshot %s: %s; starting without it", path, strerror(errno));
+    uint32_t inc = snap ? snapshot_incarnation(snap, snap_len, c->self_id) + 1 : 0;
+    uint64_t now = agent_clock_ms();
+    c->gossip = gossip_new(&gcfg, c->self_id, &self_addr, inc, prng_next(&c->rng), (int64_t)now);
+    if (!c->gossip) {
+        free(snap);
+        snprintf(err, errlen, "gossip: out of memory");
+        return -1;
+    }
+    if (snap) {
+        const char *why = NULL;
+        if (gossip_snapshot_load(c->gossip, (int64_t)now, snap, snap_len, &why) != 0)
+            log_warn("membership snapshot %s: %s; starting without it", path, why ? why : "?");
+        else
+            log_info("membership snapshot: %zu members remembered, incarnation %u",
+                     gossip_member_count(c->gossip), inc);
+        free(snap);
+    }
+    if (cfg->discovery) {
+        char iface[CONFIG_ADDR_MAX];
+        snprintf(iface, sizeof iface, "%s", c->advertise);
+        *strrchr(iface, ':') = '\0';
+        c->discovery = discovery_open(cfg->discovery_group, cfg->discovery_port, iface,
+                                      cfg->cluster_name, c->advertise, keyp, err, errlen);
+        if (!c->discovery)
+            log_warn("%s; continuing with seeds only", err);
+    }
+    c->join_backoff = (struct backoff){.base_ms = 500, .cap_ms = 30000};
+    c->next_join_ms = now;
+    c->next_announce_ms = now;
+    log_info("gossip on %s as %016llx, %zu seeds, discovery %s", c->advertise,
+             (unsigned long long)c->self_id, cfg->seeds.n, c->discovery ? "on" : "off");
+    return 0;
+}
+
+void cluster_close(struct agent *a) {
+    struct cluster *c = &a->cluster;
+    if (c->gossip)
+        write_snapshot(a);
+    gossip_free(c->gossip);
+    transport_close(c->transport);
+    discovery_close(c->discovery);
+    free(c->published);
+    memset(c, 0, sizeof *c);
+}
+
+int cluster_fds(const struct agent *a, int fds[2]) {
+    int n = 0;
+    if (a->cluster.transport)
+        fds[n++] = transport_fd(a->cluster.transport);
+    if (a->cluster.discovery)
+        fds[n++] = discovery_fd(a->cluster.discovery);
+    return n;
+}
+
+uint64_t cluster_deadline(const struct agent *a) {
+    const struct cluster *c = &a->cluster;
+    uint64_t d = (uint64_t)gossip_next_deadline(c->gossip);
+    if (!gossip_joined(c->gossip) && a->cfg.seeds.n && c->next_join_ms < d)
+        d = c->next_join_ms;
+    if (c->discovery && c->next_announce_ms < d)
+        d = c->next_announce_ms;
+    if (c->snapshot_dirty && c->next_snapshot_ms < d)
+        d = c->next_snapshot_ms;
+    return d;
+}
+
+/* The name a member's record gives, for log lines. */
+static void member_name(const struct gossip *g, uint64_t id, char *out, size_t len) {
+    struct gossip_member_info m;
+    snprintf(out, len, "%016llx", (unsigned long long)id);
+    if (!gossip_member_find(g, id, &m) || !m.record_len)
+        return;
+    Nodectl__HostRecord *rec = nodectl__host_record__unpack(NULL, m.record_len, m.record);
+    if (rec) {
+        snprintf(out, len, "%s", rec->name);
+        nodectl__host_record__free_unpacked(rec, NULL);
+    }
+}
+
+/* Sends what gossip produced and logs what it learned. */
+static void flush(struct agent *a) {
+    struct cluster *c = &a->cluster;
+    struct gossip_msg m;
+    while (gossip_next_msg(c->gossip, &m)) {
+        char to[TRANSPORT_ADDR_MAX];
+        cluster_format_addr(&m.to, to, sizeof to);
+        transport_send(c->transport, to, CHANNEL_GOSSIP, m.data, m.len);
+        free(m.data);
+    }
+    struct gossip_event ev;
+    while (gossip_next_event(c->gossip, &ev)) {
+        c->snapshot_dirty = true;
+        if (ev.kind != GOSSIP_EV_STATE || ev.id == c->self_id)
+            continue;
+        char name[CONFIG_NAME_MAX + 20];
+        member_name(c->gossip, ev.id, name, sizeof name);
+        if (ev.state == ev.old_state)
+            log_info("member %s joined as %s (incarnation %u)", name, gossip_state_name(ev.state),
+                     ev.incarnation);
+        else
+            log_info("member %s: %s -> %s (incarnation %u)", name,
+                     gossip_state_name(ev.old_state), gossip_state_name(ev.state), ev.incarnation);
+    }
+}
+
+static bool known_address(const struct gossip *g, const struct gossip_addr *addr) {
+    size_t n = gossip_member_count(g);
+    for (size_t i = 0; i < n; i++) {
+        struct gossip_member_info m;
+        gossip_member_at(g, i, &m);
+        if (memcmp(&m.addr, addr, sizeof *addr) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void join_seeds(struct agent *a, uint64_t now) {
+    struct cluster *c = &a->cluster;
+    struct gossip_addr seeds[CONFIG_LIST_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < a->cfg.seeds.n; i++) {
+        if (strcmp(a->cfg.seeds.item[i], c->advertise) == 0)
+            continue;
+        if (resolve(a->cfg.seeds.item[i], &seeds[n]) == 0)
+            n++;
+        else
+            log_warn("seed '%s' does not resolve", a->cfg.seeds.item[i]);
+    }
+    if (n && gossip_join(c->gossip, (int64_t)now, seeds, n) != 0)
+        log_err("gossip join: out of memory");
+    c->next_join_ms = now + backoff_next_ms(&c->join_backoff, &c->rng);
+}
+
+void cluster_run(struct agent *a, uint64_t now) {
+    struct cluster *c = &a->cluster;
+    struct frame_msg msg;
+    while (transport_recv(c->transport, &msg)) {
+        struct gossip_addr from;
+        if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0)
+            gossip_receive(c->gossip, (int64_t)now, &from, msg.payload, msg.len);
+        free(msg.payload);
+    }
+    char addr[FRAME_ADDR_MAX];
+    while (c->discovery && discovery_recv(c->discovery, addr, sizeof addr)) {
+        struct gossip_addr peer;
+        if (resolve(addr, &peer) == 0 && !known_address(c->gossip, &peer)) {
+            log_info("discovered %s", addr);
+            if (gossip_join(c->gossip, (int64_t)now, &peer, 1) != 0)
+                log_err("gossip join: out of memory");
+        }
+    }
+    if (!gossip_joined(c->gossip) && a->cfg.seeds.n && now >= c->next_join_ms)
+        join_seeds(a, now);
+    if (c->discovery && now >= c->next_announce_ms) {
+        if (discovery_announce(c->discovery) != 0)
+            log_debug("discovery beacon: %s", strerror(errno));
+        /* Announce every second until in a cluster, then at the interval. */
+        c->next_announce_ms = now + (gossip_member_count(c->gossip) > 1
+                                         ? a->cfg.discovery_interval_ms : 1000);
+    }
+    if ((int64_t)now >= gossip_next_deadline(c->gossip) &&
+        gossip_tick(c->gossip, (int64_t)now) != 0)
+        log_err("gossip tick: out of memory");
+    flush(a);
+    if (c->snapshot_dirty && now >= c->next_snapshot_ms) {
+        write_snapshot(a);
+        c->next_snapshot_ms = now + SNAPSHOT_EVERY_MS;
+    }
+}
+
+/* The record without what changes at every sample, to tell whether anything
+ * an operator or the planner cares about (VMs, states, capacity) moved. */
+static void strip_volatile(Nodectl__HostRecord *r) {
+    r->sampled_at_ms = 0;
+    if (r->usage)
+        nodectl__usage__init(r->usage);
+    for (size_t i = 0; i < r->n_vms; i++) {
+        r->vms[i]->cpu_percent = 0;
+        r->vms[i]->disk_read_bps = r->vms[i]->disk_write_bps = 0;
+        r->vms[i]->net_rx_bps = r->vms[i]->net_tx_bps = 0;
+    }
+}
+
+void cluster_publish(struct agent *a, uint64_t now) {
+    struct cluster *c = &a->cluster;
+    Nodectl__HostRecord *rec = agent_self_record(a);
+    if (!rec) {
+        log_err("host record: out of memory");
+        return;
+    }
+    size_t len = nodectl__host_record__get_packed_size(rec);
+    uint8_t *full = malloc(len);
+    double cpu = rec->usage ? rec->usage->cpu_percent : 0;
+    uint64_t mem = rec->usage ? rec->usage->memory_used_kib : 0;
+    uint64_t total = rec->capacity ? rec->capacity->memory_kib : 0;
+    if (full)
+        nodectl__host_record__pack(rec, full);
+    strip_volatile(rec);
+    size_t slen = nodectl__host_record__get_packed_size(rec);
+    uint8_t *stable = malloc(slen ? slen : 1);
+    if (stable)
+        nodectl__host_record__pack(rec, stable);
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+    if (!full || !stable) {
+        free(full);
+        free(stable);
+        log_err("host record: out of memory");
+        return;
+    }
+    double mem_moved = total ? (double)(mem > c->published_mem ? mem - c->published_mem
+                                                                : c->published_mem - mem) /
+                                   (double)total
+                             : 0;
+    bool changed = !c->published || slen != c->published_len ||
+                   memcmp(stable, c->published, slen) != 0;
+    bool due = changed || now >= c->published_ms + PUBLISH_EVERY_MS ||
+               cpu > c->published_cpu + PUBLISH_CPU_POINTS ||
+               cpu < c->published_cpu - PUBLISH_CPU_POINTS || mem_moved >= PUBLISH_MEM_FRACTION;
+    if (due && gossip_set_record(c->gossip, (int64_t)now, full, len) == 0) {
+        free(c->published);
+        c->published = stable;
+        c->published_len = slen;
+        c->published_ms = now;
+        c->published_cpu = cpu;
+        c->published_mem = mem;
+        stable = NULL;
+        flush(a);
+    }
+    free(stable);
+    free(full);
+}
+
+void cluster_leave(struct agent *a) {
+    struct cluster *c = &a->cluster;
+    if (!c->gossip)
+        return;
+    uint64_t now = agent_clock_ms();
+    if (gossip_leave(c->gossip, (int64_t)now) != 0)
+        return;
+    flush(a);
+    /* Keep the protocol running briefly so that the news goes out
+     * piggybacked on a few rounds, as memberlist's Leave does. */
+    uint64_t until = now + 500;
+    while ((now = agent_clock_ms()) < until) {
+        int fds[2], n = cluster_fds(a, fds);
+        struct pollfd p[2];
+        for (int i = 0; i < n; i++)
+            p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        uint64_t d = cluster_deadline(a);
+        int timeout = d > now ? (int)(d - now < until - now ? d - now : until - now) : 0;
+        poll(p, (nfds_t)n, timeout);
+        cluster_run(a, agent_clock_ms());
+    }
+    log_info("left the cluster");
+}

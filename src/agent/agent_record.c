@@ -1,0 +1,39 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent_internal.h"
+#include "common/log.h"
+#include "host_record.h"
+
+uint64_t agent_clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t agent_wall_clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+Nodectl__HostRecord *agent_self_record(struct agent *a) {
+    /* The agent runs on the host it reports, so its own load is the host's. */
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) != 3)
+        log_debug("getloadavg failed; load reported as 0");
+    Nodectl__HostRecord *rec = host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample, load,
+                                                 agent_wall_clock_ms());
+    if (rec && a->cluster.advertise[0]) {
+        char *addr = strdup(a->cluster.advertise);
+        if (!addr) {
+            protobuf_c_message_free_unpacked(&rec->base, NULL);
+            return NULL;
+        }
+        if (rec->address != protobuf_c_empty_string)
+            free(rec->address);
+        rec->address = addr;
+    }
+    return rec;
+}

@@ -1,0 +1,66 @@
+/* What the files of src/hv share; not part of the interface. */
+#ifndef NODECTL_HV_INTERNAL_H
+#define NODECTL_HV_INTERNAL_H
+
+#include <libvirt/libvirt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "common/backoff.h"
+#include "common/prng.h"
+#include <libvirt/virterror.h>
+
+#include "hv.h"
+
+/* A migration and the thread that runs its (blocking) libvirt call. */
+struct hv_mig_slot {
+    struct hv_migration pub;
+    bool used;
+    virDomainPtr dom;
+    char migrate_uri[HV_URI_MAX];
+    bool has_migrate_uri;
+    uint64_t deadline_ms;
+    bool abort_requested;
+    pthread_t thread;
+    atomic_bool done; /* the thread's call returned */
+    int rc;           /* its result */
+    struct hv *hv;
+};
+
+struct hv {
+    char *uri;
+    virConnectPtr conn;
+    struct backoff backoff;
+    struct prng rng;
+    uint64_t next_connect_ms;
+    /* Previous node CPU counters, for the host CPU % delta. */
+    uint64_t prev_busy_ns, prev_total_ns;
+    struct hv_sample cur, prev;
+    /* Written by libvirt's event thread, read by the agent's loop. */
+    int event_fd;               /* eventfd */
+    int lifecycle_cb;           /* callback id, -1 when none */
+    atomic_bool conn_closed;    /* the close callback fired */
+    struct hv_mig_slot migs[HV_MIGRATIONS_MAX];
+};
+
+/* hv_events.c: libvirt's event loop runs in a thread of its own; callbacks
+ * only signal the eventfd. */
+int hv_events_start(void);
+void hv_events_attach(struct hv *hv);
+void hv_events_detach(struct hv *hv);
+
+/* hv_events.c: wakes the agent's loop. Safe from any thread. */
+void hv_events_signal(struct hv *hv);
+
+/* hv_migrate.c: aborts and joins every running migration. */
+void hv_migrations_stop(struct hv *hv);
+
+/* hv_domains.c: fills hv->cur.vms from the bulk stats API. */
+int hv_sample_domains(struct hv *hv, uint64_t now_ms);
+bool hv_vm_active(enum hv_vm_state s);
+
+/* hv_node.c: host counters, when the driver has them; -1 when it has not. */
+int hv_node_cpu_percent(struct hv *hv, double *pct);
+int hv_node_memory_used(struct hv *hv, uint64_t *used_kib);
+
+#endif

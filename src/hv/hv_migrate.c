@@ -1,0 +1,170 @@
+/* Live migration of a domain to a peer host. libvirt's migration call blocks
+ * for the whole transfer, so each runs in a thread of its own; the agent's
+ * loop watches it through the job info (progress), aborts it past its
+ * deadline, and collects the result. Peer-to-peer: the source libvirtd talks
+ * to the destination's directly, as `virsh migrate --p2p` does, so the agent
+ * needs no connection to the destination. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "hv_internal.h"
+
+static void *run_migration(void *arg) {
+    struct hv_mig_slot *m = arg;
+    virTypedParameterPtr params = NULL;
+    int nparams = 0, maxparams = 0;
+    unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+                         VIR_MIGRATE_UNDEFINE_SOURCE;
+    m->rc = -1;
+    if (!m->has_migrate_uri ||
+        virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
+                                m->migrate_uri) == 0)
+        m->rc = virDomainMigrateToURI3(m->dom, m->pub.dest_uri, params, (unsigned)nparams, flags);
+    if (m->rc != 0) {
+        /* libvirt's last error is per thread: read it here. */
+        const char *why = virGetLastErrorMessage();
+        snprintf(m->pub.error, sizeof m->pub.error, "%s", why ? why : "unknown error");
+    }
+    virTypedParamsFree(params, nparams);
+    atomic_store(&m->done, true);
+    hv_events_signal(m->hv);
+    return NULL;
+}
+
+static struct hv_mig_slot *free_slot(struct hv *hv) {
+    struct hv_mig_slot *best = NULL;
+    for (size_t i = 0; i < HV_MIGRATIONS_MAX; i++) {
+        struct hv_mig_slot *m = &hv->migs[i];
+        if (!m->used)
+            return m;
+        /* Reuse the slot of the oldest finished migration. */
+        if (m->pub.state != HV_MIG_RUNNING && (!best || m->pub.ended_ms < best->pub.ended_ms))
+            best = m;
+    }
+    return best;
+}
+
+int hv_migrate_start(struct hv *hv, const char *vm, const char *dest_uri, const char *migrate_uri,
+                     uint32_t timeout_ms, uint64_t now_ms, char *err, size_t errlen) {
+    if (!hv->conn) {
+        snprintf(err, errlen, "the hypervisor is unavailable: %s", hv->cur.reason);
+        return -1;
+    }
+    if (strlen(dest_uri) >= HV_URI_MAX || (migrate_uri && strlen(migrate_uri) >= HV_URI_MAX)) {
+        snprintf(err, errlen, "destination URI too long");
+        return -1;
+    }
+    virDomainPtr dom = virDomainLookupByName(hv->conn, vm);
+    if (!dom) {
+        snprintf(err, errlen, "VM '%s' is not on this host", vm);
+        return -1;
+    }
+    unsigned char uuid[16];
+    int state, reason;
+    if (virDomainGetUUID(dom, uuid) != 0 || virDomainGetState(dom, &state, &reason, 0) != 0) {
+        snprintf(err, errlen, "VM '%s': %s", vm, virGetLastErrorMessage());
+        virDomainFree(dom);
+        return -1;
+    }
+    if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED && state != VIR_DOMAIN_PAUSED) {
+        snprintf(err, errlen, "VM '%s' is not running; only running VMs migrate live", vm);
+        virDomainFree(dom);
+        return -1;
+    }
+    for (size_t i = 0; i < HV_MIGRATIONS_MAX; i++) {
+        const struct hv_mig_slot *m = &hv->migs[i];
+        if (m->used && m->pub.state == HV_MIG_RUNNING && memcmp(m->pub.uuid, uuid, 16) == 0) {
+            snprintf(err, errlen, "VM '%s' is already migrating to %s", vm, m->pub.dest_uri);
+            virDomainFree(dom);
+            return -1;
+        }
+    }
+    struct hv_mig_slot *m = free_slot(hv);
+    if (!m) {
+        snprintf(err, errlen, "%d migrations already run on this host", HV_MIGRATIONS_MAX);
+        virDomainFree(dom);
+        return -1;
+    }
+    memset(m, 0, sizeof *m);
+    m->used = true;
+    m->hv = hv;
+    m->dom = dom;
+    snprintf(m->pub.vm, sizeof m->pub.vm, "%s", vm);
+    memcpy(m->pub.uuid, uuid, 16);
+    snprintf(m->pub.dest_uri, sizeof m->pub.dest_uri, "%s", dest_uri);
+    m->has_migrate_uri = migrate_uri != NULL;
+    if (migrate_uri)
+        snprintf(m->migrate_uri, sizeof m->migrate_uri, "%s", migrate_uri);
+    m->pub.state = HV_MIG_RUNNING;
+    m->pub.started_ms = now_ms;
+    m->deadline_ms = now_ms + timeout_ms;
+    atomic_store(&m->done, false);
+    if (pthread_create(&m->thread, NULL, run_migration, m) != 0) {
+        snprintf(err, errlen, "cannot start a migration thread");
+        virDomainFree(dom);
+        m->used = false;
+        return -1;
+    }
+    log_info("migration of %s to %s started (timeout %u ms)", vm, dest_uri, timeout_ms);
+    return 0;
+}
+
+static void finish(struct hv_mig_slot *m, uint64_t now_ms) {
+    pthread_join(m->thread, NULL);
+    m->pub.state = m->rc == 0 ? HV_MIG_SUCCEEDED
+                   : m->abort_requested ? HV_MIG_ABORTED : HV_MIG_FAILED;
+    m->pub.ended_ms = now_ms;
+    virDomainFree(m->dom);
+    m->dom = NULL;
+    if (m->pub.state == HV_MIG_SUCCEEDED)
+        log_info("migration of %s to %s succeeded in %llu ms", m->pub.vm, m->pub.dest_uri,
+                 (unsigned long long)(now_ms - m->pub.started_ms));
+    else
+        log_warn("migration of %s to %s %s: %s", m->pub.vm, m->pub.dest_uri,
+                 m->pub.state == HV_MIG_ABORTED ? "aborted at its deadline" : "failed",
+                 m->pub.error);
+}
+
+void hv_migrations_poll(struct hv *hv, uint64_t now_ms) {
+    for (size_t i = 0; i < HV_MIGRATIONS_MAX; i++) {
+        struct hv_mig_slot *m = &hv->migs[i];
+        if (!m->used || m->pub.state != HV_MIG_RUNNING)
+            continue;
+        if (atomic_load(&m->done)) {
+            finish(m, now_ms);
+            continue;
+        }
+        virDomainJobInfo job;
+        if (virDomainGetJobInfo(m->dom, &job) == 0 && job.dataTotal) {
+            m->pub.data_total = job.dataTotal;
+            m->pub.data_processed = job.dataProcessed;
+        }
+        if (now_ms >= m->deadline_ms && !m->abort_requested) {
+            m->abort_requested = true;
+            if (virDomainAbortJob(m->dom) != 0)
+                log_warn("migration of %s: abort failed: %s", m->pub.vm,
+                         virGetLastErrorMessage());
+        }
+    }
+}
+
+size_t hv_migrations(const struct hv *hv, const struct hv_migration **out) {
+    size_t n = 0;
+    for (size_t i = 0; i < HV_MIGRATIONS_MAX; i++)
+        if (hv->migs[i].used)
+            out[n++] = &hv->migs[i].pub;
+    return n;
+}
+
+void hv_migrations_stop(struct hv *hv) {
+    for (size_t i = 0; i < HV_MIGRATIONS_MAX; i++) {
+        struct hv_mig_slot *m = &hv->migs[i];
+        if (!m->used || m->pub.state != HV_MIG_RUNNING)
+            continue;
+        m->abort_requested = true;
+        if (!atomic_load(&m->done) && virDomainAbortJob(m->dom) != 0)
+            log_warn("migration of %s: abort failed: %s", m->pub.vm, virGetLastErrorMessage());
+        finish(m, m->pub.started_ms);
+    }
+}

@@ -1,0 +1,207 @@
+#include "transport.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/atomic_file.h"
+#include "common/log.h"
+
+/* Peers this node keeps a connection to; past this the least recently used
+ * connection is closed. Large enough for the fan-out of SWIM (a handful of
+ * peers per period) plus the election voters. */
+#define PEERS_MAX 256
+#define FRAME_LIMIT (TRANSPORT_PAYLOAD_MAX + 2 * TRANSPORT_ADDR_MAX + 256)
+
+struct peer {
+    char addr[TRANSPORT_ADDR_MAX];
+    nng_socket sock;
+    uint64_t last_use;
+};
+
+struct transport {
+    nng_socket pull;
+    int fd;
+    char cluster[64];
+    char advertise[TRANSPORT_ADDR_MAX];
+    int keyed;
+    uint8_t key[TRANSPORT_KEY_BYTES];
+    struct peer peers[PEERS_MAX];
+    size_t n_peers;
+    uint64_t clock; /* use counter for LRU */
+    struct transport_stats stats;
+};
+
+struct transport *transport_open(const char *bind, uint16_t port, const char *advertise,
+                                 const char *cluster, const uint8_t *key, char *err,
+                                 size_t errlen) {
+    if (frame_init() != 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return NULL;
+    }
+    struct transport *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(t->cluster, sizeof t->cluster, "%s", cluster);
+    snprintf(t->advertise, sizeof t->advertise, "%s", advertise);
+    if (key) {
+        t->keyed = 1;
+        memcpy(t->key, key, TRANSPORT_KEY_BYTES);
+    }
+    char url[300];
+    snprintf(url, sizeof url, "tcp://%s:%u", bind, port);
+    int rv;
+    if ((rv = nng_pull0_open(&t->pull)) != 0 ||
+        (rv = nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ, FRAME_LIMIT)) != 0 ||
+        (rv = nng_socket_set_int(t->pull, NNG_OPT_RECVBUF, 1024)) != 0 ||
+        (rv = nng_listen(t->pull, url, NULL, 0)) != 0 ||
+        (rv = nng_socket_get_int(t->pull, NNG_OPT_RECVFD, &t->fd)) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
+        nng_close(t->pull);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void transport_close(struct transport *t) {
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_peers; i++)
+        nng_close(t->peers[i].sock);
+    nng_close(t->pull);
+    sodium_memzero(t->key, sizeof t->key);
+    free(t);
+}
+
+int transport_fd(struct transport *t) { return t->fd; }
+
+struct transport_stats transport_stats(const struct transport *t) { return t->stats; }
+
+static struct peer *peer_for(struct transport *t, const char *to) {
+    for (size_t i = 0; i < t->n_peers; i++) {
+        if (strcmp(t->peers[i].addr, to) == 0) {
+            t->peers[i].last_use = ++t->clock;
+            return &t->peers[i];
+        }
+    }
+    struct peer *p;
+    if (t->n_peers < PEERS_MAX) {
+        p = &t->peers[t->n_peers];
+    } else {
+        p = &t->peers[0];
+        for (size_t i = 1; i < t->n_peers; i++)
+            if (t->peers[i].last_use < p->last_use)
+                p = &t->peers[i];
+        nng_close(p->sock);
+        t->n_peers--;
+    }
+    char url[TRANSPORT_ADDR_MAX + 8];
+    snprintf(url, sizeof url, "tcp://%s", to);
+    int rv;
+    if ((rv = nng_push0_open(&p->sock)) != 0)
+        return NULL;
+    /* A short queue per peer: a peer that is down costs at most this many
+     * buffered frames, and the dialer retries in the background. */
+    if ((rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 64)) != 0 ||
+        (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 100)) != 0 ||
+        (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 2000)) != 0 ||
+        (rv = nng_dial(p->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        log_debug("transport: cannot dial %s: %s", url, nng_strerror(rv));
+        nng_close(p->sock);
+        return NULL;
+    }
+    snprintf(p->addr, sizeof p->addr, "%s", to);
+    p->last_use = ++t->clock;
+    t->n_peers++;
+    return p;
+}
+
+int transport_send(struct transport *t, const char *to, uint32_t channel, const void *payload,
+                   size_t len) {
+    if (len > TRANSPORT_PAYLOAD_MAX || strlen(to) >= TRANSPORT_ADDR_MAX) {
+        t->stats.dropped_send++;
+        return -1;
+    }
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, frame_size(t->cluster, t->advertise, channel, len)) != 0) {
+        t->stats.dropped_send++;
+        return -1;
+    }
+    frame_seal(nng_msg_body(msg), t->cluster, t->advertise, channel, payload, len,
+               t->keyed ? t->key : NULL);
+    struct peer *p = peer_for(t, to);
+    if (!p || nng_sendmsg(p->sock, msg, NNG_FLAG_NONBLOCK) != 0) {
+        nng_msg_free(msg);
+        t->stats.dropped_send++;
+        return -1;
+    }
+    t->stats.sent++;
+    return 0;
+}
+
+int transport_recv(struct transport *t, struct frame_msg *msg) {
+    for (;;) {
+        nng_msg *m;
+        int rv = nng_recvmsg(t->pull, &m, NNG_FLAG_NONBLOCK);
+        if (rv != 0) {
+            if (rv != NNG_EAGAIN)
+                log_warn("transport: receive failed: %s", nng_strerror(rv));
+            return 0;
+        }
+        enum frame_result rc = frame_open(nng_msg_body(m), nng_msg_len(m), t->cluster,
+                                          t->keyed ? t->key : NULL, msg);
+        nng_msg_free(m);
+        switch (rc) {
+        case FRAME_OK: t->stats.received++; return 1;
+        case FRAME_BAD_AUTH: t->stats.dropped_auth++; break;
+        case FRAME_MALFORMED: t->stats.dropped_malformed++; break;
+        case FRAME_NO_MEMORY: log_err("transport: out of memory; message dropped"); break;
+        }
+    }
+}
+
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int transport_key_load(const char *path, uint8_t key[TRANSPORT_KEY_BYTES], char *err,
+                       size_t errlen) {
+    size_t len;
+    char *text = read_small_file(path, 256, &len);
+    if (!text) {
+        snprintf(err, errlen, "%s: cannot read the cluster key: %s", path, strerror(errno));
+        return -1;
+    }
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    int ok = len == 2 * TRANSPORT_KEY_BYTES;
+    for (size_t i = 0; ok && i < TRANSPORT_KEY_BYTES; i++) {
+        int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+        ok = hi >= 0 && lo >= 0;
+        if (ok)
+            key[i] = (uint8_t)(hi << 4 | lo);
+    }
+    sodium_memzero(text, len);
+    free(text);
+    if (!ok) {
+        sodium_memzero(key, TRANSPORT_KEY_BYTES);
+        snprintf(err, errlen, "%s: a cluster key is 64 hexadecimal digits (make one with "
+                 "`nodectl keygen`)", path);
+        return -1;
+    }
+    return 0;
+}

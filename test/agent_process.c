@@ -1,0 +1,137 @@
+#include "agent_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+pid_t agent_start(const char *conf, const char *log) {
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        abort();
+    }
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(NODECTL_BIN, "nodectl", "agent", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int decode_status(int status) {
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+int agent_wait_exit(pid_t pid, int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return decode_status(status);
+        if (r < 0)
+            return -1;
+        sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+int agent_stop(pid_t pid, int sig, int timeout_ms) {
+    kill(pid, sig);
+    return agent_wait_exit(pid, timeout_ms);
+}
+
+int agent_wait_ready(pid_t pid, const char *conf, int timeout_ms) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" -c '%s' -t 500 status >/dev/null 2>&1", conf);
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        if (waitpid(pid, NULL, WNOHANG) != 0)
+            return -1;
+        if (run_capture(cmd, NULL, 0, NULL, 0) == 0)
+            return 0;
+        sleep_ms(50);
+    }
+    return -1;
+}
+
+static void slurp(int fd, char *buf, size_t len) {
+    size_t got = 0;
+    for (;;) {
+        char tmp[4096];
+        ssize_t n = read(fd, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n && buf && got + 1 < len; i++)
+            buf[got++] = tmp[i];
+    }
+    if (buf && len)
+        buf[got] = '\0';
+}
+
+int run_capture(const char *cmd, char *out, size_t len, char *err, size_t errlen) {
+    setenv("NODECTL", NODECTL_BIN, 1);
+    char errpath[] = "/tmp/nodectl-stderr-XXXXXX";
+    int errfd = mkstemp(errpath);
+    if (errfd < 0) {
+        perror("mkstemp");
+        abort();
+    }
+    unlink(errpath);
+    int pipefd[2];
+    if (pipe(pipefd) != 0) {
+        perror("pipe");
+        abort();
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(errfd, 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        close(errfd);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    slurp(pipefd[0], out, len);
+    close(pipefd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    lseek(errfd, 0, SEEK_SET);
+    slurp(errfd, err, errlen);
+    close(errfd);
+    return decode_status(status);
+}
+
+int count_lines_with(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}

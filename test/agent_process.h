@@ -1,0 +1,30 @@
+/* Real `nodectl` processes for integration tests: agents started from a
+ * config file, and CLI runs with their output and exit code. */
+#ifndef NODECTL_AGENT_PROCESS_H
+#define NODECTL_AGENT_PROCESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Starts `nodectl agent -c conf` with stderr (and stdout) appended to log.
+ * Returns the pid; aborts the test program if fork fails. */
+pid_t agent_start(const char *conf, const char *log);
+/* Waits until `nodectl -c conf status` succeeds; 0, or -1 after timeout_ms
+ * or if the agent exited. */
+int agent_wait_ready(pid_t pid, const char *conf, int timeout_ms);
+/* Sends sig and waits for the exit; returns the exit code, 128+signal if it
+ * was killed, or -1 if it did not exit within timeout_ms (it is then
+ * killed with SIGKILL). */
+int agent_stop(pid_t pid, int sig, int timeout_ms);
+/* Waits for an agent that should exit on its own; same return values. */
+int agent_wait_exit(pid_t pid, int timeout_ms);
+
+/* Runs the shell command line cmd (the nodectl binary is $NODECTL), puts
+ * its stdout in out (NUL-terminated, truncated to len) and its stderr in
+ * err if err is not NULL; returns the exit code. */
+int run_capture(const char *cmd, char *out, size_t len, char *err, size_t errlen);
+
+/* Counts the lines of the file that contain needle. */
+int count_lines_with(const char *path, const char *needle);
+
+#endif

@@ -1,0 +1,202 @@
+/* Real agent processes forming a cluster (issue [2]): five join through
+ * seeds and five through multicast discovery, all on loopback inside a
+ * network namespace this test makes for itself. Then a crash is detected, a
+ * restart comes back with a higher incarnation, and an agent with the wrong
+ * cluster key is never admitted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent_process.h"
+#include "netns.h"
+#include "test_helpers.h"
+
+#define N 10
+#define KEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+#define WRONG_KEY "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n"
+
+static pid_t pids[N + 2];
+static char out[1 << 16], err[4096];
+
+static void conf_path(int i, char *path, size_t len) {
+    snprintf(path, len, "%s/n%d/nodectl.conf", test_dir, i);
+}
+
+/* Agents 1-5 know agent 1 as their seed; 6-10 have no seed and must be
+ * found by multicast. Timings are shortened so the test takes seconds. */
+static void write_conf(int i, const char *key_name) {
+    char dir[PATH_MAX], text[2048], path[PATH_MAX], key_path[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
+    mkdir(dir, 0755);
+    snprintf(key_path, sizeof key_path, "%s/%s", test_dir, key_name);
+    unsigned base = test_port_base();
+    snprintf(text, sizeof text,
+             "[cluster]\nname = t\nkey_file = %s\n%s"
+             "discovery = true\ndiscovery_port = %u\ndiscovery_interval = 500ms\n"
+             "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
+             "[hypervisor]\nuri = test:///default\nsample_interval = 1s\n"
+             "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
+             "push_pull_interval = 2s\n",
+             key_path, i <= 5 && i != 1 ? "seeds = 127.0.0.1:" : "", base + 9, i, base + i - 1,
+             dir, dir);
+    if (i <= 5 && i != 1) {
+        /* Complete the seed line. */
+        char *p = strstr(text, "seeds = 127.0.0.1:");
+        char rest[2048];
+        snprintf(rest, sizeof rest, "%u\n%s", base, p + strlen("seeds = 127.0.0.1:"));
+        snprintf(p + strlen("seeds = 127.0.0.1:"), sizeof text - (size_t)(p - text) - 18, "%s",
+                 rest);
+    }
+    test_write_file(dir, "nodectl.conf", text, path, sizeof path);
+}
+
+static pid_t start(int i) {
+    char conf[PATH_MAX], log[PATH_MAX];
+    conf_path(i, conf, sizeof conf);
+    snprintf(log, sizeof log, "%s/n%d/agent.log", test_dir, i);
+    pid_t pid = agent_start(conf, log);
+    assert_int_equal(agent_wait_ready(pid, conf, 10000), 0);
+    return pid;
+}
+
+/* What agent i sees: the state and incarnation of `name` ("" if unknown),
+ * and how many members are alive. */
+struct view {
+    int alive;
+    int count;
+    char state[16];
+    long incarnation;
+};
+
+static struct view view_of(int i, const char *name) {
+    char conf[PATH_MAX], cmd[PATH_MAX + 64];
+    conf_path(i, conf, sizeof conf);
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" -c '%s' members --json", conf);
+    struct view v = {0};
+    if (run_capture(cmd, out, sizeof out, err, sizeof err) != 0)
+        return v;
+    json_error_t jerr;
+    json_t *arr = json_loads(out, 0, &jerr);
+    v.count = (int)json_array_size(arr);
+    for (size_t k = 0; k < json_array_size(arr); k++) {
+        json_t *m = json_array_get(arr, k);
+        const char *st = json_string_value(json_object_get(m, "state"));
+        v.alive += strcmp(st, "alive") == 0;
+        if (name && strcmp(json_string_value(json_object_get(m, "name")), name) == 0) {
+            snprintf(v.state, sizeof v.state, "%s", st);
+            v.incarnation = (long)json_integer_value(json_object_get(m, "incarnation"));
+        }
+    }
+    json_decref(arr);
+    return v;
+}
+
+/* Polls until every running agent but `except` satisfies pred, or the
+ * timeout; returns the seconds it took, or -1. */
+typedef int (*pred_fn)(struct view v, long arg);
+static double wait_all(int except, const char *name, pred_fn pred, long arg, int timeout_s) {
+    for (int tenth = 0; tenth <= timeout_s * 10; tenth++) {
+        int ok = 1;
+        for (int i = 1; i <= N && ok; i++)
+            if (i != except)
+                ok = pred(view_of(i, name), arg);
+        if (ok)
+            return tenth / 10.0;
+        usleep(100000);
+    }
+    return -1;
+}
+
+static int all_alive(struct view v, long n) { return v.alive == n; }
+static int is_dead(struct view v, long unused) { return strcmp(v.state, "dead") == 0; }
+static int alive_above(struct view v, long inc) {
+    return strcmp(v.state, "alive") == 0 && v.incarnation > inc;
+}
+
+static void ten_agents_join_by_seeds_and_discovery(void **state) {
+    char path[PATH_MAX];
+    test_write_file(test_dir, "cluster.key", KEY, path, sizeof path);
+    test_write_file(test_dir, "wrong.key", WRONG_KEY, path, sizeof path);
+    for (int i = 1; i <= N; i++) {
+        write_conf(i, "cluster.key");
+        pids[i] = start(i);
+    }
+    double t = wait_all(0, NULL, all_alive, N, 60);
+    print_message("all %d agents see %d alive after %.1f s\n", N, N, t);
+    assert_true(t >= 0);
+}
+
+static void a_crash_is_detected_and_a_restart_refutes(void **state) {
+    long before = view_of(1, "n3").incarnation;
+    kill(pids[3], SIGKILL);
+    assert_int_equal(agent_wait_exit(pids[3], 5000), 128 + SIGKILL);
+    double t = wait_all(3, "n3", is_dead, 0, 60);
+    print_message("n3 marked dead by all 9 others after %.1f s\n", t);
+    assert_true(t >= 0);
+    pids[3] = start(3);
+    t = wait_all(0, "n3", alive_above, before, 60);
+    print_message("n3 alive again everywhere, incarnation above %ld, after %.1f s\n", before, t);
+    assert_true(t >= 0);
+}
+
+static void an_agent_with_the_wrong_key_is_never_admitted(void **state) {
+    write_conf(11, "wrong.key");
+    /* Agent 11 seeds from agent 1 and multicasts too. */
+    char conf[PATH_MAX], text[2048];
+    conf_path(11, conf, sizeof conf);
+    FILE *f = fopen(conf, "r");
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *cluster = strstr(text, "[cluster]\n") + strlen("[cluster]\n");
+    char fixed[2300];
+    snprintf(fixed, sizeof fixed, "%.*sseeds = 127.0.0.1:%u\n%s", (int)(cluster - text), text,
+             test_port_base(), cluster);
+    /* Port base + 10 is outside this test's block: use the last free one. */
+    char *port = strstr(fixed, "port = ");
+    while (port && port > fixed && port[-1] != '\n')
+        port = strstr(port + 1, "port = ");
+    char dir[PATH_MAX], p[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/n11", test_dir);
+    test_write_file(dir, "nodectl.conf", fixed, p, sizeof p);
+    pids[11] = start(11);
+    sleep(4); /* many probe and discovery rounds */
+    for (int i = 1; i <= N; i++) {
+        struct view v = view_of(i, "n11");
+        assert_string_equal(v.state, "");
+        assert_int_equal(v.count, N);
+    }
+    struct view lonely = view_of(11, NULL);
+    assert_int_equal(lonely.count, 1);
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/n1/agent.log", test_dir);
+    assert_int_equal(count_lines_with(log, "n11"), 0);
+}
+
+static int stop_all(void **state) {
+    for (int i = 1; i <= N + 1; i++)
+        if (pids[i] > 0)
+            agent_stop(pids[i], SIGTERM, 5000);
+    return test_dir_teardown(state);
+}
+
+int main(void) {
+    if (netns_private_loopback() != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ten_agents_join_by_seeds_and_discovery),
+        cmocka_unit_test(a_crash_is_detected_and_a_restart_refutes),
+        cmocka_unit_test(an_agent_with_the_wrong_key_is_never_admitted),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, stop_all);
+}

@@ -1,0 +1,168 @@
+/* The configuration parser: good files, defaults, and every kind of bad
+ * input reported with file:line, the key and what was expected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "test_helpers.h"
+
+
+
+/* Loads text as a file; returns config_load's result, with the error in err. */
+static int load(const char *text, struct config *cfg, struct config_error *err, char *path) {
+    test_write_file(test_dir, "nodectl.conf", text, path, PATH_MAX);
+    return config_load(path, cfg, err);
+}
+
+static void good_file_sets_every_kind_of_value(void **state) {
+    struct config cfg;
+    struct config_error err;
+    char path[PATH_MAX];
+    int rc = load("; a comment\n"
+                  "[cluster]\n"
+                  "name = prod\n"
+                  "seeds = 10.0.0.1:7946, 10.0.0.2:7946 ,h3:7000\n"
+                  "candidates = h1,h2,h3\n"
+                  "key_file = /etc/nodectl/k\n"
+                  "[node]\n"
+                  "name = h2\n"
+                  "bind_address = 127.0.0.1\n"
+                  "port = 8000\n"
+                  "state_dir = /var/lib/x\n"
+                  "control_socket = /run/x/ctl.sock\n"
+                  "log_level = debug\n"
+                  "[hypervisor]\n"
+                  "uri = qemu:///system\n"
+                  "sample_interval = 2s\n"
+                  "[gossip]\n"
+                  "probe_interval = 500ms\n"
+                  "probe_timeout = 200ms\n"
+                  "indirect_checks = 5\n"
+                  "[election]\n"
+                  "election_timeout = 1m\n",
+                  &cfg, &err, path);
+    assert_int_equal(rc, 0);
+    assert_string_equal(cfg.cluster_name, "prod");
+    assert_int_equal(cfg.seeds.n, 3);
+    assert_string_equal(cfg.seeds.item[1], "10.0.0.2:7946");
+    assert_string_equal(cfg.seeds.item[2], "h3:7000");
+    assert_int_equal(cfg.candidates.n, 3);
+    assert_true(cfg.candidate); /* named in the list */
+    assert_string_equal(cfg.node_name, "h2");
+    assert_int_equal(cfg.port, 8000);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
+    assert_string_equal(cfg.hypervisor_uri, "qemu:///system");
+    assert_int_equal(cfg.sample_interval_ms, 2000);
+    assert_int_equal(cfg.probe_interval_ms, 500);
+    assert_int_equal(cfg.probe_timeout_ms, 200);
+    assert_int_equal(cfg.indirect_checks, 5);
+    assert_int_equal(cfg.suspicion_mult, 0); /* unset: the protocol's default */
+    assert_int_equal(cfg.election_timeout_ms, 60000);
+    assert_string_equal(cfg.path, path);
+}
+
+static void empty_file_gives_defaults(void **state) {
+    struct config cfg;
+    struct config_error err;
+    char path[PATH_MAX];
+    assert_int_equal(load("", &cfg, &err, path), 0);
+    assert_string_equal(cfg.hypervisor_uri, "test:///default");
+    assert_string_equal(cfg.control_socket, "/run/nodectl/nodectl.sock");
+    assert_string_equal(cfg.state_dir, "/var/lib/nodectl");
+    assert_int_equal(cfg.port, 7946);
+    assert_int_equal(cfg.sample_interval_ms, 5000);
+    assert_false(cfg.candidate);
+    assert_true(cfg.discovery);
+    assert_string_equal(cfg.discovery_group, "239.192.0.77");
+    assert_true(cfg.node_name[0] != '\0'); /* the hostname */
+}
+
+/* Each bad file must fail with this exact "file:line: ..." suffix. */
+static void expect_error(const char *text, const char *want) {
+    struct config cfg;
+    struct config_error err;
+    char path[PATH_MAX], full[PATH_MAX + 256];
+    assert_int_equal(load(text, &cfg, &err, path), -1);
+    snprintf(full, sizeof full, "%s%s", path, want);
+    assert_string_equal(err.text, full);
+}
+
+static void unknown_key_names_line_section_and_key(void **state) {
+    expect_error("[node]\nname = a\nbogus = 1\n", ":3: unknown key 'bogus' in [node]");
+    expect_error("[nodes]\nname = a\n", ":2: unknown key 'name' in [nodes]");
+    expect_error("name = a\n", ":1: key 'name' is outside any [section]");
+}
+
+static void bad_values_say_what_was_expected(void **state) {
+    expect_error("[node]\nport = 70000\n",
+                 ":2: key 'port' in [node]: expected a port number from 1 to 65535, got '70000'");
+    expect_error("[node]\nport = 12ab\n",
+                 ":2: key 'port' in [node]: expected a port number from 1 to 65535, got '12ab'");
+    expect_error("\n\n[hypervisor]\nsample_interval = 5\n",
+                 ":4: key 'sample_interval' in [hypervisor]: expected a duration such as 250ms, "
+                 "5s or 2m between 100 and 3600000 ms, got '5'");
+    expect_error("[hypervisor]\nsample_interval = 10ms\n",
+                 ":2: key 'sample_interval' in [hypervisor]: expected a duration such as 250ms, "
+                 "5s or 2m between 100 and 3600000 ms, got '10ms'");
+    expect_error("[cluster]\ninsecure = maybe\n",
+                 ":2: key 'insecure' in [cluster]: expected true or false, got 'maybe'");
+    expect_error("[node]\nstate_dir = relative/dir\n",
+                 ":2: key 'state_dir' in [node]: expected an absolute path, got 'relative/dir'");
+    expect_error("[node]\nlog_level = loud\n",
+                 ":2: key 'log_level' in [node]: expected one of error, warn, info, debug, got "
+                 "'loud'");
+    expect_error("[cluster]\nseeds = a:1,,b:2\n",
+                 ":2: key 'seeds' in [cluster]: expected a comma-separated list, got 'a:1,,b:2'");
+    expect_error("[gossip]\nindirect_checks = -1\n",
+                 ":2: key 'indirect_checks' in [gossip]: expected a whole number between 1 and "
+                 "16, got '-1'");
+}
+
+static void first_error_is_reported(void **state) {
+    expect_error("[node]\nport = 0\nbogus = 1\n",
+                 ":2: key 'port' in [node]: expected a port number from 1 to 65535, got '0'");
+}
+
+static void syntax_error_has_a_line(void **state) {
+    expect_error("[node]\nport 7946\n",
+                 ":2: syntax error: expected '[section]' or 'key = value'");
+}
+
+static void missing_file_is_an_error(void **state) {
+    struct config cfg;
+    struct config_error err;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/absent.conf", test_dir);
+    assert_int_equal(config_load(path, &cfg, &err), -1);
+    assert_non_null(strstr(err.text, "absent.conf: cannot open: No such file or directory"));
+}
+
+static void cross_key_rules_are_checked(void **state) {
+    expect_error("[election]\nheartbeat_interval = 600ms\nelection_timeout = 1s\n",
+                 ": [election] election_timeout (1000 ms) must be at least twice "
+                 "heartbeat_interval (600 ms)");
+    expect_error("[cluster]\ncandidates = a, b\n[node]\nname = c\ncandidate = true\n",
+                 ": [node] candidate = true but node 'c' is not in [cluster] candidates");
+    expect_error("[cluster]\ncandidates = a, b\n[node]\nname = a\ncandidate = false\n",
+                 ": [node] candidate = false but node 'a' is in [cluster] candidates");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good_file_sets_every_kind_of_value),
+        cmocka_unit_test(empty_file_gives_defaults),
+        cmocka_unit_test(unknown_key_names_line_section_and_key),
+        cmocka_unit_test(bad_values_say_what_was_expected),
+        cmocka_unit_test(first_error_is_reported),
+        cmocka_unit_test(syntax_error_has_a_line),
+        cmocka_unit_test(missing_file_is_an_error),
+        cmocka_unit_test(cross_key_rules_are_checked),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}

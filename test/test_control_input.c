@@ -1,0 +1,135 @@
+/* Bad input on the control socket of a real agent: garbage, truncated
+ * protobuf, unknown or empty request types, oversized messages. Each gets an
+ * error answer (or, past the transport limit, is dropped), is logged once,
+ * and the agent keeps serving. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <limits.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_process.h"
+#include "net/control.h"
+#include "test_helpers.h"
+
+static char dir[PATH_MAX], conf[PATH_MAX], log_path[PATH_MAX], url[PATH_MAX + 16];
+static pid_t agent;
+
+static int setup(void **state) {
+    test_mkdtemp(dir, sizeof dir);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "[cluster]\ninsecure = true\ndiscovery = false\n"
+             "[node]\nname = bad-input\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n",
+             test_port_base(), dir, dir);
+    test_write_file(dir, "nodectl.conf", text, conf, sizeof conf);
+    snprintf(log_path, sizeof log_path, "%s/agent.log", dir);
+    snprintf(url, sizeof url, "ipc://%s/ctl.sock", dir);
+    agent = agent_start(conf, log_path);
+    return agent_wait_ready(agent, conf, 10000);
+}
+
+static int teardown(void **state) {
+    int rc = agent_stop(agent, SIGTERM, 5000);
+    test_rmtree(dir);
+    return rc;
+}
+
+/* Sends raw bytes and returns the decoded answer, or NULL if none came
+ * within the timeout. */
+static Nodectl__Response *exchange(const void *data, size_t len, int timeout_ms) {
+    nng_socket s;
+    assert_int_equal(nng_req0_open(&s), 0);
+    assert_int_equal(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms), 0);
+    assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+    assert_int_equal(nng_send(s, (void *)data, len, 0), 0);
+    char *reply = NULL;
+    size_t reply_len = 0;
+    Nodectl__Response *resp = NULL;
+    if (nng_recv(s, &reply, &reply_len, NNG_FLAG_ALLOC) == 0) {
+        resp = nodectl__response__unpack(NULL, reply_len, (uint8_t *)reply);
+        assert_non_null(resp);
+        nng_free(reply, reply_len);
+    }
+    nng_close(s);
+    return resp;
+}
+
+static void expect_error(const void *data, size_t len, Nodectl__ErrorCode code, const char *text) {
+    Nodectl__Response *resp = exchange(data, len, 5000);
+    assert_non_null(resp);
+    assert_non_null(resp->error);
+    assert_int_equal(resp->error->code, code);
+    assert_non_null(strstr(resp->error->message, text));
+    nodectl__response__free_unpacked(resp, NULL);
+}
+
+static void still_serves_status(void) {
+    Nodectl__Request req = NODECTL__REQUEST__INIT;
+    Nodectl__StatusRequest st = NODECTL__STATUS_REQUEST__INIT;
+    req.body_case = NODECTL__REQUEST__BODY_STATUS;
+    req.status = &st;
+    uint8_t buf[16];
+    size_t len = nodectl__request__pack(&req, buf);
+    Nodectl__Response *resp = exchange(buf, len, 5000);
+    assert_non_null(resp);
+    assert_null(resp->error);
+    assert_int_equal(resp->body_case, NODECTL__RESPONSE__BODY_STATUS);
+    assert_string_equal(resp->status->node, "bad-input");
+    nodectl__response__free_unpacked(resp, NULL);
+}
+
+static void garbage_and_truncated_requests_are_refused(void **state) {
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    expect_error(garbage, sizeof garbage, NODECTL__ERROR_CODE__ERROR_MALFORMED, "malformed request");
+    /* A status request (field 1, length-delimited) cut inside its length. */
+    static const uint8_t truncated[] = {0x0a, 0x05, 0x00};
+    expect_error(truncated, sizeof truncated, NODECTL__ERROR_CODE__ERROR_MALFORMED,
+                 "malformed request");
+    still_serves_status();
+}
+
+static void empty_and_unknown_request_types_are_refused(void **state) {
+    expect_error("", 0, NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST, "unknown or empty request");
+    /* Field 99, varint 1: a request type from a newer nodectl. */
+    static const uint8_t future[] = {0x98, 0x06, 0x01};
+    expect_error(future, sizeof future, NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST,
+                 "unknown or empty request");
+    still_serves_status();
+}
+
+static void oversized_requests_are_refused_or_dropped(void **state) {
+    size_t big = CONTROL_REQUEST_MAX + 1;
+    uint8_t *buf = calloc(1, CONTROL_TRANSPORT_MAX + 4096);
+    assert_non_null(buf);
+    expect_error(buf, big, NODECTL__ERROR_CODE__ERROR_TOO_LARGE, "exceeds the limit");
+    /* Past the transport limit nng closes the connection unread. */
+    Nodectl__Response *resp = exchange(buf, CONTROL_TRANSPORT_MAX + 4096, 1000);
+    assert_null(resp);
+    free(buf);
+    still_serves_status();
+}
+
+static void each_bad_request_is_logged_once(void **state) {
+    /* The three earlier tests sent 5 refusable requests; run after them. */
+    assert_int_equal(count_lines_with(log_path, "control socket:"), 5);
+    assert_int_equal(count_lines_with(log_path, "malformed request"), 2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(garbage_and_truncated_requests_are_refused),
+        cmocka_unit_test(empty_and_unknown_request_types_are_refused),
+        cmocka_unit_test(oversized_requests_are_refused_or_dropped),
+        cmocka_unit_test(each_bad_request_is_logged_once),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,186 @@
+/* The libvirt window, against libvirt's real test driver: the built-in
+ * test:///default host, a host defined by our own XML, and a hypervisor
+ * that cannot be reached. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+
+#include "hv/hv.h"
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const struct hv_vm *find_vm(const struct hv_sample *s, const char *name) {
+    for (size_t i = 0; i < s->n_vms; i++)
+        if (strcmp(s->vms[i].name, name) == 0)
+            return &s->vms[i];
+    return NULL;
+}
+
+static void default_test_host_has_its_domain(void **state) {
+    struct hv *hv = hv_new("test:///default");
+    assert_non_null(hv);
+    const struct hv_sample *s = hv_sample(hv, now_ms());
+    assert_true(s->available);
+    assert_int_equal(s->cpus, 16);
+    assert_int_equal(s->cpu_mhz, 1400);
+    assert_int_equal(s->memory_kib, 3145728);
+    assert_int_equal(s->n_vms, 1);
+    const struct hv_vm *vm = find_vm(s, "test");
+    assert_non_null(vm);
+    assert_int_equal(vm->state, HV_VM_RUNNING);
+    assert_int_equal(vm->vcpus, 2);
+    assert_int_equal(vm->memory_kib, 2097152);
+    assert_string_equal(hv_vm_state_name(vm->state), "running");
+    hv_free(hv);
+}
+
+static void own_xml_host_and_cpu_from_deltas(void **state) {
+    struct hv *hv = hv_new("test://" NODECTL_TEST_DATA "/host-a.xml");
+    assert_non_null(hv);
+    const struct hv_sample *s = hv_sample(hv, now_ms());
+    assert_true(s->available);
+    assert_int_equal(s->cpus, 4);
+    assert_int_equal(s->cpu_mhz, 2400);
+    assert_int_equal(s->memory_kib, 8388608);
+    assert_int_equal(s->n_vms, 3);
+    const struct hv_vm *db = find_vm(s, "db-1");
+    assert_non_null(db);
+    static const unsigned char db_uuid[16] = {0x11, 0x11, 0x11, 0x11, 0x22, 0x22, 0x33, 0x33,
+                                              0x44, 0x44, 0, 0, 0, 0, 0, 0x02};
+    assert_memory_equal(db->uuid, db_uuid, 16);
+    assert_int_equal(find_vm(s, "batch-1")->state, HV_VM_SHUTOFF);
+    /* No previous sample yet: no CPU figure. */
+    assert_true(db->cpu_percent == 0.0);
+    /* Memory used without node counters: the running domains' memory. */
+    assert_int_equal(s->memory_used_kib, 1048576 + 2097152);
+
+    /* The test driver reports a running domain's CPU time as wall time, so
+     * one busy vCPU: 100 % for the 1-vCPU db-1, 50 % for the 2-vCPU web-1.
+     * The interval is long enough that scheduling jitter on a loaded machine
+     * (the counters are read a little after now_ms) stays within the bounds. */
+    sleep_ms(600);
+    s = hv_sample(hv, now_ms());
+    assert_true(s->available);
+    double db_pct = find_vm(s, "db-1")->cpu_percent;
+    double web_pct = find_vm(s, "web-1")->cpu_percent;
+    assert_true(db_pct > 80.0 && db_pct <= 100.0);
+    assert_true(web_pct > 40.0 && web_pct <= 55.0);
+    assert_true(find_vm(s, "batch-1")->cpu_percent == 0.0);
+    assert_true(s->cpu_percent > 0.0 && s->cpu_percent <= 100.0);
+    hv_free(hv);
+}
+
+static void unreachable_hypervisor_is_reported_and_retried(void **state) {
+    struct hv *hv = hv_new("qemu+unix:///system?socket=/nonexistent/libvirt-sock");
+    assert_non_null(hv);
+    uint64_t t = 1000000;
+    const struct hv_sample *s = hv_sample(hv, t);
+    assert_false(s->available);
+    assert_int_equal(s->n_vms, 0);
+    assert_non_null(strstr(s->reason, "cannot connect"));
+    char first[HV_REASON_MAX];
+    snprintf(first, sizeof first, "%s", s->reason);
+    /* Within the backoff nothing is retried; the state stays the same. */
+    s = hv_sample(hv, t + 1);
+    assert_false(s->available);
+    assert_string_equal(s->reason, first);
+    /* Later it is retried (and fails again). */
+    s = hv_sample(hv, t + 60000);
+    assert_false(s->available);
+    hv_free(hv);
+}
+
+/* Waits up to timeout_ms for the hv's event fd; the count taken. */
+static uint64_t wait_events(struct hv *hv, int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        uint64_t n = hv_events_take(hv);
+        if (n)
+            return n;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+static void lifecycle_events_signal_at_once(void **state) {
+    struct hv *hv = hv_new("test:///default");
+    assert_non_null(hv);
+    assert_true(hv_sample(hv, now_ms())->available);
+    assert_int_equal(hv_events_take(hv), 0);
+    /* Another client of the same hypervisor stops and starts the domain. */
+    virConnectPtr other = virConnectOpen("test:///default");
+    assert_non_null(other);
+    virDomainPtr dom = virDomainLookupByName(other, "test");
+    assert_non_null(dom);
+    assert_int_equal(virDomainDestroy(dom), 0);
+    assert_true(wait_events(hv, 5000) >= 1);
+    const struct hv_sample *s = hv_sample(hv, now_ms());
+    assert_int_equal(find_vm(s, "test")->state, HV_VM_SHUTOFF);
+    assert_int_equal(virDomainCreate(dom), 0);
+    assert_true(wait_events(hv, 5000) >= 1);
+    s = hv_sample(hv, now_ms());
+    assert_int_equal(find_vm(s, "test")->state, HV_VM_RUNNING);
+    virDomainFree(dom);
+    virConnectClose(other);
+    hv_free(hv);
+}
+
+static void migration_refusals_and_driver_failure(void **state) {
+    struct hv *hv = hv_new("test://" NODECTL_TEST_DATA "/host-a.xml");
+    assert_non_null(hv);
+    char err[512];
+    /* Not connected yet: refused with the reason. */
+    assert_int_equal(hv_migrate_start(hv, "db-1", "qemu+tcp://h2/system", NULL, 1000, 0, err,
+                                      sizeof err), -1);
+    assert_non_null(strstr(err, "unavailable"));
+    assert_true(hv_sample(hv, now_ms())->available);
+    assert_int_equal(hv_migrate_start(hv, "nope", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
+                                      err, sizeof err), -1);
+    assert_string_equal(err, "VM 'nope' is not on this host");
+    assert_int_equal(hv_migrate_start(hv, "batch-1", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
+                                      err, sizeof err), -1);
+    assert_string_equal(err, "VM 'batch-1' is not running; only running VMs migrate live");
+    /* The test driver cannot migrate: the attempt runs and fails with
+     * libvirt's own message. */
+    assert_int_equal(hv_migrate_start(hv, "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
+                                      now_ms(), err, sizeof err), 0);
+    const struct hv_migration *m[HV_MIGRATIONS_MAX];
+    for (int i = 0; i < 500; i++) {
+        hv_migrations_poll(hv, now_ms());
+        assert_int_equal(hv_migrations(hv, m), 1);
+        if (m[0]->state != HV_MIG_RUNNING)
+            break;
+        sleep_ms(10);
+    }
+    assert_int_equal(m[0]->state, HV_MIG_FAILED);
+    assert_string_equal(m[0]->vm, "db-1");
+    assert_string_equal(m[0]->dest_uri, "qemu+tcp://h2/system");
+    assert_true(strlen(m[0]->error) > 0);
+    hv_free(hv);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(default_test_host_has_its_domain),
+        cmocka_unit_test(own_xml_host_and_cpu_from_deltas),
+        cmocka_unit_test(unreachable_hypervisor_is_reported_and_retried),
+        cmocka_unit_test(lifecycle_events_signal_at_once),
+        cmocka_unit_test(migration_refusals_and_driver_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
