@@ -118,7 +118,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bad arguments\n");
         return 2;
     }
-    unsigned base = 30000 + (unsigned)(getpid() % 1000) * 10;
+    /* Below the ephemeral port range (32768-60999). */
+    unsigned base = 10000 + (unsigned)(getpid() % 900) * 10;
     for (int i = 1; i <= agents; i++)
         start(dir, i, base, hb, et);
     double *t = calloc((size_t)kills, sizeof *t);
