@@ -242,7 +242,7 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
         Nodectl__Command cmd = NODECTL__COMMAND__INIT;
         cmd.id = id;
         /* Fenced: the source refuses it if it knows a newer term. */
-        cmd.term = a->lead.highest_term;
+        cmd.term = a->lead.fence.highest;
         cmd.issuer = a->cfg.node_name;
         cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
         cmd.migrate = &mc;
@@ -304,7 +304,7 @@ static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char 
         tc.destination = (char *)to;
         Nodectl__Command cmd = NODECTL__COMMAND__INIT;
         cmd.id = id;
-        cmd.term = a->lead.highest_term;
+        cmd.term = a->lead.fence.highest;
         cmd.issuer = a->cfg.node_name;
         cmd.body_case = NODECTL__COMMAND__BODY_TRANSFER;
         cmd.transfer = &tc;

@@ -86,30 +86,29 @@ static int load_hard_state(const char *path, struct election_hard_state *hs) {
                ? 0 : -1;
 }
 
-static int save_highest_term(struct agent *a, uint64_t term) {
+static void save_highest_term(struct agent *a) {
     char path[PATH_MAX], text[32];
     state_path(a, TERM_FILE, path, sizeof path);
-    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", term);
-    if (atomic_write_file(path, text, (size_t)n, 0644) != 0) {
-        log_err("cannot persist the highest term %" PRIu64 " in %s: %s", term, path,
-                strerror(errno));
-        return -1;
-    }
-    a->lead.highest_term = term;
-    return 0;
+    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", a->lead.fence.highest);
+    /* The fence in memory holds either way; what a failed write risks is
+     * forgetting it across a restart, when the persisted vote (voters) or
+     * gossip (everyone) teaches the term again before any command runs. */
+    if (atomic_write_file(path, text, (size_t)n, 0644) != 0)
+        log_err("cannot persist the highest term %" PRIu64 " in %s: %s", a->lead.fence.highest,
+                path, strerror(errno));
 }
 
 /* Every term this host learns of raises the fence. */
 static void see_term(struct agent *a, uint64_t term) {
-    if (term > a->lead.highest_term)
-        save_highest_term(a, term);
+    if (fence_see(&a->lead.fence, term))
+        save_highest_term(a);
 }
 
 int leadership_open(struct agent *a, char *err, size_t errlen) {
     struct leadership *l = &a->lead;
     char path[PATH_MAX];
     state_path(a, TERM_FILE, path, sizeof path);
-    if (load_highest_term(path, &l->highest_term) != 0) {
+    if (load_highest_term(path, &l->fence.highest) != 0) {
         snprintf(err, errlen, "%s: corrupt (expected one number, the highest term seen)", path);
         return -1;
     }
@@ -356,14 +355,16 @@ void leadership_receive(struct agent *a, uint64_t now, const char *from, const u
 }
 
 bool leadership_admit(struct agent *a, uint64_t term, const char *what, const char *issuer) {
-    if (term < a->lead.highest_term) {
+    uint64_t before = a->lead.fence.highest;
+    if (!fence_admit(&a->lead.fence, term)) {
         a->lead.stale_refused++;
         log_warn("refused %s from %s: its term %" PRIu64 " is older than term %" PRIu64
                  " (a deposed leader); %" PRIu64 " refused so far",
-                 what, issuer, term, a->lead.highest_term, a->lead.stale_refused);
+                 what, issuer, term, before, a->lead.stale_refused);
         return false;
     }
-    see_term(a, term);
+    if (a->lead.fence.highest != before)
+        save_highest_term(a);
     return true;
 }
 

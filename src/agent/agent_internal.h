@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/prng.h"
 #include "election/election.h"
+#include "election/fence.h"
 #include "gossip/gossip.h"
 #include "hv/hv.h"
 #include "rebalance/rebalance.h"
@@ -47,7 +48,7 @@ struct leadership {
     char voter_name[ELECTION_VOTERS_MAX][CONFIG_NAME_MAX];
     uint64_t voter_id[ELECTION_VOTERS_MAX];
     char voter_addr[ELECTION_VOTERS_MAX][TRANSPORT_ADDR_MAX]; /* from gossip; "" unknown */
-    uint64_t highest_term; /* on disk: commands from older terms are refused */
+    struct fence fence;    /* on disk: commands from older terms are refused */
     uint64_t term;         /* the current view */
     char leader[CONFIG_NAME_MAX];
     bool lease;

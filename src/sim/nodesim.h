@@ -4,5 +4,6 @@
 #define NODECTL_NODESIM_H
 
 int nodesim_gossip(int argc, char **argv);
+int nodesim_election(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"gossip", nodesim_gossip, "SWIM/Lifeguard membership on a simulated network"},
+    {"election", nodesim_election, "leader election with gossip, under faults"},
 };
 
 static void usage(FILE *f) {
