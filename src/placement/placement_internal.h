@@ -12,6 +12,7 @@ struct pl_host {
     uint32_t n_vms;
     uint32_t cap_vms;
     double avail;     /* MIPS still grantable (CloudSim VmScheduler.getAvailableMips) */
+    double req_measured; /* requested MIPS of the snapshot's VMs (loadavg rule) */
     uint64_t mem_used;
     uint32_t migrations; /* in flight + planned, in or out */
     int power_on_action; /* index of this round's POWER_ON action, or -1 */
@@ -40,6 +41,7 @@ struct pl_overload {
     double value;   /* CPU utilisation (or loadavg per core, or prediction) */
     double threshold;
     const char *rule; /* "THR", "MAD", ..., "THR fallback" */
+    const char *what; /* "CPU" or "load" */
 };
 
 /* A VM picked to move: where from/to, its grant before the move, and its

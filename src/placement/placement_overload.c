@@ -121,6 +121,7 @@ static void threshold_test(double u, double thr, const char *rule, struct pl_ove
     out->value = u;
     out->threshold = thr;
     out->rule = rule;
+    out->what = "CPU";
 }
 
 /* Largest memory among the host's VMs, in migration seconds (CloudSim
@@ -148,10 +149,12 @@ void pl_overload_eval(const struct pl_state *st, uint32_t h, int extra_vm, struc
         threshold_test(u, pol->overload_param, "THR", out);
         return;
     case PLACEMENT_OVERLOAD_LOADAVG: {
-        double load = hs->loadavg15;
-        if (extra_vm >= 0)
-            load += st->snap->vms[extra_vm].cpu_mips / hs->core_mips;
+        /* The measured load, shifted by the cores' worth of demand the
+         * planner has moved on or off the host since. */
+        double moved = pl_host_requested_mips(st, h, extra_vm) - st->hosts[h].req_measured;
+        double load = hs->loadavg15 + moved / hs->core_mips;
         threshold_test(load / hs->cores, pol->loadavg_max, "loadavg15/core", out);
+        out->what = "load";
         return;
     }
     case PLACEMENT_OVERLOAD_MAD:
@@ -188,6 +191,7 @@ void pl_overload_eval(const struct pl_state *st, uint32_t h, int extra_vm, struc
         out->value = predicted;
         out->threshold = 1;
         out->rule = pol->overload == PLACEMENT_OVERLOAD_LR ? "LR" : "LRR";
+        out->what = "CPU";
         return;
     }
     }

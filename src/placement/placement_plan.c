@@ -97,8 +97,8 @@ static void overload_text(const struct pl_overload *o, uint32_t host_id, char *b
     if (o->predicted)
         snprintf(buf, n, "host %u overloaded: predicted CPU %.2f >= 1 (%s)", host_id, o->value, o->rule);
     else
-        snprintf(buf, n, "host %u overloaded: CPU %.2f > %s threshold %.2f", host_id, o->value, o->rule,
-                 o->threshold);
+        snprintf(buf, n, "host %u overloaded: %s %.2f > %s threshold %.2f", host_id, o->what, o->value,
+                 o->rule, o->threshold);
 }
 
 /* Steps 1-4 of optimizeAllocation. */

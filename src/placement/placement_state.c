@@ -75,8 +75,10 @@ int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
         }
         st->hosts[vm->host].mem_used += vm->mem_mb;
     }
-    for (size_t h = 0; h < snap->n_hosts; h++)
+    for (size_t h = 0; h < snap->n_hosts; h++) {
         recompute_avail(st, (uint32_t)h);
+        st->hosts[h].req_measured = pl_host_requested_mips(st, (uint32_t)h, -1);
+    }
     return 0;
 }
 
