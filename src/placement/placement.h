@@ -129,6 +129,7 @@ struct placement_policy {
     bool respect_memory;
     uint32_t max_migrations_per_host; /* 0 = unlimited */
     uint32_t spare_hosts;             /* idle hosts kept powered on */
+    uint32_t max_evacuations;         /* hosts tried for consolidation per round; 0 = all */
     double vm_cooldown_s;             /* a VM is not moved again sooner */
     double host_wake_cooldown_s;      /* a woken host is not powered off sooner */
     double migration_mb_per_s;        /* migration cost = memory / this */

@@ -8,6 +8,15 @@
 
 #include "placement/placement_internal.h"
 
+static int by_measured_cpu(const void *a, const void *b, void *ctx) {
+    const struct placement_snapshot *snap = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    double ux = snap->hosts[x].cpu_measured, uy = snap->hosts[y].cpu_measured;
+    if (ux != uy)
+        return ux < uy ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
 /* Consecutive newest history samples below the underload threshold, in
  * seconds: the time the host has been underloaded, taken as the time it will
  * stay so (the TR of the TR > O + lambda rule). */
@@ -52,6 +61,7 @@ static void undo(struct pl_state *st, uint32_t from, struct pl_pick *t, size_t n
         st->hosts[from].migrations--;
         st->vm_host[t[i].vm] = from;
         st->vm_alloc[t[i].vm] = t[i].alloc;
+        pl_host_refresh(st, from);
     }
 }
 
@@ -122,28 +132,38 @@ int pl_consolidate(struct pl_state *st) {
             st->now - hs->powered_on_at < st->pol->host_wake_cooldown_s)
             ph->excl_source = true;
     }
-    for (;;) {
-        /* CloudSim getUnderUtilizedHost: least utilised at the last
-         * measurement, 0 < u < 1 (nodectl: u < underload_threshold). */
-        int best = -1;
-        double min_u = cloudsim ? 1 : st->pol->underload_threshold;
-        for (size_t i = 0; i < snap->n_hosts; i++) {
-            double u = snap->hosts[i].cpu_measured;
-            if (!st->hosts[i].excl_source && u > 0 && u < min_u) {
-                min_u = u;
-                best = (int)i;
-            }
-        }
-        if (best < 0)
-            return 0;
-        uint32_t h = (uint32_t)best;
+    /* CloudSim getUnderUtilizedHost, called until it finds none: least
+     * utilised at the last measurement first (lowest index on ties), 0 < u <
+     * 1 (nodectl: u < underload_threshold). The measurement does not change
+     * while planning, so one sort gives the same order. */
+    uint32_t *order = malloc((snap->n_hosts ? snap->n_hosts : 1) * sizeof *order);
+    if (!order)
+        return -1;
+    size_t n = 0;
+    double limit = cloudsim ? 1 : st->pol->underload_threshold;
+    for (size_t i = 0; i < snap->n_hosts; i++)
+        if (!st->hosts[i].excl_source && snap->hosts[i].cpu_measured > 0 &&
+            snap->hosts[i].cpu_measured < limit)
+            order[n++] = (uint32_t)i;
+    qsort_r(order, n, sizeof *order, by_measured_cpu, (void *)snap);
+    size_t tried = 0;
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        uint32_t h = order[k];
+        if (st->hosts[h].excl_source)
+            continue;
+        if (st->pol->max_evacuations && tried >= st->pol->max_evacuations)
+            break;
         st->hosts[h].excl_source = st->hosts[h].excl_target = true;
         char why[PLACEMENT_REASON_MAX];
         if (st->hosts[h].n_vms == 0 || !may_evacuate(st, h, why, sizeof why))
             continue;
+        tried++;
         if (evacuate(st, h, PL_PASS_ALL, why) < 0)
-            return -1;
+            rc = -1;
     }
+    free(order);
+    return rc;
 }
 
 int pl_evacuate_drained(struct pl_state *st) {

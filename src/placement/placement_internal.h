@@ -12,6 +12,7 @@ struct pl_host {
     uint32_t n_vms;
     uint32_t cap_vms;
     double avail;     /* MIPS still grantable (CloudSim VmScheduler.getAvailableMips) */
+    double alloc_sum; /* sum of vm_alloc in host order (CloudSim getUtilizationOfCpuMips) */
     double req_measured; /* requested MIPS of the snapshot's VMs (loadavg rule) */
     uint64_t mem_used;
     uint32_t migrations; /* in flight + planned, in or out */
@@ -64,6 +65,8 @@ int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
 void pl_state_free(struct pl_state *st);
 int pl_host_add(struct pl_state *st, uint32_t h, uint32_t vm);
 void pl_host_remove(struct pl_state *st, uint32_t h, uint32_t vm);
+/* Recomputes host h's grantable and granted MIPS after vm_alloc changed. */
+void pl_host_refresh(struct pl_state *st, uint32_t h);
 double pl_host_alloc_mips(const struct pl_state *st, uint32_t h);
 double pl_host_requested_mips(const struct pl_state *st, uint32_t h, int extra_vm);
 double pl_host_mips(const struct placement_host *h);

@@ -53,18 +53,20 @@ int pl_pabfd_find(const struct pl_state *st, uint32_t vm, enum pl_pass pass) {
     int best = -1;
     for (size_t i = 0; i < st->snap->n_hosts; i++) {
         uint32_t h = (uint32_t)i;
+        const struct pl_host *ph = &st->hosts[h];
+        /* Cheapest tests first; all must pass, so their order is free. */
+        if (ph->excl_target || ph->avail < v->cpu_mips)
+            continue;
         bool off = host_off(st, h);
         if ((pass == PL_PASS_ON && off) || (pass == PL_PASS_OFF && !off))
             continue;
-        if (!pl_host_suitable(st, h, vm))
-            continue;
         const struct placement_host *hs = &st->snap->hosts[h];
-        double alloc = pl_host_alloc_mips(st, h);
+        double alloc = ph->alloc_sum;
         double after = placement_power_watts(hs->power, (alloc + v->cpu_mips) / pl_host_mips(hs));
         double diff = after - power_before(st, h, alloc);
-        /* Strict <: the lowest index wins ties. The overload test is the
-         * expensive part, so it runs only for a host that would win. */
-        if (!(diff < min_diff))
+        /* Strict <: the lowest index wins ties. The remaining constraints
+         * and the overload test run only for a host that would win. */
+        if (!(diff < min_diff) || !pl_host_suitable(st, h, vm))
             continue;
         /* CloudSim skips the test on an empty host; nodectl never places a
          * VM where it would overload the host on its own (anti-thrash: a

@@ -159,6 +159,7 @@ static int relieve_overload(struct pl_state *st) {
             /* Not movable anywhere: it stays (CloudSim: "simply not migrated"). */
             rc = pl_host_add(st, from, vm);
             st->vm_alloc[vm] = snap->vms[vm].alloc_mips;
+            pl_host_refresh(st, from);
             continue;
         }
         snprintf(why, sizeof why, "%.120s; VM %u (%.0f MIPS) to host %u", head, snap->vms[vm].id,

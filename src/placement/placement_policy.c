@@ -25,7 +25,9 @@ static void cloudsim_base(struct placement_policy *p) {
 
 /* nodectl's stricter model: memory is respected, a VM is not moved again
  * within two intervals, a woken host stays up for an hour, migrations must
- * pay off (TR > O + lambda), at most 4 migrations per host per round. */
+ * pay off (TR > O + lambda), at most 4 migrations per host and 64 hosts
+ * tried for consolidation per round (the cluster converges over rounds and a
+ * round stays fast at 10,000 hosts). */
 static void nodectl_base(struct placement_policy *p) {
     cloudsim_base(p);
     p->model = PLACEMENT_MODEL_NODECTL;
@@ -36,6 +38,7 @@ static void nodectl_base(struct placement_policy *p) {
     p->host_wake_cooldown_s = 3600;
     p->benefit_rule = true;
     p->benefit_margin_s = 60;
+    p->max_evacuations = 64;
 }
 
 struct named {

@@ -17,10 +17,14 @@ double placement_power_watts(const struct placement_power_model *m, double u) {
         u = 0;
     if (u > 1)
         u = 1;
-    if (fmod(u, 0.1) == 0)
-        return m->watts[(int)(u * 10)];
-    int i1 = (int)floor(u * 10);
-    int i2 = (int)ceil(u * 10);
+    double x = u * 10;
+    double fx = floor(x);
+    /* u % 0.1 == 0 implies u * 10 is a whole number, so fmod (slow) runs
+     * only for those few values. */
+    if (x == fx && fmod(u, 0.1) == 0)
+        return m->watts[(int)x];
+    int i1 = (int)fx;
+    int i2 = (int)ceil(x);
     double delta = (m->watts[i2] - m->watts[i1]) / 10;
     return m->watts[i1] + delta * (u - (double)i1 / 10) * 100;
 }

@@ -18,16 +18,18 @@ double pl_vm_capped(const struct placement_host *h, const struct placement_vm *v
 /* CloudSim recomputes a host's available MIPS by granting its VMs' requests
  * in order; a VM's grant is at least what it held at the last measurement
  * (at creation it holds its full size while requesting nothing yet). */
-static void recompute_avail(struct pl_state *st, uint32_t h) {
+void pl_host_refresh(struct pl_state *st, uint32_t h) {
     const struct placement_host *hs = &st->snap->hosts[h];
     struct pl_host *ph = &st->hosts[h];
-    double avail = pl_host_mips(hs) * st->pol->cpu_overcommit;
+    double avail = pl_host_mips(hs) * st->pol->cpu_overcommit, sum = 0;
     for (uint32_t i = 0; i < ph->n_vms; i++) {
         uint32_t v = ph->vms[i];
         double capped = pl_vm_capped(hs, &st->snap->vms[v]);
         avail -= st->vm_alloc[v] > capped ? st->vm_alloc[v] : capped;
+        sum += st->vm_alloc[v];
     }
     ph->avail = avail;
+    ph->alloc_sum = sum;
 }
 
 static int push_vm(struct pl_host *ph, uint32_t vm) {
@@ -76,7 +78,7 @@ int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
         st->hosts[vm->host].mem_used += vm->mem_mb;
     }
     for (size_t h = 0; h < snap->n_hosts; h++) {
-        recompute_avail(st, (uint32_t)h);
+        pl_host_refresh(st, (uint32_t)h);
         st->hosts[h].req_measured = pl_host_requested_mips(st, (uint32_t)h, -1);
     }
     return 0;
@@ -107,6 +109,8 @@ int pl_host_add(struct pl_state *st, uint32_t h, uint32_t vm) {
     st->vm_alloc[vm] = capped;
     st->vm_host[vm] = h;
     ph->avail -= capped;
+    /* Appending keeps the in-order sum exact: same operations as a recount. */
+    ph->alloc_sum += capped;
     ph->mem_used += v->mem_mb;
     return 0;
 }
@@ -120,19 +124,13 @@ void pl_host_remove(struct pl_state *st, uint32_t h, uint32_t vm) {
         memmove(&ph->vms[i], &ph->vms[i + 1], (ph->n_vms - i - 1) * sizeof *ph->vms);
         ph->n_vms--;
         ph->mem_used -= st->snap->vms[vm].mem_mb;
-        recompute_avail(st, h);
+        pl_host_refresh(st, h);
         return;
     }
 }
 
 /* CloudSim PowerVmAllocationPolicyMigrationAbstract.getUtilizationOfCpuMips. */
-double pl_host_alloc_mips(const struct pl_state *st, uint32_t h) {
-    const struct pl_host *ph = &st->hosts[h];
-    double sum = 0;
-    for (uint32_t i = 0; i < ph->n_vms; i++)
-        sum += st->vm_alloc[ph->vms[i]];
-    return sum;
-}
+double pl_host_alloc_mips(const struct pl_state *st, uint32_t h) { return st->hosts[h].alloc_sum; }
 
 /* Sum of current requests (CloudSim isHostOverUtilized's totalRequestedMips). */
 double pl_host_requested_mips(const struct pl_state *st, uint32_t h, int extra_vm) {
