@@ -52,7 +52,7 @@ static int build(struct cluster *c, size_t nh, size_t nv, uint64_t seed) {
         int type = (int)prng_below(&r, 4);
         size_t h = v % nh;
         /* Each host's VMs share a load level so some hosts run hot. */
-        double level = 0.15 + 0.6 * (double)((h * 2654435761u) % 1000) / 1000.0;
+        double level = 0.1 + 0.45 * (double)((h * 2654435761u) % 1000) / 1000.0;
         double *hist = c->hist + v * PLACEMENT_HISTORY_MAX;
         double u = level;
         for (int k = PLACEMENT_HISTORY_MAX - 1; k >= 0; k--) {

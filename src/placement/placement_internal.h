@@ -13,6 +13,9 @@ struct pl_host {
     uint32_t cap_vms;
     double avail;     /* MIPS still grantable (CloudSim VmScheduler.getAvailableMips) */
     double alloc_sum; /* sum of vm_alloc in host order (CloudSim getUtilizationOfCpuMips) */
+    double power_before; /* PABFD's "power before the move" (placement_pabfd.c) */
+    double req_sum;   /* sum of current requests in host order */
+    uint64_t mem_max; /* largest VM memory (LR's migration time) */
     double req_measured; /* requested MIPS of the snapshot's VMs (loadavg rule) */
     uint64_t mem_used;
     uint32_t migrations; /* in flight + planned, in or out */
@@ -33,6 +36,9 @@ struct pl_state {
     uint32_t *vm_host;  /* tentative host of each VM */
     double *vm_alloc;   /* granted MIPS of each VM where it tentatively is */
     int *vm_action;     /* last MIGRATE action of each VM this round, or -1 */
+    /* Per host, PLACEMENT_HISTORY_MAX values: CloudSim's host history,
+     * untrimmed (kept apart from pl_host so the PABFD scan stays in cache). */
+    double *hist_sum;
 };
 
 /* What an overload test saw, for the operator-readable reason. */
@@ -72,6 +78,10 @@ double pl_host_requested_mips(const struct pl_state *st, uint32_t h, int extra_v
 double pl_host_mips(const struct placement_host *h);
 double pl_vm_capped(const struct placement_host *h, const struct placement_vm *v);
 bool pl_vm_movable(const struct pl_state *st, uint32_t vm);
+/* Off and not being powered on this round. */
+bool pl_host_off(const struct pl_state *st, uint32_t h);
+/* Recomputes host h's power_before (after a move or a power-on). */
+void pl_host_power_before(struct pl_state *st, uint32_t h);
 
 /* placement_overload.c: is host h overloaded with extra_vm (-1: none) added? */
 void pl_overload_eval(const struct pl_state *st, uint32_t h, int extra_vm, struct pl_overload *out);

@@ -24,18 +24,12 @@ static size_t count_non_zero_beginning(const double *d, size_t n) {
 
 size_t pl_host_history(const struct pl_state *st, uint32_t h, int extra_vm,
                        double out[PLACEMENT_HISTORY_MAX]) {
-    const struct pl_host *ph = &st->hosts[h];
-    double host_mips = pl_host_mips(&st->snap->hosts[h]);
+    const double *hs = st->hist_sum + (size_t)h * PLACEMENT_HISTORY_MAX;
     for (size_t i = 0; i < PLACEMENT_HISTORY_MAX; i++)
-        out[i] = 0;
-    for (uint32_t k = 0; k <= ph->n_vms; k++) {
-        const struct placement_vm *v;
-        if (k < ph->n_vms)
-            v = &st->snap->vms[ph->vms[k]];
-        else if (extra_vm >= 0)
-            v = &st->snap->vms[extra_vm];
-        else
-            break;
+        out[i] = hs[i];
+    if (extra_vm >= 0) {
+        const struct placement_vm *v = &st->snap->vms[extra_vm];
+        double host_mips = pl_host_mips(&st->snap->hosts[h]);
         size_t n = v->history_len < PLACEMENT_HISTORY_MAX ? v->history_len : PLACEMENT_HISTORY_MAX;
         for (size_t i = 0; i < n; i++)
             out[i] += v->history[i] * v->mips / host_mips;
@@ -127,11 +121,7 @@ static void threshold_test(double u, double thr, const char *rule, struct pl_ove
 /* Largest memory among the host's VMs, in migration seconds (CloudSim
  * getMaximumVmMigrationTime). */
 static double max_migration_s(const struct pl_state *st, uint32_t h, int extra_vm) {
-    const struct pl_host *ph = &st->hosts[h];
-    uint64_t max_mem = 0;
-    for (uint32_t i = 0; i < ph->n_vms; i++)
-        if (st->snap->vms[ph->vms[i]].mem_mb > max_mem)
-            max_mem = st->snap->vms[ph->vms[i]].mem_mb;
+    uint64_t max_mem = st->hosts[h].mem_max;
     if (extra_vm >= 0 && st->snap->vms[extra_vm].mem_mb > max_mem)
         max_mem = st->snap->vms[extra_vm].mem_mb;
     return (double)max_mem / st->pol->migration_mb_per_s;

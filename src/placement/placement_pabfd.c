@@ -6,10 +6,6 @@
 
 #include "placement/placement_internal.h"
 
-static bool host_off(const struct pl_state *st, uint32_t h) {
-    return st->snap->hosts[h].power_state == PLACEMENT_HOST_OFF && st->hosts[h].power_on_action < 0;
-}
-
 /* Every hard constraint: the vCPU fits a core, CPU within the overcommit
  * limit, memory, drain/failed, migrations per host, anti-affinity. */
 bool pl_host_suitable(const struct pl_state *st, uint32_t h, uint32_t vm) {
@@ -35,18 +31,6 @@ bool pl_host_suitable(const struct pl_state *st, uint32_t h, uint32_t vm) {
     return true;
 }
 
-/* Power before the move. CloudSim uses the utilisation measured at the last
- * update (stale while planning) and an off host's idle power, so waking a
- * host looks free; nodectl charges a woken host its whole draw. */
-static double power_before(const struct pl_state *st, uint32_t h, double alloc) {
-    const struct placement_host *hs = &st->snap->hosts[h];
-    if (st->pol->model == PLACEMENT_MODEL_CLOUDSIM)
-        return placement_power_watts(hs->power, hs->cpu_measured);
-    if (host_off(st, h))
-        return 0;
-    return placement_power_watts(hs->power, alloc / pl_host_mips(hs));
-}
-
 int pl_pabfd_find(const struct pl_state *st, uint32_t vm, enum pl_pass pass) {
     const struct placement_vm *v = &st->snap->vms[vm];
     double min_diff = DBL_MAX;
@@ -57,13 +41,13 @@ int pl_pabfd_find(const struct pl_state *st, uint32_t vm, enum pl_pass pass) {
         /* Cheapest tests first; all must pass, so their order is free. */
         if (ph->excl_target || ph->avail < v->cpu_mips)
             continue;
-        bool off = host_off(st, h);
+        bool off = pl_host_off(st, h);
         if ((pass == PL_PASS_ON && off) || (pass == PL_PASS_OFF && !off))
             continue;
         const struct placement_host *hs = &st->snap->hosts[h];
         double alloc = ph->alloc_sum;
         double after = placement_power_watts(hs->power, (alloc + v->cpu_mips) / pl_host_mips(hs));
-        double diff = after - power_before(st, h, alloc);
+        double diff = after - ph->power_before;
         /* Strict <: the lowest index wins ties. The remaining constraints
          * and the overload test run only for a host that would win. */
         if (!(diff < min_diff) || !pl_host_suitable(st, h, vm))

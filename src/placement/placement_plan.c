@@ -70,6 +70,7 @@ int pl_record_move(struct pl_state *st, uint32_t vm, uint32_t from, uint32_t h, 
         if (power_on < 0)
             return -1;
         ph->power_on_action = power_on;
+        pl_host_power_before(st, h);
     }
     int a = pl_emit(st, PLACEMENT_MIGRATE, vm, from, h, reason);
     if (a < 0)

@@ -77,7 +77,7 @@ int placement_policy_by_name(const char *name, double param, struct placement_po
     if (strcmp(name, "default") == 0) {
         nodectl_base(out);
         out->overload = PLACEMENT_OVERLOAD_LR;
-        out->overload_param = param >= 0 ? param : 1.2;
+        out->overload_param = param >= 0 ? param : 1.15;
         return 0;
     }
     bool nodectl = strncmp(name, "nc-", 3) == 0;

@@ -18,13 +18,13 @@ double placement_power_watts(const struct placement_power_model *m, double u) {
     if (u > 1)
         u = 1;
     double x = u * 10;
-    double fx = floor(x);
-    /* u % 0.1 == 0 implies u * 10 is a whole number, so fmod (slow) runs
-     * only for those few values. */
-    if (x == fx && fmod(u, 0.1) == 0)
-        return m->watts[(int)x];
-    int i1 = (int)fx;
-    int i2 = (int)ceil(x);
+    /* x >= 0, so truncation is floor and ceil is one more unless x is whole
+     * (no libm calls: this runs for every host a VM could go to). u % 0.1 ==
+     * 0 implies u * 10 is whole, so fmod runs only for those few values. */
+    int i1 = (int)x;
+    int i2 = i1 + (x > (double)i1);
+    if (i1 == i2 && fmod(u, 0.1) == 0)
+        return m->watts[i1];
     double delta = (m->watts[i2] - m->watts[i1]) / 10;
     return m->watts[i1] + delta * (u - (double)i1 / 10) * 100;
 }

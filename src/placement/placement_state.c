@@ -18,11 +18,32 @@ double pl_vm_capped(const struct placement_host *h, const struct placement_vm *v
 /* CloudSim recomputes a host's available MIPS by granting its VMs' requests
  * in order; a VM's grant is at least what it held at the last measurement
  * (at creation it holds its full size while requesting nothing yet). */
+/* Adds VM v to host h's running sums. Sums are kept in host order, so
+ * appending performs exactly the operations of a recount (CloudSim recounts
+ * on every call; the results are bit-identical). */
+static void sums_add(struct pl_state *st, uint32_t h, uint32_t v) {
+    const struct placement_vm *vm = &st->snap->vms[v];
+    struct pl_host *ph = &st->hosts[h];
+    double host_mips = pl_host_mips(&st->snap->hosts[h]);
+    double *hs = st->hist_sum + (size_t)h * PLACEMENT_HISTORY_MAX;
+    ph->req_sum += vm->cpu_mips;
+    size_t n = vm->history_len < PLACEMENT_HISTORY_MAX ? vm->history_len : PLACEMENT_HISTORY_MAX;
+    for (size_t i = 0; i < n; i++)
+        hs[i] += vm->history[i] * vm->mips / host_mips;
+    if (vm->mem_mb > ph->mem_max)
+        ph->mem_max = vm->mem_mb;
+}
+
 void pl_host_refresh(struct pl_state *st, uint32_t h) {
     const struct placement_host *hs = &st->snap->hosts[h];
     struct pl_host *ph = &st->hosts[h];
     double avail = pl_host_mips(hs) * st->pol->cpu_overcommit, sum = 0;
+    ph->req_sum = 0;
+    ph->mem_max = 0;
+    for (size_t i = 0; i < PLACEMENT_HISTORY_MAX; i++)
+        st->hist_sum[(size_t)h * PLACEMENT_HISTORY_MAX + i] = 0;
     for (uint32_t i = 0; i < ph->n_vms; i++) {
+        sums_add(st, h, ph->vms[i]);
         uint32_t v = ph->vms[i];
         double capped = pl_vm_capped(hs, &st->snap->vms[v]);
         avail -= st->vm_alloc[v] > capped ? st->vm_alloc[v] : capped;
@@ -30,6 +51,7 @@ void pl_host_refresh(struct pl_state *st, uint32_t h) {
     }
     ph->avail = avail;
     ph->alloc_sum = sum;
+    pl_host_power_before(st, h);
 }
 
 static int push_vm(struct pl_host *ph, uint32_t vm) {
@@ -58,7 +80,8 @@ int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
     st->vm_host = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->vm_host);
     st->vm_alloc = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->vm_alloc);
     st->vm_action = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->vm_action);
-    if (!st->hosts || !st->vm_host || !st->vm_alloc || !st->vm_action) {
+    st->hist_sum = calloc((snap->n_hosts ? snap->n_hosts : 1) * PLACEMENT_HISTORY_MAX, sizeof *st->hist_sum);
+    if (!st->hosts || !st->vm_host || !st->vm_alloc || !st->vm_action || !st->hist_sum) {
         pl_state_free(st);
         return -1;
     }
@@ -92,6 +115,8 @@ void pl_state_free(struct pl_state *st) {
     free(st->vm_host);
     free(st->vm_alloc);
     free(st->vm_action);
+    free(st->hist_sum);
+    st->hist_sum = NULL;
     st->hosts = NULL;
     st->vm_host = NULL;
     st->vm_alloc = NULL;
@@ -112,6 +137,8 @@ int pl_host_add(struct pl_state *st, uint32_t h, uint32_t vm) {
     /* Appending keeps the in-order sum exact: same operations as a recount. */
     ph->alloc_sum += capped;
     ph->mem_used += v->mem_mb;
+    sums_add(st, h, vm);
+    pl_host_power_before(st, h);
     return 0;
 }
 
@@ -134,10 +161,7 @@ double pl_host_alloc_mips(const struct pl_state *st, uint32_t h) { return st->ho
 
 /* Sum of current requests (CloudSim isHostOverUtilized's totalRequestedMips). */
 double pl_host_requested_mips(const struct pl_state *st, uint32_t h, int extra_vm) {
-    const struct pl_host *ph = &st->hosts[h];
-    double sum = 0;
-    for (uint32_t i = 0; i < ph->n_vms; i++)
-        sum += st->snap->vms[ph->vms[i]].cpu_mips;
+    double sum = st->hosts[h].req_sum;
     if (extra_vm >= 0)
         sum += st->snap->vms[extra_vm].cpu_mips;
     return sum;
@@ -161,4 +185,22 @@ static int by_demand_desc(const void *a, const void *b, void *ctx) {
 
 void pl_sort_by_demand(const struct pl_state *st, struct pl_pick *p, size_t n) {
     qsort_r(p, n, sizeof *p, by_demand_desc, (void *)st);
+}
+
+bool pl_host_off(const struct pl_state *st, uint32_t h) {
+    return st->snap->hosts[h].power_state == PLACEMENT_HOST_OFF && st->hosts[h].power_on_action < 0;
+}
+
+/* Power before a move, for PABFD. CloudSim uses the utilisation measured at
+ * the last update (stale while planning) and an off host's idle power, so
+ * waking a host looks free; nodectl charges a woken host its whole draw. */
+void pl_host_power_before(struct pl_state *st, uint32_t h) {
+    const struct placement_host *hs = &st->snap->hosts[h];
+    struct pl_host *ph = &st->hosts[h];
+    if (st->pol->model == PLACEMENT_MODEL_CLOUDSIM)
+        ph->power_before = placement_power_watts(hs->power, hs->cpu_measured);
+    else if (pl_host_off(st, h))
+        ph->power_before = 0;
+    else
+        ph->power_before = placement_power_watts(hs->power, ph->alloc_sum / pl_host_mips(hs));
 }

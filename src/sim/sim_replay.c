@@ -13,9 +13,50 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nodesim replay --workload DIR --policy NAME [--param X] [--json]\n"
-            "                      [--hosts N] [--seed N]\n"
-            "policies: %s\n",
+            "                      [--hosts N] [--seed N] [--memory model|strict] [--set KEY=VALUE]...\n"
+            "policies: %s\n"
+            "--memory model (default): memory constrains only creation, as in CloudSim's\n"
+            "  published runs; strict: every placement respects the hosts' 4 GB.\n"
+            "--set keys: underload, overcommit, vm_cooldown, wake_cooldown, benefit_margin\n"
+            "  (negative: rule off), max_migrations_per_host, max_evacuations, spare_hosts,\n"
+            "  fallback\n",
             placement_policy_names());
+}
+
+/* --set KEY=VALUE: one policy field, for exploring variants of a policy. */
+static int set_field(struct placement_policy *p, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    char *end;
+    if (!eq)
+        return -1;
+    double v = strtod(eq + 1, &end);
+    if (*end || eq[1] == '\0')
+        return -1;
+    size_t n = (size_t)(eq - kv);
+#define KEY(k) (n == strlen(k) && strncmp(kv, k, n) == 0)
+    if (KEY("underload"))
+        p->underload_threshold = v;
+    else if (KEY("overcommit"))
+        p->cpu_overcommit = v;
+    else if (KEY("vm_cooldown"))
+        p->vm_cooldown_s = v;
+    else if (KEY("wake_cooldown"))
+        p->host_wake_cooldown_s = v;
+    else if (KEY("benefit_margin")) {
+        p->benefit_rule = v >= 0;
+        p->benefit_margin_s = v;
+    } else if (KEY("max_migrations_per_host") && v >= 0)
+        p->max_migrations_per_host = (uint32_t)v;
+    else if (KEY("max_evacuations") && v >= 0)
+        p->max_evacuations = (uint32_t)v;
+    else if (KEY("spare_hosts") && v >= 0)
+        p->spare_hosts = (uint32_t)v;
+    else if (KEY("fallback"))
+        p->fallback_threshold = v;
+    else
+        return -1;
+#undef KEY
+    return 0;
 }
 
 static int print_json(const struct sim_result *r, const char *policy, double param) {
@@ -50,6 +91,7 @@ int sim_replay_main(int argc, char **argv) {
         {"workload", required_argument, NULL, 'w'}, {"policy", required_argument, NULL, 'p'},
         {"param", required_argument, NULL, 'x'},    {"json", no_argument, NULL, 'j'},
         {"hosts", required_argument, NULL, 'n'},    {"seed", required_argument, NULL, 's'},
+        {"memory", required_argument, NULL, 'm'},   {"set", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *workload = NULL, *policy = "default";
@@ -57,6 +99,9 @@ int sim_replay_main(int argc, char **argv) {
     bool json = false;
     unsigned long hosts = 800;
     unsigned long long seed = 1;
+    const char *memory = "model";
+    const char *sets[32];
+    size_t n_sets = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -92,6 +137,20 @@ int sim_replay_main(int argc, char **argv) {
                 return 2;
             }
             break;
+        case 'm':
+            memory = optarg;
+            if (strcmp(memory, "model") != 0 && strcmp(memory, "strict") != 0) {
+                fprintf(stderr, "nodesim replay: --memory wants model or strict, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'S':
+            if (n_sets == sizeof sets / sizeof *sets) {
+                fprintf(stderr, "nodesim replay: too many --set options\n");
+                return 2;
+            }
+            sets[n_sets++] = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -111,6 +170,15 @@ int sim_replay_main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    /* The model's memory rule (benchmark note, 2): RAM stops constraining
+     * placement after creation. Respecting it is stricter, never looser. */
+    pol.respect_memory = strcmp(memory, "strict") == 0;
+    for (size_t i = 0; i < n_sets; i++)
+        if (set_field(&pol, sets[i]) != 0) {
+            fprintf(stderr, "nodesim replay: bad --set '%s'\n", sets[i]);
+            usage(stderr);
+            return 2;
+        }
     bool first_fit = strcmp(policy, "npa") == 0 || strcmp(policy, "dvfs") == 0;
     struct sim_options o = {
         .policy = &pol,
