@@ -39,6 +39,7 @@ struct pl_state {
     /* Per host, PLACEMENT_HISTORY_MAX values: CloudSim's host history,
      * untrimmed (kept apart from pl_host so the PABFD scan stays in cache). */
     double *hist_sum;
+    uint32_t *scratch; /* n_vms entries, for VM selection */
 };
 
 /* What an overload test saw, for the operator-readable reason. */

@@ -7,12 +7,14 @@
 
 #include "placement/placement_internal.h"
 
+/* MC solves one least-squares system per VM (cubic in the VM count); hosts
+ * with more movable VMs than this fall back to MMT. */
 enum { MC_MAX_VMS = 24 };
 
-static size_t movable_vms(const struct pl_state *st, uint32_t h, uint32_t *out, size_t cap) {
+static size_t movable_vms(const struct pl_state *st, uint32_t h, uint32_t *out) {
     const struct pl_host *ph = &st->hosts[h];
     size_t n = 0;
-    for (uint32_t i = 0; i < ph->n_vms && n < cap; i++)
+    for (uint32_t i = 0; i < ph->n_vms; i++)
         if (pl_vm_movable(st, ph->vms[i]))
             out[n++] = ph->vms[i];
     return n;
@@ -133,8 +135,8 @@ static int select_mc(const struct pl_state *st, const uint32_t *vms, size_t n) {
 }
 
 int pl_select_vm(struct pl_state *st, uint32_t h) {
-    uint32_t buf[256];
-    size_t n = movable_vms(st, h, buf, sizeof buf / sizeof *buf);
+    uint32_t *buf = st->scratch;
+    size_t n = movable_vms(st, h, buf);
     if (n == 0)
         return -1;
     switch (st->pol->select) {

@@ -81,7 +81,8 @@ int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
     st->vm_alloc = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->vm_alloc);
     st->vm_action = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->vm_action);
     st->hist_sum = calloc((snap->n_hosts ? snap->n_hosts : 1) * PLACEMENT_HISTORY_MAX, sizeof *st->hist_sum);
-    if (!st->hosts || !st->vm_host || !st->vm_alloc || !st->vm_action || !st->hist_sum) {
+    st->scratch = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->scratch);
+    if (!st->hosts || !st->vm_host || !st->vm_alloc || !st->vm_action || !st->hist_sum || !st->scratch) {
         pl_state_free(st);
         return -1;
     }
@@ -116,7 +117,9 @@ void pl_state_free(struct pl_state *st) {
     free(st->vm_alloc);
     free(st->vm_action);
     free(st->hist_sum);
+    free(st->scratch);
     st->hist_sum = NULL;
+    st->scratch = NULL;
     st->hosts = NULL;
     st->vm_host = NULL;
     st->vm_alloc = NULL;

@@ -465,7 +465,8 @@ static int optimise(struct dc *dc, double t, struct prng *rng, struct placement_
             return -1;
         }
     }
-    qsort(dc->ev, dc->n_ev, sizeof *dc->ev, by_time);
+    if (dc->n_ev > 1)
+        qsort(dc->ev, dc->n_ev, sizeof *dc->ev, by_time);
     for (size_t i = 0; i < dc->n_ev;) {
         double tm = dc->ev[i].t;
         if (tm >= TERMINATE_AT)

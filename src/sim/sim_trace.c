@@ -59,7 +59,8 @@ static int list_files(const char *dir, char ***out, size_t *n_out, char *err, si
         free_names(names, n);
         return -1;
     }
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
     *out = names;
     *n_out = n;
     return 0;

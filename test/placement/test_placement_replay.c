@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "sim/sim_cloudsim.h"
 
@@ -55,6 +56,51 @@ static void thr_mmt_matches_cloudsim(void **state) {
     assert_within_5pct(r.pdm, 0.000700, "pdm");
     assert_within_5pct(r.slav, 3.596e-05, "slav");
     assert_within_5pct(r.esv, 5.205e-03, "esv");
+}
+
+/* A hand-checked day: one VM (type 0, 2500 MIPS) at a constant 50 %. First
+ * fit puts it on host 1 (G5: host 0's 1860-MIPS cores are too small); its
+ * host runs at 1250 / 5320 = 0.2350 all day: 101 + 4 * 0.3496 = 102.398 W
+ * over the 85,800 s from the first tick to the last: 2.4405 kWh. A second
+ * VM idle from the start (0 % everywhere) finishes at the first tick and
+ * costs nothing. */
+static void replay_of_a_constant_vm(void **state) {
+    char dir[] = "/tmp/nodectl-replay-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    const char *names[] = {"a", "b"};
+    for (int f = 0; f < 2; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        for (int i = 0; i < 288; i++)
+            fprintf(fp, "%d\n", f == 0 ? 50 : 0);
+        fclose(fp);
+    }
+    char err[256];
+    struct sim_workload w;
+    assert_int_equal(sim_workload_load(dir, &w, err, sizeof err), 0);
+    assert_int_equal(w.n_vms, 2);
+    struct placement_policy pol;
+    assert_int_equal(placement_policy_by_name("dvfs", -1, &pol), 0);
+    struct sim_options o = {.policy = &pol, .initial = PLACEMENT_INITIAL_FIRST_FIT, .n_hosts = 4, .seed = 1};
+    struct sim_result r;
+    assert_int_equal(sim_cloudsim_run(&w, &o, &r, err, sizeof err), 0);
+    double watts = 101 + (105 - 101) / 10.0 * (1250.0 / 5320 - 0.2) * 100;
+    assert_true(fabs(r.energy_kwh - watts * 85800 / 3.6e6) < 1e-9);
+    assert_true(r.slatah == 0 && r.pdm == 0);
+    /* The same VM under THR-MMT stays put: nothing is overloaded and host 1
+     * cannot be emptied (no other host is running to take it). */
+    assert_int_equal(placement_policy_by_name("thr-mmt", -1, &pol), 0);
+    o.initial = PLACEMENT_INITIAL_POWER_AWARE;
+    assert_int_equal(sim_cloudsim_run(&w, &o, &r, err, sizeof err), 0);
+    assert_true(fabs(r.energy_kwh - watts * 85800 / 3.6e6) < 1e-9);
+    sim_workload_free(&w);
+    for (int f = 0; f < 2; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[f]);
+        unlink(path);
+    }
+    rmdir(dir);
 }
 
 static json_t *run_nodesim_json(const char *args, int *status) {
@@ -105,6 +151,7 @@ static void nodesim_rejects_bad_arguments(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(replay_of_a_constant_vm),
         cmocka_unit_test(thr_mmt_matches_cloudsim),
         cmocka_unit_test(nodesim_npa_json),
         cmocka_unit_test(nodesim_rejects_bad_arguments),
