@@ -1,9 +1,9 @@
 /* One planning round on a synthetic cluster, for growing sizes up to 10,000
  * hosts and 100,000 VMs. Prints milliseconds per round (median of `rounds`)
- * and the actions planned. The cluster: CloudSim's two host types (2 cores
- * of 1860 or 2660 MIPS, 4 GB... scaled to 32 GB so ten VMs fit) and VM
- * types, loads drawn from a seeded PRNG so hosts range from idle to
- * overloaded, with 30-sample histories.
+ * and the actions planned. The cluster: CloudSim's two core speeds (1860
+ * and 2660 MIPS, here 4 cores and 32 GB per host so ten VMs fit) and VM
+ * types; each host's VMs share a load level of 0.10-0.55 and have seeded
+ * random-walk 30-sample histories, so hosts range from idle to overloaded.
  *
  * usage: bench_plan [policy ...]   (default: thr-mmt lr-mmt default) */
 #include <stdio.h>
