@@ -86,7 +86,8 @@ static double iqr(const double *d, size_t n) {
 /* Ordinary least squares with intercept, with commons-math SimpleRegression's
  * running sums. CloudSim's "loess" builds tricube (LR) or bisquare (LRR)
  * weights but applies them only when >= 40 % are zero, which never happens
- * for 10 points, so both reduce to this fit (the benchmark note, 4.2). */
+ * for 10 points, so both reduce to this fit (the benchmark note, 4.2); the
+ * cloudsim model keeps that, the nodectl model's LRR adds robust() below. */
 static void ols(const double *x, const double *y, size_t n, double *a, double *b) {
     double xbar = 0, ybar = 0, sxx = 0, sxy = 0, sx = 0, sy = 0;
     for (size_t i = 0; i < n; i++) {
@@ -107,6 +108,34 @@ static void ols(const double *x, const double *y, size_t n, double *a, double *b
     }
     *b = sxy / sxx;
     *a = (sy - *b * sx) / (double)n;
+}
+
+/* Robust local regression as Cleveland (1979) and the paper (section 5.1.4)
+ * intend, one robustness step: bisquare weights from the OLS residuals
+ * (scale 6 x median absolute residual), then weighted least squares. Used by
+ * LRR in the nodectl model; CloudSim's never applies its weights. */
+static void robust(const double *x, const double *y, size_t n, double *a, double *b) {
+    double r[PLACEMENT_HISTORY_MAX];
+    for (size_t i = 0; i < n; i++)
+        r[i] = fabs(y[i] - (*a + *b * x[i]));
+    double s = 6 * median(r, n);
+    if (!(s > 0))
+        return;
+    double sw = 0, swx = 0, swy = 0, swxx = 0, swxy = 0;
+    for (size_t i = 0; i < n; i++) {
+        double u = r[i] / s;
+        double w = u < 1 ? (1 - u * u) * (1 - u * u) : 0;
+        sw += w;
+        swx += w * x[i];
+        swy += w * y[i];
+        swxx += w * x[i] * x[i];
+        swxy += w * x[i] * y[i];
+    }
+    double det = sw * swxx - swx * swx;
+    if (!(fabs(det) > 1e-12))
+        return;
+    *b = (sw * swxy - swx * swy) / det;
+    *a = (swy - *b * swx) / sw;
 }
 
 static void threshold_test(double u, double thr, const char *rule, struct pl_overload *out) {
@@ -174,6 +203,8 @@ void pl_overload_eval(const struct pl_state *st, uint32_t h, int extra_vm, struc
             y[i] = hist[LEN - i - 1];
         }
         ols(x, y, LEN, &a, &b);
+        if (pol->overload == PLACEMENT_OVERLOAD_LRR && pol->model == PLACEMENT_MODEL_NODECTL)
+            robust(x, y, LEN, &a, &b);
         double steps = ceil(max_migration_s(st, h, extra_vm) / pol->interval_s);
         double predicted = pol->overload_param * (a + b * (LEN + steps));
         out->over = predicted >= 1;

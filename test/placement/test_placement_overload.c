@@ -109,12 +109,27 @@ static void lr_predicts_one_interval_past_migration(void **state) {
     assert_false(fo.over);
 }
 
-/* LRR gives LR's decisions (CloudSim never applies the robust weights). */
-static void lrr_matches_lr(void **state) {
+/* In the cloudsim model LRR gives LR's decisions (CloudSim never applies the
+ * robust weights). */
+static void cloudsim_lrr_matches_lr(void **state) {
     double h[10] = {0.9, 0.5, 0.8, 0.4, 0.85, 0.3, 0.7, 0.6, 0.65, 0.5};
-    struct pl_overload a = eval("nc-lr-mmt", h, 10, 0.5), b = eval("nc-lrr-mmt", h, 10, 0.5);
+    struct pl_overload a = eval("lr-mmt", h, 10, 0.5), b = eval("lrr-mmt", h, 10, 0.5);
     assert_true(a.value == b.value);
     assert_string_equal(b.rule, "LRR");
+}
+
+/* Nine samples at 0.7 and a spike to 1.0 now, safety 1.25. OLS: slope
+ * 0.3 * 4.5 / 82.5 = 0.0164, intercept 0.64, prediction (0.64 + 0.18) * 1.25
+ * = 1.025: overloaded. The robust fit gives the spike a bisquare weight of
+ * about 0.13 and predicts well below 1: a one-sample spike does not move VMs. */
+static void nodectl_lrr_discounts_a_spike(void **state) {
+    double h[10] = {1.0, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7};
+    struct pl_overload lr = eval_param("nc-lr-mmt", 1.25, h, 10, 0.5);
+    assert_true(fabs(lr.value - 1.025) < 1e-9);
+    assert_true(lr.over);
+    struct pl_overload lrr = eval_param("nc-lrr-mmt", 1.25, h, 10, 0.5);
+    assert_false(lrr.over);
+    assert_true(lrr.value < 0.95);
 }
 
 /* loadavg15 1.8 on 2 cores = 0.9 per core: above a 0.8 maximum. */
@@ -160,7 +175,8 @@ int main(void) {
         cmocka_unit_test(iqr_threshold_from_interquartile_range),
         cmocka_unit_test(short_history_falls_back_to_static_threshold),
         cmocka_unit_test(lr_predicts_one_interval_past_migration),
-        cmocka_unit_test(lrr_matches_lr),
+        cmocka_unit_test(cloudsim_lrr_matches_lr),
+        cmocka_unit_test(nodectl_lrr_discounts_a_spike),
         cmocka_unit_test(loadavg_rule_per_core),
         cmocka_unit_test(power_model_interpolates_and_clamps),
     };
