@@ -5,7 +5,7 @@
  * (PABFD) follow Beloglazov & Buyya, "Optimal online deterministic
  * algorithms and adaptive heuristics for energy and performance efficient
  * dynamic consolidation of virtual machines in Cloud data centers", CCPE
- * 24(13), 2012, sections 4-5, as implemented in CloudSim's power package.
+ * 24(13), 2012, as implemented in CloudSim's power package.
  * PLACEMENT_MODEL_CLOUDSIM reproduces CloudSim 5.0 decision for decision
  * (see docs/placement.md); PLACEMENT_MODEL_NODECTL is the stricter model the
  * agent runs (memory, constraints, anti-thrash rules, real power states). */
@@ -179,8 +179,8 @@ void placement_plan_free(struct placement_plan *p);
 int placement_plan(const struct placement_snapshot *snap, const struct placement_policy *pol,
                    double now, struct prng *rng, struct placement_plan *plan);
 
-/* Initial placement of a new VM (Nascimento et al., UNESP 2014, compared
- * strategies): returns a host index, or -1 if no host can take it. */
+/* Initial placement of a new VM (the strategies compared in the UNESP 2014
+ * study issue 6 cites): returns a host index, or -1 if no host can take it. */
 enum placement_initial_kind {
     PLACEMENT_INITIAL_FIRST_FIT,
     PLACEMENT_INITIAL_ROUND_ROBIN,

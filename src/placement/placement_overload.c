@@ -1,5 +1,5 @@
 /* Host overload detection: static threshold (THR) and the adaptive rules of
- * Beloglazov & Buyya (CCPE 2012, section 5.1): median absolute deviation
+ * Beloglazov & Buyya (CCPE 2012, host overload detection): median absolute deviation
  * (MAD), interquartile range (IQR), local regression (LR) and robust local
  * regression (LRR); plus the Bologna cluster's load-average rule.
  *
@@ -110,7 +110,7 @@ static void ols(const double *x, const double *y, size_t n, double *a, double *b
     *a = (sy - *b * sx) / (double)n;
 }
 
-/* Robust local regression as Cleveland (1979) and the paper (section 5.1.4)
+/* Robust local regression as Cleveland (JASA 1979) and the paper
  * intend, one robustness step: bisquare weights from the OLS residuals
  * (scale 6 x median absolute residual), then weighted least squares. Used by
  * LRR in the nodectl model; CloudSim's never applies its weights. */

@@ -1,5 +1,5 @@
-/* Power-aware best fit decreasing (Beloglazov & Buyya, CCPE 2012, section
- * 4, algorithm 1; CloudSim PowerVmAllocationPolicyMigrationAbstract
+/* Power-aware best fit decreasing (Beloglazov & Buyya, CCPE 2012, VM
+ * placement; CloudSim PowerVmAllocationPolicyMigrationAbstract
  * .findHostForVm): the VM goes where it raises power draw least, among hosts
  * that can take it without becoming overloaded. */
 #include <float.h>

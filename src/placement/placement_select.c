@@ -1,5 +1,5 @@
-/* Which VM leaves an overloaded host (Beloglazov & Buyya, CCPE 2012,
- * section 5.2): minimum migration time (MMT), maximum correlation (MC),
+/* Which VM leaves an overloaded host (Beloglazov & Buyya, CCPE 2012, VM
+ * selection): minimum migration time (MMT), maximum correlation (MC),
  * random selection (RS); and "lightest VM first", as the Bologna
  * energy-saving cluster manager did. */
 #include <math.h>
