@@ -3,6 +3,6 @@
 # usage: bench/plan.sh [policy ...]
 set -eu
 cd "$(dirname "$0")/.."
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DNODECTL_TESTS=OFF >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DNODECTL_TESTS=ON >/dev/null
 cmake --build build-bench -j2 --target bench_plan >/dev/null
 ./build-bench/bench/bench_plan "$@"

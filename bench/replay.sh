@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DIR=${1:-../shared/data/planetlab}
 [ $# -gt 0 ] && shift
 POLICIES=${*:-"npa dvfs thr-mmt iqr-mmt mad-mmt lr-mmt lrr-mmt default"}
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DNODECTL_TESTS=OFF >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DNODECTL_TESTS=ON >/dev/null
 cmake --build build-bench -j2 --target nodesim >/dev/null
 printf '%-9s %-12s %10s %10s %8s %8s %10s %10s %8s\n' day policy energy_kwh migrations slatah% pdm% slav esv wall_s
 for day in "$DIR"/2*/; do

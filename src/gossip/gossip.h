@@ -160,16 +160,22 @@ uint32_t gossip_incarnation(const struct gossip *g);
 uint32_t gossip_health_score(const struct gossip *g); /* Lifeguard LHM, 0 = healthy */
 uint64_t gossip_bad_packets(const struct gossip *g);
 
+/* Makes members known in the given state, as from a snapshot or a
+ * simulator's warm start: no news is broadcast; a SUSPECT member is taken
+ * as ALIVE and probed afresh; our own entry only raises our incarnation and
+ * record version. Returns -1 on bad input (a state out of range, wake
+ * information too long) or out of memory. */
+int gossip_add_members(struct gossip *g, int64_t now_ms, const struct gossip_member_info *members,
+                       size_t n);
+
 /* Snapshot of the membership (with records and wake information) for the
  * agent's state directory. *out is malloc'd. */
 int gossip_snapshot_encode(const struct gossip *g, uint8_t **out, size_t *len);
 /* The same format from a list of members, e.g. a simulator's warm start. */
 int gossip_snapshot_build(uint64_t self_id, const struct gossip_member_info *members, size_t n,
                           uint8_t **out, size_t *len);
-/* Merges a snapshot into a new instance: members become known in their
- * saved state (probing then finds out who is really there); the local
- * incarnation is raised to the saved one. Returns -1 with *err on bad
- * input. */
+/* Merges a snapshot with gossip_add_members (probing then finds out who is
+ * really there). Returns -1 with *err on bad input. */
 int gossip_snapshot_load(struct gossip *g, int64_t now_ms, const uint8_t *data, size_t len,
                          const char **err);
 

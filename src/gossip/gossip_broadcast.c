@@ -55,13 +55,11 @@ static bool add_item(struct gossip *g, struct pkt *p, const struct bcast *b) {
     const struct member *m = &g->m[b->member];
     if (b->kind == BCAST_MEMBER)
         return pkt_add_member(p, m, b->from, false);
-    const struct gossip_blob *r = m->record;
-    uint32_t len = r ? r->len : 0;
-    /* Records larger than half a packet are announced; receivers fetch
-     * them in pieces (gossip_pushpull.c). */
-    if (len <= p->limit / 2)
-        return pkt_add_record(p, m->id, m->record_version, len, 0, r ? r->data : NULL, len);
-    return pkt_add_record(p, m->id, m->record_version, len, 0, NULL, 0);
+    /* Records are only announced (id, version, size); each receiver
+     * fetches a version once, from the first announcer, in pieces
+     * (gossip_pushpull.c). Piggybacking the bytes would send every record
+     * retransmit_mult * log10(N) times to every node. */
+    return pkt_add_record(p, m->id, m->record_version, m->record ? m->record->len : 0, 0, NULL, 0);
 }
 
 void bcast_fill(struct gossip *g, struct pkt *p, uint32_t priority_member) {
@@ -73,16 +71,20 @@ void bcast_fill(struct gossip *g, struct pkt *p, uint32_t priority_member) {
         return;
     uint32_t limit = bcast_limit(g);
     uint32_t sent = 0;
-    for (uint32_t j = 0; j < g->n_bq; j++) {
-        struct bcast *b = &g->bq[j];
-        if (b->kind == BCAST_MEMBER && b->member == priority_member &&
-            g->m[priority_member].state == GOSSIP_SUSPECT)
-            continue;
-        if (add_item(g, p, b)) {
-            b->transmits++;
-            sent++;
-        } else if (p->size + 40 > p->limit) {
-            break; /* full: nothing more fits */
+    /* Membership news first: failure detection must not wait behind
+     * record announcements. */
+    for (int kind = BCAST_MEMBER; kind <= BCAST_RECORD; kind++) {
+        for (uint32_t j = 0; j < g->n_bq; j++) {
+            struct bcast *b = &g->bq[j];
+            if (b->kind != kind || (kind == BCAST_MEMBER && b->member == priority_member &&
+                                    g->m[priority_member].state == GOSSIP_SUSPECT))
+                continue;
+            if (add_item(g, p, b)) {
+                b->transmits++;
+                sent++;
+            } else if (p->size + 40 > p->limit) {
+                break; /* full: nothing more fits */
+            }
         }
     }
     if (sent == 0)

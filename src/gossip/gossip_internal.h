@@ -13,6 +13,7 @@
 #define GOSSIP_PKT_WANT 64
 #define GOSSIP_RELAYS_MAX 64
 #define GOSSIP_REASSEMBLY_MAX 32
+#define GOSSIP_RECORD_ASKS 8
 #define GOSSIP_NONE UINT32_MAX
 
 /* One member as this instance sees it. Kept small: the simulator holds
@@ -72,7 +73,9 @@ struct relay {
 struct reassembly {
     uint64_t id, version;
     uint32_t total, chunks_left;
-    int64_t deadline_ms;
+    uint32_t asks;
+    struct gossip_addr peer; /* who announced or listed it last */
+    int64_t asked_ms, deadline_ms;
     uint8_t *data;
     uint8_t *have; /* one byte per chunk */
 };
@@ -151,6 +154,7 @@ bool addr_from_wire(ProtobufCBinaryData ip, uint32_t port, struct gossip_addr *a
 
 /* gossip_members.c */
 uint32_t member_find(const struct gossip *g, uint64_t id);
+int members_reserve(struct gossip *g, uint32_t cap);
 uint32_t member_add(struct gossip *g, uint64_t id, const struct gossip_addr *addr,
                     enum gossip_state state, uint32_t incarnation);
 int member_set_state(struct gossip *g, uint32_t i, enum gossip_state state, uint32_t incarnation);

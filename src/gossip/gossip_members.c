@@ -70,21 +70,27 @@ static int emit_state(struct gossip *g, uint32_t i, enum gossip_state old) {
                                                 .record_version = m->record_version});
 }
 
-uint32_t member_add(struct gossip *g, uint64_t id, const struct gossip_addr *addr,
-                    enum gossip_state state, uint32_t incarnation) {
-    if (g->n == g->cap) {
-        uint32_t cap = g->cap ? g->cap * 2 : 16;
+int members_reserve(struct gossip *g, uint32_t cap) {
+    if (cap > g->cap) {
         struct member *m = realloc(g->m, cap * sizeof *m);
         if (!m)
-            return GOSSIP_NONE;
+            return -1;
         g->m = m;
         uint32_t *o = realloc(g->order, cap * sizeof *o);
         if (!o)
-            return GOSSIP_NONE;
+            return -1;
         g->order = o;
         g->cap = cap;
     }
-    if ((g->n + 1) * 2 > g->index_mask + 1 && index_grow(g) != 0)
+    while (cap * 2 > g->index_mask + 1)
+        if (index_grow(g) != 0)
+            return -1;
+    return 0;
+}
+
+uint32_t member_add(struct gossip *g, uint64_t id, const struct gossip_addr *addr,
+                    enum gossip_state state, uint32_t incarnation) {
+    if (g->n == g->cap && members_reserve(g, g->cap ? g->cap * 2 : 16) != 0)
         return GOSSIP_NONE;
     uint32_t i = g->n++;
     g->m[i] = (struct member){.id = id, .addr = *addr, .state = (uint8_t)state,

@@ -66,12 +66,31 @@ void reassembly_free_all(struct gossip *g) {
         reassembly_drop(g, 0);
 }
 
+static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const struct gossip_addr *to);
+
+/* A record request or its pieces may be lost: ask the same peer again after
+ * a probe timeout, a few times, before leaving it to the next announcement
+ * or push-pull. */
+static int64_t reask_at(const struct gossip *g, const struct reassembly *ra) {
+    if (ra->asks >= GOSSIP_RECORD_ASKS)
+        return INT64_MAX;
+    return ra->asked_ms + g->cfg.probe_timeout_ms;
+}
+
 int push_pull_tick(struct gossip *g) {
     for (uint32_t r = 0; r < g->n_reasm;) {
-        if (g->reasm[r].deadline_ms <= g->now_ms)
+        struct reassembly *ra = &g->reasm[r];
+        if (ra->deadline_ms <= g->now_ms) {
             reassembly_drop(g, r);
-        else
-            r++;
+            continue;
+        }
+        if (reask_at(g, ra) <= g->now_ms) {
+            ra->asks++;
+            ra->asked_ms = g->now_ms;
+            if (send_want(g, &ra->id, 1, &ra->peer) != 0)
+                return -1;
+        }
+        r++;
     }
     if (g->now_ms < g->next_push_pull_ms)
         return 0;
@@ -86,7 +105,13 @@ int push_pull_tick(struct gossip *g) {
 }
 
 int64_t push_pull_next_deadline(const struct gossip *g) {
-    return g->next_push_pull_ms;
+    int64_t d = g->next_push_pull_ms;
+    for (uint32_t r = 0; r < g->n_reasm; r++) {
+        int64_t t = reask_at(g, &g->reasm[r]);
+        if (t < d)
+            d = t;
+    }
+    return d;
 }
 
 static uint32_t reassembly_find(const struct gossip *g, uint64_t id) {
@@ -97,14 +122,27 @@ static uint32_t reassembly_find(const struct gossip *g, uint64_t id) {
 }
 
 /* Starts collecting (id, version); returns its slot, or GOSSIP_NONE if it
- * is already being collected or (with *oom) memory ran out. */
+ * is already being collected and asked for recently, or (with *oom)
+ * memory ran out. */
 static uint32_t reassembly_start(struct gossip *g, uint64_t id, uint64_t version, uint32_t total,
-                                 bool *oom) {
+                                 const struct gossip_addr *peer, bool *oom) {
     *oom = false;
     uint32_t r = reassembly_find(g, id);
     if (r != GOSSIP_NONE) {
-        if (g->reasm[r].version >= version)
+        struct reassembly *old = &g->reasm[r];
+        if (old->version > version)
             return GOSSIP_NONE;
+        /* Ask again (another peer, usually) once an answer is overdue:
+         * the request or the pieces may have been lost. */
+        if (old->version == version) {
+            /* The latest announcer is asked next: the first may have
+             * crashed since. */
+            old->peer = *peer;
+            if (g->now_ms - old->asked_ms < (int64_t)g->cfg.probe_timeout_ms)
+                return GOSSIP_NONE;
+            old->asked_ms = g->now_ms;
+            return r;
+        }
         reassembly_drop(g, r);
     }
     if (g->n_reasm == GOSSIP_REASSEMBLY_MAX) {
@@ -117,7 +155,8 @@ static uint32_t reassembly_start(struct gossip *g, uint64_t id, uint64_t version
     uint32_t chunks = (total + GOSSIP_CHUNK - 1) / GOSSIP_CHUNK;
     struct reassembly *ra = &g->reasm[g->n_reasm];
     *ra = (struct reassembly){.id = id, .version = version, .total = total,
-                              .chunks_left = chunks,
+                              .chunks_left = chunks, .asks = 1, .peer = *peer,
+                              .asked_ms = g->now_ms,
                               .deadline_ms = g->now_ms + g->cfg.push_pull_interval_ms};
     ra->data = malloc(total ? total : 1);
     ra->have = calloc(chunks ? chunks : 1, 1);
@@ -146,10 +185,10 @@ static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const stru
 
 /* Marks (id, version) as being fetched; true if the caller should ask. */
 static bool want_record(struct gossip *g, uint64_t id, uint64_t version, uint32_t total,
-                        bool *oom) {
+                        const struct gossip_addr *peer, bool *oom) {
     if (total == 0)
         return false;
-    return reassembly_start(g, id, version, total, oom) != GOSSIP_NONE;
+    return reassembly_start(g, id, version, total, peer, oom) != GOSSIP_NONE;
 }
 
 int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
@@ -176,7 +215,7 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
         /* The size is unknown until the first piece comes: hold a one-byte
          * placeholder, resized by records_on_piece. */
         bool oom;
-        if (want_record(g, u.id, u.record_version, 1, &oom))
+        if (want_record(g, u.id, u.record_version, 1, from, &oom))
             want[n_want++] = u.id;
         else if (oom)
             return -1;
@@ -236,7 +275,7 @@ int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
     bool oom;
     if (r->data.len == 0) {
         /* An announcement of a record too big to piggyback. */
-        if (want_record(g, r->id, r->version, r->total_len, &oom))
+        if (want_record(g, r->id, r->version, r->total_len, from, &oom))
             return send_want(g, &r->id, 1, from);
         return oom ? -1 : 0;
     }
@@ -254,7 +293,7 @@ int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
         s = GOSSIP_NONE;
     }
     if (s == GOSSIP_NONE) {
-        s = reassembly_start(g, r->id, r->version, r->total_len, &oom);
+        s = reassembly_start(g, r->id, r->version, r->total_len, from, &oom);
         if (s == GOSSIP_NONE)
             return oom ? -1 : 0;
     }

@@ -71,6 +71,41 @@ int gossip_snapshot_encode(const struct gossip *g, uint8_t **out, size_t *len) {
     return rc;
 }
 
+int gossip_add_members(struct gossip *g, int64_t now_ms, const struct gossip_member_info *members,
+                       size_t n) {
+    if (!g || (!members && n))
+        return -1;
+    if (g->now_ms < now_ms)
+        g->now_ms = now_ms;
+    if (members_reserve(g, g->n + n) != 0)
+        return -1;
+    struct member *self = &g->m[g->self];
+    for (size_t k = 0; k < n; k++) {
+        const struct gossip_member_info *u = &members[k];
+        if ((unsigned)u->state > GOSSIP_OFF || u->wake_len > GOSSIP_WAKE_MAX ||
+            u->record_len > GOSSIP_RECORD_MAX)
+            return -1;
+        if (u->id == self->id) {
+            if (u->incarnation > self->incarnation)
+                self->incarnation = u->incarnation;
+            if (u->record_version > self->record_version)
+                self->record_version = u->record_version;
+            continue;
+        }
+        if (member_find(g, u->id) != GOSSIP_NONE)
+            continue;
+        /* A suspicion cannot be resumed fairly: probe the member afresh. */
+        enum gossip_state st = u->state == GOSSIP_SUSPECT ? GOSSIP_ALIVE : u->state;
+        uint32_t i = member_add(g, u->id, &u->addr, st, u->incarnation);
+        if (i == GOSSIP_NONE || member_set_wake(g, i, u->wake, u->wake_len) != 0)
+            return -1;
+        if (u->record_version &&
+            record_apply(g, u->id, u->record_version, u->record, u->record_len, false) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int gossip_snapshot_load(struct gossip *g, int64_t now_ms, const uint8_t *data, size_t len,
                          const char **err) {
     const char *dummy;
@@ -80,65 +115,56 @@ int gossip_snapshot_load(struct gossip *g, int64_t now_ms, const uint8_t *data, 
         *err = "no instance or no data";
         return -1;
     }
-    if (g->now_ms < now_ms)
-        g->now_ms = now_ms;
     Nodectl__GossipSnapshot *s = nodectl__gossip_snapshot__unpack(NULL, len, data);
     if (!s) {
         *err = "not a gossip snapshot (protobuf decoding failed)";
         return -1;
     }
-    int rc = 0;
-    uint64_t self_id = g->m[g->self].id;
-    if (s->self_id != self_id) {
-        *err = "snapshot belongs to another node id";
-        rc = -1;
+    int rc = -1;
+    struct gossip_member_info *info = calloc(s->n_members ? s->n_members : 1, sizeof *info);
+    if (!info) {
+        *err = "out of memory";
         goto done;
     }
-    for (size_t k = 0; k < s->n_members && rc == 0; k++) {
+    if (s->self_id != g->m[g->self].id) {
+        *err = "snapshot belongs to another node id";
+        goto done;
+    }
+    for (size_t k = 0; k < s->n_members; k++) {
         const Nodectl__GossipMember *u = s->members[k];
-        struct gossip_addr addr;
-        if ((unsigned)u->state > GOSSIP_OFF || !addr_from_wire(u->ip, u->port, &addr) ||
+        struct gossip_member_info *m = &info[k];
+        if ((unsigned)u->state > GOSSIP_OFF || !addr_from_wire(u->ip, u->port, &m->addr) ||
             u->wake.len > GOSSIP_WAKE_MAX) {
             *err = "snapshot member with a bad state, address or wake information";
-            rc = -1;
-            break;
+            goto done;
         }
-        if (u->id == self_id) {
-            struct member *self = &g->m[g->self];
-            if (u->incarnation > self->incarnation)
-                self->incarnation = u->incarnation;
-            if (u->record_version > self->record_version)
-                self->record_version = u->record_version;
-            continue;
-        }
-        if (member_find(g, u->id) != GOSSIP_NONE)
-            continue;
-        /* A suspicion cannot be resumed fairly after a restart: the
-         * member is probed afresh instead. */
-        enum gossip_state st = u->state == NODECTL__GOSSIP_STATE__GOSSIP_STATE_SUSPECT
-                                   ? GOSSIP_ALIVE
-                                   : (enum gossip_state)u->state;
-        uint32_t i = member_add(g, u->id, &addr, st, u->incarnation);
-        if (i == GOSSIP_NONE || member_set_wake(g, i, u->wake.data, u->wake.len) != 0) {
-            *err = "out of memory";
-            rc = -1;
-        }
+        m->id = u->id;
+        m->state = (enum gossip_state)u->state;
+        m->incarnation = u->incarnation;
+        m->wake = u->wake.data;
+        m->wake_len = u->wake.len;
     }
-    for (size_t k = 0; k < s->n_records && rc == 0; k++) {
-        const Nodectl__GossipRecord *r = s->records[k];
-        if (r->id == self_id)
-            continue;
-        if (r->data.len != r->total_len || r->total_len > GOSSIP_RECORD_MAX) {
+    /* Records are matched to their members by id and version. */
+    for (size_t r = 0; r < s->n_records; r++) {
+        const Nodectl__GossipRecord *rec = s->records[r];
+        if (rec->data.len != rec->total_len || rec->total_len > GOSSIP_RECORD_MAX) {
             *err = "snapshot record with a bad length";
-            rc = -1;
-            break;
+            goto done;
         }
-        if (record_apply(g, r->id, r->version, r->data.data, r->data.len, false) != 0) {
-            *err = "out of memory";
-            rc = -1;
+        for (size_t k = 0; k < s->n_members; k++) {
+            if (info[k].id == rec->id && s->members[k]->record_version == rec->version) {
+                info[k].record_version = rec->version;
+                info[k].record = rec->data.data;
+                info[k].record_len = rec->data.len;
+                break;
+            }
         }
     }
+    rc = gossip_add_members(g, now_ms, info, s->n_members);
+    if (rc != 0)
+        *err = "out of memory";
 done:
+    free(info);
     nodectl__gossip_snapshot__free_unpacked(s, NULL);
     return rc;
 }

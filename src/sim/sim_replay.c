@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/sim.h"
+#include "sim/nodesim.h"
 #include "sim/sim_cloudsim.h"
 
 static void usage(FILE *f) {
@@ -86,7 +86,7 @@ static void print_text(const struct sim_result *r) {
            r->plan_seconds_max, r->wall_seconds);
 }
 
-int sim_replay_main(int argc, char **argv) {
+int nodesim_replay(int argc, char **argv) {
     static const struct option opts[] = {
         {"workload", required_argument, NULL, 'w'}, {"policy", required_argument, NULL, 'p'},
         {"param", required_argument, NULL, 'x'},    {"json", no_argument, NULL, 'j'},
