@@ -21,3 +21,11 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
+
+# libvirtd refuses to start its QEMU driver until the user libvirt-qemu exists, even when
+# qemu.conf says user = "root" (the default user is resolved before the file is read). Debian's
+# libvirt-daemon-system would create it (and group kvm); the rig installs only the daemon.
+getent group kvm >/dev/null || $SUDO groupadd --system kvm
+getent passwd libvirt-qemu >/dev/null ||
+    $SUDO useradd --system --user-group --groups kvm --no-create-home \
+        --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
