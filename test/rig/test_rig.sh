@@ -2,7 +2,8 @@
 # The rig's own test (ctest label "rig"): an interrupted `up` leaves nothing behind; 3 hosts x 2
 # guests come up, each host's libvirtd sees exactly its own running guests; a guest migrates
 # live rig1 -> rig2 (p2p, persistent, undefined on the source) and then runs on rig2 only; a
-# process spawned in a host runs in that host's namespace; `down` leaves no namespace, process or
+# process spawned in a host runs in that host's namespace; a libvirtd restart keeps the guests;
+# `down` leaves no namespace, process or
 # mount, and is idempotent. Needs root and a libvirt/QEMU install (test/rig/install-deps.sh,
 # which `rig up` runs); it fails, never skips, when it cannot run, so a CI that silently lost its
 # end-to-end coverage cannot look green.
@@ -138,6 +139,13 @@ done
 spawned=$(rig spawn rig3 "$STATE/sleep.log" sleep 600)
 [[ $(readlink "/proc/$spawned/ns/net") == "net:[$(stat -L -c %i "/run/netns/$NODECTL_RIG-rig3")]" ]] ||
     fail "spawned process $spawned is not in rig3's network namespace"
+
+# 3b. rig3's libvirtd stops and starts again; its guests run on and the new daemon finds them.
+rig libvirtd rig3 stop
+! rig exec rig3 virsh -q -c qemu:///system version >/dev/null 2>&1 || fail "rig3's libvirtd still answers"
+rig libvirtd rig3 start
+[[ $(guests rig3 --state-running) == "rig3-vm1 rig3-vm2" ]] ||
+    fail "after a libvirtd restart rig3 runs '$(guests rig3 --state-running)'"
 
 # 4. Live migration rig1 -> rig2, driven from inside rig1 as a client on a rig host would.
 dest=$(rig addr rig2)
