@@ -11,10 +11,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RIG_CMD=$HERE/rig
-# ctest's TIMEOUT (test/CMakeLists.txt, 300 s) kills this script with SIGKILL, which no trap
-# survives; so the checks run as a child with a budget well below it, and this script, the
-# supervisor, always tears the rig down afterwards. The budget covers the apt install on a fresh
-# machine (about 15 s) and the run itself (about 35 s with KVM).
+# The checks run under a budget well below ctest's TIMEOUT (supervise.sh). It covers the apt
+# install on a fresh machine (about 15 s) and the run itself (about 35 s with KVM).
 BODY_TIMEOUT_S=240
 
 fail() {
@@ -25,27 +23,8 @@ note() { printf 'test_rig: %s\n' "$*" >&2; }
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 rig() { "$RIG_CMD" "$@"; }
 
-if [[ ${1:-} != --body ]]; then
-    [[ $(id -u) -eq 0 ]] ||
-        fail "needs root (network/mount namespaces, libvirtd); run as root or exclude with 'ctest -LE rig'"
-    # Its own instance, so the test never touches a rig a developer has up on this machine.
-    export NODECTL_RIG=nodectl-rig-test-$$
-    timeout --kill-after=15 "$BODY_TIMEOUT_S" "$0" --body &
-    body=$!
-    # The body runs in timeout's own process group, so a Ctrl-C reaches only this script: pass
-    # it on, so that the body stops and its trap tears the rig down.
-    trap 'kill -TERM "$body" 2>/dev/null || true' INT TERM
-    rc=0
-    while :; do
-        wait "$body" || rc=$?
-        kill -0 "$body" 2>/dev/null || break
-        rc=0
-    done
-    trap - INT TERM
-    ((rc != 124)) || note "FAIL: the checks did not finish within ${BODY_TIMEOUT_S}s"
-    rig down >/dev/null 2>&1 || fail "final 'rig down' failed"
-    exit "$rc"
-fi
+source "$HERE/supervise.sh"
+rig_supervise rigtest "$BODY_TIMEOUT_S" "$@"
 
 STATE=/run/$NODECTL_RIG
 T0=$EPOCHREALTIME
