@@ -49,8 +49,8 @@ static const struct command commands[] = {
      "  Asks the agent of the host that runs VM to live-migrate it to HOST (which\n"
      "  must be alive and have a [hypervisor] migration_uri). Refused with the\n"
      "  reason when VM is unknown, stopped or already moving, or HOST cannot take\n"
-     "  it. --wait follows the progress until VM runs on HOST (exit 0) or the\n"
-     "  migration failed or was aborted at its timeout (exit 1).",
+     "  it. --wait follows the progress until libvirt reports VM running on HOST\n"
+     "  (exit 0) or the migration failed or was aborted at its timeout (exit 1).",
      cmd_migrate, true},
     {"leader", "hand leadership to another candidate",
      "nodectl leader transfer [HOST]\n"
