@@ -31,7 +31,6 @@
  *   -DNO_RESTART_STICKY   a restarted voter is not sticky      -> P2
  *   -DNO_STICKY           voters are never sticky              -> P2
  *   -DVOTE_NOT_PERSISTED  votedFor is lost in a crash          -> P3
- *   -DLEASE_TOO_LONG      lease = T + 1 (margin below zero)    -> P2
  */
 
 #ifndef T
@@ -47,11 +46,7 @@
 #define NMSG 4          /* messages in flight; a send to a full network is lost */
 #endif
 
-#ifdef LEASE_TOO_LONG
-#define LEASE (T + 1)
-#else
 #define LEASE (T - MARGIN)
-#endif
 
 #define N 3
 #define QUORUM 2
@@ -472,7 +467,9 @@ active proctype world() {
     TRANSFER(2, 1)
     MSG(0)
     MSG(1)
+#if NMSG > 2
     MSG(2)
+#endif
 #if NMSG > 3
     MSG(3)
 #endif
