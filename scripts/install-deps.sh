@@ -3,7 +3,8 @@
 set -eu
 PKGS="build-essential cmake pkgconf git ca-certificates
 libvirt-dev libvirt-clients libnng-dev libprotobuf-c-dev protobuf-c-compiler uuid-dev
-libjansson-dev libinih-dev libsodium-dev libcmocka-dev dpkg-dev file debootstrap systemd-container"
+libjansson-dev libinih-dev libsodium-dev libcmocka-dev dpkg-dev file debootstrap systemd-container
+spin"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=""
