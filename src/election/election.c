@@ -65,7 +65,6 @@ void election_become_follower(struct election *e, uint64_t term, uint64_t leader
     e->role = ELECTION_FOLLOWER;
     e->leader = leader;
     e->lease_until = NEVER;
-    e->transferring = false;
     e->transfer = false;
     election_reset_timer(e);
 }
@@ -75,7 +74,6 @@ void election_become_leader(struct election *e) {
     e->leader = e->cfg.self_id;
     e->leader_since = e->now;
     e->lease_until = NEVER;
-    e->transferring = false;
     for (size_t i = 0; i < e->cfg.n_voters; i++)
         e->v[i].acked_sent_ms = NEVER;
     /* The first heartbeat asserts leadership at once and starts the lease. */

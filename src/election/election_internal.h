@@ -33,7 +33,6 @@ struct election {
     int64_t leader_since;
     int64_t next_heartbeat;
     int64_t lease_until;
-    bool transferring;            /* leader: TIMEOUT_NOW sent, lease given up */
     struct election_msg *out;
     size_t n_out, cap_out;
     uint64_t bad;

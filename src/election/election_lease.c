@@ -44,7 +44,7 @@ void election_heartbeat(struct election *e) {
     e->next_heartbeat = e->now + e->cfg.heartbeat_ms;
     election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT, e->hs.term, e->now, false);
     /* A single voter is its own majority. */
-    if (election_quorum(e) == 1 && !e->transferring)
+    if (election_quorum(e) == 1)
         e->lease_until = e->now + e->cfg.election_timeout_ms - e->cfg.lease_margin_ms;
 }
 
@@ -78,7 +78,7 @@ void election_on_heartbeat_resp(struct election *e, const Nodectl__ElectionMsg *
     if (sent > v->acked_sent_ms)
         v->acked_sent_ms = sent;
     int64_t base = quorum_acked(e);
-    if (!e->transferring && base != NEVER) {
+    if (base != NEVER) {
         int64_t until = base + e->cfg.election_timeout_ms - e->cfg.lease_margin_ms;
         if (until > e->lease_until)
             e->lease_until = until;
@@ -123,7 +123,6 @@ int election_transfer(struct election *e, int64_t now_ms, uint64_t to) {
     if (idx < 0 || (size_t)idx == e->self)
         return -1;
     e->oom = false;
-    e->transferring = true;
     e->lease_until = NEVER; /* stop acting before anyone may vote freely */
     election_send(e, e->v[idx].id, NODECTL__ELECTION_KIND__ELECTION_TIMEOUT_NOW, e->hs.term, false,
                   0, true);
