@@ -201,6 +201,8 @@ void order_insert(struct gossip *g, uint32_t i);
 
 /* gossip_pushpull.c */
 int push_pull_tick(struct gossip *g);
+/* Draws a new random phase within the (size-scaled) interval. */
+void push_pull_rephase(struct gossip *g);
 int push_pull_send(struct gossip *g, const struct gossip_addr *to, bool reply);
 int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
                         const struct gossip_addr *from);

@@ -13,7 +13,7 @@
  * members until the next exchange. The interval grows with the cluster as
  * in memberlist (pushPullScale): times ceil(log2(N) - log2(32)) + 1 above
  * 32 members, so the load per node stays near constant. Each round also
- * pushes to one random dead member, as Serf's reconnect does, so that two
+ * probes one random dead member, as Serf's reconnect does, so that two
  * sides of a healed partition find each other again. */
 #include <math.h>
 #include <stdlib.h>
@@ -53,6 +53,18 @@ int push_pull_send(struct gossip *g, const struct gossip_addr *to, bool reply) {
 
 static bool is_dead(const struct member *m) {
     return m->state == GOSSIP_DEAD;
+}
+
+/* The reconnect probe is the first piece of a push-pull with just two
+ * entries, ours and the member's as we see it: if it is alive after all
+ * (a partition healed), it learns it is thought dead, refutes straight back
+ * to us and answers with its full state. A dead member costs one packet. */
+static int reconnect(struct gossip *g, uint32_t i) {
+    struct pkt p;
+    pkt_init(g, &p, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL);
+    pkt_add_member(&p, &g->m[g->self], 0, true);
+    pkt_add_member(&p, &g->m[i], g->m[g->self].id, true);
+    return pkt_send(g, &p, &g->m[i].addr);
 }
 
 static void reassembly_drop(struct gossip *g, uint32_t r) {
@@ -99,9 +111,11 @@ int push_pull_tick(struct gossip *g) {
     if (i != GOSSIP_NONE && push_pull_send(g, &g->m[i].addr, false) != 0)
         return -1;
     i = member_random(g, is_dead);
-    if (i != GOSSIP_NONE && push_pull_send(g, &g->m[i].addr, false) != 0)
-        return -1;
-    return 0;
+    return i == GOSSIP_NONE ? 0 : reconnect(g, i);
+}
+
+void push_pull_rephase(struct gossip *g) {
+    g->next_push_pull_ms = g->now_ms + (int64_t)prng_below(&g->rng, interval_ms(g));
 }
 
 int64_t push_pull_next_deadline(const struct gossip *g) {
