@@ -12,7 +12,9 @@
  * The cluster starts warm (every node knows every other, as after loading a
  * snapshot); a restarted node starts empty and joins through three random
  * live seeds, with its old incarnation + 1 as the agent restores it from
- * its snapshot. */
+ * its snapshot. The last --quiet seconds have no crashes, updates or loss,
+ * so that the final views can be checked: every live node should see every
+ * other live node alive and every crashed one dead. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -26,7 +28,7 @@
 #include "nodesim.h"
 #include "sim_net.h"
 
-enum { EV_TIMER, EV_DELIVER, EV_CRASH, EV_RESTART, EV_UPDATE, EV_PART_START, EV_PART_END };
+enum { EV_TIMER, EV_DELIVER, EV_CRASH, EV_RESTART, EV_UPDATE, EV_PART_START, EV_PART_END, EV_QUIET };
 enum { TRACK_CRASH, TRACK_UPDATE };
 #define SIM_PORT 7946
 
@@ -423,6 +425,7 @@ static int handle(struct sim *s, struct sim_event *ev) {
             s->net.side[i] = (uint8_t)(i % 2);
         return 0;
     case EV_PART_END: memset(s->net.side, 0, s->o.nodes); return 0;
+    case EV_QUIET: s->net.loss = 0; return 0;
     }
     return 0;
 }
@@ -483,7 +486,7 @@ static int parse_u32(const char *name, const char *arg, uint32_t lo, uint32_t hi
 static void usage(FILE *f) {
     fprintf(f,
             "usage: nodesim gossip [--nodes N] [--loss P] [--seed S] [--duration SECONDS] [--json]\n"
-            "  scenario: --warmup S (5) --quiet S (20: no crashes or updates at the end)\n"
+            "  scenario: --warmup S (5) --quiet S (20: no crashes, updates or loss at the end)\n"
             "            --crash-every S (2; 0 = none) --down-for S (30)\n"
             "            --update-every S (0.5; 0 = none) --record-bytes B (512)\n"
             "            --partition-at S --partition-for S (none) --latency-ms MEAN (1)\n"
@@ -716,6 +719,8 @@ static int run(struct sim *s) {
     if (s->o.crash_every_s > 0 && s->warm_us < s->quiet_us && push_at(s, s->warm_us, EV_CRASH, 0))
         return -1;
     if (s->o.update_every_s > 0 && s->warm_us < s->quiet_us && push_at(s, s->warm_us, EV_UPDATE, 0))
+        return -1;
+    if (s->quiet_us > 0 && push_at(s, s->quiet_us, EV_QUIET, 0))
         return -1;
     if (s->o.partition_at_s >= 0) {
         int64_t a = (int64_t)(s->o.partition_at_s * 1e6);
