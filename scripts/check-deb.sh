@@ -234,6 +234,16 @@ in_root systemd-analyze verify "$UNIT" >"$WORK/verify.out" 2>&1 ||
 [ ! -s "$WORK/verify.out" ] || { cat "$WORK/verify.out" >&2; fail "systemd-analyze verify $UNIT warns"; }
 HOST=$(in_root cat /proc/sys/kernel/hostname)
 
+# What an operator does after installing (README): make the cluster key and
+# choose the addresses. Here the agent listens on loopback only and sends no
+# discovery beacons: the container shares this machine's network, and tests
+# send nothing beyond loopback.
+step "operator: nodectl keygen, loopback address, no discovery"
+in_root nodectl keygen /etc/nodectl/cluster.key || fail "nodectl keygen"
+in_root sed -i -e 's/^bind_address = .*/bind_address = 127.0.0.1/' \
+    -e 's/^discovery = .*/discovery = false/' /etc/nodectl/nodectl.conf
+in_root grep -q '^discovery = false' /etc/nodectl/nodectl.conf || fail "could not turn discovery off"
+
 # The agent answers `nodectl status` as this node, shows the test driver's
 # domain, and has made its identity and its control socket.
 check_agent_serves() {

@@ -31,6 +31,8 @@ cmake --build build -j"$(nproc)" --target nodectl
 
 stop
 mkdir -p "$DEMO"
+# One key for the whole cluster, as on real hosts.
+[ -f "$DEMO/cluster.key" ] || "$NODECTL" keygen "$DEMO/cluster.key"
 candidates=""
 i=1
 while [ "$i" -le "$N" ]; do
@@ -64,8 +66,7 @@ XML
 name = demo
 seeds = 127.0.0.1:7946
 candidates = $candidates
-# Loopback demo only: a real cluster sets key_file instead.
-insecure = true
+key_file = $DEMO/cluster.key
 # Seeds find the others here; multicast discovery is for real LANs.
 discovery = false
 

@@ -226,6 +226,25 @@ static void agent_refuses_bad_config_and_corrupt_identity(void **state) {
     assert_non_null(strstr(err, "corrupt identity file"));
 }
 
+static void local_rebalancing_applies_once_then_waits(void **state) {
+    char conf[PATH_MAX], log[PATH_MAX];
+    write_conf("n7", "test://" NODECTL_TEST_DATA "/host-a.xml",
+               "", conf);
+    /* [hypervisor] is the last section: append to it. */
+    FILE *f = fopen(conf, "a");
+    assert_non_null(f);
+    fputs("local_rebalance = true\nrebalance_margin = 30s\n", f);
+    fclose(f);
+    pid_t pid = start(conf, "n7", log);
+    sleep(2); /* about ten samples */
+    assert_int_equal(agent_stop(pid, SIGTERM, 5000), 0);
+    /* web-1 and db-1 each use one core: equal weights, 1024 each, applied
+     * once; the test driver keeps its own weight, so the policy would
+     * apply again at every sample, but the hysteresis holds it for the
+     * margin. */
+    assert_int_equal(count_lines_with(log, "local rebalancing: 2 of 2 VMs"), 1);
+}
+
 static void keygen_makes_a_private_key_and_never_overwrites(void **state) {
     char cmd[PATH_MAX + 64], path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/cluster.key", test_dir);
@@ -254,6 +273,7 @@ int main(void) {
         cmocka_unit_test(usage_errors_exit_2_and_failures_exit_1),
         cmocka_unit_test(agent_refuses_bad_config_and_corrupt_identity),
         cmocka_unit_test(keygen_makes_a_private_key_and_never_overwrites),
+        cmocka_unit_test(local_rebalancing_applies_once_then_waits),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -31,32 +31,26 @@ static void conf_path(int i, char *path, size_t len) {
     snprintf(path, len, "%s/n%d/nodectl.conf", test_dir, i);
 }
 
-/* Agents 1-5 know agent 1 as their seed; 6-10 have no seed and must be
- * found by multicast. Timings are shortened so the test takes seconds. */
+/* Agent i listens on base + i - 1; discovery uses base + 19. Agents 1-5
+ * (and the intruder, 11) know agent 1 as their seed; 6-10 have none and
+ * must be found by multicast. Timings are shortened so the test takes
+ * seconds. */
 static void write_conf(int i, const char *key_name) {
-    char dir[PATH_MAX], text[2048], path[PATH_MAX], key_path[PATH_MAX];
+    char dir[PATH_MAX], text[2048], path[PATH_MAX], seeds[64] = "";
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
-    snprintf(key_path, sizeof key_path, "%s/%s", test_dir, key_name);
     unsigned base = test_port_base();
+    if ((i > 1 && i <= 5) || i == 11)
+        snprintf(seeds, sizeof seeds, "seeds = 127.0.0.1:%u\n", base);
     snprintf(text, sizeof text,
-             "[cluster]\nname = t\nkey_file = %s\n%s"
+             "[cluster]\nname = t\nkey_file = %s/%s\n%s"
              "discovery = true\ndiscovery_port = %u\ndiscovery_interval = 500ms\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = test:///default\nsample_interval = 1s\n"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
              "push_pull_interval = 2s\n",
-             key_path, i <= 5 && i != 1 ? "seeds = 127.0.0.1:" : "", base + 9, i, base + i - 1,
-             dir, dir);
-    if (i <= 5 && i != 1) {
-        /* Complete the seed line. */
-        char *p = strstr(text, "seeds = 127.0.0.1:");
-        char rest[2048];
-        snprintf(rest, sizeof rest, "%u\n%s", base, p + strlen("seeds = 127.0.0.1:"));
-        snprintf(p + strlen("seeds = 127.0.0.1:"), sizeof text - (size_t)(p - text) - 18, "%s",
-                 rest);
-    }
+             test_dir, key_name, seeds, base + 19, i, base + i - 1, dir, dir);
     test_write_file(dir, "nodectl.conf", text, path, sizeof path);
 }
 
@@ -134,6 +128,17 @@ static void ten_agents_join_by_seeds_and_discovery(void **state) {
     double t = wait_all(0, NULL, all_alive, N, 60);
     print_message("all %d agents see %d alive after %.1f s\n", N, N, t);
     assert_true(t >= 0);
+    /* Agents 6-10 have no seed: someone found each of them by its beacon. */
+    for (int i = 6; i <= N; i++) {
+        char log[PATH_MAX], line[64];
+        snprintf(line, sizeof line, "discovered 127.0.0.1:%u", test_port_base() + i - 1);
+        int found = 0;
+        for (int k = 1; k <= N; k++) {
+            snprintf(log, sizeof log, "%s/n%d/agent.log", test_dir, k);
+            found += count_lines_with(log, line);
+        }
+        assert_true(found >= 1);
+    }
 }
 
 static void a_crash_is_detected_and_a_restart_refutes(void **state) {
@@ -150,25 +155,8 @@ static void a_crash_is_detected_and_a_restart_refutes(void **state) {
 }
 
 static void an_agent_with_the_wrong_key_is_never_admitted(void **state) {
+    /* It seeds from agent 1 and multicasts, like any newcomer. */
     write_conf(11, "wrong.key");
-    /* Agent 11 seeds from agent 1 and multicasts too. */
-    char conf[PATH_MAX], text[2048];
-    conf_path(11, conf, sizeof conf);
-    FILE *f = fopen(conf, "r");
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    char *cluster = strstr(text, "[cluster]\n") + strlen("[cluster]\n");
-    char fixed[2300];
-    snprintf(fixed, sizeof fixed, "%.*sseeds = 127.0.0.1:%u\n%s", (int)(cluster - text), text,
-             test_port_base(), cluster);
-    /* Port base + 10 is outside this test's block: use the last free one. */
-    char *port = strstr(fixed, "port = ");
-    while (port && port > fixed && port[-1] != '\n')
-        port = strstr(port + 1, "port = ");
-    char dir[PATH_MAX], p[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/n11", test_dir);
-    test_write_file(dir, "nodectl.conf", fixed, p, sizeof p);
     pids[11] = start(11);
     sleep(4); /* many probe and discovery rounds */
     for (int i = 1; i <= N; i++) {
@@ -176,11 +164,17 @@ static void an_agent_with_the_wrong_key_is_never_admitted(void **state) {
         assert_string_equal(v.state, "");
         assert_int_equal(v.count, N);
     }
-    struct view lonely = view_of(11, NULL);
-    assert_int_equal(lonely.count, 1);
-    char log[PATH_MAX];
-    snprintf(log, sizeof log, "%s/n1/agent.log", test_dir);
-    assert_int_equal(count_lines_with(log, "n11"), 0);
+    assert_int_equal(view_of(11, NULL).count, 1);
+}
+
+static int is_left(struct view v, long unused) { return strcmp(v.state, "left") == 0; }
+
+static void a_graceful_stop_announces_left(void **state) {
+    assert_int_equal(agent_stop(pids[4], SIGTERM, 5000), 0);
+    pids[4] = 0;
+    double t = wait_all(4, "n4", is_left, 0, 30);
+    print_message("n4 seen as left by all 9 others after %.1f s\n", t);
+    assert_true(t >= 0);
 }
 
 static int stop_all(void **state) {
@@ -197,6 +191,7 @@ int main(void) {
         cmocka_unit_test(ten_agents_join_by_seeds_and_discovery),
         cmocka_unit_test(a_crash_is_detected_and_a_restart_refutes),
         cmocka_unit_test(an_agent_with_the_wrong_key_is_never_admitted),
+        cmocka_unit_test(a_graceful_stop_announces_left),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, stop_all);
 }

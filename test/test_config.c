@@ -40,6 +40,8 @@ static void good_file_sets_every_kind_of_value(void **state) {
                   "[hypervisor]\n"
                   "uri = qemu:///system\n"
                   "sample_interval = 2s\n"
+                  "local_rebalance = yes\n"
+                  "rebalance_memory_floor = 40%\n"
                   "[gossip]\n"
                   "probe_interval = 500ms\n"
                   "probe_timeout = 200ms\n"
@@ -59,6 +61,9 @@ static void good_file_sets_every_kind_of_value(void **state) {
     assert_int_equal(cfg.log_level, LOG_DEBUG);
     assert_string_equal(cfg.hypervisor_uri, "qemu:///system");
     assert_int_equal(cfg.sample_interval_ms, 2000);
+    assert_true(cfg.local_rebalance);
+    assert_int_equal(cfg.rebalance_memory_floor_pct, 40);
+    assert_int_equal(cfg.rebalance_memory_headroom_pct, 0); /* unset: the policy's default */
     assert_int_equal(cfg.probe_interval_ms, 500);
     assert_int_equal(cfg.probe_timeout_ms, 200);
     assert_int_equal(cfg.indirect_checks, 5);
@@ -119,6 +124,9 @@ static void bad_values_say_what_was_expected(void **state) {
                  "'loud'");
     expect_error("[cluster]\nseeds = a:1,,b:2\n",
                  ":2: key 'seeds' in [cluster]: expected a comma-separated list, got 'a:1,,b:2'");
+    expect_error("[hypervisor]\nrebalance_memory_floor = 50\n",
+                 ":2: key 'rebalance_memory_floor' in [hypervisor]: expected a percentage such as "
+                 "50% between 1 and 100 %, got '50'");
     expect_error("[gossip]\nindirect_checks = -1\n",
                  ":2: key 'indirect_checks' in [gossip]: expected a whole number between 1 and "
                  "16, got '-1'");

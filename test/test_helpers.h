@@ -12,7 +12,7 @@ void test_rmtree(const char *dir);
 extern char test_dir[4096];
 int test_dir_setup(void **state);
 int test_dir_teardown(void **state);
-/* A block of 10 TCP ports for this test process: from its pid, so tests
+/* A block of 20 TCP ports for this test process: from its pid, so tests
  * that ctest runs in parallel, or two runs on one machine, do not collide. */
 unsigned test_port_base(void);
 /* Writes text to dir/name and puts the path in out. */

@@ -145,19 +145,19 @@ static void migration_refusals_and_driver_failure(void **state) {
     assert_non_null(hv);
     char err[512];
     /* Not connected yet: refused with the reason. */
-    assert_int_equal(hv_migrate_start(hv, "db-1", "qemu+tcp://h2/system", NULL, 1000, 0, err,
+    assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", NULL, 1000, 0, err,
                                       sizeof err), -1);
     assert_non_null(strstr(err, "unavailable"));
     assert_true(hv_sample(hv, now_ms())->available);
-    assert_int_equal(hv_migrate_start(hv, "nope", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
+    assert_int_equal(hv_migrate_start(hv, "t1", "nope", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
                                       err, sizeof err), -1);
     assert_string_equal(err, "VM 'nope' is not on this host");
-    assert_int_equal(hv_migrate_start(hv, "batch-1", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
+    assert_int_equal(hv_migrate_start(hv, "t1", "batch-1", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
                                       err, sizeof err), -1);
     assert_string_equal(err, "VM 'batch-1' is not running; only running VMs migrate live");
     /* The test driver cannot migrate: the attempt runs and fails with
      * libvirt's own message. */
-    assert_int_equal(hv_migrate_start(hv, "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
+    assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
                                       now_ms(), err, sizeof err), 0);
     const struct hv_migration *m[HV_MIGRATIONS_MAX];
     for (int i = 0; i < 500; i++) {
@@ -169,8 +169,28 @@ static void migration_refusals_and_driver_failure(void **state) {
     }
     assert_int_equal(m[0]->state, HV_MIG_FAILED);
     assert_string_equal(m[0]->vm, "db-1");
+    assert_string_equal(m[0]->tag, "t1");
     assert_string_equal(m[0]->dest_uri, "qemu+tcp://h2/system");
     assert_true(strlen(m[0]->error) > 0);
+    hv_free(hv);
+}
+
+static void cpu_weight_and_balloon_are_set_live(void **state) {
+    struct hv *hv = hv_new("test://" NODECTL_TEST_DATA "/host-a.xml");
+    assert_non_null(hv);
+    assert_true(hv_sample(hv, now_ms())->available);
+    char err[256];
+    uint32_t shares;
+    /* The test driver has Xen's "weight" (default 50): 200 on the cgroup scale. */
+    assert_int_equal(hv_get_shares(hv, "web-1", &shares, err, sizeof err), 0);
+    assert_int_equal(shares, 200);
+    /* Accepted; the test driver does not store weights (KVM's cpu_shares
+     * are checked on the rig), but it does move the balloon. */
+    assert_int_equal(hv_tune(hv, "web-1", 2048, 524288, err, sizeof err), 0);
+    const struct hv_sample *s = hv_sample(hv, now_ms());
+    assert_int_equal(find_vm(s, "web-1")->memory_kib, 524288);
+    assert_int_equal(hv_tune(hv, "ghost", 1024, 0, err, sizeof err), -1);
+    assert_string_equal(err, "VM 'ghost' is not on this host");
     hv_free(hv);
 }
 
@@ -181,6 +201,7 @@ int main(void) {
         cmocka_unit_test(unreachable_hypervisor_is_reported_and_retried),
         cmocka_unit_test(lifecycle_events_signal_at_once),
         cmocka_unit_test(migration_refusals_and_driver_failure),
+        cmocka_unit_test(cpu_weight_and_balloon_are_set_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,10 +61,13 @@ static int run(struct agent *a, int sigfd) {
         if (now >= a->next_sample_ms) {
             a->sample = hv_sample(a->hv, now);
             hv_migrations_poll(a->hv, now);
+            agent_actions_refresh(a);
+            agent_rebalance(a, now);
             a->next_sample_ms = now + a->cfg.sample_interval_ms;
             cluster_publish(a, now);
         }
         cluster_run(a, now);
+        leadership_run(a, agent_clock_ms());
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
                                                      .events = POLLIN},
@@ -73,6 +76,8 @@ static int run(struct agent *a, int sigfd) {
         for (int i = 0; i < n; i++)
             fds[FD_CLUSTER + i] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
         uint64_t deadline = cluster_deadline(a);
+        if (leadership_deadline(a) < deadline)
+            deadline = leadership_deadline(a);
         if (a->next_sample_ms < deadline)
             deadline = a->next_sample_ms;
         now = agent_clock_ms();
@@ -175,6 +180,9 @@ int agent_main(int argc, char **argv) {
     } else if (cluster_open(a, err, sizeof err, &usage_error) != 0) {
         log_err("cluster: %s", err);
         rc = usage_error ? 2 : 1;
+    } else if (leadership_open(a, err, sizeof err) != 0) {
+        log_err("election: %s", err);
+        rc = 1;
     }
     if (rc == 0) {
         char id_text[37];
@@ -183,9 +191,11 @@ int agent_main(int argc, char **argv) {
                  NODECTL_VERSION, a->cfg.node_name, id_text, a->cfg.cluster_name,
                  a->cfg.hypervisor_uri, a->cfg.control_socket);
         rc = run(a, sigfd) == 0 ? 0 : 1;
+        leadership_handover(a);
         cluster_leave(a);
         log_info("stopped");
     }
+    leadership_close(a);
     cluster_close(a);
     control_server_close(a->ctl);
     hv_free(a->hv);

@@ -296,6 +296,7 @@ static void flush(struct agent *a) {
     struct gossip_event ev;
     while (gossip_next_event(c->gossip, &ev)) {
         c->snapshot_dirty = true;
+        a->lead.next_observe_ms = 0; /* look at names, addresses and claims again */
         if (ev.kind != GOSSIP_EV_STATE || ev.id == c->self_id)
             continue;
         char name[CONFIG_NAME_MAX + 20];
@@ -342,8 +343,19 @@ void cluster_run(struct agent *a, uint64_t now) {
     struct frame_msg msg;
     while (transport_recv(c->transport, &msg)) {
         struct gossip_addr from;
-        if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0)
+        if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0) {
             gossip_receive(c->gossip, (int64_t)now, &from, msg.payload, msg.len);
+        } else if (msg.channel == CHANNEL_ELECTION) {
+            leadership_receive(a, now, msg.from, msg.payload, msg.len);
+        } else if (msg.channel == CHANNEL_COMMAND) {
+            Nodectl__Command *cmd = nodectl__command__unpack(NULL, msg.len, msg.payload);
+            if (cmd)
+                agent_execute(a, cmd);
+            else
+                log_warn("command from %s does not decode; dropped", msg.from);
+            if (cmd)
+                nodectl__command__free_unpacked(cmd, NULL);
+        }
         free(msg.payload);
     }
     char addr[FRAME_ADDR_MAX];
@@ -434,6 +446,17 @@ void cluster_publish(struct agent *a, uint64_t now) {
     }
     free(stable);
     free(full);
+}
+
+int cluster_send_command(struct agent *a, const char *to, const Nodectl__Command *cmd) {
+    size_t len = nodectl__command__get_packed_size(cmd);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return -1;
+    nodectl__command__pack(cmd, buf);
+    int rc = transport_send(a->cluster.transport, to, CHANNEL_COMMAND, buf, len);
+    free(buf);
+    return rc;
 }
 
 void cluster_leave(struct agent *a) {

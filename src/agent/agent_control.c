@@ -42,8 +42,8 @@ static Nodectl__Member *member(struct agent *a, const struct gossip_member_info 
     nodectl__member__init(mb);
     mb->host = record_of(a, m);
     mb->state = strdup(gossip_state_name(m->state));
-    /* Leadership comes with the election (issue [3]). */
-    mb->role = strdup(mb->host && mb->host->candidate ? "candidate" : "member");
+    bool leads = mb->host && a->lead.leader[0] && strcmp(mb->host->name, a->lead.leader) == 0;
+    mb->role = strdup(leads ? "leader" : mb->host && mb->host->candidate ? "candidate" : "member");
     mb->incarnation = m->incarnation;
     mb->record_version = m->record_version;
     mb->age_ms = now > (uint64_t)m->changed_ms ? now - (uint64_t)m->changed_ms : 0;
@@ -106,7 +106,21 @@ static Nodectl__Response *status_reply(struct agent *a) {
     st->cluster = strdup(a->cfg.cluster_name);
     st->node = strdup(a->cfg.node_name);
     st->node_id.data = malloc(16);
-    if (!st->members || !st->cluster || !st->node || !st->node_id.data) {
+    st->term = a->lead.term;
+    st->stale_commands_refused = a->lead.stale_refused;
+    const struct election *e = a->lead.election;
+    st->role = strdup(!e ? "member (not a candidate)"
+                      : a->lead.mismatch ? "not voting (candidate list mismatch)"
+                                         : election_role_name(election_role(e)));
+    st->disabled = e && election_disabled(e);
+    st->lease = a->lead.lease;
+    if (a->lead.leader[0])
+        st->leader = strdup(a->lead.leader);
+    if (a->lead.warning[0] && (st->warnings = calloc(1, sizeof *st->warnings)) &&
+        (st->warnings[0] = strdup(a->lead.warning)))
+        st->n_warnings = 1;
+    if (!st->members || !st->cluster || !st->node || !st->node_id.data || !st->role ||
+        !st->leader || (a->lead.warning[0] && !st->n_warnings)) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;
     }
@@ -165,12 +179,179 @@ static Nodectl__Response *vms_reply(struct agent *a) {
     return resp;
 }
 
+static bool is_up(const Nodectl__Member *m) {
+    return strcmp(m->state, "alive") == 0 || strcmp(m->state, "suspect") == 0;
+}
+
+/* Checks a migration against what gossip knows, then hands the command to
+ * the source host's agent (or runs it here). Fails with a message naming
+ * what is wrong: an unknown or stopped VM, a VM already moving, a
+ * destination that is unknown, not alive or takes no migrations. */
+static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest *req,
+                                  char *why, size_t len) {
+    size_t n;
+    Nodectl__Member **list = members(a, &n);
+    if (!list)
+        return NULL;
+    const Nodectl__Member *src = NULL, *dst = NULL;
+    const Nodectl__Vm *vm = NULL;
+    const Nodectl__Migration *moving = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const Nodectl__HostRecord *h = list[i]->host;
+        if (strcmp(h->name, req->destination) == 0)
+            dst = list[i];
+        for (size_t k = 0; is_up(list[i]) && k < h->n_vms; k++)
+            if (strcmp(h->vms[k]->name, req->vm) == 0 && (!vm || h->vms[k]->state ==
+                                                          NODECTL__VM_STATE__VM_STATE_RUNNING)) {
+                vm = h->vms[k];
+                src = list[i];
+            }
+        for (size_t k = 0; is_up(list[i]) && k < h->n_migrations; k++)
+            if (strcmp(h->migrations[k]->vm, req->vm) == 0 &&
+                strcmp(h->migrations[k]->state, "running") == 0)
+                moving = h->migrations[k];
+    }
+    Nodectl__Response *resp = NULL;
+    if (!vm)
+        snprintf(why, len, "VM '%s' is on no live host", req->vm);
+    else if (vm->state != NODECTL__VM_STATE__VM_STATE_RUNNING)
+        snprintf(why, len, "VM '%s' is not running on %s; only running VMs migrate live", req->vm,
+                 src->host->name);
+    else if (moving)
+        snprintf(why, len, "VM '%s' is already migrating to %s (command %s)", req->vm,
+                 moving->destination, moving->id);
+    else if (!dst)
+        snprintf(why, len, "no host named '%s' in the cluster", req->destination);
+    else if (strcmp(dst->state, "alive") != 0)
+        snprintf(why, len, "host '%s' is %s, not alive", req->destination, dst->state);
+    else if (dst == src)
+        snprintf(why, len, "VM '%s' already runs on %s", req->vm, req->destination);
+    else if (!dst->host->migration_uri[0])
+        snprintf(why, len, "host '%s' takes no migrations: it has no [hypervisor] migration_uri",
+                 req->destination);
+    else {
+        char id[37];
+        uuid_t u;
+        uuid_generate(u);
+        uuid_unparse_lower(u, id);
+        Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
+        mc.vm = req->vm;
+        mc.destination = dst->host->name;
+        mc.destination_uri = dst->host->migration_uri;
+        mc.migration_address = dst->host->migration_address;
+        Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+        cmd.id = id;
+        /* Fenced: the source refuses it if it knows a newer term. */
+        cmd.term = a->lead.fence.highest;
+        cmd.issuer = a->cfg.node_name;
+        cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
+        cmd.migrate = &mc;
+        bool local = strcmp(src->host->name, a->cfg.node_name) == 0;
+        if (local)
+            agent_execute(a, &cmd);
+        if (!local && cluster_send_command(a, src->host->address, &cmd) != 0) {
+            snprintf(why, len, "cannot reach %s at %s", src->host->name, src->host->address);
+        } else {
+            Nodectl__MigrateReply *r = malloc(sizeof *r);
+            if (r) {
+                nodectl__migrate_reply__init(r);
+                resp = response(NODECTL__RESPONSE__BODY_MIGRATE, r);
+                r->id = strdup(id);
+                r->source = strdup(src->host->name);
+                r->destination = strdup(dst->host->name);
+                if (!resp || !r->id || !r->source || !r->destination) {
+                    if (resp)
+                        protobuf_c_message_free_unpacked(&resp->base, NULL);
+                    else
+                        protobuf_c_message_free_unpacked(&r->base, NULL);
+                    resp = NULL;
+                    snprintf(why, len, "out of memory");
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        protobuf_c_message_free_unpacked(&list[i]->base, NULL);
+    free(list);
+    return resp;
+}
+
+/* Hands leadership over: here if this host leads, else through the leader's
+ * agent. */
+static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char *why,
+                                          size_t len) {
+    if (to[0] && !leadership_is_candidate(a, to)) {
+        snprintf(why, len, "'%s' is not a candidate", to);
+        return NULL;
+    } else if (leadership_is_leader(a)) {
+        if (leadership_transfer(a, to, why, len) != 0)
+            return NULL;
+    } else if (!a->lead.leader[0]) {
+        snprintf(why, len, "there is no leader to hand over from");
+        return NULL;
+    } else {
+        size_t n;
+        Nodectl__Member **list = members(a, &n);
+        const char *addr = NULL;
+        for (size_t i = 0; list && i < n; i++)
+            if (strcmp(list[i]->host->name, a->lead.leader) == 0)
+                addr = list[i]->host->address;
+        char id[37];
+        uuid_t u;
+        uuid_generate(u);
+        uuid_unparse_lower(u, id);
+        Nodectl__TransferCommand tc = NODECTL__TRANSFER_COMMAND__INIT;
+        tc.destination = (char *)to;
+        Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+        cmd.id = id;
+        cmd.term = a->lead.fence.highest;
+        cmd.issuer = a->cfg.node_name;
+        cmd.body_case = NODECTL__COMMAND__BODY_TRANSFER;
+        cmd.transfer = &tc;
+        int rc = addr ? cluster_send_command(a, addr, &cmd) : -1;
+        if (rc != 0)
+            snprintf(why, len, "cannot reach the leader %s", a->lead.leader);
+        for (size_t i = 0; list && i < n; i++)
+            protobuf_c_message_free_unpacked(&list[i]->base, NULL);
+        free(list);
+        if (rc != 0)
+            return NULL;
+    }
+    Nodectl__LeaderTransferReply *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    nodectl__leader_transfer_reply__init(r);
+    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_LEADER_TRANSFER, r);
+    r->from = strdup(a->lead.leader[0] ? a->lead.leader : a->cfg.node_name);
+    r->to = strdup(to);
+    if (!resp || !r->from || !r->to) {
+        if (resp)
+            protobuf_c_message_free_unpacked(&resp->base, NULL);
+        else
+            protobuf_c_message_free_unpacked(&r->base, NULL);
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    return resp;
+}
+
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) {
     struct agent *a = ctx;
     switch (req->body_case) {
     case NODECTL__REQUEST__BODY_STATUS: return status_reply(a);
     case NODECTL__REQUEST__BODY_VMS: return vms_reply(a);
     case NODECTL__REQUEST__BODY_MEMBERS: return members_reply(a);
+    case NODECTL__REQUEST__BODY_MIGRATE: {
+        char why[300] = "out of memory";
+        Nodectl__Response *resp = migrate(a, req->migrate, why, sizeof why);
+        return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
+    }
+    case NODECTL__REQUEST__BODY_LEADER_TRANSFER: {
+        char why[300] = "out of memory";
+        Nodectl__Response *resp =
+            leader_transfer(a, req->leader_transfer->destination, why, sizeof why);
+        return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
+    }
     default: break;
     }
     return control_error_response(NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST,

@@ -9,8 +9,12 @@
 #include "common/backoff.h"
 #include "common/config.h"
 #include "common/prng.h"
+#include "election/election.h"
+#include "election/fence.h"
 #include "gossip/gossip.h"
 #include "hv/hv.h"
+#include "rebalance/rebalance.h"
+#include "command.pb-c.h"
 #include "net/control.h"
 #include "net/discovery.h"
 #include "net/transport.h"
@@ -36,6 +40,39 @@ struct cluster {
     size_t published_len;
 };
 
+/* The election as this host takes part in it or follows it
+ * (agent_election.c). */
+struct leadership {
+    struct election *election; /* NULL: not a candidate */
+    size_t n_voters;
+    char voter_name[ELECTION_VOTERS_MAX][CONFIG_NAME_MAX];
+    uint64_t voter_id[ELECTION_VOTERS_MAX];
+    char voter_addr[ELECTION_VOTERS_MAX][TRANSPORT_ADDR_MAX]; /* from gossip; "" unknown */
+    struct fence fence;    /* on disk: commands from older terms are refused */
+    uint64_t term;         /* the current view */
+    char leader[CONFIG_NAME_MAX];
+    bool lease;
+    bool mismatch;         /* our candidate list differs from the cluster's */
+    char warning[300];
+    uint64_t stale_refused;
+    uint64_t next_observe_ms;
+};
+
+/* A command this host carries out, and its outcome (agent_actions.c). */
+enum action_state { ACTION_RUNNING, ACTION_SUCCEEDED, ACTION_FAILED, ACTION_ABORTED, ACTION_REFUSED };
+#define ACTIONS_MAX 32
+struct action {
+    bool used;
+    char id[64];
+    char vm[HV_NAME_MAX];
+    char destination[CONFIG_NAME_MAX];
+    enum action_state state;
+    double progress;
+    char error[HV_REASON_MAX];
+    uint64_t started_ms, ended_ms; /* wall clock */
+    uint64_t term;
+};
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -44,6 +81,9 @@ struct agent {
     struct control_server *ctl;
     uint64_t next_sample_ms;
     struct cluster cluster;
+    struct action actions[ACTIONS_MAX];
+    struct leadership lead;
+    struct rebalance_state rebalance;
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -51,6 +91,33 @@ uint64_t agent_wall_clock_ms(void); /* since the epoch */
 
 /* agent_record.c: this host's record now. */
 Nodectl__HostRecord *agent_self_record(struct agent *a);
+
+/* agent_actions.c: runs a command (once per id), follows it, and lists the
+ * actions in a record (-1 when out of memory). */
+void agent_execute(struct agent *a, const Nodectl__Command *cmd);
+void agent_actions_refresh(struct agent *a);
+int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec);
+
+/* agent_election.c */
+int leadership_open(struct agent *a, char *err, size_t errlen);
+void leadership_close(struct agent *a);
+uint64_t leadership_deadline(const struct agent *a);
+void leadership_run(struct agent *a, uint64_t now_ms);
+void leadership_receive(struct agent *a, uint64_t now_ms, const char *from, const uint8_t *data,
+                        size_t len);
+/* Whether a command of `term` may run here; counts and logs a refusal. */
+bool leadership_admit(struct agent *a, uint64_t term, const char *what, const char *issuer);
+/* Leader: hand over to `to` ("": the preferred candidate). -1 with err. */
+int leadership_transfer(struct agent *a, const char *to, char *err, size_t errlen);
+int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec);
+/* Stops leading before the agent stops: transfer, and wait a little for a
+ * successor. */
+void leadership_handover(struct agent *a);
+bool leadership_is_leader(const struct agent *a);
+bool leadership_is_candidate(const struct agent *a, const char *name);
+
+/* agent_rebalance.c: local rebalancing after a sample, when enabled. */
+void agent_rebalance(struct agent *a, uint64_t now_ms);
 
 /* agent_control.c */
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req);
@@ -67,6 +134,9 @@ void cluster_run(struct agent *a, uint64_t now_ms);
 int cluster_fds(const struct agent *a, int fds[2]);
 /* After a new hypervisor sample: publishes the record if it moved. */
 void cluster_publish(struct agent *a, uint64_t now_ms);
+/* Sends a command to the agent at "host:port"; 0, or -1 if it could not be
+ * queued. */
+int cluster_send_command(struct agent *a, const char *to, const Nodectl__Command *cmd);
 /* Graceful stop: announces "left" and gives it time to spread. */
 void cluster_leave(struct agent *a);
 /* "a.b.c.d:port" or "[v6]:port". */

@@ -16,6 +16,9 @@ struct cli_ctx {
 int cmd_status(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_vms(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_members(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_find(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_migrate(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_leader(const struct cli_ctx *ctx, int argc, char **argv);
 /* Needs no agent. */
 int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 
@@ -28,6 +31,9 @@ Nodectl__Response *cli_call(const struct cli_ctx *ctx, const char *cmd, const No
 bool cli_parse_json_flag(const char *cmd, int argc, char **argv, bool *json);
 /* "1.5 GiB" from KiB. */
 void cli_format_kib(unsigned long long kib, char *buf, unsigned len);
+/* cli_call with a VmsRequest: every host that is up, with its VMs. */
+Nodectl__Response *cli_call_vms(const struct cli_ctx *ctx, const char *cmd);
+const char *cli_vm_state_name(Nodectl__VmState s);
 void cli_uuid_text(const unsigned char *data, unsigned long len, char out[37]);
 
 #endif

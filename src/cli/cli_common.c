@@ -22,6 +22,14 @@ Nodectl__Response *cli_call(const struct cli_ctx *ctx, const char *cmd, const No
     return resp;
 }
 
+Nodectl__Response *cli_call_vms(const struct cli_ctx *ctx, const char *cmd) {
+    Nodectl__Request req = NODECTL__REQUEST__INIT;
+    Nodectl__VmsRequest body = NODECTL__VMS_REQUEST__INIT;
+    req.body_case = NODECTL__REQUEST__BODY_VMS;
+    req.vms = &body;
+    return cli_call(ctx, cmd, &req, NODECTL__RESPONSE__BODY_VMS);
+}
+
 bool cli_parse_json_flag(const char *cmd, int argc, char **argv, bool *json) {
     *json = false;
     for (int i = 1; i < argc; i++) {
@@ -52,4 +60,17 @@ void cli_uuid_text(const unsigned char *data, unsigned long len, char out[37]) {
         uuid_unparse_lower(data, out);
     else
         snprintf(out, 37, "-");
+}
+
+const char *cli_vm_state_name(Nodectl__VmState s) {
+    switch (s) {
+    case NODECTL__VM_STATE__VM_STATE_RUNNING: return "running";
+    case NODECTL__VM_STATE__VM_STATE_BLOCKED: return "blocked";
+    case NODECTL__VM_STATE__VM_STATE_PAUSED: return "paused";
+    case NODECTL__VM_STATE__VM_STATE_SHUTDOWN: return "shutdown";
+    case NODECTL__VM_STATE__VM_STATE_SHUTOFF: return "shutoff";
+    case NODECTL__VM_STATE__VM_STATE_CRASHED: return "crashed";
+    case NODECTL__VM_STATE__VM_STATE_SUSPENDED: return "suspended";
+    default: return "unknown";
+    }
 }

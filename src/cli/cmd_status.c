@@ -43,10 +43,16 @@ static int print_json(const Nodectl__StatusReply *st) {
         json_object_set_new(o, "incarnation", json_integer((json_int_t)m->incarnation));
         json_array_append_new(members, o);
     }
-    json_t *root = json_pack("{s:s, s:s, s:s, s:o, s:I, s:o}", "cluster", st->cluster, "node",
-                             st->node, "node_id", id, "leader",
+    json_t *warnings = json_array();
+    for (size_t i = 0; i < st->n_warnings; i++)
+        json_array_append_new(warnings, json_string(st->warnings[i]));
+    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:o, s:o}",
+                             "cluster", st->cluster, "node", st->node, "node_id", id, "role",
+                             st->role, "disabled", st->disabled, "lease", st->lease, "leader",
                              st->leader[0] ? json_string(st->leader) : json_null(), "term",
-                             (json_int_t)st->term, "members", members);
+                             (json_int_t)st->term, "stale_commands_refused",
+                             (json_int_t)st->stale_commands_refused, "warnings", warnings,
+                             "members", members);
     int rc = root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 ? 0 : 1;
     putchar('\n');
     json_decref(root);
@@ -56,8 +62,15 @@ static int print_json(const Nodectl__StatusReply *st) {
 static void print_table(const Nodectl__StatusReply *st) {
     char id[37];
     cli_uuid_text(st->node_id.data, st->node_id.len, id);
-    printf("cluster: %s\nnode:    %s (%s)\nleader:  %s\nterm:    %llu\n\n", st->cluster,
-           st->node, id, st->leader[0] ? st->leader : "none", (unsigned long long)st->term);
+    printf("cluster: %s\nnode:    %s (%s), %s%s\nleader:  %s\nterm:    %llu\n", st->cluster,
+           st->node, id, st->role, st->disabled ? ", DISABLED: cannot persist its vote" : "",
+           st->leader[0] ? st->leader : "none", (unsigned long long)st->term);
+    if (st->stale_commands_refused)
+        printf("refused: %llu commands from deposed leaders\n",
+               (unsigned long long)st->stale_commands_refused);
+    for (size_t i = 0; i < st->n_warnings; i++)
+        printf("WARNING: %s\n", st->warnings[i]);
+    putchar('\n');
     printf("%-16s %-22s %-7s %-10s %6s %-21s %4s  %s\n", "NAME", "ADDRESS", "STATE", "ROLE",
            "CPU%", "MEMORY USED/TOTAL", "VMS", "HYPERVISOR");
     for (size_t i = 0; i < st->n_members; i++) {

@@ -4,19 +4,6 @@
 #include "cli.h"
 #include "net/control.h"
 
-static const char *state_name(Nodectl__VmState s) {
-    switch (s) {
-    case NODECTL__VM_STATE__VM_STATE_RUNNING: return "running";
-    case NODECTL__VM_STATE__VM_STATE_BLOCKED: return "blocked";
-    case NODECTL__VM_STATE__VM_STATE_PAUSED: return "paused";
-    case NODECTL__VM_STATE__VM_STATE_SHUTDOWN: return "shutdown";
-    case NODECTL__VM_STATE__VM_STATE_SHUTOFF: return "shutoff";
-    case NODECTL__VM_STATE__VM_STATE_CRASHED: return "crashed";
-    case NODECTL__VM_STATE__VM_STATE_SUSPENDED: return "suspended";
-    default: return "unknown";
-    }
-}
-
 static int print_json(const Nodectl__VmsReply *r) {
     json_t *vms = json_array();
     for (size_t i = 0; i < r->n_hosts; i++) {
@@ -27,7 +14,7 @@ static int print_json(const Nodectl__VmsReply *r) {
             cli_uuid_text(v->uuid.data, v->uuid.len, id);
             json_array_append_new(
                 vms, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:f}", "name", v->name, "uuid", id,
-                               "host", h->name, "state", state_name(v->state), "vcpus",
+                               "host", h->name, "state", cli_vm_state_name(v->state), "vcpus",
                                (int)v->vcpus, "memory_kib", (json_int_t)v->memory_kib,
                                "cpu_percent", v->cpu_percent));
         }
@@ -49,7 +36,7 @@ static void print_table(const Nodectl__VmsReply *r) {
             cli_uuid_text(v->uuid.data, v->uuid.len, id);
             cli_format_kib(v->memory_kib, mem, sizeof mem);
             printf("%-24s %-16s %-9s %5u %10s %6.1f  %s\n", v->name, h->name,
-                   state_name(v->state), v->vcpus, mem, v->cpu_percent, id);
+                   cli_vm_state_name(v->state), v->vcpus, mem, v->cpu_percent, id);
         }
     }
 }
@@ -58,11 +45,7 @@ int cmd_vms(const struct cli_ctx *ctx, int argc, char **argv) {
     bool json;
     if (!cli_parse_json_flag("vms", argc, argv, &json))
         return 2;
-    Nodectl__Request req = NODECTL__REQUEST__INIT;
-    Nodectl__VmsRequest body = NODECTL__VMS_REQUEST__INIT;
-    req.body_case = NODECTL__REQUEST__BODY_VMS;
-    req.vms = &body;
-    Nodectl__Response *resp = cli_call(ctx, "vms", &req, NODECTL__RESPONSE__BODY_VMS);
+    Nodectl__Response *resp = cli_call_vms(ctx, "vms");
     if (!resp)
         return 1;
     int rc = 0;

@@ -39,6 +39,26 @@ static const struct command commands[] = {
      "nodectl vms [--json]\n"
      "  Every VM with its host, state, vCPUs, memory and CPU % (of its own vCPUs).",
      cmd_vms, true},
+    {"find", "show which host runs a VM",
+     "nodectl find VM [--json]\n"
+     "  The host (or hosts, while a migration completes) that report VM, and its\n"
+     "  state there. Exit 1 if no live host has it.",
+     cmd_find, true},
+    {"migrate", "live-migrate a VM to another host",
+     "nodectl migrate VM HOST [--wait]\n"
+     "  Asks the agent of the host that runs VM to live-migrate it to HOST (which\n"
+     "  must be alive and have a [hypervisor] migration_uri). Refused with the\n"
+     "  reason when VM is unknown, stopped or already moving, or HOST cannot take\n"
+     "  it. --wait follows the progress until VM runs on HOST (exit 0) or the\n"
+     "  migration failed or was aborted at its timeout (exit 1).",
+     cmd_migrate, true},
+    {"leader", "hand leadership to another candidate",
+     "nodectl leader transfer [HOST]\n"
+     "  Asks the leader to hand over to candidate HOST, or to the most preferred\n"
+     "  reachable candidate (priorities: [cluster] candidates = a:10, b, c). The\n"
+     "  leader stops acting at once; the new one is elected within milliseconds.\n"
+     "  Stopping the leader's agent gracefully does this by itself.",
+     cmd_leader, true},
     {"keygen", "make a new cluster key",
      "nodectl keygen [FILE]\n"
      "  Prints a new random cluster key (64 hex digits), or writes it to FILE with\n"

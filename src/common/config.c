@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { T_STRING, T_PATH, T_BOOL, T_UINT, T_DURATION, T_PORT, T_LIST, T_LOG_LEVEL };
+enum key_type { T_STRING, T_PATH, T_BOOL, T_UINT, T_DURATION, T_PORT, T_LIST, T_LOG_LEVEL, T_PERCENT };
 
 struct key {
     const char *section;
@@ -41,6 +41,16 @@ static const struct key keys[] = {
     {"node", "log_level", T_LOG_LEVEL, F(log_level), 0, 0},
     {"hypervisor", "uri", T_STRING, F(hypervisor_uri), 0, 0},
     {"hypervisor", "sample_interval", T_DURATION, F(sample_interval_ms), 100, 3600000},
+    {"hypervisor", "migration_uri", T_STRING, F(migration_uri), 0, 0},
+    {"hypervisor", "migration_address", T_STRING, F(migration_address), 0, 0},
+    {"hypervisor", "migration_timeout", T_DURATION, F(migration_timeout_ms), 1000, 86400000},
+    {"hypervisor", "local_rebalance", T_BOOL, F(local_rebalance), 0, 0},
+    {"hypervisor", "rebalance_margin", T_DURATION, F(rebalance_margin_ms), 1, 3600000},
+    {"hypervisor", "rebalance_shares_min", T_UINT, F(rebalance_shares_min), 2, 262144},
+    {"hypervisor", "rebalance_shares_max", T_UINT, F(rebalance_shares_max), 2, 262144},
+    {"hypervisor", "rebalance_memory_floor", T_PERCENT, F(rebalance_memory_floor_pct), 1, 100},
+    {"hypervisor", "rebalance_memory_headroom", T_PERCENT, F(rebalance_memory_headroom_pct), 1,
+     400},
     {"gossip", "probe_interval", T_DURATION, F(probe_interval_ms), 10, 60000},
     {"gossip", "probe_timeout", T_DURATION, F(probe_timeout_ms), 5, 60000},
     {"gossip", "indirect_checks", T_UINT, F(indirect_checks), 1, 16},
@@ -62,6 +72,7 @@ static const char *expected(const struct key *k) {
     case T_PORT: return "a port number from 1 to 65535";
     case T_LIST: return "a comma-separated list";
     case T_LOG_LEVEL: return "one of error, warn, info, debug";
+    case T_PERCENT: return "a percentage such as 50%";
     }
     return "a value";
 }
@@ -79,6 +90,9 @@ void config_defaults(struct config *cfg) {
     cfg->log_level = LOG_INFO;
     snprintf(cfg->hypervisor_uri, sizeof cfg->hypervisor_uri, "test:///default");
     cfg->sample_interval_ms = 5000;
+    cfg->migration_timeout_ms = 600000;
+    /* The rebalance_* keys stay 0: the policy's own defaults apply
+     * (rebalance_config_defaults). */
     cfg->discovery = true;
     snprintf(cfg->discovery_group, sizeof cfg->discovery_group, "239.192.0.77");
     cfg->discovery_port = 7947;
@@ -86,7 +100,7 @@ void config_defaults(struct config *cfg) {
     /* The [gossip] keys stay 0: the protocol's own defaults apply
      * (gossip_config_defaults), checked together by the agent. */
     cfg->heartbeat_interval_ms = 100;
-    cfg->election_timeout_ms = 1000;
+    cfg->election_timeout_ms = 500;
     cfg->lease_drift_margin_ms = 100;
 }
 
@@ -194,6 +208,19 @@ static int set_key(struct config *cfg, const struct key *k, const char *value) {
     }
     case T_LIST:
         return parse_list(value, (struct config_list *)field);
+    case T_PERCENT: {
+        char num[16];
+        size_t n = strlen(value);
+        uint32_t v;
+        if (n < 2 || n >= sizeof num || value[n - 1] != '%')
+            return -1;
+        memcpy(num, value, n - 1);
+        num[n - 1] = '\0';
+        if (parse_u32(num, &v) != 0 || v < k->min || v > k->max)
+            return -1;
+        *(uint32_t *)field = v;
+        return 0;
+    }
     case T_LOG_LEVEL:
         return log_level_parse(value, (enum log_level *)field);
     }
@@ -211,11 +238,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
             return 1;
         }
         if (!st->error[0]) {
-            if (k->type == T_UINT || k->type == T_DURATION)
+            if (k->type == T_UINT || k->type == T_DURATION || k->type == T_PERCENT)
                 snprintf(st->error, sizeof st->error,
                          "key '%s' in [%s]: expected %s between %u and %u%s, got '%.80s'", name,
                          section, expected(k), k->min, k->max,
-                         k->type == T_DURATION ? " ms" : "", value);
+                         k->type == T_DURATION ? " ms" : k->type == T_PERCENT ? " %" : "", value);
             else
                 snprintf(st->error, sizeof st->error, "key '%s' in [%s]: expected %s, got '%.80s'",
                          name, section, expected(k), value);
@@ -231,9 +258,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 0;
 }
 
-static bool list_has(const struct config_list *l, const char *s) {
+/* Candidates are "name" or "name:priority". */
+static bool candidate_listed(const struct config_list *l, const char *name) {
+    size_t n = strlen(name);
     for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->item[i], s) == 0)
+        if (strncmp(l->item[i], name, n) == 0 && (l->item[i][n] == '\0' || l->item[i][n] == ':'))
             return true;
     return false;
 }
@@ -252,7 +281,13 @@ static int validate(const struct config *cfg, char *err, size_t len) {
                  cfg->lease_drift_margin_ms, cfg->election_timeout_ms);
         return -1;
     }
-    if (cfg->candidate && !list_has(&cfg->candidates, cfg->node_name)) {
+    if (cfg->rebalance_shares_min && cfg->rebalance_shares_max &&
+        cfg->rebalance_shares_min > cfg->rebalance_shares_max) {
+        snprintf(err, len, "[hypervisor] rebalance_shares_min (%u) is above rebalance_shares_max "
+                 "(%u)", cfg->rebalance_shares_min, cfg->rebalance_shares_max);
+        return -1;
+    }
+    if (cfg->candidate && !candidate_listed(&cfg->candidates, cfg->node_name)) {
         snprintf(err, len, "[node] candidate = true but node '%s' is not in [cluster] candidates",
                  cfg->node_name);
         return -1;
@@ -282,7 +317,7 @@ int config_load(const char *path, struct config *cfg, struct config_error *err) 
         return -1;
     }
     char msg[400];
-    bool listed = list_has(&cfg->candidates, cfg->node_name);
+    bool listed = candidate_listed(&cfg->candidates, cfg->node_name);
     if (st.candidate_set && !cfg->candidate && listed) {
         snprintf(err->text, sizeof err->text,
                  "%s: [node] candidate = false but node '%s' is in [cluster] candidates", path,

@@ -49,6 +49,14 @@ struct config {
     /* [hypervisor] */
     char hypervisor_uri[CONFIG_ADDR_MAX];
     uint32_t sample_interval_ms;
+    char migration_uri[CONFIG_ADDR_MAX];     /* how peers reach it; empty: none */
+    char migration_address[CONFIG_ADDR_MAX]; /* QEMU's data URI; empty: libvirt's */
+    uint32_t migration_timeout_ms;
+    bool local_rebalance;                    /* issue [4]; off by default */
+    /* 0 = the policy's default (rebalance_config_defaults). */
+    uint32_t rebalance_margin_ms;
+    uint32_t rebalance_shares_min, rebalance_shares_max;
+    uint32_t rebalance_memory_floor_pct, rebalance_memory_headroom_pct;
 
     /* [gossip]: SWIM timing (issue [2]); 0 = the protocol's default. */
     uint32_t probe_interval_ms;

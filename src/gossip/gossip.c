@@ -33,13 +33,21 @@ void gossip_config_memberlist_lan(struct gossip_config *c) {
  * - retransmit_mult 8: with 4, a node misses a given broadcast with
  *   probability about e^-(4 log10 N * 0.9), which at 10 % loss left a few
  *   nodes without a refutation until the next push-pull: false positives. */
-void gossip_config_defaults(struct gossip_config *c) {
+void gossip_config_fast(struct gossip_config *c) {
     gossip_config_memberlist_lan(c);
     c->probe_interval_ms = 200;
     c->probe_timeout_ms = 100;
     c->indirect_checks = 5;
     c->suspicion_mult = 3;
     c->retransmit_mult = 8;
+}
+
+/* The fast profile declared a live-migration target dead in the real-agent
+ * test (test_agents_rig: a busy, ASan-built host answers later than 100 ms
+ * for seconds), so until that is understood the agent keeps memberlist's
+ * proven values. */
+void gossip_config_defaults(struct gossip_config *c) {
+    gossip_config_memberlist_lan(c);
 }
 
 const char *gossip_config_check(const struct gossip_config *c) {

@@ -25,6 +25,7 @@ struct hv_vm {
     uint32_t vcpus;
     uint64_t memory_kib;     /* current (balloon) allocation */
     uint64_t max_memory_kib;
+    uint64_t guest_used_kib; /* what the guest says it uses (balloon stats); 0: unknown */
     double cpu_percent;      /* of its own vCPUs, over the last sample interval */
     double disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps; /* bytes/s, idem */
     /* Cumulative counters, for the next deltas. */
@@ -64,6 +65,7 @@ enum hv_mig_state { HV_MIG_RUNNING, HV_MIG_SUCCEEDED, HV_MIG_FAILED, HV_MIG_ABOR
 #define HV_URI_MAX 256
 
 struct hv_migration {
+    char tag[64];                 /* the caller's id for it */
     char vm[HV_NAME_MAX];
     unsigned char uuid[16];
     char dest_uri[HV_URI_MAX];    /* the destination's libvirt URI */
@@ -80,14 +82,22 @@ struct hv_migration {
  * After timeout_ms the job is aborted. Refused, with a message in err, when
  * the domain is not here or not running, is already migrating, or too many
  * migrations run. 0 when started. */
-int hv_migrate_start(struct hv *hv, const char *vm, const char *dest_uri, const char *migrate_uri,
-                     uint32_t timeout_ms, uint64_t now_ms, char *err, size_t errlen);
+int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
+                     const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms, char *err,
+                     size_t errlen);
 /* Advances the migrations: progress, timeouts, results. Call it from the
  * loop whenever the event fd fires and at every sample. */
 void hv_migrations_poll(struct hv *hv, uint64_t now_ms);
 /* The running and recently finished migrations (at most HV_MIGRATIONS_MAX),
  * valid until the next call into hv. */
 size_t hv_migrations(const struct hv *hv, const struct hv_migration **out);
+
+/* Local rebalancing (issue [4]): a domain's CPU weight on the cgroup scale
+ * (1024 = default; Xen's credit weight is scaled by 4) and its balloon. A
+ * zero shares or memory_kib leaves that one alone. 0, or -1 with err. */
+int hv_get_shares(struct hv *hv, const char *vm, uint32_t *shares, char *err, size_t errlen);
+int hv_tune(struct hv *hv, const char *vm, uint32_t shares, uint64_t memory_kib, char *err,
+            size_t errlen);
 
 /* Polls readable when a domain started, stopped, migrated or crashed, or the
  * connection dropped: the caller then drains it with hv_events_take and

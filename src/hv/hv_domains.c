@@ -97,6 +97,11 @@ static int read_record(virDomainStatsRecordPtr rec, struct hv_vm *vm) {
     }
     if (have_vcpus)
         vm->vcpus = vcpus;
+    /* The guest's own view, when its balloon driver reports statistics. */
+    unsigned long long avail, unused;
+    if (virTypedParamsGetULLong(p, n, "balloon.available", &avail) == 1 &&
+        virTypedParamsGetULLong(p, n, "balloon.unused", &unused) == 1 && avail >= unused)
+        vm->guest_used_kib = avail - unused;
     vm->disk_read_bytes = sum_devices(p, n, "block", "rd.bytes");
     vm->disk_write_bytes = sum_devices(p, n, "block", "wr.bytes");
     vm->net_rx_bytes = sum_devices(p, n, "net", "rx.bytes");

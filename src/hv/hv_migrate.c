@@ -45,8 +45,9 @@ static struct hv_mig_slot *free_slot(struct hv *hv) {
     return best;
 }
 
-int hv_migrate_start(struct hv *hv, const char *vm, const char *dest_uri, const char *migrate_uri,
-                     uint32_t timeout_ms, uint64_t now_ms, char *err, size_t errlen) {
+int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
+                     const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms, char *err,
+                     size_t errlen) {
     if (!hv->conn) {
         snprintf(err, errlen, "the hypervisor is unavailable: %s", hv->cur.reason);
         return -1;
@@ -90,6 +91,7 @@ int hv_migrate_start(struct hv *hv, const char *vm, const char *dest_uri, const 
     m->used = true;
     m->hv = hv;
     m->dom = dom;
+    snprintf(m->pub.tag, sizeof m->pub.tag, "%s", tag);
     snprintf(m->pub.vm, sizeof m->pub.vm, "%s", vm);
     memcpy(m->pub.uuid, uuid, 16);
     snprintf(m->pub.dest_uri, sizeof m->pub.dest_uri, "%s", dest_uri);

@@ -14,7 +14,12 @@
 #define FRAME_ADDR_MAX 128
 
 /* What a frame's payload is for. */
-enum frame_channel { CHANNEL_GOSSIP = 1, CHANNEL_ELECTION = 2, CHANNEL_DISCOVERY = 3 };
+enum frame_channel {
+    CHANNEL_GOSSIP = 1,
+    CHANNEL_ELECTION = 2,
+    CHANNEL_DISCOVERY = 3,
+    CHANNEL_COMMAND = 4,
+};
 
 enum frame_result { FRAME_OK, FRAME_BAD_AUTH, FRAME_MALFORMED, FRAME_NO_MEMORY };
 

@@ -109,10 +109,12 @@ static struct peer *peer_for(struct transport *t, const char *to) {
     if ((rv = nng_push0_open(&p->sock)) != 0)
         return NULL;
     /* A short queue per peer: a peer that is down costs at most this many
-     * buffered frames, and the dialer retries in the background. */
+     * buffered frames, and the dialer retries in the background, at least
+     * twice a second, so a restarted peer is reachable again well within an
+     * election timeout (a SYN to a dead host is cheap). */
     if ((rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 64)) != 0 ||
-        (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 100)) != 0 ||
-        (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 2000)) != 0 ||
+        (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
+        (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 400)) != 0 ||
         (rv = nng_dial(p->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
         log_debug("transport: cannot dial %s: %s", url, nng_strerror(rv));
         nng_close(p->sock);

@@ -4,5 +4,7 @@
 #define NODECTL_NODESIM_H
 
 int nodesim_gossip(int argc, char **argv);
+int nodesim_election(int argc, char **argv);
+int nodesim_replay(int argc, char **argv); /* sim_replay.c */
 
 #endif

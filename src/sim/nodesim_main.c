@@ -11,6 +11,8 @@ static const struct {
     const char *help;
 } commands[] = {
     {"gossip", nodesim_gossip, "SWIM/Lifeguard membership on a simulated network"},
+    {"election", nodesim_election, "leader election with gossip, under faults"},
+    {"replay", nodesim_replay, "a day of PlanetLab traces through the planner (CloudSim model)"},
 };
 
 static void usage(FILE *f) {

@@ -490,7 +490,7 @@ static void usage(FILE *f) {
             "            --crash-every S (2; 0 = none) --down-for S (30)\n"
             "            --update-every S (0.5; 0 = none) --record-bytes B (512)\n"
             "            --partition-at S --partition-for S (none) --latency-ms MEAN (1)\n"
-            "  timing:   --config nodectl|memberlist, then overrides: --probe-interval-ms\n"
+            "  timing:   --config fast|default|memberlist (fast), then overrides: --probe-interval-ms\n"
             "            --probe-timeout-ms --indirect-checks --suspicion-mult\n"
             "            --suspicion-max-mult --retransmit-mult --gossip-interval-ms\n"
             "            --gossip-nodes --push-pull-ms\n");
@@ -518,8 +518,8 @@ static int parse(int argc, char **argv, struct opts *o) {
     *o = (struct opts){.nodes = 100, .seed = 1, .duration_s = 60, .warmup_s = 5, .quiet_s = 20,
                        .latency_ms = 1, .crash_every_s = 2, .down_for_s = 30,
                        .update_every_s = 0.5, .record_bytes = 512, .partition_at_s = -1,
-                       .config_name = "nodectl"};
-    gossip_config_defaults(&o->cfg);
+                       .config_name = "fast"};
+    gossip_config_fast(&o->cfg);
     /* --config first, so that the overrides apply to the chosen base. */
     for (int k = 1; k + 1 < argc; k++) {
         if (strcmp(argv[k], "--config") != 0)
@@ -527,8 +527,11 @@ static int parse(int argc, char **argv, struct opts *o) {
         o->config_name = argv[k + 1];
         if (strcmp(o->config_name, "memberlist") == 0) {
             gossip_config_memberlist_lan(&o->cfg);
-        } else if (strcmp(o->config_name, "nodectl") != 0) {
-            fprintf(stderr, "nodesim gossip: --config: '%s' is neither nodectl nor memberlist\n",
+        } else if (strcmp(o->config_name, "default") == 0) {
+            gossip_config_defaults(&o->cfg);
+        } else if (strcmp(o->config_name, "fast") != 0) {
+            fprintf(stderr,
+                    "nodesim gossip: --config: '%s' is none of fast, default, memberlist\n",
                     o->config_name);
             return -1;
         }

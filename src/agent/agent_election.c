@@ -1,0 +1,440 @@
+/* The agent's side of the election: the I/O around src/election/. Voters are
+ * the hosts named in [cluster] candidates (each name may carry a priority,
+ * "host-a:10"); a voter's id is a hash of its name, so every host derives
+ * the same ids from the same list, and its address comes from gossip. The
+ * term and vote are written atomically and flushed before any message that
+ * depends on them leaves. Every host, voter or not, keeps the highest term
+ * it has seen on disk and refuses commands from older terms (fencing); the
+ * (leader, term) it knows travels in its gossiped record, which is how hosts
+ * that do not vote learn the leader. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "agent_internal.h"
+#include "common/atomic_file.h"
+#include "common/log.h"
+#include "election.pb-c.h"
+
+#define HARD_STATE_FILE "election.state"
+#define TERM_FILE "term"
+#define OBSERVE_EVERY_MS 500
+
+/* FNV-1a (Fowler, Noll, Vo), 64 bits: a stable id from a name. */
+static uint64_t name_id(const char *name) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    return h ? h : 1;
+}
+
+static void state_path(const struct agent *a, const char *file, char *out, size_t len) {
+    snprintf(out, len, "%s/%s", a->cfg.state_dir, file);
+}
+
+/* "name" or "name:priority". */
+static int parse_candidate(const char *item, char *name, size_t len, uint32_t *prio) {
+    const char *colon = strchr(item, ':');
+    size_t n = colon ? (size_t)(colon - item) : strlen(item);
+    if (n == 0 || n >= len)
+        return -1;
+    memcpy(name, item, n);
+    name[n] = '\0';
+    *prio = 0;
+    if (colon) {
+        char *end;
+        unsigned long v = strtoul(colon + 1, &end, 10);
+        if (!colon[1] || *end || v > 1000000)
+            return -1;
+        *prio = (uint32_t)v;
+    }
+    return 0;
+}
+
+/* A small state file's text: 0, 1 if it does not exist, -1 if unreadable. */
+static int read_state(const char *path, char *out, size_t len) {
+    size_t n;
+    char *text = read_small_file(path, len - 1, &n);
+    if (!text)
+        return errno == ENOENT ? 1 : -1;
+    memcpy(out, text, n + 1);
+    free(text);
+    return 0;
+}
+
+static int load_highest_term(const char *path, uint64_t *term) {
+    char text[64];
+    int rc = read_state(path, text, sizeof text);
+    if (rc != 0)
+        return rc > 0 ? 0 : -1;
+    return sscanf(text, "%" SCNu64, term) == 1 ? 0 : -1;
+}
+
+static int load_hard_state(const char *path, struct election_hard_state *hs) {
+    char text[128];
+    int rc = read_state(path, text, sizeof text);
+    if (rc != 0)
+        return rc > 0 ? 0 : -1;
+    return sscanf(text, "term %" SCNu64 " voted_for %" SCNx64, &hs->term, &hs->voted_for) == 2
+               ? 0 : -1;
+}
+
+static void save_highest_term(struct agent *a) {
+    char path[PATH_MAX], text[32];
+    state_path(a, TERM_FILE, path, sizeof path);
+    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", a->lead.fence.highest);
+    /* The fence in memory holds either way; what a failed write risks is
+     * forgetting it across a restart, when the persisted vote (voters) or
+     * gossip (everyone) teaches the term again before any command runs. */
+    if (atomic_write_file(path, text, (size_t)n, 0644) != 0)
+        log_err("cannot persist the highest term %" PRIu64 " in %s: %s", a->lead.fence.highest,
+                path, strerror(errno));
+}
+
+/* Every term this host learns of raises the fence. */
+static void see_term(struct agent *a, uint64_t term) {
+    if (fence_see(&a->lead.fence, term))
+        save_highest_term(a);
+}
+
+int leadership_open(struct agent *a, char *err, size_t errlen) {
+    struct leadership *l = &a->lead;
+    char path[PATH_MAX];
+    state_path(a, TERM_FILE, path, sizeof path);
+    if (load_highest_term(path, &l->fence.highest) != 0) {
+        snprintf(err, errlen, "%s: corrupt (expected one number, the highest term seen)", path);
+        return -1;
+    }
+    struct election_config ec = {.heartbeat_ms = a->cfg.heartbeat_interval_ms,
+                                 .election_timeout_ms = a->cfg.election_timeout_ms,
+                                 .lease_margin_ms = a->cfg.lease_drift_margin_ms};
+    if (a->cfg.candidates.n > ELECTION_VOTERS_MAX) {
+        snprintf(err, errlen, "%s: [cluster] candidates: at most %d", a->cfg.path,
+                 ELECTION_VOTERS_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < a->cfg.candidates.n; i++) {
+        uint32_t prio;
+        if (parse_candidate(a->cfg.candidates.item[i], l->voter_name[i], CONFIG_NAME_MAX,
+                            &prio) != 0) {
+            snprintf(err, errlen, "%s: [cluster] candidates: '%s' is not NAME or NAME:PRIORITY",
+                     a->cfg.path, a->cfg.candidates.item[i]);
+            return -1;
+        }
+        l->voter_id[i] = name_id(l->voter_name[i]);
+        ec.voters[i] = (struct election_voter){.id = l->voter_id[i], .priority = prio};
+        if (strcmp(l->voter_name[i], a->cfg.node_name) == 0)
+            ec.self_id = l->voter_id[i];
+    }
+    l->n_voters = ec.n_voters = a->cfg.candidates.n;
+    if (!ec.self_id)
+        return 0; /* not a voter: follows the leader through gossip */
+    const char *bad = election_config_check(&ec);
+    if (bad) {
+        snprintf(err, errlen, "%s: [election] %s", a->cfg.path, bad);
+        return -1;
+    }
+    struct election_hard_state hs = {0};
+    state_path(a, HARD_STATE_FILE, path, sizeof path);
+    if (load_hard_state(path, &hs) != 0) {
+        snprintf(err, errlen, "%s: corrupt election state; restore it, or remove it only if "
+                 "this host never voted", path);
+        return -1;
+    }
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        seed = agent_wall_clock_ms() ^ ec.self_id;
+    l->election = election_new(&ec, &hs, seed, (int64_t)agent_clock_ms());
+    if (!l->election) {
+        snprintf(err, errlen, "election: out of memory");
+        return -1;
+    }
+    l->term = hs.term;
+    see_term(a, hs.term);
+    log_info("candidate among %zu voters, term %" PRIu64, l->n_voters, hs.term);
+    return 0;
+}
+
+void leadership_close(struct agent *a) {
+    election_free(a->lead.election);
+    a->lead.election = NULL;
+}
+
+bool leadership_is_leader(const struct agent *a) {
+    return a->lead.election && election_role(a->lead.election) == ELECTION_LEADER;
+}
+
+static int voter_index(const struct leadership *l, uint64_t id) {
+    for (size_t i = 0; i < l->n_voters; i++)
+        if (l->voter_id[i] == id)
+            return (int)i;
+    return -1;
+}
+
+/* Saves the hard state if it changed, then sends what may leave. */
+static void flush(struct agent *a) {
+    struct leadership *l = &a->lead;
+    struct election_hard_state hs;
+    if (election_unsaved(l->election, &hs)) {
+        char path[PATH_MAX], text[96];
+        state_path(a, HARD_STATE_FILE, path, sizeof path);
+        int n = snprintf(text, sizeof text, "term %" PRIu64 " voted_for %016" PRIx64 "\n", hs.term,
+                         hs.voted_for);
+        if (atomic_write_file(path, text, (size_t)n, 0600) == 0) {
+            if (election_disabled(l->election))
+                log_info("election state persisted again; voting and leading resume");
+            election_saved(l->election);
+            see_term(a, hs.term);
+        } else {
+            if (!election_disabled(l->election))
+                log_err("cannot persist term %" PRIu64 " and vote in %s: %s; refusing to vote or "
+                        "lead until it can", hs.term, path, strerror(errno));
+            election_save_failed(l->election);
+        }
+    }
+    struct election_msg m;
+    while (election_next_msg(l->election, &m)) {
+        int i = voter_index(l, m.to);
+        if (i >= 0 && l->voter_addr[i][0])
+            transport_send(a->cluster.transport, l->voter_addr[i], CHANNEL_ELECTION, m.data,
+                           m.len);
+        free(m.data);
+    }
+}
+
+/* Names, addresses and claims from the gossiped records: voter addresses
+ * (kept when a voter is down: it comes back at the same address),
+ * the candidate-list check, and the leader for hosts that do not vote. */
+static void observe(struct agent *a, uint64_t now) {
+    struct leadership *l = &a->lead;
+    const struct gossip *g = a->cluster.gossip;
+    size_t n = gossip_member_count(g);
+    char best_leader[CONFIG_NAME_MAX] = "";
+    uint64_t best_term = 0;
+    size_t agree = 0, disagree = 0;
+    char other[CONFIG_NAME_MAX] = "";
+    for (size_t i = 0; i < n; i++) {
+        struct gossip_member_info m;
+        gossip_member_at(g, i, &m);
+        if (m.state != GOSSIP_ALIVE && m.state != GOSSIP_SUSPECT)
+            continue;
+        if (m.id == a->cluster.self_id || !m.record_len)
+            continue;
+        Nodectl__HostRecord *rec = nodectl__host_record__unpack(NULL, m.record_len, m.record);
+        if (!rec)
+            continue;
+        int v = voter_index(l, name_id(rec->name));
+        if (v >= 0 && strcmp(l->voter_name[v], rec->name) == 0)
+            snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", rec->address);
+        bool same = rec->n_candidates == a->cfg.candidates.n;
+        for (size_t k = 0; same && k < rec->n_candidates; k++)
+            same = strcmp(rec->candidates[k], a->cfg.candidates.item[k]) == 0;
+        if (same) {
+            agree++;
+        } else {
+            disagree++;
+            snprintf(other, sizeof other, "%s", rec->name);
+        }
+        if (rec->term > best_term && rec->leader[0]) {
+            best_term = rec->term;
+            snprintf(best_leader, sizeof best_leader, "%s", rec->leader);
+        }
+        see_term(a, rec->term);
+        nodectl__host_record__free_unpacked(rec, NULL);
+    }
+    /* The odd one out does not vote: a host whose list differs from most of
+     * the others' would count a different majority. */
+    bool mismatch = disagree > agree;
+    if (mismatch && !l->mismatch) {
+        snprintf(l->warning, sizeof l->warning,
+                 "[cluster] candidates differ from what %zu of %zu other hosts use (e.g. %s): "
+                 "this host does not vote until the lists agree", disagree, agree + disagree,
+                 other);
+        log_err("%s", l->warning);
+    } else if (!mismatch && l->mismatch) {
+        log_info("candidate lists agree again; voting resumes");
+        l->warning[0] = '\0';
+    }
+    l->mismatch = mismatch;
+    if (!l->election) {
+        bool changed = best_term != l->term || strcmp(best_leader, l->leader) != 0;
+        if (changed && best_term >= l->term) {
+            l->term = best_term;
+            snprintf(l->leader, sizeof l->leader, "%s", best_leader);
+            log_info("leader is %s in term %" PRIu64 " (learned by gossip)",
+                     l->leader[0] ? l->leader : "none", l->term);
+            cluster_publish(a, now);
+        }
+    }
+    l->next_observe_ms = now + OBSERVE_EVERY_MS;
+}
+
+/* Follows the election's view and tells the cluster when it changes. */
+static void update_view(struct agent *a, uint64_t now) {
+    struct leadership *l = &a->lead;
+    struct election *e = l->election;
+    uint64_t term = election_term(e);
+    int v = voter_index(l, election_leader(e));
+    const char *leader = v >= 0 ? l->voter_name[v] : "";
+    bool lease = election_has_lease(e, (int64_t)now);
+    if (term == l->term && strcmp(leader, l->leader) == 0 && lease == l->lease)
+        return;
+    if (term != l->term || strcmp(leader, l->leader) != 0)
+        log_info("term %" PRIu64 ": %s (%s)", term, leader[0] ? leader : "no leader",
+                 election_role_name(election_role(e)));
+    if (lease != l->lease)
+        log_info("%s the leader lease", lease ? "holding" : "no longer holding");
+    l->term = term;
+    snprintf(l->leader, sizeof l->leader, "%s", leader);
+    l->lease = lease;
+    cluster_publish(a, now);
+}
+
+uint64_t leadership_deadline(const struct agent *a) {
+    const struct leadership *l = &a->lead;
+    uint64_t d = l->next_observe_ms;
+    if (l->election) {
+        uint64_t e = (uint64_t)election_next_deadline(l->election);
+        if (e < d)
+            d = e;
+        /* Notice the lease running out, to stop acting and say so. */
+        int64_t until = election_lease_until(l->election);
+        if (l->lease && until > 0 && (uint64_t)until < d)
+            d = (uint64_t)until;
+    }
+    return d;
+}
+
+void leadership_run(struct agent *a, uint64_t now) {
+    struct leadership *l = &a->lead;
+    if (now >= l->next_observe_ms)
+        observe(a, now);
+    if (!l->election)
+        return;
+    if (l->mismatch) {
+        /* Not a voter while the lists disagree: a silent follower. */
+        update_view(a, now);
+        return;
+    }
+    if ((int64_t)now >= election_next_deadline(l->election) &&
+        election_tick(l->election, (int64_t)now) != 0)
+        log_err("election: out of memory");
+    flush(a);
+    update_view(a, now);
+}
+
+void leadership_receive(struct agent *a, uint64_t now, const char *from, const uint8_t *data,
+                        size_t len) {
+    struct leadership *l = &a->lead;
+    if (!l->election || l->mismatch)
+        return;
+    /* The frame was authenticated with the cluster key; the voter it names
+     * is reachable at the address it came from. Learning it here, rather
+     * than waiting for gossip to carry the voter's record, lets a restarted
+     * voter answer at once. */
+    Nodectl__ElectionMsg *m = nodectl__election_msg__unpack(NULL, len, data);
+    int v = m ? voter_index(l, m->from) : -1;
+    if (m)
+        nodectl__election_msg__free_unpacked(m, NULL);
+    if (v < 0) {
+        log_debug("election message from %s names no voter; dropped", from);
+        return;
+    }
+    snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", from);
+    if (election_receive(l->election, (int64_t)now, l->voter_id[v], data, len) != 0)
+        log_debug("election message from %s refused", l->voter_name[v]);
+    flush(a);
+    update_view(a, now);
+}
+
+bool leadership_admit(struct agent *a, uint64_t term, const char *what, const char *issuer) {
+    uint64_t before = a->lead.fence.highest;
+    if (!fence_admit(&a->lead.fence, term)) {
+        a->lead.stale_refused++;
+        log_warn("refused %s from %s: its term %" PRIu64 " is older than term %" PRIu64
+                 " (a deposed leader); %" PRIu64 " refused so far",
+                 what, issuer, term, before, a->lead.stale_refused);
+        return false;
+    }
+    if (a->lead.fence.highest != before)
+        save_highest_term(a);
+    return true;
+}
+
+bool leadership_is_candidate(const struct agent *a, const char *name) {
+    int v = voter_index(&a->lead, name_id(name));
+    return v >= 0 && strcmp(a->lead.voter_name[v], name) == 0;
+}
+
+int leadership_transfer(struct agent *a, const char *to, char *err, size_t errlen) {
+    struct leadership *l = &a->lead;
+    uint64_t id = 0;
+    if (to[0]) {
+        if (!leadership_is_candidate(a, to)) {
+            snprintf(err, errlen, "'%s' is not a candidate", to);
+            return -1;
+        }
+        id = name_id(to);
+    }
+    if (!leadership_is_leader(a)) {
+        snprintf(err, errlen, "this host is not the leader");
+        return -1;
+    }
+    if (election_transfer(l->election, (int64_t)agent_clock_ms(), id) != 0) {
+        snprintf(err, errlen, "no reachable candidate to hand over to");
+        return -1;
+    }
+    log_info("leadership transfer to %s started", to[0] ? to : "the preferred candidate");
+    flush(a);
+    update_view(a, agent_clock_ms());
+    return 0;
+}
+
+void leadership_handover(struct agent *a) {
+    char err[128];
+    if (!leadership_is_leader(a) || leadership_transfer(a, "", err, sizeof err) != 0)
+        return;
+    /* Run the loop until another leader is known or a timeout passes, so the
+     * cluster is not left waiting an election timeout. */
+    uint64_t until = agent_clock_ms() + 2 * a->cfg.election_timeout_ms;
+    uint64_t now;
+    while ((now = agent_clock_ms()) < until) {
+        int fds[2], n = cluster_fds(a, fds);
+        struct pollfd p[2];
+        for (int i = 0; i < n; i++)
+            p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        poll(p, (nfds_t)n, 20);
+        cluster_run(a, agent_clock_ms());
+        leadership_run(a, agent_clock_ms());
+        if (a->lead.leader[0] && strcmp(a->lead.leader, a->cfg.node_name) != 0) {
+            log_info("handed leadership over to %s", a->lead.leader);
+            return;
+        }
+    }
+}
+
+int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
+    const struct leadership *l = &a->lead;
+    rec->term = l->term;
+    rec->lease = l->lease;
+    if (l->leader[0] && !(rec->leader = strdup(l->leader)))
+        return -1;
+    if (!a->cfg.candidates.n)
+        return 0;
+    rec->candidates = calloc(a->cfg.candidates.n, sizeof *rec->candidates);
+    if (!rec->candidates)
+        return -1;
+    for (size_t i = 0; i < a->cfg.candidates.n; i++) {
+        if (!(rec->candidates[i] = strdup(a->cfg.candidates.item[i])))
+            return -1;
+        rec->n_candidates++;
+    }
+    return 0;
+}

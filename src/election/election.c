@@ -1,0 +1,225 @@
+/* Roles, timers, the persistence handshake and the entry points. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "election_internal.h"
+
+const char *election_role_name(enum election_role r) {
+    switch (r) {
+    case ELECTION_FOLLOWER: return "follower";
+    case ELECTION_PRE_CANDIDATE: return "pre-candidate";
+    case ELECTION_CANDIDATE: return "candidate";
+    case ELECTION_LEADER: return "leader";
+    }
+    return "unknown";
+}
+
+const char *election_config_check(const struct election_config *c) {
+    if (c->n_voters == 0 || c->n_voters > ELECTION_VOTERS_MAX)
+        return "between 1 and 9 voters are needed";
+    bool self = false;
+    for (size_t i = 0; i < c->n_voters; i++) {
+        if (c->voters[i].id == 0)
+            return "a voter has id 0";
+        for (size_t k = 0; k < i; k++)
+            if (c->voters[k].id == c->voters[i].id)
+                return "a voter is listed twice";
+        self |= c->voters[i].id == c->self_id;
+    }
+    if (!self)
+        return "this node is not one of the voters";
+    if (c->heartbeat_ms == 0 || 2 * c->heartbeat_ms > c->election_timeout_ms)
+        return "election_timeout must be at least twice heartbeat_interval";
+    if (c->lease_margin_ms >= c->election_timeout_ms)
+        return "lease_drift_margin must be shorter than election_timeout";
+    return NULL;
+}
+
+size_t election_quorum(const struct election *e) { return e->cfg.n_voters / 2 + 1; }
+
+int election_voter_index(const struct election *e, uint64_t id) {
+    for (size_t i = 0; i < e->cfg.n_voters; i++)
+        if (e->v[i].id == id)
+            return (int)i;
+    return -1;
+}
+
+/* Raft section 3.4: a random timeout in [T, 2T) so that split votes are rare
+ * and resolve quickly. */
+void election_reset_timer(struct election *e) {
+    uint32_t t = e->cfg.election_timeout_ms;
+    e->campaign_at = e->now + t + (int64_t)prng_below(&e->rng, t);
+}
+
+void election_set_term(struct election *e, uint64_t term, uint64_t voted_for) {
+    if (e->hs.term == term && e->hs.voted_for == voted_for)
+        return;
+    e->hs.term = term;
+    e->hs.voted_for = voted_for;
+    e->dirty = true;
+}
+
+void election_become_follower(struct election *e, uint64_t term, uint64_t leader) {
+    if (term > e->hs.term)
+        election_set_term(e, term, 0);
+    e->role = ELECTION_FOLLOWER;
+    e->leader = leader;
+    e->lease_until = NEVER;
+    e->transferring = false;
+    e->transfer = false;
+    election_reset_timer(e);
+}
+
+void election_become_leader(struct election *e) {
+    e->role = ELECTION_LEADER;
+    e->leader = e->cfg.self_id;
+    e->leader_since = e->now;
+    e->lease_until = NEVER;
+    e->transferring = false;
+    for (size_t i = 0; i < e->cfg.n_voters; i++)
+        e->v[i].acked_sent_ms = NEVER;
+    /* The first heartbeat asserts leadership at once and starts the lease. */
+    e->next_heartbeat = e->now;
+    election_heartbeat(e);
+}
+
+struct election *election_new(const struct election_config *cfg,
+                              const struct election_hard_state *hs, uint64_t seed,
+                              int64_t now_ms) {
+    if (!cfg || !hs || election_config_check(cfg))
+        return NULL;
+    struct election *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->cfg = *cfg;
+    prng_seed(&e->rng, seed);
+    for (size_t i = 0; i < cfg->n_voters; i++) {
+        e->v[i].id = cfg->voters[i].id;
+        e->v[i].priority = cfg->voters[i].priority;
+        if (cfg->voters[i].id == cfg->self_id)
+            e->self = i;
+    }
+    e->hs = *hs;
+    e->now = now_ms;
+    e->role = ELECTION_FOLLOWER;
+    e->lease_until = NEVER;
+    /* A restarted voter may have acknowledged a leader just before it went
+     * down and forgotten it: it behaves as if it had just heard from a
+     * leader, refusing votes for one election timeout, so that the lease it
+     * may have granted still holds (section 6.4.1). */
+    e->leader_contact = now_ms;
+    election_reset_timer(e);
+    return e;
+}
+
+void election_free(struct election *e) {
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n_out; i++)
+        free(e->out[i].data);
+    free(e->out);
+    free(e);
+}
+
+int election_tick(struct election *e, int64_t now_ms) {
+    if (now_ms > e->now)
+        e->now = now_ms;
+    e->oom = false;
+    if (e->role == ELECTION_LEADER) {
+        election_check_quorum(e);
+        if (e->role == ELECTION_LEADER && e->now >= e->next_heartbeat) {
+            election_heartbeat(e);
+            election_prefer(e);
+        }
+    } else if (e->now >= e->campaign_at) {
+        if (e->disabled)
+            election_reset_timer(e); /* refuses to lead while it cannot persist */
+        else
+            election_campaign(e, true, false);
+    }
+    return e->oom ? -1 : 0;
+}
+
+int64_t election_next_deadline(const struct election *e) {
+    if (e->role != ELECTION_LEADER)
+        return e->campaign_at;
+    /* CheckQuorum may end leadership before the next heartbeat. */
+    return e->next_heartbeat;
+}
+
+int election_receive(struct election *e, int64_t now_ms, uint64_t from, const uint8_t *data,
+                     size_t len) {
+    if (now_ms > e->now)
+        e->now = now_ms;
+    e->oom = false;
+    Nodectl__ElectionMsg *m = nodectl__election_msg__unpack(NULL, len, data);
+    /* Only voters take part; a message must say who sent it truthfully (the
+     * transport authenticates the cluster, the driver names the sender). */
+    if (!m || m->from != from || election_voter_index(e, from) < 0 ||
+        from == e->cfg.self_id) {
+        e->bad++;
+        if (m)
+            nodectl__election_msg__free_unpacked(m, NULL);
+        return -1;
+    }
+    switch (m->kind) {
+    case NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE: election_on_pre_vote(e, m); break;
+    case NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE_RESP: election_on_pre_vote_resp(e, m); break;
+    case NODECTL__ELECTION_KIND__ELECTION_VOTE: election_on_vote(e, m); break;
+    case NODECTL__ELECTION_KIND__ELECTION_VOTE_RESP: election_on_vote_resp(e, m); break;
+    case NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT: election_on_heartbeat(e, m); break;
+    case NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT_RESP: election_on_heartbeat_resp(e, m); break;
+    case NODECTL__ELECTION_KIND__ELECTION_TIMEOUT_NOW: election_on_timeout_now(e, m); break;
+    default: e->bad++; break;
+    }
+    nodectl__election_msg__free_unpacked(m, NULL);
+    return e->oom ? -1 : 0;
+}
+
+bool election_unsaved(const struct election *e, struct election_hard_state *out) {
+    if (e->dirty)
+        *out = e->hs;
+    return e->dirty;
+}
+
+void election_saved(struct election *e) {
+    e->dirty = false;
+    e->disabled = false;
+}
+
+/* What could not be saved must not be acted on: the messages that depend on
+ * it are dropped, and the node neither votes nor leads until a save works.
+ * The in-memory state keeps the new term, which is safe: a higher term only
+ * makes this node refuse more. */
+void election_save_failed(struct election *e) {
+    e->disabled = true;
+    for (size_t i = 0; i < e->n_out; i++)
+        free(e->out[i].data);
+    e->n_out = 0;
+    if (e->role != ELECTION_FOLLOWER)
+        election_become_follower(e, e->hs.term, 0);
+}
+
+bool election_disabled(const struct election *e) { return e->disabled; }
+
+bool election_next_msg(struct election *e, struct election_msg *out) {
+    if (e->dirty || e->n_out == 0)
+        return false;
+    *out = e->out[0];
+    memmove(e->out, e->out + 1, (e->n_out - 1) * sizeof *e->out);
+    e->n_out--;
+    return true;
+}
+
+enum election_role election_role(const struct election *e) { return e->role; }
+uint64_t election_term(const struct election *e) { return e->hs.term; }
+uint64_t election_leader(const struct election *e) { return e->leader; }
+uint64_t election_bad_messages(const struct election *e) { return e->bad; }
+
+bool election_has_lease(const struct election *e, int64_t now_ms) {
+    return e->role == ELECTION_LEADER && !e->disabled && !e->dirty && now_ms < e->lease_until;
+}
+
+int64_t election_lease_until(const struct election *e) {
+    return e->role == ELECTION_LEADER ? e->lease_until : NEVER;
+}

@@ -1,0 +1,101 @@
+/* Leader election among the configured candidate hosts (issue [3]).
+ *
+ * Raft's leader election (Ongaro, "Consensus: Bridging Theory and Practice",
+ * Stanford PhD dissertation, 2014, section 3.4) with the Pre-Vote phase
+ * (section 9.6), CheckQuorum (section 6.2) and a leader lease (section
+ * 6.4.1), and leadership transfer (section 3.10). There is no log: the
+ * leader only plans and commands, and rebuilds everything else from gossip,
+ * so leadership is the whole replicated state.
+ *
+ * No I/O, like src/gossip/: the driver passes time, randomness (a seed) and
+ * messages in, and takes messages, the hard state to persist and the next
+ * deadline out. The hard state (term, vote) must be on disk before any
+ * message produced after it changed is sent: election_next_msg holds them
+ * back until the driver reports election_saved(); election_save_failed()
+ * makes this node refuse to vote or lead until a save succeeds again.
+ *
+ * Why no second leader can be elected while a lease holds: see
+ * election_lease.c. */
+#ifndef NODECTL_ELECTION_H
+#define NODECTL_ELECTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ELECTION_VOTERS_MAX 9
+
+enum election_role {
+    ELECTION_FOLLOWER,
+    ELECTION_PRE_CANDIDATE,
+    ELECTION_CANDIDATE,
+    ELECTION_LEADER,
+};
+const char *election_role_name(enum election_role r);
+
+struct election_voter {
+    uint64_t id;
+    uint32_t priority; /* higher is preferred as leader; 0 = no preference */
+};
+
+struct election_config {
+    uint64_t self_id; /* must be one of voters */
+    size_t n_voters;
+    struct election_voter voters[ELECTION_VOTERS_MAX];
+    uint32_t heartbeat_ms;
+    /* Followers campaign after a random timeout in [T, 2T) without a
+     * heartbeat, and refuse votes for T after one. */
+    uint32_t election_timeout_ms;
+    /* The lease ends this much before followers may vote again, to cover
+     * clock rate differences between hosts. */
+    uint32_t lease_margin_ms;
+};
+/* NULL if usable, else what is wrong. */
+const char *election_config_check(const struct election_config *c);
+
+/* What must survive a restart (Raft's currentTerm and votedFor). */
+struct election_hard_state {
+    uint64_t term;
+    uint64_t voted_for; /* 0: none in this term */
+};
+
+struct election;
+
+struct election *election_new(const struct election_config *cfg,
+                              const struct election_hard_state *hs, uint64_t seed, int64_t now_ms);
+void election_free(struct election *e);
+
+/* Inputs; -1 on a malformed message (counted) or out of memory. */
+int election_receive(struct election *e, int64_t now_ms, uint64_t from, const uint8_t *data,
+                     size_t len);
+int election_tick(struct election *e, int64_t now_ms);
+int64_t election_next_deadline(const struct election *e);
+/* Leader only: hands leadership to `to` (0: the preferred reachable voter).
+ * The lease ends at once. -1 if not leader or no such voter. */
+int election_transfer(struct election *e, int64_t now_ms, uint64_t to);
+
+/* Persistence handshake. */
+bool election_unsaved(const struct election *e, struct election_hard_state *out);
+void election_saved(struct election *e);
+void election_save_failed(struct election *e);
+bool election_disabled(const struct election *e);
+
+/* Outputs: data is malloc'd and becomes the caller's. */
+struct election_msg {
+    uint64_t to;
+    uint8_t *data;
+    size_t len;
+};
+bool election_next_msg(struct election *e, struct election_msg *out);
+
+/* Queries. */
+enum election_role election_role(const struct election *e);
+uint64_t election_term(const struct election *e);
+uint64_t election_leader(const struct election *e); /* 0: unknown */
+/* True while this node is leader and a majority acknowledged it recently
+ * enough that no other leader can exist: only then may it act. */
+bool election_has_lease(const struct election *e, int64_t now_ms);
+int64_t election_lease_until(const struct election *e);
+uint64_t election_bad_messages(const struct election *e);
+
+#endif

@@ -1,0 +1,148 @@
+/* The leader's side: heartbeats, CheckQuorum, the lease, and leadership
+ * transfer (Ongaro 2014, sections 6.2, 6.4.1 and 3.10).
+ *
+ * Why no other leader can be elected while the lease holds.
+ * The leader sends a heartbeat at its local time s. A voter that receives it
+ * (at real time r >= s) refuses every Pre-Vote and every non-transfer Vote
+ * until it has gone a full election timeout T without hearing from a leader
+ * (election_sticky), by its own clock: until at least r + T(1 - rho) in real
+ * time, rho bounding how much slower than real time a clock may run. A
+ * voter that restarts behaves as if it had just heard from a leader, so a
+ * crash does not erase that promise. Once a majority acknowledged heartbeats
+ * sent at s or later, the lease runs until s + T - margin on the leader's
+ * clock. Any new leader needs the votes of a majority, and every majority
+ * shares a voter with the one that acknowledged; that voter refuses until
+ * r + T(1 - rho) >= s + T(1 - rho). So as long as margin >= T * (rho +
+ * rho'), rho' covering the leader's own clock running fast, no other leader
+ * exists before the lease ends. The default margin, 100 ms for T = 500 ms,
+ * allows 20 % of drift, far beyond what NTP-disciplined or even free-running
+ * quartz clocks show (about 1e-4). Transfer gives the lease up first: the
+ * leader stops acting before it sends TIMEOUT_NOW, the only message that lets
+ * voters ignore stickiness. A leader that cannot persist its state (disk full,
+ * read-only) is disabled and holds no lease. */
+#include "election_internal.h"
+
+/* The newest send time that at least a quorum (the leader counting itself
+ * at its last heartbeat) acknowledged. */
+static int64_t quorum_acked(const struct election *e) {
+    int64_t t[ELECTION_VOTERS_MAX];
+    size_t n = e->cfg.n_voters;
+    for (size_t i = 0; i < n; i++)
+        t[i] = e->v[i].acked_sent_ms;
+    /* Sort descending (at most 9 entries). */
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && t[k] > t[k - 1]; k--) {
+            int64_t x = t[k];
+            t[k] = t[k - 1];
+            t[k - 1] = x;
+        }
+    return t[election_quorum(e) - 1];
+}
+
+void election_heartbeat(struct election *e) {
+    e->v[e->self].acked_sent_ms = e->now;
+    e->next_heartbeat = e->now + e->cfg.heartbeat_ms;
+    election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT, e->hs.term, e->now, false);
+    /* A single voter is its own majority. */
+    if (election_quorum(e) == 1 && !e->transferring)
+        e->lease_until = e->now + e->cfg.election_timeout_ms - e->cfg.lease_margin_ms;
+}
+
+void election_on_heartbeat(struct election *e, const Nodectl__ElectionMsg *m) {
+    if (m->term < e->hs.term) {
+        /* A deposed leader: tell it the current term so it steps down. */
+        election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT_RESP, e->hs.term,
+                      false, m->sent_ms, false);
+        return;
+    }
+    if (m->term > e->hs.term || e->role != ELECTION_FOLLOWER || e->leader != m->from)
+        election_become_follower(e, m->term, m->from);
+    e->leader_contact = e->now;
+    election_reset_timer(e);
+    election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT_RESP, e->hs.term, true,
+                  m->sent_ms, false);
+}
+
+void election_on_heartbeat_resp(struct election *e, const Nodectl__ElectionMsg *m) {
+    if (m->term > e->hs.term) {
+        election_become_follower(e, m->term, 0);
+        return;
+    }
+    if (e->role != ELECTION_LEADER || m->term != e->hs.term || !m->granted)
+        return;
+    struct voter_state *v = &e->v[election_voter_index(e, m->from)];
+    /* Reordered or duplicated acks cannot move the lease backwards, and an
+     * ack of a heartbeat not sent yet (a forged or corrupt time) counts as
+     * now. */
+    int64_t sent = m->sent_ms > e->now ? e->now : m->sent_ms;
+    if (sent > v->acked_sent_ms)
+        v->acked_sent_ms = sent;
+    int64_t base = quorum_acked(e);
+    if (!e->transferring && base != NEVER) {
+        int64_t until = base + e->cfg.election_timeout_ms - e->cfg.lease_margin_ms;
+        if (until > e->lease_until)
+            e->lease_until = until;
+    }
+}
+
+/* CheckQuorum (section 6.2): a leader that has not heard from a majority
+ * within an election timeout steps down, so a partitioned leader stops
+ * acting and a majority elsewhere can make progress. */
+void election_check_quorum(struct election *e) {
+    int64_t t = e->cfg.election_timeout_ms;
+    if (e->now - e->leader_since < t)
+        return;
+    int64_t base = quorum_acked(e);
+    if (base == NEVER || e->now - base >= t)
+        election_become_follower(e, e->hs.term, 0);
+}
+
+void election_on_timeout_now(struct election *e, const Nodectl__ElectionMsg *m) {
+    if (m->term != e->hs.term || e->leader != m->from || e->disabled)
+        return;
+    election_campaign(e, false, true);
+}
+
+int election_transfer(struct election *e, int64_t now_ms, uint64_t to) {
+    if (now_ms > e->now)
+        e->now = now_ms;
+    if (e->role != ELECTION_LEADER)
+        return -1;
+    int idx = -1;
+    if (to) {
+        idx = election_voter_index(e, to);
+    } else {
+        /* The most preferred voter that answered within a timeout. */
+        for (size_t i = 0; i < e->cfg.n_voters; i++) {
+            if (i == e->self || e->now - e->v[i].acked_sent_ms >= e->cfg.election_timeout_ms)
+                continue;
+            if (idx < 0 || e->v[i].priority > e->v[idx].priority)
+                idx = (int)i;
+        }
+    }
+    if (idx < 0 || (size_t)idx == e->self)
+        return -1;
+    e->oom = false;
+    e->transferring = true;
+    e->lease_until = NEVER; /* stop acting before anyone may vote freely */
+    election_send(e, e->v[idx].id, NODECTL__ELECTION_KIND__ELECTION_TIMEOUT_NOW, e->hs.term, false,
+                  0, true);
+    /* Follow: the target's VOTE (transfer) will be granted, and if it never
+     * comes, this node campaigns again after a timeout. */
+    e->role = ELECTION_FOLLOWER;
+    e->leader = 0;
+    election_reset_timer(e);
+    return e->oom ? -1 : 0;
+}
+
+/* A leader with a reachable voter of higher priority hands over to it. */
+void election_prefer(struct election *e) {
+    uint32_t mine = e->v[e->self].priority;
+    for (size_t i = 0; i < e->cfg.n_voters; i++) {
+        if (i != e->self && e->v[i].priority > mine && election_has_lease(e, e->now) &&
+            e->now - e->v[i].acked_sent_ms < e->cfg.heartbeat_ms * 2) {
+            election_transfer(e, e->now, 0);
+            return;
+        }
+    }
+}

@@ -1,0 +1,108 @@
+/* Campaigns: Pre-Vote, then the vote itself (Ongaro 2014, sections 3.4 and
+ * 9.6). Pre-Vote asks "would you vote for me?" without touching anyone's
+ * term, so a host that was cut off and comes back cannot force a needless
+ * election by bumping terms. */
+#include "election_internal.h"
+
+/* Heard from a live leader within the minimum election timeout (section
+ * 4.2.3): such a node neither pre-votes nor votes, which is what makes the
+ * leader lease safe (election_lease.c). */
+bool election_sticky(const struct election *e) {
+    if (e->role == ELECTION_LEADER)
+        return true;
+    return e->now - e->leader_contact < (int64_t)e->cfg.election_timeout_ms;
+}
+
+static size_t granted(const struct election *e) {
+    size_t n = 0;
+    for (size_t i = 0; i < e->cfg.n_voters; i++)
+        n += e->v[i].granted;
+    return n;
+}
+
+static void clear_grants(struct election *e) {
+    for (size_t i = 0; i < e->cfg.n_voters; i++)
+        e->v[i].granted = i == e->self;
+}
+
+static void start_vote(struct election *e) {
+    election_set_term(e, e->hs.term + 1, e->cfg.self_id);
+    e->role = ELECTION_CANDIDATE;
+    e->leader = 0;
+    clear_grants(e);
+    election_reset_timer(e);
+    if (granted(e) >= election_quorum(e))
+        election_become_leader(e);
+    else
+        election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_VOTE, e->hs.term, 0, e->transfer);
+}
+
+void election_campaign(struct election *e, bool pre, bool transfer) {
+    e->transfer = transfer;
+    if (!pre) {
+        start_vote(e);
+        return;
+    }
+    e->role = ELECTION_PRE_CANDIDATE;
+    e->leader = 0;
+    e->proposed_term = e->hs.term + 1;
+    clear_grants(e);
+    election_reset_timer(e);
+    if (granted(e) >= election_quorum(e))
+        start_vote(e);
+    else
+        election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE, e->proposed_term, 0,
+                           false);
+}
+
+void election_on_pre_vote(struct election *e, const Nodectl__ElectionMsg *m) {
+    bool grant = !e->disabled && m->term > e->hs.term && !election_sticky(e);
+    election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE_RESP,
+                  grant ? m->term : e->hs.term, grant, 0, false);
+}
+
+void election_on_pre_vote_resp(struct election *e, const Nodectl__ElectionMsg *m) {
+    if (m->term > e->hs.term && !m->granted) {
+        /* Someone is further ahead: follow its term (etcd raft does the same). */
+        election_become_follower(e, m->term, 0);
+        return;
+    }
+    if (e->role != ELECTION_PRE_CANDIDATE || m->term != e->proposed_term || !m->granted)
+        return;
+    e->v[election_voter_index(e, m->from)].granted = true;
+    if (granted(e) >= election_quorum(e))
+        start_vote(e);
+}
+
+void election_on_vote(struct election *e, const Nodectl__ElectionMsg *m) {
+    /* A node that heard from its leader lately ignores a campaign, without
+     * even adopting its term, unless the leader itself asked for it
+     * (leadership transfer). */
+    if (!m->transfer && election_sticky(e) && m->term > e->hs.term) {
+        election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_VOTE_RESP, e->hs.term, false, 0,
+                      false);
+        return;
+    }
+    if (m->term > e->hs.term)
+        election_become_follower(e, m->term, 0);
+    bool grant = !e->disabled && m->term == e->hs.term &&
+                 (e->hs.voted_for == 0 || e->hs.voted_for == m->from);
+    if (grant) {
+        election_set_term(e, e->hs.term, m->from);
+        election_reset_timer(e);
+    }
+    election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_VOTE_RESP, e->hs.term, grant, 0,
+                  false);
+}
+
+void election_on_vote_resp(struct election *e, const Nodectl__ElectionMsg *m) {
+    if (m->term > e->hs.term) {
+        election_become_follower(e, m->term, 0);
+        return;
+    }
+    if (e->role != ELECTION_CANDIDATE || m->term != e->hs.term || !m->granted)
+        return;
+    e->v[election_voter_index(e, m->from)].granted = true;
+    if (granted(e) >= election_quorum(e))
+        election_become_leader(e);
+}

@@ -1,0 +1,123 @@
+/* Working state shared by the planner's files; not part of the public API.
+ * The planner never touches the snapshot: it moves VMs tentatively in this
+ * state (CloudSim's vmCreate/vmDestroy during optimizeAllocation) and throws
+ * the state away at the end (CloudSim's restoreAllocation). */
+#ifndef NODECTL_PLACEMENT_INTERNAL_H
+#define NODECTL_PLACEMENT_INTERNAL_H
+
+#include "placement/placement.h"
+
+struct pl_host {
+    uint32_t *vms; /* VM indices in host order, tentative moves applied */
+    uint32_t n_vms;
+    uint32_t cap_vms;
+    double avail;     /* MIPS still grantable (CloudSim VmScheduler.getAvailableMips) */
+    double alloc_sum; /* sum of vm_alloc in host order (CloudSim getUtilizationOfCpuMips) */
+    double power_before; /* PABFD's "power before the move" (placement_pabfd.c) */
+    double req_sum;   /* sum of current requests in host order */
+    uint64_t mem_max; /* largest VM memory (LR's migration time) */
+    double req_measured; /* requested MIPS of the snapshot's VMs (loadavg rule) */
+    uint64_t mem_used;
+    uint32_t migrations; /* in flight + planned, in or out */
+    int power_on_action; /* index of this round's POWER_ON action, or -1 */
+    bool over;           /* found overloaded this round */
+    bool excl_target;
+    bool excl_source;
+    bool evacuated;
+};
+
+struct pl_state {
+    const struct placement_snapshot *snap;
+    const struct placement_policy *pol;
+    double now;
+    struct prng *rng;
+    struct placement_plan *plan;
+    struct pl_host *hosts;
+    uint32_t *vm_host;  /* tentative host of each VM */
+    double *vm_alloc;   /* granted MIPS of each VM where it tentatively is */
+    int *vm_action;     /* last MIGRATE action of each VM this round, or -1 */
+    /* Per host, PLACEMENT_HISTORY_MAX values: CloudSim's host history,
+     * untrimmed (kept apart from pl_host so the PABFD scan stays in cache). */
+    double *hist_sum;
+    uint32_t *scratch; /* n_vms entries, for VM selection */
+};
+
+/* What an overload test saw, for the operator-readable reason. */
+struct pl_overload {
+    bool over;
+    bool predicted; /* value is a prediction (LR/LRR), compared with >= */
+    double value;   /* CPU utilisation (or loadavg per core, or prediction) */
+    double threshold;
+    const char *rule; /* "THR", "MAD", ..., "THR fallback" */
+    const char *what; /* "CPU" or "load" */
+};
+
+/* A VM picked to move: where from/to, its grant before the move, and its
+ * position in the order it was picked (for a stable sort). */
+struct pl_pick {
+    uint32_t vm;
+    uint32_t from;
+    uint32_t to;
+    double alloc;
+    size_t order;
+};
+
+/* placement_state.c */
+/* CloudSim PowerVmList.sortByCpuUtilization: by current demand, descending,
+ * stable. */
+void pl_sort_by_demand(const struct pl_state *st, struct pl_pick *p, size_t n);
+int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
+                  const struct placement_policy *pol, double now, struct prng *rng,
+                  struct placement_plan *plan);
+void pl_state_free(struct pl_state *st);
+int pl_host_add(struct pl_state *st, uint32_t h, uint32_t vm);
+void pl_host_remove(struct pl_state *st, uint32_t h, uint32_t vm);
+/* Recomputes host h's grantable and granted MIPS after vm_alloc changed. */
+void pl_host_refresh(struct pl_state *st, uint32_t h);
+double pl_host_alloc_mips(const struct pl_state *st, uint32_t h);
+double pl_host_requested_mips(const struct pl_state *st, uint32_t h, int extra_vm);
+double pl_host_mips(const struct placement_host *h);
+double pl_vm_capped(const struct placement_host *h, const struct placement_vm *v);
+bool pl_vm_movable(const struct pl_state *st, uint32_t vm);
+/* Off and not being powered on this round. */
+bool pl_host_off(const struct pl_state *st, uint32_t h);
+/* Recomputes host h's power_before (after a move or a power-on). */
+void pl_host_power_before(struct pl_state *st, uint32_t h);
+
+/* placement_overload.c: is host h overloaded with extra_vm (-1: none) added? */
+void pl_overload_eval(const struct pl_state *st, uint32_t h, int extra_vm, struct pl_overload *out);
+/* Trimmed utilisation history of host h (CloudSim getUtilizationHistory),
+ * extra_vm included; returns its length (>= 1). */
+size_t pl_host_history(const struct pl_state *st, uint32_t h, int extra_vm,
+                       double out[PLACEMENT_HISTORY_MAX]);
+
+/* placement_select.c: next VM to move off overloaded host h, or -1. */
+int pl_select_vm(struct pl_state *st, uint32_t h);
+
+/* placement_pabfd.c */
+enum pl_pass { PL_PASS_ALL, PL_PASS_ON, PL_PASS_OFF };
+/* Best host for vm (least power increase), or -1. Honours every hard
+ * constraint and the hosts' excl_target flags. */
+int pl_pabfd_find(const struct pl_state *st, uint32_t vm, enum pl_pass pass);
+bool pl_host_suitable(const struct pl_state *st, uint32_t h, uint32_t vm);
+
+/* placement_plan.c: append actions. Return the action index or -1 (ENOMEM). */
+int pl_emit(struct pl_state *st, enum placement_action_kind kind, uint32_t vm, uint32_t from,
+            uint32_t host, const char *reason);
+int pl_depend(struct pl_state *st, int action, int on);
+
+/* placement_power.c */
+int pl_power_off_idle(struct pl_state *st);
+
+/* placement_consolidate.c */
+int pl_consolidate(struct pl_state *st);
+int pl_evacuate_drained(struct pl_state *st);
+int pl_spread(struct pl_state *st);
+
+/* placement_plan.c: move vm to host h in the state and emit the MIGRATE
+ * (and POWER_ON) actions with `reason`; returns the MIGRATE index or -1. */
+int pl_plan_move(struct pl_state *st, uint32_t vm, uint32_t h, const char *reason);
+/* Emits the actions of a move already applied to the state (and counted). */
+int pl_record_move(struct pl_state *st, uint32_t vm, uint32_t from, uint32_t h, const char *reason);
+
+#endif

@@ -1,0 +1,123 @@
+#!/bin/bash
+# nodectl agents on the rig (issue [4]): 3 hosts with real libvirtd and 2
+# KVM guests each. Every agent reports its real guests; `nodectl vms` on any
+# host lists all 6 on the right hosts; `nodectl migrate --wait` moves a
+# running guest live, it keeps running, and every host's view follows within
+# seconds; a migration to a dead host or of an unknown VM fails with a clear
+# message; killing and restarting a host's libvirtd leaves its agent running
+# and reconnected. Every client runs inside a rig host.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The nodectl binary to test: the first argument (the supervised child gets
+# it through the environment).
+if [[ ${1:-} != --body ]]; then
+    export NODECTL=${1:?usage: test_agents_rig.sh PATH/TO/nodectl}
+    shift
+fi
+source "$HERE/supervise.sh"
+rig_supervise agents 280 "$@"
+
+rig() { "$HERE/rig" "$@"; }
+fail() { printf 'test_agents_rig: FAIL: %s\n' "$*" >&2; exit 1; }
+note() { printf 'test_agents_rig: %s\n' "$*" >&2; }
+WORK=$(mktemp -d /tmp/nodectl-agents-rig.XXXXXX)
+trap 'rig down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+
+# nodectl as host H's administrator would run it there.
+on() {
+    local h=$1
+    shift
+    rig exec "$h" "$NODECTL" -c "$WORK/$h/nodectl.conf" "$@"
+}
+
+# Retries CMD... for up to $1 seconds until it succeeds.
+eventually() {
+    local until=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < until)) || return 1
+        sleep 0.3
+    done
+}
+
+rig up 3 2 >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "rig up"; }
+"$NODECTL" keygen "$WORK/cluster.key"
+declare -A PID
+start_agent() {
+    local h=$1 addr
+    addr=$(rig addr "$h")
+    mkdir -p "$WORK/$h"
+    cat >"$WORK/$h/nodectl.conf" <<CONF
+[cluster]
+name = rig
+key_file = $WORK/cluster.key
+seeds = $(rig addr rig1):7946
+candidates = rig1, rig2, rig3
+[node]
+name = $h
+bind_address = $addr
+state_dir = $WORK/$h/state
+control_socket = $WORK/$h/ctl.sock
+[hypervisor]
+uri = qemu:///system
+sample_interval = 1s
+migration_uri = qemu+tcp://$addr/system
+migration_address = tcp://$addr
+migration_timeout = 60s
+CONF
+    PID[$h]=$(rig spawn "$h" "$WORK/$h/agent.log" "$NODECTL" agent -c "$WORK/$h/nodectl.conf")
+}
+for h in rig1 rig2 rig3; do start_agent "$h"; done
+
+# All six guests, on the right hosts, from every host's view.
+six_guests() {
+    local h=$1 out
+    out=$(on "$h" vms --json) || return 1
+    python3 - "$out" <<'PY'
+import json, sys
+vms = {v["name"]: (v["host"], v["state"]) for v in json.loads(sys.argv[1])}
+want = {f"rig{k}-vm{m}": (f"rig{k}", "running") for k in (1, 2, 3) for m in (1, 2)}
+sys.exit(0 if vms == want else 1)
+PY
+}
+for h in rig1 rig2 rig3; do
+    eventually 60 six_guests "$h" || { on "$h" vms >&2 || true; fail "$h does not list the 6 guests on their hosts"; }
+done
+note "every agent lists the 6 real guests on their hosts"
+
+# A live migration asked from a third host.
+t0=$SECONDS
+on rig3 migrate rig1-vm1 rig2 --wait >"$WORK/migrate.out" 2>&1 ||
+    { cat "$WORK/migrate.out" >&2; tail -20 "$WORK/rig1/agent.log" >&2; fail "nodectl migrate --wait"; }
+note "migrated rig1-vm1 to rig2 in $((SECONDS - t0)) s: $(tr '\n' ' ' <"$WORK/migrate.out")"
+[[ $(rig exec rig2 virsh -q -c qemu:///system domstate rig1-vm1) == running ]] ||
+    fail "rig1-vm1 does not run on rig2 after the migration"
+rig exec rig1 virsh -q -c qemu:///system dominfo rig1-vm1 >/dev/null 2>&1 &&
+    fail "rig1-vm1 is still defined on rig1"
+on_rig2() { [[ $(on "$1" find rig1-vm1) == $'rig2\trunning' ]]; }
+for h in rig1 rig2 rig3; do
+    eventually 10 on_rig2 "$h" || fail "$h does not show rig1-vm1 on rig2"
+done
+note "every host sees rig1-vm1 on rig2"
+
+# Refusals with a reason.
+if on rig2 migrate nosuchvm rig1 2>"$WORK/err"; then fail "migrating an unknown VM succeeded"; fi
+grep -q "VM 'nosuchvm' is on no live host" "$WORK/err" || fail "unknown VM: $(cat "$WORK/err")"
+kill -9 "${PID[rig3]}"
+dead() { on rig1 members | grep -Eq '^rig3 +[^ ]+ +dead'; }
+eventually 30 dead || fail "rig3 is not marked dead"
+if on rig1 migrate rig2-vm1 rig3 2>"$WORK/err"; then fail "migrating to a dead host succeeded"; fi
+grep -q "host 'rig3' is dead, not alive" "$WORK/err" || fail "dead host: $(cat "$WORK/err")"
+note "unknown VM and dead host refused with their reasons"
+
+# libvirtd goes away and comes back: the agent stays up and reconnects.
+rig libvirtd rig2 stop
+unavailable() { on rig2 status | grep -Eq '^rig2 .*unavailable'; }
+eventually 30 unavailable || fail "rig2's agent does not report its hypervisor unavailable"
+kill -0 "${PID[rig2]}" || fail "rig2's agent died with its libvirtd"
+rig libvirtd rig2 start
+back() { on rig2 status | grep -Eq '^rig2 .* ok$'; }
+eventually 60 back || fail "rig2's agent did not reconnect"
+grep -q "reconnected" "$WORK/rig2/agent.log" || fail "no reconnect in rig2's log"
+note "rig2's agent survived a libvirtd restart and reconnected"
+note "PASS"
