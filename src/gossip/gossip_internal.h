@@ -14,6 +14,8 @@
 #define GOSSIP_RELAYS_MAX 64
 #define GOSSIP_REASSEMBLY_MAX 32
 #define GOSSIP_RECORD_ASKS 8
+#define GOSSIP_WANT_SCAN 512
+#define GOSSIP_WANT_PER_TICK 32
 #define GOSSIP_NONE UINT32_MAX
 
 /* One member as this instance sees it. Kept small: the simulator holds
@@ -22,6 +24,7 @@ struct member {
     uint64_t id;
     struct gossip_addr addr;
     uint8_t state;
+    uint8_t wanted; /* asks left for a newer record a peer listed, 0 = none */
     uint32_t incarnation;
     int64_t changed_ms;
     uint64_t record_version; /* of *record, 0 = none */
@@ -120,6 +123,9 @@ struct gossip {
     int64_t next_gossip_ms;
 
     int64_t next_push_pull_ms;
+    /* Members whose record a peer has newer than we do (member.wanted). */
+    uint32_t n_wanted, want_cursor;
+    int64_t next_want_ms;
     struct reassembly reasm[GOSSIP_REASSEMBLY_MAX];
     uint32_t n_reasm;
 
@@ -201,6 +207,8 @@ void order_insert(struct gossip *g, uint32_t i);
 
 /* gossip_pushpull.c */
 int push_pull_tick(struct gossip *g);
+/* Draws a new random phase within the (size-scaled) interval. */
+void push_pull_rephase(struct gossip *g);
 int push_pull_send(struct gossip *g, const struct gossip_addr *to, bool reply);
 int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
                         const struct gossip_addr *from);

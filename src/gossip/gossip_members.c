@@ -246,6 +246,10 @@ int record_apply(struct gossip *g, uint64_t id, uint64_t version, const uint8_t 
         gossip_blob_unref(m->record);
     m->record = b;
     m->record_version = version;
+    if (m->wanted) {
+        m->wanted = 0;
+        g->n_wanted--;
+    }
     if (event_push(g, &(struct gossip_event){.kind = GOSSIP_EV_RECORD,
                                              .id = id,
                                              .state = m->state,

@@ -130,7 +130,10 @@ static int send_indirect(struct gossip *g) {
         if (send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING_REQ, pr->seq, &g->m[pr->member],
                      &g->m[chosen[c]].addr) != 0)
             return -1;
-    return 0;
+    /* A second direct ping as well, in the role of memberlist's TCP
+     * fallback ping: one lost datagram alone should not make a suspect. */
+    const struct member *t = &g->m[pr->member];
+    return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING, pr->seq, t, &t->addr);
 }
 
 static int relays_expire(struct gossip *g) {

@@ -13,7 +13,7 @@
  * members until the next exchange. The interval grows with the cluster as
  * in memberlist (pushPullScale): times ceil(log2(N) - log2(32)) + 1 above
  * 32 members, so the load per node stays near constant. Each round also
- * pushes to one random dead member, as Serf's reconnect does, so that two
+ * probes one random dead member, as Serf's reconnect does, so that two
  * sides of a healed partition find each other again. */
 #include <math.h>
 #include <stdlib.h>
@@ -55,6 +55,18 @@ static bool is_dead(const struct member *m) {
     return m->state == GOSSIP_DEAD;
 }
 
+/* The reconnect probe is the first piece of a push-pull with just two
+ * entries, ours and the member's as we see it: if it is alive after all
+ * (a partition healed), it learns it is thought dead, refutes straight back
+ * to us and answers with its full state. A dead member costs one packet. */
+static int reconnect(struct gossip *g, uint32_t i) {
+    struct pkt p;
+    pkt_init(g, &p, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL);
+    pkt_add_member(&p, &g->m[g->self], 0, true);
+    pkt_add_member(&p, &g->m[i], g->m[g->self].id, true);
+    return pkt_send(g, &p, &g->m[i].addr);
+}
+
 static void reassembly_drop(struct gossip *g, uint32_t r) {
     free(g->reasm[r].data);
     free(g->reasm[r].have);
@@ -67,6 +79,8 @@ void reassembly_free_all(struct gossip *g) {
 }
 
 static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const struct gossip_addr *to);
+static uint32_t reassembly_find(const struct gossip *g, uint64_t id);
+static int want_tick(struct gossip *g);
 
 /* A record request or its pieces may be lost: ask the same peer again after
  * a probe timeout, a few times, before leaving it to the next announcement
@@ -92,6 +106,8 @@ int push_pull_tick(struct gossip *g) {
         }
         r++;
     }
+    if (want_tick(g) != 0)
+        return -1;
     if (g->now_ms < g->next_push_pull_ms)
         return 0;
     g->next_push_pull_ms = g->now_ms + interval_ms(g);
@@ -99,13 +115,45 @@ int push_pull_tick(struct gossip *g) {
     if (i != GOSSIP_NONE && push_pull_send(g, &g->m[i].addr, false) != 0)
         return -1;
     i = member_random(g, is_dead);
-    if (i != GOSSIP_NONE && push_pull_send(g, &g->m[i].addr, false) != 0)
-        return -1;
+    return i == GOSSIP_NONE ? 0 : reconnect(g, i);
+}
+
+/* The fetches in flight are at most GOSSIP_REASSEMBLY_MAX; a node that
+ * (re)joins may lack hundreds of records. Every probe interval a slice of
+ * the member table is scanned for records still wanted and not in flight,
+ * and each is asked of its owner (which has its newest record), or of a
+ * random member if the owner is down, a few times before the next
+ * push-pull takes over. */
+static int want_tick(struct gossip *g) {
+    if (g->n_wanted == 0 || g->now_ms < g->next_want_ms)
+        return 0;
+    g->next_want_ms = g->now_ms + g->cfg.probe_interval_ms;
+    uint32_t asked = 0;
+    for (uint32_t k = 0; k < GOSSIP_WANT_SCAN && k < g->n && asked < GOSSIP_WANT_PER_TICK; k++) {
+        uint32_t i = g->want_cursor++ % g->n;
+        struct member *m = &g->m[i];
+        if (!m->wanted || reassembly_find(g, m->id) != GOSSIP_NONE)
+            continue;
+        uint32_t peer = member_probeable(m) ? i : member_random(g, member_probeable);
+        if (--m->wanted == 0)
+            g->n_wanted--;
+        if (peer == GOSSIP_NONE)
+            continue;
+        asked++;
+        if (send_want(g, &m->id, 1, &g->m[peer].addr) != 0)
+            return -1;
+    }
     return 0;
+}
+
+void push_pull_rephase(struct gossip *g) {
+    g->next_push_pull_ms = g->now_ms + (int64_t)prng_below(&g->rng, interval_ms(g));
 }
 
 int64_t push_pull_next_deadline(const struct gossip *g) {
     int64_t d = g->next_push_pull_ms;
+    if (g->n_wanted > 0 && g->next_want_ms < d)
+        d = g->next_want_ms;
     for (uint32_t r = 0; r < g->n_reasm; r++) {
         int64_t t = reask_at(g, &g->reasm[r]);
         if (t < d)
@@ -186,8 +234,15 @@ static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const stru
 /* Marks (id, version) as being fetched; true if the caller should ask. */
 static bool want_record(struct gossip *g, uint64_t id, uint64_t version, uint32_t total,
                         const struct gossip_addr *peer, bool *oom) {
+    *oom = false;
     if (total == 0)
         return false;
+    uint32_t i = member_find(g, id);
+    if (i != GOSSIP_NONE && i != g->self) {
+        if (!g->m[i].wanted)
+            g->n_wanted++;
+        g->m[i].wanted = GOSSIP_RECORD_ASKS;
+    }
     return reassembly_start(g, id, version, total, peer, oom) != GOSSIP_NONE;
 }
 
@@ -195,6 +250,7 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
                         const struct gossip_addr *from) {
     uint64_t want[GOSSIP_PKT_MEMBERS];
     size_t n_want = 0;
+    uint32_t known = g->n;
     for (size_t k = 0; k < p->n_members; k++) {
         Nodectl__GossipMember u = *p->members[k];
         uint32_t i = member_find(g, u.id);
@@ -222,6 +278,14 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
     }
     if (n_want && send_want(g, want, n_want, from) != 0)
         return -1;
+    /* An answer that taught us members means we (re)joined or missed a
+     * lot: exchange again soon, with someone else, to fill what the loss
+     * of some of its packets left out. */
+    if (p->reply && g->n > known) {
+        int64_t soon = g->now_ms + 5 * (int64_t)g->cfg.probe_interval_ms;
+        if (soon < g->next_push_pull_ms)
+            g->next_push_pull_ms = soon;
+    }
     if (p->reply)
         g->joined = true;
     else if (p->piece == 0 && push_pull_send(g, from, true) != 0)

@@ -103,6 +103,8 @@ int gossip_add_members(struct gossip *g, int64_t now_ms, const struct gossip_mem
             record_apply(g, u->id, u->record_version, u->record, u->record_len, false) != 0)
             return -1;
     }
+    /* The interval grows with the cluster just learned of. */
+    push_pull_rephase(g);
     return 0;
 }
 

@@ -1,0 +1,111 @@
+#include "gossip_harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+struct gossip_addr harness_addr(size_t i) {
+    struct gossip_addr a = {.port = (uint16_t)(7000 + i)};
+    a.ip[10] = a.ip[11] = 0xff;
+    a.ip[12] = 127;
+    a.ip[15] = 1;
+    return a;
+}
+
+uint64_t harness_id(size_t i) {
+    return 0x1000 + i;
+}
+
+static size_t node_of(const struct harness *h, const struct gossip_addr *a) {
+    for (size_t i = 0; i < h->n; i++) {
+        struct gossip_addr b = harness_addr(i);
+        if (memcmp(&a->ip, &b.ip, sizeof b.ip) == 0 && a->port == b.port)
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+void harness_start(struct harness *h, size_t n, const struct gossip_config *cfg) {
+    memset(h, 0, sizeof *h);
+    assert_true(n <= HARNESS_MAX);
+    if (cfg)
+        h->cfg = *cfg;
+    else
+        gossip_config_fast(&h->cfg);
+    h->n = n;
+    for (size_t i = 0; i < n; i++) {
+        struct gossip_addr a = harness_addr(i);
+        h->g[i] = gossip_new(&h->cfg, harness_id(i), &a, 0, 100 + i, 0);
+        assert_non_null(h->g[i]);
+        if (i > 0) {
+            struct gossip_addr seed = harness_addr(0);
+            assert_int_equal(gossip_join(h->g[i], 0, &seed, 1), 0);
+        }
+    }
+}
+
+void harness_stop(struct harness *h) {
+    for (size_t i = 0; i < h->n; i++)
+        gossip_free(h->g[i]);
+}
+
+static bool deliver_all(struct harness *h) {
+    bool any = false;
+    for (size_t i = 0; i < h->n; i++) {
+        struct gossip_msg m;
+        struct gossip_event e;
+        while (gossip_next_event(h->g[i], &e))
+            ;
+        while (gossip_next_msg(h->g[i], &m)) {
+            any = true;
+            assert_true(m.len <= h->cfg.packet_max);
+            if (m.len > h->largest_packet)
+                h->largest_packet = m.len;
+            size_t to = node_of(h, &m.to);
+            if (to != SIZE_MAX && !h->down[i] && !h->down[to] && !h->cut[i][to]) {
+                struct gossip_addr from = harness_addr(i);
+                assert_int_equal(gossip_receive(h->g[to], h->now, &from, m.data, m.len), 0);
+                h->delivered++;
+            }
+            free(m.data);
+        }
+    }
+    return any;
+}
+
+void harness_run(struct harness *h, int64_t until) {
+    for (;;) {
+        while (deliver_all(h))
+            ;
+        int64_t next = INT64_MAX;
+        for (size_t i = 0; i < h->n; i++) {
+            int64_t d = gossip_next_deadline(h->g[i]);
+            if (d < next)
+                next = d;
+        }
+        if (next > until) {
+            h->now = until;
+            return;
+        }
+        if (next > h->now)
+            h->now = next;
+        for (size_t i = 0; i < h->n; i++)
+            if (gossip_next_deadline(h->g[i]) <= h->now)
+                assert_int_equal(gossip_tick(h->g[i], h->now), 0);
+    }
+}
+
+int harness_state(const struct harness *h, size_t observer, size_t member) {
+    struct gossip_member_info m;
+    if (!gossip_member_find(h->g[observer], harness_id(member), &m))
+        return GOSSIP_OFF + 1;
+    return (int)m.state;
+}
+
+void harness_inject(struct harness *h, size_t i, size_t from, const uint8_t *data, size_t len) {
+    struct gossip_addr a = harness_addr(from);
+    assert_int_equal(gossip_receive(h->g[i], h->now, &a, data, len), 0);
+}

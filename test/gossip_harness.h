@@ -1,0 +1,37 @@
+/* A few real gossip instances wired together in memory for the unit tests:
+ * a manual clock, zero-latency delivery, and nodes that can be cut off
+ * (crashed) or have their traffic dropped. */
+#ifndef NODECTL_TEST_GOSSIP_HARNESS_H
+#define NODECTL_TEST_GOSSIP_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gossip/gossip.h"
+
+#define HARNESS_MAX 16
+
+struct harness {
+    struct gossip *g[HARNESS_MAX];
+    bool down[HARNESS_MAX];             /* cut off from everyone */
+    bool cut[HARNESS_MAX][HARNESS_MAX]; /* link from -> to drops everything */
+    size_t n;
+    int64_t now;
+    size_t largest_packet;
+    uint64_t delivered;
+    struct gossip_config cfg;
+};
+
+struct gossip_addr harness_addr(size_t i);
+uint64_t harness_id(size_t i);
+/* n instances with cfg (gossip_config_fast if NULL); node 0 is the seed of all others. */
+void harness_start(struct harness *h, size_t n, const struct gossip_config *cfg);
+void harness_stop(struct harness *h);
+/* Delivers and ticks until time `until` (ms). */
+void harness_run(struct harness *h, int64_t until);
+/* State of `member` as node `observer` sees it; GOSSIP_OFF + 1 if unknown. */
+int harness_state(const struct harness *h, size_t observer, size_t member);
+/* Hands a raw packet to node i as if it came from node `from`. */
+void harness_inject(struct harness *h, size_t i, size_t from, const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,186 @@
+/* Membership state machine: joining, SWIM's update precedence, refutation,
+ * graceful leave, power-off with wake information, bad input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gossip.pb-c.h"
+#include "gossip_harness.h"
+
+/* A GOSSIP packet from `sender` carrying one update about `id`. */
+static size_t craft(uint8_t *buf, uint64_t sender, uint64_t id, uint32_t inc,
+                    Nodectl__GossipState st, uint64_t from) {
+    Nodectl__GossipMember u = NODECTL__GOSSIP_MEMBER__INIT;
+    struct gossip_addr a = harness_addr((size_t)(id - harness_id(0)));
+    u.id = id;
+    u.incarnation = inc;
+    u.state = st;
+    u.ip.data = a.ip;
+    u.ip.len = sizeof a.ip;
+    u.port = a.port;
+    u.from = from;
+    Nodectl__GossipMember *mp[] = {&u};
+    Nodectl__GossipPacket p = NODECTL__GOSSIP_PACKET__INIT;
+    p.sender = sender;
+    p.n_members = 1;
+    p.members = mp;
+    return nodectl__gossip_packet__pack(&p, buf);
+}
+
+static void all_see_all_alive(const struct harness *h) {
+    for (size_t o = 0; o < h->n; o++)
+        for (size_t m = 0; m < h->n; m++)
+            assert_int_equal(harness_state(h, o, m), GOSSIP_ALIVE);
+}
+
+static void join_through_one_seed_converges(void **state) {
+    struct harness h;
+    harness_start(&h, 6, NULL);
+    harness_run(&h, 5000);
+    all_see_all_alive(&h);
+    for (size_t i = 1; i < h.n; i++)
+        assert_true(gossip_joined(h.g[i]));
+    harness_stop(&h);
+}
+
+static void updates_follow_incarnation_then_precedence(void **state) {
+    struct harness h;
+    harness_start(&h, 4, NULL);
+    harness_run(&h, 3000);
+    uint8_t buf[256];
+    uint64_t x = harness_id(3), from = harness_id(2);
+    struct gossip_member_info m;
+    size_t n = craft(buf, from, x, 5, NODECTL__GOSSIP_STATE__GOSSIP_STATE_ALIVE, 0);
+    harness_inject(&h, 0, 2, buf, n);
+    assert_true(gossip_member_find(h.g[0], x, &m));
+    assert_int_equal(m.incarnation, 5);
+    /* Older news loses, whatever it says. */
+    n = craft(buf, from, x, 4, NODECTL__GOSSIP_STATE__GOSSIP_STATE_DEAD, from);
+    harness_inject(&h, 0, 2, buf, n);
+    assert_int_equal(harness_state(&h, 0, 3), GOSSIP_ALIVE);
+    /* Same incarnation: suspect beats alive, dead beats suspect... */
+    n = craft(buf, from, x, 5, NODECTL__GOSSIP_STATE__GOSSIP_STATE_SUSPECT, from);
+    harness_inject(&h, 0, 2, buf, n);
+    assert_int_equal(harness_state(&h, 0, 3), GOSSIP_SUSPECT);
+    n = craft(buf, from, x, 5, NODECTL__GOSSIP_STATE__GOSSIP_STATE_DEAD, from);
+    harness_inject(&h, 0, 2, buf, n);
+    assert_int_equal(harness_state(&h, 0, 3), GOSSIP_DEAD);
+    /* ...and alive at the same incarnation cannot undo it. */
+    n = craft(buf, from, x, 5, NODECTL__GOSSIP_STATE__GOSSIP_STATE_ALIVE, 0);
+    harness_inject(&h, 0, 2, buf, n);
+    assert_int_equal(harness_state(&h, 0, 3), GOSSIP_DEAD);
+    harness_stop(&h);
+}
+
+static void suspected_member_refutes_with_higher_incarnation(void **state) {
+    struct harness h;
+    harness_start(&h, 5, NULL);
+    harness_run(&h, 3000);
+    assert_int_equal(gossip_incarnation(h.g[1]), 0);
+    uint8_t buf[256];
+    /* Node 2 says node 1 is suspect: only node 1 hears it. */
+    size_t n = craft(buf, harness_id(2), harness_id(1), 0,
+                     NODECTL__GOSSIP_STATE__GOSSIP_STATE_SUSPECT, harness_id(2));
+    harness_inject(&h, 1, 2, buf, n);
+    assert_int_equal(gossip_incarnation(h.g[1]), 1);
+    /* Everyone suspects it now (as if the rumour had spread first). */
+    for (size_t i = 0; i < h.n; i++)
+        if (i != 1)
+            harness_inject(&h, i, 2, buf, n);
+    harness_run(&h, 6000);
+    for (size_t o = 0; o < h.n; o++) {
+        struct gossip_member_info m;
+        assert_true(gossip_member_find(h.g[o], harness_id(1), &m));
+        assert_int_equal(m.state, GOSSIP_ALIVE);
+        assert_int_equal(m.incarnation, 1);
+    }
+    harness_stop(&h);
+}
+
+static void leave_is_announced(void **state) {
+    struct harness h;
+    harness_start(&h, 4, NULL);
+    harness_run(&h, 3000);
+    assert_int_equal(gossip_leave(h.g[3], h.now), 0);
+    harness_run(&h, 5000);
+    h.down[3] = true;
+    harness_run(&h, 60000);
+    for (size_t o = 0; o < 3; o++)
+        assert_int_equal(harness_state(&h, o, 3), GOSSIP_LEFT);
+    harness_stop(&h);
+}
+
+static void power_off_keeps_wake_information_and_is_not_failure(void **state) {
+    struct harness h;
+    harness_start(&h, 4, NULL);
+    harness_run(&h, 3000);
+    const uint8_t wake[] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 10, 0, 0, 9};
+    assert_int_equal(gossip_power_off(h.g[2], h.now, wake, sizeof wake), 0);
+    harness_run(&h, 5000);
+    h.down[2] = true; /* it is off now: silent */
+    harness_run(&h, 120000);
+    for (size_t o = 0; o < h.n; o++) {
+        if (o == 2)
+            continue;
+        struct gossip_member_info m;
+        assert_true(gossip_member_find(h.g[o], harness_id(2), &m));
+        assert_int_equal(m.state, GOSSIP_OFF);
+        assert_int_equal(m.wake_len, sizeof wake);
+        assert_memory_equal(m.wake, wake, sizeof wake);
+    }
+    harness_stop(&h);
+}
+
+static void bad_packets_are_counted_not_fatal(void **state) {
+    struct harness h;
+    harness_start(&h, 2, NULL);
+    const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x22};
+    harness_inject(&h, 0, 1, junk, sizeof junk);
+    assert_int_equal(gossip_bad_packets(h.g[0]), 1);
+    /* A ping-req with a target address of the wrong length. */
+    Nodectl__GossipPacket p = NODECTL__GOSSIP_PACKET__INIT;
+    p.kind = NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING_REQ;
+    p.sender = harness_id(1);
+    p.target = harness_id(0);
+    uint8_t ip[3] = {1, 2, 3};
+    p.target_ip.data = ip;
+    p.target_ip.len = sizeof ip;
+    uint8_t buf[128];
+    size_t n = nodectl__gossip_packet__pack(&p, buf);
+    harness_inject(&h, 0, 1, buf, n);
+    assert_int_equal(gossip_bad_packets(h.g[0]), 2);
+    assert_int_equal(gossip_receive(h.g[0], 0, NULL, buf, n), -1);
+    harness_run(&h, 3000);
+    assert_int_equal(harness_state(&h, 0, 1), GOSSIP_ALIVE);
+    harness_stop(&h);
+}
+
+static void config_check_names_the_problem(void **state) {
+    struct gossip_config c;
+    gossip_config_defaults(&c);
+    assert_null(gossip_config_check(&c));
+    c.probe_timeout_ms = c.probe_interval_ms;
+    assert_non_null(strstr(gossip_config_check(&c), "probe_timeout"));
+    gossip_config_memberlist_lan(&c);
+    c.packet_max = 100;
+    assert_non_null(strstr(gossip_config_check(&c), "packet_max"));
+    struct gossip_addr a = harness_addr(0);
+    assert_null(gossip_new(&c, 1, &a, 0, 1, 0));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(join_through_one_seed_converges),
+        cmocka_unit_test(updates_follow_incarnation_then_precedence),
+        cmocka_unit_test(suspected_member_refutes_with_higher_incarnation),
+        cmocka_unit_test(leave_is_announced),
+        cmocka_unit_test(power_off_keeps_wake_information_and_is_not_failure),
+        cmocka_unit_test(bad_packets_are_counted_not_fatal),
+        cmocka_unit_test(config_check_names_the_problem),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

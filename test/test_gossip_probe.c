@@ -1,0 +1,142 @@
+/* Failure detection: crash detection by everyone, indirect probes around a
+ * broken link, Lifeguard's suspicion timeout and its confirmations. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "gossip/gossip_internal.h"
+#include "gossip_harness.h"
+
+static void crashed_member_becomes_dead_everywhere(void **state) {
+    struct harness h;
+    harness_start(&h, 8, NULL);
+    harness_run(&h, 5000);
+    h.down[5] = true;
+    int64_t crash = h.now;
+    int64_t all_dead = -1;
+    for (int64_t t = crash + 100; t <= crash + 20000 && all_dead < 0; t += 100) {
+        harness_run(&h, t);
+        bool all = true;
+        for (size_t o = 0; o < h.n; o++)
+            if (o != 5 && harness_state(&h, o, 5) != GOSSIP_DEAD)
+                all = false;
+        if (all)
+            all_dead = t;
+    }
+    assert_true(all_dead > 0);
+    /* Not before the minimum suspicion timeout: mult * log10(N) probes,
+     * with log10 taken as at least 1. */
+    assert_true(all_dead - crash >= (int64_t)(h.cfg.suspicion_mult * h.cfg.probe_interval_ms));
+    for (size_t o = 0; o < h.n; o++)
+        for (size_t m = 0; m < h.n; m++)
+            if (o != 5 && m != 5)
+                assert_int_equal(harness_state(&h, o, m), GOSSIP_ALIVE);
+    harness_stop(&h);
+}
+
+static void indirect_probes_bridge_a_broken_link(void **state) {
+    struct harness h;
+    harness_start(&h, 6, NULL);
+    harness_run(&h, 3000);
+    h.cut[0][1] = h.cut[1][0] = true;
+    harness_run(&h, 60000);
+    for (size_t o = 0; o < h.n; o++)
+        assert_int_equal(harness_state(&h, o, 1), GOSSIP_ALIVE);
+    /* Never even suspected: it never had to refute. */
+    assert_int_equal(gossip_incarnation(h.g[1]), 0);
+    harness_stop(&h);
+}
+
+static void restarted_member_is_alive_again_with_higher_incarnation(void **state) {
+    struct harness h;
+    harness_start(&h, 5, NULL);
+    harness_run(&h, 3000);
+    h.down[4] = true;
+    harness_run(&h, 30000);
+    assert_int_equal(harness_state(&h, 0, 4), GOSSIP_DEAD);
+    /* A new process with an empty view and the same id rejoins. */
+    gossip_free(h.g[4]);
+    struct gossip_addr a = harness_addr(4), seed = harness_addr(0);
+    h.g[4] = gossip_new(&h.cfg, harness_id(4), &a, 0, 999, h.now);
+    assert_non_null(h.g[4]);
+    assert_int_equal(gossip_join(h.g[4], h.now, &seed, 1), 0);
+    h.down[4] = false;
+    harness_run(&h, h.now + 10000);
+    for (size_t o = 0; o < h.n; o++) {
+        struct gossip_member_info m;
+        assert_true(gossip_member_find(h.g[o], harness_id(4), &m));
+        assert_int_equal(m.state, GOSSIP_ALIVE);
+        assert_true(m.incarnation >= 1);
+    }
+    harness_stop(&h);
+}
+
+/* Lifeguard section 4.2: max - (max - min) * log(c + 1) / log(k + 1). */
+static void suspicion_timeout_shrinks_with_confirmations(void **state) {
+    struct gossip_config cfg;
+    gossip_config_memberlist_lan(&cfg); /* mult 4: k = 2 */
+    struct gossip_addr a = harness_addr(0);
+    struct gossip *g = gossip_new(&cfg, harness_id(0), &a, 0, 1, 0);
+    assert_non_null(g);
+    struct gossip_member_info m[100];
+    for (size_t i = 0; i < 100; i++)
+        m[i] = (struct gossip_member_info){.id = harness_id(i + 1), .addr = harness_addr(i + 1)};
+    assert_int_equal(gossip_add_members(g, 0, m, 100), 0);
+    uint32_t x = member_find(g, harness_id(7));
+    assert_int_equal(member_set_state(g, x, GOSSIP_SUSPECT, 0), 0);
+    assert_int_equal(suspicion_start(g, x, harness_id(2)), 0);
+    const struct suspicion *s = g->m[x].aux;
+    /* 101 alive: min = 4 * log10(101) * 1000 ms. */
+    uint32_t min = (uint32_t)(4 * log10(101.0) * 1000);
+    assert_int_equal(s->min_ms, min);
+    assert_int_equal(s->max_ms, 6 * min);
+    assert_int_equal(s->deadline_ms, 6 * (int64_t)min);
+    assert_false(suspicion_confirm(g, x, harness_id(2))); /* the first suspector again */
+    assert_true(suspicion_confirm(g, x, harness_id(3)));
+    int64_t one = s->deadline_ms;
+    int64_t expect = (int64_t)(6.0 * min - 5.0 * min * log(2.0) / log(3.0));
+    assert_true(llabs(one - expect) <= 1);
+    assert_false(suspicion_confirm(g, x, harness_id(3))); /* not independent */
+    assert_true(suspicion_confirm(g, x, harness_id(4)));
+    assert_int_equal(s->deadline_ms, min);
+    assert_false(suspicion_confirm(g, x, harness_id(5))); /* k reached */
+    /* The timer fires at the deadline, not before. */
+    assert_int_equal(gossip_tick(g, min - 1), 0);
+    assert_int_equal(g->m[x].state, GOSSIP_SUSPECT);
+    assert_int_equal(gossip_tick(g, min), 0);
+    assert_int_equal(g->m[x].state, GOSSIP_DEAD);
+    gossip_free(g);
+}
+
+static void local_health_rises_when_acks_are_missing(void **state) {
+    struct harness h;
+    harness_start(&h, 6, NULL);
+    harness_run(&h, 3000);
+    assert_int_equal(gossip_health_score(h.g[0]), 0);
+    /* Node 0 hears nothing any more: its probes fail and no nack comes. */
+    for (size_t i = 1; i < h.n; i++)
+        h.cut[i][0] = true;
+    harness_run(&h, 6000);
+    assert_true(gossip_health_score(h.g[0]) > 0);
+    assert_true(gossip_health_score(h.g[0]) < h.cfg.awareness_max_multiplier);
+    for (size_t i = 1; i < h.n; i++)
+        h.cut[i][0] = false;
+    harness_run(&h, 60000);
+    assert_int_equal(gossip_health_score(h.g[0]), 0);
+    harness_stop(&h);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crashed_member_becomes_dead_everywhere),
+        cmocka_unit_test(indirect_probes_bridge_a_broken_link),
+        cmocka_unit_test(restarted_member_is_alive_again_with_higher_incarnation),
+        cmocka_unit_test(suspicion_timeout_shrinks_with_confirmations),
+        cmocka_unit_test(local_health_rises_when_acks_are_missing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,109 @@
+/* nodesim gossip on short seeded runs, checked against the protocol's
+ * invariants (issue [2], "Done when"). The last --quiet seconds of a run
+ * have no crashes, updates or loss, so the final views must be exact. */
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static json_t *nodesim(const char *args) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s gossip --json %s", NODESIM_BIN, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    json_error_t err;
+    json_t *o = json_loadf(p, 0, &err);
+    assert_int_equal(pclose(p), 0);
+    if (!o)
+        fail_msg("nodesim output is not JSON: %s", err.text);
+    return o;
+}
+
+static long long num(const json_t *o, const char *key) {
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v))
+        fail_msg("%s missing or not an integer", key);
+    return json_integer_value(v);
+}
+
+static double real(const json_t *o, const char *key) {
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_number(v))
+        fail_msg("%s missing or not a number", key);
+    return json_number_value(v);
+}
+
+static void crashes_are_detected_by_all_and_restarts_rejoin(void **state) {
+    json_t *o = nodesim("--nodes 40 --duration 80 --crash-every 3 --down-for 20 --seed 3");
+    assert_true(num(o, "crashes") >= 10);
+    assert_true(num(o, "detections") >= 10);
+    assert_int_equal(num(o, "detections_unfinished"), 0);
+    assert_true(real(o, "detect_all_max_s") < 20.0);
+    assert_int_equal(num(o, "false_positives"), 0);
+    assert_int_equal(num(o, "final_live_not_alive"), 0);
+    assert_int_equal(num(o, "final_down_not_dead"), 0);
+    assert_true(num(o, "updates") > 50);
+    json_decref(o);
+}
+
+static void false_suspicions_are_refuted(void **state) {
+    json_t *o = nodesim("--nodes 30 --duration 60 --loss 0.3 --crash-every 0 --seed 5");
+    assert_true(num(o, "false_suspicions") > 0);
+    assert_true(num(o, "refutations") > 0);
+    assert_int_equal(num(o, "final_live_not_alive"), 0);
+    json_decref(o);
+}
+
+static void partition_heals(void **state) {
+    json_t *o = nodesim("--nodes 30 --duration 120 --crash-every 0 --update-every 0 "
+                        "--partition-at 10 --partition-for 30 --seed 7");
+    /* Each side declared the other dead... */
+    assert_true(num(o, "false_positives") >= 15);
+    /* ...and the cluster is whole again. */
+    assert_int_equal(num(o, "final_live_not_alive"), 0);
+    json_decref(o);
+}
+
+static void same_seed_same_run(void **state) {
+    const char *args = "--nodes 25 --duration 40 --loss 0.1 --seed 11";
+    json_t *a = nodesim(args), *b = nodesim(args);
+    json_t *c = nodesim("--nodes 25 --duration 40 --loss 0.1 --seed 12");
+    const char *wall[] = {"wall_seconds", "setup_wall_seconds", "run_wall_seconds"};
+    for (size_t k = 0; k < 3; k++) {
+        json_object_del(a, wall[k]);
+        json_object_del(b, wall[k]);
+        json_object_del(c, wall[k]);
+    }
+    assert_true(json_equal(a, b));
+    assert_false(json_equal(a, c));
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+}
+
+static void bad_arguments_are_refused_with_a_reason(void **state) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s gossip --loss 2 2>&1", NODESIM_BIN);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, p));
+    assert_int_equal(WEXITSTATUS(pclose(p)), 2);
+    assert_non_null(strstr(line, "--loss"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crashes_are_detected_by_all_and_restarts_rejoin),
+        cmocka_unit_test(false_suspicions_are_refuted),
+        cmocka_unit_test(partition_heals),
+        cmocka_unit_test(same_seed_same_run),
+        cmocka_unit_test(bad_arguments_are_refused_with_a_reason),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
