@@ -138,7 +138,12 @@ int hv_sample_domains(struct hv *hv, uint64_t now_ms) {
     unsigned int groups = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
                           VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
                           VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
-    int n = virConnectGetAllDomainStats(hv->conn, groups, &recs, 0);
+    /* NOWAIT: a domain busy in a job (a migration above all) answers with
+     * what it has at once instead of blocking the agent's loop until the
+     * job lets go; a blocked loop would miss gossip probes and get its host
+     * suspected of being dead. */
+    int n = virConnectGetAllDomainStats(hv->conn, groups, &recs,
+                                        VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
     if (n < 0)
         return -1;
     struct hv_vm *vms = calloc(n ? (size_t)n : 1, sizeof *vms);
