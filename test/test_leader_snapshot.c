@@ -12,7 +12,8 @@
 
 /* Three hosts: n1 (candidate, up, 4 x 2000 MHz, 8 GiB) runs web (2 vCPUs,
  * 25 %), db (moving to n2) and a stopped VM; n2 is drained and runs batch;
- * n3 is down; n4's hypervisor is unavailable. */
+ * n3 is down; n4's hypervisor is unavailable. A move of web succeeded, one
+ * of batch was refused. */
 struct world {
     Nodectl__HostRecord rec[4];
     Nodectl__Hypervisor hv[4];
@@ -20,8 +21,8 @@ struct world {
     Nodectl__Usage use[4];
     Nodectl__Vm vm[4];
     Nodectl__Vm *n1_vms[3], *n2_vms[1];
-    Nodectl__Migration mig[2];
-    Nodectl__Migration *n1_migs[2];
+    Nodectl__Migration mig[3];
+    Nodectl__Migration *n1_migs[3];
     struct leader_member members[4];
 };
 
@@ -35,6 +36,7 @@ static void host(struct world *w, int i, const char *name, bool up_hv) {
     w->rec[i].capacity = &w->cap[i];
     w->rec[i].usage = &w->use[i];
     w->hv[i].available = up_hv;
+    w->rec[i].migration_uri = up_hv ? "test:///default" : "";
     w->cap[i].cpus = 4;
     w->cap[i].cpu_mhz = 2000;
     w->cap[i].memory_kib = 8u << 20;
@@ -74,7 +76,7 @@ static void world_init(struct world *w) {
     w->rec[0].n_vms = 3;
     w->rec[1].vms = w->n2_vms;
     w->rec[1].n_vms = 1;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         nodectl__migration__init(&w->mig[k]);
         w->n1_migs[k] = &w->mig[k];
     }
@@ -85,8 +87,12 @@ static void world_init(struct world *w) {
     w->mig[1].destination = "n1";
     w->mig[1].state = "succeeded";
     w->mig[1].ended_at_ms = 5000;
+    w->mig[2].vm = "batch";
+    w->mig[2].destination = "n1";
+    w->mig[2].state = "refused";
+    w->mig[2].ended_at_ms = 7000;
     w->rec[0].migrations = w->n1_migs;
-    w->rec[0].n_migrations = 2;
+    w->rec[0].n_migrations = 3;
 }
 
 static void hosts_carry_capacity_flags_and_liveness(void **state) {
@@ -104,7 +110,7 @@ static void hosts_carry_capacity_flags_and_liveness(void **state) {
     assert_int_equal(h[0].flags, PLACEMENT_HOST_CANDIDATE);
     assert_int_equal(h[1].flags, PLACEMENT_HOST_DRAIN);
     assert_int_equal(h[2].flags, PLACEMENT_HOST_FAILED);
-    assert_int_equal(h[3].flags, PLACEMENT_HOST_FAILED);
+    assert_int_equal(h[3].flags, PLACEMENT_HOST_FAILED | PLACEMENT_HOST_NO_INBOUND);
     assert_int_equal(h[0].power_state, PLACEMENT_HOST_ON);
     /* db moves from n1 to n2: both count it; n3 and n4 nothing. */
     assert_int_equal(h[0].migrations_in_flight, 1);
@@ -120,6 +126,12 @@ static void hosts_carry_capacity_flags_and_liveness(void **state) {
     assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
     assert_int_equal(s.snap.hosts[2].power_state, PLACEMENT_HOST_OFF);
     assert_int_equal(s.snap.hosts[2].flags, 0);
+    leader_snapshot_free(&s);
+
+    /* A host without a migration URI takes no migrations. */
+    w.rec[0].migration_uri = "";
+    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(s.snap.hosts[0].flags, PLACEMENT_HOST_CANDIDATE | PLACEMENT_HOST_NO_INBOUND);
     leader_snapshot_free(&s);
 }
 
@@ -145,6 +157,8 @@ static void vms_are_the_running_ones_with_demand_and_moves(void **state) {
     assert_true(v[1].last_migrated_at < -1e299);
     assert_string_equal(s.vm_rec[2]->name, "batch");
     assert_int_equal(v[2].host, 1);
+    /* Its refused attempt starts the cool-down like a move would. */
+    assert_true(v[2].last_migrated_at == 7.0);
     leader_snapshot_free(&s);
 }
 

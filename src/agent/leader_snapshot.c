@@ -23,8 +23,10 @@ static bool host_usable(const struct leader_member *m) {
            m->rec->capacity->cpus > 0;
 }
 
-/* Running migrations of `vm` in any record, and when it last finished
- * moving (wall ms; 0: never). */
+/* Running migrations of `vm` in any record, and when its last migration
+ * ended (wall ms; 0: never). A failed or refused attempt counts too: the VM
+ * then waits out the policy's cool-down before the leader tries again,
+ * instead of a retry every round against the same fault. */
 static void vm_history(const struct leader_member *members, size_t n, const char *vm,
                        bool *moving, uint64_t *moved_at) {
     *moving = false;
@@ -37,7 +39,7 @@ static void vm_history(const struct leader_member *members, size_t n, const char
                 continue;
             if (strcmp(m->state, "running") == 0 && members[i].liveness == LEADER_HOST_UP)
                 *moving = true;
-            else if (strcmp(m->state, "succeeded") == 0 && m->ended_at_ms > *moved_at)
+            else if (strcmp(m->state, "running") != 0 && m->ended_at_ms > *moved_at)
                 *moved_at = m->ended_at_ms;
         }
     }
@@ -70,6 +72,7 @@ static void fill_host(struct leader_snapshot *s, size_t h, const struct leader_m
     ph->power_state = m->liveness == LEADER_HOST_OFF ? PLACEMENT_HOST_OFF : PLACEMENT_HOST_ON;
     ph->flags = (r->candidate ? PLACEMENT_HOST_CANDIDATE : 0u) |
                 (r->drain ? PLACEMENT_HOST_DRAIN : 0u) |
+                (r->migration_uri[0] ? 0u : PLACEMENT_HOST_NO_INBOUND) |
                 (m->liveness == LEADER_HOST_DOWN || (m->liveness == LEADER_HOST_UP && !usable)
                      ? PLACEMENT_HOST_FAILED
                      : 0u);

@@ -30,9 +30,10 @@ struct leader_snapshot {
 
 /* Builds the snapshot. Hosts are the members with a record and an available
  * hypervisor; a member that is down or whose hypervisor is unavailable is
- * FAILED. VMs are the running ones of the hosts that are up; a VM whose
- * migration runs in any record is in_migration, and one that finished
- * moving carries that time as last_migrated_at. now_ms is the wall clock
+ * FAILED; one with no migration_uri is NO_INBOUND. VMs are the running ones
+ * of the hosts that are up; a VM whose migration runs in any record is
+ * in_migration, and one whose migration ended (in any way) carries that
+ * time as last_migrated_at. now_ms is the wall clock
  * (the planner's clock is now_ms / 1000). Returns 0, or -1 when out of
  * memory (the snapshot is then empty and may be freed). */
 int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member *members,
