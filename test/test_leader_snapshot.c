@@ -207,12 +207,64 @@ static void the_planner_evacuates_the_drained_host(void **state) {
     leader_snapshot_free(&s);
 }
 
+/* A new leader finds db moving (command c-db, of an earlier term): it is
+ * foreign until the leader recognises the id as its own, and only running
+ * migrations of live hosts count. */
+static void takeover_sees_migrations_still_running(void **state) {
+    struct world w;
+    size_t count;
+    world_init(&w);
+    w.mig[0].id = "c-db";
+    w.mig[1].id = "c-web";
+    w.mig[2].id = "c-batch";
+    const Nodectl__Migration *m = leader_foreign_migration(w.members, 4, NULL, 0, &count);
+    assert_non_null(m);
+    assert_string_equal(m->id, "c-db");
+    assert_int_equal(count, 1);
+    const char *own[] = {"c-web", "c-db"};
+    assert_null(leader_foreign_migration(w.members, 4, own, 2, &count));
+    assert_int_equal(count, 0);
+    w.members[0].liveness = LEADER_HOST_DOWN;
+    assert_null(leader_foreign_migration(w.members, 4, NULL, 0, &count));
+}
+
+/* The planner never moves a VM already moving: with n1 drained, web is
+ * evacuated to n2 and db, in flight, is left alone. */
+static void a_vm_in_flight_is_never_planned_again(void **state) {
+    struct world w;
+    struct leader_snapshot s;
+    struct placement_policy pol;
+    struct placement_plan plan;
+    struct prng rng;
+    world_init(&w);
+    w.rec[0].drain = true;
+    w.rec[1].drain = false;
+    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(placement_policy_by_name("default", -1, &pol), 0);
+    prng_seed(&rng, 1);
+    placement_plan_init(&plan);
+    assert_int_equal(placement_plan(&s.snap, &pol, 10000, &rng, &plan), 0);
+    bool web = false;
+    for (size_t i = 0; i < plan.n_actions; i++) {
+        const struct placement_action *a = &plan.actions[i];
+        if (a->kind != PLACEMENT_MIGRATE)
+            continue;
+        assert_string_not_equal(s.vm_rec[a->vm]->name, "db");
+        web |= strcmp(s.vm_rec[a->vm]->name, "web") == 0 && a->host == 1;
+    }
+    assert_true(web);
+    placement_plan_free(&plan);
+    leader_snapshot_free(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hosts_carry_capacity_flags_and_liveness),
         cmocka_unit_test(vms_are_the_running_ones_with_demand_and_moves),
         cmocka_unit_test(reasons_name_hosts_and_vms),
         cmocka_unit_test(the_planner_evacuates_the_drained_host),
+        cmocka_unit_test(takeover_sees_migrations_still_running),
+        cmocka_unit_test(a_vm_in_flight_is_never_planned_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,29 +144,24 @@ static const Nodectl__Migration *migration_with_id(const Nodectl__HostRecord *h,
     return NULL;
 }
 
-static bool ours(const struct leader_plan *p, const char *id) {
-    for (size_t i = 0; i < p->n_actions; i++)
-        if (p->actions[i].command_id[0] && strcmp(p->actions[i].command_id, id) == 0)
-            return true;
-    return false;
-}
-
 /* A migration running in a live record that this leader did not send; NULL
  * if none. *count: how many. */
 static const Nodectl__Migration *foreign_in_flight(const struct agent *a, const struct records *r,
                                                    size_t *count) {
-    const Nodectl__Migration *first = NULL;
-    *count = 0;
-    for (size_t i = 0; i < r->n; i++) {
-        const Nodectl__HostRecord *h = r->m[i].rec;
-        for (size_t k = 0; r->m[i].liveness == LEADER_HOST_UP && k < h->n_migrations; k++)
-            if (strcmp(h->migrations[k]->state, "running") == 0 &&
-                !ours(&a->leader.plan, h->migrations[k]->id)) {
-                first = first ? first : h->migrations[k];
-                (*count)++;
-            }
+    const struct leader_plan *p = &a->leader.plan;
+    const char **own = calloc(p->n_actions ? p->n_actions : 1, sizeof *own);
+    size_t n_own = 0;
+    if (!own) {
+        /* Out of memory: count every running migration as foreign, the
+         * safe side (wait rather than act). */
+        return leader_foreign_migration(r->m, r->n, NULL, 0, count);
     }
-    return first;
+    for (size_t i = 0; i < p->n_actions; i++)
+        if (p->actions[i].command_id[0])
+            own[n_own++] = p->actions[i].command_id;
+    const Nodectl__Migration *m = leader_foreign_migration(r->m, r->n, own, n_own, count);
+    free(own);
+    return m;
 }
 
 static bool same_actions(const struct leader_plan *x, const struct leader_plan *y) {

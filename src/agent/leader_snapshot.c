@@ -146,6 +146,27 @@ void leader_snapshot_free(struct leader_snapshot *s) {
     memset(s, 0, sizeof *s);
 }
 
+const Nodectl__Migration *leader_foreign_migration(const struct leader_member *members, size_t n,
+                                                   const char *const *own, size_t n_own,
+                                                   size_t *count) {
+    const Nodectl__Migration *first = NULL;
+    *count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const Nodectl__HostRecord *h = members[i].rec;
+        for (size_t k = 0; members[i].liveness == LEADER_HOST_UP && k < h->n_migrations; k++) {
+            const Nodectl__Migration *m = h->migrations[k];
+            bool mine = false;
+            for (size_t o = 0; o < n_own && !mine; o++)
+                mine = strcmp(own[o], m->id) == 0;
+            if (strcmp(m->state, "running") == 0 && !mine) {
+                first = first ? first : m;
+                (*count)++;
+            }
+        }
+    }
+    return first;
+}
+
 void leader_snapshot_explain(const struct leader_snapshot *s, const char *reason, char *out,
                              size_t len) {
     size_t o = 0;

@@ -40,6 +40,13 @@ int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member 
                           size_t n, double idle_watts, double max_watts);
 void leader_snapshot_free(struct leader_snapshot *s);
 
+/* Takeover (agent_leader.c): the first migration still running in a live
+ * record whose command id is none of `own` (the n_own ids this leader
+ * sent), and in *count how many there are; NULL if none. */
+const Nodectl__Migration *leader_foreign_migration(const struct leader_member *members, size_t n,
+                                                   const char *const *own, size_t n_own,
+                                                   size_t *count);
+
 /* The planner names hosts and VMs by id ("host 3", "VM 12"); this writes
  * text with the names an operator knows ("host n2", "VM web-1"). */
 void leader_snapshot_explain(const struct leader_snapshot *s, const char *reason, char *out,
