@@ -157,7 +157,7 @@ static void drain_shows_everywhere_and_the_plan_empties_the_host(void **state) {
     /* Asked on n3, set by n1's own agent, seen by all through gossip. */
     assert_int_equal(drain_everywhere("n1", 0, 5), 0);
     assert_int_equal(cli(3, "drain n1"), 0);
-    assert_non_null(strstr(out, "n1: drain requested"));
+    assert_non_null(strstr(out, "n1 is drained"));
     assert_int_equal(drain_everywhere("n1", 1, 10), 0);
     assert_int_equal(eventually(1, "status", "drained", 5), 0);
     assert_int_equal(eventually(1, "plan", "in drain: evacuating VM web-1", 20), 0);

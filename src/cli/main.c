@@ -76,11 +76,12 @@ static const struct command commands[] = {
     {"drain", "evacuate a host for maintenance and keep it empty",
      "nodectl drain HOST\n"
      "  Sets HOST's drain flag (through HOST's agent, which keeps it across\n"
-     "  restarts). The leader moves its VMs away and never places VMs on it.",
+     "  restarts) and waits until HOST's record shows it (at most 10 s). The\n"
+     "  leader moves its VMs away and never places VMs on it.",
      cmd_drain, true},
     {"undrain", "end a host's maintenance",
      "nodectl undrain HOST\n"
-     "  Clears HOST's drain flag: it takes VMs again.",
+     "  Clears HOST's drain flag (and waits until it shows): it takes VMs again.",
      cmd_drain, true},
     {"keygen", "make a new cluster key",
      "nodectl keygen [FILE]\n"
