@@ -178,20 +178,26 @@ static void reasons_name_hosts_and_vms(void **state) {
     leader_snapshot_free(&s);
 }
 
+/* Snapshot and plan with the agent's default policy, at 10,000 s. */
+static void plan_world(const struct world *w, struct leader_snapshot *s,
+                       struct placement_plan *plan) {
+    struct placement_policy pol;
+    struct prng rng;
+    assert_int_equal(leader_snapshot_build(s, w->members, 4, 100, 250), 0);
+    assert_int_equal(placement_policy_by_name("default", -1, &pol), 0);
+    prng_seed(&rng, 1);
+    placement_plan_init(plan);
+    assert_int_equal(placement_plan(&s->snap, &pol, 10000, &rng, plan), 0);
+}
+
 /* The planner, run on the snapshot, evacuates the drained host onto the
  * only usable one and never targets the drained, down or failed hosts. */
 static void the_planner_evacuates_the_drained_host(void **state) {
     struct world w;
     struct leader_snapshot s;
-    struct placement_policy pol;
     struct placement_plan plan;
-    struct prng rng;
     world_init(&w);
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
-    assert_int_equal(placement_policy_by_name("default", -1, &pol), 0);
-    prng_seed(&rng, 1);
-    placement_plan_init(&plan);
-    assert_int_equal(placement_plan(&s.snap, &pol, 10000, &rng, &plan), 0);
+    plan_world(&w, &s, &plan);
     size_t moves = 0;
     for (size_t i = 0; i < plan.n_actions; i++) {
         const struct placement_action *a = &plan.actions[i];
@@ -233,17 +239,11 @@ static void takeover_sees_migrations_still_running(void **state) {
 static void a_vm_in_flight_is_never_planned_again(void **state) {
     struct world w;
     struct leader_snapshot s;
-    struct placement_policy pol;
     struct placement_plan plan;
-    struct prng rng;
     world_init(&w);
     w.rec[0].drain = true;
     w.rec[1].drain = false;
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
-    assert_int_equal(placement_policy_by_name("default", -1, &pol), 0);
-    prng_seed(&rng, 1);
-    placement_plan_init(&plan);
-    assert_int_equal(placement_plan(&s.snap, &pol, 10000, &rng, &plan), 0);
+    plan_world(&w, &s, &plan);
     bool web = false;
     for (size_t i = 0; i < plan.n_actions; i++) {
         const struct placement_action *a = &plan.actions[i];
