@@ -64,10 +64,12 @@ by_virsh() {
         --undefinesource "$VM" "qemu+tcp://${ADDR[$to]}/system" "tcp://${ADDR[$to]}" >/dev/null
     HOST=$to
 }
+# Appends "METHOD FROM->TO SECONDS" to the results.
 timed() {
-    local t0=$EPOCHREALTIME
-    "$@"
-    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
+    local t0=$EPOCHREALTIME from=$HOST
+    "by_$1"
+    awk -v m="$1" -v d="$from-$HOST" -v a="$t0" -v b="$EPOCHREALTIME" \
+        'BEGIN { printf "%s %s %.3f\n", m, d, b - a }' >>"$WORK/times"
 }
 # Each agent must see the guest where it now is before the next move.
 settle() {
@@ -76,24 +78,33 @@ settle() {
         sleep 0.2
     done
 }
-: >"$WORK/nodectl.t"
-: >"$WORK/virsh.t"
+# The order nodectl, virsh, virsh, nodectl repeats: each method moves the
+# guest the same number of times in each direction, and each run is
+# compared with the other method's runs in the same direction (the two
+# directions can differ, one daemon being busier than the other).
+: >"$WORK/times"
 for ((i = 0; i < PAIRS; i++)); do
     if ((i % 2 == 0)); then
-        timed by_nodectl >>"$WORK/nodectl.t"; settle
-        timed by_virsh >>"$WORK/virsh.t"; settle
+        timed nodectl; settle
+        timed virsh; settle
     else
-        timed by_virsh >>"$WORK/virsh.t"; settle
-        timed by_nodectl >>"$WORK/nodectl.t"; settle
+        timed virsh; settle
+        timed nodectl; settle
     fi
 done
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-mn=$(median "$WORK/nodectl.t")
-mv=$(median "$WORK/virsh.t")
 echo "live migration of a 64 MiB guest, $PAIRS pairs, paired and alternated:"
-echo "  nodectl migrate --wait: median ${mn} s  ($(sort -n "$WORK/nodectl.t" | xargs))"
-echo "  virsh migrate --live:   median ${mv} s  ($(sort -n "$WORK/virsh.t" | xargs))"
-awk -v a="$mn" -v b="$mv" 'BEGIN { printf "  ratio nodectl/virsh: %.3f (target <= 1.05)\n", a / b }'
+sort -k2,2 -k1,1 -k3n "$WORK/times" | awk '
+    { k = $1 " " $2; t[k, ++n[k]] = $3; dirs[$2] = 1 }
+    function median(k,   c) { c = n[k]; return c % 2 ? t[k, (c + 1) / 2] : (t[k, c / 2] + t[k, c / 2 + 1]) / 2 }
+    END {
+        prod = 1; nd = 0
+        for (d in dirs) {
+            a = median("nodectl " d); b = median("virsh " d)
+            printf "  %s: nodectl migrate --wait median %.3f s, virsh migrate --live median %.3f s, ratio %.3f\n", d, a, b, a / b
+            prod *= a / b; nd++
+        }
+        printf "  ratio nodectl/virsh (geometric mean over directions): %.3f (target <= 1.05)\n", prod ^ (1 / nd)
+    }'
 
 # Footprint of the agent on rig1 over FOOTPRINT_S seconds.
 pid=${PID[rig1]}
