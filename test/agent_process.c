@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,23 @@ int run_capture(const char *cmd, char *out, size_t len, char *err, size_t errlen
     slurp(errfd, err, errlen);
     close(errfd);
     return decode_status(status);
+}
+
+int nodectl_run(const char *conf, const char *args, char *out, size_t len, char *err,
+                size_t errlen) {
+    char cmd[PATH_MAX + 1024];
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" -c '%s' %s", conf, args);
+    return run_capture(cmd, out, len, err, errlen);
+}
+
+int nodectl_run_until(const char *conf, const char *args, const char *needle, int timeout_s,
+                      char *out, size_t len, char *err, size_t errlen) {
+    for (int t = 0; t < timeout_s * 5; t++) {
+        if (nodectl_run(conf, args, out, len, err, errlen) == 0 && strstr(out, needle))
+            return 0;
+        usleep(200000);
+    }
+    return -1;
 }
 
 int count_lines_with(const char *path, const char *needle) {

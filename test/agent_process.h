@@ -24,6 +24,15 @@ int agent_wait_exit(pid_t pid, int timeout_ms);
  * err if err is not NULL; returns the exit code. */
 int run_capture(const char *cmd, char *out, size_t len, char *err, size_t errlen);
 
+/* Runs `nodectl -c conf ARGS` (args as the shell splits them); as
+ * run_capture. */
+int nodectl_run(const char *conf, const char *args, char *out, size_t len, char *err,
+                size_t errlen);
+/* Runs it every 200 ms until it exits 0 with needle in its stdout; 0, or -1
+ * after timeout_s (out and err then hold the last run's). */
+int nodectl_run_until(const char *conf, const char *args, const char *needle, int timeout_s,
+                      char *out, size_t len, char *err, size_t errlen);
+
 /* Counts the lines of the file that contain needle. */
 int count_lines_with(const char *path, const char *needle);
 

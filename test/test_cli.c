@@ -211,6 +211,11 @@ static void agent_refuses_bad_config_and_corrupt_identity(void **state) {
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s/absent.conf'", test_dir);
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
     assert_non_null(strstr(err, "absent.conf: cannot open"));
+    /* A policy the planner does not know. */
+    write_conf("n6", "test:///default", "[leader]\npolicy = fastest\n", conf);
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s' --check", conf);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "[leader] policy 'fastest' is unknown; known: "));
 
     write_conf("n6", "test:///default", "", conf);
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s' --check", conf);

@@ -47,7 +47,14 @@ static void good_file_sets_every_kind_of_value(void **state) {
                   "probe_timeout = 200ms\n"
                   "indirect_checks = 5\n"
                   "[election]\n"
-                  "election_timeout = 1m\n",
+                  "election_timeout = 1m\n"
+                  "[leader]\n"
+                  "automation = auto\n"
+                  "policy = nc-thr-mmt\n"
+                  "plan_interval = 2s\n"
+                  "max_migrations = 4\n"
+                  "power_idle_watts = 80\n"
+                  "power_max_watts = 300\n",
                   &cfg, &err, path);
     assert_int_equal(rc, 0);
     assert_string_equal(cfg.cluster_name, "prod");
@@ -69,6 +76,12 @@ static void good_file_sets_every_kind_of_value(void **state) {
     assert_int_equal(cfg.indirect_checks, 5);
     assert_int_equal(cfg.suspicion_mult, 0); /* unset: the protocol's default */
     assert_int_equal(cfg.election_timeout_ms, 60000);
+    assert_int_equal(cfg.automation, CONFIG_AUTOMATION_AUTO);
+    assert_string_equal(cfg.policy, "nc-thr-mmt");
+    assert_int_equal(cfg.plan_interval_ms, 2000);
+    assert_int_equal(cfg.max_migrations, 4);
+    assert_int_equal(cfg.power_idle_watts, 80);
+    assert_int_equal(cfg.power_max_watts, 300);
     assert_string_equal(cfg.path, path);
 }
 
@@ -86,6 +99,13 @@ static void empty_file_gives_defaults(void **state) {
     assert_true(cfg.discovery);
     assert_string_equal(cfg.discovery_group, "239.192.0.77");
     assert_true(cfg.node_name[0] != '\0'); /* the hostname */
+    assert_int_equal(cfg.automation, CONFIG_AUTOMATION_ADVISE);
+    assert_string_equal(config_automation_name(cfg.automation), "advise");
+    assert_string_equal(cfg.policy, "default");
+    assert_int_equal(cfg.plan_interval_ms, 30000);
+    assert_int_equal(cfg.max_migrations, 2);
+    assert_int_equal(cfg.power_idle_watts, 100);
+    assert_int_equal(cfg.power_max_watts, 250);
 }
 
 /* Each bad file must fail with this exact "file:line: ..." suffix. */
@@ -130,6 +150,14 @@ static void bad_values_say_what_was_expected(void **state) {
     expect_error("[gossip]\nindirect_checks = -1\n",
                  ":2: key 'indirect_checks' in [gossip]: expected a whole number between 1 and "
                  "16, got '-1'");
+    expect_error("[leader]\nautomation = yes\n",
+                 ":2: key 'automation' in [leader]: expected one of off, advise, auto, got 'yes'");
+    expect_error("[leader]\nplan_interval = 50ms\n",
+                 ":2: key 'plan_interval' in [leader]: expected a duration such as 250ms, 5s or "
+                 "2m between 100 and 86400000 ms, got '50ms'");
+    expect_error("[leader]\nmax_migrations = 0\n",
+                 ":2: key 'max_migrations' in [leader]: expected a whole number between 1 and "
+                 "1000, got '0'");
 }
 
 static void first_error_is_reported(void **state) {
@@ -159,6 +187,8 @@ static void cross_key_rules_are_checked(void **state) {
                  ": [node] candidate = true but node 'c' is not in [cluster] candidates");
     expect_error("[cluster]\ncandidates = a, b\n[node]\nname = a\ncandidate = false\n",
                  ": [node] candidate = false but node 'a' is in [cluster] candidates");
+    expect_error("[leader]\npower_idle_watts = 300\npower_max_watts = 200\n",
+                 ": [leader] power_idle_watts (300) is above power_max_watts (200)");
 }
 
 int main(void) {

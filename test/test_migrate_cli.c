@@ -43,19 +43,12 @@ static void start_node(int i, const char *uri, const char *extra) {
 }
 
 static int cli(int i, const char *args) {
-    char cmd[PATH_MAX + 256];
-    snprintf(cmd, sizeof cmd, "\"$NODECTL\" -c '%s' %s", conf[i], args);
-    return run_capture(cmd, out, sizeof out, err, sizeof err);
+    return nodectl_run(conf[i], args, out, sizeof out, err, sizeof err);
 }
 
 /* Waits until `args` run on agent i exits 0 and prints needle. */
 static int eventually(int i, const char *args, const char *needle, int timeout_s) {
-    for (int t = 0; t < timeout_s * 5; t++) {
-        if (cli(i, args) == 0 && strstr(out, needle))
-            return 0;
-        usleep(200000);
-    }
-    return -1;
+    return nodectl_run_until(conf[i], args, needle, timeout_s, out, sizeof out, err, sizeof err);
 }
 
 static int setup(void **state) {

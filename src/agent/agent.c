@@ -68,6 +68,7 @@ static int run(struct agent *a, int sigfd) {
         }
         cluster_run(a, now);
         leadership_run(a, agent_clock_ms());
+        agent_leader_run(a, agent_clock_ms());
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
                                                      .events = POLLIN},
@@ -80,6 +81,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = leadership_deadline(a);
         if (a->next_sample_ms < deadline)
             deadline = a->next_sample_ms;
+        if (agent_leader_deadline(a) < deadline)
+            deadline = agent_leader_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         if (poll(fds, (nfds_t)(FD_CLUSTER + n), timeout) < 0 && errno != EINTR) {
@@ -116,6 +119,12 @@ static int check_config(const struct config *cfg) {
     const char *bad = cluster_gossip_config(cfg, &g);
     if (bad) {
         fprintf(stderr, "nodectl agent: bad configuration: %s: [gossip] %s\n", cfg->path, bad);
+        return -1;
+    }
+    struct placement_policy pol;
+    if (placement_policy_by_name(cfg->policy, -1, &pol) != 0) {
+        fprintf(stderr, "nodectl agent: bad configuration: %s: [leader] policy '%s' is unknown; "
+                        "known: %s\n", cfg->path, cfg->policy, placement_policy_names());
         return -1;
     }
     return 0;
@@ -183,6 +192,12 @@ int agent_main(int argc, char **argv) {
     } else if (leadership_open(a, err, sizeof err) != 0) {
         log_err("election: %s", err);
         rc = 1;
+    } else if (agent_drain_load(a, err, sizeof err) != 0) {
+        log_err("drain: %s", err);
+        rc = 1;
+    } else if (agent_leader_open(a, err, sizeof err) != 0) {
+        log_err("leader: %s", err);
+        rc = 2;
     }
     if (rc == 0) {
         char id_text[37];
@@ -195,6 +210,7 @@ int agent_main(int argc, char **argv) {
         cluster_leave(a);
         log_info("stopped");
     }
+    agent_leader_close(a);
     leadership_close(a);
     cluster_close(a);
     control_server_close(a->ctl);

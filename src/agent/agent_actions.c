@@ -50,6 +50,19 @@ void agent_execute(struct agent *a, const Nodectl__Command *cmd) {
     snprintf(what, sizeof what, "command %s", cmd->id);
     if (!leadership_admit(a, cmd->term, what, cmd->issuer))
         return;
+    /* A leader's command that arrives after its deadline is stale: the
+     * leader has given up on it (and may have planned anew). Wall clocks
+     * must agree to within the dispatch grace (NTP). */
+    if (cmd->deadline_ms && agent_wall_clock_ms() > cmd->deadline_ms) {
+        log_warn("refused %s from %s: its deadline passed", what, cmd->issuer);
+        return;
+    }
+    if (cmd->body_case == NODECTL__COMMAND__BODY_DRAIN) {
+        char err[CONFIG_PATH_MAX + 64];
+        if (agent_drain_set(a, cmd->drain->drain, err, sizeof err) != 0)
+            log_err("%s from %s: %s", what, cmd->issuer, err);
+        return;
+    }
     if (cmd->body_case == NODECTL__COMMAND__BODY_TRANSFER) {
         char err[128];
         if (leadership_transfer(a, cmd->transfer->destination, err, sizeof err) != 0)

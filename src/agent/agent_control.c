@@ -25,14 +25,8 @@ static Nodectl__HostRecord *placeholder(const struct gossip_member_info *m) {
 }
 
 static Nodectl__HostRecord *record_of(struct agent *a, const struct gossip_member_info *m) {
-    if (m->id == a->cluster.self_id)
-        return agent_self_record(a);
-    if (m->record_len) {
-        Nodectl__HostRecord *rec = nodectl__host_record__unpack(NULL, m->record_len, m->record);
-        if (rec)
-            return rec;
-    }
-    return placeholder(m);
+    Nodectl__HostRecord *rec = agent_member_record(a, m);
+    return rec ? rec : placeholder(m);
 }
 
 static Nodectl__Member *member(struct agent *a, const struct gossip_member_info *m, uint64_t now) {
@@ -90,6 +84,30 @@ static Nodectl__Response *response(Nodectl__Response__BodyCase body_case, void *
     resp->body_case = body_case;
     resp->status = body; /* the oneof members share one pointer */
     return resp;
+}
+
+/* Frees a reply under construction: the response with its body, or the
+ * body alone if the response could not be made. */
+static void reply_free(Nodectl__Response *resp, ProtobufCMessage *body) {
+    protobuf_c_message_free_unpacked(resp ? &resp->base : body, NULL);
+}
+
+static void members_free(Nodectl__Member **list, size_t n) {
+    for (size_t i = 0; list && i < n; i++)
+        protobuf_c_message_free_unpacked(&list[i]->base, NULL);
+    free(list);
+}
+
+/* An operator's command, as this host passes it on: a fresh id, this
+ * host's highest known term (fenced: refused by a host that knows a newer
+ * one) and this host as issuer. */
+static void operator_command(struct agent *a, Nodectl__Command *cmd, char id[37]) {
+    uuid_t u;
+    uuid_generate(u);
+    uuid_unparse_lower(u, id);
+    cmd->id = id;
+    cmd->term = a->lead.fence.highest;
+    cmd->issuer = a->cfg.node_name;
 }
 
 static Nodectl__Response *status_reply(struct agent *a) {
@@ -161,9 +179,7 @@ static Nodectl__Response *vms_reply(struct agent *a) {
     Nodectl__Member **list = members(a, &n);
     vms->hosts = calloc(n ? n : 1, sizeof *vms->hosts);
     if (!list || !vms->hosts) {
-        for (size_t i = 0; list && i < n; i++)
-            protobuf_c_message_free_unpacked(&list[i]->base, NULL);
-        free(list);
+        members_free(list, n);
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;
     }
@@ -231,19 +247,13 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
                  req->destination);
     else {
         char id[37];
-        uuid_t u;
-        uuid_generate(u);
-        uuid_unparse_lower(u, id);
         Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
         mc.vm = req->vm;
         mc.destination = dst->host->name;
         mc.destination_uri = dst->host->migration_uri;
         mc.migration_address = dst->host->migration_address;
         Nodectl__Command cmd = NODECTL__COMMAND__INIT;
-        cmd.id = id;
-        /* Fenced: the source refuses it if it knows a newer term. */
-        cmd.term = a->lead.fence.highest;
-        cmd.issuer = a->cfg.node_name;
+        operator_command(a, &cmd, id);
         cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
         cmd.migrate = &mc;
         bool local = strcmp(src->host->name, a->cfg.node_name) == 0;
@@ -260,19 +270,14 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
                 r->source = strdup(src->host->name);
                 r->destination = strdup(dst->host->name);
                 if (!resp || !r->id || !r->source || !r->destination) {
-                    if (resp)
-                        protobuf_c_message_free_unpacked(&resp->base, NULL);
-                    else
-                        protobuf_c_message_free_unpacked(&r->base, NULL);
+                    reply_free(resp, &r->base);
                     resp = NULL;
                     snprintf(why, len, "out of memory");
                 }
             }
         }
     }
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(&list[i]->base, NULL);
-    free(list);
+    members_free(list, n);
     return resp;
 }
 
@@ -297,23 +302,16 @@ static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char 
             if (strcmp(list[i]->host->name, a->lead.leader) == 0)
                 addr = list[i]->host->address;
         char id[37];
-        uuid_t u;
-        uuid_generate(u);
-        uuid_unparse_lower(u, id);
         Nodectl__TransferCommand tc = NODECTL__TRANSFER_COMMAND__INIT;
         tc.destination = (char *)to;
         Nodectl__Command cmd = NODECTL__COMMAND__INIT;
-        cmd.id = id;
-        cmd.term = a->lead.fence.highest;
-        cmd.issuer = a->cfg.node_name;
+        operator_command(a, &cmd, id);
         cmd.body_case = NODECTL__COMMAND__BODY_TRANSFER;
         cmd.transfer = &tc;
         int rc = addr ? cluster_send_command(a, addr, &cmd) : -1;
         if (rc != 0)
             snprintf(why, len, "cannot reach the leader %s", a->lead.leader);
-        for (size_t i = 0; list && i < n; i++)
-            protobuf_c_message_free_unpacked(&list[i]->base, NULL);
-        free(list);
+        members_free(list, n);
         if (rc != 0)
             return NULL;
     }
@@ -325,11 +323,157 @@ static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char 
     r->from = strdup(a->lead.leader[0] ? a->lead.leader : a->cfg.node_name);
     r->to = strdup(to);
     if (!resp || !r->from || !r->to) {
-        if (resp)
-            protobuf_c_message_free_unpacked(&resp->base, NULL);
-        else
-            protobuf_c_message_free_unpacked(&r->base, NULL);
+        reply_free(resp, &r->base);
         snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    return resp;
+}
+
+/* The last plan. Only the leader plans, and plans are not gossiped (they
+ * change every round and can be large), so a host that does not lead
+ * refuses and names the leader: run `nodectl plan` there. */
+static Nodectl__Response *plan_reply(struct agent *a, char *why, size_t len) {
+    const struct leader_state *L = &a->leader;
+    if (!L->leading) {
+        if (a->lead.leader[0])
+            snprintf(why, len, "this host is not the leader; ask %s (nodectl plan on that host)",
+                     a->lead.leader);
+        else
+            snprintf(why, len, "this host is not the leader, and no leader is known yet");
+        return NULL;
+    }
+    Nodectl__PlanReply *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    nodectl__plan_reply__init(r);
+    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_PLAN, r);
+    if (!resp) {
+        free(r);
+        return NULL;
+    }
+    const struct leader_plan *p = &L->plan;
+    r->term = a->lead.term;
+    r->planned_at_ms = p->at_ms;
+    r->leader = strdup(a->cfg.node_name);
+    r->automation = strdup(config_automation_name(a->cfg.automation));
+    r->policy = strdup(a->cfg.policy);
+    r->note = strdup(a->cfg.automation == CONFIG_AUTOMATION_OFF
+                         ? "automation is off: the leader does not plan"
+                         : L->note);
+    r->actions = calloc(p->n_actions ? p->n_actions : 1, sizeof *r->actions);
+    bool failed = !r->leader || !r->automation || !r->policy || !r->note || !r->actions;
+    for (size_t i = 0; !failed && i < p->n_actions; i++) {
+        const struct plan_action *x = &p->actions[i];
+        Nodectl__PlanAction *pa = malloc(sizeof *pa);
+        if (!pa) {
+            failed = true;
+            break;
+        }
+        nodectl__plan_action__init(pa);
+        r->actions[r->n_actions++] = pa;
+        pa->index = (uint32_t)i + 1;
+        pa->kind = strdup(agent_plan_kind_name(x->kind));
+        pa->vm = strdup(x->vm);
+        pa->source = strdup(x->source);
+        pa->host = strdup(x->host);
+        pa->reason = strdup(x->reason);
+        pa->state = strdup(agent_plan_state_name(x->state));
+        pa->note = strdup(x->note);
+        pa->command_id = strdup(x->command_id);
+        pa->after = calloc(x->n_deps ? x->n_deps : 1, sizeof *pa->after);
+        failed = !pa->kind || !pa->vm || !pa->source || !pa->host || !pa->reason || !pa->state ||
+                 !pa->note || !pa->command_id || !pa->after;
+        for (size_t d = 0; !failed && d < x->n_deps; d++)
+            pa->after[pa->n_after++] = (uint32_t)p->deps[x->dep_off + d] + 1;
+    }
+    if (failed) {
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        return NULL;
+    }
+    return resp;
+}
+
+/* This host's event log after seq `after`, oldest first. */
+static Nodectl__Response *events_reply(struct agent *a, uint64_t after) {
+    const struct leader_state *L = &a->leader;
+    Nodectl__EventsReply *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    nodectl__events_reply__init(r);
+    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_EVENTS, r);
+    uint64_t first = L->next_seq > LEADER_EVENTS_MAX ? L->next_seq - LEADER_EVENTS_MAX : 1;
+    if (after + 1 > first)
+        first = after + 1;
+    size_t n = L->next_seq > first ? (size_t)(L->next_seq - first) : 0;
+    r->events = calloc(n ? n : 1, sizeof *r->events);
+    bool failed = !resp || !r->events;
+    for (uint64_t seq = first; !failed && seq < L->next_seq; seq++) {
+        const struct leader_event *e = &L->events[seq % LEADER_EVENTS_MAX];
+        Nodectl__Event *ev = malloc(sizeof *ev);
+        if (!ev) {
+            failed = true;
+            break;
+        }
+        nodectl__event__init(ev);
+        r->events[r->n_events++] = ev;
+        ev->seq = e->seq;
+        ev->at_ms = e->at_ms;
+        failed = !(ev->text = strdup(e->text));
+    }
+    if (failed) {
+        reply_free(resp, &r->base);
+        return NULL;
+    }
+    return resp;
+}
+
+/* Sets a host's drain flag: here if it is this host, else through that
+ * host's agent, which keeps it on disk and publishes it. */
+static Nodectl__Response *drain(struct agent *a, const Nodectl__DrainRequest *req, char *why,
+                                size_t len) {
+    if (strcmp(req->host, a->cfg.node_name) == 0) {
+        if (agent_drain_set(a, req->drain, why, len) != 0)
+            return NULL;
+    } else {
+        size_t n;
+        Nodectl__Member **list = members(a, &n);
+        if (!list)
+            return NULL;
+        const Nodectl__Member *target = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(list[i]->host->name, req->host) == 0)
+                target = list[i];
+        int rc = -1;
+        if (!target) {
+            snprintf(why, len, "no host named '%s' in the cluster", req->host);
+        } else if (!is_up(target)) {
+            snprintf(why, len, "host '%s' is %s; its agent must run to change its drain flag",
+                     req->host, target->state);
+        } else {
+            char id[37];
+            Nodectl__DrainCommand dc = NODECTL__DRAIN_COMMAND__INIT;
+            dc.drain = req->drain;
+            Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+            operator_command(a, &cmd, id);
+            cmd.body_case = NODECTL__COMMAND__BODY_DRAIN;
+            cmd.drain = &dc;
+            rc = cluster_send_command(a, target->host->address, &cmd);
+            if (rc != 0)
+                snprintf(why, len, "cannot reach %s at %s", req->host, target->host->address);
+        }
+        members_free(list, n);
+        if (rc != 0)
+            return NULL;
+    }
+    Nodectl__DrainReply *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    nodectl__drain_reply__init(r);
+    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_DRAIN, r);
+    r->drain = req->drain;
+    if (!resp || !(r->host = strdup(req->host))) {
+        reply_free(resp, &r->base);
         return NULL;
     }
     return resp;
@@ -350,6 +494,21 @@ Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) 
         char why[300] = "out of memory";
         Nodectl__Response *resp =
             leader_transfer(a, req->leader_transfer->destination, why, sizeof why);
+        return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
+    }
+    case NODECTL__REQUEST__BODY_PLAN: {
+        char why[300] = "out of memory";
+        Nodectl__Response *resp = plan_reply(a, why, sizeof why);
+        return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
+    }
+    case NODECTL__REQUEST__BODY_EVENTS: {
+        Nodectl__Response *resp = events_reply(a, req->events->after);
+        return resp ? resp
+                    : control_error_response(NODECTL__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    }
+    case NODECTL__REQUEST__BODY_DRAIN: {
+        char why[CONFIG_PATH_MAX + 64] = "out of memory";
+        Nodectl__Response *resp = drain(a, req->drain, why, sizeof why);
         return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
     }
     default: break;

@@ -13,6 +13,7 @@
 #include "election/fence.h"
 #include "gossip/gossip.h"
 #include "hv/hv.h"
+#include "placement/placement.h"
 #include "rebalance/rebalance.h"
 #include "command.pb-c.h"
 #include "net/control.h"
@@ -73,6 +74,48 @@ struct action {
     uint64_t term;
 };
 
+/* The leader's last plan and what became of each action (agent_leader.c). */
+enum plan_state { PLAN_PROPOSED, PLAN_DISPATCHED, PLAN_DONE, PLAN_FAILED, PLAN_NOT_EXECUTED };
+struct plan_action {
+    enum placement_action_kind kind;
+    char vm[HV_NAME_MAX];
+    char source[CONFIG_NAME_MAX];
+    char host[CONFIG_NAME_MAX]; /* target of a migration, or the host powered */
+    char reason[PLACEMENT_REASON_MAX + 64];
+    enum plan_state state;
+    char note[HV_REASON_MAX];
+    char command_id[40];
+    uint64_t deadline_ms; /* wall clock: no outcome by then is a failure */
+    size_t dep_off, n_deps;
+};
+struct leader_plan {
+    uint64_t at_ms; /* wall clock; 0: none yet */
+    uint64_t term;
+    struct plan_action *actions;
+    size_t n_actions;
+    size_t *deps; /* indices into actions */
+    size_t n_deps;
+};
+/* The event log: a bounded ring, oldest overwritten. */
+#define LEADER_EVENTS_MAX 256
+struct leader_event {
+    uint64_t seq;
+    uint64_t at_ms; /* wall clock */
+    char text[256];
+};
+struct leader_state {
+    struct placement_policy policy;
+    struct prng rng;
+    uint64_t next_plan_ms, next_tick_ms; /* monotonic */
+    uint64_t seen_term;
+    char seen_leader[CONFIG_NAME_MAX];
+    bool leading;
+    struct leader_plan plan;
+    char note[256]; /* why the last round did not plan, or "" */
+    struct leader_event events[LEADER_EVENTS_MAX];
+    uint64_t next_seq; /* of the next event; events[seq % MAX] */
+};
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -84,6 +127,8 @@ struct agent {
     struct action actions[ACTIONS_MAX];
     struct leadership lead;
     struct rebalance_state rebalance;
+    struct leader_state leader;
+    bool drain; /* in maintenance (agent_drain.c); in the record */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -91,6 +136,22 @@ uint64_t agent_wall_clock_ms(void); /* since the epoch */
 
 /* agent_record.c: this host's record now. */
 Nodectl__HostRecord *agent_self_record(struct agent *a);
+/* A member's record: ours fresh, else the gossiped one decoded; NULL when
+ * none arrived yet (or out of memory). */
+Nodectl__HostRecord *agent_member_record(struct agent *a, const struct gossip_member_info *m);
+
+/* agent_leader.c: the leader's plans, their execution and the event log. */
+int agent_leader_open(struct agent *a, char *err, size_t errlen);
+void agent_leader_close(struct agent *a);
+void agent_leader_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_leader_deadline(const struct agent *a);
+const char *agent_plan_state_name(enum plan_state s);
+const char *agent_plan_kind_name(enum placement_action_kind k);
+
+/* agent_drain.c: the drain flag, kept in the state directory so that a
+ * host in maintenance stays drained across restarts. */
+int agent_drain_load(struct agent *a, char *err, size_t errlen);
+int agent_drain_set(struct agent *a, bool drain, char *err, size_t errlen);
 
 /* agent_actions.c: runs a command (once per id), follows it, and lists the
  * actions in a record (-1 when out of memory). */

@@ -32,6 +32,8 @@ Nodectl__HostRecord *agent_self_record(struct agent *a) {
         protobuf_c_message_free_unpacked(&rec->base, NULL);
         return NULL;
     }
+    if (rec)
+        rec->drain = a->drain;
     if (rec && a->cluster.advertise[0]) {
         char *addr = strdup(a->cluster.advertise);
         if (!addr) {
@@ -43,4 +45,12 @@ Nodectl__HostRecord *agent_self_record(struct agent *a) {
         rec->address = addr;
     }
     return rec;
+}
+
+Nodectl__HostRecord *agent_member_record(struct agent *a, const struct gossip_member_info *m) {
+    if (m->id == a->cluster.self_id)
+        return agent_self_record(a);
+    if (!m->record_len)
+        return NULL;
+    return nodectl__host_record__unpack(NULL, m->record_len, m->record);
 }

@@ -19,6 +19,10 @@ int cmd_members(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_find(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_migrate(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_leader(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_plan(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_events(const struct cli_ctx *ctx, int argc, char **argv);
+/* drain and undrain: argv[0] says which. */
+int cmd_drain(const struct cli_ctx *ctx, int argc, char **argv);
 /* Needs no agent. */
 int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 

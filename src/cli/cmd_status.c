@@ -8,8 +8,8 @@
 static json_t *host_json(const Nodectl__HostRecord *h) {
     char id[37];
     cli_uuid_text(h->node_id.data, h->node_id.len, id);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "name", h->name, "node_id", id, "address",
-                          h->address, "candidate", h->candidate);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:b}", "name", h->name, "node_id", id,
+                          "address", h->address, "candidate", h->candidate, "drain", h->drain);
     if (h->hypervisor)
         json_object_set_new(o, "hypervisor",
                             json_pack("{s:s, s:b, s:s}", "uri", h->hypervisor->uri, "available",
@@ -96,8 +96,8 @@ static void print_table(const Nodectl__StatusReply *st) {
         for (size_t k = 0; k < h->n_vms; k++)
             running += h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING;
         snprintf(mem, sizeof mem, "%s / %s", used, total);
-        printf("%-16s %-22s %-7s %-10s %6s %-21s %4zu  %s\n", h->name, h->address, m->state,
-               m->role, cpu, mem, running, hv);
+        printf("%-16s %-22s %-7s %-10s %6s %-21s %4zu  %s%s\n", h->name, h->address, m->state,
+               m->role, cpu, mem, running, hv, h->drain ? ", drained" : "");
     }
 }
 

@@ -59,6 +59,30 @@ static const struct command commands[] = {
      "  leader stops acting at once; the new one is elected within milliseconds.\n"
      "  Stopping the leader's agent gracefully does this by itself.",
      cmd_leader, true},
+    {"plan", "show the leader's last plan",
+     "nodectl plan [--json]\n"
+     "  The leader's last plan: every action (migrate, power-on, power-off) with\n"
+     "  the actions it waits for, its state (proposed, dispatched, done, failed,\n"
+     "  not-executed) and the planner's reason. Only the leader answers; any other\n"
+     "  host refuses and names the leader to ask. [leader] automation decides\n"
+     "  whether plans run (auto), are only shown (advise) or not made (off).",
+     cmd_plan, true},
+    {"events", "show what the agent and the leader did and why",
+     "nodectl events [--follow]\n"
+     "  This agent's event log, newest last: elections seen and, on the leader,\n"
+     "  plans, dispatched actions and their results. The log keeps the last 256\n"
+     "  events. --follow keeps printing new ones until interrupted.",
+     cmd_events, true},
+    {"drain", "evacuate a host for maintenance and keep it empty",
+     "nodectl drain HOST\n"
+     "  Sets HOST's drain flag (through HOST's agent, which keeps it across\n"
+     "  restarts) and waits until HOST's record shows it (at most 10 s). The\n"
+     "  leader moves its VMs away and never places VMs on it.",
+     cmd_drain, true},
+    {"undrain", "end a host's maintenance",
+     "nodectl undrain HOST\n"
+     "  Clears HOST's drain flag (and waits until it shows): it takes VMs again.",
+     cmd_drain, true},
     {"keygen", "make a new cluster key",
      "nodectl keygen [FILE]\n"
      "  Prints a new random cluster key (64 hex digits), or writes it to FILE with\n"

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-enum key_type { T_STRING, T_PATH, T_BOOL, T_UINT, T_DURATION, T_PORT, T_LIST, T_LOG_LEVEL, T_PERCENT };
+enum key_type { T_STRING, T_PATH, T_BOOL, T_UINT, T_DURATION, T_PORT, T_LIST, T_LOG_LEVEL, T_PERCENT,
+               T_AUTOMATION };
 
 struct key {
     const char *section;
@@ -60,7 +61,20 @@ static const struct key keys[] = {
     {"election", "heartbeat_interval", T_DURATION, F(heartbeat_interval_ms), 10, 60000},
     {"election", "election_timeout", T_DURATION, F(election_timeout_ms), 50, 600000},
     {"election", "lease_drift_margin", T_DURATION, F(lease_drift_margin_ms), 0, 60000},
+    {"leader", "automation", T_AUTOMATION, F(automation), 0, 0},
+    {"leader", "policy", T_STRING, F(policy), 0, 0},
+    {"leader", "plan_interval", T_DURATION, F(plan_interval_ms), 100, 86400000},
+    {"leader", "max_migrations", T_UINT, F(max_migrations), 1, 1000},
+    {"leader", "power_idle_watts", T_UINT, F(power_idle_watts), 1, 100000},
+    {"leader", "power_max_watts", T_UINT, F(power_max_watts), 1, 100000},
 };
+
+static const char *const automation_names[] = {"off", "advise", "auto"};
+
+const char *config_automation_name(enum config_automation a) {
+    return (size_t)a < sizeof automation_names / sizeof *automation_names ? automation_names[a]
+                                                                           : "unknown";
+}
 
 static const char *expected(const struct key *k) {
     switch (k->type) {
@@ -73,6 +87,7 @@ static const char *expected(const struct key *k) {
     case T_LIST: return "a comma-separated list";
     case T_LOG_LEVEL: return "one of error, warn, info, debug";
     case T_PERCENT: return "a percentage such as 50%";
+    case T_AUTOMATION: return "one of off, advise, auto";
     }
     return "a value";
 }
@@ -102,6 +117,13 @@ void config_defaults(struct config *cfg) {
     cfg->heartbeat_interval_ms = 100;
     cfg->election_timeout_ms = 500;
     cfg->lease_drift_margin_ms = 100;
+    cfg->automation = CONFIG_AUTOMATION_ADVISE;
+    snprintf(cfg->policy, sizeof cfg->policy, "default");
+    cfg->plan_interval_ms = 30000;
+    cfg->max_migrations = 2;
+    /* A typical two-socket server: about 100 W idle, 250 W at full load. */
+    cfg->power_idle_watts = 100;
+    cfg->power_max_watts = 250;
 }
 
 static int parse_u32(const char *s, uint32_t *out) {
@@ -223,6 +245,13 @@ static int set_key(struct config *cfg, const struct key *k, const char *value) {
     }
     case T_LOG_LEVEL:
         return log_level_parse(value, (enum log_level *)field);
+    case T_AUTOMATION:
+        for (size_t i = 0; i < sizeof automation_names / sizeof *automation_names; i++)
+            if (strcmp(value, automation_names[i]) == 0) {
+                *(enum config_automation *)field = (enum config_automation)i;
+                return 0;
+            }
+        return -1;
     }
     return -1;
 }
@@ -285,6 +314,11 @@ static int validate(const struct config *cfg, char *err, size_t len) {
         cfg->rebalance_shares_min > cfg->rebalance_shares_max) {
         snprintf(err, len, "[hypervisor] rebalance_shares_min (%u) is above rebalance_shares_max "
                  "(%u)", cfg->rebalance_shares_min, cfg->rebalance_shares_max);
+        return -1;
+    }
+    if (cfg->power_idle_watts > cfg->power_max_watts) {
+        snprintf(err, len, "[leader] power_idle_watts (%u) is above power_max_watts (%u)",
+                 cfg->power_idle_watts, cfg->power_max_watts);
         return -1;
     }
     if (cfg->candidate && !candidate_listed(&cfg->candidates, cfg->node_name)) {

@@ -22,6 +22,9 @@ struct config_list {
     char item[CONFIG_LIST_MAX][CONFIG_ADDR_MAX];
 };
 
+/* What the leader does with its plans (issue [6]). */
+enum config_automation { CONFIG_AUTOMATION_OFF, CONFIG_AUTOMATION_ADVISE, CONFIG_AUTOMATION_AUTO };
+
 struct config {
     char path[CONFIG_PATH_MAX];
 
@@ -70,7 +73,19 @@ struct config {
     uint32_t heartbeat_interval_ms;
     uint32_t election_timeout_ms;
     uint32_t lease_drift_margin_ms;
+
+    /* [leader]: what the elected leader plans and does (issue [6]). The
+     * policy name is checked against the planner's by the agent. */
+    enum config_automation automation;
+    char policy[CONFIG_NAME_MAX];
+    uint32_t plan_interval_ms;
+    uint32_t max_migrations;  /* in flight at once, cluster-wide */
+    uint32_t power_idle_watts; /* linear power model of every host */
+    uint32_t power_max_watts;
 };
+
+/* "off", "advise", "auto". */
+const char *config_automation_name(enum config_automation a);
 
 /* The error of a failed load: "file:line: message" (line omitted when the
  * problem is not on one line). */

@@ -38,6 +38,7 @@ enum {
     PLACEMENT_HOST_CANDIDATE = 1u << 0, /* may become leader: never powered off */
     PLACEMENT_HOST_DRAIN = 1u << 1,     /* maintenance: evacuated, never a target */
     PLACEMENT_HOST_FAILED = 1u << 2,    /* neither source nor target */
+    PLACEMENT_HOST_NO_INBOUND = 1u << 3, /* takes no migrations: never a target */
 };
 
 struct placement_host {

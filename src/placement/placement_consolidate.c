@@ -220,7 +220,8 @@ int pl_spread(struct pl_state *st) {
             double l = host_load(st, h);
             if (st->hosts[h].n_vms && (hi < 0 || l > host_load(st, (uint32_t)hi)))
                 hi = (int)h;
-            if (lo < 0 || l < host_load(st, (uint32_t)lo))
+            if (!(snap->hosts[h].flags & PLACEMENT_HOST_NO_INBOUND) &&
+                (lo < 0 || l < host_load(st, (uint32_t)lo)))
                 lo = (int)h;
         }
         if (hi < 0 || lo < 0 || hi == lo)

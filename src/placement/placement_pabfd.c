@@ -14,7 +14,7 @@ bool pl_host_suitable(const struct pl_state *st, uint32_t h, uint32_t vm) {
     const struct pl_host *ph = &st->hosts[h];
     if (st->vm_host[vm] == h || ph->excl_target)
         return false;
-    if (hs->flags & (PLACEMENT_HOST_DRAIN | PLACEMENT_HOST_FAILED))
+    if (hs->flags & (PLACEMENT_HOST_DRAIN | PLACEMENT_HOST_FAILED | PLACEMENT_HOST_NO_INBOUND))
         return false;
     if (v->cpu_mips / (v->vcpus ? v->vcpus : 1) > hs->core_mips)
         return false;

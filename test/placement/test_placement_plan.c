@@ -109,6 +109,22 @@ static void pinned_vms_never_move(void **state) {
     fx_free(&f);
 }
 
+/* A host that takes no migrations is never a target: VM 1, which would go
+ * to host 2, goes to host 1. */
+static void a_host_that_takes_no_migrations_is_no_target(void **state) {
+    struct fx f;
+    overloaded_cluster(&f, "nc-thr-mmt");
+    assert_int_equal(fx_plan(&f, 0), 0);
+    assert_int_equal(fx_move_of(&f, 1)->host, 2);
+    f.hosts[2].flags = PLACEMENT_HOST_NO_INBOUND;
+    assert_int_equal(fx_plan(&f, 0), 0);
+    assert_int_equal(fx_move_of(&f, 1)->host, 1);
+    for (size_t i = 0; i < f.plan.n_actions; i++)
+        if (f.plan.actions[i].kind == PLACEMENT_MIGRATE)
+            assert_int_not_equal(f.plan.actions[i].host, 2);
+    fx_free(&f);
+}
+
 static void anti_affinity_keeps_group_apart(void **state) {
     struct fx f;
     overloaded_cluster(&f, "nc-thr-mmt");
@@ -395,6 +411,7 @@ int main(void) {
         cmocka_unit_test(cpu_overcommit_limit),
         cmocka_unit_test(pinned_vms_never_move),
         cmocka_unit_test(anti_affinity_keeps_group_apart),
+        cmocka_unit_test(a_host_that_takes_no_migrations_is_no_target),
         cmocka_unit_test(drain_and_failed_hosts),
         cmocka_unit_test(migrations_per_host_are_limited),
         cmocka_unit_test(candidates_and_spares_stay_on),

@@ -1,0 +1,452 @@
+/* The leader at work (issue [6]): every plan interval, and only while this
+ * host holds the leader lease, it builds a snapshot of the cluster from the
+ * gossiped records, runs the planner (src/placement) and keeps the plan. In
+ * `auto` it sends the plan's migrations, fenced by its term and bounded by
+ * a deadline, to the source hosts' agents, a few at a time and in
+ * dependency order, and follows their outcome in the source's record.
+ *
+ * Why the lease: a leader acts only while a majority acknowledged it within
+ * the lease, so no other leader exists meanwhile (agent_election.c); the
+ * term on every command makes agents refuse a deposed one anyway.
+ *
+ * Takeover: a new leader does not know what its predecessor sent, but the
+ * sources publish every migration they run. Before planning, a leader in
+ * `auto` waits until no migration it did not send itself is still running
+ * in any live record (each source aborts its own at its timeout), so it
+ * never issues a second move of a VM already moving, as a Raft leader first
+ * learns what its predecessor committed (Ongaro 2014, section 3.6). The
+ * planner itself also leaves VMs marked in_migration alone.
+ *
+ * Power actions are planned and shown, not executed: power control is the
+ * next part of issue [6]. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_internal.h"
+#include "common/log.h"
+#include "leader_snapshot.h"
+
+/* How often the leader follows dispatched actions and starts the next. */
+#define TICK_MS 250
+/* How long a command may take to reach its source and start. */
+#define DISPATCH_GRACE_MS 30000
+
+const char *agent_plan_state_name(enum plan_state s) {
+    switch (s) {
+    case PLAN_PROPOSED: return "proposed";
+    case PLAN_DISPATCHED: return "dispatched";
+    case PLAN_DONE: return "done";
+    case PLAN_FAILED: return "failed";
+    case PLAN_NOT_EXECUTED: return "not-executed";
+    }
+    return "unknown";
+}
+
+const char *agent_plan_kind_name(enum placement_action_kind k) {
+    switch (k) {
+    case PLACEMENT_MIGRATE: return "migrate";
+    case PLACEMENT_POWER_ON: return "power-on";
+    case PLACEMENT_POWER_OFF: return "power-off";
+    }
+    return "unknown";
+}
+
+__attribute__((format(printf, 2, 3))) static void event(struct agent *a, const char *fmt, ...) {
+    struct leader_state *L = &a->leader;
+    struct leader_event *e = &L->events[L->next_seq % LEADER_EVENTS_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->text, sizeof e->text, fmt, ap);
+    va_end(ap);
+    e->seq = L->next_seq++;
+    e->at_ms = agent_wall_clock_ms();
+    log_info("event: %s", e->text);
+}
+
+int agent_leader_open(struct agent *a, char *err, size_t errlen) {
+    struct leader_state *L = &a->leader;
+    if (placement_policy_by_name(a->cfg.policy, -1, &L->policy) != 0) {
+        snprintf(err, errlen, "[leader] policy '%s' is unknown; known: %s", a->cfg.policy,
+                 placement_policy_names());
+        return -1;
+    }
+    /* The planner takes its randomness (RS selection) from a seeded prng. */
+    prng_seed(&L->rng, prng_next(&a->cluster.rng));
+    L->next_seq = 1;
+    return 0;
+}
+
+static void plan_clear(struct leader_plan *p) {
+    free(p->actions);
+    free(p->deps);
+    memset(p, 0, sizeof *p);
+}
+
+void agent_leader_close(struct agent *a) { plan_clear(&a->leader.plan); }
+
+uint64_t agent_leader_deadline(const struct agent *a) {
+    const struct leader_state *L = &a->leader;
+    if (!L->leading || a->cfg.automation == CONFIG_AUTOMATION_OFF)
+        return UINT64_MAX;
+    return L->next_tick_ms;
+}
+
+/* Every member with a record, and how gossip sees it. */
+struct records {
+    struct leader_member *m;
+    size_t n;
+};
+
+static void records_free(struct records *r) {
+    for (size_t i = 0; i < r->n; i++)
+        protobuf_c_message_free_unpacked((ProtobufCMessage *)&r->m[i].rec->base, NULL);
+    free(r->m);
+    r->m = NULL;
+    r->n = 0;
+}
+
+static int records_collect(struct agent *a, struct records *r) {
+    const struct gossip *g = a->cluster.gossip;
+    size_t count = gossip_member_count(g);
+    r->n = 0;
+    r->m = calloc(count ? count : 1, sizeof *r->m);
+    if (!r->m)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        struct gossip_member_info info;
+        gossip_member_at(g, i, &info);
+        Nodectl__HostRecord *rec = agent_member_record(a, &info);
+        if (!rec)
+            continue;
+        enum leader_liveness l = info.state == GOSSIP_ALIVE || info.state == GOSSIP_SUSPECT
+                                     ? LEADER_HOST_UP
+                                 : info.state == GOSSIP_OFF ? LEADER_HOST_OFF
+                                                            : LEADER_HOST_DOWN;
+        r->m[r->n++] = (struct leader_member){rec, l};
+    }
+    return 0;
+}
+
+static const struct leader_member *record_named(const struct records *r, const char *name) {
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->m[i].rec->name, name) == 0)
+            return &r->m[i];
+    return NULL;
+}
+
+static const Nodectl__Migration *migration_with_id(const Nodectl__HostRecord *h, const char *id) {
+    for (size_t i = 0; h && i < h->n_migrations; i++)
+        if (strcmp(h->migrations[i]->id, id) == 0)
+            return h->migrations[i];
+    return NULL;
+}
+
+/* A migration running in a live record that this leader did not send; NULL
+ * if none. *count: how many. */
+static const Nodectl__Migration *foreign_in_flight(const struct agent *a, const struct records *r,
+                                                   size_t *count) {
+    const struct leader_plan *p = &a->leader.plan;
+    const char **own = calloc(p->n_actions ? p->n_actions : 1, sizeof *own);
+    size_t n_own = 0;
+    if (!own) {
+        /* Out of memory: count every running migration as foreign, the
+         * safe side (wait rather than act). */
+        return leader_foreign_migration(r->m, r->n, NULL, 0, count);
+    }
+    for (size_t i = 0; i < p->n_actions; i++)
+        if (p->actions[i].command_id[0])
+            own[n_own++] = p->actions[i].command_id;
+    const Nodectl__Migration *m = leader_foreign_migration(r->m, r->n, own, n_own, count);
+    free(own);
+    return m;
+}
+
+static bool same_actions(const struct leader_plan *x, const struct leader_plan *y) {
+    if (x->n_actions != y->n_actions)
+        return false;
+    for (size_t i = 0; i < x->n_actions; i++) {
+        const struct plan_action *p = &x->actions[i], *q = &y->actions[i];
+        if (p->kind != q->kind || strcmp(p->vm, q->vm) != 0 || strcmp(p->source, q->source) != 0 ||
+            strcmp(p->host, q->host) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* The planner's plan in names, with every action's starting state. */
+static int plan_from(struct agent *a, const struct leader_snapshot *s,
+                     const struct placement_plan *pp, struct leader_plan *out) {
+    memset(out, 0, sizeof *out);
+    out->actions = calloc(pp->n_actions ? pp->n_actions : 1, sizeof *out->actions);
+    out->deps = calloc(pp->n_deps ? pp->n_deps : 1, sizeof *out->deps);
+    if (!out->actions || !out->deps) {
+        plan_clear(out);
+        return -1;
+    }
+    if (pp->n_deps)
+        memcpy(out->deps, pp->deps, pp->n_deps * sizeof *out->deps);
+    out->n_deps = pp->n_deps;
+    out->n_actions = pp->n_actions;
+    out->at_ms = agent_wall_clock_ms();
+    out->term = a->lead.term;
+    for (size_t i = 0; i < pp->n_actions; i++) {
+        const struct placement_action *pa = &pp->actions[i];
+        struct plan_action *x = &out->actions[i];
+        x->kind = pa->kind;
+        x->dep_off = pa->dep_off;
+        x->n_deps = pa->n_deps;
+        snprintf(x->host, sizeof x->host, "%s", s->host_rec[pa->host]->name);
+        if (pa->kind == PLACEMENT_MIGRATE) {
+            snprintf(x->vm, sizeof x->vm, "%s", s->vm_rec[pa->vm]->name);
+            snprintf(x->source, sizeof x->source, "%s", s->host_rec[pa->from]->name);
+        }
+        leader_snapshot_explain(s, pa->reason, x->reason, sizeof x->reason);
+        if (pa->kind != PLACEMENT_MIGRATE) {
+            x->state = PLAN_NOT_EXECUTED;
+            snprintf(x->note, sizeof x->note, "not executed: power control lands later");
+        } else if (a->cfg.automation != CONFIG_AUTOMATION_AUTO) {
+            snprintf(x->note, sizeof x->note, "automation is advise: not executed");
+        }
+    }
+    return 0;
+}
+
+static void describe(const struct plan_action *x, char *out, size_t len) {
+    if (x->kind == PLACEMENT_MIGRATE)
+        snprintf(out, len, "migrate %s from %s to %s", x->vm, x->source, x->host);
+    else
+        snprintf(out, len, "%s %s", agent_plan_kind_name(x->kind), x->host);
+}
+
+static void plan_round(struct agent *a, const struct records *r) {
+    struct leader_state *L = &a->leader;
+    size_t n_foreign;
+    const Nodectl__Migration *f = foreign_in_flight(a, r, &n_foreign);
+    if (a->cfg.automation == CONFIG_AUTOMATION_AUTO && f) {
+        char note[sizeof L->note];
+        snprintf(note, sizeof note,
+                 "waiting for %zu migration(s) already in flight (e.g. %s of %s, term %" PRIu64
+                 ") before planning", n_foreign, f->id, f->vm, f->term);
+        if (strcmp(note, L->note) != 0)
+            event(a, "%s", note);
+        snprintf(L->note, sizeof L->note, "%s", note);
+        return;
+    }
+    L->note[0] = '\0';
+    struct leader_snapshot s;
+    struct placement_plan pp;
+    struct leader_plan next;
+    placement_plan_init(&pp);
+    if (leader_snapshot_build(&s, r->m, r->n, a->cfg.power_idle_watts, a->cfg.power_max_watts) !=
+        0) {
+        log_err("leader: snapshot: out of memory");
+        return;
+    }
+    if (placement_plan(&s.snap, &L->policy, (double)agent_wall_clock_ms() / 1000, &L->rng, &pp) !=
+        0) {
+        event(a, "planning failed: %s", pp.error);
+    } else if (plan_from(a, &s, &pp, &next) != 0) {
+        log_err("leader: plan: out of memory");
+    } else {
+        bool changed = !same_actions(&next, &L->plan);
+        plan_clear(&L->plan);
+        L->plan = next;
+        size_t moves = 0;
+        for (size_t i = 0; i < next.n_actions; i++)
+            moves += next.actions[i].kind == PLACEMENT_MIGRATE;
+        event(a, "plan (term %" PRIu64 ", policy %s, %zu hosts, %zu VMs): %zu action(s), %zu "
+                 "migration(s)%s", next.term, a->cfg.policy, s.snap.n_hosts, s.snap.n_vms,
+              next.n_actions, moves, changed || !next.n_actions ? "" : ", as before");
+        for (size_t i = 0; changed && i < next.n_actions; i++) {
+            char what[3 * CONFIG_NAME_MAX + HV_NAME_MAX];
+            describe(&next.actions[i], what, sizeof what);
+            event(a, "plan action %zu: %s: %s", i + 1, what, next.actions[i].reason);
+        }
+    }
+    placement_plan_free(&pp);
+    leader_snapshot_free(&s);
+}
+
+/* Updates dispatched actions from their sources' records. */
+static void follow(struct agent *a, const struct records *r) {
+    struct leader_plan *p = &a->leader.plan;
+    uint64_t wall = agent_wall_clock_ms();
+    for (size_t i = 0; i < p->n_actions; i++) {
+        struct plan_action *x = &p->actions[i];
+        if (x->state != PLAN_DISPATCHED)
+            continue;
+        const struct leader_member *src = record_named(r, x->source);
+        const Nodectl__Migration *m = src ? migration_with_id(src->rec, x->command_id) : NULL;
+        if (m && strcmp(m->state, "running") == 0) {
+            snprintf(x->note, sizeof x->note, "running: %.0f%%", m->progress * 100);
+            continue;
+        }
+        if (m) {
+            x->state = strcmp(m->state, "succeeded") == 0 ? PLAN_DONE : PLAN_FAILED;
+            snprintf(x->note, sizeof x->note, "%s%s%s", m->state, m->error[0] ? ": " : "",
+                     m->error);
+        } else if (wall > x->deadline_ms) {
+            x->state = PLAN_FAILED;
+            snprintf(x->note, sizeof x->note, "no outcome from %s before the deadline",
+                     x->source);
+        } else {
+            continue;
+        }
+        char what[3 * CONFIG_NAME_MAX + HV_NAME_MAX];
+        describe(x, what, sizeof what);
+        event(a, "action %zu %s: %s (command %s): %s", i + 1, agent_plan_state_name(x->state),
+              what, x->command_id, x->note);
+    }
+}
+
+/* Sends action x as a fenced command; false with x->note set if it could
+ * not be sent. */
+static bool send_migration(struct agent *a, const struct records *r, struct plan_action *x) {
+    const struct leader_member *src = record_named(r, x->source), *dst = record_named(r, x->host);
+    bool on_source = false;
+    for (size_t k = 0; src && k < src->rec->n_vms; k++)
+        on_source |= strcmp(src->rec->vms[k]->name, x->vm) == 0 &&
+                     src->rec->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING;
+    if (!src || src->liveness != LEADER_HOST_UP || !on_source) {
+        snprintf(x->note, sizeof x->note, "%s no longer runs on %s", x->vm, x->source);
+        return false;
+    }
+    if (!dst || dst->liveness != LEADER_HOST_UP || !dst->rec->migration_uri[0]) {
+        snprintf(x->note, sizeof x->note, "%s is not alive or takes no migrations", x->host);
+        return false;
+    }
+    uuid_t u;
+    uuid_generate(u);
+    uuid_unparse_lower(u, x->command_id);
+    uint64_t wall = agent_wall_clock_ms();
+    Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
+    mc.vm = x->vm;
+    mc.destination = x->host;
+    mc.destination_uri = dst->rec->migration_uri;
+    mc.migration_address = dst->rec->migration_address;
+    mc.timeout_ms = a->cfg.migration_timeout_ms;
+    Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+    cmd.id = x->command_id;
+    cmd.term = a->lead.term; /* fenced: refused by any host that knows a newer term */
+    cmd.issuer = a->cfg.node_name;
+    cmd.deadline_ms = wall + DISPATCH_GRACE_MS;
+    cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
+    cmd.migrate = &mc;
+    x->deadline_ms = wall + DISPATCH_GRACE_MS + a->cfg.migration_timeout_ms;
+    if (strcmp(x->source, a->cfg.node_name) == 0) {
+        agent_execute(a, &cmd);
+    } else if (cluster_send_command(a, src->rec->address, &cmd) != 0) {
+        snprintf(x->note, sizeof x->note, "cannot reach %s at %s", x->source, src->rec->address);
+        return false;
+    }
+    return true;
+}
+
+/* Starts the plan's migrations whose dependencies are done, at most
+ * max_migrations in flight (counting every running migration gossip shows). */
+static void dispatch(struct agent *a, const struct records *r) {
+    struct leader_plan *p = &a->leader.plan;
+    size_t in_flight = 0, foreign;
+    for (size_t i = 0; i < p->n_actions; i++)
+        in_flight += p->actions[i].state == PLAN_DISPATCHED;
+    foreign_in_flight(a, r, &foreign);
+    in_flight += foreign;
+    for (size_t i = 0; i < p->n_actions; i++) {
+        struct plan_action *x = &p->actions[i];
+        if (x->state != PLAN_PROPOSED)
+            continue;
+        bool ready = true, blocked = false;
+        size_t blocker = 0;
+        for (size_t d = 0; d < x->n_deps; d++) {
+            const struct plan_action *dep = &p->actions[p->deps[x->dep_off + d]];
+            ready &= dep->state == PLAN_DONE;
+            if (dep->state == PLAN_FAILED || dep->state == PLAN_NOT_EXECUTED) {
+                blocked = true;
+                blocker = p->deps[x->dep_off + d] + 1;
+            }
+        }
+        char what[3 * CONFIG_NAME_MAX + HV_NAME_MAX];
+        describe(x, what, sizeof what);
+        if (blocked) {
+            x->state = PLAN_NOT_EXECUTED;
+            snprintf(x->note, sizeof x->note, "waits for action %zu, which did not complete",
+                     blocker);
+            event(a, "action %zu not executed: %s: %s", i + 1, what, x->note);
+            continue;
+        }
+        if (!ready)
+            continue;
+        if (in_flight >= a->cfg.max_migrations)
+            break;
+        if (!send_migration(a, r, x)) {
+            x->state = PLAN_FAILED;
+            event(a, "action %zu failed: %s: %s", i + 1, what, x->note);
+            continue;
+        }
+        x->state = PLAN_DISPATCHED;
+        snprintf(x->note, sizeof x->note, "sent to %s", x->source);
+        in_flight++;
+        event(a, "action %zu dispatched: %s (command %s, term %" PRIu64 ")", i + 1, what,
+              x->command_id, a->lead.term);
+    }
+}
+
+/* Whether the plan still has work under way or waiting. */
+static bool plan_busy(const struct leader_plan *p) {
+    for (size_t i = 0; i < p->n_actions; i++)
+        if (p->actions[i].state == PLAN_PROPOSED || p->actions[i].state == PLAN_DISPATCHED)
+            return true;
+    return false;
+}
+
+/* Elections as this host sees them, for the event log. */
+static void observe_election(struct agent *a, uint64_t now) {
+    struct leader_state *L = &a->leader;
+    if (a->lead.term != L->seen_term || strcmp(a->lead.leader, L->seen_leader) != 0) {
+        L->seen_term = a->lead.term;
+        snprintf(L->seen_leader, sizeof L->seen_leader, "%s", a->lead.leader);
+        event(a, "term %" PRIu64 ": %s", L->seen_term,
+              L->seen_leader[0] ? L->seen_leader : "no leader");
+    }
+    if (a->lead.lease == L->leading)
+        return;
+    L->leading = a->lead.lease;
+    if (L->leading) {
+        event(a, "this host leads (term %" PRIu64 "): automation %s, policy %s, a plan every "
+                 "%u ms", a->lead.term, config_automation_name(a->cfg.automation), a->cfg.policy,
+              a->cfg.plan_interval_ms);
+        /* A new term starts from what gossip shows, not from an old plan. */
+        plan_clear(&L->plan);
+        L->note[0] = '\0';
+        L->next_plan_ms = now;
+        L->next_tick_ms = now;
+    } else {
+        event(a, "lease lost (term %" PRIu64 "): no more plans or commands from this host",
+              a->lead.term);
+    }
+}
+
+void agent_leader_run(struct agent *a, uint64_t now) {
+    struct leader_state *L = &a->leader;
+    observe_election(a, now);
+    if (!L->leading || a->cfg.automation == CONFIG_AUTOMATION_OFF || now < L->next_tick_ms)
+        return;
+    L->next_tick_ms = now + TICK_MS;
+    struct records r;
+    if (records_collect(a, &r) != 0) {
+        log_err("leader: records: out of memory");
+        return;
+    }
+    bool automatic = a->cfg.automation == CONFIG_AUTOMATION_AUTO;
+    follow(a, &r);
+    if (now >= L->next_plan_ms && !(automatic && plan_busy(&L->plan))) {
+        L->next_plan_ms = now + a->cfg.plan_interval_ms;
+        plan_round(a, &r);
+    }
+    if (automatic && a->lead.lease)
+        dispatch(a, &r);
+    records_free(&r);
+}
