@@ -30,7 +30,6 @@
 
 enum { EV_GOSSIP, EV_ELECTION, EV_COMMAND };
 enum fault { F_CRASH = 1, F_PARTITION = 2, F_LOSS = 4, F_PAUSE = 8 };
-#define PORT 7946
 #define MAX_TERMS 65536
 #define COMMAND_EVERY_US 100000
 
@@ -74,20 +73,6 @@ struct sim {
     uint64_t violations;
 };
 
-static struct gossip_addr addr_of(uint32_t i) {
-    struct gossip_addr a = {.port = PORT};
-    a.ip[10] = a.ip[11] = 0xff;
-    a.ip[12] = 10;
-    a.ip[13] = (uint8_t)(i >> 16);
-    a.ip[14] = (uint8_t)(i >> 8);
-    a.ip[15] = (uint8_t)i;
-    return a;
-}
-
-static uint32_t node_of(const struct gossip_addr *a) {
-    return ((uint32_t)a->ip[13] << 16) | ((uint32_t)a->ip[14] << 8) | a->ip[15];
-}
-
 static uint64_t voter_id(uint32_t i) { return 0x100 + i; }
 
 static int64_t now_ms(const struct sim *s) { return s->now_us / 1000; }
@@ -111,7 +96,7 @@ static void drain(struct sim *s, uint32_t i) {
     struct node *n = &s->n[i];
     struct gossip_msg gm;
     while (gossip_next_msg(n->g, &gm)) {
-        uint32_t to = node_of(&gm.to);
+        uint32_t to = sim_addr_node(&gm.to);
         if (to < s->o.nodes)
             sim_net_send(&s->net, s->now_us, EV_GOSSIP, i, to, gm.data, gm.len);
         else
@@ -147,7 +132,7 @@ static int start(struct sim *s, uint32_t i) {
     struct node *n = &s->n[i];
     struct gossip_config gc;
     gossip_config_defaults(&gc);
-    struct gossip_addr a = addr_of(i);
+    struct gossip_addr a = sim_addr(i);
     n->g = gossip_new(&gc, i + 1, &a, n->incarnation, prng_next(&s->rng), now_ms(s));
     if (!n->g)
         return -1;
@@ -155,7 +140,7 @@ static int start(struct sim *s, uint32_t i) {
     for (uint32_t k = 0; k < s->o.nodes; k++) {
         if (k == i)
             continue;
-        struct gossip_member_info m = {.id = k + 1, .addr = addr_of(k), .state = GOSSIP_ALIVE};
+        struct gossip_member_info m = {.id = k + 1, .addr = sim_addr(k), .state = GOSSIP_ALIVE};
         if (gossip_add_members(n->g, now_ms(s), &m, 1) != 0)
             return -1;
     }
@@ -238,7 +223,7 @@ static bool stale(const struct sim *s, uint64_t term, int64_t sent_us) {
 static void deliver(struct sim *s, const struct sim_event *ev) {
     struct node *n = &s->n[ev->node];
     if (ev->kind == EV_GOSSIP) {
-        struct gossip_addr from = addr_of(ev->from);
+        struct gossip_addr from = sim_addr(ev->from);
         gossip_receive(n->g, now_ms(s), &from, ev->data, ev->len);
     } else if (ev->kind == EV_ELECTION && n->e) {
         election_receive(n->e, now_ms(s), voter_id(ev->from), ev->data, ev->len);

@@ -30,7 +30,6 @@
 
 enum { EV_TIMER, EV_DELIVER, EV_CRASH, EV_RESTART, EV_UPDATE, EV_PART_START, EV_PART_END, EV_QUIET };
 enum { TRACK_CRASH, TRACK_UPDATE };
-#define SIM_PORT 7946
 
 struct opts {
     uint32_t nodes;
@@ -102,20 +101,6 @@ static int samples_add(struct samples *s, double v) {
     }
     s->v[s->n++] = v;
     return 0;
-}
-
-static struct gossip_addr node_addr(uint32_t i) {
-    struct gossip_addr a = {.port = SIM_PORT};
-    a.ip[10] = a.ip[11] = 0xff;
-    a.ip[12] = 10;
-    a.ip[13] = (uint8_t)(i >> 16);
-    a.ip[14] = (uint8_t)(i >> 8);
-    a.ip[15] = (uint8_t)i;
-    return a;
-}
-
-static uint32_t addr_node(const struct gossip_addr *a) {
-    return ((uint32_t)a->ip[13] << 16) | ((uint32_t)a->ip[14] << 8) | a->ip[15];
 }
 
 /* One copy of each (node, version) for the whole simulated cluster. */
@@ -258,7 +243,7 @@ static int drain(struct sim *s, uint32_t i) {
     struct node *n = &s->nodes[i];
     struct gossip_msg m;
     while (gossip_next_msg(n->g, &m)) {
-        uint32_t to = addr_node(&m.to);
+        uint32_t to = sim_addr_node(&m.to);
         if (m.to.port != SIM_PORT || to >= s->o.nodes) {
             s->bad_addr++;
             free(m.data);
@@ -278,7 +263,7 @@ static int drain(struct sim *s, uint32_t i) {
 
 static int node_start(struct sim *s, uint32_t i, uint32_t incarnation) {
     struct node *n = &s->nodes[i];
-    struct gossip_addr a = node_addr(i);
+    struct gossip_addr a = sim_addr(i);
     n->g = gossip_new(&s->o.cfg, i + 1, &a, incarnation, prng_next(&s->rng), s->now_us / 1000);
     if (!n->g)
         return -1;
@@ -359,7 +344,7 @@ static int do_restart(struct sim *s, uint32_t x) {
     for (int t = 0; t < 3; t++) {
         uint32_t y = random_up(s);
         if (y != UINT32_MAX && y != x)
-            seeds[k++] = node_addr(y);
+            seeds[k++] = sim_addr(y);
     }
     if (gossip_join(n->g, s->now_us / 1000, seeds, k) != 0)
         return -1;
@@ -410,7 +395,7 @@ static int handle(struct sim *s, struct sim_event *ev) {
         return rc ? rc : drain(s, ev->node);
     case EV_DELIVER:
         if (n->up) {
-            struct gossip_addr from = node_addr(ev->from);
+            struct gossip_addr from = sim_addr(ev->from);
             rc = gossip_receive(n->g, s->now_us / 1000, &from, ev->data, ev->len);
             if (rc == 0)
                 rc = drain(s, ev->node);
@@ -708,7 +693,7 @@ static int run(struct sim *s) {
     if (!all)
         return -1;
     for (uint32_t i = 0; i < n; i++)
-        all[i] = (struct gossip_member_info){.id = i + 1, .addr = node_addr(i),
+        all[i] = (struct gossip_member_info){.id = i + 1, .addr = sim_addr(i),
                                              .state = GOSSIP_ALIVE};
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {

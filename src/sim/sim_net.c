@@ -112,3 +112,17 @@ double sim_percentile(double *v, size_t n, double pct) {
         rank = 1;
     return v[rank - 1];
 }
+
+struct gossip_addr sim_addr(uint32_t node) {
+    struct gossip_addr a = {.port = SIM_PORT};
+    a.ip[10] = a.ip[11] = 0xff;
+    a.ip[12] = 10;
+    a.ip[13] = (uint8_t)(node >> 16);
+    a.ip[14] = (uint8_t)(node >> 8);
+    a.ip[15] = (uint8_t)node;
+    return a;
+}
+
+uint32_t sim_addr_node(const struct gossip_addr *a) {
+    return ((uint32_t)a->ip[13] << 16) | ((uint32_t)a->ip[14] << 8) | a->ip[15];
+}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/prng.h"
+#include "gossip/gossip.h"
 
 struct sim_event {
     int64_t t_us;
@@ -55,6 +56,11 @@ void sim_net_free(struct sim_net *net);
  * the event kind the caller uses for deliveries. */
 int sim_net_send(struct sim_net *net, int64_t now_us, uint32_t kind, uint32_t from, uint32_t to,
                  uint8_t *data, size_t len);
+
+/* Simulated node i's address, 10.x.y.z:SIM_PORT from its index, and back. */
+#define SIM_PORT 7946
+struct gossip_addr sim_addr(uint32_t node);
+uint32_t sim_addr_node(const struct gossip_addr *a);
 
 /* Percentile (0..100) by nearest rank of n samples; sorts them. */
 double sim_percentile(double *v, size_t n, double pct);
