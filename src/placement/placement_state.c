@@ -51,6 +51,7 @@ void pl_host_refresh(struct pl_state *st, uint32_t h) {
     }
     ph->avail = avail;
     ph->alloc_sum = sum;
+    pl_trend_update(st, h);
     pl_host_power_before(st, h);
 }
 
@@ -82,7 +83,9 @@ int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
     st->vm_action = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->vm_action);
     st->hist_sum = calloc((snap->n_hosts ? snap->n_hosts : 1) * PLACEMENT_HISTORY_MAX, sizeof *st->hist_sum);
     st->scratch = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->scratch);
-    if (!st->hosts || !st->vm_host || !st->vm_alloc || !st->vm_action || !st->hist_sum || !st->scratch) {
+    st->trend = calloc(snap->n_hosts ? snap->n_hosts : 1, sizeof *st->trend);
+    if (!st->hosts || !st->vm_host || !st->vm_alloc || !st->vm_action || !st->hist_sum || !st->scratch ||
+        !st->trend || pl_index_init(st) != 0) {
         pl_state_free(st);
         return -1;
     }
@@ -118,6 +121,9 @@ void pl_state_free(struct pl_state *st) {
     free(st->vm_action);
     free(st->hist_sum);
     free(st->scratch);
+    free(st->trend);
+    pl_index_free(st);
+    st->trend = NULL;
     st->hist_sum = NULL;
     st->scratch = NULL;
     st->hosts = NULL;
@@ -141,6 +147,7 @@ int pl_host_add(struct pl_state *st, uint32_t h, uint32_t vm) {
     ph->alloc_sum += capped;
     ph->mem_used += v->mem_mb;
     sums_add(st, h, vm);
+    pl_trend_update(st, h);
     pl_host_power_before(st, h);
     return 0;
 }
@@ -206,4 +213,5 @@ void pl_host_power_before(struct pl_state *st, uint32_t h) {
         ph->power_before = 0;
     else
         ph->power_before = placement_power_watts(hs->power, ph->alloc_sum / pl_host_mips(hs));
+    pl_index_file(st, h);
 }
