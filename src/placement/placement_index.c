@@ -6,8 +6,12 @@
  * MIPS, the power increase of every host in a bin has a lower bound that
  * depends on the power table only, so PABFD visits bins lowest bound first
  * and stops at the first bin whose bound exceeds the best increase found.
- * The bound only prunes: every host visited is tested exactly as before, so
- * the decision is the one a full scan makes (a branch-and-bound search). */
+ * Within a bin, hosts are banded by the lowest LR prediction any VM could
+ * give them (pl_state.lr_low), and bands where LR certainly rejects the VM
+ * are skipped (in the synthetic benchmark most low-increase hosts are
+ * already busy and fail LR). The bounds only prune: every host visited is
+ * tested exactly as before, so the decision is the one a full scan makes
+ * (a branch-and-bound search). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -19,14 +23,21 @@ _Static_assert(PL_INDEX_BINS % 10 == 0, "bins must split the power table's 10 % 
 
 enum { GROUP_BINS = 2 * PL_INDEX_BINS }; /* one type: running, then switched off */
 
+/* LR bands: 0 = lowest prediction unknown (always visited), 1 = below
+ * BAND_BASE, k >= 2 = from band_edge(k) on, BAND_W wide, the last open. */
+#define BAND_BASE 0.5
+#define BAND_W 0.025
+
+static double band_edge(uint32_t k) { return BAND_BASE + (double)(k - 2) * BAND_W; }
+
 int pl_index_init(struct pl_state *st) {
     struct pl_index *ix = &st->index;
     size_t nh = st->snap->n_hosts ? st->snap->n_hosts : 1;
     ix->type = malloc(nh * sizeof *ix->type);
-    ix->bin = malloc(nh * sizeof *ix->bin);
+    ix->list = malloc(nh * sizeof *ix->list);
     ix->next = malloc(nh * sizeof *ix->next);
     ix->prev = malloc(nh * sizeof *ix->prev);
-    if (!ix->type || !ix->bin || !ix->next || !ix->prev)
+    if (!ix->type || !ix->list || !ix->next || !ix->prev)
         return -1;
     /* Types in order of first appearance; hosts beyond PL_INDEX_TYPES
      * distinct types go to the bin that is always visited. */
@@ -48,33 +59,35 @@ int pl_index_init(struct pl_state *st) {
             ix->n_types++;
         }
         ix->type[i] = (uint32_t)t;
-        ix->bin[i] = PL_INDEX_NONE;
+        ix->list[i] = PL_INDEX_NONE;
     }
     ix->n_bins = ix->n_types * GROUP_BINS;
     size_t nb = ix->n_bins + 1;
-    ix->head = malloc(nb * sizeof *ix->head);
+    ix->head = malloc(nb * PL_INDEX_BANDS * sizeof *ix->head);
     ix->count = calloc(nb, sizeof *ix->count);
     ix->power_max = malloc(nb * sizeof *ix->power_max);
     ix->bound = malloc(nb * sizeof *ix->bound);
-    if (!ix->head || !ix->count || !ix->power_max || !ix->bound)
+    ix->heap = malloc(nb * sizeof *ix->heap);
+    if (!ix->head || !ix->count || !ix->power_max || !ix->bound || !ix->heap)
         return -1;
-    for (size_t b = 0; b < nb; b++) {
+    for (size_t b = 0; b < nb * PL_INDEX_BANDS; b++)
         ix->head[b] = PL_INDEX_NONE;
+    for (size_t b = 0; b < nb; b++)
         ix->power_max[b] = -INFINITY;
-    }
     return 0;
 }
 
 void pl_index_free(struct pl_state *st) {
     struct pl_index *ix = &st->index;
     free(ix->type);
-    free(ix->bin);
+    free(ix->list);
     free(ix->next);
     free(ix->prev);
     free(ix->head);
     free(ix->count);
     free(ix->power_max);
     free(ix->bound);
+    free(ix->heap);
     *ix = (struct pl_index){0};
 }
 
@@ -93,10 +106,33 @@ static uint32_t bin_of(const struct pl_state *st, uint32_t h) {
     return t * GROUP_BINS + (pl_host_off(st, h) ? PL_INDEX_BINS : 0) + k;
 }
 
+/* Host h's LR band. CloudSim does not test a host with nothing granted, so
+ * such a host is never skipped for LR's sake. */
+static uint32_t band_of(const struct pl_state *st, uint32_t h) {
+    double low = st->lr_low[h];
+    if (!isfinite(low) || (st->pol->model == PLACEMENT_MODEL_CLOUDSIM && st->hosts[h].alloc_sum == 0))
+        return 0;
+    if (low < band_edge(2))
+        return 1;
+    double k = floor((low - BAND_BASE) / BAND_W) + 2;
+    uint32_t b = k >= PL_INDEX_BANDS - 1 ? PL_INDEX_BANDS - 1 : (uint32_t)k;
+    /* The division may round up across an edge: a band's hosts are never below it. */
+    while (low < band_edge(b))
+        b--;
+    return b;
+}
+
+/* Hosts that can never be a target this round (excl_target is only ever
+ * set) are left out of the index rather than skipped on every visit. */
+static bool never_target(const struct pl_state *st, uint32_t h) {
+    return st->hosts[h].excl_target || (st->snap->hosts[h].flags & (PLACEMENT_HOST_DRAIN | PLACEMENT_HOST_FAILED));
+}
+
 void pl_index_file(struct pl_state *st, uint32_t h) {
     struct pl_index *ix = &st->index;
-    uint32_t b = bin_of(st, h), old = ix->bin[h];
-    if (b != old) {
+    uint32_t b = bin_of(st, h), old = ix->list[h];
+    uint32_t l = never_target(st, h) ? PL_INDEX_NONE : b * PL_INDEX_BANDS + band_of(st, h);
+    if (l != old) {
         if (old != PL_INDEX_NONE) {
             if (ix->prev[h] != PL_INDEX_NONE)
                 ix->next[ix->prev[h]] = ix->next[h];
@@ -104,16 +140,20 @@ void pl_index_file(struct pl_state *st, uint32_t h) {
                 ix->head[old] = ix->next[h];
             if (ix->next[h] != PL_INDEX_NONE)
                 ix->prev[ix->next[h]] = ix->prev[h];
-            ix->count[old]--;
+            ix->count[old / PL_INDEX_BANDS]--;
         }
+        ix->list[h] = l;
+        if (l == PL_INDEX_NONE)
+            return;
         ix->prev[h] = PL_INDEX_NONE;
-        ix->next[h] = ix->head[b];
-        if (ix->head[b] != PL_INDEX_NONE)
-            ix->prev[ix->head[b]] = h;
-        ix->head[b] = h;
+        ix->next[h] = ix->head[l];
+        if (ix->head[l] != PL_INDEX_NONE)
+            ix->prev[ix->head[l]] = h;
+        ix->head[l] = h;
         ix->count[b]++;
-        ix->bin[h] = b;
     }
+    if (l == PL_INDEX_NONE)
+        return;
     /* Only ever raised, so it stays an upper bound of the bin's hosts. */
     if (st->hosts[h].power_before > ix->power_max[b])
         ix->power_max[b] = st->hosts[h].power_before;
@@ -165,9 +205,39 @@ static void bound_group(struct pl_state *st, size_t t, bool off, double f) {
     }
 }
 
-void pl_index_bound(struct pl_state *st, double mips, enum pl_pass pass) {
+/* Bands from the first whose edge plus the least the VM adds exceeds 1 are
+ * certainly rejected by LR (both bounds have their rounding allowance off). */
+static uint32_t band_cut(const struct pl_state *st, uint32_t vm, const struct pl_trend *vt, size_t t) {
+    double vm_low = pl_trend_vm_low(st, vm, vt, st->index.mips[t]);
+    if (!isfinite(vm_low))
+        return PL_INDEX_BANDS;
+    uint32_t k = 2;
+    while (k < PL_INDEX_BANDS && !(band_edge(k) + vm_low > 1))
+        k++;
+    return k;
+}
+
+static void sift_down(struct pl_index *ix, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < ix->heap_n && ix->bound[ix->heap[l]] < ix->bound[ix->heap[m]])
+            m = l;
+        if (l + 1 < ix->heap_n && ix->bound[ix->heap[l + 1]] < ix->bound[ix->heap[m]])
+            m = l + 1;
+        if (m == i)
+            return;
+        uint32_t t = ix->heap[i];
+        ix->heap[i] = ix->heap[m];
+        ix->heap[m] = t;
+        i = m;
+    }
+}
+
+void pl_index_bound(struct pl_state *st, uint32_t vm, const struct pl_trend *vt, enum pl_pass pass) {
     struct pl_index *ix = &st->index;
-    for (size_t t = 0; t < ix->n_types; t++)
+    double mips = st->snap->vms[vm].cpu_mips;
+    for (size_t t = 0; t < ix->n_types; t++) {
+        ix->band_cut[t] = band_cut(st, vm, vt, t);
         for (int off = 0; off <= 1; off++) {
             size_t base = t * GROUP_BINS + (off ? PL_INDEX_BINS : 0);
             bool any = false;
@@ -180,16 +250,30 @@ void pl_index_bound(struct pl_state *st, double mips, enum pl_pass pass) {
             }
             bound_group(st, t, off, mips / ix->mips[t]);
         }
+    }
     ix->bound[ix->n_bins] = ix->count[ix->n_bins] ? -INFINITY : INFINITY;
+    /* A round visits a few dozen of the bins: a heap orders just those. */
+    ix->heap_n = 0;
+    for (size_t b = 0; b <= ix->n_bins; b++)
+        if (ix->bound[b] < INFINITY)
+            ix->heap[ix->heap_n++] = (uint32_t)b;
+    for (size_t i = ix->heap_n / 2; i-- > 0;)
+        sift_down(ix, i);
 }
 
 uint32_t pl_index_next(struct pl_state *st, double limit) {
     struct pl_index *ix = &st->index;
-    size_t best = PL_INDEX_NONE;
-    for (size_t b = 0; b <= ix->n_bins; b++)
-        if (ix->bound[b] <= limit && (best == PL_INDEX_NONE || ix->bound[b] < ix->bound[best]))
-            best = b;
-    if (best != PL_INDEX_NONE)
-        ix->bound[best] = INFINITY;
-    return (uint32_t)best;
+    if (ix->heap_n == 0 || !(ix->bound[ix->heap[0]] <= limit))
+        return PL_INDEX_NONE;
+    uint32_t b = ix->heap[0];
+    ix->heap[0] = ix->heap[--ix->heap_n];
+    sift_down(ix, 0);
+    return b;
+}
+
+uint32_t pl_index_first(const struct pl_state *st, uint32_t b, uint32_t k) {
+    const struct pl_index *ix = &st->index;
+    if (b < ix->n_bins && k >= ix->band_cut[b / GROUP_BINS])
+        return PL_INDEX_NONE;
+    return ix->head[b * PL_INDEX_BANDS + k];
 }

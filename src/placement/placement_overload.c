@@ -246,15 +246,57 @@ static struct pl_trend trend(const double *y, size_t n, double scale) {
     return t;
 }
 
+/* The prediction with the trend t at x. */
+static double predict(const struct placement_policy *pol, const struct pl_trend *t, double x) {
+    return pol->overload_param * (t->mean + t->slope * (x - 5.5));
+}
+
+/* Far above the ~1e-15 (relative to these magnitudes) by which rounding
+ * moves either computation of the prediction. */
+static double rounding_allowance(const struct pl_state *st, double mag) {
+    return 1e-9 * fabs(st->pol->overload_param) * (1 + st->lr_x_max) * mag;
+}
+
+/* LR predicts at x = 10 + the steps the host's largest VM needs to migrate
+ * (max_migration_s): no later than with the largest VM of the round. */
+void pl_trend_init(struct pl_state *st) {
+    uint64_t mem = 0;
+    for (size_t i = 0; i < st->snap->n_vms; i++)
+        if (st->snap->vms[i].mem_mb > mem)
+            mem = st->snap->vms[i].mem_mb;
+    st->lr_x_max = LR_LEN + ceil((double)mem / st->pol->migration_mb_per_s / st->pol->interval_s);
+}
+
+/* lr_low: the prediction is linear in x, and x lies between the host's own
+ * (its largest VM) and lr_x_max whatever VM is added, so the lower end of
+ * that range bounds it. Known only when the 10th sample is positive: then
+ * with any VM whose history is not negative LR applies, not the fallback. */
 void pl_trend_update(struct pl_state *st, uint32_t h) {
-    if (trend_applies(st->pol))
-        st->trend[h] = trend(st->hist_sum + (size_t)h * PLACEMENT_HISTORY_MAX, LR_LEN, 1);
+    st->lr_low[h] = NAN;
+    if (!trend_applies(st->pol))
+        return;
+    const double *hs = st->hist_sum + (size_t)h * PLACEMENT_HISTORY_MAX;
+    struct pl_trend *t = &st->trend[h];
+    *t = trend(hs, LR_LEN, 1);
+    double own = LR_LEN + ceil(max_migration_s(st, h, -1) / st->pol->interval_s);
+    double low = fmin(predict(st->pol, t, own), predict(st->pol, t, st->lr_x_max));
+    if (hs[LR_LEN - 1] > 0 && isfinite(low))
+        st->lr_low[h] = low - rounding_allowance(st, 1 + t->mag);
 }
 
 /* In MIPS: a host of M MIPS sees it divided by M (pl_host_history). */
 struct pl_trend pl_trend_of_vm(const struct pl_state *st, uint32_t vm) {
     const struct placement_vm *v = &st->snap->vms[vm];
     return trend(v->history, v->history_len, v->mips);
+}
+
+double pl_trend_vm_low(const struct pl_state *st, uint32_t vm, const struct pl_trend *vt, double host_mips) {
+    const struct placement_vm *v = &st->snap->vms[vm];
+    if (!trend_applies(st->pol) || (v->history_len >= LR_LEN && !(v->history[LR_LEN - 1] >= 0)))
+        return NAN;
+    double own = LR_LEN + ceil((double)v->mem_mb / st->pol->migration_mb_per_s / st->pol->interval_s);
+    double low = fmin(predict(st->pol, vt, own), predict(st->pol, vt, st->lr_x_max)) / host_mips;
+    return low - rounding_allowance(st, vt->mag / host_mips);
 }
 
 bool pl_overloaded_with(const struct pl_state *st, uint32_t h, uint32_t vm, const struct pl_trend *vt) {
@@ -270,10 +312,8 @@ bool pl_overloaded_with(const struct pl_state *st, uint32_t h, uint32_t vm, cons
         if (tenth != 0) {
             const struct pl_trend *ht = &st->trend[h];
             double x = LR_LEN + ceil(max_migration_s(st, h, (int)vm) / pol->interval_s);
-            double p = pol->overload_param *
-                       (ht->mean + vt->mean / host_mips + (ht->slope + vt->slope / host_mips) * (x - 5.5));
-            /* Rounding moves either computation by ~1e-15 of these magnitudes. */
-            double slack = 1e-9 * pol->overload_param * (1 + x) * (1 + ht->mag + vt->mag / host_mips);
+            double p = predict(pol, ht, x) + predict(pol, vt, x) / host_mips;
+            double slack = rounding_allowance(st, 1 + ht->mag + vt->mag / host_mips);
             if (p < 1 - slack)
                 return false;
             if (p > 1 + slack)

@@ -65,13 +65,13 @@ static void consider(const struct pl_state *st, uint32_t vm, uint32_t h, enum pl
  * only the bins whose lower bound can still beat the best found, and the
  * tie rule in consider() makes the visiting order irrelevant. */
 int pl_pabfd_find(struct pl_state *st, uint32_t vm, enum pl_pass pass) {
-    const struct placement_vm *v = &st->snap->vms[vm];
     struct pl_trend vt = pl_trend_of_vm(st, vm);
     double min_diff = DBL_MAX;
     int best = -1;
-    pl_index_bound(st, v->cpu_mips, pass);
+    pl_index_bound(st, vm, &vt, pass);
     for (uint32_t b; (b = pl_index_next(st, min_diff)) != PL_INDEX_NONE;)
-        for (uint32_t h = st->index.head[b]; h != PL_INDEX_NONE; h = st->index.next[h])
-            consider(st, vm, h, pass, &vt, &min_diff, &best);
+        for (uint32_t k = 0; k < PL_INDEX_BANDS; k++)
+            for (uint32_t h = pl_index_first(st, b, k); h != PL_INDEX_NONE; h = st->index.next[h])
+                consider(st, vm, h, pass, &vt, &min_diff, &best);
     return best;
 }
