@@ -106,11 +106,10 @@ static uint32_t bin_of(const struct pl_state *st, uint32_t h) {
     return t * GROUP_BINS + (pl_host_off(st, h) ? PL_INDEX_BINS : 0) + k;
 }
 
-/* Host h's LR band. CloudSim does not test a host with nothing granted, so
- * such a host is never skipped for LR's sake. */
+/* Host h's LR band. */
 static uint32_t band_of(const struct pl_state *st, uint32_t h) {
     double low = st->lr_low[h];
-    if (!isfinite(low) || (st->pol->model == PLACEMENT_MODEL_CLOUDSIM && st->hosts[h].alloc_sum == 0))
+    if (!isfinite(low))
         return 0;
     if (low < band_edge(2))
         return 1;
@@ -130,6 +129,9 @@ static bool never_target(const struct pl_state *st, uint32_t h) {
 
 void pl_index_file(struct pl_state *st, uint32_t h) {
     struct pl_index *ix = &st->index;
+    /* Only the nodectl model searches the index (pl_pabfd_find). */
+    if (st->pol->model != PLACEMENT_MODEL_NODECTL)
+        return;
     uint32_t b = bin_of(st, h), old = ix->list[h];
     uint32_t l = never_target(st, h) ? PL_INDEX_NONE : b * PL_INDEX_BANDS + band_of(st, h);
     if (l != old) {
@@ -170,14 +172,14 @@ static double watts(const struct placement_power_model *m, double u) {
 }
 
 /* The increase PABFD computes for a host at utilisation u is P(u + f) -
- * power_before, where power_before is P(u) for a running host in the
- * nodectl model and a filed constant otherwise (0 for a host off, CloudSim's
- * stale measurement). Both are piecewise linear in u, so their minimum over
- * a bin lies on its edges or where u + f crosses a 10 % step. */
+ * power_before, where power_before is P(u) for a running host and 0 for a
+ * host off (pl_host_power_before, nodectl model). Both are piecewise linear
+ * in u, so their minimum over a bin lies on its edges or where u + f crosses
+ * a 10 % step. */
 static void bound_group(struct pl_state *st, size_t t, bool off, double f) {
     struct pl_index *ix = &st->index;
     const struct placement_power_model *m = ix->power[t];
-    bool relative = st->pol->model == PLACEMENT_MODEL_NODECTL && !off;
+    bool relative = !off;
     size_t base = t * GROUP_BINS + (off ? PL_INDEX_BINS : 0);
     double edge[PL_INDEX_BINS + 1];
     for (size_t k = 0; k <= PL_INDEX_BINS; k++) {

@@ -61,13 +61,21 @@ static void consider(const struct pl_state *st, uint32_t vm, uint32_t h, enum pl
     *best = (int)h;
 }
 
-/* CloudSim scans every host in order; the index (placement_index.c) visits
- * only the bins whose lower bound can still beat the best found, and the
- * tie rule in consider() makes the visiting order irrelevant. */
+/* The nodectl model visits hosts through the index (placement_index.c): only
+ * the bins whose lower bound can still beat the best found, in any order
+ * (the tie rule in consider() makes the order irrelevant). The CloudSim
+ * model scans every host in order, as CloudSim does: its power before the
+ * move is a stale measurement unrelated to the utilisation the index files
+ * hosts by, so bounds prune little there and the in-order scan is faster. */
 int pl_pabfd_find(struct pl_state *st, uint32_t vm, enum pl_pass pass) {
     struct pl_trend vt = pl_trend_of_vm(st, vm);
     double min_diff = DBL_MAX;
     int best = -1;
+    if (st->pol->model == PLACEMENT_MODEL_CLOUDSIM) {
+        for (size_t h = 0; h < st->snap->n_hosts; h++)
+            consider(st, vm, (uint32_t)h, pass, &vt, &min_diff, &best);
+        return best;
+    }
     pl_index_bound(st, vm, &vt, pass);
     for (uint32_t b; (b = pl_index_next(st, min_diff)) != PL_INDEX_NONE;)
         for (uint32_t k = 0; k < PL_INDEX_BANDS; k++)
