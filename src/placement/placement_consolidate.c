@@ -121,8 +121,10 @@ int pl_consolidate(struct pl_state *st) {
         const struct placement_host *hs = &snap->hosts[i];
         struct pl_host *ph = &st->hosts[i];
         /* Switched-off hosts are neither sources nor targets here. */
-        if (hs->power_state == PLACEMENT_HOST_OFF)
-            ph->excl_source = ph->excl_target = true;
+        if (hs->power_state == PLACEMENT_HOST_OFF) {
+            ph->excl_source = true;
+            pl_host_exclude_target(st, (uint32_t)i);
+        }
         if (cloudsim)
             continue;
         /* nodectl: a host that just received VMs is not emptied again, and
@@ -154,7 +156,8 @@ int pl_consolidate(struct pl_state *st) {
             continue;
         if (st->pol->max_evacuations && tried >= st->pol->max_evacuations)
             break;
-        st->hosts[h].excl_source = st->hosts[h].excl_target = true;
+        st->hosts[h].excl_source = true;
+        pl_host_exclude_target(st, h);
         char why[PLACEMENT_REASON_MAX];
         if (st->hosts[h].n_vms == 0 || !may_evacuate(st, h, why, sizeof why))
             continue;

@@ -156,6 +156,9 @@ static double max_migration_s(const struct pl_state *st, uint32_t h, int extra_v
     return (double)max_mem / st->pol->migration_mb_per_s;
 }
 
+/* LR's window: "10 to make the regression responsive enough" (the paper). */
+enum { LR_LEN = 10 };
+
 void pl_overload_eval(const struct pl_state *st, uint32_t h, int extra_vm, struct pl_overload *out) {
     const struct placement_policy *pol = st->pol;
     const struct placement_host *hs = &st->snap->hosts[h];
@@ -191,7 +194,7 @@ void pl_overload_eval(const struct pl_state *st, uint32_t h, int extra_vm, struc
         return;
     case PLACEMENT_OVERLOAD_LR:
     case PLACEMENT_OVERLOAD_LRR: {
-        enum { LEN = 10 }; /* "10 to make the regression responsive enough" */
+        enum { LEN = LR_LEN };
         n = pl_host_history(st, h, extra_vm, hist);
         if (n < LEN) {
             threshold_test(u, pol->fallback_threshold, "THR fallback", out);
@@ -217,4 +220,107 @@ void pl_overload_eval(const struct pl_state *st, uint32_t h, int extra_vm, struc
     }
     }
     threshold_test(u, pol->overload_param, "THR", out);
+}
+
+/* PABFD asks LR "overloaded with this VM added?" of hundreds of candidate
+ * hosts per VM placed, and most answers are far from the threshold. OLS on
+ * x = 1..10 is linear in y, so the prediction is the host's trend plus the
+ * VM's, each kept or computed once; when that sum is further from 1 than any
+ * rounding could move it, it settles the answer, and only the close calls
+ * run the exact arithmetic (which matches CloudSim's operation for operation). */
+static bool trend_applies(const struct placement_policy *pol) {
+    return pol->overload == PLACEMENT_OVERLOAD_LR ||
+           (pol->overload == PLACEMENT_OVERLOAD_LRR && pol->model == PLACEMENT_MODEL_CLOUDSIM);
+}
+
+/* Trend of the newest LR_LEN samples y[0..9], newest first: sample i sits at
+ * x = LR_LEN - i, and x's mean is 5.5 with sum of squared deviations 82.5. */
+static struct pl_trend trend(const double *y, size_t n, double scale) {
+    struct pl_trend t = {0, 0, 0};
+    for (size_t i = 0; i < n && i < LR_LEN; i++) {
+        double v = y[i] * scale;
+        t.mean += v / LR_LEN;
+        t.slope += ((double)(LR_LEN - i) - 5.5) * v / 82.5;
+        t.mag += fabs(v);
+    }
+    return t;
+}
+
+/* The prediction with the trend t at x. */
+static double predict(const struct placement_policy *pol, const struct pl_trend *t, double x) {
+    return pol->overload_param * (t->mean + t->slope * (x - 5.5));
+}
+
+/* Far above the ~1e-15 (relative to these magnitudes) by which rounding
+ * moves either computation of the prediction. */
+static double rounding_allowance(const struct pl_state *st, double mag) {
+    return 1e-9 * fabs(st->pol->overload_param) * (1 + st->lr_x_max) * mag;
+}
+
+/* LR predicts at x = 10 + the steps the host's largest VM needs to migrate
+ * (max_migration_s): no later than with the largest VM of the round. */
+void pl_trend_init(struct pl_state *st) {
+    uint64_t mem = 0;
+    for (size_t i = 0; i < st->snap->n_vms; i++)
+        if (st->snap->vms[i].mem_mb > mem)
+            mem = st->snap->vms[i].mem_mb;
+    st->lr_x_max = LR_LEN + ceil((double)mem / st->pol->migration_mb_per_s / st->pol->interval_s);
+}
+
+/* lr_low: the prediction is linear in x, and x lies between the host's own
+ * (its largest VM) and lr_x_max whatever VM is added, so the lower end of
+ * that range bounds it. Known only when the 10th sample is positive: then
+ * with any VM whose history is not negative LR applies, not the fallback. */
+void pl_trend_update(struct pl_state *st, uint32_t h) {
+    st->lr_low[h] = NAN;
+    if (!trend_applies(st->pol))
+        return;
+    const double *hs = st->hist_sum + (size_t)h * PLACEMENT_HISTORY_MAX;
+    struct pl_trend *t = &st->trend[h];
+    *t = trend(hs, LR_LEN, 1);
+    double own = LR_LEN + ceil(max_migration_s(st, h, -1) / st->pol->interval_s);
+    double low = fmin(predict(st->pol, t, own), predict(st->pol, t, st->lr_x_max));
+    if (hs[LR_LEN - 1] > 0 && isfinite(low))
+        st->lr_low[h] = low - rounding_allowance(st, 1 + t->mag);
+}
+
+/* In MIPS: a host of M MIPS sees it divided by M (pl_host_history). */
+struct pl_trend pl_trend_of_vm(const struct pl_state *st, uint32_t vm) {
+    const struct placement_vm *v = &st->snap->vms[vm];
+    return trend(v->history, v->history_len, v->mips);
+}
+
+double pl_trend_vm_low(const struct pl_state *st, uint32_t vm, const struct pl_trend *vt, double host_mips) {
+    const struct placement_vm *v = &st->snap->vms[vm];
+    if (!trend_applies(st->pol) || (v->history_len >= LR_LEN && !(v->history[LR_LEN - 1] >= 0)))
+        return NAN;
+    double own = LR_LEN + ceil((double)v->mem_mb / st->pol->migration_mb_per_s / st->pol->interval_s);
+    double low = fmin(predict(st->pol, vt, own), predict(st->pol, vt, st->lr_x_max)) / host_mips;
+    return low - rounding_allowance(st, vt->mag / host_mips);
+}
+
+bool pl_overloaded_with(const struct pl_state *st, uint32_t h, uint32_t vm, const struct pl_trend *vt) {
+    const struct placement_policy *pol = st->pol;
+    if (trend_applies(pol)) {
+        const struct placement_vm *v = &st->snap->vms[vm];
+        double host_mips = pl_host_mips(&st->snap->hosts[h]);
+        /* A non-zero 10th sample means the history is long enough for LR
+         * rather than the fallback threshold (pl_host_history's length). */
+        double tenth = st->hist_sum[(size_t)h * PLACEMENT_HISTORY_MAX + LR_LEN - 1];
+        if (v->history_len >= LR_LEN)
+            tenth += v->history[LR_LEN - 1] * v->mips / host_mips;
+        if (tenth != 0) {
+            const struct pl_trend *ht = &st->trend[h];
+            double x = LR_LEN + ceil(max_migration_s(st, h, (int)vm) / pol->interval_s);
+            double p = predict(pol, ht, x) + predict(pol, vt, x) / host_mips;
+            double slack = rounding_allowance(st, 1 + ht->mag + vt->mag / host_mips);
+            if (p < 1 - slack)
+                return false;
+            if (p > 1 + slack)
+                return true;
+        }
+    }
+    struct pl_overload o;
+    pl_overload_eval(st, h, (int)vm, &o);
+    return o.over;
 }

@@ -117,8 +117,10 @@ static int relieve_overload(struct pl_state *st) {
         if (snap->hosts[i].flags & PLACEMENT_HOST_FAILED)
             continue;
         pl_overload_eval(st, (uint32_t)i, -1, &seen[i]);
-        if (seen[i].over)
-            st->hosts[i].over = st->hosts[i].excl_target = st->hosts[i].excl_source = true;
+        if (seen[i].over) {
+            st->hosts[i].over = st->hosts[i].excl_source = true;
+            pl_host_exclude_target(st, (uint32_t)i);
+        }
     }
     size_t n = 0;
     for (size_t i = 0; i < snap->n_hosts; i++) {

@@ -5,8 +5,6 @@
 
 #include "placement/placement_internal.h"
 
-double pl_host_mips(const struct placement_host *h) { return h->core_mips * h->cores; }
-
 /* A vCPU never gets more than one core (CloudSim VmSchedulerTimeShared caps
  * each PE share at the host's PE capacity). */
 double pl_vm_capped(const struct placement_host *h, const struct placement_vm *v) {
@@ -51,6 +49,7 @@ void pl_host_refresh(struct pl_state *st, uint32_t h) {
     }
     ph->avail = avail;
     ph->alloc_sum = sum;
+    pl_trend_update(st, h);
     pl_host_power_before(st, h);
 }
 
@@ -82,7 +81,10 @@ int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
     st->vm_action = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->vm_action);
     st->hist_sum = calloc((snap->n_hosts ? snap->n_hosts : 1) * PLACEMENT_HISTORY_MAX, sizeof *st->hist_sum);
     st->scratch = calloc(snap->n_vms ? snap->n_vms : 1, sizeof *st->scratch);
-    if (!st->hosts || !st->vm_host || !st->vm_alloc || !st->vm_action || !st->hist_sum || !st->scratch) {
+    st->trend = calloc(snap->n_hosts ? snap->n_hosts : 1, sizeof *st->trend);
+    st->lr_low = calloc(snap->n_hosts ? snap->n_hosts : 1, sizeof *st->lr_low);
+    if (!st->hosts || !st->vm_host || !st->vm_alloc || !st->vm_action || !st->hist_sum || !st->scratch ||
+        !st->trend || !st->lr_low || pl_index_init(st) != 0) {
         pl_state_free(st);
         return -1;
     }
@@ -101,6 +103,7 @@ int pl_state_init(struct pl_state *st, const struct placement_snapshot *snap,
         }
         st->hosts[vm->host].mem_used += vm->mem_mb;
     }
+    pl_trend_init(st);
     for (size_t h = 0; h < snap->n_hosts; h++) {
         pl_host_refresh(st, (uint32_t)h);
         st->hosts[h].req_measured = pl_host_requested_mips(st, (uint32_t)h, -1);
@@ -118,6 +121,11 @@ void pl_state_free(struct pl_state *st) {
     free(st->vm_action);
     free(st->hist_sum);
     free(st->scratch);
+    free(st->trend);
+    free(st->lr_low);
+    pl_index_free(st);
+    st->trend = NULL;
+    st->lr_low = NULL;
     st->hist_sum = NULL;
     st->scratch = NULL;
     st->hosts = NULL;
@@ -141,6 +149,7 @@ int pl_host_add(struct pl_state *st, uint32_t h, uint32_t vm) {
     ph->alloc_sum += capped;
     ph->mem_used += v->mem_mb;
     sums_add(st, h, vm);
+    pl_trend_update(st, h);
     pl_host_power_before(st, h);
     return 0;
 }
@@ -190,8 +199,9 @@ void pl_sort_by_demand(const struct pl_state *st, struct pl_pick *p, size_t n) {
     qsort_r(p, n, sizeof *p, by_demand_desc, (void *)st);
 }
 
-bool pl_host_off(const struct pl_state *st, uint32_t h) {
-    return st->snap->hosts[h].power_state == PLACEMENT_HOST_OFF && st->hosts[h].power_on_action < 0;
+void pl_host_exclude_target(struct pl_state *st, uint32_t h) {
+    st->hosts[h].excl_target = true;
+    pl_index_file(st, h);
 }
 
 /* Power before a move, for PABFD. CloudSim uses the utilisation measured at
@@ -206,4 +216,5 @@ void pl_host_power_before(struct pl_state *st, uint32_t h) {
         ph->power_before = 0;
     else
         ph->power_before = placement_power_watts(hs->power, ph->alloc_sum / pl_host_mips(hs));
+    pl_index_file(st, h);
 }
