@@ -11,16 +11,8 @@ PKGS="libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 libvirt-clients
 iproute2 util-linux procps"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    echo "rig: installing:$missing"
-    $SUDO apt-get update -q
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
-fi
+# shellcheck disable=SC2086
+"$(dirname "$0")/../../scripts/apt-ensure.sh" $PKGS
 
 # libvirtd refuses to start its QEMU driver until the user libvirt-qemu exists, even when
 # qemu.conf says user = "root" (the default user is resolved before the file is read). Debian's
