@@ -1,4 +1,5 @@
 #include "agent_process.h"
+#include "test_helpers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,4 +153,12 @@ int count_lines_with(const char *path, const char *needle) {
         n += strstr(line, needle) != NULL;
     fclose(f);
     return n;
+}
+
+pid_t agent_start_in(const char *dir, const char *config_text, char *conf, size_t len) {
+    char log[4200];
+    test_write_file(dir, "nodectl.conf", config_text, conf, len);
+    snprintf(log, sizeof log, "%s/agent.log", dir);
+    pid_t pid = agent_start(conf, log);
+    return agent_wait_ready(pid, conf, 10000) == 0 ? pid : -1;
 }

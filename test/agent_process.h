@@ -9,6 +9,10 @@
 /* Starts `nodectl agent -c conf` with stderr (and stdout) appended to log.
  * Returns the pid; aborts the test program if fork fails. */
 pid_t agent_start(const char *conf, const char *log);
+/* Writes config_text to dir/nodectl.conf (its path into conf), starts an
+ * agent on it logging to dir/agent.log and waits until it answers. Returns
+ * its pid, or -1 if it did not come up within 10 s. */
+pid_t agent_start_in(const char *dir, const char *config_text, char *conf, size_t len);
 /* Waits until `nodectl -c conf status` succeeds; 0, or -1 after timeout_ms
  * or if the agent exited. */
 int agent_wait_ready(pid_t pid, const char *conf, int timeout_ms);

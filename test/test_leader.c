@@ -31,7 +31,7 @@ static char conf[N + 1][PATH_MAX];
 static char out[1 << 16], err[4096];
 
 static void write_and_start(int i) {
-    char dir[PATH_MAX], text[2048], log[PATH_MAX];
+    char dir[PATH_MAX], text[2048];
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
     unsigned base = test_port_base();
@@ -43,10 +43,8 @@ static void write_and_start(int i) {
              "[hypervisor]\nuri = test:///default\nsample_interval = 1s\n"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n",
              test_dir, base, i, base + i - 1, dir, dir);
-    test_write_file(dir, "nodectl.conf", text, conf[i], sizeof conf[i]);
-    snprintf(log, sizeof log, "%s/agent.log", dir);
-    pids[i] = agent_start(conf[i], log);
-    assert_int_equal(agent_wait_ready(pids[i], conf[i], 10000), 0);
+    pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
+    assert_true(pids[i] > 0);
 }
 
 struct view {

@@ -33,7 +33,7 @@ static char conf[N + 1][PATH_MAX];
 static char out[1 << 16], err[4096];
 
 static void start_node(int i, const char *automation) {
-    char dir[PATH_MAX], text[2048], log[PATH_MAX];
+    char dir[PATH_MAX], text[2048];
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
     unsigned base = test_port_base();
@@ -48,10 +48,8 @@ static void start_node(int i, const char *automation) {
              base, i, base + i - 1, dir, dir,
              i == 1 ? "test://" NODECTL_TEST_DATA "/host-a.xml" : "test:///default",
              i == 1 ? "" : "migration_uri = test:///default\n", automation);
-    test_write_file(dir, "nodectl.conf", text, conf[i], sizeof conf[i]);
-    snprintf(log, sizeof log, "%s/agent.log", dir);
-    pids[i] = agent_start(conf[i], log);
-    assert_int_equal(agent_wait_ready(pids[i], conf[i], 10000), 0);
+    pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
+    assert_true(pids[i] > 0);
 }
 
 static int cli(int i, const char *args) {

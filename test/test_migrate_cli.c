@@ -25,7 +25,7 @@ static char out[1 << 16], err[4096];
 /* n1 runs host-a.xml (web-1, db-1, batch-1); n2 takes migrations; n3
  * does not. */
 static void start_node(int i, const char *uri, const char *extra) {
-    char dir[PATH_MAX], text[2048], log[PATH_MAX];
+    char dir[PATH_MAX], text[2048];
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
     unsigned base = test_port_base();
@@ -36,10 +36,8 @@ static void start_node(int i, const char *uri, const char *extra) {
              "[hypervisor]\nuri = %s\nsample_interval = 300ms\n%s"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n",
              base, i, base + i - 1, dir, dir, uri, extra);
-    test_write_file(dir, "nodectl.conf", text, conf[i], sizeof conf[i]);
-    snprintf(log, sizeof log, "%s/agent.log", dir);
-    pids[i] = agent_start(conf[i], log);
-    assert_int_equal(agent_wait_ready(pids[i], conf[i], 10000), 0);
+    pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
+    assert_true(pids[i] > 0);
 }
 
 static int cli(int i, const char *args) {
