@@ -54,7 +54,13 @@ static void good_file_sets_every_kind_of_value(void **state) {
                   "plan_interval = 2s\n"
                   "max_migrations = 4\n"
                   "power_idle_watts = 80\n"
-                  "power_max_watts = 300\n",
+                  "power_max_watts = 300\n"
+                  "power_on_timeout = 90s\n"
+                  "vm_cooldown = 30s\n"
+                  "[power]\n"
+                  "off_command = systemctl poweroff\n"
+                  "wake_mac = 52:54:00:AB:cd:01\n"
+                  "wake_broadcast = 10.0.0.255:7\n",
                   &cfg, &err, path);
     assert_int_equal(rc, 0);
     assert_string_equal(cfg.cluster_name, "prod");
@@ -78,6 +84,12 @@ static void good_file_sets_every_kind_of_value(void **state) {
     assert_int_equal(cfg.election_timeout_ms, 60000);
     assert_int_equal(cfg.automation, CONFIG_AUTOMATION_AUTO);
     assert_string_equal(cfg.policy, "nc-thr-mmt");
+    assert_int_equal(cfg.power_on_timeout_ms, 90000);
+    assert_int_equal(cfg.vm_cooldown_ms, 30000);
+    assert_int_equal(cfg.wake_cooldown_ms, 0); /* unset: the policy's */
+    assert_string_equal(cfg.off_command, "systemctl poweroff");
+    assert_string_equal(cfg.wake_mac, "52:54:00:AB:cd:01");
+    assert_string_equal(cfg.wake_broadcast, "10.0.0.255:7");
     assert_int_equal(cfg.plan_interval_ms, 2000);
     assert_int_equal(cfg.max_migrations, 4);
     assert_int_equal(cfg.power_idle_watts, 80);
@@ -150,6 +162,12 @@ static void bad_values_say_what_was_expected(void **state) {
     expect_error("[gossip]\nindirect_checks = -1\n",
                  ":2: key 'indirect_checks' in [gossip]: expected a whole number between 1 and "
                  "16, got '-1'");
+    expect_error("[power]\nwake_mac = 52:54:00:12:34\n",
+                 ":2: key 'wake_mac' in [power]: expected a MAC address such as "
+                 "52:54:00:12:34:56, got '52:54:00:12:34'");
+    expect_error("[power]\nwake_mac = 52-54-00-12-34-56\n",
+                 ":2: key 'wake_mac' in [power]: expected a MAC address such as "
+                 "52:54:00:12:34:56, got '52-54-00-12-34-56'");
     expect_error("[leader]\nautomation = yes\n",
                  ":2: key 'automation' in [leader]: expected one of off, advise, auto, got 'yes'");
     expect_error("[leader]\nplan_interval = 50ms\n",

@@ -19,6 +19,7 @@ struct world {
     Nodectl__Hypervisor hv[4];
     Nodectl__Capacity cap[4];
     Nodectl__Usage use[4];
+    Nodectl__Power pw[4];
     Nodectl__Vm vm[4];
     Nodectl__Vm *n1_vms[3], *n2_vms[1];
     Nodectl__Migration mig[3];
@@ -35,6 +36,12 @@ static void host(struct world *w, int i, const char *name, bool up_hv) {
     w->rec[i].hypervisor = &w->hv[i];
     w->rec[i].capacity = &w->cap[i];
     w->rec[i].usage = &w->use[i];
+    nodectl__power__init(&w->pw[i]);
+    w->pw[i].can_power_off = true;
+    w->pw[i].wake_mac = "52:54:00:00:00:01";
+    w->pw[i].wake_broadcast = "10.0.0.255:9";
+    w->pw[i].network = "10.0.0.0/24";
+    w->rec[i].power = &w->pw[i];
     w->hv[i].available = up_hv;
     w->rec[i].migration_uri = up_hv ? "test:///default" : "";
     w->cap[i].cpus = 4;
@@ -42,7 +49,7 @@ static void host(struct world *w, int i, const char *name, bool up_hv) {
     w->cap[i].memory_kib = 8u << 20;
     w->use[i].cpu_percent = 50;
     w->use[i].load15 = 1.5;
-    w->members[i] = (struct leader_member){&w->rec[i], LEADER_HOST_UP};
+    w->members[i] = (struct leader_member){.rec = &w->rec[i], .liveness = LEADER_HOST_UP};
 }
 
 static void vm(struct world *w, int i, const char *name, uint32_t vcpus, double pct,
@@ -133,6 +140,53 @@ static void hosts_carry_capacity_flags_and_liveness(void **state) {
     assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
     assert_int_equal(s.snap.hosts[0].flags, PLACEMENT_HOST_CANDIDATE | PLACEMENT_HOST_NO_INBOUND);
     leader_snapshot_free(&s);
+}
+
+/* Power: a host without an off command is kept on; an off host is a
+ * power-on candidate only if it can be woken and did not fail to come back;
+ * a host the leader woke carries that time for the wake cool-down. */
+static void power_flags_and_wake_times(void **state) {
+    struct world w;
+    struct leader_snapshot s;
+    world_init(&w);
+    w.pw[1].can_power_off = false;
+    w.members[2].liveness = LEADER_HOST_OFF; /* n3: off, wakeable */
+    w.members[3].liveness = LEADER_HOST_OFF; /* n4: off, no MAC */
+    w.pw[3].wake_mac = "";
+    w.members[0].woken_at_ms = 90000;
+    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    const struct placement_host *h = s.snap.hosts;
+    assert_int_equal(h[1].flags, PLACEMENT_HOST_DRAIN | PLACEMENT_HOST_KEEP_ON);
+    assert_int_equal(h[2].flags, 0);
+    assert_int_equal(h[2].power_state, PLACEMENT_HOST_OFF);
+    assert_int_equal(h[3].flags & PLACEMENT_HOST_FAILED, PLACEMENT_HOST_FAILED);
+    assert_true(h[0].powered_on_at == 90.0);
+    assert_true(h[1].powered_on_at < -1e200);
+    leader_snapshot_free(&s);
+    w.members[2].failed = true;
+    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(s.snap.hosts[2].flags, PLACEMENT_HOST_FAILED);
+    leader_snapshot_free(&s);
+    (void)state;
+}
+
+/* Power actions in records are not migrations: no VM history, no foreign
+ * migration for a takeover to wait for. */
+static void power_actions_are_not_migrations(void **state) {
+    struct world w;
+    struct leader_snapshot s;
+    world_init(&w);
+    w.mig[0].kind = "wake";
+    w.mig[0].vm = "db"; /* the woken host's name could be anything */
+    size_t count;
+    assert_null(leader_foreign_migration(w.members, 4, NULL, 0, &count));
+    assert_int_equal(count, 0);
+    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(s.snap.hosts[0].migrations_in_flight, 0);
+    for (size_t v = 0; v < s.snap.n_vms; v++)
+        assert_false(s.snap.vms[v].in_migration);
+    leader_snapshot_free(&s);
+    (void)state;
 }
 
 static void vms_are_the_running_ones_with_demand_and_moves(void **state) {
@@ -261,6 +315,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hosts_carry_capacity_flags_and_liveness),
         cmocka_unit_test(vms_are_the_running_ones_with_demand_and_moves),
+        cmocka_unit_test(power_flags_and_wake_times),
+        cmocka_unit_test(power_actions_are_not_migrations),
         cmocka_unit_test(reasons_name_hosts_and_vms),
         cmocka_unit_test(the_planner_evacuates_the_drained_host),
         cmocka_unit_test(takeover_sees_migrations_still_running),

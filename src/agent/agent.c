@@ -17,6 +17,7 @@
 #include "agent_internal.h"
 #include "common/identity.h"
 #include "common/log.h"
+#include "net/wol.h"
 
 /* SIGHUP: re-read the file and apply what can change at run time. A file
  * that no longer parses changes nothing. */
@@ -69,6 +70,7 @@ static int run(struct agent *a, int sigfd) {
         cluster_run(a, now);
         leadership_run(a, agent_clock_ms());
         agent_leader_run(a, agent_clock_ms());
+        agent_power_run(a, agent_clock_ms());
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
                                                      .events = POLLIN},
@@ -83,6 +85,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = a->next_sample_ms;
         if (agent_leader_deadline(a) < deadline)
             deadline = agent_leader_deadline(a);
+        if (agent_power_deadline(a) < deadline)
+            deadline = agent_power_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         if (poll(fds, (nfds_t)(FD_CLUSTER + n), timeout) < 0 && errno != EINTR) {
@@ -119,6 +123,12 @@ static int check_config(const struct config *cfg) {
     const char *bad = cluster_gossip_config(cfg, &g);
     if (bad) {
         fprintf(stderr, "nodectl agent: bad configuration: %s: [gossip] %s\n", cfg->path, bad);
+        return -1;
+    }
+    if (cfg->wake_broadcast[0] && !wol_target_valid(cfg->wake_broadcast)) {
+        fprintf(stderr, "nodectl agent: bad configuration: %s: key 'wake_broadcast' in [power]: "
+                        "expected a.b.c.d or a.b.c.d:port, got '%s'\n", cfg->path,
+                cfg->wake_broadcast);
         return -1;
     }
     struct placement_policy pol;
@@ -199,6 +209,8 @@ int agent_main(int argc, char **argv) {
         log_err("leader: %s", err);
         rc = 2;
     }
+    if (rc == 0)
+        agent_power_open(a);
     if (rc == 0) {
         char id_text[37];
         uuid_unparse_lower(a->id, id_text);
@@ -207,7 +219,10 @@ int agent_main(int argc, char **argv) {
                  a->cfg.hypervisor_uri, a->cfg.control_socket);
         rc = run(a, sigfd) == 0 ? 0 : 1;
         leadership_handover(a);
-        cluster_leave(a);
+        /* Stopped by our own power-off: the cluster already knows this
+         * host as "off" (with its wake information), not "left". */
+        if (!agent_powering_off(a))
+            cluster_leave(a);
         log_info("stopped");
     }
     agent_leader_close(a);

@@ -1,4 +1,5 @@
-/* Commands this host was asked to carry out (live migrations so far), and
+/* Commands this host was asked to carry out (live migrations, its own
+ * power-off, wake requests for others), and
  * how they went. Their state travels in this host's gossiped record, so
  * whoever asked, any operator, and a new leader see in-flight work and its
  * results without asking. Running the same command id twice runs it once:
@@ -69,7 +70,9 @@ void agent_execute(struct agent *a, const Nodectl__Command *cmd) {
             log_warn("%s from %s: leadership transfer refused: %s", what, cmd->issuer, err);
         return;
     }
-    if (cmd->body_case != NODECTL__COMMAND__BODY_MIGRATE) {
+    if (cmd->body_case != NODECTL__COMMAND__BODY_MIGRATE &&
+        cmd->body_case != NODECTL__COMMAND__BODY_POWER_OFF &&
+        cmd->body_case != NODECTL__COMMAND__BODY_WAKE) {
         log_warn("command %s from %s: unknown kind; ignored", cmd->id, cmd->issuer);
         return;
     }
@@ -79,14 +82,33 @@ void agent_execute(struct agent *a, const Nodectl__Command *cmd) {
                 ACTIONS_MAX);
         return;
     }
-    const Nodectl__MigrateCommand *m = cmd->migrate;
     memset(x, 0, sizeof *x);
     x->used = true;
     snprintf(x->id, sizeof x->id, "%s", cmd->id);
-    snprintf(x->vm, sizeof x->vm, "%s", m->vm);
-    snprintf(x->destination, sizeof x->destination, "%s", m->destination);
     x->term = cmd->term;
     x->started_ms = agent_wall_clock_ms();
+    if (cmd->body_case == NODECTL__COMMAND__BODY_POWER_OFF) {
+        snprintf(x->kind, sizeof x->kind, "power-off");
+        snprintf(x->destination, sizeof x->destination, "%s", a->cfg.node_name);
+        log_info("command %s from %s (term %llu): power off", cmd->id, cmd->issuer,
+                 (unsigned long long)cmd->term);
+        agent_power_off(a, x);
+        cluster_publish(a, agent_clock_ms());
+        return;
+    }
+    if (cmd->body_case == NODECTL__COMMAND__BODY_WAKE) {
+        snprintf(x->kind, sizeof x->kind, "wake");
+        snprintf(x->vm, sizeof x->vm, "%s", cmd->wake->host);
+        snprintf(x->destination, sizeof x->destination, "%s", cmd->wake->host);
+        log_info("command %s from %s (term %llu): wake %s", cmd->id, cmd->issuer,
+                 (unsigned long long)cmd->term, cmd->wake->host);
+        agent_wake(a, cmd->wake, x);
+        cluster_publish(a, agent_clock_ms());
+        return;
+    }
+    const Nodectl__MigrateCommand *m = cmd->migrate;
+    snprintf(x->vm, sizeof x->vm, "%s", m->vm);
+    snprintf(x->destination, sizeof x->destination, "%s", m->destination);
     log_info("command %s from %s (term %llu): migrate %s to %s", cmd->id, cmd->issuer,
              (unsigned long long)cmd->term, m->vm, m->destination);
     if (hv_migrate_start(a->hv, x->id, m->vm, m->destination_uri,
@@ -107,7 +129,7 @@ void agent_actions_refresh(struct agent *a) {
     size_t n = hv_migrations(a->hv, migs);
     for (size_t i = 0; i < ACTIONS_MAX; i++) {
         struct action *x = &a->actions[i];
-        if (!x->used || x->state != ACTION_RUNNING)
+        if (!x->used || x->state != ACTION_RUNNING || x->kind[0])
             continue;
         for (size_t k = 0; k < n; k++) {
             if (strcmp(migs[k]->tag, x->id) != 0)
@@ -150,7 +172,8 @@ int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
         m->destination = strdup(x->destination);
         m->state = strdup(state_name(x->state));
         m->error = strdup(x->error);
-        if (!m->id || !m->vm || !m->destination || !m->state || !m->error)
+        m->kind = strdup(x->kind);
+        if (!m->id || !m->vm || !m->destination || !m->state || !m->error || !m->kind)
             return -1;
         m->progress = x->progress;
         m->started_at_ms = x->started_ms;

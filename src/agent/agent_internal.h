@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uuid/uuid.h>
 
 #include "common/backoff.h"
@@ -65,6 +66,7 @@ enum action_state { ACTION_RUNNING, ACTION_SUCCEEDED, ACTION_FAILED, ACTION_ABOR
 struct action {
     bool used;
     char id[64];
+    char kind[16]; /* "": a live migration; "power-off"; "wake" */
     char vm[HV_NAME_MAX];
     char destination[CONFIG_NAME_MAX];
     enum action_state state;
@@ -72,6 +74,18 @@ struct action {
     char error[HV_REASON_MAX];
     uint64_t started_ms, ended_ms; /* wall clock */
     uint64_t term;
+};
+
+/* This host's power (agent_power.c). */
+struct power {
+    char wake_mac[18];                  /* "": cannot be woken */
+    char wake_broadcast[CONFIG_NAME_MAX]; /* a.b.c.d:port */
+    char network[CONFIG_NAME_MAX];      /* a.b.c.d/len of the wake NIC */
+    uint64_t booted_at_ms;              /* wall clock of the agent's start */
+    bool off_pending;                   /* announced off; the command runs or will */
+    uint64_t off_at_ms;                 /* monotonic: when the command starts / started */
+    pid_t off_child;                    /* 0: not started; -1: finished */
+    char off_action[64];                /* the power-off command's id */
 };
 
 /* The leader's last plan and what became of each action (agent_leader.c). */
@@ -85,6 +99,8 @@ struct plan_action {
     enum plan_state state;
     char note[HV_REASON_MAX];
     char command_id[40];
+    char waker[CONFIG_NAME_MAX]; /* power-on: the host that sent the magic packet */
+    uint64_t sent_ms;     /* wall clock of the dispatch */
     uint64_t deadline_ms; /* wall clock: no outcome by then is a failure */
     size_t dep_off, n_deps;
 };
@@ -103,8 +119,19 @@ struct leader_event {
     uint64_t at_ms; /* wall clock */
     char text[256];
 };
+/* Hosts this leader woke: when (the planner's wake cool-down), and whether
+ * they failed to come back (the planner then routes around them). Soft
+ * state: a new leader starts without it. */
+#define LEADER_WOKEN_MAX 256
+struct leader_woken {
+    char name[CONFIG_NAME_MAX];
+    uint64_t at_ms; /* wall clock */
+    bool failed;
+};
 struct leader_state {
     struct placement_policy policy;
+    struct leader_woken woken[LEADER_WOKEN_MAX];
+    size_t n_woken;
     struct prng rng;
     uint64_t next_plan_ms, next_tick_ms; /* monotonic */
     uint64_t seen_term;
@@ -129,6 +156,7 @@ struct agent {
     struct rebalance_state rebalance;
     struct leader_state leader;
     bool drain; /* in maintenance (agent_drain.c); in the record */
+    struct power power;
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -152,6 +180,21 @@ const char *agent_plan_kind_name(enum placement_action_kind k);
  * host in maintenance stays drained across restarts. */
 int agent_drain_load(struct agent *a, char *err, size_t errlen);
 int agent_drain_set(struct agent *a, bool drain, char *err, size_t errlen);
+
+/* agent_synthetic_load.c: the test and demo knob's CPU demand, applied to
+ * this host's record. */
+void agent_synthetic_load(const struct agent *a, Nodectl__HostRecord *rec);
+
+/* agent_power.c: wake information, the power-off of this host and the
+ * Wake-on-LAN packets it sends for others. */
+void agent_power_open(struct agent *a);
+bool agent_power_can_off(const struct agent *a);
+int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec);
+void agent_power_off(struct agent *a, struct action *x);
+void agent_wake(struct agent *a, const Nodectl__WakeCommand *w, struct action *x);
+void agent_power_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_power_deadline(const struct agent *a);
+bool agent_powering_off(const struct agent *a);
 
 /* agent_actions.c: runs a command (once per id), follows it, and lists the
  * actions in a record (-1 when out of memory). */

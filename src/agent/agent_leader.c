@@ -1,9 +1,14 @@
 /* The leader at work (issue [6]): every plan interval, and only while this
  * host holds the leader lease, it builds a snapshot of the cluster from the
  * gossiped records, runs the planner (src/placement) and keeps the plan. In
- * `auto` it sends the plan's migrations, fenced by its term and bounded by
- * a deadline, to the source hosts' agents, a few at a time and in
- * dependency order, and follows their outcome in the source's record.
+ * `auto` it sends the plan's actions, fenced by its term and bounded by a
+ * deadline, in dependency order: a migration to the source host's agent (a
+ * few at a time), a power-off to the idle host itself, and a power-on as a
+ * Wake-on-LAN request to a live host on the sleeper's network. It follows
+ * each outcome in the gossiped records: a migration's in its source's
+ * record, a power-off by the host turning "off" in gossip, a power-on by the
+ * host coming back alive; a woken host not back within power_on_timeout is
+ * marked failed and the planner routes around it.
  *
  * Why the lease: a leader acts only while a majority acknowledged it within
  * the lease, so no other leader exists meanwhile (agent_election.c); the
@@ -15,10 +20,10 @@
  * in any live record (each source aborts its own at its timeout), so it
  * never issues a second move of a VM already moving, as a Raft leader first
  * learns what its predecessor committed (Ongaro 2014, section 3.6). The
- * planner itself also leaves VMs marked in_migration alone.
- *
- * Power actions are planned and shown, not executed: power control is the
- * next part of issue [6]. */
+ * planner itself also leaves VMs marked in_migration alone. A power-off in
+ * progress shows as the host going "off"; a wake in progress may be sent
+ * again by the new leader, which is harmless: a magic packet to a waking
+ * host changes nothing. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +38,9 @@
 #define TICK_MS 250
 /* How long a command may take to reach its source and start. */
 #define DISPATCH_GRACE_MS 30000
+/* How long a host may take from the power-off command to "off" in gossip:
+ * the agent's announcement, then its off command's grace (agent_power.c). */
+#define POWER_OFF_MS 90000
 
 const char *agent_plan_state_name(enum plan_state s) {
     switch (s) {
@@ -73,6 +81,10 @@ int agent_leader_open(struct agent *a, char *err, size_t errlen) {
                  placement_policy_names());
         return -1;
     }
+    if (a->cfg.vm_cooldown_ms)
+        L->policy.vm_cooldown_s = (double)a->cfg.vm_cooldown_ms / 1000;
+    if (a->cfg.wake_cooldown_ms)
+        L->policy.host_wake_cooldown_s = (double)a->cfg.wake_cooldown_ms / 1000;
     /* The planner takes its randomness (RS selection) from a seeded prng. */
     prng_seed(&L->rng, prng_next(&a->cluster.rng));
     L->next_seq = 1;
@@ -108,6 +120,29 @@ static void records_free(struct records *r) {
     r->n = 0;
 }
 
+static struct leader_woken *woken_named(struct leader_state *L, const char *name) {
+    for (size_t i = 0; i < L->n_woken; i++)
+        if (strcmp(L->woken[i].name, name) == 0)
+            return &L->woken[i];
+    return NULL;
+}
+
+/* Notes that the leader woke `name` (now, or failed); the oldest note goes
+ * when the table is full. */
+static void woken_note(struct leader_state *L, const char *name, uint64_t at_ms, bool failed) {
+    struct leader_woken *w = woken_named(L, name);
+    if (!w) {
+        if (L->n_woken == LEADER_WOKEN_MAX) {
+            memmove(&L->woken[0], &L->woken[1], (LEADER_WOKEN_MAX - 1) * sizeof L->woken[0]);
+            L->n_woken--;
+        }
+        w = &L->woken[L->n_woken++];
+        snprintf(w->name, sizeof w->name, "%s", name);
+    }
+    w->at_ms = at_ms;
+    w->failed = failed;
+}
+
 static int records_collect(struct agent *a, struct records *r) {
     const struct gossip *g = a->cluster.gossip;
     size_t count = gossip_member_count(g);
@@ -125,7 +160,18 @@ static int records_collect(struct agent *a, struct records *r) {
                                      ? LEADER_HOST_UP
                                  : info.state == GOSSIP_OFF ? LEADER_HOST_OFF
                                                             : LEADER_HOST_DOWN;
-        r->m[r->n++] = (struct leader_member){rec, l};
+        struct leader_member *m = &r->m[r->n++];
+        *m = (struct leader_member){rec, l, false, 0};
+        struct leader_woken *w = woken_named(&a->leader, rec->name);
+        if (w && w->failed && l == LEADER_HOST_UP) {
+            event(a, "host %s, marked failed when it did not come back, is alive again",
+                  rec->name);
+            w->failed = false;
+        }
+        if (w) {
+            m->failed = w->failed;
+            m->woken_at_ms = w->at_ms;
+        }
     }
     return 0;
 }
@@ -137,7 +183,8 @@ static const struct leader_member *record_named(const struct records *r, const c
     return NULL;
 }
 
-static const Nodectl__Migration *migration_with_id(const Nodectl__HostRecord *h, const char *id) {
+/* The action `id` in a host's record (migrations and power actions). */
+static const Nodectl__Migration *action_with_id(const Nodectl__HostRecord *h, const char *id) {
     for (size_t i = 0; h && i < h->n_migrations; i++)
         if (strcmp(h->migrations[i]->id, id) == 0)
             return h->migrations[i];
@@ -204,10 +251,7 @@ static int plan_from(struct agent *a, const struct leader_snapshot *s,
             snprintf(x->source, sizeof x->source, "%s", s->host_rec[pa->from]->name);
         }
         leader_snapshot_explain(s, pa->reason, x->reason, sizeof x->reason);
-        if (pa->kind != PLACEMENT_MIGRATE) {
-            x->state = PLAN_NOT_EXECUTED;
-            snprintf(x->note, sizeof x->note, "not executed: power control lands later");
-        } else if (a->cfg.automation != CONFIG_AUTOMATION_AUTO) {
+        if (a->cfg.automation != CONFIG_AUTOMATION_AUTO) {
             snprintf(x->note, sizeof x->note, "automation is advise: not executed");
         }
     }
@@ -270,7 +314,77 @@ static void plan_round(struct agent *a, const struct records *r) {
     leader_snapshot_free(&s);
 }
 
-/* Updates dispatched actions from their sources' records. */
+/* The outcome of a dispatched migration so far: true once it is known
+ * (x->state and x->note set), false while it runs. */
+static bool follow_migration(const struct records *r, struct plan_action *x, uint64_t wall) {
+    const struct leader_member *src = record_named(r, x->source);
+    const Nodectl__Migration *m = src ? action_with_id(src->rec, x->command_id) : NULL;
+    if (m && strcmp(m->state, "running") == 0) {
+        snprintf(x->note, sizeof x->note, "running: %.0f%%", m->progress * 100);
+        return false;
+    }
+    if (m) {
+        x->state = strcmp(m->state, "succeeded") == 0 ? PLAN_DONE : PLAN_FAILED;
+        snprintf(x->note, sizeof x->note, "%s%s%s", m->state, m->error[0] ? ": " : "", m->error);
+    } else if (wall > x->deadline_ms) {
+        x->state = PLAN_FAILED;
+        snprintf(x->note, sizeof x->note, "no outcome from %s before the deadline", x->source);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* A power-off is done when gossip shows the host "off". */
+static bool follow_power_off(const struct records *r, struct plan_action *x, uint64_t wall) {
+    const struct leader_member *h = record_named(r, x->host);
+    const Nodectl__Migration *m = h ? action_with_id(h->rec, x->command_id) : NULL;
+    if (h && h->liveness == LEADER_HOST_OFF) {
+        x->state = PLAN_DONE;
+        snprintf(x->note, sizeof x->note, "off after %.1f s", (double)(wall - x->sent_ms) / 1000);
+    } else if (m && (strcmp(m->state, "failed") == 0 || strcmp(m->state, "refused") == 0)) {
+        x->state = PLAN_FAILED;
+        snprintf(x->note, sizeof x->note, "%s: %s", m->state, m->error);
+    } else if (wall > x->deadline_ms) {
+        x->state = PLAN_FAILED;
+        snprintf(x->note, sizeof x->note, "%s did not turn off before the deadline", x->host);
+    } else {
+        snprintf(x->note, sizeof x->note, "powering off");
+        return false;
+    }
+    return true;
+}
+
+/* A power-on is done when the host is alive again; failed when the packet
+ * could not be sent or the host is not back within power_on_timeout (it is
+ * then marked failed, so the planner routes around it). */
+static bool follow_power_on(struct agent *a, const struct records *r, struct plan_action *x,
+                            uint64_t wall) {
+    const struct leader_member *h = record_named(r, x->host), *w = record_named(r, x->waker);
+    const Nodectl__Migration *m = w ? action_with_id(w->rec, x->command_id) : NULL;
+    if (h && h->liveness == LEADER_HOST_UP) {
+        x->state = PLAN_DONE;
+        snprintf(x->note, sizeof x->note, "alive again after %.1f s",
+                 (double)(wall - x->sent_ms) / 1000);
+        woken_note(&a->leader, x->host, wall, false);
+    } else if (m && strcmp(m->state, "failed") == 0) {
+        x->state = PLAN_FAILED;
+        snprintf(x->note, sizeof x->note, "%s could not send the magic packet: %s", x->waker,
+                 m->error);
+    } else if (wall > x->deadline_ms) {
+        x->state = PLAN_FAILED;
+        snprintf(x->note, sizeof x->note, "not back within %u s: marked failed",
+                 a->cfg.power_on_timeout_ms / 1000);
+        woken_note(&a->leader, x->host, wall, true);
+    } else {
+        snprintf(x->note, sizeof x->note, "magic packet sent by %s; waiting %.0f s",
+                 x->waker, (double)(wall - x->sent_ms) / 1000);
+        return false;
+    }
+    return true;
+}
+
+/* Updates dispatched actions from the records and gossip. */
 static void follow(struct agent *a, const struct records *r) {
     struct leader_plan *p = &a->leader.plan;
     uint64_t wall = agent_wall_clock_ms();
@@ -278,23 +392,11 @@ static void follow(struct agent *a, const struct records *r) {
         struct plan_action *x = &p->actions[i];
         if (x->state != PLAN_DISPATCHED)
             continue;
-        const struct leader_member *src = record_named(r, x->source);
-        const Nodectl__Migration *m = src ? migration_with_id(src->rec, x->command_id) : NULL;
-        if (m && strcmp(m->state, "running") == 0) {
-            snprintf(x->note, sizeof x->note, "running: %.0f%%", m->progress * 100);
+        bool ended = x->kind == PLACEMENT_MIGRATE   ? follow_migration(r, x, wall)
+                     : x->kind == PLACEMENT_POWER_OFF ? follow_power_off(r, x, wall)
+                                                      : follow_power_on(a, r, x, wall);
+        if (!ended)
             continue;
-        }
-        if (m) {
-            x->state = strcmp(m->state, "succeeded") == 0 ? PLAN_DONE : PLAN_FAILED;
-            snprintf(x->note, sizeof x->note, "%s%s%s", m->state, m->error[0] ? ": " : "",
-                     m->error);
-        } else if (wall > x->deadline_ms) {
-            x->state = PLAN_FAILED;
-            snprintf(x->note, sizeof x->note, "no outcome from %s before the deadline",
-                     x->source);
-        } else {
-            continue;
-        }
         char what[3 * CONFIG_NAME_MAX + HV_NAME_MAX];
         describe(x, what, sizeof what);
         event(a, "action %zu %s: %s (command %s): %s", i + 1, agent_plan_state_name(x->state),
@@ -302,7 +404,39 @@ static void follow(struct agent *a, const struct records *r) {
     }
 }
 
-/* Sends action x as a fenced command; false with x->note set if it could
+/* Sends cmd to host `to` (ourselves: run here), fenced by our term, with a
+ * fresh id in x->command_id; false with x->note set if it could not be
+ * queued. */
+static bool send_fenced(struct agent *a, const struct leader_member *to, Nodectl__Command *cmd,
+                        struct plan_action *x) {
+    uuid_t u;
+    uuid_generate(u);
+    uuid_unparse_lower(u, x->command_id);
+    x->sent_ms = agent_wall_clock_ms();
+    cmd->id = x->command_id;
+    cmd->term = a->lead.term; /* fenced: refused by any host that knows a newer term */
+    cmd->issuer = a->cfg.node_name;
+    cmd->deadline_ms = x->sent_ms + DISPATCH_GRACE_MS;
+    if (strcmp(to->rec->name, a->cfg.node_name) == 0) {
+        agent_execute(a, cmd);
+    } else if (cluster_send_command(a, to->rec->address, cmd) != 0) {
+        snprintf(x->note, sizeof x->note, "cannot reach %s at %s", to->rec->name,
+                 to->rec->address);
+        return false;
+    }
+    return true;
+}
+
+static bool runs_vms(const Nodectl__HostRecord *h) {
+    for (size_t k = 0; k < h->n_vms; k++)
+        if (h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING ||
+            h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_BLOCKED ||
+            h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_PAUSED)
+            return true;
+    return false;
+}
+
+/* Sends migration x as a fenced command; false with x->note set if it could
  * not be sent. */
 static bool send_migration(struct agent *a, const struct records *r, struct plan_action *x) {
     const struct leader_member *src = record_named(r, x->source), *dst = record_named(r, x->host);
@@ -318,10 +452,6 @@ static bool send_migration(struct agent *a, const struct records *r, struct plan
         snprintf(x->note, sizeof x->note, "%s is not alive or takes no migrations", x->host);
         return false;
     }
-    uuid_t u;
-    uuid_generate(u);
-    uuid_unparse_lower(u, x->command_id);
-    uint64_t wall = agent_wall_clock_ms();
     Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
     mc.vm = x->vm;
     mc.destination = x->host;
@@ -329,29 +459,91 @@ static bool send_migration(struct agent *a, const struct records *r, struct plan
     mc.migration_address = dst->rec->migration_address;
     mc.timeout_ms = a->cfg.migration_timeout_ms;
     Nodectl__Command cmd = NODECTL__COMMAND__INIT;
-    cmd.id = x->command_id;
-    cmd.term = a->lead.term; /* fenced: refused by any host that knows a newer term */
-    cmd.issuer = a->cfg.node_name;
-    cmd.deadline_ms = wall + DISPATCH_GRACE_MS;
     cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
     cmd.migrate = &mc;
-    x->deadline_ms = wall + DISPATCH_GRACE_MS + a->cfg.migration_timeout_ms;
-    if (strcmp(x->source, a->cfg.node_name) == 0) {
-        agent_execute(a, &cmd);
-    } else if (cluster_send_command(a, src->rec->address, &cmd) != 0) {
-        snprintf(x->note, sizeof x->note, "cannot reach %s at %s", x->source, src->rec->address);
+    if (!send_fenced(a, src, &cmd, x))
         return false;
-    }
+    x->deadline_ms = x->sent_ms + DISPATCH_GRACE_MS + a->cfg.migration_timeout_ms;
     return true;
 }
 
-/* Starts the plan's migrations whose dependencies are done, at most
- * max_migrations in flight (counting every running migration gossip shows). */
+static bool send_power_off(struct agent *a, const struct records *r, struct plan_action *x) {
+    const struct leader_member *h = record_named(r, x->host);
+    if (!h || h->liveness != LEADER_HOST_UP) {
+        snprintf(x->note, sizeof x->note, "%s is not alive", x->host);
+        return false;
+    }
+    if (!h->rec->power || !h->rec->power->can_power_off) {
+        snprintf(x->note, sizeof x->note, "%s has no off command", x->host);
+        return false;
+    }
+    if (runs_vms(h->rec)) {
+        snprintf(x->note, sizeof x->note, "VMs still run on %s", x->host);
+        return false;
+    }
+    Nodectl__PowerOffCommand po = NODECTL__POWER_OFF_COMMAND__INIT;
+    Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+    cmd.body_case = NODECTL__COMMAND__BODY_POWER_OFF;
+    cmd.power_off = &po;
+    if (!send_fenced(a, h, &cmd, x))
+        return false;
+    x->deadline_ms = x->sent_ms + DISPATCH_GRACE_MS + POWER_OFF_MS;
+    return true;
+}
+
+/* A live host that can broadcast on `network`: this one if it can (no
+ * extra hop), else the first in the records. */
+static const struct leader_member *waker_on(struct agent *a, const struct records *r,
+                                            const char *network) {
+    const struct leader_member *self = record_named(r, a->cfg.node_name);
+    if (self && self->rec->power && strcmp(self->rec->power->network, network) == 0)
+        return self;
+    for (size_t i = 0; i < r->n; i++) {
+        const Nodectl__HostRecord *h = r->m[i].rec;
+        if (r->m[i].liveness == LEADER_HOST_UP && h->power &&
+            strcmp(h->power->network, network) == 0)
+            return &r->m[i];
+    }
+    return NULL;
+}
+
+static bool send_wake(struct agent *a, const struct records *r, struct plan_action *x) {
+    const struct leader_member *h = record_named(r, x->host);
+    const Nodectl__Power *pw = h ? h->rec->power : NULL;
+    if (!h || h->liveness != LEADER_HOST_OFF || !pw || !pw->wake_mac[0] ||
+        !pw->wake_broadcast[0]) {
+        snprintf(x->note, sizeof x->note, "%s is not off with wake information", x->host);
+        return false;
+    }
+    const struct leader_member *w = waker_on(a, r, pw->network);
+    if (!w) {
+        snprintf(x->note, sizeof x->note, "no live host on %s's network %s", x->host,
+                 pw->network[0] ? pw->network : "(unknown)");
+        return false;
+    }
+    snprintf(x->waker, sizeof x->waker, "%s", w->rec->name);
+    Nodectl__WakeCommand wc = NODECTL__WAKE_COMMAND__INIT;
+    wc.host = x->host;
+    wc.mac = pw->wake_mac;
+    wc.broadcast = pw->wake_broadcast;
+    Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+    cmd.body_case = NODECTL__COMMAND__BODY_WAKE;
+    cmd.wake = &wc;
+    if (!send_fenced(a, w, &cmd, x))
+        return false;
+    x->deadline_ms = x->sent_ms + a->cfg.power_on_timeout_ms;
+    return true;
+}
+
+/* Starts the plan's actions whose dependencies are done, at most
+ * max_migrations migrations in flight (counting every running migration
+ * gossip shows); power actions are not limited by it. */
 static void dispatch(struct agent *a, const struct records *r) {
     struct leader_plan *p = &a->leader.plan;
     size_t in_flight = 0, foreign;
     for (size_t i = 0; i < p->n_actions; i++)
-        in_flight += p->actions[i].state == PLAN_DISPATCHED;
+        in_flight += p->actions[i].state == PLAN_DISPATCHED &&
+                     p->actions[i].kind == PLACEMENT_MIGRATE;
     foreign_in_flight(a, r, &foreign);
     in_flight += foreign;
     for (size_t i = 0; i < p->n_actions; i++) {
@@ -379,18 +571,28 @@ static void dispatch(struct agent *a, const struct records *r) {
         }
         if (!ready)
             continue;
-        if (in_flight >= a->cfg.max_migrations)
-            break;
-        if (!send_migration(a, r, x)) {
+        bool migration = x->kind == PLACEMENT_MIGRATE;
+        if (migration && in_flight >= a->cfg.max_migrations)
+            continue;
+        bool sent = migration                         ? send_migration(a, r, x)
+                    : x->kind == PLACEMENT_POWER_OFF ? send_power_off(a, r, x)
+                                                      : send_wake(a, r, x);
+        if (!sent) {
             x->state = PLAN_FAILED;
             event(a, "action %zu failed: %s: %s", i + 1, what, x->note);
             continue;
         }
         x->state = PLAN_DISPATCHED;
-        snprintf(x->note, sizeof x->note, "sent to %s", x->source);
-        in_flight++;
-        event(a, "action %zu dispatched: %s (command %s, term %" PRIu64 ")", i + 1, what,
-              x->command_id, a->lead.term);
+        if (migration) {
+            snprintf(x->note, sizeof x->note, "sent to %s", x->source);
+            in_flight++;
+        } else if (x->kind == PLACEMENT_POWER_OFF) {
+            snprintf(x->note, sizeof x->note, "sent to %s", x->host);
+        } else {
+            snprintf(x->note, sizeof x->note, "magic packet asked of %s", x->waker);
+        }
+        event(a, "action %zu dispatched: %s (command %s, term %" PRIu64 ")%s%s", i + 1, what,
+              x->command_id, a->lead.term, x->waker[0] ? ": magic packet from " : "", x->waker);
     }
 }
 

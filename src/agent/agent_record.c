@@ -26,14 +26,17 @@ Nodectl__HostRecord *agent_self_record(struct agent *a) {
     Nodectl__HostRecord *rec = host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample, load,
                                                  agent_wall_clock_ms());
     if (rec && (agent_actions_to_record(a, rec) != 0 || leadership_to_record(a, rec) != 0 ||
+                agent_power_to_record(a, rec) != 0 ||
                 (a->cfg.migration_uri[0] && !(rec->migration_uri = strdup(a->cfg.migration_uri))) ||
                 (a->cfg.migration_address[0] &&
                  !(rec->migration_address = strdup(a->cfg.migration_address))))) {
         protobuf_c_message_free_unpacked(&rec->base, NULL);
         return NULL;
     }
-    if (rec)
+    if (rec) {
         rec->drain = a->drain;
+        agent_synthetic_load(a, rec);
+    }
     if (rec && a->cluster.advertise[0]) {
         char *addr = strdup(a->cluster.advertise);
         if (!addr) {

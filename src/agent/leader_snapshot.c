@@ -35,7 +35,7 @@ static void vm_history(const struct leader_member *members, size_t n, const char
         const Nodectl__HostRecord *r = members[i].rec;
         for (size_t k = 0; k < r->n_migrations; k++) {
             const Nodectl__Migration *m = r->migrations[k];
-            if (strcmp(m->vm, vm) != 0)
+            if (m->kind[0] || strcmp(m->vm, vm) != 0)
                 continue;
             if (strcmp(m->state, "running") == 0 && members[i].liveness == LEADER_HOST_UP)
                 *moving = true;
@@ -52,7 +52,8 @@ static uint32_t migrations_of(const struct leader_member *members, size_t n, con
         const Nodectl__HostRecord *r = members[i].rec;
         bool source = strcmp(r->name, name) == 0;
         for (size_t k = 0; members[i].liveness == LEADER_HOST_UP && k < r->n_migrations; k++)
-            count += strcmp(r->migrations[k]->state, "running") == 0 &&
+            count += !r->migrations[k]->kind[0] &&
+                     strcmp(r->migrations[k]->state, "running") == 0 &&
                      (source || strcmp(r->migrations[k]->destination, name) == 0);
     }
     return count;
@@ -70,17 +71,20 @@ static void fill_host(struct leader_snapshot *s, size_t h, const struct leader_m
     ph->mem_mb = usable ? r->capacity->memory_kib / 1024 : 0;
     ph->power = &s->power;
     ph->power_state = m->liveness == LEADER_HOST_OFF ? PLACEMENT_HOST_OFF : PLACEMENT_HOST_ON;
+    bool wakeable = r->power && r->power->wake_mac[0] && r->power->wake_broadcast[0];
     ph->flags = (r->candidate ? PLACEMENT_HOST_CANDIDATE : 0u) |
                 (r->drain ? PLACEMENT_HOST_DRAIN : 0u) |
                 (r->migration_uri[0] ? 0u : PLACEMENT_HOST_NO_INBOUND) |
-                (m->liveness == LEADER_HOST_DOWN || (m->liveness == LEADER_HOST_UP && !usable)
+                (r->power && r->power->can_power_off ? 0u : PLACEMENT_HOST_KEEP_ON) |
+                (m->liveness == LEADER_HOST_DOWN || (m->liveness == LEADER_HOST_UP && !usable) ||
+                         (m->liveness == LEADER_HOST_OFF && (m->failed || !wakeable))
                      ? PLACEMENT_HOST_FAILED
                      : 0u);
     ph->cpu_measured = r->usage ? r->usage->cpu_percent / 100 : 0;
     ph->loadavg15 = r->usage ? r->usage->load15 : 0;
-    /* Records do not say when a host came up; treat it as long ago, so the
-     * wake cool-down never holds a host that nobody woke. */
-    ph->powered_on_at = -1e300;
+    /* The wake cool-down holds hosts the leader woke, not every host whose
+     * agent restarted (VMware DPM's rule is about its own power-ons too). */
+    ph->powered_on_at = m->woken_at_ms ? (double)m->woken_at_ms / 1000 : -1e300;
     ph->migrations_in_flight = migrations_of(members, n, r->name);
 }
 
@@ -158,7 +162,7 @@ const Nodectl__Migration *leader_foreign_migration(const struct leader_member *m
             bool mine = false;
             for (size_t o = 0; o < n_own && !mine; o++)
                 mine = strcmp(own[o], m->id) == 0;
-            if (strcmp(m->state, "running") == 0 && !mine) {
+            if (!m->kind[0] && strcmp(m->state, "running") == 0 && !mine) {
                 first = first ? first : m;
                 (*count)++;
             }

@@ -4,6 +4,7 @@
 #ifndef NODECTL_LEADER_SNAPSHOT_H
 #define NODECTL_LEADER_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,8 @@ enum leader_liveness { LEADER_HOST_UP, LEADER_HOST_OFF, LEADER_HOST_DOWN };
 struct leader_member {
     const Nodectl__HostRecord *rec; /* borrowed; must outlive the snapshot */
     enum leader_liveness liveness;
+    bool failed;         /* the leader woke it and it did not come back */
+    uint64_t woken_at_ms; /* wall clock when the leader woke it; 0: never */
 };
 
 struct leader_snapshot {
@@ -30,7 +33,11 @@ struct leader_snapshot {
 
 /* Builds the snapshot. Hosts are the members with a record and an available
  * hypervisor; a member that is down or whose hypervisor is unavailable is
- * FAILED; one with no migration_uri is NO_INBOUND. VMs are the running ones
+ * FAILED, and so is one that is off and cannot be woken (no wake MAC) or did
+ * not come back when woken; one with no migration_uri is NO_INBOUND; one
+ * with no off command (power.can_power_off false) is KEEP_ON. A host woken
+ * by the leader counts as powered on at woken_at_ms (the planner's wake
+ * cool-down); others as long ago. VMs are the running ones
  * of the hosts that are up; a VM whose migration runs in any record is
  * in_migration, and one whose migration ended (in any way) carries that
  * time as last_migrated_at. now_ms is the wall clock

@@ -74,10 +74,12 @@ static const struct command commands[] = {
      "  events. --follow keeps printing new ones until interrupted.",
      cmd_events, true},
     {"drain", "evacuate a host for maintenance and keep it empty",
-     "nodectl drain HOST\n"
+     "nodectl drain HOST [--wait]\n"
      "  Sets HOST's drain flag (through HOST's agent, which keeps it across\n"
      "  restarts) and waits until HOST's record shows it (at most 10 s). The\n"
-     "  leader moves its VMs away and never places VMs on it.",
+     "  leader moves its VMs away and never places VMs on it, nor powers it off.\n"
+     "  --wait: then shows the evacuation's progress and returns once no VM\n"
+     "  runs on HOST (whichever leader moves them); exit 1 if HOST goes away.",
      cmd_drain, true},
     {"undrain", "end a host's maintenance",
      "nodectl undrain HOST\n"

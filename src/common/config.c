@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 enum key_type { T_STRING, T_PATH, T_BOOL, T_UINT, T_DURATION, T_PORT, T_LIST, T_LOG_LEVEL, T_PERCENT,
-               T_AUTOMATION };
+               T_AUTOMATION, T_MAC };
 
 struct key {
     const char *section;
@@ -45,6 +46,7 @@ static const struct key keys[] = {
     {"hypervisor", "migration_uri", T_STRING, F(migration_uri), 0, 0},
     {"hypervisor", "migration_address", T_STRING, F(migration_address), 0, 0},
     {"hypervisor", "migration_timeout", T_DURATION, F(migration_timeout_ms), 1000, 86400000},
+    {"hypervisor", "synthetic_load_file", T_PATH, F(synthetic_load_file), 0, 0},
     {"hypervisor", "local_rebalance", T_BOOL, F(local_rebalance), 0, 0},
     {"hypervisor", "rebalance_margin", T_DURATION, F(rebalance_margin_ms), 1, 3600000},
     {"hypervisor", "rebalance_shares_min", T_UINT, F(rebalance_shares_min), 2, 262144},
@@ -67,6 +69,12 @@ static const struct key keys[] = {
     {"leader", "max_migrations", T_UINT, F(max_migrations), 1, 1000},
     {"leader", "power_idle_watts", T_UINT, F(power_idle_watts), 1, 100000},
     {"leader", "power_max_watts", T_UINT, F(power_max_watts), 1, 100000},
+    {"leader", "power_on_timeout", T_DURATION, F(power_on_timeout_ms), 1000, 86400000},
+    {"leader", "vm_cooldown", T_DURATION, F(vm_cooldown_ms), 1, 86400000},
+    {"leader", "wake_cooldown", T_DURATION, F(wake_cooldown_ms), 1, 86400000},
+    {"power", "off_command", T_STRING, F(off_command), 0, 0},
+    {"power", "wake_mac", T_MAC, F(wake_mac), 0, 0},
+    {"power", "wake_broadcast", T_STRING, F(wake_broadcast), 0, 0},
 };
 
 static const char *const automation_names[] = {"off", "advise", "auto"};
@@ -88,6 +96,7 @@ static const char *expected(const struct key *k) {
     case T_LOG_LEVEL: return "one of error, warn, info, debug";
     case T_PERCENT: return "a percentage such as 50%";
     case T_AUTOMATION: return "one of off, advise, auto";
+    case T_MAC: return "a MAC address such as 52:54:00:12:34:56";
     }
     return "a value";
 }
@@ -124,6 +133,9 @@ void config_defaults(struct config *cfg) {
     /* A typical two-socket server: about 100 W idle, 250 W at full load. */
     cfg->power_idle_watts = 100;
     cfg->power_max_watts = 250;
+    /* A server takes a few minutes to boot; ten is generous. */
+    cfg->power_on_timeout_ms = 600000;
+    /* vm_cooldown and wake_cooldown stay 0: the policy's own apply. */
 }
 
 static int parse_u32(const char *s, uint32_t *out) {
@@ -245,6 +257,18 @@ static int set_key(struct config *cfg, const struct key *k, const char *value) {
     }
     case T_LOG_LEVEL:
         return log_level_parse(value, (enum log_level *)field);
+    case T_MAC: {
+        unsigned b[6];
+        char end;
+        if (strlen(value) != 17 || sscanf(value, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2],
+                                          &b[3], &b[4], &b[5], &end) != 6)
+            return -1;
+        for (size_t i = 0; i < 17; i++)
+            if (i % 3 == 2 ? value[i] != ':' : !isxdigit((unsigned char)value[i]))
+                return -1;
+        strcpy(field, value);
+        return 0;
+    }
     case T_AUTOMATION:
         for (size_t i = 0; i < sizeof automation_names / sizeof *automation_names; i++)
             if (strcmp(value, automation_names[i]) == 0) {

@@ -55,6 +55,9 @@ struct config {
     char migration_uri[CONFIG_ADDR_MAX];     /* how peers reach it; empty: none */
     char migration_address[CONFIG_ADDR_MAX]; /* QEMU's data URI; empty: libvirt's */
     uint32_t migration_timeout_ms;
+    /* Tests and demos: "VM percent" lines that replace the named VMs' CPU %
+     * (and make the host's CPU % the sum of its VMs'); empty: none. */
+    char synthetic_load_file[CONFIG_PATH_MAX];
     bool local_rebalance;                    /* issue [4]; off by default */
     /* 0 = the policy's default (rebalance_config_defaults). */
     uint32_t rebalance_margin_ms;
@@ -82,6 +85,14 @@ struct config {
     uint32_t max_migrations;  /* in flight at once, cluster-wide */
     uint32_t power_idle_watts; /* linear power model of every host */
     uint32_t power_max_watts;
+    uint32_t power_on_timeout_ms; /* a woken host not back by then is failed */
+    uint32_t vm_cooldown_ms;      /* 0 = the policy's */
+    uint32_t wake_cooldown_ms;    /* 0 = the policy's */
+
+    /* [power]: how this host is powered off and woken (issue [6]). */
+    char off_command[CONFIG_PATH_MAX]; /* run by /bin/sh; empty: never powered off */
+    char wake_mac[18];                 /* empty: the NIC of the bind address */
+    char wake_broadcast[CONFIG_NAME_MAX]; /* a.b.c.d[:port]; empty: that NIC's broadcast, port 9 */
 };
 
 /* "off", "advise", "auto". */

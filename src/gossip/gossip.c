@@ -276,6 +276,13 @@ int gossip_power_off(struct gossip *g, int64_t now_ms, const uint8_t *wake, size
     return member_set_wake(g, g->self, wake, wake_len);
 }
 
+int gossip_resume(struct gossip *g, int64_t now_ms) {
+    if (!g)
+        return -1;
+    advance(g, now_ms);
+    return announce_self(g, GOSSIP_ALIVE);
+}
+
 size_t gossip_member_count(const struct gossip *g) {
     return g->n;
 }

@@ -119,6 +119,9 @@ int gossip_set_record(struct gossip *g, int64_t now_ms, const uint8_t *data, siz
  * ticking for a few gossip intervals afterwards so the news goes out. */
 int gossip_leave(struct gossip *g, int64_t now_ms);
 int gossip_power_off(struct gossip *g, int64_t now_ms, const uint8_t *wake, size_t wake_len);
+/* After an announced power-off that did not happen: alive again, with a
+ * higher incarnation so that it overrides the OFF news. */
+int gossip_resume(struct gossip *g, int64_t now_ms);
 
 /* Outputs. msg.data is malloc'd and becomes the caller's. */
 struct gossip_msg {

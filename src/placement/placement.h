@@ -39,6 +39,8 @@ enum {
     PLACEMENT_HOST_DRAIN = 1u << 1,     /* maintenance: evacuated, never a target */
     PLACEMENT_HOST_FAILED = 1u << 2,    /* neither source nor target */
     PLACEMENT_HOST_NO_INBOUND = 1u << 3, /* takes no migrations: never a target */
+    PLACEMENT_HOST_KEEP_ON = 1u << 4,   /* cannot be powered off: like a candidate, never
+                                         * powered off nor emptied to be */
 };
 
 struct placement_host {

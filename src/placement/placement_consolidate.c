@@ -130,7 +130,8 @@ int pl_consolidate(struct pl_state *st) {
         /* nodectl: a host that just received VMs is not emptied again, and
          * hosts that must stay on are not emptied at all. */
         if (ph->migrations > hs->migrations_in_flight || hs->migrations_in_flight ||
-            (hs->flags & (PLACEMENT_HOST_CANDIDATE | PLACEMENT_HOST_FAILED | PLACEMENT_HOST_DRAIN)) ||
+            (hs->flags & (PLACEMENT_HOST_CANDIDATE | PLACEMENT_HOST_KEEP_ON | PLACEMENT_HOST_FAILED |
+                          PLACEMENT_HOST_DRAIN)) ||
             st->now - hs->powered_on_at < st->pol->host_wake_cooldown_s)
             ph->excl_source = true;
     }

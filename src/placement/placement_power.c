@@ -42,7 +42,8 @@ static int by_mips_desc(const void *a, const void *b) {
 }
 
 /* Idle powered-on hosts are powered off, except candidates (a leader must
- * stay reachable), hosts woken less than host_wake_cooldown_s ago
+ * stay reachable), hosts that cannot be powered off (KEEP_ON), drained hosts
+ * (in maintenance, an operator's to handle, as VMware DPM leaves them), hosts woken less than host_wake_cooldown_s ago
  * (anti-thrash), hosts with migrations in flight, and the `spare_hosts`
  * largest idle hosts kept on for sudden load. */
 int pl_power_off_idle(struct pl_state *st) {
@@ -57,7 +58,7 @@ int pl_power_off_idle(struct pl_state *st) {
         const struct pl_host *ph = &st->hosts[i];
         if (hs->power_state != PLACEMENT_HOST_ON || ph->n_vms != 0 || (hs->flags & PLACEMENT_HOST_FAILED))
             continue;
-        if ((hs->flags & PLACEMENT_HOST_CANDIDATE) || hs->migrations_in_flight ||
+        if ((hs->flags & (PLACEMENT_HOST_CANDIDATE | PLACEMENT_HOST_KEEP_ON | PLACEMENT_HOST_DRAIN)) || hs->migrations_in_flight ||
             st->now - hs->powered_on_at < pol->host_wake_cooldown_s) {
             kept_anyway++;
             continue;

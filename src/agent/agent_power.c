@@ -1,0 +1,298 @@
+/* This host's power (issue [6]): how it can be woken, the leader's
+ * power-off, and the Wake-on-LAN packets it sends for other hosts.
+ *
+ * Powering off, in the order VMware DPM and oVirt's power saving use: the
+ * host must be empty; it first tells the cluster it is going "off" (gossip's
+ * OFF state, which carries its wake information and is not a failure), lets
+ * that spread for a second, then runs the configured command detached
+ * (systemctl poweroff, or ipmitool through its BMC). If the command fails,
+ * or the host is still running a minute after it succeeded (a suspend that
+ * was resumed), the host announces itself alive again.
+ *
+ * Waking: the leader asks a live host on the sleeper's network to broadcast
+ * the magic packet (a broadcast does not cross routers), and watches gossip
+ * for the sleeper to come back. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent_internal.h"
+#include "common/log.h"
+#include "net/wol.h"
+
+/* Time for the OFF announcement to spread before the command may stop us:
+ * a few gossip rounds. */
+#define OFF_SPREAD_MS 1000
+/* A host still running this long after its off command succeeded was not
+ * powered off (or was woken from suspend): it is back. */
+#define OFF_GRACE_MS 60000
+
+static int prefix_len(struct in_addr mask) {
+    uint32_t m = ntohl(mask.s_addr);
+    int n = 0;
+    while (m & 0x80000000u) {
+        n++;
+        m <<= 1;
+    }
+    return n;
+}
+
+/* The NIC that holds `ip`: its MAC, broadcast address and network. */
+static void detect_nic(struct power *p, const char *ip) {
+    struct in_addr want;
+    struct ifaddrs *list;
+    if (inet_pton(AF_INET, ip, &want) != 1 || want.s_addr == htonl(INADDR_ANY) ||
+        getifaddrs(&list) != 0)
+        return;
+    const char *ifname = NULL;
+    char mac[18] = "";
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+            ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr != want.s_addr)
+            continue;
+        ifname = i->ifa_name;
+        struct in_addr mask = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr;
+        struct in_addr net = {want.s_addr & mask.s_addr};
+        char text[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &net, text, sizeof text);
+        snprintf(p->network, sizeof p->network, "%s/%d", text, prefix_len(mask));
+        if ((i->ifa_flags & IFF_BROADCAST) && i->ifa_broadaddr && !p->wake_broadcast[0]) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_broadaddr)->sin_addr, text,
+                      sizeof text);
+            snprintf(p->wake_broadcast, sizeof p->wake_broadcast, "%s:%d", text,
+                     WOL_DEFAULT_PORT);
+        }
+        break;
+    }
+    for (struct ifaddrs *i = list; ifname && i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_PACKET || strcmp(i->ifa_name, ifname))
+            continue;
+        const struct sockaddr_ll *ll = (const struct sockaddr_ll *)i->ifa_addr;
+        static const uint8_t zero[6];
+        if (ll->sll_halen == 6 && memcmp(ll->sll_addr, zero, 6) != 0)
+            wol_format_mac(ll->sll_addr, mac);
+    }
+    if (!p->wake_mac[0])
+        snprintf(p->wake_mac, sizeof p->wake_mac, "%s", mac);
+    freeifaddrs(list);
+}
+
+void agent_power_open(struct agent *a) {
+    struct power *p = &a->power;
+    memset(p, 0, sizeof *p);
+    p->booted_at_ms = agent_wall_clock_ms();
+    /* Checked at start (check_config): a MAC and an IPv4 target. */
+    snprintf(p->wake_mac, sizeof p->wake_mac, "%s", a->cfg.wake_mac);
+    snprintf(p->wake_broadcast, sizeof p->wake_broadcast, "%s", a->cfg.wake_broadcast);
+    char ip[TRANSPORT_ADDR_MAX];
+    snprintf(ip, sizeof ip, "%s", a->cluster.advertise);
+    char *colon = strrchr(ip, ':');
+    if (colon)
+        *colon = '\0';
+    detect_nic(p, ip);
+    if (p->wake_mac[0])
+        log_info("wake: Wake-on-LAN to %s via %s (network %s)", p->wake_mac,
+                 p->wake_broadcast[0] ? p->wake_broadcast : "?", p->network[0] ? p->network : "?");
+    else
+        log_info("wake: no MAC for %s: the leader cannot wake this host (set [power] wake_mac)",
+                 ip);
+}
+
+bool agent_power_can_off(const struct agent *a) {
+    return a->cfg.off_command[0] && !leadership_is_candidate(a, a->cfg.node_name);
+}
+
+int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
+    const struct power *p = &a->power;
+    Nodectl__Power *pw = malloc(sizeof *pw);
+    if (!pw)
+        return -1;
+    nodectl__power__init(pw);
+    rec->power = pw;
+    pw->can_power_off = agent_power_can_off(a);
+    pw->booted_at_ms = p->booted_at_ms;
+    if ((p->wake_mac[0] && !(pw->wake_mac = strdup(p->wake_mac))) ||
+        (p->wake_broadcast[0] && !(pw->wake_broadcast = strdup(p->wake_broadcast))) ||
+        (p->network[0] && !(pw->network = strdup(p->network))))
+        return -1;
+    return 0;
+}
+
+/* The wake information gossip carries while this host is off: the Power
+ * message without the flags, which fits GOSSIP_WAKE_MAX. */
+static size_t wake_bytes(const struct power *p, uint8_t *out, size_t cap) {
+    Nodectl__Power w = NODECTL__POWER__INIT;
+    w.wake_mac = (char *)p->wake_mac;
+    w.wake_broadcast = (char *)p->wake_broadcast;
+    w.network = (char *)p->network;
+    size_t n = nodectl__power__get_packed_size(&w);
+    if (n > cap)
+        return 0;
+    return nodectl__power__pack(&w, out);
+}
+
+/* Why this host may not be powered off now, or NULL. */
+static const char *off_refusal(const struct agent *a) {
+    if (!a->cfg.off_command[0])
+        return "no [power] off_command is configured on this host";
+    if (leadership_is_candidate(a, a->cfg.node_name))
+        return "this host is a leader candidate: it stays on";
+    if (a->power.off_pending || a->power.off_child > 0)
+        return "already powering off";
+    if (!a->sample || !a->sample->available)
+        return "the hypervisor is unavailable: cannot tell whether VMs run here";
+    for (size_t i = 0; i < a->sample->n_vms; i++) {
+        enum hv_vm_state s = a->sample->vms[i].state;
+        if (s == HV_VM_RUNNING || s == HV_VM_BLOCKED || s == HV_VM_PAUSED)
+            return "VMs still run here";
+    }
+    for (size_t i = 0; i < ACTIONS_MAX; i++)
+        if (a->actions[i].used && a->actions[i].state == ACTION_RUNNING &&
+            !a->actions[i].kind[0])
+            return "a migration from this host is running";
+    return NULL;
+}
+
+void agent_power_off(struct agent *a, struct action *x) {
+    const char *why = off_refusal(a);
+    if (why) {
+        x->state = ACTION_REFUSED;
+        x->ended_ms = agent_wall_clock_ms();
+        snprintf(x->error, sizeof x->error, "%s", why);
+        log_warn("command %s refused: power off: %s", x->id, why);
+        return;
+    }
+    struct power *p = &a->power;
+    uint8_t wake[GOSSIP_WAKE_MAX];
+    size_t n = wake_bytes(p, wake, sizeof wake);
+    x->state = ACTION_RUNNING;
+    /* The record with the running action goes out before the OFF state. */
+    cluster_publish(a, agent_clock_ms());
+    if (gossip_power_off(a->cluster.gossip, (int64_t)agent_clock_ms(), n ? wake : NULL, n) != 0) {
+        x->state = ACTION_FAILED;
+        x->ended_ms = agent_wall_clock_ms();
+        snprintf(x->error, sizeof x->error, "cannot announce the power-off (out of memory)");
+        log_err("command %s: %s", x->id, x->error);
+        return;
+    }
+    p->off_pending = true;
+    p->off_at_ms = agent_clock_ms() + OFF_SPREAD_MS;
+    snprintf(p->off_action, sizeof p->off_action, "%s", x->id);
+    log_info("powering off: announced 'off' (wake %s via %s); running '%s' in %d ms",
+             p->wake_mac[0] ? p->wake_mac : "none", p->wake_broadcast[0] ? p->wake_broadcast : "-",
+             a->cfg.off_command, OFF_SPREAD_MS);
+}
+
+static struct action *off_action(struct agent *a) {
+    for (size_t i = 0; i < ACTIONS_MAX; i++)
+        if (a->actions[i].used && strcmp(a->actions[i].id, a->power.off_action) == 0)
+            return &a->actions[i];
+    return NULL;
+}
+
+/* The power-off did not happen: alive again, with a higher incarnation. */
+static void back_on(struct agent *a, const char *why) {
+    struct power *p = &a->power;
+    struct action *x = off_action(a);
+    if (x) {
+        x->state = ACTION_FAILED;
+        x->ended_ms = agent_wall_clock_ms();
+        snprintf(x->error, sizeof x->error, "%s", why);
+    }
+    p->off_pending = false;
+    p->off_child = 0;
+    p->off_action[0] = '\0';
+    log_warn("power off did not happen: %s; this host is alive again", why);
+    if (gossip_resume(a->cluster.gossip, (int64_t)agent_clock_ms()) != 0)
+        log_err("cannot announce this host alive again (out of memory)");
+    cluster_publish(a, agent_clock_ms());
+}
+
+/* Runs the off command in its own session, so that stopping the agent
+ * (which the command itself may do) does not stop it. */
+static pid_t spawn_off_command(const char *command) {
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    closefrom(3);
+    execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+    _exit(127);
+}
+
+void agent_power_run(struct agent *a, uint64_t now) {
+    struct power *p = &a->power;
+    if (p->off_pending && !p->off_child && now >= p->off_at_ms) {
+        pid_t pid = spawn_off_command(a->cfg.off_command);
+        if (pid < 0) {
+            char why[128];
+            snprintf(why, sizeof why, "cannot start the off command: %s", strerror(errno));
+            back_on(a, why);
+            return;
+        }
+        p->off_child = pid;
+        p->off_at_ms = now;
+        log_info("off command started (pid %d): %s", (int)pid, a->cfg.off_command);
+        return;
+    }
+    if (p->off_child > 0) {
+        int status;
+        pid_t r = waitpid(p->off_child, &status, WNOHANG);
+        if (r == p->off_child) {
+            p->off_child = -1; /* finished; the power should go now */
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                char why[128];
+                if (WIFEXITED(status))
+                    snprintf(why, sizeof why, "the off command exited with status %d",
+                             WEXITSTATUS(status));
+                else
+                    snprintf(why, sizeof why, "the off command died of signal %d",
+                             WTERMSIG(status));
+                back_on(a, why);
+                return;
+            }
+            log_info("off command finished; waiting for the power to go");
+        }
+    }
+    if (p->off_pending && p->off_child && now >= p->off_at_ms + OFF_GRACE_MS)
+        back_on(a, "still running a minute after the off command");
+}
+
+uint64_t agent_power_deadline(const struct agent *a) {
+    const struct power *p = &a->power;
+    if (!p->off_pending)
+        return UINT64_MAX;
+    if (!p->off_child)
+        return p->off_at_ms;
+    /* Poll the child and the grace period once a second. */
+    return agent_clock_ms() + 1000;
+}
+
+bool agent_powering_off(const struct agent *a) { return a->power.off_pending; }
+
+void agent_wake(struct agent *a, const Nodectl__WakeCommand *w, struct action *x) {
+    char err[HV_REASON_MAX];
+    x->ended_ms = agent_wall_clock_ms();
+    if (wol_send(w->mac, w->broadcast, err, sizeof err) != 0) {
+        x->state = ACTION_FAILED;
+        snprintf(x->error, sizeof x->error, "%s", err);
+        log_warn("command %s: wake %s: %s", x->id, w->host, err);
+        return;
+    }
+    x->state = ACTION_SUCCEEDED;
+    x->progress = 1;
+    log_info("command %s: sent a Wake-on-LAN magic packet for %s (%s) to %s", x->id, w->host,
+             w->mac, w->broadcast);
+}
+
