@@ -90,8 +90,13 @@ def handle(payload, sender, rig_cmd, state):
     log(f"wol: magic packet for {mac} from {sender}: {host} powering on")
     # `rig power` writes its own lines to the power log; its output is only worth logging when
     # it failed.
-    res = subprocess.run([rig_cmd, "power", host, "on"], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    try:
+        res = subprocess.run([rig_cmd, "power", host, "on"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    except OSError as e:
+        # The controller stays up for the next packet; this one is lost, as on a real LAN.
+        log(f"wol: {host}: cannot run {rig_cmd}: {e}")
+        return
     if res.returncode != 0:
         out = res.stdout.decode(errors="replace").strip().replace("\n", " | ")
         log(f"wol: {host}: 'rig power {host} on' failed with status {res.returncode}: {out}")
