@@ -101,6 +101,7 @@ struct plan_action {
     char command_id[40];
     char waker[CONFIG_NAME_MAX]; /* power-on: the host that sent the magic packet */
     uint64_t sent_ms;     /* wall clock of the dispatch */
+    uint64_t repeat_ms;   /* power-on: when the magic packet was last asked for */
     uint64_t deadline_ms; /* wall clock: no outcome by then is a failure */
     size_t dep_off, n_deps;
 };

@@ -532,7 +532,36 @@ static bool send_wake(struct agent *a, const struct records *r, struct plan_acti
     if (!send_fenced(a, w, &cmd, x))
         return false;
     x->deadline_ms = x->sent_ms + a->cfg.power_on_timeout_ms;
+    x->repeat_ms = x->sent_ms;
     return true;
+}
+
+/* A magic packet is one unacknowledged datagram, lost with a frame or
+ * ignored by a host still on its way down: while a woken host is not back,
+ * the packet is asked for again every WAKE_REPEAT_MS, as wake tools repeat
+ * theirs. */
+#define WAKE_REPEAT_MS 5000
+static void repeat_wakes(struct agent *a, const struct records *r) {
+    struct leader_plan *p = &a->leader.plan;
+    uint64_t wall = agent_wall_clock_ms();
+    for (size_t i = 0; i < p->n_actions; i++) {
+        struct plan_action *x = &p->actions[i];
+        if (x->kind != PLACEMENT_POWER_ON || x->state != PLAN_DISPATCHED ||
+            wall < x->repeat_ms + WAKE_REPEAT_MS)
+            continue;
+        uint64_t sent = x->sent_ms, deadline = x->deadline_ms;
+        char id[sizeof x->command_id];
+        snprintf(id, sizeof id, "%s", x->command_id);
+        if (send_wake(a, r, x)) {
+            log_debug("leader: magic packet for %s asked again of %s", x->host, x->waker);
+        } else {
+            /* Keep following the first request; try again later. */
+            snprintf(x->command_id, sizeof x->command_id, "%s", id);
+        }
+        x->sent_ms = sent;
+        x->deadline_ms = deadline;
+        x->repeat_ms = wall;
+    }
 }
 
 /* Starts the plan's actions whose dependencies are done, at most
@@ -648,7 +677,9 @@ void agent_leader_run(struct agent *a, uint64_t now) {
         L->next_plan_ms = now + a->cfg.plan_interval_ms;
         plan_round(a, &r);
     }
-    if (automatic && a->lead.lease)
+    if (automatic && a->lead.lease) {
+        repeat_wakes(a, &r);
         dispatch(a, &r);
+    }
     records_free(&r);
 }

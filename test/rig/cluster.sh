@@ -1,0 +1,185 @@
+# Sourced by the rig's leader tests and benchmark (issue [6]): a nodectl
+# cluster of rig hosts with the leader in `auto`, power control through the
+# rig (off command = the rig's "power button", wake = a real Wake-on-LAN
+# packet caught by the rig's power controller), and the checks the tests
+# share. Needs: HERE (test/rig), NODECTL (the binary), WORK (a directory).
+# Every client runs inside a rig host.
+
+rig() { "$HERE/rig" "$@"; }
+note() { printf '%s: %s\n' "${TEST_NAME:-rig}" "$*" >&2; }
+fail() {
+    printf '%s: FAIL: %s\n' "${TEST_NAME:-rig}" "$*" >&2
+    exit 1
+}
+
+# nodectl as host H's administrator would run it there.
+on() {
+    local h=$1
+    shift
+    rig exec "$h" "$NODECTL" -c "$WORK/$h/nodectl.conf" "$@"
+}
+
+# Retries CMD... for up to $1 seconds until it succeeds.
+eventually() {
+    local until=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < until)) || return 1
+        sleep 0.5
+    done
+}
+
+# Writes the synthetic CPU demand of every guest: load PERCENT.
+load() {
+    local vm
+    : >"$WORK/load.new"
+    for vm in "${GUESTS[@]}"; do printf '%s %s\n' "$vm" "$1" >>"$WORK/load.new"; done
+    mv "$WORK/load.new" "$WORK/load"
+}
+
+# cluster_up N_HOSTS GUESTS_PER_HOST CANDIDATES... : the rig, one agent per
+# host (started again at every power-on), leader settings for a quick test.
+cluster_up() {
+    local n=$1 m=$2 h addr seeds
+    shift 2
+    CANDIDATES=("$@")
+    rig up "$n" "$m" >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "rig up"; }
+    mapfile -t HOSTS < <(rig hosts)
+    GUESTS=()
+    for h in "${HOSTS[@]}"; do
+        for ((k = 1; k <= m; k++)); do GUESTS+=("$h-vm$k"); done
+    done
+    "$NODECTL" keygen "$WORK/cluster.key"
+    load 1
+    seeds="$(rig addr "${CANDIDATES[0]}"):7946, $(rig addr "${CANDIDATES[1]}"):7946"
+    for h in "${HOSTS[@]}"; do
+        addr=$(rig addr "$h")
+        mkdir -p "$WORK/$h"
+        cat >"$WORK/$h/nodectl.conf" <<CONF
+[cluster]
+name = rig
+key_file = $WORK/cluster.key
+seeds = $seeds
+candidates = $(IFS=,; echo "${CANDIDATES[*]}")
+[node]
+name = $h
+bind_address = $addr
+state_dir = $WORK/$h/state
+control_socket = $WORK/$h/ctl.sock
+[hypervisor]
+uri = qemu:///system
+sample_interval = 1s
+migration_uri = qemu+tcp://$addr/system
+migration_address = tcp://$addr
+migration_timeout = 60s
+synthetic_load_file = $WORK/load
+[leader]
+automation = auto
+plan_interval = 2s
+max_migrations = 2
+power_on_timeout = 60s
+vm_cooldown = 1s
+wake_cooldown = 1ms
+[power]
+off_command = $(rig power-off-command "$h")
+CONF
+        rig boot "$h" "$WORK/$h/agent.log" "$NODECTL" agent -c "$WORK/$h/nodectl.conf" >/dev/null
+    done
+}
+
+# The pid of host H's agent, if it runs.
+agent_pid() { pgrep -f -- "agent -c $WORK/$1/nodectl.conf" | head -1; }
+
+# Starts host H's agent again (after a kill -9).
+agent_restart() {
+    rig spawn "$1" "$WORK/$1/agent.restart.log" "$NODECTL" agent -c "$WORK/$1/nodectl.conf" >/dev/null
+}
+
+# FIELD of `status --json` on host H (python expression over `s`).
+status_field() {
+    local out
+    out=$(on "$1" status --json) || return 1
+    python3 -c 'import json,sys; s=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$out" "$2"
+}
+
+# The leader holding a lease as host H sees it, and its term: "NAME TERM".
+leader_seen() {
+    status_field "$1" '"%s %d" % (s["leader"], s["term"]) if s["leader"] else ""'
+}
+
+# Gossip state of member M as host H sees it.
+member_state() {
+    status_field "$1" "next((m['state'] for m in s['members'] if m.get('name') == '$2'), '')"
+}
+
+# The hosts whose libvirtd answers (powered on).
+powered_hosts() {
+    local h
+    for h in "${HOSTS[@]}"; do
+        [[ $(rig power "$h" status) == on ]] && printf '%s\n' "$h"
+    done
+}
+
+# Every guest runs on exactly one host, asked of every powered host's own
+# libvirtd. Prints "vm host" lines; fails with the offenders on stderr.
+exactly_once() {
+    local h vm bad=0
+    declare -A where=()
+    for h in $(powered_hosts); do
+        while read -r vm; do
+            [[ -n $vm ]] || continue
+            where[$vm]="${where[$vm]:-}${where[$vm]:+,}$h"
+        done < <(rig exec "$h" virsh -q -c qemu:///system list --name --state-running 2>/dev/null)
+    done
+    for vm in "${GUESTS[@]}"; do
+        if [[ -z ${where[$vm]:-} ]]; then
+            printf 'lost: %s runs nowhere\n' "$vm" >&2
+            bad=1
+        elif [[ ${where[$vm]} == *,* ]]; then
+            printf 'duplicated: %s runs on %s\n' "$vm" "${where[$vm]}" >&2
+            bad=1
+        else
+            printf '%s %s\n' "$vm" "${where[$vm]}"
+        fi
+    done
+    return "$bad"
+}
+
+# Commands of a term older than T_NEW that an agent executed after it had
+# learned term T_NEW: "host: line" for each, from the agents' logs (each
+# log is one agent's own order of events).
+stale_executions() {
+    local t_new=$1 h
+    for h in "${HOSTS[@]}"; do
+        cat "$WORK/$h"/agent*.log 2>/dev/null | awk -v h="$h" -v t="$t_new" '
+            /event: term [0-9]+:/ { match($0, /event: term [0-9]+/); n = substr($0, RSTART + 12, RLENGTH - 12) + 0; if (n >= t) seen = 1 }
+            /nodectl [^ ]+ agent: node/ { seen = 0 }
+            seen && /command [0-9a-f-]+ from [^ ]+ \(term [0-9]+\):/ {
+                match($0, /\(term [0-9]+\)/); c = substr($0, RSTART + 6, RLENGTH - 7) + 0
+                if (c < t) print h ": " $0 }'
+    done
+}
+
+# The leader's plan has nothing proposed or under way.
+plan_settled() {
+    local leader=$1 out
+    out=$(on "$leader" plan --json) || return 1
+    python3 - "$out" <<'PY'
+import json, sys
+p = json.loads(sys.argv[1])
+busy = [a for a in p.get("actions", []) if a["state"] in ("proposed", "dispatched")]
+sys.exit(1 if busy or p.get("note") else 0)
+PY
+}
+
+# The leader's plan has a migration dispatched and not finished.
+migration_dispatched() {
+    local out
+    out=$(on "$1" plan --json) || return 1
+    python3 - "$out" <<'PY'
+import json, sys
+p = json.loads(sys.argv[1])
+sys.exit(0 if any(a["kind"] == "migrate" and a["state"] == "dispatched"
+                  for a in p.get("actions", [])) else 1)
+PY
+}

@@ -1,0 +1,137 @@
+#!/bin/bash
+# The leader at work on the rig (issue [6]): 5 hosts with real libvirtd and
+# one real KVM guest each, rig1-rig3 leader candidates, the leader in
+# `auto`. Load is said through the agents' synthetic load file (the guests
+# idle in their firmware):
+#   1. low load: the guests of rig4 and rig5 are consolidated onto the
+#      candidates and both hosts are powered off through the rig's power
+#      button; `nodectl status` shows them off; every guest runs once;
+#   2. load rises: the leader wakes them with real Wake-on-LAN packets (the
+#      rig's power controller logs each packet) and the guests spread out;
+#   3. load falls and the leader is killed (kill -9) while migrations run:
+#      a new leader takes over, no agent executes a command of the old term
+#      after learning the new one, every guest runs on exactly one host and
+#      the plan converges (rig4 and rig5 off again);
+#   4. `nodectl drain --wait` empties a candidate while the leader is
+#      killed once more in the middle; the drain completes under the next.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ ${1:-} != --body ]]; then
+    export NODECTL=${1:?usage: test_leader_rig.sh PATH/TO/nodectl}
+    shift
+fi
+source "$HERE/supervise.sh"
+rig_supervise leader 480 "$@"
+
+TEST_NAME=test_leader_rig
+source "$HERE/cluster.sh"
+WORK=$(mktemp -d /tmp/nodectl-leader-rig.XXXXXX)
+on_exit() {
+    local rc=$?
+    if ((rc != 0)); then
+        for f in "$WORK"/rig*/agent*.log "/run/$NODECTL_RIG/power.log"; do
+            [[ -f $f ]] && { echo "--- $f (last 25 lines)"; tail -25 "$f"; } >&2
+        done
+    fi
+    rig down >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap on_exit EXIT
+
+cluster_up 5 1 rig1 rig2 rig3
+has_leader() { [[ -n $(leader_seen rig1) ]]; }
+eventually 60 has_leader || fail "no leader within 60 s"
+note "leader: $(leader_seen rig1)"
+
+# 1. Low load: consolidation and power-off.
+both_off() {
+    local h
+    for h in rig1 rig2 rig3; do
+        [[ $(member_state "$h" rig4) == off && $(member_state "$h" rig5) == off ]] || return 1
+    done
+}
+t0=$SECONDS
+eventually 180 both_off || { on rig1 status >&2 || true; fail "rig4 and rig5 are not off"; }
+note "low load: rig4 and rig5 powered off after $((SECONDS - t0)) s"
+for h in rig4 rig5; do
+    [[ $(rig power "$h" status) == off ]] || fail "$h is off in gossip but its power is on"
+    on rig1 status | grep -Eq "^$h +[^ ]+ +off " || fail "nodectl status does not show $h off"
+done
+exactly_once >"$WORK/placement" || fail "guests after consolidation"
+grep -Eq ' rig[45]$' "$WORK/placement" && fail "a guest still runs on a host that is off"
+note "every guest runs once: $(tr '\n' ' ' <"$WORK/placement")"
+
+# 2. Load rises: both are woken by real magic packets and the guests spread.
+load 90
+both_alive() {
+    local h
+    for h in rig4 rig5; do [[ $(member_state rig1 "$h") == alive ]] || return 1; done
+}
+t0=$SECONDS
+eventually 150 both_alive || { on rig1 status >&2 || true; fail "rig4 and rig5 were not woken"; }
+note "load 90 %: rig4 and rig5 alive again after $((SECONDS - t0)) s"
+for mac in 02:77:00:00:00:04 02:77:00:00:00:05; do
+    grep -q "wol: magic packet for $mac" "/run/$NODECTL_RIG/power.log" ||
+        fail "no Wake-on-LAN packet for $mac reached the rig's power controller"
+done
+spread() {
+    exactly_once >"$WORK/placement" 2>/dev/null || return 1
+    [[ $(awk '{ print $2 }' "$WORK/placement" | sort -u | wc -l) -eq 5 ]]
+}
+eventually 150 spread || { cat "$WORK/placement" >&2; fail "the guests did not spread over 5 hosts"; }
+note "guests spread: $(tr '\n' ' ' <"$WORK/placement")"
+
+# 3. Load falls; the leader is killed while migrations run.
+read -r leader term < <(leader_seen rig1)
+load 1
+eventually 90 migration_dispatched "$leader" || fail "no migration started after the load fell"
+kill -9 "$(agent_pid "$leader")"
+note "killed leader $leader (term $term) with a migration in flight"
+survivor=rig1
+[[ $leader == rig1 ]] && survivor=rig2
+new_leader() {
+    local l t
+    read -r l t < <(leader_seen "$survivor") || return 1
+    [[ -n $l && $l != "$leader" && $t -gt $term ]]
+}
+eventually 30 new_leader || fail "no new leader after killing $leader"
+read -r leader2 term2 < <(leader_seen "$survivor")
+note "new leader $leader2, term $term2"
+agent_restart "$leader"
+settled() { both_off && plan_settled "$leader2"; }
+eventually 180 settled || { on "$leader2" plan >&2 || true; fail "the plan did not converge under $leader2"; }
+exactly_once >"$WORK/placement" || fail "guests after the takeover"
+stale=$(stale_executions "$term2")
+[[ -z $stale ]] || fail "commands of an older term executed after term $term2: $stale"
+refused=0
+for h in rig1 rig2 rig3; do
+    r=$(status_field "$h" 's["stale_commands_refused"]') || r=0
+    refused=$((refused + r))
+done
+note "converged under $leader2: rig4 and rig5 off, every guest once, no stale execution ($refused stale commands refused)"
+
+# 4. Drain a candidate across a leader kill.
+read -r leader3 term3 < <(leader_seen "$survivor")
+drained=""
+for h in rig1 rig2 rig3; do
+    [[ $h != "$leader3" ]] && grep -q " $h$" "$WORK/placement" && { drained=$h; break; }
+done
+[[ -n $drained ]] || fail "no candidate other than the leader runs a guest"
+on "$drained" drain "$drained" --wait >"$WORK/drain.out" 2>&1 &
+drain_pid=$!
+eventually 60 migration_dispatched "$leader3" || fail "the drain of $drained started no migration"
+kill -9 "$(agent_pid "$leader3")"
+note "draining $drained; killed leader $leader3 (term $term3) in the middle"
+drain_done() { ! kill -0 "$drain_pid" 2>/dev/null; }
+eventually 150 drain_done || fail "drain --wait did not finish: $(cat "$WORK/drain.out")"
+wait "$drain_pid" || fail "drain --wait failed: $(cat "$WORK/drain.out")"
+agent_restart "$leader3"
+[[ -z $(rig exec "$drained" virsh -q -c qemu:///system list --name --state-running) ]] ||
+    fail "$drained still runs guests after the drain"
+exactly_once >"$WORK/placement" || fail "guests after the drain"
+read -r leader4 term4 < <(leader_seen "$drained")
+[[ $term4 -gt $term3 ]] || fail "the drain finished without a new leader"
+stale=$(stale_executions "$term4")
+[[ -z $stale ]] || fail "commands of an older term executed after term $term4: $stale"
+note "drained $drained under $leader4 (term $term4): $(tail -1 "$WORK/drain.out")"
+note "PASS"
