@@ -64,9 +64,11 @@ static void detect_nic(struct power *p, const char *ip) {
         char text[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &net, text, sizeof text);
         snprintf(p->network, sizeof p->network, "%s/%d", text, prefix_len(mask));
-        if ((i->ifa_flags & IFF_BROADCAST) && i->ifa_broadaddr && !p->wake_broadcast[0]) {
-            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_broadaddr)->sin_addr, text,
-                      sizeof text);
+        /* The directed broadcast of the NIC's network, computed rather than
+         * read from ifa_broadaddr: an address added without "brd" has none. */
+        if ((i->ifa_flags & IFF_BROADCAST) && !p->wake_broadcast[0]) {
+            struct in_addr brd = {want.s_addr | ~mask.s_addr};
+            inet_ntop(AF_INET, &brd, text, sizeof text);
             snprintf(p->wake_broadcast, sizeof p->wake_broadcast, "%s:%d", text,
                      WOL_DEFAULT_PORT);
         }
