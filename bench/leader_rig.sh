@@ -54,9 +54,14 @@ lease=() action=() lost=0 dup=0 stale=0 kills=0
 printf 'iter  load  killed  term  new   lease_s  action_s\n'
 for ((i = 1; i <= N; i++)); do
     pct=$((i % 2 ? 90 : 1))
-    read -r leader term < <(leader_seen rig1 || leader_seen rig2)
     load "$pct"
-    if ! eventually 120 migration_dispatched "$leader"; then
+    # The leader with a migration under way (asked afresh each time: a
+    # leader may change on its own on a loaded machine).
+    moving() {
+        read -r leader term < <(leader_seen rig1 || leader_seen rig2) || return 1
+        migration_dispatched "$leader"
+    }
+    if ! eventually 120 moving; then
         note "iteration $i: no migration within 120 s; skipped"
         continue
     fi
@@ -76,8 +81,8 @@ for ((i = 1; i <= N; i++)); do
         [[ -n $t_lease ]] || sleep 0.1
         (($(now_ms) - t_kill < 60000)) || fail "iteration $i: no new leader within 60 s"
     done
-    t_action=""
-    for ((w = 0; w < 600 && -z $t_action; w++)); do
+    t_action="" w=0
+    while [[ -z $t_action ]] && ((w++ < 600)); do
         t_action=$(first_action_ms "$new" "$new_term")
         [[ -n $t_action ]] || sleep 0.2
     done

@@ -1,6 +1,7 @@
 /* The leader at work with real agent processes (issue [6]): 3 agents on
  * loopback on libvirt's test driver, n1 the only candidate so it leads.
- * n1 runs host-a.xml (web-1, db-1 running); n2 and n3 take migrations.
+ * n1 runs host-a.xml (web-1, db-1 running); n2 and n3 take migrations;
+ * n3 is an empty host whose off command fails (exit 3).
  *   advise: the leader's plan is visible with `nodectl plan`, the events
  *   list it, the other hosts do not plan and name the leader; drain and
  *   undrain set a flag every agent's status shows, and a drained host is
@@ -8,6 +9,10 @@
  *   auto: the drain's migrations are sent as fenced commands to n1, whose
  *   libvirt (the test driver cannot migrate) refuses; the result comes back
  *   through gossip into the plan and the events.
+ *   auto, power: the idle n3 is powered off; it announces "off", its off
+ *   command fails, it is alive again with a higher incarnation, the
+ *   leader's action turns failed with the command's status, and the leader
+ *   does not retry within the wake cool-down.
  *   off: no plan at all. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,10 +49,13 @@ static void start_node(int i, const char *automation) {
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = %s\nsample_interval = 300ms\n%s"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
-             "[leader]\nautomation = %s\nplan_interval = 500ms\n",
+             "[leader]\nautomation = %s\nplan_interval = 500ms\n%s",
              base, i, base + i - 1, dir, dir,
-             i == 1 ? "test://" NODECTL_TEST_DATA "/host-a.xml" : "test:///default",
-             i == 1 ? "" : "migration_uri = test:///default\n", automation);
+             i == 1   ? "test://" NODECTL_TEST_DATA "/host-a.xml"
+             : i == 3 ? "test://" NODECTL_TEST_DATA "/host-empty.xml"
+                      : "test:///default",
+             i == 1 ? "" : "migration_uri = test:///default\n", automation,
+             i == 3 ? "[power]\noff_command = exit 3\n" : "");
     pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
     assert_true(pids[i] > 0);
 }
@@ -159,8 +167,9 @@ static void drain_shows_everywhere_and_the_plan_empties_the_host(void **state) {
     assert_int_equal(drain_everywhere("n1", 1, 10), 0);
     assert_int_equal(eventually(1, "status", "drained", 5), 0);
     assert_int_equal(eventually(1, "plan", "in drain: evacuating VM web-1", 20), 0);
-    /* db-1 (2 GiB) fits on neither: test:///default has 3 GiB, 2 GiB in use. */
-    assert_null(strstr(out, "migrate db-1"));
+    /* db-1 (2 GiB) fits only on the empty n3 (8 GiB): test:///default has
+     * 3 GiB, 2 GiB in use. */
+    assert_non_null(strstr(out, "migrate db-1 from n1 to n3"));
     assert_non_null(strstr(out, "migrate web-1 from n1 to n"));
     assert_non_null(strstr(out, "[proposed] automation is advise: not executed"));
     assert_int_equal(eventually(1, "events", "plan action 1: migrate ", 10), 0);
@@ -201,6 +210,50 @@ static void auto_sends_fenced_commands_and_follows_them(void **state) {
     assert_int_equal(drain_everywhere("n1", 0, 10), 0);
 }
 
+/* The incarnation of member `name` in agent i's status, or -1. */
+static long incarnation_of(int i, const char *name) {
+    if (cli(i, "status --json") != 0)
+        return -1;
+    json_error_t jerr;
+    json_t *root = json_loads(out, 0, &jerr), *m;
+    long inc = -1;
+    size_t k;
+    json_array_foreach(json_object_get(root, "members"), k, m)
+        if (json_is_string(json_object_get(m, "name")) &&
+            strcmp(json_string_value(json_object_get(m, "name")), name) == 0 &&
+            strcmp(json_string_value(json_object_get(m, "state")), "alive") == 0)
+            inc = (long)json_integer_value(json_object_get(m, "incarnation"));
+    json_decref(root);
+    return inc;
+}
+
+static void a_failed_power_off_brings_the_host_back(void **state) {
+    /* auto since the previous test: the idle n3 is powered off. */
+    assert_int_equal(eventually(1, "events", "dispatched: power-off n3", 20), 0);
+    assert_int_equal(eventually(1, "events", "power-off n3 failed: the off command exited with "
+                                             "status 3", 20), 0);
+    char log[PATH_MAX + 32];
+    snprintf(log, sizeof log, "%s/n3/agent.log", test_dir);
+    assert_true(count_lines_with(log, "powering off: announced 'off'") >= 1);
+    assert_true(count_lines_with(log, "power off did not happen: the off command exited with "
+                                      "status 3") >= 1);
+    /* Alive again everywhere, over the "off" news: a higher incarnation. */
+    assert_int_equal(eventually(2, "members", "n3", 10), 0);
+    for (int i = 1; i <= N; i++) {
+        int waited = 0;
+        while (incarnation_of(i, "n3") < 2 && waited++ < 50)
+            usleep(200000);
+        assert_true(incarnation_of(i, "n3") >= 2);
+    }
+    /* No retry within the wake cool-down (the policy's hour). */
+    sleep(2);
+    assert_int_equal(cli(1, "events"), 0);
+    int dispatched = 0;
+    for (const char *p = out; (p = strstr(p, "dispatched: power-off n3")); p++)
+        dispatched++;
+    assert_int_equal(dispatched, 1);
+}
+
 static void automation_off_makes_no_plan(void **state) {
     restart_leader("off");
     sleep(2); /* four plan intervals */
@@ -218,6 +271,7 @@ int main(void) {
         cmocka_unit_test(only_the_leader_plans),
         cmocka_unit_test(drain_shows_everywhere_and_the_plan_empties_the_host),
         cmocka_unit_test(auto_sends_fenced_commands_and_follows_them),
+        cmocka_unit_test(a_failed_power_off_brings_the_host_back),
         cmocka_unit_test(automation_off_makes_no_plan),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -154,8 +154,10 @@ static void power_flags_and_wake_times(void **state) {
     w.members[3].liveness = LEADER_HOST_OFF; /* n4: off, no MAC */
     w.pw[3].wake_mac = "";
     w.members[0].woken_at_ms = 90000;
+    w.members[0].keep_on = true;
     assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
     const struct placement_host *h = s.snap.hosts;
+    assert_int_equal(h[0].flags, PLACEMENT_HOST_CANDIDATE | PLACEMENT_HOST_KEEP_ON);
     assert_int_equal(h[1].flags, PLACEMENT_HOST_DRAIN | PLACEMENT_HOST_KEEP_ON);
     assert_int_equal(h[2].flags, 0);
     assert_int_equal(h[2].power_state, PLACEMENT_HOST_OFF);

@@ -129,8 +129,11 @@ struct leader_woken {
     uint64_t at_ms; /* wall clock */
     bool failed;
 };
+#define LEADER_REPORTED_MAX 16
 struct leader_state {
     struct placement_policy policy;
+    char reported[LEADER_REPORTED_MAX][64]; /* power-off failures told in the events */
+    size_t next_reported;
     struct leader_woken woken[LEADER_WOKEN_MAX];
     size_t n_woken;
     struct prng rng;

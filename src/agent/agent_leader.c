@@ -143,6 +143,22 @@ static void woken_note(struct leader_state *L, const char *name, uint64_t at_ms,
     w->failed = failed;
 }
 
+/* The leader counts a power-off done once the host announced "off" (its
+ * agent may be gone with the power right after); a host whose off command
+ * failed comes back alive and says why in its record. Each such failure is
+ * told once in the events. */
+static void report_power_off_failure(struct agent *a, const char *host,
+                                     const Nodectl__Migration *x) {
+    struct leader_state *L = &a->leader;
+    for (size_t i = 0; i < LEADER_REPORTED_MAX; i++)
+        if (strcmp(L->reported[i], x->id) == 0)
+            return;
+    snprintf(L->reported[L->next_reported++ % LEADER_REPORTED_MAX], sizeof L->reported[0], "%s",
+             x->id);
+    event(a, "power-off %s failed: %s (command %s, term %" PRIu64 "); it stays on for the wake "
+             "cool-down", host, x->error, x->id, x->term);
+}
+
 static int records_collect(struct agent *a, struct records *r) {
     const struct gossip *g = a->cluster.gossip;
     size_t count = gossip_member_count(g);
@@ -161,7 +177,21 @@ static int records_collect(struct agent *a, struct records *r) {
                                  : info.state == GOSSIP_OFF ? LEADER_HOST_OFF
                                                             : LEADER_HOST_DOWN;
         struct leader_member *m = &r->m[r->n++];
-        *m = (struct leader_member){rec, l, false, 0};
+        *m = (struct leader_member){rec, l, false, false, 0};
+        /* A host whose power-off failed lately (its off command failed, or
+         * it kept running) is not powered off again before the wake
+         * cool-down has passed: no retry every round against the same
+         * fault. Read from its record, so a new leader knows it too. */
+        uint64_t wall = agent_wall_clock_ms();
+        for (size_t k = 0; k < rec->n_migrations; k++) {
+            const Nodectl__Migration *x = rec->migrations[k];
+            if (strcmp(x->kind, "power-off") != 0 || strcmp(x->state, "failed") != 0 ||
+                x->ended_at_ms + (uint64_t)(a->leader.policy.host_wake_cooldown_s * 1000) <= wall)
+                continue;
+            m->keep_on = true;
+            if (l == LEADER_HOST_UP)
+                report_power_off_failure(a, rec->name, x);
+        }
         struct leader_woken *w = woken_named(&a->leader, rec->name);
         if (w && w->failed && l == LEADER_HOST_UP) {
             event(a, "host %s, marked failed when it did not come back, is alive again",

@@ -75,7 +75,8 @@ static void fill_host(struct leader_snapshot *s, size_t h, const struct leader_m
     ph->flags = (r->candidate ? PLACEMENT_HOST_CANDIDATE : 0u) |
                 (r->drain ? PLACEMENT_HOST_DRAIN : 0u) |
                 (r->migration_uri[0] ? 0u : PLACEMENT_HOST_NO_INBOUND) |
-                (r->power && r->power->can_power_off ? 0u : PLACEMENT_HOST_KEEP_ON) |
+                (r->power && r->power->can_power_off && !m->keep_on ? 0u
+                                                                    : PLACEMENT_HOST_KEEP_ON) |
                 (m->liveness == LEADER_HOST_DOWN || (m->liveness == LEADER_HOST_UP && !usable) ||
                          (m->liveness == LEADER_HOST_OFF && (m->failed || !wakeable))
                      ? PLACEMENT_HOST_FAILED

@@ -18,6 +18,7 @@ struct leader_member {
     const Nodectl__HostRecord *rec; /* borrowed; must outlive the snapshot */
     enum leader_liveness liveness;
     bool failed;         /* the leader woke it and it did not come back */
+    bool keep_on;        /* its last power-off failed lately: not again soon */
     uint64_t woken_at_ms; /* wall clock when the leader woke it; 0: never */
 };
 
@@ -35,7 +36,7 @@ struct leader_snapshot {
  * hypervisor; a member that is down or whose hypervisor is unavailable is
  * FAILED, and so is one that is off and cannot be woken (no wake MAC) or did
  * not come back when woken; one with no migration_uri is NO_INBOUND; one
- * with no off command (power.can_power_off false) is KEEP_ON. A host woken
+ * with no off command (power.can_power_off false) or keep_on is KEEP_ON. A host woken
  * by the leader counts as powered on at woken_at_ms (the planner's wake
  * cool-down); others as long ago. VMs are the running ones
  * of the hosts that are up; a VM whose migration runs in any record is
