@@ -81,15 +81,15 @@ struct gossip_config {
 /* HashiCorp memberlist DefaultLANConfig (config.go): probe 1 s, timeout
  * 500 ms, 3 indirect checks, suspicion mult 4, max timeout mult 6,
  * retransmit mult 4, push-pull 30 s, gossip every 200 ms to 3 nodes,
- * awareness max 8, 1400-byte packets. */
+ * awareness max 8, 1400-byte packets. The reference point of
+ * bench/gossip.sh. */
 void gossip_config_memberlist_lan(struct gossip_config *c);
-/* The agent's defaults: memberlist's LAN values (see gossip.c for why). */
+/* The agent's defaults: memberlist's LAN values with a faster probe, more
+ * indirect checks and retransmissions, and a shorter suspicion, which meet
+ * issue [2]'s targets in nodesim (bench/gossip.sh): probe 200 ms, timeout
+ * 100 ms, 5 indirect checks, suspicion mult 3, retransmit mult 8 (why each:
+ * gossip.c). */
 void gossip_config_defaults(struct gossip_config *c);
-/* memberlist's LAN values with a faster probe, more indirect checks and
- * retransmissions, and a shorter suspicion: meets issue [2]'s targets in
- * nodesim (bench/gossip.sh); probe 200 ms, timeout 100 ms, 5 indirect
- * checks, suspicion mult 3, retransmit mult 8. */
-void gossip_config_fast(struct gossip_config *c);
 /* Returns NULL if c is usable, else what is wrong with it. */
 const char *gossip_config_check(const struct gossip_config *c);
 
