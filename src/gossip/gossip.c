@@ -17,6 +17,8 @@ void gossip_config_memberlist_lan(struct gossip_config *c) {
         .gossip_nodes = 3,
         .awareness_max_multiplier = 8,
         .packet_max = 1400,
+        .reap_dead_ms = 24u * 3600 * 1000,
+        .reap_left_ms = 24u * 3600 * 1000,
     };
 }
 
@@ -62,6 +64,8 @@ const char *gossip_config_check(const struct gossip_config *c) {
         return "awareness_max_multiplier must be positive";
     if (c->packet_max < 512 || c->packet_max > 65000)
         return "packet_max must be between 512 and 65000 bytes";
+    if (c->reap_dead_ms == 0 || c->reap_left_ms == 0)
+        return "reconnect_timeout and tombstone_timeout must be positive";
     return NULL;
 }
 
