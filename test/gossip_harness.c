@@ -34,7 +34,7 @@ void harness_start(struct harness *h, size_t n, const struct gossip_config *cfg)
     if (cfg)
         h->cfg = *cfg;
     else
-        gossip_config_fast(&h->cfg);
+        gossip_config_defaults(&h->cfg);
     h->n = n;
     for (size_t i = 0; i < n; i++) {
         struct gossip_addr a = harness_addr(i);

@@ -24,7 +24,7 @@ struct harness {
 
 struct gossip_addr harness_addr(size_t i);
 uint64_t harness_id(size_t i);
-/* n instances with cfg (gossip_config_fast if NULL); node 0 is the seed of all others. */
+/* n instances with cfg (gossip_config_defaults if NULL); node 0 is the seed of all others. */
 void harness_start(struct harness *h, size_t n, const struct gossip_config *cfg);
 void harness_stop(struct harness *h);
 /* Delivers and ticks until time `until` (ms). */

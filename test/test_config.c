@@ -46,6 +46,7 @@ static void good_file_sets_every_kind_of_value(void **state) {
                   "probe_interval = 500ms\n"
                   "probe_timeout = 200ms\n"
                   "indirect_checks = 5\n"
+                  "reconnect_timeout = 12h\n"
                   "[election]\n"
                   "election_timeout = 1m\n"
                   "[leader]\n"
@@ -81,6 +82,8 @@ static void good_file_sets_every_kind_of_value(void **state) {
     assert_int_equal(cfg.probe_timeout_ms, 200);
     assert_int_equal(cfg.indirect_checks, 5);
     assert_int_equal(cfg.suspicion_mult, 0); /* unset: the protocol's default */
+    assert_int_equal(cfg.reconnect_timeout_ms, 12u * 3600 * 1000);
+    assert_int_equal(cfg.tombstone_timeout_ms, 0);
     assert_int_equal(cfg.election_timeout_ms, 60000);
     assert_int_equal(cfg.automation, CONFIG_AUTOMATION_AUTO);
     assert_string_equal(cfg.policy, "nc-thr-mmt");

@@ -1,5 +1,5 @@
 /* Membership state machine: joining, SWIM's update precedence, refutation,
- * graceful leave, power-off with wake information, bad input. */
+ * graceful leave, power-off with wake information, reaping, bad input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +135,105 @@ static void power_off_keeps_wake_information_and_is_not_failure(void **state) {
     harness_stop(&h);
 }
 
+#define UNKNOWN (GOSSIP_OFF + 1)
+
+/* Serf's reaper: every node forgets a dead member reconnect_timeout after
+ * it died and one that left tombstone_timeout after it left, push-pulls
+ * from nodes that learned the news later do not bring them back, off
+ * members stay, and the rest of the table (index, probe order) still
+ * works: no live member is ever suspected. */
+static void dead_and_left_members_are_forgotten(void **state) {
+    struct gossip_config cfg;
+    gossip_config_defaults(&cfg);
+    cfg.push_pull_interval_ms = 2000;
+    cfg.reap_dead_ms = 20000;
+    cfg.reap_left_ms = 40000;
+    struct harness h;
+    harness_start(&h, 12, &cfg);
+    harness_run(&h, 5000);
+    all_see_all_alive(&h);
+    const uint8_t wake[] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    assert_int_equal(gossip_power_off(h.g[3], h.now, wake, sizeof wake), 0);
+    assert_int_equal(gossip_leave(h.g[11], h.now), 0);
+    harness_run(&h, h.now + 2000);
+    h.down[3] = h.down[11] = true;
+    for (size_t d = 6; d <= 10; d++)
+        h.down[d] = true;
+    harness_run(&h, h.now + 10000);
+    size_t live[] = {0, 1, 2, 4, 5};
+    for (size_t k = 0; k < 5; k++) {
+        size_t o = live[k];
+        for (size_t d = 6; d <= 10; d++)
+            assert_int_equal(harness_state(&h, o, d), GOSSIP_DEAD);
+        assert_int_equal(harness_state(&h, o, 11), GOSSIP_LEFT);
+        assert_int_equal(gossip_member_count(h.g[o]), 12);
+    }
+    /* 28 s after the crash: declared dead within a few seconds of it, kept
+     * 20 s, reaped at the next push-pull round (2 s); left 30 s ago, kept
+     * 40 s. */
+    harness_run(&h, h.now + 18000);
+    for (size_t k = 0; k < 5; k++) {
+        size_t o = live[k];
+        for (size_t d = 6; d <= 10; d++)
+            assert_int_equal(harness_state(&h, o, d), UNKNOWN);
+        assert_int_equal(harness_state(&h, o, 11), GOSSIP_LEFT);
+        assert_int_equal(gossip_member_count(h.g[o]), 7);
+    }
+    harness_run(&h, h.now + 60000);
+    for (size_t k = 0; k < 5; k++) {
+        size_t o = live[k];
+        assert_int_equal(gossip_member_count(h.g[o]), 6);
+        assert_int_equal(harness_state(&h, o, 11), UNKNOWN);
+        assert_int_equal(harness_state(&h, o, 3), GOSSIP_OFF);
+        for (size_t j = 0; j < 5; j++)
+            assert_int_equal(harness_state(&h, o, live[j]), GOSSIP_ALIVE);
+        assert_int_equal(gossip_incarnation(h.g[o]), 0);
+    }
+    harness_stop(&h);
+}
+
+/* A push-pull entry about a stranger that is dead carries how long ago it
+ * died: too long ago, it is not learned (the others have forgotten it);
+ * recently, it is learned with that age and forgotten on time. */
+static void dead_strangers_are_learned_with_their_age(void **state) {
+    struct gossip_config cfg;
+    gossip_config_defaults(&cfg);
+    cfg.push_pull_interval_ms = 1000;
+    cfg.reap_dead_ms = 20000;
+    struct harness h;
+    harness_start(&h, 3, &cfg);
+    harness_run(&h, 3000);
+    Nodectl__GossipMember u = NODECTL__GOSSIP_MEMBER__INIT;
+    struct gossip_addr a = harness_addr(9);
+    u.id = harness_id(9);
+    u.state = NODECTL__GOSSIP_STATE__GOSSIP_STATE_DEAD;
+    u.ip.data = a.ip;
+    u.ip.len = sizeof a.ip;
+    u.port = a.port;
+    u.state_age_s = 20;
+    Nodectl__GossipMember *mp[] = {&u};
+    Nodectl__GossipPacket p = NODECTL__GOSSIP_PACKET__INIT;
+    p.kind = NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL;
+    p.reply = true;
+    p.sender = harness_id(1);
+    p.n_members = 1;
+    p.members = mp;
+    uint8_t buf[256];
+    size_t n = nodectl__gossip_packet__pack(&p, buf);
+    harness_inject(&h, 0, 1, buf, n);
+    assert_false(gossip_member_find(h.g[0], u.id, &(struct gossip_member_info){0}));
+    u.state_age_s = 15;
+    n = nodectl__gossip_packet__pack(&p, buf);
+    harness_inject(&h, 0, 1, buf, n);
+    struct gossip_member_info m;
+    assert_true(gossip_member_find(h.g[0], u.id, &m));
+    assert_int_equal(m.state, GOSSIP_DEAD);
+    assert_int_equal(m.changed_ms, h.now - 15000);
+    harness_run(&h, h.now + 7000);
+    assert_false(gossip_member_find(h.g[0], u.id, &m));
+    harness_stop(&h);
+}
+
 static void bad_packets_are_counted_not_fatal(void **state) {
     struct harness h;
     harness_start(&h, 2, NULL);
@@ -179,6 +278,8 @@ int main(void) {
         cmocka_unit_test(suspected_member_refutes_with_higher_incarnation),
         cmocka_unit_test(leave_is_announced),
         cmocka_unit_test(power_off_keeps_wake_information_and_is_not_failure),
+        cmocka_unit_test(dead_and_left_members_are_forgotten),
+        cmocka_unit_test(dead_strangers_are_learned_with_their_age),
         cmocka_unit_test(bad_packets_are_counted_not_fatal),
         cmocka_unit_test(config_check_names_the_problem),
     };

@@ -1,14 +1,19 @@
 /* The libvirt window, against libvirt's real test driver: the built-in
- * test:///default host, a host defined by our own XML, and a hypervisor
- * that cannot be reached. */
+ * test:///default host, a host defined by our own XML, a hypervisor that
+ * cannot be reached, and one that does not answer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 
@@ -194,6 +199,70 @@ static void cpu_weight_and_balloon_are_set_live(void **state) {
     hv_free(hv);
 }
 
+/* The sampling thread hands samples over; the caller's fd tells when, and a
+ * hand-over is not counted as a domain event. */
+static void sampler_hands_samples_over(void **state) {
+    struct hv *hv = hv_new("test:///default");
+    assert_non_null(hv);
+    bool fresh;
+    const struct hv_sample *s = hv_sample_latest(hv, &fresh);
+    assert_false(fresh);
+    assert_false(s->available);
+    assert_string_equal(s->reason, "not sampled yet");
+    assert_int_equal(hv_sample_request(hv), 0);
+    struct pollfd pfd = {.fd = hv_event_fd(hv), .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    assert_int_equal(hv_events_take(hv), 0);
+    s = hv_sample_latest(hv, &fresh);
+    assert_true(fresh);
+    assert_true(s->available);
+    assert_non_null(find_vm(s, "test"));
+    /* Taken once: the next call has nothing newer. */
+    s = hv_sample_latest(hv, &fresh);
+    assert_false(fresh);
+    assert_true(s->available);
+    hv_free(hv);
+}
+
+/* A libvirtd that accepts a connection and never answers (the way a busy
+ * one holds a call for seconds) holds up the sampling thread, not the
+ * caller: the request returns at once and the last sample stays usable.
+ * Once the daemon goes away, the sample says why. */
+static void unanswering_hypervisor_does_not_block_the_caller(void **state) {
+    char dir[] = "/tmp/nodectl-test-hv.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/libvirt-sock", dir);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(lfd >= 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    char uri[256];
+    snprintf(uri, sizeof uri, "qemu+unix:///system?socket=%s", sa.sun_path);
+    struct hv *hv = hv_new(uri);
+    assert_non_null(hv);
+    uint64_t t0 = now_ms();
+    assert_int_equal(hv_sample_request(hv), 0);
+    assert_true(now_ms() - t0 < 200);
+    /* The connection is queued on our socket, unanswered: nothing comes. */
+    assert_false(hv_sample_wait(hv, 500));
+    bool fresh;
+    const struct hv_sample *s = hv_sample_latest(hv, &fresh);
+    assert_false(fresh);
+    assert_string_equal(s->reason, "not sampled yet");
+    assert_int_equal(hv_sample_request(hv), 0);
+    /* Closing the listener resets the queued connection. */
+    close(lfd);
+    assert_true(hv_sample_wait(hv, 10000));
+    s = hv_sample_latest(hv, &fresh);
+    assert_true(fresh);
+    assert_false(s->available);
+    assert_non_null(strstr(s->reason, "cannot connect"));
+    hv_free(hv);
+    unlink(sa.sun_path);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(default_test_host_has_its_domain),
@@ -202,6 +271,8 @@ int main(void) {
         cmocka_unit_test(lifecycle_events_signal_at_once),
         cmocka_unit_test(migration_refusals_and_driver_failure),
         cmocka_unit_test(cpu_weight_and_balloon_are_set_live),
+        cmocka_unit_test(sampler_hands_samples_over),
+        cmocka_unit_test(unanswering_hypervisor_does_not_block_the_caller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,18 +53,30 @@ static int signal_fd(void) {
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* How long the agent waits for its first hypervisor sample at start. */
+#define FIRST_SAMPLE_WAIT_MS 5000u
+
 enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_CLUSTER, FD_MAX = FD_CLUSTER + 2 };
 
 /* Returns 0 on SIGTERM/SIGINT, -1 if the loop itself failed. */
 static int run(struct agent *a, int sigfd) {
     for (;;) {
         uint64_t now = agent_clock_ms();
+        /* libvirt is sampled in hv's own thread: its calls can block for
+         * seconds (src/hv/hv_sampler.c), gossip probes must not. */
         if (now >= a->next_sample_ms) {
-            a->sample = hv_sample(a->hv, now);
-            hv_migrations_poll(a->hv, now);
+            if (hv_sample_request(a->hv) != 0) {
+                log_err("hypervisor: cannot start the sampling thread");
+                return -1;
+            }
+            a->next_sample_ms = now + a->cfg.sample_interval_ms;
+        }
+        bool fresh;
+        a->sample = hv_sample_latest(a->hv, &fresh);
+        hv_migrations_poll(a->hv, now);
+        if (fresh) {
             agent_actions_refresh(a);
             agent_rebalance(a, now);
-            a->next_sample_ms = now + a->cfg.sample_interval_ms;
             cluster_publish(a, now);
         }
         cluster_run(a, now);
@@ -193,6 +205,9 @@ int agent_main(int argc, char **argv) {
     } else if (!(a->hv = hv_new(a->cfg.hypervisor_uri))) {
         log_err("hypervisor: cannot start libvirt's event loop");
         rc = 1;
+    } else if (hv_sample_request(a->hv) != 0) {
+        log_err("hypervisor: cannot start the sampling thread");
+        rc = 1;
     } else if (!(a->ctl = control_server_open(a->cfg.control_socket, err, sizeof err))) {
         log_err("control socket: %s", err);
         rc = 1;
@@ -211,6 +226,11 @@ int agent_main(int argc, char **argv) {
     }
     if (rc == 0)
         agent_power_open(a);
+    /* The first record carries a real sample, as long as libvirt answers
+     * soon; otherwise it says "not sampled yet" until one comes. */
+    if (rc == 0 && !hv_sample_wait(a->hv, FIRST_SAMPLE_WAIT_MS))
+        log_warn("hypervisor %s: no sample within %u ms; starting without one",
+                 a->cfg.hypervisor_uri, FIRST_SAMPLE_WAIT_MS);
     if (rc == 0) {
         char id_text[37];
         uuid_unparse_lower(a->id, id_text);

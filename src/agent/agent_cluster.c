@@ -43,6 +43,10 @@ const char *cluster_gossip_config(const struct config *cfg, struct gossip_config
         out->retransmit_mult = cfg->retransmit_mult;
     if (cfg->push_pull_interval_ms)
         out->push_pull_interval_ms = cfg->push_pull_interval_ms;
+    if (cfg->reconnect_timeout_ms)
+        out->reap_dead_ms = cfg->reconnect_timeout_ms;
+    if (cfg->tombstone_timeout_ms)
+        out->reap_left_ms = cfg->tombstone_timeout_ms;
     return gossip_config_check(out);
 }
 
@@ -297,11 +301,15 @@ static void flush(struct agent *a) {
     while (gossip_next_event(c->gossip, &ev)) {
         c->snapshot_dirty = true;
         a->lead.next_observe_ms = 0; /* look at names, addresses and claims again */
-        if (ev.kind != GOSSIP_EV_STATE || ev.id == c->self_id)
+        if (ev.kind == GOSSIP_EV_RECORD || ev.id == c->self_id)
             continue;
         char name[CONFIG_NAME_MAX + 20];
         member_name(c->gossip, ev.id, name, sizeof name);
-        if (ev.state == ev.old_state)
+        if (ev.kind == GOSSIP_EV_REMOVED)
+            log_info("member %s forgotten: %s longer than the %s", name,
+                     gossip_state_name(ev.state),
+                     ev.state == GOSSIP_DEAD ? "reconnect_timeout" : "tombstone_timeout");
+        else if (ev.state == ev.old_state)
             log_info("member %s joined as %s (incarnation %u)", name, gossip_state_name(ev.state),
                      ev.incarnation);
         else

@@ -60,6 +60,8 @@ static const struct key keys[] = {
     {"gossip", "suspicion_mult", T_UINT, F(suspicion_mult), 1, 100},
     {"gossip", "retransmit_mult", T_UINT, F(retransmit_mult), 1, 100},
     {"gossip", "push_pull_interval", T_DURATION, F(push_pull_interval_ms), 100, 3600000},
+    {"gossip", "reconnect_timeout", T_DURATION, F(reconnect_timeout_ms), 1000, 2592000000u},
+    {"gossip", "tombstone_timeout", T_DURATION, F(tombstone_timeout_ms), 1000, 2592000000u},
     {"election", "heartbeat_interval", T_DURATION, F(heartbeat_interval_ms), 10, 60000},
     {"election", "election_timeout", T_DURATION, F(election_timeout_ms), 50, 600000},
     {"election", "lease_drift_margin", T_DURATION, F(lease_drift_margin_ms), 0, 60000},
@@ -166,6 +168,8 @@ static int parse_duration_ms(const char *s, uint32_t *out) {
         mult = 1000;
     else if (strcmp(unit, "m") == 0)
         mult = 60000;
+    else if (strcmp(unit, "h") == 0)
+        mult = 3600000;
     else
         return -1;
     if (v > UINT32_MAX / mult)

@@ -71,6 +71,8 @@ struct config {
     uint32_t suspicion_mult;
     uint32_t retransmit_mult;
     uint32_t push_pull_interval_ms;
+    uint32_t reconnect_timeout_ms; /* a dead member is forgotten after it */
+    uint32_t tombstone_timeout_ms; /* a member that left is forgotten after it */
 
     /* [election]: Raft timing (issue [3]). */
     uint32_t heartbeat_interval_ms;

@@ -75,21 +75,27 @@ struct gossip_config {
     uint32_t gossip_nodes;
     uint32_t awareness_max_multiplier;  /* Lifeguard local health: timeouts * (score+1) */
     uint32_t packet_max;                /* bytes of one packet, >= 512 */
+    /* A DEAD member is forgotten this long after it died (Serf's
+     * reconnect_timeout: until then push-pull retries it), a LEFT one this
+     * long after it left (Serf's tombstone_timeout). OFF members stay. */
+    uint32_t reap_dead_ms;
+    uint32_t reap_left_ms;
     struct gossip_blob_store store;     /* optional, see above */
 };
 
 /* HashiCorp memberlist DefaultLANConfig (config.go): probe 1 s, timeout
  * 500 ms, 3 indirect checks, suspicion mult 4, max timeout mult 6,
  * retransmit mult 4, push-pull 30 s, gossip every 200 ms to 3 nodes,
- * awareness max 8, 1400-byte packets. */
+ * awareness max 8, 1400-byte packets; with Serf's DefaultConfig reap times
+ * (serf/config.go: reconnect_timeout and tombstone_timeout 24 h). The
+ * reference point of bench/gossip.sh. */
 void gossip_config_memberlist_lan(struct gossip_config *c);
-/* The agent's defaults: memberlist's LAN values (see gossip.c for why). */
+/* The agent's defaults: memberlist's LAN values with a faster probe, more
+ * indirect checks and retransmissions, and a shorter suspicion, which meet
+ * issue [2]'s targets in nodesim (bench/gossip.sh): probe 200 ms, timeout
+ * 100 ms, 5 indirect checks, suspicion mult 3, retransmit mult 8 (why each:
+ * gossip.c). */
 void gossip_config_defaults(struct gossip_config *c);
-/* memberlist's LAN values with a faster probe, more indirect checks and
- * retransmissions, and a shorter suspicion: meets issue [2]'s targets in
- * nodesim (bench/gossip.sh); probe 200 ms, timeout 100 ms, 5 indirect
- * checks, suspicion mult 3, retransmit mult 8. */
-void gossip_config_fast(struct gossip_config *c);
 /* Returns NULL if c is usable, else what is wrong with it. */
 const char *gossip_config_check(const struct gossip_config *c);
 
@@ -134,6 +140,7 @@ bool gossip_next_msg(struct gossip *g, struct gossip_msg *out);
 enum gossip_event_kind {
     GOSSIP_EV_STATE,  /* a member appeared or changed state or incarnation */
     GOSSIP_EV_RECORD, /* a member's record changed version */
+    GOSSIP_EV_REMOVED, /* a DEAD or LEFT member was forgotten (state: which) */
 };
 struct gossip_event {
     enum gossip_event_kind kind;

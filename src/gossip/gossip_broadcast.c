@@ -38,6 +38,19 @@ static int enqueue(struct gossip *g, enum bcast_kind kind, uint32_t i, uint64_t 
     return 0;
 }
 
+void bcast_renumber(struct gossip *g, uint32_t removed, uint32_t moved) {
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < g->n_bq; j++) {
+        struct bcast b = g->bq[j];
+        if (b.member == removed)
+            continue;
+        if (b.member == moved)
+            b.member = removed;
+        g->bq[kept++] = b;
+    }
+    g->n_bq = kept;
+}
+
 int bcast_member(struct gossip *g, uint32_t i, uint64_t from) {
     return enqueue(g, BCAST_MEMBER, i, from);
 }

@@ -144,10 +144,13 @@ struct pkt {
     Nodectl__GossipRecord rec[GOSSIP_PKT_RECORDS];
     uint64_t want[GOSSIP_PKT_WANT];
     size_t size, limit;
+    int64_t now_ms; /* for the state ages of push-pull entries */
 };
 
 /* gossip_wire.c */
 void pkt_init(struct gossip *g, struct pkt *p, Nodectl__GossipKind kind);
+/* with_record_version: a push-pull entry, which also carries the record
+ * version and, for DEAD and LEFT, the state's age. */
 bool pkt_add_member(struct pkt *p, const struct member *m, uint64_t from, bool with_record_version);
 bool pkt_add_record(struct pkt *p, uint64_t id, uint64_t version, uint32_t total, uint32_t offset,
                     const uint8_t *data, size_t len);
@@ -171,6 +174,9 @@ int member_set_state(struct gossip *g, uint32_t i, enum gossip_state state, uint
 int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadcast,
                  const struct gossip_addr *sender_addr);
 int member_set_wake(struct gossip *g, uint32_t i, const uint8_t *wake, size_t len);
+/* Forgets the DEAD and LEFT members past their reap time (Serf's reaper);
+ * -1 when out of memory for the events. */
+int members_reap(struct gossip *g);
 int record_apply(struct gossip *g, uint64_t id, uint64_t version, const uint8_t *data, size_t len,
                  bool rebroadcast);
 uint32_t member_random(struct gossip *g, bool (*ok)(const struct member *m));
@@ -191,6 +197,8 @@ int bcast_record(struct gossip *g, uint32_t i);
 /* Priority entry first (buddy system), then the least-sent ones. */
 void bcast_fill(struct gossip *g, struct pkt *p, uint32_t priority_member);
 uint32_t bcast_limit(const struct gossip *g);
+/* Member removed is gone and member moved took its index. */
+void bcast_renumber(struct gossip *g, uint32_t removed, uint32_t moved);
 int gossip_round(struct gossip *g);
 
 /* gossip_probe.c */
@@ -204,6 +212,9 @@ int64_t probe_next_deadline(const struct gossip *g);
 void awareness_add(struct gossip *g, int delta);
 uint32_t scaled_ms(const struct gossip *g, uint32_t ms);
 void order_insert(struct gossip *g, uint32_t i);
+/* Member removed is gone (g->n not yet lowered) and member moved took its
+ * index: the probe order and the probe in flight follow. */
+void probe_renumber(struct gossip *g, uint32_t removed, uint32_t moved);
 
 /* gossip_pushpull.c */
 int push_pull_tick(struct gossip *g);
@@ -217,6 +228,8 @@ int records_on_want(struct gossip *g, const Nodectl__GossipPacket *p,
 int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
                      const struct gossip_addr *from);
 void reassembly_free_all(struct gossip *g);
+/* Drops the fetch of id's record, if one is in flight. */
+void reassembly_forget(struct gossip *g, uint64_t id);
 int64_t push_pull_next_deadline(const struct gossip *g);
 
 #endif

@@ -4,7 +4,9 @@
  * its incarnation is higher, or equal with a state of higher precedence
  * (ALIVE < SUSPECT < DEAD < LEFT = OFF): SWIM section 4.2, as memberlist's
  * aliveNode/suspectNode/deadNode. Only the member itself raises its
- * incarnation, to refute a suspicion or to announce LEFT/OFF. */
+ * incarnation, to refute a suspicion or to announce LEFT/OFF. DEAD and
+ * LEFT members are forgotten after a while, as Serf's reaper does
+ * (reconnect_timeout, tombstone_timeout). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +70,81 @@ static int emit_state(struct gossip *g, uint32_t i, enum gossip_state old) {
                                                 .old_state = old,
                                                 .incarnation = m->incarnation,
                                                 .record_version = m->record_version});
+}
+
+/* Backward-shift deletion (linear probing keeps no tombstones): later
+ * entries of the cluster move up into the hole unless their home slot lies
+ * after it. */
+static void index_remove(struct gossip *g, uint64_t id) {
+    uint32_t mask = g->index_mask, hole = slot_of(id, mask);
+    while (g->m[g->index[hole] - 1].id != id)
+        hole = (hole + 1) & mask;
+    for (uint32_t t = (hole + 1) & mask; g->index[t]; t = (t + 1) & mask) {
+        uint32_t home = slot_of(g->m[g->index[t] - 1].id, mask);
+        if (((t - home) & mask) >= ((t - hole) & mask)) {
+            g->index[hole] = g->index[t];
+            hole = t;
+        }
+    }
+    g->index[hole] = 0;
+}
+
+static void index_set(struct gossip *g, uint64_t id, uint32_t i) {
+    uint32_t s = slot_of(id, g->index_mask);
+    while (g->m[g->index[s] - 1].id != id)
+        s = (s + 1) & g->index_mask;
+    g->index[s] = i + 1;
+}
+
+/* Removes member i (never ourselves, never SUSPECT or OFF: nothing hangs
+ * off aux); the last member takes its index, and everything that names
+ * members by index follows. */
+static void member_remove(struct gossip *g, uint32_t i) {
+    struct member *m = &g->m[i];
+    uint32_t last = g->n - 1;
+    gossip_blob_unref(m->record);
+    if (m->wanted)
+        g->n_wanted--;
+    reassembly_forget(g, m->id);
+    bcast_renumber(g, i, last);
+    probe_renumber(g, i, last);
+    index_remove(g, m->id);
+    if (i != last) {
+        g->m[i] = g->m[last];
+        index_set(g, g->m[i].id, i);
+        if (g->self == last)
+            g->self = i;
+        if (g->m[i].state == GOSSIP_SUSPECT && g->m[i].aux)
+            ((struct suspicion *)g->m[i].aux)->member = i;
+    }
+    g->n--;
+}
+
+static int64_t reap_after_ms(const struct gossip *g, uint8_t state) {
+    if (state == GOSSIP_DEAD)
+        return g->cfg.reap_dead_ms;
+    if (state == GOSSIP_LEFT)
+        return g->cfg.reap_left_ms;
+    return INT64_MAX;
+}
+
+int members_reap(struct gossip *g) {
+    for (uint32_t i = 0; i < g->n;) {
+        const struct member *m = &g->m[i];
+        if (i == g->self || g->now_ms - m->changed_ms < reap_after_ms(g, m->state)) {
+            i++;
+            continue;
+        }
+        if (event_push(g, &(struct gossip_event){.kind = GOSSIP_EV_REMOVED,
+                                                 .id = m->id,
+                                                 .state = m->state,
+                                                 .old_state = m->state,
+                                                 .incarnation = m->incarnation,
+                                                 .record_version = m->record_version}) != 0)
+            return -1;
+        member_remove(g, i); /* the last member now sits at i */
+    }
+    return 0;
 }
 
 int members_reserve(struct gossip *g, uint32_t cap) {
@@ -183,9 +260,17 @@ int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadc
          * learned, so a newcomer knows the hosts that are down or off. */
         if (st == GOSSIP_SUSPECT || !addr_from_wire(u->ip, u->port, &addr))
             return 0;
+        /* One that has been dead or gone longer than we keep such members
+         * was forgotten here, or is about to be by the peer: learning it
+         * again would keep it for another whole period. One younger is
+         * forgotten when the others forget it. */
+        int64_t age_ms = (int64_t)u->state_age_s * 1000;
+        if (age_ms >= reap_after_ms(g, st))
+            return 0;
         i = member_add(g, u->id, &addr, st, u->incarnation);
         if (i == GOSSIP_NONE)
             return -1;
+        g->m[i].changed_ms = g->now_ms - age_ms;
         if (member_set_wake(g, i, u->wake.data, u->wake.len) != 0)
             return -1;
         if (rebroadcast && bcast_member(g, i, u->from) != 0)

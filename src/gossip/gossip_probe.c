@@ -36,6 +36,27 @@ void order_insert(struct gossip *g, uint32_t i) {
     g->order[j] = i;
 }
 
+void probe_renumber(struct gossip *g, uint32_t removed, uint32_t moved) {
+    uint32_t last = g->n - 1, p = 0;
+    while (g->order[p] != removed)
+        p++;
+    /* Keep [0, order_pos) the members probed this round. */
+    if (p < g->order_pos) {
+        g->order[p] = g->order[g->order_pos - 1];
+        g->order[g->order_pos - 1] = g->order[last];
+        g->order_pos--;
+    } else {
+        g->order[p] = g->order[last];
+    }
+    for (uint32_t k = 0; k < last; k++)
+        if (g->order[k] == moved)
+            g->order[k] = removed;
+    if (g->probe.active && g->probe.member == removed)
+        g->probe.active = false;
+    else if (g->probe.member == moved)
+        g->probe.member = removed;
+}
+
 static void order_shuffle(struct gossip *g) {
     for (uint32_t a = g->n - 1; a > 0; a--) {
         uint32_t b = (uint32_t)prng_below(&g->rng, (uint64_t)a + 1);

@@ -14,7 +14,8 @@
  * in memberlist (pushPullScale): times ceil(log2(N) - log2(32)) + 1 above
  * 32 members, so the load per node stays near constant. Each round also
  * probes one random dead member, as Serf's reconnect does, so that two
- * sides of a healed partition find each other again. */
+ * sides of a healed partition find each other again, until it is reaped
+ * (Serf's reconnect_timeout; gossip_members.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,15 @@ void reassembly_free_all(struct gossip *g) {
         reassembly_drop(g, 0);
 }
 
-static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const struct gossip_addr *to);
 static uint32_t reassembly_find(const struct gossip *g, uint64_t id);
+
+void reassembly_forget(struct gossip *g, uint64_t id) {
+    uint32_t r = reassembly_find(g, id);
+    if (r != GOSSIP_NONE)
+        reassembly_drop(g, r);
+}
+
+static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const struct gossip_addr *to);
 static int want_tick(struct gossip *g);
 
 /* A record request or its pieces may be lost: ask the same peer again after
@@ -111,6 +119,9 @@ int push_pull_tick(struct gossip *g) {
     if (g->now_ms < g->next_push_pull_ms)
         return 0;
     g->next_push_pull_ms = g->now_ms + interval_ms(g);
+    /* Once per exchange: the scan costs as much as the state sent. */
+    if (members_reap(g) != 0)
+        return -1;
     uint32_t i = member_random(g, member_probeable);
     if (i != GOSSIP_NONE && push_pull_send(g, &g->m[i].addr, false) != 0)
         return -1;

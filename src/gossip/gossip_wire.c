@@ -37,6 +37,7 @@ void pkt_init(struct gossip *g, struct pkt *p, Nodectl__GossipKind kind) {
     p->msg.records = p->rp;
     p->msg.want = p->want;
     p->limit = g->cfg.packet_max;
+    p->now_ms = g->now_ms;
     /* Header fields are filled in by the caller after init; reserve room for
      * all of them (kind, sender, seq, target, 16-byte ip, port, reply,
      * piece, want's length prefix) rather than recomputing. */
@@ -59,8 +60,12 @@ bool pkt_add_member(struct pkt *p, const struct member *m, uint64_t from, bool w
         u->wake.data = (uint8_t *)w->data;
         u->wake.len = w->len;
     }
-    if (with_record_version)
+    if (with_record_version) {
         u->record_version = m->record_version;
+        int64_t age_s = (p->now_ms - m->changed_ms) / 1000;
+        if ((m->state == GOSSIP_DEAD || m->state == GOSSIP_LEFT) && age_s > 0)
+            u->state_age_s = age_s > UINT32_MAX ? UINT32_MAX : (uint32_t)age_s;
+    }
     size_t sz = field_size(nodectl__gossip_member__get_packed_size(u));
     if (p->size + sz > p->limit)
         return false;

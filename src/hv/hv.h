@@ -56,8 +56,23 @@ const char *hv_uri(const struct hv *hv);
 
 /* Connects if needed (no sooner than the backoff allows), then samples the
  * host and its domains. now_ms is the caller's monotonic clock. The result is
- * owned by hv and valid until the next call. */
+ * owned by hv and valid until the next call. Blocks for as long as libvirt
+ * does, seconds at times: a loop with other duties uses the sampling thread
+ * below instead, never both. */
 const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms);
+
+/* The sampling thread (hv_sampler.c): hv_sample and the migrations' job
+ * info, off the caller's thread. hv_sample_request asks for a sample
+ * (starting the thread on first use; a request made while one is taken
+ * asks for one more); -1 if the thread cannot start. The event fd becomes
+ * readable when it is handed over. */
+int hv_sample_request(struct hv *hv);
+/* The newest sample handed over; *fresh tells whether it is newer than at
+ * the previous call. Before the first one, an unavailable sample ("not
+ * sampled yet"). Valid until the next call. */
+const struct hv_sample *hv_sample_latest(struct hv *hv, bool *fresh);
+/* Waits up to timeout_ms for a sample to be handed over; true if one is. */
+bool hv_sample_wait(struct hv *hv, uint32_t timeout_ms);
 
 /* Live migrations this host started (issue [4]). */
 enum hv_mig_state { HV_MIG_RUNNING, HV_MIG_SUCCEEDED, HV_MIG_FAILED, HV_MIG_ABORTED };
@@ -85,8 +100,9 @@ struct hv_migration {
 int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
                      const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms, char *err,
                      size_t errlen);
-/* Advances the migrations: progress, timeouts, results. Call it from the
- * loop whenever the event fd fires and at every sample. */
+/* Collects the migrations' results, and the progress and timeouts the
+ * sampling thread found. Never waits for libvirt: call it from the loop
+ * whenever the event fd fires. */
 void hv_migrations_poll(struct hv *hv, uint64_t now_ms);
 /* The running and recently finished migrations (at most HV_MIGRATIONS_MAX),
  * valid until the next call into hv. */
@@ -100,8 +116,9 @@ int hv_tune(struct hv *hv, const char *vm, uint32_t shares, uint64_t memory_kib,
             size_t errlen);
 
 /* Polls readable when a domain started, stopped, migrated or crashed, or the
- * connection dropped: the caller then drains it with hv_events_take and
- * samples at once instead of waiting for the next interval. */
+ * connection dropped (the caller then drains it with hv_events_take and
+ * samples at once instead of waiting for the next interval), or when the
+ * sampling thread handed a sample over. */
 int hv_event_fd(const struct hv *hv);
 /* Domain lifecycle events and connection losses since the last call. */
 uint64_t hv_events_take(struct hv *hv);

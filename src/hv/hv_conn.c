@@ -35,6 +35,9 @@ struct hv *hv_new(const char *uri) {
         return NULL;
     }
     hv->lifecycle_cb = -1;
+    pthread_mutex_init(&hv->lock, NULL);
+    pthread_cond_init(&hv->cond, NULL);
+    snprintf(hv->latest.reason, sizeof hv->latest.reason, "not sampled yet");
     hv->backoff = (struct backoff){.base_ms = 500, .cap_ms = 30000};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -47,18 +50,41 @@ static void disconnect(struct hv *hv) {
     if (!hv->conn)
         return;
     hv_events_detach(hv);
-    virConnectClose(hv->conn);
+    pthread_mutex_lock(&hv->lock);
+    virConnectPtr c = hv->conn;
     hv->conn = NULL;
+    pthread_mutex_unlock(&hv->lock);
+    virConnectClose(c);
+}
+
+virConnectPtr hv_conn_ref(struct hv *hv) {
+    pthread_mutex_lock(&hv->lock);
+    virConnectPtr c = hv->conn;
+    if (c && virConnectRef(c) != 0)
+        c = NULL;
+    pthread_mutex_unlock(&hv->lock);
+    return c;
+}
+
+uint64_t hv_clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void hv_free(struct hv *hv) {
     if (!hv)
         return;
+    hv_sampler_stop(hv);
     hv_migrations_stop(hv);
     disconnect(hv);
     close(hv->event_fd);
     free(hv->cur.vms);
     free(hv->prev.vms);
+    free(hv->handed.vms);
+    free(hv->latest.vms);
+    pthread_mutex_destroy(&hv->lock);
+    pthread_cond_destroy(&hv->cond);
     free(hv->uri);
     free(hv);
 }
@@ -118,11 +144,14 @@ const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms) {
     if (!hv->conn) {
         if (now_ms < hv->next_connect_ms)
             return &hv->cur;
-        hv->conn = virConnectOpen(hv->uri);
-        if (!hv->conn) {
+        virConnectPtr c = virConnectOpen(hv->uri);
+        if (!c) {
             set_unavailable(hv, now_ms, "cannot connect");
             return &hv->cur;
         }
+        pthread_mutex_lock(&hv->lock);
+        hv->conn = c;
+        pthread_mutex_unlock(&hv->lock);
         if (hv->backoff.attempt)
             log_info("hypervisor %s reconnected", hv->uri);
         backoff_reset(&hv->backoff);

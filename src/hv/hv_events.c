@@ -2,9 +2,12 @@
  * connection loss, through libvirt's event API. libvirt needs an event loop
  * for both, and for keepalive probes on remote connections; its default
  * implementation runs here in a thread of its own. The callbacks do nothing
- * but signal an eventfd, so every libvirt query stays on the agent's loop. */
+ * but count and signal an eventfd: the queries are the sampling thread's
+ * (hv_sampler.c). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -37,11 +40,16 @@ int hv_events_start(void) {
     return loop_ok ? 0 : -1;
 }
 
-void hv_events_signal(struct hv *hv) {
+void hv_wake(struct hv *hv) {
     uint64_t one = 1;
     /* Only fails if the counter would overflow, when it is readable anyway. */
     if (write(hv->event_fd, &one, sizeof one) != (ssize_t)sizeof one)
         return;
+}
+
+void hv_events_signal(struct hv *hv) {
+    atomic_fetch_add(&hv->events, 1);
+    hv_wake(hv);
 }
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail,
@@ -82,8 +90,10 @@ void hv_events_detach(struct hv *hv) {
 int hv_event_fd(const struct hv *hv) { return hv->event_fd; }
 
 uint64_t hv_events_take(struct hv *hv) {
-    uint64_t n = 0;
-    if (read(hv->event_fd, &n, sizeof n) != (ssize_t)sizeof n)
-        return 0;
-    return n;
+    uint64_t wakes;
+    /* Drains what woke the loop (events, or a sample handed over); only
+     * events count. EAGAIN: nothing was pending. */
+    if (read(hv->event_fd, &wakes, sizeof wakes) < 0 && errno != EAGAIN)
+        log_debug("hypervisor %s: reading the event fd: %s", hv->uri, strerror(errno));
+    return atomic_exchange(&hv->events, 0);
 }

@@ -12,7 +12,9 @@
 
 #include "hv.h"
 
-/* A migration and the thread that runs its (blocking) libvirt call. */
+/* A migration and the thread that runs its (blocking) libvirt call. The
+ * agent's loop owns pub; the sampling thread reads dom and writes the
+ * progress and abort fields, all under hv.lock. */
 struct hv_mig_slot {
     struct hv_migration pub;
     bool used;
@@ -21,6 +23,7 @@ struct hv_mig_slot {
     bool has_migrate_uri;
     uint64_t deadline_ms;
     bool abort_requested;
+    uint64_t data_total, data_processed; /* from the job info, for pub */
     pthread_t thread;
     atomic_bool done; /* the thread's call returned */
     int rc;           /* its result */
@@ -29,6 +32,8 @@ struct hv_mig_slot {
 
 struct hv {
     char *uri;
+    /* Written only by whoever samples (the sampling thread, or a test's
+     * thread), under lock; other threads take a reference (hv_conn_ref). */
     virConnectPtr conn;
     struct backoff backoff;
     struct prng rng;
@@ -37,10 +42,18 @@ struct hv {
     uint64_t prev_busy_ns, prev_total_ns;
     struct hv_sample cur, prev;
     /* Written by libvirt's event thread, read by the agent's loop. */
-    int event_fd;               /* eventfd */
+    int event_fd;               /* eventfd: events, or a sample handed over */
+    atomic_uint_fast64_t events; /* domain events and ended migrations */
     int lifecycle_cb;           /* callback id, -1 when none */
     atomic_bool conn_closed;    /* the close callback fired */
     struct hv_mig_slot migs[HV_MIGRATIONS_MAX];
+    /* hv_sampler.c: the sampling thread and what it hands over. */
+    pthread_mutex_t lock; /* conn, migs' shared fields, the fields below */
+    pthread_cond_t cond;  /* a request, a stop, or a sample handed over */
+    pthread_t sampler;
+    bool sampler_started, sampler_stop, sample_requested, sample_handed;
+    struct hv_sample handed; /* complete, not yet taken */
+    struct hv_sample latest; /* the caller's, from hv_sample_latest */
 };
 
 /* hv_events.c: libvirt's event loop runs in a thread of its own; callbacks
@@ -49,11 +62,25 @@ int hv_events_start(void);
 void hv_events_attach(struct hv *hv);
 void hv_events_detach(struct hv *hv);
 
-/* hv_events.c: wakes the agent's loop. Safe from any thread. */
+/* hv_events.c: counts an event and wakes the agent's loop; hv_wake only
+ * wakes it. Safe from any thread. */
 void hv_events_signal(struct hv *hv);
+void hv_wake(struct hv *hv);
+
+/* hv_conn.c: a reference to the current connection (virConnectClose it
+ * after use), or NULL when there is none. */
+virConnectPtr hv_conn_ref(struct hv *hv);
+uint64_t hv_clock_ms(void);
+
+/* hv_sampler.c: stops and joins the sampling thread. */
+void hv_sampler_stop(struct hv *hv);
 
 /* hv_migrate.c: aborts and joins every running migration. */
 void hv_migrations_stop(struct hv *hv);
+/* hv_migrate.c, in the sampling thread: reads the running migrations' job
+ * info (progress) and aborts those past their deadline. These calls can
+ * block for as long as libvirt holds the domain. */
+void hv_migrations_progress(struct hv *hv, uint64_t now_ms);
 
 /* hv_domains.c: fills hv->cur.vms from the bulk stats API. */
 int hv_sample_domains(struct hv *hv, uint64_t now_ms);

@@ -1,7 +1,8 @@
 /* Live migration of a domain to a peer host. libvirt's migration call blocks
- * for the whole transfer, so each runs in a thread of its own; the agent's
- * loop watches it through the job info (progress), aborts it past its
- * deadline, and collects the result. Peer-to-peer: the source libvirtd talks
+ * for the whole transfer, so each runs in a thread of its own; the sampling
+ * thread reads its job info (progress) and aborts it past its deadline, as
+ * those calls wait while libvirt holds the domain; the agent's loop starts it
+ * and collects the result. Peer-to-peer: the source libvirtd talks
  * to the destination's directly, as `virsh migrate --p2p` does, so the agent
  * needs no connection to the destination. */
 #include <stdio.h>
@@ -48,15 +49,17 @@ static struct hv_mig_slot *free_slot(struct hv *hv) {
 int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
                      const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms, char *err,
                      size_t errlen) {
-    if (!hv->conn) {
-        snprintf(err, errlen, "the hypervisor is unavailable: %s", hv->cur.reason);
-        return -1;
-    }
     if (strlen(dest_uri) >= HV_URI_MAX || (migrate_uri && strlen(migrate_uri) >= HV_URI_MAX)) {
         snprintf(err, errlen, "destination URI too long");
         return -1;
     }
-    virDomainPtr dom = virDomainLookupByName(hv->conn, vm);
+    virConnectPtr conn = hv_conn_ref(hv);
+    if (!conn) {
+        snprintf(err, errlen, "the hypervisor is unavailable: %s", hv->latest.reason);
+        return -1;
+    }
+    virDomainPtr dom = virDomainLookupByName(conn, vm);
+    virConnectClose(conn);
     if (!dom) {
         snprintf(err, errlen, "VM '%s' is not on this host", vm);
         return -1;
@@ -87,6 +90,7 @@ int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char 
         virDomainFree(dom);
         return -1;
     }
+    pthread_mutex_lock(&hv->lock);
     memset(m, 0, sizeof *m);
     m->used = true;
     m->hv = hv;
@@ -106,19 +110,23 @@ int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char 
         snprintf(err, errlen, "cannot start a migration thread");
         virDomainFree(dom);
         m->used = false;
+        pthread_mutex_unlock(&hv->lock);
         return -1;
     }
+    pthread_mutex_unlock(&hv->lock);
     log_info("migration of %s to %s started (timeout %u ms)", vm, dest_uri, timeout_ms);
     return 0;
 }
 
 static void finish(struct hv_mig_slot *m, uint64_t now_ms) {
     pthread_join(m->thread, NULL);
+    pthread_mutex_lock(&m->hv->lock);
     m->pub.state = m->rc == 0 ? HV_MIG_SUCCEEDED
                    : m->abort_requested ? HV_MIG_ABORTED : HV_MIG_FAILED;
     m->pub.ended_ms = now_ms;
     virDomainFree(m->dom);
     m->dom = NULL;
+    pthread_mutex_unlock(&m->hv->lock);
     if (m->pub.state == HV_MIG_SUCCEEDED)
         log_info("migration of %s to %s succeeded in %llu ms", m->pub.vm, m->pub.dest_uri,
                  (unsigned long long)(now_ms - m->pub.started_ms));
@@ -133,21 +141,49 @@ void hv_migrations_poll(struct hv *hv, uint64_t now_ms) {
         struct hv_mig_slot *m = &hv->migs[i];
         if (!m->used || m->pub.state != HV_MIG_RUNNING)
             continue;
-        if (atomic_load(&m->done)) {
+        pthread_mutex_lock(&hv->lock);
+        m->pub.data_total = m->data_total;
+        m->pub.data_processed = m->data_processed;
+        pthread_mutex_unlock(&hv->lock);
+        if (atomic_load(&m->done))
             finish(m, now_ms);
+    }
+}
+
+void hv_migrations_progress(struct hv *hv, uint64_t now_ms) {
+    virDomainPtr doms[HV_MIGRATIONS_MAX];
+    bool abort[HV_MIGRATIONS_MAX];
+    size_t n = 0;
+    /* References taken under the lock, calls made without it: the agent's
+     * loop may collect a migration meanwhile, never wait for these. */
+    pthread_mutex_lock(&hv->lock);
+    for (size_t i = 0; i < HV_MIGRATIONS_MAX; i++) {
+        struct hv_mig_slot *m = &hv->migs[i];
+        if (!m->used || !m->dom || atomic_load(&m->done) || virDomainRef(m->dom) != 0)
             continue;
-        }
-        virDomainJobInfo job;
-        if (virDomainGetJobInfo(m->dom, &job) == 0 && job.dataTotal) {
-            m->pub.data_total = job.dataTotal;
-            m->pub.data_processed = job.dataProcessed;
-        }
-        if (now_ms >= m->deadline_ms && !m->abort_requested) {
+        doms[n] = m->dom;
+        abort[n] = now_ms >= m->deadline_ms && !m->abort_requested;
+        if (abort[n])
             m->abort_requested = true;
-            if (virDomainAbortJob(m->dom) != 0)
-                log_warn("migration of %s: abort failed: %s", m->pub.vm,
-                         virGetLastErrorMessage());
+        n++;
+    }
+    pthread_mutex_unlock(&hv->lock);
+    for (size_t k = 0; k < n; k++) {
+        virDomainJobInfo job;
+        bool have = virDomainGetJobInfo(doms[k], &job) == 0 && job.dataTotal;
+        if (abort[k] && virDomainAbortJob(doms[k]) != 0)
+            log_warn("migration of %s: abort failed: %s", virDomainGetName(doms[k]),
+                     virGetLastErrorMessage());
+        pthread_mutex_lock(&hv->lock);
+        for (size_t i = 0; have && i < HV_MIGRATIONS_MAX; i++) {
+            struct hv_mig_slot *m = &hv->migs[i];
+            if (m->used && m->dom == doms[k]) {
+                m->data_total = job.dataTotal;
+                m->data_processed = job.dataProcessed;
+            }
         }
+        pthread_mutex_unlock(&hv->lock);
+        virDomainFree(doms[k]);
     }
 }
 
@@ -164,7 +200,9 @@ void hv_migrations_stop(struct hv *hv) {
         struct hv_mig_slot *m = &hv->migs[i];
         if (!m->used || m->pub.state != HV_MIG_RUNNING)
             continue;
+        pthread_mutex_lock(&hv->lock);
         m->abort_requested = true;
+        pthread_mutex_unlock(&hv->lock);
         if (!atomic_load(&m->done) && virDomainAbortJob(m->dom) != 0)
             log_warn("migration of %s: abort failed: %s", m->pub.vm, virGetLastErrorMessage());
         finish(m, m->pub.started_ms);

@@ -39,11 +39,13 @@ static const char *weight_param(virDomainPtr dom, unsigned long long *value) {
 }
 
 static virDomainPtr lookup(struct hv *hv, const char *vm, char *err, size_t errlen) {
-    if (!hv->conn) {
+    virConnectPtr conn = hv_conn_ref(hv);
+    if (!conn) {
         snprintf(err, errlen, "the hypervisor is unavailable");
         return NULL;
     }
-    virDomainPtr dom = virDomainLookupByName(hv->conn, vm);
+    virDomainPtr dom = virDomainLookupByName(conn, vm);
+    virConnectClose(conn);
     if (!dom)
         snprintf(err, errlen, "VM '%s' is not on this host", vm);
     return dom;

@@ -475,7 +475,7 @@ static void usage(FILE *f) {
             "            --crash-every S (2; 0 = none) --down-for S (30)\n"
             "            --update-every S (0.5; 0 = none) --record-bytes B (512)\n"
             "            --partition-at S --partition-for S (none) --latency-ms MEAN (1)\n"
-            "  timing:   --config fast|default|memberlist (fast), then overrides: --probe-interval-ms\n"
+            "  timing:   --config default|memberlist (default), then overrides: --probe-interval-ms\n"
             "            --probe-timeout-ms --indirect-checks --suspicion-mult\n"
             "            --suspicion-max-mult --retransmit-mult --gossip-interval-ms\n"
             "            --gossip-nodes --push-pull-ms\n");
@@ -503,8 +503,8 @@ static int parse(int argc, char **argv, struct opts *o) {
     *o = (struct opts){.nodes = 100, .seed = 1, .duration_s = 60, .warmup_s = 5, .quiet_s = 20,
                        .latency_ms = 1, .crash_every_s = 2, .down_for_s = 30,
                        .update_every_s = 0.5, .record_bytes = 512, .partition_at_s = -1,
-                       .config_name = "fast"};
-    gossip_config_fast(&o->cfg);
+                       .config_name = "default"};
+    gossip_config_defaults(&o->cfg);
     /* --config first, so that the overrides apply to the chosen base. */
     for (int k = 1; k + 1 < argc; k++) {
         if (strcmp(argv[k], "--config") != 0)
@@ -512,11 +512,8 @@ static int parse(int argc, char **argv, struct opts *o) {
         o->config_name = argv[k + 1];
         if (strcmp(o->config_name, "memberlist") == 0) {
             gossip_config_memberlist_lan(&o->cfg);
-        } else if (strcmp(o->config_name, "default") == 0) {
-            gossip_config_defaults(&o->cfg);
-        } else if (strcmp(o->config_name, "fast") != 0) {
-            fprintf(stderr,
-                    "nodesim gossip: --config: '%s' is none of fast, default, memberlist\n",
+        } else if (strcmp(o->config_name, "default") != 0) {
+            fprintf(stderr, "nodesim gossip: --config: '%s' is neither default nor memberlist\n",
                     o->config_name);
             return -1;
         }
