@@ -3,10 +3,13 @@
 # times while it consolidates or spreads the guests of a 5-host rig (3
 # candidates, real KVM guests, power-offs and Wake-on-LAN included), and the
 # figures are printed:
-#   lease_s   from the kill to a new leader holding its lease (polled every
-#             0.1 s on the surviving candidates);
+#   lease_s   from the kill to a new leader holding its lease (the new
+#             leader's "this host leads" event, wall clock; the leader is
+#             found by polling the surviving candidates);
 #   action_s  from the kill to the first action the new term dispatched (the
-#             new leader's event log, wall clock);
+#             new leader's event log, wall clock); the kill comes while the
+#             plan has an action under way and another waiting for it, so
+#             the new term always has work left (NA if it had none);
 #   lost, duplicated   guests running on no host / on two hosts once the plan
 #             converged (asked of every powered host's libvirtd);
 #   stale     commands of the old term an agent executed after it learned
@@ -42,27 +45,39 @@ spread() {
 }
 eventually 180 both_off || fail "no initial consolidation"
 
-# The wall-clock ms of the first "action ... dispatched" event of term T on
-# host H, or nothing yet.
-first_action_ms() {
-    on "$1" events 2>/dev/null | awk -v t="$2" '
-        $0 ~ "dispatched: .*term " t "\\)" { print $1 " " $2; exit }' |
+# The leader's plan has an action dispatched and another proposed.
+plan_midway() {
+    local out
+    out=$(on "$1" plan --json) || return 1
+    python3 - "$out" <<'PY'
+import json, sys
+states = [a["state"] for a in json.loads(sys.argv[1]).get("actions", [])]
+sys.exit(0 if "dispatched" in states and "proposed" in states else 1)
+PY
+}
+
+# The wall-clock ms of the first event of host H matching the awk regex R,
+# or nothing yet.
+event_ms() {
+    on "$1" events 2>/dev/null | awk -v r="$2" '$0 ~ r { print $1 " " $2; exit }' |
         { read -r d tm || exit 0; date -u -d "$d $tm" +%s%3N; }
 }
+first_action_ms() { event_ms "$1" "dispatched: .*term $2[)]"; }
 
 lease=() action=() lost=0 dup=0 stale=0 kills=0
 printf 'iter  load  killed  term  new   lease_s  action_s\n'
 for ((i = 1; i <= N; i++)); do
     pct=$((i % 2 ? 90 : 1))
     load "$pct"
-    # The leader with a migration under way (asked afresh each time: a
+    # The leader with an action under way and another still waiting for
+    # it, so that the new term has work left (asked afresh each time: a
     # leader may change on its own on a loaded machine).
     moving() {
         read -r leader term < <(leader_seen rig1 || leader_seen rig2) || return 1
-        migration_dispatched "$leader"
+        plan_midway "$leader"
     }
     if ! eventually 120 moving; then
-        note "iteration $i: no migration within 120 s; skipped"
+        note "iteration $i: no plan under way within 120 s; skipped"
         continue
     fi
     t_kill=$(now_ms)
@@ -81,12 +96,14 @@ for ((i = 1; i <= N; i++)); do
         [[ -n $t_lease ]] || sleep 0.1
         (($(now_ms) - t_kill < 60000)) || fail "iteration $i: no new leader within 60 s"
     done
+    t_led=$(event_ms "$new" "this host leads [(]term $new_term[)]")
+    [[ -n $t_led ]] && t_lease=$t_led
+    agent_restart "$leader"
     t_action="" w=0
-    while [[ -z $t_action ]] && ((w++ < 600)); do
+    while [[ -z $t_action ]] && ((w++ < 300)); do
         t_action=$(first_action_ms "$new" "$new_term")
         [[ -n $t_action ]] || sleep 0.2
     done
-    agent_restart "$leader"
     if ((pct == 1)); then eventually 240 both_off || note "iteration $i: rig4/rig5 not off"; else
         eventually 240 spread || note "iteration $i: guests not spread"; fi
     eventually 120 plan_settled "$new" || note "iteration $i: plan not settled"
