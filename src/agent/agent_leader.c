@@ -295,7 +295,10 @@ static void describe(const struct plan_action *x, char *out, size_t len) {
         snprintf(out, len, "%s %s", agent_plan_kind_name(x->kind), x->host);
 }
 
-static void plan_round(struct agent *a, const struct records *r) {
+/* Plans one round; false when it must wait for migrations in flight (then
+ * the next tick asks again rather than the next plan interval: a takeover
+ * should act as soon as its predecessor's moves end). */
+static bool plan_round(struct agent *a, const struct records *r) {
     struct leader_state *L = &a->leader;
     size_t n_foreign;
     const Nodectl__Migration *f = foreign_in_flight(a, r, &n_foreign);
@@ -307,7 +310,7 @@ static void plan_round(struct agent *a, const struct records *r) {
         if (strcmp(note, L->note) != 0)
             event(a, "%s", note);
         snprintf(L->note, sizeof L->note, "%s", note);
-        return;
+        return false;
     }
     L->note[0] = '\0';
     struct leader_snapshot s;
@@ -317,7 +320,7 @@ static void plan_round(struct agent *a, const struct records *r) {
     if (leader_snapshot_build(&s, r->m, r->n, a->cfg.power_idle_watts, a->cfg.power_max_watts) !=
         0) {
         log_err("leader: snapshot: out of memory");
-        return;
+        return true;
     }
     if (placement_plan(&s.snap, &L->policy, (double)agent_wall_clock_ms() / 1000, &L->rng, &pp) !=
         0) {
@@ -342,6 +345,7 @@ static void plan_round(struct agent *a, const struct records *r) {
     }
     placement_plan_free(&pp);
     leader_snapshot_free(&s);
+    return true;
 }
 
 /* The outcome of a dispatched migration so far: true once it is known
@@ -705,7 +709,8 @@ void agent_leader_run(struct agent *a, uint64_t now) {
     follow(a, &r);
     if (now >= L->next_plan_ms && !(automatic && plan_busy(&L->plan))) {
         L->next_plan_ms = now + a->cfg.plan_interval_ms;
-        plan_round(a, &r);
+        if (!plan_round(a, &r))
+            L->next_plan_ms = now + TICK_MS;
     }
     if (automatic && a->lead.lease) {
         repeat_wakes(a, &r);
