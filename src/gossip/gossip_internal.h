@@ -117,6 +117,7 @@ struct gossip {
 
     struct suspicion **susp;
     uint32_t n_susp, cap_susp;
+    int64_t susp_next_ms; /* the earliest deadline in susp, INT64_MAX if none */
 
     struct bcast *bq;
     uint32_t n_bq, cap_bq;
