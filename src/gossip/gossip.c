@@ -81,6 +81,7 @@ struct gossip *gossip_new(const struct gossip_config *cfg, uint64_t self_id,
     prng_seed(&g->rng, seed);
     g->now_ms = now_ms;
     g->index_mask = 15;
+    g->susp_next_ms = INT64_MAX;
     g->index = calloc(g->index_mask + 1, sizeof *g->index);
     if (!g->index) {
         gossip_free(g);

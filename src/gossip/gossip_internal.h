@@ -117,6 +117,7 @@ struct gossip {
 
     struct suspicion **susp;
     uint32_t n_susp, cap_susp;
+    int64_t susp_next_ms; /* the earliest deadline in susp, INT64_MAX if none */
 
     struct bcast *bq;
     uint32_t n_bq, cap_bq;
@@ -150,7 +151,7 @@ struct pkt {
 /* gossip_wire.c */
 void pkt_init(struct gossip *g, struct pkt *p, Nodectl__GossipKind kind);
 /* with_record_version: a push-pull entry, which also carries the record
- * version and, for DEAD and LEFT, the state's age. */
+ * version. DEAD and LEFT entries carry the state's age. */
 bool pkt_add_member(struct pkt *p, const struct member *m, uint64_t from, bool with_record_version);
 bool pkt_add_record(struct pkt *p, uint64_t id, uint64_t version, uint32_t total, uint32_t offset,
                     const uint8_t *data, size_t len);

@@ -264,7 +264,7 @@ int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadc
          * was forgotten here, or is about to be by the peer: learning it
          * again would keep it for another whole period. One younger is
          * forgotten when the others forget it. */
-        int64_t age_ms = (int64_t)u->state_age_s * 1000;
+        int64_t age_ms = u->state_age_ms;
         if (age_ms >= reap_after_ms(g, st))
             return 0;
         i = member_add(g, u->id, &addr, st, u->incarnation);
@@ -293,6 +293,8 @@ int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadc
         m->addr = addr; /* a restarted member may have moved */
     if (member_set_state(g, i, st, u->incarnation) != 0)
         return -1;
+    if (st == GOSSIP_DEAD || st == GOSSIP_LEFT)
+        m->changed_ms = g->now_ms - u->state_age_ms;
     if (st == GOSSIP_SUSPECT && suspicion_start(g, i, u->from) != 0)
         return -1;
     if (member_set_wake(g, i, u->wake.data, u->wake.len) != 0)

@@ -262,6 +262,7 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
     uint64_t want[GOSSIP_PKT_MEMBERS];
     size_t n_want = 0;
     uint32_t known = g->n;
+    bool joining = p->reply && !g->joined;
     for (size_t k = 0; k < p->n_members; k++) {
         Nodectl__GossipMember u = *p->members[k];
         uint32_t i = member_find(g, u.id);
@@ -269,7 +270,13 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
          * so stale state from one peer cannot kill a member outright. */
         if (i != GOSSIP_NONE && i != g->self && u.state == NODECTL__GOSSIP_STATE__GOSSIP_STATE_DEAD)
             u.state = NODECTL__GOSSIP_STATE__GOSSIP_STATE_SUSPECT;
-        if (member_apply(g, &u, u.id == p->sender, from) < 0)
+        /* memberlist's mergeState applies remote state through aliveNode,
+         * suspectNode and deadNode, which broadcast what changed: news that
+         * reached us only by push-pull (our gossip missed it, so others'
+         * may have too) is gossiped on. Not from the answer to our join:
+         * the whole table is new to us and none of it to the others, except
+         * the sender's own entry. */
+        if (member_apply(g, &u, u.id == p->sender || !joining, from) < 0)
             return -1;
         i = member_find(g, u.id);
         if (i == GOSSIP_NONE || u.record_version <= g->m[i].record_version)

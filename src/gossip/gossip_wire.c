@@ -60,12 +60,13 @@ bool pkt_add_member(struct pkt *p, const struct member *m, uint64_t from, bool w
         u->wake.data = (uint8_t *)w->data;
         u->wake.len = w->len;
     }
-    if (with_record_version) {
+    if (with_record_version)
         u->record_version = m->record_version;
-        int64_t age_s = (p->now_ms - m->changed_ms) / 1000;
-        if ((m->state == GOSSIP_DEAD || m->state == GOSSIP_LEFT) && age_s > 0)
-            u->state_age_s = age_s > UINT32_MAX ? UINT32_MAX : (uint32_t)age_s;
-    }
+    /* Gossiped or pushed, the age goes along, so that every node forgets
+     * the member at about the same time (gossip_members.c). */
+    int64_t age = p->now_ms - m->changed_ms;
+    if ((m->state == GOSSIP_DEAD || m->state == GOSSIP_LEFT) && age > 0)
+        u->state_age_ms = age > UINT32_MAX ? UINT32_MAX : (uint32_t)age;
     size_t sz = field_size(nodectl__gossip_member__get_packed_size(u));
     if (p->size + sz > p->limit)
         return false;
