@@ -6,8 +6,11 @@
 #   1. low load: the guests of rig4 and rig5 are consolidated onto the
 #      candidates and both hosts are powered off through the rig's power
 #      button; `nodectl status` shows them off; every guest runs once;
-#   2. load rises: the leader wakes them with real Wake-on-LAN packets (the
-#      rig's power controller logs each packet) and the guests spread out;
+#   2. load rises: the leader wakes rig4 with real Wake-on-LAN packets (the
+#      rig's power controller logs each packet) and rig5, which declares its
+#      BMC, through IPMI (a live host runs ipmitool against rig5's simulated
+#      BMC, which logs the power-on; no magic packet goes to rig5), and the
+#      guests spread out;
 #   3. load falls and the leader is killed (kill -9) while migrations run:
 #      a new leader takes over, no agent executes a command of the old term
 #      after learning the new one, every guest runs on exactly one host and
@@ -38,6 +41,7 @@ on_exit() {
 }
 trap on_exit EXIT
 
+IPMI_HOSTS=(rig5)
 cluster_up 5 1 rig1 rig2 rig3
 has_leader() { [[ -n $(leader_seen rig1) ]]; }
 eventually 60 has_leader || fail "no leader within 60 s"
@@ -72,10 +76,17 @@ both_alive() {
 t0=$SECONDS
 eventually 150 both_alive || { on rig1 status >&2 || true; fail "rig4 and rig5 were not woken"; }
 note "load 90 %: rig4 and rig5 alive again after $((SECONDS - t0)) s"
-for mac in 02:77:00:00:00:04 02:77:00:00:00:05; do
-    grep -q "wol: magic packet for $mac" "/run/$NODECTL_RIG/power.log" ||
-        fail "no Wake-on-LAN packet for $mac reached the rig's power controller"
-done
+power_log=/run/$NODECTL_RIG/power.log
+grep -q "wol: magic packet for 02:77:00:00:00:04" "$power_log" ||
+    fail "no Wake-on-LAN packet for rig4 reached the rig's power controller"
+grep -q "bmc rig5: IPMI chassis power on" "$power_log" ||
+    fail "rig5 was not powered on through its BMC"
+! grep -q "wol: magic packet for 02:77:00:00:00:05" "$power_log" ||
+    fail "a magic packet was sent for rig5, which has a BMC"
+ipmi_event() { on "$(leader_seen rig1 | cut -d' ' -f1)" events | grep -q "power-on rig5 .*: IPMI power on through its BMC from "; }
+eventually 10 ipmi_event || fail "the leader's events do not say rig5 was powered on by IPMI"
+note "rig4 woken by Wake-on-LAN, rig5 by IPMI through its BMC"
+
 spread() {
     exactly_once >"$WORK/placement" 2>/dev/null || return 1
     [[ $(awk '{ print $2 }' "$WORK/placement" | sort -u | wc -l) -eq 5 ]]
