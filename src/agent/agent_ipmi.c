@@ -40,7 +40,10 @@ static void fail(struct action *x, const char *host, const char *why) {
     log_warn("command %s: IPMI power on of %s: %s", x->id, host, why);
 }
 
-/* The child: stdin and stdout on /dev/null, stderr into the pipe. */
+/* The child: stdin and stdout on /dev/null, stderr into the pipe, the
+ * signals the agent blocks (for its signalfd) unblocked. The agent has
+ * threads (the hypervisor sampler), so only async-signal-safe calls here:
+ * no stdio, no strerror. */
 static void exec_ipmitool(const struct ipmi_command *c, int err_fd) {
     sigset_t none;
     sigemptyset(&none);
@@ -50,7 +53,9 @@ static void exec_ipmitool(const struct ipmi_command *c, int err_fd) {
         _exit(126);
     closefrom(3);
     execvp(c->argv[0], c->argv);
-    dprintf(2, "cannot run %s: %s\n", c->argv[0], strerror(errno));
+    static const char msg[] = "cannot run ipmitool (is it installed and on PATH?)\n";
+    if (write(2, msg, sizeof msg - 1) < 0)
+        _exit(127);
     _exit(127);
 }
 
