@@ -10,7 +10,8 @@
 #      rig's power controller logs each packet) and rig5, which declares its
 #      BMC, through IPMI (a live host runs ipmitool against rig5's simulated
 #      BMC, which logs the power-on; no magic packet goes to rig5), and the
-#      guests spread out;
+#      guests spread out; a first IPMI attempt with a wrong password fails
+#      and the leader's events say why (ipmitool's status and message);
 #   3. load falls and the leader is killed (kill -9) while migrations run:
 #      a new leader takes over, no agent executes a command of the old term
 #      after learning the new one, every guest runs on exactly one host and
@@ -67,8 +68,20 @@ exactly_once >"$WORK/placement" || fail "guests after consolidation"
 grep -Eq ' rig[45]$' "$WORK/placement" && fail "a guest still runs on a host that is off"
 note "every guest runs once: $(tr '\n' ' ' <"$WORK/placement")"
 
-# 2. Load rises: both are woken by real magic packets and the guests spread.
+# 2. Load rises: rig4 is woken by real magic packets, rig5 through its BMC, the guests spread.
+# The BMC password file every agent uses holds a wrong password at first: that power-on fails
+# with ipmitool's own reason, then the next plan powers rig5 on with the right one.
+bmc_pw=/run/$NODECTL_RIG/bmc-password
+cp "$bmc_pw" "$WORK/bmc-password.good"
+printf 'wrong\n' >"$bmc_pw"
 load 90
+leader_events() { on "$(leader_seen rig1 | cut -d' ' -f1)" events; }
+ipmi_failed() {
+    leader_events | grep -q "failed: power-on rig5 .*could not power it on through its BMC: ipmitool exited with status 1: Error"
+}
+eventually 60 ipmi_failed || fail "no failed IPMI power-on of rig5 with a wrong password in the leader's events"
+note "wrong BMC password: $(leader_events | grep -o 'rig[0-9] could not power it on through its BMC.*' | head -1)"
+cp "$WORK/bmc-password.good" "$bmc_pw"
 both_alive() {
     local h
     for h in rig4 rig5; do [[ $(member_state rig1 "$h") == alive ]] || return 1; done
@@ -83,7 +96,7 @@ grep -q "bmc rig5: IPMI chassis power on" "$power_log" ||
     fail "rig5 was not powered on through its BMC"
 ! grep -q "wol: magic packet for 02:77:00:00:00:05" "$power_log" ||
     fail "a magic packet was sent for rig5, which has a BMC"
-ipmi_event() { on "$(leader_seen rig1 | cut -d' ' -f1)" events | grep -q "power-on rig5 .*: IPMI power on through its BMC from "; }
+ipmi_event() { leader_events | grep -q "dispatched: power-on rig5 .*: IPMI power on through its BMC from "; }
 eventually 10 ipmi_event || fail "the leader's events do not say rig5 was powered on by IPMI"
 note "rig4 woken by Wake-on-LAN, rig5 by IPMI through its BMC"
 
