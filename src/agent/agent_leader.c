@@ -617,6 +617,7 @@ static void repeat_wakes(struct agent *a, const struct records *r) {
         if (x->by_ipmi && (!last || strcmp(last->state, "running") == 0))
             continue;
         uint64_t sent = x->sent_ms, deadline = x->deadline_ms;
+        bool by_ipmi = x->by_ipmi;
         char id[sizeof x->command_id];
         snprintf(id, sizeof id, "%s", x->command_id);
         if (send_wake(a, r, x)) {
@@ -625,6 +626,7 @@ static void repeat_wakes(struct agent *a, const struct records *r) {
         } else {
             /* Keep following the first request; try again later. */
             snprintf(x->command_id, sizeof x->command_id, "%s", id);
+            x->by_ipmi = by_ipmi;
         }
         x->sent_ms = sent;
         x->deadline_ms = deadline;
