@@ -217,6 +217,37 @@ static void agent_refuses_bad_config_and_corrupt_identity(void **state) {
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
     assert_non_null(strstr(err, "[leader] policy 'fastest' is unknown; known: "));
 
+    /* IPMI power-on: a BMC address that is not host[:port] (it becomes an
+     * argument of ipmitool), half the credentials, a password file that is
+     * not there; each named by its key. */
+    static const struct {
+        const char *conf, *error;
+    } bad_ipmi[] = {
+        {"[power]\nipmi_address = bmc;reboot\n", "key 'ipmi_address' in [power]: expected host"},
+        {"[power]\nipmi_address = -obmc\n", "key 'ipmi_address' in [power]: expected host"},
+        {"[power]\nipmi_address = 10.0.0.9:70000\n", "got '10.0.0.9:70000'"},
+        {"[power]\nipmi_user = admin\n",
+         "key 'ipmi_password_file' in [power]: needed with 'ipmi_user'"},
+        {"[power]\nipmi_user = admin\nipmi_password_file = /nonexistent/ipmi-password\n",
+         "key 'ipmi_password_file' in [power]: cannot read /nonexistent/ipmi-password"},
+    };
+    for (size_t i = 0; i < sizeof bad_ipmi / sizeof *bad_ipmi; i++) {
+        write_conf("n6", "test:///default", bad_ipmi[i].conf, conf);
+        snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s' --check", conf);
+        assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
+        if (!strstr(err, bad_ipmi[i].error))
+            fail_msg("%s: got '%s'", bad_ipmi[i].conf, err);
+    }
+    char pw[PATH_MAX], ipmi[2 * PATH_MAX];
+    test_write_file(test_dir, "ipmi-password", "s3cret-pw\n", pw, sizeof pw);
+    snprintf(ipmi, sizeof ipmi, "[power]\nipmi_address = bmc-6.rig:6236\nipmi_user = admin\n"
+                                "ipmi_password_file = %s\nipmi_cipher_suite = 3\n", pw);
+    write_conf("n6", "test:///default", ipmi, conf);
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s' --check", conf);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 0);
+    assert_null(strstr(out, "s3cret"));
+    assert_null(strstr(err, "s3cret"));
+
     write_conf("n6", "test:///default", "", conf);
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s' --check", conf);
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 0);

@@ -61,7 +61,10 @@ static void good_file_sets_every_kind_of_value(void **state) {
                   "[power]\n"
                   "off_command = systemctl poweroff\n"
                   "wake_mac = 52:54:00:AB:cd:01\n"
-                  "wake_broadcast = 10.0.0.255:7\n",
+                  "wake_broadcast = 10.0.0.255:7\n"
+                  "ipmi_address = 10.0.1.2:6230\n"
+                  "ipmi_user = nodectl\n"
+                  "ipmi_password_file = /etc/nodectl/ipmi.password\n",
                   &cfg, &err, path);
     assert_int_equal(rc, 0);
     assert_string_equal(cfg.cluster_name, "prod");
@@ -93,6 +96,10 @@ static void good_file_sets_every_kind_of_value(void **state) {
     assert_string_equal(cfg.off_command, "systemctl poweroff");
     assert_string_equal(cfg.wake_mac, "52:54:00:AB:cd:01");
     assert_string_equal(cfg.wake_broadcast, "10.0.0.255:7");
+    assert_string_equal(cfg.ipmi_address, "10.0.1.2:6230");
+    assert_string_equal(cfg.ipmi_user, "nodectl");
+    assert_string_equal(cfg.ipmi_password_file, "/etc/nodectl/ipmi.password");
+    assert_int_equal(cfg.ipmi_cipher_suite, 0); /* unset: ipmitool negotiates */
     assert_int_equal(cfg.plan_interval_ms, 2000);
     assert_int_equal(cfg.max_migrations, 4);
     assert_int_equal(cfg.power_idle_watts, 80);
@@ -171,6 +178,19 @@ static void bad_values_say_what_was_expected(void **state) {
     expect_error("[power]\nwake_mac = 52-54-00-12-34-56\n",
                  ":2: key 'wake_mac' in [power]: expected a MAC address such as "
                  "52:54:00:12:34:56, got '52-54-00-12-34-56'");
+    expect_error("[power]\nipmi_password_file = ipmi.password\n",
+                 ":2: key 'ipmi_password_file' in [power]: expected an absolute path, got "
+                 "'ipmi.password'");
+    expect_error("[power]\nipmi_cipher_suite = 0\n",
+                 ":2: key 'ipmi_cipher_suite' in [power]: expected a whole number between 1 and "
+                 "17, got '0'");
+    /* A BMC address long enough to overflow the wake information gossip
+     * carries is refused. */
+    expect_error("[power]\nipmi_address = "
+                 "bmc-0123456789012345678901234567890123456789012345678901234567890\n",
+                 ":2: key 'ipmi_address' in [power]: expected a non-empty string of at most 63 "
+                 "characters, got "
+                 "'bmc-0123456789012345678901234567890123456789012345678901234567890'");
     expect_error("[leader]\nautomation = yes\n",
                  ":2: key 'automation' in [leader]: expected one of off, advise, auto, got 'yes'");
     expect_error("[leader]\nplan_interval = 50ms\n",

@@ -17,6 +17,7 @@
 #include "agent_internal.h"
 #include "common/identity.h"
 #include "common/log.h"
+#include "net/ipmi.h"
 #include "net/wol.h"
 
 /* SIGHUP: re-read the file and apply what can change at run time. A file
@@ -141,6 +142,28 @@ static int check_config(const struct config *cfg) {
         fprintf(stderr, "nodectl agent: bad configuration: %s: key 'wake_broadcast' in [power]: "
                         "expected a.b.c.d or a.b.c.d:port, got '%s'\n", cfg->path,
                 cfg->wake_broadcast);
+        return -1;
+    }
+    if (cfg->ipmi_address[0] && !ipmi_address_valid(cfg->ipmi_address)) {
+        fprintf(stderr, "nodectl agent: bad configuration: %s: key 'ipmi_address' in [power]: "
+                        "expected host or host:port (letters, digits, '.', '-'; port 1 to "
+                        "65535), got '%s'\n", cfg->path, cfg->ipmi_address);
+        return -1;
+    }
+    /* Both credentials or neither; the password file is read by ipmitool
+     * when a power-on runs, so a missing one is told now, not at the first
+     * wake. Its contents are never read here. */
+    if (!cfg->ipmi_user[0] != !cfg->ipmi_password_file[0]) {
+        fprintf(stderr, "nodectl agent: bad configuration: %s: key '%s' in [power]: needed "
+                        "with '%s'\n", cfg->path,
+                cfg->ipmi_user[0] ? "ipmi_password_file" : "ipmi_user",
+                cfg->ipmi_user[0] ? "ipmi_user" : "ipmi_password_file");
+        return -1;
+    }
+    if (cfg->ipmi_password_file[0] && access(cfg->ipmi_password_file, R_OK) != 0) {
+        fprintf(stderr, "nodectl agent: bad configuration: %s: key 'ipmi_password_file' in "
+                        "[power]: cannot read %s: %s\n", cfg->path, cfg->ipmi_password_file,
+                strerror(errno));
         return -1;
     }
     struct placement_policy pol;

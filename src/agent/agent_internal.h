@@ -76,16 +76,32 @@ struct action {
     uint64_t term;
 };
 
+/* An ipmitool this host runs to power another host on (agent_ipmi.c). */
+#define IPMI_CHILDREN_MAX 8
+struct ipmi_child {
+    pid_t pid;             /* 0: slot free */
+    int err_fd;            /* read end of its stderr */
+    char action[64];       /* the wake command's id */
+    char host[CONFIG_NAME_MAX];
+    char err[HV_REASON_MAX]; /* the first line of its stderr */
+    size_t err_len;
+    bool err_line_done;    /* that line is complete: the rest is discarded */
+    bool killed;           /* it outlived IPMI_TIMEOUT_MS */
+    uint64_t started_ms;   /* monotonic */
+};
+
 /* This host's power (agent_power.c). */
 struct power {
     char wake_mac[18];                  /* "": cannot be woken */
     char wake_broadcast[CONFIG_NAME_MAX]; /* a.b.c.d:port */
     char network[CONFIG_NAME_MAX];      /* a.b.c.d/len of the wake NIC */
+    char ipmi_address[CONFIG_IPMI_ADDRESS_MAX]; /* "": no BMC declared */
     uint64_t booted_at_ms;              /* wall clock of the agent's start */
     bool off_pending;                   /* announced off; the command runs or will */
     uint64_t off_at_ms;                 /* monotonic: when the command starts / started */
     pid_t off_child;                    /* 0: not started; -1: finished */
     char off_action[64];                /* the power-off command's id */
+    struct ipmi_child ipmi[IPMI_CHILDREN_MAX];
 };
 
 /* The leader's last plan and what became of each action (agent_leader.c). */
@@ -99,7 +115,8 @@ struct plan_action {
     enum plan_state state;
     char note[HV_REASON_MAX];
     char command_id[40];
-    char waker[CONFIG_NAME_MAX]; /* power-on: the host that sent the magic packet */
+    char waker[CONFIG_NAME_MAX]; /* power-on: the host that sent the magic packet or ran ipmitool */
+    bool by_ipmi;                /* power-on: through the host's BMC, not Wake-on-LAN */
     uint64_t sent_ms;     /* wall clock of the dispatch */
     uint64_t repeat_ms;   /* power-on: when the magic packet was last asked for */
     uint64_t deadline_ms; /* wall clock: no outcome by then is a failure */
@@ -196,6 +213,11 @@ bool agent_power_can_off(const struct agent *a);
 int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 void agent_power_off(struct agent *a, struct action *x);
 void agent_wake(struct agent *a, const Nodectl__WakeCommand *w, struct action *x);
+/* agent_ipmi.c: powering other hosts on through their BMCs. */
+bool agent_ipmi_can_wake(const struct agent *a);
+void agent_ipmi_power_on(struct agent *a, const Nodectl__WakeCommand *w, struct action *x);
+void agent_ipmi_run(struct agent *a, uint64_t now);
+bool agent_ipmi_busy(const struct agent *a);
 void agent_power_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_power_deadline(const struct agent *a);
 bool agent_powering_off(const struct agent *a);

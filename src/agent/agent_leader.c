@@ -3,7 +3,10 @@
  * gossiped records, runs the planner (src/placement) and keeps the plan. In
  * `auto` it sends the plan's actions, fenced by its term and bounded by a
  * deadline, in dependency order: a migration to the source host's agent (a
- * few at a time), a power-off to the idle host itself, and a power-on as a
+ * few at a time), a power-off to the idle host itself, and a power-on as an
+ * IPMI request to any live host holding the IPMI credentials when the
+ * sleeper declared its BMC (a BMC is reachable from anywhere it is routed
+ * to, and its answer says whether the chassis took the command), else as a
  * Wake-on-LAN request to a live host on the sleeper's network. It follows
  * each outcome in the gossiped records: a migration's in its source's
  * record, a power-off by the host turning "off" in gossip, a power-on by the
@@ -403,16 +406,17 @@ static bool follow_power_on(struct agent *a, const struct records *r, struct pla
         woken_note(&a->leader, x->host, wall, false);
     } else if (m && strcmp(m->state, "failed") == 0) {
         x->state = PLAN_FAILED;
-        snprintf(x->note, sizeof x->note, "%s could not send the magic packet: %s", x->waker,
-                 m->error);
+        snprintf(x->note, sizeof x->note, "%s could not %s: %s", x->waker,
+                 x->by_ipmi ? "power it on through its BMC" : "send the magic packet", m->error);
     } else if (wall > x->deadline_ms) {
         x->state = PLAN_FAILED;
         snprintf(x->note, sizeof x->note, "not back within %u s: marked failed",
                  a->cfg.power_on_timeout_ms / 1000);
         woken_note(&a->leader, x->host, wall, true);
     } else {
-        snprintf(x->note, sizeof x->note, "magic packet sent by %s; waiting %.0f s",
-                 x->waker, (double)(wall - x->sent_ms) / 1000);
+        snprintf(x->note, sizeof x->note, "%s by %s; waiting %.0f s",
+                 x->by_ipmi ? "IPMI power on asked" : "magic packet sent", x->waker,
+                 (double)(wall - x->sent_ms) / 1000);
         return false;
     }
     return true;
@@ -541,15 +545,38 @@ static const struct leader_member *waker_on(struct agent *a, const struct record
     return NULL;
 }
 
+/* A live host holding the IPMI credentials: this one if it does, else the
+ * first in the records. A BMC is not bound to a broadcast domain. */
+static const struct leader_member *ipmi_waker(struct agent *a, const struct records *r) {
+    const struct leader_member *self = record_named(r, a->cfg.node_name);
+    if (self && self->rec->power && self->rec->power->ipmi_waker)
+        return self;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->m[i].liveness == LEADER_HOST_UP && r->m[i].rec->power &&
+            r->m[i].rec->power->ipmi_waker)
+            return &r->m[i];
+    return NULL;
+}
+
+/* Asks a live host to power x->host on: through its BMC when it declared
+ * one and a host holds the credentials, else by Wake-on-LAN. */
 static bool send_wake(struct agent *a, const struct records *r, struct plan_action *x) {
     const struct leader_member *h = record_named(r, x->host);
     const Nodectl__Power *pw = h ? h->rec->power : NULL;
-    if (!h || h->liveness != LEADER_HOST_OFF || !pw || !pw->wake_mac[0] ||
-        !pw->wake_broadcast[0]) {
+    bool wol = pw && pw->wake_mac[0] && pw->wake_broadcast[0];
+    if (!h || h->liveness != LEADER_HOST_OFF || !pw || (!wol && !pw->ipmi_address[0])) {
         snprintf(x->note, sizeof x->note, "%s is not off with wake information", x->host);
         return false;
     }
-    const struct leader_member *w = waker_on(a, r, pw->network);
+    const struct leader_member *w = pw->ipmi_address[0] ? ipmi_waker(a, r) : NULL;
+    x->by_ipmi = w != NULL;
+    if (!w && !wol) {
+        snprintf(x->note, sizeof x->note, "no live host holds IPMI credentials for %s's BMC %s",
+                 x->host, pw->ipmi_address);
+        return false;
+    }
+    if (!w)
+        w = waker_on(a, r, pw->network);
     if (!w) {
         snprintf(x->note, sizeof x->note, "no live host on %s's network %s", x->host,
                  pw->network[0] ? pw->network : "(unknown)");
@@ -558,8 +585,12 @@ static bool send_wake(struct agent *a, const struct records *r, struct plan_acti
     snprintf(x->waker, sizeof x->waker, "%s", w->rec->name);
     Nodectl__WakeCommand wc = NODECTL__WAKE_COMMAND__INIT;
     wc.host = x->host;
-    wc.mac = pw->wake_mac;
-    wc.broadcast = pw->wake_broadcast;
+    if (x->by_ipmi) {
+        wc.ipmi_address = pw->ipmi_address;
+    } else {
+        wc.mac = pw->wake_mac;
+        wc.broadcast = pw->wake_broadcast;
+    }
     Nodectl__Command cmd = NODECTL__COMMAND__INIT;
     cmd.body_case = NODECTL__COMMAND__BODY_WAKE;
     cmd.wake = &wc;
@@ -573,7 +604,9 @@ static bool send_wake(struct agent *a, const struct records *r, struct plan_acti
 /* A magic packet is one unacknowledged datagram, lost with a frame or
  * ignored by a host still on its way down: while a woken host is not back,
  * the packet is asked for again every WAKE_REPEAT_MS, as wake tools repeat
- * theirs. */
+ * theirs. An IPMI power on is acknowledged, but a chassis still on its way
+ * down takes it as a no-op: it is asked again too, once the previous
+ * ipmitool has finished. */
 #define WAKE_REPEAT_MS 5000
 static void repeat_wakes(struct agent *a, const struct records *r) {
     struct leader_plan *p = &a->leader.plan;
@@ -583,14 +616,21 @@ static void repeat_wakes(struct agent *a, const struct records *r) {
         if (x->kind != PLACEMENT_POWER_ON || x->state != PLAN_DISPATCHED ||
             wall < x->repeat_ms + WAKE_REPEAT_MS)
             continue;
+        const struct leader_member *w = record_named(r, x->waker);
+        const Nodectl__Migration *last = w ? action_with_id(w->rec, x->command_id) : NULL;
+        if (x->by_ipmi && (!last || strcmp(last->state, "running") == 0))
+            continue;
         uint64_t sent = x->sent_ms, deadline = x->deadline_ms;
+        bool by_ipmi = x->by_ipmi;
         char id[sizeof x->command_id];
         snprintf(id, sizeof id, "%s", x->command_id);
         if (send_wake(a, r, x)) {
-            log_debug("leader: magic packet for %s asked again of %s", x->host, x->waker);
+            log_debug("leader: %s for %s asked again of %s",
+                      x->by_ipmi ? "IPMI power on" : "magic packet", x->host, x->waker);
         } else {
             /* Keep following the first request; try again later. */
             snprintf(x->command_id, sizeof x->command_id, "%s", id);
+            x->by_ipmi = by_ipmi;
         }
         x->sent_ms = sent;
         x->deadline_ms = deadline;
@@ -652,10 +692,14 @@ static void dispatch(struct agent *a, const struct records *r) {
         } else if (x->kind == PLACEMENT_POWER_OFF) {
             snprintf(x->note, sizeof x->note, "sent to %s", x->host);
         } else {
-            snprintf(x->note, sizeof x->note, "magic packet asked of %s", x->waker);
+            snprintf(x->note, sizeof x->note, "%s asked of %s",
+                     x->by_ipmi ? "IPMI power on" : "magic packet", x->waker);
         }
         event(a, "action %zu dispatched: %s (command %s, term %" PRIu64 ")%s%s", i + 1, what,
-              x->command_id, a->lead.term, x->waker[0] ? ": magic packet from " : "", x->waker);
+              x->command_id, a->lead.term,
+              !x->waker[0] ? "" : x->by_ipmi ? ": IPMI power on through its BMC from "
+                                             : ": magic packet from ",
+              x->waker);
     }
 }
 

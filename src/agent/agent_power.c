@@ -10,8 +10,10 @@
  * was resumed), the host announces itself alive again.
  *
  * Waking: the leader asks a live host on the sleeper's network to broadcast
- * the magic packet (a broadcast does not cross routers), and watches gossip
- * for the sleeper to come back. */
+ * the magic packet (a broadcast does not cross routers), or, for a host that
+ * declared its BMC, any live host holding the IPMI credentials to power it
+ * on through the BMC (agent_ipmi.c); then it watches gossip for the sleeper
+ * to come back. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -100,11 +102,18 @@ void agent_power_open(struct agent *a) {
     if (colon)
         *colon = '\0';
     detect_nic(p, ip);
+    /* Checked at start (check_config): host[:port]. */
+    snprintf(p->ipmi_address, sizeof p->ipmi_address, "%s", a->cfg.ipmi_address);
+    if (p->ipmi_address[0])
+        log_info("wake: IPMI power on through the BMC at %s", p->ipmi_address);
+    if (agent_ipmi_can_wake(a))
+        log_info("wake: can power other hosts on through their BMCs as IPMI user %s",
+                 a->cfg.ipmi_user);
     if (p->wake_mac[0])
         log_info("wake: Wake-on-LAN to %s via %s (network %s)", p->wake_mac,
                  p->wake_broadcast[0] ? p->wake_broadcast : "?", p->network[0] ? p->network : "?");
     else
-        log_info("wake: no MAC for %s: the leader cannot wake this host (set [power] wake_mac)",
+        log_info("wake: no MAC for %s: no Wake-on-LAN for this host (set [power] wake_mac)",
                  ip);
 }
 
@@ -121,7 +130,9 @@ int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
     rec->power = pw;
     pw->can_power_off = agent_power_can_off(a);
     pw->booted_at_ms = p->booted_at_ms;
-    if ((p->wake_mac[0] && !(pw->wake_mac = strdup(p->wake_mac))) ||
+    pw->ipmi_waker = agent_ipmi_can_wake(a);
+    if ((p->ipmi_address[0] && !(pw->ipmi_address = strdup(p->ipmi_address))) ||
+        (p->wake_mac[0] && !(pw->wake_mac = strdup(p->wake_mac))) ||
         (p->wake_broadcast[0] && !(pw->wake_broadcast = strdup(p->wake_broadcast))) ||
         (p->network[0] && !(pw->network = strdup(p->network))))
         return -1;
@@ -129,12 +140,16 @@ int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
 }
 
 /* The wake information gossip carries while this host is off: the Power
- * message without the flags, which fits GOSSIP_WAKE_MAX. */
+ * message without the flags, which fits GOSSIP_WAKE_MAX: at most 19 bytes
+ * of MAC, 23 of broadcast, 20 of network and 65 of IPMI address (each
+ * field's tag and length, then its text; CONFIG_IPMI_ADDRESS_MAX bounds the
+ * last). */
 static size_t wake_bytes(const struct power *p, uint8_t *out, size_t cap) {
     Nodectl__Power w = NODECTL__POWER__INIT;
     w.wake_mac = (char *)p->wake_mac;
     w.wake_broadcast = (char *)p->wake_broadcast;
     w.network = (char *)p->network;
+    w.ipmi_address = (char *)p->ipmi_address;
     size_t n = nodectl__power__get_packed_size(&w);
     if (n > cap)
         return 0;
@@ -235,6 +250,7 @@ static pid_t spawn_off_command(const char *command) {
 
 void agent_power_run(struct agent *a, uint64_t now) {
     struct power *p = &a->power;
+    agent_ipmi_run(a, now);
     if (p->off_pending && !p->off_child && now >= p->off_at_ms) {
         pid_t pid = spawn_off_command(a->cfg.off_command);
         if (pid < 0) {
@@ -271,8 +287,11 @@ void agent_power_run(struct agent *a, uint64_t now) {
         back_on(a, "still running a minute after the off command");
 }
 
-uint64_t agent_power_deadline(const struct agent *a) {
-    const struct power *p = &a->power;
+/* How often a running ipmitool is polled: it takes tens of milliseconds
+ * against a BMC that answers. */
+#define IPMI_POLL_MS 100
+
+static uint64_t off_deadline(const struct power *p) {
     if (!p->off_pending)
         return UINT64_MAX;
     if (!p->off_child)
@@ -281,9 +300,20 @@ uint64_t agent_power_deadline(const struct agent *a) {
     return agent_clock_ms() + 1000;
 }
 
+uint64_t agent_power_deadline(const struct agent *a) {
+    uint64_t d = off_deadline(&a->power);
+    if (agent_ipmi_busy(a) && agent_clock_ms() + IPMI_POLL_MS < d)
+        d = agent_clock_ms() + IPMI_POLL_MS;
+    return d;
+}
+
 bool agent_powering_off(const struct agent *a) { return a->power.off_pending; }
 
 void agent_wake(struct agent *a, const Nodectl__WakeCommand *w, struct action *x) {
+    if (w->ipmi_address[0]) {
+        agent_ipmi_power_on(a, w, x);
+        return;
+    }
     char err[HV_REASON_MAX];
     x->ended_ms = agent_wall_clock_ms();
     if (wol_send(w->mac, w->broadcast, err, sizeof err) != 0) {

@@ -71,7 +71,8 @@ static void fill_host(struct leader_snapshot *s, size_t h, const struct leader_m
     ph->mem_mb = usable ? r->capacity->memory_kib / 1024 : 0;
     ph->power = &s->power;
     ph->power_state = m->liveness == LEADER_HOST_OFF ? PLACEMENT_HOST_OFF : PLACEMENT_HOST_ON;
-    bool wakeable = r->power && r->power->wake_mac[0] && r->power->wake_broadcast[0];
+    bool wakeable = r->power && ((r->power->wake_mac[0] && r->power->wake_broadcast[0]) ||
+                                 r->power->ipmi_address[0]);
     ph->flags = (r->candidate ? PLACEMENT_HOST_CANDIDATE : 0u) |
                 (r->drain ? PLACEMENT_HOST_DRAIN : 0u) |
                 (r->migration_uri[0] ? 0u : PLACEMENT_HOST_NO_INBOUND) |

@@ -34,7 +34,7 @@ struct leader_snapshot {
 
 /* Builds the snapshot. Hosts are the members with a record and an available
  * hypervisor; a member that is down or whose hypervisor is unavailable is
- * FAILED, and so is one that is off and cannot be woken (no wake MAC) or did
+ * FAILED, and so is one that is off and cannot be woken (no wake MAC nor BMC) or did
  * not come back when woken; one with no migration_uri is NO_INBOUND; one
  * with no off command (power.can_power_off false) or keep_on is KEEP_ON. A host woken
  * by the leader counts as powered on at woken_at_ms (the planner's wake

@@ -77,6 +77,12 @@ static const struct key keys[] = {
     {"power", "off_command", T_STRING, F(off_command), 0, 0},
     {"power", "wake_mac", T_MAC, F(wake_mac), 0, 0},
     {"power", "wake_broadcast", T_STRING, F(wake_broadcast), 0, 0},
+    {"power", "ipmi_address", T_STRING, F(ipmi_address), 0, 0},
+    {"power", "ipmi_user", T_STRING, F(ipmi_user), 0, 0},
+    {"power", "ipmi_password_file", T_PATH, F(ipmi_password_file), 0, 0},
+    /* IPMI v2.0 defines cipher suites 0 to 17; 0 (no authentication) is not
+     * offered. */
+    {"power", "ipmi_cipher_suite", T_UINT, F(ipmi_cipher_suite), 1, 17},
 };
 
 static const char *const automation_names[] = {"off", "advise", "auto"};
@@ -300,6 +306,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
                          "key '%s' in [%s]: expected %s between %u and %u%s, got '%.80s'", name,
                          section, expected(k), k->min, k->max,
                          k->type == T_DURATION ? " ms" : k->type == T_PERCENT ? " %" : "", value);
+            else if ((k->type == T_STRING || k->type == T_PATH) && strlen(value) >= k->size)
+                snprintf(st->error, sizeof st->error,
+                         "key '%s' in [%s]: expected %s of at most %zu characters, got '%.80s'",
+                         name, section, expected(k), k->size - 1, value);
             else
                 snprintf(st->error, sizeof st->error, "key '%s' in [%s]: expected %s, got '%.80s'",
                          name, section, expected(k), value);

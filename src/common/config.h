@@ -13,6 +13,7 @@
 #define CONFIG_NAME_MAX 64
 #define CONFIG_ADDR_MAX 256
 #define CONFIG_PATH_MAX 1024
+#define CONFIG_IPMI_ADDRESS_MAX 64
 #define CONFIG_LIST_MAX 32
 #define CONFIG_DEFAULT_PATH "/etc/nodectl/nodectl.conf"
 #define CONFIG_DEFAULT_SOCKET "/run/nodectl/nodectl.sock"
@@ -95,6 +96,16 @@ struct config {
     char off_command[CONFIG_PATH_MAX]; /* run by /bin/sh; empty: never powered off */
     char wake_mac[18];                 /* empty: the NIC of the bind address */
     char wake_broadcast[CONFIG_NAME_MAX]; /* a.b.c.d[:port]; empty: that NIC's broadcast, port 9 */
+    /* This host's BMC, host[:port] (checked by the agent): any live host
+     * powers it on through it. Bounded so that the wake information still
+     * fits GOSSIP_WAKE_MAX. */
+    char ipmi_address[CONFIG_IPMI_ADDRESS_MAX];
+    /* The cluster's BMC credentials, the same on every host that may power
+     * others on; the password is read by ipmitool from the file (-f), never
+     * by nodectl. */
+    char ipmi_user[CONFIG_NAME_MAX];
+    char ipmi_password_file[CONFIG_PATH_MAX];
+    uint32_t ipmi_cipher_suite; /* ipmitool -C; 0: ipmitool negotiates */
 };
 
 /* "off", "advise", "auto". */

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOSSIP_WAKE_MAX 64          /* bytes of wake information */
+#define GOSSIP_WAKE_MAX 128         /* bytes of wake information (the agent's packed Power) */
 #define GOSSIP_RECORD_MAX (1u << 20) /* bytes of one record */
 
 enum gossip_state {

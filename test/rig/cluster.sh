@@ -1,7 +1,8 @@
 # Sourced by the rig's leader tests and benchmark (issue [6]): a nodectl
 # cluster of rig hosts with the leader in `auto`, power control through the
 # rig (off command = the rig's "power button", wake = a real Wake-on-LAN
-# packet caught by the rig's power controller), and the checks the tests
+# packet caught by the rig's power controller, or IPMI to the host's
+# simulated BMC for the hosts in IPMI_HOSTS), and the checks the tests
 # share. Needs: HERE (test/rig), NODECTL (the binary), WORK (a directory).
 # Every client runs inside a rig host.
 
@@ -39,8 +40,10 @@ load() {
 
 # cluster_up N_HOSTS GUESTS_PER_HOST CANDIDATES... : the rig, one agent per
 # host (started again at every power-on), leader settings for a quick test.
+# Every host holds the rig BMCs' credentials; the hosts named in the array
+# IPMI_HOSTS (if set) declare their BMC, so the leader powers them on by IPMI.
 cluster_up() {
-    local n=$1 m=$2 h addr seeds
+    local n=$1 m=$2 h addr seeds bmc bmc_user bmc_pw bmc_line
     shift 2
     CANDIDATES=("$@")
     rig up "$n" "$m" >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "rig up"; }
@@ -54,6 +57,9 @@ cluster_up() {
     seeds="$(rig addr "${CANDIDATES[0]}"):7946, $(rig addr "${CANDIDATES[1]}"):7946"
     for h in "${HOSTS[@]}"; do
         addr=$(rig addr "$h")
+        read -r bmc bmc_user bmc_pw < <(rig bmc "$h")
+        bmc_line=""
+        [[ " ${IPMI_HOSTS[*]:-} " == *" $h "* ]] && bmc_line="ipmi_address = $bmc"
         mkdir -p "$WORK/$h"
         cat >"$WORK/$h/nodectl.conf" <<CONF
 [cluster]
@@ -82,6 +88,10 @@ vm_cooldown = 1s
 wake_cooldown = 1ms
 [power]
 off_command = $(rig power-off-command "$h")
+ipmi_user = $bmc_user
+ipmi_password_file = $bmc_pw
+ipmi_cipher_suite = 3
+$bmc_line
 CONF
         rig boot "$h" "$WORK/$h/agent.log" "$NODECTL" agent -c "$WORK/$h/nodectl.conf" >/dev/null
     done

@@ -7,8 +7,9 @@ set -eu
 # libvirt-daemon + libvirt-daemon-driver-qemu: a real libvirtd/virtlogd per rig host.
 # qemu-system-x86: the guests. libvirt-clients: virsh. iproute2: namespaces, veth, bridge.
 # util-linux: unshare/nsenter/flock/mountpoint. procps: pgrep/pkill by pid file.
+# openipmi: ipmi_sim, each host's simulated BMC. ipmitool: the IPMI client the agents run.
 PKGS="libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 libvirt-clients
-iproute2 util-linux procps"
+iproute2 util-linux procps openipmi ipmitool"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 # shellcheck disable=SC2086

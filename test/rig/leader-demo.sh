@@ -1,7 +1,8 @@
 #!/bin/bash
 # Watch the leader at work (issue [6]) on the rig: 5 hosts with one real KVM
 # guest each, rig1-rig3 leader candidates, the leader in `auto`, power-offs
-# through the rig's power button and wakes by real Wake-on-LAN packets.
+# through the rig's power button, rig4 woken by real Wake-on-LAN packets and
+# rig5 through its simulated BMC (IPMI).
 #   leader-demo.sh up [PATH/TO/nodectl]   start it (default: build/src/nodectl)
 #   leader-demo.sh nodectl HOST ARGS...   run nodectl on HOST (status, plan, events --follow ...)
 #   leader-demo.sh load PERCENT           every guest's CPU demand, through the synthetic load file
@@ -22,6 +23,7 @@ case ${1:-} in
         [[ -x $NODECTL ]] || fail "no nodectl binary at $NODECTL (build first, or name it)"
         rm -rf "$WORK" && mkdir -p "$WORK"
         echo "$NODECTL" >"$WORK/nodectl"
+        IPMI_HOSTS=(rig5)
         cluster_up 5 1 rig1 rig2 rig3
         note "up: 5 hosts; watch with: $0 nodectl rig1 status"
         ;;

@@ -5,7 +5,10 @@
 # power-off process itself ran outside rig2 and rig1 is untouched; Wake-on-LAN packets sent from
 # inside rig1 with a broadcast socket: one for an unknown MAC and a malformed one change nothing
 # and are logged, a real one for rig2's MAC brings rig2 back (libvirtd answers, the boot command
-# runs again); `down` also stops the power controller. Needs root; fails, never skips.
+# runs again); each host's simulated BMC (ipmi_sim in the switch namespace) answers ipmitool run
+# inside rig1: it reports rig2's power, refuses a wrong password, and its Chassis Control powers
+# rig2 off and on again (boot command included); `down` also stops the power controller and the
+# BMCs. Needs root; fails, never skips.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -145,9 +148,36 @@ within 5 logged 'magic packet for 02:77:00:00:00:02 from 10.77.0.1: rig2 is on; 
 rig power rig2 on 2>/dev/null
 [[ $(boot_pids | wc -w) -eq 2 ]] || fail "a packet or power on for a host that is on started its boot command again"
 
-# 7. Down stops the power controller and the boot command too.
+# 7. rig2's BMC, from inside rig1 as a nodectl agent runs ipmitool: its power state is rig2's, a
+# wrong password changes nothing, Chassis Control powers rig2 off and on.
+read -r bmc bmc_user bmc_pw < <(rig bmc rig2)
+[[ $bmc == 10.77.0.254:6232 ]] || fail "rig bmc rig2 says '$bmc'"
+bmc_pid=$(cat "$STATE/rig2/bmc/ipmi_sim.pid")
+running "$bmc_pid" && [[ $(net_of "$bmc_pid") == "$(netns_key switch)" ]] ||
+    fail "rig2's BMC $bmc_pid does not run in the switch namespace"
+ipmi() { rig exec rig1 ipmitool -I lanplus -C 3 -H "${bmc%:*}" -p "${bmc#*:}" -U "$bmc_user" "$@"; }
+[[ $(ipmi -f "$bmc_pw" chassis power status) == 'Chassis Power is on' ]] ||
+    fail "rig2's BMC does not say it is on"
+printf 'wrong\n' >"$STATE/wrong-password"
+! ipmi -f "$STATE/wrong-password" chassis power off 2>/dev/null || fail "a wrong password was taken"
+ipmi -f "$bmc_pw" chassis power off >/dev/null || fail "IPMI power off failed"
+within "$OFF_TIMEOUT_S" power_is rig2 off || fail "rig2 is not off ${OFF_TIMEOUT_S}s after IPMI power off"
+logged 'bmc rig2: IPMI chassis power off' || fail "the IPMI power off was not logged"
+[[ $(ipmi -f "$bmc_pw" chassis power status) == 'Chassis Power is off' ]] ||
+    fail "rig2's BMC does not say it is off"
+t=$EPOCHREALTIME
+ipmi -f "$bmc_pw" chassis power on >/dev/null || fail "IPMI power on failed"
+within "$WAKE_TIMEOUT_S" power_is rig2 on || fail "rig2 is not on ${WAKE_TIMEOUT_S}s after IPMI power on"
+libvirtd_answers rig2 || fail "rig2 is on but its libvirtd does not answer"
+note "rig2 powered on through its BMC in $(elapsed "$t") s"
+logged 'bmc rig2: IPMI chassis power on' || fail "the IPMI power on was not logged"
+within 5 boot_count_is 3 || fail "the boot command did not run again: '$(boot_pids)'"
+boot3=$(boot_pids | awk '{ print $3 }')
+
+# 8. Down stops the power controller, the BMCs and the boot command too.
+bmcs=$(cat "$STATE"/rig*/bmc/ipmi_sim.pid | xargs)
 rig down
-for p in "$ctl" "$boot2"; do
+for p in "$ctl" $bmcs "$boot3"; do
     ! running "$p" || fail "process $p survived down"
 done
 [[ ! -e $STATE && -z $(ip netns list | grep "^$NODECTL_RIG-" || true) ]] || fail "down left state or namespaces"
