@@ -65,7 +65,8 @@ static bool deliver_all(struct harness *h) {
             if (m.len > h->largest_packet)
                 h->largest_packet = m.len;
             size_t to = node_of(h, &m.to);
-            if (to != SIZE_MAX && !h->down[i] && !h->down[to] && !h->cut[i][to]) {
+            if (to != SIZE_MAX && !h->down[i] && !h->down[to] && !h->cut[i][to] &&
+                (h->drop_longer[to] == 0 || m.len <= h->drop_longer[to])) {
                 struct gossip_addr from = harness_addr(i);
                 assert_int_equal(gossip_receive(h->g[to], h->now, &from, m.data, m.len), 0);
                 h->delivered++;

@@ -15,6 +15,7 @@ struct harness {
     struct gossip *g[HARNESS_MAX];
     bool down[HARNESS_MAX];             /* cut off from everyone */
     bool cut[HARNESS_MAX][HARNESS_MAX]; /* link from -> to drops everything */
+    size_t drop_longer[HARNESS_MAX];    /* packets to node i longer than this are lost, 0 = none */
     size_t n;
     int64_t now;
     size_t largest_packet;

@@ -9,6 +9,25 @@
 
 #include "gossip_harness.h"
 
+static void assert_record(const struct harness *h, size_t observer, size_t owner,
+                          uint64_t version, const void *data, size_t len) {
+    struct gossip_member_info m;
+    assert_true(gossip_member_find(h->g[observer], harness_id(owner), &m));
+    assert_int_equal(m.record_version, version);
+    assert_int_equal(m.record_len, len);
+    assert_memory_equal(m.record, data, len);
+}
+
+/* n nodes with no scheduled push-pull during a test: what reaches a node
+ * comes from gossip and the fetches it triggers. */
+static void start_without_push_pull(struct harness *h, size_t n) {
+    struct gossip_config cfg;
+    gossip_config_defaults(&cfg);
+    cfg.push_pull_interval_ms = 600000;
+    harness_start(h, n, &cfg);
+    harness_run(h, 3000);
+}
+
 static void records_reach_everyone_newest_wins(void **state) {
     struct harness h;
     harness_start(&h, 6, NULL);
@@ -21,11 +40,7 @@ static void records_reach_everyone_newest_wins(void **state) {
     for (size_t o = 0; o < h.n; o++) {
         if (o == 2)
             continue;
-        struct gossip_member_info m;
-        assert_true(gossip_member_find(h.g[o], harness_id(2), &m));
-        assert_int_equal(m.record_version, 2);
-        assert_int_equal(m.record_len, strlen(v2));
-        assert_memory_equal(m.record, v2, strlen(v2));
+        assert_record(&h, o, 2, 2, v2, strlen(v2));
     }
     harness_stop(&h);
 }
@@ -41,12 +56,8 @@ static void large_record_travels_in_pieces(void **state) {
         rec[i] = (uint8_t)(i * 7 + 3);
     assert_int_equal(gossip_set_record(h.g[4], h.now, rec, len), 0);
     harness_run(&h, h.now + 5000);
-    for (size_t o = 0; o < 4; o++) {
-        struct gossip_member_info m;
-        assert_true(gossip_member_find(h.g[o], harness_id(4), &m));
-        assert_int_equal(m.record_len, len);
-        assert_memory_equal(m.record, rec, len);
-    }
+    for (size_t o = 0; o < 4; o++)
+        assert_record(&h, o, 4, 1, rec, len);
     assert_true(h.largest_packet <= h.cfg.packet_max);
     free(rec);
     harness_stop(&h);
@@ -113,12 +124,63 @@ static void snapshot_round_trip_keeps_off_hosts_and_wake(void **state) {
     harness_stop(&h);
 }
 
+/* A node whose member list lacks someone (the answers to its join that
+ * listed that member were lost) hears of that member's new record from a
+ * peer and fills the gap by exchanging with that peer, not a push-pull
+ * interval later. */
+static void record_of_unknown_member_fills_the_gap(void **state) {
+    struct harness h;
+    start_without_push_pull(&h, 4);
+    struct gossip_member_info known[2];
+    for (size_t k = 0; k < 2; k++)
+        assert_true(gossip_member_find(h.g[0], harness_id(k), &known[k]));
+    gossip_free(h.g[3]);
+    struct gossip_addr a = harness_addr(3);
+    h.g[3] = gossip_new(&h.cfg, harness_id(3), &a, 0, 9, h.now);
+    assert_non_null(h.g[3]);
+    assert_int_equal(gossip_add_members(h.g[3], h.now, known, 2), 0);
+    assert_int_equal(harness_state(&h, 3, 2), GOSSIP_OFF + 1);
+
+    const char *rec = "cores=32";
+    assert_int_equal(gossip_set_record(h.g[2], h.now, (const uint8_t *)rec, strlen(rec)), 0);
+    harness_run(&h, h.now + 2000);
+    assert_int_equal(harness_state(&h, 3, 2), GOSSIP_ALIVE);
+    assert_record(&h, 3, 2, 1, rec, strlen(rec));
+    harness_stop(&h);
+}
+
+/* Every answer to a node's requests for a record is lost for longer than
+ * its asks last (the pieces are dropped, the small announcements and
+ * requests pass): once they are spent it asks the owner, a probe interval
+ * apart, and gets the record soon after the loss ends, not at the fetch's
+ * deadline, a push-pull interval later. */
+static void spent_fetch_asks_the_owner(void **state) {
+    struct harness h;
+    start_without_push_pull(&h, 4);
+    uint8_t rec[600];
+    for (size_t i = 0; i < sizeof rec; i++)
+        rec[i] = (uint8_t)(i * 13 + 1);
+    h.drop_longer[1] = 300;
+    assert_int_equal(gossip_set_record(h.g[3], h.now, rec, sizeof rec), 0);
+    int64_t t0 = h.now;
+    harness_run(&h, t0 + 1500);
+    struct gossip_member_info m;
+    assert_true(gossip_member_find(h.g[1], harness_id(3), &m));
+    assert_int_equal(m.record_version, 0);
+    h.drop_longer[1] = 0;
+    harness_run(&h, t0 + 3000);
+    assert_record(&h, 1, 3, 1, rec, sizeof rec);
+    harness_stop(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(records_reach_everyone_newest_wins),
         cmocka_unit_test(large_record_travels_in_pieces),
         cmocka_unit_test(restarted_owner_outnumbers_its_old_record),
         cmocka_unit_test(snapshot_round_trip_keeps_off_hosts_and_wake),
+        cmocka_unit_test(record_of_unknown_member_fills_the_gap),
+        cmocka_unit_test(spent_fetch_asks_the_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,8 @@ static bool add_item(struct gossip *g, struct pkt *p, const struct bcast *b) {
     if (b->kind == BCAST_MEMBER)
         return pkt_add_member(p, m, b->from, false);
     /* Records are only announced (id, version, size); each receiver
-     * fetches a version once, from the first announcer, in pieces
+     * fetches a version once, in pieces, from the first announcer, asking
+     * later announcers and then the owner when answers are lost
      * (gossip_pushpull.c). Piggybacking the bytes would send every record
      * retransmit_mult * log10(N) times to every node. */
     return pkt_add_record(p, m->id, m->record_version, m->record ? m->record->len : 0, 0, NULL, 0);

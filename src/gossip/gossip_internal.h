@@ -124,6 +124,7 @@ struct gossip {
     int64_t next_gossip_ms;
 
     int64_t next_push_pull_ms;
+    int64_t next_gap_pull_ms; /* see gap_pull in gossip_pushpull.c */
     /* Members whose record a peer has newer than we do (member.wanted). */
     uint32_t n_wanted, want_cursor;
     int64_t next_want_ms;
