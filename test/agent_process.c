@@ -143,6 +143,18 @@ int nodectl_run_until(const char *conf, const char *args, const char *needle, in
     return -1;
 }
 
+int nodectl_expect(const char *conf, const char *args, const char *needle, int timeout_s,
+                   const char *log, char *out, size_t len, char *err, size_t errlen) {
+    if (nodectl_run_until(conf, args, needle, timeout_s, out, len, err, errlen) == 0)
+        return 0;
+    fprintf(stderr, "%s: `%s` never printed '%s'; last: %s%s\n", conf, args, needle, out, err);
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "tail -25 '%s' >&2", log);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot show %s\n", log);
+    return -1;
+}
+
 int count_lines_with(const char *path, const char *needle) {
     FILE *f = fopen(path, "r");
     if (!f)

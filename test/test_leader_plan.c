@@ -66,14 +66,9 @@ static int cli(int i, const char *args) {
 
 /* Waits until `args` on agent i exits 0 and prints needle. */
 static int eventually(int i, const char *args, const char *needle, int timeout_s) {
-    if (nodectl_run_until(conf[i], args, needle, timeout_s, out, sizeof out, err, sizeof err) == 0)
-        return 0;
-    fprintf(stderr, "n%d: `%s` never printed '%s'; last: %s%s\n", i, args, needle, out, err);
-    char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof cmd, "tail -25 '%s/n%d/agent.log' >&2", test_dir, i);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot show the log of n%d\n", i);
-    return -1;
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/n%d/agent.log", test_dir, i);
+    return nodectl_expect(conf[i], args, needle, timeout_s, log, out, sizeof out, err, sizeof err);
 }
 
 /* The drain flag of host `name` in agent i's status. */

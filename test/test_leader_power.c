@@ -68,16 +68,9 @@ static int cli(int i, const char *args) {
 }
 
 static int eventually(int i, const char *args, const char *needle, int timeout_s) {
-    if (nodectl_run_until(conf[i], args, needle, timeout_s, out, sizeof out, err, sizeof err) == 0)
-        return 0;
-    fprintf(stderr, "n%d: `%s` never printed '%s'; last: %s%s\n", i, args, needle, out, err);
-    char cmd[PATH_MAX + 64];
-    for (int k = 1; k <= N; k++) {
-        snprintf(cmd, sizeof cmd, "tail -15 '%s/n%d/agent.log' >&2", test_dir, k);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot show the log of n%d\n", k);
-    }
-    return -1;
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/n%d/agent.log", test_dir, i);
+    return nodectl_expect(conf[i], args, needle, timeout_s, log, out, sizeof out, err, sizeof err);
 }
 
 static int setup(void **state) {

@@ -17,28 +17,12 @@ fi
 source "$HERE/supervise.sh"
 rig_supervise agents 280 "$@"
 
-rig() { "$HERE/rig" "$@"; }
-fail() { printf 'test_agents_rig: FAIL: %s\n' "$*" >&2; exit 1; }
-note() { printf 'test_agents_rig: %s\n' "$*" >&2; }
+TEST_NAME=test_agents_rig
+# rig, note, fail, on (nodectl inside a host), eventually: shared with the
+# leader tests.
+source "$HERE/cluster.sh"
 WORK=$(mktemp -d /tmp/nodectl-agents-rig.XXXXXX)
 trap 'rig down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-
-# nodectl as host H's administrator would run it there.
-on() {
-    local h=$1
-    shift
-    rig exec "$h" "$NODECTL" -c "$WORK/$h/nodectl.conf" "$@"
-}
-
-# Retries CMD... for up to $1 seconds until it succeeds.
-eventually() {
-    local until=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < until)) || return 1
-        sleep 0.3
-    done
-}
 
 rig up 3 2 >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "rig up"; }
 "$NODECTL" keygen "$WORK/cluster.key"
