@@ -169,6 +169,9 @@ static int records_collect(struct agent *a, struct records *r) {
     r->m = calloc(count ? count : 1, sizeof *r->m);
     if (!r->m)
         return -1;
+    /* Failed power-offs that ended after this are recent (see below). */
+    uint64_t recent = agent_wall_clock_ms() -
+                      (uint64_t)(a->leader.policy.host_wake_cooldown_s * 1000);
     for (size_t i = 0; i < count; i++) {
         struct gossip_member_info info;
         gossip_member_at(g, i, &info);
@@ -185,11 +188,10 @@ static int records_collect(struct agent *a, struct records *r) {
          * it kept running) is not powered off again before the wake
          * cool-down has passed: no retry every round against the same
          * fault. Read from its record, so a new leader knows it too. */
-        uint64_t wall = agent_wall_clock_ms();
         for (size_t k = 0; k < rec->n_migrations; k++) {
             const Nodectl__Migration *x = rec->migrations[k];
             if (strcmp(x->kind, "power-off") != 0 || strcmp(x->state, "failed") != 0 ||
-                x->ended_at_ms + (uint64_t)(a->leader.policy.host_wake_cooldown_s * 1000) <= wall)
+                x->ended_at_ms <= recent)
                 continue;
             m->keep_on = true;
             if (l == LEADER_HOST_UP)
