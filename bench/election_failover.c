@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_pki.h"
 #include "agent_process.h"
 #include "net/control.h"
 
@@ -23,6 +24,7 @@
 
 static char conf[MAX_AGENTS + 1][PATH_MAX], sock[MAX_AGENTS + 1][PATH_MAX];
 static pid_t pids[MAX_AGENTS + 1];
+static char pki[MAX_AGENTS + 1][3 * PATH_MAX];
 static int agents;
 
 static double now_s(void) {
@@ -32,20 +34,20 @@ static double now_s(void) {
 }
 
 static void start(const char *dir, int i, unsigned base, unsigned hb, unsigned et) {
-    char d[512], text[4096], log[PATH_MAX];
+    char d[512], text[4 * PATH_MAX], log[PATH_MAX];
     if (snprintf(d, sizeof d, "%s/n%d", dir, i) >= (int)sizeof d) {
         fprintf(stderr, "%s: path too long\n", dir);
         exit(2);
     }
     mkdir(d, 0755);
     snprintf(text, sizeof text,
-             "[cluster]\nname = bench\ninsecure = true\ndiscovery = false\n"
+             "[cluster]\nname = bench\n%sdiscovery = false\n"
              "seeds = 127.0.0.1:%u\ncandidates = n1, n2, n3\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = test:///default\nsample_interval = 5s\n"
              "[election]\nheartbeat_interval = %ums\nelection_timeout = %ums\n",
-             base, i, base + (unsigned)i - 1, d, d, hb, et);
+             pki[i], base, i, base + (unsigned)i - 1, d, d, hb, et);
     snprintf(conf[i], sizeof conf[i], "%s/nodectl.conf", d);
     snprintf(sock[i], sizeof sock[i], "%s/ctl.sock", d);
     FILE *f = fopen(conf[i], "w");
@@ -120,6 +122,12 @@ int main(int argc, char **argv) {
     }
     /* Below the ephemeral port range (32768-60999). */
     unsigned base = 10000 + (unsigned)(getpid() % 900) * 10;
+    test_pki_cluster(dir);
+    for (int i = 1; i <= agents; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        test_pki_host(dir, name, i <= 3, pki[i], sizeof pki[i]);
+    }
     for (int i = 1; i <= agents; i++)
         start(dir, i, base, hb, et);
     double *t = calloc((size_t)kills, sizeof *t);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_pki.h"
 #include "agent_process.h"
 #include "test_helpers.h"
 
@@ -22,14 +23,19 @@ static char out[65536], err[8192];
 /* A config for node `name` in its own subdirectory, with extra lines
  * appended to [node] and a [hypervisor] uri. */
 static void write_conf(const char *name, const char *uri, const char *extra, char *path) {
-    char text[2048];
+    static bool cluster_made;
+    if (!cluster_made)
+        test_pki_cluster(test_dir);
+    cluster_made = true;
+    char text[4 * PATH_MAX], pki[3 * PATH_MAX];
+    test_pki_host(test_dir, name, strcmp(name, "n1") == 0, pki, sizeof pki);
     snprintf(text, sizeof text,
-             "[cluster]\nname = testcluster\ncandidates = n1\ninsecure = true\n"
+             "[cluster]\nname = testcluster\ncandidates = n1\n%s"
              "discovery = false\n"
              "[node]\nname = %s\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/%s/state\ncontrol_socket = %s/%s/ctl.sock\n%s"
              "[hypervisor]\nuri = %s\nsample_interval = 200ms\n",
-             name, test_port_base(), test_dir, name, test_dir, name, extra, uri);
+             pki, name, test_port_base(), test_dir, name, test_dir, name, extra, uri);
     char sub[PATH_MAX + 64];
     snprintf(sub, sizeof sub, "%s/%s", test_dir, name);
     mkdir(sub, 0755);
@@ -205,7 +211,7 @@ static void agent_refuses_bad_config_and_corrupt_identity(void **state) {
     write_conf("n6", "test:///default", "port = 99999\n", conf);
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s'", conf);
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
-    assert_non_null(strstr(err, "nodectl.conf:12: key 'port' in [node]: expected a port number"));
+    assert_non_null(strstr(err, "nodectl.conf:16: key 'port' in [node]: expected a port number"));
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s' --check", conf);
     assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
     snprintf(cmd, sizeof cmd, "\"$NODECTL\" agent -c '%s/absent.conf'", test_dir);

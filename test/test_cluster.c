@@ -2,7 +2,7 @@
  * seeds and five through multicast discovery, all on loopback inside a
  * network namespace this test makes for itself. Then a crash is detected, a
  * restart comes back with a higher incarnation, and an agent with the wrong
- * cluster key is never admitted. */
+ * cluster key (but a valid certificate) is never admitted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,12 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_pki.h"
 #include "agent_process.h"
 #include "netns.h"
 #include "test_helpers.h"
 
 #define N 10
-#define KEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
 #define WRONG_KEY "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n"
 
 static pid_t pids[N + 2];
@@ -36,21 +36,26 @@ static void conf_path(int i, char *path, size_t len) {
  * must be found by multicast. Timings are shortened so the test takes
  * seconds. */
 static void write_conf(int i, const char *key_name) {
-    char dir[PATH_MAX], text[2048], path[PATH_MAX], seeds[64] = "";
+    char dir[PATH_MAX], text[4 * PATH_MAX], path[PATH_MAX], seeds[64] = "", name[8];
+    char pki[3 * PATH_MAX], key[PATH_MAX + 16] = "";
+    snprintf(name, sizeof name, "n%d", i);
+    test_pki_host(test_dir, name, false, pki, sizeof pki);
+    if (key_name)
+        snprintf(key, sizeof key, "key_file = %s/%s\n", test_dir, key_name);
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
     unsigned base = test_port_base();
     if ((i > 1 && i <= 5) || i == 11)
         snprintf(seeds, sizeof seeds, "seeds = 127.0.0.1:%u\n", base);
     snprintf(text, sizeof text,
-             "[cluster]\nname = t\nkey_file = %s/%s\n%s"
+             "[cluster]\nname = t\n%s%s%s"
              "discovery = true\ndiscovery_port = %u\ndiscovery_interval = 500ms\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = test:///default\nsample_interval = 1s\n"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
              "push_pull_interval = 2s\n",
-             test_dir, key_name, seeds, base + 19, i, base + i - 1, dir, dir);
+             pki, key, seeds, base + 19, i, base + i - 1, dir, dir);
     test_write_file(dir, "nodectl.conf", text, path, sizeof path);
 }
 
@@ -119,10 +124,10 @@ static int alive_above(struct view v, long inc) {
 
 static void ten_agents_join_by_seeds_and_discovery(void **state) {
     char path[PATH_MAX];
-    test_write_file(test_dir, "cluster.key", KEY, path, sizeof path);
+    test_pki_cluster(test_dir);
     test_write_file(test_dir, "wrong.key", WRONG_KEY, path, sizeof path);
     for (int i = 1; i <= N; i++) {
-        write_conf(i, "cluster.key");
+        write_conf(i, NULL);
         pids[i] = start(i);
     }
     double t = wait_all(0, NULL, all_alive, N, 60);

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent_pki.h"
 #include "agent_process.h"
 #include "net/control.h"
 #include "test_helpers.h"
@@ -27,12 +28,14 @@ static pid_t agent;
 
 static int setup(void **state) {
     test_mkdtemp(dir, sizeof dir);
-    char text[2048];
+    char text[4 * PATH_MAX], pki[3 * PATH_MAX];
+    test_pki_cluster(dir);
+    test_pki_host(dir, "bad-input", false, pki, sizeof pki);
     snprintf(text, sizeof text,
-             "[cluster]\ninsecure = true\ndiscovery = false\n"
+             "[cluster]\n%sdiscovery = false\n"
              "[node]\nname = bad-input\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n",
-             test_port_base(), dir, dir);
+             pki, test_port_base(), dir, dir);
     test_write_file(dir, "nodectl.conf", text, conf, sizeof conf);
     snprintf(log_path, sizeof log_path, "%s/agent.log", dir);
     snprintf(url, sizeof url, "ipc://%s/ctl.sock", dir);

@@ -18,31 +18,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_pki.h"
 #include "agent_process.h"
 #include "command.pb-c.h"
 #include "net/transport.h"
 #include "test_helpers.h"
 
 #define N 5
-#define KEY "4c6561646572456c656374696f6e5465737420436c75737465724b65792021ff\n"
 
 static pid_t pids[N + 1];
 static char conf[N + 1][PATH_MAX];
 static char out[1 << 16], err[4096];
 
+static char pki[N + 1][3 * PATH_MAX];
+
 static void write_and_start(int i) {
-    char dir[PATH_MAX], text[2048];
+    char dir[PATH_MAX], text[4 * PATH_MAX];
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
     unsigned base = test_port_base();
     snprintf(text, sizeof text,
-             "[cluster]\nname = lead\nkey_file = %s/cluster.key\ndiscovery = false\n"
+             "[cluster]\nname = lead\n%sdiscovery = false\n"
              "seeds = 127.0.0.1:%u\ncandidates = n1, n2, n3\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = test:///default\nsample_interval = 1s\n"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n",
-             test_dir, base, i, base + i - 1, dir, dir);
+             pki[i], base, i, base + i - 1, dir, dir);
     pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
     assert_true(pids[i] > 0);
 }
@@ -98,8 +100,13 @@ static int agreed_leader(const char *not, long above, long *term, int timeout_s)
 
 static int setup(void **state) {
     test_dir_setup(state);
-    char path[PATH_MAX];
-    test_write_file(test_dir, "cluster.key", KEY, path, sizeof path);
+    test_pki_cluster(test_dir);
+    char name[8];
+    for (int i = 1; i <= N; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        test_pki_host(test_dir, name, i <= 3, pki[i], sizeof pki[i]);
+    }
+    test_pki_host(test_dir, "deposed", true, pki[0], sizeof pki[0]);
     for (int i = 1; i <= N; i++)
         write_and_start(i);
     return 0;
@@ -144,15 +151,16 @@ static void a_killed_leader_is_replaced(void **state) {
     term1 = term2;
 }
 
-/* A command as the deposed leader would send it: its old term. */
+/* A command as a deposed leader would send it: its old term. It comes from
+ * a host of its own, "deposed", certified like the others: were it signed
+ * as the frozen leader, its fresh epoch would make the real one's frames
+ * look old to every host. */
 static void send_stale_command(long term, const char *issuer) {
-    uint8_t key[32];
-    char path[PATH_MAX], e[256], adv[32];
-    snprintf(path, sizeof path, "%s/cluster.key", test_dir);
-    assert_int_equal(transport_key_load(path, key, e, sizeof e), 0);
+    char e[256], adv[32];
     unsigned port = test_port_base() + 10;
     snprintf(adv, sizeof adv, "127.0.0.1:%u", port);
-    struct transport *t = transport_open("127.0.0.1", (uint16_t)port, adv, "lead", key, e, sizeof e);
+    struct frame_ctx *frames = test_pki_ctx(test_dir, "lead", issuer, adv, 1);
+    struct transport *t = transport_open("127.0.0.1", (uint16_t)port, frames, e, sizeof e);
     assert_non_null(t);
     Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
     mc.vm = "test";
@@ -173,6 +181,7 @@ static void send_stale_command(long term, const char *issuer) {
     }
     sleep(1); /* let the frames go out before the socket closes */
     transport_close(t);
+    frame_ctx_free(frames);
 }
 
 static void a_frozen_leader_is_replaced_steps_down_and_is_fenced(void **state) {
@@ -193,7 +202,7 @@ static void a_frozen_leader_is_replaced_steps_down_and_is_fenced(void **state) {
     assert_int_equal(view_of(leader1, &v), 0);
     assert_string_equal(v.role, "follower");
 
-    send_stale_command(old_term, old);
+    send_stale_command(old_term, "deposed");
     for (int i = 1; i <= N; i++) {
         for (int t = 0; t < 50 && view_of(i, &v) == 0 && v.refused == 0; t++)
             usleep(100000);

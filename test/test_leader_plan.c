@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_pki.h"
 #include "agent_process.h"
 #include "test_helpers.h"
 
@@ -38,19 +39,21 @@ static char conf[N + 1][PATH_MAX];
 static char out[1 << 16], err[4096];
 
 static void start_node(int i, const char *automation) {
-    char dir[PATH_MAX], text[2048];
+    char dir[PATH_MAX], text[4 * PATH_MAX], pki[3 * PATH_MAX], name[8];
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
+    snprintf(name, sizeof name, "n%d", i);
+    test_pki_host(test_dir, name, i == 1, pki, sizeof pki);
     unsigned base = test_port_base();
     snprintf(text, sizeof text,
-             "[cluster]\nname = plan\ninsecure = true\ndiscovery = false\n"
+             "[cluster]\nname = plan\n%sdiscovery = false\n"
              "seeds = 127.0.0.1:%u\ncandidates = n1\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = %s\nsample_interval = 300ms\n%s"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
              "[leader]\nautomation = %s\nplan_interval = 500ms\n%s",
-             base, i, base + i - 1, dir, dir,
+             pki, base, i, base + i - 1, dir, dir,
              i == 1   ? "test://" NODECTL_TEST_DATA "/host-a.xml"
              : i == 3 ? "test://" NODECTL_TEST_DATA "/host-empty.xml"
                       : "test:///default",
@@ -108,6 +111,7 @@ static void restart_leader(const char *automation) {
 
 static int setup(void **state) {
     test_dir_setup(state);
+    test_pki_cluster(test_dir);
     for (int i = 1; i <= N; i++)
         start_node(i, "advise");
     for (int i = 1; i <= N; i++)

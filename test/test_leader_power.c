@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_pki.h"
 #include "agent_process.h"
 #include "test_helpers.h"
 
@@ -33,9 +34,11 @@ static char conf[N + 1][PATH_MAX], load_file[PATH_MAX];
 static char out[1 << 16], err[4096];
 
 static void start_node(int i) {
-    char dir[PATH_MAX], text[3072];
+    char dir[PATH_MAX], text[4 * PATH_MAX], pki[3 * PATH_MAX], name[8];
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
+    snprintf(name, sizeof name, "n%d", i);
+    test_pki_host(test_dir, name, i == 1, pki, sizeof pki);
     unsigned base = test_port_base();
     const char *uri = i == 1   ? "test://" NODECTL_TEST_DATA "/host-a.xml"
                       : i == 2 ? "test:///default"
@@ -49,14 +52,14 @@ static void start_node(int i) {
                  "wake_mac = 02:00:00:00:00:03\nwake_broadcast = 127.0.0.1:%u\n",
                  base + 90);
     snprintf(text, sizeof text,
-             "[cluster]\nname = power\ninsecure = true\ndiscovery = false\n"
+             "[cluster]\nname = power\n%sdiscovery = false\n"
              "seeds = 127.0.0.1:%u\ncandidates = n1\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = %s\nsample_interval = 300ms\n%s%s%s\n"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
              "[leader]\nautomation = auto\nplan_interval = 500ms\npower_on_timeout = 2s\n%s",
-             base, i, base + i - 1, dir, dir, uri,
+             pki, base, i, base + i - 1, dir, dir, uri,
              i == 3 ? "migration_uri = test:///default\n" : "",
              i == 1 ? "synthetic_load_file = " : "", i == 1 ? load_file : "", power);
     pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
@@ -75,6 +78,7 @@ static int eventually(int i, const char *args, const char *needle, int timeout_s
 
 static int setup(void **state) {
     test_dir_setup(state);
+    test_pki_cluster(test_dir);
     snprintf(load_file, sizeof load_file, "%s/load", test_dir);
     for (int i = 1; i <= N; i++)
         start_node(i);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_pki.h"
 #include "agent_process.h"
 #include "test_helpers.h"
 
@@ -25,17 +26,19 @@ static char out[1 << 16], err[4096];
 /* n1 runs host-a.xml (web-1, db-1, batch-1); n2 takes migrations; n3
  * does not. */
 static void start_node(int i, const char *uri, const char *extra) {
-    char dir[PATH_MAX], text[2048];
+    char dir[PATH_MAX], text[4 * PATH_MAX], pki[3 * PATH_MAX], name[8];
     snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
     mkdir(dir, 0755);
+    snprintf(name, sizeof name, "n%d", i);
+    test_pki_host(test_dir, name, false, pki, sizeof pki);
     unsigned base = test_port_base();
     snprintf(text, sizeof text,
-             "[cluster]\nname = m\ninsecure = true\ndiscovery = false\nseeds = 127.0.0.1:%u\n"
+             "[cluster]\nname = m\n%sdiscovery = false\nseeds = 127.0.0.1:%u\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = %s\nsample_interval = 300ms\n%s"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n",
-             base, i, base + i - 1, dir, dir, uri, extra);
+             pki, base, i, base + i - 1, dir, dir, uri, extra);
     pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
     assert_true(pids[i] > 0);
 }
@@ -51,6 +54,7 @@ static int eventually(int i, const char *args, const char *needle, int timeout_s
 
 static int setup(void **state) {
     test_dir_setup(state);
+    test_pki_cluster(test_dir);
     start_node(1, "test://" NODECTL_TEST_DATA "/host-a.xml", "");
     start_node(2, "test:///default", "migration_uri = test:///default\n");
     start_node(3, "test:///default", "");

@@ -1,5 +1,6 @@
 /* Agent-to-agent transport over real nng TCP sockets on loopback: delivery,
- * authentication with the cluster key, and never blocking on a dead peer. */
+ * refusal of frames under another key, CA or mode, and never blocking on a
+ * dead peer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,24 +12,60 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "frame_fixture.h"
 #include "net/transport.h"
 #include "test_helpers.h"
 
-static const uint8_t key_a[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
-static const uint8_t key_b[32] = {9};
+#define NOW_S ((uint64_t)time(NULL))
+
+static struct fixture_ca ca, other_ca;
+static struct keyring ring, other_ring;
 
 static uint16_t port_base(void) { return (uint16_t)test_port_base(); }
 
-static struct transport *open_at(uint16_t port, const char *cluster, const uint8_t *key) {
-    char adv[64], err[256];
+/* Frame contexts outlive their transports; freed at the end. */
+static struct frame_ctx *ctxs[32];
+static size_t n_ctxs;
+
+/* A transport on 127.0.0.1:port with a frame context of its own: keyed by
+ * ring and certified by `by` (trusting `ca`), or insecure when ring is
+ * NULL. */
+static struct transport *open_at(uint16_t port, const struct keyring *r,
+                                 const struct fixture_ca *by) {
+    char adv[64], err[256], name[16];
     snprintf(adv, sizeof adv, "127.0.0.1:%u", port);
-    struct transport *t = transport_open("127.0.0.1", port, adv, cluster, key, err, sizeof err);
+    snprintf(name, sizeof name, "h%u", port);
+    struct frame_ctx *c;
+    if (r) {
+        struct fixture_host h;
+        fixture_host(&h, name, adv, by, true, NOW_S - 60, NOW_S + 3600);
+        c = fixture_ctx(&h, 1, r, &ca);
+    } else {
+        c = fixture_insecure_ctx(name, adv, 1);
+    }
+    assert_true(n_ctxs < sizeof ctxs / sizeof ctxs[0]);
+    ctxs[n_ctxs++] = c;
+    struct transport *t = transport_open("127.0.0.1", port, c, err, sizeof err);
     if (!t)
         fail_msg("transport_open: %s", err);
     return t;
+}
+
+static int teardown(void **state) {
+    while (n_ctxs)
+        frame_ctx_free(ctxs[--n_ctxs]);
+    return 0;
+}
+
+static int setup(void **state) {
+    fixture_ca(&ca);
+    fixture_ca(&other_ca);
+    fixture_ring(&ring, 1);
+    fixture_ring(&other_ring, 9);
+    return 0;
 }
 
 /* Waits up to timeout_ms for one message; 1 if received. */
@@ -44,7 +81,7 @@ static int recv_wait(struct transport *t, struct frame_msg *m, int timeout_ms) {
 
 static void keyed_peers_exchange_messages(void **state) {
     uint16_t pa = port_base(), pb = pa + 1;
-    struct transport *a = open_at(pa, "c1", key_a), *b = open_at(pb, "c1", key_a);
+    struct transport *a = open_at(pa, &ring, &ca), *b = open_at(pb, &ring, &ca);
     char to[64];
     snprintf(to, sizeof to, "127.0.0.1:%u", pb);
     for (int i = 0; i < 3; i++)
@@ -58,6 +95,8 @@ static void keyed_peers_exchange_messages(void **state) {
         char from[64];
         snprintf(from, sizeof from, "127.0.0.1:%u", pa);
         assert_string_equal(m.from, from);
+        snprintf(from, sizeof from, "h%u", pa);
+        assert_string_equal(m.sender, from);
         free(m.payload);
     }
     assert_int_equal(transport_stats(b).received, 3);
@@ -81,39 +120,39 @@ static void expect_refused(struct transport *a, struct transport *b, uint16_t pb
     assert_int_equal(transport_stats(b).received, 0);
 }
 
-static void wrong_key_insecure_or_other_cluster_is_refused(void **state) {
+static void wrong_key_other_ca_or_insecure_is_refused(void **state) {
     uint16_t p = port_base() + 2;
-    struct transport *b = open_at(p, "c1", key_a);
-    struct transport *wrong = open_at(p + 1, "c1", key_b);
+    struct transport *b = open_at(p, &ring, &ca);
+    struct transport *wrong = open_at(p + 1, &other_ring, &ca);
     expect_refused(wrong, b, p);
     transport_close(wrong);
     transport_close(b);
 
-    b = open_at(p, "c1", key_a);
-    struct transport *insecure = open_at(p + 1, "c1", NULL);
-    expect_refused(insecure, b, p);
-    transport_close(insecure);
+    b = open_at(p, &ring, &ca);
+    struct transport *stranger = open_at(p + 1, &ring, &other_ca);
+    expect_refused(stranger, b, p);
+    transport_close(stranger);
     transport_close(b);
 
-    b = open_at(p, "c1", key_a);
-    struct transport *other = open_at(p + 1, "c2", key_a);
-    expect_refused(other, b, p);
-    transport_close(other);
+    b = open_at(p, &ring, &ca);
+    struct transport *insecure = open_at(p + 1, NULL, NULL);
+    expect_refused(insecure, b, p);
+    transport_close(insecure);
     transport_close(b);
 }
 
 static void garbage_frames_are_dropped(void **state) {
     uint16_t p = port_base() + 4;
-    struct transport *b = open_at(p, "c1", NULL);
+    struct transport *b = open_at(p, NULL, NULL);
     nng_socket raw;
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%u", p);
     assert_int_equal(nng_push0_open(&raw), 0);
     assert_int_equal(nng_dial(raw, url, NULL, 0), 0);
-    uint8_t frame[40] = {0};
-    frame[32] = 0xff; /* a zero MAC, then a body that does not decode */
+    uint8_t frame[40] = {0x81}; /* insecure, then a header that does not parse */
     assert_int_equal(nng_send(raw, frame, sizeof frame, 0), 0);
-    assert_int_equal(nng_send(raw, frame, 3, 0), 0); /* shorter than a MAC */
+    frame[0] = 0x07; /* an unknown version */
+    assert_int_equal(nng_send(raw, frame, 3, 0), 0);
     struct frame_msg m;
     for (int waited = 0; waited < 5000 && transport_stats(b).dropped_malformed < 2; waited += 20) {
         assert_int_equal(transport_recv(b, &m), 0);
@@ -126,7 +165,7 @@ static void garbage_frames_are_dropped(void **state) {
 
 static void sending_to_a_dead_peer_never_blocks(void **state) {
     uint16_t p = port_base() + 6;
-    struct transport *a = open_at(p, "c1", key_a);
+    struct transport *a = open_at(p, &ring, &ca);
     char to[64];
     snprintf(to, sizeof to, "127.0.0.1:%u", p + 1); /* nobody listens there */
     int dropped = 0;
@@ -139,34 +178,12 @@ static void sending_to_a_dead_peer_never_blocks(void **state) {
     transport_close(a);
 }
 
-static void key_files(void **state) {
-    char path[4200], err[512];
-    uint8_t key[32];
-    test_write_file(test_dir, "good.key",
-                    "000102030405060708090a0b0c0d0e0f101112131415161718191A1B1C1D1E1F\n", path,
-                    sizeof path);
-    assert_int_equal(transport_key_load(path, key, err, sizeof err), 0);
-    assert_int_equal(key[0], 0);
-    assert_int_equal(key[31], 0x1f);
-    test_write_file(test_dir, "short.key", "0001\n", path, sizeof path);
-    assert_int_equal(transport_key_load(path, key, err, sizeof err), -1);
-    assert_non_null(strstr(err, "short.key: a cluster key is 64 hexadecimal digits"));
-    test_write_file(test_dir, "bad.key",
-                    "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", path,
-                    sizeof path);
-    assert_int_equal(transport_key_load(path, key, err, sizeof err), -1);
-    snprintf(path, sizeof path, "%s/absent.key", test_dir);
-    assert_int_equal(transport_key_load(path, key, err, sizeof err), -1);
-    assert_non_null(strstr(err, "absent.key: cannot read the cluster key"));
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keyed_peers_exchange_messages),
-        cmocka_unit_test(wrong_key_insecure_or_other_cluster_is_refused),
+        cmocka_unit_test(wrong_key_other_ca_or_insecure_is_refused),
         cmocka_unit_test(garbage_frames_are_dropped),
         cmocka_unit_test(sending_to_a_dead_peer_never_blocks),
-        cmocka_unit_test(key_files),
     };
-    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

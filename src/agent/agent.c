@@ -41,6 +41,9 @@ static void reload(struct agent *a) {
         log_warn("reload: node name, address, state directory, control socket and hypervisor "
                  "URI take effect at the next restart");
     log_info("configuration reloaded from %s (log_level, sample_interval)", a->cfg.path);
+    char why[CONFIG_PATH_MAX + 600];
+    if (security_reload(a, why, sizeof why) != 0)
+        log_err("reload: keeping the running keyring and identity: %s", why);
 }
 
 static int signal_fd(void) {
@@ -82,6 +85,7 @@ static int run(struct agent *a, int sigfd) {
         }
         cluster_run(a, now);
         leadership_run(a, agent_clock_ms());
+        security_run(a, agent_clock_ms());
         agent_leader_run(a, agent_clock_ms());
         agent_power_run(a, agent_clock_ms());
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},

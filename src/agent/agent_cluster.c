@@ -167,19 +167,6 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
         snprintf(err, errlen, "%s: [gossip] %s", cfg->path, bad);
         return -1;
     }
-    uint8_t key[TRANSPORT_KEY_BYTES];
-    const uint8_t *keyp = NULL;
-    if (cfg->insecure) {
-        log_warn("insecure = true: cluster messages are not authenticated; any host that can "
-                 "reach port %u can join. Set [cluster] key_file for production.", cfg->port);
-    } else {
-        if (transport_key_load(cfg->key_file, key, err, errlen) != 0) {
-            size_t n = strlen(err);
-            snprintf(err + n, errlen - n, " (or set [cluster] insecure = true, for tests only)");
-            return -1;
-        }
-        keyp = key;
-    }
     if (advertise_address(cfg, c->advertise, sizeof c->advertise) != 0) {
         snprintf(err, errlen, "%s: cannot tell which address to advertise; set [node] "
                  "advertise_address", cfg->path);
@@ -191,9 +178,15 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
                  c->advertise);
         return -1;
     }
+    /* Peers address frames to this host by its advertised address, or by
+     * the address gossip resolved it to. */
+    char canonical[TRANSPORT_ADDR_MAX];
+    cluster_format_addr(&self_addr, canonical, sizeof canonical);
+    const char *addrs[2] = {c->advertise, canonical};
+    if (security_open(a, addrs, strcmp(canonical, c->advertise) ? 2 : 1, err, errlen) != 0)
+        return -1;
     *usage = false;
-    c->transport = transport_open(cfg->bind_address, cfg->port, c->advertise, cfg->cluster_name,
-                                  keyp, err, errlen);
+    c->transport = transport_open(cfg->bind_address, cfg->port, a->sec.frames, err, errlen);
     if (!c->transport)
         return -1;
     memcpy(&c->self_id, a->id, sizeof c->self_id);
@@ -230,7 +223,7 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
         snprintf(iface, sizeof iface, "%s", c->advertise);
         *strrchr(iface, ':') = '\0';
         c->discovery = discovery_open(cfg->discovery_group, cfg->discovery_port, iface,
-                                      cfg->cluster_name, c->advertise, keyp, err, errlen);
+                                      a->sec.frames, err, errlen);
         if (!c->discovery)
             log_warn("%s; continuing with seeds only", err);
     }
@@ -249,6 +242,7 @@ void cluster_close(struct agent *a) {
     gossip_free(c->gossip);
     transport_close(c->transport);
     discovery_close(c->discovery);
+    security_close(a);
     free(c->published);
     memset(c, 0, sizeof *c);
 }
@@ -354,13 +348,15 @@ void cluster_run(struct agent *a, uint64_t now) {
         if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0) {
             gossip_receive(c->gossip, (int64_t)now, &from, msg.payload, msg.len);
         } else if (msg.channel == CHANNEL_ELECTION) {
-            leadership_receive(a, now, msg.from, msg.payload, msg.len);
+            leadership_receive(a, now, &msg);
         } else if (msg.channel == CHANNEL_COMMAND) {
             Nodectl__Command *cmd = nodectl__command__unpack(NULL, msg.len, msg.payload);
-            if (cmd)
-                agent_execute(a, cmd);
+            if (!cmd)
+                log_warn("command from %s does not decode; dropped", msg.sender);
+            else if (strcmp(cmd->issuer, msg.sender) != 0)
+                security_refuse(a, REFUSED_COMMAND_ISSUER, msg.sender, "a command");
             else
-                log_warn("command from %s does not decode; dropped", msg.from);
+                agent_execute(a, cmd);
             if (cmd)
                 nodectl__command__free_unpacked(cmd, NULL);
         }

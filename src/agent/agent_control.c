@@ -138,7 +138,8 @@ static Nodectl__Response *status_reply(struct agent *a) {
         (st->warnings[0] = strdup(a->lead.warning)))
         st->n_warnings = 1;
     if (!st->members || !st->cluster || !st->node || !st->node_id.data || !st->role ||
-        !st->leader || (a->lead.warning[0] && !st->n_warnings)) {
+        !st->leader || (a->lead.warning[0] && !st->n_warnings) ||
+        security_to_status(a, st) != 0) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;
     }
@@ -511,6 +512,7 @@ Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) 
         Nodectl__Response *resp = drain(a, req->drain, why, sizeof why);
         return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
     }
+    case NODECTL__REQUEST__BODY_KEYS: return agent_keys_request(a, req->keys);
     default: break;
     }
     return control_error_response(NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST,

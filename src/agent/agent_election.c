@@ -7,6 +7,7 @@
  * it has seen on disk and refuses commands from older terms (fencing); the
  * (leader, term) it knows travels in its gossiped record, which is how hosts
  * that do not vote learn the leader. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -330,25 +331,35 @@ void leadership_run(struct agent *a, uint64_t now) {
     update_view(a, now);
 }
 
-void leadership_receive(struct agent *a, uint64_t now, const char *from, const uint8_t *data,
-                        size_t len) {
+void leadership_receive(struct agent *a, uint64_t now, const struct frame_msg *msg) {
     struct leadership *l = &a->lead;
-    if (!l->election || l->mismatch)
-        return;
-    /* The frame was authenticated with the cluster key; the voter it names
-     * is reachable at the address it came from. Learning it here, rather
-     * than waiting for gossip to carry the voter's record, lets a restarted
-     * voter answer at once. */
-    Nodectl__ElectionMsg *m = nodectl__election_msg__unpack(NULL, len, data);
-    int v = m ? voter_index(l, m->from) : -1;
-    if (m)
-        nodectl__election_msg__free_unpacked(m, NULL);
-    if (v < 0) {
-        log_debug("election message from %s names no voter; dropped", from);
+    /* The sender is the frame's certificate: it must be a candidate there
+     * and in our list, and the message must name it as its sender. */
+    if (!msg->candidate || !leadership_is_candidate(a, msg->sender)) {
+        security_refuse(a, REFUSED_ELECTION_NOT_CANDIDATE, msg->sender, "an election message");
         return;
     }
-    snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", from);
-    if (election_receive(l->election, (int64_t)now, l->voter_id[v], data, len) != 0)
+    Nodectl__ElectionMsg *m = nodectl__election_msg__unpack(NULL, msg->len, msg->payload);
+    uint64_t claimed = m ? m->from : 0;
+    if (m)
+        nodectl__election_msg__free_unpacked(m, NULL);
+    if (!m) {
+        log_debug("election message from %s does not decode; dropped", msg->sender);
+        return;
+    }
+    if (claimed != name_id(msg->sender)) {
+        security_refuse(a, REFUSED_ELECTION_SENDER, msg->sender, "an election message");
+        return;
+    }
+    if (!l->election || l->mismatch)
+        return;
+    int v = voter_index(l, claimed);
+    assert(v >= 0);
+    /* The voter is reachable at the address its signed frame gives.
+     * Learning it here, rather than waiting for gossip to carry the voter's
+     * record, lets a restarted voter answer at once. */
+    snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", msg->from);
+    if (election_receive(l->election, (int64_t)now, l->voter_id[v], msg->payload, msg->len) != 0)
         log_debug("election message from %s refused", l->voter_name[v]);
     flush(a);
     update_view(a, now);

@@ -19,7 +19,32 @@
 #include "command.pb-c.h"
 #include "net/control.h"
 #include "net/discovery.h"
+#include "net/frame.h"
 #include "net/transport.h"
+
+/* Messages refused above the frame layer: a payload that claims another
+ * sender than its frame's certificate, or an election message from a host
+ * that may not send one (agent_security.c). */
+enum security_refusal {
+    REFUSED_ELECTION_NOT_CANDIDATE,
+    REFUSED_ELECTION_SENDER,
+    REFUSED_COMMAND_ISSUER,
+    REFUSED_REASONS
+};
+
+/* This host's identity, keyring and boot epoch, and the frame layer that
+ * uses them (agent_security.c). */
+struct security {
+    struct frame_ctx *frames;
+    uint64_t epoch;
+    bool from_key_file;        /* the keyring is [cluster] key_file's one key */
+    bool candidate_cert;       /* this host's certificate says candidate */
+    uint64_t cert_not_after;   /* seconds; 0: insecure */
+    uint64_t next_expiry_check_ms;
+    char warning[CONFIG_PATH_MAX + 300]; /* for nodectl status: "" when none */
+    uint64_t refused[REFUSED_REASONS];
+    uint32_t reported;         /* refusals already logged, by reason */
+};
 
 /* Gossip, its transport and discovery, and the membership snapshot. */
 struct cluster {
@@ -178,6 +203,7 @@ struct agent {
     struct leader_state leader;
     bool drain; /* in maintenance (agent_drain.c); in the record */
     struct power power;
+    struct security sec;
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -233,8 +259,10 @@ int leadership_open(struct agent *a, char *err, size_t errlen);
 void leadership_close(struct agent *a);
 uint64_t leadership_deadline(const struct agent *a);
 void leadership_run(struct agent *a, uint64_t now_ms);
-void leadership_receive(struct agent *a, uint64_t now_ms, const char *from, const uint8_t *data,
-                        size_t len);
+/* An election message in an authenticated frame: refused unless its sender
+ * is a candidate by its certificate and by [cluster] candidates, and names
+ * itself. */
+void leadership_receive(struct agent *a, uint64_t now_ms, const struct frame_msg *msg);
 /* Whether a command of `term` may run here; counts and logs a refusal. */
 bool leadership_admit(struct agent *a, uint64_t term, const char *what, const char *issuer);
 /* Leader: hand over to `to` ("": the preferred candidate). -1 with err. */
@@ -245,6 +273,31 @@ int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 void leadership_handover(struct agent *a);
 bool leadership_is_leader(const struct agent *a);
 bool leadership_is_candidate(const struct agent *a, const char *name);
+
+/* agent_security.c. security_open makes the frame layer for the addresses
+ * this host is reached at (advertised first): boot epoch, keyring and
+ * identity; 0, or -1 with a message naming the key and file. */
+int security_open(struct agent *a, const char *const *addrs, size_t n_addrs, char *err,
+                  size_t errlen);
+void security_close(struct agent *a);
+/* Reads the keyring and identity files again (SIGHUP, nodectl keys); a
+ * file that fails keeps what runs. 0, or -1 with a message. */
+int security_reload(struct agent *a, char *err, size_t errlen);
+/* The keyring on disk, and its replacement: written to [cluster]
+ * keyring_file, then used at once. 0, or -1 with a message. */
+int security_keyring_read(struct agent *a, struct keyring *ring, char *err, size_t errlen);
+int security_keyring_write(struct agent *a, const struct keyring *ring, char *err,
+                           size_t errlen);
+/* The file the keyring came from. */
+const char *security_keyring_path(const struct agent *a);
+/* Counts a refusal and logs the first of its reason. */
+void security_refuse(struct agent *a, enum security_refusal r, const char *sender,
+                     const char *what);
+void security_run(struct agent *a, uint64_t now_ms);
+int security_to_record(const struct agent *a, Nodectl__HostRecord *rec);
+int security_to_status(const struct agent *a, Nodectl__StatusReply *st);
+/* agent_keys.c: nodectl keys. */
+Nodectl__Response *agent_keys_request(struct agent *a, const Nodectl__KeysRequest *req);
 
 /* agent_rebalance.c: local rebalancing after a sample, when enabled. */
 void agent_rebalance(struct agent *a, uint64_t now_ms);

@@ -4,10 +4,12 @@
 
 #include <stdbool.h>
 
+#include "common/config.h"
 #include "control.pb-c.h"
 
 /* What every client subcommand gets from the global options. */
 struct cli_ctx {
+    const char *config_path; /* -c, or NULL: the default */
     const char *socket_path;
     int timeout_ms;
 };
@@ -23,10 +25,17 @@ int cmd_plan(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_events(const struct cli_ctx *ctx, int argc, char **argv);
 /* drain and undrain: argv[0] says which. */
 int cmd_drain(const struct cli_ctx *ctx, int argc, char **argv);
-/* Needs no agent. */
+int cmd_keys(const struct cli_ctx *ctx, int argc, char **argv);
+/* Need no agent. */
 int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_ca(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_identity(const struct cli_ctx *ctx, int argc, char **argv);
 
 /* Shared by the subcommands. */
+/* The configuration: -c FILE must load; the default file may be absent (a
+ * host that runs only the CLI), and then the defaults apply. 0, or -1 after
+ * printing why. */
+int cli_load_config(const struct cli_ctx *ctx, struct config *cfg);
 /* Sends req to the agent; returns its Response (free with
  * nodectl__response__free_unpacked) if it answered with the expected body,
  * else prints why, prefixed by "nodectl CMD: ", and returns NULL. */

@@ -1,9 +1,23 @@
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "cli.h"
 #include "net/control.h"
+
+int cli_load_config(const struct cli_ctx *ctx, struct config *cfg) {
+    struct config_error err;
+    const char *path = ctx->config_path ? ctx->config_path : CONFIG_DEFAULT_PATH;
+    if (config_load(path, cfg, &err) == 0)
+        return 0;
+    if (!ctx->config_path && access(CONFIG_DEFAULT_PATH, F_OK) != 0) {
+        config_defaults(cfg);
+        return 0;
+    }
+    fprintf(stderr, "nodectl: bad configuration: %s\n", err.text);
+    return -1;
+}
 
 Nodectl__Response *cli_call(const struct cli_ctx *ctx, const char *cmd, const Nodectl__Request *req,
                             Nodectl__Response__BodyCase expected) {

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "common/atomic_file.h"
-#include "net/frame.h"
+#include "net/keyring.h"
 
 /* A new cluster key: 32 random bytes from the OS (libsodium's randombytes),
  * as 64 hexadecimal digits. Written to FILE with mode 0600, never over an
@@ -17,12 +17,12 @@ int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv) {
                 argv[2]);
         return 2;
     }
-    if (frame_init() != 0) {
+    if (keyring_init() != 0) {
         fprintf(stderr, "nodectl keygen: libsodium failed to initialise\n");
         return 1;
     }
-    unsigned char key[FRAME_KEY_BYTES];
-    char hex[2 * FRAME_KEY_BYTES + 2];
+    unsigned char key[KEYRING_KEY_BYTES];
+    char hex[2 * KEYRING_KEY_BYTES + 2];
     randombytes_buf(key, sizeof key);
     sodium_bin2hex(hex, sizeof hex, key, sizeof key);
     sodium_memzero(key, sizeof key);

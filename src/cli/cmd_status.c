@@ -31,6 +31,14 @@ static json_t *host_json(const Nodectl__HostRecord *h) {
     return o;
 }
 
+/* {"name": value, ...} of a counter set. */
+static json_t *counters_json(Nodectl__Counter *const *c, size_t n) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, c[i]->name, json_integer((json_int_t)c[i]->value));
+    return o;
+}
+
 static int print_json(const Nodectl__StatusReply *st) {
     char id[37];
     cli_uuid_text(st->node_id.data, st->node_id.len, id);
@@ -53,10 +61,28 @@ static int print_json(const Nodectl__StatusReply *st) {
                              (json_int_t)st->term, "stale_commands_refused",
                              (json_int_t)st->stale_commands_refused, "warnings", warnings,
                              "members", members);
+    if (root) {
+        json_object_set_new(root, "boot_epoch", json_integer((json_int_t)st->boot_epoch));
+        json_object_set_new(root, "frames", counters_json(st->frames, st->n_frames));
+        json_object_set_new(root, "messages_refused", counters_json(st->refused, st->n_refused));
+    }
     int rc = root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 ? 0 : 1;
     putchar('\n');
     json_decref(root);
     return rc;
+}
+
+/* "replay 3, misaddressed 1": the non-zero refusals. */
+static void print_refusals(const char *what, Nodectl__Counter *const *c, size_t n) {
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i]->value || strcmp(c[i]->name, "accepted") == 0 || strcmp(c[i]->name, "self") == 0)
+            continue;
+        printf("%s%s %llu", any ? ", " : what, c[i]->name, (unsigned long long)c[i]->value);
+        any = true;
+    }
+    if (any)
+        putchar('\n');
 }
 
 static void print_table(const Nodectl__StatusReply *st) {
@@ -68,6 +94,8 @@ static void print_table(const Nodectl__StatusReply *st) {
     if (st->stale_commands_refused)
         printf("refused: %llu commands from deposed leaders\n",
                (unsigned long long)st->stale_commands_refused);
+    print_refusals("frames refused: ", st->frames, st->n_frames);
+    print_refusals("messages refused: ", st->refused, st->n_refused);
     for (size_t i = 0; i < st->n_warnings; i++)
         printf("WARNING: %s\n", st->warnings[i]);
     putchar('\n');

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "agent/agent.h"
 #include "cli.h"
@@ -22,7 +21,8 @@ struct command {
 static const struct command commands[] = {
     {"agent", "run the agent in the foreground (the daemon every host runs)",
      "nodectl agent [-c FILE] [--check]\n"
-     "  Runs until SIGTERM or SIGINT; SIGHUP reloads log_level and sample_interval.\n"
+     "  Runs until SIGTERM or SIGINT; SIGHUP reloads log_level, sample_interval, the\n"
+     "  keyring and this host's certificate and key.\n"
      "  --check validates the configuration and exits (0: good, 2: bad).",
      NULL, false},
     {"status", "show the cluster: this node, the leader, every member",
@@ -89,8 +89,42 @@ static const struct command commands[] = {
      "nodectl keygen [FILE]\n"
      "  Prints a new random cluster key (64 hex digits), or writes it to FILE with\n"
      "  mode 0600; an existing FILE is never overwritten. Copy the same key to every\n"
-     "  host and name it in [cluster] key_file.",
+     "  host: as [cluster] key_file (a one-key keyring), or `nodectl keys install`.",
      cmd_keygen, false},
+    {"keys", "change the cluster keys of this host's keyring",
+     "nodectl keys list [--json]\n"
+     "       nodectl keys install KEYFILE     (as `nodectl keygen` writes; - reads stdin)\n"
+     "       nodectl keys use KEYID [--force]\n"
+     "       nodectl keys remove KEYID [--force]\n"
+     "  Acts on this host's keyring ([cluster] keyring_file, 0600) and the running\n"
+     "  agent at once; run each step on every host. list shows every key installed\n"
+     "  here or on a live member: how many members have it, how many seal with it\n"
+     "  (primary), and which lack it. To change the key without downtime: install\n"
+     "  the new key on every host; once list shows it on all, use it on every host;\n"
+     "  once no host seals with the old one, remove it on every host. use is refused\n"
+     "  while a live member lacks the key, remove while a member seals with it\n"
+     "  (--force overrides both); the primary key is never removed.",
+     cmd_keys, true},
+    {"ca", "the cluster's certificate authority (offline)",
+     "nodectl ca init DIR\n"
+     "       nodectl ca sign --ca DIR [--candidate] [--days N] [-o CERT] HOST PUBKEY\n"
+     "  init makes the CA's key pair: DIR/ca.key (secret, 0600: keep it offline, no\n"
+     "  agent needs it) and DIR/ca.pub (copy it to every host as [cluster] ca_file);\n"
+     "  it prints the public key and never overwrites. sign certifies that PUBKEY\n"
+     "  (64 hex digits as `nodectl identity init` prints, or a file holding them) is\n"
+     "  host HOST ([node] name), a leader candidate with --candidate (needed by the\n"
+     "  hosts in [cluster] candidates), for N days (default 365); it writes CERT (or\n"
+     "  standard output): copy it to HOST as [cluster] cert_file.",
+     cmd_ca, false},
+    {"identity", "this host's signing key and certificate",
+     "nodectl [-c FILE] identity init [--key PATH]\n"
+     "       nodectl [-c FILE] identity show\n"
+     "  init makes this host's Ed25519 signing key ([cluster] host_key_file, or\n"
+     "  PATH; mode 0600) unless it exists, and prints its public key for `nodectl ca\n"
+     "  sign`. show checks the key, the certificate (cert_file) and the CA (ca_file)\n"
+     "  together, as the agent does at start: exit 1 with the problem if they do\n"
+     "  not belong together.",
+     cmd_identity, false},
     {"help", "show help for a command", "nodectl help [COMMAND]", NULL, false},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -133,22 +167,13 @@ static int help(int argc, char **argv) {
 }
 
 /* The socket a client talks to: --socket, else the config file's, else the
- * default. A config file named with -c must load; the default one may be
- * absent (a host that runs only the CLI). */
-static int resolve_socket(const char *config_path, const char *socket_opt, struct config *cfg) {
+ * default. */
+static int resolve_socket(const struct cli_ctx *ctx, const char *socket_opt, struct config *cfg) {
     if (socket_opt) {
         snprintf(cfg->control_socket, sizeof cfg->control_socket, "%s", socket_opt);
         return 0;
     }
-    struct config_error err;
-    if (config_load(config_path ? config_path : CONFIG_DEFAULT_PATH, cfg, &err) == 0)
-        return 0;
-    if (!config_path && access(CONFIG_DEFAULT_PATH, F_OK) != 0) {
-        config_defaults(cfg);
-        return 0;
-    }
-    fprintf(stderr, "nodectl: bad configuration: %s\n", err.text);
-    return -1;
+    return cli_load_config(ctx, cfg);
 }
 
 int main(int argc, char **argv) {
@@ -161,13 +186,13 @@ int main(int argc, char **argv) {
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    const char *config_path = NULL, *socket_opt = NULL;
+    const char *socket_opt = NULL;
     struct cli_ctx ctx = {.timeout_ms = 5000};
     int opt;
     /* '+': stop at the command, whose own options follow it. */
     while ((opt = getopt_long(argc, argv, "+c:s:t:hV", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
+        case 'c': ctx.config_path = optarg; break;
         case 's': socket_opt = optarg; break;
         case 't': {
             char *end;
@@ -206,7 +231,7 @@ int main(int argc, char **argv) {
     if (!c->needs_agent)
         return c->run(&ctx, cargc, cargv);
     struct config cfg;
-    if (resolve_socket(config_path, socket_opt, &cfg) != 0)
+    if (resolve_socket(&ctx, socket_opt, &cfg) != 0)
         return 2;
     ctx.socket_path = cfg.control_socket;
     return c->run(&ctx, cargc, cargv);

@@ -28,6 +28,10 @@ static const struct key keys[] = {
     {"cluster", "seeds", T_LIST, F(seeds), 0, 0},
     {"cluster", "candidates", T_LIST, F(candidates), 0, 0},
     {"cluster", "key_file", T_PATH, F(key_file), 0, 0},
+    {"cluster", "keyring_file", T_PATH, F(keyring_file), 0, 0},
+    {"cluster", "ca_file", T_PATH, F(ca_file), 0, 0},
+    {"cluster", "cert_file", T_PATH, F(cert_file), 0, 0},
+    {"cluster", "host_key_file", T_PATH, F(host_key_file), 0, 0},
     {"cluster", "insecure", T_BOOL, F(insecure), 0, 0},
     {"cluster", "discovery", T_BOOL, F(discovery), 0, 0},
     {"cluster", "discovery_group", T_STRING, F(discovery_group), 0, 0},
@@ -119,6 +123,10 @@ void config_defaults(struct config *cfg) {
     snprintf(cfg->state_dir, sizeof cfg->state_dir, "/var/lib/nodectl");
     snprintf(cfg->control_socket, sizeof cfg->control_socket, CONFIG_DEFAULT_SOCKET);
     snprintf(cfg->key_file, sizeof cfg->key_file, "/etc/nodectl/cluster.key");
+    snprintf(cfg->keyring_file, sizeof cfg->keyring_file, "/etc/nodectl/keyring");
+    snprintf(cfg->ca_file, sizeof cfg->ca_file, "/etc/nodectl/ca.pub");
+    snprintf(cfg->cert_file, sizeof cfg->cert_file, "/etc/nodectl/host.cert");
+    snprintf(cfg->host_key_file, sizeof cfg->host_key_file, "/etc/nodectl/host.key");
     cfg->log_level = LOG_INFO;
     snprintf(cfg->hypervisor_uri, sizeof cfg->hypervisor_uri, "test:///default");
     cfg->sample_interval_ms = 5000;

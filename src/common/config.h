@@ -33,7 +33,11 @@ struct config {
     char cluster_name[CONFIG_NAME_MAX];
     struct config_list seeds;      /* host:port */
     struct config_list candidates; /* node names of the voters */
-    char key_file[CONFIG_PATH_MAX];
+    char key_file[CONFIG_PATH_MAX];      /* a one-key keyring, when keyring_file is absent */
+    char keyring_file[CONFIG_PATH_MAX];
+    char ca_file[CONFIG_PATH_MAX];       /* the cluster CA's public key */
+    char cert_file[CONFIG_PATH_MAX];     /* this host's certificate */
+    char host_key_file[CONFIG_PATH_MAX]; /* this host's signing key */
     bool insecure;
     bool discovery;               /* multicast beacons */
     char discovery_group[CONFIG_NAME_MAX];

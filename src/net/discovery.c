@@ -7,18 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-/* A beacon is one datagram; this bounds what is read. */
-#define BEACON_MAX 512
+#include "common/log.h"
+
+/* A beacon is one datagram with no payload; this bounds what is read. */
+#define BEACON_MAX 1024
+_Static_assert(FRAME_OVERHEAD_MAX <= BEACON_MAX, "a beacon fits");
 
 struct discovery {
     int fd;
     struct sockaddr_in group;
-    char cluster[64];
-    char advertise[FRAME_ADDR_MAX];
-    int keyed;
-    uint8_t key[FRAME_KEY_BYTES];
+    struct frame_ctx *frames;
     struct discovery_stats stats;
 };
 
@@ -31,8 +32,7 @@ static int set_opt(int fd, int level, int name, const void *v, socklen_t len, co
 }
 
 struct discovery *discovery_open(const char *group, uint16_t port, const char *iface_addr,
-                                 const char *cluster, const char *advertise, const uint8_t *key,
-                                 char *err, size_t errlen) {
+                                 struct frame_ctx *frames, char *err, size_t errlen) {
     struct in_addr grp, iface;
     if (inet_pton(AF_INET, group, &grp) != 1 || !IN_MULTICAST(ntohl(grp.s_addr))) {
         snprintf(err, errlen, "discovery: '%s' is not an IPv4 multicast group", group);
@@ -54,12 +54,7 @@ struct discovery *discovery_open(const char *group, uint16_t port, const char *i
     d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     d->group = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port),
                                     .sin_addr = grp};
-    snprintf(d->cluster, sizeof d->cluster, "%s", cluster);
-    snprintf(d->advertise, sizeof d->advertise, "%s", advertise);
-    if (key) {
-        d->keyed = 1;
-        memcpy(d->key, key, FRAME_KEY_BYTES);
-    }
+    d->frames = frames;
     int one = 1;
     unsigned char ttl = 1, loop = 1; /* one hop: the LAN; loop: agents on one machine */
     struct ip_mreq mreq = {.imr_multiaddr = grp, .imr_interface = iface};
@@ -97,13 +92,15 @@ struct discovery_stats discovery_stats(const struct discovery *d) { return d->st
 
 int discovery_announce(struct discovery *d) {
     uint8_t frame[BEACON_MAX];
-    size_t len = frame_size(d->cluster, d->advertise, CHANNEL_DISCOVERY, 0);
-    if (len > sizeof frame) {
+    size_t len = frame_sealed_size(d->frames, FRAME_TO_ALL, 0);
+    if (!len || len > sizeof frame) {
         errno = EMSGSIZE;
         return -1;
     }
-    frame_seal(frame, d->cluster, d->advertise, CHANNEL_DISCOVERY, NULL, 0,
-               d->keyed ? d->key : NULL);
+    if (frame_seal(d->frames, frame, FRAME_TO_ALL, CHANNEL_DISCOVERY, NULL, 0) != len) {
+        errno = ENOKEY;
+        return -1;
+    }
     if (sendto(d->fd, frame, len, 0, (struct sockaddr *)&d->group, sizeof d->group) !=
         (ssize_t)len)
         return -1;
@@ -118,18 +115,21 @@ int discovery_recv(struct discovery *d, char *addr, size_t len) {
         if (n < 0)
             return 0; /* EAGAIN: nothing waits; anything else is retried at the next poll */
         struct frame_msg msg;
-        if (n > (ssize_t)sizeof frame ||
-            frame_open(frame, (size_t)n, d->cluster, d->keyed ? d->key : NULL, &msg) != FRAME_OK) {
+        enum frame_result rc = n > (ssize_t)sizeof frame
+                                   ? FRAME_MALFORMED
+                                   : frame_open(d->frames, frame, (size_t)n, FRAME_PATH_DISCOVERY,
+                                                (uint64_t)time(NULL), &msg);
+        if (rc == FRAME_SELF)
+            continue; /* our own beacon, looped back */
+        if (rc != FRAME_OK) {
             d->stats.dropped++;
+            if (n <= (ssize_t)sizeof frame && msg.report)
+                log_warn("discovery: refused a beacon%s%s: %s (counted; further ones of this "
+                         "kind are not logged)", msg.sender[0] ? " from " : "", msg.sender,
+                         frame_result_name(rc));
             continue;
         }
         free(msg.payload);
-        if (msg.channel != CHANNEL_DISCOVERY) {
-            d->stats.dropped++;
-            continue;
-        }
-        if (strcmp(msg.from, d->advertise) == 0)
-            continue; /* our own beacon, looped back */
         d->stats.received++;
         snprintf(addr, len, "%s", msg.from);
         return 1;

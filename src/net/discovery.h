@@ -15,17 +15,17 @@
 struct discovery_stats {
     uint64_t sent;
     uint64_t received;
-    uint64_t dropped; /* bad MAC, wrong cluster, malformed */
+    uint64_t dropped; /* refused by the frame layer (counted there by reason) */
 };
 
 struct discovery;
 
 /* Joins group:port (IPv4) on the interface that holds iface_addr (0.0.0.0:
- * the default one). advertise is this agent's gossip address, cluster and key
- * as for the transport (key NULL: insecure). NULL with a message in err. */
+ * the default one). Beacons are sealed and opened with frames, as the
+ * transport's (it outlives the discovery); each names this agent's gossip
+ * address. NULL with a message in err. */
 struct discovery *discovery_open(const char *group, uint16_t port, const char *iface_addr,
-                                 const char *cluster, const char *advertise, const uint8_t *key,
-                                 char *err, size_t errlen);
+                                 struct frame_ctx *frames, char *err, size_t errlen);
 void discovery_close(struct discovery *d);
 int discovery_fd(struct discovery *d);
 /* Multicasts one beacon; 0, or -1 (errno set). */

@@ -4,19 +4,18 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "common/atomic_file.h"
 #include "common/log.h"
 
 /* Peers this node keeps a connection to; past this the least recently used
  * connection is closed. Large enough for the fan-out of SWIM (a handful of
  * peers per period) plus the election voters. */
 #define PEERS_MAX 256
-#define FRAME_LIMIT (TRANSPORT_PAYLOAD_MAX + 2 * TRANSPORT_ADDR_MAX + 256)
+#define FRAME_LIMIT (TRANSPORT_PAYLOAD_MAX + FRAME_OVERHEAD_MAX)
 
 struct peer {
     char addr[TRANSPORT_ADDR_MAX];
@@ -27,19 +26,15 @@ struct peer {
 struct transport {
     nng_socket pull;
     int fd;
-    char cluster[64];
-    char advertise[TRANSPORT_ADDR_MAX];
-    int keyed;
-    uint8_t key[TRANSPORT_KEY_BYTES];
+    struct frame_ctx *frames;
     struct peer peers[PEERS_MAX];
     size_t n_peers;
     uint64_t clock; /* use counter for LRU */
     struct transport_stats stats;
 };
 
-struct transport *transport_open(const char *bind, uint16_t port, const char *advertise,
-                                 const char *cluster, const uint8_t *key, char *err,
-                                 size_t errlen) {
+struct transport *transport_open(const char *bind, uint16_t port, struct frame_ctx *frames,
+                                 char *err, size_t errlen) {
     if (frame_init() != 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
         return NULL;
@@ -49,12 +44,7 @@ struct transport *transport_open(const char *bind, uint16_t port, const char *ad
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(t->cluster, sizeof t->cluster, "%s", cluster);
-    snprintf(t->advertise, sizeof t->advertise, "%s", advertise);
-    if (key) {
-        t->keyed = 1;
-        memcpy(t->key, key, TRANSPORT_KEY_BYTES);
-    }
+    t->frames = frames;
     char url[300];
     snprintf(url, sizeof url, "tcp://%s:%u", bind, port);
     int rv;
@@ -77,7 +67,6 @@ void transport_close(struct transport *t) {
     for (size_t i = 0; i < t->n_peers; i++)
         nng_close(t->peers[i].sock);
     nng_close(t->pull);
-    sodium_memzero(t->key, sizeof t->key);
     free(t);
 }
 
@@ -133,12 +122,16 @@ int transport_send(struct transport *t, const char *to, uint32_t channel, const 
         return -1;
     }
     nng_msg *msg;
-    if (nng_msg_alloc(&msg, frame_size(t->cluster, t->advertise, channel, len)) != 0) {
+    size_t size = frame_sealed_size(t->frames, to, len);
+    if (!size || nng_msg_alloc(&msg, size) != 0) {
         t->stats.dropped_send++;
         return -1;
     }
-    frame_seal(nng_msg_body(msg), t->cluster, t->advertise, channel, payload, len,
-               t->keyed ? t->key : NULL);
+    if (frame_seal(t->frames, nng_msg_body(msg), to, channel, payload, len) != size) {
+        nng_msg_free(msg);
+        t->stats.dropped_send++;
+        return -1;
+    }
     struct peer *p = peer_for(t, to);
     if (!p || nng_sendmsg(p->sock, msg, NNG_FLAG_NONBLOCK) != 0) {
         nng_msg_free(msg);
@@ -158,52 +151,20 @@ int transport_recv(struct transport *t, struct frame_msg *msg) {
                 log_warn("transport: receive failed: %s", nng_strerror(rv));
             return 0;
         }
-        enum frame_result rc = frame_open(nng_msg_body(m), nng_msg_len(m), t->cluster,
-                                          t->keyed ? t->key : NULL, msg);
+        enum frame_result rc = frame_open(t->frames, nng_msg_body(m), nng_msg_len(m),
+                                          FRAME_PATH_UNICAST, (uint64_t)time(NULL), msg);
         nng_msg_free(m);
-        switch (rc) {
-        case FRAME_OK: t->stats.received++; return 1;
-        case FRAME_BAD_AUTH: t->stats.dropped_auth++; break;
-        case FRAME_MALFORMED: t->stats.dropped_malformed++; break;
-        case FRAME_NO_MEMORY: log_err("transport: out of memory; message dropped"); break;
+        if (rc == FRAME_OK) {
+            t->stats.received++;
+            return 1;
         }
+        if (rc == FRAME_MALFORMED)
+            t->stats.dropped_malformed++;
+        else if (rc != FRAME_SELF)
+            t->stats.dropped_auth++;
+        if (msg->report)
+            log_warn("transport: refused a frame%s%s: %s (counted; further ones of this kind "
+                     "are not logged)", msg->sender[0] ? " from " : "", msg->sender,
+                     frame_result_name(rc));
     }
-}
-
-static int hex_digit(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int transport_key_load(const char *path, uint8_t key[TRANSPORT_KEY_BYTES], char *err,
-                       size_t errlen) {
-    size_t len;
-    char *text = read_small_file(path, 256, &len);
-    if (!text) {
-        snprintf(err, errlen, "%s: cannot read the cluster key: %s", path, strerror(errno));
-        return -1;
-    }
-    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-        len--;
-    int ok = len == 2 * TRANSPORT_KEY_BYTES;
-    for (size_t i = 0; ok && i < TRANSPORT_KEY_BYTES; i++) {
-        int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
-        ok = hi >= 0 && lo >= 0;
-        if (ok)
-            key[i] = (uint8_t)(hi << 4 | lo);
-    }
-    sodium_memzero(text, len);
-    free(text);
-    if (!ok) {
-        sodium_memzero(key, TRANSPORT_KEY_BYTES);
-        snprintf(err, errlen, "%s: a cluster key is 64 hexadecimal digits (make one with "
-                 "`nodectl keygen`)", path);
-        return -1;
-    }
-    return 0;
 }

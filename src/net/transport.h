@@ -2,8 +2,9 @@
  * node's address, and a push socket per peer, dialed once and reused
  * (nng reconnects it by itself). Sends never block: a message that cannot be
  * queued is dropped and counted, as UDP would drop it; the protocols on top
- * (SWIM, Raft) are built for loss. Every frame is authenticated with the
- * cluster key; frames that fail are dropped and counted. */
+ * (SWIM, Raft) are built for loss. Every frame is sealed and opened by the
+ * frame layer (frame.h); frames it refuses are dropped, counted by reason
+ * there, and logged once per reason and sender. */
 #ifndef NODECTL_TRANSPORT_H
 #define NODECTL_TRANSPORT_H
 
@@ -12,15 +13,14 @@
 
 #include "frame.h"
 
-#define TRANSPORT_KEY_BYTES FRAME_KEY_BYTES
 #define TRANSPORT_ADDR_MAX FRAME_ADDR_MAX
-/* The largest payload accepted, before the envelope. */
+/* The largest payload accepted, before the frame around it. */
 #define TRANSPORT_PAYLOAD_MAX (256 * 1024)
 
 struct transport_stats {
     uint64_t sent;
     uint64_t received;
-    uint64_t dropped_auth;      /* bad MAC, or the wrong cluster */
+    uint64_t dropped_auth;      /* refused by the frame layer, but malformed */
     uint64_t dropped_malformed; /* did not decode */
     uint64_t dropped_send;      /* could not be queued to the peer */
 };
@@ -28,12 +28,10 @@ struct transport_stats {
 
 struct transport;
 
-/* Listens on tcp://bind:port. key is the 32-byte cluster key, or NULL for
- * an insecure cluster (frames carry a zero MAC, which no keyed node
- * accepts). advertise is the host:port peers reach this node at. */
-struct transport *transport_open(const char *bind, uint16_t port, const char *advertise,
-                                 const char *cluster, const uint8_t *key, char *err,
-                                 size_t errlen);
+/* Listens on tcp://bind:port; frames are sealed and opened with frames
+ * (the caller's, shared with discovery; it outlives the transport). */
+struct transport *transport_open(const char *bind, uint16_t port, struct frame_ctx *frames,
+                                 char *err, size_t errlen);
 void transport_close(struct transport *t);
 /* Polls readable when a frame is waiting. */
 int transport_fd(struct transport *t);
@@ -43,10 +41,5 @@ int transport_send(struct transport *t, const char *to, uint32_t channel, const 
 /* Takes one authenticated message; 1 if one was taken, 0 if none waits. */
 int transport_recv(struct transport *t, struct frame_msg *msg);
 struct transport_stats transport_stats(const struct transport *t);
-
-/* Reads a key file: 64 hexadecimal digits (32 bytes), optionally followed
- * by a newline. 0, or -1 with a message naming the file and the problem. */
-int transport_key_load(const char *path, uint8_t key[TRANSPORT_KEY_BYTES], char *err,
-                       size_t errlen);
 
 #endif

@@ -1,0 +1,440 @@
+/* The frame layer on its own (src/net/frame.c, cert.c, replay.c): no
+ * sockets. Seal and open, every tampered byte, wrong and unknown keys, a
+ * recipient elsewhere, replays, an old epoch, the window's edges against a
+ * model, certificates of another CA, expired, or naming another host than
+ * the frame claims. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/frame.h"
+#include "frame_fixture.h"
+#include "net/replay.h"
+
+#define NOW 2000000000ull /* the wall clock of the tests, seconds */
+#define DAY 86400ull
+
+static struct fixture_ca ca, other_ca;
+static struct keyring ring, other_ring;
+
+static struct fixture_host a, b, c, stranger, expired, plain;
+
+static int setup(void **state) {
+    if (frame_init() != 0)
+        return -1;
+    fixture_ca(&ca);
+    fixture_ca(&other_ca);
+    fixture_ring(&ring, 0x11);
+    fixture_ring(&other_ring, 0x22);
+    uint64_t from = NOW - DAY, until = NOW + DAY;
+    fixture_host(&a, "a", "10.0.0.1:7946", &ca, true, from, until);
+    fixture_host(&b, "b", "10.0.0.2:7946", &ca, true, from, until);
+    fixture_host(&c, "c", "10.0.0.3:7946", &ca, true, from, until);
+    fixture_host(&stranger, "a", "10.0.0.9:7946", &other_ca, true, from, until);
+    fixture_host(&expired, "a", "10.0.0.1:7946", &ca, true, NOW - 3 * DAY, NOW - DAY);
+    fixture_host(&plain, "p", "10.0.0.5:7946", &ca, false, from, until);
+    return 0;
+}
+
+/* Seals payload from `from` to `to` into buf; its length. */
+static size_t seal(struct frame_ctx *from, const char *to, uint32_t channel, const char *payload,
+                   uint8_t *buf) {
+    size_t n = frame_sealed_size(from, to, strlen(payload));
+    assert_true(n > 0 && n <= 4096);
+    assert_int_equal(frame_seal(from, buf, to, channel, payload, strlen(payload)), n);
+    return n;
+}
+
+/* Opens a copy of frame (opening overwrites it). */
+static enum frame_result open_copy(struct frame_ctx *at, const uint8_t *frame, size_t len,
+                                   enum frame_path path, uint64_t now, struct frame_msg *m) {
+    uint8_t copy[4096];
+    memcpy(copy, frame, len);
+    enum frame_result r = frame_open(at, copy, len, path, now, m);
+    if (r == FRAME_OK) {
+        free(m->payload);
+        m->payload = NULL;
+    }
+    return r;
+}
+
+static void seal_and_open(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 5, &ring, &ca), *cb = fixture_ctx(&b, 9, &ring, &ca);
+    uint8_t buf[4096];
+    for (uint64_t i = 1; i <= 3; i++) {
+        size_t n = seal(ca_, b.addr, CHANNEL_GOSSIP, "hello", buf);
+        struct frame_msg m;
+        assert_int_equal(frame_open(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+        assert_string_equal(m.sender, "a");
+        assert_string_equal(m.from, a.addr);
+        assert_true(m.candidate);
+        assert_int_equal(m.channel, CHANNEL_GOSSIP);
+        assert_int_equal(m.epoch, 5);
+        assert_int_equal(m.seq, i);
+        assert_int_equal(m.len, 5);
+        assert_memory_equal(m.payload, "hello", 5);
+        free(m.payload);
+    }
+    /* An empty payload, and a beacon on the discovery path. */
+    size_t n = seal(ca_, b.addr, CHANNEL_ELECTION, "", buf);
+    struct frame_msg m;
+    assert_int_equal(frame_open(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    assert_int_equal(m.len, 0);
+    free(m.payload);
+    n = seal(ca_, FRAME_TO_ALL, CHANNEL_DISCOVERY, "", buf);
+    assert_int_equal(frame_open(cb, buf, n, FRAME_PATH_DISCOVERY, NOW, &m), FRAME_OK);
+    assert_string_equal(m.from, a.addr);
+    free(m.payload);
+    /* The payload is not in the clear. */
+    n = seal(ca_, b.addr, CHANNEL_COMMAND, "secret-command-body", buf);
+    assert_null(memmem(buf, n, "secret-command-body", 19));
+    uint64_t counts[FRAME_RESULTS];
+    frame_ctx_counts(cb, counts);
+    assert_int_equal(counts[FRAME_OK], 5);
+    frame_ctx_free(ca_);
+    frame_ctx_free(cb);
+}
+
+static void every_tampered_byte_and_truncation_is_refused(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &ring, &ca);
+    uint8_t buf[4096];
+    size_t n = seal(ca_, b.addr, CHANNEL_GOSSIP, "payload", buf);
+    for (size_t i = 0; i < n; i++) {
+        for (int bit = 0; bit < 8; bit += 3) {
+            struct frame_ctx *cb = fixture_ctx(&b, 1, &ring, &ca);
+            uint8_t t[4096];
+            memcpy(t, buf, n);
+            t[i] ^= (uint8_t)(1u << bit);
+            struct frame_msg m;
+            enum frame_result r = frame_open(cb, t, n, FRAME_PATH_UNICAST, NOW, &m);
+            if (r == FRAME_OK)
+                fail_msg("byte %zu bit %d flipped, yet accepted", i, bit);
+            assert_true(r == FRAME_MALFORMED || r == FRAME_MODE || r == FRAME_UNKNOWN_KEY ||
+                        r == FRAME_BAD_MAC);
+            frame_ctx_free(cb);
+        }
+    }
+    struct frame_ctx *cb = fixture_ctx(&b, 1, &ring, &ca);
+    for (size_t len = 0; len < n; len++) {
+        struct frame_msg m;
+        assert_int_not_equal(open_copy(cb, buf, len, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    }
+    struct frame_msg m;
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    frame_ctx_free(cb);
+    frame_ctx_free(ca_);
+}
+
+static void wrong_or_unknown_keys_are_refused(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &other_ring, &ca), *cb = fixture_ctx(&b, 1, &ring, &ca);
+    uint8_t buf[4096];
+    size_t n = seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf);
+    struct frame_msg m;
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_UNKNOWN_KEY);
+    /* Another key under the id of ours: the box does not open. */
+    struct frame_fields f = {.channel = CHANNEL_GOSSIP, .epoch = 1, .seq = 1, .cluster = "c1",
+                             .to = b.addr, .from = a.addr, .name = "a", .cert = a.cert,
+                             .cert_len = a.cert_len, .payload = "x", .len = 1};
+    n = frame_encode(&f, other_ring.key[0], ring.id[0], a.sk, buf);
+    assert_true(n > 0);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_BAD_MAC);
+    /* After the receiver installs the other key, the first frame opens. */
+    struct keyring both = ring;
+    char err[128];
+    assert_int_equal(keyring_install(&both, other_ring.key[0], err, sizeof err), 0);
+    frame_ctx_set_keyring(cb, &both);
+    n = seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    frame_ctx_free(ca_);
+    frame_ctx_free(cb);
+}
+
+static void frames_for_another_host_or_cluster_are_refused(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &ring, &ca), *cb = fixture_ctx(&b, 1, &ring, &ca);
+    uint8_t buf[4096];
+    struct frame_msg m;
+    size_t n = seal(ca_, c.addr, CHANNEL_ELECTION, "vote", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_MISADDRESSED);
+    assert_string_equal(m.sender, "a");
+    /* "*" is for beacons on the discovery path only, and beacons only. */
+    n = seal(ca_, FRAME_TO_ALL, CHANNEL_DISCOVERY, "", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_MISADDRESSED);
+    n = seal(ca_, FRAME_TO_ALL, CHANNEL_GOSSIP, "", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_MISADDRESSED);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_DISCOVERY, NOW, &m), FRAME_MISADDRESSED);
+    n = seal(ca_, b.addr, CHANNEL_GOSSIP, "", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_DISCOVERY, NOW, &m), FRAME_MISADDRESSED);
+    n = seal(ca_, b.addr, CHANNEL_DISCOVERY, "", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_MISADDRESSED);
+    /* A second address of b (the resolved form of its advertised name). */
+    struct frame_config fc = {.cluster = "c1", .name = "b",
+                              .addrs = {"host-b.example:7946", b.addr}, .n_addrs = 2,
+                              .epoch = 1, .senders_max = 8};
+    struct frame_ctx *cb2 = frame_ctx_new(&fc);
+    frame_ctx_set_keyring(cb2, &ring);
+    frame_ctx_set_identity(cb2, ca.pk, b.sk, b.cert, b.cert_len);
+    n = seal(ca_, b.addr, CHANNEL_GOSSIP, "", buf);
+    assert_int_equal(open_copy(cb2, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    n = seal(ca_, "host-b.example:7946", CHANNEL_GOSSIP, "", buf);
+    assert_int_equal(open_copy(cb2, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    frame_ctx_free(cb2);
+    /* Another cluster name under the same key and CA. */
+    struct frame_fields f = {.channel = CHANNEL_GOSSIP, .epoch = 1, .seq = 99, .cluster = "c2",
+                             .to = b.addr, .from = a.addr, .name = "a", .cert = a.cert,
+                             .cert_len = a.cert_len};
+    n = frame_encode(&f, ring.key[0], ring.id[0], a.sk, buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_WRONG_CLUSTER);
+    frame_ctx_free(ca_);
+    frame_ctx_free(cb);
+}
+
+static void replays_and_old_epochs_are_refused(void **state) {
+    struct frame_ctx *a1 = fixture_ctx(&a, 1, &ring, &ca), *cb = fixture_ctx(&b, 1, &ring, &ca);
+    uint8_t f1[4096], f2[4096], buf[4096];
+    struct frame_msg m;
+    size_t n1 = seal(a1, b.addr, CHANNEL_GOSSIP, "one", f1);
+    size_t n2 = seal(a1, b.addr, CHANNEL_GOSSIP, "two", f2);
+    assert_int_equal(open_copy(cb, f2, n2, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    assert_int_equal(open_copy(cb, f2, n2, FRAME_PATH_UNICAST, NOW, &m), FRAME_REPLAY);
+    assert_true(m.report);
+    assert_int_equal(open_copy(cb, f2, n2, FRAME_PATH_UNICAST, NOW, &m), FRAME_REPLAY);
+    assert_false(m.report); /* counted, not logged again */
+    /* Reordered within the window: accepted once. */
+    assert_int_equal(open_copy(cb, f1, n1, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    assert_int_equal(open_copy(cb, f1, n1, FRAME_PATH_UNICAST, NOW, &m), FRAME_REPLAY);
+    /* a restarts: its new epoch is accepted, then nothing of the old one. */
+    uint8_t f3[4096];
+    size_t n3 = seal(a1, b.addr, CHANNEL_GOSSIP, "three", f3);
+    struct frame_ctx *a2 = fixture_ctx(&a, 2, &ring, &ca);
+    size_t n = seal(a2, b.addr, CHANNEL_GOSSIP, "after restart", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    assert_int_equal(m.seq, 1);
+    assert_int_equal(open_copy(cb, f3, n3, FRAME_PATH_UNICAST, NOW, &m), FRAME_OLD_EPOCH);
+    uint64_t counts[FRAME_RESULTS];
+    frame_ctx_counts(cb, counts);
+    assert_int_equal(counts[FRAME_REPLAY], 3);
+    assert_int_equal(counts[FRAME_OLD_EPOCH], 1);
+    /* Our own frame sent back to us is dropped, not counted as a refusal. */
+    n = seal(cb, a.addr, CHANNEL_GOSSIP, "mine", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_SELF);
+    frame_ctx_free(a1);
+    frame_ctx_free(a2);
+    frame_ctx_free(cb);
+}
+
+static void certificates_must_be_this_cas_valid_and_the_senders(void **state) {
+    struct frame_ctx *cb = fixture_ctx(&b, 1, &ring, &ca);
+    struct frame_ctx *from_other = fixture_ctx(&stranger, 1, &ring, &other_ca);
+    struct frame_ctx *from_expired = fixture_ctx(&expired, 1, &ring, &ca);
+    uint8_t buf[4096];
+    struct frame_msg m;
+    size_t n = seal(from_other, b.addr, CHANNEL_GOSSIP, "x", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_BAD_CERT);
+    n = seal(from_expired, b.addr, CHANNEL_GOSSIP, "x", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_CERT_EXPIRED);
+    /* ... and before it is valid. */
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &ring, &ca);
+    n = seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW - 2 * DAY, &m),
+                     FRAME_CERT_EXPIRED);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    /* a's certificate, a's key, but claiming to be c. */
+    struct frame_fields f = {.channel = CHANNEL_ELECTION, .epoch = 1, .seq = 50, .cluster = "c1",
+                             .to = b.addr, .from = c.addr, .name = "c", .cert = a.cert,
+                             .cert_len = a.cert_len, .payload = "vote", .len = 4};
+    n = frame_encode(&f, ring.key[0], ring.id[0], a.sk, buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_NAME_MISMATCH);
+    /* c's certificate with a's key: the signature fails. */
+    f.cert = c.cert;
+    f.cert_len = c.cert_len;
+    n = frame_encode(&f, ring.key[0], ring.id[0], a.sk, buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_BAD_SIGNATURE);
+    /* A garbled certificate. */
+    uint8_t junk[40];
+    memset(junk, 0x5a, sizeof junk);
+    f.cert = junk;
+    f.cert_len = sizeof junk;
+    n = frame_encode(&f, ring.key[0], ring.id[0], a.sk, buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_BAD_CERT);
+    /* What a certificate says of candidacy reaches the receiver. */
+    struct frame_ctx *cp = fixture_ctx(&plain, 1, &ring, &ca);
+    n = seal(cp, b.addr, CHANNEL_ELECTION, "x", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    assert_string_equal(m.sender, "p");
+    assert_false(m.candidate);
+    frame_ctx_free(cp);
+    frame_ctx_free(ca_);
+    frame_ctx_free(from_other);
+    frame_ctx_free(from_expired);
+    frame_ctx_free(cb);
+}
+
+static void insecure_and_keyed_never_mix(void **state) {
+    struct frame_ctx *ia = fixture_insecure_ctx("a", a.addr, 1);
+    struct frame_ctx *ib = fixture_insecure_ctx("b", b.addr, 1);
+    struct frame_ctx *kb = fixture_ctx(&b, 1, &ring, &ca), *ka = fixture_ctx(&a, 1, &ring, &ca);
+    uint8_t buf[4096];
+    struct frame_msg m;
+    size_t n = seal(ia, b.addr, CHANNEL_GOSSIP, "plain", buf);
+    assert_int_equal(open_copy(kb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_MODE);
+    assert_int_equal(open_copy(ib, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    assert_int_equal(open_copy(ib, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_REPLAY);
+    n = seal(ka, b.addr, CHANNEL_GOSSIP, "sealed", buf);
+    assert_int_equal(open_copy(ib, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_MODE);
+    /* A keyed context without keys or identity seals nothing. */
+    struct frame_config fc = {.cluster = "c1", .name = "a", .addrs = {a.addr}, .n_addrs = 1,
+                              .epoch = 1, .senders_max = 8};
+    struct frame_ctx *bare = frame_ctx_new(&fc);
+    assert_int_equal(frame_seal(bare, buf, a.addr, CHANNEL_GOSSIP, "x", 1), 0);
+    frame_ctx_free(bare);
+    frame_ctx_free(ia);
+    frame_ctx_free(ib);
+    frame_ctx_free(ka);
+    frame_ctx_free(kb);
+}
+
+/* The window against a model that remembers every sequence number: fresh
+ * means newer epoch, or above the top, or within REPLAY_WINDOW of it and
+ * never accepted. */
+static void window_matches_its_model(void **state) {
+    struct replay_table t;
+    assert_int_equal(replay_init(&t, 4), 0);
+    static uint8_t seen[1 << 20];
+    uint64_t top = 0, epoch = 1;
+    bool any = false;
+    uint64_t rng = 12345;
+    for (int i = 0; i < 200000; i++) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t r = rng >> 33;
+        uint64_t seq;
+        if (i % 2000 == 1999) { /* a restart */
+            epoch++;
+            memset(seen, 0, sizeof seen);
+            any = false;
+            top = 0;
+        }
+        if (r % 8 < 4)
+            seq = top + 1 + r % 3; /* in order */
+        else if (r % 8 == 4)
+            seq = top + r % 1500; /* a jump */
+        else
+            seq = top > 1100 ? top - r % 1100 : 1 + r % 1100; /* around the window's edge */
+        assert_true(seq < sizeof seen);
+        enum replay_verdict want;
+        if (!any || seq > top)
+            want = REPLAY_FRESH;
+        else if (top - seq >= REPLAY_WINDOW)
+            want = REPLAY_STALE;
+        else
+            want = seen[seq] ? REPLAY_SEEN : REPLAY_FRESH;
+        enum replay_verdict got = replay_check(&t, "s", epoch, seq);
+        if (got != want)
+            fail_msg("step %d: seq %llu top %llu: got %d, want %d", i, (unsigned long long)seq,
+                     (unsigned long long)top, got, want);
+        if (got == REPLAY_FRESH) {
+            assert_non_null(replay_commit(&t, "s", epoch, seq));
+            if (seq > top || !any) {
+                /* Moving up forgets what falls below the window: the model
+                 * keeps it, and calls it stale instead. */
+                top = seq;
+                any = true;
+            }
+            seen[seq] = 1;
+        }
+        assert_int_equal(replay_check(&t, "s", epoch - 1, seq), REPLAY_OLD_EPOCH);
+    }
+    /* Exact edges: top - 1023 is in the window, top - 1024 is not. */
+    assert_non_null(replay_commit(&t, "edge", 1, 5000));
+    assert_int_equal(replay_check(&t, "edge", 1, 5000 - 1023), REPLAY_FRESH);
+    assert_int_equal(replay_check(&t, "edge", 1, 5000 - 1024), REPLAY_STALE);
+    assert_non_null(replay_commit(&t, "edge", 1, 5000 - 1023));
+    assert_int_equal(replay_check(&t, "edge", 1, 5000 - 1023), REPLAY_SEEN);
+    assert_non_null(replay_commit(&t, "edge", 1, 5001)); /* the window moves by one */
+    assert_int_equal(replay_check(&t, "edge", 1, 5000 - 1023), REPLAY_STALE);
+    assert_int_equal(replay_check(&t, "edge", 1, 5000 - 1022), REPLAY_FRESH);
+    assert_int_equal(replay_check(&t, "edge", 1, 5000), REPLAY_SEEN);
+    assert_non_null(replay_commit(&t, "edge", 1, 5000 + 1024));
+    assert_int_equal(replay_check(&t, "edge", 1, 5001), REPLAY_SEEN);
+    assert_int_equal(replay_check(&t, "edge", 1, 5000), REPLAY_STALE);
+    replay_free(&t);
+}
+
+static void the_table_of_senders_is_bounded(void **state) {
+    struct replay_table t;
+    assert_int_equal(replay_init(&t, 3), 0);
+    assert_non_null(replay_commit(&t, "s1", 1, 10));
+    assert_non_null(replay_commit(&t, "s2", 1, 10));
+    assert_non_null(replay_commit(&t, "s3", 1, 10));
+    assert_non_null(replay_commit(&t, "s1", 1, 11)); /* s2 is now the least recent */
+    assert_non_null(replay_commit(&t, "s4", 1, 10));
+    assert_int_equal(t.n, 3);
+    assert_null(replay_find(&t, "s2"));
+    assert_int_equal(replay_check(&t, "s1", 1, 11), REPLAY_SEEN);
+    assert_int_equal(replay_check(&t, "s3", 1, 10), REPLAY_SEEN);
+    assert_int_equal(replay_check(&t, "s4", 1, 10), REPLAY_SEEN);
+    /* Forgotten: its window starts again (docs/security.md says what that
+     * costs). */
+    assert_int_equal(replay_check(&t, "s2", 1, 10), REPLAY_FRESH);
+    for (int i = 0; i < 100; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", i);
+        assert_non_null(replay_commit(&t, name, 1, 1));
+        assert_int_equal(t.n, 3);
+        assert_non_null(replay_find(&t, name));
+    }
+    replay_free(&t);
+}
+
+static void certificates_round_trip_and_cache(void **state) {
+    struct cert_info info;
+    assert_int_equal(cert_verify(ca.pk, a.cert, a.cert_len, &info), CERT_OK);
+    assert_string_equal(info.name, "a");
+    assert_memory_equal(info.public_key, a.pk, CERT_PK_BYTES);
+    assert_true(info.candidate);
+    assert_int_equal(cert_verify(other_ca.pk, a.cert, a.cert_len, &info), CERT_BAD_SIGNATURE);
+    assert_int_equal(cert_valid_at(&info, NOW + 2 * DAY), CERT_EXPIRED);
+    assert_int_equal(cert_valid_at(&info, NOW - 2 * DAY), CERT_NOT_YET_VALID);
+    assert_int_equal(cert_verify(ca.pk, a.cert, 10, &info), CERT_MALFORMED);
+    /* A changed byte of the body is a changed certificate. */
+    for (size_t i = 0; i < a.cert_len; i++) {
+        uint8_t t[CERT_MAX];
+        memcpy(t, a.cert, a.cert_len);
+        t[i] ^= 0x01;
+        assert_int_not_equal(cert_verify(ca.pk, t, a.cert_len, &info), CERT_OK);
+    }
+    static struct cert_cache cache;
+    cert_cache_clear(&cache);
+    assert_int_equal(cert_cache_verify(&cache, ca.pk, a.cert, a.cert_len, &info), CERT_OK);
+    assert_int_equal(cert_cache_verify(&cache, ca.pk, a.cert, a.cert_len, &info), CERT_OK);
+    assert_string_equal(info.name, "a");
+    assert_int_equal(cert_cache_verify(&cache, ca.pk, stranger.cert, stranger.cert_len, &info),
+                     CERT_BAD_SIGNATURE);
+    assert_int_equal(cert_cache_verify(&cache, ca.pk, stranger.cert, stranger.cert_len, &info),
+                     CERT_BAD_SIGNATURE);
+    /* Names that do not fit are never issued. */
+    struct cert_info big = {.not_after = NOW};
+    memset(big.name, 'n', sizeof big.name);
+    assert_int_equal(cert_issue(ca.sk, &big, (uint8_t[CERT_MAX]){0}), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(seal_and_open),
+        cmocka_unit_test(every_tampered_byte_and_truncation_is_refused),
+        cmocka_unit_test(wrong_or_unknown_keys_are_refused),
+        cmocka_unit_test(frames_for_another_host_or_cluster_are_refused),
+        cmocka_unit_test(replays_and_old_epochs_are_refused),
+        cmocka_unit_test(certificates_must_be_this_cas_valid_and_the_senders),
+        cmocka_unit_test(insecure_and_keyed_never_mix),
+        cmocka_unit_test(window_matches_its_model),
+        cmocka_unit_test(the_table_of_senders_is_bounded),
+        cmocka_unit_test(certificates_round_trip_and_cache),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
