@@ -20,7 +20,9 @@ WORK=$(mktemp -d /tmp/nodectl-bench-migrate.XXXXXX)
 trap '$RIG down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT INT TERM
 
 $RIG up 2 1 >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; exit 1; }
-"$NODECTL" keygen "$WORK/cluster.key"
+HERE=$PWD/test/rig
+# identity_lines: the CA, cluster key and host certificates.
+source test/rig/cluster.sh
 declare -A PID ADDR
 for h in rig1 rig2; do
     ADDR[$h]=$($RIG addr "$h")
@@ -28,7 +30,7 @@ for h in rig1 rig2; do
     cat >"$WORK/$h/nodectl.conf" <<CONF
 [cluster]
 name = bench
-key_file = $WORK/cluster.key
+$(identity_lines "$h" "$([ "$h" = rig1 ] && echo candidate)")
 seeds = $($RIG addr rig1):7946
 candidates = rig1
 [node]

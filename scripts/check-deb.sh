@@ -234,12 +234,20 @@ in_root systemd-analyze verify "$UNIT" >"$WORK/verify.out" 2>&1 ||
 [ ! -s "$WORK/verify.out" ] || { cat "$WORK/verify.out" >&2; fail "systemd-analyze verify $UNIT warns"; }
 HOST=$(in_root cat /proc/sys/kernel/hostname)
 
-# What an operator does after installing (README): make the cluster key and
-# choose the addresses. Here the agent listens on loopback only and sends no
-# discovery beacons: the container shares this machine's network, and tests
-# send nothing beyond loopback.
-step "operator: nodectl keygen, loopback address, no discovery"
+# What an operator does after installing (README): make the cluster key, the
+# CA (elsewhere, kept offline: here /root), this host's key and certificate,
+# and choose the addresses. Here the agent listens on loopback only and sends
+# no discovery beacons: the container shares this machine's network, and
+# tests send nothing beyond loopback.
+step "operator: nodectl keygen, ca init, identity init, ca sign, loopback address, no discovery"
 in_root nodectl keygen /etc/nodectl/cluster.key || fail "nodectl keygen"
+in_root nodectl ca init /root/nodectl-ca >/dev/null || fail "nodectl ca init"
+in_root cp /root/nodectl-ca/ca.pub /etc/nodectl/ca.pub
+# shellcheck disable=SC2016 # expanded inside the root
+in_root sh -c 'nodectl ca sign --ca /root/nodectl-ca -o /etc/nodectl/host.cert \
+    "$(cat /proc/sys/kernel/hostname)" "$(nodectl identity init)"' || fail "nodectl identity init, ca sign"
+[ "$(in_root stat -c %a /etc/nodectl/host.key)" = 600 ] || fail "host key is not mode 0600"
+in_root nodectl identity show || fail "nodectl identity show"
 in_root sed -i -e 's/^bind_address = .*/bind_address = 127.0.0.1/' \
     -e 's/^discovery = .*/discovery = false/' /etc/nodectl/nodectl.conf
 in_root grep -q '^discovery = false' /etc/nodectl/nodectl.conf || fail "could not turn discovery off"

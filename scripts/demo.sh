@@ -31,8 +31,11 @@ cmake --build build -j"$(nproc)" --target nodectl
 
 stop
 mkdir -p "$DEMO"
-# One key for the whole cluster, as on real hosts.
+# As on real hosts: one key for the whole cluster, a CA kept apart (its
+# secret key is needed only to sign), and for every host its own key and a
+# certificate of the CA.
 [ -f "$DEMO/cluster.key" ] || "$NODECTL" keygen "$DEMO/cluster.key"
+[ -f "$DEMO/ca/ca.pub" ] || "$NODECTL" ca init "$DEMO/ca" >/dev/null 2>&1
 candidates=""
 i=1
 while [ "$i" -le "$N" ]; do
@@ -61,12 +64,20 @@ while [ "$i" -le "$N" ]; do
     <test:runstate>5</test:runstate></domain>
 </node>
 XML
+    pk=$("$NODECTL" identity init --key "$d/host.key" 2>/dev/null)
+    candidate=""
+    [ "$i" -le 3 ] && candidate=--candidate
+    "$NODECTL" ca sign --ca "$DEMO/ca" $candidate -o "$d/host.cert" "$h" "$pk" 2>/dev/null
     cat >"$d/nodectl.conf" <<CONF
 [cluster]
 name = demo
 seeds = 127.0.0.1:7946
 candidates = $candidates
 key_file = $DEMO/cluster.key
+keyring_file = $d/keyring
+ca_file = $DEMO/ca/ca.pub
+cert_file = $d/host.cert
+host_key_file = $d/host.key
 # Seeds find the others here; multicast discovery is for real LANs.
 discovery = false
 

@@ -30,6 +30,30 @@ eventually() {
     done
 }
 
+# The cluster's identities as an operator makes them (README): a cluster key
+# and a CA in $WORK/pki (made once), then host H's key and certificate
+# (--candidate when CANDIDATE is "candidate"). Prints the [cluster] lines
+# that name them.
+identity_lines() {
+    local h=$1 candidate=${2:-} pk
+    if [[ ! -f $WORK/pki/ca/ca.pub ]]; then
+        mkdir -p "$WORK/pki"
+        "$NODECTL" keygen "$WORK/pki/cluster.key"
+        "$NODECTL" ca init "$WORK/pki/ca" >/dev/null 2>&1
+    fi
+    mkdir -p "$WORK/pki/$h"
+    pk=$("$NODECTL" identity init --key "$WORK/pki/$h/host.key" 2>/dev/null)
+    "$NODECTL" ca sign --ca "$WORK/pki/ca" ${candidate:+--candidate} -o "$WORK/pki/$h/host.cert" \
+        "$h" "$pk" 2>/dev/null
+    cat <<LINES
+key_file = $WORK/pki/cluster.key
+keyring_file = $WORK/pki/$h/keyring
+ca_file = $WORK/pki/ca/ca.pub
+cert_file = $WORK/pki/$h/host.cert
+host_key_file = $WORK/pki/$h/host.key
+LINES
+}
+
 # Writes the synthetic CPU demand of every guest: load PERCENT.
 load() {
     local vm
@@ -52,7 +76,6 @@ cluster_up() {
     for h in "${HOSTS[@]}"; do
         for ((k = 1; k <= m; k++)); do GUESTS+=("$h-vm$k"); done
     done
-    "$NODECTL" keygen "$WORK/cluster.key"
     load 1
     seeds="$(rig addr "${CANDIDATES[0]}"):7946, $(rig addr "${CANDIDATES[1]}"):7946"
     for h in "${HOSTS[@]}"; do
@@ -64,7 +87,7 @@ cluster_up() {
         cat >"$WORK/$h/nodectl.conf" <<CONF
 [cluster]
 name = rig
-key_file = $WORK/cluster.key
+$(identity_lines "$h" "$([[ " ${CANDIDATES[*]} " == *" $h "* ]] && echo candidate)")
 seeds = $seeds
 candidates = $(IFS=,; echo "${CANDIDATES[*]}")
 [node]

@@ -25,7 +25,6 @@ WORK=$(mktemp -d /tmp/nodectl-agents-rig.XXXXXX)
 trap 'rig down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 rig up 3 2 >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "rig up"; }
-"$NODECTL" keygen "$WORK/cluster.key"
 declare -A PID
 start_agent() {
     local h=$1 addr
@@ -34,7 +33,7 @@ start_agent() {
     cat >"$WORK/$h/nodectl.conf" <<CONF
 [cluster]
 name = rig
-key_file = $WORK/cluster.key
+$(identity_lines "$h" candidate)
 seeds = $(rig addr rig1):7946
 candidates = rig1, rig2, rig3
 [node]
