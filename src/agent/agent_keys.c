@@ -21,6 +21,7 @@ struct key_view {
     size_t hosts, primary_hosts;
     char missing[MISSING_NAMED][CONFIG_NAME_MAX + 20]; /* the first members without it */
     size_t n_missing;
+    char sealing[MISSING_NAMED][CONFIG_NAME_MAX]; /* the first members that seal with it */
 };
 
 #define VIEWS_MAX (2 * KEYRING_MAX)
@@ -56,14 +57,15 @@ static void add_missing(struct key_view *v, const char *name) {
     v->n_missing++;
 }
 
-/* "a, b, c" (and how many more) into out. */
-static void join_missing(const struct key_view *v, char *out, size_t len) {
+/* "a, b, c" (and how many more) of the first names of n into out. */
+static void join_names(const char *names, size_t stride, size_t n, char *out, size_t len) {
     size_t used = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < v->n_missing && i < MISSING_NAMED && used < len; i++)
-        used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "", v->missing[i]);
-    if (v->n_missing > MISSING_NAMED && used < len)
-        snprintf(out + used, len - used, " and %zu more", v->n_missing - MISSING_NAMED);
+    for (size_t i = 0; i < n && i < MISSING_NAMED && used < len; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "",
+                                 names + i * stride);
+    if (n > MISSING_NAMED && used < len)
+        snprintf(out + used, len - used, " and %zu more", n - MISSING_NAMED);
 }
 
 /* Every key installed here or on a live member, and who has it. -1 when
@@ -102,7 +104,10 @@ static int survey(struct agent *a, struct cluster_keys *ck) {
             struct key_view *v = &ck->v[k];
             if (recs[i] && has(recs[i], v->id)) {
                 v->hosts++;
-                v->primary_hosts += strcmp(recs[i]->primary_key, v->id) == 0;
+                if (strcmp(recs[i]->primary_key, v->id) == 0 &&
+                    v->primary_hosts++ < MISSING_NAMED)
+                    snprintf(v->sealing[v->primary_hosts - 1], sizeof v->sealing[0], "%s",
+                             recs[i]->name);
             } else {
                 add_missing(v, recs[i] ? recs[i]->name : unknown);
             }
@@ -179,16 +184,18 @@ static bool ready(struct agent *a, Nodectl__KeysOp op, const char *id, char *err
             v = &ck.v[i];
     if (op == NODECTL__KEYS_OP__KEYS_USE && v && v->n_missing) {
         char names[MISSING_NAMED * (CONFIG_NAME_MAX + 22) + 32];
-        join_missing(v, names, sizeof names);
+        join_names(v->missing[0], sizeof v->missing[0], v->n_missing, names, sizeof names);
         snprintf(err, errlen, "key %s is not installed on %zu live member(s) (by their records): "
                  "%s; install it there first (nodectl keys install), or use --force", id,
                  v->n_missing, names);
         return false;
     }
     if (op == NODECTL__KEYS_OP__KEYS_REMOVE && v && v->primary_hosts) {
-        snprintf(err, errlen, "key %s is still the primary key of %zu live member(s); make "
-                 "another key primary there first (nodectl keys use ID), or use --force", id,
-                 v->primary_hosts);
+        char names[MISSING_NAMED * (CONFIG_NAME_MAX + 2) + 32];
+        join_names(v->sealing[0], sizeof v->sealing[0], v->primary_hosts, names, sizeof names);
+        snprintf(err, errlen, "key %s is still the primary key of %zu live member(s) (by their "
+                 "records): %s; make another key primary there first (nodectl keys use ID), or "
+                 "use --force", id, v->primary_hosts, names);
         return false;
     }
     return true;

@@ -130,10 +130,12 @@ int security_open(struct agent *a, const char *const *addrs, size_t n_addrs, cha
         return -1;
     }
     if (a->cfg.insecure) {
-        log_warn("INSECURE: [cluster] insecure = true: cluster messages are neither encrypted "
-                 "nor signed, and any host that can reach port %u can join and claim any name. "
-                 "For tests only; production hosts need a keyring, ca_file, cert_file and "
-                 "host_key_file.", a->cfg.port);
+        snprintf(s->warning, sizeof s->warning,
+                 "INSECURE: [cluster] insecure = true: cluster messages are neither encrypted "
+                 "nor signed, and any host that can reach port %u can join and claim any name "
+                 "(for tests only; production hosts need a keyring, ca_file, cert_file and "
+                 "host_key_file)", a->cfg.port);
+        log_warn("%s", s->warning);
     } else {
         frame_ctx_set_keyring(s->frames, &ring);
         sodium_memzero(&ring, sizeof ring);
