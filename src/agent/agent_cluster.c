@@ -124,6 +124,59 @@ static int advertise_address(const struct config *cfg, char *out, size_t len) {
     return rc;
 }
 
+static size_t add_address(char out[][TRANSPORT_ADDR_MAX], size_t n, const char *addr) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(out[i], addr) == 0)
+            return n;
+    if (n == FRAME_SELF_ADDRS)
+        return n;
+    snprintf(out[n], TRANSPORT_ADDR_MAX, "%s", addr);
+    return n + 1;
+}
+
+/* The "host:port" forms peers may address frames to this host by, the
+ * advertised one first: as advertised, as gossip resolved it, and, when the
+ * agent listens on every address, each address of the host's interfaces
+ * (a seed list may name another of them). All are this host's own, so
+ * accepting them lets no frame meant for another host in. */
+static size_t self_addresses(const struct config *cfg, const char *advertise,
+                             const struct gossip_addr *resolved,
+                             char out[FRAME_SELF_ADDRS][TRANSPORT_ADDR_MAX]) {
+    char text[TRANSPORT_ADDR_MAX];
+    size_t n = add_address(out, 0, advertise);
+    cluster_format_addr(resolved, text, sizeof text);
+    n = add_address(out, n, text);
+    struct gossip_addr bind;
+    char bind_text[CONFIG_ADDR_MAX + 8];
+    snprintf(bind_text, sizeof bind_text, strchr(cfg->bind_address, ':') ? "[%s]:%u" : "%s:%u",
+             cfg->bind_address, cfg->port);
+    bool wildcard = strcmp(cfg->bind_address, "0.0.0.0") == 0 ||
+                    strcmp(cfg->bind_address, "::") == 0;
+    if (!wildcard && resolve(bind_text, &bind) == 0) {
+        cluster_format_addr(&bind, text, sizeof text);
+        return add_address(out, n, text);
+    }
+    struct ifaddrs *ifs;
+    if (!wildcard || getifaddrs(&ifs) != 0)
+        return n;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+                             i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        struct gossip_addr g = {.port = cfg->port};
+        if (i->ifa_addr->sa_family == AF_INET) {
+            g.ip[10] = g.ip[11] = 0xff;
+            memcpy(g.ip + 12, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+        } else {
+            memcpy(g.ip, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+        }
+        cluster_format_addr(&g, text, sizeof text);
+        n = add_address(out, n, text);
+    }
+    freeifaddrs(ifs);
+    return n;
+}
+
 static void snapshot_path(const struct agent *a, char *out, size_t len) {
     snprintf(out, len, "%s/%s", a->cfg.state_dir, SNAPSHOT_FILE);
 }
@@ -178,12 +231,12 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
                  c->advertise);
         return -1;
     }
-    /* Peers address frames to this host by its advertised address, or by
-     * the address gossip resolved it to. */
-    char canonical[TRANSPORT_ADDR_MAX];
-    cluster_format_addr(&self_addr, canonical, sizeof canonical);
-    const char *addrs[2] = {c->advertise, canonical};
-    if (security_open(a, addrs, strcmp(canonical, c->advertise) ? 2 : 1, err, errlen) != 0)
+    char self[FRAME_SELF_ADDRS][TRANSPORT_ADDR_MAX];
+    const char *addrs[FRAME_SELF_ADDRS];
+    size_t n_addrs = self_addresses(cfg, c->advertise, &self_addr, self);
+    for (size_t i = 0; i < n_addrs; i++)
+        addrs[i] = self[i];
+    if (security_open(a, addrs, n_addrs, err, errlen) != 0)
         return -1;
     *usage = false;
     c->transport = transport_open(cfg->bind_address, cfg->port, a->sec.frames, err, errlen);

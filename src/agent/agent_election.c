@@ -340,13 +340,12 @@ void leadership_receive(struct agent *a, uint64_t now, const struct frame_msg *m
         return;
     }
     Nodectl__ElectionMsg *m = nodectl__election_msg__unpack(NULL, msg->len, msg->payload);
-    uint64_t claimed = m ? m->from : 0;
-    if (m)
-        nodectl__election_msg__free_unpacked(m, NULL);
     if (!m) {
         log_debug("election message from %s does not decode; dropped", msg->sender);
         return;
     }
+    uint64_t claimed = m->from;
+    nodectl__election_msg__free_unpacked(m, NULL);
     if (claimed != name_id(msg->sender)) {
         security_refuse(a, REFUSED_ELECTION_SENDER, msg->sender, "an election message");
         return;

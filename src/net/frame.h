@@ -30,7 +30,7 @@
 #define FRAME_ADDR_MAX 128   /* "host:port" with its NUL */
 #define FRAME_NAME_MAX 64    /* a host name with its NUL, as CERT_NAME_MAX */
 #define FRAME_CLUSTER_MAX 64 /* a cluster name with its NUL */
-#define FRAME_SELF_ADDRS 4
+#define FRAME_SELF_ADDRS 16
 /* The most a frame adds to its payload. */
 #define FRAME_OVERHEAD_MAX                                                                      \
     (1 + 4 + 24 + 16 + 28 + FRAME_CLUSTER_MAX + 2 * FRAME_ADDR_MAX + FRAME_NAME_MAX + CERT_MAX + \
