@@ -306,6 +306,99 @@ static void keygen_makes_a_private_key_and_never_overwrites(void **state) {
     assert_memory_not_equal(first, out, 64);
 }
 
+/* The identity, keyring and CA commands on a running agent and without
+ * one: what an operator types, and every refusal with its reason. */
+static void keys_ca_and_identity(void **state) {
+    char conf[PATH_MAX], log[PATH_MAX], path[PATH_MAX], cmd[4 * PATH_MAX];
+    write_conf("n8", "test:///default", "", conf);
+    assert_int_equal(cli(conf, "identity show"), 0);
+    assert_non_null(strstr(out, "certificate: n8, not a candidate, valid from"));
+    snprintf(path, sizeof path, "%s/pki/n8/host.key", test_dir);
+    snprintf(cmd, sizeof cmd, "identity init --key '%s'", path);
+    assert_int_equal(cli(conf, cmd), 0); /* kept, and its public key printed again */
+    assert_non_null(strstr(err, "exists; kept"));
+    assert_int_equal(strspn(out, "0123456789abcdef"), 64);
+    char pk[65];
+    snprintf(pk, sizeof pk, "%s", out);
+
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" ca init '%s/pki/ca'", test_dir);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 1);
+    assert_non_null(strstr(err, "exists; it is never overwritten"));
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" ca sign --ca '%s/pki/ca' n9 not-a-key", test_dir);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "PUBKEY 'not-a-key' is neither 64 hexadecimal digits"));
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" ca sign n9 %s", pk);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "expected --ca DIR HOST PUBKEY"));
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" ca sign --ca '%s/nowhere' n9 %s", test_dir, pk);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 1);
+    assert_non_null(strstr(err, "nowhere/ca.key: cannot read"));
+
+    pid_t pid = start(conf, "n8", log);
+    assert_int_equal(cli(conf, "keys list"), 0);
+    assert_non_null(strstr(out, "primary  1/1"));
+    assert_int_equal(cli(conf, "keys list --json"), 0);
+    json_error_t jerr;
+    json_t *root = json_loads(out, 0, &jerr);
+    char old_id[16];
+    snprintf(old_id, sizeof old_id, "%s",
+             json_string_value(json_object_get(json_array_get(json_object_get(root, "keys"), 0),
+                                               "id")));
+    json_decref(root);
+    /* A keyring written by hand takes effect on SIGHUP. */
+    char key[128];
+    snprintf(path, sizeof path, "%s/pki/cluster.key", test_dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(fgets(key, sizeof key, f));
+    fclose(f);
+    key[64] = '\0';
+    char ring[512], sub[PATH_MAX];
+    snprintf(ring, sizeof ring,
+             "%s primary\n00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+             key);
+    snprintf(sub, sizeof sub, "%s/pki/n8", test_dir);
+    test_write_file(sub, "keyring", ring, path, sizeof path);
+    kill(pid, SIGHUP);
+    assert_int_equal(nodectl_run_until(conf, "keys list", "yes      1/1", 10, out, sizeof out, err,
+                                       sizeof err), 0);
+    /* A broken file is refused; the running keyring stays. */
+    test_write_file(sub, "keyring", "not a key\n", path, sizeof path);
+    kill(pid, SIGHUP);
+    for (int t = 0; t < 50 && !count_lines_with(log, "keeping the running keyring"); t++)
+        usleep(100000);
+    assert_int_equal(count_lines_with(log, "keyring: line 1: a key is 64 hexadecimal digits"), 1);
+    assert_int_equal(cli(conf, "keys list"), 0);
+    assert_non_null(strstr(out, "yes      1/1"));
+    test_write_file(sub, "keyring", ring, path, sizeof path);
+
+    char args[128];
+    snprintf(args, sizeof args, "keys remove %s --force", old_id);
+    assert_int_equal(cli(conf, args), 1);
+    assert_non_null(strstr(err, "is the primary key; make another key primary first"));
+    snprintf(args, sizeof args, "keys remove %s", old_id);
+    assert_int_equal(cli(conf, args), 1);
+    assert_non_null(strstr(err, "still the primary key of 1 live member(s) (by their records): n8"));
+    assert_int_equal(cli(conf, "keys use 123"), 2);
+    assert_non_null(strstr(err, "a key id is 8 hexadecimal digits"));
+    assert_int_equal(cli(conf, "keys use 0badc0de"), 1);
+    assert_non_null(strstr(err, "key 0badc0de is not installed"));
+    assert_int_equal(cli(conf, "keys install /nonexistent/new.key"), 1);
+    assert_non_null(strstr(err, "cannot read /nonexistent/new.key"));
+    assert_int_equal(cli(conf, "keys rotate"), 2);
+    assert_int_equal(agent_stop(pid, SIGTERM, 5000), 0);
+
+    /* A certificate of another host: identity show and the agent say so. */
+    char extra[PATH_MAX + 64];
+    snprintf(extra, sizeof extra, "[cluster]\ncert_file = %s/pki/n8/host.cert\n"
+             "host_key_file = %s/pki/n8/host.key\n[node]\n", test_dir, test_dir);
+    write_conf("n9", "test:///default", extra, conf);
+    assert_int_equal(cli(conf, "identity show"), 1);
+    assert_non_null(strstr(out, "certifies host 'n8', but this host is 'n9' ([node] name)"));
+    snprintf(log, sizeof log, "%s/n9/agent.log", test_dir);
+    assert_int_equal(agent_wait_exit(agent_start(conf, log), 10000), 2);
+    assert_int_equal(count_lines_with(log, "key 'cert_file' in [cluster]"), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_and_vms_on_default_test_host),
@@ -315,6 +408,7 @@ int main(void) {
         cmocka_unit_test(usage_errors_exit_2_and_failures_exit_1),
         cmocka_unit_test(agent_refuses_bad_config_and_corrupt_identity),
         cmocka_unit_test(keygen_makes_a_private_key_and_never_overwrites),
+        cmocka_unit_test(keys_ca_and_identity),
         cmocka_unit_test(local_rebalancing_applies_once_then_waits),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
