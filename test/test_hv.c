@@ -17,6 +17,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include "common/clock.h"
 #include "hv/hv.h"
 
 static void sleep_ms(long ms) {
@@ -24,11 +25,7 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t now_ms(void) { return clock_mono_ms(); }
 
 static const struct hv_vm *find_vm(const struct hv_sample *s, const char *name) {
     for (size_t i = 0; i < s->n_vms; i++)
@@ -150,20 +147,20 @@ static void migration_refusals_and_driver_failure(void **state) {
     assert_non_null(hv);
     char err[512];
     /* Not connected yet: refused with the reason. */
-    assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", NULL, 1000, 0, err,
-                                      sizeof err), -1);
+    assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", NULL, 1000, 0,
+                                      UINT64_MAX, err, sizeof err), -1);
     assert_non_null(strstr(err, "unavailable"));
     assert_true(hv_sample(hv, now_ms())->available);
     assert_int_equal(hv_migrate_start(hv, "t1", "nope", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
-                                      err, sizeof err), -1);
+                                      UINT64_MAX, err, sizeof err), -1);
     assert_string_equal(err, "VM 'nope' is not on this host");
     assert_int_equal(hv_migrate_start(hv, "t1", "batch-1", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
-                                      err, sizeof err), -1);
+                                      UINT64_MAX, err, sizeof err), -1);
     assert_string_equal(err, "VM 'batch-1' is not running; only running VMs migrate live");
     /* The test driver cannot migrate: the attempt runs and fails with
      * libvirt's own message. */
     assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
-                                      now_ms(), err, sizeof err), 0);
+                                      now_ms(), UINT64_MAX, err, sizeof err), 0);
     const struct hv_migration *m[HV_MIGRATIONS_MAX];
     for (int i = 0; i < 500; i++) {
         hv_migrations_poll(hv, now_ms());
@@ -177,6 +174,24 @@ static void migration_refusals_and_driver_failure(void **state) {
     assert_string_equal(m[0]->tag, "t1");
     assert_string_equal(m[0]->dest_uri, "qemu+tcp://h2/system");
     assert_true(strlen(m[0]->error) > 0);
+    assert_null(strstr(m[0]->error, "grant"));
+    /* Its grant expired before the thread got to libvirt: libvirt is not
+     * asked at all. */
+    assert_int_equal(hv_migrate_start(hv, "t2", "db-1", "qemu+tcp://h2/system", NULL, 5000,
+                                      now_ms(), now_ms(), err, sizeof err), 0);
+    const struct hv_migration *late = NULL;
+    for (int i = 0; i < 500 && (!late || late->state == HV_MIG_RUNNING); i++) {
+        sleep_ms(10);
+        hv_migrations_poll(hv, now_ms());
+        size_t n = hv_migrations(hv, m);
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(m[k]->tag, "t2") == 0)
+                late = m[k];
+    }
+    assert_non_null(late);
+    assert_int_equal(late->state, HV_MIG_FAILED);
+    assert_string_equal(late->error, "not started: its grant expired before the migration could "
+                                     "start");
     hv_free(hv);
 }
 

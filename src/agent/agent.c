@@ -60,7 +60,7 @@ static int signal_fd(void) {
 /* How long the agent waits for its first hypervisor sample at start. */
 #define FIRST_SAMPLE_WAIT_MS 5000u
 
-enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_CLUSTER, FD_MAX = FD_CLUSTER + 2 };
+enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_PLAN, FD_CLUSTER, FD_MAX = FD_CLUSTER + 2 };
 
 /* Returns 0 on SIGTERM/SIGINT, -1 if the loop itself failed. */
 static int run(struct agent *a, int sigfd) {
@@ -87,11 +87,14 @@ static int run(struct agent *a, int sigfd) {
         leadership_run(a, agent_clock_ms());
         security_run(a, agent_clock_ms());
         agent_leader_run(a, agent_clock_ms());
+        agent_actions_run(a, agent_clock_ms());
         agent_power_run(a, agent_clock_ms());
+        /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
                                                      .events = POLLIN},
-                                     [FD_HV] = {.fd = hv_event_fd(a->hv), .events = POLLIN}};
+                                     [FD_HV] = {.fd = hv_event_fd(a->hv), .events = POLLIN},
+                                     [FD_PLAN] = {.fd = agent_leader_fd(a), .events = POLLIN}};
         int cfds[2], n = cluster_fds(a, cfds);
         for (int i = 0; i < n; i++)
             fds[FD_CLUSTER + i] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
@@ -104,6 +107,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_leader_deadline(a);
         if (agent_power_deadline(a) < deadline)
             deadline = agent_power_deadline(a);
+        if (agent_actions_deadline(a) < deadline)
+            deadline = agent_actions_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         if (poll(fds, (nfds_t)(FD_CLUSTER + n), timeout) < 0 && errno != EINTR) {
@@ -112,6 +117,8 @@ static int run(struct agent *a, int sigfd) {
         }
         if (fds[FD_CONTROL].revents & POLLIN)
             control_server_serve(a->ctl, agent_handle_request, a);
+        if (fds[FD_PLAN].revents & POLLIN)
+            agent_leader_plan_done(a);
         /* A domain started, stopped or moved: show it now, not at the next
          * sample. */
         if ((fds[FD_HV].revents & POLLIN) && hv_events_take(a->hv))
@@ -244,6 +251,9 @@ int agent_main(int argc, char **argv) {
     } else if (leadership_open(a, err, sizeof err) != 0) {
         log_err("election: %s", err);
         rc = 1;
+    } else if (agent_actions_open(a, err, sizeof err) != 0) {
+        log_err("commands: %s", err);
+        rc = 1;
     } else if (agent_drain_load(a, err, sizeof err) != 0) {
         log_err("drain: %s", err);
         rc = 1;
@@ -273,6 +283,7 @@ int agent_main(int argc, char **argv) {
         log_info("stopped");
     }
     agent_leader_close(a);
+    agent_actions_close(a);
     leadership_close(a);
     cluster_close(a);
     control_server_close(a->ctl);

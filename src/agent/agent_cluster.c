@@ -403,15 +403,7 @@ void cluster_run(struct agent *a, uint64_t now) {
         } else if (msg.channel == CHANNEL_ELECTION) {
             leadership_receive(a, now, &msg);
         } else if (msg.channel == CHANNEL_COMMAND) {
-            Nodectl__Command *cmd = nodectl__command__unpack(NULL, msg.len, msg.payload);
-            if (!cmd)
-                log_warn("command from %s does not decode; dropped", msg.sender);
-            else if (strcmp(cmd->issuer, msg.sender) != 0)
-                security_refuse(a, REFUSED_COMMAND_ISSUER, msg.sender, "a command");
-            else
-                agent_execute(a, cmd);
-            if (cmd)
-                nodectl__command__free_unpacked(cmd, NULL);
+            agent_command_frame(a, &msg);
         }
         free(msg.payload);
     }
@@ -505,12 +497,11 @@ void cluster_publish(struct agent *a, uint64_t now) {
     free(full);
 }
 
-int cluster_send_command(struct agent *a, const char *to, const Nodectl__Command *cmd) {
-    size_t len = nodectl__command__get_packed_size(cmd);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
+int cluster_send_command(struct agent *a, const char *to, const struct command_msg *m) {
+    uint8_t *buf;
+    size_t len;
+    if (command_msg_encode(m, &buf, &len) != 0)
         return -1;
-    nodectl__command__pack(cmd, buf);
     int rc = transport_send(a->cluster.transport, to, CHANNEL_COMMAND, buf, len);
     free(buf);
     return rc;

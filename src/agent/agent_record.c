@@ -1,22 +1,14 @@
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent_internal.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "host_record.h"
 
-uint64_t agent_clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+uint64_t agent_clock_ms(void) { return clock_mono_ms(); }
 
-uint64_t agent_wall_clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+uint64_t agent_wall_clock_ms(void) { return clock_wall_ms(); }
 
 Nodectl__HostRecord *agent_self_record(struct agent *a) {
     /* The agent runs on the host it reports, so its own load is the host's. */

@@ -21,7 +21,9 @@ struct issued_entry {
     char target[COMMAND_NAME_MAX];
     uint64_t term;
     uint64_t at_ms; /* the issuer's monotonic clock when it issued the command */
+    uint64_t tag;   /* the caller's, for issued_revoke (the executor's action) */
     bool granted;
+    bool revoked;   /* the issuer no longer wants it done */
 };
 
 struct issued {
@@ -30,12 +32,20 @@ struct issued {
 };
 
 void issued_clear(struct issued *t);
-void issued_add(struct issued *t, const struct command *c, uint64_t now_ms);
+void issued_add(struct issued *t, const struct command *c, uint64_t now_ms, uint64_t tag);
+/* Every command added with `tag` is never granted from now on (the action
+ * it served ended, or was given up). */
+void issued_revoke(struct issued *t, uint64_t tag);
 /* The entry of command `id`, or NULL. */
 const struct issued_entry *issued_find(const struct issued *t, const char *id);
 
+/* Starts the answer to req: echoes id, target, term and nonce; refused
+ * with an empty reason. */
+void issued_answer(const struct grant_request *req, struct grant *out);
+
 /* Checks req against the table and, when it names a command issued here to
- * req->target in req->term and not granted yet, marks it granted: true.
+ * req->target in req->term, neither granted nor revoked, marks it
+ * granted: true.
  * Otherwise false with out->reason set. In both cases out echoes req (id,
  * target, term, nonce); the caller sets valid_ms. */
 bool issued_grant_once(struct issued *t, const struct grant_request *req, struct grant *out);

@@ -55,7 +55,7 @@ const char *host_guard_verdict_name(enum host_guard_verdict v);
 enum host_guard_answer {
     HOST_GUARD_ACT,     /* act on *cmd, only before *deadline (host_guard_may_act) */
     HOST_GUARD_REFUSED, /* the issuer refused, or the grant came too late: *cmd, why */
-    HOST_GUARD_IGNORED, /* no outstanding request matches it */
+    HOST_GUARD_IGNORED, /* no outstanding request matches it, or not from its issuer */
 };
 
 /* What the guard asks the caller to do. */
@@ -83,13 +83,15 @@ void host_guard_free(struct host_guard *g);
 enum host_guard_verdict host_guard_receive(struct host_guard *g, struct fence *fence,
                                            const struct command *cmd, const char *reply_to,
                                            uint64_t now);
-/* A grant arrived. On HOST_GUARD_ACT, *cmd is the command and *deadline
- * this host's clock by which it must have taken effect; on
- * HOST_GUARD_REFUSED, *cmd and `why`. The request is settled either way. */
+/* A grant arrived from host `from` (its frame's certified sender; this
+ * host's own name for a local grant): only the command's issuer can answer
+ * for it. On HOST_GUARD_ACT, *cmd is the command and *deadline this host's
+ * clock by which it must have taken effect; on HOST_GUARD_REFUSED, *cmd and
+ * `why`. The request is settled either way. */
 enum host_guard_answer host_guard_on_grant(struct host_guard *g, const struct fence *fence,
-                                           const struct grant *gr, uint64_t now,
-                                           struct command *cmd, uint64_t *deadline, char *why,
-                                           size_t whylen);
+                                           const struct grant *gr, const char *from,
+                                           uint64_t now, struct command *cmd, uint64_t *deadline,
+                                           char *why, size_t whylen);
 /* "May I act now": the final check, with a fresh clock reading,
  * immediately before the action: before the deadline, and the command's
  * term still not older than the fence. */

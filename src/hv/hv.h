@@ -96,10 +96,14 @@ struct hv_migration {
  * The domain becomes persistent on the destination and is undefined here.
  * After timeout_ms the job is aborted. Refused, with a message in err, when
  * the domain is not here or not running, is already migrating, or too many
- * migrations run. 0 when started. */
+ * migrations run. 0 when started. start_by_ms bounds the start: the
+ * migration's thread reads the clock (the agent's monotonic clock, like
+ * now_ms) immediately before the libvirt call and fails the migration
+ * without calling it when that is at or after start_by_ms (a grant that
+ * expired, docs/safety.md); UINT64_MAX: no bound. */
 int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
-                     const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms, char *err,
-                     size_t errlen);
+                     const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms,
+                     uint64_t start_by_ms, char *err, size_t errlen);
 /* Collects the migrations' results, and the progress and timeouts the
  * sampling thread found. Never waits for libvirt: call it from the loop
  * whenever the event fd fires. */

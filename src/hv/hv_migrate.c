@@ -18,11 +18,21 @@ static void *run_migration(void *arg) {
     unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
                          VIR_MIGRATE_UNDEFINE_SOURCE;
     m->rc = -1;
+    bool late = false;
     if (!m->has_migrate_uri ||
         virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
-                                m->migrate_uri) == 0)
-        m->rc = virDomainMigrateToURI3(m->dom, m->pub.dest_uri, params, (unsigned)nparams, flags);
-    if (m->rc != 0) {
+                                m->migrate_uri) == 0) {
+        /* The last check before the migration takes effect: its grant
+         * must still hold on this host's clock (docs/safety.md). */
+        late = hv_clock_ms() >= m->start_by_ms;
+        if (!late)
+            m->rc = virDomainMigrateToURI3(m->dom, m->pub.dest_uri, params, (unsigned)nparams,
+                                           flags);
+    }
+    if (late) {
+        snprintf(m->pub.error, sizeof m->pub.error,
+                 "not started: its grant expired before the migration could start");
+    } else if (m->rc != 0) {
         /* libvirt's last error is per thread: read it here. */
         const char *why = virGetLastErrorMessage();
         snprintf(m->pub.error, sizeof m->pub.error, "%s", why ? why : "unknown error");
@@ -47,8 +57,8 @@ static struct hv_mig_slot *free_slot(struct hv *hv) {
 }
 
 int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
-                     const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms, char *err,
-                     size_t errlen) {
+                     const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms,
+                     uint64_t start_by_ms, char *err, size_t errlen) {
     if (strlen(dest_uri) >= HV_URI_MAX || (migrate_uri && strlen(migrate_uri) >= HV_URI_MAX)) {
         snprintf(err, errlen, "destination URI too long");
         return -1;
@@ -105,6 +115,7 @@ int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char 
     m->pub.state = HV_MIG_RUNNING;
     m->pub.started_ms = now_ms;
     m->deadline_ms = now_ms + timeout_ms;
+    m->start_by_ms = start_by_ms;
     atomic_store(&m->done, false);
     if (pthread_create(&m->thread, NULL, run_migration, m) != 0) {
         snprintf(err, errlen, "cannot start a migration thread");

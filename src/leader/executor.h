@@ -40,7 +40,7 @@
 struct executor_config {
     char self[COMMAND_NAME_MAX];
     enum config_automation automation; /* off: no plan; advise: plans only; auto: acts */
-    char policy[32];                   /* the planner's policy name, for events */
+    char policy[COMMAND_NAME_MAX];     /* the planner's policy name, for events */
     uint32_t max_migrations;           /* in flight at once, cluster-wide */
     uint32_t migration_timeout_ms;
     uint32_t power_on_timeout_ms;      /* a woken host not back by then is failed */
@@ -131,7 +131,8 @@ uint64_t executor_deadline(const struct executor *ex);
  * plan's actions have all ended. */
 bool executor_plan_due(const struct executor *ex, uint64_t now);
 enum executor_plan_start {
-    EXECUTOR_PLAN_STARTED, /* *out is the planner's snapshot; *term its term */
+    EXECUTOR_PLAN_STARTED, /* *out is the planner's snapshot, *ticket names the term and
+                            * the lease it was begun under */
     EXECUTOR_PLAN_WAIT,    /* auto, takeover: a migration this leader did not send still
                             * runs; due again at the next step */
     EXECUTOR_PLAN_ERROR,   /* out of memory */
@@ -141,11 +142,12 @@ enum executor_plan_start {
  * come back, the power-offs that failed lately. */
 enum executor_plan_start executor_plan_begin(struct executor *ex, const struct executor_member *m,
                                              size_t n, uint64_t now, uint64_t wall,
-                                             struct leader_snapshot *out, uint64_t *term);
-/* The planner's result (rc, pp) for the snapshot s begun in `term`. Kept
- * only if this host still leads in that term: a plan that outlived its
- * term or lease is discarded. True when kept. */
-bool executor_plan_end(struct executor *ex, uint64_t term, const struct leader_snapshot *s,
+                                             struct leader_snapshot *out, uint64_t *ticket);
+/* The planner's result (rc and pp, from placement_plan) for the snapshot s
+ * begun with `ticket`. Kept only if this host still leads in that term
+ * under the same lease: a plan that outlived its term or lease is
+ * discarded (an event says so). True when kept. */
+bool executor_plan_end(struct executor *ex, uint64_t ticket, const struct leader_snapshot *s,
                        int rc, const struct placement_plan *pp, uint64_t now, uint64_t wall);
 
 /* A target asks whether it may act on command req->id. `term` and

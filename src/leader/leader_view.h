@@ -43,8 +43,8 @@ struct leader_member {
     uint64_t woken_at_ms; /* wall clock when the leader woke it; 0: never */
 };
 
-/* Decodes every member's reports (m[i].rec and liveness set; the rest is
- * reset). 0, or -1 when out of memory (nothing is then held). */
+/* Decodes every member's reports from m[i].rec. 0, or -1 when out of
+ * memory (nothing is then held). */
 int leader_view_decode(struct leader_member *m, size_t n);
 void leader_view_release(struct leader_member *m, size_t n);
 
