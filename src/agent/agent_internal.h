@@ -15,6 +15,7 @@
 #include "election/election.h"
 #include "election/fence.h"
 #include "gossip/gossip.h"
+#include "host_record.h"
 #include "host/host_guard.h"
 #include "hv/hv.h"
 #include "leader/executor.h"
@@ -149,6 +150,7 @@ struct agent {
     uuid_t id;
     struct hv *hv;
     const struct hv_sample *sample;
+    struct host_capacity capacity; /* the last the hypervisor reported */
     struct control_server *ctl;
     uint64_t next_sample_ms;
     struct cluster cluster;

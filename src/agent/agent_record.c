@@ -15,8 +15,11 @@ Nodectl__HostRecord *agent_self_record(struct agent *a) {
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) != 3)
         log_debug("getloadavg failed; load reported as 0");
-    Nodectl__HostRecord *rec = host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample, load,
-                                                 agent_wall_clock_ms());
+    if (a->sample->available && a->sample->cpus)
+        a->capacity = (struct host_capacity){a->sample->cpus, a->sample->cpu_mhz,
+                                             a->sample->memory_kib};
+    Nodectl__HostRecord *rec = host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample,
+                                                 &a->capacity, load, agent_wall_clock_ms());
     if (rec && (agent_actions_to_record(a, rec) != 0 || leadership_to_record(a, rec) != 0 ||
                 agent_power_to_record(a, rec) != 0 || security_to_record(a, rec) != 0 ||
                 (a->cfg.migration_uri[0] && !(rec->migration_uri = strdup(a->cfg.migration_uri))) ||
