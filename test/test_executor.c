@@ -133,6 +133,21 @@ static void observe(struct executor *ex, const struct world *w, uint64_t term, u
     executor_observe(ex, &l, w->now, w->wall);
 }
 
+/* A fresh world, and an executor leading it in term 5. */
+static struct executor *leading(struct world *w, enum config_automation automation) {
+    world_init(w);
+    struct executor *ex = new_executor(automation);
+    observe(ex, w, 5, LEASE);
+    return ex;
+}
+
+/* `ms` later, under the lease of term 5: one step. */
+static void tick(struct executor *ex, struct world *w, uint64_t ms) {
+    advance(w, ms);
+    observe(ex, w, 5, LEASE);
+    assert_int_equal(executor_step(ex, w->m, HOSTS, w->now, w->wall), 0);
+}
+
 /* One planned action, in snapshot indices (hosts in member order; VMs
  * web = 0 and db = 1, n1's running VMs). */
 struct step {
@@ -208,9 +223,7 @@ static const struct step power_off_n3[] = {{PLACEMENT_POWER_OFF, 0, 0, N3, 0}};
  * paused grants nothing, whatever the leader decided before. */
 static void a_paused_leader_grants_nothing(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     assert_true(plan(ex, &w, power_off_n3, 1));
     assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
     struct executor_send s[4];
@@ -240,9 +253,7 @@ static void a_paused_leader_grants_nothing(void **state) {
  * leaves room; valid for what remains of the lease less the room. */
 static void grants_are_given_once_to_the_target_under_the_lease(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     assert_true(plan(ex, &w, power_off_n3, 1));
     assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
     struct executor_send s[1];
@@ -286,9 +297,7 @@ static void grants_are_given_once_to_the_target_under_the_lease(void **state) {
  * returns in the same term dispatches the same plan. */
 static void nothing_is_dispatched_without_the_lease(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     assert_true(plan(ex, &w, power_off_n3, 1));
     observe(ex, &w, 5, EXECUTOR_SEND_ROOM_MS); /* ends within the room */
     assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
@@ -296,9 +305,7 @@ static void nothing_is_dispatched_without_the_lease(void **state) {
     assert_int_equal(take(ex, s, 1), 0);
     assert_false(executor_may_send(w.now + EXECUTOR_SEND_ROOM_MS, w.now));
     assert_true(executor_may_send(w.now + EXECUTOR_SEND_ROOM_MS + 1, w.now));
-    advance(&w, 300);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 300);
     assert_int_equal(take(ex, s, 1), 1);
     /* A send the caller's fresh check stopped fails the action, and its
      * command is never granted. */
@@ -318,9 +325,7 @@ static void a_plan_that_outlives_its_lease_is_discarded(void **state) {
     } cases[] = {{5, LEASE, true}, {6, LEASE, false}, {5, 0, false}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct world w;
-        world_init(&w);
-        struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-        observe(ex, &w, 5, LEASE);
+        struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
         struct leader_snapshot s;
         uint64_t ticket;
         assert_true(executor_plan_due(ex, w.now));
@@ -344,9 +349,7 @@ static void a_plan_that_outlives_its_lease_is_discarded(void **state) {
  * power-on; one whose dependency failed is not executed. */
 static void actions_start_in_dependency_order(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     static const struct step steps[] = {{PLACEMENT_POWER_ON, 0, 0, N4, 0},
                                         {PLACEMENT_MIGRATE, 0, N1, N4, 1}};
     assert_true(plan(ex, &w, steps, 2));
@@ -359,14 +362,10 @@ static void actions_start_in_dependency_order(void **state) {
     assert_true(s[0].local);
     assert_string_equal(s[0].cmd.wake.mac, "52:54:00:00:00:04");
     assert_string_equal(s[0].cmd.wake.broadcast, "10.0.0.255:9");
-    advance(&w, 1000);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 1000);
     assert_int_equal(take(ex, s, 2), 0); /* n4 not back yet */
     w.m[N4].liveness = LEADER_HOST_UP;
-    advance(&w, 1000);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 1000);
     assert_int_equal(take(ex, s, 2), 1);
     assert_int_equal(s[0].cmd.kind, COMMAND_MIGRATE);
     assert_string_equal(s[0].cmd.target, "n1");
@@ -377,16 +376,12 @@ static void actions_start_in_dependency_order(void **state) {
     /* The same plan with n4 failing to wake: the migration is not
      * executed. */
     executor_free(ex);
-    world_init(&w);
-    ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     assert_true(plan(ex, &w, steps, 2));
     assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
     assert_int_equal(take(ex, s, 2), 1);
     report(&w, N1, s[0].cmd.id, "wake", "failed", "n4");
-    advance(&w, 300);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 300);
     assert_int_equal(executor_plan_action(ex, 0)->state, EXECUTOR_FAILED);
     assert_int_equal(executor_plan_action(ex, 1)->state, EXECUTOR_NOT_EXECUTED);
     assert_true(has_event(ex, "action 2 not executed"));
@@ -398,9 +393,7 @@ static void actions_start_in_dependency_order(void **state) {
  * send (a predecessor's), not only its own. */
 static void the_migration_limit_counts_foreign_migrations(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     static const struct step steps[] = {{PLACEMENT_MIGRATE, 0, N1, N2, 0},
                                         {PLACEMENT_MIGRATE, 1, N1, N3, 0}};
     assert_true(plan(ex, &w, steps, 2));
@@ -409,22 +402,16 @@ static void the_migration_limit_counts_foreign_migrations(void **state) {
     struct executor_send s[2];
     assert_int_equal(take(ex, s, 2), 0); /* the limit of 1 is taken */
     w.mig[N6][0].state = "succeeded";
-    advance(&w, 300);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 300);
     assert_int_equal(take(ex, s, 2), 1);
     assert_string_equal(s[0].cmd.migrate.vm, "web");
     /* Its own counts too: db waits until web's move ended. */
     report(&w, N1, s[0].cmd.id, "", "running", "web");
-    advance(&w, 300);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 300);
     assert_int_equal(take(ex, s, 2), 0);
     assert_non_null(strstr(executor_plan_action(ex, 0)->note, "running"));
     w.mig[N1][0].state = "succeeded";
-    advance(&w, 300);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 300);
     assert_int_equal(take(ex, s, 2), 1);
     assert_string_equal(s[0].cmd.migrate.vm, "db");
     assert_int_equal(executor_plan_action(ex, 0)->state, EXECUTOR_DONE);
@@ -465,9 +452,7 @@ static void outcomes_are_followed_from_the_records(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct world w;
-        world_init(&w);
-        struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-        observe(ex, &w, 5, LEASE);
+        struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
         int host = cases[i].kind == PLACEMENT_MIGRATE ? N2
                    : cases[i].kind == PLACEMENT_POWER_OFF ? N3 : N4;
         struct step st = {cases[i].kind, 0, N1, (uint32_t)host, 0};
@@ -478,9 +463,7 @@ static void outcomes_are_followed_from_the_records(void **state) {
         if (cases[i].state)
             report(&w, cases[i].reporter, s[0].cmd.id, cases[i].kind_word, cases[i].state, "web");
         w.m[host].liveness = cases[i].host_after;
-        advance(&w, cases[i].after_ms);
-        observe(ex, &w, 5, LEASE);
-        assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+        tick(ex, &w, cases[i].after_ms);
         const struct executor_action *a = executor_plan_action(ex, 0);
         if (a->state != cases[i].expect || !strstr(a->note, cases[i].note))
             fail_msg("case %zu: %s '%s'", i, executor_action_state_name(a->state), a->note);
@@ -498,9 +481,7 @@ static void outcomes_are_followed_from_the_records(void **state) {
  * power_on_timeout is failed in the next snapshot, until it is seen alive. */
 static void wakes_are_repeated_and_a_host_that_stays_off_is_failed(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     static const struct step steps[] = {{PLACEMENT_POWER_ON, 0, 0, N5, 0},
                                         {PLACEMENT_POWER_ON, 0, 0, N4, 0}};
     w.pw[N1].network = "10.0.9.0/24"; /* n1 cannot broadcast on n4's network: n2 can */
@@ -520,9 +501,7 @@ static void wakes_are_repeated_and_a_host_that_stays_off_is_failed(void **state)
      * only once its ipmitool has finished. */
     report(&w, N6, s[0].cmd.id, "wake", "running", "n5");
     report(&w, N2, s[1].cmd.id, "wake", "succeeded", "n4");
-    advance(&w, 5000);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 5000);
     struct executor_send r[2];
     assert_int_equal(take(ex, r, 2), 1);
     assert_string_equal(r[0].cmd.target, "n2");
@@ -532,18 +511,14 @@ static void wakes_are_repeated_and_a_host_that_stays_off_is_failed(void **state)
     assert_true(ask(ex, &s[1], 5, w.now + LEASE, w.now).granted);
     assert_true(ask(ex, &r[0], 5, w.now + LEASE, w.now).granted);
     /* A repeat the caller did not send: the first request is followed. */
-    advance(&w, 5000);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 5000);
     assert_int_equal(take(ex, r, 2), 1);
     executor_not_sent(ex, r[0].cmd.id, "transport full", w.wall);
     assert_int_equal(executor_plan_action(ex, 1)->state, EXECUTOR_DISPATCHED);
     assert_string_not_equal(executor_plan_action(ex, 1)->command_id, r[0].cmd.id);
     /* Not back within power_on_timeout: failed, and FAILED for the planner. */
     w.mig[N6][0].state = "succeeded";
-    advance(&w, 120000);
-    observe(ex, &w, 5, LEASE);
-    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    tick(ex, &w, 120000);
     assert_int_equal(executor_plan_action(ex, 1)->state, EXECUTOR_FAILED);
     struct leader_snapshot snap;
     uint64_t ticket;
@@ -566,9 +541,7 @@ static void wakes_are_repeated_and_a_host_that_stays_off_is_failed(void **state)
  * runs; advise plans anyway (it sends nothing). */
 static void a_new_leader_waits_for_migrations_in_flight(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     report(&w, N2, "c-old", "", "running", "web");
     struct leader_snapshot s;
     uint64_t ticket;
@@ -601,9 +574,7 @@ static void a_new_leader_waits_for_migrations_in_flight(void **state) {
  * cool-down; advise plans but sends nothing. */
 static void a_failed_power_off_is_told_once_and_keeps_the_host_on(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_ADVISE);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_ADVISE);
     report(&w, N3, "off-1", "power-off", "failed", "n3");
     w.mig[N3][0].error = "the off command exited with status 3";
     assert_true(plan(ex, &w, power_off_n3, 1));
@@ -654,9 +625,7 @@ static void the_event_log_is_a_bounded_ring(void **state) {
  * the plan. */
 static void elections_are_told_and_a_new_term_starts_afresh(void **state) {
     struct world w;
-    world_init(&w);
-    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
-    observe(ex, &w, 5, LEASE);
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
     assert_true(executor_leading(ex));
     assert_true(has_event(ex, "term 5: n1"));
     assert_true(has_event(ex, "this host leads (term 5): automation auto, policy default"));
