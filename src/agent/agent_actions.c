@@ -234,11 +234,11 @@ static void receive(struct agent *a, const struct command *c, const char *from) 
     case HOST_GUARD_ASK: break;
     case HOST_GUARD_DUPLICATE: log_debug("%s: already received, not run again", what); break;
     case HOST_GUARD_STALE: leadership_refused_stale(a, c->term, what, c->issuer); break;
-    case HOST_GUARD_NOT_TARGET:
-    case HOST_GUARD_OFF:
-    case HOST_GUARD_BUSY:
+    case HOST_GUARD_NOT_TARGET: /* someone else's id: nothing to record */
         log_warn("refused %s from %s: %s", what, c->issuer, host_guard_verdict_name(v));
         break;
+    case HOST_GUARD_OFF:
+    case HOST_GUARD_BUSY: refuse(a, c, host_guard_verdict_name(v)); break;
     }
     flush_guard(a);
 }
