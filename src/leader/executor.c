@@ -592,6 +592,7 @@ static void dispatch(struct executor *ex, const struct leader_member *v, size_t 
         bool ready = true, blocked = false;
         size_t blocker = 0;
         for (size_t d = 0; d < p->n_deps; d++) {
+            assert(p->deps[d] < i); /* the planner's order: dependencies come first */
             const struct executor_action *dep = &ex->actions[p->deps[d]].pub;
             ready &= dep->state == EXECUTOR_DONE;
             if (dep->state == EXECUTOR_FAILED || dep->state == EXECUTOR_NOT_EXECUTED) {

@@ -4,6 +4,7 @@
  * runs wherever the caller likes (the agent: in a worker thread); a result
  * that comes back after the term or the lease it was begun under ended is
  * discarded. */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,9 @@ static int plan_from(struct executor *ex, const struct leader_snapshot *s,
         memcpy(*deps, pp->deps, pp->n_deps * sizeof **deps);
     for (size_t i = 0; i < pp->n_actions; i++) {
         const struct placement_action *pa = &pp->actions[i];
+        assert(pa->host < s->snap.n_hosts && pa->dep_off + pa->n_deps <= pp->n_deps);
+        assert(pa->kind != PLACEMENT_MIGRATE ||
+               (pa->vm < s->snap.n_vms && pa->from < s->snap.n_hosts));
         struct exec_action *x = &(*actions)[i];
         struct executor_action *p = &x->pub;
         p->kind = pa->kind;
