@@ -224,7 +224,8 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
             }
         for (size_t k = 0; is_up(list[i]) && k < h->n_migrations; k++)
             if (strcmp(h->migrations[k]->vm, req->vm) == 0 &&
-                strcmp(h->migrations[k]->state, "running") == 0)
+                report_kind_parse(h->migrations[k]->kind) == REPORT_MIGRATION &&
+                report_state_parse(h->migrations[k]->state) == REPORT_RUNNING)
                 moving = h->migrations[k];
     }
     Nodectl__Response *resp = NULL;
