@@ -115,7 +115,8 @@ static void refuse(struct agent *a, const struct command *c, const char *why) {
         return;
     x->state = ACTION_REFUSED;
     x->ended_ms = x->started_ms;
-    snprintf(x->error, sizeof x->error, "%s", why);
+    /* A long reason is cut to the record's field. */
+    snprintf(x->error, sizeof x->error, "%.*s", (int)sizeof x->error - 1, why);
     cluster_publish(a, agent_clock_ms());
 }
 
