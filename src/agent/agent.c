@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -46,6 +47,25 @@ static void reload(struct agent *a) {
         log_err("reload: keeping the running keyring and identity: %s", why);
 }
 
+/* Every connection costs a descriptor: take as many as the kernel allows
+ * this process (systemd starts services with 1024, and a hard limit of
+ * 524288), so that the transport's connection limits, sized from the
+ * result (transport.c), decide what is refused, not a full descriptor
+ * table that would refuse everything, the control socket's clients too. */
+static void raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    unsigned long long was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_warn("cannot raise the descriptor limit from %llu to %llu: %s", was,
+                 (unsigned long long)rl.rlim_max, strerror(errno));
+    else
+        log_info("descriptor limit raised from %llu to %llu", was,
+                 (unsigned long long)rl.rlim_cur);
+}
+
 static int signal_fd(void) {
     sigset_t set;
     sigemptyset(&set);
@@ -60,7 +80,7 @@ static int signal_fd(void) {
 /* How long the agent waits for its first hypervisor sample at start. */
 #define FIRST_SAMPLE_WAIT_MS 5000u
 
-enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_PLAN, FD_CLUSTER, FD_MAX = FD_CLUSTER + 2 };
+enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_PLAN, FD_CLUSTER, FD_MAX = FD_CLUSTER + CLUSTER_FDS_MAX };
 
 /* Returns 0 on SIGTERM/SIGINT, -1 if the loop itself failed. */
 static int run(struct agent *a, int sigfd) {
@@ -95,7 +115,7 @@ static int run(struct agent *a, int sigfd) {
                                                      .events = POLLIN},
                                      [FD_HV] = {.fd = hv_event_fd(a->hv), .events = POLLIN},
                                      [FD_PLAN] = {.fd = agent_leader_fd(a), .events = POLLIN}};
-        int cfds[2], n = cluster_fds(a, cfds);
+        int cfds[CLUSTER_FDS_MAX], n = cluster_fds(a, cfds);
         for (int i = 0; i < n; i++)
             fds[FD_CLUSTER + i] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
         uint64_t deadline = cluster_deadline(a);
@@ -227,6 +247,7 @@ int agent_main(int argc, char **argv) {
         return rc;
     }
     log_set_level(a->cfg.log_level);
+    raise_fd_limit();
     char err[512];
     int sigfd = -1;
     bool usage_error = false;
