@@ -18,6 +18,7 @@
 #include "agent_internal.h"
 #include "common/identity.h"
 #include "common/log.h"
+#include "net/control.h"
 #include "net/ipmi.h"
 #include "net/wol.h"
 
@@ -36,11 +37,13 @@ static void reload(struct agent *a) {
     a->next_sample_ms = agent_clock_ms();
     if (strcmp(fresh.hypervisor_uri, a->cfg.hypervisor_uri) != 0 ||
         strcmp(fresh.control_socket, a->cfg.control_socket) != 0 ||
+        strcmp(fresh.control_group, a->cfg.control_group) != 0 ||
+        strcmp(fresh.control_admin_group, a->cfg.control_admin_group) != 0 ||
         strcmp(fresh.state_dir, a->cfg.state_dir) != 0 ||
         strcmp(fresh.node_name, a->cfg.node_name) != 0 || fresh.port != a->cfg.port ||
         strcmp(fresh.bind_address, a->cfg.bind_address) != 0)
-        log_warn("reload: node name, address, state directory, control socket and hypervisor "
-                 "URI take effect at the next restart");
+        log_warn("reload: node name, address, state directory, control socket and its groups, "
+                 "and hypervisor URI take effect at the next restart");
     log_info("configuration reloaded from %s (log_level, sample_interval)", a->cfg.path);
     char why[CONFIG_PATH_MAX + 600];
     if (security_reload(a, why, sizeof why) != 0)
@@ -161,7 +164,29 @@ static void usage(FILE *out) {
                  "  --check            validate the configuration and exit\n");
 }
 
-/* Every check that needs no I/O beyond reading the file. */
+/* The [control] section. The default group is the package's, which a host
+ * without the package may lack: the socket then stays root's. */
+static struct control_access control_access_of(const struct config *cfg) {
+    return (struct control_access){
+        .group = cfg->control_group,
+        .group_optional = strcmp(cfg->control_group, CONFIG_DEFAULT_CONTROL_GROUP) == 0,
+        .admin_group = cfg->control_admin_group};
+}
+
+/* A group named in [control] that does not exist is a configuration error
+ * (but for the default group, control_access_of). */
+static int check_group(const struct config *cfg, const char *key, const char *name) {
+    gid_t gid;
+    char why[256];
+    if (control_group_id(name, &gid, why, sizeof why) == 0)
+        return 0;
+    fprintf(stderr, "nodectl agent: bad configuration: %s: key '%s' in [control]: %s\n",
+            cfg->path, key, why);
+    return -1;
+}
+
+/* Every check that needs no I/O beyond reading the file (and the group
+ * database). */
 static int check_config(const struct config *cfg) {
     struct gossip_config g;
     const char *bad = cluster_gossip_config(cfg, &g);
@@ -197,6 +222,10 @@ static int check_config(const struct config *cfg) {
                 strerror(errno));
         return -1;
     }
+    const struct control_access acc = control_access_of(cfg);
+    if ((!acc.group_optional && check_group(cfg, "group", acc.group) != 0) ||
+        (acc.admin_group[0] && check_group(cfg, "admin_group", acc.admin_group) != 0))
+        return -1;
     struct placement_policy pol;
     if (placement_policy_by_name(cfg->policy, -1, &pol) != 0) {
         fprintf(stderr, "nodectl agent: bad configuration: %s: [leader] policy '%s' is unknown; "
@@ -248,6 +277,7 @@ int agent_main(int argc, char **argv) {
     }
     log_set_level(a->cfg.log_level);
     raise_fd_limit();
+    const struct control_access access = control_access_of(&a->cfg);
     char err[512];
     int sigfd = -1;
     bool usage_error = false;
@@ -263,7 +293,7 @@ int agent_main(int argc, char **argv) {
     } else if (hv_sample_request(a->hv) != 0) {
         log_err("hypervisor: cannot start the sampling thread");
         rc = 1;
-    } else if (!(a->ctl = control_server_open(a->cfg.control_socket, err, sizeof err))) {
+    } else if (!(a->ctl = control_server_open(a->cfg.control_socket, &access, err, sizeof err))) {
         log_err("control socket: %s", err);
         rc = 1;
     } else if (cluster_open(a, err, sizeof err, &usage_error) != 0) {
