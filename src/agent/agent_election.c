@@ -421,8 +421,8 @@ void leadership_handover(struct agent *a) {
     uint64_t until = agent_clock_ms() + 2 * a->cfg.election_timeout_ms;
     uint64_t now;
     while ((now = agent_clock_ms()) < until) {
-        int fds[2], n = cluster_fds(a, fds);
-        struct pollfd p[2];
+        int fds[CLUSTER_FDS_MAX], n = cluster_fds(a, fds);
+        struct pollfd p[CLUSTER_FDS_MAX];
         for (int i = 0; i < n; i++)
             p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
         poll(p, (nfds_t)n, 20);

@@ -294,8 +294,9 @@ void cluster_close(struct agent *a);
 uint64_t cluster_deadline(const struct agent *a);
 /* Does what is due now and takes what arrived; fds from cluster_fds. */
 void cluster_run(struct agent *a, uint64_t now_ms);
-/* Descriptors to poll for input; returns how many were written (<= 2). */
-int cluster_fds(const struct agent *a, int fds[2]);
+/* Descriptors to poll for input; returns how many were written. */
+#define CLUSTER_FDS_MAX 3
+int cluster_fds(const struct agent *a, int fds[CLUSTER_FDS_MAX]);
 /* After a new hypervisor sample: publishes the record if it moved. */
 void cluster_publish(struct agent *a, uint64_t now_ms);
 /* Sends a frame of the command channel to the agent at "host:port"; 0, or
