@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "election.pb-c.h"
+#include "election/fence.h"
 #include "election_harness.h"
 
 #define HB 50
@@ -243,6 +245,105 @@ static void a_single_voter_leads_alone(void **state) {
     h_free(&h);
 }
 
+/* An election message from voter `from` to voter `to` at `term`. */
+static void send_as(struct harness *h, int from, int to, Nodectl__ElectionKind kind,
+                    uint64_t term) {
+    Nodectl__ElectionMsg m = NODECTL__ELECTION_MSG__INIT;
+    m.kind = kind;
+    m.term = term;
+    m.from = 0x1000 + (uint64_t)from;
+    m.granted = false;
+    uint8_t buf[64];
+    size_t len = nodectl__election_msg__pack(&m, buf);
+    assert_int_equal(election_receive(h->e[to], h->now, m.from, buf, len), 0);
+}
+
+/* A voter with a candidate's certificate may still lie: its messages at a
+ * term far above what a quorum shows are refused and counted, and the
+ * leader keeps its term and its lease (a term near UINT64_MAX would leave
+ * no term to elect a leader in, and raise every fence). */
+static void a_term_far_above_the_quorums_is_refused(void **state) {
+    struct harness h;
+    h_init(&h, 3, 12, HB, T);
+    h_run(&h, 2 * T + 100);
+    int l = h_leader(&h);
+    uint64_t term = election_term(h.e[l]);
+    int liar = (l + 1) % 3, other = (l + 2) % 3;
+    const Nodectl__ElectionKind kinds[] = {
+        NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT, NODECTL__ELECTION_KIND__ELECTION_VOTE,
+        NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE_RESP,
+        NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT_RESP};
+    const uint64_t lies[] = {term + ELECTION_TERM_STEP + 1, UINT64_MAX, UINT64_MAX - 1,
+                             1ull << 62};
+    for (size_t k = 0; k < 4; k++) {
+        send_as(&h, liar, l, kinds[k], lies[k]);
+        send_as(&h, liar, other, kinds[k], lies[k]);
+    }
+    assert_int_equal(election_refused_terms(h.e[l]), 4);
+    assert_int_equal(election_refused_terms(h.e[other]), 4);
+    h_run(&h, 5 * T);
+    assert_int_equal(h_leader(&h), l);
+    assert_int_equal(h_lease_holder(&h), l);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(election_term(h.e[i]), term);
+    /* What one voter shows does not move the bound; a quorum does. */
+    assert_int_equal(election_term_ceiling(h.e[other]), term + ELECTION_TERM_STEP);
+    election_observe_term(h.e[other], 0x1000 + (uint64_t)l, term + 100);
+    assert_int_equal(election_term_ceiling(h.e[other]), term + 100 + ELECTION_TERM_STEP);
+    assert_int_equal(h.violations, 0);
+    h_free(&h);
+}
+
+/* A voter down while many elections happened (the term moved far more than
+ * ELECTION_TERM_STEP) still catches up when it comes back: the others'
+ * answers to its pre-vote show a quorum at the current term. */
+static void a_voter_back_after_many_elections_catches_up(void **state) {
+    struct harness h;
+    h_init(&h, 3, 13, HB, T);
+    h_run(&h, 2 * T + 100);
+    int away = (h_leader(&h) + 1) % 3;
+    h_crash(&h, away);
+    for (int k = 0; k < 3 * ELECTION_TERM_STEP; k++) {
+        int l = h_leader(&h);
+        assert_true(l >= 0);
+        int to = 3 - l - away;
+        assert_int_equal(election_transfer(h.e[l], h.now, 0x1000 + (uint64_t)to), 0);
+        h_run(&h, 100);
+    }
+    int l = h_leader(&h);
+    uint64_t term = election_term(h.e[l]);
+    assert_true(term > h.disk[away].term + 2 * ELECTION_TERM_STEP);
+    h_restart(&h, away);
+    h_run(&h, 6 * T);
+    assert_int_equal(election_term(h.e[away]), election_term(h.e[h_leader(&h)]));
+    assert_int_equal(election_leader(h.e[away]), election_leader(h.e[h_leader(&h)]));
+    assert_int_equal(election_role(h.e[away]), ELECTION_FOLLOWER);
+    assert_int_equal(h.violations, 0);
+    h_free(&h);
+}
+
+/* Fencing: a command older than the highest known term is stale, one more
+ * than FENCE_AHEAD above it is ahead of any quorum; the known term is the
+ * one a quorum of voters reaches. */
+static void the_fence_knows_a_term_from_a_quorum(void **state) {
+    struct fence f = {.highest = 10};
+    assert_int_equal(fence_check(&f, 9), FENCE_STALE);
+    assert_int_equal(fence_check(&f, 10), FENCE_ADMIT);
+    assert_int_equal(fence_check(&f, 10 + FENCE_AHEAD), FENCE_ADMIT);
+    assert_int_equal(fence_check(&f, 11 + FENCE_AHEAD), FENCE_AHEAD_OF_QUORUM);
+    assert_int_equal(fence_check(&f, UINT64_MAX), FENCE_AHEAD_OF_QUORUM);
+    assert_false(fence_admit(&f, 1ull << 62));
+    assert_int_equal(f.highest, 10); /* admitting raises nothing */
+    uint64_t three[] = {UINT64_MAX, 7, 12};
+    assert_int_equal(fence_quorum_term(three, 3), 12);
+    uint64_t five[] = {0, 1ull << 62, 5, 9, 0};
+    assert_int_equal(fence_quorum_term(five, 5), 5);
+    uint64_t one[] = {4};
+    assert_int_equal(fence_quorum_term(one, 1), 4);
+    uint64_t two[] = {UINT64_MAX, 3};
+    assert_int_equal(fence_quorum_term(two, 2), 3);
+}
+
 /* Thousands of randomized runs with loss, delays, crashes, restarts and
  * pauses: never two leaders in a term, never two leases at once. */
 static void seed_sweep_keeps_the_invariants(void **state) {
@@ -293,6 +394,9 @@ int main(void) {
         cmocka_unit_test(a_preferred_candidate_that_is_down_causes_no_churn),
         cmocka_unit_test(bad_messages_are_counted_and_ignored),
         cmocka_unit_test(a_single_voter_leads_alone),
+        cmocka_unit_test(a_term_far_above_the_quorums_is_refused),
+        cmocka_unit_test(a_voter_back_after_many_elections_catches_up),
+        cmocka_unit_test(the_fence_knows_a_term_from_a_quorum),
         cmocka_unit_test(seed_sweep_keeps_the_invariants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

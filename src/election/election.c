@@ -1,8 +1,25 @@
-/* Roles, timers, the persistence handshake and the entry points. */
+/* Roles, timers, the persistence handshake and the entry points.
+ *
+ * Terms move only by plausible steps (docs/security.md, "Sane values"). A
+ * voter may be malicious and still hold a candidate's certificate: Raft
+ * trusts its voters, so such a voter can disrupt elections (campaign,
+ * depose a leader with a higher term), but it must not move the term
+ * arbitrarily: a term near UINT64_MAX would leave no term to elect a
+ * leader in, and every fence would refuse the real leader's commands. So a
+ * message whose term is more than ELECTION_TERM_STEP above the term that a
+ * quorum of voters shows (this voter's own, the others' highest in their
+ * messages and, through the driver, their signed records) is refused and
+ * counted, as if lost. Its term still counts as what its sender shows:
+ * a voter that comes back after many elections sees a quorum of the others
+ * show the current term (the leader's heartbeats, the others' records or
+ * their answers to its pre-vote) and then follows. Refusing a message is
+ * the same as losing it, which the model (test/model) already allows:
+ * safety does not depend on it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "election_internal.h"
+#include "fence.h"
 
 const char *election_role_name(enum election_role r) {
     switch (r) {
@@ -160,6 +177,12 @@ int election_receive(struct election *e, int64_t now_ms, uint64_t from, const ui
             nodectl__election_msg__free_unpacked(m, NULL);
         return -1;
     }
+    election_observe_term(e, from, m->term);
+    if (m->term > election_term_ceiling(e)) {
+        e->refused_terms++;
+        nodectl__election_msg__free_unpacked(m, NULL);
+        return 0;
+    }
     switch (m->kind) {
     case NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE: election_on_pre_vote(e, m); break;
     case NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE_RESP: election_on_pre_vote_resp(e, m); break;
@@ -213,6 +236,25 @@ enum election_role election_role(const struct election *e) { return e->role; }
 uint64_t election_term(const struct election *e) { return e->hs.term; }
 uint64_t election_leader(const struct election *e) { return e->leader; }
 uint64_t election_bad_messages(const struct election *e) { return e->bad; }
+uint64_t election_refused_terms(const struct election *e) { return e->refused_terms; }
+
+void election_observe_term(struct election *e, uint64_t from, uint64_t term) {
+    int v = election_voter_index(e, from);
+    if (v >= 0 && (size_t)v != e->self && term > e->v[v].shown)
+        e->v[v].shown = term;
+}
+
+uint64_t election_term_ceiling(const struct election *e) {
+    uint64_t t[ELECTION_VOTERS_MAX];
+    size_t n = e->cfg.n_voters;
+    for (size_t i = 0; i < n; i++)
+        t[i] = i == e->self ? e->hs.term : e->v[i].shown;
+    uint64_t q = fence_quorum_term(t, n);
+    if (q < e->hs.term)
+        q = e->hs.term;
+    /* Never UINT64_MAX: a campaign adds one. */
+    return q >= UINT64_MAX - 1 - ELECTION_TERM_STEP ? UINT64_MAX - 1 : q + ELECTION_TERM_STEP;
+}
 
 bool election_has_lease(const struct election *e, int64_t now_ms) {
     return e->role == ELECTION_LEADER && !e->disabled && !e->dirty && now_ms < e->lease_until;

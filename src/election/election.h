@@ -24,6 +24,9 @@
 #include <stdint.h>
 
 #define ELECTION_VOTERS_MAX 9
+/* How far above the term a quorum of voters shows a message's term may be
+ * (docs/security.md, "Sane values"; election.c). */
+#define ELECTION_TERM_STEP 16
 
 enum election_role {
     ELECTION_FOLLOWER,
@@ -65,9 +68,13 @@ struct election *election_new(const struct election_config *cfg,
                               const struct election_hard_state *hs, uint64_t seed, int64_t now_ms);
 void election_free(struct election *e);
 
-/* Inputs; -1 on a malformed message (counted) or out of memory. */
+/* Inputs; -1 on a malformed message (counted) or out of memory. A message
+ * whose term is more than ELECTION_TERM_STEP above what a quorum of voters
+ * shows is refused and counted (election_refused_terms). */
 int election_receive(struct election *e, int64_t now_ms, uint64_t from, const uint8_t *data,
                      size_t len);
+/* A term voter `from` shows elsewhere: in its record, signed by it. */
+void election_observe_term(struct election *e, uint64_t from, uint64_t term);
 int election_tick(struct election *e, int64_t now_ms);
 int64_t election_next_deadline(const struct election *e);
 /* Leader only: hands leadership to `to` (0: the preferred reachable voter).
@@ -97,5 +104,8 @@ uint64_t election_leader(const struct election *e); /* 0: unknown */
 bool election_has_lease(const struct election *e, int64_t now_ms);
 int64_t election_lease_until(const struct election *e);
 uint64_t election_bad_messages(const struct election *e);
+uint64_t election_refused_terms(const struct election *e);
+/* The highest term a message may carry now. */
+uint64_t election_term_ceiling(const struct election *e);
 
 #endif

@@ -13,6 +13,7 @@ struct voter_state {
     uint32_t priority;
     bool granted;          /* (pre-)vote granted in the current campaign */
     int64_t acked_sent_ms; /* leader: newest heartbeat (by send time) it acknowledged */
+    uint64_t shown;        /* the highest term it showed, in a message or its record */
 };
 
 struct election {
@@ -36,6 +37,7 @@ struct election {
     struct election_msg *out;
     size_t n_out, cap_out;
     uint64_t bad;
+    uint64_t refused_terms;
     /* A message could not be queued (out of memory). Sticky, like ferror:
      * the input that caused it reports -1, and the peers see a lost
      * message, which the protocol tolerates. */
