@@ -29,6 +29,11 @@ static size_t node_of(const struct harness *h, const struct gossip_addr *a) {
 }
 
 void harness_start(struct harness *h, size_t n, const struct gossip_config *cfg) {
+    harness_start_each(h, n, cfg, NULL);
+}
+
+void harness_start_each(struct harness *h, size_t n, const struct gossip_config *cfg,
+                        void (*each)(size_t i, struct gossip_config *c)) {
     memset(h, 0, sizeof *h);
     assert_true(n <= HARNESS_MAX);
     if (cfg)
@@ -38,7 +43,10 @@ void harness_start(struct harness *h, size_t n, const struct gossip_config *cfg)
     h->n = n;
     for (size_t i = 0; i < n; i++) {
         struct gossip_addr a = harness_addr(i);
-        h->g[i] = gossip_new(&h->cfg, harness_id(i), &a, 0, 100 + i, 0);
+        struct gossip_config c = h->cfg;
+        if (each)
+            each(i, &c);
+        h->g[i] = gossip_new(&c, harness_id(i), &a, 0, 100 + i, 0);
         assert_non_null(h->g[i]);
         if (i > 0) {
             struct gossip_addr seed = harness_addr(0);
@@ -68,7 +76,8 @@ static bool deliver_all(struct harness *h) {
             if (to != SIZE_MAX && !h->down[i] && !h->down[to] && !h->cut[i][to] &&
                 (h->drop_longer[to] == 0 || m.len <= h->drop_longer[to])) {
                 struct gossip_addr from = harness_addr(i);
-                assert_int_equal(gossip_receive(h->g[to], h->now, &from, m.data, m.len), 0);
+                assert_int_equal(
+                    gossip_receive(h->g[to], h->now, harness_id(i), &from, m.data, m.len), 0);
                 h->delivered++;
             }
             free(m.data);
@@ -108,5 +117,27 @@ int harness_state(const struct harness *h, size_t observer, size_t member) {
 
 void harness_inject(struct harness *h, size_t i, size_t from, const uint8_t *data, size_t len) {
     struct gossip_addr a = harness_addr(from);
-    assert_int_equal(gossip_receive(h->g[i], h->now, &a, data, len), 0);
+    assert_int_equal(gossip_receive(h->g[i], h->now, harness_id(from), &a, data, len), 0);
+}
+
+size_t harness_craft(uint8_t *buf, Nodectl__GossipKind kind, uint64_t sender, uint64_t id,
+                     uint32_t inc, Nodectl__GossipState st, uint64_t from, uint32_t age_ms) {
+    Nodectl__GossipMember u = NODECTL__GOSSIP_MEMBER__INIT;
+    struct gossip_addr a = harness_addr((size_t)(id - harness_id(0)));
+    u.id = id;
+    u.incarnation = inc;
+    u.state = st;
+    u.ip.data = a.ip;
+    u.ip.len = sizeof a.ip;
+    u.port = a.port;
+    u.from = from;
+    u.state_age_ms = age_ms;
+    Nodectl__GossipMember *mp[] = {&u};
+    Nodectl__GossipPacket p = NODECTL__GOSSIP_PACKET__INIT;
+    p.kind = kind;
+    p.reply = kind == NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL;
+    p.sender = sender;
+    p.n_members = 1;
+    p.members = mp;
+    return nodectl__gossip_packet__pack(&p, buf);
 }

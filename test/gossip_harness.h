@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "gossip/gossip.h"
+#include "gossip.pb-c.h"
 
 #define HARNESS_MAX 16
 
@@ -27,6 +28,9 @@ struct gossip_addr harness_addr(size_t i);
 uint64_t harness_id(size_t i);
 /* n instances with cfg (gossip_config_defaults if NULL); node 0 is the seed of all others. */
 void harness_start(struct harness *h, size_t n, const struct gossip_config *cfg);
+/* The same, with each(i, c) adjusting node i's copy of cfg first. */
+void harness_start_each(struct harness *h, size_t n, const struct gossip_config *cfg,
+                        void (*each)(size_t i, struct gossip_config *c));
 void harness_stop(struct harness *h);
 /* Delivers and ticks until time `until` (ms). */
 void harness_run(struct harness *h, int64_t until);
@@ -34,5 +38,10 @@ void harness_run(struct harness *h, int64_t until);
 int harness_state(const struct harness *h, size_t observer, size_t member);
 /* Hands a raw packet to node i as if it came from node `from`. */
 void harness_inject(struct harness *h, size_t i, size_t from, const uint8_t *data, size_t len);
+/* A packet of `kind` that says it is from `sender`, carrying one update
+ * about `id` (at harness_addr of id); a push-pull one is an answer, so the
+ * receiver does not answer back. Returns its length in buf. */
+size_t harness_craft(uint8_t *buf, Nodectl__GossipKind kind, uint64_t sender, uint64_t id,
+                     uint32_t inc, Nodectl__GossipState st, uint64_t from, uint32_t age_ms);
 
 #endif

@@ -11,35 +11,10 @@
 #include "gossip.pb-c.h"
 #include "gossip_harness.h"
 
-/* A packet of `kind` from `sender` carrying one update about `id`; a
- * push-pull one is an answer, so the receiver does not answer back. */
-static size_t craft_packet(uint8_t *buf, Nodectl__GossipKind kind, uint64_t sender, uint64_t id,
-                           uint32_t inc, Nodectl__GossipState st, uint64_t from,
-                           uint32_t age_ms) {
-    Nodectl__GossipMember u = NODECTL__GOSSIP_MEMBER__INIT;
-    struct gossip_addr a = harness_addr((size_t)(id - harness_id(0)));
-    u.id = id;
-    u.incarnation = inc;
-    u.state = st;
-    u.ip.data = a.ip;
-    u.ip.len = sizeof a.ip;
-    u.port = a.port;
-    u.from = from;
-    u.state_age_ms = age_ms;
-    Nodectl__GossipMember *mp[] = {&u};
-    Nodectl__GossipPacket p = NODECTL__GOSSIP_PACKET__INIT;
-    p.kind = kind;
-    p.reply = kind == NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL;
-    p.sender = sender;
-    p.n_members = 1;
-    p.members = mp;
-    return nodectl__gossip_packet__pack(&p, buf);
-}
-
 /* A GOSSIP packet from `sender` carrying one update about `id`. */
 static size_t craft(uint8_t *buf, uint64_t sender, uint64_t id, uint32_t inc,
                     Nodectl__GossipState st, uint64_t from) {
-    return craft_packet(buf, NODECTL__GOSSIP_KIND__GOSSIP_KIND_GOSSIP, sender, id, inc, st, from,
+    return harness_craft(buf, NODECTL__GOSSIP_KIND__GOSSIP_KIND_GOSSIP, sender, id, inc, st, from,
                         0);
 }
 
@@ -225,10 +200,10 @@ static void dead_strangers_are_learned_with_their_age(void **state) {
     const Nodectl__GossipState dead = NODECTL__GOSSIP_STATE__GOSSIP_STATE_DEAD;
     uint64_t x = harness_id(9);
     uint8_t buf[256];
-    size_t n = craft_packet(buf, pp, harness_id(1), x, 0, dead, harness_id(1), 20000);
+    size_t n = harness_craft(buf, pp, harness_id(1), x, 0, dead, harness_id(1), 20000);
     harness_inject(&h, 0, 1, buf, n);
     assert_false(gossip_member_find(h.g[0], x, &(struct gossip_member_info){0}));
-    n = craft_packet(buf, pp, harness_id(1), x, 0, dead, harness_id(1), 15000);
+    n = harness_craft(buf, pp, harness_id(1), x, 0, dead, harness_id(1), 15000);
     harness_inject(&h, 0, 1, buf, n);
     struct gossip_member_info m;
     assert_true(gossip_member_find(h.g[0], x, &m));
@@ -253,7 +228,7 @@ static void news_from_push_pull_is_gossiped_on(void **state) {
     all_see_all_alive(&h);
     h.down[3] = true;
     uint8_t buf[256];
-    size_t n = craft_packet(buf, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL, harness_id(1),
+    size_t n = harness_craft(buf, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL, harness_id(1),
                             harness_id(3), 1, NODECTL__GOSSIP_STATE__GOSSIP_STATE_LEFT, 0, 0);
     harness_inject(&h, 2, 1, buf, n);
     harness_run(&h, h.now + 3000);
@@ -286,7 +261,7 @@ static void bad_packets_are_counted_not_fatal(void **state) {
     size_t n = nodectl__gossip_packet__pack(&p, buf);
     harness_inject(&h, 0, 1, buf, n);
     assert_int_equal(gossip_bad_packets(h.g[0]), 2);
-    assert_int_equal(gossip_receive(h.g[0], 0, NULL, buf, n), -1);
+    assert_int_equal(gossip_receive(h.g[0], 0, harness_id(1), NULL, buf, n), -1);
     harness_run(&h, 3000);
     assert_int_equal(harness_state(&h, 0, 1), GOSSIP_ALIVE);
     harness_stop(&h);

@@ -62,8 +62,9 @@ static void what_is_asked_and_what_is_refused(void **state) {
         {"a", "n3", 7, HOST_GUARD_DUPLICATE, 7},
         {"b", "n2", 7, HOST_GUARD_NOT_TARGET, 7},
         {"c", "n3", 6, HOST_GUARD_STALE, 7},
-        {"d", "n3", 9, HOST_GUARD_ASK, 9}, /* a newer term raises the fence */
-        {"c", "n3", 9, HOST_GUARD_ASK, 9}, /* a refused id may come again */
+        {"d", "n3", 8, HOST_GUARD_ASK, 7}, /* a leader elected a moment ago: raises nothing */
+        {"e", "n3", 9, HOST_GUARD_AHEAD, 7}, /* further: no quorum shows it */
+        {"c", "n3", 8, HOST_GUARD_ASK, 7}, /* a refused id may come again */
     };
     struct host_guard *g = guard();
     struct fence f = {.highest = 7};
@@ -89,10 +90,10 @@ static void what_is_asked_and_what_is_refused(void **state) {
     for (int i = 3; i < HOST_GUARD_OUTSTANDING_MAX; i++) {
         char id[16];
         snprintf(id, sizeof id, "fill-%d", i);
-        struct command c = power_off(id, 9, "n3");
+        struct command c = power_off(id, 8, "n3");
         assert_int_equal(host_guard_receive(g, &f, &c, "", T0), HOST_GUARD_ASK);
     }
-    struct command c = power_off("one-too-many", 9, "n3");
+    struct command c = power_off("one-too-many", 8, "n3");
     assert_int_equal(host_guard_receive(g, &f, &c, "", T0), HOST_GUARD_BUSY);
     host_guard_free(g);
     (void)state;

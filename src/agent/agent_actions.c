@@ -224,17 +224,15 @@ static void on_grant(struct agent *a, const struct grant *gr, const char *sender
 
 /* A command arrived from `from` ("": issued on this host). */
 static void receive(struct agent *a, const struct command *c, const char *from) {
-    uint64_t before = a->lead.fence.highest;
     enum host_guard_verdict v = host_guard_receive(a->guard, &a->lead.fence, c, from,
                                                    agent_clock_ms());
-    if (a->lead.fence.highest != before)
-        leadership_fence_raised(a);
     char what[96];
     snprintf(what, sizeof what, "command %s", c->id);
     switch (v) {
     case HOST_GUARD_ASK: break;
     case HOST_GUARD_DUPLICATE: log_debug("%s: already received, not run again", what); break;
     case HOST_GUARD_STALE: leadership_refused_stale(a, c->term, what, c->issuer); break;
+    case HOST_GUARD_AHEAD: leadership_refused_ahead(a, c->term, what, c->issuer); break;
     case HOST_GUARD_NOT_TARGET: /* someone else's id: nothing to record */
         log_warn("refused %s from %s: %s", what, c->issuer, host_guard_verdict_name(v));
         break;

@@ -19,6 +19,7 @@
 #include "common/atomic_file.h"
 #include "common/log.h"
 #include "gossip.pb-c.h"
+#include "net/signed_record.h"
 
 #define SNAPSHOT_FILE "members.snapshot"
 #define SNAPSHOT_MAX (64u << 20)
@@ -51,6 +52,12 @@ const char *cluster_gossip_config(const struct config *cfg, struct gossip_config
     if (out->packet_max > TRANSPORT_PAYLOAD_MAX)
         return "packet_max exceeds the transport's largest payload";
     return gossip_config_check(out);
+}
+
+/* Member ids are derived from certified names: a gossip packet, a record
+ * and the frame that carries them name the same host. */
+static uint64_t member_id(const char *name) {
+    return signed_record_member_id(name);
 }
 
 /* "a.b.c.d:port", "[v6]:port" or "name:port" to a gossip address. */
@@ -245,7 +252,10 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
     c->transport = transport_open(cfg->bind_address, cfg->port, a->sec.frames, err, errlen);
     if (!c->transport)
         return -1;
-    memcpy(&c->self_id, a->id, sizeof c->self_id);
+    c->self_id = member_id(cfg->node_name);
+    gcfg.record_seal = agent_record_seal;
+    gcfg.record_verify = agent_record_verify;
+    gcfg.record_ctx = a;
     uint64_t seed;
     if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
         seed = agent_wall_clock_ms() ^ c->self_id;
@@ -267,8 +277,13 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
     }
     if (snap) {
         const char *why = NULL;
+        /* Records in it are checked again, as if they had just arrived. */
         if (gossip_snapshot_load(c->gossip, (int64_t)now, snap, snap_len, &why) != 0)
-            log_warn("membership snapshot %s: %s; starting without it", path, why ? why : "?");
+            log_warn("membership snapshot %s: %s%s; starting without it", path, why ? why : "?",
+                     why && strstr(why, "another node id")
+                         ? " (member ids come from certified names: a snapshot of a version "
+                           "before them is not reused)"
+                         : "");
         else
             log_info("membership snapshot: %zu members remembered, incarnation %u",
                      gossip_member_count(c->gossip), inc);
@@ -329,12 +344,12 @@ uint64_t cluster_deadline(const struct agent *a) {
 }
 
 /* The name a member's record gives, for log lines. */
-static void member_name(const struct gossip *g, uint64_t id, char *out, size_t len) {
+static void member_name(struct agent *a, uint64_t id, char *out, size_t len) {
     struct gossip_member_info m;
     snprintf(out, len, "%016llx", (unsigned long long)id);
-    if (!gossip_member_find(g, id, &m) || !m.record_len)
+    if (!gossip_member_find(a->cluster.gossip, id, &m) || !m.record_len)
         return;
-    Nodectl__HostRecord *rec = nodectl__host_record__unpack(NULL, m.record_len, m.record);
+    Nodectl__HostRecord *rec = agent_member_record(a, &m);
     if (rec) {
         snprintf(out, len, "%s", rec->name);
         nodectl__host_record__free_unpacked(rec, NULL);
@@ -358,7 +373,7 @@ static void flush(struct agent *a) {
         if (ev.kind == GOSSIP_EV_RECORD || ev.id == c->self_id)
             continue;
         char name[CONFIG_NAME_MAX + 20];
-        member_name(c->gossip, ev.id, name, sizeof name);
+        member_name(a, ev.id, name, sizeof name);
         if (ev.kind == GOSSIP_EV_REMOVED)
             log_info("member %s forgotten: %s longer than the %s", name,
                      gossip_state_name(ev.state),
@@ -400,6 +415,23 @@ static void join_seeds(struct agent *a, uint64_t now) {
     c->next_join_ms = now + backoff_next_ms(&c->join_backoff, &c->rng);
 }
 
+/* Logs the first of each kind of gossip refusal, naming its sender;
+ * gossip counts them all (nodectl status --json, messages_refused). */
+static void report_refusals(struct agent *a, const char *sender) {
+    struct cluster *c = &a->cluster;
+    for (int r = 0; r < GOSSIP_REFUSALS; r++) {
+        uint64_t n = gossip_refused(c->gossip, r);
+        if (n == c->refusals_seen[r])
+            continue;
+        c->refusals_seen[r] = n;
+        if (c->refusals_reported & 1u << r)
+            continue;
+        c->refusals_reported |= 1u << r;
+        log_warn("gossip from %s refused: %s (counted; further ones are not logged)", sender,
+                 gossip_refusal_name(r));
+    }
+}
+
 void cluster_run(struct agent *a, uint64_t now) {
     struct cluster *c = &a->cluster;
     struct frame_msg msg;
@@ -408,7 +440,11 @@ void cluster_run(struct agent *a, uint64_t now) {
     while (transport_recv(c->transport, &msg)) {
         struct gossip_addr from;
         if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0) {
-            gossip_receive(c->gossip, (int64_t)now, &from, msg.payload, msg.len);
+            /* The frame's certificate names the sender (insecure: its
+             * claim): gossip believes the packet only from that member. */
+            gossip_receive(c->gossip, (int64_t)now, member_id(msg.sender), &from, msg.payload,
+                           msg.len);
+            report_refusals(a, msg.sender);
         } else if (msg.channel == CHANNEL_ELECTION) {
             leadership_receive(a, now, &msg);
         } else if (msg.channel == CHANNEL_COMMAND) {

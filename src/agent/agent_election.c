@@ -4,9 +4,15 @@
  * the same ids from the same list, and its address comes from gossip. The
  * term and vote are written atomically and flushed before any message that
  * depends on them leaves. Every host, voter or not, keeps the highest term
- * it has seen on disk and refuses commands from older terms (fencing); the
+ * it knows on disk and refuses commands from older terms (fencing); the
  * (leader, term) it knows travels in its gossiped record, which is how hosts
- * that do not vote learn the leader. */
+ * that do not vote learn the leader.
+ *
+ * A term is known from this host's own election, or when a quorum of the
+ * candidates show it in their records, which they sign (src/election/fence.h;
+ * docs/security.md, "Sane values"): one host, even a certified candidate,
+ * cannot raise the fences of the others, and a non-candidate's record is
+ * never read for a term. */
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -99,7 +105,7 @@ static void save_highest_term(struct agent *a) {
                 path, strerror(errno));
 }
 
-/* Every term this host learns of raises the fence. */
+/* Every term this host knows raises the fence. */
 static void see_term(struct agent *a, uint64_t term) {
     if (fence_see(&a->lead.fence, term))
         save_highest_term(a);
@@ -210,15 +216,43 @@ static void flush(struct agent *a) {
     }
 }
 
+/* The leader that a quorum of the voters' records name at the highest term
+ * they agree on, into l->leader and l->term (hosts that do not vote follow
+ * the election this way); one voter's claim to lead is not enough. */
+static void follow_records(struct agent *a, uint64_t now, const uint64_t *term,
+                           char (*leader)[CONFIG_NAME_MAX]) {
+    struct leadership *l = &a->lead;
+    size_t quorum = l->n_voters / 2 + 1, best = SIZE_MAX;
+    for (size_t i = 0; i < l->n_voters; i++) {
+        if (!leader[i][0] || (best != SIZE_MAX && term[i] <= term[best]))
+            continue;
+        size_t agree = 0;
+        for (size_t k = 0; k < l->n_voters; k++)
+            agree += term[k] == term[i] && strcmp(leader[k], leader[i]) == 0;
+        if (agree >= quorum)
+            best = i;
+    }
+    if (best == SIZE_MAX || term[best] < l->term ||
+        (term[best] == l->term && strcmp(leader[best], l->leader) == 0))
+        return;
+    l->term = term[best];
+    snprintf(l->leader, sizeof l->leader, "%s", leader[best]);
+    log_info("leader is %s in term %" PRIu64 " (learned by gossip)", l->leader, l->term);
+    cluster_publish(a, now);
+}
+
 /* Names, addresses and claims from the gossiped records: voter addresses
  * (kept when a voter is down: it comes back at the same address),
- * the candidate-list check, and the leader for hosts that do not vote. */
+ * the candidate-list check, the terms the candidates show (the fence, and
+ * the election's bound on terms) and the leader for hosts that do not
+ * vote. */
 static void observe(struct agent *a, uint64_t now) {
     struct leadership *l = &a->lead;
     const struct gossip *g = a->cluster.gossip;
     size_t n = gossip_member_count(g);
-    char best_leader[CONFIG_NAME_MAX] = "";
-    uint64_t best_term = 0;
+    uint64_t shown[ELECTION_VOTERS_MAX] = {0};
+    char leader[ELECTION_VOTERS_MAX][CONFIG_NAME_MAX];
+    memset(leader, 0, sizeof leader);
     size_t agree = 0, disagree = 0;
     char other[CONFIG_NAME_MAX] = "";
     for (size_t i = 0; i < n; i++) {
@@ -228,7 +262,7 @@ static void observe(struct agent *a, uint64_t now) {
             continue;
         if (m.id == a->cluster.self_id || !m.record_len)
             continue;
-        Nodectl__HostRecord *rec = nodectl__host_record__unpack(NULL, m.record_len, m.record);
+        Nodectl__HostRecord *rec = agent_member_record(a, &m);
         if (!rec)
             continue;
         int v = voter_index(l, name_id(rec->name));
@@ -243,11 +277,12 @@ static void observe(struct agent *a, uint64_t now) {
             disagree++;
             snprintf(other, sizeof other, "%s", rec->name);
         }
-        if (rec->term > best_term && rec->leader[0]) {
-            best_term = rec->term;
-            snprintf(best_leader, sizeof best_leader, "%s", rec->leader);
+        if (v >= 0 && agent_record_of_candidate(a, &m, rec)) {
+            shown[v] = rec->term;
+            snprintf(leader[v], sizeof leader[v], "%s", rec->leader);
+            if (l->election)
+                election_observe_term(l->election, l->voter_id[v], rec->term);
         }
-        see_term(a, rec->term);
         nodectl__host_record__free_unpacked(rec, NULL);
     }
     /* The odd one out does not vote: a host whose list differs from most of
@@ -264,16 +299,13 @@ static void observe(struct agent *a, uint64_t now) {
         l->warning[0] = '\0';
     }
     l->mismatch = mismatch;
-    if (!l->election) {
-        bool changed = best_term != l->term || strcmp(best_leader, l->leader) != 0;
-        if (changed && best_term >= l->term) {
-            l->term = best_term;
-            snprintf(l->leader, sizeof l->leader, "%s", best_leader);
-            log_info("leader is %s in term %" PRIu64 " (learned by gossip)",
-                     l->leader[0] ? l->leader : "none", l->term);
-            cluster_publish(a, now);
-        }
-    }
+    if (!l->election)
+        follow_records(a, now, shown, leader);
+    /* A voter shows its own term too; then the term a quorum reaches. */
+    int self = voter_index(l, name_id(a->cfg.node_name));
+    if (self >= 0 && l->election)
+        shown[self] = election_term(l->election);
+    see_term(a, fence_quorum_term(shown, l->n_voters));
     l->next_observe_ms = now + OBSERVE_EVERY_MS;
 }
 
@@ -360,11 +392,15 @@ void leadership_receive(struct agent *a, uint64_t now, const struct frame_msg *m
     snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", msg->from);
     if (election_receive(l->election, (int64_t)now, l->voter_id[v], msg->payload, msg->len) != 0)
         log_debug("election message from %s refused", l->voter_name[v]);
+    uint64_t refused = election_refused_terms(l->election);
+    if (refused != l->election_refused_seen && !l->election_refused_seen)
+        log_warn("election message from %s refused: its term is more than %d above what a "
+                 "quorum of the candidates shows (counted as election_term_implausible; further "
+                 "ones are not logged)", l->voter_name[v], ELECTION_TERM_STEP);
+    l->election_refused_seen = refused;
     flush(a);
     update_view(a, now);
 }
-
-void leadership_fence_raised(struct agent *a) { save_highest_term(a); }
 
 void leadership_refused_stale(struct agent *a, uint64_t term, const char *what,
                               const char *issuer) {
@@ -381,6 +417,13 @@ uint64_t leadership_lease_until(const struct agent *a, uint64_t *term) {
     if (!e || l->mismatch || !election_has_lease(e, (int64_t)agent_clock_ms()))
         return 0;
     return (uint64_t)election_lease_until(e);
+}
+
+void leadership_refused_ahead(struct agent *a, uint64_t term, const char *what,
+                              const char *issuer) {
+    log_info("refused %s from %s: its term %" PRIu64 " is ahead of term %" PRIu64 ", the "
+             "highest this host knows", what, issuer, term, a->lead.fence.highest);
+    security_refuse(a, REFUSED_COMMAND_TERM_AHEAD, issuer, what);
 }
 
 bool leadership_is_candidate(const struct agent *a, const char *name) {

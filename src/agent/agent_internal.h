@@ -23,16 +23,24 @@
 #include "rebalance/rebalance.h"
 #include "net/control.h"
 #include "net/discovery.h"
+#include "net/cert.h"
 #include "net/frame.h"
 #include "net/transport.h"
 
 /* Messages refused above the frame layer: a payload that claims another
  * sender than its frame's certificate, or an election message from a host
- * that may not send one (agent_security.c). */
+ * that may not send one (agent_security.c); a value no sender may set
+ * (docs/security.md, "Sane values"): a record not sealed by its owner, a
+ * command's term ahead of what a quorum of candidates shows, a wake
+ * request for other addresses than its host published. Gossip and the
+ * election count theirs (gossip_refused, election_refused_terms). */
 enum security_refusal {
     REFUSED_ELECTION_NOT_CANDIDATE,
     REFUSED_ELECTION_SENDER,
     REFUSED_COMMAND_ISSUER,
+    REFUSED_RECORD_NOT_OWNERS,
+    REFUSED_COMMAND_TERM_AHEAD,
+    REFUSED_WAKE_ADDRESS,
     REFUSED_REASONS
 };
 
@@ -48,6 +56,14 @@ struct security {
     char warning[CONFIG_PATH_MAX + 300]; /* for nodectl status: "" when none */
     uint64_t refused[REFUSED_REASONS];
     uint32_t reported;         /* refusals already logged, by reason */
+    /* This host's identity, which seals its record, and the CA's key with
+     * a cache of the certificates of the records received, which check the
+     * others' (agent_record.c). Unused when insecure. */
+    uint8_t ca_pk[CERT_PK_BYTES];
+    uint8_t sk[CERT_SK_BYTES];
+    uint8_t cert[CERT_MAX];
+    size_t cert_len;
+    struct cert_cache record_certs;
 };
 
 /* Gossip, its transport and discovery, and the membership snapshot. */
@@ -69,6 +85,9 @@ struct cluster {
     uint64_t published_mem;
     uint8_t *published;
     size_t published_len;
+    /* Gossip's refusals logged so far, by reason (once each). */
+    uint32_t refusals_reported;
+    uint64_t refusals_seen[GOSSIP_REFUSALS];
 };
 
 /* The election as this host takes part in it or follows it
@@ -87,6 +106,7 @@ struct leadership {
     char warning[300];
     uint64_t stale_refused;
     uint64_t next_observe_ms;
+    uint64_t election_refused_seen; /* election_refused_terms already logged */
 };
 
 /* A command this host carried out or refused, and its outcome, as its
@@ -173,6 +193,20 @@ Nodectl__HostRecord *agent_self_record(struct agent *a);
 /* A member's record: ours fresh, else the gossiped one decoded; NULL when
  * none arrived yet (or out of memory). */
 Nodectl__HostRecord *agent_member_record(struct agent *a, const struct gossip_member_info *m);
+/* The record of the host named `name`, as gossip holds it (NULL if none). */
+Nodectl__HostRecord *agent_record_named(struct agent *a, const char *name);
+/* Whether member m's record (rec, decoded) is a candidate's: its
+ * certificate says candidate (insecure: its claim) and [cluster] candidates
+ * lists it. */
+bool agent_record_of_candidate(struct agent *a, const struct gossip_member_info *m,
+                               const Nodectl__HostRecord *rec);
+/* Gossip's record hooks: this host's record sealed with its certificate,
+ * and every other one checked to be sealed by the host it names
+ * (docs/security.md, layer 3). ctx: the agent. */
+int agent_record_seal(void *ctx, uint64_t version, const uint8_t *data, size_t len,
+                      uint8_t **out, size_t *out_len);
+bool agent_record_verify(void *ctx, uint64_t id, uint64_t version, const uint8_t *data,
+                         size_t len);
 
 /* agent_leader.c: the leader's executor and planner, and the event log. */
 int agent_leader_open(struct agent *a, char *err, size_t errlen);
@@ -238,10 +272,11 @@ void leadership_run(struct agent *a, uint64_t now_ms);
  * is a candidate by its certificate and by [cluster] candidates, and names
  * itself. */
 void leadership_receive(struct agent *a, uint64_t now_ms, const struct frame_msg *msg);
-/* The fence (a->lead.fence) was raised by a command: persist it. */
-void leadership_fence_raised(struct agent *a);
-/* Counts and logs a command refused for its old term. */
+/* Counts and logs a command refused for its old term, or for a term ahead
+ * of what a quorum of candidates shows. */
 void leadership_refused_stale(struct agent *a, uint64_t term, const char *what,
+                              const char *issuer);
+void leadership_refused_ahead(struct agent *a, uint64_t term, const char *what,
                               const char *issuer);
 /* This host's lease now, read fresh: until when (monotonic ms) and in which
  * term; 0 when it holds none. */

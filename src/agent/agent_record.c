@@ -1,3 +1,5 @@
+/* This host's record, and the others' as gossip carries them: sealed by
+ * their owner (docs/security.md, layer 3; src/net/signed_record.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -5,6 +7,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "host_record.h"
+#include "net/signed_record.h"
 
 uint64_t agent_clock_ms(void) { return clock_mono_ms(); }
 
@@ -48,7 +51,77 @@ Nodectl__HostRecord *agent_self_record(struct agent *a) {
 Nodectl__HostRecord *agent_member_record(struct agent *a, const struct gossip_member_info *m) {
     if (m->id == a->cluster.self_id)
         return agent_self_record(a);
-    if (!m->record_len)
+    struct signed_record sr;
+    if (!m->record_len || !signed_record_parse(m->record, m->record_len, &sr))
         return NULL;
-    return nodectl__host_record__unpack(NULL, m->record_len, m->record);
+    return nodectl__host_record__unpack(NULL, sr.len, sr.record);
+}
+
+Nodectl__HostRecord *agent_record_named(struct agent *a, const char *name) {
+    struct gossip_member_info m;
+    if (!gossip_member_find(a->cluster.gossip, signed_record_member_id(name), &m))
+        return NULL;
+    return agent_member_record(a, &m);
+}
+
+bool agent_record_of_candidate(struct agent *a, const struct gossip_member_info *m,
+                               const Nodectl__HostRecord *rec) {
+    if (!leadership_is_candidate(a, rec->name))
+        return false;
+    if (a->cfg.insecure)
+        return true;
+    struct signed_record sr;
+    struct cert_info owner;
+    /* Verified when it arrived: the cache answers without the CA's
+     * signature. */
+    return signed_record_parse(m->record, m->record_len, &sr) && sr.cert &&
+           cert_cache_verify(&a->sec.record_certs, a->sec.ca_pk, sr.cert, sr.cert_len,
+                             &owner) == CERT_OK &&
+           owner.candidate;
+}
+
+int agent_record_seal(void *ctx, uint64_t version, const uint8_t *data, size_t len,
+                      uint8_t **out, size_t *out_len) {
+    struct agent *a = ctx;
+    const struct security *s = &a->sec;
+    size_t cert_len = a->cfg.insecure ? 0 : s->cert_len;
+    *out = malloc(signed_record_size(cert_len, len));
+    if (!*out)
+        return -1;
+    *out_len = signed_record_seal(s->sk, s->cert, cert_len, a->cluster.self_id, version, data, len,
+                                  *out);
+    return 0;
+}
+
+/* Logs the first record refused for each reason (counted by gossip). */
+static void record_refused(struct agent *a, uint64_t id, const char *owner, const char *why) {
+    security_refuse(a, REFUSED_RECORD_NOT_OWNERS, owner, "a record");
+    log_debug("record of member %016llx refused: %s", (unsigned long long)id, why);
+}
+
+bool agent_record_verify(void *ctx, uint64_t id, uint64_t version, const uint8_t *data,
+                         size_t len) {
+    struct agent *a = ctx;
+    struct signed_record sr;
+    struct cert_info owner = {.name = "?"};
+    enum signed_record_result r =
+        signed_record_verify(&a->sec.record_certs, a->cfg.insecure ? NULL : a->sec.ca_pk,
+                             agent_wall_clock_ms() / 1000, id, version, data, len, &sr, &owner);
+    if (r != SIGNED_RECORD_OK) {
+        record_refused(a, id, owner.name, signed_record_result_name(r));
+        return false;
+    }
+    Nodectl__HostRecord *rec = nodectl__host_record__unpack(NULL, sr.len, sr.record);
+    const char *why = NULL;
+    if (!rec)
+        why = "the record does not decode";
+    else if (!a->cfg.insecure && strcmp(rec->name, owner.name) != 0)
+        why = "the record names another host than its certificate";
+    else if (signed_record_member_id(rec->name) != id)
+        why = "the host it names has another member id";
+    if (why)
+        record_refused(a, id, rec ? rec->name : owner.name, why);
+    if (rec)
+        nodectl__host_record__free_unpacked(rec, NULL);
+    return !why;
 }

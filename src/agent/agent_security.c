@@ -28,6 +28,18 @@ static const char *const refusal_names[REFUSED_REASONS] = {
     [REFUSED_ELECTION_NOT_CANDIDATE] = "election_not_candidate",
     [REFUSED_ELECTION_SENDER] = "election_sender_mismatch",
     [REFUSED_COMMAND_ISSUER] = "command_issuer_mismatch",
+    [REFUSED_RECORD_NOT_OWNERS] = "record_not_owners",
+    [REFUSED_COMMAND_TERM_AHEAD] = "command_term_ahead",
+    [REFUSED_WAKE_ADDRESS] = "wake_address_not_published",
+};
+static const char *const refusal_texts[REFUSED_REASONS] = {
+    [REFUSED_ELECTION_NOT_CANDIDATE] = "not a candidate by its certificate and [cluster] "
+                                       "candidates",
+    [REFUSED_ELECTION_SENDER] = "its payload names another sender than its certificate",
+    [REFUSED_COMMAND_ISSUER] = "its payload names another sender than its certificate",
+    [REFUSED_RECORD_NOT_OWNERS] = "not sealed by the host it describes",
+    [REFUSED_COMMAND_TERM_AHEAD] = "its term is ahead of what a quorum of candidates shows",
+    [REFUSED_WAKE_ADDRESS] = "its addresses are not the ones the host to wake published",
 };
 
 /* The boot epoch: one more than the last start's, and at least the wall
@@ -99,7 +111,14 @@ static int load_identity(struct agent *a, struct pki_identity *id, char *err, si
 }
 
 static void apply_identity(struct agent *a, struct pki_identity *id) {
-    frame_ctx_set_identity(a->sec.frames, id->ca_pk, id->sk, id->cert, id->cert_len);
+    struct security *s = &a->sec;
+    frame_ctx_set_identity(s->frames, id->ca_pk, id->sk, id->cert, id->cert_len);
+    if (sodium_memcmp(s->ca_pk, id->ca_pk, sizeof s->ca_pk) != 0)
+        cert_cache_clear(&s->record_certs);
+    memcpy(s->ca_pk, id->ca_pk, sizeof s->ca_pk);
+    memcpy(s->sk, id->sk, sizeof s->sk);
+    memcpy(s->cert, id->cert, id->cert_len);
+    s->cert_len = id->cert_len;
     sodium_memzero(id, sizeof *id);
 }
 
@@ -157,6 +176,7 @@ int security_open(struct agent *a, const char *const *addrs, size_t n_addrs, cha
 void security_close(struct agent *a) {
     frame_ctx_free(a->sec.frames);
     a->sec.frames = NULL;
+    sodium_memzero(a->sec.sk, sizeof a->sec.sk);
 }
 
 int security_keyring_read(struct agent *a, struct keyring *ring, char *err, size_t errlen) {
@@ -206,10 +226,7 @@ void security_refuse(struct agent *a, enum security_refusal r, const char *sende
         return;
     s->reported |= 1u << r;
     log_warn("refused %s from %s: %s (counted as %s; further ones are not logged)", what, sender,
-             r == REFUSED_ELECTION_NOT_CANDIDATE
-                 ? "not a candidate by its certificate and [cluster] candidates"
-                 : "its payload names another sender than its certificate",
-             refusal_names[r]);
+             refusal_texts[r], refusal_names[r]);
 }
 
 /* Warns, daily, of a certificate that expires within EXPIRY_WARNING_S. */
@@ -278,8 +295,9 @@ int security_to_status(const struct agent *a, Nodectl__StatusReply *st) {
     uint64_t counts[FRAME_RESULTS] = {0};
     if (s->frames)
         frame_ctx_counts(s->frames, counts);
+    size_t n_refused = REFUSED_REASONS + GOSSIP_REFUSALS + 1;
     if (!(st->frames = calloc(FRAME_RESULTS, sizeof *st->frames)) ||
-        !(st->refused = calloc(REFUSED_REASONS, sizeof *st->refused)))
+        !(st->refused = calloc(n_refused, sizeof *st->refused)))
         return -1;
     for (int r = 0; r < FRAME_RESULTS; r++) {
         if (!(st->frames[r] = counter(frame_result_name((enum frame_result)r), counts[r])))
@@ -291,5 +309,16 @@ int security_to_status(const struct agent *a, Nodectl__StatusReply *st) {
             return -1;
         st->n_refused++;
     }
+    for (int r = 0; r < GOSSIP_REFUSALS; r++) {
+        uint64_t v = a->cluster.gossip ? gossip_refused(a->cluster.gossip, r) : 0;
+        if (!(st->refused[st->n_refused] = counter(gossip_refusal_name(r), v)))
+            return -1;
+        st->n_refused++;
+    }
+    const struct election *e = a->lead.election;
+    if (!(st->refused[st->n_refused] =
+              counter("election_term_implausible", e ? election_refused_terms(e) : 0)))
+        return -1;
+    st->n_refused++;
     return 0;
 }

@@ -111,6 +111,7 @@ void gossip_free(struct gossip *g) {
             gossip_blob_unref(m->aux);
         gossip_blob_unref(m->record);
     }
+    gossip_blob_unref(g->own_record);
     reassembly_free_all(g);
     for (size_t k = g->out_head; k < g->n_out; k++)
         free(g->out[k].data);
@@ -154,8 +155,8 @@ static void advance(struct gossip *g, int64_t now_ms) {
         g->now_ms = now_ms;
 }
 
-int gossip_receive(struct gossip *g, int64_t now_ms, const struct gossip_addr *from,
-                   const uint8_t *data, size_t len) {
+int gossip_receive(struct gossip *g, int64_t now_ms, uint64_t sender,
+                   const struct gossip_addr *from, const uint8_t *data, size_t len) {
     if (!g || !from || (!data && len))
         return -1;
     advance(g, now_ms);
@@ -170,14 +171,20 @@ int gossip_receive(struct gossip *g, int64_t now_ms, const struct gossip_addr *f
     int rc = 0;
     if (p->sender == g->m[g->self].id)
         goto done; /* our own packet, looped back */
+    /* From here on p->sender is who sent it: its own entry, its acks and
+     * its records are the member's own word. */
+    if (p->sender != sender) {
+        refuse(g, GOSSIP_REFUSED_SENDER);
+        goto done;
+    }
     if (p->kind == NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL) {
         rc = push_pull_on_packet(g, p, from);
         goto done;
     }
     for (size_t k = 0; k < p->n_members && rc == 0; k++)
-        rc = member_apply(g, p->members[k], true, from) < 0 ? -1 : 0;
+        rc = member_apply(g, p->members[k], true, from, p->sender) < 0 ? -1 : 0;
     for (size_t k = 0; k < p->n_records && rc == 0; k++)
-        rc = records_on_piece(g, p->records[k], from);
+        rc = records_on_piece(g, p->records[k], from, p->sender);
     if (rc != 0)
         goto done;
     switch (p->kind) {
@@ -197,7 +204,8 @@ int gossip_tick(struct gossip *g, int64_t now_ms) {
     if (!g)
         return -1;
     advance(g, now_ms);
-    if (probe_tick(g) != 0 || suspicion_tick(g) != 0 || push_pull_tick(g) != 0)
+    if (probe_tick(g) != 0 || suspicion_tick(g) != 0 || push_pull_tick(g) != 0 ||
+        refute_tick(g) != 0)
         return -1;
     if (g->now_ms >= g->next_gossip_ms) {
         g->next_gossip_ms = g->now_ms + g->cfg.gossip_interval_ms;
@@ -215,6 +223,8 @@ int64_t gossip_next_deadline(const struct gossip *g) {
         d = s;
     if (p < d)
         d = p;
+    if (g->refute_pending && g->next_refute_ms < d)
+        d = g->next_refute_ms;
     /* The gossip timer matters only while there is news to send. */
     if (g->n_bq > 0 && g->next_gossip_ms < d)
         d = g->next_gossip_ms;
@@ -239,23 +249,30 @@ int gossip_set_record(struct gossip *g, int64_t now_ms, const uint8_t *data, siz
     if (!g || (!data && len) || len > GOSSIP_RECORD_MAX)
         return -1;
     advance(g, now_ms);
-    struct gossip_blob *b = malloc(sizeof *b + len);
+    struct member *self = &g->m[g->self];
+    if (self->record_version == UINT64_MAX)
+        return -1; /* never reached: versions move by one per record */
+    struct gossip_blob *b = blob_copy(data, len);
     if (!b)
         return -1;
-    b->refs = 1;
-    b->len = (uint32_t)len;
-    if (len)
-        memcpy(b->data, data, len);
-    struct member *self = &g->m[g->self];
-    gossip_blob_unref(self->record);
-    self->record = b;
-    self->record_version++;
-    return bcast_record(g, g->self);
+    if (!g->cfg.record_seal) {
+        gossip_blob_unref(self->record);
+        self->record = b;
+        self->record_version++;
+        return bcast_record(g, g->self);
+    }
+    gossip_blob_unref(g->own_record);
+    g->own_record = b;
+    return own_record_seal(g, self->record_version + 1);
 }
 
+/* Incarnations never wrap (docs/security.md, "Sane values"): at the last
+ * one the announcement goes out at the same incarnation, which LEFT and OFF
+ * still override ALIVE at. */
 static int announce_self(struct gossip *g, enum gossip_state st) {
     struct member *self = &g->m[g->self];
-    if (member_set_state(g, g->self, st, self->incarnation + 1) != 0)
+    uint32_t inc = self->incarnation == UINT32_MAX ? UINT32_MAX : self->incarnation + 1;
+    if (member_set_state(g, g->self, st, inc) != 0)
         return -1;
     return bcast_member(g, g->self, 0);
 }
@@ -326,4 +343,23 @@ uint32_t gossip_health_score(const struct gossip *g) {
 
 uint64_t gossip_bad_packets(const struct gossip *g) {
     return g->bad_packets;
+}
+
+const char *gossip_refusal_name(enum gossip_refusal r) {
+    switch (r) {
+    case GOSSIP_REFUSED_SENDER: return "gossip_sender_mismatch";
+    case GOSSIP_REFUSED_ACK: return "gossip_ack_not_asked";
+    case GOSSIP_REFUSED_INCARNATION: return "gossip_incarnation_implausible";
+    case GOSSIP_REFUSED_RECORD: return "gossip_record_not_owners";
+    case GOSSIP_REFUSALS: break;
+    }
+    return "unknown";
+}
+
+uint64_t gossip_refused(const struct gossip *g, enum gossip_refusal r) {
+    return (unsigned)r < GOSSIP_REFUSALS ? g->refused[r] : 0;
+}
+
+void refuse(struct gossip *g, enum gossip_refusal r) {
+    g->refused[r]++;
 }

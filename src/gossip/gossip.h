@@ -13,13 +13,19 @@
  * membership events out, like canonical/raft's injected I/O:
  *
  *   g = gossip_new(&cfg, id, &addr, incarnation, seed, now);
- *   loop: gossip_receive(g, now, &from, bytes, len) for each packet;
+ *   loop: gossip_receive(g, now, sender, &from, bytes, len) for each packet;
  *         gossip_tick(g, now) when now >= gossip_next_deadline(g);
  *         drain gossip_next_msg() (send each to msg.to) and
  *         gossip_next_event().
  *
- * Members are named by a 64-bit id (the agent uses the first 8 bytes of its
- * node UUID) and reached at an IP address and port. */
+ * Members are named by a 64-bit id and reached at an IP address and port.
+ * The driver authenticates every packet's sender and passes its id in: a
+ * packet is believed only from the member it says it is from (the agent
+ * derives the id from the name in the sender's certificate,
+ * signed_record_member_id). What one member says about another is bounded
+ * (docs/security.md, "Sane values"): an incarnation moves only by a small
+ * step unless the member itself says so, and a record version only with a
+ * record its owner sealed (the record_seal and record_verify hooks). */
 #ifndef NODECTL_GOSSIP_H
 #define NODECTL_GOSSIP_H
 
@@ -29,6 +35,9 @@
 
 #define GOSSIP_WAKE_MAX 128         /* bytes of wake information (the agent's packed Power) */
 #define GOSSIP_RECORD_MAX (1u << 20) /* bytes of one record */
+/* How far another member's word may raise a member's incarnation
+ * (gossip_members.c). */
+#define GOSSIP_INCARNATION_STEP 16
 
 enum gossip_state {
     GOSSIP_ALIVE = 0,
@@ -81,6 +90,18 @@ struct gossip_config {
     uint32_t reap_dead_ms;
     uint32_t reap_left_ms;
     struct gossip_blob_store store;     /* optional, see above */
+    /* Optional, both or neither: records as their owner seals them. Gossip
+     * hands the local record and its version to record_seal and carries
+     * what it returns (*out malloc'd; 0, or -1 when it cannot); a record
+     * received is kept, passed on or believed to exist only once
+     * record_verify says it is member id's record at that version, sealed
+     * by its owner. Without them, records are carried as given and every
+     * record received is believed. */
+    int (*record_seal)(void *ctx, uint64_t version, const uint8_t *data, size_t len,
+                       uint8_t **out, size_t *out_len);
+    bool (*record_verify)(void *ctx, uint64_t id, uint64_t version, const uint8_t *data,
+                          size_t len);
+    void *record_ctx;
 };
 
 /* HashiCorp memberlist DefaultLANConfig (config.go): probe 1 s, timeout
@@ -110,9 +131,11 @@ struct gossip *gossip_new(const struct gossip_config *cfg, uint64_t self_id,
 void gossip_free(struct gossip *g);
 
 /* Inputs. Each returns 0, or -1 on bad input or out of memory; a bad packet
- * is counted and otherwise ignored. */
-int gossip_receive(struct gossip *g, int64_t now_ms, const struct gossip_addr *from,
-                   const uint8_t *data, size_t len);
+ * is counted and otherwise ignored. sender: the id of the member the
+ * packet's transport authenticated (a packet that names another is
+ * refused); from: the address it came from. */
+int gossip_receive(struct gossip *g, int64_t now_ms, uint64_t sender,
+                   const struct gossip_addr *from, const uint8_t *data, size_t len);
 int gossip_tick(struct gossip *g, int64_t now_ms);
 int64_t gossip_next_deadline(const struct gossip *g);
 /* Push-pull with each seed (the agent retries with backoff until
@@ -172,6 +195,17 @@ bool gossip_member_find(const struct gossip *g, uint64_t id, struct gossip_membe
 uint32_t gossip_incarnation(const struct gossip *g);
 uint32_t gossip_health_score(const struct gossip *g); /* Lifeguard LHM, 0 = healthy */
 uint64_t gossip_bad_packets(const struct gossip *g);
+/* What one member may not tell about another (docs/security.md, "Sane
+ * values"): refused and counted by reason. */
+enum gossip_refusal {
+    GOSSIP_REFUSED_SENDER,      /* a packet names another sender than its transport's */
+    GOSSIP_REFUSED_ACK,         /* an ack or nack from a member that was not asked */
+    GOSSIP_REFUSED_INCARNATION, /* an incarnation beyond a plausible step, or exhausted */
+    GOSSIP_REFUSED_RECORD,      /* a record its owner did not seal (record_verify) */
+    GOSSIP_REFUSALS
+};
+const char *gossip_refusal_name(enum gossip_refusal r);
+uint64_t gossip_refused(const struct gossip *g, enum gossip_refusal r);
 
 /* Makes members known in the given state, as from a snapshot or a
  * simulator's warm start: no news is broadcast; a SUSPECT member is taken

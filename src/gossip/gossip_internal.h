@@ -17,14 +17,22 @@
 #define GOSSIP_WANT_SCAN 512
 #define GOSSIP_WANT_PER_TICK 32
 #define GOSSIP_NONE UINT32_MAX
+/* Members asked for their own word (a ping, whose ack carries the member's
+ * entry) at most this many per probe interval. */
+#define GOSSIP_ASKS_PER_INTERVAL 8
 
 /* One member as this instance sees it. Kept small: the simulator holds
  * N * N of them. */
 struct member {
     uint64_t id;
     struct gossip_addr addr;
-    uint8_t state;
-    uint8_t wanted; /* asks left for a newer record a peer listed, 0 = none */
+    uint8_t state : 3;
+    uint8_t wanted : 5; /* asks left for a newer record a peer listed, 0 = none */
+    /* How far incarnation is above its anchor: the last incarnation the
+     * member told us itself, or the first we learned of it. Others may
+     * raise it to anchor + GOSSIP_INCARNATION_STEP, no further
+     * (gossip_members.c). */
+    uint8_t above_anchor;
     uint32_t incarnation;
     int64_t changed_ms;
     uint64_t record_version; /* of *record, 0 = none */
@@ -53,22 +61,28 @@ struct bcast {
     uint32_t transmits;
 };
 
-/* The ping this node's probe of one member is waiting for. */
+#define GOSSIP_INDIRECT_MAX 16
+
+/* The ping this node's probe of one member is waiting for. Its ack may come
+ * from that member or from a relay asked, nothing else. */
 struct probe {
     bool active;
     bool acked;
     bool indirect_sent;
     uint32_t seq;
     uint32_t member;
+    uint64_t target; /* the member's id */
     uint32_t incarnation;
     int64_t timeout_ms; /* then ping-req */
     uint32_t expected_nacks, nacks;
+    uint64_t relays[GOSSIP_INDIRECT_MAX]; /* ids of the members asked to ping it */
 };
 
-/* A ping sent on behalf of a ping-req. */
+/* A ping sent on behalf of a ping-req: only the target may ack it. */
 struct relay {
     uint32_t seq;      /* ours, to the target */
     uint32_t orig_seq; /* the requester's */
+    uint64_t target;
     struct gossip_addr requester;
     int64_t deadline_ms; /* then nack */
 };
@@ -95,8 +109,19 @@ struct gossip {
     uint32_t self; /* index of our own member */
     int64_t now_ms;
     uint64_t bad_packets;
+    uint64_t refused[GOSSIP_REFUSALS];
     bool joined;
     uint32_t seq;
+    /* Refutations: at most one per probe interval, the pending one done by
+     * gossip_tick (gossip_members.c). */
+    int64_t next_refute_ms;
+    bool refute_pending;
+    uint32_t refute_over;
+    int64_t asks_reset_ms; /* see ask_member in gossip_members.c */
+    uint32_t asks_left;
+    /* With cfg.record_seal: our record as given, sealed again when a
+     * previous life of ours forces a higher version. */
+    struct gossip_blob *own_record;
 
     /* members: dense array; index by id in an open-addressing table. */
     struct member *m;
@@ -174,17 +199,27 @@ int member_set_state(struct gossip *g, uint32_t i, enum gossip_state state, uint
  * 1 if it changed something (the caller may rebroadcast), 0 if not, -1 on
  * error. */
 int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadcast,
-                 const struct gossip_addr *sender_addr);
+                 const struct gossip_addr *sender_addr, uint64_t sender);
 int member_set_wake(struct gossip *g, uint32_t i, const uint8_t *wake, size_t len);
 /* Forgets the DEAD and LEFT members past their reap time (Serf's reaper);
  * -1 when out of memory for the events. */
 int members_reap(struct gossip *g);
+/* A record received whole (reassembled, or from a snapshot): believed only
+ * if cfg.record_verify says its owner sealed it. Ours, from a previous
+ * life, makes us publish above it. */
 int record_apply(struct gossip *g, uint64_t id, uint64_t version, const uint8_t *data, size_t len,
                  bool rebroadcast);
+/* Seals g->own_record at version (cfg.record_seal) and publishes it. */
+int own_record_seal(struct gossip *g, uint64_t version);
 uint32_t member_random(struct gossip *g, bool (*ok)(const struct member *m));
 bool member_probeable(const struct member *m);
 uint32_t log10_ceil(uint32_t n);
 int refute(struct gossip *g, uint32_t over_incarnation, const struct gossip_addr *tell);
+/* The refutation held back by the rate limit, when it is due. */
+int refute_tick(struct gossip *g);
+void refuse(struct gossip *g, enum gossip_refusal r);
+/* A blob holding a copy of data (one reference), NULL when out of memory. */
+struct gossip_blob *blob_copy(const uint8_t *data, size_t len);
 
 /* gossip_suspicion.c */
 int suspicion_start(struct gossip *g, uint32_t i, uint64_t from);
@@ -209,6 +244,9 @@ int probe_on_ping(struct gossip *g, const Nodectl__GossipPacket *p, const struct
 int probe_on_ping_req(struct gossip *g, const Nodectl__GossipPacket *p,
                       const struct gossip_addr *from);
 int probe_on_ack(struct gossip *g, const Nodectl__GossipPacket *p);
+/* A ping to member i outside the probe round, only for its ack, which
+ * carries its own entry: its own word (gossip_members.c). */
+int probe_ask(struct gossip *g, uint32_t i);
 void probe_on_nack(struct gossip *g, const Nodectl__GossipPacket *p);
 int64_t probe_next_deadline(const struct gossip *g);
 void awareness_add(struct gossip *g, int delta);
@@ -228,7 +266,7 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
 int records_on_want(struct gossip *g, const Nodectl__GossipPacket *p,
                     const struct gossip_addr *from);
 int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
-                     const struct gossip_addr *from);
+                     const struct gossip_addr *from, uint64_t sender);
 void reassembly_free_all(struct gossip *g);
 /* Drops the fetch of id's record, if one is in flight. */
 void reassembly_forget(struct gossip *g, uint64_t id);

@@ -6,11 +6,40 @@
  * aliveNode/suspectNode/deadNode. Only the member itself raises its
  * incarnation, to refute a suspicion or to announce LEFT/OFF. DEAD and
  * LEFT members are forgotten after a while, as Serf's reaper does
- * (reconnect_timeout, tombstone_timeout). */
+ * (reconnect_timeout, tombstone_timeout).
+ *
+ * What one member says about another is bounded (docs/security.md, "Sane
+ * values"); the sender of a packet is authenticated (gossip_receive).
+ * - Only a member raises its incarnation, but its refutations and
+ *   announcements reach most members through others. So each member's
+ *   incarnation has an anchor: the last one the member told us itself (its
+ *   own entry in a packet it sent: a push-pull, its gossip, its acks), or
+ *   the first one we learned. Others may raise the incarnation up to
+ *   GOSSIP_INCARNATION_STEP above the anchor, no further, however many
+ *   times they try; beyond, the claim is refused and counted, and the
+ *   member is asked for its own word (a ping: its ack carries its entry).
+ *   A claim at UINT32_MAX, which a refutation would wrap to 0 and lose to,
+ *   is refused by everyone who knows the member.
+ * - The member's own word is taken at any value above ours, and below ours
+ *   when ours is more than a step above it (what others told us was not
+ *   the member's: a lie, or a previous life that lost its state); an older
+ *   word of its own within a step below is a reordered packet, ignored.
+ * - The member refutes claims about itself up to a step above its own
+ *   incarnation: no anchor of anyone's is above it, except a previous life
+ *   whose snapshot lagged (written within seconds). It refutes at most
+ *   once per probe interval and never past UINT32_MAX, so a liar who
+ *   claimed a step above every time would need 2^32 / (STEP + 1)
+ *   refutations: 1.6 years at 200 ms.
+ * - A record version is believed only with the record, sealed by its owner
+ *   (cfg.record_verify, in record_apply): an announced version only makes
+ *   us fetch it.  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gossip_internal.h"
+
+_Static_assert(GOSSIP_INCARNATION_STEP <= UINT8_MAX, "member.above_anchor holds a step");
 
 const char *gossip_state_name(enum gossip_state s) {
     switch (s) {
@@ -208,12 +237,9 @@ int member_set_wake(struct gossip *g, uint32_t i, const uint8_t *wake, size_t le
     struct member *m = &g->m[i];
     if (m->state != GOSSIP_OFF || len == 0 || len > GOSSIP_WAKE_MAX)
         return 0;
-    struct gossip_blob *b = malloc(sizeof *b + len);
+    struct gossip_blob *b = blob_copy(wake, len);
     if (!b)
         return -1;
-    b->refs = 1;
-    b->len = (uint32_t)len;
-    memcpy(b->data, wake, len);
     aux_free(m);
     m->aux = b;
     return 0;
@@ -223,6 +249,17 @@ int refute(struct gossip *g, uint32_t over_incarnation, const struct gossip_addr
     struct member *self = &g->m[g->self];
     if (self->state == GOSSIP_LEFT || self->state == GOSSIP_OFF)
         return 0; /* we are going away: the news is true */
+    if (over_incarnation < self->incarnation)
+        return 0; /* refuted already */
+    assert(over_incarnation < UINT32_MAX);
+    if (g->now_ms < g->next_refute_ms) {
+        if (!g->refute_pending || over_incarnation > g->refute_over)
+            g->refute_over = over_incarnation;
+        g->refute_pending = true;
+        return 0;
+    }
+    g->refute_pending = false;
+    g->next_refute_ms = g->now_ms + g->cfg.probe_interval_ms;
     if (member_set_state(g, g->self, GOSSIP_ALIVE, over_incarnation + 1) != 0)
         return -1;
     /* Lifeguard section 4.1: being suspected hints that we are the slow one. */
@@ -239,20 +276,80 @@ int refute(struct gossip *g, uint32_t over_incarnation, const struct gossip_addr
     return pkt_send(g, &p, tell);
 }
 
+int refute_tick(struct gossip *g) {
+    if (!g->refute_pending || g->now_ms < g->next_refute_ms)
+        return 0;
+    g->refute_pending = false;
+    return refute(g, g->refute_over, NULL);
+}
+
+/* A claim about us: refuted if it is plausible (see the top of the file). */
+static int self_apply(struct gossip *g, const Nodectl__GossipMember *u, enum gossip_state st,
+                      const struct gossip_addr *sender_addr) {
+    const struct member *self = &g->m[g->self];
+    if (st == GOSSIP_ALIVE || u->incarnation < self->incarnation)
+        return 0;
+    if (st == self->state && u->incarnation == self->incarnation)
+        return 0;
+    if (u->incarnation - self->incarnation > GOSSIP_INCARNATION_STEP ||
+        u->incarnation == UINT32_MAX) {
+        refuse(g, GOSSIP_REFUSED_INCARNATION);
+        return 0;
+    }
+    return refute(g, u->incarnation, sender_addr) == 0 ? 0 : -1;
+}
+
+/* Others claim more about member i than its anchor allows: ask i itself,
+ * within a budget per probe interval (any member can make us ask). */
+static int ask_member(struct gossip *g, uint32_t i) {
+    if (g->now_ms >= g->asks_reset_ms) {
+        g->asks_reset_ms = g->now_ms + g->cfg.probe_interval_ms;
+        g->asks_left = GOSSIP_ASKS_PER_INTERVAL;
+    }
+    if (g->asks_left == 0)
+        return 0;
+    g->asks_left--;
+    return probe_ask(g, i);
+}
+
+/* How an update about known member i weighs, by who says it (see the top
+ * of the file): UPDATE_OLD, nothing to do; UPDATE_NEW, newer by SWIM's
+ * rules; UPDATE_OVERRIDE, the member's own word overrides what others told
+ * us; UPDATE_REFUSED, beyond the step others may move it. */
+enum update_weight { UPDATE_OLD, UPDATE_NEW, UPDATE_OVERRIDE, UPDATE_REFUSED };
+
+/* The member's own word moves the anchor even when it changes nothing
+ * else. */
+static enum update_weight weigh(struct member *m, const Nodectl__GossipMember *u,
+                                enum gossip_state st, bool own) {
+    uint32_t held = m->incarnation, anchor = held - m->above_anchor;
+    if (own && u->incarnation < held) {
+        if (held - u->incarnation > GOSSIP_INCARNATION_STEP)
+            return UPDATE_OVERRIDE;
+        if (u->incarnation > anchor)
+            m->above_anchor = (uint8_t)(held - u->incarnation);
+        return UPDATE_OLD;
+    }
+    if (!own && u->incarnation > held && u->incarnation - anchor > GOSSIP_INCARNATION_STEP)
+        return UPDATE_REFUSED;
+    if (u->incarnation < held)
+        return UPDATE_OLD;
+    if (u->incarnation == held && precedence(st) <= precedence(m->state)) {
+        if (own)
+            m->above_anchor = 0;
+        return UPDATE_OLD;
+    }
+    return UPDATE_NEW;
+}
+
 int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadcast,
-                 const struct gossip_addr *sender_addr) {
+                 const struct gossip_addr *sender_addr, uint64_t sender) {
     if ((unsigned)u->state > GOSSIP_OFF)
         return 0;
     enum gossip_state st = (enum gossip_state)u->state;
     uint32_t i = member_find(g, u->id);
-    if (i == g->self) {
-        struct member *self = &g->m[i];
-        if (st == GOSSIP_ALIVE || u->incarnation < self->incarnation)
-            return 0;
-        if (st == self->state && u->incarnation == self->incarnation)
-            return 0;
-        return refute(g, u->incarnation, sender_addr) == 0 ? 0 : -1;
-    }
+    if (i == g->self)
+        return self_apply(g, u, st, sender_addr);
     struct gossip_addr addr;
     if (i == GOSSIP_NONE) {
         /* A suspicion of a stranger is ignored, as memberlist does: we
@@ -278,17 +375,26 @@ int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadc
         return 1;
     }
     struct member *m = &g->m[i];
-    if (u->incarnation < m->incarnation)
-        return 0;
-    if (u->incarnation == m->incarnation && st == GOSSIP_SUSPECT && m->state == GOSSIP_SUSPECT) {
+    bool own = sender == u->id;
+    if (!own && u->incarnation == m->incarnation && st == GOSSIP_SUSPECT &&
+        m->state == GOSSIP_SUSPECT) {
         /* An independent suspicion confirms ours (Lifeguard section 4.2);
          * pass on only the confirmations that are new to us. */
         if (suspicion_confirm(g, i, u->from) && rebroadcast)
             return bcast_member(g, i, u->from) == 0 ? 1 : -1;
         return 0;
     }
-    if (u->incarnation == m->incarnation && precedence(st) <= precedence(m->state))
-        return 0;
+    uint32_t anchor = m->incarnation - m->above_anchor;
+    switch (weigh(m, u, st, own)) {
+    case UPDATE_OLD: return 0;
+    case UPDATE_REFUSED:
+        refuse(g, GOSSIP_REFUSED_INCARNATION);
+        return ask_member(g, i) == 0 ? 0 : -1;
+    case UPDATE_NEW:
+    case UPDATE_OVERRIDE: break;
+    }
+    /* The anchor stays, unless the member said it. */
+    m->above_anchor = own ? 0 : (uint8_t)(u->incarnation - anchor);
     if (st == GOSSIP_ALIVE && addr_from_wire(u->ip, u->port, &addr))
         m->addr = addr; /* a restarted member may have moved */
     if (member_set_state(g, i, st, u->incarnation) != 0)
@@ -304,29 +410,67 @@ int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadc
     return 1;
 }
 
+struct gossip_blob *blob_copy(const uint8_t *data, size_t len) {
+    struct gossip_blob *b = malloc(sizeof *b + len);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = (uint32_t)len;
+    if (len)
+        memcpy(b->data, data, len);
+    return b;
+}
+
+int own_record_seal(struct gossip *g, uint64_t version) {
+    uint8_t *sealed;
+    size_t len;
+    if (g->cfg.record_seal(g->cfg.record_ctx, version, g->own_record->data, g->own_record->len,
+                           &sealed, &len) != 0)
+        return -1;
+    struct gossip_blob *b = len <= GOSSIP_RECORD_MAX ? blob_copy(sealed, len) : NULL;
+    free(sealed);
+    if (!b)
+        return -1;
+    struct member *self = &g->m[g->self];
+    gossip_blob_unref(self->record);
+    self->record = b;
+    self->record_version = version;
+    return bcast_record(g, g->self);
+}
+
+/* A copy of our record from a previous life, sealed by us, is newer than
+ * what we publish now: outnumber it, as with incarnations. */
+static int outnumber(struct gossip *g, uint64_t version) {
+    struct member *self = &g->m[g->self];
+    if (version == UINT64_MAX)
+        return 0; /* sealed by us, yet never reached: versions move by one */
+    if (!g->cfg.record_seal) {
+        self->record_version = version + 1;
+        return bcast_record(g, g->self);
+    }
+    if (!g->own_record) {
+        self->record_version = version; /* the first record goes above it */
+        return 0;
+    }
+    return own_record_seal(g, version + 1);
+}
+
 int record_apply(struct gossip *g, uint64_t id, uint64_t version, const uint8_t *data, size_t len,
                  bool rebroadcast) {
     uint32_t i = member_find(g, id);
     if (i == GOSSIP_NONE || version <= g->m[i].record_version)
         return 0;
+    if (g->cfg.record_verify &&
+        !g->cfg.record_verify(g->cfg.record_ctx, id, version, data, len)) {
+        refuse(g, GOSSIP_REFUSED_RECORD);
+        return 0;
+    }
+    if (i == g->self)
+        return outnumber(g, version);
     struct member *m = &g->m[i];
-    if (i == g->self) {
-        /* A copy from a previous life of ours is newer than what we
-         * publish now: outnumber it, as with incarnations. */
-        m->record_version = version + 1;
-        return bcast_record(g, i);
-    }
-    struct gossip_blob *b;
-    if (g->cfg.store.get) {
-        b = g->cfg.store.get(g->cfg.store.ctx, id, version, data, len);
-    } else {
-        b = malloc(sizeof *b + len);
-        if (b) {
-            b->refs = 1;
-            b->len = (uint32_t)len;
-            memcpy(b->data, data, len);
-        }
-    }
+    struct gossip_blob *b = g->cfg.store.get
+                                ? g->cfg.store.get(g->cfg.store.ctx, id, version, data, len)
+                                : blob_copy(data, len);
     if (!b)
         return -1;
     if (m->record)

@@ -12,7 +12,13 @@
  * itself than surrounded by failures, so its score rises, and its probe
  * interval and timeout are multiplied by score + 1; a successful probe
  * lowers it. Relays answer a ping-req they could not complete with a nack,
- * so the requester can tell "target down" from "my own network is bad". */
+ * so the requester can tell "target down" from "my own network is bad".
+ *
+ * An ack counts only from the member probed or a relay asked, a nack only
+ * from a relay asked, and a relay passes on only the target's ack (the
+ * senders are authenticated, gossip_receive): no other member can keep a
+ * dead one alive or make a live one look slow. A relay asked can still lie
+ * about its target; SWIM trusts the members it asks. */
 #include "gossip_internal.h"
 
 uint32_t scaled_ms(const struct gossip *g, uint32_t ms) {
@@ -133,9 +139,10 @@ static int probe_finish(struct gossip *g) {
 static int send_indirect(struct gossip *g) {
     struct probe *pr = &g->probe;
     pr->indirect_sent = true;
-    uint32_t chosen[16];
+    uint32_t chosen[GOSSIP_INDIRECT_MAX];
     uint32_t n = 0;
-    uint32_t want = g->cfg.indirect_checks < 16 ? g->cfg.indirect_checks : 16;
+    uint32_t want = g->cfg.indirect_checks < GOSSIP_INDIRECT_MAX ? g->cfg.indirect_checks
+                                                                 : GOSSIP_INDIRECT_MAX;
     for (uint32_t t = 0; t < want * 4 && n < want; t++) {
         uint32_t i = member_random(g, member_probeable);
         if (i == GOSSIP_NONE)
@@ -147,6 +154,8 @@ static int send_indirect(struct gossip *g) {
             chosen[n++] = i;
     }
     pr->expected_nacks = n;
+    for (uint32_t c = 0; c < n; c++)
+        pr->relays[c] = g->m[chosen[c]].id;
     for (uint32_t c = 0; c < n; c++)
         if (send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING_REQ, pr->seq, &g->m[pr->member],
                      &g->m[chosen[c]].addr) != 0)
@@ -190,6 +199,7 @@ int probe_tick(struct gossip *g) {
     *pr = (struct probe){.active = true,
                          .seq = ++g->seq,
                          .member = i,
+                         .target = g->m[i].id,
                          .incarnation = g->m[i].incarnation,
                          .timeout_ms = g->now_ms + scaled_ms(g, g->cfg.probe_timeout_ms)};
     return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING, pr->seq, &g->m[i], &g->m[i].addr);
@@ -211,7 +221,19 @@ int probe_on_ping(struct gossip *g, const Nodectl__GossipPacket *p, const struct
      * answer. */
     if (p->target != g->m[g->self].id)
         return 0;
-    return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_ACK, p->seq, NULL, from);
+    /* The ack carries our entry: our own word on our incarnation, which
+     * anchors the pinger's view of us (gossip_members.c). */
+    struct pkt q;
+    pkt_init(g, &q, NODECTL__GOSSIP_KIND__GOSSIP_KIND_ACK);
+    q.msg.seq = p->seq;
+    pkt_add_member(&q, &g->m[g->self], 0, false);
+    bcast_fill(g, &q, GOSSIP_NONE);
+    return pkt_send(g, &q, from);
+}
+
+int probe_ask(struct gossip *g, uint32_t i) {
+    return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING, ++g->seq, &g->m[i],
+                    &g->m[i].addr);
 }
 
 int probe_on_ping_req(struct gossip *g, const Nodectl__GossipPacket *p,
@@ -226,6 +248,7 @@ int probe_on_ping_req(struct gossip *g, const Nodectl__GossipPacket *p,
     struct relay *rl = &g->relays[g->n_relays++];
     *rl = (struct relay){.seq = ++g->seq,
                          .orig_seq = p->seq,
+                         .target = p->target,
                          .requester = *from,
                          .deadline_ms = g->now_ms + g->cfg.probe_timeout_ms};
     struct pkt q;
@@ -236,14 +259,28 @@ int probe_on_ping_req(struct gossip *g, const Nodectl__GossipPacket *p,
     return pkt_send(g, &q, &to);
 }
 
+static bool asked(const struct probe *pr, uint64_t id) {
+    for (uint32_t c = 0; c < pr->expected_nacks; c++)
+        if (pr->relays[c] == id)
+            return true;
+    return false;
+}
+
 int probe_on_ack(struct gossip *g, const Nodectl__GossipPacket *p) {
     if (g->probe.active && p->seq == g->probe.seq) {
-        g->probe.acked = true;
+        if (p->sender == g->probe.target || asked(&g->probe, p->sender))
+            g->probe.acked = true;
+        else
+            refuse(g, GOSSIP_REFUSED_ACK);
         return 0;
     }
     for (uint32_t r = 0; r < g->n_relays; r++) {
         if (g->relays[r].seq != p->seq)
             continue;
+        if (p->sender != g->relays[r].target) {
+            refuse(g, GOSSIP_REFUSED_ACK);
+            return 0;
+        }
         struct gossip_addr to = g->relays[r].requester;
         uint32_t seq = g->relays[r].orig_seq;
         g->relays[r] = g->relays[--g->n_relays];
@@ -253,6 +290,10 @@ int probe_on_ack(struct gossip *g, const Nodectl__GossipPacket *p) {
 }
 
 void probe_on_nack(struct gossip *g, const Nodectl__GossipPacket *p) {
-    if (g->probe.active && p->seq == g->probe.seq)
+    if (!g->probe.active || p->seq != g->probe.seq)
+        return;
+    if (!asked(&g->probe, p->sender))
+        refuse(g, GOSSIP_REFUSED_ACK);
+    else if (g->probe.nacks < g->probe.expected_nacks)
         g->probe.nacks++;
 }

@@ -187,14 +187,17 @@ static uint32_t reassembly_find(const struct gossip *g, uint64_t id) {
 
 /* Starts collecting (id, version); returns its slot, or GOSSIP_NONE if it
  * is already being collected and asked for recently, or (with *oom)
- * memory ran out. */
+ * memory ran out. A fetch of a higher version goes on, unless the owner
+ * itself says which is its newest (owner): a version that another member
+ * announced may be one the owner never made, and only its record, which
+ * the owner sealed, proves it (gossip_members.c). */
 static uint32_t reassembly_start(struct gossip *g, uint64_t id, uint64_t version, uint32_t total,
-                                 const struct gossip_addr *peer, bool *oom) {
+                                 const struct gossip_addr *peer, bool owner, bool *oom) {
     *oom = false;
     uint32_t r = reassembly_find(g, id);
     if (r != GOSSIP_NONE) {
         struct reassembly *old = &g->reasm[r];
-        if (old->version > version)
+        if (old->version > version && !owner)
             return GOSSIP_NONE;
         /* Ask again (another peer, usually) once an answer is overdue:
          * the request or the pieces may have been lost. */
@@ -247,9 +250,11 @@ static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const stru
     return p.msg.n_want ? pkt_send(g, &p, to) : 0;
 }
 
-/* Marks (id, version) as being fetched; true if the caller should ask. */
+/* Marks (id, version) as being fetched; true if the caller should ask. Our
+ * own record is fetched too when a peer holds a higher version than ours:
+ * if we sealed it in a previous life, we outnumber it (record_apply). */
 static bool want_record(struct gossip *g, uint64_t id, uint64_t version, uint32_t total,
-                        const struct gossip_addr *peer, bool *oom) {
+                        const struct gossip_addr *peer, bool owner, bool *oom) {
     *oom = false;
     if (total == 0)
         return false;
@@ -259,7 +264,7 @@ static bool want_record(struct gossip *g, uint64_t id, uint64_t version, uint32_
             g->n_wanted++;
         g->m[i].wanted = GOSSIP_RECORD_ASKS;
     }
-    return reassembly_start(g, id, version, total, peer, oom) != GOSSIP_NONE;
+    return reassembly_start(g, id, version, total, peer, owner, oom) != GOSSIP_NONE;
 }
 
 int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
@@ -281,20 +286,15 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
          * may have too) is gossiped on. Not from the answer to our join:
          * the whole table is new to us and none of it to the others, except
          * the sender's own entry. */
-        if (member_apply(g, &u, u.id == p->sender || !joining, from) < 0)
+        if (member_apply(g, &u, u.id == p->sender || !joining, from, p->sender) < 0)
             return -1;
         i = member_find(g, u.id);
         if (i == GOSSIP_NONE || u.record_version <= g->m[i].record_version)
             continue;
-        if (i == g->self) {
-            if (record_apply(g, u.id, u.record_version, NULL, 0, true) != 0)
-                return -1;
-            continue;
-        }
         /* The size is unknown until the first piece comes: hold a one-byte
          * placeholder, resized by records_on_piece. */
         bool oom;
-        if (want_record(g, u.id, u.record_version, 1, from, &oom))
+        if (want_record(g, u.id, u.record_version, 1, from, u.id == p->sender, &oom))
             want[n_want++] = u.id;
         else if (oom)
             return -1;
@@ -362,29 +362,30 @@ static int gap_pull(struct gossip *g, const struct gossip_addr *from) {
 }
 
 int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
-                     const struct gossip_addr *from) {
+                     const struct gossip_addr *from, uint64_t sender) {
     uint32_t i = member_find(g, r->id);
     if (i == GOSSIP_NONE)
         return gap_pull(g, from);
     if (r->version <= g->m[i].record_version)
         return 0;
-    if (i == g->self)
-        return record_apply(g, r->id, r->version, NULL, 0, true);
     if (r->total_len > GOSSIP_RECORD_MAX || r->offset > r->total_len ||
         r->data.len > r->total_len - r->offset) {
         g->bad_packets++;
         return 0;
     }
+    bool owner = sender == r->id;
     uint32_t s = reassembly_find(g, r->id);
     if (r->offset == 0 && r->data.len == r->total_len) {
-        if (s != GOSSIP_NONE && g->reasm[s].version <= r->version)
+        int rc = record_apply(g, r->id, r->version, r->data.data, r->data.len, true);
+        /* Only a record believed ends a fetch of an older version. */
+        if (rc == 0 && s != GOSSIP_NONE && g->reasm[s].version <= g->m[i].record_version)
             reassembly_drop(g, s);
-        return record_apply(g, r->id, r->version, r->data.data, r->data.len, true);
+        return rc;
     }
     bool oom;
     if (r->data.len == 0) {
         /* An announcement of a record too big to piggyback. */
-        if (want_record(g, r->id, r->version, r->total_len, from, &oom))
+        if (want_record(g, r->id, r->version, r->total_len, from, owner, &oom))
             return send_want(g, &r->id, 1, from);
         return oom ? -1 : 0;
     }
@@ -396,13 +397,13 @@ int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
         return 0;
     }
     if (s != GOSSIP_NONE && (g->reasm[s].version != r->version || g->reasm[s].total != r->total_len)) {
-        if (g->reasm[s].version > r->version)
+        if (g->reasm[s].version > r->version && !owner)
             return 0;
         reassembly_drop(g, s);
         s = GOSSIP_NONE;
     }
     if (s == GOSSIP_NONE) {
-        s = reassembly_start(g, r->id, r->version, r->total_len, from, &oom);
+        s = reassembly_start(g, r->id, r->version, r->total_len, from, owner, &oom);
         if (s == GOSSIP_NONE)
             return oom ? -1 : 0;
     }
@@ -413,6 +414,8 @@ int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
     memcpy(ra->data + r->offset, r->data.data, r->data.len);
     if (--ra->chunks_left > 0)
         return 0;
+    /* Verified whole, by record_apply: a forged one is dropped like a lost
+     * one, and the member stays wanted, so its owner is asked (want_tick). */
     int rc = record_apply(g, ra->id, ra->version, ra->data, ra->total, true);
     reassembly_drop(g, s);
     return rc;

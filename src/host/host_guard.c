@@ -44,6 +44,7 @@ const char *host_guard_verdict_name(enum host_guard_verdict v) {
     case HOST_GUARD_DUPLICATE: return "already received";
     case HOST_GUARD_NOT_TARGET: return "addressed to another host";
     case HOST_GUARD_STALE: return "its term is older than one this host knows";
+    case HOST_GUARD_AHEAD: return "its term is ahead of what a quorum of candidates shows";
     case HOST_GUARD_OFF: return "this host is powering off";
     case HOST_GUARD_BUSY: return "too many commands wait for a grant";
     }
@@ -121,7 +122,7 @@ static void ask(struct host_guard *g, struct pending *p, uint64_t now) {
     o->ask.nonce = nonce;
 }
 
-enum host_guard_verdict host_guard_receive(struct host_guard *g, struct fence *fence,
+enum host_guard_verdict host_guard_receive(struct host_guard *g, const struct fence *fence,
                                            const struct command *cmd, const char *reply_to,
                                            uint64_t now) {
     if (g->off)
@@ -130,8 +131,11 @@ enum host_guard_verdict host_guard_receive(struct host_guard *g, struct fence *f
         return HOST_GUARD_NOT_TARGET;
     if (seen(g, cmd->id))
         return HOST_GUARD_DUPLICATE;
-    if (!fence_admit(fence, cmd->term))
-        return HOST_GUARD_STALE;
+    switch (fence_check(fence, cmd->term)) {
+    case FENCE_ADMIT: break;
+    case FENCE_STALE: return HOST_GUARD_STALE;
+    case FENCE_AHEAD_OF_QUORUM: return HOST_GUARD_AHEAD;
+    }
     struct pending *p = NULL;
     for (size_t i = 0; i < HOST_GUARD_OUTSTANDING_MAX && !p; i++)
         if (!g->p[i].used)

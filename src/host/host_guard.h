@@ -3,6 +3,9 @@
  * command may take effect here only if
  *   - it names this host as its target,
  *   - its term is not older than the highest this host knows (the fence),
+ *     nor further above it than a leader elected a moment ago can be
+ *     (FENCE_AHEAD: a term is known from a quorum of candidates, never from
+ *     one host's command, src/election/fence.h),
  *   - its id is new (a host runs one id once),
  *   - its issuer granted it in answer to a request this host has
  *     outstanding (same id, same fresh random nonce), and
@@ -47,6 +50,7 @@ enum host_guard_verdict {
     HOST_GUARD_DUPLICATE,  /* an id seen before: ignored */
     HOST_GUARD_NOT_TARGET, /* it names another host */
     HOST_GUARD_STALE,      /* its term is older than the fence */
+    HOST_GUARD_AHEAD,      /* its term is ahead of what a quorum of candidates shows */
     HOST_GUARD_OFF,        /* this host committed to power off */
     HOST_GUARD_BUSY,       /* HOST_GUARD_OUTSTANDING_MAX requests wait already */
 };
@@ -77,10 +81,9 @@ struct host_guard *host_guard_new(const struct host_guard_config *cfg, uint64_t 
 void host_guard_free(struct host_guard *g);
 
 /* A command arrived from the agent at reply_to ("": issued on this host).
- * The fence is raised when the command's term is newer (the caller persists
- * it: compare fence->highest before and after). On HOST_GUARD_ASK a request
- * is queued (host_guard_next). */
-enum host_guard_verdict host_guard_receive(struct host_guard *g, struct fence *fence,
+ * A command does not raise the fence. On HOST_GUARD_ASK a request is
+ * queued (host_guard_next). */
+enum host_guard_verdict host_guard_receive(struct host_guard *g, const struct fence *fence,
                                            const struct command *cmd, const char *reply_to,
                                            uint64_t now);
 /* A grant arrived from host `from` (its frame's certified sender; this

@@ -224,7 +224,7 @@ static void deliver(struct sim *s, const struct sim_event *ev) {
     struct node *n = &s->n[ev->node];
     if (ev->kind == EV_GOSSIP) {
         struct gossip_addr from = sim_addr(ev->from);
-        gossip_receive(n->g, now_ms(s), &from, ev->data, ev->len);
+        gossip_receive(n->g, now_ms(s), ev->from + 1, &from, ev->data, ev->len);
     } else if (ev->kind == EV_ELECTION && n->e) {
         election_receive(n->e, now_ms(s), voter_id(ev->from), ev->data, ev->len);
     } else if (ev->kind == EV_COMMAND && ev->len == 16) {

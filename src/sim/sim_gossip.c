@@ -14,7 +14,9 @@
  * live seeds, with its old incarnation + 1 as the agent restores it from
  * its snapshot. The last --quiet seconds have no crashes, updates or loss,
  * so that the final views can be checked: every live node should see every
- * other live node alive and every crashed one dead. */
+ * other live node alive and every crashed one dead. With --signed, records
+ * are sealed and checked as the agent's are (sim_sign.c), and the report
+ * says what that cost. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -27,6 +29,7 @@
 #include "gossip/gossip.h"
 #include "nodesim.h"
 #include "sim_net.h"
+#include "sim_sign.h"
 
 enum { EV_TIMER, EV_DELIVER, EV_CRASH, EV_RESTART, EV_UPDATE, EV_PART_START, EV_PART_END, EV_QUIET };
 enum { TRACK_CRASH, TRACK_UPDATE };
@@ -42,6 +45,7 @@ struct opts {
     uint32_t record_bytes;
     double partition_at_s, partition_for_s;
     bool json;
+    bool signed_records;
     const char *config_name;
     struct gossip_config cfg;
 };
@@ -88,6 +92,7 @@ struct sim {
     uint64_t fp_nodes, fp_events, false_suspicions, refutations, crashes, updates, bad_addr;
     uint64_t events;
     double setup_wall_s, run_wall_s, run_cpu_s;
+    struct sim_signer *signer; /* --signed */
 };
 
 static int samples_add(struct samples *s, double v) {
@@ -264,7 +269,10 @@ static int drain(struct sim *s, uint32_t i) {
 static int node_start(struct sim *s, uint32_t i, uint32_t incarnation) {
     struct node *n = &s->nodes[i];
     struct gossip_addr a = sim_addr(i);
-    n->g = gossip_new(&s->o.cfg, i + 1, &a, incarnation, prng_next(&s->rng), s->now_us / 1000);
+    struct gossip_config cfg = s->o.cfg;
+    if (s->signer)
+        sim_signer_configure(s->signer, i, &cfg);
+    n->g = gossip_new(&cfg, i + 1, &a, incarnation, prng_next(&s->rng), s->now_us / 1000);
     if (!n->g)
         return -1;
     n->up = true;
@@ -396,7 +404,7 @@ static int handle(struct sim *s, struct sim_event *ev) {
     case EV_DELIVER:
         if (n->up) {
             struct gossip_addr from = sim_addr(ev->from);
-            rc = gossip_receive(n->g, s->now_us / 1000, &from, ev->data, ev->len);
+            rc = gossip_receive(n->g, s->now_us / 1000, ev->from + 1, &from, ev->data, ev->len);
             if (rc == 0)
                 rc = drain(s, ev->node);
         }
@@ -478,13 +486,14 @@ static void usage(FILE *f) {
             "  timing:   --config default|memberlist (default), then overrides: --probe-interval-ms\n"
             "            --probe-timeout-ms --indirect-checks --suspicion-mult\n"
             "            --suspicion-max-mult --retransmit-mult --gossip-interval-ms\n"
-            "            --gossip-nodes --push-pull-ms\n");
+            "            --gossip-nodes --push-pull-ms\n"
+            "  records:  --signed (sealed and checked as the agent's: docs/security.md)\n");
 }
 
 enum {
     O_NODES = 1, O_LOSS, O_SEED, O_DURATION, O_JSON, O_WARMUP, O_QUIET, O_CRASH, O_DOWN, O_UPDATE,
     O_RECORD, O_PART_AT, O_PART_FOR, O_LATENCY, O_CONFIG, O_PROBE, O_PROBE_TO, O_INDIRECT,
-    O_SUSP, O_SUSP_MAX, O_RETRANS, O_GOSSIP_INT, O_GOSSIP_NODES, O_PUSH_PULL, O_HELP
+    O_SUSP, O_SUSP_MAX, O_RETRANS, O_GOSSIP_INT, O_GOSSIP_NODES, O_PUSH_PULL, O_SIGNED, O_HELP
 };
 
 static int parse(int argc, char **argv, struct opts *o) {
@@ -499,7 +508,8 @@ static int parse(int argc, char **argv, struct opts *o) {
         {"indirect-checks", 1, 0, O_INDIRECT}, {"suspicion-mult", 1, 0, O_SUSP},
         {"suspicion-max-mult", 1, 0, O_SUSP_MAX}, {"retransmit-mult", 1, 0, O_RETRANS},
         {"gossip-interval-ms", 1, 0, O_GOSSIP_INT}, {"gossip-nodes", 1, 0, O_GOSSIP_NODES},
-        {"push-pull-ms", 1, 0, O_PUSH_PULL}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+        {"push-pull-ms", 1, 0, O_PUSH_PULL}, {"signed", 0, 0, O_SIGNED},
+        {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
     *o = (struct opts){.nodes = 100, .seed = 1, .duration_s = 60, .warmup_s = 5, .quiet_s = 20,
                        .latency_ms = 1, .crash_every_s = 2, .down_for_s = 30,
                        .update_every_s = 0.5, .record_bytes = 512, .partition_at_s = -1,
@@ -559,6 +569,7 @@ static int parse(int argc, char **argv, struct opts *o) {
             break;
         case O_GOSSIP_NODES: rc = parse_u32("gossip-nodes", optarg, 1, 64, &o->cfg.gossip_nodes); break;
         case O_PUSH_PULL: rc = parse_u32("push-pull-ms", optarg, 1, 1e8, &o->cfg.push_pull_interval_ms); break;
+        case O_SIGNED: o->signed_records = true; break;
         case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); return -1;
         }
@@ -630,6 +641,21 @@ static json_t *report(struct sim *s, double wall_s, const struct views *v) {
     json_object_set_new(o, "bytes_per_node_s_mean", json_real(sum / s->o.nodes));
     json_object_set_new(o, "bytes_per_node_s_max", json_real(max));
     json_object_set_new(o, "packets_sent", json_integer((json_int_t)s->net.sent));
+    if (s->signer) {
+        /* What sealing and checking records cost each node, in CPU time
+         * per simulated second and per record. */
+        const struct sim_sign_stats *st = sim_signer_stats(s->signer);
+        double secs = (double)s->end_us / 1e6;
+        json_object_set_new(o, "record_seals", json_integer((json_int_t)st->seals));
+        json_object_set_new(o, "record_verifies", json_integer((json_int_t)st->verifies));
+        json_object_set_new(o, "records_refused", json_integer((json_int_t)st->refused));
+        json_object_set_new(o, "seal_us_each", json_real(st->seals ? st->seal_s * 1e6 / (double)st->seals : 0));
+        json_object_set_new(o, "verify_us_each",
+                            json_real(st->verifies ? st->verify_s * 1e6 / (double)st->verifies : 0));
+        json_object_set_new(o, "verifies_per_node_s", json_real((double)st->verifies / s->o.nodes / secs));
+        json_object_set_new(o, "sign_cpu_share_per_node",
+                            json_real((st->seal_s + st->verify_s) / s->o.nodes / secs));
+    }
     json_object_set_new(o, "packets_dropped", json_integer((json_int_t)s->net.dropped));
     json_object_set_new(o, "final_live_not_alive", json_integer((json_int_t)v->alive_wrong));
     json_object_set_new(o, "final_down_not_dead", json_integer((json_int_t)v->dead_wrong));
@@ -688,6 +714,8 @@ static int run(struct sim *s) {
     s->warm_us = (int64_t)(s->o.warmup_s * 1e6);
     s->quiet_us = s->end_us - (int64_t)(s->o.quiet_s * 1e6);
     s->o.cfg.store = (struct gossip_blob_store){.get = store_get, .ctx = s};
+    if (s->o.signed_records && !(s->signer = sim_signer_new(n)))
+        return -1;
     prng_seed(&s->rng, s->o.seed);
     s->nodes = calloc(n, sizeof *s->nodes);
     if (!s->nodes || sim_net_init(&s->net, n, prng_next(&s->rng), s->o.loss, s->o.latency_ms) != 0)
@@ -755,6 +783,7 @@ static void sim_free(struct sim *s) {
     free(s->detect.v);
     free(s->update.v);
     sim_net_free(&s->net);
+    sim_signer_free(s->signer);
 }
 
 int nodesim_gossip(int argc, char **argv) {
