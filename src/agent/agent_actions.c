@@ -153,7 +153,7 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
         if (agent_powering_off(a))
             host_guard_set_off(a->guard, true);
     } else if (c->kind == COMMAND_WAKE) {
-        agent_wake(a, &c->wake, x);
+        agent_wake(a, &c->wake, c->issuer, x);
     } else if (hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
                                 c->migrate.migration_address[0] ? c->migrate.migration_address
                                                                 : NULL,

@@ -235,7 +235,9 @@ void agent_power_open(struct agent *a);
 bool agent_power_can_off(const struct agent *a);
 int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 void agent_power_off(struct agent *a, struct action *x);
-void agent_wake(struct agent *a, const struct command_wake *w, struct action *x);
+/* Wakes w->host, at the addresses it published only (wake_check.h). */
+void agent_wake(struct agent *a, const struct command_wake *w, const char *issuer,
+                struct action *x);
 /* agent_ipmi.c: powering other hosts on through their BMCs. */
 bool agent_ipmi_can_wake(const struct agent *a);
 void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct action *x);
