@@ -646,6 +646,7 @@ static json_t *report(struct sim *s, double wall_s, const struct views *v) {
          * per simulated second and per record. */
         const struct sim_sign_stats *st = sim_signer_stats(s->signer);
         double secs = (double)s->end_us / 1e6;
+        json_object_set_new(o, "record_overhead_bytes", json_integer((json_int_t)st->overhead));
         json_object_set_new(o, "record_seals", json_integer((json_int_t)st->seals));
         json_object_set_new(o, "record_verifies", json_integer((json_int_t)st->verifies));
         json_object_set_new(o, "records_refused", json_integer((json_int_t)st->refused));

@@ -53,6 +53,7 @@ struct sim_signer *sim_signer_new(uint32_t nodes) {
         k->cert_len = cert_issue(ca_sk, &info, k->cert);
     }
     sodium_memzero(ca_sk, sizeof ca_sk);
+    s->stats.overhead = nodes ? signed_record_size(s->k[0].cert_len, 0) : 0;
     return s;
 }
 

@@ -13,6 +13,7 @@
 struct sim_sign_stats {
     uint64_t seals, verifies, refused;
     double seal_s, verify_s; /* CPU seconds */
+    uint64_t overhead;       /* bytes sealing adds to a record (node 0's) */
 };
 
 struct sim_signer;
