@@ -12,7 +12,7 @@
  *     a command, which would raise every fence above the real leader's;
  * (e) a wake request, which it also grants as its issuer, that makes n1
  *     present the cluster's IPMI credentials to a BMC address n3 never
- *     published.
+ *     published, and a migration to a URI n2 does not advertise.
  * Each is refused and counted, and the cluster goes on: every member alive,
  * the leader and its term unchanged, and a real command still carried out
  * and seen by everyone. */
@@ -414,7 +414,8 @@ static void election_to(int to, Nodectl__ElectionKind kind, uint64_t term) {
     liar_send(to, CHANNEL_ELECTION, buf, nodectl__election_msg__pack(&m, buf));
 }
 
-static void command_to(int to, const char *id, uint64_t term, Nodectl__WakeCommand *wake) {
+static void command_to(int to, const char *id, uint64_t term, Nodectl__WakeCommand *wake,
+                       Nodectl__MigrateCommand *migrate) {
     Nodectl__DrainCommand dc = NODECTL__DRAIN_COMMAND__INIT;
     dc.drain = true;
     Nodectl__Command cmd = NODECTL__COMMAND__INIT;
@@ -427,6 +428,9 @@ static void command_to(int to, const char *id, uint64_t term, Nodectl__WakeComma
     if (wake) {
         cmd.body_case = NODECTL__COMMAND__BODY_WAKE;
         cmd.wake = wake;
+    } else if (migrate) {
+        cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
+        cmd.migrate = migrate;
     } else {
         cmd.body_case = NODECTL__COMMAND__BODY_DRAIN;
         cmd.drain = &dc;
@@ -511,7 +515,7 @@ static void a_huge_term_raises_no_fence(void **state) {
         election_to(i, NODECTL__ELECTION_KIND__ELECTION_VOTE, HUGE_TERM + 1);
         char id[32];
         snprintf(id, sizeof id, "huge-%d", i);
-        command_to(i, id, HUGE_TERM, NULL);
+        command_to(i, id, HUGE_TERM, NULL, NULL);
     }
     long r1 = 0;
     for (int t = 0; t < 25 && r1 < 1; t++, usleep(200000))
@@ -546,15 +550,15 @@ static void a_huge_term_raises_no_fence(void **state) {
 
 /* (e): n1 holds the IPMI credentials; the liar asks it to wake n3 through
  * a BMC at 127.0.0.99, which n3 never published (it published
- * 127.0.0.23:623). */
-static void a_wake_to_a_foreign_bmc_is_refused(void **state) {
+ * 127.0.0.23:623), and to send its VM to a URI n2 does not advertise. */
+static void a_wake_or_migration_to_foreign_addresses_is_refused(void **state) {
     char leader[32];
     long term;
     assert_int_equal(agreed(leader, sizeof leader, &term), 0);
     Nodectl__WakeCommand w = NODECTL__WAKE_COMMAND__INIT;
     w.host = "n3";
     w.ipmi_address = "127.0.0.99:623";
-    command_to(1, "wake-foreign", (uint64_t)term, &w);
+    command_to(1, "wake-foreign", (uint64_t)term, &w, NULL);
     assert_int_equal(liar_grant("wake-foreign", 10), 0);
     long r = 0;
     for (int t = 0; t < 25 && r < 1; t++, usleep(200000))
@@ -562,10 +566,24 @@ static void a_wake_to_a_foreign_bmc_is_refused(void **state) {
     assert_int_equal(r, 1);
     char log[PATH_MAX];
     snprintf(log, sizeof log, "%s/n1/agent.log", test_dir);
-    assert_int_equal(count_lines_with(log, "command wake-foreign refused: wake n3: BMC address "
+    assert_int_equal(count_lines_with(log, "command wake-foreign refused: BMC address "
                                            "127.0.0.99:623 is not the one n3 published "
                                            "(127.0.0.23:623)"), 1);
     assert_int_equal(count_lines_with(log, "IPMI power on of n3"), 0);
+
+    /* And a migration of n1's VM to a URI that n2 does not advertise. */
+    Nodectl__MigrateCommand m = NODECTL__MIGRATE_COMMAND__INIT;
+    m.vm = "test";
+    m.destination = "n2";
+    m.destination_uri = "test:///elsewhere";
+    command_to(1, "migrate-foreign", (uint64_t)term, NULL, &m);
+    assert_int_equal(liar_grant("migrate-foreign", 10), 0);
+    r = 0;
+    for (int t = 0; t < 25 && r < 1; t++, usleep(200000))
+        r = refused(1, "migration_address_not_advertised");
+    assert_int_equal(r, 1);
+    assert_int_equal(count_lines_with(log, "command migrate-foreign refused: destination URI "
+                                           "test:///elsewhere is not the one n2 advertises"), 1);
 }
 
 int main(void) {
@@ -574,7 +592,7 @@ int main(void) {
         cmocka_unit_test(an_incarnation_is_not_wrapped),
         cmocka_unit_test(a_record_is_neither_frozen_nor_forged),
         cmocka_unit_test(a_huge_term_raises_no_fence),
-        cmocka_unit_test(a_wake_to_a_foreign_bmc_is_refused),
+        cmocka_unit_test(a_wake_or_migration_to_foreign_addresses_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,6 +18,7 @@
 
 #include "agent_internal.h"
 #include "common/log.h"
+#include "published.h"
 
 /* Room for the grant's trip back to the target, on the issuer's clock. */
 #define GRANT_ROOM_MS 20
@@ -120,6 +121,28 @@ static void refuse(struct agent *a, const struct command *c, const char *why) {
     cluster_publish(a, agent_clock_ms());
 }
 
+/* A wake's or a migration's addresses must be the ones their host published
+ * in its signed record (published.h): false, with x refused and the
+ * refusal counted, when they are not. */
+static bool as_published(struct agent *a, const struct command *c, struct action *x) {
+    bool wake = c->kind == COMMAND_WAKE;
+    char why[HV_REASON_MAX];
+    Nodectl__HostRecord *rec = agent_record_named(a, wake ? c->wake.host : c->migrate.destination);
+    const char *bad = wake ? published_wake(&c->wake, rec, why, sizeof why)
+                           : published_migration(&c->migrate, rec, why, sizeof why);
+    if (rec)
+        nodectl__host_record__free_unpacked(rec, NULL);
+    if (!bad)
+        return true;
+    x->state = ACTION_REFUSED;
+    x->ended_ms = x->started_ms;
+    snprintf(x->error, sizeof x->error, "%s", bad);
+    log_warn("command %s refused: %s", c->id, bad);
+    security_refuse(a, wake ? REFUSED_WAKE_ADDRESS : REFUSED_MIGRATION_ADDRESS, c->issuer,
+                    wake ? "a wake request" : "a migration");
+    return false;
+}
+
 /* Carries out a granted command, after the final check. */
 static void act(struct agent *a, const struct command *c, uint64_t deadline) {
     char what[COMMAND_VM_MAX + COMMAND_NAME_MAX + 32];
@@ -153,18 +176,21 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
         if (agent_powering_off(a))
             host_guard_set_off(a->guard, true);
     } else if (c->kind == COMMAND_WAKE) {
-        agent_wake(a, &c->wake, c->issuer, x);
-    } else if (hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
-                                c->migrate.migration_address[0] ? c->migrate.migration_address
-                                                                : NULL,
-                                c->migrate.timeout_ms ? c->migrate.timeout_ms
-                                                      : a->cfg.migration_timeout_ms,
-                                agent_clock_ms(), deadline, x->error, sizeof x->error) == 0) {
-        x->state = ACTION_RUNNING;
-    } else {
-        x->state = ACTION_REFUSED;
-        x->ended_ms = x->started_ms;
-        log_warn("command %s refused: %s", c->id, x->error);
+        if (as_published(a, c, x))
+            agent_wake(a, &c->wake, x);
+    } else if (as_published(a, c, x)) {
+        if (hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
+                             c->migrate.migration_address[0] ? c->migrate.migration_address
+                                                             : NULL,
+                             c->migrate.timeout_ms ? c->migrate.timeout_ms
+                                                   : a->cfg.migration_timeout_ms,
+                             agent_clock_ms(), deadline, x->error, sizeof x->error) == 0) {
+            x->state = ACTION_RUNNING;
+        } else {
+            x->state = ACTION_REFUSED;
+            x->ended_ms = x->started_ms;
+            log_warn("command %s refused: %s", c->id, x->error);
+        }
     }
     cluster_publish(a, agent_clock_ms());
 }

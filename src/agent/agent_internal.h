@@ -31,8 +31,8 @@
  * sender than its frame's certificate, or an election message from a host
  * that may not send one (agent_security.c); a value no sender may set
  * (docs/security.md, "Sane values"): a record not sealed by its owner, a
- * command's term ahead of what a quorum of candidates shows, a wake
- * request for other addresses than its host published. Gossip and the
+ * command's term ahead of what a quorum of candidates shows, a wake or a
+ * migration to other addresses than its host published (published.h). Gossip and the
  * election count theirs (gossip_refused, election_refused_terms). */
 enum security_refusal {
     REFUSED_ELECTION_NOT_CANDIDATE,
@@ -41,6 +41,7 @@ enum security_refusal {
     REFUSED_RECORD_NOT_OWNERS,
     REFUSED_COMMAND_TERM_AHEAD,
     REFUSED_WAKE_ADDRESS,
+    REFUSED_MIGRATION_ADDRESS,
     REFUSED_REASONS
 };
 
@@ -235,9 +236,7 @@ void agent_power_open(struct agent *a);
 bool agent_power_can_off(const struct agent *a);
 int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 void agent_power_off(struct agent *a, struct action *x);
-/* Wakes w->host, at the addresses it published only (wake_check.h). */
-void agent_wake(struct agent *a, const struct command_wake *w, const char *issuer,
-                struct action *x);
+void agent_wake(struct agent *a, const struct command_wake *w, struct action *x);
 /* agent_ipmi.c: powering other hosts on through their BMCs. */
 bool agent_ipmi_can_wake(const struct agent *a);
 void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct action *x);

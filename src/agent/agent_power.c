@@ -29,7 +29,6 @@
 #include "agent_internal.h"
 #include "common/log.h"
 #include "net/wol.h"
-#include "wake_check.h"
 
 /* Time for the OFF announcement to spread before the command may stop us:
  * a few gossip rounds. */
@@ -311,25 +310,12 @@ uint64_t agent_power_deadline(const struct agent *a) {
 
 bool agent_powering_off(const struct agent *a) { return a->power.off_pending; }
 
-void agent_wake(struct agent *a, const struct command_wake *w, const char *issuer,
-                struct action *x) {
-    char err[HV_REASON_MAX];
-    Nodectl__HostRecord *target = agent_record_named(a, w->host);
-    const char *why = wake_check(w, target, err, sizeof err);
-    if (target)
-        nodectl__host_record__free_unpacked(target, NULL);
-    if (why) {
-        x->state = ACTION_REFUSED;
-        x->ended_ms = agent_wall_clock_ms();
-        snprintf(x->error, sizeof x->error, "%s", why);
-        log_warn("command %s refused: wake %s: %s", x->id, w->host, why);
-        security_refuse(a, REFUSED_WAKE_ADDRESS, issuer, "a wake request");
-        return;
-    }
+void agent_wake(struct agent *a, const struct command_wake *w, struct action *x) {
     if (w->ipmi_address[0]) {
         agent_ipmi_power_on(a, w, x);
         return;
     }
+    char err[HV_REASON_MAX];
     x->ended_ms = agent_wall_clock_ms();
     if (wol_send(w->mac, w->broadcast, err, sizeof err) != 0) {
         x->state = ACTION_FAILED;

@@ -31,6 +31,7 @@ static const char *const refusal_names[REFUSED_REASONS] = {
     [REFUSED_RECORD_NOT_OWNERS] = "record_not_owners",
     [REFUSED_COMMAND_TERM_AHEAD] = "command_term_ahead",
     [REFUSED_WAKE_ADDRESS] = "wake_address_not_published",
+    [REFUSED_MIGRATION_ADDRESS] = "migration_address_not_advertised",
 };
 static const char *const refusal_texts[REFUSED_REASONS] = {
     [REFUSED_ELECTION_NOT_CANDIDATE] = "not a candidate by its certificate and [cluster] "
@@ -40,6 +41,7 @@ static const char *const refusal_texts[REFUSED_REASONS] = {
     [REFUSED_RECORD_NOT_OWNERS] = "not sealed by the host it describes",
     [REFUSED_COMMAND_TERM_AHEAD] = "its term is ahead of what a quorum of candidates shows",
     [REFUSED_WAKE_ADDRESS] = "its addresses are not the ones the host to wake published",
+    [REFUSED_MIGRATION_ADDRESS] = "its addresses are not the ones the destination advertises",
 };
 
 /* The boot epoch: one more than the last start's, and at least the wall

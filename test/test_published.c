@@ -1,7 +1,8 @@
-/* A wake request is carried out only at the addresses that the host to
- * wake published in its own record (src/agent/wake_check.h): a leader, or
- * any host that sends commands, cannot make a host present the cluster's
- * IPMI credentials to a BMC of its choosing, or broadcast elsewhere. */
+/* A wake or a migration is carried out only at the addresses that its host
+ * published in its own record (src/agent/published.h): a leader, or any
+ * host that sends commands, cannot make a host present the cluster's IPMI
+ * credentials to a BMC of its choosing, broadcast elsewhere, or send a VM's
+ * memory anywhere but to the destination's advertised URI. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/wake_check.h"
+#include "agent/published.h"
 
 static Nodectl__Power power = NODECTL__POWER__INIT;
 static Nodectl__HostRecord rec = NODECTL__HOST_RECORD__INIT;
@@ -22,12 +23,14 @@ static int setup(void **state) {
     power.wake_broadcast = "127.0.0.255:9";
     rec.name = "n3";
     rec.power = &power;
+    rec.migration_uri = "qemu+tls://n3.example/system";
+    rec.migration_address = "tcp://10.0.0.3";
     return 0;
 }
 
 static const char *check(const struct command_wake *w, const Nodectl__HostRecord *r) {
     static char why[256];
-    return wake_check(w, r, why, sizeof why);
+    return published_wake(w, r, why, sizeof why);
 }
 
 /* A request as the command channel decodes it. */
@@ -71,10 +74,37 @@ static void a_foreign_bmc_or_wake_address_is_refused(void **state) {
     assert_non_null(strstr(check(&w, &other), "n3 published (none)"));
 }
 
+static const char *migration(const char *dest, const char *uri, const char *address,
+                             const Nodectl__HostRecord *r) {
+    static char why[256];
+    struct command_migrate m = {.vm = "web-1"};
+    snprintf(m.destination, sizeof m.destination, "%s", dest);
+    snprintf(m.destination_uri, sizeof m.destination_uri, "%s", uri);
+    snprintf(m.migration_address, sizeof m.migration_address, "%s", address);
+    return published_migration(&m, r, why, sizeof why);
+}
+
+static void a_migration_goes_only_where_the_destination_advertises(void **state) {
+    const char *uri = "qemu+tls://n3.example/system";
+    assert_null(migration("n3", uri, "tcp://10.0.0.3", &rec));
+    assert_null(migration("n3", uri, "", &rec)); /* libvirt's choice of data path */
+    assert_non_null(strstr(migration("n3", "qemu+tcp://evil.example/system", "", &rec),
+                           "destination URI qemu+tcp://evil.example/system is not the one n3 "
+                           "advertises (qemu+tls://n3.example/system)"));
+    assert_non_null(strstr(migration("n3", uri, "tcp://10.9.9.9", &rec),
+                           "migration address tcp://10.9.9.9 is not the one n3 advertises"));
+    assert_non_null(strstr(migration("n3", uri, "", NULL), "no record of n3"));
+    assert_non_null(migration("n4", uri, "", &rec));
+    Nodectl__HostRecord none = rec;
+    none.migration_uri = "";
+    assert_non_null(strstr(migration("n3", uri, "", &none), "advertises (none)"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_published_addresses_are_taken),
         cmocka_unit_test(a_foreign_bmc_or_wake_address_is_refused),
+        cmocka_unit_test(a_migration_goes_only_where_the_destination_advertises),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
