@@ -251,8 +251,10 @@ int agent_main(int argc, char **argv) {
         log_err("leader: %s", err);
         rc = 2;
     }
-    if (rc == 0)
+    if (rc == 0) {
         agent_power_open(a);
+        agent_gate_settle(a);
+    }
     /* The first record carries a real sample, as long as libvirt answers
      * soon; otherwise it says "not sampled yet" until one comes. */
     if (rc == 0 && !hv_sample_wait(a->hv, FIRST_SAMPLE_WAIT_MS))

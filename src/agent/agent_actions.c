@@ -111,10 +111,12 @@ void agent_execute(struct agent *a, const Nodectl__Command *cmd) {
     snprintf(x->destination, sizeof x->destination, "%s", m->destination);
     log_info("command %s from %s (term %llu): migrate %s to %s", cmd->id, cmd->issuer,
              (unsigned long long)cmd->term, m->vm, m->destination);
-    if (hv_migrate_start(a->hv, x->id, m->vm, m->destination_uri,
+    if (agent_migrate_refusal(a, cmd, x->error, sizeof x->error) == HOST_OK &&
+        hv_migrate_start(a->hv, x->id, m->vm, m->destination_uri,
                          m->migration_address[0] ? m->migration_address : NULL,
                          m->timeout_ms ? m->timeout_ms : a->cfg.migration_timeout_ms,
-                         agent_clock_ms(), x->error, sizeof x->error) == 0) {
+                         agent_clock_ms(), agent_migrate_vm_check, NULL, x->error,
+                         sizeof x->error) == 0) {
         x->state = ACTION_RUNNING;
     } else {
         x->state = ACTION_REFUSED;
@@ -140,7 +142,8 @@ void agent_actions_refresh(struct agent *a) {
             if (migs[k]->state == HV_MIG_RUNNING)
                 break;
             x->state = migs[k]->state == HV_MIG_SUCCEEDED ? ACTION_SUCCEEDED
-                       : migs[k]->state == HV_MIG_ABORTED ? ACTION_ABORTED : ACTION_FAILED;
+                       : migs[k]->state == HV_MIG_ABORTED ? ACTION_ABORTED
+                       : migs[k]->state == HV_MIG_REFUSED ? ACTION_REFUSED : ACTION_FAILED;
             if (x->state == ACTION_SUCCEEDED)
                 x->progress = 1;
             snprintf(x->error, sizeof x->error, "%s", migs[k]->error);

@@ -13,6 +13,8 @@
 #include "election/election.h"
 #include "election/fence.h"
 #include "gossip/gossip.h"
+#include "host/host_checks.h"
+#include "host/host_gate.h"
 #include "hv/hv.h"
 #include "placement/placement.h"
 #include "rebalance/rebalance.h"
@@ -115,6 +117,11 @@ struct ipmi_child {
     uint64_t started_ms;   /* monotonic */
 };
 
+/* This host's power-off, in order (agent_power.c): the inbound gate is
+ * closed and libvirt asked for a fresh view; committed (announced "off");
+ * libvirt asked again once the announcement spread; the off command runs. */
+enum off_phase { OFF_IDLE, OFF_CHECKING, OFF_SPREADING, OFF_FINAL_CHECK, OFF_COMMAND };
+
 /* This host's power (agent_power.c). */
 struct power {
     char wake_mac[18];                  /* "": cannot be woken */
@@ -122,8 +129,10 @@ struct power {
     char network[CONFIG_NAME_MAX];      /* a.b.c.d/len of the wake NIC */
     char ipmi_address[CONFIG_IPMI_ADDRESS_MAX]; /* "": no BMC declared */
     uint64_t booted_at_ms;              /* wall clock of the agent's start */
-    bool off_pending;                   /* announced off; the command runs or will */
-    uint64_t off_at_ms;                 /* monotonic: when the command starts / started */
+    enum off_phase off_phase;
+    uint64_t off_token;                 /* the fresh view asked for the phase's check */
+    uint64_t off_at_ms;                 /* monotonic: the phase's deadline, or when the
+                                           command started */
     pid_t off_child;                    /* 0: not started; -1: finished */
     char off_action[64];                /* the power-off command's id */
     struct ipmi_child ipmi[IPMI_CHILDREN_MAX];
@@ -204,6 +213,9 @@ struct agent {
     bool drain; /* in maintenance (agent_drain.c); in the record */
     struct power power;
     struct security sec;
+    /* The inbound gate libvirt's hook reads (agent_gate.c). */
+    enum host_gate gate;
+    bool gate_written;
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -228,6 +240,14 @@ const char *agent_plan_kind_name(enum placement_action_kind k);
 int agent_drain_load(struct agent *a, char *err, size_t errlen);
 int agent_drain_set(struct agent *a, bool drain, char *err, size_t errlen);
 
+/* agent_gate.c: the inbound gate (src/host/host_gate.h) in the state
+ * directory. agent_gate_set writes it (when it changes; 0, or -1 with err);
+ * agent_gate_settle opens it, or keeps incoming migrations out while the
+ * host is drained, unless a power-off holds it closed. */
+int agent_gate_set(struct agent *a, enum host_gate g, const char *reason, char *err,
+                   size_t errlen);
+void agent_gate_settle(struct agent *a);
+
 /* agent_synthetic_load.c: the test and demo knob's CPU demand, applied to
  * this host's record. */
 void agent_synthetic_load(const struct agent *a, Nodectl__HostRecord *rec);
@@ -247,6 +267,16 @@ bool agent_ipmi_busy(const struct agent *a);
 void agent_power_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_power_deadline(const struct agent *a);
 bool agent_powering_off(const struct agent *a);
+
+/* agent_guard.c: a migration command against this host's gossip view and
+ * terms (HOST_OK, or the refusal with why), and the check its thread makes
+ * against libvirt just before the call (an hv_migrate_check). */
+enum host_refusal agent_migrate_refusal(struct agent *a, const Nodectl__Command *cmd, char *why,
+                                        size_t len);
+int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
+                           size_t len);
+/* Whether a host's record shows its power-off under way. */
+bool agent_record_powering_off(const Nodectl__HostRecord *rec);
 
 /* agent_actions.c: runs a command (once per id), follows it, and lists the
  * actions in a record (-1 when out of memory). */

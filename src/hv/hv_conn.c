@@ -83,6 +83,8 @@ void hv_free(struct hv *hv) {
     free(hv->prev.vms);
     free(hv->handed.vms);
     free(hv->latest.vms);
+    free(hv->fresh_handed.doms);
+    free(hv->fresh_latest.doms);
     pthread_mutex_destroy(&hv->lock);
     pthread_cond_destroy(&hv->cond);
     free(hv->uri);
@@ -90,12 +92,6 @@ void hv_free(struct hv *hv) {
 }
 
 const char *hv_uri(const struct hv *hv) { return hv->uri; }
-
-const char *hv_vm_state_name(enum hv_vm_state s) {
-    static const char *names[] = {"unknown", "running",  "blocked", "paused",
-                                  "shutdown", "shut off", "crashed", "suspended"};
-    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
-}
 
 static void set_unavailable(struct hv *hv, uint64_t now_ms, const char *what) {
     const char *why = virGetLastErrorMessage();
@@ -136,29 +132,33 @@ static void host_usage(struct hv *hv) {
         s->memory_used_kib = vm_mem < s->memory_kib ? vm_mem : s->memory_kib;
 }
 
-const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms) {
-    if (hv->conn && atomic_load(&hv->conn_closed)) {
+int hv_connect(struct hv *hv, uint64_t now_ms) {
+    if (hv->conn && atomic_load(&hv->conn_closed))
         set_unavailable(hv, now_ms, "connection closed");
+    if (hv->conn)
+        return 0;
+    if (now_ms < hv->next_connect_ms)
+        return -1;
+    virConnectPtr c = virConnectOpen(hv->uri);
+    if (!c) {
+        set_unavailable(hv, now_ms, "cannot connect");
+        return -1;
+    }
+    pthread_mutex_lock(&hv->lock);
+    hv->conn = c;
+    pthread_mutex_unlock(&hv->lock);
+    if (hv->backoff.attempt)
+        log_info("hypervisor %s reconnected", hv->uri);
+    backoff_reset(&hv->backoff);
+    hv->prev.available = false;
+    hv->prev_total_ns = 0;
+    hv_events_attach(hv);
+    return 0;
+}
+
+const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms) {
+    if (hv_connect(hv, now_ms) != 0)
         return &hv->cur;
-    }
-    if (!hv->conn) {
-        if (now_ms < hv->next_connect_ms)
-            return &hv->cur;
-        virConnectPtr c = virConnectOpen(hv->uri);
-        if (!c) {
-            set_unavailable(hv, now_ms, "cannot connect");
-            return &hv->cur;
-        }
-        pthread_mutex_lock(&hv->lock);
-        hv->conn = c;
-        pthread_mutex_unlock(&hv->lock);
-        if (hv->backoff.attempt)
-            log_info("hypervisor %s reconnected", hv->uri);
-        backoff_reset(&hv->backoff);
-        hv->prev.available = false;
-        hv->prev_total_ns = 0;
-        hv_events_attach(hv);
-    }
     virNodeInfo info;
     if (virNodeGetInfo(hv->conn, &info) != 0) {
         set_unavailable(hv, now_ms, "node info");

@@ -18,7 +18,10 @@
 struct hv_mig_slot {
     struct hv_migration pub;
     bool used;
-    virDomainPtr dom;
+    virDomainPtr dom; /* set by the migration's thread once it found the domain */
+    hv_migrate_check check;
+    void *check_ctx;
+    bool refused;     /* the thread did not start it: the domain or the check said no */
     char migrate_uri[HV_URI_MAX];
     bool has_migrate_uri;
     uint64_t deadline_ms;
@@ -54,6 +57,10 @@ struct hv {
     bool sampler_started, sampler_stop, sample_requested, sample_handed;
     struct hv_sample handed; /* complete, not yet taken */
     struct hv_sample latest; /* the caller's, from hv_sample_latest */
+    /* Fresh views: tokens handed out, the newest answered, the answer. */
+    uint64_t fresh_asked, fresh_answered;
+    bool fresh_handed_ready;
+    struct hv_fresh fresh_handed, fresh_latest;
 };
 
 /* hv_events.c: libvirt's event loop runs in a thread of its own; callbacks
@@ -85,6 +92,17 @@ void hv_migrations_progress(struct hv *hv, uint64_t now_ms);
 /* hv_domains.c: fills hv->cur.vms from the bulk stats API. */
 int hv_sample_domains(struct hv *hv, uint64_t now_ms);
 bool hv_vm_active(enum hv_vm_state s);
+enum hv_vm_state hv_map_state(int virDomainState);
+
+/* hv_conn.c, in the sampling thread: connects if there is no connection
+ * and the backoff allows; 0 when connected, else -1 with the reason in
+ * hv->cur. */
+int hv_connect(struct hv *hv, uint64_t now_ms);
+
+/* hv_fresh.c: a domain as libvirt shows it now (-1: it vanished), and the
+ * whole fresh view, in the sampling thread. */
+int hv_domain_now_read(virDomainPtr dom, struct hv_domain_now *out);
+void hv_fresh_query(struct hv *hv, struct hv_fresh *out);
 
 /* hv_node.c: host counters, when the driver has them; -1 when it has not. */
 int hv_node_cpu_percent(struct hv *hv, double *pct);

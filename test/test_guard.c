@@ -1,0 +1,161 @@
+/* Guards at the resource with real processes (docs/safety.md): libvirt's
+ * qemu hook (`nodectl hook qemu`) against the gate files it may meet, and a
+ * real agent keeping its gate as its drain flag changes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent_process.h"
+#include "common/atomic_file.h"
+#include "test_helpers.h"
+
+static char out[65536], err[8192];
+
+static void write_conf(const char *name, char *path) {
+    char text[2048], sub[PATH_MAX + 64];
+    snprintf(text, sizeof text,
+             "[cluster]\nname = guard\ncandidates = %s\ninsecure = true\ndiscovery = false\n"
+             "[node]\nname = %s\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/%s/state\ncontrol_socket = %s/%s/ctl.sock\n"
+             "[hypervisor]\nuri = test:///default\nsample_interval = 200ms\n",
+             name, name, test_port_base(), test_dir, name, test_dir, name);
+    snprintf(sub, sizeof sub, "%s/%s", test_dir, name);
+    mkdir(sub, 0755);
+    snprintf(sub, sizeof sub, "%s/%s/state", test_dir, name);
+    mkdir(sub, 0700);
+    snprintf(sub, sizeof sub, "%s/%s", test_dir, name);
+    test_write_file(sub, "nodectl.conf", text, path, PATH_MAX);
+}
+
+static void write_gate(const char *name, const char *text) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s/state/inbound", test_dir, name);
+    if (text)
+        assert_int_equal(atomic_write_file(path, text, strlen(text), 0644), 0);
+    else
+        unlink(path);
+}
+
+/* libvirt's call: the hook with its four arguments, the XML on stdin. */
+static int hook(const char *conf, const char *op, const char *subop) {
+    char cmd[PATH_MAX + 256];
+    snprintf(cmd, sizeof cmd,
+             "printf '<domain><name>vm1</name></domain>' | \"$NODECTL\" -c '%s' hook qemu vm1 "
+             "%s %s -", conf, op, subop);
+    return run_capture(cmd, out, sizeof out, err, sizeof err);
+}
+
+static void hook_follows_the_gate(void **state) {
+    char conf[PATH_MAX];
+    write_conf("h1", conf);
+    /* No gate (no agent ran here yet): everything is let in. */
+    write_gate("h1", NULL);
+    assert_int_equal(hook(conf, "migrate", "begin"), 0);
+    assert_int_equal(hook(conf, "prepare", "begin"), 0);
+    write_gate("h1", "open\n");
+    assert_int_equal(hook(conf, "migrate", "begin"), 0);
+    assert_int_equal(hook(conf, "prepare", "begin"), 0);
+    /* Drained: no incoming migration, starts are the operator's. */
+    write_gate("h1", "drained: in maintenance\n");
+    assert_int_equal(hook(conf, "migrate", "begin"), 1);
+    assert_non_null(strstr(err, "nodectl: host h1 refuses the incoming migration of 'vm1': "
+                                "drained: in maintenance"));
+    /* For "migrate begin" stdout would be taken as the new domain XML. */
+    assert_string_equal(out, "");
+    assert_int_equal(hook(conf, "prepare", "begin"), 0);
+    /* Committed to power off: neither comes in. */
+    write_gate("h1", "closed: powering off (command c1, term 4)\n");
+    assert_int_equal(hook(conf, "migrate", "begin"), 1);
+    assert_non_null(strstr(err, "closed: powering off (command c1, term 4)"));
+    assert_int_equal(hook(conf, "prepare", "begin"), 1);
+    assert_non_null(strstr(err, "refuses the start of 'vm1'"));
+    assert_string_equal(out, "");
+    /* Never a call whose failure would kill a running domain, nor one that
+     * comes too late to refuse. */
+    static const char *calls[][2] = {{"reconnect", "begin"}, {"start", "begin"},
+                                     {"started", "begin"},   {"stopped", "end"},
+                                     {"release", "end"},     {"attach", "begin"}};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        if (hook(conf, calls[i][0], calls[i][1]) != 0)
+            fail_msg("%s %s refused: %s", calls[i][0], calls[i][1], err);
+    /* A gate that is not one refuses, naming the file. */
+    write_gate("h1", "shut\n");
+    assert_int_equal(hook(conf, "migrate", "begin"), 1);
+    assert_non_null(strstr(err, "state/inbound is not 'open'"));
+    /* Bad usage is told, not taken for a refusal of a real call. */
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "\"$NODECTL\" -c '%s' hook xen vm1 migrate begin - </dev/null",
+             conf);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "usage: nodectl [-c FILE] hook qemu"));
+}
+
+static int read_gate(const char *name, char *text, size_t len) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s/state/inbound", test_dir, name);
+    size_t n;
+    char *t = read_small_file(path, 512, &n);
+    if (!t)
+        return -1;
+    snprintf(text, len, "%s", t);
+    free(t);
+    return 0;
+}
+
+/* Polls the gate file until it holds want. */
+static bool gate_becomes(const char *name, const char *want) {
+    char text[512] = "";
+    for (int i = 0; i < 100; i++) {
+        if (read_gate(name, text, sizeof text) == 0 && strcmp(text, want) == 0)
+            return true;
+        usleep(100000);
+    }
+    fprintf(stderr, "gate of %s: '%s', want '%s'\n", name, text, want);
+    return false;
+}
+
+/* A real agent opens its gate when it starts (whatever a previous run left
+ * there), keeps incoming migrations out while drained and lets them in
+ * again when undrained. */
+static void agent_keeps_the_gate(void **state) {
+    char conf[PATH_MAX], log[PATH_MAX];
+    write_conf("n1", conf);
+    write_gate("n1", "closed: powering off (command old, term 1)\n");
+    snprintf(log, sizeof log, "%s/n1/agent.log", test_dir);
+    pid_t pid = agent_start(conf, log);
+    assert_int_equal(agent_wait_ready(pid, conf, 10000), 0);
+    assert_true(gate_becomes("n1", "open\n"));
+    assert_int_equal(hook(conf, "migrate", "begin"), 0);
+    assert_int_equal(nodectl_run(conf, "drain n1", out, sizeof out, err, sizeof err), 0);
+    assert_true(gate_becomes("n1", "drained: in maintenance (nodectl undrain to end it)\n"));
+    assert_int_equal(hook(conf, "migrate", "begin"), 1);
+    assert_non_null(strstr(err, "refuses the incoming migration of 'vm1': drained"));
+    assert_int_equal(hook(conf, "prepare", "begin"), 0);
+    /* Restarted while drained: it stays so. */
+    assert_int_equal(agent_stop(pid, SIGTERM, 10000), 0);
+    pid = agent_start(conf, log);
+    assert_int_equal(agent_wait_ready(pid, conf, 10000), 0);
+    assert_int_equal(hook(conf, "migrate", "begin"), 1);
+    assert_int_equal(nodectl_run(conf, "undrain n1", out, sizeof out, err, sizeof err), 0);
+    assert_true(gate_becomes("n1", "open\n"));
+    assert_int_equal(hook(conf, "migrate", "begin"), 0);
+    assert_int_equal(agent_stop(pid, SIGTERM, 10000), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hook_follows_the_gate),
+        cmocka_unit_test(agent_keeps_the_gate),
+    };
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
+}
