@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,8 +387,115 @@ static void unanswering_hypervisor_does_not_block_the_caller(void **state) {
     rmdir(dir);
 }
 
+/* A daemon that accepts every connection and closes it at once (a client's
+ * open then fails quickly), counting them, in a thread of its own. */
+struct fake_daemon {
+    char path[256];
+    int lfd;
+    atomic_int accepted;
+    atomic_bool stop;
+    pthread_t thread;
+};
+
+static void *fake_daemon_run(void *arg) {
+    struct fake_daemon *d = arg;
+    while (!atomic_load(&d->stop)) {
+        struct pollfd p = {.fd = d->lfd, .events = POLLIN};
+        if (poll(&p, 1, 20) != 1)
+            continue;
+        int c = accept(d->lfd, NULL, NULL);
+        /* Counted before the close, which ends the client's open. */
+        if (c >= 0) {
+            atomic_fetch_add(&d->accepted, 1);
+            close(c);
+        }
+    }
+    return NULL;
+}
+
+static void fake_daemon_start(struct fake_daemon *d) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d->path);
+    d->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(d->lfd >= 0);
+    assert_int_equal(bind(d->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(d->lfd, 8), 0);
+    atomic_store(&d->accepted, 0);
+    atomic_store(&d->stop, false);
+    assert_int_equal(pthread_create(&d->thread, NULL, fake_daemon_run, d), 0);
+}
+
+static void fake_daemon_stop(struct fake_daemon *d) {
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    close(d->lfd);
+    unlink(d->path);
+}
+
+/* Connections the daemon took since the last call. */
+static int attempts(struct fake_daemon *d) { return atomic_exchange(&d->accepted, 0); }
+
+/* A local daemon that comes back is tried the moment its socket appears,
+ * not at the backoff's next retry: the event fd says so, the next sample
+ * connects whatever the backoff said, and a daemon that does not answer at
+ * that first moment is tried again within HV_FAST_RETRY_MS (200 ms), by
+ * the sampling thread itself. */
+static void reappearing_socket_is_tried_at_once(void **state) {
+    char dir[] = "/tmp/nodectl-test-hv.XXXXXX", uri[300];
+    assert_non_null(mkdtemp(dir));
+    static struct fake_daemon d;
+    snprintf(d.path, sizeof d.path, "%s/libvirt-sock", dir);
+    snprintf(uri, sizeof uri, "qemu+unix:///system?socket=%s", d.path);
+    struct hv *hv = hv_new(uri);
+    assert_non_null(hv);
+    uint64_t t = 1000000;
+    /* No daemon: failures grow the backoff. */
+    for (int i = 0; i < 4; i++)
+        assert_false(hv_sample(hv, t += 10000)->available);
+    assert_int_equal(hv_events_take(hv), 0);
+    fake_daemon_start(&d);
+    struct pollfd pfd = {.fd = hv_event_fd(hv), .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    assert_int_equal(hv_events_take(hv), 1);
+    assert_int_equal(attempts(&d), 0);
+    /* The next sample tries at once, though the backoff had seconds left;
+     * then every 200 ms. */
+    assert_false(hv_sample(hv, t + 1)->available);
+    assert_int_equal(attempts(&d), 1);
+    assert_false(hv_sample(hv, t + 100)->available);
+    assert_int_equal(attempts(&d), 0);
+    assert_false(hv_sample(hv, t + 1 + 200)->available);
+    assert_int_equal(attempts(&d), 1);
+    /* Other files in the directory are not the socket. */
+    char other[300];
+    snprintf(other, sizeof other, "%s/notes.txt", dir);
+    FILE *f = fopen(other, "w");
+    assert_non_null(f);
+    fclose(f);
+    sleep_ms(50);
+    assert_int_equal(hv_events_take(hv), 0);
+    /* The sampling thread retries on its own while the daemon does not
+     * answer: the caller asks once. */
+    fake_daemon_stop(&d);
+    fake_daemon_start(&d);
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    assert_int_equal(hv_events_take(hv), 1);
+    assert_int_equal(hv_sample_request(hv), 0);
+    int tries = 0;
+    for (int i = 0; i < 100 && tries < 3; i++) {
+        sleep_ms(20);
+        tries += attempts(&d);
+    }
+    assert_true(tries >= 3);
+    hv_free(hv);
+    fake_daemon_stop(&d);
+    unlink(other);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reappearing_socket_is_tried_at_once),
         cmocka_unit_test(default_test_host_has_its_domain),
         cmocka_unit_test(own_xml_host_and_cpu_from_deltas),
         cmocka_unit_test(unreachable_hypervisor_is_reported_and_retried),

@@ -20,6 +20,19 @@
 #include "common/log.h"
 #include "hv_internal.h"
 
+/* The condition variable's deadline (CLOCK_REALTIME) ms from now. */
+static struct timespec after_ms(uint64_t ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    return t;
+}
+
 /* A copy the caller may keep while the thread takes the next sample. */
 static int copy_sample(const struct hv_sample *s, struct hv_sample *out) {
     *out = *s;
@@ -54,8 +67,20 @@ static void *run_sampler(void *arg) {
     pthread_mutex_lock(&hv->lock);
     for (;;) {
         while (!hv->sample_requested && hv->fresh_answered == hv->fresh_asked &&
-               !hv->sampler_stop)
-            pthread_cond_wait(&hv->cond, &hv->lock);
+               !hv->sampler_stop) {
+            if (!hv->retry_at_ms) {
+                pthread_cond_wait(&hv->cond, &hv->lock);
+                continue;
+            }
+            /* A daemon whose socket just appeared is retried by this thread
+             * itself, not at the caller's next sample. */
+            uint64_t now = hv_clock_ms();
+            struct timespec until = after_ms(hv->retry_at_ms > now ? hv->retry_at_ms - now : 0);
+            if (pthread_cond_timedwait(&hv->cond, &hv->lock, &until) == ETIMEDOUT) {
+                hv->retry_at_ms = 0;
+                hv->sample_requested = true;
+            }
+        }
         if (hv->sampler_stop)
             break;
         /* A guard waits for a fresh view: it goes before the sample. */
@@ -72,6 +97,7 @@ static void *run_sampler(void *arg) {
         int rc = copy_sample(hv_sample(hv, now), &copy);
         hv_migrations_progress(hv, now);
         pthread_mutex_lock(&hv->lock);
+        hv->retry_at_ms = !copy.available && now < hv->fast_until_ms ? hv->next_connect_ms : 0;
         if (rc != 0) {
             log_err("hypervisor %s: out of memory handing a sample over", hv->uri);
             continue;
@@ -143,14 +169,7 @@ const struct hv_sample *hv_sample_latest(struct hv *hv, bool *fresh) {
 }
 
 bool hv_sample_wait(struct hv *hv, uint32_t timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = after_ms(timeout_ms);
     pthread_mutex_lock(&hv->lock);
     int rc = 0;
     while (!hv->sample_handed && rc != ETIMEDOUT)
