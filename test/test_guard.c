@@ -152,10 +152,90 @@ static void agent_keeps_the_gate(void **state) {
     assert_int_equal(agent_stop(pid, SIGTERM, 10000), 0);
 }
 
+/* A two-host cluster on loopback for the off-check: n1 leads; n2 is an
+ * empty host whose off command kills its own agent after it announced
+ * "off" (the agent dies; the machine, loopback, stays up). */
+static void write_off_conf(int i, bool off_command, char *path) {
+    char text[2048], sub[PATH_MAX + 64];
+    unsigned base = test_port_base();
+    snprintf(text, sizeof text,
+             "[cluster]\nname = offcheck\ncandidates = n1\ninsecure = true\ndiscovery = false\n"
+             "seeds = 127.0.0.1:%u\n"
+             "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/off%d/state\ncontrol_socket = %s/off%d/ctl.sock\n"
+             "[hypervisor]\nuri = %s\nsample_interval = 300ms\n"
+             "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
+             "[leader]\nautomation = auto\nplan_interval = 500ms\noff_check_after = 2s\n%s",
+             base, i, base + (unsigned)i - 1, test_dir, i, test_dir, i,
+             i == 1 ? "test:///default" : "test://" NODECTL_TEST_DATA "/host-empty.xml",
+             off_command ? "[power]\noff_command = kill -KILL $PPID\n" : "");
+    snprintf(sub, sizeof sub, "%s/off%d", test_dir, i);
+    mkdir(sub, 0755);
+    test_write_file(sub, "nodectl.conf", text, path, PATH_MAX);
+}
+
+/* The member line of host `name` in `nodectl status`, or "". */
+static const char *status_line(const char *status, const char *name, char *line, size_t len) {
+    line[0] = '\0';
+    for (const char *p = status; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, name, strlen(name)) == 0 && p[strlen(name)] == ' ') {
+            snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
+            break;
+        }
+    return line;
+}
+
+static bool shows(const char *conf, const char *name, const char *what, int timeout_s) {
+    char line[1024] = "";
+    for (int i = 0; i < timeout_s * 5; i++) {
+        if (nodectl_run(conf, "status", out, sizeof out, err, sizeof err) == 0 &&
+            strstr(status_line(out, name, line, sizeof line), what))
+            return true;
+        usleep(200000);
+    }
+    fprintf(stderr, "status never showed '%s' for %s; last: '%s'\n", what, name, line);
+    return false;
+}
+
+/* An "off" host whose agent died after announcing it, and whose machine is
+ * still up, is shown failed with the reason once the leader's probe finds
+ * its port refusing (its BMC would say on); its return ends that. */
+static void off_host_that_stays_up_is_shown_failed(void **state) {
+    char conf1[PATH_MAX], conf2[PATH_MAX], log[PATH_MAX + 16];
+    write_off_conf(1, false, conf1);
+    write_off_conf(2, true, conf2);
+    snprintf(log, sizeof log, "%s/off1/agent.log", test_dir);
+    pid_t n1 = agent_start(conf1, log);
+    assert_int_equal(agent_wait_ready(n1, conf1, 10000), 0);
+    snprintf(log, sizeof log, "%s/off2/agent.log", test_dir);
+    pid_t n2 = agent_start(conf2, log);
+    assert_int_equal(agent_wait_ready(n2, conf2, 10000), 0);
+    /* The leader powers the empty n2 off; its off command kills its agent. */
+    assert_int_equal(agent_wait_exit(n2, 30000), 128 + SIGKILL);
+    assert_true(shows(conf1, "n2", " off ", 10));
+    /* Within the grace (2 s) it is off; then the probe finds it up. */
+    assert_true(shows(conf1, "n2", " failed ", 20));
+    char line[1024];
+    assert_non_null(strstr(status_line(out, "n2", line, sizeof line),
+                           "announced off, but its machine answers: the agent's port refuses "
+                           "connections (up, no agent)"));
+    assert_int_equal(nodectl_run(conf1, "status --json", out, sizeof out, err, sizeof err), 0);
+    assert_non_null(strstr(out, "\"state_reason\": \"announced off, but its machine answers"));
+    /* Back (and no longer to be powered off): alive, nothing failed. */
+    write_off_conf(2, false, conf2);
+    n2 = agent_start(conf2, log);
+    assert_int_equal(agent_wait_ready(n2, conf2, 10000), 0);
+    assert_true(shows(conf1, "n2", " alive ", 20));
+    assert_null(strstr(out, "failed"));
+    assert_int_equal(agent_stop(n2, SIGTERM, 10000), 0);
+    assert_int_equal(agent_stop(n1, SIGTERM, 10000), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hook_follows_the_gate),
         cmocka_unit_test(agent_keeps_the_gate),
+        cmocka_unit_test(off_host_that_stays_up_is_shown_failed),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -11,6 +11,7 @@
 
 #include "host/host_checks.h"
 #include "host/host_gate.h"
+#include "host/host_offcheck.h"
 
 #define URI "qemu+tcp://10.0.0.2/system"
 
@@ -202,11 +203,73 @@ static void gate_refusals(void **state) {
                      rows[i].subop);
 }
 
+/* What to probe when: nothing within the grace, both at its end, each
+ * again at its own period; a BMC only when one can be asked. */
+static void off_probes_fall_due(void **state) {
+    struct host_off_policy p = {.grace_ms = 60000, .tcp_every_ms = 10000, .bmc_every_ms = 30000};
+    struct host_off_watch w;
+    host_off_watch_start(&w, 7, 1000);
+    assert_int_equal(host_off_due(&w, &p, 1000, true), 0);
+    assert_int_equal(host_off_due(&w, &p, 60999, true), 0);
+    assert_int_equal(host_off_next_ms(&w, &p, true), 61000);
+    assert_int_equal(host_off_due(&w, &p, 61000, true), HOST_PROBE_TCP | HOST_PROBE_BMC);
+    assert_int_equal(host_off_due(&w, &p, 61000, false), HOST_PROBE_TCP);
+    host_off_note(&w, HOST_PROBE_TCP, HOST_PROBE_SILENT, 61500);
+    host_off_note(&w, HOST_PROBE_BMC, HOST_PROBE_BMC_OFF, 62000);
+    assert_int_equal(host_off_due(&w, &p, 70000, true), 0);
+    assert_int_equal(host_off_next_ms(&w, &p, true), 71500);
+    assert_int_equal(host_off_due(&w, &p, 71500, true), HOST_PROBE_TCP);
+    assert_int_equal(host_off_due(&w, &p, 92000, true), HOST_PROBE_TCP | HOST_PROBE_BMC);
+    assert_int_equal(host_off_next_ms(&w, &p, false), 71500);
+}
+
+/* The verdict from the last results: any answer of the machine, or a BMC
+ * saying on, disproves "off"; an error says nothing. */
+static void off_verdict_table(void **state) {
+    static const struct {
+        enum host_probe_result tcp, bmc;
+        enum host_off_verdict want;
+        const char *says;
+    } rows[] = {
+        {HOST_PROBE_NONE, HOST_PROBE_NONE, HOST_OFF_UNCHECKED, "not probed"},
+        {HOST_PROBE_ERROR, HOST_PROBE_ERROR, HOST_OFF_UNCHECKED, "not probed"},
+        {HOST_PROBE_SILENT, HOST_PROBE_NONE, HOST_OFF_CONFIRMED, "does not answer"},
+        {HOST_PROBE_SILENT, HOST_PROBE_BMC_OFF, HOST_OFF_CONFIRMED, "BMC says the power is off"},
+        {HOST_PROBE_ERROR, HOST_PROBE_BMC_OFF, HOST_OFF_CONFIRMED, "BMC says the power is off"},
+        {HOST_PROBE_REFUSED, HOST_PROBE_NONE, HOST_OFF_DISPROVED, "refuses connections (up, no agent)"},
+        {HOST_PROBE_ANSWERED, HOST_PROBE_NONE, HOST_OFF_DISPROVED, "accepts connections"},
+        {HOST_PROBE_SILENT, HOST_PROBE_BMC_ON, HOST_OFF_DISPROVED, "BMC says the power is on"},
+        {HOST_PROBE_ERROR, HOST_PROBE_BMC_ON, HOST_OFF_DISPROVED, "BMC says the power is on"},
+        /* A machine without power cannot answer, whatever its BMC says. */
+        {HOST_PROBE_REFUSED, HOST_PROBE_BMC_OFF, HOST_OFF_DISPROVED, "machine answers"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct host_off_watch w;
+        host_off_watch_start(&w, 1, 0);
+        if (rows[i].tcp != HOST_PROBE_NONE)
+            host_off_note(&w, HOST_PROBE_TCP, rows[i].tcp, 100);
+        if (rows[i].bmc != HOST_PROBE_NONE)
+            host_off_note(&w, HOST_PROBE_BMC, rows[i].bmc, 100);
+        char why[256] = "";
+        enum host_off_verdict v = host_off_verdict(&w, why, sizeof why);
+        if (v != rows[i].want || !strstr(why, rows[i].says))
+            fail_msg("row %zu: verdict %d '%s', want %d '%s'", i, v, why, rows[i].want,
+                     rows[i].says);
+    }
+    /* Reports bind to the OFF announcement they disprove. */
+    struct host_off_report r[] = {{"h3", 4, "BMC on"}, {"h5", 9, "refused"}};
+    assert_ptr_equal(host_off_disproved(r, 2, "h3", 4), &r[0]);
+    assert_null(host_off_disproved(r, 2, "h3", 5));
+    assert_null(host_off_disproved(r, 2, "h4", 4));
+    assert_ptr_equal(host_off_disproved(r, 2, "h5", 9), &r[1]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(migrate_peer_table),   cmocka_unit_test(migrate_vm_table),
-        cmocka_unit_test(power_off_table),      cmocka_unit_test(gate_text_round_trip),
-        cmocka_unit_test(gate_refusals),
+        cmocka_unit_test(migrate_peer_table),  cmocka_unit_test(migrate_vm_table),
+        cmocka_unit_test(power_off_table),     cmocka_unit_test(gate_text_round_trip),
+        cmocka_unit_test(gate_refusals),       cmocka_unit_test(off_probes_fall_due),
+        cmocka_unit_test(off_verdict_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

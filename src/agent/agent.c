@@ -88,6 +88,7 @@ static int run(struct agent *a, int sigfd) {
         security_run(a, agent_clock_ms());
         agent_leader_run(a, agent_clock_ms());
         agent_power_run(a, agent_clock_ms());
+        agent_offcheck_run(a, agent_clock_ms());
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
                                                      .events = POLLIN},
@@ -104,6 +105,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_leader_deadline(a);
         if (agent_power_deadline(a) < deadline)
             deadline = agent_power_deadline(a);
+        if (agent_offcheck_deadline(a) < deadline)
+            deadline = agent_offcheck_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         if (poll(fds, (nfds_t)(FD_CLUSTER + n), timeout) < 0 && errno != EINTR) {
@@ -274,6 +277,7 @@ int agent_main(int argc, char **argv) {
             cluster_leave(a);
         log_info("stopped");
     }
+    agent_offcheck_close(a);
     agent_leader_close(a);
     leadership_close(a);
     cluster_close(a);

@@ -71,8 +71,10 @@ static Nodectl__Member **members(struct agent *a, size_t *n) {
         }
         (*n)++;
     }
-    if (list)
+    if (list) {
         qsort(list, *n, sizeof *list, by_name);
+        agent_offcheck_mark(list, *n);
+    }
     return list;
 }
 

@@ -15,10 +15,12 @@
 #include "gossip/gossip.h"
 #include "host/host_checks.h"
 #include "host/host_gate.h"
+#include "host/host_offcheck.h"
 #include "hv/hv.h"
 #include "placement/placement.h"
 #include "rebalance/rebalance.h"
 #include "command.pb-c.h"
+#include "control.pb-c.h"
 #include "net/control.h"
 #include "net/discovery.h"
 #include "net/frame.h"
@@ -198,6 +200,27 @@ struct leader_state {
     uint64_t next_seq; /* of the next event; events[seq % MAX] */
 };
 
+/* A host this agent sees OFF, and the leader's probes of it
+ * (agent_offcheck.c; the decisions are src/host/host_offcheck.c's). */
+#define OFFCHECK_MAX 64
+struct offcheck_host {
+    bool used, seen;
+    uint64_t id; /* gossip member id */
+    char name[CONFIG_NAME_MAX];
+    struct gossip_addr addr;                 /* its agent's address */
+    char bmc[CONFIG_IPMI_ADDRESS_MAX];       /* from its last record; "": none */
+    struct host_off_watch watch;
+    enum host_off_verdict verdict;
+    char reason[160];
+    int tcp_fd;                              /* -1: no connect running */
+    uint64_t tcp_started_ms;
+    pid_t bmc_pid;                           /* 0: no ipmitool running */
+    int bmc_fd;                              /* its stdout */
+    char bmc_out[128];
+    size_t bmc_len;
+    uint64_t bmc_started_ms;
+};
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -216,6 +239,7 @@ struct agent {
     /* The inbound gate libvirt's hook reads (agent_gate.c). */
     enum host_gate gate;
     bool gate_written;
+    struct offcheck_host offcheck[OFFCHECK_MAX];
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -248,6 +272,17 @@ int agent_gate_set(struct agent *a, enum host_gate g, const char *reason, char *
                    size_t errlen);
 void agent_gate_settle(struct agent *a);
 
+/* agent_offcheck.c: hosts that announced "off" and are not. Every agent
+ * follows the OFF members; the leader probes them, publishes those found on
+ * in its record, and plans with them down. agent_offcheck_mark shows, in a
+ * member list, the OFF members a live record disproves as "failed". */
+void agent_offcheck_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_offcheck_deadline(const struct agent *a);
+void agent_offcheck_close(struct agent *a);
+bool agent_offcheck_disproved(const struct agent *a, const char *name);
+int agent_offcheck_to_record(const struct agent *a, Nodectl__HostRecord *rec);
+void agent_offcheck_mark(Nodectl__Member **list, size_t n);
+
 /* agent_synthetic_load.c: the test and demo knob's CPU demand, applied to
  * this host's record. */
 void agent_synthetic_load(const struct agent *a, Nodectl__HostRecord *rec);
@@ -262,6 +297,10 @@ void agent_wake(struct agent *a, const Nodectl__WakeCommand *w, struct action *x
 /* agent_ipmi.c: powering other hosts on through their BMCs. */
 bool agent_ipmi_can_wake(const struct agent *a);
 void agent_ipmi_power_on(struct agent *a, const Nodectl__WakeCommand *w, struct action *x);
+/* Starts `ipmitool ... chassis power status` against the BMC at bmc, its
+ * stdout in *out_fd (non-blocking); the child's pid, or -1 (no credentials,
+ * a bad address, no fork). */
+pid_t agent_ipmi_status_start(const struct agent *a, const char *bmc, int *out_fd);
 void agent_ipmi_run(struct agent *a, uint64_t now);
 bool agent_ipmi_busy(const struct agent *a);
 void agent_power_run(struct agent *a, uint64_t now_ms);

@@ -182,6 +182,10 @@ static int records_collect(struct agent *a, struct records *r) {
                                      ? LEADER_HOST_UP
                                  : info.state == GOSSIP_OFF ? LEADER_HOST_OFF
                                                             : LEADER_HOST_DOWN;
+        /* "Off", but its machine answers or its BMC says on: not a host
+         * to wake (agent_offcheck.c). */
+        if (l == LEADER_HOST_OFF && agent_offcheck_disproved(a, rec->name))
+            l = LEADER_HOST_DOWN;
         struct leader_member *m = &r->m[r->n++];
         *m = (struct leader_member){rec, l, false, false, 0};
         /* A host whose power-off failed lately (its off command failed, or
