@@ -217,10 +217,10 @@ static void off_host_that_stays_up_is_shown_failed(void **state) {
     assert_true(shows(conf1, "n2", " failed ", 20));
     char line[1024];
     assert_non_null(strstr(status_line(out, "n2", line, sizeof line),
-                           "announced off, but its machine answers: the agent's port refuses "
-                           "connections (up, no agent)"));
+                           "announced off, but its agent's port refuses connections (the "
+                           "machine is up, no agent)"));
     assert_int_equal(nodectl_run(conf1, "status --json", out, sizeof out, err, sizeof err), 0);
-    assert_non_null(strstr(out, "\"state_reason\": \"announced off, but its machine answers"));
+    assert_non_null(strstr(out, "\"state_reason\": \"announced off, but its agent's port refuses"));
     /* Back (and no longer to be powered off): alive, nothing failed. */
     write_off_conf(2, false, conf2);
     n2 = agent_start(conf2, log);

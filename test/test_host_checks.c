@@ -236,12 +236,18 @@ static void off_verdict_table(void **state) {
         {HOST_PROBE_SILENT, HOST_PROBE_NONE, HOST_OFF_CONFIRMED, "does not answer"},
         {HOST_PROBE_SILENT, HOST_PROBE_BMC_OFF, HOST_OFF_CONFIRMED, "BMC says the power is off"},
         {HOST_PROBE_ERROR, HOST_PROBE_BMC_OFF, HOST_OFF_CONFIRMED, "BMC says the power is off"},
-        {HOST_PROBE_REFUSED, HOST_PROBE_NONE, HOST_OFF_DISPROVED, "refuses connections (up, no agent)"},
-        {HOST_PROBE_ANSWERED, HOST_PROBE_NONE, HOST_OFF_DISPROVED, "accepts connections"},
-        {HOST_PROBE_SILENT, HOST_PROBE_BMC_ON, HOST_OFF_DISPROVED, "BMC says the power is on"},
+        {HOST_PROBE_REFUSED, HOST_PROBE_NONE, HOST_OFF_DISPROVED,
+         "announced off, but its agent's port refuses connections (the machine is up, no "
+         "agent)"},
+        {HOST_PROBE_ANSWERED, HOST_PROBE_NONE, HOST_OFF_DISPROVED,
+         "announced off, but its agent's port accepts connections"},
+        {HOST_PROBE_SILENT, HOST_PROBE_BMC_ON, HOST_OFF_DISPROVED,
+         "announced off, but its BMC says the power is on"},
         {HOST_PROBE_ERROR, HOST_PROBE_BMC_ON, HOST_OFF_DISPROVED, "BMC says the power is on"},
+        {HOST_PROBE_REFUSED, HOST_PROBE_BMC_ON, HOST_OFF_DISPROVED,
+         "refuses connections (the machine is up, no agent) and its BMC says the power is on"},
         /* A machine without power cannot answer, whatever its BMC says. */
-        {HOST_PROBE_REFUSED, HOST_PROBE_BMC_OFF, HOST_OFF_DISPROVED, "machine answers"},
+        {HOST_PROBE_REFUSED, HOST_PROBE_BMC_OFF, HOST_OFF_DISPROVED, "port refuses"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct host_off_watch w;

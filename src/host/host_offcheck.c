@@ -49,18 +49,14 @@ void host_off_note(struct host_off_watch *w, enum host_probe_kind kind,
 }
 
 enum host_off_verdict host_off_verdict(const struct host_off_watch *w, char *why, size_t len) {
-    if (w->tcp == HOST_PROBE_REFUSED) {
-        snprintf(why, len, "announced off, but its machine answers: the agent's port refuses "
-                           "connections (up, no agent)");
-        return HOST_OFF_DISPROVED;
-    }
-    if (w->tcp == HOST_PROBE_ANSWERED) {
-        snprintf(why, len, "announced off, but its machine answers: the agent's port accepts "
-                           "connections");
-        return HOST_OFF_DISPROVED;
-    }
-    if (w->bmc == HOST_PROBE_BMC_ON) {
-        snprintf(why, len, "announced off, but its BMC says the power is on");
+    const char *port = w->tcp == HOST_PROBE_REFUSED
+                           ? "its agent's port refuses connections (the machine is up, no agent)"
+                       : w->tcp == HOST_PROBE_ANSWERED ? "its agent's port accepts connections"
+                                                       : NULL;
+    const char *bmc = w->bmc == HOST_PROBE_BMC_ON ? "its BMC says the power is on" : NULL;
+    if (port || bmc) {
+        snprintf(why, len, "announced off, but %s%s%s", port ? port : bmc,
+                 port && bmc ? " and " : "", port && bmc ? bmc : "");
         return HOST_OFF_DISPROVED;
     }
     if (w->bmc == HOST_PROBE_BMC_OFF || w->tcp == HOST_PROBE_SILENT) {

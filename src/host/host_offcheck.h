@@ -74,9 +74,10 @@ uint64_t host_off_next_ms(const struct host_off_watch *w, const struct host_off_
 void host_off_note(struct host_off_watch *w, enum host_probe_kind kind,
                    enum host_probe_result r, uint64_t now_ms);
 
-/* What the last results say, with the reason shown to operators. A
- * machine that answers outranks a BMC (a BMC may be misconfigured, a
- * machine without power cannot answer); an error says nothing. */
+/* What the last results say, with the reason shown to operators. Either
+ * evidence disproves "off" (a machine without power cannot answer; a BMC
+ * that says on is believed), and the reason names both when both do; an
+ * error says nothing. */
 enum host_off_verdict host_off_verdict(const struct host_off_watch *w, char *why, size_t len);
 
 /* A verdict as published in a live host's record. */
