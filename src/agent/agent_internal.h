@@ -202,7 +202,7 @@ struct leader_state {
 
 /* A host this agent sees OFF, and the leader's probes of it
  * (agent_offcheck.c; the decisions are src/host/host_offcheck.c's). */
-#define OFFCHECK_MAX 64
+#define OFFCHECK_MAX 1024
 struct offcheck_host {
     bool used, seen;
     uint64_t id; /* gossip member id */
@@ -240,6 +240,7 @@ struct agent {
     enum host_gate gate;
     bool gate_written;
     struct offcheck_host offcheck[OFFCHECK_MAX];
+    bool offcheck_full_told;
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */

@@ -33,6 +33,10 @@
 #define BMC_EVERY_MS 30000
 /* While a probe runs, the loop looks at it this often. */
 #define PROBE_POLL_MS 100
+/* Probes at once: sockets for the connects, ipmitool processes (a BMC
+ * answers a few sessions at a time). */
+#define TCP_PROBES_MAX 32
+#define BMC_PROBES_MAX 4
 
 static struct host_off_policy policy(const struct agent *a) {
     return (struct host_off_policy){a->cfg.off_check_after_ms, TCP_EVERY_MS, BMC_EVERY_MS};
@@ -216,9 +220,18 @@ void agent_offcheck_run(struct agent *a, uint64_t now) {
             h->used = false;
             h = NULL;
         }
-        if (!h && !(h = follow(a, &m, now)))
+        if (!h && !(h = follow(a, &m, now))) {
+            if (!a->offcheck_full_told)
+                log_warn("more than %d hosts are off: those beyond are not probed", OFFCHECK_MAX);
+            a->offcheck_full_told = true;
             continue;
+        }
         h->seen = true;
+    }
+    int tcp_running = 0, bmc_running = 0;
+    for (size_t i = 0; i < OFFCHECK_MAX; i++) {
+        tcp_running += a->offcheck[i].used && a->offcheck[i].tcp_fd >= 0;
+        bmc_running += a->offcheck[i].used && a->offcheck[i].bmc_pid > 0;
     }
     bool leader = leadership_is_leader(a);
     struct host_off_policy pol = policy(a);
@@ -238,15 +251,23 @@ void agent_offcheck_run(struct agent *a, uint64_t now) {
             host_off_watch_start(&h->watch, h->watch.incarnation, h->watch.since_ms);
             continue;
         }
-        if (h->tcp_fd >= 0)
+        if (h->tcp_fd >= 0) {
             tcp_follow(h, now);
-        if (h->bmc_pid > 0)
+            tcp_running -= h->tcp_fd < 0;
+        }
+        if (h->bmc_pid > 0) {
             bmc_follow(h, now);
+            bmc_running -= h->bmc_pid <= 0;
+        }
         unsigned due = host_off_due(&h->watch, &pol, now, can_probe_bmc(a, h));
-        if ((due & HOST_PROBE_TCP) && h->tcp_fd < 0)
+        if ((due & HOST_PROBE_TCP) && h->tcp_fd < 0 && tcp_running < TCP_PROBES_MAX) {
             tcp_start(h, now);
-        if ((due & HOST_PROBE_BMC) && h->bmc_pid <= 0)
+            tcp_running += h->tcp_fd >= 0;
+        }
+        if ((due & HOST_PROBE_BMC) && h->bmc_pid <= 0 && bmc_running < BMC_PROBES_MAX) {
             bmc_start(a, h, now);
+            bmc_running += h->bmc_pid > 0;
+        }
         changed |= judge(h);
     }
     if (changed)
@@ -265,6 +286,9 @@ uint64_t agent_offcheck_deadline(const struct agent *a) {
         uint64_t t = h->tcp_fd >= 0 || h->bmc_pid > 0
                          ? now + PROBE_POLL_MS
                          : host_off_next_ms(&h->watch, &pol, can_probe_bmc(a, h));
+        /* A probe due but held back by the limits waits for a running one. */
+        if (t < now + PROBE_POLL_MS)
+            t = now + PROBE_POLL_MS;
         if (t < d)
             d = t;
     }
