@@ -36,7 +36,7 @@ on_exit() {
             [[ -f $f ]] && { echo "--- $f (last 25 lines)"; tail -25 "$f"; } >&2
         done
     fi
-    [[ -n ${WATCH:-} ]] && kill "$WATCH" 2>/dev/null
+    if [[ -n ${WATCH:-} ]]; then kill "$WATCH" 2>/dev/null || true; fi
     rig down >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
