@@ -107,7 +107,7 @@ static void migrate_vm_table(void **state) {
     assert_string_equal(why, "VM 'ghost' is not on this host");
 }
 
-/* The view before defect 3's guest: empty but for shut-off domains. */
+/* Empty but for shut-off domains, then any domain with a process. */
 static void power_off_table(void **state) {
     struct hv_domain_now doms[12];
     struct hv_fresh v = {.token = 1, .available = true, .doms = doms};
