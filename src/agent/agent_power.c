@@ -216,7 +216,7 @@ void agent_power_off(struct agent *a, struct action *x) {
         refuse(x, why);
         return;
     }
-    char reason[160], err[CONFIG_PATH_MAX + 128];
+    char reason[160], err[HV_REASON_MAX];
     snprintf(reason, sizeof reason, "powering off (command %s, term %llu)", x->id,
              (unsigned long long)x->term);
     if (agent_gate_set(a, HOST_GATE_CLOSED, reason, err, sizeof err) != 0) {
