@@ -31,14 +31,8 @@ source "$HERE/cluster.sh"
 WORK=$(mktemp -d /tmp/nodectl-guard-rig.XXXXXX)
 on_exit() {
     local rc=$?
-    if ((rc != 0)); then
-        for f in "$WORK"/rig*/agent*.log "/run/$NODECTL_RIG/power.log"; do
-            [[ -f $f ]] && { echo "--- $f (last 25 lines)"; tail -25 "$f"; } >&2
-        done
-    fi
     if [[ -n ${WATCH:-} ]]; then kill "$WATCH" 2>/dev/null || true; fi
-    rig down >/dev/null 2>&1 || true
-    rm -rf "$WORK"
+    cluster_exit "$rc"
 }
 trap on_exit EXIT
 # How long a host must be "off" before the leader probes it.
@@ -50,53 +44,13 @@ virsh_on() {
     rig exec "$h" virsh -q -c qemu:///system "$@"
 }
 
-rig up 4 1 >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "rig up"; }
-mapfile -t HOSTS < <(rig hosts)
+# rig3 stays committed long enough to be tried, then its agent dies; the machine stays up.
+declare -A OFF_COMMANDS=([rig3]='sleep 25; kill -KILL $PPID')
+IPMI_HOSTS=(rig1 rig2 rig3 rig4)
+LEADER_EXTRA="off_check_after = ${OFF_CHECK_S}s"
+cluster_make 4 1 rig1
 for h in rig2 rig3 rig4; do virsh_on "$h" destroy "$h-vm1" >/dev/null; done
-"$NODECTL" keygen "$WORK/cluster.key"
-: >"$WORK/load"
-for h in "${HOSTS[@]}"; do
-    addr=$(rig addr "$h")
-    read -r bmc bmc_user bmc_pw < <(rig bmc "$h")
-    mkdir -p "$WORK/$h/state"
-    case $h in
-        rig2) off=$(rig power-off-command rig2); printf '1\n' >"$WORK/$h/state/drain" ;;
-        # Committed long enough to be tried, then its agent dies; the machine stays up.
-        rig3) off='sleep 25; kill -KILL $PPID' ;;
-        *) off=$(rig power-off-command "$h") ;;
-    esac
-    cat >"$WORK/$h/nodectl.conf" <<CONF
-[cluster]
-name = guard
-key_file = $WORK/cluster.key
-seeds = $(rig addr rig1):7946
-candidates = rig1
-[node]
-name = $h
-bind_address = $addr
-state_dir = $WORK/$h/state
-control_socket = $WORK/$h/ctl.sock
-[hypervisor]
-uri = qemu:///system
-sample_interval = 1s
-migration_uri = qemu+tcp://$addr/system
-migration_address = tcp://$addr
-migration_timeout = 60s
-synthetic_load_file = $WORK/load
-[leader]
-automation = auto
-plan_interval = 2s
-vm_cooldown = 1s
-wake_cooldown = 1ms
-off_check_after = ${OFF_CHECK_S}s
-[power]
-off_command = $off
-ipmi_user = $bmc_user
-ipmi_password_file = $bmc_pw
-ipmi_cipher_suite = 3
-ipmi_address = $bmc
-CONF
-done
+printf '1\n' >"$WORK/rig2/state/drain"
 # The hook on rig2 and rig3; rig4 is a host whose libvirtd has not loaded it.
 for h in rig2 rig3; do rig hook "$h" "$NODECTL" -c "$WORK/$h/nodectl.conf" hook qemu; done
 
@@ -112,9 +66,7 @@ for h in rig2 rig3; do rig hook "$h" "$NODECTL" -c "$WORK/$h/nodectl.conf" hook 
     elapsed_s "$t" >"$WORK/start4.s"
 ) &
 WATCH=$!
-for h in "${HOSTS[@]}"; do
-    rig spawn "$h" "$WORK/$h/agent.log" "$NODECTL" agent -c "$WORK/$h/nodectl.conf" >/dev/null
-done
+cluster_start
 
 # 1. A drained host takes no migration: nodectl says so, and its libvirtd refuses one sent
 # behind nodectl's back.
