@@ -47,6 +47,11 @@ static void reload(struct agent *a) {
 }
 
 static int signal_fd(void) {
+    /* A write to a libvirtd that just closed its end (a restart, a crash)
+     * must fail with EPIPE, not end the agent: libvirt's RPC client writes
+     * without MSG_NOSIGNAL. Children get SIGPIPE back before exec. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        return -1;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

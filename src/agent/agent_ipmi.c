@@ -48,6 +48,7 @@ static void exec_ipmitool(const struct ipmi_command *c, int out_fd, int err_fd) 
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
     int null = open("/dev/null", O_RDWR);
     if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd >= 0 ? out_fd : null, 1) < 0 ||
         dup2(err_fd >= 0 ? err_fd : null, 2) < 0)

@@ -291,6 +291,7 @@ static pid_t spawn_off_command(const char *command) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
     closefrom(3);
     execl("/bin/sh", "sh", "-c", command, (char *)NULL);
     _exit(127);
