@@ -277,6 +277,8 @@ check_agent_serves() {
     in_root test -s /var/lib/nodectl/node-id || fail "no node identity in /var/lib/nodectl"
     [ "$(in_root stat -c %a /run/nodectl/nodectl.sock)" = 660 ] ||
         fail "control socket mode is not 0660"
+    [ "$(in_root stat -c %G /run/nodectl/nodectl.sock)" = nodectl ] ||
+        fail "control socket group is not nodectl (postinst creates it)"
 }
 
 # Waits for a line in the agent's log (the journal in systemd mode).

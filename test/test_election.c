@@ -191,6 +191,37 @@ static void the_preferred_candidate_ends_up_leading(void **state) {
     h_free(&h);
 }
 
+/* candidates = n1:10, n2, n3 with n1 down from the start: n1 never
+ * answered a heartbeat (its ack time is "never"), so it is not reachable
+ * and the leader among n2 and n3 keeps leading. Read as "answered just
+ * now" (the subtraction from "never" overflowing), the leader abdicated to
+ * n1 every few heartbeats and n2 and n3 traded terms without end. */
+static void a_preferred_candidate_that_is_down_causes_no_churn(void **state) {
+    struct harness h;
+    h_init(&h, 3, 12, HB, T);
+    for (int i = 0; i < 3; i++) {
+        h.cfg[i].voters[0].priority = 10;
+        election_free(h.e[i]);
+        h.e[i] = election_new(&h.cfg[i], &h.disk[i], 60 + (uint64_t)i, h.now);
+    }
+    h_crash(&h, 0);
+    h_run(&h, 4 * T);
+    int l = h_leader(&h);
+    assert_true(l == 1 || l == 2);
+    uint64_t term = election_term(h.e[l]);
+    h_run(&h, 20 * T);
+    assert_int_equal(h_leader(&h), l);
+    assert_int_equal(election_term(h.e[l]), term);
+    assert_int_equal(h_lease_holder(&h), l);
+    /* Nor does an explicit transfer to "the preferred reachable voter" pick
+     * the one that never answered: the other live voter is chosen. */
+    assert_int_equal(election_transfer(h.e[l], h.now, 0), 0);
+    h_run(&h, 200);
+    assert_int_equal(h_leader(&h), 3 - l);
+    assert_int_equal(h.violations, 0);
+    h_free(&h);
+}
+
 static void bad_messages_are_counted_and_ignored(void **state) {
     struct harness h;
     h_init(&h, 3, 10, HB, T);
@@ -259,6 +290,7 @@ int main(void) {
         cmocka_unit_test(a_voter_never_votes_twice_in_a_term),
         cmocka_unit_test(leadership_transfer_is_quick_and_fenced),
         cmocka_unit_test(the_preferred_candidate_ends_up_leading),
+        cmocka_unit_test(a_preferred_candidate_that_is_down_causes_no_churn),
         cmocka_unit_test(bad_messages_are_counted_and_ignored),
         cmocka_unit_test(a_single_voter_leads_alone),
         cmocka_unit_test(seed_sweep_keeps_the_invariants),

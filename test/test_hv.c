@@ -21,6 +21,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include "common/clock.h"
 #include "hv/hv.h"
 
 static void sleep_ms(long ms) {
@@ -28,11 +29,7 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+static uint64_t now_ms(void) { return clock_mono_ms(); }
 
 static const struct hv_vm *find_vm(const struct hv_sample *s, const char *name) {
     for (size_t i = 0; i < s->n_vms; i++)
@@ -185,20 +182,20 @@ static void migration_refusals_and_driver_failure(void **state) {
     char err[512];
     /* Not connected yet: refused at once with the reason. */
     assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", NULL, 1000, 0,
-                                      NULL, NULL, err, sizeof err), -1);
+                                      UINT64_MAX, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "unavailable"));
     assert_true(hv_sample(hv, now_ms())->available);
     /* The domain is looked up in the migration's thread: an unknown one
      * ends refused, the caller never waits for libvirt. */
     assert_int_equal(hv_migrate_start(hv, "t1", "nope", "qemu+tcp://h2/system", NULL, 1000,
-                                      now_ms(), NULL, NULL, err, sizeof err), 0);
+                                      now_ms(), UINT64_MAX, NULL, NULL, err, sizeof err), 0);
     const struct hv_migration *m = migration_end(hv, "t1");
     assert_int_equal(m->state, HV_MIG_REFUSED);
     assert_string_equal(m->error, "VM 'nope' is not on this host");
     /* The caller's check sees the domain as libvirt shows it then. */
     assert_int_equal(hv_migrate_start(hv, "t2", "batch-1", "qemu+tcp://h2/system", NULL, 1000,
-                                      now_ms(), refuse_shut_off, "not running", err, sizeof err),
-                     0);
+                                      now_ms(), UINT64_MAX, refuse_shut_off, "not running", err,
+                                      sizeof err), 0);
     m = migration_end(hv, "t2");
     assert_true(seen_present);
     assert_string_equal(seen.name, "batch-1");
@@ -209,10 +206,10 @@ static void migration_refusals_and_driver_failure(void **state) {
     /* The test driver cannot migrate: the attempt runs and fails with
      * libvirt's own message. */
     assert_int_equal(hv_migrate_start(hv, "t3", "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
-                                      now_ms(), refuse_shut_off, "not running", err, sizeof err),
-                     0);
+                                      now_ms(), UINT64_MAX, refuse_shut_off, "not running", err,
+                                      sizeof err), 0);
     assert_int_equal(hv_migrate_start(hv, "t4", "db-1", "qemu+tcp://h2/system", NULL, 5000,
-                                      now_ms(), NULL, NULL, err, sizeof err), -1);
+                                      now_ms(), UINT64_MAX, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "already migrating"));
     m = migration_end(hv, "t3");
     assert_true(seen.active);
@@ -222,6 +219,19 @@ static void migration_refusals_and_driver_failure(void **state) {
     assert_string_equal(m->tag, "t3");
     assert_string_equal(m->dest_uri, "qemu+tcp://h2/system");
     assert_true(strlen(m->error) > 0);
+    assert_null(strstr(m->error, "grant"));
+    /* Its grant expired before the thread got to libvirt's call: the
+     * migration is refused without it, and the check, which comes after
+     * the clock's reading, is not asked either. */
+    seen_present = false;
+    assert_int_equal(hv_migrate_start(hv, "t5", "db-1", "qemu+tcp://h2/system", NULL, 5000,
+                                      now_ms(), now_ms(), refuse_shut_off, "not running", err,
+                                      sizeof err), 0);
+    m = migration_end(hv, "t5");
+    assert_int_equal(m->state, HV_MIG_REFUSED);
+    assert_string_equal(m->error, "not started: its grant expired before the migration could "
+                                  "start");
+    assert_false(seen_present);
     hv_free(hv);
 }
 

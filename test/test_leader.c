@@ -151,10 +151,10 @@ static void a_killed_leader_is_replaced(void **state) {
     term1 = term2;
 }
 
-/* A command as a deposed leader would send it: its old term. It comes from
- * a host of its own, "deposed", certified like the others: were it signed
- * as the frozen leader, its fresh epoch would make the real one's frames
- * look old to every host. */
+/* A command as a deposed leader would send it: its old term, to each host
+ * as its target. It comes from a host of its own, "deposed", certified like
+ * the others: were it signed as the frozen leader, its fresh epoch would
+ * make the real one's frames look old to every host. */
 static void send_stale_command(long term, const char *issuer) {
     char e[256], adv[32];
     unsigned port = test_port_base() + 10;
@@ -172,10 +172,15 @@ static void send_stale_command(long term, const char *issuer) {
     cmd.issuer = (char *)issuer;
     cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
     cmd.migrate = &mc;
-    uint8_t buf[256];
-    size_t len = nodectl__command__pack(&cmd, buf);
+    Nodectl__CommandMsg msg = NODECTL__COMMAND_MSG__INIT;
+    msg.body_case = NODECTL__COMMAND_MSG__BODY_COMMAND;
+    msg.command = &cmd;
     for (int i = 1; i <= N; i++) {
-        char to[32];
+        char to[32], target[8];
+        snprintf(target, sizeof target, "n%d", i);
+        cmd.target = target;
+        uint8_t buf[256];
+        size_t len = nodectl__command_msg__pack(&msg, buf);
         snprintf(to, sizeof to, "127.0.0.1:%u", test_port_base() + i - 1);
         assert_int_equal(transport_send(t, to, CHANNEL_COMMAND, buf, len), 0);
     }

@@ -1,4 +1,4 @@
-/* Gossiped records -> the planner's snapshot (src/agent/leader_snapshot.c):
+/* Gossiped records -> the planner's snapshot (src/leader/leader_snapshot.c):
  * capacities, flags, liveness, running VMs only, migrations in flight and
  * finished, names in reasons, and a real planning round over the result. */
 #include <setjmp.h>
@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "agent/leader_snapshot.h"
+#include "leader/leader_snapshot.h"
 
 /* Three hosts: n1 (candidate, up, 4 x 2000 MHz, 8 GiB) runs web (2 vCPUs,
  * 25 %), db (moving to n2) and a stopped VM; n2 is drained and runs batch;
@@ -102,11 +102,23 @@ static void world_init(struct world *w) {
     w->rec[0].n_migrations = 3;
 }
 
+/* Decodes the members' reports as they stand now, then builds. */
+static int build(struct world *w, struct leader_snapshot *s) {
+    leader_view_release(w->members, 4);
+    assert_int_equal(leader_view_decode(w->members, 4), 0);
+    return leader_snapshot_build(s, w->members, 4, 100, 250);
+}
+
+static void done(struct world *w, struct leader_snapshot *s) {
+    leader_snapshot_free(s);
+    leader_view_release(w->members, 4);
+}
+
 static void hosts_carry_capacity_flags_and_liveness(void **state) {
     struct world w;
     struct leader_snapshot s;
     world_init(&w);
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(build(&w, &s), 0);
     assert_int_equal(s.snap.n_hosts, 4);
     const struct placement_host *h = s.snap.hosts;
     assert_int_equal(h[0].cores, 4);
@@ -127,19 +139,19 @@ static void hosts_carry_capacity_flags_and_liveness(void **state) {
     assert_true(placement_power_watts(h[0].power, 0) == 100);
     assert_true(placement_power_watts(h[0].power, 1) == 250);
     assert_true(placement_power_watts(h[0].power, 0.5) == 175);
-    leader_snapshot_free(&s);
+    done(&w, &s);
 
     w.members[2].liveness = LEADER_HOST_OFF;
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(build(&w, &s), 0);
     assert_int_equal(s.snap.hosts[2].power_state, PLACEMENT_HOST_OFF);
     assert_int_equal(s.snap.hosts[2].flags, 0);
-    leader_snapshot_free(&s);
+    done(&w, &s);
 
     /* A host without a migration URI takes no migrations. */
     w.rec[0].migration_uri = "";
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(build(&w, &s), 0);
     assert_int_equal(s.snap.hosts[0].flags, PLACEMENT_HOST_CANDIDATE | PLACEMENT_HOST_NO_INBOUND);
-    leader_snapshot_free(&s);
+    done(&w, &s);
 }
 
 /* Power: a host without an off command is kept on; an off host is a
@@ -155,7 +167,7 @@ static void power_flags_and_wake_times(void **state) {
     w.pw[3].wake_mac = "";
     w.members[0].woken_at_ms = 90000;
     w.members[0].keep_on = true;
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(build(&w, &s), 0);
     const struct placement_host *h = s.snap.hosts;
     assert_int_equal(h[0].flags, PLACEMENT_HOST_CANDIDATE | PLACEMENT_HOST_KEEP_ON);
     assert_int_equal(h[1].flags, PLACEMENT_HOST_DRAIN | PLACEMENT_HOST_KEEP_ON);
@@ -164,11 +176,11 @@ static void power_flags_and_wake_times(void **state) {
     assert_int_equal(h[3].flags & PLACEMENT_HOST_FAILED, PLACEMENT_HOST_FAILED);
     assert_true(h[0].powered_on_at == 90.0);
     assert_true(h[1].powered_on_at < -1e200);
-    leader_snapshot_free(&s);
+    done(&w, &s);
     w.members[2].failed = true;
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(build(&w, &s), 0);
     assert_int_equal(s.snap.hosts[2].flags, PLACEMENT_HOST_FAILED);
-    leader_snapshot_free(&s);
+    done(&w, &s);
     (void)state;
 }
 
@@ -181,13 +193,14 @@ static void power_actions_are_not_migrations(void **state) {
     w.mig[0].kind = "wake";
     w.mig[0].vm = "db"; /* the woken host's name could be anything */
     size_t count;
-    assert_null(leader_foreign_migration(w.members, 4, NULL, 0, &count));
+    assert_int_equal(leader_view_decode(w.members, 4), 0);
+    assert_null(leader_view_foreign_migration(w.members, 4, NULL, 0, &count));
     assert_int_equal(count, 0);
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(build(&w, &s), 0);
     assert_int_equal(s.snap.hosts[0].migrations_in_flight, 0);
     for (size_t v = 0; v < s.snap.n_vms; v++)
         assert_false(s.snap.vms[v].in_migration);
-    leader_snapshot_free(&s);
+    done(&w, &s);
     (void)state;
 }
 
@@ -195,7 +208,7 @@ static void vms_are_the_running_ones_with_demand_and_moves(void **state) {
     struct world w;
     struct leader_snapshot s;
     world_init(&w);
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(build(&w, &s), 0);
     assert_int_equal(s.snap.n_vms, 3); /* web, db, batch; not the stopped one */
     const struct placement_vm *v = s.snap.vms;
     assert_string_equal(s.vm_rec[0]->name, "web");
@@ -215,7 +228,7 @@ static void vms_are_the_running_ones_with_demand_and_moves(void **state) {
     assert_int_equal(v[2].host, 1);
     /* Its refused attempt starts the cool-down like a move would. */
     assert_true(v[2].last_migrated_at == 7.0);
-    leader_snapshot_free(&s);
+    done(&w, &s);
 }
 
 static void reasons_name_hosts_and_vms(void **state) {
@@ -223,7 +236,7 @@ static void reasons_name_hosts_and_vms(void **state) {
     struct leader_snapshot s;
     char out[PLACEMENT_REASON_MAX];
     world_init(&w);
-    assert_int_equal(leader_snapshot_build(&s, w.members, 4, 100, 250), 0);
+    assert_int_equal(build(&w, &s), 0);
     leader_snapshot_explain(&s, "host 1 in drain: evacuating VM 2 to host 0", out, sizeof out);
     assert_string_equal(out, "host n2 in drain: evacuating VM batch to host n1");
     /* Ids out of range and words that merely start alike stay as written. */
@@ -231,15 +244,15 @@ static void reasons_name_hosts_and_vms(void **state) {
     assert_string_equal(out, "host 9 hostile VM x");
     leader_snapshot_explain(&s, "host 0 and more", out, 8);
     assert_string_equal(out, "host n1");
-    leader_snapshot_free(&s);
+    done(&w, &s);
 }
 
 /* Snapshot and plan with the agent's default policy, at 10,000 s. */
-static void plan_world(const struct world *w, struct leader_snapshot *s,
+static void plan_world(struct world *w, struct leader_snapshot *s,
                        struct placement_plan *plan) {
     struct placement_policy pol;
     struct prng rng;
-    assert_int_equal(leader_snapshot_build(s, w->members, 4, 100, 250), 0);
+    assert_int_equal(build(w, s), 0);
     assert_int_equal(placement_policy_by_name("default", -1, &pol), 0);
     prng_seed(&rng, 1);
     placement_plan_init(plan);
@@ -266,7 +279,7 @@ static void the_planner_evacuates_the_drained_host(void **state) {
     }
     assert_int_equal(moves, 1);
     placement_plan_free(&plan);
-    leader_snapshot_free(&s);
+    done(&w, &s);
 }
 
 /* A new leader finds db moving (command c-db, of an earlier term): it is
@@ -279,15 +292,17 @@ static void takeover_sees_migrations_still_running(void **state) {
     w.mig[0].id = "c-db";
     w.mig[1].id = "c-web";
     w.mig[2].id = "c-batch";
-    const Nodectl__Migration *m = leader_foreign_migration(w.members, 4, NULL, 0, &count);
+    assert_int_equal(leader_view_decode(w.members, 4), 0);
+    const struct report *m = leader_view_foreign_migration(w.members, 4, NULL, 0, &count);
     assert_non_null(m);
-    assert_string_equal(m->id, "c-db");
+    assert_string_equal(m->m->id, "c-db");
     assert_int_equal(count, 1);
     const char *own[] = {"c-web", "c-db"};
-    assert_null(leader_foreign_migration(w.members, 4, own, 2, &count));
+    assert_null(leader_view_foreign_migration(w.members, 4, own, 2, &count));
     assert_int_equal(count, 0);
     w.members[0].liveness = LEADER_HOST_DOWN;
-    assert_null(leader_foreign_migration(w.members, 4, NULL, 0, &count));
+    assert_null(leader_view_foreign_migration(w.members, 4, NULL, 0, &count));
+    leader_view_release(w.members, 4);
 }
 
 /* The planner never moves a VM already moving: with n1 drained, web is
@@ -310,7 +325,48 @@ static void a_vm_in_flight_is_never_planned_again(void **state) {
     }
     assert_true(web);
     placement_plan_free(&plan);
-    leader_snapshot_free(&s);
+    done(&w, &s);
+}
+
+/* An off host is planned with what its last record gave, even when its
+ * hypervisor was unavailable just before it went off (the agent keeps its
+ * last capacity then): the planner wakes it for an overloaded host. With
+ * no capacity known at all it is failed, with a reason, never a 0 MB host
+ * that is silently never chosen. */
+static void an_off_host_is_woken_with_its_last_capacity(void **state) {
+    struct world w;
+    struct leader_snapshot s;
+    struct placement_plan plan;
+    char why[LEADER_UNUSABLE_MAX];
+    world_init(&w);
+    w.members[3].liveness = LEADER_HOST_OFF; /* n4 */
+    w.hv[3].reason = "cannot connect to libvirtd";
+    w.rec[3].migration_uri = "test:///default";
+    w.use[0].cpu_percent = 99; /* n1 overloaded; n2 drained, n3 down */
+    w.vm[0].cpu_percent = w.vm[1].cpu_percent = 99;
+    plan_world(&w, &s, &plan);
+    const struct placement_host *h = &s.snap.hosts[3];
+    assert_int_equal(h->power_state, PLACEMENT_HOST_OFF);
+    assert_int_equal(h->flags & PLACEMENT_HOST_FAILED, 0);
+    assert_int_equal(h->mem_mb, 8192);
+    assert_int_equal(h->cores, 4);
+    assert_null(leader_host_unusable(&w.rec[3], LEADER_HOST_OFF, false, why, sizeof why));
+    bool woken = false;
+    for (size_t i = 0; i < plan.n_actions; i++)
+        woken |= plan.actions[i].kind == PLACEMENT_POWER_ON && plan.actions[i].host == 3;
+    assert_true(woken);
+    placement_plan_free(&plan);
+    done(&w, &s);
+
+    w.cap[3].cpus = 0;
+    w.cap[3].memory_kib = 0;
+    assert_int_equal(build(&w, &s), 0);
+    assert_int_equal(s.snap.hosts[3].flags & PLACEMENT_HOST_FAILED, PLACEMENT_HOST_FAILED);
+    assert_non_null(leader_host_unusable(&w.rec[3], LEADER_HOST_OFF, false, why, sizeof why));
+    assert_string_equal(why, "off: its capacity is unknown (cannot connect to libvirtd before "
+                             "it went off)");
+    done(&w, &s);
+    (void)state;
 }
 
 int main(void) {
@@ -323,6 +379,7 @@ int main(void) {
         cmocka_unit_test(the_planner_evacuates_the_drained_host),
         cmocka_unit_test(takeover_sees_migrations_still_running),
         cmocka_unit_test(a_vm_in_flight_is_never_planned_again),
+        cmocka_unit_test(an_off_host_is_woken_with_its_last_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

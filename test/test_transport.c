@@ -1,6 +1,7 @@
 /* Agent-to-agent transport over real nng TCP sockets on loopback: delivery,
- * refusal of frames under another key, CA or mode, and never blocking on a
- * dead peer. */
+ * refusal of frames under another key, CA or mode, never blocking on a
+ * dead peer, the largest frame, and the bounds on connections that never
+ * authenticate. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flood.h"
 #include "frame_fixture.h"
 #include "net/transport.h"
 #include "test_helpers.h"
@@ -163,6 +165,106 @@ static void garbage_frames_are_dropped(void **state) {
     transport_close(b);
 }
 
+/* The largest payload travels; one byte more is refused by the sender. And
+ * the largest payload, sealed with the longest cluster name, host name and
+ * addresses (and so the largest certificate), fits TRANSPORT_FRAME_MAX. */
+static void the_largest_frame_travels_and_no_larger_one_is_sent(void **state) {
+    uint16_t p = port_base() + 8;
+    struct transport *a = open_at(p, &ring, &ca), *b = open_at(p + 1, &ring, &ca);
+    char to[64];
+    snprintf(to, sizeof to, "127.0.0.1:%u", p + 1);
+    static uint8_t big[TRANSPORT_PAYLOAD_MAX + 1];
+    memset(big, 0xab, sizeof big);
+    assert_int_equal(transport_send(a, to, CHANNEL_GOSSIP, big, TRANSPORT_PAYLOAD_MAX), 0);
+    assert_int_equal(transport_send(a, to, CHANNEL_GOSSIP, big, TRANSPORT_PAYLOAD_MAX + 1), -1);
+    assert_int_equal(transport_stats(a).dropped_send, 1);
+    struct frame_msg m;
+    assert_int_equal(recv_wait(b, &m, 5000), 1);
+    assert_int_equal(m.len, TRANSPORT_PAYLOAD_MAX);
+    assert_memory_equal(m.payload, big, m.len);
+    free(m.payload);
+    transport_close(a);
+    transport_close(b);
+
+    char cluster[FRAME_CLUSTER_MAX], name[FRAME_NAME_MAX], addr[FRAME_ADDR_MAX];
+    memset(cluster, 'c', sizeof cluster - 1);
+    cluster[sizeof cluster - 1] = '\0';
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    memset(addr, 'a', sizeof addr - 1);
+    memcpy(addr + sizeof addr - 7, ":65535", 7);
+    struct fixture_host h;
+    fixture_host(&h, name, addr, &ca, true, NOW_S - 60, NOW_S + 3600);
+    struct frame_config fc = {.cluster = cluster, .name = name, .addrs = {addr}, .n_addrs = 1,
+                              .epoch = UINT64_MAX, .senders_max = 1};
+    struct frame_ctx *c = frame_ctx_new(&fc);
+    assert_non_null(c);
+    frame_ctx_set_keyring(c, &ring);
+    frame_ctx_set_identity(c, ca.pk, h.sk, h.cert, h.cert_len);
+    size_t size = frame_sealed_size(c, addr, TRANSPORT_PAYLOAD_MAX);
+    assert_true(size > TRANSPORT_PAYLOAD_MAX && size <= TRANSPORT_FRAME_MAX);
+    frame_ctx_free(c);
+}
+
+/* Unauthenticated connections from one address: past the per-address
+ * limit the oldest are cut, the rest when their grace runs out, whether
+ * they did the SP handshake ("slow") or not ("idle", which nng does not
+ * report); a frame announced above TRANSPORT_FRAME_MAX closes its
+ * connection at once. Peers keep talking meanwhile. */
+static void unauthenticated_connections_are_bounded(void **state) {
+    uint16_t p = port_base() + 10;
+    struct transport *a = open_at(p, &ring, &ca), *b = open_at(p + 1, &ring, &ca);
+    char to[64];
+    snprintf(to, sizeof to, "127.0.0.1:%u", p + 1);
+    struct flood *slow = flood_open("127.0.0.3", "127.0.0.1", p + 1, 0, 40, TRANSPORT_FRAME_MAX);
+    struct flood *idle = flood_open("127.0.0.4", "127.0.0.1", p + 1, 50, 0, 0);
+    struct flood *huge = flood_open("127.0.0.5", "127.0.0.1", p + 1, 0, 1,
+                                    TRANSPORT_FRAME_MAX + 1);
+    assert_non_null(slow);
+    assert_non_null(idle);
+    assert_non_null(huge);
+    struct frame_msg m;
+    int got = 0;
+    for (int waited = 0; waited < 2000; waited += 50) {
+        flood_trickle(slow);
+        flood_trickle(idle);
+        flood_trickle(huge);
+        transport_run(b);
+        assert_int_equal(transport_send(a, to, 1, "peer", 4), 0);
+        while (transport_recv(b, &m)) {
+            got++;
+            free(m.payload);
+        }
+        usleep(50000);
+    }
+    struct transport_stats st = transport_stats(b);
+    assert_int_equal(flood_counts(slow).slow_open, 32);
+    assert_int_equal(flood_counts(idle).idle_open, 32);
+    assert_int_equal(st.conns.cut[ADMISSION_PER_ADDRESS], 8 + 18);
+    assert_int_equal(flood_counts(huge).slow_open, 0);
+    assert_true(got >= 30);
+    /* The 64 left never authenticate: cut 5 s after they connected. */
+    for (int waited = 0; waited < 8000; waited += 50) {
+        flood_trickle(slow);
+        flood_trickle(idle);
+        transport_run(b);
+        if (!flood_counts(slow).slow_open && !flood_counts(idle).idle_open)
+            break;
+        usleep(50000);
+    }
+    assert_int_equal(flood_counts(slow).slow_open, 0);
+    assert_int_equal(flood_counts(idle).idle_open, 0);
+    st = transport_stats(b);
+    assert_int_equal(st.conns.cut[ADMISSION_UNAUTH_IDLE], 64);
+    assert_int_equal(st.received, (uint64_t)got);
+    assert_int_equal(st.conns.open, 1); /* a's connection */
+    flood_close(slow);
+    flood_close(idle);
+    flood_close(huge);
+    transport_close(a);
+    transport_close(b);
+}
+
 static void sending_to_a_dead_peer_never_blocks(void **state) {
     uint16_t p = port_base() + 6;
     struct transport *a = open_at(p, &ring, &ca);
@@ -184,6 +286,8 @@ int main(void) {
         cmocka_unit_test(wrong_key_other_ca_or_insecure_is_refused),
         cmocka_unit_test(garbage_frames_are_dropped),
         cmocka_unit_test(sending_to_a_dead_peer_never_blocks),
+        cmocka_unit_test(the_largest_frame_travels_and_no_larger_one_is_sent),
+        cmocka_unit_test(unauthenticated_connections_are_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

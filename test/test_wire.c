@@ -31,7 +31,8 @@ static void host_record_round_trip(void **state) {
     uuid_t id;
     memset(id, 0x42, sizeof id);
     static const double load[3] = {0.5, 0.25, 0.125};
-    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "test:///default", &s, load, 1234567);
+    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "test:///default", &s, NULL, load,
+                                                 1234567);
     assert_non_null(rec);
 
     size_t len = nodectl__host_record__get_packed_size(rec);
@@ -80,12 +81,23 @@ static void unavailable_hypervisor_record_carries_the_reason(void **state) {
     struct hv_sample s = {.available = false, .reason = "cannot connect: no socket"};
     uuid_t id = {0};
     static const double load[3] = {0, 0, 0};
-    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "qemu:///system", &s, load, 1);
+    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "qemu:///system", &s, NULL, load, 1);
     assert_non_null(rec);
     assert_false(rec->hypervisor->available);
     assert_string_equal(rec->hypervisor->reason, "cannot connect: no socket");
     assert_int_equal(rec->n_vms, 0);
     assert_int_equal(rec->capacity->cpus, 0);
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+    /* What it had before its hypervisor went away stays in the record, so
+     * that the leader can still plan it (a power-on once it is off). */
+    struct host_capacity last = {8, 2400, 1u << 24};
+    rec = host_record_build(&cfg, id, "qemu:///system", &s, &last, load, 1);
+    assert_non_null(rec);
+    assert_false(rec->hypervisor->available);
+    assert_int_equal(rec->capacity->cpus, 8);
+    assert_int_equal(rec->capacity->cpu_mhz, 2400);
+    assert_int_equal(rec->capacity->memory_kib, 1u << 24);
+    assert_int_equal(rec->usage->cpu_percent, 0);
     protobuf_c_message_free_unpacked(&rec->base, NULL);
 }
 

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "agent_internal.h"
 #include "common/identity.h"
 #include "common/log.h"
+#include "net/control.h"
 #include "net/ipmi.h"
 #include "net/wol.h"
 
@@ -35,15 +37,36 @@ static void reload(struct agent *a) {
     a->next_sample_ms = agent_clock_ms();
     if (strcmp(fresh.hypervisor_uri, a->cfg.hypervisor_uri) != 0 ||
         strcmp(fresh.control_socket, a->cfg.control_socket) != 0 ||
+        strcmp(fresh.control_group, a->cfg.control_group) != 0 ||
+        strcmp(fresh.control_admin_group, a->cfg.control_admin_group) != 0 ||
         strcmp(fresh.state_dir, a->cfg.state_dir) != 0 ||
         strcmp(fresh.node_name, a->cfg.node_name) != 0 || fresh.port != a->cfg.port ||
         strcmp(fresh.bind_address, a->cfg.bind_address) != 0)
-        log_warn("reload: node name, address, state directory, control socket and hypervisor "
-                 "URI take effect at the next restart");
+        log_warn("reload: node name, address, state directory, control socket and its groups, "
+                 "and hypervisor URI take effect at the next restart");
     log_info("configuration reloaded from %s (log_level, sample_interval)", a->cfg.path);
     char why[CONFIG_PATH_MAX + 600];
     if (security_reload(a, why, sizeof why) != 0)
         log_err("reload: keeping the running keyring and identity: %s", why);
+}
+
+/* Every connection costs a descriptor: take as many as the kernel allows
+ * this process (systemd starts services with 1024, and a hard limit of
+ * 524288), so that the transport's connection limits, sized from the
+ * result (transport.c), decide what is refused, not a full descriptor
+ * table that would refuse everything, the control socket's clients too. */
+static void raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    unsigned long long was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        log_warn("cannot raise the descriptor limit from %llu to %llu: %s", was,
+                 (unsigned long long)rl.rlim_max, strerror(errno));
+    else
+        log_info("descriptor limit raised from %llu to %llu", was,
+                 (unsigned long long)rl.rlim_cur);
 }
 
 static int signal_fd(void) {
@@ -65,7 +88,7 @@ static int signal_fd(void) {
 /* How long the agent waits for its first hypervisor sample at start. */
 #define FIRST_SAMPLE_WAIT_MS 5000u
 
-enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_CLUSTER, FD_MAX = FD_CLUSTER + 2 };
+enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_PLAN, FD_CLUSTER, FD_MAX = FD_CLUSTER + CLUSTER_FDS_MAX };
 
 /* Returns 0 on SIGTERM/SIGINT, -1 if the loop itself failed. */
 static int run(struct agent *a, int sigfd) {
@@ -92,13 +115,16 @@ static int run(struct agent *a, int sigfd) {
         leadership_run(a, agent_clock_ms());
         security_run(a, agent_clock_ms());
         agent_leader_run(a, agent_clock_ms());
+        agent_actions_run(a, agent_clock_ms());
         agent_power_run(a, agent_clock_ms());
         agent_offcheck_run(a, agent_clock_ms());
+        /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
                                                      .events = POLLIN},
-                                     [FD_HV] = {.fd = hv_event_fd(a->hv), .events = POLLIN}};
-        int cfds[2], n = cluster_fds(a, cfds);
+                                     [FD_HV] = {.fd = hv_event_fd(a->hv), .events = POLLIN},
+                                     [FD_PLAN] = {.fd = agent_leader_fd(a), .events = POLLIN}};
+        int cfds[CLUSTER_FDS_MAX], n = cluster_fds(a, cfds);
         for (int i = 0; i < n; i++)
             fds[FD_CLUSTER + i] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
         uint64_t deadline = cluster_deadline(a);
@@ -112,6 +138,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_power_deadline(a);
         if (agent_offcheck_deadline(a) < deadline)
             deadline = agent_offcheck_deadline(a);
+        if (agent_actions_deadline(a) < deadline)
+            deadline = agent_actions_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         if (poll(fds, (nfds_t)(FD_CLUSTER + n), timeout) < 0 && errno != EINTR) {
@@ -120,6 +148,8 @@ static int run(struct agent *a, int sigfd) {
         }
         if (fds[FD_CONTROL].revents & POLLIN)
             control_server_serve(a->ctl, agent_handle_request, a);
+        if (fds[FD_PLAN].revents & POLLIN)
+            agent_leader_plan_done(a);
         /* A domain started, stopped or moved: show it now, not at the next
          * sample. */
         if ((fds[FD_HV].revents & POLLIN) && hv_events_take(a->hv))
@@ -142,7 +172,29 @@ static void usage(FILE *out) {
                  "  --check            validate the configuration and exit\n");
 }
 
-/* Every check that needs no I/O beyond reading the file. */
+/* The [control] section. The default group is the package's, which a host
+ * without the package may lack: the socket then stays root's. */
+static struct control_access control_access_of(const struct config *cfg) {
+    return (struct control_access){
+        .group = cfg->control_group,
+        .group_optional = strcmp(cfg->control_group, CONFIG_DEFAULT_CONTROL_GROUP) == 0,
+        .admin_group = cfg->control_admin_group};
+}
+
+/* A group named in [control] that does not exist is a configuration error
+ * (but for the default group, control_access_of). */
+static int check_group(const struct config *cfg, const char *key, const char *name) {
+    gid_t gid;
+    char why[256];
+    if (control_group_id(name, &gid, why, sizeof why) == 0)
+        return 0;
+    fprintf(stderr, "nodectl agent: bad configuration: %s: key '%s' in [control]: %s\n",
+            cfg->path, key, why);
+    return -1;
+}
+
+/* Every check that needs no I/O beyond reading the file (and the group
+ * database). */
 static int check_config(const struct config *cfg) {
     struct gossip_config g;
     const char *bad = cluster_gossip_config(cfg, &g);
@@ -178,6 +230,10 @@ static int check_config(const struct config *cfg) {
                 strerror(errno));
         return -1;
     }
+    const struct control_access acc = control_access_of(cfg);
+    if ((!acc.group_optional && check_group(cfg, "group", acc.group) != 0) ||
+        (acc.admin_group[0] && check_group(cfg, "admin_group", acc.admin_group) != 0))
+        return -1;
     struct placement_policy pol;
     if (placement_policy_by_name(cfg->policy, -1, &pol) != 0) {
         fprintf(stderr, "nodectl agent: bad configuration: %s: [leader] policy '%s' is unknown; "
@@ -228,6 +284,8 @@ int agent_main(int argc, char **argv) {
         return rc;
     }
     log_set_level(a->cfg.log_level);
+    raise_fd_limit();
+    const struct control_access access = control_access_of(&a->cfg);
     char err[512];
     int sigfd = -1;
     bool usage_error = false;
@@ -243,7 +301,7 @@ int agent_main(int argc, char **argv) {
     } else if (hv_sample_request(a->hv) != 0) {
         log_err("hypervisor: cannot start the sampling thread");
         rc = 1;
-    } else if (!(a->ctl = control_server_open(a->cfg.control_socket, err, sizeof err))) {
+    } else if (!(a->ctl = control_server_open(a->cfg.control_socket, &access, err, sizeof err))) {
         log_err("control socket: %s", err);
         rc = 1;
     } else if (cluster_open(a, err, sizeof err, &usage_error) != 0) {
@@ -251,6 +309,9 @@ int agent_main(int argc, char **argv) {
         rc = usage_error ? 2 : 1;
     } else if (leadership_open(a, err, sizeof err) != 0) {
         log_err("election: %s", err);
+        rc = 1;
+    } else if (agent_actions_open(a, err, sizeof err) != 0) {
+        log_err("commands: %s", err);
         rc = 1;
     } else if (agent_drain_load(a, err, sizeof err) != 0) {
         log_err("drain: %s", err);
@@ -284,6 +345,7 @@ int agent_main(int argc, char **argv) {
     }
     agent_offcheck_close(a);
     agent_leader_close(a);
+    agent_actions_close(a);
     leadership_close(a);
     cluster_close(a);
     control_server_close(a->ctl);

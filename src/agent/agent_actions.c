@@ -1,15 +1,26 @@
-/* Commands this host was asked to carry out (live migrations, its own
- * power-off, wake requests for others), and
- * how they went. Their state travels in this host's gossiped record, so
- * whoever asked, any operator, and a new leader see in-flight work and its
- * results without asking. Running the same command id twice runs it once:
- * a command may be delivered again after a retry or a leader change. */
+/* The command channel: the I/O around the host guard (src/host/) on the
+ * target's side and the grants on the issuer's side (docs/safety.md).
+ *
+ * A command arrives; the guard checks its target, term and id and asks its
+ * issuer for a grant; the grant comes back with how long it holds on this
+ * host's clock; the command is carried out only if a fresh reading of the
+ * clock, taken immediately before the action, is still within it (for a
+ * migration, in the hypervisor's thread just before libvirt's call). What
+ * this host carried out or refused (live migrations, its own power-off,
+ * wake requests for others) travels in its gossiped record, so whoever
+ * asked, any operator, and a new leader see in-flight work and its results
+ * without asking. A command delivered twice runs once: the guard remembers
+ * its id before anything runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "agent_internal.h"
 #include "common/log.h"
+
+/* Room for the grant's trip back to the target, on the issuer's clock. */
+#define GRANT_ROOM_MS 20
 
 static const char *state_name(enum action_state s) {
     switch (s) {
@@ -22,11 +33,31 @@ static const char *state_name(enum action_state s) {
     return "unknown";
 }
 
-static struct action *find(struct agent *a, const char *id) {
-    for (size_t i = 0; i < ACTIONS_MAX; i++)
-        if (a->actions[i].used && strcmp(a->actions[i].id, id) == 0)
-            return &a->actions[i];
-    return NULL;
+/* Migration.kind in the record (proto/host.proto). */
+static const char *kind_word(enum command_kind k) {
+    return k == COMMAND_MIGRATE ? "" : command_kind_name(k);
+}
+
+int agent_actions_open(struct agent *a, char *err, size_t errlen) {
+    /* The election's margin covers clocks drifting by rho each way
+     * (election_lease.c): the guard assumes the same of this host's clock. */
+    struct host_guard_config c = {
+        .rho = (double)a->cfg.lease_drift_margin_ms / a->cfg.election_timeout_ms / 2};
+    snprintf(c.self, sizeof c.self, "%s", a->cfg.node_name);
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        seed = agent_wall_clock_ms() ^ a->cluster.self_id;
+    if (!(a->guard = host_guard_new(&c, seed))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    issued_clear(&a->operators);
+    return 0;
+}
+
+void agent_actions_close(struct agent *a) {
+    host_guard_free(a->guard);
+    a->guard = NULL;
 }
 
 /* A free slot, else the one that ended longest ago; NULL if all run. */
@@ -42,96 +73,240 @@ static struct action *slot(struct agent *a) {
     return best;
 }
 
-void agent_execute(struct agent *a, const Nodectl__Command *cmd) {
-    if (find(a, cmd->id)) {
-        log_debug("command %s: already known, not run again", cmd->id);
-        return;
-    }
-    char what[96];
-    snprintf(what, sizeof what, "command %s", cmd->id);
-    if (!leadership_admit(a, cmd->term, what, cmd->issuer))
-        return;
-    /* A leader's command that arrives after its deadline is stale: the
-     * leader has given up on it (and may have planned anew). Wall clocks
-     * must agree to within the dispatch grace (NTP). */
-    if (cmd->deadline_ms && agent_wall_clock_ms() > cmd->deadline_ms) {
-        log_warn("refused %s from %s: its deadline passed", what, cmd->issuer);
-        return;
-    }
-    if (cmd->body_case == NODECTL__COMMAND__BODY_DRAIN) {
-        char err[CONFIG_PATH_MAX + 64];
-        if (agent_drain_set(a, cmd->drain->drain, err, sizeof err) != 0)
-            log_err("%s from %s: %s", what, cmd->issuer, err);
-        return;
-    }
-    if (cmd->body_case == NODECTL__COMMAND__BODY_TRANSFER) {
-        char err[128];
-        if (leadership_transfer(a, cmd->transfer->destination, err, sizeof err) != 0)
-            log_warn("%s from %s: leadership transfer refused: %s", what, cmd->issuer, err);
-        return;
-    }
-    if (cmd->body_case != NODECTL__COMMAND__BODY_MIGRATE &&
-        cmd->body_case != NODECTL__COMMAND__BODY_POWER_OFF &&
-        cmd->body_case != NODECTL__COMMAND__BODY_WAKE) {
-        log_warn("command %s from %s: unknown kind; ignored", cmd->id, cmd->issuer);
-        return;
-    }
+/* A record entry for a command that acts on VMs or power; NULL for the
+ * others (drain, transfer: a flag and the election show them) or when
+ * every slot runs. */
+static struct action *record_entry(struct agent *a, const struct command *c) {
+    if (c->kind != COMMAND_MIGRATE && c->kind != COMMAND_POWER_OFF && c->kind != COMMAND_WAKE)
+        return NULL;
     struct action *x = slot(a);
     if (!x) {
-        log_err("command %s from %s: %d actions already run; refused", cmd->id, cmd->issuer,
+        log_err("command %s from %s: %d actions already run; not recorded", c->id, c->issuer,
                 ACTIONS_MAX);
-        return;
+        return NULL;
     }
     memset(x, 0, sizeof *x);
     x->used = true;
-    snprintf(x->id, sizeof x->id, "%s", cmd->id);
-    x->term = cmd->term;
+    snprintf(x->id, sizeof x->id, "%s", c->id);
+    x->kind = c->kind;
+    x->term = c->term;
     x->started_ms = agent_wall_clock_ms();
-    if (cmd->body_case == NODECTL__COMMAND__BODY_POWER_OFF) {
-        snprintf(x->kind, sizeof x->kind, "power-off");
+    if (c->kind == COMMAND_MIGRATE) {
+        snprintf(x->vm, sizeof x->vm, "%s", c->migrate.vm);
+        snprintf(x->destination, sizeof x->destination, "%s", c->migrate.destination);
+    } else if (c->kind == COMMAND_WAKE) {
+        snprintf(x->vm, sizeof x->vm, "%s", c->wake.host);
+        snprintf(x->destination, sizeof x->destination, "%s", c->wake.host);
+    } else {
         snprintf(x->destination, sizeof x->destination, "%s", a->cfg.node_name);
-        log_info("command %s from %s (term %llu): power off", cmd->id, cmd->issuer,
-                 (unsigned long long)cmd->term);
+    }
+    return x;
+}
+
+/* A command that will not run here: logged, and in the record for the
+ * issuer to follow. */
+static void refuse(struct agent *a, const struct command *c, const char *why) {
+    char what[COMMAND_VM_MAX + COMMAND_NAME_MAX + 32];
+    command_describe(c, what, sizeof what);
+    log_warn("refused command %s from %s (term %llu, %s): %s", c->id, c->issuer,
+             (unsigned long long)c->term, what, why);
+    struct action *x = record_entry(a, c);
+    if (!x)
+        return;
+    x->state = ACTION_REFUSED;
+    x->ended_ms = x->started_ms;
+    /* A long reason is cut to the record's field. */
+    snprintf(x->error, sizeof x->error, "%.*s", (int)sizeof x->error - 1, why);
+    cluster_publish(a, agent_clock_ms());
+}
+
+/* Carries out a granted command, after the final check. */
+static void act(struct agent *a, const struct command *c, uint64_t deadline) {
+    char what[COMMAND_VM_MAX + COMMAND_NAME_MAX + 32];
+    command_describe(c, what, sizeof what);
+    /* The last look at the clock before the action takes effect. */
+    if (!host_guard_may_act(&a->lead.fence, c->term, deadline, agent_clock_ms())) {
+        refuse(a, c, "its grant expired (or a newer term is known) before it could act");
+        return;
+    }
+    log_info("command %s from %s (term %llu): %s", c->id, c->issuer,
+             (unsigned long long)c->term, what);
+    if (c->kind == COMMAND_DRAIN) {
+        char err[CONFIG_PATH_MAX + 64];
+        if (agent_drain_set(a, c->drain, err, sizeof err) != 0)
+            log_err("command %s from %s: %s", c->id, c->issuer, err);
+        return;
+    }
+    if (c->kind == COMMAND_TRANSFER) {
+        char err[128];
+        if (leadership_transfer(a, c->transfer_to, err, sizeof err) != 0)
+            log_warn("command %s from %s: leadership transfer refused: %s", c->id, c->issuer,
+                     err);
+        return;
+    }
+    struct action *x = record_entry(a, c);
+    if (!x)
+        return;
+    if (c->kind == COMMAND_POWER_OFF) {
         agent_power_off(a, x);
-        cluster_publish(a, agent_clock_ms());
-        return;
-    }
-    if (cmd->body_case == NODECTL__COMMAND__BODY_WAKE) {
-        snprintf(x->kind, sizeof x->kind, "wake");
-        snprintf(x->vm, sizeof x->vm, "%s", cmd->wake->host);
-        snprintf(x->destination, sizeof x->destination, "%s", cmd->wake->host);
-        log_info("command %s from %s (term %llu): wake %s", cmd->id, cmd->issuer,
-                 (unsigned long long)cmd->term, cmd->wake->host);
-        agent_wake(a, cmd->wake, x);
-        cluster_publish(a, agent_clock_ms());
-        return;
-    }
-    const Nodectl__MigrateCommand *m = cmd->migrate;
-    snprintf(x->vm, sizeof x->vm, "%s", m->vm);
-    snprintf(x->destination, sizeof x->destination, "%s", m->destination);
-    log_info("command %s from %s (term %llu): migrate %s to %s", cmd->id, cmd->issuer,
-             (unsigned long long)cmd->term, m->vm, m->destination);
-    if (agent_migrate_refusal(a, cmd, x->error, sizeof x->error) == HOST_OK &&
-        hv_migrate_start(a->hv, x->id, m->vm, m->destination_uri,
-                         m->migration_address[0] ? m->migration_address : NULL,
-                         m->timeout_ms ? m->timeout_ms : a->cfg.migration_timeout_ms,
-                         agent_clock_ms(), agent_migrate_vm_check, NULL, x->error,
-                         sizeof x->error) == 0) {
+        /* Committed: no further command is accepted here until it is back. */
+        if (agent_powering_off(a))
+            host_guard_set_off(a->guard, true);
+    } else if (c->kind == COMMAND_WAKE) {
+        agent_wake(a, &c->wake, x);
+    } else if (hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
+                                c->migrate.migration_address[0] ? c->migrate.migration_address
+                                                                : NULL,
+                                c->migrate.timeout_ms ? c->migrate.timeout_ms
+                                                      : a->cfg.migration_timeout_ms,
+                                agent_clock_ms(), deadline, NULL, NULL, x->error,
+                                sizeof x->error) == 0) {
         x->state = ACTION_RUNNING;
     } else {
         x->state = ACTION_REFUSED;
         x->ended_ms = x->started_ms;
-        log_warn("command %s refused: %s", cmd->id, x->error);
+        log_warn("command %s refused: %s", c->id, x->error);
     }
     cluster_publish(a, agent_clock_ms());
 }
+
+static void on_grant(struct agent *a, const struct grant *gr, const char *sender);
+
+/* The answer to a grant request for a command this host issued: an
+ * operator's (granted within its window, no lease needed) or the
+ * executor's (only under the lease). */
+static void grant_request(struct agent *a, const struct grant_request *req, const char *from) {
+    struct command_msg m = {.kind = COMMAND_MSG_GRANT};
+    if (issued_find(&a->operators, req->id))
+        issued_grant_operator(&a->operators, req, agent_clock_ms(), OPERATOR_VALID_MS,
+                              GRANT_ROOM_MS, &m.grant);
+    else
+        agent_leader_grant(a, req, &m.grant);
+    log_debug("grant for command %s to %s: %s%s", req->id, req->target,
+              m.grant.granted ? "granted" : "refused: ", m.grant.reason);
+    if (!from[0])
+        on_grant(a, &m.grant, a->cfg.node_name);
+    else if (cluster_send_command(a, from, &m) != 0)
+        log_warn("grant for command %s: cannot reach %s at %s", req->id, req->target, from);
+}
+
+/* Does what the guard asks: requests to send, requests given up. */
+static void flush_guard(struct agent *a) {
+    struct host_guard_out o;
+    while (host_guard_next(a->guard, &o)) {
+        if (o.kind == HOST_GUARD_OUT_GIVE_UP) {
+            refuse(a, &o.cmd, o.why);
+        } else if (!o.reply_to[0]) {
+            grant_request(a, &o.ask, "");
+        } else {
+            struct command_msg m = {.kind = COMMAND_MSG_ASK, .ask = o.ask};
+            if (cluster_send_command(a, o.reply_to, &m) != 0)
+                log_warn("command %s: cannot ask %s at %s for its grant; asking again later",
+                         o.cmd.id, o.cmd.issuer, o.reply_to);
+        }
+    }
+}
+
+/* A grant from `sender` (its certificate's name; this host for its own). */
+static void on_grant(struct agent *a, const struct grant *gr, const char *sender) {
+    struct command c;
+    uint64_t deadline;
+    char why[COMMAND_REASON_MAX + 64];
+    switch (host_guard_on_grant(a->guard, &a->lead.fence, gr, sender, agent_clock_ms(), &c,
+                                &deadline, why, sizeof why)) {
+    case HOST_GUARD_ACT: act(a, &c, deadline); break;
+    case HOST_GUARD_REFUSED: refuse(a, &c, why); break;
+    case HOST_GUARD_IGNORED:
+        log_debug("grant for command %s from %s matches no request outstanding to it; ignored",
+                  gr->id, sender);
+        break;
+    }
+}
+
+/* A command arrived from `from` ("": issued on this host). */
+static void receive(struct agent *a, const struct command *c, const char *from) {
+    uint64_t before = a->lead.fence.highest;
+    enum host_guard_verdict v = host_guard_receive(a->guard, &a->lead.fence, c, from,
+                                                   agent_clock_ms());
+    if (a->lead.fence.highest != before)
+        leadership_fence_raised(a);
+    char what[96];
+    snprintf(what, sizeof what, "command %s", c->id);
+    switch (v) {
+    case HOST_GUARD_ASK: break;
+    case HOST_GUARD_DUPLICATE: log_debug("%s: already received, not run again", what); break;
+    case HOST_GUARD_STALE: leadership_refused_stale(a, c->term, what, c->issuer); break;
+    case HOST_GUARD_NOT_TARGET: /* someone else's id: nothing to record */
+        log_warn("refused %s from %s: %s", what, c->issuer, host_guard_verdict_name(v));
+        break;
+    case HOST_GUARD_OFF:
+    case HOST_GUARD_BUSY: refuse(a, c, host_guard_verdict_name(v)); break;
+    }
+    flush_guard(a);
+}
+
+/* The frame's certificate names its sender: a command must name it as its
+ * issuer, a grant request as its target, and a grant must come from the
+ * command's issuer (host_guard_on_grant), so that no host can issue, ask
+ * or grant in another's name. */
+void agent_command_frame(struct agent *a, const struct frame_msg *msg) {
+    struct command_msg m;
+    char why[128];
+    if (command_msg_decode(msg->payload, msg->len, &m, why, sizeof why) != 0) {
+        log_warn("command frame from %s refused: %s", msg->sender, why);
+        return;
+    }
+    switch (m.kind) {
+    case COMMAND_MSG_COMMAND:
+        if (strcmp(m.command.issuer, msg->sender) != 0)
+            security_refuse(a, REFUSED_COMMAND_ISSUER, msg->sender, "a command");
+        else
+            receive(a, &m.command, msg->from);
+        break;
+    case COMMAND_MSG_ASK:
+        if (strcmp(m.ask.target, msg->sender) != 0)
+            security_refuse(a, REFUSED_COMMAND_ISSUER, msg->sender, "a grant request");
+        else
+            grant_request(a, &m.ask, msg->from);
+        break;
+    case COMMAND_MSG_GRANT: on_grant(a, &m.grant, msg->sender); break;
+    }
+}
+
+int agent_command_issue(struct agent *a, const struct command *c, const char *address,
+                        bool local) {
+    if (local) {
+        receive(a, c, "");
+        return 0;
+    }
+    struct command_msg m = {.kind = COMMAND_MSG_COMMAND, .command = *c};
+    return cluster_send_command(a, address, &m);
+}
+
+void agent_operator_command(struct agent *a, struct command *c, const char *target) {
+    uuid_t u;
+    uuid_generate(u);
+    uuid_unparse_lower(u, c->id);
+    c->term = a->lead.fence.highest; /* fenced: refused by a host that knows a newer one */
+    snprintf(c->issuer, sizeof c->issuer, "%s", a->cfg.node_name);
+    snprintf(c->target, sizeof c->target, "%s", target);
+    c->by_operator = true;
+    issued_add(&a->operators, c, agent_clock_ms(), 0);
+}
+
+void agent_actions_run(struct agent *a, uint64_t now) {
+    host_guard_tick(a->guard, now);
+    flush_guard(a);
+}
+
+uint64_t agent_actions_deadline(const struct agent *a) { return host_guard_deadline(a->guard); }
 
 void agent_actions_refresh(struct agent *a) {
     const struct hv_migration *migs[HV_MIGRATIONS_MAX];
     size_t n = hv_migrations(a->hv, migs);
     for (size_t i = 0; i < ACTIONS_MAX; i++) {
         struct action *x = &a->actions[i];
-        if (!x->used || x->state != ACTION_RUNNING || x->kind[0])
+        if (!x->used || x->state != ACTION_RUNNING || x->kind != COMMAND_MIGRATE)
             continue;
         for (size_t k = 0; k < n; k++) {
             if (strcmp(migs[k]->tag, x->id) != 0)
@@ -175,7 +350,7 @@ int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
         m->destination = strdup(x->destination);
         m->state = strdup(state_name(x->state));
         m->error = strdup(x->error);
-        m->kind = strdup(x->kind);
+        m->kind = strdup(kind_word(x->kind));
         if (!m->id || !m->vm || !m->destination || !m->state || !m->error || !m->kind)
             return -1;
         m->progress = x->progress;

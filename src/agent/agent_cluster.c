@@ -47,6 +47,9 @@ const char *cluster_gossip_config(const struct config *cfg, struct gossip_config
         out->reap_dead_ms = cfg->reconnect_timeout_ms;
     if (cfg->tombstone_timeout_ms)
         out->reap_left_ms = cfg->tombstone_timeout_ms;
+    /* A packet travels in one frame (transport.h). */
+    if (out->packet_max > TRANSPORT_PAYLOAD_MAX)
+        return "packet_max exceeds the transport's largest payload";
     return gossip_config_check(out);
 }
 
@@ -300,10 +303,12 @@ void cluster_close(struct agent *a) {
     memset(c, 0, sizeof *c);
 }
 
-int cluster_fds(const struct agent *a, int fds[2]) {
+int cluster_fds(const struct agent *a, int fds[CLUSTER_FDS_MAX]) {
     int n = 0;
-    if (a->cluster.transport)
+    if (a->cluster.transport) {
         fds[n++] = transport_fd(a->cluster.transport);
+        fds[n++] = transport_wake_fd(a->cluster.transport);
+    }
     if (a->cluster.discovery)
         fds[n++] = discovery_fd(a->cluster.discovery);
     return n;
@@ -318,6 +323,8 @@ uint64_t cluster_deadline(const struct agent *a) {
         d = c->next_announce_ms;
     if (c->snapshot_dirty && c->next_snapshot_ms < d)
         d = c->next_snapshot_ms;
+    if (transport_deadline(c->transport) < d)
+        d = transport_deadline(c->transport);
     return d;
 }
 
@@ -396,6 +403,8 @@ static void join_seeds(struct agent *a, uint64_t now) {
 void cluster_run(struct agent *a, uint64_t now) {
     struct cluster *c = &a->cluster;
     struct frame_msg msg;
+    if (now >= transport_deadline(c->transport))
+        transport_run(c->transport);
     while (transport_recv(c->transport, &msg)) {
         struct gossip_addr from;
         if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0) {
@@ -403,15 +412,7 @@ void cluster_run(struct agent *a, uint64_t now) {
         } else if (msg.channel == CHANNEL_ELECTION) {
             leadership_receive(a, now, &msg);
         } else if (msg.channel == CHANNEL_COMMAND) {
-            Nodectl__Command *cmd = nodectl__command__unpack(NULL, msg.len, msg.payload);
-            if (!cmd)
-                log_warn("command from %s does not decode; dropped", msg.sender);
-            else if (strcmp(cmd->issuer, msg.sender) != 0)
-                security_refuse(a, REFUSED_COMMAND_ISSUER, msg.sender, "a command");
-            else
-                agent_execute(a, cmd);
-            if (cmd)
-                nodectl__command__free_unpacked(cmd, NULL);
+            agent_command_frame(a, &msg);
         }
         free(msg.payload);
     }
@@ -505,12 +506,11 @@ void cluster_publish(struct agent *a, uint64_t now) {
     free(full);
 }
 
-int cluster_send_command(struct agent *a, const char *to, const Nodectl__Command *cmd) {
-    size_t len = nodectl__command__get_packed_size(cmd);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
+int cluster_send_command(struct agent *a, const char *to, const struct command_msg *m) {
+    uint8_t *buf;
+    size_t len;
+    if (command_msg_encode(m, &buf, &len) != 0)
         return -1;
-    nodectl__command__pack(cmd, buf);
     int rc = transport_send(a->cluster.transport, to, CHANNEL_COMMAND, buf, len);
     free(buf);
     return rc;
@@ -528,8 +528,8 @@ void cluster_leave(struct agent *a) {
      * piggybacked on a few rounds, as memberlist's Leave does. */
     uint64_t until = now + 500;
     while ((now = agent_clock_ms()) < until) {
-        int fds[2], n = cluster_fds(a, fds);
-        struct pollfd p[2];
+        int fds[CLUSTER_FDS_MAX], n = cluster_fds(a, fds);
+        struct pollfd p[CLUSTER_FDS_MAX];
         for (int i = 0; i < n; i++)
             p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
         uint64_t d = cluster_deadline(a);

@@ -24,9 +24,16 @@ static Nodectl__HostRecord *placeholder(const struct gossip_member_info *m) {
     return rec;
 }
 
-static Nodectl__HostRecord *record_of(struct agent *a, const struct gossip_member_info *m) {
-    Nodectl__HostRecord *rec = agent_member_record(a, m);
-    return rec ? rec : placeholder(m);
+/* Why the leader cannot power an off host on (leader_host_unusable), so
+ * that an operator sees it rather than a host that is silently never
+ * chosen; NULL when it can, or when the host is not off. */
+static char *off_note(const Nodectl__HostRecord *rec, const struct gossip_member_info *m) {
+    char why[LEADER_UNUSABLE_MAX], note[LEADER_UNUSABLE_MAX + 40];
+    if (m->state != GOSSIP_OFF || !leader_host_unusable(rec, LEADER_HOST_OFF, false, why,
+                                                        sizeof why))
+        return NULL;
+    snprintf(note, sizeof note, "not a power-on candidate: %s", why);
+    return strdup(note);
 }
 
 static Nodectl__Member *member(struct agent *a, const struct gossip_member_info *m, uint64_t now) {
@@ -34,7 +41,11 @@ static Nodectl__Member *member(struct agent *a, const struct gossip_member_info 
     if (!mb)
         return NULL;
     nodectl__member__init(mb);
-    mb->host = record_of(a, m);
+    Nodectl__HostRecord *rec = agent_member_record(a, m);
+    char *note = rec ? off_note(rec, m) : NULL;
+    mb->host = rec ? rec : placeholder(m);
+    if (note)
+        mb->note = note;
     mb->state = strdup(gossip_state_name(m->state));
     bool leads = mb->host && a->lead.leader[0] && strcmp(mb->host->name, a->lead.leader) == 0;
     mb->role = strdup(leads ? "leader" : mb->host && mb->host->candidate ? "candidate" : "member");
@@ -98,18 +109,6 @@ static void members_free(Nodectl__Member **list, size_t n) {
     for (size_t i = 0; list && i < n; i++)
         protobuf_c_message_free_unpacked(&list[i]->base, NULL);
     free(list);
-}
-
-/* An operator's command, as this host passes it on: a fresh id, this
- * host's highest known term (fenced: refused by a host that knows a newer
- * one) and this host as issuer. */
-static void operator_command(struct agent *a, Nodectl__Command *cmd, char id[37]) {
-    uuid_t u;
-    uuid_generate(u);
-    uuid_unparse_lower(u, id);
-    cmd->id = id;
-    cmd->term = a->lead.fence.highest;
-    cmd->issuer = a->cfg.node_name;
 }
 
 static Nodectl__Response *status_reply(struct agent *a) {
@@ -229,7 +228,8 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
             }
         for (size_t k = 0; is_up(list[i]) && k < h->n_migrations; k++)
             if (strcmp(h->migrations[k]->vm, req->vm) == 0 &&
-                strcmp(h->migrations[k]->state, "running") == 0)
+                report_kind_parse(h->migrations[k]->kind) == REPORT_MIGRATION &&
+                report_state_parse(h->migrations[k]->state) == REPORT_RUNNING)
                 moving = h->migrations[k];
     }
     Nodectl__Response *resp = NULL;
@@ -255,28 +255,30 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
                  "'nodectl undrain %s'", req->destination, req->destination);
     else if (agent_record_powering_off(dst->host))
         snprintf(why, len, "host '%s' is powering off", req->destination);
+    else if (strlen(req->vm) >= COMMAND_VM_MAX ||
+             strlen(dst->host->migration_uri) >= COMMAND_URI_MAX ||
+             strlen(dst->host->migration_address) >= COMMAND_URI_MAX)
+        snprintf(why, len, "the VM's name or %s's migration URI is too long for a command",
+                 req->destination);
     else {
-        char id[37];
-        Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
-        mc.vm = req->vm;
-        mc.destination = dst->host->name;
-        mc.destination_uri = dst->host->migration_uri;
-        mc.migration_address = dst->host->migration_address;
-        Nodectl__Command cmd = NODECTL__COMMAND__INIT;
-        operator_command(a, &cmd, id);
-        cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
-        cmd.migrate = &mc;
+        struct command cmd = {.kind = COMMAND_MIGRATE};
+        snprintf(cmd.migrate.vm, sizeof cmd.migrate.vm, "%s", req->vm);
+        snprintf(cmd.migrate.destination, sizeof cmd.migrate.destination, "%s",
+                 dst->host->name);
+        snprintf(cmd.migrate.destination_uri, sizeof cmd.migrate.destination_uri, "%s",
+                 dst->host->migration_uri);
+        snprintf(cmd.migrate.migration_address, sizeof cmd.migrate.migration_address, "%s",
+                 dst->host->migration_address);
+        agent_operator_command(a, &cmd, src->host->name);
         bool local = strcmp(src->host->name, a->cfg.node_name) == 0;
-        if (local)
-            agent_execute(a, &cmd);
-        if (!local && cluster_send_command(a, src->host->address, &cmd) != 0) {
+        if (agent_command_issue(a, &cmd, src->host->address, local) != 0) {
             snprintf(why, len, "cannot reach %s at %s", src->host->name, src->host->address);
         } else {
             Nodectl__MigrateReply *r = malloc(sizeof *r);
             if (r) {
                 nodectl__migrate_reply__init(r);
                 resp = response(NODECTL__RESPONSE__BODY_MIGRATE, r);
-                r->id = strdup(id);
+                r->id = strdup(cmd.id);
                 r->source = strdup(src->host->name);
                 r->destination = strdup(dst->host->name);
                 if (!resp || !r->id || !r->source || !r->destination) {
@@ -311,14 +313,10 @@ static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char 
         for (size_t i = 0; list && i < n; i++)
             if (strcmp(list[i]->host->name, a->lead.leader) == 0)
                 addr = list[i]->host->address;
-        char id[37];
-        Nodectl__TransferCommand tc = NODECTL__TRANSFER_COMMAND__INIT;
-        tc.destination = (char *)to;
-        Nodectl__Command cmd = NODECTL__COMMAND__INIT;
-        operator_command(a, &cmd, id);
-        cmd.body_case = NODECTL__COMMAND__BODY_TRANSFER;
-        cmd.transfer = &tc;
-        int rc = addr ? cluster_send_command(a, addr, &cmd) : -1;
+        struct command cmd = {.kind = COMMAND_TRANSFER};
+        snprintf(cmd.transfer_to, sizeof cmd.transfer_to, "%s", to);
+        agent_operator_command(a, &cmd, a->lead.leader);
+        int rc = addr ? agent_command_issue(a, &cmd, addr, false) : -1;
         if (rc != 0)
             snprintf(why, len, "cannot reach the leader %s", a->lead.leader);
         members_free(list, n);
@@ -344,8 +342,8 @@ static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char 
  * change every round and can be large), so a host that does not lead
  * refuses and names the leader: run `nodectl plan` there. */
 static Nodectl__Response *plan_reply(struct agent *a, char *why, size_t len) {
-    const struct leader_state *L = &a->leader;
-    if (!L->leading) {
+    const struct executor *ex = a->leader.ex;
+    if (!executor_leading(ex)) {
         if (a->lead.leader[0])
             snprintf(why, len, "this host is not the leader; ask %s (nodectl plan on that host)",
                      a->lead.leader);
@@ -362,19 +360,19 @@ static Nodectl__Response *plan_reply(struct agent *a, char *why, size_t len) {
         free(r);
         return NULL;
     }
-    const struct leader_plan *p = &L->plan;
+    size_t n = executor_plan_size(ex);
     r->term = a->lead.term;
-    r->planned_at_ms = p->at_ms;
+    r->planned_at_ms = executor_plan_at(ex);
     r->leader = strdup(a->cfg.node_name);
     r->automation = strdup(config_automation_name(a->cfg.automation));
     r->policy = strdup(a->cfg.policy);
     r->note = strdup(a->cfg.automation == CONFIG_AUTOMATION_OFF
                          ? "automation is off: the leader does not plan"
-                         : L->note);
-    r->actions = calloc(p->n_actions ? p->n_actions : 1, sizeof *r->actions);
+                         : executor_note(ex));
+    r->actions = calloc(n ? n : 1, sizeof *r->actions);
     bool failed = !r->leader || !r->automation || !r->policy || !r->note || !r->actions;
-    for (size_t i = 0; !failed && i < p->n_actions; i++) {
-        const struct plan_action *x = &p->actions[i];
+    for (size_t i = 0; !failed && i < n; i++) {
+        const struct executor_action *x = executor_plan_action(ex, i);
         Nodectl__PlanAction *pa = malloc(sizeof *pa);
         if (!pa) {
             failed = true;
@@ -383,19 +381,19 @@ static Nodectl__Response *plan_reply(struct agent *a, char *why, size_t len) {
         nodectl__plan_action__init(pa);
         r->actions[r->n_actions++] = pa;
         pa->index = (uint32_t)i + 1;
-        pa->kind = strdup(agent_plan_kind_name(x->kind));
+        pa->kind = strdup(executor_action_kind_name(x->kind));
         pa->vm = strdup(x->vm);
         pa->source = strdup(x->source);
         pa->host = strdup(x->host);
         pa->reason = strdup(x->reason);
-        pa->state = strdup(agent_plan_state_name(x->state));
+        pa->state = strdup(executor_action_state_name(x->state));
         pa->note = strdup(x->note);
         pa->command_id = strdup(x->command_id);
         pa->after = calloc(x->n_deps ? x->n_deps : 1, sizeof *pa->after);
         failed = !pa->kind || !pa->vm || !pa->source || !pa->host || !pa->reason || !pa->state ||
                  !pa->note || !pa->command_id || !pa->after;
         for (size_t d = 0; !failed && d < x->n_deps; d++)
-            pa->after[pa->n_after++] = (uint32_t)p->deps[x->dep_off + d] + 1;
+            pa->after[pa->n_after++] = (uint32_t)x->deps[d] + 1;
     }
     if (failed) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -406,30 +404,30 @@ static Nodectl__Response *plan_reply(struct agent *a, char *why, size_t len) {
 
 /* This host's event log after seq `after`, oldest first. */
 static Nodectl__Response *events_reply(struct agent *a, uint64_t after) {
-    const struct leader_state *L = &a->leader;
+    const struct leader_events *ev = executor_events(a->leader.ex);
     Nodectl__EventsReply *r = malloc(sizeof *r);
     if (!r)
         return NULL;
     nodectl__events_reply__init(r);
     Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_EVENTS, r);
-    uint64_t first = L->next_seq > LEADER_EVENTS_MAX ? L->next_seq - LEADER_EVENTS_MAX : 1;
+    uint64_t first = leader_events_first(ev);
     if (after + 1 > first)
         first = after + 1;
-    size_t n = L->next_seq > first ? (size_t)(L->next_seq - first) : 0;
+    size_t n = ev->next_seq > first ? (size_t)(ev->next_seq - first) : 0;
     r->events = calloc(n ? n : 1, sizeof *r->events);
     bool failed = !resp || !r->events;
-    for (uint64_t seq = first; !failed && seq < L->next_seq; seq++) {
-        const struct leader_event *e = &L->events[seq % LEADER_EVENTS_MAX];
-        Nodectl__Event *ev = malloc(sizeof *ev);
-        if (!ev) {
+    for (uint64_t seq = first; !failed && seq < ev->next_seq; seq++) {
+        const struct leader_event *e = leader_events_get(ev, seq);
+        Nodectl__Event *out = malloc(sizeof *out);
+        if (!out) {
             failed = true;
             break;
         }
-        nodectl__event__init(ev);
-        r->events[r->n_events++] = ev;
-        ev->seq = e->seq;
-        ev->at_ms = e->at_ms;
-        failed = !(ev->text = strdup(e->text));
+        nodectl__event__init(out);
+        r->events[r->n_events++] = out;
+        out->seq = e->seq;
+        out->at_ms = e->at_ms;
+        failed = !(out->text = strdup(e->text));
     }
     if (failed) {
         reply_free(resp, &r->base);
@@ -461,14 +459,9 @@ static Nodectl__Response *drain(struct agent *a, const Nodectl__DrainRequest *re
             snprintf(why, len, "host '%s' is %s; its agent must run to change its drain flag",
                      req->host, target->state);
         } else {
-            char id[37];
-            Nodectl__DrainCommand dc = NODECTL__DRAIN_COMMAND__INIT;
-            dc.drain = req->drain;
-            Nodectl__Command cmd = NODECTL__COMMAND__INIT;
-            operator_command(a, &cmd, id);
-            cmd.body_case = NODECTL__COMMAND__BODY_DRAIN;
-            cmd.drain = &dc;
-            rc = cluster_send_command(a, target->host->address, &cmd);
+            struct command cmd = {.kind = COMMAND_DRAIN, .drain = req->drain};
+            agent_operator_command(a, &cmd, target->host->name);
+            rc = agent_command_issue(a, &cmd, target->host->address, false);
             if (rc != 0)
                 snprintf(why, len, "cannot reach %s at %s", req->host, target->host->address);
         }

@@ -364,18 +364,23 @@ void leadership_receive(struct agent *a, uint64_t now, const struct frame_msg *m
     update_view(a, now);
 }
 
-bool leadership_admit(struct agent *a, uint64_t term, const char *what, const char *issuer) {
-    uint64_t before = a->lead.fence.highest;
-    if (!fence_admit(&a->lead.fence, term)) {
-        a->lead.stale_refused++;
-        log_warn("refused %s from %s: its term %" PRIu64 " is older than term %" PRIu64
-                 " (a deposed leader); %" PRIu64 " refused so far",
-                 what, issuer, term, before, a->lead.stale_refused);
-        return false;
-    }
-    if (a->lead.fence.highest != before)
-        save_highest_term(a);
-    return true;
+void leadership_fence_raised(struct agent *a) { save_highest_term(a); }
+
+void leadership_refused_stale(struct agent *a, uint64_t term, const char *what,
+                              const char *issuer) {
+    a->lead.stale_refused++;
+    log_warn("refused %s from %s: its term %" PRIu64 " is older than term %" PRIu64
+             " (a deposed leader); %" PRIu64 " refused so far",
+             what, issuer, term, a->lead.fence.highest, a->lead.stale_refused);
+}
+
+uint64_t leadership_lease_until(const struct agent *a, uint64_t *term) {
+    const struct leadership *l = &a->lead;
+    const struct election *e = l->election;
+    *term = e ? election_term(e) : l->term;
+    if (!e || l->mismatch || !election_has_lease(e, (int64_t)agent_clock_ms()))
+        return 0;
+    return (uint64_t)election_lease_until(e);
 }
 
 bool leadership_is_candidate(const struct agent *a, const char *name) {
@@ -416,8 +421,8 @@ void leadership_handover(struct agent *a) {
     uint64_t until = agent_clock_ms() + 2 * a->cfg.election_timeout_ms;
     uint64_t now;
     while ((now = agent_clock_ms()) < until) {
-        int fds[2], n = cluster_fds(a, fds);
-        struct pollfd p[2];
+        int fds[CLUSTER_FDS_MAX], n = cluster_fds(a, fds);
+        struct pollfd p[CLUSTER_FDS_MAX];
         for (int i = 0; i < n; i++)
             p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
         poll(p, (nfds_t)n, 20);

@@ -20,15 +20,15 @@ static enum host_peer_state peer_state(enum gossip_state s) {
 
 bool agent_record_powering_off(const Nodectl__HostRecord *rec) {
     for (size_t i = 0; i < rec->n_migrations; i++)
-        if (strcmp(rec->migrations[i]->kind, "power-off") == 0 &&
-            strcmp(rec->migrations[i]->state, "running") == 0)
+        if (report_kind_parse(rec->migrations[i]->kind) == REPORT_POWER_OFF &&
+            report_state_parse(rec->migrations[i]->state) == REPORT_RUNNING)
             return true;
     return false;
 }
 
-enum host_refusal agent_migrate_refusal(struct agent *a, const Nodectl__Command *cmd, char *why,
+enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c, char *why,
                                         size_t len) {
-    const Nodectl__MigrateCommand *m = cmd->migrate;
+    const struct command_migrate *m = &c->migrate;
     const struct gossip *g = a->cluster.gossip;
     struct host_peer dest = {.state = HOST_PEER_UNKNOWN, .name = m->destination,
                              .self = a->cfg.node_name};
@@ -50,7 +50,7 @@ enum host_refusal agent_migrate_refusal(struct agent *a, const Nodectl__Command 
         dest.drain = found->drain;
         dest.powering_off = agent_record_powering_off(found);
     }
-    enum host_refusal r = host_migrate_peer_check(cmd->term, a->lead.fence.highest, &dest,
+    enum host_refusal r = host_migrate_peer_check(c->term, a->lead.fence.highest, &dest,
                                                   m->destination_uri, why, len);
     if (found)
         protobuf_c_message_free_unpacked(&found->base, NULL);

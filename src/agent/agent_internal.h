@@ -7,20 +7,23 @@
 #include <sys/types.h>
 #include <uuid/uuid.h>
 
+#include "command/command.h"
+#include "command/issued.h"
 #include "common/backoff.h"
 #include "common/config.h"
 #include "common/prng.h"
 #include "election/election.h"
 #include "election/fence.h"
 #include "gossip/gossip.h"
+#include "host_record.h"
 #include "host/host_checks.h"
 #include "host/host_gate.h"
+#include "host/host_guard.h"
 #include "host/host_offcheck.h"
 #include "hv/hv.h"
+#include "leader/executor.h"
 #include "placement/placement.h"
 #include "rebalance/rebalance.h"
-#include "command.pb-c.h"
-#include "control.pb-c.h"
 #include "net/control.h"
 #include "net/discovery.h"
 #include "net/frame.h"
@@ -89,13 +92,14 @@ struct leadership {
     uint64_t next_observe_ms;
 };
 
-/* A command this host carries out, and its outcome (agent_actions.c). */
+/* A command this host carried out or refused, and its outcome, as its
+ * record shows it (agent_actions.c). */
 enum action_state { ACTION_RUNNING, ACTION_SUCCEEDED, ACTION_FAILED, ACTION_ABORTED, ACTION_REFUSED };
 #define ACTIONS_MAX 32
 struct action {
     bool used;
-    char id[64];
-    char kind[16]; /* "": a live migration; "power-off"; "wake" */
+    char id[COMMAND_ID_MAX];
+    enum command_kind kind; /* COMMAND_MIGRATE, COMMAND_POWER_OFF or COMMAND_WAKE */
     char vm[HV_NAME_MAX];
     char destination[CONFIG_NAME_MAX];
     enum action_state state;
@@ -140,64 +144,15 @@ struct power {
     struct ipmi_child ipmi[IPMI_CHILDREN_MAX];
 };
 
-/* The leader's last plan and what became of each action (agent_leader.c). */
-enum plan_state { PLAN_PROPOSED, PLAN_DISPATCHED, PLAN_DONE, PLAN_FAILED, PLAN_NOT_EXECUTED };
-struct plan_action {
-    enum placement_action_kind kind;
-    char vm[HV_NAME_MAX];
-    char source[CONFIG_NAME_MAX];
-    char host[CONFIG_NAME_MAX]; /* target of a migration, or the host powered */
-    char reason[PLACEMENT_REASON_MAX + 64];
-    enum plan_state state;
-    char note[HV_REASON_MAX];
-    char command_id[40];
-    char waker[CONFIG_NAME_MAX]; /* power-on: the host that sent the magic packet or ran ipmitool */
-    bool by_ipmi;                /* power-on: through the host's BMC, not Wake-on-LAN */
-    uint64_t sent_ms;     /* wall clock of the dispatch */
-    uint64_t repeat_ms;   /* power-on: when the magic packet was last asked for */
-    uint64_t deadline_ms; /* wall clock: no outcome by then is a failure */
-    size_t dep_off, n_deps;
-};
-struct leader_plan {
-    uint64_t at_ms; /* wall clock; 0: none yet */
-    uint64_t term;
-    struct plan_action *actions;
-    size_t n_actions;
-    size_t *deps; /* indices into actions */
-    size_t n_deps;
-};
-/* The event log: a bounded ring, oldest overwritten. */
-#define LEADER_EVENTS_MAX 256
-struct leader_event {
-    uint64_t seq;
-    uint64_t at_ms; /* wall clock */
-    char text[256];
-};
-/* Hosts this leader woke: when (the planner's wake cool-down), and whether
- * they failed to come back (the planner then routes around them). Soft
- * state: a new leader starts without it. */
-#define LEADER_WOKEN_MAX 256
-struct leader_woken {
-    char name[CONFIG_NAME_MAX];
-    uint64_t at_ms; /* wall clock */
-    bool failed;
-};
-#define LEADER_REPORTED_MAX 16
+/* The leader's side (agent_leader.c): the executor, fed from this loop, and
+ * the planner, run in a worker thread on a snapshot it owns. */
+struct plan_job;
 struct leader_state {
+    struct executor *ex;
     struct placement_policy policy;
-    char reported[LEADER_REPORTED_MAX][64]; /* power-off failures told in the events */
-    size_t next_reported;
-    struct leader_woken woken[LEADER_WOKEN_MAX];
-    size_t n_woken;
     struct prng rng;
-    uint64_t next_plan_ms, next_tick_ms; /* monotonic */
-    uint64_t seen_term;
-    char seen_leader[CONFIG_NAME_MAX];
-    bool leading;
-    struct leader_plan plan;
-    char note[256]; /* why the last round did not plan, or "" */
-    struct leader_event events[LEADER_EVENTS_MAX];
-    uint64_t next_seq; /* of the next event; events[seq % MAX] */
+    struct plan_job *job; /* NULL: no plan is being computed */
+    uint64_t logged_seq;  /* events up to here are in the log */
 };
 
 /* A host this agent sees OFF, and the leader's probes of it
@@ -226,10 +181,13 @@ struct agent {
     uuid_t id;
     struct hv *hv;
     const struct hv_sample *sample;
+    struct host_capacity capacity; /* the last the hypervisor reported */
     struct control_server *ctl;
     uint64_t next_sample_ms;
     struct cluster cluster;
     struct action actions[ACTIONS_MAX];
+    struct host_guard *guard;  /* which commands may act here (agent_actions.c) */
+    struct issued operators;   /* operator's commands issued here, to grant */
     struct leadership lead;
     struct rebalance_state rebalance;
     struct leader_state leader;
@@ -252,13 +210,17 @@ Nodectl__HostRecord *agent_self_record(struct agent *a);
  * none arrived yet (or out of memory). */
 Nodectl__HostRecord *agent_member_record(struct agent *a, const struct gossip_member_info *m);
 
-/* agent_leader.c: the leader's plans, their execution and the event log. */
+/* agent_leader.c: the leader's executor and planner, and the event log. */
 int agent_leader_open(struct agent *a, char *err, size_t errlen);
 void agent_leader_close(struct agent *a);
 void agent_leader_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_leader_deadline(const struct agent *a);
-const char *agent_plan_state_name(enum plan_state s);
-const char *agent_plan_kind_name(enum placement_action_kind k);
+/* The planner thread's completion: poll it (-1: no plan running), then
+ * call agent_leader_plan_done. */
+int agent_leader_fd(const struct agent *a);
+void agent_leader_plan_done(struct agent *a);
+/* Answers a grant request for a command of this host's executor. */
+void agent_leader_grant(struct agent *a, const struct grant_request *req, struct grant *out);
 
 /* agent_drain.c: the drain flag, kept in the state directory so that a
  * host in maintenance stays drained across restarts. */
@@ -294,10 +256,10 @@ void agent_power_open(struct agent *a);
 bool agent_power_can_off(const struct agent *a);
 int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 void agent_power_off(struct agent *a, struct action *x);
-void agent_wake(struct agent *a, const Nodectl__WakeCommand *w, struct action *x);
+void agent_wake(struct agent *a, const struct command_wake *w, struct action *x);
 /* agent_ipmi.c: powering other hosts on through their BMCs. */
 bool agent_ipmi_can_wake(const struct agent *a);
-void agent_ipmi_power_on(struct agent *a, const Nodectl__WakeCommand *w, struct action *x);
+void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct action *x);
 /* Starts `ipmitool ... chassis power status` against the BMC at bmc, its
  * stdout in *out_fd (non-blocking); the child's pid, or -1 (no credentials,
  * a bad address, no fork). */
@@ -311,16 +273,28 @@ bool agent_powering_off(const struct agent *a);
 /* agent_guard.c: a migration command against this host's gossip view and
  * terms (HOST_OK, or the refusal with why), and the check its thread makes
  * against libvirt just before the call (an hv_migrate_check). */
-enum host_refusal agent_migrate_refusal(struct agent *a, const Nodectl__Command *cmd, char *why,
+enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c, char *why,
                                         size_t len);
 int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
                            size_t len);
 /* Whether a host's record shows its power-off under way. */
 bool agent_record_powering_off(const Nodectl__HostRecord *rec);
 
-/* agent_actions.c: runs a command (once per id), follows it, and lists the
- * actions in a record (-1 when out of memory). */
-void agent_execute(struct agent *a, const Nodectl__Command *cmd);
+/* agent_actions.c: the command channel. A command is accepted through the
+ * host guard, runs under its issuer's grant (once per id), is followed, and
+ * is listed in the record (-1 when out of memory). */
+int agent_actions_open(struct agent *a, char *err, size_t errlen);
+void agent_actions_close(struct agent *a);
+/* A frame of the command channel. */
+void agent_command_frame(struct agent *a, const struct frame_msg *msg);
+/* Issues a command from this host: to the agent at `address`, or to this
+ * host's own guard when `local`. 0, or -1 if it could not be queued. */
+int agent_command_issue(struct agent *a, const struct command *c, const char *address, bool local);
+/* An operator's command typed on this host: a fresh id, this host's
+ * highest known term, this host as issuer, remembered for its grant. */
+void agent_operator_command(struct agent *a, struct command *c, const char *target);
+void agent_actions_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_actions_deadline(const struct agent *a);
 void agent_actions_refresh(struct agent *a);
 int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 
@@ -333,8 +307,14 @@ void leadership_run(struct agent *a, uint64_t now_ms);
  * is a candidate by its certificate and by [cluster] candidates, and names
  * itself. */
 void leadership_receive(struct agent *a, uint64_t now_ms, const struct frame_msg *msg);
-/* Whether a command of `term` may run here; counts and logs a refusal. */
-bool leadership_admit(struct agent *a, uint64_t term, const char *what, const char *issuer);
+/* The fence (a->lead.fence) was raised by a command: persist it. */
+void leadership_fence_raised(struct agent *a);
+/* Counts and logs a command refused for its old term. */
+void leadership_refused_stale(struct agent *a, uint64_t term, const char *what,
+                              const char *issuer);
+/* This host's lease now, read fresh: until when (monotonic ms) and in which
+ * term; 0 when it holds none. */
+uint64_t leadership_lease_until(const struct agent *a, uint64_t *term);
 /* Leader: hand over to `to` ("": the preferred candidate). -1 with err. */
 int leadership_transfer(struct agent *a, const char *to, char *err, size_t errlen);
 int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec);
@@ -383,13 +363,14 @@ void cluster_close(struct agent *a);
 uint64_t cluster_deadline(const struct agent *a);
 /* Does what is due now and takes what arrived; fds from cluster_fds. */
 void cluster_run(struct agent *a, uint64_t now_ms);
-/* Descriptors to poll for input; returns how many were written (<= 2). */
-int cluster_fds(const struct agent *a, int fds[2]);
+/* Descriptors to poll for input; returns how many were written. */
+#define CLUSTER_FDS_MAX 3
+int cluster_fds(const struct agent *a, int fds[CLUSTER_FDS_MAX]);
 /* After a new hypervisor sample: publishes the record if it moved. */
 void cluster_publish(struct agent *a, uint64_t now_ms);
-/* Sends a command to the agent at "host:port"; 0, or -1 if it could not be
- * queued. */
-int cluster_send_command(struct agent *a, const char *to, const Nodectl__Command *cmd);
+/* Sends a frame of the command channel to the agent at "host:port"; 0, or
+ * -1 if it could not be queued. */
+int cluster_send_command(struct agent *a, const char *to, const struct command_msg *m);
 /* Graceful stop: announces "left" and gives it time to spread. */
 void cluster_leave(struct agent *a);
 /* "a.b.c.d:port" or "[v6]:port". */

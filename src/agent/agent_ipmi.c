@@ -61,7 +61,7 @@ static void exec_ipmitool(const struct ipmi_command *c, int out_fd, int err_fd) 
     _exit(127);
 }
 
-void agent_ipmi_power_on(struct agent *a, const Nodectl__WakeCommand *w, struct action *x) {
+void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct action *x) {
     if (!agent_ipmi_can_wake(a)) {
         fail(x, w->host, "no IPMI credentials on this host ([power] ipmi_user, "
                          "ipmi_password_file)");

@@ -178,7 +178,7 @@ static const char *off_refusal(const struct agent *a) {
      * yet, where the fresh view would see its job. */
     for (size_t i = 0; i < ACTIONS_MAX; i++)
         if (a->actions[i].used && a->actions[i].state == ACTION_RUNNING &&
-            !a->actions[i].kind[0])
+            a->actions[i].kind == COMMAND_MIGRATE)
             return "a migration from this host is running";
     return NULL;
 }
@@ -275,6 +275,7 @@ static void back_on(struct agent *a, const char *why) {
     p->off_child = 0;
     p->off_action[0] = '\0';
     log_warn("power off did not happen: %s; this host is alive again", why);
+    host_guard_set_off(a->guard, false);
     if (gossip_resume(a->cluster.gossip, (int64_t)agent_clock_ms()) != 0)
         log_err("cannot announce this host alive again (out of memory)");
     agent_gate_settle(a);
@@ -419,7 +420,7 @@ uint64_t agent_power_deadline(const struct agent *a) {
 
 bool agent_powering_off(const struct agent *a) { return a->power.off_phase >= OFF_SPREADING; }
 
-void agent_wake(struct agent *a, const Nodectl__WakeCommand *w, struct action *x) {
+void agent_wake(struct agent *a, const struct command_wake *w, struct action *x) {
     if (w->ipmi_address[0]) {
         agent_ipmi_power_on(a, w, x);
         return;

@@ -1,30 +1,25 @@
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent_internal.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "host_record.h"
 
-uint64_t agent_clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+uint64_t agent_clock_ms(void) { return clock_mono_ms(); }
 
-uint64_t agent_wall_clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+uint64_t agent_wall_clock_ms(void) { return clock_wall_ms(); }
 
 Nodectl__HostRecord *agent_self_record(struct agent *a) {
     /* The agent runs on the host it reports, so its own load is the host's. */
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) != 3)
         log_debug("getloadavg failed; load reported as 0");
-    Nodectl__HostRecord *rec = host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample, load,
-                                                 agent_wall_clock_ms());
+    if (a->sample->available && a->sample->cpus)
+        a->capacity = (struct host_capacity){a->sample->cpus, a->sample->cpu_mhz,
+                                             a->sample->memory_kib};
+    Nodectl__HostRecord *rec = host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample,
+                                                 &a->capacity, load, agent_wall_clock_ms());
     if (rec && (agent_actions_to_record(a, rec) != 0 || leadership_to_record(a, rec) != 0 ||
                 agent_power_to_record(a, rec) != 0 || security_to_record(a, rec) != 0 ||
                 agent_offcheck_to_record(a, rec) != 0 ||

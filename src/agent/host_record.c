@@ -69,6 +69,7 @@ static int add_vms(Nodectl__HostRecord *rec, const struct hv_sample *s) {
 
 Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id,
                                        const char *uri, const struct hv_sample *s,
+                                       const struct host_capacity *last,
                                        const double loadavg[3], uint64_t wall_ms) {
     Nodectl__HostRecord *rec = malloc(sizeof *rec);
     if (!rec)
@@ -104,6 +105,10 @@ Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id
         rec->usage->load5 = loadavg[1];
         rec->usage->load15 = loadavg[2];
         failed = add_vms(rec, s);
+    } else if (!failed && last && last->cpus) {
+        rec->capacity->cpus = last->cpus;
+        rec->capacity->cpu_mhz = last->cpu_mhz;
+        rec->capacity->memory_kib = last->memory_kib;
     }
     if (failed) {
         protobuf_c_message_free_unpacked(&rec->base, NULL);

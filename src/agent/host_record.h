@@ -9,10 +9,20 @@
 #include "host.pb-c.h"
 #include "hv/hv.h"
 
+/* What the hypervisor last said the host has. */
+struct host_capacity {
+    uint32_t cpus, cpu_mhz;
+    uint64_t memory_kib;
+};
+
 /* A new heap-allocated record (free with protobuf_c_message_free_unpacked),
- * or NULL when out of memory. loadavg: the host's 1, 5 and 15 minute load. */
+ * or NULL when out of memory. loadavg: the host's 1, 5 and 15 minute load.
+ * While the hypervisor is unavailable the record keeps `last` (NULL or 0
+ * CPUs: none known) as its capacity: a host that goes off in that state is
+ * still planned with what it had (src/leader/leader_snapshot.c). */
 Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id,
                                        const char *uri, const struct hv_sample *s,
+                                       const struct host_capacity *last,
                                        const double loadavg[3], uint64_t wall_ms);
 
 #endif

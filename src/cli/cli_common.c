@@ -27,6 +27,11 @@ Nodectl__Response *cli_call(const struct cli_ctx *ctx, const char *cmd, const No
         fprintf(stderr, "nodectl %s: %s\n", cmd, err);
         return NULL;
     }
+    if (resp->error && resp->error->code == NODECTL__ERROR_CODE__ERROR_PERMISSION_DENIED) {
+        fprintf(stderr, "nodectl %s: %s\n", cmd, resp->error->message);
+        nodectl__response__free_unpacked(resp, NULL);
+        return NULL;
+    }
     if (resp->error || resp->body_case != expected) {
         fprintf(stderr, "nodectl %s: the agent refused: %s\n", cmd,
                 resp->error ? resp->error->message : "it answered another request");

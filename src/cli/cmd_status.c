@@ -51,6 +51,8 @@ static int print_json(const Nodectl__StatusReply *st) {
             json_object_set_new(o, "state_reason", json_string(m->state_reason));
         json_object_set_new(o, "role", json_string(m->role));
         json_object_set_new(o, "incarnation", json_integer((json_int_t)m->incarnation));
+        if (m->note[0])
+            json_object_set_new(o, "note", json_string(m->note));
         json_array_append_new(members, o);
     }
     json_t *warnings = json_array();
@@ -126,9 +128,10 @@ static void print_table(const Nodectl__StatusReply *st) {
         for (size_t k = 0; k < h->n_vms; k++)
             running += h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING;
         snprintf(mem, sizeof mem, "%s / %s", used, total);
-        printf("%-16s %-22s %-7s %-10s %6s %-21s %4zu  %s%s%s%s\n", h->name, h->address,
+        printf("%-16s %-22s %-7s %-10s %6s %-21s %4zu  %s%s%s%s%s%s\n", h->name, h->address,
                m->state, m->role, cpu, mem, running, hv, h->drain ? ", drained" : "",
-               m->state_reason[0] ? "; " : "", m->state_reason);
+               m->state_reason[0] ? "; " : "", m->state_reason, m->note[0] ? "; " : "",
+               m->note);
     }
 }
 

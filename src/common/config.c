@@ -45,6 +45,8 @@ static const struct key keys[] = {
     {"node", "state_dir", T_PATH, F(state_dir), 0, 0},
     {"node", "control_socket", T_PATH, F(control_socket), 0, 0},
     {"node", "log_level", T_LOG_LEVEL, F(log_level), 0, 0},
+    {"control", "group", T_STRING, F(control_group), 0, 0},
+    {"control", "admin_group", T_STRING, F(control_admin_group), 0, 0},
     {"hypervisor", "uri", T_STRING, F(hypervisor_uri), 0, 0},
     {"hypervisor", "sample_interval", T_DURATION, F(sample_interval_ms), 100, 3600000},
     {"hypervisor", "migration_uri", T_STRING, F(migration_uri), 0, 0},
@@ -123,6 +125,7 @@ void config_defaults(struct config *cfg) {
     cfg->port = 7946;
     snprintf(cfg->state_dir, sizeof cfg->state_dir, "/var/lib/nodectl");
     snprintf(cfg->control_socket, sizeof cfg->control_socket, CONFIG_DEFAULT_SOCKET);
+    snprintf(cfg->control_group, sizeof cfg->control_group, CONFIG_DEFAULT_CONTROL_GROUP);
     snprintf(cfg->key_file, sizeof cfg->key_file, "/etc/nodectl/cluster.key");
     snprintf(cfg->keyring_file, sizeof cfg->keyring_file, "/etc/nodectl/keyring");
     snprintf(cfg->ca_file, sizeof cfg->ca_file, "/etc/nodectl/ca.pub");

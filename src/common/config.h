@@ -17,6 +17,8 @@
 #define CONFIG_LIST_MAX 32
 #define CONFIG_DEFAULT_PATH "/etc/nodectl/nodectl.conf"
 #define CONFIG_DEFAULT_SOCKET "/run/nodectl/nodectl.sock"
+/* The control socket's group, which the package creates. */
+#define CONFIG_DEFAULT_CONTROL_GROUP "nodectl"
 
 struct config_list {
     size_t n;
@@ -53,6 +55,10 @@ struct config {
     char state_dir[CONFIG_PATH_MAX];
     char control_socket[CONFIG_PATH_MAX];
     enum log_level log_level;
+
+    /* [control]: who may use the control socket. */
+    char control_group[CONFIG_NAME_MAX];       /* may connect and read */
+    char control_admin_group[CONFIG_NAME_MAX]; /* may also change; empty: root only */
 
     /* [hypervisor] */
     char hypervisor_uri[CONFIG_ADDR_MAX];

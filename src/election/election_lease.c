@@ -85,6 +85,14 @@ void election_on_heartbeat_resp(struct election *e, const Nodectl__ElectionMsg *
     }
 }
 
+/* Whether voter i acknowledged a heartbeat sent within the last `window`
+ * ms. NEVER (no answer this term) is explicit: subtracted from now it would
+ * overflow and, wrapped, read as "just now". */
+static bool answered_within(const struct election *e, size_t i, int64_t window) {
+    int64_t acked = e->v[i].acked_sent_ms;
+    return acked != NEVER && e->now - acked < window;
+}
+
 /* CheckQuorum (section 6.2): a leader that has not heard from a majority
  * within an election timeout steps down, so a partitioned leader stops
  * acting and a majority elsewhere can make progress. */
@@ -114,7 +122,7 @@ int election_transfer(struct election *e, int64_t now_ms, uint64_t to) {
     } else {
         /* The most preferred voter that answered within a timeout. */
         for (size_t i = 0; i < e->cfg.n_voters; i++) {
-            if (i == e->self || e->now - e->v[i].acked_sent_ms >= e->cfg.election_timeout_ms)
+            if (i == e->self || !answered_within(e, i, e->cfg.election_timeout_ms))
                 continue;
             if (idx < 0 || e->v[i].priority > e->v[idx].priority)
                 idx = (int)i;
@@ -139,7 +147,7 @@ void election_prefer(struct election *e) {
     uint32_t mine = e->v[e->self].priority;
     for (size_t i = 0; i < e->cfg.n_voters; i++) {
         if (i != e->self && e->v[i].priority > mine && election_has_lease(e, e->now) &&
-            e->now - e->v[i].acked_sent_ms < e->cfg.heartbeat_ms * 2) {
+            answered_within(e, i, (int64_t)e->cfg.heartbeat_ms * 2)) {
             election_transfer(e, e->now, 0);
             return;
         }

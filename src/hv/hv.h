@@ -147,13 +147,19 @@ typedef int (*hv_migrate_check)(const struct hv_domain_now *dom, const char *vm,
  * data going to migrate_uri (e.g. tcp://10.0.0.2; NULL: libvirt's choice).
  * The domain becomes persistent on the destination and is undefined here.
  * After timeout_ms the job is aborted. Never waits for libvirt: the domain
- * is looked up and checked (`check`, if given) in the migration's thread.
- * Refused at once, with a message in err, when the hypervisor is not
- * connected, this host already migrates it, or too many migrations run.
- * 0 when started. */
+ * is looked up in the migration's thread, which then reads the clock (the
+ * agent's monotonic clock, like now_ms) and refuses the migration without
+ * calling libvirt again when that is at or after start_by_ms (a grant that
+ * expired, docs/safety.md; UINT64_MAX: no bound), then runs `check`, if
+ * given, on the domain as it found it, and only then starts it: nothing
+ * that waits lies between the clock's reading and libvirt's call. Refused
+ * at once, with a message in err, when the hypervisor is not connected,
+ * this host already migrates it, or too many migrations run. 0 when
+ * started. */
 int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
                      const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms,
-                     hv_migrate_check check, void *check_ctx, char *err, size_t errlen);
+                     uint64_t start_by_ms, hv_migrate_check check, void *check_ctx, char *err,
+                     size_t errlen);
 /* Collects the migrations' results, and the progress and timeouts the
  * sampling thread found. Never waits for libvirt: call it from the loop
  * whenever the event fd fires. */

@@ -13,6 +13,7 @@
 
 #include <libvirt/virterror.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "hv_internal.h"
 
@@ -82,11 +83,7 @@ virConnectPtr hv_conn_ref(struct hv *hv) {
     return c;
 }
 
-uint64_t hv_clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+uint64_t hv_clock_ms(void) { return clock_mono_ms(); }
 
 void hv_free(struct hv *hv) {
     if (!hv)

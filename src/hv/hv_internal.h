@@ -26,6 +26,7 @@ struct hv_mig_slot {
     char migrate_uri[HV_URI_MAX];
     bool has_migrate_uri;
     uint64_t deadline_ms;
+    uint64_t start_by_ms; /* the thread does not call libvirt at or after it */
     bool abort_requested;
     uint64_t data_total, data_processed; /* from the job info, for pub */
     pthread_t thread;
@@ -87,6 +88,7 @@ void hv_wake(struct hv *hv);
 /* hv_conn.c: a reference to the current connection (virConnectClose it
  * after use), or NULL when there is none. */
 virConnectPtr hv_conn_ref(struct hv *hv);
+/* The agent's monotonic clock (common/clock.h), which its deadlines use. */
 uint64_t hv_clock_ms(void);
 
 /* hv_watch.c: watches the URI's local socket directory, if it has one;

@@ -11,19 +11,39 @@
 #include "common/log.h"
 #include "hv_internal.h"
 
-/* The domain as libvirt shows it now, and the caller's check: 0 to go on,
- * else -1 with the reason in the slot's error (the migration is refused). */
-static int look_before(struct hv_mig_slot *m, virDomainPtr *dom) {
-    *dom = NULL;
+/* The last look before the migration starts: the domain as libvirt shows
+ * it now, then the grant's bound and the caller's check. 0 to go on (the
+ * slot holds the domain), else -1 with the reason in the slot's error (the
+ * migration is refused). After the clock's reading nothing waits: the
+ * check is pure and the migration call follows at once (docs/safety.md). */
+static int look_before(struct hv_mig_slot *m) {
     virConnectPtr conn = hv_conn_ref(m->hv);
     if (!conn) {
         snprintf(m->pub.error, sizeof m->pub.error, "the hypervisor is unavailable");
         return -1;
     }
-    *dom = virDomainLookupByName(conn, m->pub.vm);
+    virDomainPtr dom = virDomainLookupByName(conn, m->pub.vm);
     virConnectClose(conn);
     struct hv_domain_now now;
-    const struct hv_domain_now *d = *dom && hv_domain_now_read(*dom, &now) == 0 ? &now : NULL;
+    const struct hv_domain_now *d = dom && hv_domain_now_read(dom, &now) == 0 ? &now : NULL;
+    pthread_mutex_lock(&m->hv->lock);
+    if (d)
+        memcpy(m->pub.uuid, d->uuid, 16);
+    m->dom = dom; /* the slot's from here: finish() frees it */
+    /* Stopped (hv_free) while it looked: it must not start now. */
+    bool stopped = m->abort_requested;
+    pthread_mutex_unlock(&m->hv->lock);
+    if (stopped) {
+        snprintf(m->pub.error, sizeof m->pub.error, "the agent is stopping");
+        return -1;
+    }
+    /* The libvirt calls above may have taken seconds: the clock is read
+     * after them, and its grant must still hold on this host's clock. */
+    if (hv_clock_ms() >= m->start_by_ms) {
+        snprintf(m->pub.error, sizeof m->pub.error,
+                 "not started: its grant expired before the migration could start");
+        return -1;
+    }
     char why[HV_REASON_MAX] = "";
     if (m->check && m->check(d, m->pub.vm, m->check_ctx, why, sizeof why) != 0) {
         snprintf(m->pub.error, sizeof m->pub.error, "%s", why[0] ? why : "refused");
@@ -31,17 +51,6 @@ static int look_before(struct hv_mig_slot *m, virDomainPtr *dom) {
     }
     if (!d) {
         snprintf(m->pub.error, sizeof m->pub.error, "VM '%s' is not on this host", m->pub.vm);
-        return -1;
-    }
-    pthread_mutex_lock(&m->hv->lock);
-    memcpy(m->pub.uuid, d->uuid, 16);
-    m->dom = *dom;
-    /* Stopped (hv_free) while it looked: it must not start now. */
-    bool stopped = m->abort_requested;
-    pthread_mutex_unlock(&m->hv->lock);
-    if (stopped) {
-        snprintf(m->pub.error, sizeof m->pub.error, "the agent is stopping");
-        *dom = NULL;
         return -1;
     }
     return 0;
@@ -54,22 +63,21 @@ static void *run_migration(void *arg) {
     unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
                          VIR_MIGRATE_UNDEFINE_SOURCE;
     m->rc = -1;
-    virDomainPtr dom;
-    if (look_before(m, &dom) != 0) {
+    /* The parameters first: nothing may come between the last look and
+     * the call. */
+    if (m->has_migrate_uri &&
+        virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
+                                m->migrate_uri) != 0) {
+        snprintf(m->pub.error, sizeof m->pub.error, "out of memory");
+    } else if (look_before(m) != 0) {
         m->refused = true;
-        if (dom)
-            virDomainFree(dom);
-    } else if (!m->has_migrate_uri ||
-               virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
-                                       m->migrate_uri) == 0) {
-        m->rc = virDomainMigrateToURI3(dom, m->pub.dest_uri, params, (unsigned)nparams, flags);
+    } else {
+        m->rc = virDomainMigrateToURI3(m->dom, m->pub.dest_uri, params, (unsigned)nparams, flags);
         if (m->rc != 0) {
             /* libvirt's last error is per thread: read it here. */
             const char *why = virGetLastErrorMessage();
             snprintf(m->pub.error, sizeof m->pub.error, "%s", why ? why : "unknown error");
         }
-    } else {
-        snprintf(m->pub.error, sizeof m->pub.error, "out of memory");
     }
     virTypedParamsFree(params, nparams);
     atomic_store(&m->done, true);
@@ -92,7 +100,8 @@ static struct hv_mig_slot *free_slot(struct hv *hv) {
 
 int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
                      const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms,
-                     hv_migrate_check check, void *check_ctx, char *err, size_t errlen) {
+                     uint64_t start_by_ms, hv_migrate_check check, void *check_ctx, char *err,
+                     size_t errlen) {
     if (strlen(dest_uri) >= HV_URI_MAX || (migrate_uri && strlen(migrate_uri) >= HV_URI_MAX)) {
         snprintf(err, errlen, "destination URI too long");
         return -1;
@@ -134,6 +143,7 @@ int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char 
     m->pub.state = HV_MIG_RUNNING;
     m->pub.started_ms = now_ms;
     m->deadline_ms = now_ms + timeout_ms;
+    m->start_by_ms = start_by_ms;
     atomic_store(&m->done, false);
     if (pthread_create(&m->thread, NULL, run_migration, m) != 0) {
         snprintf(err, errlen, "cannot start a migration thread");

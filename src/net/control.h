@@ -4,8 +4,10 @@
 #ifndef NODECTL_CONTROL_H
 #define NODECTL_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "control.pb-c.h"
 
@@ -21,9 +23,23 @@ struct control_server;
  * be heap-allocated with malloc), or NULL when out of memory. */
 typedef Nodectl__Response *(*control_handler)(void *ctx, const Nodectl__Request *req);
 
+/* Who may use the socket (control_access.h): group names from the
+ * configuration's [control] section. */
+struct control_access {
+    const char *group;       /* owns the socket: may connect and read; "": the agent's */
+    bool group_optional;     /* a missing group is warned about, not refused (the default) */
+    const char *admin_group; /* may also change the cluster; "": root only */
+};
+
+/* The id of group `name`; 0, or -1 with a message naming it in err. */
+int control_group_id(const char *name, gid_t *gid, char *err, size_t errlen);
+
 /* Listens on ipc://path, creating the parent directory (0755) and the socket
- * with mode 0660. Returns NULL with a message in err. */
-struct control_server *control_server_open(const char *path, char *err, size_t errlen);
+ * with mode 0660, owned by acc's group. Every request that changes the
+ * cluster is checked against the peer's credentials (SO_PEERCRED) and
+ * logged with its uid. Returns NULL with a message in err. */
+struct control_server *control_server_open(const char *path, const struct control_access *acc,
+                                           char *err, size_t errlen);
 void control_server_close(struct control_server *srv);
 /* A descriptor that polls readable when a request is waiting. */
 int control_server_fd(struct control_server *srv);

@@ -1,10 +1,25 @@
+#include <grp.h>
 #include <limits.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "control.h"
+
+/* "group G", the group that owns the socket at path. */
+static void socket_group(const char *path, char *out, size_t len) {
+    struct stat st;
+    struct group gr, *found = NULL;
+    char buf[16384];
+    if (stat(path, &st) != 0)
+        snprintf(out, len, "its group");
+    else if (getgrgid_r(st.st_gid, &gr, buf, sizeof buf, &found) == 0 && found)
+        snprintf(out, len, "group %s", gr.gr_name);
+    else
+        snprintf(out, len, "group %u", (unsigned)st.st_gid);
+}
 
 Nodectl__Response *control_call(const char *path, const Nodectl__Request *req, int timeout_ms,
                                 char *err, size_t errlen) {
@@ -30,7 +45,12 @@ Nodectl__Response *control_call(const char *path, const Nodectl__Request *req, i
                (rv = nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, timeout_ms)) != 0 ||
                (rv = nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 64 * 1024 * 1024)) != 0) {
         snprintf(err, errlen, "cannot configure the socket: %s", nng_strerror(rv));
-    } else if ((rv = nng_dial(sock, url, NULL, 0)) != 0) {
+    } else if ((rv = nng_dial(sock, url, NULL, 0)) == NNG_EPERM) {
+        char group[96];
+        socket_group(path, group, sizeof group);
+        snprintf(err, errlen, "cannot reach the agent at %s: permission denied (root and the "
+                 "members of %s may use it)", path, group);
+    } else if (rv != 0) {
         snprintf(err, errlen, "cannot reach the agent at %s: %s (is `nodectl agent` running?)",
                  path, nng_strerror(rv));
     } else {

@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +13,32 @@
 #include "common/atomic_file.h"
 #include "common/log.h"
 #include "control.h"
+#include "control_access.h"
+
+/* Supplementary groups looked at per user; more are ignored. */
+#define GROUPS_MAX 256
 
 struct control_server {
     nng_socket sock;
     nng_listener listener;
     int fd;
     uint64_t bad_requests;
+    struct control_policy policy;
+    char admin_group[64]; /* its name, for errors; "" when there is none */
 };
+
+int control_group_id(const char *name, gid_t *gid, char *err, size_t errlen) {
+    char buf[16384];
+    struct group gr, *found = NULL;
+    int rc = getgrnam_r(name, &gr, buf, sizeof buf, &found);
+    if (!found) {
+        snprintf(err, errlen, "no group named '%s'%s%s (create it with `addgroup --system %s`)",
+                 name, rc ? ": " : "", rc ? strerror(rc) : "", name);
+        return -1;
+    }
+    *gid = gr.gr_gid;
+    return 0;
+}
 
 Nodectl__Response *control_error_response(Nodectl__ErrorCode code, const char *message) {
     Nodectl__Response *resp = malloc(sizeof *resp);
@@ -37,8 +58,19 @@ Nodectl__Response *control_error_response(Nodectl__ErrorCode code, const char *m
     return resp;
 }
 
-struct control_server *control_server_open(const char *path, char *err, size_t errlen) {
+struct control_server *control_server_open(const char *path, const struct control_access *acc,
+                                           char *err, size_t errlen) {
     char url[PATH_MAX + 8], dir[PATH_MAX];
+    gid_t group = 0, admin = 0;
+    bool chgrp = acc->group[0] != '\0';
+    if (chgrp && control_group_id(acc->group, &group, err, errlen) != 0) {
+        if (!acc->group_optional)
+            return NULL;
+        log_warn("[control] group: %s; the control socket is root's alone", err);
+        chgrp = false;
+    }
+    if (acc->admin_group[0] && control_group_id(acc->admin_group, &admin, err, errlen) != 0)
+        return NULL;
     if (snprintf(url, sizeof url, "ipc://%s", path) >= (int)sizeof url) {
         snprintf(err, errlen, "control socket path too long: %s", path);
         return NULL;
@@ -53,6 +85,9 @@ struct control_server *control_server_open(const char *path, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    srv->policy = (struct control_policy){.admin = acc->admin_group[0] != '\0',
+                                          .admin_gid = admin};
+    snprintf(srv->admin_group, sizeof srv->admin_group, "%s", acc->admin_group);
     int rv;
     if ((rv = nng_rep0_open(&srv->sock)) != 0 ||
         (rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, CONTROL_TRANSPORT_MAX)) != 0 ||
@@ -61,6 +96,15 @@ struct control_server *control_server_open(const char *path, char *err, size_t e
         (rv = nng_listener_start(srv->listener, 0)) != 0 ||
         (rv = nng_socket_get_int(srv->sock, NNG_OPT_RECVFD, &srv->fd)) != 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
+        nng_close(srv->sock);
+        free(srv);
+        return NULL;
+    }
+    /* The socket is root's, mode 0660: the group may connect. Changing the
+     * group of our own file to one we are not in takes CAP_CHOWN (the
+     * systemd unit keeps it). */
+    if (chgrp && chown(path, (uid_t)-1, group) != 0) {
+        snprintf(err, errlen, "cannot give %s to group %s: %s", path, acc->group, strerror(errno));
         nng_close(srv->sock);
         free(srv);
         return NULL;
@@ -79,7 +123,75 @@ int control_server_fd(struct control_server *srv) { return srv->fd; }
 
 uint64_t control_server_bad_requests(const struct control_server *srv) { return srv->bad_requests; }
 
-static Nodectl__Response *answer(struct control_server *srv, const nng_msg *msg,
+/* Who sent msg: the credentials the kernel recorded when the client
+ * connected (SO_PEERCRED), never anything the client says. */
+struct peer {
+    bool known;
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    char user[64]; /* "" if the uid has no user */
+    gid_t groups[GROUPS_MAX];
+    int n_groups;
+};
+
+static void peer_of(nng_msg *msg, struct peer *p) {
+    nng_pipe pipe = nng_msg_get_pipe(msg);
+    uint64_t uid, gid, pid = 0;
+    memset(p, 0, sizeof *p);
+    p->known = nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_UID, &uid) == 0 &&
+               nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_GID, &gid) == 0;
+    if (!p->known)
+        return;
+    nng_pipe_get_uint64(pipe, NNG_OPT_IPC_PEER_PID, &pid);
+    p->uid = (uid_t)uid;
+    p->gid = (gid_t)gid;
+    p->pid = (pid_t)pid;
+}
+
+/* The user's name and groups (getgrouplist, as login gives them), looked
+ * up only for requests that need them. */
+static void peer_groups(struct peer *p) {
+    char buf[16384];
+    struct passwd pw, *found = NULL;
+    if (getpwuid_r(p->uid, &pw, buf, sizeof buf, &found) != 0 || !found)
+        return;
+    snprintf(p->user, sizeof p->user, "%s", pw.pw_name);
+    p->n_groups = GROUPS_MAX;
+    if (getgrouplist(pw.pw_name, pw.pw_gid, p->groups, &p->n_groups) < 0)
+        p->n_groups = GROUPS_MAX; /* the first GROUPS_MAX */
+}
+
+/* Whether the peer may make req; if not, why (for the client), logged. */
+static bool allowed(const struct control_server *srv, const Nodectl__Request *req,
+                    struct peer *p, char *why, size_t len) {
+    if (control_request_right(req) == CONTROL_READ)
+        return true;
+    char what[256], who[128];
+    control_request_describe(req, what, sizeof what);
+    if (p->known) {
+        peer_groups(p);
+        snprintf(who, sizeof who, "uid %u (%s), pid %d", (unsigned)p->uid,
+                 p->user[0] ? p->user : "no such user", (int)p->pid);
+        if (control_access_allows(&srv->policy, CONTROL_CHANGE, p->uid, p->gid, p->groups,
+                                  (size_t)p->n_groups)) {
+            log_info("control socket: %s, asked by %s", what, who);
+            return true;
+        }
+    } else {
+        snprintf(who, sizeof who, "a client whose credentials are unknown");
+    }
+    if (srv->admin_group[0])
+        snprintf(why, len, "permission denied: %s changes the cluster and needs root or group %s",
+                 what, srv->admin_group);
+    else
+        snprintf(why, len, "permission denied: %s changes the cluster and needs root (or a group "
+                 "named by [control] admin_group)", what);
+    log_warn("control socket: %s refused to %s", what, who);
+    return false;
+}
+
+static Nodectl__Response *answer(struct control_server *srv, nng_msg *msg,
                                  control_handler handler, void *ctx) {
     size_t len = nng_msg_len(msg);
     char why[160];
@@ -90,9 +202,15 @@ static Nodectl__Response *answer(struct control_server *srv, const nng_msg *msg,
                  CONTROL_REQUEST_MAX);
     } else {
         Nodectl__Request *req =
-            nodectl__request__unpack(NULL, len, (const uint8_t *)nng_msg_body((nng_msg *)msg));
+            nodectl__request__unpack(NULL, len, (const uint8_t *)nng_msg_body(msg));
         if (req && req->body_case != NODECTL__REQUEST__BODY__NOT_SET) {
-            Nodectl__Response *resp = handler(ctx, req);
+            struct peer p;
+            char denied[512];
+            peer_of(msg, &p);
+            Nodectl__Response *resp =
+                allowed(srv, req, &p, denied, sizeof denied)
+                    ? handler(ctx, req)
+                    : control_error_response(NODECTL__ERROR_CODE__ERROR_PERMISSION_DENIED, denied);
             nodectl__request__free_unpacked(req, NULL);
             return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_INTERNAL,
                                                         "out of memory");

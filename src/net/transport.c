@@ -1,5 +1,6 @@
 #include "transport.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
@@ -7,20 +8,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/log.h"
+#include "inbound.h"
 
 /* Peers this node keeps a connection to; past this the least recently used
  * connection is closed. Large enough for the fan-out of SWIM (a handful of
  * peers per period) plus the election voters. */
 #define PEERS_MAX 256
-#define FRAME_LIMIT (TRANSPORT_PAYLOAD_MAX + FRAME_OVERHEAD_MAX)
+/* A push socket unused this long is closed; it is dialed again when
+ * needed. Shorter than AUTH_IDLE_MS, so that a receiver never cuts the
+ * connection of a peer that still holds it open (nng would redial it at
+ * once, and the new connection, unauthenticated and idle, would be cut
+ * again UNAUTH_IDLE_MS later, round and round). */
+#define PEER_IDLE_MS 60000
+
+/* Inbound connections (admission.h). A peer that holds the key sends its
+ * first frame as soon as it has connected (its push socket dials because it
+ * has a message to send), so a few seconds are generous. Per address: a
+ * host runs one agent, whose push socket has one connection here, two while
+ * it reconnects; test clusters run up to 20 agents on 127.0.0.1. */
+#define UNAUTH_PER_ADDR 32
+#define UNAUTH_TOTAL 256
+#define UNAUTH_IDLE_MS 5000
+#define AUTH_IDLE_MS (2 * PEER_IDLE_MS)
+/* Authenticated connections are at most one per peer host. */
+#define CONNS_MAX 8192
+/* Descriptors kept for other uses: the push sockets, libvirt, the control
+ * socket and its clients, files. */
+#define FDS_RESERVED (PEERS_MAX + 64)
 
 struct peer {
     char addr[TRANSPORT_ADDR_MAX];
     nng_socket sock;
-    uint64_t last_use;
+    uint64_t last_ms; /* last use, for LRU and the idle timeout */
 };
 
 struct transport {
@@ -29,9 +52,36 @@ struct transport {
     struct frame_ctx *frames;
     struct peer peers[PEERS_MAX];
     size_t n_peers;
-    uint64_t clock; /* use counter for LRU */
     struct transport_stats stats;
+    bool size_logged;
+    struct inbound *in;
 };
+
+static uint64_t clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The limits for the descriptors this process may open: half of what is
+ * not reserved goes to the connections admission counts, half stays for
+ * those that arrive between two looks at the descriptors (inbound.h) and
+ * for those being closed. */
+static struct admission_limits limits(void) {
+    struct rlimit rl;
+    rlim_t fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    size_t total = fds > FDS_RESERVED + 2 * 16 ? (size_t)(fds - FDS_RESERVED) / 2 : 16;
+    if (total > CONNS_MAX)
+        total = CONNS_MAX;
+    struct admission_limits lim = {.total = total, .unauth_total = UNAUTH_TOTAL,
+                                   .unauth_per_addr = UNAUTH_PER_ADDR,
+                                   .unauth_idle_ms = UNAUTH_IDLE_MS, .auth_idle_ms = AUTH_IDLE_MS};
+    if (lim.unauth_total > total / 2)
+        lim.unauth_total = total / 2;
+    if (lim.unauth_per_addr > lim.unauth_total)
+        lim.unauth_per_addr = lim.unauth_total;
+    return lim;
+}
 
 struct transport *transport_open(const char *bind, uint16_t port, struct frame_ctx *frames,
                                  char *err, size_t errlen) {
@@ -45,19 +95,37 @@ struct transport *transport_open(const char *bind, uint16_t port, struct frame_c
         return NULL;
     }
     t->frames = frames;
+    struct admission_limits lim = limits();
     char url[300];
     snprintf(url, sizeof url, "tcp://%s:%u", bind, port);
     int rv;
+    /* Inbound connections are watched before the listener starts. nng's
+     * pull socket holds at most one frame per connection until
+     * transport_recv takes it, plus the one being read. */
     if ((rv = nng_pull0_open(&t->pull)) != 0 ||
-        (rv = nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ, FRAME_LIMIT)) != 0 ||
-        (rv = nng_socket_set_int(t->pull, NNG_OPT_RECVBUF, 1024)) != 0 ||
-        (rv = nng_listen(t->pull, url, NULL, 0)) != 0 ||
-        (rv = nng_socket_get_int(t->pull, NNG_OPT_RECVFD, &t->fd)) != 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
+        (rv = nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ, TRANSPORT_FRAME_MAX)) != 0) {
+        snprintf(err, errlen, "cannot open a socket: %s", nng_strerror(rv));
+        free(t);
+        return NULL;
+    }
+    char why[200];
+    if (!(t->in = inbound_open(t->pull, port, &lim, why, sizeof why))) {
+        snprintf(err, errlen, "cannot watch connections: %s", why);
         nng_close(t->pull);
         free(t);
         return NULL;
     }
+    if ((rv = nng_listen(t->pull, url, NULL, 0)) != 0 ||
+        (rv = nng_socket_get_int(t->pull, NNG_OPT_RECVFD, &t->fd)) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
+        nng_close(t->pull);
+        inbound_close(t->in);
+        free(t);
+        return NULL;
+    }
+    log_info("transport: frames up to %d bytes; at most %zu inbound connections, %zu of them "
+             "unauthenticated, %zu from one address", TRANSPORT_FRAME_MAX, lim.total,
+             lim.unauth_total, lim.unauth_per_addr);
     return t;
 }
 
@@ -66,18 +134,26 @@ void transport_close(struct transport *t) {
         return;
     for (size_t i = 0; i < t->n_peers; i++)
         nng_close(t->peers[i].sock);
-    nng_close(t->pull);
+    nng_close(t->pull); /* no pipe notice comes after it returns */
+    inbound_close(t->in);
     free(t);
 }
 
 int transport_fd(struct transport *t) { return t->fd; }
 
-struct transport_stats transport_stats(const struct transport *t) { return t->stats; }
+int transport_wake_fd(struct transport *t) { return inbound_fd(t->in); }
+
+struct transport_stats transport_stats(struct transport *t) {
+    struct transport_stats s = t->stats;
+    s.conns = inbound_counts(t->in);
+    return s;
+}
 
 static struct peer *peer_for(struct transport *t, const char *to) {
+    uint64_t now = clock_ms();
     for (size_t i = 0; i < t->n_peers; i++) {
         if (strcmp(t->peers[i].addr, to) == 0) {
-            t->peers[i].last_use = ++t->clock;
+            t->peers[i].last_ms = now;
             return &t->peers[i];
         }
     }
@@ -87,7 +163,7 @@ static struct peer *peer_for(struct transport *t, const char *to) {
     } else {
         p = &t->peers[0];
         for (size_t i = 1; i < t->n_peers; i++)
-            if (t->peers[i].last_use < p->last_use)
+            if (t->peers[i].last_ms < p->last_ms)
                 p = &t->peers[i];
         nng_close(p->sock);
         t->n_peers--;
@@ -110,7 +186,7 @@ static struct peer *peer_for(struct transport *t, const char *to) {
         return NULL;
     }
     snprintf(p->addr, sizeof p->addr, "%s", to);
-    p->last_use = ++t->clock;
+    p->last_ms = now;
     t->n_peers++;
     return p;
 }
@@ -118,11 +194,17 @@ static struct peer *peer_for(struct transport *t, const char *to) {
 int transport_send(struct transport *t, const char *to, uint32_t channel, const void *payload,
                    size_t len) {
     if (len > TRANSPORT_PAYLOAD_MAX || strlen(to) >= TRANSPORT_ADDR_MAX) {
+        if (len > TRANSPORT_PAYLOAD_MAX && !t->size_logged)
+            log_err("transport: a message of %zu bytes on channel %u to %s exceeds the limit of "
+                    "%d bytes; not sent (logged once; the rest are counted)", len, channel, to,
+                    TRANSPORT_PAYLOAD_MAX);
+        t->size_logged |= len > TRANSPORT_PAYLOAD_MAX;
         t->stats.dropped_send++;
         return -1;
     }
     nng_msg *msg;
     size_t size = frame_sealed_size(t->frames, to, len);
+    assert(size <= TRANSPORT_FRAME_MAX); /* the frame adds at most FRAME_OVERHEAD_MAX */
     if (!size || nng_msg_alloc(&msg, size) != 0) {
         t->stats.dropped_send++;
         return -1;
@@ -153,6 +235,8 @@ int transport_recv(struct transport *t, struct frame_msg *msg) {
         }
         enum frame_result rc = frame_open(t->frames, nng_msg_body(m), nng_msg_len(m),
                                           FRAME_PATH_UNICAST, (uint64_t)time(NULL), msg);
+        if (rc == FRAME_OK)
+            inbound_authenticated(t->in, m);
         nng_msg_free(m);
         if (rc == FRAME_OK) {
             t->stats.received++;
@@ -167,4 +251,25 @@ int transport_recv(struct transport *t, struct frame_msg *msg) {
                      "are not logged)", msg->sender[0] ? " from " : "", msg->sender,
                      frame_result_name(rc));
     }
+}
+
+void transport_run(struct transport *t) {
+    inbound_run(t->in);
+    uint64_t now = clock_ms();
+    for (size_t i = 0; i < t->n_peers;) {
+        if (now >= t->peers[i].last_ms + PEER_IDLE_MS) {
+            nng_close(t->peers[i].sock);
+            t->peers[i] = t->peers[--t->n_peers];
+        } else {
+            i++;
+        }
+    }
+}
+
+uint64_t transport_deadline(struct transport *t) {
+    uint64_t d = inbound_deadline(t->in);
+    for (size_t i = 0; i < t->n_peers; i++)
+        if (t->peers[i].last_ms + PEER_IDLE_MS < d)
+            d = t->peers[i].last_ms + PEER_IDLE_MS;
+    return d;
 }

@@ -5,7 +5,7 @@
  *   VM: its MIPS = vCPUs x the host's core MIPS, demand = its CPU % of that.
  * Only the current sample is known from a record, so every VM has a history
  * of one: the planner's adaptive policies fall back to their static
- * threshold until a longer history is kept (issue [6], a later part). */
+ * threshold until a longer history is kept. */
 #include "leader_snapshot.h"
 
 #include <ctype.h>
@@ -18,9 +18,44 @@ static bool vm_runs(const Nodectl__Vm *vm) {
            vm->state == NODECTL__VM_STATE__VM_STATE_BLOCKED;
 }
 
-static bool host_usable(const struct leader_member *m) {
-    return m->rec->hypervisor && m->rec->hypervisor->available && m->rec->capacity &&
-           m->rec->capacity->cpus > 0;
+/* What the record says the host has; false when it says nothing usable. */
+static bool capacity_known(const Nodectl__HostRecord *r) {
+    return r->capacity && r->capacity->cpus > 0 && r->capacity->memory_kib > 0;
+}
+
+static bool wakeable(const Nodectl__HostRecord *r) {
+    return r->power && ((r->power->wake_mac[0] && r->power->wake_broadcast[0]) ||
+                        r->power->ipmi_address[0]);
+}
+
+const char *leader_host_unusable(const Nodectl__HostRecord *r, enum leader_liveness l,
+                                 bool failed, char *why, size_t len) {
+    bool hv = r->hypervisor && r->hypervisor->available;
+    const char *hv_reason = r->hypervisor && r->hypervisor->reason[0] ? r->hypervisor->reason
+                                                                      : "no sample";
+    switch (l) {
+    case LEADER_HOST_DOWN: snprintf(why, len, "not alive"); break;
+    case LEADER_HOST_UP:
+        if (!hv)
+            snprintf(why, len, "hypervisor unavailable: %s", hv_reason);
+        else if (!capacity_known(r))
+            snprintf(why, len, "its hypervisor reports no CPUs or memory");
+        else
+            why[0] = '\0';
+        break;
+    case LEADER_HOST_OFF:
+        if (failed)
+            snprintf(why, len, "off: did not come back when woken");
+        else if (!wakeable(r))
+            snprintf(why, len, "off: cannot be woken (no wake MAC nor BMC)");
+        else if (!capacity_known(r))
+            snprintf(why, len, "off: its capacity is unknown (%s before it went off)",
+                     hv ? "no CPUs or memory reported" : hv_reason);
+        else
+            why[0] = '\0';
+        break;
+    }
+    return why[0] ? why : NULL;
 }
 
 /* Running migrations of `vm` in any record, and when its last migration
@@ -32,15 +67,14 @@ static void vm_history(const struct leader_member *members, size_t n, const char
     *moving = false;
     *moved_at = 0;
     for (size_t i = 0; i < n; i++) {
-        const Nodectl__HostRecord *r = members[i].rec;
-        for (size_t k = 0; k < r->n_migrations; k++) {
-            const Nodectl__Migration *m = r->migrations[k];
-            if (m->kind[0] || strcmp(m->vm, vm) != 0)
+        for (size_t k = 0; k < members[i].n_reports; k++) {
+            const struct report *x = &members[i].reports[k];
+            if (x->kind != REPORT_MIGRATION || strcmp(x->m->vm, vm) != 0)
                 continue;
-            if (strcmp(m->state, "running") == 0 && members[i].liveness == LEADER_HOST_UP)
+            if (x->state == REPORT_RUNNING && members[i].liveness == LEADER_HOST_UP)
                 *moving = true;
-            else if (strcmp(m->state, "running") != 0 && m->ended_at_ms > *moved_at)
-                *moved_at = m->ended_at_ms;
+            else if (x->state != REPORT_RUNNING && x->m->ended_at_ms > *moved_at)
+                *moved_at = x->m->ended_at_ms;
         }
     }
 }
@@ -51,10 +85,12 @@ static uint32_t migrations_of(const struct leader_member *members, size_t n, con
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = members[i].rec;
         bool source = strcmp(r->name, name) == 0;
-        for (size_t k = 0; members[i].liveness == LEADER_HOST_UP && k < r->n_migrations; k++)
-            count += !r->migrations[k]->kind[0] &&
-                     strcmp(r->migrations[k]->state, "running") == 0 &&
-                     (source || strcmp(r->migrations[k]->destination, name) == 0);
+        for (size_t k = 0; members[i].liveness == LEADER_HOST_UP && k < members[i].n_reports;
+             k++) {
+            const struct report *x = &members[i].reports[k];
+            count += x->kind == REPORT_MIGRATION && x->state == REPORT_RUNNING &&
+                     (source || strcmp(x->m->destination, name) == 0);
+        }
     }
     return count;
 }
@@ -63,25 +99,22 @@ static void fill_host(struct leader_snapshot *s, size_t h, const struct leader_m
                       const struct leader_member *members, size_t n) {
     const Nodectl__HostRecord *r = m->rec;
     struct placement_host *ph = &s->hosts[h];
-    bool usable = host_usable(m);
+    char why[LEADER_UNUSABLE_MAX];
+    bool failed = leader_host_unusable(r, m->liveness, m->failed, why, sizeof why) != NULL;
+    bool known = capacity_known(r);
     ph->id = (uint32_t)h;
-    ph->cores = usable ? r->capacity->cpus : 1;
+    ph->cores = known ? r->capacity->cpus : 1;
     /* A hypervisor that reports no clock still has cores: count 1000 MIPS. */
-    ph->core_mips = usable && r->capacity->cpu_mhz ? r->capacity->cpu_mhz : 1000;
-    ph->mem_mb = usable ? r->capacity->memory_kib / 1024 : 0;
+    ph->core_mips = known && r->capacity->cpu_mhz ? r->capacity->cpu_mhz : 1000;
+    ph->mem_mb = known ? r->capacity->memory_kib / 1024 : 0;
     ph->power = &s->power;
     ph->power_state = m->liveness == LEADER_HOST_OFF ? PLACEMENT_HOST_OFF : PLACEMENT_HOST_ON;
-    bool wakeable = r->power && ((r->power->wake_mac[0] && r->power->wake_broadcast[0]) ||
-                                 r->power->ipmi_address[0]);
     ph->flags = (r->candidate ? PLACEMENT_HOST_CANDIDATE : 0u) |
                 (r->drain ? PLACEMENT_HOST_DRAIN : 0u) |
                 (r->migration_uri[0] ? 0u : PLACEMENT_HOST_NO_INBOUND) |
                 (r->power && r->power->can_power_off && !m->keep_on ? 0u
                                                                     : PLACEMENT_HOST_KEEP_ON) |
-                (m->liveness == LEADER_HOST_DOWN || (m->liveness == LEADER_HOST_UP && !usable) ||
-                         (m->liveness == LEADER_HOST_OFF && (m->failed || !wakeable))
-                     ? PLACEMENT_HOST_FAILED
-                     : 0u);
+                (failed ? PLACEMENT_HOST_FAILED : 0u);
     ph->cpu_measured = r->usage ? r->usage->cpu_percent / 100 : 0;
     ph->loadavg15 = r->usage ? r->usage->load15 : 0;
     /* The wake cool-down holds hosts the leader woke, not every host whose
@@ -90,13 +123,20 @@ static void fill_host(struct leader_snapshot *s, size_t h, const struct leader_m
     ph->migrations_in_flight = migrations_of(members, n, r->name);
 }
 
+/* Whether the record's VMs are the ones running there now. */
+static bool runs_here(const struct leader_member *m) {
+    char why[LEADER_UNUSABLE_MAX];
+    return m->liveness == LEADER_HOST_UP &&
+           !leader_host_unusable(m->rec, m->liveness, m->failed, why, sizeof why);
+}
+
 int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member *members,
                           size_t n, double idle_watts, double max_watts) {
     memset(s, 0, sizeof *s);
     placement_power_linear(&s->power, idle_watts, max_watts);
     size_t n_vms = 0;
     for (size_t i = 0; i < n; i++)
-        if (members[i].liveness == LEADER_HOST_UP && host_usable(&members[i]))
+        if (runs_here(&members[i]))
             for (size_t k = 0; k < members[i].rec->n_vms; k++)
                 n_vms += vm_runs(members[i].rec->vms[k]);
     s->hosts = calloc(n ? n : 1, sizeof *s->hosts);
@@ -113,7 +153,7 @@ int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member 
         const struct leader_member *m = &members[h];
         s->host_rec[h] = m->rec;
         fill_host(s, h, m, members, n);
-        if (m->liveness != LEADER_HOST_UP || !host_usable(m))
+        if (!runs_here(m))
             continue;
         for (size_t k = 0; k < m->rec->n_vms; k++) {
             const Nodectl__Vm *rv = m->rec->vms[k];
@@ -150,27 +190,6 @@ void leader_snapshot_free(struct leader_snapshot *s) {
     free(s->vm_rec);
     free(s->history);
     memset(s, 0, sizeof *s);
-}
-
-const Nodectl__Migration *leader_foreign_migration(const struct leader_member *members, size_t n,
-                                                   const char *const *own, size_t n_own,
-                                                   size_t *count) {
-    const Nodectl__Migration *first = NULL;
-    *count = 0;
-    for (size_t i = 0; i < n; i++) {
-        const Nodectl__HostRecord *h = members[i].rec;
-        for (size_t k = 0; members[i].liveness == LEADER_HOST_UP && k < h->n_migrations; k++) {
-            const Nodectl__Migration *m = h->migrations[k];
-            bool mine = false;
-            for (size_t o = 0; o < n_own && !mine; o++)
-                mine = strcmp(own[o], m->id) == 0;
-            if (!m->kind[0] && strcmp(m->state, "running") == 0 && !mine) {
-                first = first ? first : m;
-                (*count)++;
-            }
-        }
-    }
-    return first;
 }
 
 void leader_snapshot_explain(const struct leader_snapshot *s, const char *reason, char *out,

@@ -1,0 +1,226 @@
+#include "command.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command.pb-c.h"
+
+const char *command_kind_name(enum command_kind k) {
+    switch (k) {
+    case COMMAND_MIGRATE: return "migrate";
+    case COMMAND_POWER_OFF: return "power-off";
+    case COMMAND_WAKE: return "wake";
+    case COMMAND_DRAIN: return "drain";
+    case COMMAND_TRANSFER: return "transfer";
+    }
+    return "unknown";
+}
+
+/* Copies a decoded string into a bounded field; false (and why) when it
+ * does not fit. protobuf-c gives "" for an absent proto3 string. */
+static bool copy(char *dst, size_t cap, const char *src, const char *field, char *why,
+                 size_t whylen) {
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap) {
+        snprintf(why, whylen, "%s is %zu bytes long, more than %zu", field, n, cap - 1);
+        return false;
+    }
+    memcpy(dst, src ? src : "", n + 1);
+    return true;
+}
+
+#define COPY(dst, src, name) copy(dst, sizeof dst, src, name, why, whylen)
+
+static int decode_command(const Nodectl__Command *pb, struct command *c, char *why,
+                          size_t whylen) {
+    memset(c, 0, sizeof *c);
+    if (!COPY(c->id, pb->id, "id") || !COPY(c->issuer, pb->issuer, "issuer") ||
+        !COPY(c->target, pb->target, "target"))
+        return -1;
+    if (!c->id[0]) {
+        snprintf(why, whylen, "a command without an id");
+        return -1;
+    }
+    c->term = pb->term;
+    c->by_operator = pb->operator_;
+    switch (pb->body_case) {
+    case NODECTL__COMMAND__BODY_MIGRATE:
+        c->kind = COMMAND_MIGRATE;
+        c->migrate.timeout_ms = pb->migrate->timeout_ms;
+        return COPY(c->migrate.vm, pb->migrate->vm, "migrate.vm") &&
+                       COPY(c->migrate.destination, pb->migrate->destination,
+                            "migrate.destination") &&
+                       COPY(c->migrate.destination_uri, pb->migrate->destination_uri,
+                            "migrate.destination_uri") &&
+                       COPY(c->migrate.migration_address, pb->migrate->migration_address,
+                            "migrate.migration_address")
+                   ? 0
+                   : -1;
+    case NODECTL__COMMAND__BODY_POWER_OFF: c->kind = COMMAND_POWER_OFF; return 0;
+    case NODECTL__COMMAND__BODY_WAKE:
+        c->kind = COMMAND_WAKE;
+        return COPY(c->wake.host, pb->wake->host, "wake.host") &&
+                       COPY(c->wake.mac, pb->wake->mac, "wake.mac") &&
+                       COPY(c->wake.broadcast, pb->wake->broadcast, "wake.broadcast") &&
+                       COPY(c->wake.ipmi_address, pb->wake->ipmi_address, "wake.ipmi_address")
+                   ? 0
+                   : -1;
+    case NODECTL__COMMAND__BODY_DRAIN:
+        c->kind = COMMAND_DRAIN;
+        c->drain = pb->drain->drain;
+        return 0;
+    case NODECTL__COMMAND__BODY_TRANSFER:
+        c->kind = COMMAND_TRANSFER;
+        return COPY(c->transfer_to, pb->transfer->destination, "transfer.destination") ? 0 : -1;
+    case NODECTL__COMMAND__BODY__NOT_SET:
+    case _NODECTL__COMMAND__BODY__CASE_IS_INT_SIZE: break;
+    }
+    snprintf(why, whylen, "command %s has no action this version knows", c->id);
+    return -1;
+}
+
+int command_msg_decode(const uint8_t *data, size_t len, struct command_msg *out, char *why,
+                       size_t whylen) {
+    Nodectl__CommandMsg *pb = nodectl__command_msg__unpack(NULL, len, data);
+    if (!pb) {
+        snprintf(why, whylen, "does not decode");
+        return -1;
+    }
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    switch (pb->body_case) {
+    case NODECTL__COMMAND_MSG__BODY_COMMAND:
+        out->kind = COMMAND_MSG_COMMAND;
+        rc = decode_command(pb->command, &out->command, why, whylen);
+        break;
+    case NODECTL__COMMAND_MSG__BODY_ASK:
+        out->kind = COMMAND_MSG_ASK;
+        out->ask.term = pb->ask->term;
+        out->ask.nonce = pb->ask->nonce;
+        rc = COPY(out->ask.id, pb->ask->id, "ask.id") &&
+                     COPY(out->ask.target, pb->ask->target, "ask.target")
+                 ? 0
+                 : -1;
+        break;
+    case NODECTL__COMMAND_MSG__BODY_GRANT:
+        out->kind = COMMAND_MSG_GRANT;
+        out->grant.term = pb->grant->term;
+        out->grant.nonce = pb->grant->nonce;
+        out->grant.granted = pb->grant->granted;
+        out->grant.valid_ms = pb->grant->valid_ms;
+        rc = COPY(out->grant.id, pb->grant->id, "grant.id") &&
+                     COPY(out->grant.target, pb->grant->target, "grant.target") &&
+                     COPY(out->grant.reason, pb->grant->reason, "grant.reason")
+                 ? 0
+                 : -1;
+        break;
+    case NODECTL__COMMAND_MSG__BODY__NOT_SET:
+    case _NODECTL__COMMAND_MSG__BODY__CASE_IS_INT_SIZE:
+        snprintf(why, whylen, "an empty command message");
+        break;
+    }
+    nodectl__command_msg__free_unpacked(pb, NULL);
+    return rc;
+}
+
+/* The wire form borrows the flat struct's strings: nothing to free but the
+ * buffer. */
+int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) {
+    Nodectl__CommandMsg pb = NODECTL__COMMAND_MSG__INIT;
+    Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+    Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
+    Nodectl__PowerOffCommand po = NODECTL__POWER_OFF_COMMAND__INIT;
+    Nodectl__WakeCommand wc = NODECTL__WAKE_COMMAND__INIT;
+    Nodectl__DrainCommand dc = NODECTL__DRAIN_COMMAND__INIT;
+    Nodectl__TransferCommand tc = NODECTL__TRANSFER_COMMAND__INIT;
+    Nodectl__GrantRequest ask = NODECTL__GRANT_REQUEST__INIT;
+    Nodectl__Grant grant = NODECTL__GRANT__INIT;
+    switch (m->kind) {
+    case COMMAND_MSG_COMMAND: {
+        const struct command *c = &m->command;
+        pb.body_case = NODECTL__COMMAND_MSG__BODY_COMMAND;
+        pb.command = &cmd;
+        cmd.id = (char *)c->id;
+        cmd.term = c->term;
+        cmd.issuer = (char *)c->issuer;
+        cmd.target = (char *)c->target;
+        cmd.operator_ = c->by_operator;
+        switch (c->kind) {
+        case COMMAND_MIGRATE:
+            cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
+            cmd.migrate = &mc;
+            mc.vm = (char *)c->migrate.vm;
+            mc.destination = (char *)c->migrate.destination;
+            mc.destination_uri = (char *)c->migrate.destination_uri;
+            mc.migration_address = (char *)c->migrate.migration_address;
+            mc.timeout_ms = c->migrate.timeout_ms;
+            break;
+        case COMMAND_POWER_OFF:
+            cmd.body_case = NODECTL__COMMAND__BODY_POWER_OFF;
+            cmd.power_off = &po;
+            break;
+        case COMMAND_WAKE:
+            cmd.body_case = NODECTL__COMMAND__BODY_WAKE;
+            cmd.wake = &wc;
+            wc.host = (char *)c->wake.host;
+            wc.mac = (char *)c->wake.mac;
+            wc.broadcast = (char *)c->wake.broadcast;
+            wc.ipmi_address = (char *)c->wake.ipmi_address;
+            break;
+        case COMMAND_DRAIN:
+            cmd.body_case = NODECTL__COMMAND__BODY_DRAIN;
+            cmd.drain = &dc;
+            dc.drain = c->drain;
+            break;
+        case COMMAND_TRANSFER:
+            cmd.body_case = NODECTL__COMMAND__BODY_TRANSFER;
+            cmd.transfer = &tc;
+            tc.destination = (char *)c->transfer_to;
+            break;
+        }
+        break;
+    }
+    case COMMAND_MSG_ASK:
+        pb.body_case = NODECTL__COMMAND_MSG__BODY_ASK;
+        pb.ask = &ask;
+        ask.id = (char *)m->ask.id;
+        ask.target = (char *)m->ask.target;
+        ask.term = m->ask.term;
+        ask.nonce = m->ask.nonce;
+        break;
+    case COMMAND_MSG_GRANT:
+        pb.body_case = NODECTL__COMMAND_MSG__BODY_GRANT;
+        pb.grant = &grant;
+        grant.id = (char *)m->grant.id;
+        grant.target = (char *)m->grant.target;
+        grant.term = m->grant.term;
+        grant.nonce = m->grant.nonce;
+        grant.granted = m->grant.granted;
+        grant.valid_ms = m->grant.valid_ms;
+        grant.reason = (char *)m->grant.reason;
+        break;
+    }
+    *len = nodectl__command_msg__get_packed_size(&pb);
+    *out = malloc(*len ? *len : 1);
+    if (!*out)
+        return -1;
+    nodectl__command_msg__pack(&pb, *out);
+    return 0;
+}
+
+void command_describe(const struct command *c, char *out, size_t len) {
+    switch (c->kind) {
+    case COMMAND_MIGRATE:
+        snprintf(out, len, "migrate %s to %s", c->migrate.vm, c->migrate.destination);
+        return;
+    case COMMAND_POWER_OFF: snprintf(out, len, "power off"); return;
+    case COMMAND_WAKE: snprintf(out, len, "wake %s", c->wake.host); return;
+    case COMMAND_DRAIN: snprintf(out, len, "%s", c->drain ? "drain" : "undrain"); return;
+    case COMMAND_TRANSFER:
+        snprintf(out, len, "leadership transfer to %s",
+                 c->transfer_to[0] ? c->transfer_to : "the preferred candidate");
+        return;
+    }
+    snprintf(out, len, "unknown");
+}

@@ -1,0 +1,81 @@
+/* Shared between the files of the executor only (executor.c: the election's
+ * view, follow-up, dispatch and grants; executor_plan.c: planning). */
+#ifndef NODECTL_EXECUTOR_INTERNAL_H
+#define NODECTL_EXECUTOR_INTERNAL_H
+
+#include "command/issued.h"
+#include "common/prng.h"
+#include "executor.h"
+
+/* How often a leader follows dispatched actions and starts the next. */
+#define EXECUTOR_TICK_MS 250
+
+struct exec_action {
+    struct executor_action pub;
+    char prev_id[COMMAND_ID_MAX]; /* power-on: the request before a repeat, "" none */
+    uint64_t sent_ms;             /* monotonic: dispatched */
+    uint64_t repeat_ms;           /* monotonic: power-on, last asked */
+    uint64_t deadline_ms;         /* monotonic: no outcome by then is a failure */
+    uint64_t tag;                 /* its commands' in `issued` */
+};
+
+/* Hosts this leader woke: when (the planner's wake cool-down compares it
+ * with its wall clock), and whether they failed to come back (the planner
+ * then routes around them). Soft state: a new leader starts without it. */
+#define EXECUTOR_WOKEN_MAX 256
+struct exec_woken {
+    char name[COMMAND_NAME_MAX];
+    uint64_t at_wall;
+    bool failed;
+};
+
+#define EXECUTOR_REPORTED_MAX 16
+
+struct executor {
+    struct executor_config cfg;
+    struct prng rng; /* command ids */
+    /* The election's view. */
+    uint64_t term;
+    uint64_t lease_until; /* 0: no lease */
+    bool leading;
+    uint64_t epoch; /* one more at every term change and every lease regained: a plan
+                     * begun in one epoch is kept only in the same */
+    uint64_t seen_term;
+    char seen_leader[COMMAND_NAME_MAX];
+    /* The plan. */
+    struct exec_action *actions;
+    size_t n_actions;
+    size_t *deps;
+    size_t n_deps;
+    uint64_t plan_at;   /* wall; 0: none yet */
+    uint64_t plan_term;
+    uint64_t next_tag;   /* of the next action */
+    bool planning;       /* a plan was begun and has not ended */
+    uint64_t next_plan_ms, next_tick_ms;
+    char note[256];
+    /* What this leader knows beyond the records. */
+    struct exec_woken woken[EXECUTOR_WOKEN_MAX];
+    size_t n_woken;
+    char reported[EXECUTOR_REPORTED_MAX][COMMAND_ID_MAX]; /* power-off failures told */
+    size_t next_reported;
+    struct issued issued; /* commands sent this term: granted once */
+    /* Output. */
+    struct executor_send *out;
+    size_t out_head, n_out, cap_out;
+    struct leader_events events;
+};
+
+/* The members decoded, with what this leader knows beyond their records;
+ * events for news in them (a failed power-off, a failed host back). 0, or
+ * -1 when out of memory. Release with leader_view_release and free. */
+int executor_view(struct executor *ex, const struct executor_member *m, size_t n, uint64_t wall,
+                  struct leader_member **out);
+void executor_view_free(struct leader_member *v, size_t n);
+/* Forgets the plan (its commands are no longer granted). */
+void executor_plan_clear(struct executor *ex);
+/* Whether the plan still has work under way or waiting. */
+bool executor_plan_busy(const struct executor *ex);
+/* "migrate web-1 from n1 to n2", "power-on n4". */
+void executor_describe(const struct exec_action *x, char *out, size_t len);
+
+#endif

@@ -1,0 +1,145 @@
+/* The command channel's frames (src/command/): every message survives the
+ * wire, a field longer than its bound refuses the whole frame with the
+ * field's name, and junk is refused; the issuer's grants for an operator's
+ * command are given once, inside its window. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "command.pb-c.h"
+#include "command/issued.h"
+
+static struct command_msg roundtrip(const struct command_msg *m) {
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(command_msg_encode(m, &buf, &len), 0);
+    struct command_msg back;
+    char why[128];
+    assert_int_equal(command_msg_decode(buf, len, &back, why, sizeof why), 0);
+    free(buf);
+    return back;
+}
+
+static void every_message_survives_the_wire(void **state) {
+    struct command_msg m = {.kind = COMMAND_MSG_COMMAND};
+    struct command *c = &m.command;
+    snprintf(c->id, sizeof c->id, "id-1");
+    c->term = 12;
+    snprintf(c->issuer, sizeof c->issuer, "n1");
+    snprintf(c->target, sizeof c->target, "n2");
+    c->by_operator = true;
+    c->kind = COMMAND_MIGRATE;
+    snprintf(c->migrate.vm, sizeof c->migrate.vm, "web-1");
+    snprintf(c->migrate.destination, sizeof c->migrate.destination, "n3");
+    snprintf(c->migrate.destination_uri, sizeof c->migrate.destination_uri, "qemu+tcp://n3/system");
+    c->migrate.timeout_ms = 5000;
+    struct command_msg b = roundtrip(&m);
+    assert_int_equal(b.kind, COMMAND_MSG_COMMAND);
+    assert_memory_equal(&b.command, c, sizeof *c);
+    static const enum command_kind kinds[] = {COMMAND_POWER_OFF, COMMAND_WAKE, COMMAND_DRAIN,
+                                              COMMAND_TRANSFER};
+    for (size_t i = 0; i < 4; i++) {
+        memset(&c->migrate, 0, sizeof c->migrate);
+        c->kind = kinds[i];
+        if (c->kind == COMMAND_WAKE) {
+            snprintf(c->wake.host, sizeof c->wake.host, "n4");
+            snprintf(c->wake.ipmi_address, sizeof c->wake.ipmi_address, "10.0.0.4:623");
+        } else if (c->kind == COMMAND_DRAIN) {
+            c->drain = true;
+        } else if (c->kind == COMMAND_TRANSFER) {
+            snprintf(c->transfer_to, sizeof c->transfer_to, "n2");
+        }
+        b = roundtrip(&m);
+        assert_memory_equal(&b.command, c, sizeof *c);
+    }
+    struct command_msg ask = {.kind = COMMAND_MSG_ASK,
+                              .ask = {.id = "id-1", .target = "n2", .term = 12, .nonce = 77}};
+    b = roundtrip(&ask);
+    assert_int_equal(b.kind, COMMAND_MSG_ASK);
+    assert_memory_equal(&b.ask, &ask.ask, sizeof ask.ask);
+    struct command_msg gr = {.kind = COMMAND_MSG_GRANT,
+                             .grant = {.id = "id-1", .target = "n2", .term = 12, .nonce = 77,
+                                       .granted = true, .valid_ms = 321, .reason = ""}};
+    b = roundtrip(&gr);
+    assert_memory_equal(&b.grant, &gr.grant, sizeof gr.grant);
+    (void)state;
+}
+
+static void bad_frames_are_refused_with_a_reason(void **state) {
+    char why[128], long_vm[300];
+    struct command_msg out;
+    memset(long_vm, 'v', sizeof long_vm - 1);
+    long_vm[sizeof long_vm - 1] = '\0';
+    Nodectl__MigrateCommand mc = NODECTL__MIGRATE_COMMAND__INIT;
+    mc.vm = long_vm;
+    Nodectl__Command cmd = NODECTL__COMMAND__INIT;
+    cmd.id = "x";
+    cmd.body_case = NODECTL__COMMAND__BODY_MIGRATE;
+    cmd.migrate = &mc;
+    Nodectl__CommandMsg msg = NODECTL__COMMAND_MSG__INIT;
+    msg.body_case = NODECTL__COMMAND_MSG__BODY_COMMAND;
+    msg.command = &cmd;
+    uint8_t buf[1024];
+    size_t len = nodectl__command_msg__pack(&msg, buf);
+    assert_int_equal(command_msg_decode(buf, len, &out, why, sizeof why), -1);
+    assert_string_equal(why, "migrate.vm is 299 bytes long, more than 127");
+    mc.vm = "ok";
+    cmd.id = "";
+    len = nodectl__command_msg__pack(&msg, buf);
+    assert_int_equal(command_msg_decode(buf, len, &out, why, sizeof why), -1);
+    assert_string_equal(why, "a command without an id");
+    cmd.id = "x";
+    cmd.body_case = NODECTL__COMMAND__BODY__NOT_SET;
+    len = nodectl__command_msg__pack(&msg, buf);
+    assert_int_equal(command_msg_decode(buf, len, &out, why, sizeof why), -1);
+    assert_string_equal(why, "command x has no action this version knows");
+    msg.body_case = NODECTL__COMMAND_MSG__BODY__NOT_SET;
+    len = nodectl__command_msg__pack(&msg, buf);
+    assert_int_equal(command_msg_decode(buf, len, &out, why, sizeof why), -1);
+    assert_string_equal(why, "an empty command message");
+    static const uint8_t junk[] = {0xff, 0xff, 0xff};
+    assert_int_equal(command_msg_decode(junk, sizeof junk, &out, why, sizeof why), -1);
+    assert_string_equal(why, "does not decode");
+    (void)state;
+}
+
+static void operator_commands_are_granted_once_in_their_window(void **state) {
+    struct issued t;
+    issued_clear(&t);
+    struct command c = {.id = "op-1", .term = 3, .target = "n2", .by_operator = true};
+    issued_add(&t, &c, 1000, 0);
+    struct grant_request req = {.id = "op-1", .target = "n2", .term = 3, .nonce = 5};
+    struct grant g;
+    issued_grant_operator(&t, &req, 1000 + OPERATOR_VALID_MS - 10, OPERATOR_VALID_MS, 20, &g);
+    assert_false(g.granted);
+    assert_non_null(strstr(g.reason, "older than 30 s"));
+    issued_grant_operator(&t, &req, 1500, OPERATOR_VALID_MS, 20, &g);
+    assert_true(g.granted);
+    assert_int_equal(g.nonce, 5);
+    assert_int_equal(g.valid_ms, OPERATOR_VALID_MS - 500 - 20);
+    issued_grant_operator(&t, &req, 1600, OPERATOR_VALID_MS, 20, &g);
+    assert_false(g.granted);
+    assert_string_equal(g.reason, "granted once already");
+    /* The table is bounded: the oldest goes, and is never granted. */
+    for (int i = 0; i < ISSUED_MAX; i++) {
+        snprintf(c.id, sizeof c.id, "fill-%d", i);
+        issued_add(&t, &c, 2000, 0);
+    }
+    assert_null(issued_find(&t, "op-1"));
+    assert_non_null(issued_find(&t, "fill-0"));
+    (void)state;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_message_survives_the_wire),
+        cmocka_unit_test(bad_frames_are_refused_with_a_reason),
+        cmocka_unit_test(operator_commands_are_granted_once_in_their_window),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
