@@ -1,6 +1,7 @@
 /* Guards at the resource with real processes (docs/safety.md): libvirt's
- * qemu hook (`nodectl hook qemu`) against the gate files it may meet, and a
- * real agent keeping its gate as its drain flag changes. */
+ * qemu hook (`nodectl hook qemu`) against the gate files it may meet, a
+ * real agent keeping its gate as its drain flag changes, an "off" host
+ * found up, and a source refusing a migration its gossip view forbids. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,11 +232,84 @@ static void off_host_that_stays_up_is_shown_failed(void **state) {
     assert_int_equal(agent_stop(n1, SIGTERM, 10000), 0);
 }
 
+/* Three hosts for the source's refusal: n1 leads (automation off: only the
+ * operator moves VMs) and is where the operator types; n2 runs the VM
+ * "test"; n3 is empty and takes migrations. */
+static void write_source_conf(int i, char *path) {
+    char text[2048], sub[PATH_MAX + 64];
+    unsigned base = test_port_base();
+    snprintf(text, sizeof text,
+             "[cluster]\nname = source\ncandidates = n1\ninsecure = true\ndiscovery = false\n"
+             "seeds = 127.0.0.1:%u\n"
+             "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/src%d/state\ncontrol_socket = %s/src%d/ctl.sock\n"
+             "[hypervisor]\nuri = %s\nsample_interval = 300ms\n%s"
+             /* n1 and n2 stay "suspect", not dead, for the seconds each is
+              * stopped. */
+             "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 20\n"
+             "[leader]\nautomation = off\n",
+             base, i, base + (unsigned)i - 1, test_dir, i, test_dir, i,
+             i == 2 ? "test:///default" : "test://" NODECTL_TEST_DATA "/host-empty.xml",
+             i == 3 ? "migration_uri = test:///default\n" : "");
+    snprintf(sub, sizeof sub, "%s/src%d", test_dir, i);
+    mkdir(sub, 0755);
+    test_write_file(sub, "nodectl.conf", text, path, PATH_MAX);
+}
+
+/* The source checks the destination in its own gossip view when it acts,
+ * after the grant: n3 is drained after the operator's command left n1 and
+ * before n2 acts on it, so n2 refuses it (a source that trusted the
+ * issuer's view would start the migration). To make "after" certain, n2 is
+ * stopped while the command is sent and the drain made, and n1, whose
+ * grant n2 needs, is stopped until n2's gossip shows n3 drained. */
+static void a_source_refuses_a_migration_to_a_host_drained_since(void **state) {
+    char conf[4][PATH_MAX], log[4][PATH_MAX + 16], line[1024];
+    pid_t pid[4];
+    for (int i = 1; i <= 3; i++) {
+        write_source_conf(i, conf[i]);
+        snprintf(log[i], sizeof log[i], "%s/src%d/agent.log", test_dir, i);
+        pid[i] = agent_start(conf[i], log[i]);
+        assert_int_equal(agent_wait_ready(pid[i], conf[i], 10000), 0);
+    }
+    assert_int_equal(nodectl_expect(conf[1], "vms", "test", 30, log[1], out, sizeof out, err,
+                                     sizeof err), 0);
+    assert_true(shows(conf[2], "n3", " alive ", 20));
+    kill(pid[2], SIGSTOP);
+    assert_int_equal(nodectl_run(conf[1], "migrate test n3", out, sizeof out, err, sizeof err),
+                     0);
+    assert_int_equal(nodectl_run(conf[3], "drain n3", out, sizeof out, err, sizeof err), 0);
+    /* The command is in n2's socket by now; n1 stops, n2 continues and
+     * asks n1 for its grant, again every second, for 5 s. */
+    usleep(300000);
+    kill(pid[1], SIGSTOP);
+    kill(pid[2], SIGCONT);
+    bool drained = false;
+    for (int t = 0; t < 40 && !drained; t++, usleep(100000))
+        drained = nodectl_run(conf[2], "status", out, sizeof out, err, sizeof err) == 0 &&
+                  strstr(status_line(out, "n3", line, sizeof line), "drained");
+    kill(pid[1], SIGCONT);
+    assert_true(drained);
+    const char *needle = "refused: destination 'n3' is drained (in maintenance)";
+    for (int t = 0; t < 100 && count_lines_with(log[2], needle) == 0; t++)
+        usleep(100000);
+    if (count_lines_with(log[2], needle) != 1) {
+        char cmd[PATH_MAX + 64];
+        snprintf(cmd, sizeof cmd, "tail -20 '%s' >&2", log[2]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot show %s\n", log[2]);
+        fail_msg("n2 did not refuse the migration to the drained n3");
+    }
+    assert_int_equal(count_lines_with(log[2], "migration of test to"), 0);
+    for (int i = 3; i >= 1; i--)
+        assert_int_equal(agent_stop(pid[i], SIGTERM, 10000), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hook_follows_the_gate),
         cmocka_unit_test(agent_keeps_the_gate),
         cmocka_unit_test(off_host_that_stays_up_is_shown_failed),
+        cmocka_unit_test(a_source_refuses_a_migration_to_a_host_drained_since),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -154,13 +154,17 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
             host_guard_set_off(a->guard, true);
     } else if (c->kind == COMMAND_WAKE) {
         agent_wake(a, &c->wake, x);
-    } else if (hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
+    } else if (agent_migrate_refusal(a, c, x->error, sizeof x->error) == HOST_OK &&
+               hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
                                 c->migrate.migration_address[0] ? c->migrate.migration_address
                                                                 : NULL,
                                 c->migrate.timeout_ms ? c->migrate.timeout_ms
                                                       : a->cfg.migration_timeout_ms,
-                                agent_clock_ms(), deadline, NULL, NULL, x->error,
-                                sizeof x->error) == 0) {
+                                agent_clock_ms(), deadline, agent_migrate_vm_check, NULL,
+                                x->error, sizeof x->error) == 0) {
+        /* The source's refusals from its gossip view passed; the grant's
+         * deadline, then the domain as libvirt shows it, are checked in
+         * the migration's thread just before libvirt's call. */
         x->state = ACTION_RUNNING;
     } else {
         x->state = ACTION_REFUSED;
