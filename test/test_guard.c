@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent_process.h"
@@ -232,6 +233,21 @@ static void off_host_that_stays_up_is_shown_failed(void **state) {
     assert_int_equal(agent_stop(n1, SIGTERM, 10000), 0);
 }
 
+/* The agents of the tests below, stopped by their teardown whatever
+ * became of the test (0: none). */
+static pid_t agents[4];
+
+static int stop_agents(void **state) {
+    (void)state;
+    for (int i = 3; i >= 1; i--)
+        if (agents[i] > 0) {
+            kill(agents[i], SIGCONT);
+            agent_stop(agents[i], SIGTERM, 10000);
+            agents[i] = 0;
+        }
+    return 0;
+}
+
 /* Three hosts for the source's refusal: n1 leads (automation off: only the
  * operator moves VMs) and is where the operator types; n2 runs the VM
  * "test"; n3 is empty and takes migrations. */
@@ -264,7 +280,7 @@ static void write_source_conf(int i, char *path) {
  * grant n2 needs, is stopped until n2's gossip shows n3 drained. */
 static void a_source_refuses_a_migration_to_a_host_drained_since(void **state) {
     char conf[4][PATH_MAX], log[4][PATH_MAX + 16], line[1024];
-    pid_t pid[4];
+    pid_t *pid = agents;
     for (int i = 1; i <= 3; i++) {
         write_source_conf(i, conf[i]);
         snprintf(log[i], sizeof log[i], "%s/src%d/agent.log", test_dir, i);
@@ -300,8 +316,87 @@ static void a_source_refuses_a_migration_to_a_host_drained_since(void **state) {
         fail_msg("n2 did not refuse the migration to the drained n3");
     }
     assert_int_equal(count_lines_with(log[2], "migration of test to"), 0);
-    for (int i = 3; i >= 1; i--)
-        assert_int_equal(agent_stop(pid[i], SIGTERM, 10000), 0);
+}
+
+/* Three hosts for the commitment: n1 leads in auto; n2 is empty, starts
+ * drained (kept on) and its off command holds it committed for a while
+ * before it kills its agent; n3 runs a VM (kept on) and is where the
+ * operator types. */
+static void write_commit_conf(int i, char *path) {
+    char text[2048], sub[PATH_MAX + 64];
+    unsigned base = test_port_base();
+    snprintf(text, sizeof text,
+             "[cluster]\nname = commit\ncandidates = n1\ninsecure = true\ndiscovery = false\n"
+             "seeds = 127.0.0.1:%u\n"
+             "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/cm%d/state\ncontrol_socket = %s/cm%d/ctl.sock\n"
+             "[hypervisor]\nuri = %s\nsample_interval = 300ms\n"
+             "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 20\n"
+             "[leader]\nautomation = auto\nplan_interval = 500ms\n%s",
+             base, i, base + (unsigned)i - 1, test_dir, i, test_dir, i,
+             i == 3 ? "test:///default" : "test://" NODECTL_TEST_DATA "/host-empty.xml",
+             i == 2 ? "[power]\noff_command = sleep 3; kill -KILL $PPID\n" : "");
+    snprintf(sub, sizeof sub, "%s/cm%d/state", test_dir, i);
+    mkdir(sub, 0700);
+    if (i == 2) {
+        char drain[PATH_MAX];
+        test_write_file(sub, "drain", "1\n", drain, sizeof drain);
+    }
+    snprintf(sub, sizeof sub, "%s/cm%d", test_dir, i);
+    test_write_file(sub, "nodectl.conf", text, path, PATH_MAX);
+}
+
+/* A host that commits to power off gives up the commands still waiting
+ * for their grant: n3's drain of n2 waits (n3 is stopped and cannot
+ * grant it) when n2 is undrained and the leader powers it off; n2 refuses
+ * the drain at its commit, and it never runs when n3 continues and
+ * grants it. A host that committed only after it had acted on them would
+ * run them while it is going off. */
+static void a_commitment_to_power_off_refuses_waiting_commands(void **state) {
+    char conf[4][PATH_MAX], log[4][PATH_MAX + 16];
+    pid_t *pid = agents;
+    for (int i = 1; i <= 3; i++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/cm%d", test_dir, i);
+        mkdir(dir, 0755);
+        write_commit_conf(i, conf[i]);
+        snprintf(log[i], sizeof log[i], "%s/cm%d/agent.log", test_dir, i);
+        pid[i] = agent_start(conf[i], log[i]);
+        assert_int_equal(agent_wait_ready(pid[i], conf[i], 10000), 0);
+    }
+    assert_true(shows(conf[3], "n2", " alive ", 20));
+    assert_int_equal(nodectl_expect(conf[3], "status", "leader:  n1", 20, log[3], out,
+                                    sizeof out, err, sizeof err), 0);
+    /* n2 stopped, the drain waits in its socket; n3 stopped, its grant
+     * cannot come; n2 continues and asks n3 for it, again every second,
+     * for 5 s. */
+    kill(pid[2], SIGSTOP);
+    assert_int_equal(nodectl_run(conf[3], "drain n2", out, sizeof out, err, sizeof err), 0);
+    usleep(300000);
+    kill(pid[3], SIGSTOP);
+    kill(pid[2], SIGCONT);
+    assert_int_equal(nodectl_run(conf[2], "undrain n2", out, sizeof out, err, sizeof err), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const char *needle = ", drain): this host is powering off";
+    for (int t = 0; t < 100 && count_lines_with(log[2], "announced 'off'") == 0; t++)
+        usleep(100000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("n2 committed %.1f s after its undrain\n",
+                  (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    for (int t = 0; t < 20 && count_lines_with(log[2], needle) == 0; t++)
+        usleep(100000);
+    kill(pid[3], SIGCONT);
+    if (count_lines_with(log[2], needle) != 1) {
+        char cmd[PATH_MAX + 64];
+        snprintf(cmd, sizeof cmd, "tail -20 '%s' >&2", log[2]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot show %s\n", log[2]);
+        fail_msg("n2 did not refuse the drain waiting for its grant when it committed");
+    }
+    assert_int_equal(agent_wait_exit(pid[2], 30000), 128 + SIGKILL);
+    pid[2] = 0;
+    assert_int_equal(count_lines_with(log[2], "): drain"), 0);
 }
 
 int main(void) {
@@ -309,7 +404,10 @@ int main(void) {
         cmocka_unit_test(hook_follows_the_gate),
         cmocka_unit_test(agent_keeps_the_gate),
         cmocka_unit_test(off_host_that_stays_up_is_shown_failed),
-        cmocka_unit_test(a_source_refuses_a_migration_to_a_host_drained_since),
+        cmocka_unit_test_teardown(a_source_refuses_a_migration_to_a_host_drained_since,
+                                  stop_agents),
+        cmocka_unit_test_teardown(a_commitment_to_power_off_refuses_waiting_commands,
+                                  stop_agents),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -148,10 +148,9 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
     if (!x)
         return;
     if (c->kind == COMMAND_POWER_OFF) {
-        agent_power_off(a, x);
-        /* Committed: no further command is accepted here until it is back. */
-        if (agent_powering_off(a))
-            host_guard_set_off(a->guard, true);
+        /* It takes effect when the host commits, after a fresh view of
+         * libvirt: the grant's deadline goes down to that moment. */
+        agent_power_off(a, x, deadline);
     } else if (c->kind == COMMAND_WAKE) {
         agent_wake(a, &c->wake, x);
     } else if (agent_migrate_refusal(a, c, x->error, sizeof x->error) == HOST_OK &&

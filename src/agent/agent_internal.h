@@ -141,6 +141,7 @@ struct power {
                                            command started */
     pid_t off_child;                    /* 0: not started; -1: finished */
     char off_action[64];                /* the power-off command's id */
+    uint64_t off_deadline_ms;           /* monotonic: its grant's; the commit comes before */
     struct ipmi_child ipmi[IPMI_CHILDREN_MAX];
 };
 
@@ -255,7 +256,10 @@ void agent_synthetic_load(const struct agent *a, Nodectl__HostRecord *rec);
 void agent_power_open(struct agent *a);
 bool agent_power_can_off(const struct agent *a);
 int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec);
-void agent_power_off(struct agent *a, struct action *x);
+/* Begins this host's power-off under a grant that holds until `deadline`
+ * (monotonic): the commit, after a fresh view of libvirt, must come before
+ * it. */
+void agent_power_off(struct agent *a, struct action *x, uint64_t deadline);
 void agent_wake(struct agent *a, const struct command_wake *w, struct action *x);
 /* agent_ipmi.c: powering other hosts on through their BMCs. */
 bool agent_ipmi_can_wake(const struct agent *a);

@@ -206,11 +206,24 @@ static bool ask_fresh(struct power *p, struct hv *hv, enum off_phase phase, uint
     return p->off_token != 0;
 }
 
+/* The power-off that has not committed ends: the gate reopens (or stays
+ * drained) and the action is refused with why. */
+static void not_committed(struct agent *a, struct action *x, const char *why) {
+    struct power *p = &a->power;
+    p->off_phase = OFF_IDLE;
+    p->off_action[0] = '\0';
+    agent_gate_settle(a);
+    if (x)
+        refuse(x, why);
+    cluster_publish(a, agent_clock_ms());
+}
+
 /* The power-off begins (docs/safety.md, "Guards at the resource"): the
  * inbound gate closes first, so that no migration arrives and no domain
  * starts after libvirt has been asked; then the fresh view decides
- * (agent_power_run). Nothing is announced yet. */
-void agent_power_off(struct agent *a, struct action *x) {
+ * (agent_power_run). Nothing is announced yet: the grant's deadline bounds
+ * the commit, which comes once libvirt has answered. */
+void agent_power_off(struct agent *a, struct action *x, uint64_t deadline) {
     const char *why = off_refusal(a);
     if (why) {
         refuse(x, why);
@@ -225,12 +238,10 @@ void agent_power_off(struct agent *a, struct action *x) {
     }
     struct power *p = &a->power;
     snprintf(p->off_action, sizeof p->off_action, "%s", x->id);
+    p->off_deadline_ms = deadline;
     x->state = ACTION_RUNNING;
     if (!ask_fresh(p, a->hv, OFF_CHECKING, agent_clock_ms())) {
-        p->off_phase = OFF_IDLE;
-        p->off_action[0] = '\0';
-        agent_gate_settle(a);
-        refuse(x, "cannot ask the hypervisor: its thread does not start");
+        not_committed(a, x, "cannot ask the hypervisor: its thread does not start");
         return;
     }
     log_info("power off: inbound gate closed; asking libvirt what runs here");
@@ -238,23 +249,34 @@ void agent_power_off(struct agent *a, struct action *x) {
 
 /* The host commits: it announces "off" with its wake information, and
  * from here refuses every further command; the command runs once the
- * announcement spread and libvirt was asked once more. */
+ * announcement spread and libvirt was asked once more. The commit is when
+ * the power-off takes effect, so the grant must still hold then, on a
+ * fresh reading of the clock (docs/safety.md): libvirt may have taken up
+ * to OFF_FRESH_WAIT_MS to answer. */
 static void commit(struct agent *a, struct action *x) {
     struct power *p = &a->power;
     uint8_t wake[GOSSIP_WAKE_MAX];
     size_t n = wake_bytes(p, wake, sizeof wake);
     /* The record with the running action goes out before the OFF state. */
     cluster_publish(a, agent_clock_ms());
-    if (gossip_power_off(a->cluster.gossip, (int64_t)agent_clock_ms(), n ? wake : NULL, n) != 0) {
+    uint64_t now = agent_clock_ms();
+    if (!host_guard_may_act(&a->lead.fence, x->term, p->off_deadline_ms, now)) {
+        not_committed(a, x, now >= p->off_deadline_ms
+                                ? "the grant expired while libvirt was asked"
+                                : "a term newer than the command's became known while libvirt "
+                                  "was asked");
+        return;
+    }
+    if (gossip_power_off(a->cluster.gossip, (int64_t)now, n ? wake : NULL, n) != 0) {
         x->state = ACTION_FAILED;
         x->ended_ms = agent_wall_clock_ms();
         snprintf(x->error, sizeof x->error, "cannot announce the power-off (out of memory)");
         log_err("command %s: %s", x->id, x->error);
-        p->off_phase = OFF_IDLE;
-        p->off_action[0] = '\0';
-        agent_gate_settle(a);
+        not_committed(a, NULL, "");
         return;
     }
+    /* Committed: no further command is accepted here until it is back. */
+    host_guard_set_off(a->guard, true);
     p->off_phase = OFF_SPREADING;
     p->off_at_ms = agent_clock_ms() + OFF_SPREAD_MS;
     log_info("powering off: announced 'off' (wake %s via %s); running '%s' in %d ms",
@@ -366,16 +388,10 @@ void agent_power_run(struct agent *a, uint64_t now) {
         if ((refused = fresh_verdict(a, now, why, sizeof why)) < 0)
             return;
         struct action *x = off_action(a);
-        if (!x || refused) {
-            p->off_phase = OFF_IDLE;
-            p->off_action[0] = '\0';
-            agent_gate_settle(a);
-            if (x)
-                refuse(x, why);
-            cluster_publish(a, now);
-        } else {
+        if (!x || refused)
+            not_committed(a, x, why);
+        else
             commit(a, x);
-        }
         return;
     }
     case OFF_SPREADING:
