@@ -154,23 +154,49 @@ static void agent_keeps_the_gate(void **state) {
     assert_int_equal(agent_stop(pid, SIGTERM, 10000), 0);
 }
 
-/* A two-host cluster on loopback for the off-check: n1 leads; n2 is an
- * empty host whose off command kills its own agent after it announced
- * "off" (the agent dies; the machine, loopback, stays up). */
+/* The agents of the tests with several agents, stopped by their teardown whatever
+ * became of the test (0: none). */
+static pid_t agents[4];
+
+static int stop_agents(void **state) {
+    (void)state;
+    for (int i = 3; i >= 1; i--)
+        if (agents[i] > 0) {
+            kill(agents[i], SIGCONT);
+            agent_stop(agents[i], SIGTERM, 10000);
+            agents[i] = 0;
+        }
+    return 0;
+}
+
+/* A two-host cluster on loopback for the off-check: n1 leads and runs
+ * host-a.xml's VMs under a synthetic load; n2 is an empty host that takes
+ * migrations, can be woken, and whose off command kills its own agent
+ * after it announced "off" (the agent dies; the machine, loopback, stays
+ * up). */
 static void write_off_conf(int i, bool off_command, char *path) {
-    char text[2048], sub[PATH_MAX + 64];
+    char text[2048], sub[PATH_MAX + 64], load[PATH_MAX + 64];
     unsigned base = test_port_base();
+    snprintf(load, sizeof load, "%s/offload", test_dir);
     snprintf(text, sizeof text,
              "[cluster]\nname = offcheck\ncandidates = n1\ninsecure = true\ndiscovery = false\n"
              "seeds = 127.0.0.1:%u\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/off%d/state\ncontrol_socket = %s/off%d/ctl.sock\n"
-             "[hypervisor]\nuri = %s\nsample_interval = 300ms\n"
+             "[hypervisor]\nuri = %s\nsample_interval = 300ms\n%s%s\n"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
              "[leader]\nautomation = auto\nplan_interval = 500ms\noff_check_after = 2s\n%s",
              base, i, base + (unsigned)i - 1, test_dir, i, test_dir, i,
-             i == 1 ? "test:///default" : "test://" NODECTL_TEST_DATA "/host-empty.xml",
-             off_command ? "[power]\noff_command = kill -KILL $PPID\n" : "");
+             i == 1 ? "test://" NODECTL_TEST_DATA "/host-a.xml"
+                    : "test://" NODECTL_TEST_DATA "/host-empty.xml",
+             i == 1 ? "synthetic_load_file = " : "migration_uri = test:///default",
+             i == 1 ? load : "",
+             /* n2 can be woken: its magic packets go where nothing listens. */
+             i == 1 ? ""
+             : off_command
+                 ? "[power]\noff_command = kill -KILL $PPID\nwake_mac = 02:00:00:00:00:02\n"
+                   "wake_broadcast = 127.0.0.1:9\n"
+                 : "[power]\nwake_mac = 02:00:00:00:00:02\nwake_broadcast = 127.0.0.1:9\n");
     snprintf(sub, sizeof sub, "%s/off%d", test_dir, i);
     mkdir(sub, 0755);
     test_write_file(sub, "nodectl.conf", text, path, PATH_MAX);
@@ -201,19 +227,23 @@ static bool shows(const char *conf, const char *name, const char *what, int time
 
 /* An "off" host whose agent died after announcing it, and whose machine is
  * still up, is shown failed with the reason once the leader's probe finds
- * its port refusing (its BMC would say on); its return ends that. */
+ * its port refusing (its BMC would say on), and the leader plans with it
+ * down: an overload does not wake it (a leader that counted it off would
+ * send it a magic packet); its return ends that. */
 static void off_host_that_stays_up_is_shown_failed(void **state) {
     char conf1[PATH_MAX], conf2[PATH_MAX], log[PATH_MAX + 16];
     write_off_conf(1, false, conf1);
     write_off_conf(2, true, conf2);
     snprintf(log, sizeof log, "%s/off1/agent.log", test_dir);
-    pid_t n1 = agent_start(conf1, log);
-    assert_int_equal(agent_wait_ready(n1, conf1, 10000), 0);
+    pid_t *n1 = &agents[1], *n2 = &agents[2];
+    *n1 = agent_start(conf1, log);
+    assert_int_equal(agent_wait_ready(*n1, conf1, 10000), 0);
     snprintf(log, sizeof log, "%s/off2/agent.log", test_dir);
-    pid_t n2 = agent_start(conf2, log);
-    assert_int_equal(agent_wait_ready(n2, conf2, 10000), 0);
+    *n2 = agent_start(conf2, log);
+    assert_int_equal(agent_wait_ready(*n2, conf2, 10000), 0);
     /* The leader powers the empty n2 off; its off command kills its agent. */
-    assert_int_equal(agent_wait_exit(n2, 30000), 128 + SIGKILL);
+    assert_int_equal(agent_wait_exit(*n2, 30000), 128 + SIGKILL);
+    *n2 = 0;
     assert_true(shows(conf1, "n2", " off ", 10));
     /* Within the grace (2 s) it is off; then the probe finds it up. */
     assert_true(shows(conf1, "n2", " failed ", 20));
@@ -223,29 +253,21 @@ static void off_host_that_stays_up_is_shown_failed(void **state) {
                            "machine is up, no agent)"));
     assert_int_equal(nodectl_run(conf1, "status --json", out, sizeof out, err, sizeof err), 0);
     assert_non_null(strstr(out, "\"state_reason\": \"announced off, but its agent's port refuses"));
+    /* n1 overloaded, n2 the only other host: the leader plans with n2
+     * down and does not wake it. */
+    char path[PATH_MAX];
+    test_write_file(test_dir, "offload", "web-1 100\ndb-1 100\n", path, sizeof path);
+    sleep(5);
+    assert_int_equal(nodectl_run(conf1, "events", out, sizeof out, err, sizeof err), 0);
+    if (strstr(out, "power-on n2"))
+        fail_msg("the leader woke n2, which its probes found on");
+    test_write_file(test_dir, "offload", "web-1 1\ndb-1 1\n", path, sizeof path);
     /* Back (and no longer to be powered off): alive, nothing failed. */
     write_off_conf(2, false, conf2);
-    n2 = agent_start(conf2, log);
-    assert_int_equal(agent_wait_ready(n2, conf2, 10000), 0);
+    *n2 = agent_start(conf2, log);
+    assert_int_equal(agent_wait_ready(*n2, conf2, 10000), 0);
     assert_true(shows(conf1, "n2", " alive ", 20));
     assert_null(strstr(out, "failed"));
-    assert_int_equal(agent_stop(n2, SIGTERM, 10000), 0);
-    assert_int_equal(agent_stop(n1, SIGTERM, 10000), 0);
-}
-
-/* The agents of the tests below, stopped by their teardown whatever
- * became of the test (0: none). */
-static pid_t agents[4];
-
-static int stop_agents(void **state) {
-    (void)state;
-    for (int i = 3; i >= 1; i--)
-        if (agents[i] > 0) {
-            kill(agents[i], SIGCONT);
-            agent_stop(agents[i], SIGTERM, 10000);
-            agents[i] = 0;
-        }
-    return 0;
 }
 
 /* Three hosts for the source's refusal: n1 leads (automation off: only the
@@ -290,6 +312,9 @@ static void a_source_refuses_a_migration_to_a_host_drained_since(void **state) {
     assert_int_equal(nodectl_expect(conf[1], "vms", "test", 30, log[1], out, sizeof out, err,
                                      sizeof err), 0);
     assert_true(shows(conf[2], "n3", " alive ", 20));
+    /* Elected: the operator's command carries the leader's term. */
+    assert_int_equal(nodectl_expect(conf[1], "status", "leader:  n1", 20, log[1], out,
+                                    sizeof out, err, sizeof err), 0);
     kill(pid[2], SIGSTOP);
     assert_int_equal(nodectl_run(conf[1], "migrate test n3", out, sizeof out, err, sizeof err),
                      0);
@@ -403,7 +428,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hook_follows_the_gate),
         cmocka_unit_test(agent_keeps_the_gate),
-        cmocka_unit_test(off_host_that_stays_up_is_shown_failed),
+        cmocka_unit_test_teardown(off_host_that_stays_up_is_shown_failed, stop_agents),
         cmocka_unit_test_teardown(a_source_refuses_a_migration_to_a_host_drained_since,
                                   stop_agents),
         cmocka_unit_test_teardown(a_commitment_to_power_off_refuses_waiting_commands,
