@@ -15,7 +15,10 @@
 #     migrate` to it and a `virsh start` on it are refused by its libvirtd;
 #     then its agent is dead, its machine up: the leader's probes (agent port
 #     refused, BMC on) get it shown "failed" with the reason, not "off",
-#     while rig4, once really off, stays "off" (silent, BMC off).
+#     while rig4, once really off, stays "off" (silent, BMC off);
+#   rig2, undrained at the end, takes a power-off while its libvirtd is stopped: libvirt's
+#     answer comes after the grant ran out, so the power-off is refused at its commit, with
+#     that reason, and the gate opens again.
 # At the end every guest that was started runs exactly once.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -127,6 +130,28 @@ sleep $((OFF_CHECK_S + 8))
 [[ $(member_state rig1 rig4) == off ]] ||
     fail "rig4, powered off, is shown $(member_state rig1 rig4): $(on rig1 status | grep -E '^rig4 ')"
 note "rig4 powered off: still 'off' $(elapsed_s "$t_off") s later (probed silent, BMC off)"
+
+# 6. rig2, undrained, is powered off while its libvirtd is stopped (SIGSTOP): its agent closes
+# the gate and asks libvirt, which answers 2 s later, long after the grant (a lease's worth) ran
+# out. The power-off is refused at its commit, nothing announced, the gate open again.
+LIBVIRTD2=$(cat "/run/$NODECTL_RIG/rig2/libvirtd.pid")
+kill -STOP "$LIBVIRTD2"
+on rig2 undrain rig2 >/dev/null || { kill -CONT "$LIBVIRTD2"; fail "undrain rig2"; }
+asked() { grep -q "power off: inbound gate closed" "$WORK/rig2/agent.log"; }
+if ! eventually 60 asked; then
+    kill -CONT "$LIBVIRTD2"
+    fail "rig2 was not asked to power off once undrained"
+fi
+sleep 2
+kill -CONT "$LIBVIRTD2"
+expired() { grep -q "refused: power off: the grant expired while libvirt was asked" "$WORK/rig2/agent.log"; }
+eventually 30 expired || fail "rig2's power-off was not refused when libvirt answered after its grant"
+# Its log, from the first power-off to its refusal: no announcement, and the gate opened again.
+first=$(awk '/power off: inbound gate closed/ { on = 1 } on { print } /grant expired while libvirt/ { exit }' \
+    "$WORK/rig2/agent.log")
+if grep -q "announced 'off'" <<<"$first"; then fail "rig2 announced 'off' before its power-off was refused"; fi
+grep -qE "inbound gate .*: open$" <<<"$first" || fail "rig2's gate did not reopen when its power-off was refused"
+note "rig2, its libvirtd stopped 2 s as it took a power-off: $(grep -o 'refused: power off: .*' <<<"$first" | head -1); gate open again"
 
 GUESTS=(rig1-vm1 rig4-vm1)
 exactly_once >"$WORK/placement" || fail "guests"
