@@ -5,13 +5,15 @@
  * the guards of docs/safety.md: the host closes its inbound gate (libvirt's
  * qemu hook then refuses incoming migrations and domain starts) and asks
  * libvirt, at that moment, for every domain and job (a fresh view, never
- * the last sample); it must be empty. Then it tells the cluster it is going
- * "off" (gossip's OFF state, which carries its wake information and is not
- * a failure), lets that spread for a second, asks libvirt once more, and
- * runs the configured command detached (systemctl poweroff, or ipmitool
- * through its BMC). If a domain appeared, the command fails, or the host
- * is still running a minute after it succeeded (a suspend that was
- * resumed), the host announces itself alive again and reopens the gate.
+ * the last sample); it must be empty. Then, if the command's grant still
+ * holds, it commits: it tells the cluster it is going "off" (gossip's OFF
+ * state, which carries its wake information and is not a failure) and
+ * accepts no further command, lets that spread for a second, asks libvirt
+ * once more, and runs the configured command detached (systemctl poweroff,
+ * or ipmitool through its BMC). If a domain appeared, the command fails, or
+ * the host is still running a minute after it succeeded (a suspend that
+ * was resumed), the host announces itself alive again and reopens the
+ * gate.
  *
  * Waking: the leader asks a live host on the sleeper's network to broadcast
  * the magic packet (a broadcast does not cross routers), or, for a host that
