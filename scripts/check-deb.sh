@@ -220,12 +220,18 @@ in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-re
     "$PKG" >>"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; fail "apt-get install of the package"; }
 
 step "installed files"
+HOOK=/etc/libvirt/hooks/qemu.d/nodectl
 for f in /usr/bin/nodectl "$UNIT" /etc/nodectl/nodectl.conf \
-    /usr/share/doc/nodectl/nodectl.conf.example; do
+    /usr/share/doc/nodectl/nodectl.conf.example "$HOOK"; do
     in_root test -f "$f" || fail "$f not installed"
 done
-in_root dpkg-query -W -f="\${Conffiles}\n" nodectl | grep -q '^ /etc/nodectl/nodectl.conf ' ||
-    fail "/etc/nodectl/nodectl.conf is not a conffile"
+for f in /etc/nodectl/nodectl.conf "$HOOK"; do
+    in_root dpkg-query -W -f="\${Conffiles}\n" nodectl | grep -q "^ $f " ||
+        fail "$f is not a conffile"
+done
+in_root test -x "$HOOK" || fail "$HOOK is not executable"
+# libvirt's call for an incoming migration, the XML on stdin: no gate yet, let in.
+echo '<domain/>' | in_root "$HOOK" vm1 migrate begin - || fail "$HOOK refused with no gate"
 in_root nodectl --version
 in_root ldd /usr/bin/nodectl | grep 'not found' && fail "unresolved shared libraries"
 # Unknown keys or bad values in the unit, as systemd itself reads them.
@@ -369,7 +375,7 @@ if [ "$MODE" = systemd ]; then
 else
     run_as_unit_says
 fi
-for f in /usr/bin/nodectl "$UNIT" /etc/nodectl /var/lib/nodectl; do
+for f in /usr/bin/nodectl "$UNIT" /etc/nodectl /var/lib/nodectl "$HOOK"; do
     in_root test ! -e "$f" || fail "$f is left after purge"
 done
 [ "$MODE" != systemd ] || stop_container

@@ -7,6 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <poll.h>
+#include <signal.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,56 +146,172 @@ static void lifecycle_events_signal_at_once(void **state) {
     hv_free(hv);
 }
 
+/* Polls until the migration tagged `tag` ends; its record. */
+static const struct hv_migration *migration_end(struct hv *hv, const char *tag) {
+    const struct hv_migration *m[HV_MIGRATIONS_MAX];
+    for (int i = 0; i < 500; i++) {
+        hv_migrations_poll(hv, now_ms());
+        size_t n = hv_migrations(hv, m);
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(m[k]->tag, tag) == 0 && m[k]->state != HV_MIG_RUNNING)
+                return m[k];
+        sleep_ms(10);
+    }
+    fail_msg("the migration did not end");
+    return NULL;
+}
+
+/* What the last look before a migration saw, and its answer. */
+static struct hv_domain_now seen;
+static bool seen_present;
+
+static int refuse_shut_off(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
+                           size_t len) {
+    seen_present = dom != NULL;
+    if (dom)
+        seen = *dom;
+    if (dom && dom->active)
+        return 0;
+    snprintf(why, len, "%s: %s", vm, (const char *)ctx);
+    return -1;
+}
+
 static void migration_refusals_and_driver_failure(void **state) {
     struct hv *hv = hv_new("test://" NODECTL_TEST_DATA "/host-a.xml");
     assert_non_null(hv);
     char err[512];
-    /* Not connected yet: refused with the reason. */
+    /* Not connected yet: refused at once with the reason. */
     assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", NULL, 1000, 0,
-                                      UINT64_MAX, err, sizeof err), -1);
+                                      UINT64_MAX, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "unavailable"));
     assert_true(hv_sample(hv, now_ms())->available);
-    assert_int_equal(hv_migrate_start(hv, "t1", "nope", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
-                                      UINT64_MAX, err, sizeof err), -1);
-    assert_string_equal(err, "VM 'nope' is not on this host");
-    assert_int_equal(hv_migrate_start(hv, "t1", "batch-1", "qemu+tcp://h2/system", NULL, 1000, now_ms(),
-                                      UINT64_MAX, err, sizeof err), -1);
-    assert_string_equal(err, "VM 'batch-1' is not running; only running VMs migrate live");
+    /* The domain is looked up in the migration's thread: an unknown one
+     * ends refused, the caller never waits for libvirt. */
+    assert_int_equal(hv_migrate_start(hv, "t1", "nope", "qemu+tcp://h2/system", NULL, 1000,
+                                      now_ms(), UINT64_MAX, NULL, NULL, err, sizeof err), 0);
+    const struct hv_migration *m = migration_end(hv, "t1");
+    assert_int_equal(m->state, HV_MIG_REFUSED);
+    assert_string_equal(m->error, "VM 'nope' is not on this host");
+    /* The caller's check sees the domain as libvirt shows it then. */
+    assert_int_equal(hv_migrate_start(hv, "t2", "batch-1", "qemu+tcp://h2/system", NULL, 1000,
+                                      now_ms(), UINT64_MAX, refuse_shut_off, "not running", err,
+                                      sizeof err), 0);
+    m = migration_end(hv, "t2");
+    assert_true(seen_present);
+    assert_string_equal(seen.name, "batch-1");
+    assert_false(seen.active);
+    assert_int_equal(seen.state, HV_VM_SHUTOFF);
+    assert_int_equal(m->state, HV_MIG_REFUSED);
+    assert_string_equal(m->error, "batch-1: not running");
     /* The test driver cannot migrate: the attempt runs and fails with
      * libvirt's own message. */
-    assert_int_equal(hv_migrate_start(hv, "t1", "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
-                                      now_ms(), UINT64_MAX, err, sizeof err), 0);
-    const struct hv_migration *m[HV_MIGRATIONS_MAX];
+    assert_int_equal(hv_migrate_start(hv, "t3", "db-1", "qemu+tcp://h2/system", "tcp://h2", 5000,
+                                      now_ms(), UINT64_MAX, refuse_shut_off, "not running", err,
+                                      sizeof err), 0);
+    assert_int_equal(hv_migrate_start(hv, "t4", "db-1", "qemu+tcp://h2/system", NULL, 5000,
+                                      now_ms(), UINT64_MAX, NULL, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "already migrating"));
+    m = migration_end(hv, "t3");
+    assert_true(seen.active);
+    assert_int_equal(seen.job, HV_JOB_NONE);
+    assert_int_equal(m->state, HV_MIG_FAILED);
+    assert_string_equal(m->vm, "db-1");
+    assert_string_equal(m->tag, "t3");
+    assert_string_equal(m->dest_uri, "qemu+tcp://h2/system");
+    assert_true(strlen(m->error) > 0);
+    assert_null(strstr(m->error, "grant"));
+    /* Its grant expired before the thread got to libvirt's call: the
+     * migration is refused without it, and the check, which comes after
+     * the clock's reading, is not asked either. */
+    seen_present = false;
+    assert_int_equal(hv_migrate_start(hv, "t5", "db-1", "qemu+tcp://h2/system", NULL, 5000,
+                                      now_ms(), now_ms(), refuse_shut_off, "not running", err,
+                                      sizeof err), 0);
+    m = migration_end(hv, "t5");
+    assert_int_equal(m->state, HV_MIG_REFUSED);
+    assert_string_equal(m->error, "not started: its grant expired before the migration could "
+                                  "start");
+    assert_false(seen_present);
+    hv_free(hv);
+}
+
+/* Asks for a fresh view and waits for its answer. */
+static const struct hv_fresh *fresh_view(struct hv *hv) {
+    uint64_t t = hv_fresh_request(hv);
+    assert_true(t > 0);
     for (int i = 0; i < 500; i++) {
-        hv_migrations_poll(hv, now_ms());
-        assert_int_equal(hv_migrations(hv, m), 1);
-        if (m[0]->state != HV_MIG_RUNNING)
-            break;
+        const struct hv_fresh *f = hv_fresh_latest(hv);
+        if (f->token >= t)
+            return f;
         sleep_ms(10);
     }
-    assert_int_equal(m[0]->state, HV_MIG_FAILED);
-    assert_string_equal(m[0]->vm, "db-1");
-    assert_string_equal(m[0]->tag, "t1");
-    assert_string_equal(m[0]->dest_uri, "qemu+tcp://h2/system");
-    assert_true(strlen(m[0]->error) > 0);
-    assert_null(strstr(m[0]->error, "grant"));
-    /* Its grant expired before the thread got to libvirt: libvirt is not
-     * asked at all. */
-    assert_int_equal(hv_migrate_start(hv, "t2", "db-1", "qemu+tcp://h2/system", NULL, 5000,
-                                      now_ms(), now_ms(), err, sizeof err), 0);
-    const struct hv_migration *late = NULL;
-    for (int i = 0; i < 500 && (!late || late->state == HV_MIG_RUNNING); i++) {
-        sleep_ms(10);
-        hv_migrations_poll(hv, now_ms());
-        size_t n = hv_migrations(hv, m);
-        for (size_t k = 0; k < n; k++)
-            if (strcmp(m[k]->tag, "t2") == 0)
-                late = m[k];
-    }
-    assert_non_null(late);
-    assert_int_equal(late->state, HV_MIG_FAILED);
-    assert_string_equal(late->error, "not started: its grant expired before the migration could "
-                                     "start");
+    fail_msg("no fresh view within 5 s");
+    return NULL;
+}
+
+/* A fresh view lists every domain as libvirt has it when asked, active and
+ * inactive, a transient one included, with no job on the test driver (it
+ * has no job statistics); a change made a moment before shows in the next
+ * view, whatever the samples say. */
+static void fresh_view_lists_every_domain_now(void **state) {
+    struct hv *hv = hv_new("test:///default");
+    assert_non_null(hv);
+    assert_int_equal(hv_fresh_latest(hv)->token, 0);
+    const struct hv_fresh *f = fresh_view(hv);
+    assert_true(f->available);
+    assert_int_equal(f->n, 1);
+    const struct hv_domain_now *d = hv_fresh_find(f, "test");
+    assert_non_null(d);
+    assert_true(d->active);
+    assert_true(d->persistent);
+    assert_int_equal(d->state, HV_VM_RUNNING);
+    assert_int_equal(d->job, HV_JOB_NONE);
+    assert_null(hv_fresh_find(f, "nope"));
+    /* The answer wakes the caller through the event fd, not as an event. */
+    hv_events_take(hv);
+    uint64_t t = hv_fresh_request(hv);
+    struct pollfd pfd = {.fd = hv_event_fd(hv), .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    assert_int_equal(hv_events_take(hv), 0);
+    assert_true(hv_fresh_latest(hv)->token >= t);
+
+    /* Another client destroys the domain and starts a transient one. */
+    virConnectPtr other = virConnectOpen("test:///default");
+    assert_non_null(other);
+    virDomainPtr dom = virDomainLookupByName(other, "test");
+    assert_int_equal(virDomainDestroy(dom), 0);
+    virDomainPtr tr = virDomainCreateXML(
+        other, "<domain type='test'><name>transient-1</name><memory>65536</memory>"
+               "<os><type>hvm</type></os></domain>", 0);
+    assert_non_null(tr);
+    f = fresh_view(hv);
+    assert_int_equal(f->n, 2);
+    d = hv_fresh_find(f, "test");
+    assert_false(d->active);
+    assert_int_equal(d->state, HV_VM_SHUTOFF);
+    d = hv_fresh_find(f, "transient-1");
+    assert_non_null(d);
+    assert_true(d->active);
+    assert_false(d->persistent);
+    assert_int_equal(virDomainDestroy(tr), 0);
+    assert_int_equal(virDomainCreate(dom), 0);
+    virDomainFree(tr);
+    virDomainFree(dom);
+    virConnectClose(other);
+    f = fresh_view(hv);
+    assert_int_equal(f->n, 1);
+    assert_true(hv_fresh_find(f, "test")->active);
+    hv_free(hv);
+}
+
+/* No hypervisor: the view says so, and why. */
+static void fresh_view_of_an_unreachable_hypervisor(void **state) {
+    struct hv *hv = hv_new("qemu+unix:///system?socket=/nonexistent/libvirt-sock");
+    assert_non_null(hv);
+    const struct hv_fresh *f = fresh_view(hv);
+    assert_false(f->available);
+    assert_int_equal(f->n, 0);
+    assert_non_null(strstr(f->reason, "cannot connect"));
     hv_free(hv);
 }
 
@@ -278,13 +398,124 @@ static void unanswering_hypervisor_does_not_block_the_caller(void **state) {
     rmdir(dir);
 }
 
+/* A daemon that accepts every connection and closes it at once (a client's
+ * open then fails quickly), counting them, in a thread of its own. */
+struct fake_daemon {
+    char path[256];
+    int lfd;
+    atomic_int accepted;
+    atomic_bool stop;
+    pthread_t thread;
+};
+
+static void *fake_daemon_run(void *arg) {
+    struct fake_daemon *d = arg;
+    while (!atomic_load(&d->stop)) {
+        struct pollfd p = {.fd = d->lfd, .events = POLLIN};
+        if (poll(&p, 1, 20) != 1)
+            continue;
+        int c = accept(d->lfd, NULL, NULL);
+        /* Counted before the close, which ends the client's open. */
+        if (c >= 0) {
+            atomic_fetch_add(&d->accepted, 1);
+            close(c);
+        }
+    }
+    return NULL;
+}
+
+static void fake_daemon_start(struct fake_daemon *d) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", d->path);
+    d->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(d->lfd >= 0);
+    assert_int_equal(bind(d->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(d->lfd, 8), 0);
+    atomic_store(&d->accepted, 0);
+    atomic_store(&d->stop, false);
+    assert_int_equal(pthread_create(&d->thread, NULL, fake_daemon_run, d), 0);
+}
+
+static void fake_daemon_stop(struct fake_daemon *d) {
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    close(d->lfd);
+    unlink(d->path);
+}
+
+/* Connections the daemon took since the last call. */
+static int attempts(struct fake_daemon *d) { return atomic_exchange(&d->accepted, 0); }
+
+/* A local daemon that comes back is tried the moment its socket appears,
+ * not at the backoff's next retry: the event fd says so, the next sample
+ * connects whatever the backoff said, and a daemon that does not answer at
+ * that first moment is tried again within HV_FAST_RETRY_MS (200 ms), by
+ * the sampling thread itself. */
+static void reappearing_socket_is_tried_at_once(void **state) {
+    char dir[] = "/tmp/nodectl-test-hv.XXXXXX", uri[300];
+    assert_non_null(mkdtemp(dir));
+    static struct fake_daemon d;
+    snprintf(d.path, sizeof d.path, "%s/libvirt-sock", dir);
+    snprintf(uri, sizeof uri, "qemu+unix:///system?socket=%s", d.path);
+    struct hv *hv = hv_new(uri);
+    assert_non_null(hv);
+    uint64_t t = 1000000;
+    /* No daemon: failures grow the backoff. */
+    for (int i = 0; i < 4; i++)
+        assert_false(hv_sample(hv, t += 10000)->available);
+    assert_int_equal(hv_events_take(hv), 0);
+    fake_daemon_start(&d);
+    struct pollfd pfd = {.fd = hv_event_fd(hv), .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    assert_int_equal(hv_events_take(hv), 1);
+    assert_int_equal(attempts(&d), 0);
+    /* The next sample tries at once, though the backoff had seconds left;
+     * then every 200 ms. */
+    assert_false(hv_sample(hv, t + 1)->available);
+    assert_int_equal(attempts(&d), 1);
+    assert_false(hv_sample(hv, t + 100)->available);
+    assert_int_equal(attempts(&d), 0);
+    assert_false(hv_sample(hv, t + 1 + 200)->available);
+    assert_int_equal(attempts(&d), 1);
+    /* Other files in the directory are not the socket. */
+    char other[300];
+    snprintf(other, sizeof other, "%s/notes.txt", dir);
+    FILE *f = fopen(other, "w");
+    assert_non_null(f);
+    fclose(f);
+    sleep_ms(50);
+    assert_int_equal(hv_events_take(hv), 0);
+    /* The sampling thread retries on its own while the daemon does not
+     * answer: the caller asks once. */
+    fake_daemon_stop(&d);
+    fake_daemon_start(&d);
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    assert_int_equal(hv_events_take(hv), 1);
+    assert_int_equal(hv_sample_request(hv), 0);
+    int tries = 0;
+    for (int i = 0; i < 100 && tries < 3; i++) {
+        sleep_ms(20);
+        tries += attempts(&d);
+    }
+    assert_true(tries >= 3);
+    hv_free(hv);
+    fake_daemon_stop(&d);
+    unlink(other);
+    rmdir(dir);
+}
+
 int main(void) {
+    /* As the agent: a daemon that closes its end gives EPIPE, not SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reappearing_socket_is_tried_at_once),
         cmocka_unit_test(default_test_host_has_its_domain),
         cmocka_unit_test(own_xml_host_and_cpu_from_deltas),
         cmocka_unit_test(unreachable_hypervisor_is_reported_and_retried),
         cmocka_unit_test(lifecycle_events_signal_at_once),
         cmocka_unit_test(migration_refusals_and_driver_failure),
+        cmocka_unit_test(fresh_view_lists_every_domain_now),
+        cmocka_unit_test(fresh_view_of_an_unreachable_hypervisor),
         cmocka_unit_test(cpu_weight_and_balloon_are_set_live),
         cmocka_unit_test(sampler_hands_samples_over),
         cmocka_unit_test(unanswering_hypervisor_does_not_block_the_caller),

@@ -51,10 +51,30 @@ static void the_command_powers_the_chassis_on(void **state) {
     (void)state;
 }
 
+/* The leader asks the BMC of a host that is "off" whether it is: ipmitool's
+ * answer is one line on stdout. */
+static void the_status_command_and_its_answer(void **state) {
+    struct ipmi_command c;
+    char line[512];
+    assert_int_equal(ipmi_power_status_command(&c, "10.77.0.254:6233", "admin", "/pw", 3), 0);
+    joined(&c, line, sizeof line);
+    assert_string_equal(line, "ipmitool -I lanplus -H 10.77.0.254 -p 6233 -C 3 -U admin -f /pw "
+                              "chassis power status");
+    assert_int_equal(ipmi_power_status_command(&c, "-bmc", "op", "/pw", 0), -1);
+    assert_int_equal(ipmi_parse_power_status("Chassis Power is on\n"), 1);
+    assert_int_equal(ipmi_parse_power_status("Chassis Power is off\n"), 0);
+    assert_int_equal(ipmi_parse_power_status("Chassis Power is off"), 0);
+    assert_int_equal(ipmi_parse_power_status("Chassis Power is online\n"), -1);
+    assert_int_equal(ipmi_parse_power_status("Error: Unable to establish IPMI v2 session\n"), -1);
+    assert_int_equal(ipmi_parse_power_status(""), -1);
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(addresses_are_host_and_optional_port),
         cmocka_unit_test(the_command_powers_the_chassis_on),
+        cmocka_unit_test(the_status_command_and_its_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,11 @@ static void raise_fd_limit(void) {
 }
 
 static int signal_fd(void) {
+    /* A write to a libvirtd that just closed its end (a restart, a crash)
+     * must fail with EPIPE, not end the agent: libvirt's RPC client writes
+     * without MSG_NOSIGNAL. Children get SIGPIPE back before exec. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+        return -1;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -112,6 +117,7 @@ static int run(struct agent *a, int sigfd) {
         agent_leader_run(a, agent_clock_ms());
         agent_actions_run(a, agent_clock_ms());
         agent_power_run(a, agent_clock_ms());
+        agent_offcheck_run(a, agent_clock_ms());
         /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
@@ -130,6 +136,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_leader_deadline(a);
         if (agent_power_deadline(a) < deadline)
             deadline = agent_power_deadline(a);
+        if (agent_offcheck_deadline(a) < deadline)
+            deadline = agent_offcheck_deadline(a);
         if (agent_actions_deadline(a) < deadline)
             deadline = agent_actions_deadline(a);
         now = agent_clock_ms();
@@ -312,8 +320,10 @@ int agent_main(int argc, char **argv) {
         log_err("leader: %s", err);
         rc = 2;
     }
-    if (rc == 0)
+    if (rc == 0) {
         agent_power_open(a);
+        agent_gate_settle(a);
+    }
     /* The first record carries a real sample, as long as libvirt answers
      * soon; otherwise it says "not sampled yet" until one comes. */
     if (rc == 0 && !hv_sample_wait(a->hv, FIRST_SAMPLE_WAIT_MS))
@@ -333,6 +343,7 @@ int agent_main(int argc, char **argv) {
             cluster_leave(a);
         log_info("stopped");
     }
+    agent_offcheck_close(a);
     agent_leader_close(a);
     agent_actions_close(a);
     leadership_close(a);

@@ -171,20 +171,25 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
     if (!x)
         return;
     if (c->kind == COMMAND_POWER_OFF) {
-        agent_power_off(a, x);
-        /* Committed: no further command is accepted here until it is back. */
-        if (agent_powering_off(a))
-            host_guard_set_off(a->guard, true);
+        /* It takes effect when the host commits, after a fresh view of
+         * libvirt: the grant's deadline goes down to that moment. */
+        agent_power_off(a, x, deadline);
     } else if (c->kind == COMMAND_WAKE) {
         if (as_published(a, c, x))
             agent_wake(a, &c->wake, x);
     } else if (as_published(a, c, x)) {
-        if (hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
+        /* The destination advertises what the command names; then the
+         * source's refusals from its gossip view; the grant's deadline,
+         * then the domain as libvirt shows it, are checked in the
+         * migration's thread just before libvirt's call. */
+        if (agent_migrate_refusal(a, c, x->error, sizeof x->error) == HOST_OK &&
+            hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
                              c->migrate.migration_address[0] ? c->migrate.migration_address
                                                              : NULL,
                              c->migrate.timeout_ms ? c->migrate.timeout_ms
                                                    : a->cfg.migration_timeout_ms,
-                             agent_clock_ms(), deadline, x->error, sizeof x->error) == 0) {
+                             agent_clock_ms(), deadline, agent_migrate_vm_check, NULL, x->error,
+                             sizeof x->error) == 0) {
             x->state = ACTION_RUNNING;
         } else {
             x->state = ACTION_REFUSED;
@@ -340,7 +345,8 @@ void agent_actions_refresh(struct agent *a) {
             if (migs[k]->state == HV_MIG_RUNNING)
                 break;
             x->state = migs[k]->state == HV_MIG_SUCCEEDED ? ACTION_SUCCEEDED
-                       : migs[k]->state == HV_MIG_ABORTED ? ACTION_ABORTED : ACTION_FAILED;
+                       : migs[k]->state == HV_MIG_ABORTED ? ACTION_ABORTED
+                       : migs[k]->state == HV_MIG_REFUSED ? ACTION_REFUSED : ACTION_FAILED;
             if (x->state == ACTION_SUCCEEDED)
                 x->progress = 1;
             snprintf(x->error, sizeof x->error, "%s", migs[k]->error);

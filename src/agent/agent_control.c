@@ -82,8 +82,10 @@ static Nodectl__Member **members(struct agent *a, size_t *n) {
         }
         (*n)++;
     }
-    if (list)
+    if (list) {
         qsort(list, *n, sizeof *list, by_name);
+        agent_offcheck_mark(list, *n);
+    }
     return list;
 }
 
@@ -202,7 +204,9 @@ static bool is_up(const Nodectl__Member *m) {
 /* Checks a migration against what gossip knows, then hands the command to
  * the source host's agent (or runs it here). Fails with a message naming
  * what is wrong: an unknown or stopped VM, a VM already moving, a
- * destination that is unknown, not alive or takes no migrations. */
+ * destination that is unknown, not alive, takes no migrations, is drained
+ * or powering off. The source checks again when the command arrives
+ * (agent_guard.c), and the destination's hypervisor once more (its gate). */
 static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest *req,
                                   char *why, size_t len) {
     size_t n;
@@ -246,6 +250,11 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
     else if (!dst->host->migration_uri[0])
         snprintf(why, len, "host '%s' takes no migrations: it has no [hypervisor] migration_uri",
                  req->destination);
+    else if (dst->host->drain)
+        snprintf(why, len, "host '%s' is drained (in maintenance): it takes no VMs until "
+                 "'nodectl undrain %s'", req->destination, req->destination);
+    else if (agent_record_powering_off(dst->host))
+        snprintf(why, len, "host '%s' is powering off", req->destination);
     else if (strlen(req->vm) >= COMMAND_VM_MAX ||
              strlen(dst->host->migration_uri) >= COMMAND_URI_MAX ||
              strlen(dst->host->migration_address) >= COMMAND_URI_MAX)

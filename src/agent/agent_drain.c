@@ -53,6 +53,7 @@ int agent_drain_set(struct agent *a, bool drain, char *err, size_t errlen) {
         log_info("%s", drain ? "drained: the leader evacuates this host and keeps it empty"
                              : "undrained: this host takes VMs again");
     a->drain = drain;
+    agent_gate_settle(a);
     cluster_publish(a, agent_clock_ms());
     return 0;
 }

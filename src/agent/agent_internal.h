@@ -16,7 +16,10 @@
 #include "election/fence.h"
 #include "gossip/gossip.h"
 #include "host_record.h"
+#include "host/host_checks.h"
+#include "host/host_gate.h"
 #include "host/host_guard.h"
+#include "host/host_offcheck.h"
 #include "hv/hv.h"
 #include "leader/executor.h"
 #include "placement/placement.h"
@@ -141,6 +144,11 @@ struct ipmi_child {
     uint64_t started_ms;   /* monotonic */
 };
 
+/* This host's power-off, in order (agent_power.c): the inbound gate is
+ * closed and libvirt asked for a fresh view; committed (announced "off");
+ * libvirt asked again once the announcement spread; the off command runs. */
+enum off_phase { OFF_IDLE, OFF_CHECKING, OFF_SPREADING, OFF_FINAL_CHECK, OFF_COMMAND };
+
 /* This host's power (agent_power.c). */
 struct power {
     char wake_mac[18];                  /* "": cannot be woken */
@@ -148,10 +156,13 @@ struct power {
     char network[CONFIG_NAME_MAX];      /* a.b.c.d/len of the wake NIC */
     char ipmi_address[CONFIG_IPMI_ADDRESS_MAX]; /* "": no BMC declared */
     uint64_t booted_at_ms;              /* wall clock of the agent's start */
-    bool off_pending;                   /* announced off; the command runs or will */
-    uint64_t off_at_ms;                 /* monotonic: when the command starts / started */
+    enum off_phase off_phase;
+    uint64_t off_token;                 /* the fresh view asked for the phase's check */
+    uint64_t off_at_ms;                 /* monotonic: the phase's deadline, or when the
+                                           command started */
     pid_t off_child;                    /* 0: not started; -1: finished */
     char off_action[64];                /* the power-off command's id */
+    uint64_t off_deadline_ms;           /* monotonic: its grant's; the commit comes before */
     struct ipmi_child ipmi[IPMI_CHILDREN_MAX];
 };
 
@@ -164,6 +175,27 @@ struct leader_state {
     struct prng rng;
     struct plan_job *job; /* NULL: no plan is being computed */
     uint64_t logged_seq;  /* events up to here are in the log */
+};
+
+/* A host this agent sees OFF, and the leader's probes of it
+ * (agent_offcheck.c; the decisions are src/host/host_offcheck.c's). */
+#define OFFCHECK_MAX 1024
+struct offcheck_host {
+    bool used, seen;
+    uint64_t id; /* gossip member id */
+    char name[CONFIG_NAME_MAX];
+    struct gossip_addr addr;                 /* its agent's address */
+    char bmc[CONFIG_IPMI_ADDRESS_MAX];       /* from its last record; "": none */
+    struct host_off_watch watch;
+    enum host_off_verdict verdict;
+    char reason[160];
+    int tcp_fd;                              /* -1: no connect running */
+    uint64_t tcp_started_ms;
+    pid_t bmc_pid;                           /* 0: no ipmitool running */
+    int bmc_fd;                              /* its stdout */
+    char bmc_out[128];
+    size_t bmc_len;
+    uint64_t bmc_started_ms;
 };
 
 struct agent {
@@ -184,6 +216,11 @@ struct agent {
     bool drain; /* in maintenance (agent_drain.c); in the record */
     struct power power;
     struct security sec;
+    /* The inbound gate libvirt's hook reads (agent_gate.c). */
+    enum host_gate gate;
+    bool gate_written;
+    struct offcheck_host offcheck[OFFCHECK_MAX];
+    bool offcheck_full_told;
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -226,6 +263,25 @@ void agent_leader_grant(struct agent *a, const struct grant_request *req, struct
 int agent_drain_load(struct agent *a, char *err, size_t errlen);
 int agent_drain_set(struct agent *a, bool drain, char *err, size_t errlen);
 
+/* agent_gate.c: the inbound gate (src/host/host_gate.h) in the state
+ * directory. agent_gate_set writes it (when it changes; 0, or -1 with err);
+ * agent_gate_settle opens it, or keeps incoming migrations out while the
+ * host is drained, unless a power-off holds it closed. */
+int agent_gate_set(struct agent *a, enum host_gate g, const char *reason, char *err,
+                   size_t errlen);
+void agent_gate_settle(struct agent *a);
+
+/* agent_offcheck.c: hosts that announced "off" and are not. Every agent
+ * follows the OFF members; the leader probes them, publishes those found on
+ * in its record, and plans with them down. agent_offcheck_mark shows, in a
+ * member list, the OFF members a live record disproves as "failed". */
+void agent_offcheck_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_offcheck_deadline(const struct agent *a);
+void agent_offcheck_close(struct agent *a);
+bool agent_offcheck_disproved(const struct agent *a, const char *name);
+int agent_offcheck_to_record(const struct agent *a, Nodectl__HostRecord *rec);
+void agent_offcheck_mark(Nodectl__Member **list, size_t n);
+
 /* agent_synthetic_load.c: the test and demo knob's CPU demand, applied to
  * this host's record. */
 void agent_synthetic_load(const struct agent *a, Nodectl__HostRecord *rec);
@@ -235,16 +291,33 @@ void agent_synthetic_load(const struct agent *a, Nodectl__HostRecord *rec);
 void agent_power_open(struct agent *a);
 bool agent_power_can_off(const struct agent *a);
 int agent_power_to_record(const struct agent *a, Nodectl__HostRecord *rec);
-void agent_power_off(struct agent *a, struct action *x);
+/* Begins this host's power-off under a grant that holds until `deadline`
+ * (monotonic): the commit, after a fresh view of libvirt, must come before
+ * it. */
+void agent_power_off(struct agent *a, struct action *x, uint64_t deadline);
 void agent_wake(struct agent *a, const struct command_wake *w, struct action *x);
 /* agent_ipmi.c: powering other hosts on through their BMCs. */
 bool agent_ipmi_can_wake(const struct agent *a);
 void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct action *x);
+/* Starts `ipmitool ... chassis power status` against the BMC at bmc, its
+ * stdout in *out_fd (non-blocking); the child's pid, or -1 (no credentials,
+ * a bad address, no fork). */
+pid_t agent_ipmi_status_start(const struct agent *a, const char *bmc, int *out_fd);
 void agent_ipmi_run(struct agent *a, uint64_t now);
 bool agent_ipmi_busy(const struct agent *a);
 void agent_power_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_power_deadline(const struct agent *a);
 bool agent_powering_off(const struct agent *a);
+
+/* agent_guard.c: a migration command against this host's gossip view and
+ * terms (HOST_OK, or the refusal with why), and the check its thread makes
+ * against libvirt just before the call (an hv_migrate_check). */
+enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c, char *why,
+                                        size_t len);
+int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
+                           size_t len);
+/* Whether a host's record shows its power-off under way. */
+bool agent_record_powering_off(const Nodectl__HostRecord *rec);
 
 /* agent_actions.c: the command channel. A command is accepted through the
  * host guard, runs under its issuer's grant (once per id), is followed, and

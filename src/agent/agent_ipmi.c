@@ -40,16 +40,18 @@ static void fail(struct action *x, const char *host, const char *why) {
     log_warn("command %s: IPMI power on of %s: %s", x->id, host, why);
 }
 
-/* The child: stdin and stdout on /dev/null, stderr into the pipe, the
- * signals the agent blocks (for its signalfd) unblocked. The agent has
- * threads (the hypervisor sampler), so only async-signal-safe calls here:
- * no stdio, no strerror. */
-static void exec_ipmitool(const struct ipmi_command *c, int err_fd) {
+/* The child: stdin on /dev/null, stdout and stderr into out_fd and err_fd
+ * (-1: /dev/null), the signals the agent blocks (for its signalfd)
+ * unblocked. The agent has threads (the hypervisor sampler), so only
+ * async-signal-safe calls here: no stdio, no strerror. */
+static void exec_ipmitool(const struct ipmi_command *c, int out_fd, int err_fd) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
     int null = open("/dev/null", O_RDWR);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(err_fd, 2) < 0)
+    if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd >= 0 ? out_fd : null, 1) < 0 ||
+        dup2(err_fd >= 0 ? err_fd : null, 2) < 0)
         _exit(126);
     closefrom(3);
     execvp(c->argv[0], c->argv);
@@ -90,7 +92,7 @@ void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct a
     }
     pid_t pid = fork();
     if (pid == 0)
-        exec_ipmitool(&c, fds[1]);
+        exec_ipmitool(&c, -1, fds[1]);
     close(fds[1]);
     if (pid < 0) {
         char why[128];
@@ -108,6 +110,30 @@ void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct a
     x->state = ACTION_RUNNING;
     log_info("command %s: IPMI power on of %s through its BMC %s (ipmitool pid %d)", x->id,
              w->host, w->ipmi_address, (int)pid);
+}
+
+pid_t agent_ipmi_status_start(const struct agent *a, const char *bmc, int *out_fd) {
+    struct ipmi_command c;
+    int fds[2];
+    if (!agent_ipmi_can_wake(a) ||
+        ipmi_power_status_command(&c, bmc, a->cfg.ipmi_user, a->cfg.ipmi_password_file,
+                                  a->cfg.ipmi_cipher_suite) != 0 ||
+        pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_ipmitool(&c, fds[1], -1);
+    close(fds[1]);
+    if (pid < 0)
+        close(fds[0]);
+    else
+        *out_fd = fds[0];
+    return pid;
 }
 
 /* Keeps the first line of what the child wrote to stderr; reads the rest

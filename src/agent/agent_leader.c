@@ -103,6 +103,11 @@ static int members_collect(struct agent *a, struct members *mb) {
                                      ? LEADER_HOST_UP
                                  : info.state == GOSSIP_OFF ? LEADER_HOST_OFF
                                                             : LEADER_HOST_DOWN;
+        /* "Off", but its machine answers or its BMC says on (this leader's
+         * probes, agent_offcheck.c): down, so the planner neither counts
+         * on it nor wakes it. */
+        if (l == LEADER_HOST_OFF && agent_offcheck_disproved(a, rec->name))
+            l = LEADER_HOST_DOWN;
         mb->m[mb->n++] = (struct executor_member){rec, l};
     }
     return 0;

@@ -30,6 +30,8 @@ int cmd_keys(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_ca(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_identity(const struct cli_ctx *ctx, int argc, char **argv);
+/* libvirt's qemu hook: reads the gate the agent keeps (cmd_hook.c). */
+int cmd_hook(const struct cli_ctx *ctx, int argc, char **argv);
 
 /* Shared by the subcommands. */
 /* The configuration: -c FILE must load; the default file may be absent (a

@@ -47,6 +47,8 @@ static int print_json(const Nodectl__StatusReply *st) {
         const Nodectl__Member *m = st->members[i];
         json_t *o = m->host ? host_json(m->host) : json_object();
         json_object_set_new(o, "state", json_string(m->state));
+        if (m->state_reason[0])
+            json_object_set_new(o, "state_reason", json_string(m->state_reason));
         json_object_set_new(o, "role", json_string(m->role));
         json_object_set_new(o, "incarnation", json_integer((json_int_t)m->incarnation));
         if (m->note[0])
@@ -126,9 +128,10 @@ static void print_table(const Nodectl__StatusReply *st) {
         for (size_t k = 0; k < h->n_vms; k++)
             running += h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING;
         snprintf(mem, sizeof mem, "%s / %s", used, total);
-        printf("%-16s %-22s %-7s %-10s %6s %-21s %4zu  %s%s%s%s\n", h->name, h->address,
+        printf("%-16s %-22s %-7s %-10s %6s %-21s %4zu  %s%s%s%s%s%s\n", h->name, h->address,
                m->state, m->role, cpu, mem, running, hv, h->drain ? ", drained" : "",
-               m->note[0] ? "; " : "", m->note);
+               m->state_reason[0] ? "; " : "", m->state_reason, m->note[0] ? "; " : "",
+               m->note);
     }
 }
 

@@ -125,6 +125,15 @@ static const struct command commands[] = {
      "  together, as the agent does at start: exit 1 with the problem if they do\n"
      "  not belong together.",
      cmd_identity, false},
+    {"hook", "libvirt's qemu hook: refuse what this host's gate keeps out",
+     "nodectl [-c FILE] hook qemu DOMAIN OPERATION SUB-OPERATION [EXTRA]\n"
+     "  Run by libvirtd (installed as /etc/libvirt/hooks/qemu.d/nodectl; libvirtd\n"
+     "  finds hooks when it starts), the domain XML on stdin. Exits 1, saying why on\n"
+     "  stderr, for an incoming migration (migrate begin) while this host is drained\n"
+     "  or committed to power off, and for any domain start (prepare begin) while it\n"
+     "  is committed to power off; libvirt then refuses it. Reads the gate the agent\n"
+     "  writes to its state directory (file 'inbound'); exits 0 otherwise.",
+     cmd_hook, false},
     {"help", "show help for a command", "nodectl help [COMMAND]", NULL, false},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -80,6 +80,7 @@ static const struct key keys[] = {
     {"leader", "power_on_timeout", T_DURATION, F(power_on_timeout_ms), 1000, 86400000},
     {"leader", "vm_cooldown", T_DURATION, F(vm_cooldown_ms), 1, 86400000},
     {"leader", "wake_cooldown", T_DURATION, F(wake_cooldown_ms), 1, 86400000},
+    {"leader", "off_check_after", T_DURATION, F(off_check_after_ms), 1000, 86400000},
     {"power", "off_command", T_STRING, F(off_command), 0, 0},
     {"power", "wake_mac", T_MAC, F(wake_mac), 0, 0},
     {"power", "wake_broadcast", T_STRING, F(wake_broadcast), 0, 0},
@@ -154,6 +155,7 @@ void config_defaults(struct config *cfg) {
     cfg->power_max_watts = 250;
     /* A server takes a few minutes to boot; ten is generous. */
     cfg->power_on_timeout_ms = 600000;
+    cfg->off_check_after_ms = 180000;
     /* vm_cooldown and wake_cooldown stay 0: the policy's own apply. */
 }
 

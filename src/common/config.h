@@ -101,6 +101,7 @@ struct config {
     uint32_t power_on_timeout_ms; /* a woken host not back by then is failed */
     uint32_t vm_cooldown_ms;      /* 0 = the policy's */
     uint32_t wake_cooldown_ms;    /* 0 = the policy's */
+    uint32_t off_check_after_ms;  /* the leader probes a host "off" this long */
 
     /* [power]: how this host is powered off and woken (issue [6]). */
     char off_command[CONFIG_PATH_MAX]; /* run by /bin/sh; empty: never powered off */

@@ -74,8 +74,52 @@ const struct hv_sample *hv_sample_latest(struct hv *hv, bool *fresh);
 /* Waits up to timeout_ms for a sample to be handed over; true if one is. */
 bool hv_sample_wait(struct hv *hv, uint32_t timeout_ms);
 
+/* A fresh view (hv_fresh.c): every domain libvirt has at the moment it is
+ * asked, active and inactive, transient included, with its state and its
+ * job, for the guards that must not trust a sample (docs/safety.md, "Guards
+ * at the resource"). Asked in the sampling thread, so the caller never
+ * waits for libvirt. */
+enum hv_job {
+    HV_JOB_NONE,
+    HV_JOB_MIGRATION_OUT, /* this host sends the domain away */
+    HV_JOB_MIGRATION_IN,  /* the domain is arriving: paused, its QEMU receiving */
+    HV_JOB_OTHER,         /* save, dump, snapshot, backup... */
+    HV_JOB_UNKNOWN        /* libvirt did not say */
+};
+
+struct hv_domain_now {
+    char name[HV_NAME_MAX];
+    unsigned char uuid[16];
+    enum hv_vm_state state;
+    bool active;     /* it has a running process (virDomainIsActive): any state but shut off */
+    bool persistent;
+    enum hv_job job;
+};
+
+struct hv_fresh {
+    uint64_t token;  /* answers every request whose token is at most this; 0: none yet */
+    bool available;
+    char reason[HV_REASON_MAX]; /* why not available */
+    size_t n;
+    struct hv_domain_now *doms;
+    uint64_t answered_ms; /* monotonic */
+};
+
+/* Asks for a fresh view; returns the request's token (> 0), or 0 if the
+ * sampling thread cannot start. The event fd becomes readable when the
+ * answer is in. */
+uint64_t hv_fresh_request(struct hv *hv);
+/* The newest answer (token 0 before the first). It answers request `t`
+ * when its token >= t: it was asked of libvirt after that request was
+ * made. Valid until the next call. */
+const struct hv_fresh *hv_fresh_latest(struct hv *hv);
+/* The domain named `name` in a view, or NULL. */
+const struct hv_domain_now *hv_fresh_find(const struct hv_fresh *f, const char *name);
+const char *hv_job_name(enum hv_job j);
+
 /* Live migrations this host started (issue [4]). */
-enum hv_mig_state { HV_MIG_RUNNING, HV_MIG_SUCCEEDED, HV_MIG_FAILED, HV_MIG_ABORTED };
+enum hv_mig_state { HV_MIG_RUNNING, HV_MIG_SUCCEEDED, HV_MIG_FAILED, HV_MIG_ABORTED,
+                    HV_MIG_REFUSED };
 #define HV_MIGRATIONS_MAX 8
 #define HV_URI_MAX 256
 
@@ -90,20 +134,32 @@ struct hv_migration {
     uint64_t data_total, data_processed; /* bytes, from the job info */
 };
 
+/* The last look before a migration starts: called in the migration's
+ * thread, just before libvirt's call, with the domain as libvirt shows it
+ * then (NULL: not on this host). Returns 0 to go on, or -1 with the reason
+ * in why; the migration then ends HV_MIG_REFUSED. ctx must outlive the
+ * migration; the function may read only what no other thread writes. */
+typedef int (*hv_migrate_check)(const struct hv_domain_now *dom, const char *vm, void *ctx,
+                                char *why, size_t len);
+
 /* Starts a live, peer-to-peer migration of the running domain vm to the
  * host at dest_uri (its libvirt URI, e.g. qemu+tcp://10.0.0.2/system), the
  * data going to migrate_uri (e.g. tcp://10.0.0.2; NULL: libvirt's choice).
  * The domain becomes persistent on the destination and is undefined here.
- * After timeout_ms the job is aborted. Refused, with a message in err, when
- * the domain is not here or not running, is already migrating, or too many
- * migrations run. 0 when started. start_by_ms bounds the start: the
- * migration's thread reads the clock (the agent's monotonic clock, like
- * now_ms) immediately before the libvirt call and fails the migration
- * without calling it when that is at or after start_by_ms (a grant that
- * expired, docs/safety.md); UINT64_MAX: no bound. */
+ * After timeout_ms the job is aborted. Never waits for libvirt: the domain
+ * is looked up in the migration's thread, which then reads the clock (the
+ * agent's monotonic clock, like now_ms) and refuses the migration without
+ * calling libvirt again when that is at or after start_by_ms (a grant that
+ * expired, docs/safety.md; UINT64_MAX: no bound), then runs `check`, if
+ * given, on the domain as it found it, and only then starts it: nothing
+ * that waits lies between the clock's reading and libvirt's call. Refused
+ * at once, with a message in err, when the hypervisor is not connected,
+ * this host already migrates it, or too many migrations run. 0 when
+ * started. */
 int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
                      const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms,
-                     uint64_t start_by_ms, char *err, size_t errlen);
+                     uint64_t start_by_ms, hv_migrate_check check, void *check_ctx, char *err,
+                     size_t errlen);
 /* Collects the migrations' results, and the progress and timeouts the
  * sampling thread found. Never waits for libvirt: call it from the loop
  * whenever the event fd fires. */

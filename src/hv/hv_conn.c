@@ -1,8 +1,12 @@
-/* The connection to the hypervisor: opened lazily, watched through events,
- * and re-opened with jittered backoff when it fails. */
+/* The connection to the hypervisor: opened lazily, watched through events
+ * (its close callback says at once that it dropped), and re-opened as soon
+ * as a local daemon's socket reappears (hv_watch.c), else with jittered
+ * backoff. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,18 +32,30 @@ struct hv *hv_new(const char *uri) {
         return NULL;
     hv->uri = strdup(uri);
     hv->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!hv->uri || hv->event_fd < 0) {
+    hv->poll_fd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN};
+    if (!hv->uri || hv->event_fd < 0 || hv->poll_fd < 0 ||
+        epoll_ctl(hv->poll_fd, EPOLL_CTL_ADD, hv->event_fd, &ev) != 0) {
         free(hv->uri);
         if (hv->event_fd >= 0)
             close(hv->event_fd);
+        if (hv->poll_fd >= 0)
+            close(hv->poll_fd);
         free(hv);
         return NULL;
+    }
+    hv_watch_open(hv);
+    if (hv->watch_fd >= 0 && epoll_ctl(hv->poll_fd, EPOLL_CTL_ADD, hv->watch_fd, &ev) != 0) {
+        log_warn("hypervisor %s: cannot poll its socket watch: %s", uri, strerror(errno));
+        hv_watch_close(hv);
     }
     hv->lifecycle_cb = -1;
     pthread_mutex_init(&hv->lock, NULL);
     pthread_cond_init(&hv->cond, NULL);
     snprintf(hv->latest.reason, sizeof hv->latest.reason, "not sampled yet");
-    hv->backoff = (struct backoff){.base_ms = 500, .cap_ms = 30000};
+    /* Remote daemons are found back by retries alone: at most HV_RETRY_CAP_MS
+     * after they answer. */
+    hv->backoff = (struct backoff){.base_ms = 500, .cap_ms = HV_RETRY_CAP_MS};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     prng_seed(&hv->rng, (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 20);
@@ -75,11 +91,15 @@ void hv_free(struct hv *hv) {
     hv_sampler_stop(hv);
     hv_migrations_stop(hv);
     disconnect(hv);
+    hv_watch_close(hv);
+    close(hv->poll_fd);
     close(hv->event_fd);
     free(hv->cur.vms);
     free(hv->prev.vms);
     free(hv->handed.vms);
     free(hv->latest.vms);
+    free(hv->fresh_handed.doms);
+    free(hv->fresh_latest.doms);
     pthread_mutex_destroy(&hv->lock);
     pthread_cond_destroy(&hv->cond);
     free(hv->uri);
@@ -87,12 +107,6 @@ void hv_free(struct hv *hv) {
 }
 
 const char *hv_uri(const struct hv *hv) { return hv->uri; }
-
-const char *hv_vm_state_name(enum hv_vm_state s) {
-    static const char *names[] = {"unknown", "running",  "blocked", "paused",
-                                  "shutdown", "shut off", "crashed", "suspended"};
-    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
-}
 
 static void set_unavailable(struct hv *hv, uint64_t now_ms, const char *what) {
     const char *why = virGetLastErrorMessage();
@@ -102,7 +116,9 @@ static void set_unavailable(struct hv *hv, uint64_t now_ms, const char *what) {
     hv->cur.available = false;
     hv->cur.n_vms = 0;
     disconnect(hv);
-    hv->next_connect_ms = now_ms + backoff_next_ms(&hv->backoff, &hv->rng);
+    hv->next_connect_ms = now_ms < hv->fast_until_ms
+                              ? now_ms + HV_FAST_RETRY_MS
+                              : now_ms + backoff_next_ms(&hv->backoff, &hv->rng);
 }
 
 static void swap_samples(struct hv *hv) {
@@ -133,29 +149,41 @@ static void host_usage(struct hv *hv) {
         s->memory_used_kib = vm_mem < s->memory_kib ? vm_mem : s->memory_kib;
 }
 
-const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms) {
-    if (hv->conn && atomic_load(&hv->conn_closed)) {
+int hv_connect(struct hv *hv, uint64_t now_ms) {
+    if (hv->conn && atomic_load(&hv->conn_closed))
         set_unavailable(hv, now_ms, "connection closed");
-        return &hv->cur;
-    }
-    if (!hv->conn) {
-        if (now_ms < hv->next_connect_ms)
-            return &hv->cur;
-        virConnectPtr c = virConnectOpen(hv->uri);
-        if (!c) {
-            set_unavailable(hv, now_ms, "cannot connect");
-            return &hv->cur;
-        }
-        pthread_mutex_lock(&hv->lock);
-        hv->conn = c;
-        pthread_mutex_unlock(&hv->lock);
-        if (hv->backoff.attempt)
-            log_info("hypervisor %s reconnected", hv->uri);
+    if (hv->conn)
+        return 0;
+    /* The daemon's socket appeared (hv_watch.c): now, not at the backoff's
+     * next retry; and again soon if it does not answer yet. */
+    if (atomic_exchange(&hv->socket_appeared, false)) {
+        hv->next_connect_ms = now_ms;
+        hv->fast_until_ms = now_ms + HV_FAST_WINDOW_MS;
         backoff_reset(&hv->backoff);
-        hv->prev.available = false;
-        hv->prev_total_ns = 0;
-        hv_events_attach(hv);
     }
+    if (now_ms < hv->next_connect_ms)
+        return -1;
+    virConnectPtr c = virConnectOpen(hv->uri);
+    if (!c) {
+        set_unavailable(hv, now_ms, "cannot connect");
+        return -1;
+    }
+    pthread_mutex_lock(&hv->lock);
+    hv->conn = c;
+    pthread_mutex_unlock(&hv->lock);
+    if (hv->backoff.attempt || hv->fast_until_ms)
+        log_info("hypervisor %s reconnected", hv->uri);
+    backoff_reset(&hv->backoff);
+    hv->fast_until_ms = 0;
+    hv->prev.available = false;
+    hv->prev_total_ns = 0;
+    hv_events_attach(hv);
+    return 0;
+}
+
+const struct hv_sample *hv_sample(struct hv *hv, uint64_t now_ms) {
+    if (hv_connect(hv, now_ms) != 0)
+        return &hv->cur;
     virNodeInfo info;
     if (virNodeGetInfo(hv->conn, &info) != 0) {
         set_unavailable(hv, now_ms, "node info");

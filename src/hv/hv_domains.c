@@ -9,7 +9,7 @@
 
 #include "hv_internal.h"
 
-static enum hv_vm_state map_state(int st) {
+enum hv_vm_state hv_map_state(int st) {
     switch (st) {
     case VIR_DOMAIN_RUNNING: return HV_VM_RUNNING;
     case VIR_DOMAIN_BLOCKED: return HV_VM_BLOCKED;
@@ -60,7 +60,7 @@ static int complete_from_info(virDomainPtr dom, struct hv_vm *vm, int have_state
     if (virDomainGetInfo(dom, &info) != 0)
         return -1;
     if (!have_state)
-        vm->state = map_state(info.state);
+        vm->state = hv_map_state(info.state);
     if (!have_cpu)
         vm->cpu_time_ns = info.cpuTime;
     if (!have_mem) {
@@ -88,7 +88,7 @@ static int read_record(virDomainStatsRecordPtr rec, struct hv_vm *vm) {
                    virTypedParamsGetULLong(p, n, "balloon.maximum", &max) == 1;
     int have_vcpus = virTypedParamsGetUInt(p, n, "vcpu.current", &vcpus) == 1;
     if (have_state)
-        vm->state = map_state(state);
+        vm->state = hv_map_state(state);
     if (have_cpu)
         vm->cpu_time_ns = cpu;
     if (have_mem) {

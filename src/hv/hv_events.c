@@ -87,7 +87,7 @@ void hv_events_detach(struct hv *hv) {
     virConnectUnregisterCloseCallback(hv->conn, on_close);
 }
 
-int hv_event_fd(const struct hv *hv) { return hv->event_fd; }
+int hv_event_fd(const struct hv *hv) { return hv->poll_fd; }
 
 uint64_t hv_events_take(struct hv *hv) {
     uint64_t wakes;
@@ -95,5 +95,13 @@ uint64_t hv_events_take(struct hv *hv) {
      * events count. EAGAIN: nothing was pending. */
     if (read(hv->event_fd, &wakes, sizeof wakes) < 0 && errno != EAGAIN)
         log_debug("hypervisor %s: reading the event fd: %s", hv->uri, strerror(errno));
-    return atomic_exchange(&hv->events, 0);
+    uint64_t n = atomic_exchange(&hv->events, 0);
+    /* The daemon's socket is back: an event, so that the caller samples,
+     * and the sampling thread connects, now. */
+    if (hv_watch_take(hv)) {
+        log_info("hypervisor %s: its socket appeared in %s; connecting", hv->uri, hv->watch_dir);
+        atomic_store(&hv->socket_appeared, true);
+        n++;
+    }
+    return n;
 }

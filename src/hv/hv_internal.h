@@ -3,6 +3,7 @@
 #define NODECTL_HV_INTERNAL_H
 
 #include <libvirt/libvirt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -18,7 +19,10 @@
 struct hv_mig_slot {
     struct hv_migration pub;
     bool used;
-    virDomainPtr dom;
+    virDomainPtr dom; /* set by the migration's thread once it found the domain */
+    hv_migrate_check check;
+    void *check_ctx;
+    bool refused;     /* the thread did not start it: the domain or the check said no */
     char migrate_uri[HV_URI_MAX];
     bool has_migrate_uri;
     uint64_t deadline_ms;
@@ -44,6 +48,15 @@ struct hv {
     struct hv_sample cur, prev;
     /* Written by libvirt's event thread, read by the agent's loop. */
     int event_fd;               /* eventfd: events, or a sample handed over */
+    int poll_fd;                /* epoll of event_fd and watch_fd: the caller's one fd */
+    /* hv_watch.c: inotify on a local daemon's socket directory; the
+     * caller's thread reads it, the sampling thread takes the flag. */
+    int watch_fd, watch_dir_wd, watch_parent_wd;
+    char watch_dir[PATH_MAX];
+    char watch_name[NAME_MAX + 1]; /* "": any *sock file */
+    atomic_bool socket_appeared;
+    uint64_t fast_until_ms;     /* retry quickly until then (sampling thread) */
+    uint64_t retry_at_ms;       /* the sampling thread samples again by itself then; 0: no */
     atomic_uint_fast64_t events; /* domain events and ended migrations */
     int lifecycle_cb;           /* callback id, -1 when none */
     atomic_bool conn_closed;    /* the close callback fired */
@@ -55,6 +68,10 @@ struct hv {
     bool sampler_started, sampler_stop, sample_requested, sample_handed;
     struct hv_sample handed; /* complete, not yet taken */
     struct hv_sample latest; /* the caller's, from hv_sample_latest */
+    /* Fresh views: tokens handed out, the newest answered, the answer. */
+    uint64_t fresh_asked, fresh_answered;
+    bool fresh_handed_ready;
+    struct hv_fresh fresh_handed, fresh_latest;
 };
 
 /* hv_events.c: libvirt's event loop runs in a thread of its own; callbacks
@@ -74,6 +91,12 @@ virConnectPtr hv_conn_ref(struct hv *hv);
 /* The agent's monotonic clock (common/clock.h), which its deadlines use. */
 uint64_t hv_clock_ms(void);
 
+/* hv_watch.c: watches the URI's local socket directory, if it has one;
+ * hv_watch_take reads what happened and says whether the socket appeared. */
+void hv_watch_open(struct hv *hv);
+void hv_watch_close(struct hv *hv);
+bool hv_watch_take(struct hv *hv);
+
 /* hv_sampler.c: stops and joins the sampling thread. */
 void hv_sampler_stop(struct hv *hv);
 
@@ -87,6 +110,24 @@ void hv_migrations_progress(struct hv *hv, uint64_t now_ms);
 /* hv_domains.c: fills hv->cur.vms from the bulk stats API. */
 int hv_sample_domains(struct hv *hv, uint64_t now_ms);
 bool hv_vm_active(enum hv_vm_state s);
+enum hv_vm_state hv_map_state(int virDomainState);
+
+/* Retries of a lost connection: jittered backoff up to HV_RETRY_CAP_MS;
+ * every HV_FAST_RETRY_MS for HV_FAST_WINDOW_MS after the local daemon's
+ * socket appeared (it may not accept at the very first moment). */
+#define HV_RETRY_CAP_MS 5000
+#define HV_FAST_RETRY_MS 200
+#define HV_FAST_WINDOW_MS 10000
+
+/* hv_conn.c, in the sampling thread: connects if there is no connection
+ * and the backoff allows; 0 when connected, else -1 with the reason in
+ * hv->cur. */
+int hv_connect(struct hv *hv, uint64_t now_ms);
+
+/* hv_fresh.c: a domain as libvirt shows it now (-1: it vanished), and the
+ * whole fresh view, in the sampling thread. */
+int hv_domain_now_read(virDomainPtr dom, struct hv_domain_now *out);
+void hv_fresh_query(struct hv *hv, struct hv_fresh *out);
 
 /* hv_node.c: host counters, when the driver has them; -1 when it has not. */
 int hv_node_cpu_percent(struct hv *hv, double *pct);

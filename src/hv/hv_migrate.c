@@ -11,6 +11,51 @@
 #include "common/log.h"
 #include "hv_internal.h"
 
+/* The last look before the migration starts: the domain as libvirt shows
+ * it now, then the grant's bound and the caller's check. 0 to go on (the
+ * slot holds the domain), else -1 with the reason in the slot's error (the
+ * migration is refused). After the clock's reading nothing waits: the
+ * check is pure and the migration call follows at once (docs/safety.md). */
+static int look_before(struct hv_mig_slot *m) {
+    virConnectPtr conn = hv_conn_ref(m->hv);
+    if (!conn) {
+        snprintf(m->pub.error, sizeof m->pub.error, "the hypervisor is unavailable");
+        return -1;
+    }
+    virDomainPtr dom = virDomainLookupByName(conn, m->pub.vm);
+    virConnectClose(conn);
+    struct hv_domain_now now;
+    const struct hv_domain_now *d = dom && hv_domain_now_read(dom, &now) == 0 ? &now : NULL;
+    pthread_mutex_lock(&m->hv->lock);
+    if (d)
+        memcpy(m->pub.uuid, d->uuid, 16);
+    m->dom = dom; /* the slot's from here: finish() frees it */
+    /* Stopped (hv_free) while it looked: it must not start now. */
+    bool stopped = m->abort_requested;
+    pthread_mutex_unlock(&m->hv->lock);
+    if (stopped) {
+        snprintf(m->pub.error, sizeof m->pub.error, "the agent is stopping");
+        return -1;
+    }
+    /* The libvirt calls above may have taken seconds: the clock is read
+     * after them, and its grant must still hold on this host's clock. */
+    if (hv_clock_ms() >= m->start_by_ms) {
+        snprintf(m->pub.error, sizeof m->pub.error,
+                 "not started: its grant expired before the migration could start");
+        return -1;
+    }
+    char why[HV_REASON_MAX] = "";
+    if (m->check && m->check(d, m->pub.vm, m->check_ctx, why, sizeof why) != 0) {
+        snprintf(m->pub.error, sizeof m->pub.error, "%s", why[0] ? why : "refused");
+        return -1;
+    }
+    if (!d) {
+        snprintf(m->pub.error, sizeof m->pub.error, "VM '%s' is not on this host", m->pub.vm);
+        return -1;
+    }
+    return 0;
+}
+
 static void *run_migration(void *arg) {
     struct hv_mig_slot *m = arg;
     virTypedParameterPtr params = NULL;
@@ -18,24 +63,21 @@ static void *run_migration(void *arg) {
     unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
                          VIR_MIGRATE_UNDEFINE_SOURCE;
     m->rc = -1;
-    bool late = false;
-    if (!m->has_migrate_uri ||
+    /* The parameters first: nothing may come between the last look and
+     * the call. */
+    if (m->has_migrate_uri &&
         virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI,
-                                m->migrate_uri) == 0) {
-        /* The last check before the migration takes effect: its grant
-         * must still hold on this host's clock (docs/safety.md). */
-        late = hv_clock_ms() >= m->start_by_ms;
-        if (!late)
-            m->rc = virDomainMigrateToURI3(m->dom, m->pub.dest_uri, params, (unsigned)nparams,
-                                           flags);
-    }
-    if (late) {
-        snprintf(m->pub.error, sizeof m->pub.error,
-                 "not started: its grant expired before the migration could start");
-    } else if (m->rc != 0) {
-        /* libvirt's last error is per thread: read it here. */
-        const char *why = virGetLastErrorMessage();
-        snprintf(m->pub.error, sizeof m->pub.error, "%s", why ? why : "unknown error");
+                                m->migrate_uri) != 0) {
+        snprintf(m->pub.error, sizeof m->pub.error, "out of memory");
+    } else if (look_before(m) != 0) {
+        m->refused = true;
+    } else {
+        m->rc = virDomainMigrateToURI3(m->dom, m->pub.dest_uri, params, (unsigned)nparams, flags);
+        if (m->rc != 0) {
+            /* libvirt's last error is per thread: read it here. */
+            const char *why = virGetLastErrorMessage();
+            snprintf(m->pub.error, sizeof m->pub.error, "%s", why ? why : "unknown error");
+        }
     }
     virTypedParamsFree(params, nparams);
     atomic_store(&m->done, true);
@@ -58,9 +100,14 @@ static struct hv_mig_slot *free_slot(struct hv *hv) {
 
 int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char *dest_uri,
                      const char *migrate_uri, uint32_t timeout_ms, uint64_t now_ms,
-                     uint64_t start_by_ms, char *err, size_t errlen) {
+                     uint64_t start_by_ms, hv_migrate_check check, void *check_ctx, char *err,
+                     size_t errlen) {
     if (strlen(dest_uri) >= HV_URI_MAX || (migrate_uri && strlen(migrate_uri) >= HV_URI_MAX)) {
         snprintf(err, errlen, "destination URI too long");
+        return -1;
+    }
+    if (strlen(vm) >= HV_NAME_MAX) {
+        snprintf(err, errlen, "VM name too long");
         return -1;
     }
     virConnectPtr conn = hv_conn_ref(hv);
@@ -68,46 +115,27 @@ int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char 
         snprintf(err, errlen, "the hypervisor is unavailable: %s", hv->latest.reason);
         return -1;
     }
-    virDomainPtr dom = virDomainLookupByName(conn, vm);
     virConnectClose(conn);
-    if (!dom) {
-        snprintf(err, errlen, "VM '%s' is not on this host", vm);
-        return -1;
-    }
-    unsigned char uuid[16];
-    int state, reason;
-    if (virDomainGetUUID(dom, uuid) != 0 || virDomainGetState(dom, &state, &reason, 0) != 0) {
-        snprintf(err, errlen, "VM '%s': %s", vm, virGetLastErrorMessage());
-        virDomainFree(dom);
-        return -1;
-    }
-    if (state != VIR_DOMAIN_RUNNING && state != VIR_DOMAIN_BLOCKED && state != VIR_DOMAIN_PAUSED) {
-        snprintf(err, errlen, "VM '%s' is not running; only running VMs migrate live", vm);
-        virDomainFree(dom);
-        return -1;
-    }
     for (size_t i = 0; i < HV_MIGRATIONS_MAX; i++) {
         const struct hv_mig_slot *m = &hv->migs[i];
-        if (m->used && m->pub.state == HV_MIG_RUNNING && memcmp(m->pub.uuid, uuid, 16) == 0) {
+        if (m->used && m->pub.state == HV_MIG_RUNNING && strcmp(m->pub.vm, vm) == 0) {
             snprintf(err, errlen, "VM '%s' is already migrating to %s", vm, m->pub.dest_uri);
-            virDomainFree(dom);
             return -1;
         }
     }
     struct hv_mig_slot *m = free_slot(hv);
     if (!m) {
         snprintf(err, errlen, "%d migrations already run on this host", HV_MIGRATIONS_MAX);
-        virDomainFree(dom);
         return -1;
     }
     pthread_mutex_lock(&hv->lock);
     memset(m, 0, sizeof *m);
     m->used = true;
     m->hv = hv;
-    m->dom = dom;
+    m->check = check;
+    m->check_ctx = check_ctx;
     snprintf(m->pub.tag, sizeof m->pub.tag, "%s", tag);
     snprintf(m->pub.vm, sizeof m->pub.vm, "%s", vm);
-    memcpy(m->pub.uuid, uuid, 16);
     snprintf(m->pub.dest_uri, sizeof m->pub.dest_uri, "%s", dest_uri);
     m->has_migrate_uri = migrate_uri != NULL;
     if (migrate_uri)
@@ -119,28 +147,32 @@ int hv_migrate_start(struct hv *hv, const char *tag, const char *vm, const char 
     atomic_store(&m->done, false);
     if (pthread_create(&m->thread, NULL, run_migration, m) != 0) {
         snprintf(err, errlen, "cannot start a migration thread");
-        virDomainFree(dom);
         m->used = false;
         pthread_mutex_unlock(&hv->lock);
         return -1;
     }
     pthread_mutex_unlock(&hv->lock);
-    log_info("migration of %s to %s started (timeout %u ms)", vm, dest_uri, timeout_ms);
+    log_info("migration of %s to %s asked (timeout %u ms)", vm, dest_uri, timeout_ms);
     return 0;
 }
 
 static void finish(struct hv_mig_slot *m, uint64_t now_ms) {
     pthread_join(m->thread, NULL);
     pthread_mutex_lock(&m->hv->lock);
-    m->pub.state = m->rc == 0 ? HV_MIG_SUCCEEDED
-                   : m->abort_requested ? HV_MIG_ABORTED : HV_MIG_FAILED;
+    m->pub.state = m->rc == 0         ? HV_MIG_SUCCEEDED
+                   : m->refused         ? HV_MIG_REFUSED
+                   : m->abort_requested ? HV_MIG_ABORTED
+                                        : HV_MIG_FAILED;
     m->pub.ended_ms = now_ms;
-    virDomainFree(m->dom);
+    if (m->dom)
+        virDomainFree(m->dom);
     m->dom = NULL;
     pthread_mutex_unlock(&m->hv->lock);
     if (m->pub.state == HV_MIG_SUCCEEDED)
         log_info("migration of %s to %s succeeded in %llu ms", m->pub.vm, m->pub.dest_uri,
                  (unsigned long long)(now_ms - m->pub.started_ms));
+    else if (m->pub.state == HV_MIG_REFUSED)
+        log_warn("migration of %s to %s refused: %s", m->pub.vm, m->pub.dest_uri, m->pub.error);
     else
         log_warn("migration of %s to %s %s: %s", m->pub.vm, m->pub.dest_uri,
                  m->pub.state == HV_MIG_ABORTED ? "aborted at its deadline" : "failed",
@@ -213,9 +245,12 @@ void hv_migrations_stop(struct hv *hv) {
             continue;
         pthread_mutex_lock(&hv->lock);
         m->abort_requested = true;
+        virDomainPtr dom = m->dom && virDomainRef(m->dom) == 0 ? m->dom : NULL;
         pthread_mutex_unlock(&hv->lock);
-        if (!atomic_load(&m->done) && virDomainAbortJob(m->dom) != 0)
+        if (dom && !atomic_load(&m->done) && virDomainAbortJob(dom) != 0)
             log_warn("migration of %s: abort failed: %s", m->pub.vm, virGetLastErrorMessage());
+        if (dom)
+            virDomainFree(dom);
         finish(m, m->pub.started_ms);
     }
 }

@@ -1,4 +1,5 @@
-/* Samples are taken in a thread of their own and handed over complete.
+/* Samples are taken in a thread of their own and handed over complete; so
+ * are the fresh views a guard asks for (hv_fresh.c), which go first.
  *
  * libvirt's calls can block for seconds: at the end of a live migration
  * the QEMU driver holds the domain's lock while it confirms the migration
@@ -19,6 +20,19 @@
 #include "common/log.h"
 #include "hv_internal.h"
 
+/* The condition variable's deadline (CLOCK_REALTIME) ms from now. */
+static struct timespec after_ms(uint64_t ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    return t;
+}
+
 /* A copy the caller may keep while the thread takes the next sample. */
 static int copy_sample(const struct hv_sample *s, struct hv_sample *out) {
     *out = *s;
@@ -32,14 +46,48 @@ static int copy_sample(const struct hv_sample *s, struct hv_sample *out) {
     return 0;
 }
 
+/* Answers the fresh views asked so far with one query made after all of
+ * them; called and returns with the lock held. */
+static void answer_fresh(struct hv *hv) {
+    uint64_t token = hv->fresh_asked;
+    pthread_mutex_unlock(&hv->lock);
+    struct hv_fresh answer;
+    hv_fresh_query(hv, &answer);
+    answer.token = token;
+    pthread_mutex_lock(&hv->lock);
+    free(hv->fresh_handed.doms);
+    hv->fresh_handed = answer;
+    hv->fresh_handed_ready = true;
+    hv->fresh_answered = token;
+    hv_wake(hv);
+}
+
 static void *run_sampler(void *arg) {
     struct hv *hv = arg;
     pthread_mutex_lock(&hv->lock);
     for (;;) {
-        while (!hv->sample_requested && !hv->sampler_stop)
-            pthread_cond_wait(&hv->cond, &hv->lock);
+        while (!hv->sample_requested && hv->fresh_answered == hv->fresh_asked &&
+               !hv->sampler_stop) {
+            if (!hv->retry_at_ms) {
+                pthread_cond_wait(&hv->cond, &hv->lock);
+                continue;
+            }
+            /* A daemon whose socket just appeared is retried by this thread
+             * itself, not at the caller's next sample. */
+            uint64_t now = hv_clock_ms();
+            struct timespec until = after_ms(hv->retry_at_ms > now ? hv->retry_at_ms - now : 0);
+            if (pthread_cond_timedwait(&hv->cond, &hv->lock, &until) == ETIMEDOUT) {
+                hv->retry_at_ms = 0;
+                hv->sample_requested = true;
+            }
+        }
         if (hv->sampler_stop)
             break;
+        /* A guard waits for a fresh view: it goes before the sample. */
+        if (hv->fresh_answered != hv->fresh_asked) {
+            answer_fresh(hv);
+            continue;
+        }
         /* A request made while this sample is taken asks for one more: it
          * may follow an event this sample missed. */
         hv->sample_requested = false;
@@ -49,6 +97,7 @@ static void *run_sampler(void *arg) {
         int rc = copy_sample(hv_sample(hv, now), &copy);
         hv_migrations_progress(hv, now);
         pthread_mutex_lock(&hv->lock);
+        hv->retry_at_ms = !copy.available && now < hv->fast_until_ms ? hv->next_connect_ms : 0;
         if (rc != 0) {
             log_err("hypervisor %s: out of memory handing a sample over", hv->uri);
             continue;
@@ -63,19 +112,47 @@ static void *run_sampler(void *arg) {
     return NULL;
 }
 
+/* With the lock held: 0 once the thread runs. */
+static int start_locked(struct hv *hv) {
+    if (hv->sampler_started)
+        return 0;
+    int rc = pthread_create(&hv->sampler, NULL, run_sampler, hv);
+    hv->sampler_started = rc == 0;
+    return rc == 0 ? 0 : -1;
+}
+
 int hv_sample_request(struct hv *hv) {
-    int rc = 0;
     pthread_mutex_lock(&hv->lock);
-    if (!hv->sampler_started) {
-        rc = pthread_create(&hv->sampler, NULL, run_sampler, hv);
-        hv->sampler_started = rc == 0;
-    }
+    int rc = start_locked(hv);
     if (rc == 0) {
         hv->sample_requested = true;
         pthread_cond_broadcast(&hv->cond);
     }
     pthread_mutex_unlock(&hv->lock);
-    return rc == 0 ? 0 : -1;
+    return rc;
+}
+
+uint64_t hv_fresh_request(struct hv *hv) {
+    uint64_t token = 0;
+    pthread_mutex_lock(&hv->lock);
+    if (start_locked(hv) == 0) {
+        token = ++hv->fresh_asked;
+        pthread_cond_broadcast(&hv->cond);
+    }
+    pthread_mutex_unlock(&hv->lock);
+    return token;
+}
+
+const struct hv_fresh *hv_fresh_latest(struct hv *hv) {
+    pthread_mutex_lock(&hv->lock);
+    if (hv->fresh_handed_ready) {
+        free(hv->fresh_latest.doms);
+        hv->fresh_latest = hv->fresh_handed;
+        hv->fresh_handed.doms = NULL;
+        hv->fresh_handed_ready = false;
+    }
+    pthread_mutex_unlock(&hv->lock);
+    return &hv->fresh_latest;
 }
 
 const struct hv_sample *hv_sample_latest(struct hv *hv, bool *fresh) {
@@ -92,14 +169,7 @@ const struct hv_sample *hv_sample_latest(struct hv *hv, bool *fresh) {
 }
 
 bool hv_sample_wait(struct hv *hv, uint32_t timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = after_ms(timeout_ms);
     pthread_mutex_lock(&hv->lock);
     int rc = 0;
     while (!hv->sample_handed && rc != ETIMEDOUT)

@@ -39,8 +39,9 @@ bool ipmi_address_valid(const char *addr) {
     return split(addr, &len, &port);
 }
 
-int ipmi_power_on_command(struct ipmi_command *c, const char *addr, const char *user,
-                          const char *password_file, unsigned cipher_suite) {
+/* `ipmitool ... chassis power VERB`. */
+static int chassis_command(struct ipmi_command *c, const char *addr, const char *user,
+                           const char *password_file, unsigned cipher_suite, const char *verb) {
     size_t len;
     unsigned long port;
     if (!split(addr, &len, &port))
@@ -72,7 +73,30 @@ int ipmi_power_on_command(struct ipmi_command *c, const char *addr, const char *
     c->argv[n++] = (char *)password_file;
     c->argv[n++] = "chassis";
     c->argv[n++] = "power";
-    c->argv[n++] = "on";
+    c->argv[n++] = (char *)verb;
     c->argv[n] = NULL;
     return 0;
+}
+
+int ipmi_power_on_command(struct ipmi_command *c, const char *addr, const char *user,
+                          const char *password_file, unsigned cipher_suite) {
+    return chassis_command(c, addr, user, password_file, cipher_suite, "on");
+}
+
+int ipmi_power_status_command(struct ipmi_command *c, const char *addr, const char *user,
+                              const char *password_file, unsigned cipher_suite) {
+    return chassis_command(c, addr, user, password_file, cipher_suite, "status");
+}
+
+int ipmi_parse_power_status(const char *out) {
+    /* ipmitool's chassis.c prints "Chassis Power is on" or "... off". */
+    const char *p = strstr(out, "Chassis Power is ");
+    if (!p)
+        return -1;
+    p += strlen("Chassis Power is ");
+    if (strncmp(p, "on", 2) == 0 && (p[2] == '\0' || p[2] == '\n'))
+        return 1;
+    if (strncmp(p, "off", 3) == 0 && (p[3] == '\0' || p[3] == '\n'))
+        return 0;
+    return -1;
 }

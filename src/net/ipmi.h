@@ -31,5 +31,11 @@ struct ipmi_command {
  * ipmitool's default). 0, or -1 when addr is not valid. */
 int ipmi_power_on_command(struct ipmi_command *c, const char *addr, const char *user,
                           const char *password_file, unsigned cipher_suite);
+/* The same for `chassis power status` (IPMI v2.0 section 28.2, Get Chassis
+ * Status), whose answer ipmi_parse_power_status reads. */
+int ipmi_power_status_command(struct ipmi_command *c, const char *addr, const char *user,
+                              const char *password_file, unsigned cipher_suite);
+/* ipmitool's output: 1 the chassis power is on, 0 off, -1 not an answer. */
+int ipmi_parse_power_status(const char *out);
 
 #endif

@@ -63,11 +63,21 @@ load() {
 }
 
 # cluster_up N_HOSTS GUESTS_PER_HOST CANDIDATES... : the rig, one agent per
-# host (started again at every power-on), leader settings for a quick test.
-# Every host holds the rig BMCs' credentials; the hosts named in the array
-# IPMI_HOSTS (if set) declare their BMC, so the leader powers them on by IPMI.
+# host (started again at every power-on), leader settings for a quick test:
+# cluster_make, then cluster_start.
 cluster_up() {
-    local n=$1 m=$2 h addr seeds bmc bmc_user bmc_pw bmc_line
+    cluster_make "$@"
+    cluster_start
+}
+
+# cluster_make N_HOSTS GUESTS_PER_HOST CANDIDATES... : the rig and every
+# host's configuration, no agent yet. Every host holds the rig BMCs'
+# credentials; the hosts named in the array IPMI_HOSTS (if set) declare
+# their BMC, so the leader powers them on by IPMI. A host's off command is
+# the rig's power button unless the associative array OFF_COMMANDS (if
+# declared) names another; LEADER_EXTRA (if set) adds lines to [leader].
+cluster_make() {
+    local n=$1 m=$2 h addr seeds bmc bmc_user bmc_pw bmc_line off
     shift 2
     CANDIDATES=("$@")
     rig up "$n" "$m" >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "rig up"; }
@@ -77,13 +87,18 @@ cluster_up() {
         for ((k = 1; k <= m; k++)); do GUESTS+=("$h-vm$k"); done
     done
     load 1
-    seeds="$(rig addr "${CANDIDATES[0]}"):7946, $(rig addr "${CANDIDATES[1]}"):7946"
+    seeds=""
+    for h in "${CANDIDATES[@]:0:2}"; do seeds+="${seeds:+, }$(rig addr "$h"):7946"; done
     for h in "${HOSTS[@]}"; do
         addr=$(rig addr "$h")
         read -r bmc bmc_user bmc_pw < <(rig bmc "$h")
         bmc_line=""
         [[ " ${IPMI_HOSTS[*]:-} " == *" $h "* ]] && bmc_line="ipmi_address = $bmc"
-        mkdir -p "$WORK/$h"
+        off=$(rig power-off-command "$h")
+        if declare -p OFF_COMMANDS >/dev/null 2>&1 && [[ -n ${OFF_COMMANDS[$h]:-} ]]; then
+            off=${OFF_COMMANDS[$h]}
+        fi
+        mkdir -p "$WORK/$h/state"
         cat >"$WORK/$h/nodectl.conf" <<CONF
 [cluster]
 name = rig
@@ -109,15 +124,37 @@ max_migrations = 2
 power_on_timeout = 60s
 vm_cooldown = 1s
 wake_cooldown = 1ms
+${LEADER_EXTRA:-}
 [power]
-off_command = $(rig power-off-command "$h")
+off_command = $off
 ipmi_user = $bmc_user
 ipmi_password_file = $bmc_pw
 ipmi_cipher_suite = 3
 $bmc_line
 CONF
+    done
+}
+
+# Starts every host's agent, again at every power-on.
+cluster_start() {
+    local h
+    for h in "${HOSTS[@]}"; do
         rig boot "$h" "$WORK/$h/agent.log" "$NODECTL" agent -c "$WORK/$h/nodectl.conf" >/dev/null
     done
+}
+
+# The exit trap of a cluster test: on failure (the script's exit status, or
+# RC) the tail of every agent's log and of the power log; then the rig goes
+# down and WORK is removed.
+cluster_exit() {
+    local rc=${1:-$?} f
+    if ((rc != 0)); then
+        for f in "$WORK"/rig*/agent*.log "/run/$NODECTL_RIG/power.log"; do
+            [[ -f $f ]] && { echo "--- $f (last 25 lines)"; tail -25 "$f"; } >&2
+        done
+    fi
+    rig down >/dev/null 2>&1 || true
+    rm -rf "$WORK"
 }
 
 # The pid of host H's agent, if it runs.

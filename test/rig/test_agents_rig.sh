@@ -22,6 +22,8 @@ TEST_NAME=test_agents_rig
 # leader tests.
 source "$HERE/cluster.sh"
 WORK=$(mktemp -d /tmp/nodectl-agents-rig.XXXXXX)
+# Seconds since $1 (an $EPOCHREALTIME), to a tenth.
+elapsed_s() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 trap 'rig down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 rig up 3 2 >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; fail "rig up"; }
@@ -93,14 +95,31 @@ if on rig1 migrate rig2-vm1 rig3 2>"$WORK/err"; then fail "migrating to a dead h
 grep -q "host 'rig3' is dead, not alive" "$WORK/err" || fail "dead host: $(cat "$WORK/err")"
 note "unknown VM and dead host refused with their reasons"
 
-# libvirtd goes away and comes back: the agent stays up and reconnects.
+# libvirtd goes away and comes back: the agent stays up, says so at once
+# (libvirt's close callback), and reconnects within about a second of
+# libvirtd answering again (the socket's reappearance, not a backoff timer).
+# Down for DOWN_S seconds: long enough for a backoff to have grown.
+DOWN_S=12
+RECONNECT_MAX_S=2
+t_stop=$EPOCHREALTIME
 rig libvirtd rig2 stop
+t_gone=$EPOCHREALTIME
 unavailable() { on rig2 status | grep -Eq '^rig2 .*unavailable'; }
 eventually 30 unavailable || fail "rig2's agent does not report its hypervisor unavailable"
+note "libvirtd stopped in $(awk -v a="$t_stop" -v b="$t_gone" 'BEGIN { printf "%.1f", b - a }') s; rig2's agent reports its hypervisor unavailable $(elapsed_s "$t_gone") s later"
 kill -0 "${PID[rig2]}" || fail "rig2's agent died with its libvirtd"
+sleep "$(awk -v t="$t_stop" -v now="$EPOCHREALTIME" -v d="$DOWN_S" 'BEGIN { s = t + d - now; printf "%.1f", (s > 0 ? s : 0) }')"
 rig libvirtd rig2 start
+# `rig libvirtd start` returns once virsh gets an answer: from here libvirtd answers.
+t_up=$EPOCHREALTIME
 back() { on rig2 status | grep -Eq '^rig2 .* ok$'; }
-eventually 60 back || fail "rig2's agent did not reconnect"
+until back; do
+    [[ $(elapsed_s "$t_up" | cut -d. -f1) -lt 60 ]] || fail "rig2's agent did not reconnect within 60 s"
+    sleep 0.1
+done
+reconnect_s=$(elapsed_s "$t_up")
 grep -q "reconnected" "$WORK/rig2/agent.log" || fail "no reconnect in rig2's log"
-note "rig2's agent survived a libvirtd restart and reconnected"
+note "reconnect: rig2's agent shows its hypervisor ok $reconnect_s s after libvirtd answered (down ${DOWN_S} s)"
+awk -v s="$reconnect_s" -v m="$RECONNECT_MAX_S" 'BEGIN { exit !(s <= m) }' ||
+    fail "rig2's agent took $reconnect_s s to reconnect (at most $RECONNECT_MAX_S s)"
 note "PASS"

@@ -30,17 +30,7 @@ rig_supervise leader 480 "$@"
 TEST_NAME=test_leader_rig
 source "$HERE/cluster.sh"
 WORK=$(mktemp -d /tmp/nodectl-leader-rig.XXXXXX)
-on_exit() {
-    local rc=$?
-    if ((rc != 0)); then
-        for f in "$WORK"/rig*/agent*.log "/run/$NODECTL_RIG/power.log"; do
-            [[ -f $f ]] && { echo "--- $f (last 25 lines)"; tail -25 "$f"; } >&2
-        done
-    fi
-    rig down >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap on_exit EXIT
+trap cluster_exit EXIT
 
 IPMI_HOSTS=(rig5)
 cluster_up 5 1 rig1 rig2 rig3

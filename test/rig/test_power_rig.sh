@@ -64,6 +64,21 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
 s.sendto(bytes.fromhex(sys.argv[1]), ("10.77.0.255", 9))' "$2"
 }
+# What a TCP connect from inside host $1 to $2:$3 gets: refused (the machine is up, nothing
+# listens), silent (no answer: no SYN-ACK, no RST), or open.
+tcp_probe() {
+    rig exec "$1" python3 -c '
+import errno, socket, sys
+s = socket.socket()
+s.settimeout(3)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+except (socket.timeout, OSError) as e:
+    print("silent" if isinstance(e, socket.timeout) or e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) else "error %s" % e)' "$2" "$3"
+}
 magic_hex() { printf 'ffffffffffff'; for _ in $(seq 16); do printf '%s' "${1//:/}"; done; }
 logged() { grep -qF -- "$1" "$POWER_LOG"; }
 boot_pids() { sed -n 's/^booted //p' "$STATE/boot.log" 2>/dev/null | xargs; }
@@ -88,7 +103,9 @@ boot1=$(rig boot rig2 "$STATE/boot.log" sh -c 'echo "booted $$"; exec sleep 1000
 within 5 boot_count_is 1 || fail "the boot command wrote nothing"
 [[ $(boot_pids) == "$boot1" ]] || fail "boot log says '$(boot_pids)', expected '$boot1'"
 
-# 3. rig2 powers itself off, from inside, detached, as the nodectl agent will.
+# 3. rig2 powers itself off, from inside, detached, as the nodectl agent will. While on, a
+# port where nothing listens refuses at once.
+[[ $(tcp_probe rig1 10.77.0.2 7946) == refused ]] || fail "rig2, on, does not refuse a connection to a closed port"
 mapfile -t before < <(find /proc/[0-9]*/ns/net -maxdepth 0 -printf '%l %h\n' 2>/dev/null |
     awk -v k="$(netns_key rig2)" '$1 == k { split($2, p, "/"); print p[3] }')
 qemu=$(for p in "${before[@]}"; do if grep -qaF guest=rig2-vm1 "/proc/$p/cmdline" 2>/dev/null; then echo "$p"; fi; done)
@@ -112,6 +129,8 @@ offline=$(grep -F 'rig2: powering off (pid ' "$POWER_LOG" | tail -1)
 libvirtd_answers rig1 || fail "rig1's libvirtd stopped with rig2"
 [[ $(rig exec rig1 virsh -q -c qemu:///system list --name --state-running | xargs) == rig1-vm1 ]] ||
     fail "rig1's guest stopped with rig2"
+# Off, it does not answer at all, as a machine without power.
+[[ $(tcp_probe rig1 10.77.0.2 7946) == silent ]] || fail "rig2, off, answers: $(tcp_probe rig1 10.77.0.2 7946)"
 rig power rig2 off 2>/dev/null || fail "a second power off failed"
 ! rig spawn rig2 /dev/null sleep 1 2>/dev/null || fail "spawn on a host that is off succeeded"
 
@@ -132,6 +151,7 @@ send_udp rig1 "0011$(magic_hex 02:77:00:00:00:02)"
 within "$WAKE_TIMEOUT_S" power_is rig2 on ||
     fail "rig2 is not on ${WAKE_TIMEOUT_S}s after its magic packet"
 libvirtd_answers rig2 || fail "rig2 is on but its libvirtd does not answer"
+[[ $(tcp_probe rig1 10.77.0.2 7946) == refused ]] || fail "rig2, on again, is not reachable"
 note "rig2 woken by a magic packet in $(elapsed "$t") s"
 logged 'magic packet for 02:77:00:00:00:02 from 10.77.0.1: rig2 powering on' || fail "the wake-up was not logged"
 within 5 boot_count_is 2 || fail "the boot command did not run again: '$(boot_pids)'"

@@ -1,0 +1,20 @@
+/* Names of hv.h's states, for messages. No libvirt here: the pure modules
+ * that judge a fresh view (src/host) link this alone. */
+#include "hv.h"
+
+const char *hv_vm_state_name(enum hv_vm_state s) {
+    static const char *names[] = {"unknown", "running",  "blocked", "paused",
+                                  "shutdown", "shut off", "crashed", "suspended"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
+}
+
+const char *hv_job_name(enum hv_job j) {
+    switch (j) {
+    case HV_JOB_NONE: return "none";
+    case HV_JOB_MIGRATION_OUT: return "outgoing migration";
+    case HV_JOB_MIGRATION_IN: return "incoming migration";
+    case HV_JOB_OTHER: return "job";
+    case HV_JOB_UNKNOWN: return "unknown job";
+    }
+    return "unknown job";
+}
