@@ -123,9 +123,14 @@ CONF
 # The pid of host H's agent, if it runs.
 agent_pid() { pgrep -f -- "agent -c $WORK/$1/nodectl.conf" | head -1; }
 
-# Starts host H's agent again (after a kill -9).
+# Starts host H's agent again (after a kill -9), its output appended to the
+# host's one agent.log, as a boot's is: the log then holds every run in order,
+# which stale_executions relies on. The shell execs the agent, so the pid
+# (and agent_pid's match) is the agent's own.
 agent_restart() {
-    rig spawn "$1" "$WORK/$1/agent.restart.log" "$NODECTL" agent -c "$WORK/$1/nodectl.conf" >/dev/null
+    # shellcheck disable=SC2016 # expanded by that shell, from its arguments
+    rig spawn "$1" /dev/null /bin/sh -c 'exec "$0" agent -c "$1" >>"$2" 2>&1' \
+        "$NODECTL" "$WORK/$1/nodectl.conf" "$WORK/$1/agent.log" >/dev/null
 }
 
 # FIELD of `status --json` on host H (python expression over `s`).
@@ -178,18 +183,33 @@ exactly_once() {
     return "$bad"
 }
 
-# Commands of a term older than T_NEW that an agent executed after it had
-# learned term T_NEW: "host: line" for each, from the agents' logs (each
-# log is one agent's own order of events).
+# Commands an agent executed although it had already learned a newer term:
+# "host: line" for each, from the agents' logs (each log is one agent's own
+# order of events, every run of it; see agent_restart). What an agent has
+# learned is the highest term any of its lines shows: an election event, a
+# leader learned by gossip, a command it executed, a refusal naming the term
+# it fences with. Learned terms outlive a restart: the agent keeps its fence
+# on disk (state_dir/term). A command counts as executed when the agent logged
+# it and not its refusal ("command ID refused: ..."). With T_NEW, only the
+# executions after the agent had learned a term >= T_NEW.
 stale_executions() {
-    local t_new=$1 h
+    local t_new=${1:-0} h
     for h in "${HOSTS[@]}"; do
         cat "$WORK/$h"/agent*.log 2>/dev/null | awk -v h="$h" -v t="$t_new" '
-            /event: term [0-9]+:/ { match($0, /event: term [0-9]+/); n = substr($0, RSTART + 12, RLENGTH - 12) + 0; if (n >= t) seen = 1 }
-            /nodectl [^ ]+ agent: node/ { seen = 0 }
-            seen && /command [0-9a-f-]+ from [^ ]+ \(term [0-9]+\):/ {
-                match($0, /\(term [0-9]+\)/); c = substr($0, RSTART + 6, RLENGTH - 7) + 0
-                if (c < t) print h ": " $0 }'
+            function num(re, skip) { match($0, re); return substr($0, RSTART + skip, RLENGTH - skip) + 0 }
+            function cmd_id() { match($0, /command [0-9a-f-]+/); return substr($0, RSTART + 8, RLENGTH - 8) }
+            function learn(n) { if (n > known) known = n }
+            /event: term [0-9]+:/ { learn(num("event: term [0-9]+", 12)) }
+            /info: term [0-9]+: / { learn(num("info: term [0-9]+", 11)) }
+            / in term [0-9]+ \(learned by gossip\)/ { learn(num("in term [0-9]+", 8)) }
+            /older than term [0-9]+/ { learn(num("older than term [0-9]+", 16)) }
+            /candidate among [0-9]+ voters, term [0-9]+/ { learn(num("term [0-9]+$", 5)) }
+            /command [0-9a-f-]+ refused/ { refused[cmd_id()] = 1 }
+            /command [0-9a-f-]+ from [^ ]+ \(term [0-9]+\):/ {
+                c = num("[(]term [0-9]+[)]", 6)
+                if (c < known && known >= t) { n++; ids[n] = cmd_id(); text[n] = $0 " [it knew term " known "]" }
+                learn(c) }
+            END { for (i = 1; i <= n; i++) if (!(ids[i] in refused)) print h ": " text[i] }'
     done
 }
 
@@ -215,4 +235,73 @@ p = json.loads(sys.argv[1])
 sys.exit(0 if any(a["kind"] == "migrate" and a["state"] == "dispatched"
                   for a in p.get("actions", [])) else 1)
 PY
+}
+
+# Network faults on host H's link, as the host's own kernel sees its cable:
+# `net_fault H cut` drops every frame in and out of eth0 (a pulled cable:
+# sends succeed and vanish, no error reaches the sender), `net_fault H loss
+# PCT` drops PCT % of the frames it sends, `net_fault H clear` ends either.
+# nftables' netdev hooks on eth0, in the host's network namespace, which the
+# rig keeps across a power cycle and deletes at `rig down`.
+net_fault() {
+    local h=$1 what=$2 rules
+    rig exec "$h" nft delete table netdev chaos 2>/dev/null || true
+    case $what in
+        clear) return 0 ;;
+        cut) rules='chain in { type filter hook ingress device "eth0" priority 0; policy drop; }
+                    chain out { type filter hook egress device "eth0" priority 0; policy drop; }' ;;
+        loss) rules="chain out { type filter hook egress device \"eth0\" priority 0; policy accept;
+                     numgen random mod 100 < $3 drop; }" ;;
+        *) fail "net_fault: unknown fault '$what'" ;;
+    esac
+    printf 'table netdev chaos {\n%s\n}\n' "$rules" | rig exec "$h" nft -f - ||
+        fail "net_fault $h $what: nft refused the rules"
+}
+
+# Guests a power-off killed, from the rig's power log: "HOST: GUEST..." for
+# each power-off that stopped a guest's QEMU, from line FROM on (default 1).
+killed_by_power_off() {
+    tail -n +"${1:-1}" "/run/$NODECTL_RIG/power.log" 2>/dev/null |
+        sed -n 's/^.* rig: \(rig[0-9]*\): guests killed by the power-off: \(.*\)$/\1: \2/p' |
+        grep -v ': none$' || true
+}
+
+# The cluster has settled: every powered candidate names the same leader and
+# term, the leader holds its lease and its plan has nothing proposed or under
+# way, and its view of every host matches the power (alive with a hypervisor
+# when on, off when off). Prints "LEADER TERM"; fails with what is missing on
+# stderr.
+cluster_settled() {
+    local h l="" t="" seen out power=""
+    for h in "${CANDIDATES[@]}"; do
+        [[ $(rig power "$h" status) == on ]] || continue
+        seen=$(leader_seen "$h" 2>/dev/null) || seen=""
+        [[ -n $seen ]] || { echo "$h sees no leader" >&2; return 1; }
+        if [[ -z $l ]]; then read -r l t <<<"$seen"
+        elif [[ $seen != "$l $t" ]]; then echo "$h sees $seen, others $l $t" >&2; return 1; fi
+    done
+    [[ -n $l ]] || { echo "no powered candidate" >&2; return 1; }
+    plan_settled "$l" || { echo "the plan of $l (term $t) is not settled" >&2; return 1; }
+    for h in "${HOSTS[@]}"; do power+="$h=$(rig power "$h" status) "; done
+    out=$(on "$l" status --json) || { echo "$l does not answer" >&2; return 1; }
+    python3 - "$out" "$power" <<'PY' || return 1
+import json, sys
+s = json.loads(sys.argv[1])
+power = dict(kv.split("=") for kv in sys.argv[2].split())
+bad = []
+if not s["lease"]:
+    bad.append(f"{s['node']} holds no lease")
+members = {m["name"]: m for m in s["members"]}
+for h, p in power.items():
+    m = members.get(h, {})
+    st = m.get("state", "unknown")
+    if p == "off" and st != "off":
+        bad.append(f"{h} is off but {st} in gossip")
+    elif p == "on" and (st != "alive" or not m["hypervisor"]["available"]):
+        bad.append(f"{h} is on but {st} in gossip" + ("" if st != "alive" else ", its hypervisor unavailable"))
+if bad:
+    print("; ".join(bad), file=sys.stderr)
+    sys.exit(1)
+PY
+    printf '%s %s\n' "$l" "$t"
 }
