@@ -116,21 +116,30 @@ ipmi_password_file = $bmc_pw
 ipmi_cipher_suite = 3
 $bmc_line
 CONF
-        rig boot "$h" "$WORK/$h/agent.log" "$NODECTL" agent -c "$WORK/$h/nodectl.conf" >/dev/null
+        agent_command "$h"
+        rig boot "$h" /dev/null "${AGENT_CMD[@]}" >/dev/null
     done
+}
+
+# The command that runs host H's agent, in AGENT_CMD: its output, each line
+# prefixed with the time it was written (seconds since the epoch, to the
+# microsecond, as journald would stamp it on a real host), appended to the
+# host's one agent.log, which then holds every run in order. The stamps put
+# the events of all hosts on one clock (the rig's hosts share the machine's).
+# The stamper ignores SIGTERM (a power-off) and ends with the agent's output.
+agent_command() {
+    # shellcheck disable=SC2016 # expanded by that shell, from its arguments
+    AGENT_CMD=(/bin/bash -c '"$0" agent -c "$1/nodectl.conf" 2>&1 | { trap "" TERM; while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l"; done >>"$1/agent.log"; }' \
+        "$NODECTL" "$WORK/$1")
 }
 
 # The pid of host H's agent, if it runs.
 agent_pid() { pgrep -f -- "agent -c $WORK/$1/nodectl.conf" | head -1; }
 
-# Starts host H's agent again (after a kill -9), its output appended to the
-# host's one agent.log, as a boot's is: the log then holds every run in order,
-# which stale_executions relies on. The shell execs the agent, so the pid
-# (and agent_pid's match) is the agent's own.
+# Starts host H's agent again (after a kill -9), as its boot does.
 agent_restart() {
-    # shellcheck disable=SC2016 # expanded by that shell, from its arguments
-    rig spawn "$1" /dev/null /bin/sh -c 'exec "$0" agent -c "$1" >>"$2" 2>&1' \
-        "$NODECTL" "$WORK/$1/nodectl.conf" "$WORK/$1/agent.log" >/dev/null
+    agent_command "$1"
+    rig spawn "$1" /dev/null "${AGENT_CMD[@]}" >/dev/null
 }
 
 # FIELD of `status --json` on host H (python expression over `s`).
@@ -183,34 +192,57 @@ exactly_once() {
     return "$bad"
 }
 
-# Commands an agent executed although it had already learned a newer term:
-# "host: line" for each, from the agents' logs (each log is one agent's own
-# order of events, every run of it; see agent_restart). What an agent has
-# learned is the highest term any of its lines shows: an election event, a
-# leader learned by gossip, a command it executed, a refusal naming the term
-# it fences with. Learned terms outlive a restart: the agent keeps its fence
-# on disk (state_dir/term). A command counts as executed when the agent logged
-# it and not its refusal ("command ID refused: ..."). With T_NEW, only the
-# executions after the agent had learned a term >= T_NEW.
+# Commands of a term T that an agent executed although T was over, from the
+# agents' logs: "host: line [why]" for each. T is over for an agent
+#   - once its log shows a newer term: an election event, a leader learned by
+#     gossip, a command it executed, a refusal naming the term it fences with
+#     (each log is one agent's own order of events, every run of it: learned
+#     terms outlive a restart, as the agent's fence on disk does);
+#   - in real time, once a leader of a newer term holds its lease (its "this
+#     host leads" event): the lease of T ended before that, and no command
+#     of T may take effect after its lease (docs/safety.md). The lines' time
+#     stamps (agent_command) put every host on the machine's one clock.
+# A command counts as executed when the agent logged it and not its refusal
+# ("command ID refused: ..."). With T_NEW, only those over because of a term
+# >= T_NEW.
 stale_executions() {
     local t_new=${1:-0} h
     for h in "${HOSTS[@]}"; do
-        cat "$WORK/$h"/agent*.log 2>/dev/null | awk -v h="$h" -v t="$t_new" '
-            function num(re, skip) { match($0, re); return substr($0, RSTART + skip, RLENGTH - skip) + 0 }
-            function cmd_id() { match($0, /command [0-9a-f-]+/); return substr($0, RSTART + 8, RLENGTH - 8) }
-            function learn(n) { if (n > known) known = n }
-            /event: term [0-9]+:/ { learn(num("event: term [0-9]+", 12)) }
-            /info: term [0-9]+: / { learn(num("info: term [0-9]+", 11)) }
-            / in term [0-9]+ \(learned by gossip\)/ { learn(num("in term [0-9]+", 8)) }
-            /older than term [0-9]+/ { learn(num("older than term [0-9]+", 16)) }
-            /candidate among [0-9]+ voters, term [0-9]+/ { learn(num("term [0-9]+$", 5)) }
-            /command [0-9a-f-]+ refused/ { refused[cmd_id()] = 1 }
-            /command [0-9a-f-]+ from [^ ]+ \(term [0-9]+\):/ {
-                c = num("[(]term [0-9]+[)]", 6)
-                if (c < known && known >= t) { n++; ids[n] = cmd_id(); text[n] = $0 " [it knew term " known "]" }
-                learn(c) }
-            END { for (i = 1; i <= n; i++) if (!(ids[i] in refused)) print h ": " text[i] }'
-    done
+        sed "s/^/$h /" "$WORK/$h"/agent*.log 2>/dev/null
+    done | awk -v t_new="$t_new" '
+        function num(re, skip) { match($0, re); return substr($0, RSTART + skip, RLENGTH - skip) + 0 }
+        function cmd_id() { match($0, /command [0-9a-f-]+/); return substr($0, RSTART + 8, RLENGTH - 8) }
+        function learn(n) { if (n > known[$1]) known[$1] = n }
+        { at = $2 ~ /^[0-9]+[.][0-9]+$/ ? $2 + 0 : 0 }
+        /event: term [0-9]+:/ { learn(num("event: term [0-9]+", 12)) }
+        /info: term [0-9]+: / { learn(num("info: term [0-9]+", 11)) }
+        / in term [0-9]+ \(learned by gossip\)/ { learn(num("in term [0-9]+", 8)) }
+        /older than term [0-9]+/ { learn(num("older than term [0-9]+", 16)) }
+        /candidate among [0-9]+ voters, term [0-9]+/ { learn(num("term [0-9]+$", 5)) }
+        /event: this host leads \(term [0-9]+\)/ {
+            n = num("leads [(]term [0-9]+", 12); learn(n)
+            if (at && (!(n in led) || at < led[n])) led[n] = at }
+        /command [0-9a-f-]+ refused/ { refused[$1 " " cmd_id()] = 1 }
+        /command [0-9a-f-]+ from [^ ]+ \(term [0-9]+\):/ {
+            c = num("[(]term [0-9]+[)]", 6)
+            k++; host[k] = $1; id[k] = cmd_id(); term[k] = c; when[k] = at; knew[k] = known[$1]
+            line = $0; sub(/^[^ ]+ /, "", line); text[k] = line
+            learn(c) }
+        END {
+            for (i = 1; i <= k; i++) {
+                if ((host[i] " " id[i]) in refused) continue
+                why = ""
+                if (knew[i] > term[i] && knew[i] >= t_new) why = "it knew term " knew[i]
+                first = ""
+                for (n in led)
+                    if (n + 0 > term[i] && n + 0 >= t_new && when[i] > led[n] &&
+                        (first == "" || led[n] < led[first]))
+                        first = n
+                if (first != "")
+                    why = why (why ? "; " : "") sprintf("a leader of term %d held its lease %.3f s before",
+                                                        first, when[i] - led[first])
+                if (why) print host[i] ": " text[i] " [" why "]"
+            } }'
 }
 
 # The leader's plan has nothing proposed or under way.
