@@ -36,6 +36,7 @@ declare -A CHAOS_TITLE=(
     [start]="(e) guest started on a host being powered off"
     [libvirtd]="(f) destination's libvirtd stopped mid-migration"
     [kill]="(g) kill -9 of each new leader"
+    [swing]="(no fault) a swing before (e)"
 )
 # How long a round may wait for the leader to dispatch an action, and for the
 # cluster to settle after the fault (a spread wakes two hosts and migrates).
@@ -136,18 +137,103 @@ chaos_cleanup() {
 # The faults. Each waits for its moment, injects, undoes, and says what it
 # did in FAULT_NOTE; it returns 1 if its moment never came.
 
+# Functions an agent calls to send a leader's command, right after its
+# lease check: a pause there is the one no random instant is likely to hit
+# (the issue's first defect). The first one the binary has is used (a
+# Release build may have inlined them all).
+CHAOS_SEND_SYMBOLS=${CHAOS_SEND_SYMBOLS:-agent_command_issue send_fenced}
+
+# The first of CHAOS_SEND_SYMBOLS that executable EXE has, or nothing.
+send_symbol() {
+    local s
+    command -v gdb >/dev/null || return 0
+    for s in $CHAOS_SEND_SYMBOLS; do
+        if gdb -nx -batch --readnever -ex "file $1" -ex "info address $s" 2>/dev/null |
+            grep -Eq "is (a function|at)"; then
+            printf '%s\n' "$s"
+            return 0
+        fi
+    done
+}
+
+# Stops process PID for MS milliseconds at its next call of function SYM (a
+# breakpoint, through gdb), if that comes within WAIT_S seconds; prints
+# SYM if so, else nothing (then PID was stopped only for moments).
+# Only the executable's symbol table is read (--readnever), and before
+# attaching, so that the attach stops the agent for tens of milliseconds,
+# well within its lease (with the debug information, a second or more: the
+# attach alone would depose the leader). No signal the agent handles is
+# used: gdb's interrupt sends SIGINT, which the agent takes as "stop"; a
+# SIGSTOP ends the wait instead, and a SIGCONT follows whatever happened.
+pause_at_send() {
+    local pid=$1 sym=$2 ms=$3 wait_s=$4 exe gdb_pid i
+    exe=$(readlink "/proc/$pid/exe") || return 0
+    cat >"$WORK/pause.gdb" <<GDB
+set pagination off
+set confirm off
+set auto-solib-add off
+handle SIGSTOP stop print nopass
+file $exe
+break $sym
+attach $pid
+continue
+if \$_siginfo.si_signo == 5
+  shell sleep $(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))
+  echo chaos: paused at $sym\n
+end
+delete
+detach
+quit
+GDB
+    gdb -nx -batch --readnever -x "$WORK/pause.gdb" >"$WORK/pause.out" 2>&1 &
+    gdb_pid=$!
+    for ((i = 0; i < wait_s * 10; i++)); do
+        kill -0 "$gdb_pid" 2>/dev/null || break
+        grep -q "hit Breakpoint 1" "$WORK/pause.out" && break
+        sleep 0.1
+    done
+    grep -q "hit Breakpoint 1" "$WORK/pause.out" || kill -STOP "$pid" 2>/dev/null || true
+    # gdb detaches on its own; a gdb that does not is let go (it detaches as it exits).
+    timeout -k 5 "$((ms / 1000 + 20))" tail --pid="$gdb_pid" -f /dev/null || kill -TERM "$gdb_pid" 2>/dev/null || true
+    wait "$gdb_pid" 2>/dev/null || true
+    kill -CONT "$pid" 2>/dev/null || true
+    grep -q "^chaos: paused at $sym" "$WORK/pause.out" && printf '%s\n' "$sym"
+    return 0
+}
+
+# The leader stopped for longer than its lease, then continued: at a random
+# instant while it has an action dispatched (SIGSTOP, SIGCONT), or, as the
+# seed chooses, at its next send of a command, right after its lease check,
+# while it has an action still to send (pause_at_send, when the binary has
+# a send function's symbol; a plain stop when no send comes within 10 s).
 fault_stop() {
-    local pid
-    wait_action || return 1
+    local pid at="" ms sym
+    rnd 1500 5000
+    ms=$RND
+    rnd 0 1
+    sym=""
+    ((RND)) && sym=$(send_symbol "$NODECTL")
+    if [[ -n $sym ]]; then
+        wait_action '.*' proposed || return 1
+    else
+        wait_action || return 1
+    fi
     pid=$(agent_pid "$LEADER")
     [[ -n $pid ]] || return 1
-    rnd 1500 5000
+    if [[ -n $sym ]]; then
+        at=$(pause_at_send "$pid" "$sym" "$ms" 10)
+        if [[ -n $at ]]; then
+            FAULT_NOTE="stopped $LEADER (term $TERM; $ACT proposed) at its next call of $at for $ms ms"
+            return 0
+        fi
+        note "no call of $sym by $LEADER within 10 s: a stop at a random instant instead"
+    fi
     STOPPED_PID=$pid
     kill -STOP "$pid"
-    sleep_ms "$RND"
+    sleep_ms "$ms"
     kill -CONT "$pid"
     STOPPED_PID=""
-    FAULT_NOTE="stopped $LEADER (term $TERM; $ACT dispatched) for $RND ms"
+    FAULT_NOTE="stopped $LEADER (term $TERM; $ACT dispatched) for $ms ms"
 }
 
 fault_link() {
@@ -192,8 +278,8 @@ fault_loss() {
 # virsh's answer; fails if virsh refused.
 hand_guest() {
     local h=$1 name=$2
-    sed "s|<name>.*</name>|<name>$name</name>|" "/run/$NODECTL_RIG/rig1/guests/rig1-vm1.xml" \
-        >"$WORK/$name.xml"
+    sed -e "s|<name>.*</name>|<name>$name</name>|" -e '/<uuid>/d' \
+        "/run/$NODECTL_RIG/rig1/guests/rig1-vm1.xml" >"$WORK/$name.xml"
     rig exec "$h" virsh -q -c qemu:///system create "$WORK/$name.xml" 2>&1
 }
 
@@ -219,9 +305,12 @@ fault_start() {
     GUESTS+=("$name")
     if out=$(hand_guest "$h" "$name"); then
         FAULT_NOTE="started $name by hand on $h at $(date -u +%T.%3N) (virsh create returned), $RND ms after $h was emptied (leader $LEADER, term $TERM, power-off $h planned)"
-    else
+    elif [[ $out == *error:* ]]; then
         FAULT_NOTE="$h refused $name, started $RND ms after $h was emptied: $(tr '\n' ' ' <<<"$out")"
         unset 'GUESTS[-1]'
+    else
+        # virsh itself ran inside the host, and its power-off stopped it.
+        FAULT_NOTE="started $name by hand on $h $RND ms after $h was emptied; virsh did not return ($(tr '\n' ' ' <<<"$out")): $h was powered off meanwhile"
     fi
 }
 
@@ -314,14 +403,16 @@ phase_reached() {
     for h in rig4 rig5; do [[ $(rig power "$h" status) == "$want" ]] || return 1; done
 }
 
-# A round without a fault, to reach PHASE (the start fault needs a
-# consolidation to interrupt).
+# A swing without a fault before round R, to reach PHASE (the start fault
+# needs a consolidation to interrupt); checked like a round.
 swing_to() {
     load "$(phase_load "$1")"
     FAULT_END=$EPOCHREALTIME
     eventually "$CHAOS_SETTLE_S" phase_reached "$1" || fail "the load swung to $1, the power did not follow"
     wait_settled "$CHAOS_SETTLE_S" || fail "no settled cluster after swinging to $1: $WHY"
     PHASE=$1
+    RUNS[swing]=$((${RUNS[swing]:-0} + 1))
+    check_round "$2" swing
 }
 
 # Brings the cluster up and waits for the first consolidation.
@@ -337,7 +428,7 @@ chaos_setup() {
     # The start counts too: a stale command or a guest lost before any fault.
     : >"$WORK/stale.seen"
     POWER_FROM=1
-    exactly_once >"$WORK/before" 2>/dev/null || true
+    : >"$WORK/before"
     check_round 0 setup
 }
 
@@ -370,9 +461,12 @@ events_about() {
     return 0
 }
 
-# Checks the invariants after round R's fault, counts and repairs.
+# Checks the invariants after round R's fault (or a swing, or the setup),
+# counts and repairs. Each check reads the power log from where the last one
+# stopped, so that no power-off goes unchecked.
 check_round() {
-    local r=$1 kind=$2 n=0 what vm rest h line off
+    local r=$1 kind=$2 n=0 what vm rest h line off power_to
+    power_to=$(wc -l <"/run/$NODECTL_RIG/power.log")
     exactly_once >"$WORK/placement" 2>"$WORK/check" || true
     while read -r what vm rest; do
         case $what in
@@ -398,9 +492,11 @@ $(evidence "$vm")"
         h=${off%%:*}
         OFF_WITH_GUEST=$((OFF_WITH_GUEST + 1)) n=$((n + 1))
         finding "round $r $kind: off_with_guest: $off
-$(tail -n +"$POWER_FROM" "/run/$NODECTL_RIG/power.log" | grep -F "$h: " | grep -v 'boot command' | sed 's/^/power.log: /')
+$(sed -n "$POWER_FROM,${power_to}p" "/run/$NODECTL_RIG/power.log" | grep -F "$h: " | grep -v 'boot command' |
+    sed 's/^/power.log: /')
 $(power_off_evidence "$h")"
-    done < <(killed_by_power_off "$POWER_FROM")
+    done < <(killed_by_power_off "$POWER_FROM" "$power_to")
+    POWER_FROM=$((power_to + 1))
     VIOLS[$kind]=$((${VIOLS[$kind]:-0} + n))
     repair
 }
@@ -473,12 +569,11 @@ chaos_round() {
     local r=$1 kind=$2 target rc=0
     target=consolidated
     if [[ $kind == start ]]; then
-        [[ $PHASE == consolidated ]] && swing_to spread
+        [[ $PHASE == consolidated ]] && swing_to spread "$r"
     elif [[ $PHASE == consolidated ]]; then
         target=spread
     fi
     exactly_once >"$WORK/before" 2>/dev/null || true
-    POWER_FROM=$(($(wc -l <"/run/$NODECTL_RIG/power.log") + 1))
     FAULT_NOTE=""
     load "$(phase_load "$target")"
     if ! "fault_$kind"; then
@@ -517,7 +612,8 @@ p50_max() {
 chaos_report() {
     local k p m
     printf '\n%-50s %5s %10s %10s %9s %9s\n' fault runs violations unsettled conv_p50 conv_max
-    for k in "${CHAOS_KINDS[@]}"; do
+    for k in "${CHAOS_KINDS[@]}" swing; do
+        [[ $k != swing || -n ${RUNS[swing]:-} ]] || continue
         # shellcheck disable=SC2086 # the list of times, one word each
         read -r p m < <(p50_max ${CONV[$k]:-})
         printf '%-50s %5d %10d %10d %9s %9s\n' "${CHAOS_TITLE[$k]}" "${RUNS[$k]:-0}" \

@@ -192,7 +192,7 @@ exactly_once() {
     return "$bad"
 }
 
-# Commands of a term T that an agent executed although T was over, from the
+# Commands of a term T that took effect although T was over, from the
 # agents' logs: "host: line [why]" for each. T is over for an agent
 #   - once its log shows a newer term: an election event, a leader learned by
 #     gossip, a command it executed, a refusal naming the term it fences with
@@ -202,16 +202,19 @@ exactly_once() {
 #     host leads" event): the lease of T ended before that, and no command
 #     of T may take effect after its lease (docs/safety.md). The lines' time
 #     stamps (agent_command) put every host on the machine's one clock.
-# A command counts as executed when the agent logged it and not its refusal
-# ("command ID refused: ..."). With T_NEW, only those over because of a term
-# >= T_NEW.
+# A command takes effect when the agent logs it ("command ID from ISSUER
+# (term T): ACTION") and not its refusal ("command ID refused: ..."); a
+# migration, when the source starts it ("migration of VM to URI started",
+# or "asked"), unless it ends "refused" or "not started". Real time counts
+# from 0.1 s after the lease began: a line is written a moment after what it
+# says happened. With T_NEW, only those over because of a term >= T_NEW.
 stale_executions() {
     local t_new=${1:-0} h
     for h in "${HOSTS[@]}"; do
         sed "s/^/$h /" "$WORK/$h"/agent*.log 2>/dev/null
     done | awk -v t_new="$t_new" '
         function num(re, skip) { match($0, re); return substr($0, RSTART + skip, RLENGTH - skip) + 0 }
-        function cmd_id() { match($0, /command [0-9a-f-]+/); return substr($0, RSTART + 8, RLENGTH - 8) }
+        function word_after(re, skip) { match($0, re); return substr($0, RSTART + skip, RLENGTH - skip) }
         function learn(n) { if (n > known[$1]) known[$1] = n }
         { at = $2 ~ /^[0-9]+[.][0-9]+$/ ? $2 + 0 : 0 }
         /event: term [0-9]+:/ { learn(num("event: term [0-9]+", 12)) }
@@ -222,25 +225,37 @@ stale_executions() {
         /event: this host leads \(term [0-9]+\)/ {
             n = num("leads [(]term [0-9]+", 12); learn(n)
             if (at && (!(n in led) || at < led[n])) led[n] = at }
-        /command [0-9a-f-]+ refused/ { refused[$1 " " cmd_id()] = 1 }
+        /command [0-9a-f-]+ refused/ { refused[$1 " " word_after("command [0-9a-f-]+", 8)] = 1 }
         /command [0-9a-f-]+ from [^ ]+ \(term [0-9]+\):/ {
             c = num("[(]term [0-9]+[)]", 6)
-            k++; host[k] = $1; id[k] = cmd_id(); term[k] = c; when[k] = at; knew[k] = known[$1]
+            k++; host[k] = $1; id[k] = word_after("command [0-9a-f-]+", 8); term[k] = c
+            when[k] = at; knew[k] = known[$1]
             line = $0; sub(/^[^ ]+ /, "", line); text[k] = line
+            if ($0 ~ /\): migrate [^ ]+ to /) {
+                vm = word_after("[)]: migrate [^ ]+", 11); mig[k] = 1; asked[$1 " " vm] = k }
             learn(c) }
+        /migration of [^ ]+ to [^ ]+ (started|asked) \(timeout/ {
+            vm = word_after("migration of [^ ]+", 13)
+            if (($1 " " vm) in asked) {
+                i = asked[$1 " " vm]; delete asked[$1 " " vm]
+                started[i] = 1; when[i] = at; running[$1 " " vm] = i } }
+        /migration of [^ ]+ to [^ ]+ (refused|failed: not started)/ {
+            vm = word_after("migration of [^ ]+", 13)
+            if (($1 " " vm) in running) { noeffect[running[$1 " " vm]] = 1; delete running[$1 " " vm] } }
         END {
             for (i = 1; i <= k; i++) {
-                if ((host[i] " " id[i]) in refused) continue
+                if ((host[i] " " id[i]) in refused || (mig[i] && (!started[i] || noeffect[i]))) continue
                 why = ""
                 if (knew[i] > term[i] && knew[i] >= t_new) why = "it knew term " knew[i]
                 first = ""
                 for (n in led)
-                    if (n + 0 > term[i] && n + 0 >= t_new && when[i] > led[n] &&
+                    if (n + 0 > term[i] && n + 0 >= t_new && when[i] > led[n] + 0.1 &&
                         (first == "" || led[n] < led[first]))
                         first = n
                 if (first != "")
-                    why = why (why ? "; " : "") sprintf("a leader of term %d held its lease %.3f s before",
-                                                        first, when[i] - led[first])
+                    why = why (why ? "; " : "") sprintf("a leader of term %d held its lease %.3f s before%s",
+                                                        first, when[i] - led[first],
+                                                        mig[i] ? " the migration started" : "")
                 if (why) print host[i] ": " text[i] " [" why "]"
             } }'
 }
@@ -291,9 +306,10 @@ net_fault() {
 }
 
 # Guests a power-off killed, from the rig's power log: "HOST: GUEST..." for
-# each power-off that stopped a guest's QEMU, from line FROM on (default 1).
+# each power-off that stopped a guest's QEMU, in lines FROM (default 1) to TO
+# (default the last).
 killed_by_power_off() {
-    tail -n +"${1:-1}" "/run/$NODECTL_RIG/power.log" 2>/dev/null |
+    sed -n "${1:-1},${2:-\$}p" "/run/$NODECTL_RIG/power.log" 2>/dev/null |
         sed -n 's/^.* rig: \(rig[0-9]*\): guests killed by the power-off: \(.*\)$/\1: \2/p' |
         grep -v ': none$' || true
 }
