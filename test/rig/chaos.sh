@@ -53,6 +53,9 @@ CONV_ALL=()
 FINDINGS=()
 PHASE=""
 HAND=0
+# Guests started by hand whose virsh failed: libvirt refused them (then they
+# never ran), or virsh lost its libvirtd to the power-off (then they ran).
+declare -A HAND_FAILED=()
 STOPPED_PID=""
 
 # RND = an integer in [LO, HI], from the seeded generator. Never inside $( ):
@@ -206,11 +209,13 @@ GDB
 # seed chooses, at its next send of a command, right after its lease check,
 # while it has an action still to send (pause_at_send, when the binary has
 # a send function's symbol; a plain stop when no send comes within 10 s).
+# CHAOS_STOP_AT=send or =random overrides the seed's choice.
 fault_stop() {
     local pid at="" ms sym
     rnd 1500 5000
     ms=$RND
     rnd 0 1
+    case ${CHAOS_STOP_AT:-} in send) RND=1 ;; random) RND=0 ;; esac
     sym=""
     ((RND)) && sym=$(send_symbol "$NODECTL")
     if [[ -n $sym ]]; then
@@ -305,12 +310,11 @@ fault_start() {
     GUESTS+=("$name")
     if out=$(hand_guest "$h" "$name"); then
         FAULT_NOTE="started $name by hand on $h at $(date -u +%T.%3N) (virsh create returned), $RND ms after $h was emptied (leader $LEADER, term $TERM, power-off $h planned)"
-    elif [[ $out == *error:* ]]; then
-        FAULT_NOTE="$h refused $name, started $RND ms after $h was emptied: $(tr '\n' ' ' <<<"$out")"
-        unset 'GUESTS[-1]'
     else
-        # virsh itself ran inside the host, and its power-off stopped it.
-        FAULT_NOTE="started $name by hand on $h $RND ms after $h was emptied; virsh did not return ($(tr '\n' ' ' <<<"$out")): $h was powered off meanwhile"
+        # Refused, or virsh (inside the host) or its libvirtd was stopped by
+        # the power-off: the power log says whether the guest ran.
+        HAND_FAILED[$name]=1
+        FAULT_NOTE="virsh create of $name on $h, $RND ms after $h was emptied, failed: $(tr '\n' ' ' <<<"$out")"
     fi
 }
 
@@ -471,6 +475,9 @@ check_round() {
     while read -r what vm rest; do
         case $what in
             lost:)
+                # A guest libvirt refused to start is not lost: it never ran.
+                [[ -n ${HAND_FAILED[$vm]:-} ]] &&
+                    ! killed_by_power_off "$POWER_FROM" "$power_to" | grep -qw -- "$vm" && continue
                 LOST=$((LOST + 1)) n=$((n + 1))
                 finding "round $r $kind: lost: $vm runs nowhere (before the round: $(grep "^$vm " "$WORK/before" | cut -d' ' -f2)); defined on: $(defined_on "$vm")
 $(evidence "$vm")"
