@@ -10,8 +10,9 @@
 # on the hypervisors and in the logs:
 #   lost            a guest runs on no powered host (every host's libvirtd);
 #   duplicated      a guest runs on two;
-#   stale           an agent executed a command of a term older than one it
-#                   had learned (its log, stale_executions);
+#   stale           a command of a term took effect after its agent had
+#                   learned a newer term, or after a leader of a newer term
+#                   held its lease (the agents' stamped logs, stale_executions);
 #   off_with_guest  a power-off killed a guest's QEMU (the rig's power log
 #                   names the QEMU processes each power cut stopped).
 # Faults (kinds):
@@ -61,8 +62,9 @@ STOPPED_PID=""
 # RND = an integer in [LO, HI], from the seeded generator. Never inside $( ):
 # a subshell's RANDOM is reseeded, which would break the sequence.
 rnd() { RND=$(($1 + RANDOM % ($2 - $1 + 1))); }
-# Sleeps MS milliseconds.
-sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+# MS milliseconds as seconds for sleep(1).
+secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+sleep_ms() { sleep "$(secs "$1")"; }
 # Seconds from EPOCHREALTIME value $1 to now (or to $2), one decimal.
 since() { awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN { printf "%.1f", b - a }'; }
 # Whether S seconds have passed since EPOCHREALTIME value T.
@@ -181,7 +183,7 @@ break $sym
 attach $pid
 continue
 if \$_siginfo.si_signo == 5
-  shell sleep $(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))
+  shell sleep $(secs "$ms")
   echo chaos: paused at $sym\n
 end
 delete
