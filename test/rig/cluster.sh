@@ -139,7 +139,8 @@ CONF
 cluster_start() {
     local h
     for h in "${HOSTS[@]}"; do
-        rig boot "$h" "$WORK/$h/agent.log" "$NODECTL" agent -c "$WORK/$h/nodectl.conf" >/dev/null
+        agent_command "$h"
+        rig boot "$h" /dev/null "${AGENT_CMD[@]}" >/dev/null
     done
 }
 
@@ -157,12 +158,25 @@ cluster_exit() {
     rm -rf "$WORK"
 }
 
+# The command that runs host H's agent, in AGENT_CMD: its output, each line
+# prefixed with the time it was written (seconds since the epoch, to the
+# microsecond, as journald would stamp it on a real host), appended to the
+# host's one agent.log, which then holds every run in order. The stamps put
+# the events of all hosts on one clock (the rig's hosts share the machine's).
+# The stamper ignores SIGTERM (a power-off) and ends with the agent's output.
+agent_command() {
+    # shellcheck disable=SC2016 # expanded by that shell, from its arguments
+    AGENT_CMD=(/bin/bash -c '"$0" agent -c "$1/nodectl.conf" 2>&1 | { trap "" TERM; while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l"; done >>"$1/agent.log"; }' \
+        "$NODECTL" "$WORK/$1")
+}
+
 # The pid of host H's agent, if it runs.
 agent_pid() { pgrep -f -- "agent -c $WORK/$1/nodectl.conf" | head -1; }
 
-# Starts host H's agent again (after a kill -9).
+# Starts host H's agent again (after a kill -9), as its boot does.
 agent_restart() {
-    rig spawn "$1" "$WORK/$1/agent.restart.log" "$NODECTL" agent -c "$WORK/$1/nodectl.conf" >/dev/null
+    agent_command "$1"
+    rig spawn "$1" /dev/null "${AGENT_CMD[@]}" >/dev/null
 }
 
 # FIELD of `status --json` on host H (python expression over `s`).
@@ -215,19 +229,72 @@ exactly_once() {
     return "$bad"
 }
 
-# Commands of a term older than T_NEW that an agent executed after it had
-# learned term T_NEW: "host: line" for each, from the agents' logs (each
-# log is one agent's own order of events).
+# Commands of a term T that took effect although T was over, from the
+# agents' logs: "host: line [why]" for each. T is over for an agent
+#   - once its log shows a newer term: an election event, a leader learned by
+#     gossip, a command it executed, a refusal naming the term it fences with
+#     (each log is one agent's own order of events, every run of it: learned
+#     terms outlive a restart, as the agent's fence on disk does);
+#   - in real time, once a leader of a newer term holds its lease (its "this
+#     host leads" event): the lease of T ended before that, and no command
+#     of T may take effect after its lease (docs/safety.md). The lines' time
+#     stamps (agent_command) put every host on the machine's one clock.
+# A command takes effect when the agent logs it ("command ID from ISSUER
+# (term T): ACTION") and not its refusal ("command ID refused: ..."); a
+# migration, when the source starts it ("migration of VM to URI started",
+# or "asked"), unless it ends "refused" or "not started". Real time counts
+# from 0.1 s after the lease began: a line is written a moment after what it
+# says happened. With T_NEW, only those over because of a term >= T_NEW.
 stale_executions() {
-    local t_new=$1 h
+    local t_new=${1:-0} h
     for h in "${HOSTS[@]}"; do
-        cat "$WORK/$h"/agent*.log 2>/dev/null | awk -v h="$h" -v t="$t_new" '
-            /event: term [0-9]+:/ { match($0, /event: term [0-9]+/); n = substr($0, RSTART + 12, RLENGTH - 12) + 0; if (n >= t) seen = 1 }
-            /nodectl [^ ]+ agent: node/ { seen = 0 }
-            seen && /command [0-9a-f-]+ from [^ ]+ \(term [0-9]+\):/ {
-                match($0, /\(term [0-9]+\)/); c = substr($0, RSTART + 6, RLENGTH - 7) + 0
-                if (c < t) print h ": " $0 }'
-    done
+        sed "s/^/$h /" "$WORK/$h"/agent*.log 2>/dev/null
+    done | awk -v t_new="$t_new" '
+        function num(re, skip) { match($0, re); return substr($0, RSTART + skip, RLENGTH - skip) + 0 }
+        function word_after(re, skip) { match($0, re); return substr($0, RSTART + skip, RLENGTH - skip) }
+        function learn(n) { if (n > known[$1]) known[$1] = n }
+        { at = $2 ~ /^[0-9]+[.][0-9]+$/ ? $2 + 0 : 0 }
+        /event: term [0-9]+:/ { learn(num("event: term [0-9]+", 12)) }
+        /info: term [0-9]+: / { learn(num("info: term [0-9]+", 11)) }
+        / in term [0-9]+ \(learned by gossip\)/ { learn(num("in term [0-9]+", 8)) }
+        /older than term [0-9]+/ { learn(num("older than term [0-9]+", 16)) }
+        /candidate among [0-9]+ voters, term [0-9]+/ { learn(num("term [0-9]+$", 5)) }
+        /event: this host leads \(term [0-9]+\)/ {
+            n = num("leads [(]term [0-9]+", 12); learn(n)
+            if (at && (!(n in led) || at < led[n])) led[n] = at }
+        /command [0-9a-f-]+ refused/ { refused[$1 " " word_after("command [0-9a-f-]+", 8)] = 1 }
+        /command [0-9a-f-]+ from [^ ]+ \(term [0-9]+\):/ {
+            c = num("[(]term [0-9]+[)]", 6)
+            k++; host[k] = $1; id[k] = word_after("command [0-9a-f-]+", 8); term[k] = c
+            when[k] = at; knew[k] = known[$1]
+            line = $0; sub(/^[^ ]+ /, "", line); text[k] = line
+            if ($0 ~ /\): migrate [^ ]+ to /) {
+                vm = word_after("[)]: migrate [^ ]+", 11); mig[k] = 1; asked[$1 " " vm] = k }
+            learn(c) }
+        /migration of [^ ]+ to [^ ]+ (started|asked) \(timeout/ {
+            vm = word_after("migration of [^ ]+", 13)
+            if (($1 " " vm) in asked) {
+                i = asked[$1 " " vm]; delete asked[$1 " " vm]
+                started[i] = 1; when[i] = at; running[$1 " " vm] = i } }
+        /migration of [^ ]+ to [^ ]+ (refused|failed: not started)/ {
+            vm = word_after("migration of [^ ]+", 13)
+            if (($1 " " vm) in running) { noeffect[running[$1 " " vm]] = 1; delete running[$1 " " vm] } }
+        END {
+            for (i = 1; i <= k; i++) {
+                if ((host[i] " " id[i]) in refused || (mig[i] && (!started[i] || noeffect[i]))) continue
+                why = ""
+                if (knew[i] > term[i] && knew[i] >= t_new) why = "it knew term " knew[i]
+                first = ""
+                for (n in led)
+                    if (n + 0 > term[i] && n + 0 >= t_new && when[i] > led[n] + 0.1 &&
+                        (first == "" || led[n] < led[first]))
+                        first = n
+                if (first != "")
+                    why = why (why ? "; " : "") sprintf("a leader of term %d held its lease %.3f s before%s",
+                                                        first, when[i] - led[first],
+                                                        mig[i] ? " the migration started" : "")
+                if (why) print host[i] ": " text[i] " [" why "]"
+            } }'
 }
 
 # The leader's plan has nothing proposed or under way.
@@ -252,4 +319,74 @@ p = json.loads(sys.argv[1])
 sys.exit(0 if any(a["kind"] == "migrate" and a["state"] == "dispatched"
                   for a in p.get("actions", [])) else 1)
 PY
+}
+
+# Network faults on host H's link, as the host's own kernel sees its cable:
+# `net_fault H cut` drops every frame in and out of eth0 (a pulled cable:
+# sends succeed and vanish, no error reaches the sender), `net_fault H loss
+# PCT` drops PCT % of the frames it sends, `net_fault H clear` ends either.
+# nftables' netdev hooks on eth0, in the host's network namespace, which the
+# rig keeps across a power cycle and deletes at `rig down`.
+net_fault() {
+    local h=$1 what=$2 rules
+    rig exec "$h" nft delete table netdev chaos 2>/dev/null || true
+    case $what in
+        clear) return 0 ;;
+        cut) rules='chain in { type filter hook ingress device "eth0" priority 0; policy drop; }
+                    chain out { type filter hook egress device "eth0" priority 0; policy drop; }' ;;
+        loss) rules="chain out { type filter hook egress device \"eth0\" priority 0; policy accept;
+                     numgen random mod 100 < $3 drop; }" ;;
+        *) fail "net_fault: unknown fault '$what'" ;;
+    esac
+    printf 'table netdev chaos {\n%s\n}\n' "$rules" | rig exec "$h" nft -f - ||
+        fail "net_fault $h $what: nft refused the rules"
+}
+
+# Guests a power-off killed, from the rig's power log: "HOST: GUEST..." for
+# each power-off that stopped a guest's QEMU, in lines FROM (default 1) to TO
+# (default the last).
+killed_by_power_off() {
+    sed -n "${1:-1},${2:-\$}p" "/run/$NODECTL_RIG/power.log" 2>/dev/null |
+        sed -n 's/^.* rig: \(rig[0-9]*\): guests killed by the power-off: \(.*\)$/\1: \2/p' |
+        grep -v ': none$' || true
+}
+
+# The cluster has settled: every powered candidate names the same leader and
+# term, the leader holds its lease and its plan has nothing proposed or under
+# way, and its view of every host matches the power (alive with a hypervisor
+# when on, off when off). Prints "LEADER TERM"; fails with what is missing on
+# stderr.
+cluster_settled() {
+    local h l="" t="" seen out power=""
+    for h in "${CANDIDATES[@]}"; do
+        [[ $(rig power "$h" status) == on ]] || continue
+        seen=$(leader_seen "$h" 2>/dev/null) || seen=""
+        [[ -n $seen ]] || { echo "$h sees no leader" >&2; return 1; }
+        if [[ -z $l ]]; then read -r l t <<<"$seen"
+        elif [[ $seen != "$l $t" ]]; then echo "$h sees $seen, others $l $t" >&2; return 1; fi
+    done
+    [[ -n $l ]] || { echo "no powered candidate" >&2; return 1; }
+    plan_settled "$l" || { echo "the plan of $l (term $t) is not settled" >&2; return 1; }
+    for h in "${HOSTS[@]}"; do power+="$h=$(rig power "$h" status) "; done
+    out=$(on "$l" status --json) || { echo "$l does not answer" >&2; return 1; }
+    python3 - "$out" "$power" <<'PY' || return 1
+import json, sys
+s = json.loads(sys.argv[1])
+power = dict(kv.split("=") for kv in sys.argv[2].split())
+bad = []
+if not s["lease"]:
+    bad.append(f"{s['node']} holds no lease")
+members = {m["name"]: m for m in s["members"]}
+for h, p in power.items():
+    m = members.get(h, {})
+    st = m.get("state", "unknown")
+    if p == "off" and st != "off":
+        bad.append(f"{h} is off but {st} in gossip")
+    elif p == "on" and (st != "alive" or not m["hypervisor"]["available"]):
+        bad.append(f"{h} is on but {st} in gossip" + ("" if st != "alive" else ", its hypervisor unavailable"))
+if bad:
+    print("; ".join(bad), file=sys.stderr)
+    sys.exit(1)
+PY
+    printf '%s %s\n' "$l" "$t"
 }

@@ -8,8 +8,10 @@ set -eu
 # qemu-system-x86: the guests. libvirt-clients: virsh. iproute2: namespaces, veth, bridge.
 # util-linux: unshare/nsenter/flock/mountpoint. procps: pgrep/pkill by pid file.
 # openipmi: ipmi_sim, each host's simulated BMC. ipmitool: the IPMI client the agents run.
+# nftables: the chaos test's cut links and packet loss (netdev hooks on a host's eth0), which
+# also work on kernels without netem.
 PKGS="libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 libvirt-clients
-iproute2 util-linux procps openipmi ipmitool"
+iproute2 util-linux procps openipmi ipmitool nftables"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 # shellcheck disable=SC2086
