@@ -4,6 +4,8 @@
 
 #include "gossip_internal.h"
 
+_Static_assert(GOSSIP_REJECT_REASONS <= REJECT_REASONS_MAX, "struct rejects holds every reason");
+
 void gossip_config_memberlist_lan(struct gossip_config *c) {
     *c = (struct gossip_config){
         .probe_interval_ms = 1000,
@@ -62,7 +64,7 @@ const char *gossip_config_check(const struct gossip_config *c) {
         return "push_pull_interval and gossip_interval must be positive";
     if (c->awareness_max_multiplier == 0)
         return "awareness_max_multiplier must be positive";
-    if (c->packet_max < 512 || c->packet_max > 65000)
+    if (c->packet_max < 512 || c->packet_max > GOSSIP_PACKET_LIMIT)
         return "packet_max must be between 512 and 65000 bytes";
     if (c->reap_dead_ms == 0 || c->reap_left_ms == 0)
         return "reconnect_timeout and tombstone_timeout must be positive";
@@ -160,15 +162,32 @@ int gossip_receive(struct gossip *g, int64_t now_ms, uint64_t sender,
     if (!g || !from || (!data && len))
         return -1;
     advance(g, now_ms);
+    if (len > GOSSIP_PACKET_LIMIT) {
+        reject_count(&g->rejects, GOSSIP_REJECT_TOO_LARGE);
+        return 0;
+    }
     _Alignas(16) uint8_t buf[32768];
     struct arena arena = {.buf = buf, .cap = sizeof buf};
     ProtobufCAllocator alloc = {.alloc = arena_alloc, .free = arena_free, .allocator_data = &arena};
     Nodectl__GossipPacket *p = nodectl__gossip_packet__unpack(&alloc, len, data);
     if (!p) {
-        g->bad_packets++;
+        reject_count(&g->rejects, GOSSIP_REJECT_MALFORMED);
         return 0;
     }
     int rc = 0;
+    enum gossip_reject why = GOSSIP_REJECT_REASONS;
+    if (p->n_members > GOSSIP_PKT_MEMBERS)
+        why = GOSSIP_REJECT_MEMBERS;
+    else if (p->n_records > GOSSIP_PKT_RECORDS)
+        why = GOSSIP_REJECT_RECORDS;
+    else if (p->n_want > GOSSIP_PKT_WANT)
+        why = GOSSIP_REJECT_WANTS;
+    else if ((unsigned)p->kind > NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES)
+        why = GOSSIP_REJECT_KIND;
+    if (why != GOSSIP_REJECT_REASONS) {
+        reject_count(&g->rejects, why);
+        goto done;
+    }
     if (p->sender == g->m[g->self].id)
         goto done; /* our own packet, looped back */
     /* From here on p->sender is who sent it: its own entry, its acks and
@@ -341,8 +360,32 @@ uint32_t gossip_health_score(const struct gossip *g) {
     return g->awareness;
 }
 
+const char *gossip_reject_name(unsigned r) {
+    switch ((enum gossip_reject)r) {
+    case GOSSIP_REJECT_MALFORMED: return "a packet that does not decode";
+    case GOSSIP_REJECT_TOO_LARGE: return "a packet larger than GOSSIP_PACKET_LIMIT";
+    case GOSSIP_REJECT_MEMBERS: return "a packet with more than GOSSIP_PKT_MEMBERS members";
+    case GOSSIP_REJECT_RECORDS: return "a packet with more than GOSSIP_PKT_RECORDS records";
+    case GOSSIP_REJECT_WANTS: return "a packet asking for more than GOSSIP_PKT_WANT records";
+    case GOSSIP_REJECT_KIND: return "a packet of an unknown kind";
+    case GOSSIP_REJECT_STATE: return "a member state out of range";
+    case GOSSIP_REJECT_ADDRESS: return "a member address that is not an address";
+    case GOSSIP_REJECT_WAKE: return "wake information longer than GOSSIP_WAKE_MAX";
+    case GOSSIP_REJECT_RECORD_SIZE: return "a record larger than GOSSIP_RECORD_MAX or a piece past "
+                                           "its end";
+    case GOSSIP_REJECT_PIECE: return "a record piece off a chunk boundary or of the wrong length";
+    case GOSSIP_REJECT_TABLE_FULL: return "a new member while GOSSIP_MEMBERS_MAX are known";
+    case GOSSIP_REJECT_REASONS: break;
+    }
+    return "unknown";
+}
+
+const struct rejects *gossip_rejects(const struct gossip *g) {
+    return &g->rejects;
+}
+
 uint64_t gossip_bad_packets(const struct gossip *g) {
-    return g->bad_packets;
+    return g->rejects.total;
 }
 
 const char *gossip_refusal_name(enum gossip_refusal r) {

@@ -33,8 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GOSSIP_WAKE_MAX 128         /* bytes of wake information (the agent's packed Power) */
-#define GOSSIP_RECORD_MAX (1u << 20) /* bytes of one record */
+#include "gossip_limits.h"
+#include "common/reject.h"
+
 /* How far another member's word may raise a member's incarnation
  * (gossip_members.c). */
 #define GOSSIP_INCARNATION_STEP 16
@@ -194,6 +195,25 @@ void gossip_member_at(const struct gossip *g, size_t i, struct gossip_member_inf
 bool gossip_member_find(const struct gossip *g, uint64_t id, struct gossip_member_info *out);
 uint32_t gossip_incarnation(const struct gossip *g);
 uint32_t gossip_health_score(const struct gossip *g); /* Lifeguard LHM, 0 = healthy */
+/* Why a packet, or an entry of one, was refused. */
+enum gossip_reject {
+    GOSSIP_REJECT_MALFORMED,   /* does not decode as a GossipPacket */
+    GOSSIP_REJECT_TOO_LARGE,   /* more than GOSSIP_PACKET_LIMIT bytes */
+    GOSSIP_REJECT_MEMBERS,     /* more than GOSSIP_PKT_MEMBERS member entries */
+    GOSSIP_REJECT_RECORDS,     /* more than GOSSIP_PKT_RECORDS record entries */
+    GOSSIP_REJECT_WANTS,       /* more than GOSSIP_PKT_WANT wanted ids */
+    GOSSIP_REJECT_KIND,        /* an unknown packet kind */
+    GOSSIP_REJECT_STATE,       /* a member state out of range */
+    GOSSIP_REJECT_ADDRESS,     /* a member or ping-req target address that is not one */
+    GOSSIP_REJECT_WAKE,        /* wake information longer than GOSSIP_WAKE_MAX */
+    GOSSIP_REJECT_RECORD_SIZE, /* a record longer than GOSSIP_RECORD_MAX, or a piece past its end */
+    GOSSIP_REJECT_PIECE,       /* a piece off a chunk boundary or of the wrong length */
+    GOSSIP_REJECT_TABLE_FULL,  /* a new member while GOSSIP_MEMBERS_MAX are known */
+    GOSSIP_REJECT_REASONS,
+};
+const char *gossip_reject_name(unsigned r);
+const struct rejects *gossip_rejects(const struct gossip *g);
+/* Every refusal, whatever the reason. */
 uint64_t gossip_bad_packets(const struct gossip *g);
 /* What one member may not tell about another (docs/security.md, "Sane
  * values"): refused and counted by reason. */

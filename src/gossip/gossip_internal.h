@@ -6,13 +6,6 @@
 #include "gossip.h"
 #include "gossip.pb-c.h"
 
-/* Record pieces have a fixed size so reassembly needs only a bitmap. */
-#define GOSSIP_CHUNK 1024
-#define GOSSIP_PKT_MEMBERS 64
-#define GOSSIP_PKT_RECORDS 16
-#define GOSSIP_PKT_WANT 64
-#define GOSSIP_RELAYS_MAX 64
-#define GOSSIP_REASSEMBLY_MAX 32
 #define GOSSIP_RECORD_ASKS 8
 #define GOSSIP_WANT_SCAN 512
 #define GOSSIP_WANT_PER_TICK 32
@@ -108,7 +101,7 @@ struct gossip {
     struct prng rng;
     uint32_t self; /* index of our own member */
     int64_t now_ms;
-    uint64_t bad_packets;
+    struct rejects rejects;
     uint64_t refused[GOSSIP_REFUSALS];
     bool joined;
     uint32_t seq;

@@ -235,6 +235,8 @@ int member_set_state(struct gossip *g, uint32_t i, enum gossip_state state, uint
 
 int member_set_wake(struct gossip *g, uint32_t i, const uint8_t *wake, size_t len) {
     struct member *m = &g->m[i];
+    if (len > GOSSIP_WAKE_MAX)
+        reject_count(&g->rejects, GOSSIP_REJECT_WAKE);
     if (m->state != GOSSIP_OFF || len == 0 || len > GOSSIP_WAKE_MAX)
         return 0;
     struct gossip_blob *b = blob_copy(wake, len);
@@ -344,8 +346,10 @@ static enum update_weight weigh(struct member *m, const Nodectl__GossipMember *u
 
 int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadcast,
                  const struct gossip_addr *sender_addr, uint64_t sender) {
-    if ((unsigned)u->state > GOSSIP_OFF)
+    if ((unsigned)u->state > GOSSIP_OFF) {
+        reject_count(&g->rejects, GOSSIP_REJECT_STATE);
         return 0;
+    }
     enum gossip_state st = (enum gossip_state)u->state;
     uint32_t i = member_find(g, u->id);
     if (i == g->self)
@@ -355,8 +359,16 @@ int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadc
         /* A suspicion of a stranger is ignored, as memberlist does: we
          * could not time it out fairly. Dead, left and off strangers are
          * learned, so a newcomer knows the hosts that are down or off. */
-        if (st == GOSSIP_SUSPECT || !addr_from_wire(u->ip, u->port, &addr))
+        if (st == GOSSIP_SUSPECT)
             return 0;
+        if (!addr_from_wire(u->ip, u->port, &addr)) {
+            reject_count(&g->rejects, GOSSIP_REJECT_ADDRESS);
+            return 0;
+        }
+        if (g->n >= GOSSIP_MEMBERS_MAX) {
+            reject_count(&g->rejects, GOSSIP_REJECT_TABLE_FULL);
+            return 0;
+        }
         /* One that has been dead or gone longer than we keep such members
          * was forgotten here, or is about to be by the peer: learning it
          * again would keep it for another whole period. One younger is
@@ -395,8 +407,13 @@ int member_apply(struct gossip *g, const Nodectl__GossipMember *u, bool rebroadc
     }
     /* The anchor stays, unless the member said it. */
     m->above_anchor = own ? 0 : (uint8_t)(u->incarnation - anchor);
-    if (st == GOSSIP_ALIVE && addr_from_wire(u->ip, u->port, &addr))
-        m->addr = addr; /* a restarted member may have moved */
+    if (st == GOSSIP_ALIVE) {
+        /* A restarted member may have moved. */
+        if (addr_from_wire(u->ip, u->port, &addr))
+            m->addr = addr;
+        else
+            reject_count(&g->rejects, GOSSIP_REJECT_ADDRESS);
+    }
     if (member_set_state(g, i, st, u->incarnation) != 0)
         return -1;
     if (st == GOSSIP_DEAD || st == GOSSIP_LEFT)

@@ -240,7 +240,7 @@ int probe_on_ping_req(struct gossip *g, const Nodectl__GossipPacket *p,
                       const struct gossip_addr *from) {
     struct gossip_addr to;
     if (!addr_from_wire(p->target_ip, p->target_port, &to)) {
-        g->bad_packets++;
+        reject_count(&g->rejects, GOSSIP_REJECT_ADDRESS);
         return 0;
     }
     if (g->n_relays == GOSSIP_RELAYS_MAX)

@@ -16,6 +16,7 @@
  * probes one random dead member, as Serf's reconnect does, so that two
  * sides of a healed partition find each other again, until it is reaped
  * (Serf's reconnect_timeout; gossip_members.c). */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,13 +268,16 @@ static bool want_record(struct gossip *g, uint64_t id, uint64_t version, uint32_
     return reassembly_start(g, id, version, total, peer, owner, oom) != GOSSIP_NONE;
 }
 
+/* p has at most GOSSIP_PKT_MEMBERS members (gossip_receive refuses more),
+ * so want[] holds one per member; the loop bound says so again. */
 int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
                         const struct gossip_addr *from) {
     uint64_t want[GOSSIP_PKT_MEMBERS];
     size_t n_want = 0;
     uint32_t known = g->n;
     bool joining = p->reply && !g->joined;
-    for (size_t k = 0; k < p->n_members; k++) {
+    assert(p->n_members <= GOSSIP_PKT_MEMBERS);
+    for (size_t k = 0; k < p->n_members && n_want < GOSSIP_PKT_MEMBERS; k++) {
         Nodectl__GossipMember u = *p->members[k];
         uint32_t i = member_find(g, u.id);
         /* memberlist's mergeState: a peer's "dead" becomes our suspicion,
@@ -324,6 +328,13 @@ int records_on_want(struct gossip *g, const Nodectl__GossipPacket *p,
         uint32_t i = member_find(g, p->want[k]);
         if (i == GOSSIP_NONE || !g->m[i].record)
             continue;
+        /* One answer per record, however often the packet names it: a
+         * small want must not draw many copies of a large record. */
+        bool again = false;
+        for (size_t j = 0; j < k && !again; j++)
+            again = p->want[j] == p->want[k];
+        if (again)
+            continue;
         const struct member *m = &g->m[i];
         const struct gossip_blob *r = m->record;
         uint32_t off = 0;
@@ -370,7 +381,7 @@ int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
         return 0;
     if (r->total_len > GOSSIP_RECORD_MAX || r->offset > r->total_len ||
         r->data.len > r->total_len - r->offset) {
-        g->bad_packets++;
+        reject_count(&g->rejects, GOSSIP_REJECT_RECORD_SIZE);
         return 0;
     }
     bool owner = sender == r->id;
@@ -393,7 +404,7 @@ int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
     uint32_t expect = r->total_len - r->offset < GOSSIP_CHUNK ? r->total_len - r->offset
                                                               : GOSSIP_CHUNK;
     if (r->offset % GOSSIP_CHUNK != 0 || r->data.len != expect) {
-        g->bad_packets++;
+        reject_count(&g->rejects, GOSSIP_REJECT_PIECE);
         return 0;
     }
     if (s != GOSSIP_NONE && (g->reasm[s].version != r->version || g->reasm[s].total != r->total_len)) {

@@ -77,7 +77,7 @@ int gossip_add_members(struct gossip *g, int64_t now_ms, const struct gossip_mem
         return -1;
     if (g->now_ms < now_ms)
         g->now_ms = now_ms;
-    if (members_reserve(g, g->n + n) != 0)
+    if (n > GOSSIP_MEMBERS_MAX - g->n || members_reserve(g, g->n + (uint32_t)n) != 0)
         return -1;
     struct member *self = &g->m[g->self];
     for (size_t k = 0; k < n; k++) {
