@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "election.pb-c.h"
+
 static uint64_t id_of(int i) { return 0x1000 + (uint64_t)i; }
 
 void h_init(struct harness *h, int n, uint64_t seed, uint32_t heartbeat, uint32_t timeout) {
@@ -31,6 +33,19 @@ void h_free(struct harness *h) {
     for (size_t k = 0; k < h->nq; k++)
         free(h->q[k].data);
     free(h->q);
+    for (size_t k = 0; k < h->n_sent; k++)
+        free(h->sent[k].data);
+    free(h->sent);
+}
+
+static void remember(struct harness *h, int from, int to, const struct election_msg *m) {
+    if (h->n_sent == h->cap_sent) {
+        h->cap_sent = h->cap_sent ? 2 * h->cap_sent : 64;
+        h->sent = realloc(h->sent, h->cap_sent * sizeof *h->sent);
+    }
+    uint8_t *copy = malloc(m->len ? m->len : 1);
+    memcpy(copy, m->data, m->len);
+    h->sent[h->n_sent++] = (struct h_sent){from, to, copy, m->len};
 }
 
 void h_crash(struct harness *h, int i) {
@@ -46,6 +61,8 @@ void h_restart(struct harness *h, int i) {
 
 static void enqueue(struct harness *h, int from, const struct election_msg *m) {
     int to = (int)(m->to - id_of(0));
+    if (h->record)
+        remember(h, from, to, m);
     if (to < 0 || to >= h->n || h->cut[from][to] || prng_unit(&h->rng) < h->loss) {
         free(m->data);
         return;
@@ -72,6 +89,23 @@ static void drain(struct harness *h, int i) {
     struct election_msg m;
     while (election_next_msg(h->e[i], &m))
         enqueue(h, i, &m);
+}
+
+int h_sent_kind(const struct harness *h, size_t k) {
+    Nodectl__ElectionMsg *m = nodectl__election_msg__unpack(NULL, h->sent[k].len, h->sent[k].data);
+    int kind = m ? (int)m->kind : -1;
+    if (m)
+        nodectl__election_msg__free_unpacked(m, NULL);
+    return kind;
+}
+
+long h_find_sent(const struct harness *h, int kind, int from, int to) {
+    for (size_t k = h->n_sent; k-- > 0;) {
+        const struct h_sent *s = &h->sent[k];
+        if (s->from == from && (to < 0 || s->to == to) && h_sent_kind(h, k) == kind)
+            return (long)k;
+    }
+    return -1;
 }
 
 int h_lease_holder(const struct harness *h) {
@@ -111,6 +145,15 @@ static void check(struct harness *h) {
         fprintf(stderr, "%d leases at once at %lld ms\n", leases, (long long)h->now);
         h->violations++;
     }
+}
+
+void h_replay(struct harness *h, size_t k, int to) {
+    const struct h_sent *s = &h->sent[k];
+    if (!h->up[to])
+        return;
+    election_receive(h->e[to], h->now, id_of(s->from), s->data, s->len);
+    drain(h, to);
+    check(h);
 }
 
 void h_run(struct harness *h, int ms) {

@@ -15,11 +15,14 @@
  * their answers to its pre-vote) and then follows. Refusing a message is
  * the same as losing it, which the model (test/model) already allows:
  * safety does not depend on it. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "election_internal.h"
 #include "fence.h"
+
+_Static_assert(ELECTION_REJECT_REASONS <= REJECT_REASONS_MAX, "struct rejects holds every reason");
 
 const char *election_role_name(enum election_role r) {
     switch (r) {
@@ -114,6 +117,7 @@ struct election *election_new(const struct election_config *cfg,
         if (cfg->voters[i].id == cfg->self_id)
             e->self = i;
     }
+    e->boot = prng_next(&e->rng) | 1; /* never 0, which echoes nothing */
     e->hs = *hs;
     e->now = now_ms;
     e->role = ELECTION_FOLLOWER;
@@ -169,10 +173,19 @@ int election_receive(struct election *e, int64_t now_ms, uint64_t from, const ui
     e->oom = false;
     Nodectl__ElectionMsg *m = nodectl__election_msg__unpack(NULL, len, data);
     /* Only voters take part; a message must say who sent it truthfully (the
-     * transport authenticates the cluster, the driver names the sender). */
-    if (!m || m->from != from || election_voter_index(e, from) < 0 ||
-        from == e->cfg.self_id) {
-        e->bad++;
+     * transport authenticates the sender, the driver names it) and be
+     * meant for this voter: a message delivered to the wrong voter, by
+     * mistake or by a replay, is not its business. */
+    int v = m ? election_voter_index(e, from) : -1;
+    enum election_reject why = !m                                       ? ELECTION_REJECT_MALFORMED
+                               : m->from != from || v < 0 || from == e->cfg.self_id
+                                   ? ELECTION_REJECT_SENDER
+                               : m->to != e->cfg.self_id                ? ELECTION_REJECT_RECIPIENT
+                               : (unsigned)m->kind > NODECTL__ELECTION_KIND__ELECTION_TIMEOUT_NOW
+                                   ? ELECTION_REJECT_KIND
+                                   : ELECTION_REJECT_REASONS;
+    if (why != ELECTION_REJECT_REASONS) {
+        reject_count(&e->rejects, why);
         if (m)
             nodectl__election_msg__free_unpacked(m, NULL);
         return -1;
@@ -183,6 +196,13 @@ int election_receive(struct election *e, int64_t now_ms, uint64_t from, const ui
         nodectl__election_msg__free_unpacked(m, NULL);
         return 0;
     }
+    /* Remember the sender's clock to echo it back: a new start of the
+     * sender, or a newer reading of the same one. */
+    struct voter_state *vs = &e->v[v];
+    if (m->boot && (m->boot != vs->echo_boot || m->sent_ms > vs->echo_ms)) {
+        vs->echo_boot = m->boot;
+        vs->echo_ms = m->sent_ms;
+    }
     switch (m->kind) {
     case NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE: election_on_pre_vote(e, m); break;
     case NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE_RESP: election_on_pre_vote_resp(e, m); break;
@@ -191,7 +211,7 @@ int election_receive(struct election *e, int64_t now_ms, uint64_t from, const ui
     case NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT: election_on_heartbeat(e, m); break;
     case NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT_RESP: election_on_heartbeat_resp(e, m); break;
     case NODECTL__ELECTION_KIND__ELECTION_TIMEOUT_NOW: election_on_timeout_now(e, m); break;
-    default: e->bad++; break;
+    default: assert(!"kind checked above"); break;
     }
     nodectl__election_msg__free_unpacked(m, NULL);
     return e->oom ? -1 : 0;
@@ -235,7 +255,25 @@ bool election_next_msg(struct election *e, struct election_msg *out) {
 enum election_role election_role(const struct election *e) { return e->role; }
 uint64_t election_term(const struct election *e) { return e->hs.term; }
 uint64_t election_leader(const struct election *e) { return e->leader; }
-uint64_t election_bad_messages(const struct election *e) { return e->bad; }
+uint64_t election_bad_messages(const struct election *e) { return e->rejects.total; }
+const struct rejects *election_rejects(const struct election *e) { return &e->rejects; }
+
+const char *election_reject_name(unsigned r) {
+    switch ((enum election_reject)r) {
+    case ELECTION_REJECT_MALFORMED: return "a message that does not decode";
+    case ELECTION_REJECT_SENDER: return "a message not from another voter, or naming another "
+                                        "sender";
+    case ELECTION_REJECT_RECIPIENT: return "a message addressed to another voter";
+    case ELECTION_REJECT_KIND: return "a message of an unknown kind";
+    case ELECTION_REJECT_UNECHOED: return "a heartbeat that echoes no recent message of ours "
+                                          "(replayed, or long delayed)";
+    case ELECTION_REJECT_OLD_HEARTBEAT: return "a heartbeat no newer than one already taken "
+                                               "from that leader";
+    case ELECTION_REJECT_REASONS: break;
+    }
+    return "unknown";
+}
+
 uint64_t election_refused_terms(const struct election *e) { return e->refused_terms; }
 
 void election_observe_term(struct election *e, uint64_t from, uint64_t term) {

@@ -15,13 +15,21 @@
  * makes this node refuse to vote or lead until a save succeeds again.
  *
  * Why no second leader can be elected while a lease holds: see
- * election_lease.c. */
+ * election_lease.c.
+ *
+ * Messages may be lost, delayed, duplicated, replayed later and delivered
+ * to the wrong voter: each names its sender and recipient, and is ignored
+ * (and counted) by any other; a vote counts for the candidate and term it
+ * names; a heartbeat makes a follower sticky only when it echoes a recent
+ * message of that follower (proto/election.proto). */
 #ifndef NODECTL_ELECTION_H
 #define NODECTL_ELECTION_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/reject.h"
 
 #define ELECTION_VOTERS_MAX 9
 /* How far above the term a quorum of voters shows a message's term may be
@@ -103,6 +111,19 @@ uint64_t election_leader(const struct election *e); /* 0: unknown */
  * enough that no other leader can exist: only then may it act. */
 bool election_has_lease(const struct election *e, int64_t now_ms);
 int64_t election_lease_until(const struct election *e);
+/* Why a message was refused (counted by reason). */
+enum election_reject {
+    ELECTION_REJECT_MALFORMED,    /* does not decode as an ElectionMsg */
+    ELECTION_REJECT_SENDER,       /* not from another voter, or it names another sender */
+    ELECTION_REJECT_RECIPIENT,    /* addressed to another voter */
+    ELECTION_REJECT_KIND,         /* an unknown kind */
+    ELECTION_REJECT_UNECHOED,     /* a heartbeat that echoes no recent message of ours */
+    ELECTION_REJECT_OLD_HEARTBEAT, /* a heartbeat no newer than one taken from that leader */
+    ELECTION_REJECT_REASONS,
+};
+const char *election_reject_name(unsigned r);
+const struct rejects *election_rejects(const struct election *e);
+/* Every refusal, whatever the reason. */
 uint64_t election_bad_messages(const struct election *e);
 uint64_t election_refused_terms(const struct election *e);
 /* The highest term a message may carry now. */

@@ -14,6 +14,10 @@ struct voter_state {
     bool granted;          /* (pre-)vote granted in the current campaign */
     int64_t acked_sent_ms; /* leader: newest heartbeat (by send time) it acknowledged */
     uint64_t shown;        /* the highest term it showed, in a message or its record */
+    /* The newest (boot, sent_ms) heard from this voter, echoed in every
+     * message sent to it (0, 0: none). */
+    uint64_t echo_boot;
+    int64_t echo_ms;
 };
 
 struct election {
@@ -21,6 +25,7 @@ struct election {
     struct prng rng;
     size_t self;
     struct voter_state v[ELECTION_VOTERS_MAX];
+    uint64_t boot; /* drawn at election_new: which start of this node a clock reading is of */
     struct election_hard_state hs; /* in memory; ahead of the disk while dirty */
     bool dirty;
     bool disabled;
@@ -28,7 +33,11 @@ struct election {
     uint64_t leader;
     int64_t now;
     int64_t campaign_at;          /* follower and candidates: when to (re)campaign */
-    int64_t leader_contact;       /* last heartbeat from the current leader */
+    int64_t leader_contact;       /* last heartbeat taken from the current leader */
+    /* The last heartbeat taken: a later one of the same leader and term
+     * must be newer (election_on_heartbeat). */
+    uint64_t hb_term, hb_leader;
+    int64_t hb_sent_ms;
     uint64_t proposed_term;       /* pre-candidate */
     bool transfer;                /* this campaign follows a TIMEOUT_NOW */
     int64_t leader_since;
@@ -36,7 +45,7 @@ struct election {
     int64_t lease_until;
     struct election_msg *out;
     size_t n_out, cap_out;
-    uint64_t bad;
+    struct rejects rejects;
     uint64_t refused_terms;
     /* A message could not be queued (out of memory). Sticky, like ferror:
      * the input that caused it reports -1, and the peers see a lost
@@ -68,11 +77,16 @@ void election_check_quorum(struct election *e);
 void election_on_timeout_now(struct election *e, const Nodectl__ElectionMsg *m);
 void election_prefer(struct election *e);
 
-/* election_wire.c: queue one message (to every other voter); out of memory
- * sets e->oom. */
+/* election_wire.c: queue one message (to every other voter), stamped
+ * with this node's clock and the recipient's echo; out of memory sets
+ * e->oom. */
 void election_send(struct election *e, uint64_t to, Nodectl__ElectionKind kind, uint64_t term,
-                   bool granted, int64_t sent_ms, bool transfer);
+                   bool granted, bool transfer);
 void election_broadcast(struct election *e, Nodectl__ElectionKind kind, uint64_t term,
-                        int64_t sent_ms, bool transfer);
+                        bool transfer);
+/* The same with the echo given: a heartbeat's answer echoes that heartbeat. */
+void election_send_echo(struct election *e, uint64_t to, Nodectl__ElectionKind kind,
+                        uint64_t term, bool granted, bool transfer, uint64_t echo_boot,
+                        int64_t echo_ms);
 
 #endif

@@ -19,7 +19,22 @@
  * quartz clocks show (about 1e-4). Transfer gives the lease up first: the
  * leader stops acting before it sends TIMEOUT_NOW, the only message that lets
  * voters ignore stickiness. A leader that cannot persist its state (disk full,
- * read-only) is disabled and holds no lease. */
+ * read-only) is disabled and holds no lease.
+ *
+ * Stickiness is a promise about a leader heard *now* (Raft section 4.2.3:
+ * "heard from a current leader"), and a heartbeat may be replayed long after
+ * its leader died: taken, one captured heartbeat resent every 400 ms kept
+ * every voter refusing votes, and the cluster leaderless. So a follower
+ * takes a heartbeat (becomes sticky, resets its timer, acknowledges) only
+ * when it echoes the follower's own clock from a message the follower sent
+ * within an election timeout, in its current start (echo_boot, echo_ms),
+ * and is newer than the last heartbeat taken from that leader in that term.
+ * A replay then works for at most an election timeout after the follower's
+ * message it echoes. Any other heartbeat only teaches its term; the answer,
+ * not granted, carries the follower's clock, so the leader's next
+ * heartbeat echoes it. Refusing a heartbeat never endangers the lease: the
+ * leader counts only granted acknowledgements, and a follower grants only
+ * a heartbeat it took, becoming sticky from the moment it took it. */
 #include "election_internal.h"
 
 /* The newest send time that at least a quorum (the leader counting itself
@@ -42,25 +57,56 @@ static int64_t quorum_acked(const struct election *e) {
 void election_heartbeat(struct election *e) {
     e->v[e->self].acked_sent_ms = e->now;
     e->next_heartbeat = e->now + e->cfg.heartbeat_ms;
-    election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT, e->hs.term, e->now, false);
+    election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT, e->hs.term, false);
     /* A single voter is its own majority. */
     if (election_quorum(e) == 1)
         e->lease_until = e->now + e->cfg.election_timeout_ms - e->cfg.lease_margin_ms;
 }
 
+/* A heartbeat from a leader heard now: it echoes a recent message of this
+ * node's current start, and is newer than the last one taken. */
+static bool heartbeat_fresh(struct election *e, const Nodectl__ElectionMsg *m) {
+    if (m->echo_boot != e->boot || m->echo_ms > e->now ||
+        e->now - m->echo_ms >= (int64_t)e->cfg.election_timeout_ms) {
+        reject_count(&e->rejects, ELECTION_REJECT_UNECHOED);
+        return false;
+    }
+    if (m->term == e->hb_term && m->from == e->hb_leader && m->sent_ms <= e->hb_sent_ms) {
+        reject_count(&e->rejects, ELECTION_REJECT_OLD_HEARTBEAT);
+        return false;
+    }
+    return true;
+}
+
+/* The answer to heartbeat m echoes it: granted, the leader times its lease
+ * from m's send time. It also carries our clock, for the leader's next
+ * heartbeat to echo. */
+static void answer_heartbeat(struct election *e, const Nodectl__ElectionMsg *m, bool granted) {
+    election_send_echo(e, m->from, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT_RESP, e->hs.term,
+                       granted, false, m->boot, m->sent_ms);
+}
+
 void election_on_heartbeat(struct election *e, const Nodectl__ElectionMsg *m) {
     if (m->term < e->hs.term) {
         /* A deposed leader: tell it the current term so it steps down. */
-        election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT_RESP, e->hs.term,
-                      false, m->sent_ms, false);
+        answer_heartbeat(e, m, false);
+        return;
+    }
+    if (!heartbeat_fresh(e, m)) {
+        /* Only its term is news. */
+        if (m->term > e->hs.term)
+            election_become_follower(e, m->term, m->from);
+        answer_heartbeat(e, m, false);
         return;
     }
     if (m->term > e->hs.term || e->role != ELECTION_FOLLOWER || e->leader != m->from)
         election_become_follower(e, m->term, m->from);
+    e->hb_term = m->term;
+    e->hb_leader = m->from;
+    e->hb_sent_ms = m->sent_ms;
     e->leader_contact = e->now;
     election_reset_timer(e);
-    election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_HEARTBEAT_RESP, e->hs.term, true,
-                  m->sent_ms, false);
+    answer_heartbeat(e, m, true);
 }
 
 void election_on_heartbeat_resp(struct election *e, const Nodectl__ElectionMsg *m) {
@@ -68,13 +114,15 @@ void election_on_heartbeat_resp(struct election *e, const Nodectl__ElectionMsg *
         election_become_follower(e, m->term, 0);
         return;
     }
-    if (e->role != ELECTION_LEADER || m->term != e->hs.term || !m->granted)
+    if (e->role != ELECTION_LEADER || m->term != e->hs.term || !m->granted ||
+        m->echo_boot != e->boot)
         return;
     struct voter_state *v = &e->v[election_voter_index(e, m->from)];
-    /* Reordered or duplicated acks cannot move the lease backwards, and an
-     * ack of a heartbeat not sent yet (a forged or corrupt time) counts as
+    /* The acknowledgement echoes the heartbeat's send time (our clock).
+     * Reordered or duplicated acks cannot move the lease backwards, and an
+     * ack of a time not reached yet (a forged or corrupt time) counts as
      * now. */
-    int64_t sent = m->sent_ms > e->now ? e->now : m->sent_ms;
+    int64_t sent = m->echo_ms > e->now ? e->now : m->echo_ms;
     if (sent > v->acked_sent_ms)
         v->acked_sent_ms = sent;
     int64_t base = quorum_acked(e);
@@ -133,7 +181,7 @@ int election_transfer(struct election *e, int64_t now_ms, uint64_t to) {
     e->oom = false;
     e->lease_until = NEVER; /* stop acting before anyone may vote freely */
     election_send(e, e->v[idx].id, NODECTL__ELECTION_KIND__ELECTION_TIMEOUT_NOW, e->hs.term, false,
-                  0, true);
+                  true);
     /* Follow: the target's VOTE (transfer) will be granted, and if it never
      * comes, this node campaigns again after a timeout. */
     e->role = ELECTION_FOLLOWER;

@@ -34,7 +34,7 @@ static void start_vote(struct election *e) {
     if (granted(e) >= election_quorum(e))
         election_become_leader(e);
     else
-        election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_VOTE, e->hs.term, 0, e->transfer);
+        election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_VOTE, e->hs.term, e->transfer);
 }
 
 void election_campaign(struct election *e, bool pre, bool transfer) {
@@ -51,14 +51,13 @@ void election_campaign(struct election *e, bool pre, bool transfer) {
     if (granted(e) >= election_quorum(e))
         start_vote(e);
     else
-        election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE, e->proposed_term, 0,
-                           false);
+        election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE, e->proposed_term, false);
 }
 
 void election_on_pre_vote(struct election *e, const Nodectl__ElectionMsg *m) {
     bool grant = !e->disabled && m->term > e->hs.term && !election_sticky(e);
     election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE_RESP,
-                  grant ? m->term : e->hs.term, grant, 0, false);
+                  grant ? m->term : e->hs.term, grant, false);
 }
 
 void election_on_pre_vote_resp(struct election *e, const Nodectl__ElectionMsg *m) {
@@ -79,7 +78,7 @@ void election_on_vote(struct election *e, const Nodectl__ElectionMsg *m) {
      * even adopting its term, unless the leader itself asked for it
      * (leadership transfer). */
     if (!m->transfer && election_sticky(e) && m->term > e->hs.term) {
-        election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_VOTE_RESP, e->hs.term, false, 0,
+        election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_VOTE_RESP, e->hs.term, false,
                       false);
         return;
     }
@@ -91,10 +90,11 @@ void election_on_vote(struct election *e, const Nodectl__ElectionMsg *m) {
         election_set_term(e, e->hs.term, m->from);
         election_reset_timer(e);
     }
-    election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_VOTE_RESP, e->hs.term, grant, 0,
-                  false);
+    election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_VOTE_RESP, e->hs.term, grant, false);
 }
 
+/* A vote counts for the candidate it names (election_receive refuses one
+ * addressed to another) in the term it names. */
 void election_on_vote_resp(struct election *e, const Nodectl__ElectionMsg *m) {
     if (m->term > e->hs.term) {
         election_become_follower(e, m->term, 0);

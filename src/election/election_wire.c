@@ -1,16 +1,29 @@
 /* Election messages as protobuf, queued for the driver. */
+#include <assert.h>
 #include <stdlib.h>
 
 #include "election_internal.h"
 
 void election_send(struct election *e, uint64_t to, Nodectl__ElectionKind kind, uint64_t term,
-                   bool granted, int64_t sent_ms, bool transfer) {
+                   bool granted, bool transfer) {
+    int v = election_voter_index(e, to);
+    assert(v >= 0);
+    election_send_echo(e, to, kind, term, granted, transfer, e->v[v].echo_boot, e->v[v].echo_ms);
+}
+
+void election_send_echo(struct election *e, uint64_t to, Nodectl__ElectionKind kind,
+                        uint64_t term, bool granted, bool transfer, uint64_t echo_boot,
+                        int64_t echo_ms) {
     Nodectl__ElectionMsg m = NODECTL__ELECTION_MSG__INIT;
     m.kind = kind;
     m.term = term;
     m.from = e->cfg.self_id;
+    m.to = to;
     m.granted = granted;
-    m.sent_ms = sent_ms;
+    m.sent_ms = e->now;
+    m.boot = e->boot;
+    m.echo_boot = echo_boot;
+    m.echo_ms = echo_ms;
     m.transfer = transfer;
     if (e->n_out == e->cap_out) {
         size_t cap = e->cap_out ? 2 * e->cap_out : 16;
@@ -33,8 +46,8 @@ void election_send(struct election *e, uint64_t to, Nodectl__ElectionKind kind, 
 }
 
 void election_broadcast(struct election *e, Nodectl__ElectionKind kind, uint64_t term,
-                        int64_t sent_ms, bool transfer) {
+                        bool transfer) {
     for (size_t i = 0; i < e->cfg.n_voters; i++)
         if (i != e->self)
-            election_send(e, e->v[i].id, kind, term, false, sent_ms, transfer);
+            election_send(e, e->v[i].id, kind, term, false, transfer);
 }

@@ -28,7 +28,7 @@ if grep -q -e "Search not completed" -e "max search depth too small" pan.out; th
 fi
 
 # Negative variants: a counterexample within a short depth is enough.
-for v in NO_RESTART_STICKY NO_STICKY VOTE_NOT_PERSISTED; do
+for v in NO_RESTART_STICKY NO_STICKY VOTE_NOT_PERSISTED NO_ADDRESS_CHECK; do
     mkdir -p "neg-$v"
     (cd "neg-$v" && cp ../election.pml . &&
         spin -D$v -DT=3 -DMAXTERM=2 -DNMSG=2 -a election.pml >/dev/null &&

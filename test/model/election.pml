@@ -26,11 +26,22 @@
  * allowed (a node may be slow, paused or never tick), which only adds
  * behaviours to the C code's: a safety property shown here holds for it.
  *
+ * Every message names its recipient, and a voter refuses one addressed to
+ * another (election_receive): delivered to the wrong voter, a message is
+ * lost, which the network already does, so the positive model has no
+ * misdelivery step. A follower takes a heartbeat only when it echoes a
+ * recent message of the follower's (election_on_heartbeat); that depends
+ * on timing the model abstracts, so any heartbeat may be judged stale:
+ * then it only teaches its term and is answered "not granted".
+ *
  * Negative variants, each expected to violate a property (check.sh runs
  * them and fails if spin finds nothing, so the properties are not vacuous):
  *   -DNO_RESTART_STICKY   a restarted voter is not sticky      -> P2
  *   -DNO_STICKY           voters are never sticky              -> P2
  *   -DVOTE_NOT_PERSISTED  votedFor is lost in a crash          -> P3
+ *   -DNO_ADDRESS_CHECK    a message delivered to the wrong voter is taken
+ *                         as its own (a vote replayed to another
+ *                         candidate counts)                    -> P1
  */
 
 #ifndef T
@@ -367,11 +378,13 @@ inline on_vote_resp() {
     fi
 }
 
-/* election_on_heartbeat */
+/* election_on_heartbeat: a fresh heartbeat is taken; a stale one (it echoes
+ * no recent message of ours, or is no newer than the last taken: either
+ * choice may apply to any heartbeat here) only teaches its term. */
 inline on_heartbeat() {
     if
     :: m_term < term[x_r] -> send(HBR, x_r, m_from, term[x_r], 0, 0, m_age)
-    :: else ->
+    :: m_term >= term[x_r] ->
         if
         :: m_term > term[x_r] || role[x_r] != FOLLOWER || leader[x_r] != m_from + 1 ->
             become_follower(x_r, m_term, m_from + 1)
@@ -380,6 +393,9 @@ inline on_heartbeat() {
         contact[x_r] = 0;
         timer[x_r] = 0;
         send(HBR, x_r, m_from, term[x_r], 1, 0, m_age)
+    :: m_term >= term[x_r] ->
+        if :: m_term > term[x_r] -> become_follower(x_r, m_term, m_from + 1) :: else -> skip fi;
+        send(HBR, x_r, m_from, term[x_r], 0, 0, m_age)
     fi
 }
 
@@ -408,13 +424,14 @@ inline on_timeout_now() {
 }
 
 /* election_receive; keep = 1 delivers a copy and leaves the message in the
- * network (duplication). */
-inline deliver(k, keep) {
+ * network (duplication). dst: the voter it is delivered to, 3 for its
+ * addressee; only the negative variant NO_ADDRESS_CHECK delivers elsewhere. */
+inline deliver_to(k, keep, dst) {
     x_msg = net[k];
+    if :: dst == 3 -> x_r = (x_msg >> 8) & 3 :: else -> x_r = dst fi;
     if :: !keep -> net[k] = 0; sort_net() :: else -> skip fi;
     m_kind = (x_msg >> 12) & 7;
     m_from = (x_msg >> 10) & 3;
-    x_r = (x_msg >> 8) & 3;
     m_term = (x_msg >> 5) & 7;
     m_granted = (x_msg >> 4) & 1;
     m_transfer = (x_msg >> 3) & 1;
@@ -430,6 +447,8 @@ inline deliver(k, keep) {
     fi
 }
 
+#define deliver(k, keep) deliver_to(k, keep, 3)
+
 #define NODE(i) \
     :: d_step { role[i] != LEADER && timer[i] >= T && term[i] < MAXTERM -> campaign(i); inv() } \
     :: d_step { role[i] == LEADER -> heartbeat(i); inv() } \
@@ -440,10 +459,20 @@ inline deliver(k, keep) {
 #define TRANSFER(i, j) \
     :: d_step { role[i] == LEADER -> transfer(i, j); inv() }
 
+#ifdef NO_ADDRESS_CHECK
+/* A copy delivered to a voter other than the addressee and the sender,
+ * who takes it as its own. */
+#define MISDELIVER(k) \
+    :: d_step { net[k] != 0 -> deliver_to(k, 1, 3 - ((net[k] >> 8) & 3) - ((net[k] >> 10) & 3)); inv() }
+#else
+#define MISDELIVER(k)
+#endif
+
 #define MSG(k) \
     :: d_step { net[k] != 0 -> deliver(k, 0); inv() } \
     :: d_step { net[k] != 0 -> deliver(k, 1); inv() } \
-    :: d_step { net[k] != 0 -> net[k] = 0; sort_net(); skip }
+    :: d_step { net[k] != 0 -> net[k] = 0; sort_net(); skip } \
+    MISDELIVER(k)
 
 active proctype world() {
     d_step {
