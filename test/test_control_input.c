@@ -1,7 +1,8 @@
 /* Bad input on the control socket of a real agent: garbage, truncated
- * protobuf, unknown or empty request types, oversized messages. Each gets an
- * error answer (or, past the transport limit, is dropped), is logged once,
- * and the agent keeps serving. */
+ * protobuf, unknown or empty request types, oversized messages, fields out
+ * of bounds. Each gets an error answer (or, past the transport limit, is
+ * dropped), is counted in `nodectl status`, its reason is logged once, and
+ * the agent keeps serving. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,7 +85,7 @@ static void expect_error(const void *data, size_t len, Nodectl__ErrorCode code, 
     nodectl__response__free_unpacked(resp, NULL);
 }
 
-static void still_serves_status(void) {
+static Nodectl__Response *status(void) {
     Nodectl__Request req = NODECTL__REQUEST__INIT;
     Nodectl__StatusRequest st = NODECTL__STATUS_REQUEST__INIT;
     req.body_case = NODECTL__REQUEST__BODY_STATUS;
@@ -95,6 +96,11 @@ static void still_serves_status(void) {
     assert_non_null(resp);
     assert_null(resp->error);
     assert_int_equal(resp->body_case, NODECTL__RESPONSE__BODY_STATUS);
+    return resp;
+}
+
+static void still_serves_status(void) {
+    Nodectl__Response *resp = status();
     assert_string_equal(resp->status->node, "bad-input");
     nodectl__response__free_unpacked(resp, NULL);
 }
@@ -154,10 +160,57 @@ static void oversized_requests_are_refused_or_dropped(void **state) {
     still_serves_status();
 }
 
-static void each_bad_request_is_logged_once(void **state) {
-    /* The three earlier tests sent 5 refusable requests; run after them. */
-    assert_int_equal(count_lines_with(log_path, "control socket:"), 5);
-    assert_int_equal(count_lines_with(log_path, "malformed request"), 2);
+static void send_request(const Nodectl__Request *req, Nodectl__ErrorCode code, const char *text) {
+    size_t len = nodectl__request__get_packed_size(req);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    nodectl__request__pack(req, buf);
+    expect_error(buf, len, code, text);
+    free(buf);
+}
+
+/* Names longer than any host or VM has, or with a newline that would forge
+ * a log line, are refused before the agent acts on them. */
+static void fields_out_of_bounds_are_refused(void **state) {
+    char vm[300];
+    memset(vm, 'v', sizeof vm - 1);
+    vm[sizeof vm - 1] = '\0';
+    Nodectl__Request req = NODECTL__REQUEST__INIT;
+    Nodectl__MigrateRequest mig = NODECTL__MIGRATE_REQUEST__INIT;
+    mig.vm = vm;
+    mig.destination = "elsewhere";
+    req.body_case = NODECTL__REQUEST__BODY_MIGRATE;
+    req.migrate = &mig;
+    send_request(&req, NODECTL__ERROR_CODE__ERROR_MALFORMED, "migrate.vm");
+    Nodectl__DrainRequest dr = NODECTL__DRAIN_REQUEST__INIT;
+    dr.host = "bad-input\nerror: forged";
+    dr.drain = true;
+    req.body_case = NODECTL__REQUEST__BODY_DRAIN;
+    req.drain = &dr;
+    send_request(&req, NODECTL__ERROR_CODE__ERROR_MALFORMED, "drain.host");
+    still_serves_status();
+}
+
+static uint64_t refused(const Nodectl__StatusReply *st, const char *component, const char *reason) {
+    for (size_t i = 0; i < st->n_rejected; i++)
+        if (strcmp(st->rejected[i]->component, component) == 0 &&
+            strstr(st->rejected[i]->reason, reason))
+            return st->rejected[i]->count;
+    return 0;
+}
+
+static void bad_requests_are_counted_and_each_reason_logged_once(void **state) {
+    /* The earlier tests sent 2 malformed, 2 unknown, 1 oversized request
+     * and 2 with fields out of bounds; run after them. */
+    Nodectl__Response *resp = status();
+    assert_int_equal(refused(resp->status, "control socket", "does not decode"), 2);
+    assert_int_equal(refused(resp->status, "control socket", "unknown type"), 2);
+    assert_int_equal(refused(resp->status, "control socket", "larger than"), 1);
+    assert_int_equal(refused(resp->status, "control socket", "field out of bounds"), 2);
+    nodectl__response__free_unpacked(resp, NULL);
+    assert_int_equal(count_lines_with(log_path, "control socket: refused input"), 4);
+    assert_int_equal(count_lines_with(log_path, "malformed request"), 1);
+    assert_int_equal(count_lines_with(log_path, "forged"), 0);
 }
 
 int main(void) {
@@ -165,7 +218,8 @@ int main(void) {
         cmocka_unit_test(garbage_and_truncated_requests_are_refused),
         cmocka_unit_test(empty_and_unknown_request_types_are_refused),
         cmocka_unit_test(oversized_requests_are_refused_or_dropped),
-        cmocka_unit_test(each_bad_request_is_logged_once),
+        cmocka_unit_test(fields_out_of_bounds_are_refused),
+        cmocka_unit_test(bad_requests_are_counted_and_each_reason_logged_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

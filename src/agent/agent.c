@@ -147,7 +147,7 @@ static int run(struct agent *a, int sigfd) {
             return -1;
         }
         if (fds[FD_CONTROL].revents & POLLIN)
-            control_server_serve(a->ctl, agent_handle_request, a);
+            control_server_serve(a->ctl, agent_check_request, agent_handle_request, a);
         if (fds[FD_PLAN].revents & POLLIN)
             agent_leader_plan_done(a);
         /* A domain started, stopped or moved: show it now, not at the next

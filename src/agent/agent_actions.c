@@ -277,11 +277,18 @@ static void receive(struct agent *a, const struct command *c, const char *from) 
  * issuer, a grant request as its target, and a grant must come from the
  * command's issuer (host_guard_on_grant), so that no host can issue, ask
  * or grant in another's name. */
+/* A frame out of bounds (command_msg_decode, message_check_command) is
+ * counted and logged once per reason and sender. */
 void agent_command_frame(struct agent *a, const struct frame_msg *msg) {
+    struct cluster *c = &a->cluster;
     struct command_msg m;
     char why[128];
-    if (command_msg_decode(msg->payload, msg->len, &m, why, sizeof why) != 0) {
-        log_warn("command frame from %s refused: %s", msg->sender, why);
+    enum message_reject reason = MESSAGE_REJECT_MALFORMED;
+    const char *field = why;
+    if (command_msg_decode(msg->payload, msg->len, &m, why, sizeof why) != 0 ||
+        (m.kind == COMMAND_MSG_COMMAND && (field = message_check_command(&m.command, &reason)))) {
+        reject_count(&c->command_rejects, reason);
+        reject_log_new(&c->command_log, &c->command_rejects, msg->sender, field);
         return;
     }
     switch (m.kind) {

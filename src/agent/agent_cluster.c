@@ -267,6 +267,12 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
     uint8_t *snap = (uint8_t *)read_small_file(path, SNAPSHOT_MAX, &snap_len);
     if (!snap && errno != ENOENT)
         log_warn("membership snapshot %s: %s; starting without it", path, strerror(errno));
+    c->gossip_log = (struct reject_log){.component = "gossip",
+                                        .reason_name = gossip_reject_name};
+    c->record_log = (struct reject_log){.component = "host record",
+                                        .reason_name = message_reject_name};
+    c->command_log = (struct reject_log){.component = "command",
+                                         .reason_name = message_reject_name};
     uint32_t inc = snap ? snapshot_incarnation(snap, snap_len, c->self_id) + 1 : 0;
     uint64_t now = agent_clock_ms();
     c->gossip = gossip_new(&gcfg, c->self_id, &self_addr, inc, prng_next(&c->rng), (int64_t)now);
@@ -287,6 +293,7 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
         else
             log_info("membership snapshot: %zu members remembered, incarnation %u",
                      gossip_member_count(c->gossip), inc);
+        reject_log_new(&c->record_log, &c->record_rejects, path, c->record_field);
         free(snap);
     }
     if (cfg->discovery) {
@@ -442,9 +449,13 @@ void cluster_run(struct agent *a, uint64_t now) {
         if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0) {
             /* The frame's certificate names the sender (insecure: its
              * claim): gossip believes the packet only from that member. */
+            uint64_t refused = gossip_bad_packets(c->gossip);
             gossip_receive(c->gossip, (int64_t)now, member_id(msg.sender), &from, msg.payload,
                            msg.len);
             report_refusals(a, msg.sender);
+            if (gossip_bad_packets(c->gossip) != refused)
+                reject_log_new(&c->gossip_log, gossip_rejects(c->gossip), msg.sender, NULL);
+            reject_log_new(&c->record_log, &c->record_rejects, msg.sender, c->record_field);
         } else if (msg.channel == CHANNEL_ELECTION) {
             leadership_receive(a, now, &msg);
         } else if (msg.channel == CHANNEL_COMMAND) {

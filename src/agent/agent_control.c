@@ -111,6 +111,44 @@ static void members_free(Nodectl__Member **list, size_t n) {
     free(list);
 }
 
+/* Appends a component's reasons counted at least once; -1 when out of
+ * memory. */
+static int add_rejections(Nodectl__StatusReply *st, const char *component,
+                          const struct rejects *r, const char *(*name)(unsigned)) {
+    for (unsigned i = 0; i < REJECT_REASONS_MAX; i++) {
+        if (!r->n[i])
+            continue;
+        Nodectl__Rejection **grown = realloc(st->rejected, (st->n_rejected + 1) * sizeof *grown);
+        if (!grown)
+            return -1;
+        st->rejected = grown;
+        Nodectl__Rejection *x = malloc(sizeof *x);
+        if (!x)
+            return -1;
+        nodectl__rejection__init(x);
+        st->rejected[st->n_rejected++] = x;
+        x->count = r->n[i];
+        if (!(x->component = strdup(component)) || !(x->reason = strdup(name(i))))
+            return -1;
+    }
+    return 0;
+}
+
+/* Every refusal of input out of bounds, by component and reason (frames
+ * refused are counted by security_to_status). */
+static int rejections(struct agent *a, Nodectl__StatusReply *st) {
+    const struct cluster *c = &a->cluster;
+    return add_rejections(st, "gossip", gossip_rejects(c->gossip), gossip_reject_name) ||
+           add_rejections(st, "host record", &c->record_rejects, message_reject_name) ||
+           add_rejections(st, "command", &c->command_rejects, message_reject_name) ||
+           (a->lead.election && add_rejections(st, "election", election_rejects(a->lead.election),
+                                               election_reject_name)) ||
+           add_rejections(st, "control socket", control_server_rejects(a->ctl),
+                          control_reject_name)
+               ? -1
+               : 0;
+}
+
 static Nodectl__Response *status_reply(struct agent *a) {
     Nodectl__StatusReply *st = malloc(sizeof *st);
     if (!st)
@@ -140,7 +178,7 @@ static Nodectl__Response *status_reply(struct agent *a) {
         st->n_warnings = 1;
     if (!st->members || !st->cluster || !st->node || !st->node_id.data || !st->role ||
         !st->leader || (a->lead.warning[0] && !st->n_warnings) ||
-        security_to_status(a, st) != 0) {
+        security_to_status(a, st) != 0 || rejections(a, st) != 0) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;
     }
@@ -480,6 +518,14 @@ static Nodectl__Response *drain(struct agent *a, const Nodectl__DrainRequest *re
         return NULL;
     }
     return resp;
+}
+
+const char *agent_check_request(const Nodectl__Request *req, const char **reason) {
+    enum message_reject why;
+    const char *field = message_check_request(req, &why);
+    if (field)
+        *reason = message_reject_name(why);
+    return field;
 }
 
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) {

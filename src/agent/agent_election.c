@@ -113,6 +113,8 @@ static void see_term(struct agent *a, uint64_t term) {
 
 int leadership_open(struct agent *a, char *err, size_t errlen) {
     struct leadership *l = &a->lead;
+    l->election_log = (struct reject_log){.component = "election",
+                                          .reason_name = election_reject_name};
     char path[PATH_MAX];
     state_path(a, TERM_FILE, path, sizeof path);
     if (load_highest_term(path, &l->fence.highest) != 0) {
@@ -398,6 +400,7 @@ void leadership_receive(struct agent *a, uint64_t now, const struct frame_msg *m
                  "quorum of the candidates shows (counted as election_term_implausible; further "
                  "ones are not logged)", l->voter_name[v], ELECTION_TERM_STEP);
     l->election_refused_seen = refused;
+    reject_log_new(&l->election_log, election_rejects(l->election), msg->sender, NULL);
     flush(a);
     update_view(a, now);
 }

@@ -12,6 +12,7 @@
 #include "common/backoff.h"
 #include "common/config.h"
 #include "common/prng.h"
+#include "common/reject.h"
 #include "election/election.h"
 #include "election/fence.h"
 #include "gossip/gossip.h"
@@ -22,6 +23,7 @@
 #include "host/host_offcheck.h"
 #include "hv/hv.h"
 #include "leader/executor.h"
+#include "message_check.h"
 #include "placement/placement.h"
 #include "rebalance/rebalance.h"
 #include "net/control.h"
@@ -92,6 +94,12 @@ struct cluster {
     /* Gossip's refusals logged so far, by reason (once each). */
     uint32_t refusals_reported;
     uint64_t refusals_seen[GOSSIP_REFUSALS];
+    struct reject_log gossip_log;
+    /* Records and commands refused by message_check.c, by reason; the
+     * field at fault in the last record refused. */
+    struct rejects record_rejects, command_rejects;
+    const char *record_field;
+    struct reject_log record_log, command_log;
 };
 
 /* The election as this host takes part in it or follows it
@@ -111,12 +119,14 @@ struct leadership {
     uint64_t stale_refused;
     uint64_t next_observe_ms;
     uint64_t election_refused_seen; /* election_refused_terms already logged */
+    struct reject_log election_log;
 };
 
 /* A command this host carried out or refused, and its outcome, as its
  * record shows it (agent_actions.c). */
 enum action_state { ACTION_RUNNING, ACTION_SUCCEEDED, ACTION_FAILED, ACTION_ABORTED, ACTION_REFUSED };
 #define ACTIONS_MAX 32
+_Static_assert(ACTIONS_MAX <= MSG_RECORD_ACTIONS_MAX, "every action fits a record");
 struct action {
     bool used;
     char id[COMMAND_ID_MAX];
@@ -394,6 +404,8 @@ void agent_rebalance(struct agent *a, uint64_t now_ms);
 
 /* agent_control.c */
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req);
+/* control_check: a request's fields within message_limits.h. */
+const char *agent_check_request(const Nodectl__Request *req, const char **reason);
 
 /* agent_cluster.c. cluster_open returns 0, or -1 with a message in err and
  * *usage set when the configuration (key, addresses, timing) is at fault. */

@@ -55,7 +55,10 @@ Nodectl__HostRecord *agent_member_record(struct agent *a, const struct gossip_me
     struct signed_record sr;
     if (!m->record_len || !signed_record_parse(m->record, m->record_len, &sr))
         return NULL;
-    return nodectl__host_record__unpack(NULL, sr.len, sr.record);
+    /* Gossip keeps only records that passed agent_record_verify: no count
+     * here, where every record is decoded again and again. */
+    const char *field;
+    return message_record_decode(sr.record, sr.len, NULL, &field);
 }
 
 Nodectl__HostRecord *agent_record_named(struct agent *a, const char *name) {
@@ -112,10 +115,13 @@ bool agent_record_verify(void *ctx, uint64_t id, uint64_t version, const uint8_t
         record_refused(a, id, owner.name, signed_record_result_name(r));
         return false;
     }
-    Nodectl__HostRecord *rec = nodectl__host_record__unpack(NULL, sr.len, sr.record);
+    /* Within the bounds of message_limits.h (counted by reason, the field
+     * at fault kept for the log), then the owner's. */
+    Nodectl__HostRecord *rec = message_record_decode(sr.record, sr.len, &a->cluster.record_rejects,
+                                                     &a->cluster.record_field);
     const char *why = NULL;
     if (!rec)
-        why = "the record does not decode";
+        why = "the record does not decode within its bounds";
     else if (!a->cfg.insecure && strcmp(rec->name, owner.name) != 0)
         why = "the record names another host than its certificate";
     else if (signed_record_member_id(rec->name) != id)

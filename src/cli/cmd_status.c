@@ -58,13 +58,19 @@ static int print_json(const Nodectl__StatusReply *st) {
     json_t *warnings = json_array();
     for (size_t i = 0; i < st->n_warnings; i++)
         json_array_append_new(warnings, json_string(st->warnings[i]));
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:o, s:o}",
+    json_t *rejected = json_array();
+    for (size_t i = 0; i < st->n_rejected; i++)
+        json_array_append_new(rejected,
+                              json_pack("{s:s, s:s, s:I}", "component", st->rejected[i]->component,
+                                        "reason", st->rejected[i]->reason, "count",
+                                        (json_int_t)st->rejected[i]->count));
+    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:o, s:I, s:I, s:o, s:o, s:o}",
                              "cluster", st->cluster, "node", st->node, "node_id", id, "role",
                              st->role, "disabled", st->disabled, "lease", st->lease, "leader",
                              st->leader[0] ? json_string(st->leader) : json_null(), "term",
                              (json_int_t)st->term, "stale_commands_refused",
                              (json_int_t)st->stale_commands_refused, "warnings", warnings,
-                             "members", members);
+                             "rejected", rejected, "members", members);
     if (root) {
         json_object_set_new(root, "boot_epoch", json_integer((json_int_t)st->boot_epoch));
         json_object_set_new(root, "frames", counters_json(st->frames, st->n_frames));
@@ -102,6 +108,9 @@ static void print_table(const Nodectl__StatusReply *st) {
     print_refusals("messages refused: ", st->refused, st->n_refused);
     for (size_t i = 0; i < st->n_warnings; i++)
         printf("WARNING: %s\n", st->warnings[i]);
+    for (size_t i = 0; i < st->n_rejected; i++)
+        printf("refused: %llu x %s: %s\n", (unsigned long long)st->rejected[i]->count,
+               st->rejected[i]->component, st->rejected[i]->reason);
     putchar('\n');
     printf("%-16s %-22s %-7s %-10s %6s %-21s %4s  %s\n", "NAME", "ADDRESS", "STATE", "ROLE",
            "CPU%", "MEMORY USED/TOTAL", "VMS", "HYPERVISOR");

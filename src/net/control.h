@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/reject.h"
 #include "control.pb-c.h"
 
 /* Requests larger than this are answered with ERROR_TOO_LARGE; the transport
@@ -22,6 +23,10 @@ struct control_server;
  * and then frees with protobuf_c_message_free_unpacked (so every field must
  * be heap-allocated with malloc), or NULL when out of memory. */
 typedef Nodectl__Response *(*control_handler)(void *ctx, const Nodectl__Request *req);
+/* The caller's bounds on a decoded request's fields, checked before the
+ * request is logged, authorized or handled: NULL when it is within them,
+ * else the field at fault, with what is wrong in *reason. */
+typedef const char *(*control_check)(const Nodectl__Request *req, const char **reason);
 
 /* Who may use the socket (control_access.h): group names from the
  * configuration's [control] section. */
@@ -44,9 +49,23 @@ void control_server_close(struct control_server *srv);
 /* A descriptor that polls readable when a request is waiting. */
 int control_server_fd(struct control_server *srv);
 /* Serves every request waiting now, without blocking. */
-void control_server_serve(struct control_server *srv, control_handler handler, void *ctx);
-/* Requests refused as malformed, too large or unknown, since start. */
-uint64_t control_server_bad_requests(const struct control_server *srv);
+void control_server_serve(struct control_server *srv, control_check check,
+                          control_handler handler, void *ctx);
+/* Why a request was refused before the handler saw it. */
+enum control_reject {
+    CONTROL_REJECT_TOO_LARGE, /* more than CONTROL_REQUEST_MAX bytes */
+    CONTROL_REJECT_MALFORMED, /* does not decode as a Request */
+    CONTROL_REJECT_UNKNOWN,   /* no body, or one this agent does not know */
+    CONTROL_REJECT_FIELD,     /* a field out of the caller's bounds (control_check) */
+    CONTROL_REJECT_REASONS,
+};
+const char *control_reject_name(unsigned r);
+/* The server's decoding of one request, without a socket (the fuzzer's
+ * entry): the request, or NULL with *why. */
+Nodectl__Request *control_request_decode(const uint8_t *data, size_t len,
+                                         enum control_reject *why);
+/* Requests refused by reason since start (logged once per reason). */
+const struct rejects *control_server_rejects(const struct control_server *srv);
 
 /* Sends req to the agent at path and waits up to timeout_ms for the reply.
  * Returns the unpacked Response (free with nodectl__response__free_unpacked),

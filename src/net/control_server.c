@@ -22,10 +22,41 @@ struct control_server {
     nng_socket sock;
     nng_listener listener;
     int fd;
-    uint64_t bad_requests;
+    struct rejects rejects;
+    struct reject_log log;
     struct control_policy policy;
     char admin_group[64]; /* its name, for errors; "" when there is none */
 };
+
+_Static_assert(CONTROL_REJECT_REASONS <= REJECT_REASONS_MAX, "struct rejects holds every reason");
+
+const char *control_reject_name(unsigned r) {
+    switch ((enum control_reject)r) {
+    case CONTROL_REJECT_TOO_LARGE: return "a request larger than CONTROL_REQUEST_MAX";
+    case CONTROL_REJECT_MALFORMED: return "a request that does not decode";
+    case CONTROL_REJECT_UNKNOWN: return "a request of an unknown type, or none";
+    case CONTROL_REJECT_FIELD: return "a request with a field out of bounds";
+    case CONTROL_REJECT_REASONS: break;
+    }
+    return "unknown";
+}
+
+Nodectl__Request *control_request_decode(const uint8_t *data, size_t len,
+                                         enum control_reject *why) {
+    if (len > CONTROL_REQUEST_MAX) {
+        *why = CONTROL_REJECT_TOO_LARGE;
+        return NULL;
+    }
+    Nodectl__Request *req = nodectl__request__unpack(NULL, len, data);
+    if (req && req->body_case == NODECTL__REQUEST__BODY__NOT_SET) {
+        nodectl__request__free_unpacked(req, NULL);
+        *why = CONTROL_REJECT_UNKNOWN;
+        return NULL;
+    }
+    if (!req)
+        *why = CONTROL_REJECT_MALFORMED;
+    return req;
+}
 
 int control_group_id(const char *name, gid_t *gid, char *err, size_t errlen) {
     char buf[16384];
@@ -85,6 +116,8 @@ struct control_server *control_server_open(const char *path, const struct contro
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    srv->log = (struct reject_log){.component = "control socket",
+                                   .reason_name = control_reject_name};
     srv->policy = (struct control_policy){.admin = acc->admin_group[0] != '\0',
                                           .admin_gid = admin};
     snprintf(srv->admin_group, sizeof srv->admin_group, "%s", acc->admin_group);
@@ -121,7 +154,9 @@ void control_server_close(struct control_server *srv) {
 
 int control_server_fd(struct control_server *srv) { return srv->fd; }
 
-uint64_t control_server_bad_requests(const struct control_server *srv) { return srv->bad_requests; }
+const struct rejects *control_server_rejects(const struct control_server *srv) {
+    return &srv->rejects;
+}
 
 /* Who sent msg: the credentials the kernel recorded when the client
  * connected (SO_PEERCRED), never anything the client says. */
@@ -191,47 +226,60 @@ static bool allowed(const struct control_server *srv, const Nodectl__Request *re
     return false;
 }
 
-static Nodectl__Response *answer(struct control_server *srv, nng_msg *msg,
+static Nodectl__Response *answer(struct control_server *srv, nng_msg *msg, control_check check,
                                  control_handler handler, void *ctx) {
     size_t len = nng_msg_len(msg);
+    enum control_reject reason;
     char why[160];
+    Nodectl__Request *req =
+        control_request_decode((const uint8_t *)nng_msg_body(msg), len, &reason);
+    const char *field, *what;
+    if (req && (field = check(req, &what))) {
+        /* Refused before anything logs the request: its fields may be
+         * anything, newlines included. */
+        nodectl__request__free_unpacked(req, NULL);
+        snprintf(why, sizeof why, "request field %s: %s", field, what);
+        reject_count(&srv->rejects, CONTROL_REJECT_FIELD);
+        reject_log_new(&srv->log, &srv->rejects, "a local client", why);
+        return control_error_response(NODECTL__ERROR_CODE__ERROR_MALFORMED, why);
+    }
+    if (req) {
+        struct peer p;
+        char denied[512];
+        peer_of(msg, &p);
+        Nodectl__Response *resp =
+            allowed(srv, req, &p, denied, sizeof denied)
+                ? handler(ctx, req)
+                : control_error_response(NODECTL__ERROR_CODE__ERROR_PERMISSION_DENIED, denied);
+        nodectl__request__free_unpacked(req, NULL);
+        return resp ? resp
+                    : control_error_response(NODECTL__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+    }
     Nodectl__ErrorCode code;
-    if (len > CONTROL_REQUEST_MAX) {
+    switch (reason) {
+    case CONTROL_REJECT_TOO_LARGE:
         code = NODECTL__ERROR_CODE__ERROR_TOO_LARGE;
         snprintf(why, sizeof why, "request of %zu bytes exceeds the limit of %d bytes", len,
                  CONTROL_REQUEST_MAX);
-    } else {
-        Nodectl__Request *req =
-            nodectl__request__unpack(NULL, len, (const uint8_t *)nng_msg_body(msg));
-        if (req && req->body_case != NODECTL__REQUEST__BODY__NOT_SET) {
-            struct peer p;
-            char denied[512];
-            peer_of(msg, &p);
-            Nodectl__Response *resp =
-                allowed(srv, req, &p, denied, sizeof denied)
-                    ? handler(ctx, req)
-                    : control_error_response(NODECTL__ERROR_CODE__ERROR_PERMISSION_DENIED, denied);
-            nodectl__request__free_unpacked(req, NULL);
-            return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_INTERNAL,
-                                                        "out of memory");
-        }
-        if (req) {
-            code = NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST;
-            snprintf(why, sizeof why, "unknown or empty request type (this agent is %s)",
-                     NODECTL_VERSION);
-            nodectl__request__free_unpacked(req, NULL);
-        } else {
-            code = NODECTL__ERROR_CODE__ERROR_MALFORMED;
-            snprintf(why, sizeof why, "malformed request: %zu bytes that do not decode as "
-                     "nodectl.Request", len);
-        }
+        break;
+    case CONTROL_REJECT_UNKNOWN:
+        code = NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST;
+        snprintf(why, sizeof why, "unknown or empty request type (this agent is %s)",
+                 NODECTL_VERSION);
+        break;
+    default:
+        code = NODECTL__ERROR_CODE__ERROR_MALFORMED;
+        snprintf(why, sizeof why, "malformed request: %zu bytes that do not decode as "
+                 "nodectl.Request", len);
+        break;
     }
-    srv->bad_requests++;
-    log_warn("control socket: %s", why);
+    reject_count(&srv->rejects, reason);
+    reject_log_new(&srv->log, &srv->rejects, "a local client", why);
     return control_error_response(code, why);
 }
 
-void control_server_serve(struct control_server *srv, control_handler handler, void *ctx) {
+void control_server_serve(struct control_server *srv, control_check check,
+                          control_handler handler, void *ctx) {
     for (;;) {
         nng_msg *msg;
         int rv = nng_recvmsg(srv->sock, &msg, NNG_FLAG_NONBLOCK);
@@ -241,7 +289,7 @@ void control_server_serve(struct control_server *srv, control_handler handler, v
             log_err("control socket: receive failed: %s", nng_strerror(rv));
             return;
         }
-        Nodectl__Response *resp = answer(srv, msg, handler, ctx);
+        Nodectl__Response *resp = answer(srv, msg, check, handler, ctx);
         nng_msg_clear(msg);
         if (!resp) {
             log_err("control socket: out of memory; request dropped");
