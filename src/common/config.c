@@ -381,20 +381,26 @@ static int validate(const struct config *cfg, char *err, size_t len) {
 }
 
 int config_load(const char *path, struct config *cfg, struct config_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        config_defaults(cfg);
+        snprintf(err->text, sizeof err->text, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = config_parse(f, path, cfg, err);
+    fclose(f);
+    return rc;
+}
+
+int config_parse(FILE *f, const char *path, struct config *cfg, struct config_error *err) {
     config_defaults(cfg);
     if (strlen(path) >= sizeof cfg->path) {
         snprintf(err->text, sizeof err->text, "%.100s...: path too long", path);
         return -1;
     }
     strcpy(cfg->path, path);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err->text, sizeof err->text, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
     struct parse_state st = {.cfg = cfg};
     int line = ini_parse_file(f, on_key, &st);
-    fclose(f);
     if (line != 0) {
         if (!st.error[0])
             snprintf(st.error, sizeof st.error, "syntax error: expected '[section]' or 'key = value'");

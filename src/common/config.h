@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
 
@@ -131,6 +132,9 @@ struct config_error {
 /* Fills *cfg with the defaults, then the file's values. Returns 0, or -1 with
  * *err set; *cfg is then unspecified. */
 int config_load(const char *path, struct config *cfg, struct config_error *err);
+/* The same from an open file (or fmemopen'ed text); path names it in
+ * errors. */
+int config_parse(FILE *f, const char *path, struct config *cfg, struct config_error *err);
 
 /* Defaults only: what a client uses when there is no file. */
 void config_defaults(struct config *cfg);
