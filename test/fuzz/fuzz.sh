@@ -33,9 +33,10 @@ if ! command -v clang >/dev/null; then
     echo "fuzz.sh: clang is missing (scripts/install-deps.sh installs clang and libclang-rt-14-dev)"
     exit 1
 fi
+mkdir -p "$build"
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DNODECTL_FUZZ=ON -DNODECTL_TESTS=OFF \
-    -DCMAKE_BUILD_TYPE=Debug >"$build.cmake.log" 2>&1 || { cat "$build.cmake.log"; exit 1; }
-cmake --build "$build" -j2 --target fuzzers >"$build.build.log" 2>&1 || { cat "$build.build.log"; exit 1; }
+    -DCMAKE_BUILD_TYPE=Debug >"$build/configure.log" 2>&1 || { cat "$build/configure.log"; exit 1; }
+cmake --build "$build" -j2 --target fuzzers >"$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 
 # libFuzzer reports leaks itself; ctest's suppressions are for the agent.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1}
