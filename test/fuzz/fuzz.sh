@@ -39,7 +39,7 @@ cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DNODECTL_FUZZ=ON -DNODECTL
 cmake --build "$build" -j2 --target fuzzers >"$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 
 # libFuzzer reports leaks itself; ctest's suppressions are for the agent.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:malloc_context_size=4}
 limit="-max_total_time=$secs"
 [ -n "$runs" ] && limit="-runs=$runs"
 fail=0

@@ -22,16 +22,19 @@
 #define NODES_MAX 5
 #define INFLIGHT_MAX 64
 #define HISTORY_MAX 512
-#define ELECTED_MAX 512
+#define TERMS_MAX 4096 /* terms tracked; a run of 512 input bytes reaches a few hundred */
+#define MSG_MAX 128    /* bytes of an election message (about 60 packed) */
 #define HEARTBEAT_MS 50
 #define TIMEOUT_MS 500
 #define MARGIN_MS 100
 #define DRIFT_PPM 20000
 
+/* Messages live in fixed slots: the run allocates only what the election
+ * itself does. */
 struct msg {
     int from, to;
-    uint8_t *data;
     size_t len;
+    uint8_t data[MSG_MAX];
 };
 
 struct node {
@@ -40,11 +43,6 @@ struct node {
     bool disk_fails;
     int64_t offset_ms;
     int32_t ppm;
-};
-
-struct elected {
-    uint64_t term;
-    int leader;
 };
 
 struct world {
@@ -58,8 +56,7 @@ struct world {
      * - 1 - k) % HISTORY_MAX] is the k-th newest. */
     struct msg history[HISTORY_MAX];
     size_t n_sent;
-    struct elected elected[ELECTED_MAX];
-    size_t n_elected;
+    int8_t leader_of[TERMS_MAX]; /* voter + 1 that led each term, 0: none seen */
 };
 
 static uint64_t id_of(int i) { return 0x100 + (uint64_t)i; }
@@ -94,13 +91,11 @@ static void check(struct world *w) {
         if (election_role(e) != ELECTION_LEADER)
             continue;
         uint64_t term = election_term(e);
-        size_t k = 0;
-        while (k < w->n_elected && w->elected[k].term != term)
-            k++;
-        if (k < w->n_elected && w->elected[k].leader != i)
+        if (term >= TERMS_MAX)
+            continue;
+        if (w->leader_of[term] && w->leader_of[term] != i + 1)
             violation(w, "two leaders in one term");
-        if (k == w->n_elected && k < ELECTED_MAX)
-            w->elected[w->n_elected++] = (struct elected){term, i};
+        w->leader_of[term] = (int8_t)(i + 1);
     }
     if (leases > 1)
         violation(w, "two leases at once");
@@ -124,17 +119,14 @@ static void drain(struct world *w, int i) {
         int to = (int)(m.to - id_of(0));
         if (to < 0 || to >= w->n || to == i)
             abort(); /* the election addressed a message to no other voter */
-        uint8_t *copy = malloc(m.len ? m.len : 1);
-        if (!copy)
+        if (m.len > MSG_MAX)
             abort();
-        memcpy(copy, m.data, m.len);
         struct msg *h = &w->history[w->n_sent++ % HISTORY_MAX];
-        free(h->data);
-        *h = (struct msg){i, to, copy, m.len};
-        if (w->n_inflight < INFLIGHT_MAX)
-            w->inflight[w->n_inflight++] = (struct msg){i, to, m.data, m.len};
-        else
-            free(m.data); /* the network is full: lost */
+        *h = (struct msg){.from = i, .to = to, .len = m.len};
+        memcpy(h->data, m.data, m.len);
+        if (w->n_inflight < INFLIGHT_MAX) /* else the network is full: lost */
+            w->inflight[w->n_inflight++] = *h;
+        free(m.data);
     }
 }
 
@@ -153,8 +145,6 @@ static void take(struct world *w, size_t k, bool keep) {
     if (!keep)
         w->inflight[k] = w->inflight[--w->n_inflight];
     deliver(w, &m, m.to);
-    if (!keep)
-        free(m.data);
 }
 
 static void start(struct world *w, int i, uint64_t seed) {
@@ -191,7 +181,6 @@ static void step(struct world *w, struct fuzz_input *in) {
         if (w->n_inflight) {
             size_t k = fuzz_u8(in) % w->n_inflight;
             if (op % 11 == 1) {
-                free(w->inflight[k].data);
                 w->inflight[k] = w->inflight[--w->n_inflight];
             } else {
                 take(w, k, op % 11 == 2);
@@ -202,7 +191,8 @@ static void step(struct world *w, struct fuzz_input *in) {
         if (w->n_sent) {
             size_t kept = w->n_sent < HISTORY_MAX ? w->n_sent : HISTORY_MAX;
             size_t k = fuzz_u16(in) % kept;
-            deliver(w, &w->history[(w->n_sent - 1 - k) % HISTORY_MAX], v);
+            struct msg m = w->history[(w->n_sent - 1 - k) % HISTORY_MAX];
+            deliver(w, &m, v);
         }
         break;
     case 4: advance(w, 1 + 4 * (int64_t)fuzz_u8(in)); break;
@@ -263,10 +253,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         step(w, &in);
     for (int i = 0; i < w->n; i++)
         election_free(w->node[i].e);
-    for (size_t k = 0; k < w->n_inflight; k++)
-        free(w->inflight[k].data);
-    for (size_t k = 0; k < HISTORY_MAX; k++)
-        free(w->history[k].data);
     free(w);
     return 0;
 }
