@@ -74,7 +74,8 @@ enum cert_result cert_verify(const uint8_t ca_pk[CERT_PK_BYTES], const uint8_t *
         rc = CERT_MALFORMED;
     } else {
         memcpy(signed_bytes, DOMAIN, DOMAIN_LEN);
-        memcpy(signed_bytes + DOMAIN_LEN, c->body.data, c->body.len);
+        if (c->body.len) /* an empty body decodes with no data pointer */
+            memcpy(signed_bytes + DOMAIN_LEN, c->body.data, c->body.len);
         if (crypto_sign_verify_detached(c->signature.data, signed_bytes,
                                         DOMAIN_LEN + c->body.len, ca_pk) != 0)
             rc = CERT_BAD_SIGNATURE;

@@ -1,12 +1,16 @@
-/* The configuration file (src/common/config.c), parsed from memory as
- * config_load parses a file. A configuration that loads must be one the
- * agent can run on: every string within its field, lists within their
- * bounds, and election timing that election_config_check accepts. */
+/* The configuration files: nodectl.conf (src/common/config.c), parsed from
+ * memory as config_load parses a file, and the same bytes as a keyring file
+ * (src/net/keyring.c). A configuration that loads must be one the agent can
+ * run on: every string within its field, lists within their bounds, and
+ * election timing that election_config_check accepts. A keyring that loads
+ * holds 1 to KEYRING_MAX keys, one of them primary, and reads back the
+ * same from the text keyring_format writes. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
 #include "election/election.h"
+#include "net/keyring.h"
 
 static void fits(const char *s, size_t size) {
     if (strnlen(s, size) >= size)
@@ -35,6 +39,25 @@ static void loaded(const struct config *c) {
         abort();
 }
 
+static void keyring_text(const uint8_t *data, size_t size) {
+    static struct keyring r, again;
+    char err[256];
+    if (keyring_init() != 0)
+        abort();
+    if (keyring_parse((const char *)data, size, &r, err, sizeof err) != 0) {
+        if (!err[0])
+            abort();
+        return;
+    }
+    if (r.n == 0 || r.n > KEYRING_MAX || r.primary >= r.n)
+        abort();
+    static char text[KEYRING_FILE_MAX];
+    size_t len = keyring_format(&r, text);
+    if (keyring_parse(text, len, &again, err, sizeof err) != 0 || again.n != r.n ||
+        again.primary != r.primary || memcmp(again.key, r.key, r.n * sizeof r.key[0]) != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -50,5 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else if (!err.text[0])
         abort(); /* a refusal always says why */
     fclose(f);
+    keyring_text(data, size);
     return 0;
 }
