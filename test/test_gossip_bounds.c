@@ -153,21 +153,31 @@ static void too_many_records_wants_and_bytes_are_counted(void **state) {
     gossip_free(g);
 }
 
+/* A gossip packet from member 2 with one entry, *mp: member id alive at
+ * *a (which the entry points into). */
+static void alive_member(Nodectl__GossipPacket *p, Nodectl__GossipMember **mp,
+                         struct gossip_addr *a, uint64_t id) {
+    *a = addr_of((uint32_t)id);
+    nodectl__gossip_member__init(*mp);
+    (*mp)->id = id;
+    (*mp)->ip.data = a->ip;
+    (*mp)->ip.len = sizeof a->ip;
+    (*mp)->port = a->port;
+    nodectl__gossip_packet__init(p);
+    p->sender = 2;
+    p->members = mp;
+    p->n_members = 1;
+}
+
 /* A record piece claiming more than GOSSIP_RECORD_MAX, one off a chunk
  * boundary, a member state out of range and wake information too long:
  * each entry is skipped and counted. */
 static void bad_entries_are_skipped_and_counted(void **state) {
     struct gossip *g = new_node();
-    struct gossip_addr a = addr_of(3);
-    Nodectl__GossipMember m = NODECTL__GOSSIP_MEMBER__INIT, *mp = &m;
-    m.id = 3;
-    m.ip.data = a.ip;
-    m.ip.len = sizeof a.ip;
-    m.port = a.port;
-    Nodectl__GossipPacket p = NODECTL__GOSSIP_PACKET__INIT;
-    p.sender = 2;
-    p.members = &mp;
-    p.n_members = 1;
+    struct gossip_addr a;
+    Nodectl__GossipMember m, *mp = &m;
+    Nodectl__GossipPacket p;
+    alive_member(&p, &mp, &a, 3);
     receive(g, &p); /* member 3 is now known */
     assert_int_equal(gossip_member_count(g), 2);
 
@@ -278,16 +288,10 @@ static void a_repeated_want_is_answered_once(void **state) {
  * stopped on memcpy(dst, NULL, 0) before). */
 static void an_empty_record_is_taken(void **state) {
     struct gossip *g = new_node();
-    struct gossip_addr a = addr_of(3);
-    Nodectl__GossipMember m = NODECTL__GOSSIP_MEMBER__INIT, *mp = &m;
-    m.id = 3;
-    m.ip.data = a.ip;
-    m.ip.len = sizeof a.ip;
-    m.port = a.port;
-    Nodectl__GossipPacket p = NODECTL__GOSSIP_PACKET__INIT;
-    p.sender = 2;
-    p.members = &mp;
-    p.n_members = 1;
+    struct gossip_addr a;
+    Nodectl__GossipMember m, *mp = &m;
+    Nodectl__GossipPacket p;
+    alive_member(&p, &mp, &a, 3);
     receive(g, &p);
     Nodectl__GossipRecord r = NODECTL__GOSSIP_RECORD__INIT, *rp = &r;
     r.id = 3;
