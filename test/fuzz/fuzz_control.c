@@ -1,9 +1,10 @@
 /* Requests on the control socket: the server's framing of one message into
  * a request (control_request_decode: size limit, decoding, the request
  * type) and the agent's bounds on its fields (message_check_request), as
- * control_server_serve and agent_handle_request apply them; the rest of
- * the handler needs a running agent (test_control_input drives that). What
- * passes must fit the buffers the agent copies it into. */
+ * control_server_serve applies them before the request is logged,
+ * authorized or handled; the handler needs a running agent
+ * (test_control_input drives that). What passes must fit the buffers the
+ * agent copies it into. */
 #include <stdlib.h>
 #include <string.h>
 
