@@ -276,9 +276,8 @@ static void receive(struct agent *a, const struct command *c, const char *from) 
 /* The frame's certificate names its sender: a command must name it as its
  * issuer, a grant request as its target, and a grant must come from the
  * command's issuer (host_guard_on_grant), so that no host can issue, ask
- * or grant in another's name. */
-/* A frame out of bounds (command_msg_decode, message_check_command) is
- * counted and logged once per reason and sender. */
+ * or grant in another's name. A frame out of bounds (command_msg_decode,
+ * message_check_command) is counted and logged once per reason and sender. */
 void agent_command_frame(struct agent *a, const struct frame_msg *msg) {
     struct cluster *c = &a->cluster;
     struct command_msg m;
