@@ -361,8 +361,8 @@ static void replay(struct harness *h, int kind, int from, int to, int at) {
 
 /* A split vote: A (0) and C (2) both campaign in term 1; B (1) votes for A.
  * B's vote, captured and delivered to C, must not count for C: a vote
- * names the candidate it is for. Today's wire format (no recipient) made
- * two leaders in term 1, both holding a lease. */
+ * names the candidate it is for. Without a recipient in the message, C
+ * would lead term 1 beside A, both holding a lease. */
 static void a_vote_replayed_to_another_candidate_does_not_count(void **state) {
     struct harness h;
     h_init(&h, 3, 12, HB, T);
@@ -396,7 +396,7 @@ static void a_vote_replayed_to_another_candidate_does_not_count(void **state) {
  * heartbeats captured over 20 s is replayed to them in order, each newer
  * than the last. A follower is sticky only to a leader it hears from now,
  * so a new leader takes over within a few election timeouts either way
- * (today's code stayed leaderless for all 20 s). */
+ * (sticky to every heartbeat, the cluster stays leaderless for all 20 s). */
 static void replay_heartbeats_after_the_leader_died(int stream) {
     struct harness h;
     h_init(&h, 3, 13, HB, T);

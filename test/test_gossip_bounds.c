@@ -64,8 +64,9 @@ static uint8_t *push_pull(size_t n, size_t *len) {
     return buf;
 }
 
-/* The packet that overwrote the stack: 65 and more unknown members that
- * claim records in one push-pull. */
+/* 65 and more unknown members that claim records in one push-pull: each
+ * wants a record, more than a packet may list (want[] holds
+ * GOSSIP_PKT_MEMBERS). */
 static void push_pull_with_too_many_members_is_refused(void **state) {
     static const size_t counts[] = {64, 65, 200, 1000};
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
@@ -284,8 +285,8 @@ static void a_repeated_want_is_answered_once(void **state) {
 }
 
 /* An empty record (total_len 0) from a peer decodes with no data pointer:
- * it is stored without copying from NULL (found by fuzz_gossip; UBSan
- * stopped on memcpy(dst, NULL, 0) before). */
+ * it is stored without copying from NULL, which is undefined even for no
+ * bytes (UBSan stops on it). */
 static void an_empty_record_is_taken(void **state) {
     struct gossip *g = new_node();
     struct gossip_addr a;

@@ -2,7 +2,8 @@
  * (here an insecure cluster, where a frame's name is a claim, so the test
  * is that peer: "ghost", the other candidate), sent to a real
  * agent over its transport: a push-pull listing more members than a packet
- * may (which overwrote the agent's stack), a host record and a command out
+ * may (each member would want a record, past the stack array that holds
+ * one want per member of a packet), a host record and a command out
  * of the bounds of src/agent/message_limits.h, election messages addressed
  * to another voter. Each is refused and counted in `nodectl status`, each
  * reason is logged once however often it comes, and the agent keeps
@@ -117,7 +118,7 @@ static void fill_member(Nodectl__GossipMember *m, uint64_t id, uint8_t ip[16], u
     m->port = port;
 }
 
-/* The packet that overwrote the stack, three times: each is refused whole,
+/* A push-pull with too many members, three times: each is refused whole,
  * the reason is logged once. */
 static void a_push_pull_with_too_many_members_is_refused(void **state) {
     enum { N = 100 }; /* more than GOSSIP_PKT_MEMBERS, within the transport's frame */
