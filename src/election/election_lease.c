@@ -23,8 +23,8 @@
  *
  * Stickiness is a promise about a leader heard *now* (Raft section 4.2.3:
  * "heard from a current leader"), and a heartbeat may be replayed long after
- * its leader died: taken, one captured heartbeat resent every 400 ms kept
- * every voter refusing votes, and the cluster leaderless. So a follower
+ * its leader died: were it taken, one captured heartbeat resent every
+ * 400 ms would keep every voter refusing votes, and the cluster leaderless. So a follower
  * takes a heartbeat (becomes sticky, resets its timer, acknowledges) only
  * when it echoes the follower's own clock from a message the follower sent
  * within an election timeout, in its current start (echo_boot, echo_ms),
