@@ -398,18 +398,25 @@ static void a_record_is_neither_frozen_nor_forged(void **state) {
     assert_false(drain);
 }
 
-static void election_to(int to, Nodectl__ElectionKind kind, uint64_t term) {
-    /* The election names voters by FNV-1a of their name (name_id in
-     * agent_election.c). */
+/* The election names voters by FNV-1a of their name (name_id in
+ * agent_election.c). */
+static uint64_t voter_id(const char *name) {
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char *p = "liar"; *p; p++) {
+    for (const char *p = name; *p; p++) {
         h ^= (unsigned char)*p;
         h *= 0x100000001b3ULL;
     }
+    return h;
+}
+
+static void election_to(int to, Nodectl__ElectionKind kind, uint64_t term) {
+    char name[8];
+    snprintf(name, sizeof name, "n%d", to);
     Nodectl__ElectionMsg m = NODECTL__ELECTION_MSG__INIT;
     m.kind = kind;
     m.term = term;
-    m.from = h;
+    m.from = voter_id("liar");
+    m.to = voter_id(name); /* addressed to the voter, or refused before its term is looked at */
     uint8_t buf[128];
     liar_send(to, CHANNEL_ELECTION, buf, nodectl__election_msg__pack(&m, buf));
 }
