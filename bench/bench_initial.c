@@ -1,5 +1,5 @@
 /* Initial placement strategies on synthetic arrivals (the comparison of
- * the UNESP 2014 study issue [5] cites): fill-first, round-robin, random, most free
+ * the UNESP 2014 study): fill-first, round-robin, random, most free
  * resources and power-aware, no migrations. 60 hosts of CloudSim's two types
  * (2 cores, 8 GB); VMs of CloudSim's four types arrive over 288 five-minute
  * steps (seeded), live 1-96 steps and draw a fresh CPU fraction each step

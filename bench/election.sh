@@ -1,5 +1,5 @@
 #!/bin/sh
-# Leader failover with real agents (issue [3]): kill -9 the leader KILLS
+# Leader failover with real agents: kill -9 the leader KILLS
 # times (default 50) on a 5-agent loopback cluster, for nodectl's default
 # timings and for an etcd-style configuration (heartbeat 100 ms, election
 # timeout 1000 ms), and print the time from the kill until a new leader

@@ -1,4 +1,4 @@
-/* Failover time of the leader election with real agents (issue [3]):
+/* Failover time of the leader election with real agents:
  * `kill -9` the leader of a loopback cluster again and again, and time from
  * the kill until another agent holds a leader lease (it may act). The agents
  * are polled over their control sockets every few milliseconds.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Gossip benchmark (issue [2]): runs `nodesim gossip` at N = 1,000 and
+# Gossip benchmark: runs `nodesim gossip` at N = 1,000 and
 # N = 10,000 with the agent's default timings (gossip_config_defaults) and
 # with HashiCorp memberlist's DefaultLANConfig (config.go), the reference
 # point; see src/gossip/gossip.c for why they differ. Prints the figures

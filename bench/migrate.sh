@@ -1,5 +1,5 @@
 #!/bin/bash
-# Orchestrated live migration against libvirt's own (issue [4]), on the rig:
+# Orchestrated live migration against libvirt's own, on the rig:
 # one guest moves back and forth between rig1 and rig2, alternately by
 # `nodectl migrate --wait` (asked on the source host) and by a raw
 # `virsh migrate --live --p2p` of the same guest, in pairs whose order

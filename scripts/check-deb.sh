@@ -1,5 +1,5 @@
 #!/bin/bash
-# Proves issue [1]'s "Identical install": `cpack -G DEB` makes a package that
+# Proves the "Identical install": `cpack -G DEB` makes a package that
 # installs on a fresh Debian 12 machine and starts the agent under its
 # systemd unit as written.
 #

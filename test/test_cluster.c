@@ -1,4 +1,4 @@
-/* Real agent processes forming a cluster (issue [2]): five join through
+/* Real agent processes forming a cluster: five join through
  * seeds and five through multicast discovery, all on loopback inside a
  * network namespace this test makes for itself. Then a crash is detected, a
  * restart comes back with a higher incarnation, and an agent with the wrong

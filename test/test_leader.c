@@ -1,4 +1,4 @@
-/* Leader election with real agent processes (issue [3]): 5 agents on
+/* Leader election with real agent processes: 5 agents on
  * loopback, 3 of them candidates. A leader emerges and every agent names the
  * same leader and term; a killed leader is replaced; a leader frozen with
  * SIGSTOP is replaced, and when thawed steps down, and a command of its old

@@ -1,4 +1,4 @@
-/* The leader at work with real agent processes (issue [6]): 3 agents on
+/* The leader at work with real agent processes: 3 agents on
  * loopback on libvirt's test driver, n1 the only candidate so it leads.
  * n1 runs host-a.xml (web-1, db-1 running); n2 and n3 take migrations;
  * n3 is an empty host whose off command fails (exit 3).

@@ -1,4 +1,4 @@
-/* Power actions with real agent processes on loopback (issue [6]): n1 is
+/* Power actions with real agent processes on loopback: n1 is
  * the only candidate and leads (host-a.xml: web-1, db-1); n2 runs
  * test:///default and takes no migrations; n3 is an empty host whose off
  * command stops its own agent (its "power") and whose wake packets go to a

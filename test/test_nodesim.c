@@ -1,5 +1,5 @@
 /* nodesim gossip on short seeded runs, checked against the protocol's
- * invariants (issue [2], "Done when"). The last --quiet seconds of a run
+ * invariants. The last --quiet seconds of a run
  * have no crashes, updates or loss, so the final views must be exact. */
 #include <jansson.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Powering another host on through its BMC (issue [6]), when the leader
+/* Powering another host on through its BMC, when the leader
  * asks this host to: `ipmitool ... chassis power on` (src/net/ipmi.c),
  * run without a shell and without blocking the agent's loop. The child's
  * stderr comes back through a pipe, of which the first line is kept: it

@@ -1,4 +1,4 @@
-/* This host's power (issue [6]): how it can be woken, the leader's
+/* This host's power: how it can be woken, the leader's
  * power-off, and the Wake-on-LAN packets it sends for other hosts.
  *
  * Powering off, in the order VMware DPM and oVirt's power saving use, with

@@ -26,7 +26,7 @@ struct config_list {
     char item[CONFIG_LIST_MAX][CONFIG_ADDR_MAX];
 };
 
-/* What the leader does with its plans (issue [6]). */
+/* What the leader does with its plans. */
 enum config_automation { CONFIG_AUTOMATION_OFF, CONFIG_AUTOMATION_ADVISE, CONFIG_AUTOMATION_AUTO };
 
 struct config {
@@ -70,13 +70,13 @@ struct config {
     /* Tests and demos: "VM percent" lines that replace the named VMs' CPU %
      * (and make the host's CPU % the sum of its VMs'); empty: none. */
     char synthetic_load_file[CONFIG_PATH_MAX];
-    bool local_rebalance;                    /* issue [4]; off by default */
+    bool local_rebalance;                    /* off by default */
     /* 0 = the policy's default (rebalance_config_defaults). */
     uint32_t rebalance_margin_ms;
     uint32_t rebalance_shares_min, rebalance_shares_max;
     uint32_t rebalance_memory_floor_pct, rebalance_memory_headroom_pct;
 
-    /* [gossip]: SWIM timing (issue [2]); 0 = the protocol's default. */
+    /* [gossip]: SWIM timing; 0 = the protocol's default. */
     uint32_t probe_interval_ms;
     uint32_t probe_timeout_ms;
     uint32_t indirect_checks;
@@ -86,12 +86,12 @@ struct config {
     uint32_t reconnect_timeout_ms; /* a dead member is forgotten after it */
     uint32_t tombstone_timeout_ms; /* a member that left is forgotten after it */
 
-    /* [election]: Raft timing (issue [3]). */
+    /* [election]: Raft timing. */
     uint32_t heartbeat_interval_ms;
     uint32_t election_timeout_ms;
     uint32_t lease_drift_margin_ms;
 
-    /* [leader]: what the elected leader plans and does (issue [6]). The
+    /* [leader]: what the elected leader plans and does. The
      * policy name is checked against the planner's by the agent. */
     enum config_automation automation;
     char policy[CONFIG_NAME_MAX];
@@ -104,7 +104,7 @@ struct config {
     uint32_t wake_cooldown_ms;    /* 0 = the policy's */
     uint32_t off_check_after_ms;  /* the leader probes a host "off" this long */
 
-    /* [power]: how this host is powered off and woken (issue [6]). */
+    /* [power]: how this host is powered off and woken. */
     char off_command[CONFIG_PATH_MAX]; /* run by /bin/sh; empty: never powered off */
     char wake_mac[18];                 /* empty: the NIC of the bind address */
     char wake_broadcast[CONFIG_NAME_MAX]; /* a.b.c.d[:port]; empty: that NIC's broadcast, port 9 */

@@ -1,4 +1,4 @@
-/* Leader election among the configured candidate hosts (issue [3]).
+/* Leader election among the configured candidate hosts.
  *
  * Raft's leader election (Ongaro, "Consensus: Bridging Theory and Practice",
  * Stanford PhD dissertation, 2014, section 3.4) with the Pre-Vote phase

@@ -1,4 +1,4 @@
-/* Fencing (issue [3]): every host keeps the highest election term it knows
+/* Fencing: every host keeps the highest election term it knows
  * and refuses a command that carries an older term: a deposed leader's
  * command, however late it arrives, is never carried out. Pure; the agent
  * persists `highest` whenever fence_see raises it.

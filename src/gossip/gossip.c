@@ -24,7 +24,7 @@ void gossip_config_memberlist_lan(struct gossip_config *c) {
     };
 }
 
-/* The agent's defaults: memberlist's LAN values, changed where issue [2]'s
+/* The agent's defaults: memberlist's LAN values, changed where the
  * targets require (measured with bench/gossip.sh against those values):
  * - probe every 200 ms, timeout 100 ms: the first probe of a crashed node
  *   comes after about one interval on average but 4.6 intervals at p99, so

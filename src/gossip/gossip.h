@@ -1,4 +1,4 @@
-/* Gossip membership, failure detection and record dissemination (issue [2]).
+/* Gossip membership, failure detection and record dissemination.
  *
  * SWIM (Das, Gupta, Motivala, "SWIM: Scalable Weakly-consistent
  * Infection-style Process Group Membership Protocol", DSN 2002) with
@@ -114,7 +114,7 @@ struct gossip_config {
 void gossip_config_memberlist_lan(struct gossip_config *c);
 /* The agent's defaults: memberlist's LAN values with a faster probe, more
  * indirect checks and retransmissions, and a shorter suspicion, which meet
- * issue [2]'s targets in nodesim (bench/gossip.sh): probe 200 ms, timeout
+ * the targets in nodesim (bench/gossip.sh): probe 200 ms, timeout
  * 100 ms, 5 indirect checks, suspicion mult 3, retransmit mult 8 (why each:
  * gossip.c). */
 void gossip_config_defaults(struct gossip_config *c);

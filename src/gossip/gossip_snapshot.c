@@ -1,6 +1,6 @@
 /* The membership as bytes for the agent's state directory, so that a
  * restart, even of the whole cluster, remembers the hosts that are off and
- * how to wake them (issue [2], "Memory across restarts"). */
+ * how to wake them. */
 #include <stdlib.h>
 #include <string.h>
 

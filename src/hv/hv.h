@@ -117,7 +117,7 @@ const struct hv_fresh *hv_fresh_latest(struct hv *hv);
 const struct hv_domain_now *hv_fresh_find(const struct hv_fresh *f, const char *name);
 const char *hv_job_name(enum hv_job j);
 
-/* Live migrations this host started (issue [4]). */
+/* Live migrations this host started. */
 enum hv_mig_state { HV_MIG_RUNNING, HV_MIG_SUCCEEDED, HV_MIG_FAILED, HV_MIG_ABORTED,
                     HV_MIG_REFUSED };
 #define HV_MIGRATIONS_MAX 8
@@ -168,7 +168,7 @@ void hv_migrations_poll(struct hv *hv, uint64_t now_ms);
  * valid until the next call into hv. */
 size_t hv_migrations(const struct hv *hv, const struct hv_migration **out);
 
-/* Local rebalancing (issue [4]): a domain's CPU weight on the cgroup scale
+/* Local rebalancing: a domain's CPU weight on the cgroup scale
  * (1024 = default; Xen's credit weight is scaled by 4) and its balloon. A
  * zero shares or memory_kib leaves that one alone. 0, or -1 with err. */
 int hv_get_shares(struct hv *hv, const char *vm, uint32_t *shares, char *err, size_t errlen);

@@ -1,4 +1,4 @@
-/* IPMI power-on (issue [6]): a host's BMC answers IPMI v2.0 over the LAN
+/* IPMI power-on: a host's BMC answers IPMI v2.0 over the LAN
  * (RMCP+, "lanplus") even while the host is off, so any host that can reach
  * it and holds the credentials powers the host on with `ipmitool -I lanplus
  * -H bmc -U user -f password-file chassis power on` (IPMI v2.0 section 28.3,

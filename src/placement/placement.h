@@ -1,5 +1,5 @@
 /* The leader's planner: a pure function from a cluster snapshot to an
- * explained plan (issue [5]). No I/O: time and randomness are inputs.
+ * explained plan. No I/O: time and randomness are inputs.
  *
  * Overload detection, VM selection and power-aware best fit decreasing
  * (PABFD) follow Beloglazov & Buyya, "Optimal online deterministic
@@ -183,7 +183,7 @@ int placement_plan(const struct placement_snapshot *snap, const struct placement
                    double now, struct prng *rng, struct placement_plan *plan);
 
 /* Initial placement of a new VM (the strategies compared in the UNESP 2014
- * study issue [5] cites): returns a host index, or -1 if no host can take it. */
+ * study the planner follows): returns a host index, or -1 if no host can take it. */
 enum placement_initial_kind {
     PLACEMENT_INITIAL_FIRST_FIT,
     PLACEMENT_INITIAL_ROUND_ROBIN,

@@ -1,5 +1,5 @@
 /* Initial placement of a new VM. The strategies are those compared by
- * the UNESP 2014 study issue [5] cites: fill-first, round-robin, random, most
+ * the UNESP 2014 study: fill-first, round-robin, random, most
  * free resources (weighted CPU, memory, disk, network), and power-aware best
  * fit (PABFD, which CloudSim uses for the initial placement too). A new VM
  * requests its full size; memory always constrains it. */

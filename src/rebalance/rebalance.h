@@ -1,4 +1,4 @@
-/* Local rebalancing on one host (issue [4], optional, off by default): from
+/* Local rebalancing on one host (optional, off by default): from
  * the demand each VM shows, the host's CPU is shared in proportion to it
  * (libvirt's cpu_shares, the cgroup weight) and each VM's balloon follows
  * what its guest uses, within configured bounds. This is the "dynamic

@@ -1,4 +1,4 @@
-/* nodesim: the deterministic simulator (issue [2]). Dispatches to one
+/* nodesim: the deterministic simulator. Dispatches to one
  * subcommand per protocol. */
 #include <stdio.h>
 #include <string.h>

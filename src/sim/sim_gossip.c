@@ -1,6 +1,6 @@
 /* `nodesim gossip`: N instances of src/gossip on the simulated clock and
  * network of sim_net.c, with crashes and restarts, record updates and an
- * optional partition, measuring what issue [2] sets targets for.
+ * optional partition, measuring what the gossip targets ask for.
  *
  * Measurements (all in simulated time):
  * - detection: from a crash until every live node marks the node dead;

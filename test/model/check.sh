@@ -1,5 +1,5 @@
 #!/bin/sh
-# Model check of the election (issue [3]): test/model/election.pml with spin.
+# Model check of the election: test/model/election.pml with spin.
 #   check.sh [WORKDIR]
 # 1. The model as it is: pan must report "errors: 0" and a finished search
 #    (no "Search not completed", no depth limit hit).

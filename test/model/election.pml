@@ -1,8 +1,7 @@
-/* A Promela model of the leader election in src/election/ (issue [3],
- * "Model check"): 3 voters, Pre-Vote, Vote, Heartbeat and its ack,
- * CheckQuorum, the leader lease and leadership transfer, over a network
- * that loses, reorders and duplicates messages, with voters that crash and
- * restart keeping only their persisted term and vote.
+/* A Promela model of the leader election in src/election/: 3 voters,
+ * Pre-Vote, Vote, Heartbeat and its ack, CheckQuorum, the leader lease and
+ * leadership transfer, over a network that loses, reorders and duplicates
+ * messages, with voters that crash and restart keeping only their persisted term and vote.
  *
  * The correspondence to the C code, function by function, and the bounds
  * are in README.md next to this file; test/model/check.sh runs it.

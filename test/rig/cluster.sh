@@ -1,4 +1,4 @@
-# Sourced by the rig's agent and leader tests and benchmark (issue [6]): a nodectl
+# Sourced by the rig's agent and leader tests and benchmark: a nodectl
 # cluster of rig hosts with the leader in `auto`, power control through the
 # rig (off command = the rig's "power button", wake = a real Wake-on-LAN
 # packet caught by the rig's power controller, or IPMI to the host's

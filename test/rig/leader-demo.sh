@@ -1,5 +1,5 @@
 #!/bin/bash
-# Watch the leader at work (issue [6]) on the rig: 5 hosts with one real KVM
+# Watch the leader at work on the rig: 5 hosts with one real KVM
 # guest each, rig1-rig3 leader candidates, the leader in `auto`, power-offs
 # through the rig's power button, rig4 woken by real Wake-on-LAN packets and
 # rig5 through its simulated BMC (IPMI).

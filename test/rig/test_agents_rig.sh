@@ -1,5 +1,5 @@
 #!/bin/bash
-# nodectl agents on the rig (issue [4]): 3 hosts with real libvirtd and 2
+# nodectl agents on the rig: 3 hosts with real libvirtd and 2
 # KVM guests each. Every agent reports its real guests; `nodectl vms` on any
 # host lists all 6 on the right hosts; `nodectl migrate --wait` moves a
 # running guest live, it keeps running, and every host's view follows within

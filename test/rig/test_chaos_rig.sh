@@ -1,5 +1,5 @@
 #!/bin/bash
-# Chaos on the rig (issue [7]): 5 hosts (rig1-rig3 candidates, `auto`, real
+# Chaos on the rig: 5 hosts (rig1-rig3 candidates, `auto`, real
 # KVM guests, power by the rig's button, Wake-on-LAN and IPMI), the load
 # swinging between consolidation and spread, and each fault of
 # test/rig/chaos.sh injected once, in an order the seed chooses, while the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The leader at work on the rig (issue [6]): 5 hosts with real libvirtd and
+# The leader at work on the rig: 5 hosts with real libvirtd and
 # one real KVM guest each, rig1-rig3 leader candidates, the leader in
 # `auto`. Load is said through the agents' synthetic load file (the guests
 # idle in their firmware):
