@@ -78,7 +78,8 @@ static struct action *slot(struct agent *a) {
  * others (drain, transfer: a flag and the election show them) or when
  * every slot runs. */
 static struct action *record_entry(struct agent *a, const struct command *c) {
-    if (c->kind != COMMAND_MIGRATE && c->kind != COMMAND_POWER_OFF && c->kind != COMMAND_WAKE)
+    if (c->kind != COMMAND_MIGRATE && c->kind != COMMAND_POWER_OFF && c->kind != COMMAND_WAKE &&
+        c->kind != COMMAND_VM_RULES)
         return NULL;
     struct action *x = slot(a);
     if (!x) {
@@ -98,6 +99,9 @@ static struct action *record_entry(struct agent *a, const struct command *c) {
     } else if (c->kind == COMMAND_WAKE) {
         snprintf(x->vm, sizeof x->vm, "%s", c->wake.host);
         snprintf(x->destination, sizeof x->destination, "%s", c->wake.host);
+    } else if (c->kind == COMMAND_VM_RULES) {
+        snprintf(x->vm, sizeof x->vm, "%s", c->vm_rules.vm);
+        snprintf(x->destination, sizeof x->destination, "%s", a->cfg.node_name);
     } else {
         snprintf(x->destination, sizeof x->destination, "%s", a->cfg.node_name);
     }
@@ -170,7 +174,14 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
     struct action *x = record_entry(a, c);
     if (!x)
         return;
-    if (c->kind == COMMAND_POWER_OFF) {
+    if (c->kind == COMMAND_VM_RULES) {
+        /* Its outcome stays in the record, for `nodectl vm set` to show. */
+        bool ok = agent_vm_rules_write(a, &c->vm_rules, x->error, sizeof x->error) == 0;
+        x->state = ok ? ACTION_SUCCEEDED : ACTION_FAILED;
+        x->ended_ms = agent_wall_clock_ms();
+        if (!ok)
+            log_warn("command %s from %s: %s", c->id, c->issuer, x->error);
+    } else if (c->kind == COMMAND_POWER_OFF) {
         /* It takes effect when the host commits, after a fresh view of
          * libvirt: the grant's deadline goes down to that moment. */
         agent_power_off(a, x, deadline);

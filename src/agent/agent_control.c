@@ -561,6 +561,8 @@ Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) 
         return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
     }
     case NODECTL__REQUEST__BODY_KEYS: return agent_keys_request(a, req->keys);
+    /* Per-VM placement rules. */
+    case NODECTL__REQUEST__BODY_VM_SET: return agent_vm_set(a, req->vm_set);
     default: break;
     }
     return control_error_response(NODECTL__ERROR_CODE__ERROR_UNKNOWN_REQUEST,

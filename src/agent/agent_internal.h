@@ -347,6 +347,13 @@ uint64_t agent_actions_deadline(const struct agent *a);
 void agent_actions_refresh(struct agent *a);
 int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 
+/* agent_vmrules.c: nodectl vm set. agent_vm_set answers the request:
+ * written here when the VM is on this host, else sent as a command to the
+ * host that runs it; agent_vm_rules_write writes (0, or -1 with err). */
+Nodectl__Response *agent_vm_set(struct agent *a, const Nodectl__VmSetRequest *req);
+int agent_vm_rules_write(struct agent *a, const struct command_vm_rules *r, char *err,
+                         size_t errlen);
+
 /* agent_election.c */
 int leadership_open(struct agent *a, char *err, size_t errlen);
 void leadership_close(struct agent *a);

@@ -59,6 +59,9 @@ static int add_vms(Nodectl__HostRecord *rec, const struct hv_sample *s) {
         vm->disk_write_bps = v->disk_write_bps;
         vm->net_rx_bps = v->net_rx_bps;
         vm->net_tx_bps = v->net_tx_bps;
+        vm->pinned = v->rules.pinned;
+        if (v->rules.group[0] && set_string(&vm->group, v->rules.group) != 0)
+            return -1;
         rec->usage->disk_read_bps += v->disk_read_bps;
         rec->usage->disk_write_bps += v->disk_write_bps;
         rec->usage->net_rx_bps += v->net_rx_bps;

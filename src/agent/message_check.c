@@ -63,6 +63,15 @@ static bool name_ok(const char *s, size_t max, bool required) {
         }                                                                                          \
     } while (0)
 
+/* An anti-affinity group: "" or a name as hv_group_valid has it. */
+#define GROUP(s, field)                                                                            \
+    do {                                                                                           \
+        if ((s)[0] && !hv_group_valid(s)) {                                                        \
+            *why = MESSAGE_REJECT_TEXT;                                                            \
+            return field;                                                                          \
+        }                                                                                          \
+    } while (0)
+
 static const char *check_migration(const Nodectl__Migration *m, enum message_reject *why) {
     NAME(m->id, MSG_ID_MAX, false, "migrations.id");
     TEXT(m->vm, MSG_VM_NAME_MAX, "migrations.vm");
@@ -86,7 +95,9 @@ const char *message_check_record(const Nodectl__HostRecord *r, enum message_reje
     for (size_t i = 0; i < r->n_vms; i++) {
         TEXT(r->vms[i]->name, MSG_VM_NAME_MAX, "vms.name");
         UUID(r->vms[i]->uuid, "vms.uuid");
+        GROUP(r->vms[i]->group, "vms.group");
     }
+    NAME(r->policy_digest, MSG_DIGEST_MAX, false, "policy_digest");
     NAME(r->migration_uri, MSG_URI_MAX, false, "migration_uri");
     NAME(r->migration_address, MSG_URI_MAX, false, "migration_address");
     COUNT(r->n_migrations, MSG_RECORD_ACTIONS_MAX, "migrations");
@@ -142,6 +153,13 @@ const char *message_check_command(const struct command *c, enum message_reject *
     case COMMAND_DRAIN:
     case COMMAND_POWER_OFF:
         return NULL;
+    case COMMAND_VM_RULES:
+        if (!c->vm_rules.vm[0]) {
+            *why = MESSAGE_REJECT_TEXT;
+            return "vm_rules.vm";
+        }
+        GROUP(c->vm_rules.group, "vm_rules.group");
+        return NULL;
     }
     *why = MESSAGE_REJECT_BODY;
     return "kind";
@@ -172,6 +190,10 @@ const char *message_check_request(const Nodectl__Request *q, enum message_reject
             *why = MESSAGE_REJECT_BYTES;
             return "keys.key";
         }
+        return NULL;
+    case NODECTL__REQUEST__BODY_VM_SET:
+        TEXT(q->vm_set->vm, MSG_VM_NAME_MAX, "vm_set.vm");
+        GROUP(q->vm_set->group, "vm_set.group");
         return NULL;
     case NODECTL__REQUEST__BODY__NOT_SET:
     case _NODECTL__REQUEST__BODY__CASE_IS_INT_SIZE:

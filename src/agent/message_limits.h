@@ -26,6 +26,8 @@
 #define MSG_WORD_MAX 16                     /* a migration's state or kind ("power-off") */
 #define MSG_MAC_MAX 18                      /* aa:bb:cc:dd:ee:ff */
 #define MSG_IPMI_MAX CONFIG_IPMI_ADDRESS_MAX /* a BMC's host[:port] */
+#define MSG_GROUP_MAX HV_GROUP_MAX          /* a VM's anti-affinity group (hv_group_valid) */
+#define MSG_DIGEST_MAX 17                   /* a policy digest: 16 hexadecimal digits */
 #define MSG_UUID_BYTES 16
 #define MSG_KEY_ID_MAX KEYRING_ID_TEXT      /* a cluster key's id: 8 hexadecimal digits */
 

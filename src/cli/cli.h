@@ -26,6 +26,8 @@ int cmd_events(const struct cli_ctx *ctx, int argc, char **argv);
 /* drain and undrain: argv[0] says which. */
 int cmd_drain(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_keys(const struct cli_ctx *ctx, int argc, char **argv);
+/* vm set: a VM's placement rules (cmd_vm.c). */
+int cmd_vm(const struct cli_ctx *ctx, int argc, char **argv);
 /* Need no agent. */
 int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_ca(const struct cli_ctx *ctx, int argc, char **argv);

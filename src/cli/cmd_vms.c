@@ -13,10 +13,11 @@ static int print_json(const Nodectl__VmsReply *r) {
             char id[37];
             cli_uuid_text(v->uuid.data, v->uuid.len, id);
             json_array_append_new(
-                vms, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:f}", "name", v->name, "uuid", id,
-                               "host", h->name, "state", cli_vm_state_name(v->state), "vcpus",
-                               (int)v->vcpus, "memory_kib", (json_int_t)v->memory_kib,
-                               "cpu_percent", v->cpu_percent));
+                vms, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:f, s:b, s:s}", "name", v->name,
+                               "uuid", id, "host", h->name, "state", cli_vm_state_name(v->state),
+                               "vcpus", (int)v->vcpus, "memory_kib", (json_int_t)v->memory_kib,
+                               "cpu_percent", v->cpu_percent, "pinned", v->pinned, "group",
+                               v->group));
         }
     }
     int rc = json_dumpf(vms, stdout, JSON_INDENT(2)) == 0 ? 0 : 1;
@@ -26,8 +27,8 @@ static int print_json(const Nodectl__VmsReply *r) {
 }
 
 static void print_table(const Nodectl__VmsReply *r) {
-    printf("%-24s %-16s %-9s %5s %10s %6s  %s\n", "NAME", "HOST", "STATE", "VCPUS", "MEMORY",
-           "CPU%", "UUID");
+    printf("%-24s %-16s %-9s %5s %10s %6s %-6s %-16s %s\n", "NAME", "HOST", "STATE", "VCPUS",
+           "MEMORY", "CPU%", "PINNED", "GROUP", "UUID");
     for (size_t i = 0; i < r->n_hosts; i++) {
         const Nodectl__HostRecord *h = r->hosts[i];
         for (size_t k = 0; k < h->n_vms; k++) {
@@ -35,8 +36,9 @@ static void print_table(const Nodectl__VmsReply *r) {
             char id[37], mem[24];
             cli_uuid_text(v->uuid.data, v->uuid.len, id);
             cli_format_kib(v->memory_kib, mem, sizeof mem);
-            printf("%-24s %-16s %-9s %5u %10s %6.1f  %s\n", v->name, h->name,
-                   cli_vm_state_name(v->state), v->vcpus, mem, v->cpu_percent, id);
+            printf("%-24s %-16s %-9s %5u %10s %6.1f %-6s %-16s %s\n", v->name, h->name,
+                   cli_vm_state_name(v->state), v->vcpus, mem, v->cpu_percent,
+                   v->pinned ? "yes" : "no", v->group[0] ? v->group : "-", id);
         }
     }
 }

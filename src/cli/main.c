@@ -9,6 +9,7 @@
 #include "agent/agent.h"
 #include "cli.h"
 #include "common/config.h"
+#include "hv/hv.h"
 
 struct command {
     const char *name;
@@ -37,7 +38,8 @@ static const struct command commands[] = {
      cmd_members, true},
     {"vms", "list the VMs of every host that is up",
      "nodectl vms [--json]\n"
-     "  Every VM with its host, state, vCPUs, memory and CPU % (of its own vCPUs).",
+     "  Every VM with its host, state, vCPUs, memory, CPU % (of its own vCPUs) and\n"
+     "  placement rules (pinned, anti-affinity group).",
      cmd_vms, true},
     {"find", "show which host runs a VM",
      "nodectl find VM [--json]\n"
@@ -134,6 +136,14 @@ static const struct command commands[] = {
      "  is committed to power off; libvirt then refuses it. Reads the gate the agent\n"
      "  writes to its state directory (file 'inbound'); exits 0 otherwise.",
      cmd_hook, false},
+    {"vm", "set a VM's placement rules: pinned, anti-affinity group",
+     "nodectl vm set VM [pinned=yes|no] [group=NAME|group=]\n"
+     "  Writes the rules into the domain's <metadata> (namespace\n"
+     "  " HV_RULES_NS ") on the host that runs VM,\n"
+     "  live and in its persistent definition, and waits until that host's record\n"
+     "  shows them. A pinned VM is never moved by the leader; VMs of one group are\n"
+     "  never placed on one host. group= (empty) takes VM out of its group.",
+     cmd_vm, true},
     {"help", "show help for a command", "nodectl help [COMMAND]", NULL, false},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

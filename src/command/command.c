@@ -13,6 +13,7 @@ const char *command_kind_name(enum command_kind k) {
     case COMMAND_WAKE: return "wake";
     case COMMAND_DRAIN: return "drain";
     case COMMAND_TRANSFER: return "transfer";
+    case COMMAND_VM_RULES: return "vm-rules";
     }
     return "unknown";
 }
@@ -73,6 +74,15 @@ static int decode_command(const Nodectl__Command *pb, struct command *c, char *w
     case NODECTL__COMMAND__BODY_TRANSFER:
         c->kind = COMMAND_TRANSFER;
         return COPY(c->transfer_to, pb->transfer->destination, "transfer.destination") ? 0 : -1;
+    case NODECTL__COMMAND__BODY_VM_RULES:
+        c->kind = COMMAND_VM_RULES;
+        c->vm_rules.set_pinned = pb->vm_rules->set_pinned;
+        c->vm_rules.pinned = pb->vm_rules->pinned;
+        c->vm_rules.set_group = pb->vm_rules->set_group;
+        return COPY(c->vm_rules.vm, pb->vm_rules->vm, "vm_rules.vm") &&
+                       COPY(c->vm_rules.group, pb->vm_rules->group, "vm_rules.group")
+                   ? 0
+                   : -1;
     case NODECTL__COMMAND__BODY__NOT_SET:
     case _NODECTL__COMMAND__BODY__CASE_IS_INT_SIZE: break;
     }
@@ -134,6 +144,7 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
     Nodectl__WakeCommand wc = NODECTL__WAKE_COMMAND__INIT;
     Nodectl__DrainCommand dc = NODECTL__DRAIN_COMMAND__INIT;
     Nodectl__TransferCommand tc = NODECTL__TRANSFER_COMMAND__INIT;
+    Nodectl__VmRulesCommand rc = NODECTL__VM_RULES_COMMAND__INIT;
     Nodectl__GrantRequest ask = NODECTL__GRANT_REQUEST__INIT;
     Nodectl__Grant grant = NODECTL__GRANT__INIT;
     switch (m->kind) {
@@ -178,6 +189,15 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
             cmd.transfer = &tc;
             tc.destination = (char *)c->transfer_to;
             break;
+        case COMMAND_VM_RULES:
+            cmd.body_case = NODECTL__COMMAND__BODY_VM_RULES;
+            cmd.vm_rules = &rc;
+            rc.vm = (char *)c->vm_rules.vm;
+            rc.set_pinned = c->vm_rules.set_pinned;
+            rc.pinned = c->vm_rules.pinned;
+            rc.set_group = c->vm_rules.set_group;
+            rc.group = (char *)c->vm_rules.group;
+            break;
         }
         break;
     }
@@ -221,6 +241,14 @@ void command_describe(const struct command *c, char *out, size_t len) {
         snprintf(out, len, "leadership transfer to %s",
                  c->transfer_to[0] ? c->transfer_to : "the preferred candidate");
         return;
+    case COMMAND_VM_RULES: {
+        const struct command_vm_rules *r = &c->vm_rules;
+        snprintf(out, len, "rules of %s:%s%s%s%s", r->vm,
+                 r->set_pinned ? r->pinned ? " pinned=yes" : " pinned=no" : "",
+                 r->set_group ? " group=" : "", r->set_group ? r->group : "",
+                 r->set_group && !r->group[0] ? "(none)" : "");
+        return;
+    }
     }
     snprintf(out, len, "unknown");
 }

@@ -20,6 +20,7 @@
 #define COMMAND_URI_MAX 256
 #define COMMAND_MAC_MAX 18
 #define COMMAND_REASON_MAX 256
+#define COMMAND_GROUP_MAX 64 /* HV_GROUP_MAX */
 
 enum command_kind {
     COMMAND_MIGRATE,   /* the source starts a live migration */
@@ -27,6 +28,7 @@ enum command_kind {
     COMMAND_WAKE,      /* the target powers another host on */
     COMMAND_DRAIN,     /* the target sets or clears its drain flag */
     COMMAND_TRANSFER,  /* the target, the leader, hands leadership over */
+    COMMAND_VM_RULES,  /* the target writes a VM's placement rules (nodectl vm set) */
 };
 const char *command_kind_name(enum command_kind k);
 
@@ -45,6 +47,13 @@ struct command_wake {
     char ipmi_address[COMMAND_NAME_MAX];  /* host[:port] of its BMC; "": Wake-on-LAN */
 };
 
+struct command_vm_rules {
+    char vm[COMMAND_VM_MAX];
+    bool set_pinned, pinned;
+    bool set_group;
+    char group[COMMAND_GROUP_MAX]; /* with set_group: "" leaves the group */
+};
+
 struct command {
     char id[COMMAND_ID_MAX]; /* unique; a host runs one id once */
     uint64_t term;           /* the issuer's; refused below a host's fence */
@@ -57,6 +66,7 @@ struct command {
         struct command_wake wake;
         bool drain;
         char transfer_to[COMMAND_NAME_MAX]; /* "": the preferred candidate */
+        struct command_vm_rules vm_rules;
     };
 };
 
@@ -101,7 +111,8 @@ int command_msg_decode(const uint8_t *data, size_t len, struct command_msg *out,
 int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len);
 
 /* "migrate web-1 to n3", "power-off", "wake n4", "drain", "undrain",
- * "leadership transfer to n2": for logs and reports. */
+ * "leadership transfer to n2", "rules of web-1: pinned=yes group=db": for
+ * logs and reports. */
 void command_describe(const struct command *c, char *out, size_t len);
 
 #endif

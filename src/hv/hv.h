@@ -18,6 +18,21 @@ enum hv_vm_state {
     HV_VM_SHUTOFF, HV_VM_CRASHED, HV_VM_SUSPENDED
 };
 
+/* A VM's placement rules, kept by libvirt in the domain's <metadata> as
+ *   <nodectl:placement xmlns:nodectl="https://nodectl.example/xmlns/placement/1"
+ *                      pinned="yes" group="db"/>
+ * (docs/placement.md, "Rules per VM"). A group name is 1 to
+ * HV_GROUP_MAX - 1 letters, digits, '.', '_' or '-'. */
+#define HV_RULES_NS "https://nodectl.example/xmlns/placement/1"
+#define HV_RULES_PREFIX "nodectl"
+#define HV_GROUP_MAX 64
+struct hv_rules {
+    bool pinned;
+    char group[HV_GROUP_MAX]; /* "": in no anti-affinity group */
+};
+/* Whether g is a group name ("" is not one). */
+bool hv_group_valid(const char *g);
+
 struct hv_vm {
     char name[HV_NAME_MAX];
     unsigned char uuid[16];
@@ -28,6 +43,8 @@ struct hv_vm {
     uint64_t guest_used_kib; /* what the guest says it uses (balloon stats); 0: unknown */
     double cpu_percent;      /* of its own vCPUs, over the last sample interval */
     double disk_read_bps, disk_write_bps, net_rx_bps, net_tx_bps; /* bytes/s, idem */
+    struct hv_rules rules;
+    bool rules_bad;          /* its metadata holds rules that do not parse: none apply */
     /* Cumulative counters, for the next deltas. */
     uint64_t cpu_time_ns;
     uint64_t disk_read_bytes, disk_write_bytes, net_rx_bytes, net_tx_bytes;
@@ -174,6 +191,21 @@ size_t hv_migrations(const struct hv *hv, const struct hv_migration **out);
 int hv_get_shares(struct hv *hv, const char *vm, uint32_t *shares, char *err, size_t errlen);
 int hv_tune(struct hv *hv, const char *vm, uint32_t shares, uint64_t memory_kib, char *err,
             size_t errlen);
+
+/* Placement rules (hv_rules.c). hv_rules_parse reads the metadata
+ * element libvirt returns (the element alone, namespace bound to its own
+ * prefix): 0, or -1 with err naming what is wrong (a bad value is an
+ * error, not a default). hv_rules_xml writes the element to store; NULL
+ * when there is nothing to keep (not pinned, no group). */
+int hv_rules_parse(const char *xml, struct hv_rules *out, char *err, size_t errlen);
+const char *hv_rules_xml(const struct hv_rules *r, char *out, size_t len);
+/* The rules of domain vm as libvirt holds them now; then changed, live
+ * (when it runs) and in its persistent definition (when it has one):
+ * pinned when set_pinned, group when group is non-NULL ("" leaves its
+ * group). 0, or -1 with err. */
+int hv_get_rules(struct hv *hv, const char *vm, struct hv_rules *out, char *err, size_t errlen);
+int hv_set_rules(struct hv *hv, const char *vm, bool set_pinned, bool pinned, const char *group,
+                 char *err, size_t errlen);
 
 /* Polls readable when a domain started, stopped, migrated or crashed, or the
  * connection dropped (the caller then drains it with hv_events_take and

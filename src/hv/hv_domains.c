@@ -157,6 +157,7 @@ int hv_sample_domains(struct hv *hv, uint64_t now_ms) {
          * it is simply gone at the next sample. */
         if (read_record(recs[i], &vms[kept]) == 0) {
             derive_rates(hv, &vms[kept], now_ms);
+            hv_sample_rules(recs[i]->dom, &vms[kept], find_prev(hv, vms[kept].uuid));
             kept++;
         } else {
             memset(&vms[kept], 0, sizeof vms[kept]);

@@ -133,4 +133,10 @@ void hv_fresh_query(struct hv *hv, struct hv_fresh *out);
 int hv_node_cpu_percent(struct hv *hv, double *pct);
 int hv_node_memory_used(struct hv *hv, uint64_t *used_kib);
 
+/* hv_tune.c: domain vm on this connection, or NULL with err. */
+virDomainPtr hv_domain_lookup(struct hv *hv, const char *vm, char *err, size_t errlen);
+/* hv_rules.c: the sample's rules of a domain (none, logged when they turn
+ * bad, when its metadata's do not parse); prev is its previous sample. */
+int hv_sample_rules(virDomainPtr dom, struct hv_vm *vm, const struct hv_vm *prev);
+
 #endif

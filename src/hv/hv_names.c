@@ -18,3 +18,14 @@ const char *hv_job_name(enum hv_job j) {
     }
     return "unknown job";
 }
+
+bool hv_group_valid(const char *g) {
+    size_t n = 0;
+    for (; g[n]; n++) {
+        char c = g[n];
+        if (n + 1 >= HV_GROUP_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return n > 0;
+}

@@ -38,7 +38,7 @@ static const char *weight_param(virDomainPtr dom, unsigned long long *value) {
     return which;
 }
 
-static virDomainPtr lookup(struct hv *hv, const char *vm, char *err, size_t errlen) {
+virDomainPtr hv_domain_lookup(struct hv *hv, const char *vm, char *err, size_t errlen) {
     virConnectPtr conn = hv_conn_ref(hv);
     if (!conn) {
         snprintf(err, errlen, "the hypervisor is unavailable");
@@ -52,7 +52,7 @@ static virDomainPtr lookup(struct hv *hv, const char *vm, char *err, size_t errl
 }
 
 int hv_get_shares(struct hv *hv, const char *vm, uint32_t *shares, char *err, size_t errlen) {
-    virDomainPtr dom = lookup(hv, vm, err, errlen);
+    virDomainPtr dom = hv_domain_lookup(hv, vm, err, errlen);
     if (!dom)
         return -1;
     unsigned long long v = 0;
@@ -68,7 +68,7 @@ int hv_get_shares(struct hv *hv, const char *vm, uint32_t *shares, char *err, si
 
 int hv_tune(struct hv *hv, const char *vm, uint32_t shares, uint64_t memory_kib, char *err,
             size_t errlen) {
-    virDomainPtr dom = lookup(hv, vm, err, errlen);
+    virDomainPtr dom = hv_domain_lookup(hv, vm, err, errlen);
     if (!dom)
         return -1;
     int rc = 0;

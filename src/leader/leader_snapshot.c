@@ -130,6 +130,18 @@ static bool runs_here(const struct leader_member *m) {
            !leader_host_unusable(m->rec, m->liveness, m->failed, why, sizeof why);
 }
 
+/* The planner's id of anti-affinity group `name` (its VM's record's), from
+ * 1; VMs of one group share it. groups holds the names seen so far. */
+static uint32_t group_id(const char **groups, size_t *n_groups, const char *name) {
+    if (!name[0])
+        return 0;
+    for (size_t i = 0; i < *n_groups; i++)
+        if (strcmp(groups[i], name) == 0)
+            return (uint32_t)i + 1;
+    groups[*n_groups] = name;
+    return (uint32_t)++*n_groups;
+}
+
 int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member *members,
                           size_t n, double idle_watts, double max_watts) {
     memset(s, 0, sizeof *s);
@@ -144,7 +156,10 @@ int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member 
     s->vms = calloc(n_vms ? n_vms : 1, sizeof *s->vms);
     s->vm_rec = calloc(n_vms ? n_vms : 1, sizeof *s->vm_rec);
     s->history = calloc(n_vms ? n_vms : 1, sizeof *s->history);
-    if (!s->hosts || !s->host_rec || !s->vms || !s->vm_rec || !s->history) {
+    const char **groups = calloc(n_vms ? n_vms : 1, sizeof *groups);
+    size_t n_groups = 0;
+    if (!s->hosts || !s->host_rec || !s->vms || !s->vm_rec || !s->history || !groups) {
+        free(groups);
         leader_snapshot_free(s);
         return -1;
     }
@@ -175,10 +190,13 @@ int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member 
             pv->history_len = 1;
             pv->last_migrated_at = moved_at ? (double)moved_at / 1000 : -1e300;
             pv->in_migration = moving;
+            pv->pinned = rv->pinned;
+            pv->anti_affinity = group_id(groups, &n_groups, rv->group);
             s->vm_rec[v] = rv;
             v++;
         }
     }
+    free(groups);
     s->snap = (struct placement_snapshot){s->hosts, n, s->vms, v};
     return 0;
 }

@@ -40,7 +40,9 @@ const char *leader_host_unusable(const Nodectl__HostRecord *r, enum leader_liven
  * the running ones of the hosts that are up; a VM whose migration runs in
  * any record is in_migration, and one whose migration ended (in any way)
  * carries that time as last_migrated_at (wall ms; the planner's clock is in
- * seconds). Returns 0, or -1 when out of memory (the snapshot is then empty
+ * seconds). A VM's pinned flag and anti-affinity group are its record's
+ * (the domain's metadata, hv_rules_parse); groups are numbered from 1 in
+ * the order they appear. Returns 0, or -1 when out of memory (the snapshot is then empty
  * and may be freed). */
 int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member *members,
                           size_t n, double idle_watts, double max_watts);

@@ -37,6 +37,14 @@ void control_request_describe(const Nodectl__Request *req, char *out, size_t len
         else
             snprintf(out, len, "leader transfer");
         return;
+    /* Per-VM placement rules. */
+    case NODECTL__REQUEST__BODY_VM_SET: {
+        const Nodectl__VmSetRequest *v = req->vm_set;
+        snprintf(out, len, "vm set %s%s%s%s", v->vm,
+                 v->set_pinned ? v->pinned ? " pinned=yes" : " pinned=no" : "",
+                 v->set_group ? " group=" : "", v->set_group ? v->group : "");
+        return;
+    }
     default: break;
     }
     const ProtobufCFieldDescriptor *f =
