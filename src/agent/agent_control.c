@@ -178,7 +178,8 @@ static Nodectl__Response *status_reply(struct agent *a) {
         st->n_warnings = 1;
     if (!st->members || !st->cluster || !st->node || !st->node_id.data || !st->role ||
         !st->leader || (a->lead.warning[0] && !st->n_warnings) ||
-        security_to_status(a, st) != 0 || rejections(a, st) != 0) {
+        security_to_status(a, st) != 0 || rejections(a, st) != 0 ||
+        agent_policy_warnings(a, st) != 0) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;
     }
@@ -404,11 +405,13 @@ static Nodectl__Response *plan_reply(struct agent *a, char *why, size_t len) {
     r->leader = strdup(a->cfg.node_name);
     r->automation = strdup(config_automation_name(a->cfg.automation));
     r->policy = strdup(a->cfg.policy);
+    r->window = strdup(a->leader.window);
     r->note = strdup(a->cfg.automation == CONFIG_AUTOMATION_OFF
                          ? "automation is off: the leader does not plan"
                          : executor_note(ex));
     r->actions = calloc(n ? n : 1, sizeof *r->actions);
-    bool failed = !r->leader || !r->automation || !r->policy || !r->note || !r->actions;
+    bool failed = !r->leader || !r->automation || !r->policy || !r->note || !r->actions ||
+                  !r->window;
     for (size_t i = 0; !failed && i < n; i++) {
         const struct executor_action *x = executor_plan_action(ex, i);
         Nodectl__PlanAction *pa = malloc(sizeof *pa);

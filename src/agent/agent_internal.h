@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/prng.h"
 #include "common/reject.h"
+#include "common/tz.h"
 #include "election/election.h"
 #include "election/fence.h"
 #include "gossip/gossip.h"
@@ -185,6 +186,12 @@ struct leader_state {
     struct prng rng;
     struct plan_job *job; /* NULL: no plan is being computed */
     uint64_t logged_seq;  /* events up to here are in the log */
+    /* The cluster policy (agent_policy.c). */
+    struct tz *tz;                 /* [cluster] timezone */
+    char policy_digest[17];        /* of config_policy_text, in the record */
+    char window[256];              /* the schedule's window of the last plan */
+    int window_index;              /* -1: outside every window */
+    bool clock_file_bad;           /* schedule_clock_file's problem was logged */
 };
 
 /* A host this agent sees OFF, and the leader's probes of it
@@ -267,6 +274,19 @@ int agent_leader_fd(const struct agent *a);
 void agent_leader_plan_done(struct agent *a);
 /* Answers a grant request for a command of this host's executor. */
 void agent_leader_grant(struct agent *a, const struct grant_request *req, struct grant *out);
+
+/* agent_policy.c: the cluster policy. agent_policy_open applies the
+ * configuration's parameters to pol and opens the time zone (0, or -1 with
+ * err); agent_policy_window gives pol the [schedule] window in force at
+ * wall_ms (win holds it while pol is used) and keeps its description for
+ * nodectl plan; agent_policy_warnings adds a status warning per live host
+ * whose policy is not the leader's. */
+int agent_policy_open(struct agent *a, struct placement_policy *pol, char *err, size_t errlen);
+void agent_policy_close(struct agent *a);
+void agent_policy_window(struct agent *a, uint64_t wall_ms, struct placement_policy *pol,
+                         struct placement_window *win);
+int agent_policy_to_record(const struct agent *a, Nodectl__HostRecord *rec);
+int agent_policy_warnings(const struct agent *a, Nodectl__StatusReply *st);
 
 /* agent_drain.c: the drain flag, kept in the state directory so that a
  * host in maintenance stays drained across restarts. */

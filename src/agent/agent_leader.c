@@ -37,6 +37,7 @@ struct plan_job {
     struct leader_snapshot snap;
     struct placement_policy policy;
     struct prng rng;
+    struct placement_window window; /* the [schedule]'s, which policy points to */
     double now_s;
     uint64_t ticket;
     int rc;
@@ -45,7 +46,7 @@ struct plan_job {
 
 int agent_leader_open(struct agent *a, char *err, size_t errlen) {
     struct leader_state *L = &a->leader;
-    if (placement_policy_by_name(a->cfg.policy, -1, &L->policy) != 0) {
+    if (placement_policy_by_name(a->cfg.policy, a->cfg.policy_parameter, &L->policy) != 0) {
         snprintf(err, errlen, "[leader] policy '%s' is unknown; known: %s", a->cfg.policy,
                  placement_policy_names());
         return -1;
@@ -54,6 +55,8 @@ int agent_leader_open(struct agent *a, char *err, size_t errlen) {
         L->policy.vm_cooldown_s = (double)a->cfg.vm_cooldown_ms / 1000;
     if (a->cfg.wake_cooldown_ms)
         L->policy.host_wake_cooldown_s = (double)a->cfg.wake_cooldown_ms / 1000;
+    if (agent_policy_open(a, &L->policy, err, errlen) != 0)
+        return -1;
     /* The planner takes its randomness (RS selection) from a seeded prng. */
     prng_seed(&L->rng, prng_next(&a->cluster.rng));
     struct executor_config c = {
@@ -136,6 +139,7 @@ void agent_leader_close(struct agent *a) {
     job_abandon(a);
     executor_free(a->leader.ex);
     a->leader.ex = NULL;
+    agent_policy_close(a);
 }
 
 static void *run_planner(void *arg) {
@@ -171,6 +175,7 @@ static void plan_start(struct agent *a, uint64_t now) {
         return;
     }
     j->policy = L->policy;
+    agent_policy_window(a, wall, &j->policy, &j->window);
     prng_seed(&j->rng, prng_next(&L->rng));
     j->now_s = (double)wall / 1000;
     j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -8,6 +8,8 @@
 static void print_text(const Nodectl__PlanReply *p) {
     printf("leader %s, term %llu, automation %s, policy %s\n", p->leader,
            (unsigned long long)p->term, p->automation, p->policy);
+    if (p->window[0])
+        printf("window: %s\n", p->window);
     if (p->note[0])
         printf("%s\n", p->note);
     if (!p->planned_at_ms) {
@@ -49,6 +51,8 @@ static int print_json(const Nodectl__PlanReply *p) {
                           (json_int_t)p->term, "automation", p->automation, "policy", p->policy,
                           "planned_at_ms", (json_int_t)p->planned_at_ms, "note", p->note,
                           "actions", actions);
+    if (o)
+        json_object_set_new(o, "window", json_string(p->window));
     if (!o || json_dumpf(o, stdout, JSON_INDENT(2)) != 0) {
         json_decref(o);
         fprintf(stderr, "nodectl plan: cannot write JSON\n");

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "config_policy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -157,6 +158,7 @@ void config_defaults(struct config *cfg) {
     cfg->power_on_timeout_ms = 600000;
     cfg->off_check_after_ms = 180000;
     /* vm_cooldown and wake_cooldown stay 0: the policy's own apply. */
+    config_policy_defaults(cfg);
 }
 
 static int parse_u32(const char *s, uint32_t *out) {
@@ -305,6 +307,12 @@ static int set_key(struct config *cfg, const struct key *k, const char *value) {
 
 static int on_key(void *user, const char *section, const char *name, const char *value) {
     struct parse_state *st = user;
+    char policy_err[sizeof st->error];
+    int policy = config_policy_key(st->cfg, section, name, value, policy_err, sizeof policy_err);
+    if (policy < 0 && !st->error[0])
+        snprintf(st->error, sizeof st->error, "%s", policy_err);
+    if (policy != 0)
+        return policy > 0;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const struct key *k = &keys[i];
         if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)

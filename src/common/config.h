@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "schedule.h"
 
 #define CONFIG_NAME_MAX 64
 #define CONFIG_ADDR_MAX 256
@@ -103,6 +104,15 @@ struct config {
     uint32_t vm_cooldown_ms;      /* 0 = the policy's */
     uint32_t wake_cooldown_ms;    /* 0 = the policy's */
     uint32_t off_check_after_ms;  /* the leader probes a host "off" this long */
+    /* The rest of the cluster policy (config_policy.c): the same on every
+     * host. */
+    double policy_parameter;       /* < 0: the policy's own */
+    double cpu_overcommit;         /* 0: the policy's own */
+    uint32_t spare_hosts;          /* idle hosts kept powered on */
+    uint32_t underload_pct;        /* 0: the policy's own */
+    char schedule_clock_file[CONFIG_PATH_MAX]; /* tests and demos: the schedule's clock */
+    char timezone[CONFIG_NAME_MAX]; /* [cluster] timezone: the schedule's */
+    struct schedule schedule;       /* [schedule] */
 
     /* [power]: how this host is powered off and woken. */
     char off_command[CONFIG_PATH_MAX]; /* run by /bin/sh; empty: never powered off */

@@ -1,0 +1,136 @@
+/* The cluster policy at work: the planner's parameters from the
+ * configuration, the [schedule] window in force for each plan (the local
+ * time of [cluster] timezone, from the clock or, in tests, from
+ * [leader] schedule_clock_file), and a digest of the policy in this host's
+ * record, so that status shows a host whose policy is not the leader's. */
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent_internal.h"
+#include "common/config_policy.h"
+#include "common/log.h"
+
+int agent_policy_open(struct agent *a, struct placement_policy *pol, char *err, size_t errlen) {
+    struct leader_state *L = &a->leader;
+    const struct config *cfg = &a->cfg;
+    if (!(L->tz = tz_open(cfg->timezone))) {
+        snprintf(err, errlen, "[cluster] timezone '%s' is not in this host's tz database",
+                 cfg->timezone);
+        return -1;
+    }
+    if (cfg->cpu_overcommit > 0)
+        pol->cpu_overcommit = cfg->cpu_overcommit;
+    if (cfg->underload_pct)
+        pol->underload_threshold = (double)cfg->underload_pct / 100;
+    pol->spare_hosts = cfg->spare_hosts;
+    char text[2048];
+    unsigned char hash[crypto_generichash_BYTES_MIN];
+    config_policy_text(cfg, text, sizeof text);
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)text, strlen(text), NULL, 0);
+    for (size_t i = 0; i < 8; i++)
+        snprintf(L->policy_digest + 2 * i, 3, "%02x", hash[i]);
+    log_info("cluster policy %s: %s", L->policy_digest, text);
+    return 0;
+}
+
+void agent_policy_close(struct agent *a) {
+    tz_free(a->leader.tz);
+    a->leader.tz = NULL;
+}
+
+/* The schedule's clock: the wall clock, or the test's file (seconds since
+ * the epoch) when one is configured and readable. */
+static int64_t schedule_now(struct agent *a, uint64_t wall_ms) {
+    const char *path = a->cfg.schedule_clock_file;
+    if (!path[0])
+        return (int64_t)(wall_ms / 1000);
+    FILE *f = fopen(path, "r");
+    long long s = 0;
+    bool ok = f && fscanf(f, "%lld", &s) == 1 && s >= 0;
+    if (f)
+        fclose(f);
+    if (!ok) {
+        if (!a->leader.clock_file_bad)
+            log_warn("[leader] schedule_clock_file %s holds no time; the clock is used", path);
+        a->leader.clock_file_bad = true;
+        return (int64_t)(wall_ms / 1000);
+    }
+    a->leader.clock_file_bad = false;
+    return s;
+}
+
+void agent_policy_window(struct agent *a, uint64_t wall_ms, struct placement_policy *pol,
+                         struct placement_window *win) {
+    struct leader_state *L = &a->leader;
+    const struct schedule *s = &a->cfg.schedule;
+    struct schedule_time t;
+    char abbr[16];
+    tz_local(L->tz, schedule_now(a, wall_ms), &t, abbr, sizeof abbr);
+    int i = schedule_at(s, &t);
+    static const enum placement_window_mode modes[] = {
+        [SCHEDULE_RELIEVE] = PLACEMENT_WINDOW_NORMAL,
+        [SCHEDULE_CONSOLIDATE] = PLACEMENT_WINDOW_CONSOLIDATE,
+        [SCHEDULE_SPREAD] = PLACEMENT_WINDOW_SPREAD,
+    };
+    char text[sizeof L->window];
+    if (i >= 0) {
+        /* The planner is given the window in force for the whole day: the
+         * schedule, not the planner's UTC minutes, decides. */
+        *win = (struct placement_window){0, 1440, modes[s->w[i].mode]};
+        pol->windows = win;
+        pol->n_windows = 1;
+        char w[SCHEDULE_TEXT_MAX * 2];
+        schedule_window_text(&s->w[i], w, sizeof w);
+        snprintf(text, sizeof text, "%s (%s, %02d:%02d %s)", w, a->cfg.timezone, t.minute / 60,
+                 t.minute % 60, abbr);
+    } else {
+        pol->windows = NULL;
+        pol->n_windows = 0;
+        snprintf(text, sizeof text, "%s (%s: %s, %02d:%02d %s)",
+                 pol->consolidate ? "consolidate" : "relieve",
+                 s->n ? "outside every [schedule] window" : "no [schedule]", a->cfg.timezone,
+                 t.minute / 60, t.minute % 60, abbr);
+    }
+    if (i != L->window_index || !L->window[0])
+        log_info("schedule: %s", text);
+    L->window_index = i;
+    snprintf(L->window, sizeof L->window, "%s", text);
+}
+
+int agent_policy_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
+    return (rec->policy_digest = strdup(a->leader.policy_digest)) ? 0 : -1;
+}
+
+/* A warning per live host whose policy digest is not the leader's. */
+int agent_policy_warnings(const struct agent *a, Nodectl__StatusReply *st) {
+    const char *lead = NULL;
+    for (size_t i = 0; a->lead.leader[0] && i < st->n_members; i++)
+        if (strcmp(st->members[i]->host->name, a->lead.leader) == 0)
+            lead = st->members[i]->host->policy_digest;
+    if (!lead || !lead[0])
+        return 0;
+    for (size_t i = 0; i < st->n_members; i++) {
+        const Nodectl__Member *m = st->members[i];
+        if ((strcmp(m->state, "alive") != 0 && strcmp(m->state, "suspect") != 0) ||
+            strcmp(m->host->policy_digest, lead) == 0)
+            continue;
+        char text[CONFIG_NAME_MAX * 2 + 300];
+        snprintf(text, sizeof text,
+                 "host %s's cluster policy (%s) differs from the leader %s's (%s): compare "
+                 "[leader] policy keys, [schedule] and [cluster] timezone (the agent logs its "
+                 "policy at start)",
+                 m->host->name, m->host->policy_digest[0] ? m->host->policy_digest : "none",
+                 a->lead.leader, lead);
+        char **grown = realloc(st->warnings, (st->n_warnings + 1) * sizeof *grown);
+        if (!grown)
+            return -1;
+        st->warnings = grown;
+        if (!(st->warnings[st->n_warnings] = strdup(text)))
+            return -1;
+        st->n_warnings++;
+    }
+    return 0;
+}
