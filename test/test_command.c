@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "command.pb-c.h"
+#include "agent/message_check.h"
 #include "command/issued.h"
 
 static struct command_msg roundtrip(const struct command_msg *m) {
@@ -42,8 +43,8 @@ static void every_message_survives_the_wire(void **state) {
     assert_int_equal(b.kind, COMMAND_MSG_COMMAND);
     assert_memory_equal(&b.command, c, sizeof *c);
     static const enum command_kind kinds[] = {COMMAND_POWER_OFF, COMMAND_WAKE, COMMAND_DRAIN,
-                                              COMMAND_TRANSFER};
-    for (size_t i = 0; i < 4; i++) {
+                                              COMMAND_TRANSFER, COMMAND_VM_RULES};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         memset(&c->migrate, 0, sizeof c->migrate);
         c->kind = kinds[i];
         if (c->kind == COMMAND_WAKE) {
@@ -53,6 +54,10 @@ static void every_message_survives_the_wire(void **state) {
             c->drain = true;
         } else if (c->kind == COMMAND_TRANSFER) {
             snprintf(c->transfer_to, sizeof c->transfer_to, "n2");
+        } else if (c->kind == COMMAND_VM_RULES) {
+            snprintf(c->vm_rules.vm, sizeof c->vm_rules.vm, "db-a");
+            c->vm_rules.set_pinned = c->vm_rules.pinned = c->vm_rules.set_group = true;
+            snprintf(c->vm_rules.group, sizeof c->vm_rules.group, "db");
         }
         b = roundtrip(&m);
         assert_memory_equal(&b.command, c, sizeof *c);
@@ -108,6 +113,37 @@ static void bad_frames_are_refused_with_a_reason(void **state) {
     (void)state;
 }
 
+/* A VM's rules are bounded where they are decoded: a group that is not a
+ * group name refuses the command, or the whole record that carries it. */
+static void rules_out_of_bounds_are_refused(void **state) {
+    (void)state;
+    struct command c = {.kind = COMMAND_VM_RULES};
+    enum message_reject why;
+    snprintf(c.id, sizeof c.id, "id-2");
+    snprintf(c.issuer, sizeof c.issuer, "n1");
+    snprintf(c.vm_rules.vm, sizeof c.vm_rules.vm, "db-a");
+    c.vm_rules.set_group = true;
+    snprintf(c.vm_rules.group, sizeof c.vm_rules.group, "db");
+    assert_null(message_check_command(&c, &why));
+    snprintf(c.vm_rules.group, sizeof c.vm_rules.group, "d\nb");
+    assert_string_equal(message_check_command(&c, &why), "vm_rules.group");
+    c.vm_rules.vm[0] = '\0';
+    assert_string_equal(message_check_command(&c, &why), "vm_rules.vm");
+    Nodectl__HostRecord r = NODECTL__HOST_RECORD__INIT;
+    Nodectl__Vm vm = NODECTL__VM__INIT, *vms[1] = {&vm};
+    r.name = "n1";
+    r.vms = vms;
+    r.n_vms = 1;
+    vm.name = "db-a";
+    vm.group = "db";
+    assert_null(message_check_record(&r, &why));
+    vm.group = "db/../etc";
+    assert_string_equal(message_check_record(&r, &why), "vms.group");
+    vm.group = "";
+    r.policy_digest = "0123456789abcdef0";
+    assert_string_equal(message_check_record(&r, &why), "policy_digest");
+}
+
 static void operator_commands_are_granted_once_in_their_window(void **state) {
     struct issued t;
     issued_clear(&t);
@@ -139,6 +175,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_message_survives_the_wire),
         cmocka_unit_test(bad_frames_are_refused_with_a_reason),
+        cmocka_unit_test(rules_out_of_bounds_are_refused),
         cmocka_unit_test(operator_commands_are_granted_once_in_their_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

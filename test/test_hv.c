@@ -334,6 +334,55 @@ static void cpu_weight_and_balloon_are_set_live(void **state) {
     hv_free(hv);
 }
 
+/* Placement rules: the element parsed strictly (a bad value is an error,
+ * not a default), written back, and kept by libvirt in the domain's
+ * metadata, where every sample reads them; a domain whose element does not
+ * parse has none. */
+static void placement_rules_in_the_metadata(void **state) {
+    (void)state;
+    struct hv_rules r;
+    char err[256], xml[256];
+    assert_int_equal(hv_rules_parse("<placement pinned='yes' group='db-1.a_b'/>", &r, err,
+                                    sizeof err), 0);
+    assert_true(r.pinned);
+    assert_string_equal(r.group, "db-1.a_b");
+    assert_int_equal(hv_rules_parse("<placement/>", &r, err, sizeof err), 0);
+    assert_false(r.pinned);
+    assert_string_equal(r.group, "");
+    static const char *const bad[] = {"<placement pinned='true'/>", "<placement group='a b'/>",
+                                      "<rules pinned='yes'/>", "<placement", "",
+                                      "<placement group='0123456789012345678901234567890123456789"
+                                      "012345678901234567890123'/>"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(hv_rules_parse(bad[i], &r, err, sizeof err), -1);
+    r = (struct hv_rules){.pinned = false};
+    assert_null(hv_rules_xml(&r, xml, sizeof xml));
+    r = (struct hv_rules){.pinned = true, .group = "web"};
+    assert_string_equal(hv_rules_xml(&r, xml, sizeof xml), "<placement pinned='yes' group='web'/>");
+
+    struct hv *hv = hv_new("test://" NODECTL_TEST_DATA "/host-a.xml");
+    assert_non_null(hv);
+    assert_true(hv_sample(hv, now_ms())->available);
+    assert_int_equal(hv_set_rules(hv, "web-1", true, true, "front", err, sizeof err), 0);
+    /* A group only: pinned is kept. */
+    assert_int_equal(hv_set_rules(hv, "web-1", false, false, "edge", err, sizeof err), 0);
+    assert_int_equal(hv_get_rules(hv, "web-1", &r, err, sizeof err), 0);
+    assert_true(r.pinned);
+    assert_string_equal(r.group, "edge");
+    const struct hv_sample *s = hv_sample(hv, now_ms());
+    assert_true(find_vm(s, "web-1")->rules.pinned);
+    assert_string_equal(find_vm(s, "web-1")->rules.group, "edge");
+    assert_false(find_vm(s, "db-1")->rules.pinned);
+    /* Neither pinned nor in a group: the element is removed. */
+    assert_int_equal(hv_set_rules(hv, "web-1", true, false, "", err, sizeof err), 0);
+    assert_int_equal(hv_get_rules(hv, "web-1", &r, err, sizeof err), 0);
+    assert_false(r.pinned);
+    assert_int_equal(hv_set_rules(hv, "web-1", false, false, "a b", err, sizeof err), -1);
+    assert_int_equal(hv_set_rules(hv, "ghost", true, true, NULL, err, sizeof err), -1);
+    assert_string_equal(err, "VM 'ghost' is not on this host");
+    hv_free(hv);
+}
+
 /* The sampling thread hands samples over; the caller's fd tells when, and a
  * hand-over is not counted as a domain event. */
 static void sampler_hands_samples_over(void **state) {
@@ -517,6 +566,7 @@ int main(void) {
         cmocka_unit_test(fresh_view_lists_every_domain_now),
         cmocka_unit_test(fresh_view_of_an_unreachable_hypervisor),
         cmocka_unit_test(cpu_weight_and_balloon_are_set_live),
+        cmocka_unit_test(placement_rules_in_the_metadata),
         cmocka_unit_test(sampler_hands_samples_over),
         cmocka_unit_test(unanswering_hypervisor_does_not_block_the_caller),
     };
