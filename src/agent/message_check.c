@@ -66,7 +66,7 @@ static bool name_ok(const char *s, size_t max, bool required) {
 /* An anti-affinity group: "" or a name as hv_group_valid has it. */
 #define GROUP(s, field)                                                                            \
     do {                                                                                           \
-        if ((s)[0] && !hv_group_valid(s)) {                                                        \
+        if (!text_fits((s), MSG_GROUP_MAX) || ((s)[0] && !hv_group_valid(s))) {                   \
             *why = MESSAGE_REJECT_TEXT;                                                            \
             return field;                                                                          \
         }                                                                                          \

@@ -34,7 +34,8 @@
 /* Repeated fields of a host record. A host publishes at most ACTIONS_MAX
  * (32) actions, the candidate list of its configuration (CONFIG_LIST_MAX)
  * and the ids of its keyring's keys (KEYRING_MAX). VMs: far more than a host runs (hundreds at most),
- * and 4,096 VMs of about 150 bytes each still fit GOSSIP_RECORD_MAX. */
+ * and 4,096 VMs of about 220 bytes each (a 63-character anti-affinity group
+ * included) still fit GOSSIP_RECORD_MAX. */
 #define MSG_RECORD_VMS_MAX 4096
 #define MSG_RECORD_ACTIONS_MAX 32
 #define MSG_RECORD_CANDIDATES_MAX CONFIG_LIST_MAX
