@@ -1,0 +1,71 @@
+#!/bin/bash
+# Per-VM placement rules on the rig: 4 hosts with a real libvirtd and one real KVM guest each,
+# rig1 and rig2 leader candidates. The rules are set with `nodectl vm set`, asked on other hosts
+# than the guests' own, while the leader only advises: rig3-vm1 pinned, rig1-vm1 and rig4-vm1
+# in the anti-affinity group "ha"; each lands in its domain's persistent definition on its host
+# (virsh metadata --config). Then every agent restarts with the leader in `auto` and, the load
+# low, the leader consolidates and powers hosts off: rig4-vm1 moves, never to rig1, and rig4 is
+# powered off; the pinned rig3-vm1 stays where it is, so rig3 stays on; every guest runs once.
+# Needs root; fails, never skips.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ ${1:-} != --body ]]; then
+    export NODECTL=${1:?usage: test_rules_rig.sh PATH/TO/nodectl}
+    shift
+fi
+source "$HERE/supervise.sh"
+rig_supervise rules 420 "$@"
+
+TEST_NAME=test_rules_rig
+source "$HERE/cluster.sh"
+WORK=$(mktemp -d /tmp/nodectl-rules-rig.XXXXXX)
+trap cluster_exit EXIT
+NS=https://nodectl.example/xmlns/placement/1
+
+# 1. The rules, set while the leader only advises (the last automation line wins).
+LEADER_EXTRA="automation = advise"
+cluster_make 4 1 rig1 rig2
+cluster_start
+has_leader() { [[ -n $(leader_seen rig1) ]]; }
+eventually 60 has_leader || fail "no leader within 60 s"
+sees_all() { [[ $(on rig2 vms | grep -c -- '-vm1 ') -eq 4 ]]; }
+eventually 60 sees_all || fail "rig2 does not list the 4 guests: $(on rig2 vms 2>&1)"
+on rig2 vm set rig3-vm1 pinned=yes || fail "vm set rig3-vm1 pinned=yes"
+on rig2 vm set rig1-vm1 group=ha || fail "vm set rig1-vm1 group=ha"
+on rig3 vm set rig4-vm1 group=ha || fail "vm set rig4-vm1 group=ha"
+config_has() {
+    rig exec "$1" virsh -q -c qemu:///system metadata "$2" --uri "$NS" --config | grep -qF "$3"
+}
+config_has rig3 rig3-vm1 'pinned="yes"' || fail "rig3-vm1's persistent definition is not pinned"
+config_has rig4 rig4-vm1 'group="ha"' || fail "rig4-vm1's persistent definition has no group"
+on rig1 vms | grep -Eq '^rig3-vm1 +rig3 .* yes +- ' || fail "vms does not show rig3-vm1 pinned: $(on rig1 vms)"
+note "rules set: rig3-vm1 pinned, rig1-vm1 and rig4-vm1 in group ha"
+
+# 2. Every agent again, the leader in auto.
+for h in "${HOSTS[@]}"; do
+    sed -i '/^automation = advise$/d' "$WORK/$h/nodectl.conf"
+    kill -TERM "$(agent_pid "$h")"
+done
+stopped() { local h; for h in "${HOSTS[@]}"; do [[ -z $(agent_pid "$h") ]] || return 1; done; }
+eventually 30 stopped || fail "the agents did not stop"
+for h in "${HOSTS[@]}"; do agent_restart "$h"; done
+eventually 60 has_leader || fail "no leader within 60 s of the restart"
+note "leader in auto: $(leader_seen rig1)"
+
+# 3. The consolidation: rig4 emptied and powered off, rig3 kept on by its pinned guest.
+rig4_off() { [[ $(member_state rig1 rig4) == off && $(rig power rig4 status) == off ]]; }
+t0=$SECONDS
+eventually 240 rig4_off || { on rig1 status >&2 || true; fail "rig4 was not powered off"; }
+note "rig4 powered off after $((SECONDS - t0)) s"
+leader=$(leader_seen rig1 | cut -d' ' -f1)
+eventually 60 plan_settled "$leader" || { on "$leader" plan >&2 || true; fail "the plan did not settle"; }
+exactly_once >"$WORK/placement" || fail "guests after the consolidation"
+note "placement: $(tr '\n' ' ' <"$WORK/placement")"
+grep -qx 'rig3-vm1 rig3' "$WORK/placement" || fail "the pinned rig3-vm1 moved"
+h1=$(awk '$1 == "rig1-vm1" { print $2 }' "$WORK/placement")
+h4=$(awk '$1 == "rig4-vm1" { print $2 }' "$WORK/placement")
+[[ $h4 != rig4 ]] || fail "rig4-vm1 still runs on rig4"
+[[ $h1 != "$h4" ]] || fail "rig1-vm1 and rig4-vm1, of group ha, share $h1"
+[[ $(rig power rig3 status) == on ]] || fail "rig3, with its pinned guest, is not on"
+on "$leader" events | grep -q "rig4-vm1" || fail "the leader's events do not mention rig4-vm1"
+note "pinned guest stayed on rig3; group ha on $h1 and $h4; rig4 off"
