@@ -1,6 +1,7 @@
 """Three real agents on loopback for the HTTP tests: each with its own
 libvirt test-driver host (distinct VMs), its own gossip and HTTP ports, in
-an insecure cluster (the HTTP side does not depend on keys). Used by
+an insecure cluster (the HTTP side does not depend on keys); the last one
+logs in JSON. Used by
 test_prometheus.py and test_dashboard.py.
 
 Network rule: when run as root, the test re-executes itself in a network
@@ -88,6 +89,7 @@ bind_address = 127.0.0.1
 port = {self.gossip[i]}
 state_dir = {d}/state
 control_socket = {d}/ctl.sock
+log_format = {"json" if i == self.n - 1 else "text"}
 [http]
 listen = 127.0.0.1:{self.http[i]}
 [hypervisor]
@@ -159,6 +161,9 @@ plan_interval = 2s
                 p.kill()
                 p.wait()
                 self.procs[i] = None
+
+    def log_path(self, i):
+        return os.path.join(self.dir, self.name(i), "agent.log")
 
     def logs(self):
         out = []

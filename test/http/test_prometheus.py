@@ -3,6 +3,7 @@
 loopback every second: its API returns their series, nodectl_is_leader
 sums to 1 over the cluster, and after the leader is killed the series
 names another host. `promtool check metrics` accepts every agent's page.
+The agent that logs in JSON writes only JSON lines, its events among them.
 
 usage: test_prometheus.py NODECTL_BINARY"""
 import json
@@ -26,6 +27,23 @@ def query(port, q):
 
 def leader_instances(port):
     return sorted(r["metric"]["instance"] for r in query(port, "nodectl_is_leader == 1"))
+
+
+def check_json_log(path):
+    """log_format = json: every line one object with time, level, priority
+    and message; the leader's events among them (not under journald: no
+    <N> prefix)."""
+    events = 0
+    with open(path) as f:
+        for line in f:
+            if line.startswith("=="):  # ASan's report, if any, is not ours
+                break
+            entry = json.loads(line)
+            assert set(entry) == {"time", "level", "priority", "message"}, entry
+            assert entry["priority"] in (3, 4, 6, 7), entry
+            events += entry["message"].startswith("event: term ")
+    assert events, "no election event in " + path
+    print("log_format = json: every line of %s is a JSON object" % path)
 
 
 def main():
@@ -94,6 +112,7 @@ def main():
         down = query(pport, "up == 0")
         assert [r["metric"]["instance"] for r in down] == ["127.0.0.1:%d" % c.http[index]], down
         print("Prometheus: after %s was killed, the leader is %s" % (leader, new))
+        check_json_log(c.log_path(c.n - 1))
         if prom:
             prom.terminate()
             prom.wait(10)
