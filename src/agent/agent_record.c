@@ -154,7 +154,8 @@ void agent_host_metrics(struct agent *a, struct metrics *m) {
     double running = 0;
     for (size_t i = 0; i < rec->n_vms; i++)
         running += rec->vms[i]->state == NODECTL__VM_STATE__VM_STATE_RUNNING;
-    metrics_family(m, "nodectl_host_vms", "gauge", "VMs defined on this host, by whether they run.");
+    metrics_family(m, "nodectl_host_vms", "gauge",
+                   "VMs defined on this host, by whether they run.");
     metrics_sample(m, "nodectl_host_vms", (const char *[]){"state", "running", NULL}, running);
     metrics_sample(m, "nodectl_host_vms", (const char *[]){"state", "other", NULL},
                    (double)rec->n_vms - running);

@@ -339,8 +339,8 @@ void security_metrics(const struct agent *a, struct metrics *m) {
     metrics_family(m, "nodectl_refused_total", "counter",
                    "Authenticated messages refused for a value no sender may set, by reason.");
     for (int r = 0; r < REFUSED_REASONS; r++)
-        metrics_sample(m, "nodectl_refused_total", (const char *[]){"reason", refusal_names[r], NULL},
-                       (double)s->refused[r]);
+        metrics_sample(m, "nodectl_refused_total",
+                       (const char *[]){"reason", refusal_names[r], NULL}, (double)s->refused[r]);
     for (int r = 0; r < GOSSIP_REFUSALS; r++)
         metrics_sample(m, "nodectl_refused_total",
                        (const char *[]){"reason", gossip_refusal_name(r), NULL},

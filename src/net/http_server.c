@@ -127,7 +127,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         s->connections++;
 }
 
-static void on_log(void *cls, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *fmt,
+                                                        va_list ap) {
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = '\0';
