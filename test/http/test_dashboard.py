@@ -48,6 +48,9 @@ def main():
     cluster.isolate()
     artifacts = sys.argv[2]
     os.makedirs(artifacts, exist_ok=True)
+    for old in ("dashboard.png", "dashboard-after-failover.png", "dashboard-failed.png"):
+        if os.path.exists(os.path.join(artifacts, old)):
+            os.remove(os.path.join(artifacts, old))
     c = cluster.Cluster(sys.argv[1])
     drv = None
     try:
