@@ -232,8 +232,27 @@ static void cross_key_rules_are_checked(void **state) {
                  ": [leader] power_idle_watts (300) is above power_max_watts (200)");
 }
 
+/* [http] listen is on loopback unless said, and empty turns it off;
+ * log_format is text or json. */
+static void http_and_log_format(void **state) {
+    struct config cfg;
+    struct config_error err;
+    char path[PATH_MAX];
+    assert_int_equal(load("", &cfg, &err, path), 0);
+    assert_string_equal(cfg.http_listen, "127.0.0.1:9750");
+    assert_int_equal(cfg.log_format, LOG_FORMAT_TEXT);
+    assert_int_equal(load("[http]\nlisten =\n[node]\nlog_format = json\n", &cfg, &err, path), 0);
+    assert_string_equal(cfg.http_listen, "");
+    assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
+    assert_int_equal(load("[http]\nlisten = [::1]:9000\n", &cfg, &err, path), 0);
+    assert_string_equal(cfg.http_listen, "[::1]:9000");
+    assert_int_equal(load("[node]\nlog_format = xml\n", &cfg, &err, path), -1);
+    assert_non_null(strstr(err.text, "key 'log_format' in [node]: expected one of text, json"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(http_and_log_format),
         cmocka_unit_test(good_file_sets_every_kind_of_value),
         cmocka_unit_test(empty_file_gives_defaults),
         cmocka_unit_test(unknown_key_names_line_section_and_key),

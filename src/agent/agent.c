@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent_internal.h"
@@ -33,6 +34,8 @@ static void reload(struct agent *a) {
     }
     a->cfg.log_level = fresh.log_level;
     log_set_level(fresh.log_level);
+    a->cfg.log_format = fresh.log_format;
+    log_set_format(fresh.log_format);
     a->cfg.sample_interval_ms = fresh.sample_interval_ms;
     a->next_sample_ms = agent_clock_ms();
     if (strcmp(fresh.hypervisor_uri, a->cfg.hypervisor_uri) != 0 ||
@@ -44,7 +47,8 @@ static void reload(struct agent *a) {
         strcmp(fresh.bind_address, a->cfg.bind_address) != 0)
         log_warn("reload: node name, address, state directory, control socket and its groups, "
                  "and hypervisor URI take effect at the next restart");
-    log_info("configuration reloaded from %s (log_level, sample_interval)", a->cfg.path);
+    log_info("configuration reloaded from %s (log_level, log_format, sample_interval)",
+             a->cfg.path);
     char why[CONFIG_PATH_MAX + 600];
     if (security_reload(a, why, sizeof why) != 0)
         log_err("reload: keeping the running keyring and identity: %s", why);
@@ -88,10 +92,34 @@ static int signal_fd(void) {
 /* How long the agent waits for its first hypervisor sample at start. */
 #define FIRST_SAMPLE_WAIT_MS 5000u
 
-enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_PLAN, FD_CLUSTER, FD_MAX = FD_CLUSTER + CLUSTER_FDS_MAX };
+enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_PLAN, FD_HTTP, FD_CLUSTER,
+       FD_MAX = FD_CLUSTER + CLUSTER_FDS_MAX };
+
+/* One turn of the loop does the work due and takes what arrived; a turn
+ * that takes long delays heartbeats and probes. */
+static const double loop_bounds[] = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025,
+                                     0.05,   0.1,    0.25,  0.5,   1,    2.5};
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+void agent_loop_metrics(const struct agent *a, struct metrics *m) {
+    metrics_histogram(m, "nodectl_agent_loop_seconds",
+                      "Time one turn of the agent's event loop spent working (not waiting).",
+                      &a->loop_seconds);
+    metrics_counter(m, "nodectl_http_requests_total", "HTTP requests this agent answered.",
+                    a->http ? (double)http_server_requests(a->http) : 0);
+    metrics_counter(m, "nodectl_http_connections_total", "HTTP connections this agent accepted.",
+                    a->http ? (double)http_server_connections(a->http) : 0);
+}
 
 /* Returns 0 on SIGTERM/SIGINT, -1 if the loop itself failed. */
 static int run(struct agent *a, int sigfd) {
+    struct timespec turn;
+    clock_gettime(CLOCK_MONOTONIC, &turn);
     for (;;) {
         uint64_t now = agent_clock_ms();
         /* libvirt is sampled in hv's own thread: its calls can block for
@@ -118,12 +146,15 @@ static int run(struct agent *a, int sigfd) {
         agent_actions_run(a, agent_clock_ms());
         agent_power_run(a, agent_clock_ms());
         agent_offcheck_run(a, agent_clock_ms());
+        agent_history_run(a, agent_clock_ms());
         /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
                                                      .events = POLLIN},
                                      [FD_HV] = {.fd = hv_event_fd(a->hv), .events = POLLIN},
-                                     [FD_PLAN] = {.fd = agent_leader_fd(a), .events = POLLIN}};
+                                     [FD_PLAN] = {.fd = agent_leader_fd(a), .events = POLLIN},
+                                     [FD_HTTP] = {.fd = http_server_fd(a->http),
+                                                  .events = POLLIN}};
         int cfds[CLUSTER_FDS_MAX], n = cluster_fds(a, cfds);
         for (int i = 0; i < n; i++)
             fds[FD_CLUSTER + i] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
@@ -140,12 +171,21 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_offcheck_deadline(a);
         if (agent_actions_deadline(a) < deadline)
             deadline = agent_actions_deadline(a);
+        if (agent_history_deadline(a) < deadline)
+            deadline = agent_history_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
+        int64_t http_ms = http_server_timeout_ms(a->http);
+        if (http_ms >= 0 && http_ms < timeout)
+            timeout = (int)http_ms;
+        metrics_observe(&a->loop_seconds, seconds_since(&turn));
         if (poll(fds, (nfds_t)(FD_CLUSTER + n), timeout) < 0 && errno != EINTR) {
             log_err("poll: %s", strerror(errno));
             return -1;
         }
+        clock_gettime(CLOCK_MONOTONIC, &turn);
+        /* Also without input: its timeouts (idle connections) are due. */
+        http_server_run(a->http);
         if (fds[FD_CONTROL].revents & POLLIN)
             control_server_serve(a->ctl, agent_check_request, agent_handle_request, a);
         if (fds[FD_PLAN].revents & POLLIN)
@@ -234,6 +274,12 @@ static int check_config(const struct config *cfg) {
     if ((!acc.group_optional && check_group(cfg, "group", acc.group) != 0) ||
         (acc.admin_group[0] && check_group(cfg, "admin_group", acc.admin_group) != 0))
         return -1;
+    const char *bad_listen = cfg->http_listen[0] ? http_listen_check(cfg->http_listen) : NULL;
+    if (bad_listen) {
+        fprintf(stderr, "nodectl agent: bad configuration: %s: key 'listen' in [http]: %s, got "
+                        "'%s' (empty: no HTTP server)\n", cfg->path, bad_listen, cfg->http_listen);
+        return -1;
+    }
     struct placement_policy pol;
     if (placement_policy_by_name(cfg->policy, -1, &pol) != 0) {
         fprintf(stderr, "nodectl agent: bad configuration: %s: [leader] policy '%s' is unknown; "
@@ -284,6 +330,9 @@ int agent_main(int argc, char **argv) {
         return rc;
     }
     log_set_level(a->cfg.log_level);
+    log_set_format(a->cfg.log_format);
+    metrics_histogram_init(&a->loop_seconds, loop_bounds, sizeof loop_bounds / sizeof *loop_bounds);
+    agent_history_init(a);
     raise_fd_limit();
     const struct control_access access = control_access_of(&a->cfg);
     char err[512];
@@ -320,6 +369,10 @@ int agent_main(int argc, char **argv) {
         log_err("leader: %s", err);
         rc = 2;
     }
+    /* Metrics and the dashboard are not the agent's job: a port taken
+     * costs them, not the host's place in the cluster. */
+    if (rc == 0 && agent_http_open(a, err, sizeof err) != 0)
+        log_warn("http: [http] listen: %s; no metrics or dashboard on this host", err);
     if (rc == 0) {
         agent_power_open(a);
         agent_gate_settle(a);
@@ -343,6 +396,7 @@ int agent_main(int argc, char **argv) {
             cluster_leave(a);
         log_info("stopped");
     }
+    agent_http_close(a);
     agent_offcheck_close(a);
     agent_leader_close(a);
     agent_actions_close(a);

@@ -586,3 +586,60 @@ void cluster_leave(struct agent *a) {
     }
     log_info("left the cluster");
 }
+
+void cluster_metrics(const struct agent *a, struct metrics *m) {
+    const struct gossip *g = a->cluster.gossip;
+    double by_state[GOSSIP_OFF + 1] = {0};
+    for (size_t i = 0, n = gossip_member_count(g); i < n; i++) {
+        struct gossip_member_info info;
+        gossip_member_at(g, i, &info);
+        if ((unsigned)info.state <= GOSSIP_OFF)
+            by_state[info.state]++;
+    }
+    metrics_family(m, "nodectl_gossip_members", "gauge",
+                   "Members this host knows, by gossip state (itself included).");
+    for (int s = 0; s <= GOSSIP_OFF; s++)
+        metrics_sample(m, "nodectl_gossip_members",
+                       (const char *[]){"state", gossip_state_name((enum gossip_state)s), NULL},
+                       by_state[s]);
+    struct gossip_counts c = gossip_counts(g);
+    metrics_counter(m, "nodectl_gossip_probes_total", "Members probed (SWIM).", (double)c.probes);
+    metrics_counter(m, "nodectl_gossip_probes_failed_total",
+                    "Probes no ack answered, directly or through other members.",
+                    (double)c.probes_failed);
+    metrics_counter(m, "nodectl_gossip_suspicions_total", "Members this host began to suspect.",
+                    (double)c.suspicions);
+    metrics_counter(m, "nodectl_gossip_refutations_total",
+                    "Suspicions of this host that it refuted.", (double)c.refutations);
+    metrics_gauge(m, "nodectl_gossip_health_score",
+                  "Lifeguard's local health multiplier (0: healthy).",
+                  (double)gossip_health_score(g));
+    struct transport_stats t = transport_stats(a->cluster.transport);
+    metrics_counter(m, "nodectl_transport_sent_bytes_total",
+                    "Bytes of the frames queued to peers (gossip, election, commands).",
+                    (double)t.bytes_sent);
+    metrics_counter(m, "nodectl_transport_received_bytes_total",
+                    "Bytes of the frames received from peers, refused ones included.",
+                    (double)t.bytes_received);
+    metrics_counter(m, "nodectl_transport_sent_messages_total", "Frames queued to peers.",
+                    (double)t.sent);
+    metrics_counter(m, "nodectl_transport_received_messages_total",
+                    "Frames received and authenticated.", (double)t.received);
+    metrics_family(m, "nodectl_transport_dropped_total", "counter",
+                   "Frames dropped by the transport, by reason.");
+    metrics_sample(m, "nodectl_transport_dropped_total",
+                   (const char *[]){"reason", "unauthenticated", NULL}, (double)t.dropped_auth);
+    metrics_sample(m, "nodectl_transport_dropped_total",
+                   (const char *[]){"reason", "malformed", NULL}, (double)t.dropped_malformed);
+    metrics_sample(m, "nodectl_transport_dropped_total",
+                   (const char *[]){"reason", "send_failed", NULL}, (double)t.dropped_send);
+    metrics_gauge(m, "nodectl_transport_connections", "Inbound connections open.",
+                  (double)t.conns.open);
+    metrics_family(m, "nodectl_transport_connections_cut_total", "counter",
+                   "Inbound connections cut by the admission limits, by reason.");
+    for (int r = 0; r < ADMISSION_REASONS; r++)
+        metrics_sample(m, "nodectl_transport_connections_cut_total",
+                       (const char *[]){"reason", admission_reason_name((enum admission_reason)r),
+                                        NULL},
+                       (double)t.conns.cut[r]);
+}

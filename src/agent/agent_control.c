@@ -113,8 +113,9 @@ static void members_free(Nodectl__Member **list, size_t n) {
 
 /* Appends a component's reasons counted at least once; -1 when out of
  * memory. */
-static int add_rejections(Nodectl__StatusReply *st, const char *component,
-                          const struct rejects *r, const char *(*name)(unsigned)) {
+static int add_rejections(void *ctx, const char *component, const struct rejects *r,
+                          const char *(*name)(unsigned)) {
+    Nodectl__StatusReply *st = ctx;
     for (unsigned i = 0; i < REJECT_REASONS_MAX; i++) {
         if (!r->n[i])
             continue;
@@ -132,21 +133,6 @@ static int add_rejections(Nodectl__StatusReply *st, const char *component,
             return -1;
     }
     return 0;
-}
-
-/* Every refusal of input out of bounds, by component and reason (frames
- * refused are counted by security_to_status). */
-static int rejections(struct agent *a, Nodectl__StatusReply *st) {
-    const struct cluster *c = &a->cluster;
-    return add_rejections(st, "gossip", gossip_rejects(c->gossip), gossip_reject_name) ||
-           add_rejections(st, "host record", &c->record_rejects, message_reject_name) ||
-           add_rejections(st, "command", &c->command_rejects, message_reject_name) ||
-           (a->lead.election && add_rejections(st, "election", election_rejects(a->lead.election),
-                                               election_reject_name)) ||
-           add_rejections(st, "control socket", control_server_rejects(a->ctl),
-                          control_reject_name)
-               ? -1
-               : 0;
 }
 
 static Nodectl__Response *status_reply(struct agent *a) {
@@ -178,7 +164,7 @@ static Nodectl__Response *status_reply(struct agent *a) {
         st->n_warnings = 1;
     if (!st->members || !st->cluster || !st->node || !st->node_id.data || !st->role ||
         !st->leader || (a->lead.warning[0] && !st->n_warnings) ||
-        security_to_status(a, st) != 0 || rejections(a, st) != 0 ||
+        security_to_status(a, st) != 0 || agent_rejects_each(a, add_rejections, st) != 0 ||
         agent_policy_warnings(a, st) != 0) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;

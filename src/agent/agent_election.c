@@ -499,3 +499,29 @@ int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
     }
     return 0;
 }
+
+void leadership_metrics(const struct agent *a, struct metrics *m) {
+    const struct leadership *L = &a->lead;
+    const struct election *e = L->election;
+    metrics_gauge(m, "nodectl_election_term", "The highest election term this host knows.",
+                  (double)L->term);
+    metrics_gauge(m, "nodectl_is_leader", "1 if this host is the leader it knows of, else 0.",
+                  leadership_is_leader(a) ? 1 : 0);
+    metrics_gauge(m, "nodectl_leader_lease_held",
+                  "1 if this host leads and holds its lease, else 0.", L->lease ? 1 : 0);
+    metrics_gauge(m, "nodectl_election_candidate", "1 if this host may be elected, else 0.",
+                  e ? 1 : 0);
+    struct election_counts c = e ? election_counts(e) : (struct election_counts){0};
+    metrics_counter(m, "nodectl_election_pre_votes_total",
+                    "Pre-vote rounds this host began (Raft thesis 9.6).", (double)c.pre_votes);
+    metrics_counter(m, "nodectl_elections_total", "Elections this host began, each in a new term.",
+                    (double)c.elections);
+    metrics_counter(m, "nodectl_elections_won_total", "Terms this host became the leader in.",
+                    (double)c.won);
+    metrics_counter(m, "nodectl_leader_transfers_total",
+                    "Times this host handed leadership to another candidate.",
+                    (double)c.transfers);
+    metrics_counter(m, "nodectl_fenced_commands_refused_total",
+                    "Commands refused because their term is older than this host's fence.",
+                    (double)L->stale_refused);
+}

@@ -10,6 +10,7 @@
 #include "command/command.h"
 #include "command/issued.h"
 #include "common/backoff.h"
+#include "common/metrics.h"
 #include "common/config.h"
 #include "common/prng.h"
 #include "common/reject.h"
@@ -29,6 +30,7 @@
 #include "rebalance/rebalance.h"
 #include "net/control.h"
 #include "net/discovery.h"
+#include "net/http_server.h"
 #include "net/cert.h"
 #include "net/frame.h"
 #include "net/transport.h"
@@ -192,6 +194,24 @@ struct leader_state {
     char window[256];              /* the schedule's window of the last plan */
     int window_index;              /* -1: outside every window */
     bool clock_file_bad;           /* schedule_clock_file's problem was logged */
+    uint64_t plans;       /* plans computed while leading */
+    struct metrics_histogram plan_seconds;
+};
+
+/* The cluster's estimated power and hosts on over the last hour, for the
+ * dashboard's graph (agent_history.c): a bounded ring, one point per
+ * HISTORY_STEP_MS, computed from gossip on every host. */
+#define HISTORY_POINTS 360
+#define HISTORY_STEP_MS 10000
+struct history_point {
+    uint64_t at_ms; /* wall clock */
+    double watts;
+    uint32_t on, off, failed;
+};
+struct history {
+    struct history_point ring[HISTORY_POINTS];
+    size_t n, next;
+    uint64_t next_ms; /* monotonic */
 };
 
 /* A host this agent sees OFF, and the leader's probes of it
@@ -238,6 +258,9 @@ struct agent {
     bool gate_written;
     struct offcheck_host offcheck[OFFCHECK_MAX];
     bool offcheck_full_told;
+    struct http_server *http;          /* NULL: [http] listen is empty */
+    struct history history;
+    struct metrics_histogram loop_seconds; /* the work of one turn of the loop (agent.c) */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -428,6 +451,35 @@ Nodectl__Response *agent_keys_request(struct agent *a, const Nodectl__KeysReques
 
 /* agent_rebalance.c: local rebalancing after a sample, when enabled. */
 void agent_rebalance(struct agent *a, uint64_t now_ms);
+
+/* agent_metrics.c: GET /metrics, the Prometheus text, from the functions
+ * below, each of the file that owns the numbers; NULL when out of memory. */
+char *agent_metrics_text(struct agent *a, size_t *len);
+/* Every component's refusals of input, as `nodectl status` lists them. */
+typedef int (*agent_rejects_fn)(void *ctx, const char *component, const struct rejects *r,
+                                const char *(*name)(unsigned));
+int agent_rejects_each(const struct agent *a, agent_rejects_fn fn, void *ctx);
+void cluster_metrics(const struct agent *a, struct metrics *m);
+void leadership_metrics(const struct agent *a, struct metrics *m);
+void agent_leader_metrics(const struct agent *a, struct metrics *m);
+void agent_host_metrics(struct agent *a, struct metrics *m);
+void security_metrics(const struct agent *a, struct metrics *m);
+void agent_loop_metrics(const struct agent *a, struct metrics *m);
+
+/* agent_history.c */
+void agent_history_init(struct agent *a);
+void agent_history_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_history_deadline(const struct agent *a);
+/* The hosts on, off and failed, and their estimated power now. */
+struct history_point agent_history_now(struct agent *a);
+void agent_history_metrics(struct agent *a, struct metrics *m);
+
+/* agent_http.c: the HTTP server of [http] listen; the routes. */
+int agent_http_open(struct agent *a, char *err, size_t errlen);
+void agent_http_close(struct agent *a);
+/* agent_state.c: GET /api/state, the dashboard's JSON; NULL when out of
+ * memory. */
+char *agent_state_json(struct agent *a, size_t *len);
 
 /* agent_control.c */
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent_internal.h"
@@ -41,8 +42,13 @@ struct plan_job {
     double now_s;
     uint64_t ticket;
     int rc;
+    double seconds; /* the planner's run */
     struct placement_plan pp;
 };
+
+/* Plans take milliseconds on a few hosts, seconds on thousands
+ * (docs/placement.md). */
+static const double plan_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30};
 
 int agent_leader_open(struct agent *a, char *err, size_t errlen) {
     struct leader_state *L = &a->leader;
@@ -73,6 +79,7 @@ int agent_leader_open(struct agent *a, char *err, size_t errlen) {
     snprintf(c.policy, sizeof c.policy, "%s", a->cfg.policy);
     if (getrandom(&c.seed, sizeof c.seed, 0) != (ssize_t)sizeof c.seed)
         c.seed = prng_next(&a->cluster.rng);
+    metrics_histogram_init(&L->plan_seconds, plan_bounds, sizeof plan_bounds / sizeof *plan_bounds);
     if (!(L->ex = executor_new(&c))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -144,7 +151,11 @@ void agent_leader_close(struct agent *a) {
 
 static void *run_planner(void *arg) {
     struct plan_job *j = arg;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     j->rc = placement_plan(&j->snap.snap, &j->policy, j->now_s, &j->rng, &j->pp);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    j->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     uint64_t one = 1;
     /* The loop polls the eventfd; a write to it cannot fail short of a
      * counter overflow, which one write per job never reaches. */
@@ -209,6 +220,8 @@ void agent_leader_plan_done(struct agent *a) {
         return;
     pthread_join(j->thread, NULL);
     L->job = NULL;
+    L->plans++;
+    metrics_observe(&L->plan_seconds, j->seconds);
     executor_plan_end(L->ex, j->ticket, &j->snap, j->rc, &j->pp, agent_clock_ms(),
                       agent_wall_clock_ms());
     job_free(j);
@@ -284,4 +297,34 @@ void agent_leader_grant(struct agent *a, const struct grant_request *req, struct
         out->valid_ms = 0;
         snprintf(out->reason, sizeof out->reason, "the lease ended before the grant left");
     }
+}
+
+void agent_leader_metrics(const struct agent *a, struct metrics *m) {
+    const struct leader_state *L = &a->leader;
+    metrics_counter(m, "nodectl_leader_plans_total", "Plans this host computed while leading.",
+                    (double)L->plans);
+    metrics_histogram(m, "nodectl_leader_plan_seconds", "How long the planner took for a plan.",
+                      &L->plan_seconds);
+    static const enum executor_action_state outcomes[] = {EXECUTOR_DISPATCHED, EXECUTOR_DONE,
+                                                          EXECUTOR_FAILED, EXECUTOR_NOT_EXECUTED};
+    metrics_family(m, "nodectl_leader_actions_total", "counter",
+                   "Plan actions this host's executor dispatched or settled, by kind and outcome.");
+    for (int k = 0; k < EXECUTOR_KINDS; k++)
+        for (size_t o = 0; o < sizeof outcomes / sizeof *outcomes; o++)
+            metrics_sample(m, "nodectl_leader_actions_total",
+                           (const char *[]){"kind", executor_action_kind_name(k), "outcome",
+                                            executor_action_state_name(outcomes[o]), NULL},
+                           (double)executor_action_count(L->ex, k, outcomes[o]));
+    double in_flight = 0, planned = 0;
+    bool leading = executor_leading(L->ex);
+    for (size_t i = 0, n = leading ? executor_plan_size(L->ex) : 0; i < n; i++) {
+        const struct executor_action *x = executor_plan_action(L->ex, i);
+        planned++;
+        in_flight += x->kind == PLACEMENT_MIGRATE && x->state == EXECUTOR_DISPATCHED;
+    }
+    metrics_gauge(m, "nodectl_leader_plan_actions", "Actions in the current plan (leader only).",
+                  planned);
+    metrics_gauge(m, "nodectl_leader_migrations_in_flight",
+                  "Migrations of the current plan dispatched and not settled (leader only).",
+                  in_flight);
 }

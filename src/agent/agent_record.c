@@ -132,3 +132,34 @@ bool agent_record_verify(void *ctx, uint64_t id, uint64_t version, const uint8_t
         nodectl__host_record__free_unpacked(rec, NULL);
     return !why;
 }
+
+void agent_host_metrics(struct agent *a, struct metrics *m) {
+    Nodectl__HostRecord *rec = agent_self_record(a);
+    if (!rec) {
+        m->failed = true;
+        return;
+    }
+    bool up = rec->hypervisor && rec->hypervisor->available;
+    metrics_gauge(m, "nodectl_hypervisor_up", "1 if libvirt answered the last sample, else 0.",
+                  up ? 1 : 0);
+    metrics_gauge(m, "nodectl_host_cpus", "CPUs of this host.",
+                  rec->capacity ? rec->capacity->cpus : 0);
+    metrics_gauge(m, "nodectl_host_cpu_ratio",
+                  "CPU use of this host as its record shows it, 0 to 1.",
+                  rec->usage ? rec->usage->cpu_percent / 100 : 0);
+    metrics_gauge(m, "nodectl_host_memory_bytes", "Memory of this host.",
+                  rec->capacity ? (double)rec->capacity->memory_kib * 1024 : 0);
+    metrics_gauge(m, "nodectl_host_memory_used_bytes", "Memory in use on this host.",
+                  rec->usage ? (double)rec->usage->memory_used_kib * 1024 : 0);
+    double running = 0;
+    for (size_t i = 0; i < rec->n_vms; i++)
+        running += rec->vms[i]->state == NODECTL__VM_STATE__VM_STATE_RUNNING;
+    metrics_family(m, "nodectl_host_vms", "gauge",
+                   "VMs defined on this host, by whether they run.");
+    metrics_sample(m, "nodectl_host_vms", (const char *[]){"state", "running", NULL}, running);
+    metrics_sample(m, "nodectl_host_vms", (const char *[]){"state", "other", NULL},
+                   (double)rec->n_vms - running);
+    metrics_gauge(m, "nodectl_host_drained", "1 if this host is drained (in maintenance).",
+                  rec->drain ? 1 : 0);
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+}

@@ -324,3 +324,29 @@ int security_to_status(const struct agent *a, Nodectl__StatusReply *st) {
     st->n_refused++;
     return 0;
 }
+
+void security_metrics(const struct agent *a, struct metrics *m) {
+    const struct security *s = &a->sec;
+    uint64_t counts[FRAME_RESULTS] = {0};
+    if (s->frames)
+        frame_ctx_counts(s->frames, counts);
+    metrics_family(m, "nodectl_frames_total", "counter",
+                   "Frames opened by the frame layer, by result (ok, or why refused).");
+    for (int r = 0; r < FRAME_RESULTS; r++)
+        metrics_sample(m, "nodectl_frames_total",
+                       (const char *[]){"result", frame_result_name((enum frame_result)r), NULL},
+                       (double)counts[r]);
+    metrics_family(m, "nodectl_refused_total", "counter",
+                   "Authenticated messages refused for a value no sender may set, by reason.");
+    for (int r = 0; r < REFUSED_REASONS; r++)
+        metrics_sample(m, "nodectl_refused_total",
+                       (const char *[]){"reason", refusal_names[r], NULL}, (double)s->refused[r]);
+    for (int r = 0; r < GOSSIP_REFUSALS; r++)
+        metrics_sample(m, "nodectl_refused_total",
+                       (const char *[]){"reason", gossip_refusal_name(r), NULL},
+                       a->cluster.gossip ? (double)gossip_refused(a->cluster.gossip, r) : 0);
+    const struct election *e = a->lead.election;
+    metrics_sample(m, "nodectl_refused_total",
+                   (const char *[]){"reason", "election_term_implausible", NULL},
+                   e ? (double)election_refused_terms(e) : 0);
+}

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 enum key_type { T_STRING, T_PATH, T_BOOL, T_UINT, T_DURATION, T_PORT, T_LIST, T_LOG_LEVEL, T_PERCENT,
-               T_AUTOMATION, T_MAC };
+               T_AUTOMATION, T_MAC, T_OPTIONAL, T_LOG_FORMAT };
 
 struct key {
     const char *section;
@@ -46,6 +46,8 @@ static const struct key keys[] = {
     {"node", "state_dir", T_PATH, F(state_dir), 0, 0},
     {"node", "control_socket", T_PATH, F(control_socket), 0, 0},
     {"node", "log_level", T_LOG_LEVEL, F(log_level), 0, 0},
+    {"node", "log_format", T_LOG_FORMAT, F(log_format), 0, 0},
+    {"http", "listen", T_OPTIONAL, F(http_listen), 0, 0},
     {"control", "group", T_STRING, F(control_group), 0, 0},
     {"control", "admin_group", T_STRING, F(control_admin_group), 0, 0},
     {"hypervisor", "uri", T_STRING, F(hypervisor_uri), 0, 0},
@@ -113,6 +115,8 @@ static const char *expected(const struct key *k) {
     case T_PERCENT: return "a percentage such as 50%";
     case T_AUTOMATION: return "one of off, advise, auto";
     case T_MAC: return "a MAC address such as 52:54:00:12:34:56";
+    case T_OPTIONAL: return "a string, or nothing";
+    case T_LOG_FORMAT: return "one of text, json";
     }
     return "a value";
 }
@@ -133,6 +137,9 @@ void config_defaults(struct config *cfg) {
     snprintf(cfg->cert_file, sizeof cfg->cert_file, "/etc/nodectl/host.cert");
     snprintf(cfg->host_key_file, sizeof cfg->host_key_file, "/etc/nodectl/host.key");
     cfg->log_level = LOG_INFO;
+    cfg->log_format = LOG_FORMAT_TEXT;
+    /* Metrics and the dashboard, on loopback: exposing them is a choice. */
+    snprintf(cfg->http_listen, sizeof cfg->http_listen, "127.0.0.1:9750");
     snprintf(cfg->hypervisor_uri, sizeof cfg->hypervisor_uri, "test:///default");
     cfg->sample_interval_ms = 5000;
     cfg->migration_timeout_ms = 600000;
@@ -280,8 +287,15 @@ static int set_key(struct config *cfg, const struct key *k, const char *value) {
         *(uint32_t *)field = v;
         return 0;
     }
+    case T_OPTIONAL:
+        if (strlen(value) >= k->size)
+            return -1;
+        strcpy(field, value);
+        return 0;
     case T_LOG_LEVEL:
         return log_level_parse(value, (enum log_level *)field);
+    case T_LOG_FORMAT:
+        return log_format_parse(value, (enum log_format *)field);
     case T_MAC: {
         unsigned b[6];
         char end;
@@ -327,7 +341,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
                          "key '%s' in [%s]: expected %s between %u and %u%s, got '%.80s'", name,
                          section, expected(k), k->min, k->max,
                          k->type == T_DURATION ? " ms" : k->type == T_PERCENT ? " %" : "", value);
-            else if ((k->type == T_STRING || k->type == T_PATH) && strlen(value) >= k->size)
+            else if ((k->type == T_STRING || k->type == T_PATH || k->type == T_OPTIONAL) &&
+                     strlen(value) >= k->size)
                 snprintf(st->error, sizeof st->error,
                          "key '%s' in [%s]: expected %s of at most %zu characters, got '%.80s'",
                          name, section, expected(k), k->size - 1, value);

@@ -57,10 +57,15 @@ struct config {
     char state_dir[CONFIG_PATH_MAX];
     char control_socket[CONFIG_PATH_MAX];
     enum log_level log_level;
+    enum log_format log_format;
 
     /* [control]: who may use the control socket. */
     char control_group[CONFIG_NAME_MAX];       /* may connect and read */
     char control_admin_group[CONFIG_NAME_MAX]; /* may also change; empty: root only */
+
+    /* [http]: metrics and the dashboard; listen "" is off. Checked by the
+     * agent (http_listen_check). */
+    char http_listen[CONFIG_NAME_MAX];
 
     /* [hypervisor] */
     char hypervisor_uri[CONFIG_ADDR_MAX];

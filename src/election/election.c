@@ -90,6 +90,7 @@ void election_become_follower(struct election *e, uint64_t term, uint64_t leader
 }
 
 void election_become_leader(struct election *e) {
+    e->counts.won++;
     e->role = ELECTION_LEADER;
     e->leader = e->cfg.self_id;
     e->leader_since = e->now;
@@ -297,6 +298,8 @@ uint64_t election_term_ceiling(const struct election *e) {
 bool election_has_lease(const struct election *e, int64_t now_ms) {
     return e->role == ELECTION_LEADER && !e->disabled && !e->dirty && now_ms < e->lease_until;
 }
+
+struct election_counts election_counts(const struct election *e) { return e->counts; }
 
 int64_t election_lease_until(const struct election *e) {
     return e->role == ELECTION_LEADER ? e->lease_until : NEVER;

@@ -111,6 +111,14 @@ uint64_t election_leader(const struct election *e); /* 0: unknown */
  * enough that no other leader can exist: only then may it act. */
 bool election_has_lease(const struct election *e, int64_t now_ms);
 int64_t election_lease_until(const struct election *e);
+/* What this node did since it started, for metrics. */
+struct election_counts {
+    uint64_t pre_votes;  /* pre-vote rounds begun (Raft thesis section 9.6) */
+    uint64_t elections;  /* real votes begun: a term of its own */
+    uint64_t won;        /* terms it became leader in */
+    uint64_t transfers;  /* leadership handed to another voter */
+};
+struct election_counts election_counts(const struct election *e);
 /* Why a message was refused (counted by reason). */
 enum election_reject {
     ELECTION_REJECT_MALFORMED,    /* does not decode as an ElectionMsg */

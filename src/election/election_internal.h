@@ -47,6 +47,7 @@ struct election {
     size_t n_out, cap_out;
     struct rejects rejects;
     uint64_t refused_terms;
+    struct election_counts counts;
     /* A message could not be queued (out of memory). Sticky, like ferror:
      * the input that caused it reports -1, and the peers see a lost
      * message, which the protocol tolerates. */

@@ -187,6 +187,7 @@ int election_transfer(struct election *e, int64_t now_ms, uint64_t to) {
     e->role = ELECTION_FOLLOWER;
     e->leader = 0;
     election_reset_timer(e);
+    e->counts.transfers++;
     return e->oom ? -1 : 0;
 }
 

@@ -26,6 +26,7 @@ static void clear_grants(struct election *e) {
 }
 
 static void start_vote(struct election *e) {
+    e->counts.elections++;
     election_set_term(e, e->hs.term + 1, e->cfg.self_id);
     e->role = ELECTION_CANDIDATE;
     e->leader = 0;
@@ -43,6 +44,7 @@ void election_campaign(struct election *e, bool pre, bool transfer) {
         start_vote(e);
         return;
     }
+    e->counts.pre_votes++;
     e->role = ELECTION_PRE_CANDIDATE;
     e->leader = 0;
     e->proposed_term = e->hs.term + 1;

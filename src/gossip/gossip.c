@@ -380,6 +380,8 @@ const char *gossip_reject_name(unsigned r) {
     return "unknown";
 }
 
+struct gossip_counts gossip_counts(const struct gossip *g) { return g->counts; }
+
 const struct rejects *gossip_rejects(const struct gossip *g) {
     return &g->rejects;
 }

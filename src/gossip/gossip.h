@@ -195,6 +195,14 @@ void gossip_member_at(const struct gossip *g, size_t i, struct gossip_member_inf
 bool gossip_member_find(const struct gossip *g, uint64_t id, struct gossip_member_info *out);
 uint32_t gossip_incarnation(const struct gossip *g);
 uint32_t gossip_health_score(const struct gossip *g); /* Lifeguard LHM, 0 = healthy */
+/* What this member did since it started, for metrics. */
+struct gossip_counts {
+    uint64_t probes;        /* members probed (SWIM section 3.1) */
+    uint64_t probes_failed; /* probes no ack answered, directly or through others */
+    uint64_t suspicions;    /* members this one began to suspect */
+    uint64_t refutations;   /* suspicions of this member it refuted */
+};
+struct gossip_counts gossip_counts(const struct gossip *g);
 /* Why a packet, or an entry of one, was refused. */
 enum gossip_reject {
     GOSSIP_REJECT_MALFORMED,   /* does not decode as a GossipPacket */

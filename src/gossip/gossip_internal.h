@@ -103,6 +103,7 @@ struct gossip {
     int64_t now_ms;
     struct rejects rejects;
     uint64_t refused[GOSSIP_REFUSALS];
+    struct gossip_counts counts;
     bool joined;
     uint32_t seq;
     /* Refutations: at most one per probe interval, the pending one done by

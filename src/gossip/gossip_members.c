@@ -262,6 +262,7 @@ int refute(struct gossip *g, uint32_t over_incarnation, const struct gossip_addr
     }
     g->refute_pending = false;
     g->next_refute_ms = g->now_ms + g->cfg.probe_interval_ms;
+    g->counts.refutations++;
     if (member_set_state(g, g->self, GOSSIP_ALIVE, over_incarnation + 1) != 0)
         return -1;
     /* Lifeguard section 4.1: being suspected hints that we are the slow one. */

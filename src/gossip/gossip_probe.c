@@ -106,6 +106,7 @@ static int suspect_local(struct gossip *g, uint32_t i) {
             return bcast_member(g, i, me);
         return 0;
     }
+    g->counts.suspicions++;
     if (member_set_state(g, i, GOSSIP_SUSPECT, m->incarnation) != 0 ||
         suspicion_start(g, i, me) != 0 || bcast_member(g, i, me) != 0)
         return -1;
@@ -124,6 +125,7 @@ static int probe_finish(struct gossip *g) {
         awareness_add(g, -1);
         return 0;
     }
+    g->counts.probes_failed++;
     /* Lifeguard: missing nacks count against our own health; with no
      * relays to ask, the failed probe itself does. */
     if (pr->expected_nacks > 0)
@@ -202,6 +204,7 @@ int probe_tick(struct gossip *g) {
                          .target = g->m[i].id,
                          .incarnation = g->m[i].incarnation,
                          .timeout_ms = g->now_ms + scaled_ms(g, g->cfg.probe_timeout_ms)};
+    g->counts.probes++;
     return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING, pr->seq, &g->m[i], &g->m[i].addr);
 }
 

@@ -244,9 +244,20 @@ void executor_describe(const struct exec_action *x, char *out, size_t len) {
         snprintf(out, len, "%s %s", executor_action_kind_name(p->kind), p->host);
 }
 
+static void enter(struct executor *ex, struct executor_action *p, enum executor_action_state s) {
+    p->state = s;
+    ex->entered[p->kind][s]++;
+}
+
+uint64_t executor_action_count(const struct executor *ex, enum placement_action_kind kind,
+                               enum executor_action_state state) {
+    assert(kind < EXECUTOR_KINDS && state < EXECUTOR_STATES);
+    return ex->entered[kind][state];
+}
+
 /* An action left DISPATCHED: its commands are no longer granted. */
 static void settle(struct executor *ex, struct exec_action *x, enum executor_action_state s) {
-    x->pub.state = s;
+    enter(ex, &x->pub, s);
     issued_revoke(&ex->issued, x->tag);
 }
 
@@ -603,7 +614,7 @@ static void dispatch(struct executor *ex, const struct leader_member *v, size_t 
         char what[3 * COMMAND_NAME_MAX + COMMAND_VM_MAX];
         executor_describe(x, what, sizeof what);
         if (blocked) {
-            p->state = EXECUTOR_NOT_EXECUTED;
+            enter(ex, p, EXECUTOR_NOT_EXECUTED);
             snprintf(p->note, sizeof p->note, "waits for action %zu, which did not complete",
                      blocker);
             leader_events_add(&ex->events, wall, "action %zu not executed: %s: %s", i + 1, what,
@@ -617,12 +628,12 @@ static void dispatch(struct executor *ex, const struct leader_member *v, size_t 
                     : p->kind == PLACEMENT_POWER_OFF ? send_power_off(ex, v, n, x, now)
                                                      : send_wake(ex, v, n, x, now);
         if (!sent) {
-            p->state = EXECUTOR_FAILED;
+            enter(ex, p, EXECUTOR_FAILED);
             leader_events_add(&ex->events, wall, "action %zu failed: %s: %s", i + 1, what,
                               p->note);
             continue;
         }
-        p->state = EXECUTOR_DISPATCHED;
+        enter(ex, p, EXECUTOR_DISPATCHED);
         if (migration) {
             snprintf(p->note, sizeof p->note, "sent to %s", p->source);
             in_flight++;

@@ -161,6 +161,12 @@ void executor_grant(struct executor *ex, const struct grant_request *req, uint64
 
 /* The current plan: its actions, planned at (wall; 0: none yet), term, and
  * why the last round did not plan ("" if it did). */
+/* Actions of this kind that reached this state (DISPATCHED, DONE, FAILED,
+ * NOT_EXECUTED) while this host led, for metrics. */
+uint64_t executor_action_count(const struct executor *ex, enum placement_action_kind kind,
+                               enum executor_action_state state);
+#define EXECUTOR_STATES (EXECUTOR_NOT_EXECUTED + 1)
+#define EXECUTOR_KINDS (PLACEMENT_POWER_OFF + 1)
 size_t executor_plan_size(const struct executor *ex);
 const struct executor_action *executor_plan_action(const struct executor *ex, size_t i);
 uint64_t executor_plan_at(const struct executor *ex);

@@ -63,6 +63,7 @@ struct executor {
     struct executor_send *out;
     size_t out_head, n_out, cap_out;
     struct leader_events events;
+    uint64_t entered[EXECUTOR_KINDS][EXECUTOR_STATES]; /* executor_action_count */
 };
 
 /* The members decoded, with what this leader knows beyond their records;

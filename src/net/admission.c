@@ -72,6 +72,18 @@ const char *admission_reason_text(enum admission_reason why) {
     return "?";
 }
 
+const char *admission_reason_name(enum admission_reason why) {
+    switch (why) {
+    case ADMISSION_PER_ADDRESS: return "per_address";
+    case ADMISSION_UNAUTH_TOTAL: return "unauthenticated_total";
+    case ADMISSION_TOTAL: return "total";
+    case ADMISSION_UNAUTH_IDLE: return "unauthenticated_idle";
+    case ADMISSION_IDLE: return "idle";
+    case ADMISSION_REASONS: break;
+    }
+    return "?";
+}
+
 struct admission *admission_new(const struct admission_limits *lim) {
     assert(lim->unauth_per_addr > 0 && lim->unauth_per_addr <= lim->unauth_total &&
            lim->unauth_total <= lim->total && lim->unauth_idle_ms > 0 && lim->auth_idle_ms > 0);

@@ -108,6 +108,8 @@ size_t admission_expired(struct admission *a, uint64_t now, struct admission_cut
  * if nothing is known. */
 uint64_t admission_deadline(const struct admission *a);
 struct admission_counts admission_counts(const struct admission *a);
+/* A short name for counters. */
+const char *admission_reason_name(enum admission_reason why);
 /* What the reason means, for a log line. */
 const char *admission_reason_text(enum admission_reason why);
 /* "192.0.2.7:40312", "[2001:db8::1]:40312". */

@@ -221,6 +221,7 @@ int transport_send(struct transport *t, const char *to, uint32_t channel, const 
         return -1;
     }
     t->stats.sent++;
+    t->stats.bytes_sent += size;
     return 0;
 }
 
@@ -233,6 +234,7 @@ int transport_recv(struct transport *t, struct frame_msg *msg) {
                 log_warn("transport: receive failed: %s", nng_strerror(rv));
             return 0;
         }
+        t->stats.bytes_received += nng_msg_len(m);
         enum frame_result rc = frame_open(t->frames, nng_msg_body(m), nng_msg_len(m),
                                           FRAME_PATH_UNICAST, (uint64_t)time(NULL), msg);
         if (rc == FRAME_OK)

@@ -40,6 +40,8 @@ _Static_assert(TRANSPORT_PAYLOAD_MAX >= 3 * 1024, "room for a gossip packet and 
 struct transport_stats {
     uint64_t sent;
     uint64_t received;
+    uint64_t bytes_sent;        /* of the frames queued */
+    uint64_t bytes_received;    /* of every frame taken, refused ones too */
     uint64_t dropped_auth;      /* refused by the frame layer, but malformed */
     uint64_t dropped_malformed; /* did not decode */
     uint64_t dropped_send;      /* could not be queued to the peer, or too large */

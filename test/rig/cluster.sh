@@ -110,6 +110,8 @@ name = $h
 bind_address = $addr
 state_dir = $WORK/$h/state
 control_socket = $WORK/$h/ctl.sock
+[http]
+listen = $addr:9750
 [hypervisor]
 uri = qemu:///system
 sample_interval = 1s

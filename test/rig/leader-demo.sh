@@ -3,7 +3,8 @@
 # guest each, rig1-rig3 leader candidates, the leader in `auto`, power-offs
 # through the rig's power button, rig4 woken by real Wake-on-LAN packets and
 # rig5 through its simulated BMC (IPMI).
-#   leader-demo.sh up [PATH/TO/nodectl]   start it (default: build/src/nodectl)
+#   leader-demo.sh up [PATH/TO/nodectl]   start it (default: build/src/nodectl); prints
+#                                         the dashboard's URL inside the rig
 #   leader-demo.sh nodectl HOST ARGS...   run nodectl on HOST (status, plan, events --follow ...)
 #   leader-demo.sh load PERCENT           every guest's CPU demand, through the synthetic load file
 #   leader-demo.sh down                   stop it all
@@ -26,6 +27,9 @@ case ${1:-} in
         IPMI_HOSTS=(rig5)
         cluster_up 5 1 rig1 rig2 rig3
         note "up: 5 hosts; watch with: $0 nodectl rig1 status"
+        note "dashboard: http://$(rig addr rig1):9750/ (every host serves one on its address," \
+             "port 9750), reachable inside the rig, e.g.:" \
+             "$HERE/rig exec rig2 curl -s http://$(rig addr rig1):9750/metrics"
         ;;
     nodectl)
         [[ $# -ge 3 ]] || fail "usage: $0 nodectl HOST ARGS..."
@@ -41,7 +45,7 @@ case ${1:-} in
         rm -rf "$WORK"
         ;;
     *)
-        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac
