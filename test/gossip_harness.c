@@ -58,6 +58,8 @@ void harness_start_each(struct harness *h, size_t n, const struct gossip_config 
 void harness_stop(struct harness *h) {
     for (size_t i = 0; i < h->n; i++)
         gossip_free(h->g[i]);
+    for (size_t k = 0; k < h->n_held; k++)
+        free(h->held[k].data);
 }
 
 static bool deliver_all(struct harness *h) {
@@ -66,15 +68,23 @@ static bool deliver_all(struct harness *h) {
         struct gossip_msg m;
         struct gossip_event e;
         while (gossip_next_event(h->g[i], &e))
-            ;
+            h->suspicions[i] += e.kind == GOSSIP_EV_STATE && e.state == GOSSIP_SUSPECT &&
+                                e.old_state != GOSSIP_SUSPECT;
         while (gossip_next_msg(h->g[i], &m)) {
             any = true;
             assert_true(m.len <= h->cfg.packet_max);
             if (m.len > h->largest_packet)
                 h->largest_packet = m.len;
             size_t to = node_of(h, &m.to);
-            if (to != SIZE_MAX && !h->down[i] && !h->down[to] && !h->cut[i][to] &&
-                (h->drop_longer[to] == 0 || m.len <= h->drop_longer[to])) {
+            bool passes = to != SIZE_MAX && !h->down[i] && !h->down[to] && !h->cut[i][to] &&
+                          (h->drop_longer[to] == 0 || m.len <= h->drop_longer[to]);
+            if (passes && h->paused[to]) {
+                assert_true(h->n_held < HARNESS_HELD_MAX);
+                h->held[h->n_held++] = (struct held){.from = i, .to = to, .data = m.data,
+                                                     .len = m.len};
+                continue;
+            }
+            if (passes) {
                 struct gossip_addr from = harness_addr(i);
                 assert_int_equal(
                     gossip_receive(h->g[to], h->now, harness_id(i), &from, m.data, m.len), 0);
@@ -92,7 +102,7 @@ void harness_run(struct harness *h, int64_t until) {
             ;
         int64_t next = INT64_MAX;
         for (size_t i = 0; i < h->n; i++) {
-            int64_t d = gossip_next_deadline(h->g[i]);
+            int64_t d = h->paused[i] ? INT64_MAX : gossip_next_deadline(h->g[i]);
             if (d < next)
                 next = d;
         }
@@ -103,9 +113,28 @@ void harness_run(struct harness *h, int64_t until) {
         if (next > h->now)
             h->now = next;
         for (size_t i = 0; i < h->n; i++)
-            if (gossip_next_deadline(h->g[i]) <= h->now)
+            if (!h->paused[i] && gossip_next_deadline(h->g[i]) <= h->now)
                 assert_int_equal(gossip_tick(h->g[i], h->now), 0);
     }
+}
+
+void harness_resume(struct harness *h, size_t i) {
+    h->paused[i] = false;
+    if (gossip_next_deadline(h->g[i]) <= h->now)
+        assert_int_equal(gossip_tick(h->g[i], h->now), 0);
+    size_t kept = 0;
+    for (size_t k = 0; k < h->n_held; k++) {
+        struct held *p = &h->held[k];
+        if (p->to != i) {
+            h->held[kept++] = *p;
+            continue;
+        }
+        struct gossip_addr from = harness_addr(p->from);
+        assert_int_equal(gossip_receive(h->g[i], h->now, harness_id(p->from), &from, p->data,
+                                        p->len), 0);
+        free(p->data);
+    }
+    h->n_held = kept;
 }
 
 int harness_state(const struct harness *h, size_t observer, size_t member) {

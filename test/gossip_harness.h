@@ -11,12 +11,23 @@
 #include "gossip.pb-c.h"
 
 #define HARNESS_MAX 16
+#define HARNESS_HELD_MAX 1024
 
 struct harness {
     struct gossip *g[HARNESS_MAX];
     bool down[HARNESS_MAX];             /* cut off from everyone */
     bool cut[HARNESS_MAX][HARNESS_MAX]; /* link from -> to drops everything */
     size_t drop_longer[HARNESS_MAX];    /* packets to node i longer than this are lost, 0 = none */
+    /* Paused: not ticked, and what is sent to it waits in held until
+     * harness_resume (a stopped process whose socket buffers fill). */
+    bool paused[HARNESS_MAX];
+    struct held {
+        size_t from, to;
+        uint8_t *data;
+        size_t len;
+    } held[HARNESS_HELD_MAX];
+    size_t n_held;
+    uint64_t suspicions[HARNESS_MAX]; /* members node i came to suspect */
     size_t n;
     int64_t now;
     size_t largest_packet;
@@ -34,6 +45,9 @@ void harness_start_each(struct harness *h, size_t n, const struct gossip_config 
 void harness_stop(struct harness *h);
 /* Delivers and ticks until time `until` (ms). */
 void harness_run(struct harness *h, int64_t until);
+/* Node i wakes from a pause at the current time: as a late loop does, it
+ * runs its timers first, then reads what arrived while it slept. */
+void harness_resume(struct harness *h, size_t i);
 /* State of `member` as node `observer` sees it; GOSSIP_OFF + 1 if unknown. */
 int harness_state(const struct harness *h, size_t observer, size_t member);
 /* Hands a raw packet to node i as if it came from node `from`. */

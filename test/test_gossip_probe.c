@@ -130,9 +130,51 @@ static void local_health_rises_when_acks_are_missing(void **state) {
     harness_stop(&h);
 }
 
+/* A node whose loop runs late (paused 300 ms at a time, as a busy host's
+ * agent is) reads the acks of its probes only after its timers fired: it
+ * must not take that for its peers' failure, and its local health shows
+ * the slowness. The others may suspect it while it sleeps, never declare
+ * it dead. */
+static void late_loop_raises_health_and_suspects_no_one(void **state) {
+    struct harness h;
+    harness_start(&h, 6, NULL);
+    harness_run(&h, 3000);
+    uint32_t highest = 0, late = 0;
+    for (int round = 0; round < 30; round++) {
+        /* Stopped just after it sent a probe: the ack comes while it sleeps. */
+        int64_t probe = h.g[0]->next_probe_ms;
+        harness_run(&h, probe - 1);
+        h.now = probe;
+        assert_int_equal(gossip_tick(h.g[0], h.now), 0);
+        h.paused[0] = true;
+        harness_run(&h, h.now + 50 + 10 * (round % 26));
+        harness_resume(&h, 0);
+        if (gossip_health_score(h.g[0]) > highest)
+            highest = gossip_health_score(h.g[0]);
+        if (gossip_late_ms(h.g[0]) > late)
+            late = gossip_late_ms(h.g[0]);
+        harness_run(&h, h.now + 150);
+        for (size_t m = 1; m < h.n; m++)
+            assert_int_equal(harness_state(&h, 0, m), GOSSIP_ALIVE);
+        for (size_t o = 1; o < h.n; o++)
+            assert_int_not_equal(harness_state(&h, o, 0), GOSSIP_DEAD);
+    }
+    assert_int_equal(h.suspicions[0], 0);
+    assert_true(highest > 0);
+    assert_true(late >= 50);
+    /* On time again: health comes back. */
+    harness_run(&h, h.now + 30000);
+    assert_int_equal(gossip_health_score(h.g[0]), 0);
+    assert_int_equal(gossip_late_ms(h.g[0]), 0);
+    for (size_t o = 1; o < h.n; o++)
+        assert_int_equal(harness_state(&h, o, 0), GOSSIP_ALIVE);
+    harness_stop(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crashed_member_becomes_dead_everywhere),
+        cmocka_unit_test(late_loop_raises_health_and_suspects_no_one),
         cmocka_unit_test(indirect_probes_bridge_a_broken_link),
         cmocka_unit_test(restarted_member_is_alive_again_with_higher_incarnation),
         cmocka_unit_test(suspicion_timeout_shrinks_with_confirmations),

@@ -84,6 +84,7 @@ struct gossip *gossip_new(const struct gossip_config *cfg, uint64_t self_id,
     g->now_ms = now_ms;
     g->index_mask = 15;
     g->susp_next_ms = INT64_MAX;
+    g->late_counted_ms = now_ms - (int64_t)cfg->probe_interval_ms;
     g->index = calloc(g->index_mask + 1, sizeof *g->index);
     if (!g->index) {
         gossip_free(g);
@@ -222,7 +223,9 @@ done:
 int gossip_tick(struct gossip *g, int64_t now_ms) {
     if (!g)
         return -1;
+    int64_t due = gossip_next_deadline(g);
     advance(g, now_ms);
+    loop_late(g, due != INT64_MAX && g->now_ms > due ? g->now_ms - due : 0);
     if (probe_tick(g) != 0 || suspicion_tick(g) != 0 || push_pull_tick(g) != 0 ||
         refute_tick(g) != 0)
         return -1;
@@ -358,6 +361,10 @@ uint32_t gossip_incarnation(const struct gossip *g) {
 
 uint32_t gossip_health_score(const struct gossip *g) {
     return g->awareness;
+}
+
+uint32_t gossip_late_ms(const struct gossip *g) {
+    return g->late_ms;
 }
 
 const char *gossip_reject_name(unsigned r) {

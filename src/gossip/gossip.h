@@ -194,7 +194,16 @@ void gossip_member_at(const struct gossip *g, size_t i, struct gossip_member_inf
 /* Returns false if id is unknown. */
 bool gossip_member_find(const struct gossip *g, uint64_t id, struct gossip_member_info *out);
 uint32_t gossip_incarnation(const struct gossip *g);
-uint32_t gossip_health_score(const struct gossip *g); /* Lifeguard LHM, 0 = healthy */
+/* Lifeguard's local health multiplier (LHM, section IV-A): 0 = healthy;
+ * probe intervals and timeouts are multiplied by score + 1. It rises with
+ * missed acks and nacks, refutations, and ticks that come late: a driver
+ * whose loop runs late (a busy host, a paused process) calls gossip_tick
+ * after the deadline it was given, and gossip counts that as its own
+ * slowness rather than its peers' failure. */
+uint32_t gossip_health_score(const struct gossip *g);
+/* How late the last late tick came after its deadline (ms; 0 when the
+ * ticks come on time). */
+uint32_t gossip_late_ms(const struct gossip *g);
 /* What this member did since it started, for metrics. */
 struct gossip_counts {
     uint64_t probes;        /* members probed (SWIM section 3.1) */

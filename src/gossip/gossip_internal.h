@@ -130,6 +130,9 @@ struct gossip {
     struct probe probe;
     int64_t next_probe_ms;
     uint32_t awareness;
+    /* Local health from our own lateness (gossip_probe.c, loop_late). */
+    int64_t late_counted_ms; /* when lateness last raised awareness */
+    uint32_t late_ms;        /* how late the last late tick was, 0 = on time */
 
     struct relay relays[GOSSIP_RELAYS_MAX];
     uint32_t n_relays;
@@ -244,6 +247,9 @@ int probe_ask(struct gossip *g, uint32_t i);
 void probe_on_nack(struct gossip *g, const Nodectl__GossipPacket *p);
 int64_t probe_next_deadline(const struct gossip *g);
 void awareness_add(struct gossip *g, int delta);
+/* A tick this long after the deadline this instance asked for: its own
+ * loop ran late (gossip_tick). */
+void loop_late(struct gossip *g, int64_t late_ms);
 uint32_t scaled_ms(const struct gossip *g, uint32_t ms);
 void order_insert(struct gossip *g, uint32_t i);
 /* Member removed is gone (g->n not yet lowered) and member moved took its

@@ -31,6 +31,50 @@ void awareness_add(struct gossip *g, int delta) {
     g->awareness = (uint32_t)(v < 0 ? 0 : v > max ? max : v);
 }
 
+/* A tick late by more than this part of the probe timeout says our own
+ * loop is slow. */
+#define LATE_SLACK_DIV 2
+
+/* Lifeguard (section IV-A) raises the local health score when this node
+ * shows signs of its own slowness, so that it probes less often and waits
+ * longer before it suspects anyone. A loop that runs late is the most
+ * direct sign: a busy host, a paused process or a saturated machine holds
+ * the agent's timers back, and acks that arrived in time are read late.
+ * Such a tick counts against our health once per probe interval (as a
+ * failed probe does), and neither the probe in flight nor the relays we
+ * serve are judged on the time we were not running: each gets back the
+ * window it would have had. Without this, every late
+ * loop would turn healthy members into suspects, whose refutations and
+ * rebroadcasts load the loops further: the feedback of a metastable
+ * failure. */
+void loop_late(struct gossip *g, int64_t late_ms) {
+    if (late_ms <= (int64_t)(g->cfg.probe_timeout_ms / LATE_SLACK_DIV)) {
+        g->late_ms = 0;
+        return;
+    }
+    g->late_ms = late_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)late_ms;
+    if (g->now_ms >= g->late_counted_ms + (int64_t)g->cfg.probe_interval_ms) {
+        awareness_add(g, 1);
+        g->late_counted_ms = g->now_ms;
+    }
+    int64_t window = g->now_ms + scaled_ms(g, g->cfg.probe_timeout_ms);
+    struct probe *pr = &g->probe;
+    if (pr->active && !pr->acked) {
+        int64_t end = window;
+        if (!pr->indirect_sent) {
+            if (pr->timeout_ms < window)
+                pr->timeout_ms = window;
+            /* and the indirect round its time after that */
+            end = pr->timeout_ms + scaled_ms(g, g->cfg.probe_interval_ms - g->cfg.probe_timeout_ms);
+        }
+        if (g->next_probe_ms < end)
+            g->next_probe_ms = end;
+    }
+    for (uint32_t r = 0; r < g->n_relays; r++)
+        if (g->relays[r].deadline_ms < window)
+            g->relays[r].deadline_ms = window;
+}
+
 /* SWIM section 4.3: a new member goes to a random place among those not
  * yet probed in this round. */
 void order_insert(struct gossip *g, uint32_t i) {

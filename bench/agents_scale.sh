@@ -1,0 +1,179 @@
+#!/bin/sh
+# Real agents on loopback at growing cluster sizes: for each N given
+# (default 20 80 100 150), start N agents (libvirt's test driver, hosts 1-3
+# candidates, the default timings, certificates from a CA as on real hosts)
+# and print
+#   join_s       time until the last agent started sees all N alive
+#   cpu_pct      CPU per agent at rest (mean over REST_S seconds, % of a core)
+#   rss_mib      resident memory per agent at rest (mean)
+#   suspect      false suspicions at rest: "-> suspect" lines logged by all
+#                agents during the rest window (nobody failed then)
+#   health_max   the highest local health score an agent reports at rest
+#   status_ms    `nodectl status` latency on a non-candidate (median of 5)
+#   leader_s     after kill -9 of the leader: until a non-candidate names
+#                another leader
+#   dead_s       until that non-candidate shows the killed leader dead
+# Builds a Release tree of its own (build-bench). Needs no root.
+#   bench/agents_scale.sh [N...]     env: REST_S (20), SETTLE_S (10), BASE_PORT (24000)
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+REST_S=${REST_S:-20}
+SETTLE_S=${SETTLE_S:-10}
+BASE_PORT=${BASE_PORT:-24000}
+[ $# -gt 0 ] || set -- 20 80 100 150
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-bench -j2 --target nodectl >/dev/null
+NODECTL=$ROOT/build-bench/src/nodectl
+HZ=$(getconf CLK_TCK)
+
+work=$(mktemp -d /tmp/agents_scale.XXXXXX)
+pids=""
+stop_all() {
+    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $pids; do
+        n=0
+        while kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    pids=""
+}
+trap 'stop_all; rm -rf "$work"' EXIT INT TERM
+
+now() { date +%s.%N; }
+elapsed() { echo "$1 $2" | awk '{printf "%.2f", $2 - $1}'; }
+# Sum of utime + stime (clock ticks) of the given pids.
+ticks() {
+    for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'
+}
+rss_kib() {
+    for p in "$@"; do awk '/^VmRSS/ {print $2}' "/proc/$p/status"; done | awk '{s += $1} END {print s}'
+}
+suspicions() {
+    cat "$1"/host*/agent.log | grep -c -- '-> suspect' || true
+}
+members_json() { "$NODECTL" -c "$1/nodectl.conf" -t 2000 members --json 2>/dev/null || echo '[]'; }
+status_json() { "$NODECTL" -c "$1/nodectl.conf" -t 2000 status --json 2>/dev/null || echo '{}'; }
+
+"$NODECTL" keygen "$work/cluster.key" >/dev/null
+"$NODECTL" ca init "$work/ca" >/dev/null 2>&1
+
+printf '%5s %7s %8s %8s %8s %10s %10s %9s %7s\n' N join_s cpu_pct rss_mib suspect health_max status_ms leader_s dead_s
+for N in "$@"; do
+    run=$work/n$N
+    mkdir -p "$run"
+    seeds="127.0.0.1:$((BASE_PORT + 1)), 127.0.0.1:$((BASE_PORT + 2)), 127.0.0.1:$((BASE_PORT + 3))"
+    i=1
+    while [ "$i" -le "$N" ]; do
+        h=host$i
+        d=$run/$h
+        mkdir -p "$d"
+        cat >"$d/hypervisor.xml" <<XML
+<node>
+  <cpu><mhz>2600</mhz><model>x86_64</model><active>8</active><nodes>1</nodes>
+       <sockets>1</sockets><cores>8</cores><threads>1</threads></cpu>
+  <memory>16777216</memory>
+  <domain type="test"><name>$h-web</name><uuid>$(cat /proc/sys/kernel/random/uuid)</uuid>
+    <memory>2097152</memory><currentMemory>2097152</currentMemory><vcpu>2</vcpu><os><type>hvm</type></os></domain>
+</node>
+XML
+        pk=$("$NODECTL" identity init --key "$d/host.key" 2>/dev/null)
+        cand=""
+        [ "$i" -le 3 ] && cand=--candidate
+        "$NODECTL" ca sign --ca "$work/ca" $cand -o "$d/host.cert" "$h" "$pk" 2>/dev/null
+        cat >"$d/nodectl.conf" <<CONF
+[cluster]
+name = scale$N
+seeds = $seeds
+candidates = host1, host2, host3
+key_file = $work/cluster.key
+keyring_file = $d/keyring
+ca_file = $work/ca/ca.pub
+cert_file = $d/host.cert
+host_key_file = $d/host.key
+discovery = false
+
+[node]
+name = $h
+bind_address = 127.0.0.1
+port = $((BASE_PORT + i))
+state_dir = $d/state
+control_socket = $d/nodectl.sock
+
+[hypervisor]
+uri = test://$d/hypervisor.xml
+CONF
+        i=$((i + 1))
+    done
+    t0=$(now)
+    i=1
+    while [ "$i" -le "$N" ]; do
+        "$NODECTL" agent -c "$run/host$i/nodectl.conf" >"$run/host$i/agent.log" 2>&1 &
+        pids="$pids $!"
+        i=$((i + 1))
+    done
+    # Full membership: the last agent started sees every one alive.
+    last=$run/host$N
+    join=timeout
+    while [ "$(elapsed "$t0" "$(now)" | cut -d. -f1)" -lt 120 ]; do
+        alive=$(members_json "$last" | jq '[.[] | select(.state == "alive")] | length')
+        if [ "$alive" = "$N" ]; then
+            join=$(elapsed "$t0" "$(now)")
+            break
+        fi
+        sleep 0.2
+    done
+    sleep "$SETTLE_S"
+    # At rest.
+    s0=$(suspicions "$run")
+    # shellcheck disable=SC2086
+    c0=$(ticks $pids)
+    sleep "$REST_S"
+    # shellcheck disable=SC2086
+    c1=$(ticks $pids)
+    s1=$(suspicions "$run")
+    # shellcheck disable=SC2086
+    cpu=$(echo "$c0 $c1 $HZ $REST_S $N" | awk '{printf "%.2f", ($2 - $1) / $3 / $4 / $5 * 100}')
+    # shellcheck disable=SC2086
+    rss=$(echo "$(rss_kib $pids) $N" | awk '{printf "%.1f", $1 / $2 / 1024}')
+    hmax=0
+    i=1
+    while [ "$i" -le "$N" ]; do
+        h=$(members_json "$run/host$i" | jq '[.[] | select(.name == "host'"$i"'") | .local_health // 0] | max // 0')
+        [ "$h" -gt "$hmax" ] && hmax=$h
+        i=$((i + $((N / 10 > 0 ? N / 10 : 1))))
+    done
+    lat=""
+    for k in 1 2 3 4 5; do
+        a=$(now)
+        "$NODECTL" -c "$last/nodectl.conf" status >/dev/null
+        lat="$lat $(echo "$a $(now)" | awk '{printf "%.1f", ($2 - $1) * 1000}')"
+    done
+    lat=$(echo "$lat" | tr ' ' '\n' | grep . | sort -n | sed -n 3p)
+    # Leader kill, watched from the last (non-candidate) agent.
+    leader=$(status_json "$last" | jq -r '.leader // empty')
+    lt=none
+    dt=none
+    if [ -n "$leader" ]; then
+        k=${leader#host}
+        lpid=$(echo $pids | cut -d' ' -f"$k")
+        kill -KILL "$lpid"
+        tk=$(now)
+        while [ "$(elapsed "$tk" "$(now)" | cut -d. -f1)" -lt 60 ]; do
+            l=$(status_json "$last" | jq -r '.leader // empty')
+            if [ "$lt" = none ] && [ -n "$l" ] && [ "$l" != "$leader" ]; then
+                lt=$(elapsed "$tk" "$(now)")
+            fi
+            if [ "$dt" = none ]; then
+                st=$(members_json "$last" | jq -r '.[] | select(.name == "'"$leader"'") | .state')
+                [ "$st" = dead ] && dt=$(elapsed "$tk" "$(now)")
+            fi
+            [ "$lt" != none ] && [ "$dt" != none ] && break
+            sleep 0.05
+        done
+    fi
+    printf '%5s %7s %8s %8s %8s %10s %10s %9s %7s\n' "$N" "$join" "$cpu" "$rss" "$((s1 - s0))" \
+        "$hmax" "$lat" "$lt" "$dt"
+    stop_all
+    rm -rf "$run"
+done
