@@ -165,7 +165,7 @@ static void bad_values_say_what_was_expected(void **state) {
                  ":2: key 'log_level' in [node]: expected one of error, warn, info, debug, got "
                  "'loud'");
     expect_error("[cluster]\nseeds = a:1,,b:2\n",
-                 ":2: key 'seeds' in [cluster]: expected a comma-separated list, got 'a:1,,b:2'");
+                 ":2: key 'seeds' in [cluster]: expected a comma-separated list of at most 128 items, got 'a:1,,b:2'");
     expect_error("[hypervisor]\nrebalance_memory_floor = 50\n",
                  ":2: key 'rebalance_memory_floor' in [hypervisor]: expected a percentage such as "
                  "50% between 1 and 100 %, got '50'");
@@ -250,6 +250,60 @@ static void http_and_log_format(void **state) {
     assert_non_null(strstr(err.text, "key 'log_format' in [node]: expected one of text, json"));
 }
 
+/* 60 seeds make a line of about 1,000 characters, far beyond the 200 that
+ * Debian's inih reads at once: every seed is kept, in order, and the keys
+ * after it still count, with the right line numbers. */
+static void long_lines_are_read_whole(void **state) {
+    static char text[CONFIG_LINE_MAX + 4096];
+    size_t n = (size_t)snprintf(text, sizeof text, "[cluster]\n# %0300d\nseeds = ", 0);
+    for (int i = 0; i < 60; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s10.0.%d.%d:7946", i ? ", " : "",
+                              i / 250, i % 250 + 1);
+    n += (size_t)snprintf(text + n, sizeof text - n, " ; inline comment\ncandidates = ");
+    for (int i = 0; i < 9; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%shypervisor-host-with-a-long-name-%02d",
+                              i ? ", " : "", i);
+    snprintf(text + n, sizeof text - n, "\n[node]\nname = hypervisor-host-with-a-long-name-00\n");
+    struct config cfg;
+    struct config_error err;
+    char path[PATH_MAX];
+    assert_int_equal(load(text, &cfg, &err, path), 0);
+    assert_int_equal(cfg.seeds.n, 60);
+    assert_string_equal(cfg.seeds.item[0], "10.0.0.1:7946");
+    assert_string_equal(cfg.seeds.item[59], "10.0.0.60:7946");
+    assert_int_equal(cfg.candidates.n, 9);
+    assert_string_equal(cfg.candidates.item[8], "hypervisor-host-with-a-long-name-08");
+    assert_true(cfg.candidate);
+    /* An error after a long line names its own line. */
+    snprintf(text + n, sizeof text - n, "x\n[node]\nbogus = 1\n");
+    expect_error(text, ":6: unknown key 'bogus' in [node]");
+}
+
+/* A line too long for anything is refused, naming it, never split. */
+static void overlong_line_is_an_error_naming_it(void **state) {
+    static char text[CONFIG_LINE_MAX + 4096];
+    size_t n = (size_t)snprintf(text, sizeof text, "[cluster]\nname = a\nseeds = ");
+    while (n < CONFIG_LINE_MAX + 100)
+        n += (size_t)snprintf(text + n, sizeof text - n, "10.0.0.1:7946, ");
+    snprintf(text + n, sizeof text - n, "10.0.0.2:7946\n");
+    expect_error(text, ":3: line longer than 32768 characters");
+    /* A long line without a key is not split into keys either. */
+    memset(text, 'x', 500);
+    snprintf(text + 500, sizeof text - 500, "\n");
+    expect_error(text, ":1: a long line that is not 'key = value'");
+    /* Within the line limit, more items than a list holds. */
+    n = (size_t)snprintf(text, sizeof text, "[cluster]\nseeds = ");
+    for (int i = 0; i < CONFIG_LIST_MAX + 1; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%sh%d:1", i ? "," : "", i);
+    snprintf(text + n, sizeof text - n, "\n");
+    struct config cfg;
+    struct config_error err;
+    char path[PATH_MAX];
+    assert_int_equal(load(text, &cfg, &err, path), -1);
+    assert_non_null(strstr(err.text, ":2: key 'seeds' in [cluster]: expected a comma-separated "
+                                     "list of at most 128 items"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(http_and_log_format),
@@ -261,6 +315,8 @@ int main(void) {
         cmocka_unit_test(syntax_error_has_a_line),
         cmocka_unit_test(missing_file_is_an_error),
         cmocka_unit_test(cross_key_rules_are_checked),
+        cmocka_unit_test(long_lines_are_read_whole),
+        cmocka_unit_test(overlong_line_is_an_error_naming_it),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -22,6 +22,10 @@ struct key {
     uint32_t min, max; /* bounds for numbers and durations (ms) */
 };
 
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define CONFIG_LINE_MAX_TEXT XSTR(CONFIG_LINE_MAX)
+
 #define F(field) offsetof(struct config, field), sizeof(((struct config *)0)->field)
 
 static const struct key keys[] = {
@@ -110,7 +114,7 @@ static const char *expected(const struct key *k) {
     case T_UINT: return "a whole number";
     case T_DURATION: return "a duration such as 250ms, 5s or 2m";
     case T_PORT: return "a port number from 1 to 65535";
-    case T_LIST: return "a comma-separated list";
+    case T_LIST: return "a comma-separated list of at most " XSTR(CONFIG_LIST_MAX) " items";
     case T_LOG_LEVEL: return "one of error, warn, info, debug";
     case T_PERCENT: return "a percentage such as 50%";
     case T_AUTOMATION: return "one of off, advise, auto";
@@ -236,8 +240,74 @@ static int parse_list(const char *value, struct config_list *list) {
     }
 }
 
+/* inih as Debian builds it reads lines of at most 200 bytes (INI_MAX_LINE,
+ * compiled into the library) and reads the rest of a longer one as a line
+ * of its own: a long seeds list would come back as "unknown key". So
+ * inih's lines come from this reader (ini_parse_stream), which reads
+ * whole lines of any length up to CONFIG_LINE_MAX. A line that fits in
+ * inih's buffer goes as it is; a longer key = value line goes with a
+ * marker for its value, which on_key replaces with the value kept here;
+ * any other long line (a comment aside) becomes a line on_key refuses, so
+ * the error names it. One reader call is one line of the file, which keeps
+ * inih's line numbers. */
+#define LONG_VALUE "\x01"
+#define TOO_LONG "\x02"
+
+struct line_reader {
+    FILE *f;
+    char *line; /* getline's buffer */
+    size_t cap;
+    char *value; /* the value of the last long line, trimmed */
+    bool too_long; /* the last line exceeded CONFIG_LINE_MAX */
+};
+
+/* inih's inline comments: ';' after whitespace ends a value. */
+static void strip_comment(char *v) {
+    for (char *p = v; *p; p++)
+        if (*p == ';' && p > v && (p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+}
+
+static char *read_line(char *str, int num, void *stream) {
+    struct line_reader *r = stream;
+    ssize_t n = getline(&r->line, &r->cap, r->f);
+    if (n < 0)
+        return NULL;
+    if ((size_t)n < (size_t)num) {
+        memcpy(str, r->line, (size_t)n + 1);
+        return str;
+    }
+    char *text = r->line;
+    while (*text == ' ' || *text == '\t')
+        text++;
+    if (*text == '#' || *text == ';') {
+        snprintf(str, (size_t)num, "#\n");
+        return str;
+    }
+    size_t key_len = strcspn(text, "=:");
+    r->too_long = (size_t)n > CONFIG_LINE_MAX;
+    if (r->too_long || !text[key_len] || key_len + sizeof LONG_VALUE + 3 > (size_t)num) {
+        snprintf(str, (size_t)num, TOO_LONG " = " TOO_LONG "\n");
+        return str;
+    }
+    char *value = text + key_len + 1;
+    value[strcspn(value, "\r\n")] = '\0';
+    strip_comment(value);
+    free(r->value);
+    r->value = strdup(value);
+    if (!r->value) {
+        snprintf(str, (size_t)num, TOO_LONG " = " TOO_LONG "\n");
+        return str;
+    }
+    snprintf(str, (size_t)num, "%.*s= " LONG_VALUE "\n", (int)key_len, text);
+    return str;
+}
+
 struct parse_state {
     struct config *cfg;
+    struct line_reader *reader;
     bool candidate_set; /* [node] candidate was written out */
     char error[400];    /* the first error; inih reports its line */
 };
@@ -321,6 +391,16 @@ static int set_key(struct config *cfg, const struct key *k, const char *value) {
 
 static int on_key(void *user, const char *section, const char *name, const char *value) {
     struct parse_state *st = user;
+    if (strcmp(name, TOO_LONG) == 0) {
+        if (!st->error[0])
+            snprintf(st->error, sizeof st->error, "%s",
+                     st->reader->too_long
+                         ? "line longer than " CONFIG_LINE_MAX_TEXT " characters"
+                         : "a long line that is not 'key = value'");
+        return 0;
+    }
+    if (strcmp(value, LONG_VALUE) == 0)
+        value = trim(st->reader->value);
     char policy_err[sizeof st->error];
     int policy = config_policy_key(st->cfg, section, name, value, policy_err, sizeof policy_err);
     if (policy < 0 && !st->error[0])
@@ -422,8 +502,11 @@ int config_parse(FILE *f, const char *path, struct config *cfg, struct config_er
         return -1;
     }
     strcpy(cfg->path, path);
-    struct parse_state st = {.cfg = cfg};
-    int line = ini_parse_file(f, on_key, &st);
+    struct line_reader reader = {.f = f};
+    struct parse_state st = {.cfg = cfg, .reader = &reader};
+    int line = ini_parse_stream(read_line, &reader, on_key, &st);
+    free(reader.line);
+    free(reader.value);
     if (line != 0) {
         if (!st.error[0])
             snprintf(st.error, sizeof st.error, "syntax error: expected '[section]' or 'key = value'");

@@ -16,7 +16,10 @@
 #define CONFIG_ADDR_MAX 256
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_IPMI_ADDRESS_MAX 64
-#define CONFIG_LIST_MAX 32
+#define CONFIG_LIST_MAX 128
+/* The longest line of a configuration file (a list of CONFIG_LIST_MAX
+ * addresses fits); a longer one is an error naming its line. */
+#define CONFIG_LINE_MAX 32768
 #define CONFIG_DEFAULT_PATH "/etc/nodectl/nodectl.conf"
 #define CONFIG_DEFAULT_SOCKET "/run/nodectl/nodectl.sock"
 /* The control socket's group, which the package creates. */
