@@ -318,6 +318,7 @@ void cluster_close(struct agent *a) {
     if (c->gossip)
         write_snapshot(a);
     gossip_free(c->gossip);
+    member_views_free(a);
     transport_close(c->transport);
     discovery_close(c->discovery);
     security_close(a);
@@ -351,16 +352,12 @@ uint64_t cluster_deadline(const struct agent *a) {
 }
 
 /* The name a member's record gives, for log lines. */
-static void member_name(struct agent *a, uint64_t id, char *out, size_t len) {
-    struct gossip_member_info m;
-    snprintf(out, len, "%016llx", (unsigned long long)id);
-    if (!gossip_member_find(a->cluster.gossip, id, &m) || !m.record_len)
-        return;
-    Nodectl__HostRecord *rec = agent_member_record(a, &m);
-    if (rec) {
-        snprintf(out, len, "%s", rec->name);
-        nodectl__host_record__free_unpacked(rec, NULL);
-    }
+static void member_name(const struct agent *a, uint64_t id, char *out, size_t len) {
+    const struct member_view *mv = member_views_find(a, id);
+    if (mv)
+        snprintf(out, len, "%s", mv->name);
+    else
+        snprintf(out, len, "%016llx", (unsigned long long)id);
 }
 
 /* Sends what gossip produced and logs what it learned. */
@@ -376,6 +373,7 @@ static void flush(struct agent *a) {
     struct gossip_event ev;
     while (gossip_next_event(c->gossip, &ev)) {
         c->snapshot_dirty = true;
+        member_views_update(a, ev.id);
         a->lead.next_observe_ms = 0; /* look at names, addresses and claims again */
         if (ev.kind == GOSSIP_EV_RECORD || ev.id == c->self_id)
             continue;

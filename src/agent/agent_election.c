@@ -27,6 +27,7 @@
 #include "common/atomic_file.h"
 #include "common/log.h"
 #include "election.pb-c.h"
+#include "net/signed_record.h"
 
 #define HARD_STATE_FILE "election.state"
 #define TERM_FILE "term"
@@ -143,6 +144,8 @@ int leadership_open(struct agent *a, char *err, size_t errlen) {
             ec.self_id = l->voter_id[i];
     }
     l->n_voters = ec.n_voters = a->cfg.candidates.n;
+    /* Members known from the snapshot, read now that the voters are. */
+    member_views_rebuild(a);
     if (!ec.self_id)
         return 0; /* not a voter: follows the leader through gossip */
     const char *bad = election_config_check(&ec);
@@ -250,43 +253,26 @@ static void follow_records(struct agent *a, uint64_t now, const uint64_t *term,
  * vote. */
 static void observe(struct agent *a, uint64_t now) {
     struct leadership *l = &a->lead;
-    const struct gossip *g = a->cluster.gossip;
-    size_t n = gossip_member_count(g);
     uint64_t shown[ELECTION_VOTERS_MAX] = {0};
     char leader[ELECTION_VOTERS_MAX][CONFIG_NAME_MAX];
     memset(leader, 0, sizeof leader);
-    size_t agree = 0, disagree = 0;
-    char other[CONFIG_NAME_MAX] = "";
-    for (size_t i = 0; i < n; i++) {
-        struct gossip_member_info m;
-        gossip_member_at(g, i, &m);
-        if (m.state != GOSSIP_ALIVE && m.state != GOSSIP_SUSPECT)
+    /* Every member's record is read once per version (agent_views.c):
+     * here only the voters are looked up. */
+    for (size_t v = 0; v < l->n_voters; v++) {
+        const struct member_view *mv =
+            member_views_find(a, signed_record_member_id(l->voter_name[v]));
+        if (!mv || !mv->up || strcmp(mv->name, l->voter_name[v]) != 0)
             continue;
-        if (m.id == a->cluster.self_id || !m.record_len)
-            continue;
-        Nodectl__HostRecord *rec = agent_member_record(a, &m);
-        if (!rec)
-            continue;
-        int v = voter_index(l, name_id(rec->name));
-        if (v >= 0 && strcmp(l->voter_name[v], rec->name) == 0)
-            snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", rec->address);
-        bool same = rec->n_candidates == a->cfg.candidates.n;
-        for (size_t k = 0; same && k < rec->n_candidates; k++)
-            same = strcmp(rec->candidates[k], a->cfg.candidates.item[k]) == 0;
-        if (same) {
-            agree++;
-        } else {
-            disagree++;
-            snprintf(other, sizeof other, "%s", rec->name);
-        }
-        if (v >= 0 && agent_record_of_candidate(a, &m, rec)) {
-            shown[v] = rec->term;
-            snprintf(leader[v], sizeof leader[v], "%s", rec->leader);
+        snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", mv->address);
+        if (mv->candidate) {
+            shown[v] = mv->term;
+            snprintf(leader[v], sizeof leader[v], "%s", mv->leader);
             if (l->election)
-                election_observe_term(l->election, l->voter_id[v], rec->term);
+                election_observe_term(l->election, l->voter_id[v], mv->term);
         }
-        nodectl__host_record__free_unpacked(rec, NULL);
     }
+    size_t agree = a->views.agree, disagree = a->views.disagree;
+    const char *other = a->views.other;
     /* The odd one out does not vote: a host whose list differs from most of
      * the others' would count a different majority. */
     bool mismatch = disagree > agree;

@@ -107,6 +107,30 @@ struct cluster {
 
 /* The election as this host takes part in it or follows it
  * (agent_election.c). */
+/* What the agent reads in a member's record (agent_views.c), decoded once
+ * per version. */
+struct member_view {
+    uint64_t id; /* 0: an empty slot */
+    uint64_t version; /* the record version these fields come from */
+    bool has_record;  /* the record decoded */
+    bool up;          /* ALIVE or SUSPECT */
+    bool counted;     /* in agree or disagree */
+    bool same_candidates; /* its [cluster] candidates are ours */
+    bool candidate;   /* a candidate's record (agent_record_of_candidate) */
+    uint64_t term;
+    char name[CONFIG_NAME_MAX];
+    char address[TRANSPORT_ADDR_MAX];
+    char leader[CONFIG_NAME_MAX];
+};
+struct member_views {
+    struct member_view *v;
+    size_t cap, n;
+    /* Members up with a record whose candidate lists agree with ours or
+     * not, and the last one found to disagree. */
+    size_t agree, disagree;
+    char other[CONFIG_NAME_MAX];
+};
+
 struct leadership {
     struct election *election; /* NULL: not a candidate */
     size_t n_voters;
@@ -244,6 +268,7 @@ struct agent {
     struct control_server *ctl;
     uint64_t next_sample_ms;
     struct cluster cluster;
+    struct member_views views;
     struct action actions[ACTIONS_MAX];
     struct host_guard *guard;  /* which commands may act here (agent_actions.c) */
     struct issued operators;   /* operator's commands issued here, to grant */
@@ -285,6 +310,15 @@ int agent_record_seal(void *ctx, uint64_t version, const uint8_t *data, size_t l
                       uint8_t **out, size_t *out_len);
 bool agent_record_verify(void *ctx, uint64_t id, uint64_t version, const uint8_t *data,
                          size_t len);
+
+/* agent_views.c: members' records as the agent reads them. update after
+ * a gossip event about id (a new record version is decoded, once); rebuild
+ * after members were made known without events (a snapshot). find: NULL
+ * when id has no record. */
+void member_views_update(struct agent *a, uint64_t id);
+void member_views_rebuild(struct agent *a);
+const struct member_view *member_views_find(const struct agent *a, uint64_t id);
+void member_views_free(struct agent *a);
 
 /* agent_leader.c: the leader's executor and planner, and the event log. */
 int agent_leader_open(struct agent *a, char *err, size_t errlen);
