@@ -184,10 +184,15 @@ static Nodectl__Response *members_reply(struct agent *a) {
         free(mr);
         return NULL;
     }
-    if (!(mr->members = members(a, &mr->n_members))) {
+    if (!(mr->members = members(a, &mr->n_members)) || !(mr->self = strdup(a->cfg.node_name))) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;
     }
+    struct gossip_config gc;
+    cluster_gossip_config(&a->cfg, &gc);
+    mr->local_health = gossip_health_score(a->cluster.gossip);
+    mr->local_health_max = gc.awareness_max_multiplier - 1;
+    mr->loop_late_ms = gossip_late_ms(a->cluster.gossip);
     return resp;
 }
 

@@ -1,5 +1,6 @@
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -31,12 +32,18 @@ int cmd_members(const struct cli_ctx *ctx, int argc, char **argv) {
             const Nodectl__Member *m = r->members[i];
             char id[37];
             cli_uuid_text(m->host->node_id.data, m->host->node_id.len, id);
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "name", m->host->name,
-                               "node_id", id, "address", m->host->address, "state", m->state,
-                               "incarnation", (json_int_t)m->incarnation, "age_ms",
-                               (json_int_t)m->age_ms, "record_version",
-                               (json_int_t)m->record_version));
+            json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "name", m->host->name,
+                                  "node_id", id, "address", m->host->address, "state", m->state,
+                                  "incarnation", (json_int_t)m->incarnation, "age_ms",
+                                  (json_int_t)m->age_ms, "record_version",
+                                  (json_int_t)m->record_version);
+            /* The member answering adds its own failure detector's health. */
+            if (o && strcmp(m->host->name, r->self) == 0) {
+                json_object_set_new(o, "local_health", json_integer(r->local_health));
+                json_object_set_new(o, "local_health_max", json_integer(r->local_health_max));
+                json_object_set_new(o, "loop_late_ms", json_integer(r->loop_late_ms));
+            }
+            json_array_append_new(arr, o);
         }
         rc = json_dumpf(arr, stdout, JSON_INDENT(2)) == 0 ? 0 : 1;
         putchar('\n');
@@ -50,6 +57,11 @@ int cmd_members(const struct cli_ctx *ctx, int argc, char **argv) {
             printf("%-16s %-22s %-8s %11u %8s\n", m->host->name, m->host->address, m->state,
                    m->incarnation, age);
         }
+        printf("local health of %s: %u of %u (probe timeouts x%u)", r->self, r->local_health,
+               r->local_health_max, r->local_health + 1);
+        if (r->loop_late_ms)
+            printf("; its loop ran %u ms late", r->loop_late_ms);
+        putchar('\n');
     }
     nodectl__response__free_unpacked(resp, NULL);
     return rc;
