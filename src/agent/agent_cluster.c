@@ -23,12 +23,24 @@
 
 #define SNAPSHOT_FILE "members.snapshot"
 #define SNAPSHOT_MAX (64u << 20)
+/* A state change (who is off, dead or gone) is on disk within 2 s; records
+ * alone, which every host republishes at least every 30 s and which a
+ * restart gets fresh from its peers anyway, once a minute: the snapshot
+ * holds every member, so writing it at every record change would cost each
+ * agent work that grows with the cluster. */
 #define SNAPSHOT_EVERY_MS 2000
-/* A record is republished when usage moved this much, or at least this
- * often: a host whose load wanders by a percent does not flood gossip. */
+#define SNAPSHOT_RECORDS_EVERY_MS 60000
+/* A record is republished when usage moved this much, or at least every
+ * PUBLISH_EVERY_MS, a period that grows with the cluster: every agent
+ * receives, checks and passes on every other's record, so refreshing each
+ * of N records every 30 s would cost each agent work growing with N.
+ * Stretched to PUBLISH_MEMBER_MS per member, the whole cluster sends
+ * about one refresh every 2 s whatever its size; a change that matters
+ * (VMs, states, capacity, usage beyond the thresholds) goes out at once. */
 #define PUBLISH_CPU_POINTS 5.0
 #define PUBLISH_MEM_FRACTION 0.05
 #define PUBLISH_EVERY_MS 30000
+#define PUBLISH_MEMBER_MS 2000
 
 const char *cluster_gossip_config(const struct config *cfg, struct gossip_config *out) {
     gossip_config_defaults(out);
@@ -207,16 +219,19 @@ static void write_snapshot(struct agent *a) {
     struct cluster *c = &a->cluster;
     uint8_t *data;
     size_t len;
-    char path[PATH_MAX];
-    snapshot_path(a, path, sizeof path);
     if (gossip_snapshot_encode(c->gossip, &data, &len) != 0) {
         log_err("membership snapshot: out of memory");
         return;
     }
+    c->snapshot_dirty = c->snapshot_records_dirty = false;
+    if (c->snapshot) {
+        snapshot_writer_put(c->snapshot, data, len);
+        return;
+    }
+    char path[PATH_MAX];
+    snapshot_path(a, path, sizeof path);
     if (atomic_write_file(path, data, len, 0600) != 0)
         log_err("membership snapshot %s: %s", path, strerror(errno));
-    else
-        c->snapshot_dirty = false;
     free(data);
 }
 
@@ -296,6 +311,8 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
         reject_log_new(&c->record_log, &c->record_rejects, path, c->record_field);
         free(snap);
     }
+    if (!(c->snapshot = snapshot_writer_start(path)))
+        log_warn("membership snapshot: no thread to write it; written from the main loop");
     if (cfg->discovery) {
         char iface[CONFIG_ADDR_MAX];
         snprintf(iface, sizeof iface, "%s", c->advertise);
@@ -305,6 +322,7 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
         if (!c->discovery)
             log_warn("%s; continuing with seeds only", err);
     }
+    c->state_changes = 1; /* members from the snapshot are looked at once */
     c->join_backoff = (struct backoff){.base_ms = 500, .cap_ms = 30000};
     c->next_join_ms = now;
     c->next_announce_ms = now;
@@ -315,6 +333,8 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
 
 void cluster_close(struct agent *a) {
     struct cluster *c = &a->cluster;
+    snapshot_writer_stop(c->snapshot);
+    c->snapshot = NULL;
     if (c->gossip)
         write_snapshot(a);
     gossip_free(c->gossip);
@@ -346,6 +366,8 @@ uint64_t cluster_deadline(const struct agent *a) {
         d = c->next_announce_ms;
     if (c->snapshot_dirty && c->next_snapshot_ms < d)
         d = c->next_snapshot_ms;
+    if (c->snapshot_records_dirty && c->next_snapshot_records_ms < d)
+        d = c->next_snapshot_records_ms;
     if (transport_deadline(c->transport) < d)
         d = transport_deadline(c->transport);
     return d;
@@ -372,7 +394,12 @@ static void flush(struct agent *a) {
     }
     struct gossip_event ev;
     while (gossip_next_event(c->gossip, &ev)) {
-        c->snapshot_dirty = true;
+        if (ev.kind == GOSSIP_EV_RECORD) {
+            c->snapshot_records_dirty = true;
+        } else {
+            c->snapshot_dirty = true;
+            c->state_changes++;
+        }
         member_views_update(a, ev.id);
         a->lead.next_observe_ms = 0; /* look at names, addresses and claims again */
         if (ev.kind == GOSSIP_EV_RECORD || ev.id == c->self_id)
@@ -483,9 +510,11 @@ void cluster_run(struct agent *a, uint64_t now) {
         gossip_tick(c->gossip, (int64_t)now) != 0)
         log_err("gossip tick: out of memory");
     flush(a);
-    if (c->snapshot_dirty && now >= c->next_snapshot_ms) {
+    if ((c->snapshot_dirty && now >= c->next_snapshot_ms) ||
+        (c->snapshot_records_dirty && now >= c->next_snapshot_records_ms)) {
         write_snapshot(a);
         c->next_snapshot_ms = now + SNAPSHOT_EVERY_MS;
+        c->next_snapshot_records_ms = now + SNAPSHOT_RECORDS_EVERY_MS;
     }
 }
 
@@ -534,7 +563,10 @@ void cluster_publish(struct agent *a, uint64_t now) {
                              : 0;
     bool changed = !c->published || slen != c->published_len ||
                    memcmp(stable, c->published, slen) != 0;
-    bool due = changed || now >= c->published_ms + PUBLISH_EVERY_MS ||
+    uint64_t refresh = (uint64_t)gossip_member_count(c->gossip) * PUBLISH_MEMBER_MS;
+    if (refresh < PUBLISH_EVERY_MS)
+        refresh = PUBLISH_EVERY_MS;
+    bool due = changed || now >= c->published_ms + refresh ||
                cpu > c->published_cpu + PUBLISH_CPU_POINTS ||
                cpu < c->published_cpu - PUBLISH_CPU_POINTS || mem_moved >= PUBLISH_MEM_FRACTION;
     if (due && gossip_set_record(c->gossip, (int64_t)now, full, len) == 0) {

@@ -86,8 +86,14 @@ struct cluster {
     struct backoff join_backoff;
     uint64_t next_join_ms;
     uint64_t next_announce_ms;
-    bool snapshot_dirty;
+    /* The membership snapshot: written (by its own thread) soon after a
+     * member's state changed, and after record changes only now and then. */
+    struct snapshot_writer *snapshot;
+    bool snapshot_dirty;         /* a state changed */
+    bool snapshot_records_dirty; /* only records changed */
     uint64_t next_snapshot_ms;
+    uint64_t next_snapshot_records_ms;
+    uint64_t state_changes; /* gossip events other than records, counted */
     /* What was last published, to skip versions nobody needs. */
     uint64_t published_ms;
     double published_cpu;
@@ -282,6 +288,7 @@ struct agent {
     enum host_gate gate;
     bool gate_written;
     struct offcheck_host offcheck[OFFCHECK_MAX];
+    uint64_t offcheck_changes_seen; /* cluster.state_changes at the last scan */
     bool offcheck_full_told;
     struct http_server *http;          /* NULL: [http] listen is empty */
     struct history history;
@@ -310,6 +317,14 @@ int agent_record_seal(void *ctx, uint64_t version, const uint8_t *data, size_t l
                       uint8_t **out, size_t *out_len);
 bool agent_record_verify(void *ctx, uint64_t id, uint64_t version, const uint8_t *data,
                          size_t len);
+
+/* agent_snapshot.c: a thread that writes the membership snapshot to path
+ * (atomic_file.h). put hands over malloc'd bytes, replacing any not yet
+ * written; stop writes what is pending and ends the thread. */
+struct snapshot_writer;
+struct snapshot_writer *snapshot_writer_start(const char *path);
+void snapshot_writer_put(struct snapshot_writer *w, uint8_t *data, size_t len);
+void snapshot_writer_stop(struct snapshot_writer *w);
 
 /* agent_views.c: members' records as the agent reads them. update after
  * a gossip event about id (a new record version is decoded, once); rebuild

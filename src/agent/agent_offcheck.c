@@ -204,9 +204,13 @@ static bool judge(struct offcheck_host *h) {
 void agent_offcheck_run(struct agent *a, uint64_t now) {
     const struct gossip *g = a->cluster.gossip;
     bool changed = false;
-    for (size_t i = 0; i < OFFCHECK_MAX; i++)
+    /* Who is OFF changes only with a member's state: the members are
+     * scanned again only then, not at every turn of the loop. */
+    bool rescan = a->cluster.state_changes != a->offcheck_changes_seen;
+    a->offcheck_changes_seen = a->cluster.state_changes;
+    for (size_t i = 0; rescan && i < OFFCHECK_MAX; i++)
         a->offcheck[i].seen = false;
-    size_t count = gossip_member_count(g);
+    size_t count = rescan ? gossip_member_count(g) : 0;
     for (size_t i = 0; i < count; i++) {
         struct gossip_member_info m;
         gossip_member_at(g, i, &m);
