@@ -173,6 +173,41 @@ static void spent_fetch_asks_the_owner(void **state) {
     harness_stop(&h);
 }
 
+/* A pushed record reaches every member in one delivery, without a gossip
+ * round or a fetch: small, and large in pieces. */
+static void pushed_record_reaches_everyone_at_once(void **state) {
+    struct harness h;
+    start_without_push_pull(&h, 8);
+    const char *small = "leader=n3 term=7";
+    assert_int_equal(gossip_set_record(h.g[3], h.now, (const uint8_t *)small, strlen(small)), 0);
+    harness_run(&h, h.now); /* delivery only: no timer is due */
+    size_t have = 0;
+    for (size_t o = 0; o < h.n; o++) {
+        struct gossip_member_info m;
+        have += o != 3 && gossip_member_find(h.g[o], harness_id(3), &m) && m.record_version == 1;
+    }
+    assert_true(have < h.n - 1); /* not by gossip alone, this fast */
+    assert_int_equal(gossip_push_record(h.g[3], h.now), 0);
+    harness_run(&h, h.now);
+    for (size_t o = 0; o < h.n; o++)
+        if (o != 3)
+            assert_record(&h, o, 3, 1, small, strlen(small));
+    size_t len = 3 * h.cfg.packet_max + 45;
+    uint8_t *large = malloc(len);
+    assert_non_null(large);
+    for (size_t i = 0; i < len; i++)
+        large[i] = (uint8_t)(i * 13 + 1);
+    assert_int_equal(gossip_set_record(h.g[3], h.now, large, len), 0);
+    assert_int_equal(gossip_push_record(h.g[3], h.now), 0);
+    harness_run(&h, h.now);
+    for (size_t o = 0; o < h.n; o++)
+        if (o != 3)
+            assert_record(&h, o, 3, 2, large, len);
+    assert_true(h.largest_packet <= h.cfg.packet_max);
+    free(large);
+    harness_stop(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(records_reach_everyone_newest_wins),
@@ -181,6 +216,7 @@ int main(void) {
         cmocka_unit_test(snapshot_round_trip_keeps_off_hosts_and_wake),
         cmocka_unit_test(record_of_unknown_member_fills_the_gap),
         cmocka_unit_test(spent_fetch_asks_the_owner),
+        cmocka_unit_test(pushed_record_reaches_everyone_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

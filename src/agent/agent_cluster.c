@@ -583,6 +583,12 @@ void cluster_publish(struct agent *a, uint64_t now) {
     free(full);
 }
 
+void cluster_push_record(struct agent *a, uint64_t now) {
+    if (gossip_push_record(a->cluster.gossip, (int64_t)now) != 0)
+        log_err("gossip: out of memory pushing this host's record");
+    flush(a);
+}
+
 int cluster_send_command(struct agent *a, const char *to, const struct command_msg *m) {
     uint8_t *buf;
     size_t len;

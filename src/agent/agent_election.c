@@ -307,7 +307,8 @@ static void update_view(struct agent *a, uint64_t now) {
     bool lease = election_has_lease(e, (int64_t)now);
     if (term == l->term && strcmp(leader, l->leader) == 0 && lease == l->lease)
         return;
-    if (term != l->term || strcmp(leader, l->leader) != 0)
+    bool news = term != l->term || strcmp(leader, l->leader) != 0;
+    if (news)
         log_info("term %" PRIu64 ": %s (%s)", term, leader[0] ? leader : "no leader",
                  election_role_name(election_role(e)));
     if (lease != l->lease)
@@ -316,6 +317,11 @@ static void update_view(struct agent *a, uint64_t now) {
     snprintf(l->leader, sizeof l->leader, "%s", leader);
     l->lease = lease;
     cluster_publish(a, now);
+    /* Hosts that do not vote follow the leader that a quorum of candidates'
+     * records name: sent to each at once, a new leader is known everywhere
+     * within a round trip rather than after the epidemic's log N rounds. */
+    if (news && leader[0])
+        cluster_push_record(a, now);
 }
 
 uint64_t leadership_deadline(const struct agent *a) {

@@ -548,6 +548,9 @@ void cluster_run(struct agent *a, uint64_t now_ms);
 int cluster_fds(const struct agent *a, int fds[CLUSTER_FDS_MAX]);
 /* After a new hypervisor sample: publishes the record if it moved. */
 void cluster_publish(struct agent *a, uint64_t now_ms);
+/* Sends this host's record to every member at once (gossip_push_record),
+ * for a change of leader or term that hosts must not learn seconds late. */
+void cluster_push_record(struct agent *a, uint64_t now_ms);
 /* Sends a frame of the command channel to the agent at "host:port"; 0, or
  * -1 if it could not be queued. */
 int cluster_send_command(struct agent *a, const char *to, const struct command_msg *m);

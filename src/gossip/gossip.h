@@ -145,6 +145,11 @@ int gossip_join(struct gossip *g, int64_t now_ms, const struct gossip_addr *seed
 bool gossip_joined(const struct gossip *g);
 /* Publishes a new version of the local record. */
 int gossip_set_record(struct gossip *g, int64_t now_ms, const uint8_t *data, size_t len);
+/* Sends the local record at once, whole, to every member alive or suspect,
+ * for news that must not wait for the epidemic to spread it (the agent's
+ * change of leader or term): a packet or a few per member, so for rare
+ * events only. Receivers check it as any record (record_verify). */
+int gossip_push_record(struct gossip *g, int64_t now_ms);
 /* Announces a graceful leave, or a power-off with wake information. Keep
  * ticking for a few gossip intervals afterwards so the news goes out. */
 int gossip_leave(struct gossip *g, int64_t now_ms);

@@ -320,6 +320,25 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
     return 0;
 }
 
+/* Appends member m's record to q in pieces, sending q to `to` whenever it
+ * is full. */
+static int pieces_add(struct gossip *g, struct pkt *q, const struct member *m,
+                      const struct gossip_addr *to) {
+    const struct gossip_blob *r = m->record;
+    uint32_t off = 0;
+    do {
+        uint32_t len = r->len - off < GOSSIP_CHUNK ? r->len - off : GOSSIP_CHUNK;
+        if (!pkt_add_record(q, m->id, m->record_version, r->len, off, r->data + off, len)) {
+            if (pkt_send(g, q, to) != 0)
+                return -1;
+            pkt_init(g, q, NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES);
+            pkt_add_record(q, m->id, m->record_version, r->len, off, r->data + off, len);
+        }
+        off += len;
+    } while (off < r->len);
+    return 0;
+}
+
 int records_on_want(struct gossip *g, const Nodectl__GossipPacket *p,
                     const struct gossip_addr *from) {
     struct pkt q;
@@ -333,23 +352,30 @@ int records_on_want(struct gossip *g, const Nodectl__GossipPacket *p,
         bool again = false;
         for (size_t j = 0; j < k && !again; j++)
             again = p->want[j] == p->want[k];
-        if (again)
-            continue;
-        const struct member *m = &g->m[i];
-        const struct gossip_blob *r = m->record;
-        uint32_t off = 0;
-        do {
-            uint32_t len = r->len - off < GOSSIP_CHUNK ? r->len - off : GOSSIP_CHUNK;
-            if (!pkt_add_record(&q, m->id, m->record_version, r->len, off, r->data + off, len)) {
-                if (pkt_send(g, &q, from) != 0)
-                    return -1;
-                pkt_init(g, &q, NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES);
-                pkt_add_record(&q, m->id, m->record_version, r->len, off, r->data + off, len);
-            }
-            off += len;
-        } while (off < r->len);
+        if (!again && pieces_add(g, &q, &g->m[i], from) != 0)
+            return -1;
     }
     return q.msg.n_records ? pkt_send(g, &q, from) : 0;
+}
+
+int gossip_push_record(struct gossip *g, int64_t now_ms) {
+    if (!g)
+        return -1;
+    if (now_ms > g->now_ms)
+        g->now_ms = now_ms;
+    const struct member *self = &g->m[g->self];
+    if (!self->record)
+        return 0;
+    for (uint32_t i = 0; i < g->n; i++) {
+        if (i == g->self || !member_probeable(&g->m[i]))
+            continue;
+        struct pkt q;
+        pkt_init(g, &q, NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES);
+        if (pieces_add(g, &q, self, &g->m[i].addr) != 0 ||
+            (q.msg.n_records && pkt_send(g, &q, &g->m[i].addr) != 0))
+            return -1;
+    }
+    return 0;
 }
 
 /* A record of a member we do not know: our member list has a gap, which
