@@ -29,13 +29,19 @@ HZ=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/agents_scale.XXXXXX)
 pids=""
+# SIGTERM to all, then SIGKILL to those still running after 10 s.
 stop_all() {
     for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in $pids; do
-        n=0
-        while kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-        kill -KILL "$p" 2>/dev/null || true
+    n=0
+    while [ $n -lt 100 ]; do
+        left=0
+        for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+        [ $left -eq 0 ] && break
+        sleep 0.1
+        n=$((n + 1))
     done
+    [ $n -lt 100 ] || echo "  ($left agents still running 10 s after SIGTERM: killed)" >&2
+    for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
     pids=""
 }
 trap 'stop_all; rm -rf "$work"' EXIT INT TERM
