@@ -92,8 +92,8 @@ static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const stru
 static int want_tick(struct gossip *g);
 
 /* A record request or its pieces may be lost: ask the latest announcer
- * again after a probe timeout, a few times. A fetch whose asks are spent is
- * dropped one probe timeout after the last, and want_tick asks the owner
+ * again, a few times, each after a longer wait (reask_at). A fetch whose
+ * asks are spent is dropped one wait after the last, and want_tick asks the owner
  * instead (GOSSIP_RECORD_ASKS more times, a probe interval apart): kept, it
  * would wait for its deadline, a push-pull interval, before anyone was
  * asked again. At 10 % loss a request and its answer both arrive 81 % of
@@ -101,7 +101,12 @@ static int want_tick(struct gossip *g);
  * 10 simulated minutes at N = 1,000 of bench/gossip.sh (a million fetches),
  * and each such update then took 30 s. */
 static int64_t reask_at(const struct gossip *g, const struct reassembly *ra) {
-    return ra->asked_ms + g->cfg.probe_timeout_ms;
+    /* Each ask waits longer (a probe timeout more each time), and longer
+     * still while our local health is poor: a peer whose loop runs late
+     * answers late, and asking it again every 100 ms would send it (and
+     * bring back) up to GOSSIP_RECORD_ASKS copies of the record exactly when
+     * it is busiest, the feedback of a metastable failure. */
+    return ra->asked_ms + (int64_t)scaled_ms(g, g->cfg.probe_timeout_ms) * (1 + ra->asks);
 }
 
 int push_pull_tick(struct gossip *g) {
@@ -144,7 +149,7 @@ int push_pull_tick(struct gossip *g) {
 static int want_tick(struct gossip *g) {
     if (g->n_wanted == 0 || g->now_ms < g->next_want_ms)
         return 0;
-    g->next_want_ms = g->now_ms + g->cfg.probe_interval_ms;
+    g->next_want_ms = g->now_ms + scaled_ms(g, g->cfg.probe_interval_ms);
     uint32_t asked = 0;
     for (uint32_t k = 0; k < GOSSIP_WANT_SCAN && k < g->n && asked < GOSSIP_WANT_PER_TICK; k++) {
         uint32_t i = g->want_cursor++ % g->n;
