@@ -180,6 +180,9 @@ CONF
     fi
     printf '%5s %7s %8s %8s %8s %10s %10s %9s %7s\n' "$N" "$join" "$cpu" "$rss" "$((s1 - s0))" \
         "$hmax" "$lat" "$lt" "$dt"
+    # What else ran meanwhile: the figures are per agent, the machine is shared.
+    echo "#   load $(cut -d' ' -f1-3 /proc/loadavg); busiest others:" \
+        "$(ps -eo pcpu=,comm= --sort=-pcpu | grep -v nodectl | head -5 | awk '{printf "%s %s%%  ", $2, $1}')"
     stop_all
     rm -rf "$run"
 done
