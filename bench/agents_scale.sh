@@ -14,13 +14,14 @@
 #                another leader
 #   dead_s       until that non-candidate shows the killed leader dead
 # Builds a Release tree of its own (build-bench). Needs no root.
-#   bench/agents_scale.sh [N...]     env: REST_S (20), SETTLE_S (10), BASE_PORT (24000)
+#   bench/agents_scale.sh [N...]     env: REST_S (20), SETTLE_S (10), BASE_PORT (33000)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 REST_S=${REST_S:-20}
 SETTLE_S=${SETTLE_S:-10}
-BASE_PORT=${BASE_PORT:-24000}
+# Above the ports the tests take (test_port_base: 20000-32019).
+BASE_PORT=${BASE_PORT:-33000}
 [ $# -gt 0 ] || set -- 20 80 100 150
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-bench -j2 --target nodectl >/dev/null
