@@ -287,6 +287,8 @@ static void overlong_line_is_an_error_naming_it(void **state) {
         n += (size_t)snprintf(text + n, sizeof text - n, "10.0.0.1:7946, ");
     snprintf(text + n, sizeof text - n, "10.0.0.2:7946\n");
     expect_error(text, ":3: line longer than 32768 characters");
+    /* The bytes that mark a long line mean nothing in a short one. */
+    expect_error("[cluster]\nseeds = \x01\n\x02 = \x02\n", ":3: unknown key '\x02' in [cluster]");
     /* A long line without a key is not split into keys either. */
     memset(text, 'x', 500);
     snprintf(text + 500, sizeof text - 500, "\n");

@@ -257,7 +257,10 @@ struct line_reader {
     FILE *f;
     char *line; /* getline's buffer */
     size_t cap;
-    char *value; /* the value of the last long line, trimmed */
+    char *value; /* the value of the last long line */
+    /* What the last line was: the markers mean something only then (a
+     * short line may hold the same bytes). */
+    enum { LINE_AS_IS, LINE_LONG_VALUE, LINE_REFUSED } kind;
     bool too_long; /* the last line exceeded CONFIG_LINE_MAX */
 };
 
@@ -275,6 +278,7 @@ static char *read_line(char *str, int num, void *stream) {
     ssize_t n = getline(&r->line, &r->cap, r->f);
     if (n < 0)
         return NULL;
+    r->kind = LINE_AS_IS;
     if ((size_t)n < (size_t)num) {
         memcpy(str, r->line, (size_t)n + 1);
         return str;
@@ -289,6 +293,7 @@ static char *read_line(char *str, int num, void *stream) {
     size_t key_len = strcspn(text, "=:");
     r->too_long = (size_t)n > CONFIG_LINE_MAX;
     if (r->too_long || !text[key_len] || key_len + sizeof LONG_VALUE + 3 > (size_t)num) {
+        r->kind = LINE_REFUSED;
         snprintf(str, (size_t)num, TOO_LONG " = " TOO_LONG "\n");
         return str;
     }
@@ -297,6 +302,7 @@ static char *read_line(char *str, int num, void *stream) {
     strip_comment(value);
     free(r->value);
     r->value = strdup(value);
+    r->kind = r->value ? LINE_LONG_VALUE : LINE_REFUSED;
     if (!r->value) {
         snprintf(str, (size_t)num, TOO_LONG " = " TOO_LONG "\n");
         return str;
@@ -391,7 +397,7 @@ static int set_key(struct config *cfg, const struct key *k, const char *value) {
 
 static int on_key(void *user, const char *section, const char *name, const char *value) {
     struct parse_state *st = user;
-    if (strcmp(name, TOO_LONG) == 0) {
+    if (st->reader->kind == LINE_REFUSED) {
         if (!st->error[0])
             snprintf(st->error, sizeof st->error, "%s",
                      st->reader->too_long
@@ -399,7 +405,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
                          : "a long line that is not 'key = value'");
         return 0;
     }
-    if (strcmp(value, LONG_VALUE) == 0)
+    if (st->reader->kind == LINE_LONG_VALUE && strcmp(value, LONG_VALUE) == 0)
         value = trim(st->reader->value);
     char policy_err[sizeof st->error];
     int policy = config_policy_key(st->cfg, section, name, value, policy_err, sizeof policy_err);
