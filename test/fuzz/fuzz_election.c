@@ -228,9 +228,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct fuzz_input in = {data, size};
-    struct world *w = calloc(1, sizeof *w);
-    if (!w)
-        abort();
+    /* One world for every run, reset here: the message slots hold nothing
+     * a run reads before it writes them (n_inflight, n_sent). */
+    static struct world world;
+    struct world *w = &world;
+    memset(w->cfg, 0, sizeof w->cfg);
+    memset(w->node, 0, sizeof w->node);
+    memset(w->leader_of, 0, sizeof w->leader_of);
+    w->now = 0;
+    w->n_inflight = w->n_sent = 0;
     w->n = 3 + fuzz_u8(&in) % 3;
     int preferred = fuzz_u8(&in) % (w->n + 1); /* n: no preference */
     for (int i = 0; i < w->n; i++) {
@@ -253,6 +259,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         step(w, &in);
     for (int i = 0; i < w->n; i++)
         election_free(w->node[i].e);
-    free(w);
     return 0;
 }

@@ -72,9 +72,11 @@ struct packet {
     uint8_t bytes[2 * GOSSIP_CHUNK]; /* record data and wake information */
 };
 
+/* What the input does not give of a packet's bytes: a fixed pattern. */
+static uint8_t pattern[2 * GOSSIP_CHUNK];
+
 static void fill_bytes(struct packet *pk, struct fuzz_input *in) {
-    for (size_t i = 0; i < sizeof pk->bytes; i++)
-        pk->bytes[i] = (uint8_t)(i * 31);
+    memcpy(pk->bytes, pattern, sizeof pk->bytes);
     size_t len;
     const uint8_t *b = fuzz_bytes(in, sizeof pk->bytes, &len);
     memcpy(pk->bytes, b, len);
@@ -150,17 +152,19 @@ static void send_packet(struct gossip *g, int64_t now, struct packet *pk, struct
 
 /* A packet described field by field. op 1: a push-pull whose first byte is
  * its member count (so [1, 200] is 200 strangers claiming records); op 2:
- * record pieces; op 3: any kind, with the entries the flags ask for. */
+ * record pieces; op 3: any kind, with the entries the flags ask for. Only
+ * the entries a packet counts are encoded, and each is set before, so one
+ * buffer serves every packet. */
 static void packet(struct gossip *g, int64_t now, uint8_t op, struct fuzz_input *in) {
-    struct packet *pk = calloc(1, sizeof *pk);
-    if (!pk)
-        abort();
+    static struct packet buf;
+    struct packet *pk = &buf;
     nodectl__gossip_packet__init(&pk->p);
     pk->p.members = pk->mp;
     pk->p.records = pk->rp;
     pk->p.want = pk->want;
     if (op == 1) {
         pk->p.kind = NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL;
+        memset(pk->bytes, 0, sizeof pk->bytes); /* its members' wake information */
         members(pk, in);
     } else if (op == 2) {
         pk->p.kind = NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES;
@@ -192,7 +196,6 @@ static void packet(struct gossip *g, int64_t now, uint8_t op, struct fuzz_input 
         }
     }
     send_packet(g, now, pk, in);
-    free(pk);
 }
 
 static void drain(struct gossip *g) {
@@ -217,6 +220,9 @@ static void drain(struct gossip *g) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!pattern[1])
+        for (size_t i = 0; i < sizeof pattern; i++)
+            pattern[i] = (uint8_t)(i * 31);
     struct fuzz_input in = {data, size};
     struct rejects records_refused;
     memset(&records_refused, 0, sizeof records_refused);
