@@ -4,8 +4,8 @@
  * a tap of the test's (it binds 127.0.0.2, advertises 127.0.0.1, where the
  * tap listens and forwards), which keeps a copy of every frame sent to n2.
  *
- * - A captured frame of every kind (gossip, election, command, discovery
- *   beacon), sent again later, is refused and counted; sent to another host,
+ * - A captured frame of every kind (gossip, election, command, grant,
+ *   discovery beacon), sent again later, is refused and counted; sent to another host,
  *   it is refused as misaddressed; after its sender restarts, as old. A
  *   captured drain command does not drain n2 again.
  * - An operator's migration and drain captured on their way to n2 (which
@@ -73,6 +73,7 @@ struct captured {
     size_t len;
     char sender[FRAME_NAME_MAX];
     uint64_t epoch;
+    int kind;                /* a command message's (enum command_msg_kind), or -1 */
     char id[COMMAND_ID_MAX]; /* a command's */
 };
 static struct {
@@ -87,12 +88,14 @@ static struct {
     uint64_t forwarded;
 } tap = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void keep(uint32_t kind, const nng_msg *m, const struct frame_msg *fm, const char *id) {
-    struct captured *c = &tap.kept[kind][tap.n_kept[kind]++ % KEPT];
+static void keep(uint32_t ring, const nng_msg *m, const struct frame_msg *fm, int kind,
+                 const char *id) {
+    struct captured *c = &tap.kept[ring][tap.n_kept[ring]++ % KEPT];
     memcpy(c->data, nng_msg_body((nng_msg *)m), nng_msg_len(m));
     c->len = nng_msg_len(m);
     snprintf(c->sender, sizeof c->sender, "%s", fm->sender);
     c->epoch = fm->epoch;
+    c->kind = kind;
     snprintf(c->id, sizeof c->id, "%s", id);
 }
 
@@ -113,12 +116,15 @@ static void *tap_run(void *unused) {
                 struct command_msg cm;
                 char why[128];
                 channel = fm.channel;
+                int kind = channel == CHANNEL_COMMAND &&
+                                   command_msg_decode(fm.payload, fm.len, &cm, why,
+                                                      sizeof why) == 0
+                               ? (int)cm.kind
+                               : -1;
                 if (channel <= CHANNEL_COMMAND)
-                    keep(channel, m, &fm, "");
-                if (channel == CHANNEL_COMMAND &&
-                    command_msg_decode(fm.payload, fm.len, &cm, why, sizeof why) == 0 &&
-                    cm.kind == COMMAND_MSG_COMMAND)
-                    keep(COMMANDS, m, &fm, cm.command.id);
+                    keep(channel, m, &fm, kind, "");
+                if (kind == COMMAND_MSG_COMMAND)
+                    keep(COMMANDS, m, &fm, kind, cm.command.id);
                 free(fm.payload);
             }
         }
@@ -159,20 +165,25 @@ static void tap_stop(void) {
     frame_ctx_free(tap.reader);
 }
 
-/* The last frame of `channel` the tap kept (from `sender` unless NULL). */
-static int tap_take(uint32_t channel, const char *sender, struct captured *c) {
+/* The last frame of `channel` the tap kept (from `sender` unless NULL; of
+ * command message kind `kind` unless -1). */
+static int tap_take_kind(uint32_t channel, const char *sender, int kind, struct captured *c) {
     pthread_mutex_lock(&tap.lock);
     int found = 0;
     size_t n = tap.n_kept[channel], oldest = n > KEPT ? n - KEPT : 0;
     for (size_t i = n; i-- > oldest && !found;) {
         const struct captured *k = &tap.kept[channel][i % KEPT];
-        if (!sender || strcmp(k->sender, sender) == 0) {
+        if ((!sender || strcmp(k->sender, sender) == 0) && (kind < 0 || k->kind == kind)) {
             *c = *k;
             found = 1;
         }
     }
     pthread_mutex_unlock(&tap.lock);
     return found;
+}
+
+static int tap_take(uint32_t channel, const char *sender, struct captured *c) {
+    return tap_take_kind(channel, sender, -1, c);
 }
 
 /* The frame that carried command `id` to n2. */
@@ -361,43 +372,41 @@ static int wait_drained(int i, const char *host, int want, int timeout_s) {
 
 static void captured_frames_replayed_are_refused(void **state) {
     /* Every kind reaches n2 through the tap: gossip, the leader's
-     * heartbeats (or, if n2 leads, the answers), and a drain command. */
+     * heartbeats (or, if n2 leads, the answers), a drain command and its
+     * grant (a drain typed on n1 is n1's to grant). */
     tap_forget(CHANNEL_COMMAND);
+    tap_forget(COMMANDS);
     assert_int_equal(nodectl_run(conf[1], "drain n2", out, sizeof out, err, sizeof err), 0);
     assert_int_equal(wait_drained(1, "n2", 1, 10), 0);
-    struct captured drain;
-    assert_true(tap_take(CHANNEL_COMMAND, "n1", &drain));
+    struct captured f[4]; /* gossip, election, drain, grant */
+    struct captured *drain = &f[2];
+    assert_true(tap_take(COMMANDS, "n1", drain));
+    assert_true(tap_take_kind(CHANNEL_COMMAND, "n1", COMMAND_MSG_GRANT, &f[3]));
     assert_int_equal(nodectl_run(conf[1], "undrain n2", out, sizeof out, err, sizeof err), 0);
     assert_int_equal(wait_drained(1, "n2", 0, 10), 0);
     /* From n1: n4, the other host they go to below, must not be their
      * sender (it would drop them as its own). */
-    struct captured gossip, election;
-    assert_true(tap_take(CHANNEL_GOSSIP, "n1", &gossip));
-    assert_true(tap_take(CHANNEL_ELECTION, "n1", &election));
-    print_message("captured: gossip from %s, election from %s, drain from %s\n", gossip.sender,
-                  election.sender, drain.sender);
+    assert_true(tap_take(CHANNEL_GOSSIP, "n1", &f[0]));
+    assert_true(tap_take(CHANNEL_ELECTION, "n1", &f[1]));
+    print_message("captured from n1: gossip, election, drain %s and its grant\n", drain->id);
 
     /* Later, to n2 itself. */
     sleep(1);
     long before = refused_replays(TAPPED);
-    send_raw("127.0.0.2", port(TAPPED), gossip.data, gossip.len);
-    send_raw("127.0.0.2", port(TAPPED), election.data, election.len);
-    send_raw("127.0.0.2", port(TAPPED), drain.data, drain.len);
+    send_captured("127.0.0.2", port(TAPPED), f, 4);
     long after = before;
-    for (int t = 0; t < 50 && after < before + 3; t++, usleep(200000))
+    for (int t = 0; t < 50 && after < before + 4; t++, usleep(200000))
         after = refused_replays(TAPPED);
-    assert_int_equal(after - before, 3);
+    assert_int_equal(after - before, 4);
     assert_int_equal(drained(TAPPED, "n2"), 0); /* the drain did not run again */
 
     /* To another host: misaddressed (n4 neither sent nor received them). */
     before = counter(4, "frames", "misaddressed");
-    send_raw("127.0.0.1", port(4), gossip.data, gossip.len);
-    send_raw("127.0.0.1", port(4), election.data, election.len);
-    send_raw("127.0.0.1", port(4), drain.data, drain.len);
+    send_captured("127.0.0.1", port(4), f, 4);
     after = before;
-    for (int t = 0; t < 25 && after < before + 3; t++, usleep(200000))
+    for (int t = 0; t < 25 && after < before + 4; t++, usleep(200000))
         after = counter(4, "frames", "misaddressed");
-    assert_int_equal(after - before, 3);
+    assert_int_equal(after - before, 4);
     assert_int_equal(drained(4, "n4"), 0);
 }
 
