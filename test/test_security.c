@@ -438,7 +438,16 @@ static int refusals(const char *id) {
 static int migrate_once(const char *vm, char *id, size_t len) {
     char args[64];
     snprintf(args, sizeof args, "migrate %s n1", vm);
-    assert_int_equal(nodectl_run(conf[1], args, out, sizeof out, err, sizeof err), 0);
+    /* n1 refuses while n2's record still shows the last one running. */
+    int rc = 1;
+    for (int t = 0; t < 50 && rc != 0; t++) {
+        rc = nodectl_run(conf[1], args, out, sizeof out, err, sizeof err);
+        if (rc != 0 && !strstr(err, "is already migrating"))
+            fail_msg("nodectl %s: %s", args, err);
+        if (rc != 0)
+            usleep(200000);
+    }
+    assert_int_equal(rc, 0);
     const char *p = strstr(out, "(command ");
     assert_non_null(p);
     snprintf(id, len, "%.*s", (int)strcspn(p + 9, ")"), p + 9);
@@ -450,18 +459,26 @@ static int migrate_once(const char *vm, char *id, size_t len) {
     return a + r == 0 ? -1 : a;
 }
 
-/* Sends each captured frame to n2 again, and waits until n2 refused each
- * command it carries (or gave up waiting). */
+static long refused_frames_n2(void) {
+    return refused_replays(TAPPED) + counter(TAPPED, "frames", "old_epoch");
+}
+
+/* Sends each captured frame to n2 again, and waits until n2 refused each:
+ * the command (or, when its issuer's answer to the first taught n2 a newer
+ * epoch of n1 before n2 read the next, the frame). */
 static void replay_commands(const struct captured *c, size_t n, const int *refused_before) {
+    long frames_before = refused_frames_n2();
     send_captured("127.0.0.2", port(TAPPED), c, n);
-    for (int t = 0; t < 50; t++, usleep(200000)) {
-        size_t done = 0;
+    size_t done = 0;
+    long frames = 0;
+    for (int t = 0; t < 100 && done + (size_t)frames < n; t++, usleep(200000)) {
+        done = 0;
         for (size_t k = 0; k < n; k++)
             done += refusals(c[k].id) > refused_before[k];
-        if (done == n)
-            return;
+        frames = refused_frames_n2() - frames_before;
     }
-    fail_msg("n2 did not refuse the replayed commands");
+    if (done + (size_t)frames < n)
+        fail_msg("n2 refused %zu of the %zu replayed commands, and %ld frames", done, n, frames);
 }
 
 /* n2 restarts hearing only the command channel: no fresher frame from n1
@@ -531,7 +548,11 @@ static void a_captured_operator_command_runs_once(void **state) {
     assert_int_equal(acted(cmd[0].id), 1);
     assert_int_equal(acted(cmd[1].id), 1);
     assert_int_equal(drained(TAPPED, "n2"), 0);
-    assert_int_equal(all_see_all(60), 0);
+}
+
+static int n2_hears_all_again(void **state) {
+    tap.hold = 0;
+    return all_see_all(60);
 }
 
 static void a_frame_from_before_its_senders_restart_is_old(void **state) {
@@ -817,7 +838,7 @@ int main(void) {
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(captured_frames_replayed_are_refused),
-        cmocka_unit_test(a_captured_operator_command_runs_once),
+        cmocka_unit_test_teardown(a_captured_operator_command_runs_once, n2_hears_all_again),
         cmocka_unit_test(a_frame_from_before_its_senders_restart_is_old),
         cmocka_unit_test(a_replayed_beacon_is_refused),
         cmocka_unit_test(a_certificate_for_another_name_or_ca_is_not_admitted),
