@@ -147,6 +147,7 @@ static int run(struct agent *a, int sigfd) {
         agent_power_run(a, agent_clock_ms());
         agent_offcheck_run(a, agent_clock_ms());
         agent_history_run(a, agent_clock_ms());
+        agent_forward_run(a, agent_clock_ms());
         /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
@@ -173,6 +174,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_actions_deadline(a);
         if (agent_history_deadline(a) < deadline)
             deadline = agent_history_deadline(a);
+        if (agent_forward_deadline(a) < deadline)
+            deadline = agent_forward_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         int64_t http_ms = http_server_timeout_ms(a->http);

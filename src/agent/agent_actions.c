@@ -79,7 +79,7 @@ static struct action *slot(struct agent *a) {
  * every slot runs. */
 static struct action *record_entry(struct agent *a, const struct command *c) {
     if (c->kind != COMMAND_MIGRATE && c->kind != COMMAND_POWER_OFF && c->kind != COMMAND_WAKE &&
-        c->kind != COMMAND_VM_RULES)
+        c->kind != COMMAND_VM_RULES && c->kind != COMMAND_DEFINE)
         return NULL;
     struct action *x = slot(a);
     if (!x) {
@@ -101,6 +101,9 @@ static struct action *record_entry(struct agent *a, const struct command *c) {
         snprintf(x->destination, sizeof x->destination, "%s", c->wake.host);
     } else if (c->kind == COMMAND_VM_RULES) {
         snprintf(x->vm, sizeof x->vm, "%s", c->vm_rules.vm);
+        snprintf(x->destination, sizeof x->destination, "%s", a->cfg.node_name);
+    } else if (c->kind == COMMAND_DEFINE) {
+        snprintf(x->vm, sizeof x->vm, "%s", c->define.name);
         snprintf(x->destination, sizeof x->destination, "%s", a->cfg.node_name);
     } else {
         snprintf(x->destination, sizeof x->destination, "%s", a->cfg.node_name);
@@ -188,6 +191,8 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
     } else if (c->kind == COMMAND_WAKE) {
         if (as_published(a, c, x))
             agent_wake(a, &c->wake, x);
+    } else if (c->kind == COMMAND_DEFINE) {
+        agent_define(a, c, x);
     } else if (as_published(a, c, x)) {
         /* The destination advertises what the command names; then the
          * source's refusals from its gossip view; the grant's deadline,

@@ -485,6 +485,8 @@ void cluster_run(struct agent *a, uint64_t now) {
             leadership_receive(a, now, &msg);
         } else if (msg.channel == CHANNEL_COMMAND) {
             agent_command_frame(a, &msg);
+        } else if (msg.channel == CHANNEL_FORWARD) {
+            agent_forward_frame(a, &msg);
         }
         free(msg.payload);
     }

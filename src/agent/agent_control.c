@@ -89,7 +89,7 @@ static Nodectl__Member **members(struct agent *a, size_t *n) {
     return list;
 }
 
-static Nodectl__Response *response(Nodectl__Response__BodyCase body_case, void *body) {
+Nodectl__Response *agent_response(Nodectl__Response__BodyCase body_case, void *body) {
     Nodectl__Response *resp = malloc(sizeof *resp);
     if (!resp)
         return NULL;
@@ -140,7 +140,7 @@ static Nodectl__Response *status_reply(struct agent *a) {
     if (!st)
         return NULL;
     nodectl__status_reply__init(st);
-    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_STATUS, st);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_STATUS, st);
     if (!resp) {
         free(st);
         return NULL;
@@ -179,7 +179,7 @@ static Nodectl__Response *members_reply(struct agent *a) {
     if (!mr)
         return NULL;
     nodectl__members_reply__init(mr);
-    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_MEMBERS, mr);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_MEMBERS, mr);
     if (!resp) {
         free(mr);
         return NULL;
@@ -202,7 +202,7 @@ static Nodectl__Response *vms_reply(struct agent *a) {
     if (!vms)
         return NULL;
     nodectl__vms_reply__init(vms);
-    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_VMS, vms);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_VMS, vms);
     if (!resp) {
         free(vms);
         return NULL;
@@ -307,7 +307,7 @@ static Nodectl__Response *migrate(struct agent *a, const Nodectl__MigrateRequest
             Nodectl__MigrateReply *r = malloc(sizeof *r);
             if (r) {
                 nodectl__migrate_reply__init(r);
-                resp = response(NODECTL__RESPONSE__BODY_MIGRATE, r);
+                resp = agent_response(NODECTL__RESPONSE__BODY_MIGRATE, r);
                 r->id = strdup(cmd.id);
                 r->source = strdup(src->host->name);
                 r->destination = strdup(dst->host->name);
@@ -357,7 +357,7 @@ static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char 
     if (!r)
         return NULL;
     nodectl__leader_transfer_reply__init(r);
-    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_LEADER_TRANSFER, r);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_LEADER_TRANSFER, r);
     r->from = strdup(a->lead.leader[0] ? a->lead.leader : a->cfg.node_name);
     r->to = strdup(to);
     if (!resp || !r->from || !r->to) {
@@ -368,30 +368,28 @@ static Nodectl__Response *leader_transfer(struct agent *a, const char *to, char 
     return resp;
 }
 
-/* The last plan. Only the leader plans, and plans are not gossiped (they
- * change every round and can be large), so a host that does not lead
- * refuses and names the leader: run `nodectl plan` there. */
-static Nodectl__Response *plan_reply(struct agent *a, char *why, size_t len) {
+/* The last plan: this host's executor's (the caller made sure it leads,
+ * agent_forward_request). */
+Nodectl__Response *agent_plan_reply(struct agent *a, char *why, size_t len) {
     const struct executor *ex = a->leader.ex;
     if (!executor_leading(ex)) {
-        if (a->lead.leader[0])
-            snprintf(why, len, "this host is not the leader; ask %s (nodectl plan on that host)",
-                     a->lead.leader);
-        else
-            snprintf(why, len, "this host is not the leader, and no leader is known yet");
+        snprintf(why, len, "%s does not lead%s%s", a->cfg.node_name,
+                 a->lead.leader[0] ? "; the leader is " : ", and no leader is known yet",
+                 a->lead.leader);
         return NULL;
     }
     Nodectl__PlanReply *r = malloc(sizeof *r);
     if (!r)
         return NULL;
     nodectl__plan_reply__init(r);
-    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_PLAN, r);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_PLAN, r);
     if (!resp) {
         free(r);
         return NULL;
     }
     size_t n = executor_plan_size(ex);
     r->term = a->lead.term;
+    r->actions_total = (uint32_t)n;
     r->planned_at_ms = executor_plan_at(ex);
     r->leader = strdup(a->cfg.node_name);
     r->automation = strdup(config_automation_name(a->cfg.automation));
@@ -434,14 +432,43 @@ static Nodectl__Response *plan_reply(struct agent *a, char *why, size_t len) {
     return resp;
 }
 
-/* This host's event log after seq `after`, oldest first. */
-static Nodectl__Response *events_reply(struct agent *a, uint64_t after) {
+/* A replica pull's soft state: the hosts this leader woke lately. */
+static int woken_to_reply(struct agent *a, Nodectl__EventsReply *r) {
+    struct executor_woken w[FORWARD_WOKEN_MAX];
+    size_t n = executor_woken_list(a->leader.ex, w, FORWARD_WOKEN_MAX);
+    if (!n)
+        return 0;
+    if (!(r->woken = calloc(n, sizeof *r->woken)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        Nodectl__WokenHost *h = malloc(sizeof *h);
+        if (!h)
+            return -1;
+        nodectl__woken_host__init(h);
+        r->woken[r->n_woken++] = h;
+        h->at_ms = w[i].at_wall;
+        h->failed = w[i].failed;
+        if (!(h->host = strdup(w[i].name)))
+            return -1;
+    }
+    return 0;
+}
+
+/* This host's event log after seq req->after, oldest first: the leader's
+ * when it leads (with its soft state for a replica pull). */
+Nodectl__Response *agent_events_reply(struct agent *a, const Nodectl__EventsRequest *req) {
     const struct leader_events *ev = executor_events(a->leader.ex);
+    uint64_t after = req->after;
     Nodectl__EventsReply *r = malloc(sizeof *r);
     if (!r)
         return NULL;
     nodectl__events_reply__init(r);
-    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_EVENTS, r);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_EVENTS, r);
+    r->leader = strdup(a->cfg.node_name);
+    if (!r->leader || (req->replica && woken_to_reply(a, r) != 0)) {
+        reply_free(resp, &r->base);
+        return NULL;
+    }
     uint64_t first = leader_events_first(ev);
     if (after + 1 > first)
         first = after + 1;
@@ -505,7 +532,7 @@ static Nodectl__Response *drain(struct agent *a, const Nodectl__DrainRequest *re
     if (!r)
         return NULL;
     nodectl__drain_reply__init(r);
-    Nodectl__Response *resp = response(NODECTL__RESPONSE__BODY_DRAIN, r);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_DRAIN, r);
     r->drain = req->drain;
     if (!resp || !(r->host = strdup(req->host))) {
         reply_free(resp, &r->base);
@@ -539,16 +566,10 @@ Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) 
             leader_transfer(a, req->leader_transfer->destination, why, sizeof why);
         return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
     }
-    case NODECTL__REQUEST__BODY_PLAN: {
-        char why[300] = "out of memory";
-        Nodectl__Response *resp = plan_reply(a, why, sizeof why);
-        return resp ? resp : control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED, why);
-    }
-    case NODECTL__REQUEST__BODY_EVENTS: {
-        Nodectl__Response *resp = events_reply(a, req->events->after);
-        return resp ? resp
-                    : control_error_response(NODECTL__ERROR_CODE__ERROR_INTERNAL, "out of memory");
-    }
+    case NODECTL__REQUEST__BODY_PLAN:
+    case NODECTL__REQUEST__BODY_EVENTS:
+    case NODECTL__REQUEST__BODY_CAPACITY:
+    case NODECTL__REQUEST__BODY_CREATE: return agent_forward_request(a, req);
     case NODECTL__REQUEST__BODY_DRAIN: {
         char why[CONFIG_PATH_MAX + 64] = "out of memory";
         Nodectl__Response *resp = drain(a, req->drain, why, sizeof why);

@@ -163,7 +163,7 @@ _Static_assert(ACTIONS_MAX <= MSG_RECORD_ACTIONS_MAX, "every action fits a recor
 struct action {
     bool used;
     char id[COMMAND_ID_MAX];
-    enum command_kind kind; /* COMMAND_MIGRATE, COMMAND_POWER_OFF or COMMAND_WAKE */
+    enum command_kind kind; /* COMMAND_MIGRATE, _POWER_OFF, _WAKE or _DEFINE */
     char vm[HV_NAME_MAX];
     char destination[CONFIG_NAME_MAX];
     enum action_state state;
@@ -265,6 +265,31 @@ struct offcheck_host {
     uint64_t bmc_started_ms;
 };
 
+/* ---- The leader's view from any host (agent_forward.c, docs/leader.md) ---- */
+#define FORWARD_PENDING_MAX 64
+#define FORWARD_WOKEN_MAX 16 /* woken hosts a replica pull carries */
+struct forward_pending {
+    bool used;
+    uint64_t id;       /* in ForwardAsk and its answer */
+    uint64_t token;    /* the control socket's deferred request; 0: a replica pull */
+    uint64_t deadline; /* monotonic: no answer by then is an error */
+    char to[CONFIG_NAME_MAX]; /* the leader asked: only it may answer */
+};
+struct forward_state {
+    struct forward_pending pending[FORWARD_PENDING_MAX];
+    uint64_t next_id;
+    uint64_t next_pull_ms;
+    /* The copy of the leader's log and soft state a candidate keeps, so
+     * that it can take over without losing them. */
+    struct leader_events mirror;
+    char mirror_leader[CONFIG_NAME_MAX];
+    uint64_t mirror_after; /* the leader's seq of the last event copied */
+    struct executor_woken woken[FORWARD_WOKEN_MAX];
+    size_t n_woken;
+    bool leading; /* this host led at the last look (a takeover is the change) */
+};
+/* ---- end ---- */
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -293,6 +318,7 @@ struct agent {
     struct http_server *http;          /* NULL: [http] listen is empty */
     struct history history;
     struct metrics_histogram loop_seconds; /* the work of one turn of the loop (agent.c) */
+    struct forward_state forward; /* agent_forward.c */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -344,6 +370,8 @@ uint64_t agent_leader_deadline(const struct agent *a);
  * call agent_leader_plan_done. */
 int agent_leader_fd(const struct agent *a);
 void agent_leader_plan_done(struct agent *a);
+/* Sends what the executor queued, each after a fresh lease check. */
+void agent_leader_send(struct agent *a);
 /* Answers a grant request for a command of this host's executor. */
 void agent_leader_grant(struct agent *a, const struct grant_request *req, struct grant *out);
 
@@ -359,6 +387,43 @@ void agent_policy_window(struct agent *a, uint64_t wall_ms, struct placement_pol
                          struct placement_window *win);
 int agent_policy_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 int agent_policy_warnings(const struct agent *a, Nodectl__StatusReply *st);
+
+/* The gossiped members with their records, decoded (owned here), and how
+ * gossip sees them: what the executor and the planner take. */
+struct agent_members {
+    struct executor_member *m;
+    size_t n;
+};
+int agent_members_collect(struct agent *a, struct agent_members *mb);
+void agent_members_free(struct agent_members *mb);
+
+/* ---- The leader's view from any host (docs/leader.md) ---- */
+/* agent_forward.c. A request only the leader answers (plan, events,
+ * capacity, create): answered here when this host leads, else forwarded to
+ * the leader and answered when its answer comes (the control socket's
+ * reply is deferred), or refused when no leader is known. */
+Nodectl__Response *agent_forward_request(struct agent *a, const Nodectl__Request *req);
+/* A frame of the forward channel. */
+void agent_forward_frame(struct agent *a, const struct frame_msg *msg);
+/* Answers that did not come in time; a candidate's pull of the leader's log
+ * and soft state (every second, at once while there is more). */
+void agent_forward_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_forward_deadline(const struct agent *a);
+/* Called after the election's view reached the executor: when this host
+ * has just begun to lead, it takes over what it copied (executor_takeover). */
+void agent_forward_takeover(struct agent *a);
+/* The leader's own answers (agent_control.c): `forwarded` cuts a long one
+ * to what one frame carries. */
+Nodectl__Response *agent_plan_reply(struct agent *a, char *why, size_t len);
+Nodectl__Response *agent_events_reply(struct agent *a, const Nodectl__EventsRequest *req);
+/* agent_create.c: nodectl capacity and create on the leader, and the define
+ * command on the host it chose. */
+Nodectl__Response *agent_capacity_reply(struct agent *a, const Nodectl__CapacityRequest *req,
+                                        char *why, size_t len);
+Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequest *req,
+                                      char *why, size_t len);
+void agent_define(struct agent *a, const struct command *c, struct action *x);
+/* ---- end ---- */
 
 /* agent_drain.c: the drain flag, kept in the state directory so that a
  * host in maintenance stays drained across restarts. */
@@ -532,6 +597,8 @@ char *agent_state_json(struct agent *a, size_t *len);
 
 /* agent_control.c */
 Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req);
+/* A response with body (of the kind body_case); NULL when out of memory. */
+Nodectl__Response *agent_response(Nodectl__Response__BodyCase body_case, void *body);
 /* control_check: a request's fields within message_limits.h. */
 const char *agent_check_request(const Nodectl__Request *req, const char **reason);
 

@@ -24,17 +24,10 @@
 #include "agent_internal.h"
 #include "common/log.h"
 
-/* The gossiped members with their records, decoded; the records are owned
- * here. */
-struct members {
-    struct executor_member *m;
-    size_t n;
-};
-
 struct plan_job {
     pthread_t thread;
     int efd;
-    struct members mb; /* what the snapshot points into */
+    struct agent_members mb; /* what the snapshot points into */
     struct leader_snapshot snap;
     struct placement_policy policy;
     struct prng rng;
@@ -87,7 +80,7 @@ int agent_leader_open(struct agent *a, char *err, size_t errlen) {
     return 0;
 }
 
-static void members_free(struct members *mb) {
+void agent_members_free(struct agent_members *mb) {
     for (size_t i = 0; i < mb->n; i++)
         protobuf_c_message_free_unpacked((ProtobufCMessage *)&mb->m[i].rec->base, NULL);
     free(mb->m);
@@ -96,7 +89,7 @@ static void members_free(struct members *mb) {
 }
 
 /* Every member with a record, and how gossip sees it. */
-static int members_collect(struct agent *a, struct members *mb) {
+int agent_members_collect(struct agent *a, struct agent_members *mb) {
     const struct gossip *g = a->cluster.gossip;
     size_t count = gossip_member_count(g);
     mb->n = 0;
@@ -126,7 +119,7 @@ static int members_collect(struct agent *a, struct members *mb) {
 static void job_free(struct plan_job *j) {
     placement_plan_free(&j->pp);
     leader_snapshot_free(&j->snap);
-    members_free(&j->mb);
+    agent_members_free(&j->mb);
     if (j->efd >= 0)
         close(j->efd);
     free(j);
@@ -169,7 +162,7 @@ static void *run_planner(void *arg) {
 static void plan_start(struct agent *a, uint64_t now) {
     struct leader_state *L = &a->leader;
     struct plan_job *j = calloc(1, sizeof *j);
-    if (!j || members_collect(a, &j->mb) != 0) {
+    if (!j || agent_members_collect(a, &j->mb) != 0) {
         free(j);
         log_err("leader: plan: out of memory");
         return;
@@ -243,7 +236,7 @@ static void observe(struct agent *a) {
 
 /* Sends what the executor emitted, each only after a fresh check that the
  * lease covers the send. */
-static void send_commands(struct agent *a) {
+void agent_leader_send(struct agent *a) {
     struct executor *ex = a->leader.ex;
     struct executor_send s;
     while (executor_next(ex, &s)) {
@@ -267,17 +260,20 @@ static void send_commands(struct agent *a) {
 void agent_leader_run(struct agent *a, uint64_t now) {
     struct leader_state *L = &a->leader;
     observe(a);
+    /* Before anything is planned: a new leader takes over what it copied
+     * of its predecessor's log and soft state. */
+    agent_forward_takeover(a);
     bool step = now >= executor_deadline(L->ex);
     bool plan = !L->job && executor_plan_due(L->ex, now);
     if (step || plan) {
-        struct members mb;
-        if (members_collect(a, &mb) != 0) {
+        struct agent_members mb;
+        if (agent_members_collect(a, &mb) != 0) {
             log_err("leader: records: out of memory");
         } else {
             if (step && executor_step(L->ex, mb.m, mb.n, now, agent_wall_clock_ms()) != 0)
                 log_err("leader: out of memory");
-            members_free(&mb);
-            send_commands(a);
+            agent_members_free(&mb);
+            agent_leader_send(a);
         }
         if (plan)
             plan_start(a, now);

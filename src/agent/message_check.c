@@ -150,6 +150,13 @@ const char *message_check_command(const struct command *c, enum message_reject *
         NAME(c->wake.broadcast, MSG_NAME_MAX, false, "wake.broadcast");
         NAME(c->wake.ipmi_address, MSG_IPMI_MAX, false, "wake.ipmi_address");
         return NULL;
+    case COMMAND_DEFINE:
+        NAME(c->define.name, MSG_VM_NAME_MAX, true, "define.name");
+        if (!c->define.xml[0]) {
+            *why = MESSAGE_REJECT_TEXT;
+            return "define.xml";
+        }
+        return NULL;
     case COMMAND_DRAIN:
     case COMMAND_POWER_OFF:
         return NULL;
@@ -172,6 +179,17 @@ const char *message_check_request(const Nodectl__Request *q, enum message_reject
     case NODECTL__REQUEST__BODY_MEMBERS:
     case NODECTL__REQUEST__BODY_PLAN:
     case NODECTL__REQUEST__BODY_EVENTS:
+        return NULL;
+    case NODECTL__REQUEST__BODY_CAPACITY:
+        NAME(q->capacity->group, MSG_NAME_MAX, false, "capacity.group");
+        if (q->capacity->vcpus > MSG_VCPUS_MAX || q->capacity->memory_kib > MSG_MEMORY_KIB_MAX) {
+            *why = MESSAGE_REJECT_VALUE;
+            return q->capacity->vcpus > MSG_VCPUS_MAX ? "capacity.vcpus" : "capacity.memory_kib";
+        }
+        return NULL;
+    case NODECTL__REQUEST__BODY_CREATE:
+        NAME(q->create->policy, MSG_WORD_MAX, false, "create.policy");
+        TEXT(q->create->xml, MSG_CREATE_XML_MAX, "create.xml");
         return NULL;
     case NODECTL__REQUEST__BODY_MIGRATE:
         TEXT(q->migrate->vm, MSG_VM_NAME_MAX, "migrate.vm");

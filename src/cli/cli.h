@@ -28,6 +28,10 @@ int cmd_drain(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_keys(const struct cli_ctx *ctx, int argc, char **argv);
 /* vm set: a VM's placement rules (cmd_vm.c). */
 int cmd_vm(const struct cli_ctx *ctx, int argc, char **argv);
+/* The leader's view, answered on any host (the agent forwards to the
+ * leader): capacity and create (cmd_capacity.c, cmd_create.c). */
+int cmd_capacity(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_create(const struct cli_ctx *ctx, int argc, char **argv);
 /* Need no agent. */
 int cmd_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_ca(const struct cli_ctx *ctx, int argc, char **argv);
@@ -46,6 +50,9 @@ int cli_load_config(const struct cli_ctx *ctx, struct config *cfg);
 Nodectl__Response *cli_call(const struct cli_ctx *ctx, const char *cmd, const Nodectl__Request *req,
                             Nodectl__Response__BodyCase expected);
 bool cli_parse_json_flag(const char *cmd, int argc, char **argv, bool *json);
+/* "2G", "512M", "2048" (MiB), "1GiB": a size in KiB; -1 when it is not
+ * one (0, or above 16 TiB). */
+int cli_parse_size_kib(const char *s, unsigned long long *kib);
 /* "1.5 GiB" from KiB. */
 void cli_format_kib(unsigned long long kib, char *buf, unsigned len);
 /* cli_call with a VmsRequest: every host that is up, with its VMs. */

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,4 +93,23 @@ const char *cli_vm_state_name(Nodectl__VmState s) {
     case NODECTL__VM_STATE__VM_STATE_SUSPENDED: return "suspended";
     default: return "unknown";
     }
+}
+
+int cli_parse_size_kib(const char *s, unsigned long long *kib) {
+    static const struct { const char *unit; unsigned long long kib; } units[] = {
+        {"", 1024}, {"K", 1}, {"KiB", 1}, {"M", 1024}, {"MiB", 1024},
+        {"G", 1024ull * 1024}, {"GiB", 1024ull * 1024}, {"T", 1024ull * 1024 * 1024},
+        {"TiB", 1024ull * 1024 * 1024}};
+    char *end;
+    if (!s[0] || s[0] < '0' || s[0] > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].unit) == 0) {
+            if (v == 0 || v > (1ull << 44) / units[i].kib)
+                return -1;
+            *kib = v * units[i].kib;
+            return 0;
+        }
+    return -1;
 }

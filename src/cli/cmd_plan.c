@@ -20,7 +20,8 @@ static void print_text(const Nodectl__PlanReply *p) {
     time_t t = (time_t)(p->planned_at_ms / 1000);
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
-    printf("planned at %s: %zu action(s)\n", when, p->n_actions);
+    printf("planned at %s: %u action(s)%s\n", when, p->actions_total,
+           p->actions_total > p->n_actions ? ", the first shown (one frame from the leader)" : "");
     for (size_t i = 0; i < p->n_actions; i++) {
         const Nodectl__PlanAction *a = p->actions[i];
         if (strcmp(a->kind, "migrate") == 0)
@@ -64,8 +65,7 @@ static int print_json(const Nodectl__PlanReply *p) {
 }
 
 /* `nodectl plan [--json]`: the leader's last plan, each action with its
- * reason and state. Answered by the leader only; elsewhere the agent names
- * the leader to ask. */
+ * reason and state, asked on any host (the agent asks the leader). */
 int cmd_plan(const struct cli_ctx *ctx, int argc, char **argv) {
     bool json;
     if (!cli_parse_json_flag("plan", argc, argv, &json))

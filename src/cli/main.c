@@ -65,16 +65,40 @@ static const struct command commands[] = {
      "nodectl plan [--json]\n"
      "  The leader's last plan: every action (migrate, power-on, power-off) with\n"
      "  the actions it waits for, its state (proposed, dispatched, done, failed,\n"
-     "  not-executed) and the planner's reason. Only the leader answers; any other\n"
-     "  host refuses and names the leader to ask. [leader] automation decides\n"
-     "  whether plans run (auto), are only shown (advise) or not made (off).",
+     "  not-executed) and the planner's reason. Asked on any host: the agent asks\n"
+     "  the leader. [leader] automation decides whether plans run (auto), are only\n"
+     "  shown (advise) or not made (off).",
      cmd_plan, true},
-    {"events", "show what the agent and the leader did and why",
+    {"events", "show what the leader did and why",
      "nodectl events [--follow]\n"
-     "  This agent's event log, newest last: elections seen and, on the leader,\n"
-     "  plans, dispatched actions and their results. The log keeps the last 256\n"
-     "  events. --follow keeps printing new ones until interrupted.",
+     "  The leader's event log, newest last: elections, plans, dispatched actions\n"
+     "  and their results, and what earlier leaders did (a new leader carries its\n"
+     "  predecessor's log over). Asked on any host: the agent asks the leader;\n"
+     "  with no leader, this agent's own log. The last 256 events are kept.\n"
+     "  --follow keeps printing new ones until interrupted.",
      cmd_events, true},
+    {"capacity", "how many more VMs of a size the cluster can take",
+     "nodectl capacity [--vcpus N] [--memory SIZE] [--group NAME] [--json]\n"
+     "  How many more VMs of N vCPUs (default 1) and SIZE of memory (default 1G;\n"
+     "  2G, 512M, 2048 = MiB) the running hosts can take, and how many more with\n"
+     "  the hosts that are off woken, under the planner's limits: memory, CPU\n"
+     "  within the overcommit limit (a new VM counts at its full size), drained\n"
+     "  and failed hosts, spare hosts held back, one VM per host of an\n"
+     "  anti-affinity group. Names the resource that runs out first (Ganeti's\n"
+     "  hspace). Answered by the leader.",
+     cmd_capacity, true},
+    {"create", "place a new VM: the leader chooses the host and defines it there",
+     "nodectl create DOMAIN.xml [--start] [--policy most-free|power-aware|first-fit]\n"
+     "       [--dry-run]\n"
+     "  Asks the leader to choose a host for the domain (at most 2559 bytes of\n"
+     "  XML; - reads stdin): most-free (default: most free CPU, memory, disk and\n"
+     "  network), power-aware (least increase of power draw) or first-fit (first\n"
+     "  host by name with room); running hosts first. The leader defines it there\n"
+     "  (and starts it with --start) under its grant; create prints the host and\n"
+     "  why, and waits until the host reports it (exit 0) or refused it (exit 1).\n"
+     "  Refused, naming what is short, when no host can take it. --dry-run only\n"
+     "  shows the choice.",
+     cmd_create, true},
     {"drain", "evacuate a host for maintenance and keep it empty",
      "nodectl drain HOST [--wait]\n"
      "  Sets HOST's drain flag (through HOST's agent, which keeps it across\n"

@@ -14,6 +14,7 @@ const char *command_kind_name(enum command_kind k) {
     case COMMAND_DRAIN: return "drain";
     case COMMAND_TRANSFER: return "transfer";
     case COMMAND_VM_RULES: return "vm-rules";
+    case COMMAND_DEFINE: return "define";
     }
     return "unknown";
 }
@@ -83,6 +84,13 @@ static int decode_command(const Nodectl__Command *pb, struct command *c, char *w
                        COPY(c->vm_rules.group, pb->vm_rules->group, "vm_rules.group")
                    ? 0
                    : -1;
+    case NODECTL__COMMAND__BODY_DEFINE:
+        c->kind = COMMAND_DEFINE;
+        c->define.start = pb->define->start;
+        return COPY(c->define.name, pb->define->name, "define.name") &&
+                       COPY(c->define.xml, pb->define->xml, "define.xml")
+                   ? 0
+                   : -1;
     case NODECTL__COMMAND__BODY__NOT_SET:
     case _NODECTL__COMMAND__BODY__CASE_IS_INT_SIZE: break;
     }
@@ -145,6 +153,7 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
     Nodectl__DrainCommand dc = NODECTL__DRAIN_COMMAND__INIT;
     Nodectl__TransferCommand tc = NODECTL__TRANSFER_COMMAND__INIT;
     Nodectl__VmRulesCommand rc = NODECTL__VM_RULES_COMMAND__INIT;
+    Nodectl__DefineCommand df = NODECTL__DEFINE_COMMAND__INIT;
     Nodectl__GrantRequest ask = NODECTL__GRANT_REQUEST__INIT;
     Nodectl__Grant grant = NODECTL__GRANT__INIT;
     switch (m->kind) {
@@ -198,6 +207,13 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
             rc.set_group = c->vm_rules.set_group;
             rc.group = (char *)c->vm_rules.group;
             break;
+        case COMMAND_DEFINE:
+            cmd.body_case = NODECTL__COMMAND__BODY_DEFINE;
+            cmd.define = &df;
+            df.name = (char *)c->define.name;
+            df.xml = (char *)c->define.xml;
+            df.start = c->define.start;
+            break;
         }
         break;
     }
@@ -249,6 +265,9 @@ void command_describe(const struct command *c, char *out, size_t len) {
                  r->set_group && !r->group[0] ? "(none)" : "");
         return;
     }
+    case COMMAND_DEFINE:
+        snprintf(out, len, "define %s%s", c->define.name, c->define.start ? " and start it" : "");
+        return;
     }
     snprintf(out, len, "unknown");
 }

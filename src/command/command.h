@@ -21,6 +21,9 @@
 #define COMMAND_MAC_MAX 18
 #define COMMAND_REASON_MAX 256
 #define COMMAND_GROUP_MAX 64 /* HV_GROUP_MAX */
+/* A new domain's XML travels whole in one command frame
+ * (TRANSPORT_PAYLOAD_MAX, about 3 KiB, holds it with the rest). */
+#define COMMAND_XML_MAX 2560
 
 enum command_kind {
     COMMAND_MIGRATE,   /* the source starts a live migration */
@@ -29,6 +32,7 @@ enum command_kind {
     COMMAND_DRAIN,     /* the target sets or clears its drain flag */
     COMMAND_TRANSFER,  /* the target, the leader, hands leadership over */
     COMMAND_VM_RULES,  /* the target writes a VM's placement rules (nodectl vm set) */
+    COMMAND_DEFINE,    /* the target defines a new domain (and starts it) */
 };
 const char *command_kind_name(enum command_kind k);
 
@@ -54,6 +58,12 @@ struct command_vm_rules {
     char group[COMMAND_GROUP_MAX]; /* with set_group: "" leaves the group */
 };
 
+struct command_define {
+    char name[COMMAND_VM_MAX];
+    char xml[COMMAND_XML_MAX];
+    bool start;
+};
+
 struct command {
     char id[COMMAND_ID_MAX]; /* unique; a host runs one id once */
     uint64_t term;           /* the issuer's; refused below a host's fence */
@@ -64,6 +74,7 @@ struct command {
     union {
         struct command_migrate migrate;
         struct command_wake wake;
+        struct command_define define;
         bool drain;
         char transfer_to[COMMAND_NAME_MAX]; /* "": the preferred candidate */
         struct command_vm_rules vm_rules;

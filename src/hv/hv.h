@@ -207,6 +207,13 @@ int hv_get_rules(struct hv *hv, const char *vm, struct hv_rules *out, char *err,
 int hv_set_rules(struct hv *hv, const char *vm, bool set_pinned, bool pinned, const char *group,
                  char *err, size_t errlen);
 
+/* Defines the domain of `xml`, which names `name`, on this host, and
+ * starts it when asked (nodectl create). Refused when a domain of that
+ * name is already here, or libvirt refuses. Blocks for libvirt's answer,
+ * as hv_tune does. 0, or -1 with err. */
+int hv_define(struct hv *hv, const char *name, const char *xml, bool start, char *err,
+              size_t errlen);
+
 /* Polls readable when a domain started, stopped, migrated or crashed, or the
  * connection dropped (the caller then drains it with hv_events_take and
  * samples at once instead of waiting for the next interval), or when the

@@ -148,7 +148,7 @@ uint64_t executor_deadline(const struct executor *ex) {
     return ex->next_tick_ms;
 }
 
-static struct exec_woken *woken_named(struct executor *ex, const char *name) {
+static struct executor_woken *woken_named(struct executor *ex, const char *name) {
     for (size_t i = 0; i < ex->n_woken; i++)
         if (strcmp(ex->woken[i].name, name) == 0)
             return &ex->woken[i];
@@ -158,7 +158,7 @@ static struct exec_woken *woken_named(struct executor *ex, const char *name) {
 /* Notes that the leader woke `name` (now, or failed); the oldest note goes
  * when the table is full. */
 static void woken_note(struct executor *ex, const char *name, uint64_t wall, bool failed) {
-    struct exec_woken *w = woken_named(ex, name);
+    struct executor_woken *w = woken_named(ex, name);
     if (!w) {
         if (ex->n_woken == EXECUTOR_WOKEN_MAX) {
             memmove(&ex->woken[0], &ex->woken[1], (EXECUTOR_WOKEN_MAX - 1) * sizeof ex->woken[0]);
@@ -215,7 +215,7 @@ int executor_view(struct executor *ex, const struct executor_member *m, size_t n
             if (h->liveness == LEADER_HOST_UP)
                 report_power_off_failure(ex, h->rec->name, x->m, wall);
         }
-        struct exec_woken *w = woken_named(ex, h->rec->name);
+        struct executor_woken *w = woken_named(ex, h->rec->name);
         if (w && w->failed && h->liveness == LEADER_HOST_UP) {
             leader_events_add(&ex->events, wall,
                               "host %s, marked failed when it did not come back, is alive again",
@@ -732,3 +732,88 @@ uint64_t executor_plan_at(const struct executor *ex) { return ex->plan_at; }
 uint64_t executor_plan_term(const struct executor *ex) { return ex->plan_term; }
 const char *executor_note(const struct executor *ex) { return ex->note; }
 const struct leader_events *executor_events(const struct executor *ex) { return &ex->events; }
+
+size_t executor_woken_list(const struct executor *ex, struct executor_woken *out, size_t max) {
+    size_t n = 0;
+    for (size_t i = ex->n_woken; i > 0 && n < max; i--)
+        out[n++] = ex->woken[i - 1];
+    return n;
+}
+
+void executor_takeover(struct executor *ex, const struct executor_takeover_from *from,
+                       uint64_t wall) {
+    size_t carried = 0;
+    /* Oldest first, so that the newest end up last in the table. */
+    for (size_t i = from->n_woken; i > 0; i--) {
+        const struct executor_woken *w = &from->woken[i - 1];
+        if (!w->name[0] || woken_named(ex, w->name))
+            continue;
+        woken_note(ex, w->name, w->at_wall, w->failed);
+        carried++;
+    }
+    const struct leader_events *prev = from->events;
+    if (!prev || prev->next_seq == leader_events_first(prev)) {
+        if (carried)
+            leader_events_add(&ex->events, wall, "took over from %s: %zu woken host(s) carried "
+                              "over", from->leader, carried);
+        return;
+    }
+    /* The predecessor's log first, then what this host logged since its
+     * last copy (elections it saw, its own start as leader). */
+    struct leader_events *merged = malloc(sizeof *merged);
+    if (!merged)
+        return; /* out of memory: this leader's own log stays */
+    leader_events_init(merged);
+    uint64_t last = 0;
+    size_t n = 0;
+    for (uint64_t seq = leader_events_first(prev); seq < prev->next_seq; seq++, n++) {
+        const struct leader_event *e = leader_events_get(prev, seq);
+        leader_events_add(merged, e->at_ms, "%s", e->text);
+        last = e->at_ms > last ? e->at_ms : last;
+    }
+    const struct leader_events *own = &ex->events;
+    for (uint64_t seq = leader_events_first(own); seq < own->next_seq; seq++) {
+        const struct leader_event *e = leader_events_get(own, seq);
+        if (e->at_ms >= last)
+            leader_events_add(merged, e->at_ms, "%s", e->text);
+    }
+    leader_events_add(merged, wall, "took over from %s: %zu event(s) of its log and %zu woken "
+                      "host(s) carried over", from->leader, n, carried);
+    ex->events = *merged;
+    free(merged);
+}
+
+int executor_snapshot(struct executor *ex, const struct executor_member *m, size_t n,
+                      uint64_t wall, struct leader_snapshot *out) {
+    struct leader_member *v;
+    if (executor_view(ex, m, n, wall, &v) != 0)
+        return -1;
+    int rc = leader_snapshot_build(out, v, n, ex->cfg.idle_watts, ex->cfg.max_watts);
+    executor_view_free(v, n);
+    return rc;
+}
+
+bool executor_issue(struct executor *ex, struct command *cmd, const char *target,
+                    const char *address, bool local, uint64_t now) {
+    if (!ex->leading || !executor_may_send(ex->lease_until, now))
+        return false;
+    struct executor_send *s = queue_slot(ex);
+    if (!s)
+        return false;
+    new_id(ex, cmd->id);
+    cmd->term = ex->term; /* fenced, as the plan's commands */
+    cmd->by_operator = false;
+    snprintf(cmd->issuer, sizeof cmd->issuer, "%s", ex->cfg.self);
+    snprintf(cmd->target, sizeof cmd->target, "%s", target);
+    s->cmd = *cmd;
+    snprintf(s->address, sizeof s->address, "%s", address);
+    s->local = local;
+    ex->n_out++;
+    /* Its own tag: no plan's end revokes it; a new term does. */
+    issued_add(&ex->issued, cmd, now, ++ex->next_tag);
+    return true;
+}
+
+void executor_event(struct executor *ex, uint64_t wall, const char *text) {
+    leader_events_add(&ex->events, wall, "%s", text);
+}

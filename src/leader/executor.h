@@ -174,4 +174,40 @@ uint64_t executor_plan_term(const struct executor *ex);
 const char *executor_note(const struct executor *ex);
 const struct leader_events *executor_events(const struct executor *ex);
 
+/* ---- The leader's soft state, for a successor (docs/leader.md) ---- */
+/* A host this leader woke: when (wall; the planner's wake cool-down), and
+ * whether it failed to come back (the planner routes around it). */
+struct executor_woken {
+    char name[COMMAND_NAME_MAX];
+    uint64_t at_wall;
+    bool failed;
+};
+/* The hosts this leader woke, newest first, at most max. */
+size_t executor_woken_list(const struct executor *ex, struct executor_woken *out, size_t max);
+/* What a candidate copied from the leader it followed. */
+struct executor_takeover_from {
+    const char *leader;                 /* its name */
+    const struct leader_events *events; /* its log as copied (NULL: none) */
+    const struct executor_woken *woken; /* newest first */
+    size_t n_woken;
+};
+/* Called once when this host starts to lead, before it plans: the
+ * predecessor's woken hosts join this executor's (its own kept where both
+ * know a host), and the log becomes the predecessor's followed by what
+ * this host logged since the last copied event (renumbered from 1). */
+void executor_takeover(struct executor *ex, const struct executor_takeover_from *from,
+                       uint64_t wall);
+/* A command of this leader outside its plan (nodectl create's define):
+ * queued for executor_next with a fresh id, this term and this host as
+ * issuer, and granted once like the plan's. False when this host does not
+ * lead, the lease would not cover the send, or out of memory. */
+bool executor_issue(struct executor *ex, struct command *cmd, const char *target,
+                    const char *address, bool local, uint64_t now);
+/* An event of the leader's own beyond its plans (a create it sent). */
+void executor_event(struct executor *ex, uint64_t wall, const char *text);
+/* The planner's snapshot now (executor_plan_begin's, without starting a
+ * plan): for nodectl capacity and create. 0, or -1 when out of memory. */
+int executor_snapshot(struct executor *ex, const struct executor_member *m, size_t n,
+                      uint64_t wall, struct leader_snapshot *out);
+
 #endif

@@ -19,15 +19,10 @@ struct exec_action {
     uint64_t tag;                 /* its commands' in `issued` */
 };
 
-/* Hosts this leader woke: when (the planner's wake cool-down compares it
- * with its wall clock), and whether they failed to come back (the planner
- * then routes around them). Soft state: a new leader starts without it. */
+/* Hosts this leader woke (struct executor_woken): soft state, which
+ * candidates copy from the leader and a successor takes over
+ * (executor_takeover, docs/leader.md). */
 #define EXECUTOR_WOKEN_MAX 256
-struct exec_woken {
-    char name[COMMAND_NAME_MAX];
-    uint64_t at_wall;
-    bool failed;
-};
 
 #define EXECUTOR_REPORTED_MAX 16
 
@@ -54,7 +49,7 @@ struct executor {
     uint64_t next_plan_ms, next_tick_ms;
     char note[256];
     /* What this leader knows beyond the records. */
-    struct exec_woken woken[EXECUTOR_WOKEN_MAX];
+    struct executor_woken woken[EXECUTOR_WOKEN_MAX];
     size_t n_woken;
     char reported[EXECUTOR_REPORTED_MAX][COMMAND_ID_MAX]; /* power-off failures told */
     size_t next_reported;

@@ -48,6 +48,17 @@ struct control_server *control_server_open(const char *path, const struct contro
 void control_server_close(struct control_server *srv);
 /* A descriptor that polls readable when a request is waiting. */
 int control_server_fd(struct control_server *srv);
+/* A handler that cannot answer at once (the request is forwarded to the
+ * leader) calls control_server_defer while it runs and returns
+ * CONTROL_DEFERRED; it answers later with control_server_reply(token).
+ * At most CONTROL_DEFERRED_MAX wait at once (defer returns 0 beyond). */
+#define CONTROL_DEFERRED_MAX 64
+extern Nodectl__Response control_deferred_marker;
+#define CONTROL_DEFERRED (&control_deferred_marker)
+uint64_t control_server_defer(struct control_server *srv);
+/* Sends resp (then freed) as the answer to a deferred request; resp NULL
+ * answers "out of memory". An unknown or answered token is ignored. */
+void control_server_reply(struct control_server *srv, uint64_t token, Nodectl__Response *resp);
 /* Serves every request waiting now, without blocking. */
 void control_server_serve(struct control_server *srv, control_check check,
                           control_handler handler, void *ctx);

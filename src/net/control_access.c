@@ -9,7 +9,10 @@ enum control_right control_request_right(const Nodectl__Request *req) {
     case NODECTL__REQUEST__BODY_VMS:
     case NODECTL__REQUEST__BODY_MEMBERS:
     case NODECTL__REQUEST__BODY_PLAN:
-    case NODECTL__REQUEST__BODY_EVENTS: return CONTROL_READ;
+    case NODECTL__REQUEST__BODY_EVENTS:
+    case NODECTL__REQUEST__BODY_CAPACITY: return CONTROL_READ;
+    case NODECTL__REQUEST__BODY_CREATE: /* a dry run only asks */
+        return req->create->dry_run ? CONTROL_READ : CONTROL_CHANGE;
     case NODECTL__REQUEST__BODY_KEYS: /* key ids and who has them, never a key */
         return req->keys->op == NODECTL__KEYS_OP__KEYS_LIST ? CONTROL_READ : CONTROL_CHANGE;
     default: return CONTROL_CHANGE;
@@ -31,6 +34,10 @@ void control_request_describe(const Nodectl__Request *req, char *out, size_t len
                  req->keys->key_id[0] ? " " : "", req->keys->key_id);
         return;
     }
+    case NODECTL__REQUEST__BODY_CREATE:
+        snprintf(out, len, "create (a domain of %zu bytes of XML%s)", strlen(req->create->xml),
+                 req->create->start ? ", started" : "");
+        return;
     case NODECTL__REQUEST__BODY_LEADER_TRANSFER:
         if (req->leader_transfer->destination[0])
             snprintf(out, len, "leader transfer to %s", req->leader_transfer->destination);

@@ -26,7 +26,15 @@ struct control_server {
     struct reject_log log;
     struct control_policy policy;
     char admin_group[64]; /* its name, for errors; "" when there is none */
+    /* Raw rep0: a request's header routes its reply, so a reply may come
+     * later than the next request (a deferred one). */
+    nng_msg *current;                        /* the request being handled */
+    nng_msg *deferred[CONTROL_DEFERRED_MAX]; /* held with their headers */
+    uint64_t deferred_token[CONTROL_DEFERRED_MAX];
+    uint64_t next_token;
 };
+
+Nodectl__Response control_deferred_marker;
 
 _Static_assert(CONTROL_REJECT_REASONS <= REJECT_REASONS_MAX, "struct rejects holds every reason");
 
@@ -122,7 +130,7 @@ struct control_server *control_server_open(const char *path, const struct contro
                                           .admin_gid = admin};
     snprintf(srv->admin_group, sizeof srv->admin_group, "%s", acc->admin_group);
     int rv;
-    if ((rv = nng_rep0_open(&srv->sock)) != 0 ||
+    if ((rv = nng_rep0_open_raw(&srv->sock)) != 0 ||
         (rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, CONTROL_TRANSPORT_MAX)) != 0 ||
         (rv = nng_listener_create(&srv->listener, srv->sock, url)) != 0 ||
         (rv = nng_listener_set_int(srv->listener, NNG_OPT_IPC_PERMISSIONS, 0660)) != 0 ||
@@ -148,6 +156,9 @@ struct control_server *control_server_open(const char *path, const struct contro
 void control_server_close(struct control_server *srv) {
     if (!srv)
         return;
+    for (size_t i = 0; i < CONTROL_DEFERRED_MAX; i++)
+        if (srv->deferred[i])
+            nng_msg_free(srv->deferred[i]);
     nng_close(srv->sock);
     free(srv);
 }
@@ -278,6 +289,60 @@ static Nodectl__Response *answer(struct control_server *srv, nng_msg *msg, contr
     return control_error_response(code, why);
 }
 
+/* Packs resp into msg (its header kept: it routes the reply) and sends
+ * it; frees resp, and msg unless the socket took it. */
+static void send_reply(struct control_server *srv, nng_msg *msg, Nodectl__Response *resp) {
+    nng_msg_clear(msg);
+    if (!resp) {
+        log_err("control socket: out of memory; request dropped");
+        nng_msg_free(msg);
+        return;
+    }
+    size_t out_len = nodectl__response__get_packed_size(resp);
+    int rv;
+    if (nng_msg_realloc(msg, out_len) != 0) {
+        log_err("control socket: out of memory; request dropped");
+        nng_msg_free(msg);
+    } else {
+        nodectl__response__pack(resp, nng_msg_body(msg));
+        /* The rep socket owns msg once the send succeeds. */
+        if ((rv = nng_sendmsg(srv->sock, msg, NNG_FLAG_NONBLOCK)) != 0) {
+            log_warn("control socket: reply not sent: %s", nng_strerror(rv));
+            nng_msg_free(msg);
+        }
+    }
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+uint64_t control_server_defer(struct control_server *srv) {
+    if (!srv->current)
+        return 0;
+    for (size_t i = 0; i < CONTROL_DEFERRED_MAX; i++) {
+        if (srv->deferred[i])
+            continue;
+        srv->deferred[i] = srv->current;
+        srv->deferred_token[i] = ++srv->next_token;
+        srv->current = NULL;
+        return srv->next_token;
+    }
+    return 0;
+}
+
+void control_server_reply(struct control_server *srv, uint64_t token, Nodectl__Response *resp) {
+    for (size_t i = 0; token && i < CONTROL_DEFERRED_MAX; i++) {
+        if (!srv->deferred[i] || srv->deferred_token[i] != token)
+            continue;
+        nng_msg *msg = srv->deferred[i];
+        srv->deferred[i] = NULL;
+        if (!resp)
+            resp = control_error_response(NODECTL__ERROR_CODE__ERROR_INTERNAL, "out of memory");
+        send_reply(srv, msg, resp);
+        return;
+    }
+    if (resp)
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
 void control_server_serve(struct control_server *srv, control_check check,
                           control_handler handler, void *ctx) {
     for (;;) {
@@ -289,25 +354,17 @@ void control_server_serve(struct control_server *srv, control_check check,
             log_err("control socket: receive failed: %s", nng_strerror(rv));
             return;
         }
+        srv->current = msg;
         Nodectl__Response *resp = answer(srv, msg, check, handler, ctx);
-        nng_msg_clear(msg);
-        if (!resp) {
-            log_err("control socket: out of memory; request dropped");
-            nng_msg_free(msg);
-            continue;
-        }
-        size_t out_len = nodectl__response__get_packed_size(resp);
-        if (nng_msg_realloc(msg, out_len) != 0) {
-            log_err("control socket: out of memory; request dropped");
-            nng_msg_free(msg);
+        if (resp == CONTROL_DEFERRED) {
+            /* Held by control_server_defer, unless the handler did not
+             * call it: then nothing will ever answer. */
+            if (srv->current)
+                send_reply(srv, msg, control_error_response(NODECTL__ERROR_CODE__ERROR_INTERNAL,
+                                                            "the request could not be held"));
         } else {
-            nodectl__response__pack(resp, nng_msg_body(msg));
-            /* The rep socket owns msg once the send succeeds. */
-            if ((rv = nng_sendmsg(srv->sock, msg, NNG_FLAG_NONBLOCK)) != 0) {
-                log_warn("control socket: reply not sent: %s", nng_strerror(rv));
-                nng_msg_free(msg);
-            }
+            send_reply(srv, msg, resp);
         }
-        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        srv->current = NULL;
     }
 }

@@ -44,6 +44,7 @@ enum frame_channel {
     CHANNEL_ELECTION = 2,
     CHANNEL_DISCOVERY = 3,
     CHANNEL_COMMAND = 4,
+    CHANNEL_FORWARD = 5, /* a control request forwarded to the leader, and its answer */
 };
 
 /* Where a frame came in: a unicast frame must name this host, a beacon
