@@ -13,6 +13,7 @@
 
 #include "command.pb-c.h"
 #include "agent/message_check.h"
+#include "command/domain_xml.h"
 #include "command/issued.h"
 
 static struct command_msg roundtrip(const struct command_msg *m) {
@@ -171,8 +172,65 @@ static void operator_commands_are_granted_once_in_their_window(void **state) {
     (void)state;
 }
 
+/* A define carries its XML whole; a new domain's XML is checked at the
+ * edge, each refusal naming what is wrong. */
+static void a_define_and_its_xml(void **state) {
+    struct command_msg m = {.kind = COMMAND_MSG_COMMAND};
+    struct command *c = &m.command;
+    snprintf(c->id, sizeof c->id, "id-2");
+    snprintf(c->issuer, sizeof c->issuer, "n1");
+    snprintf(c->target, sizeof c->target, "n2");
+    c->kind = COMMAND_DEFINE;
+    snprintf(c->define.name, sizeof c->define.name, "web-3");
+    memset(c->define.xml, 'x', sizeof c->define.xml - 1);
+    c->define.start = true;
+    struct command_msg b = roundtrip(&m);
+    assert_memory_equal(&b.command, c, sizeof *c);
+    char desc[128];
+    command_describe(c, desc, sizeof desc);
+    assert_string_equal(desc, "define web-3 and start it");
+
+    struct domain_spec d;
+    char why[256];
+    static const char ok[] = "<domain type='kvm'><name>web-3</name>"
+                             "<memory unit='GiB'>2</memory><vcpu placement='static'>4</vcpu>"
+                             "</domain>";
+    assert_int_equal(domain_xml_parse(ok, strlen(ok), &d, why, sizeof why), 0);
+    assert_string_equal(d.name, "web-3");
+    assert_int_equal(d.vcpus, 4);
+    assert_int_equal(d.memory_kib, 2u << 20);
+    static const char kib[] = "<domain><name>a</name><memory>524288</memory></domain>";
+    assert_int_equal(domain_xml_parse(kib, strlen(kib), &d, why, sizeof why), 0);
+    assert_int_equal(d.memory_kib, 524288);
+    assert_int_equal(d.vcpus, 1);
+    static const struct {
+        const char *xml, *why;
+    } bad[] = {
+        {"<domain><name>a</name>", "not well formed"},
+        {"<vm><name>a</name><memory>1</memory></vm>", "root element is not <domain>"},
+        {"<domain><memory>1</memory></domain>", "has no <name>"},
+        {"<domain><name>a/b</name><memory>1</memory></domain>", "without '/'"},
+        {"<domain><name>a</name></domain>", "<memory> is missing"},
+        {"<domain><name>a</name><memory unit='parsec'>1</memory></domain>", "not a unit"},
+        {"<domain><name>a</name><memory>1</memory><vcpu>0</vcpu></domain>", "<vcpu> must be"},
+        {"<!DOCTYPE d [<!ENTITY e 'x'>]><domain><name>&e;</name><memory>1</memory></domain>",
+         "has a DTD"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(domain_xml_parse(bad[i].xml, strlen(bad[i].xml), &d, why, sizeof why), -1);
+        if (!strstr(why, bad[i].why))
+            fail_msg("case %zu: '%s', expected '%s'", i, why, bad[i].why);
+    }
+    char big[COMMAND_XML_MAX + 8];
+    memset(big, ' ', sizeof big);
+    assert_int_equal(domain_xml_parse(big, COMMAND_XML_MAX, &d, why, sizeof why), -1);
+    assert_non_null(strstr(why, "at most 2559 fit a command"));
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_define_and_its_xml),
         cmocka_unit_test(every_message_survives_the_wire),
         cmocka_unit_test(bad_frames_are_refused_with_a_reason),
         cmocka_unit_test(rules_out_of_bounds_are_refused),

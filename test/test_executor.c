@@ -644,8 +644,73 @@ static void elections_are_told_and_a_new_term_starts_afresh(void **state) {
     (void)state;
 }
 
+/* A new leader takes over what it copied of its predecessor: the log,
+ * then what it logged itself since, and the hosts it woke. */
+static void a_takeover_carries_the_log_and_the_woken_hosts(void **state) {
+    struct world w;
+    world_init(&w);
+    struct leader_events prev;
+    leader_events_init(&prev);
+    leader_events_add(&prev, w.wall - 300, "plan (term 4, policy default, 4 hosts, 2 VMs)");
+    leader_events_add(&prev, w.wall - 200, "action 1 dispatched: power-on n4");
+    leader_events_add(&prev, w.wall - 100, "create: web-3 on n2");
+    struct executor_woken woken[2] = {{"n4", w.wall - 200, true}, {"n3", w.wall - 5000, false}};
+    struct executor *ex = new_executor(CONFIG_AUTOMATION_AUTO);
+    observe(ex, &w, 5, LEASE);
+    struct executor_takeover_from from = {"n2", &prev, woken, 2};
+    executor_takeover(ex, &from, w.wall);
+    const struct leader_events *ev = executor_events(ex);
+    uint64_t first = leader_events_first(ev);
+    assert_string_equal(leader_events_get(ev, first)->text, prev.ring[1].text);
+    assert_int_equal(leader_events_get(ev, first)->at_ms, w.wall - 300);
+    assert_string_equal(leader_events_get(ev, first + 2)->text, "create: web-3 on n2");
+    assert_true(has_event(ex, "this host leads (term 5)"));
+    assert_true(has_event(ex, "took over from n2: 3 event(s) of its log and 2 woken host(s) "
+                              "carried over"));
+    struct executor_woken list[4];
+    assert_int_equal(executor_woken_list(ex, list, 4), 2);
+    assert_string_equal(list[0].name, "n4"); /* newest first */
+    assert_true(list[0].failed);
+    assert_int_equal(list[0].at_wall, w.wall - 200);
+    assert_string_equal(list[1].name, "n3");
+    executor_free(ex);
+    (void)state;
+}
+
+/* A command outside the plan (create's define) leaves only under the
+ * lease and is granted once, to its target. */
+static void a_define_is_issued_under_the_lease_and_granted_once(void **state) {
+    struct world w;
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_ADVISE);
+    struct command cmd = {.kind = COMMAND_DEFINE};
+    snprintf(cmd.define.name, sizeof cmd.define.name, "web-3");
+    snprintf(cmd.define.xml, sizeof cmd.define.xml, "<domain/>");
+    assert_true(executor_issue(ex, &cmd, "n2", "127.0.0.1:7001", false, w.now));
+    struct executor_send s;
+    assert_true(executor_next(ex, &s));
+    assert_int_equal(s.cmd.kind, COMMAND_DEFINE);
+    assert_int_equal(s.cmd.term, 5);
+    assert_string_equal(s.cmd.target, "n2");
+    assert_string_equal(s.cmd.issuer, "n1");
+    assert_string_equal(s.cmd.id, cmd.id);
+    struct grant_request req = {.term = 5, .nonce = 1};
+    snprintf(req.id, sizeof req.id, "%s", cmd.id);
+    snprintf(req.target, sizeof req.target, "n2");
+    struct grant g;
+    executor_grant(ex, &req, 5, w.now + 300, w.now, &g);
+    assert_true(g.granted);
+    executor_grant(ex, &req, 5, w.now + 300, w.now, &g);
+    assert_false(g.granted);
+    observe(ex, &w, 5, 0);
+    assert_false(executor_issue(ex, &cmd, "n2", "127.0.0.1:7001", false, w.now));
+    executor_free(ex);
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_takeover_carries_the_log_and_the_woken_hosts),
+        cmocka_unit_test(a_define_is_issued_under_the_lease_and_granted_once),
         cmocka_unit_test(a_paused_leader_grants_nothing),
         cmocka_unit_test(grants_are_given_once_to_the_target_under_the_lease),
         cmocka_unit_test(nothing_is_dispatched_without_the_lease),
