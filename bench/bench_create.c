@@ -64,7 +64,10 @@ static void write_file(const char *path, const char *text, const char *mode) {
 
 static void start(const char *dir, int i, unsigned base) {
     char d[512], text[8 * PATH_MAX], log[PATH_MAX], node[PATH_MAX + 16], xml[512];
-    snprintf(d, sizeof d, "%s/n%d", dir, i);
+    if (snprintf(d, sizeof d, "%s/n%d", dir, i) >= (int)sizeof d) {
+        fprintf(stderr, "%s: path too long\n", dir);
+        exit(2);
+    }
     mkdir(d, 0755);
     snprintf(node, sizeof node, "%s/node.xml", d);
     snprintf(xml, sizeof xml,
@@ -270,8 +273,11 @@ int main(int argc, char **argv) {
         test_pki_host(dir, name, i <= 3, pki[i], sizeof pki[i]);
     }
     for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
-        char run[PATH_MAX];
-        snprintf(run, sizeof run, "%s/%s", dir, policies[p]);
+        char run[400];
+        if (snprintf(run, sizeof run, "%s/%s", dir, policies[p]) >= (int)sizeof run) {
+            fprintf(stderr, "%s: path too long\n", dir);
+            return 2;
+        }
         mkdir(run, 0755);
         unsigned base_port = 20000 + (unsigned)(getpid() % 2000) * 10;
         for (int i = 1; i <= HOSTS; i++)

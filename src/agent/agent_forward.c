@@ -185,7 +185,7 @@ static void on_ask(struct agent *a, const struct frame_msg *msg, const Nodectl__
         snprintf(text, sizeof text, "request field %s: %s", field, reason);
         resp = control_error_response(NODECTL__ERROR_CODE__ERROR_MALFORMED, text);
     } else if (!executor_leading(a->leader.ex)) {
-        char text[160];
+        char text[256];
         snprintf(text, sizeof text, "%s does not lead any more%s%s", a->cfg.node_name,
                  a->lead.leader[0] ? "; the leader is " : "", a->lead.leader);
         resp = failed(text);
