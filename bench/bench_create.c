@@ -6,8 +6,8 @@
  * CloudSim's four types arrive one by one (seeded), each with a mean CPU
  * demand its host reports through the synthetic load file; every arrival
  * is a CreateRequest to the agent of n1 (forwarded to the leader unless n1
- * leads), started, and the next arrival waits until the leader's records
- * show it. First fit, round robin and random place the same sequence on
+ * leads), started, and the next arrival waits until the leader's own view
+ * shows it at its load. First fit, round robin and random place the same sequence on
  * the same hosts in-process (placement_initial, the leader's own snapshot
  * of the same numbers). Then STEPS five-minute steps of noisy demand (the
  * same draws for every strategy) are charged to where the VMs are: VMs
@@ -97,14 +97,29 @@ static void start(const char *dir, int i, unsigned base) {
     }
 }
 
-/* Whether the agent of n1 sees vm on host `name` at its synthetic load. */
+/* The leader's index as n1 names it; 1 when none is named. */
+static int leader_index(void) {
+    Nodectl__Request req = NODECTL__REQUEST__INIT;
+    Nodectl__StatusRequest body = NODECTL__STATUS_REQUEST__INIT;
+    req.body_case = NODECTL__REQUEST__BODY_STATUS;
+    req.status = &body;
+    char err[256];
+    Nodectl__Response *r = control_call(sock[1], &req, 2000, err, sizeof err);
+    int l = r && r->status && r->status->leader[0] == 'n' ? atoi(r->status->leader + 1) : 1;
+    if (r)
+        nodectl__response__free_unpacked(r, NULL);
+    return l >= 1 && l <= HOSTS ? l : 1;
+}
+
+/* Whether the leader sees vm on host `name` at its synthetic load: the
+ * view the next placement is made on. */
 static bool shown(const char *vm, const char *name, double pct) {
     Nodectl__Request req = NODECTL__REQUEST__INIT;
     Nodectl__VmsRequest body = NODECTL__VMS_REQUEST__INIT;
     req.body_case = NODECTL__REQUEST__BODY_VMS;
     req.vms = &body;
     char err[256];
-    Nodectl__Response *r = control_call(sock[1], &req, 2000, err, sizeof err);
+    Nodectl__Response *r = control_call(sock[leader_index()], &req, 2000, err, sizeof err);
     bool found = false;
     for (size_t i = 0; r && r->vms && i < r->vms->n_hosts; i++)
         for (size_t k = 0; strcmp(r->vms->hosts[i]->name, name) == 0 && k < r->vms->hosts[i]->n_vms;
