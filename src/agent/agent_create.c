@@ -20,14 +20,16 @@
 /* A new VM asks 1 vCPU and 1 GiB when nodectl capacity names no size. */
 #define CAPACITY_DEFAULT_KIB (1024ull * 1024)
 
-/* An anti-affinity group's number from its name (FNV-1a, never 0). */
-static uint32_t group_id(const char *name) {
+/* The planner's number of anti-affinity group `name` in snapshot s (the
+ * one its VMs carry), or one no VM carries when the group has none yet;
+ * 0 for no group. */
+static uint32_t group_id(const struct leader_snapshot *s, const char *name) {
     if (!name[0])
         return 0;
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h ? h : 1;
+    for (size_t v = 0; v < s->snap.n_vms; v++)
+        if (s->vms[v].anti_affinity && strcmp(s->vm_rec[v]->group, name) == 0)
+            return s->vms[v].anti_affinity;
+    return UINT32_MAX;
 }
 
 static int by_name(const void *x, const void *y) {
@@ -84,13 +86,13 @@ Nodectl__Response *agent_capacity_reply(struct agent *a, const Nodectl__Capacity
                                         char *why, size_t len) {
     struct placement_capacity_ask ask = {
         .vcpus = req->vcpus ? req->vcpus : 1,
-        .mem_mb = mb_of(req->memory_kib ? req->memory_kib : CAPACITY_DEFAULT_KIB),
-        .group = group_id(req->group)};
+        .mem_mb = mb_of(req->memory_kib ? req->memory_kib : CAPACITY_DEFAULT_KIB)};
     struct agent_members mb;
     struct leader_snapshot s;
     struct placement_capacity c;
     if (snapshot(a, &mb, &s) != 0)
         return NULL;
+    ask.group = group_id(&s, req->group);
     int rc = placement_capacity(&s.snap, &a->leader.policy, &ask, &c);
     leader_snapshot_free(&s);
     agent_members_free(&mb);
