@@ -107,13 +107,18 @@ static json_t *message_json(const ProtobufCMessage *msg) {
     return o;
 }
 
-/* The body of the control socket's answer to req, as JSON; an error's
- * message in *note and null otherwise. */
-static json_t *ask(struct agent *a, Nodectl__Request *req, json_t **note) {
-    Nodectl__Response *resp = agent_handle_request(a, req);
+/* The body of a control answer (agent_control.c) as JSON, freeing it; an
+ * error's message in *note and null otherwise. The page is answered from
+ * this host's own knowledge: its status, its plan if it leads, and its event
+ * log (a candidate's holds its copy of the leader's); it never waits for
+ * another host. */
+static json_t *body(Nodectl__Response *resp, const char *why, json_t **note) {
     json_t *j = json_null();
-    if (!resp)
+    if (!resp) {
+        if (note && why)
+            *note = json_string(why);
         return j;
+    }
     if (resp->error) {
         if (note && resp->error->message)
             *note = json_string(resp->error->message);
@@ -141,16 +146,11 @@ static json_t *history_json(const struct history *h) {
 
 char *agent_state_json(struct agent *a, size_t *len) {
     Nodectl__StatusRequest sreq = NODECTL__STATUS_REQUEST__INIT;
-    Nodectl__PlanRequest preq = NODECTL__PLAN_REQUEST__INIT;
     Nodectl__EventsRequest ereq = NODECTL__EVENTS_REQUEST__INIT;
-    Nodectl__Request status = NODECTL__REQUEST__INIT, plan = NODECTL__REQUEST__INIT,
-                     events = NODECTL__REQUEST__INIT;
+    Nodectl__Request status = NODECTL__REQUEST__INIT;
     status.body_case = NODECTL__REQUEST__BODY_STATUS;
     status.status = &sreq;
-    plan.body_case = NODECTL__REQUEST__BODY_PLAN;
-    plan.plan = &preq;
-    events.body_case = NODECTL__REQUEST__BODY_EVENTS;
-    events.events = &ereq;
+    char why[256] = "out of memory";
     json_t *plan_note = NULL;
     struct history_point now = agent_history_now(a);
     json_t *o = json_object();
@@ -161,10 +161,10 @@ char *agent_state_json(struct agent *a, size_t *len) {
     json_object_set_new(o, "power_idle_watts", json_integer(a->cfg.power_idle_watts));
     json_object_set_new(o, "power_max_watts", json_integer(a->cfg.power_max_watts));
     json_object_set_new(o, "cluster_watts", json_real(now.watts));
-    json_object_set_new(o, "status", ask(a, &status, NULL));
-    json_object_set_new(o, "plan", ask(a, &plan, &plan_note));
+    json_object_set_new(o, "status", body(agent_handle_request(a, &status), NULL, NULL));
+    json_object_set_new(o, "plan", body(agent_plan_reply(a, why, sizeof why), why, &plan_note));
     json_object_set_new(o, "plan_note", plan_note ? plan_note : json_null());
-    json_object_set_new(o, "events", ask(a, &events, NULL));
+    json_object_set_new(o, "events", body(agent_events_reply(a, &ereq), NULL, NULL));
     json_object_set_new(o, "history", history_json(&a->history));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
