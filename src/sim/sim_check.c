@@ -40,9 +40,8 @@ int sim_check_init(struct sim_cluster *c) {
     c->lease_life = calloc(c->o.hosts, sizeof *c->lease_life);
     c->acted_host = calloc(c->o.hosts, sizeof *c->acted_host);
     c->acted_vm = calloc(c->o.vms ? c->o.vms : 1, sizeof *c->acted_vm);
-    return c->lease_end_us && c->lease_term && c->lease_life && c->acted_host && c->acted_vm
-               ? 0
-               : -1;
+    return c->lease_end_us && c->lease_term && c->lease_life && c->acted_host && c->acted_vm ? 0
+                                                                                             : -1;
 }
 
 void sim_check_free(struct sim_cluster *c) {
@@ -80,14 +79,15 @@ void sim_check_lease(struct sim_cluster *c, uint32_t i) {
         return;
     }
     /* Checked when a lease begins: one that is only extended was checked. */
-    bool begins = c->lease_term[i] != term || c->lease_life[i] != life ||
-                  c->lease_end_us[i] <= c->now_us;
+    bool begins =
+        c->lease_term[i] != term || c->lease_life[i] != life || c->lease_end_us[i] <= c->now_us;
     for (uint32_t j = 0; begins && j < c->o.candidates; j++) {
         if (j == i || c->lease_end_us[j] <= c->now_us)
             continue;
         c->lease_overlaps++;
-        sim_violation(c, "%s holds a lease of term %" PRIu64 " while %s's of term %" PRIu64
-                         " runs %.3f s more",
+        sim_violation(c,
+                      "%s holds a lease of term %" PRIu64 " while %s's of term %" PRIu64
+                      " runs %.3f s more",
                       sim_agent_name(c, i), term, sim_agent_name(c, j), c->lease_term[j],
                       (double)(c->lease_end_us[j] - c->now_us) / 1e6);
     }
@@ -149,8 +149,10 @@ void sim_check_effect(struct sim_cluster *c, const char *what, uint64_t term, ui
     if (newer > term) {
         if (paused) {
             c->stale_target_paused++;
-            sim_trace(c, "stale after the target's pause: %s of term %" PRIu64
-                         " after term %" PRIu64 " acted", what, term, newer);
+            sim_trace(c,
+                      "stale after the target's pause: %s of term %" PRIu64 " after term %" PRIu64
+                      " acted",
+                      what, term, newer);
         } else {
             c->stale_effects++;
             sim_violation(c, "%s of term %" PRIu64 " took effect after term %" PRIu64 " acted",

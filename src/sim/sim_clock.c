@@ -16,6 +16,10 @@ int64_t sim_clock_mono_us(const struct sim_clock *c, int64_t now_us) {
     return c->mono0_us + (now_us - c->t0_us) * c->rate_ppm / SIM_CLOCK_PPM;
 }
 
+int64_t sim_clock_random_rate(struct prng *r, int64_t drift_ppm) {
+    return SIM_CLOCK_PPM - drift_ppm + (int64_t)prng_below(r, 2 * (uint64_t)drift_ppm + 1);
+}
+
 void sim_clock_set_rate(struct sim_clock *c, int64_t now_us, int64_t rate_ppm) {
     assert(rate_ppm > 0);
     c->mono0_us = sim_clock_mono_us(c, now_us);

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "common/prng.h"
+
 /* Rates are in parts per million of real time. */
 #define SIM_CLOCK_PPM 1000000
 
@@ -31,6 +33,8 @@ struct sim_clock {
 /* A machine that boots at real time now_us with the given rate; its wall
  * clock then reads wall_ms. */
 void sim_clock_boot(struct sim_clock *c, int64_t now_us, int64_t rate_ppm, int64_t wall_ms);
+/* A rate within drift_ppm of real time, drawn from r. */
+int64_t sim_clock_random_rate(struct prng *r, int64_t drift_ppm);
 /* Changes the rate from now on; the reading is continuous. */
 void sim_clock_set_rate(struct sim_clock *c, int64_t now_us, int64_t rate_ppm);
 /* Steps the wall clock by delta_ms. */

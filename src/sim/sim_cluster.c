@@ -25,7 +25,6 @@
 #define TRACE_AFTER 8
 /* Wall clocks start near this (2023), give or take what NTP leaves. */
 #define WALL_EPOCH_MS 1700000000000LL
-#define DRIFT_PPM 40000
 
 void sim_trace(struct sim_cluster *c, const char *fmt, ...) {
     if (!c->trace)
@@ -82,15 +81,14 @@ void sim_trace_keep(struct sim_cluster *c, const char *violation) {
             pick[n_pick++] = k;
     }
     while (n_pick)
-        memcpy(c->kept[c->n_kept++], c->trace[pick[--n_pick] % SIM_TRACE_LINES],
-               SIM_TRACE_TEXT);
+        memcpy(c->kept[c->n_kept++], c->trace[pick[--n_pick] % SIM_TRACE_LINES], SIM_TRACE_TEXT);
 }
 
 /* Totals over the seeds. */
 struct totals {
     uint64_t runs, vm_lost, vm_duplicated, host_off_with_vm, stale_effects, stale_target_paused,
-        lease_overlaps, churn, migrations, migrations_failed, power_offs, wakes, power_ons, elections,
-        commands, grants, effects, pauses, crashes, partitions, violated_runs;
+        lease_overlaps, churn, migrations, migrations_failed, power_offs, wakes, power_ons,
+        elections, commands, grants, effects, pauses, crashes, partitions, violated_runs;
     uint64_t first_violation_seed;
     bool violated;
     double sim_seconds, wall_seconds, cpu_seconds;
@@ -139,6 +137,11 @@ static int handle(struct sim_cluster *c, struct sim_event *ev) {
     case EV_FAULT: return sim_faults_next(c);
     case EV_HEAL: return sim_faults_heal(c);
     case EV_OPERATOR: return sim_faults_operator(c, ev->node);
+    case EV_LIBVIRTD:
+        c->last_fault_us = c->now_us;
+        sim_hv_libvirtd(&c->hv, ev->node, true);
+        sim_trace(c, "libvirtd runs again on %s", sim_agent_name(c, ev->node));
+        return 0;
     case EV_RESTART:
         c->last_fault_us = c->now_us;
         /* An agent restarts on a host that is still on; a host that went
@@ -154,11 +157,12 @@ static int handle(struct sim_cluster *c, struct sim_event *ev) {
 static int setup(struct sim_cluster *c) {
     c->end_us = (int64_t)(c->o.duration_s * 1e6);
     c->hv_at_us = INT64_MAX;
+    c->slow_plan_host = UINT32_MAX;
     prng_seed(&c->rng, c->o.seed);
     if (placement_policy_by_name("default", -1, &c->policy) != 0)
         return -1;
-    c->policy.vm_cooldown_s = 60;
-    c->policy.host_wake_cooldown_s = 120;
+    c->policy.vm_cooldown_s = SIM_VM_COOLDOWN_S;
+    c->policy.host_wake_cooldown_s = SIM_WAKE_COOLDOWN_S;
     c->h = calloc(c->o.hosts, sizeof *c->h);
     c->vms_scratch = calloc(c->o.vms + 1, sizeof *c->vms_scratch);
     c->doms_scratch = calloc(c->o.vms + 1, sizeof *c->doms_scratch);
@@ -172,7 +176,7 @@ static int setup(struct sim_cluster *c) {
         ((c->o.faults & SIM_F_REPLAY) && sim_net_capture(&c->net, 4, 512) != 0))
         return -1;
     for (uint32_t i = 0; i < c->o.hosts; i++) {
-        int64_t rate = SIM_CLOCK_PPM - DRIFT_PPM + (int64_t)prng_below(&c->rng, 2 * DRIFT_PPM + 1);
+        int64_t rate = sim_clock_random_rate(&c->rng, SIM_DRIFT_PPM);
         int64_t wall = WALL_EPOCH_MS + (int64_t)prng_below(&c->rng, 10000) - 5000;
         if (sim_agent_new(c, i, rate, wall) != 0)
             return -1;
@@ -264,7 +268,8 @@ static const struct {
 } fault_names[] = {
     {"crash", SIM_F_CRASH},   {"partition", SIM_F_PARTITION}, {"loss", SIM_F_LOSS},
     {"delay", SIM_F_DELAY},   {"pause", SIM_F_PAUSE},         {"skew", SIM_F_SKEW},
-    {"replay", SIM_F_REPLAY}, {"operator", SIM_F_OPERATOR},   {"all", SIM_F_ALL},
+    {"replay", SIM_F_REPLAY}, {"operator", SIM_F_OPERATOR},   {"libvirt", SIM_F_LIBVIRT},
+    {"all", SIM_F_ALL},
 };
 #define N_FAULT_NAMES (sizeof fault_names / sizeof fault_names[0])
 
@@ -412,18 +417,24 @@ static void usage(FILE *f) {
             "usage: nodesim cluster [--hosts N] [--candidates C] [--vms M] [--seed S]\n"
             "         [--seeds K] [--duration SECONDS] [--faults LIST] [--fault-every SECONDS]\n"
             "         [--priority P] [--json] [--trace]\n"
-            "  LIST: crash,partition,loss,delay,pause,skew,replay,operator, all or none\n"
+            "  LIST: crash,partition,loss,delay,pause,skew,replay,operator,libvirt, all or none\n"
             "  --priority P: the first candidate is preferred as leader (n1:P)\n");
 }
 
 int nodesim_cluster(int argc, char **argv) {
-    struct sim_opts o = {.hosts = 20, .candidates = 3, .vms = 60, .seed = 1, .seeds = 1,
-                         .duration_s = 600, .faults = SIM_F_ALL, .fault_every_s = 5};
+    struct sim_opts o = {.hosts = 20,
+                         .candidates = 3,
+                         .vms = 60,
+                         .seed = 1,
+                         .seeds = 1,
+                         .duration_s = 600,
+                         .faults = SIM_F_ALL,
+                         .fault_every_s = 5};
     static const struct option opts[] = {
-        {"hosts", 1, 0, 'n'},    {"candidates", 1, 0, 'c'}, {"vms", 1, 0, 'm'},
-        {"seed", 1, 0, 's'},     {"seeds", 1, 0, 'S'},      {"duration", 1, 0, 'd'},
-        {"faults", 1, 0, 'f'},   {"fault-every", 1, 0, 'e'}, {"priority", 1, 0, 'p'},
-        {"json", 0, 0, 'j'},     {"trace", 0, 0, 't'},      {"help", 0, 0, 'h'},
+        {"hosts", 1, 0, 'n'},  {"candidates", 1, 0, 'c'},  {"vms", 1, 0, 'm'},
+        {"seed", 1, 0, 's'},   {"seeds", 1, 0, 'S'},       {"duration", 1, 0, 'd'},
+        {"faults", 1, 0, 'f'}, {"fault-every", 1, 0, 'e'}, {"priority", 1, 0, 'p'},
+        {"json", 0, 0, 'j'},   {"trace", 0, 0, 't'},       {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     int opt;
     optind = 1;
@@ -440,9 +451,11 @@ int nodesim_cluster(int argc, char **argv) {
         case 'p': o.priority = (uint32_t)strtoul(optarg, &end, 10); break;
         case 'f':
             if (parse_faults(optarg, &o.faults) != 0) {
-                fprintf(stderr, "nodesim cluster: --faults takes a comma-separated list of "
-                                "crash, partition, loss, delay, pause, skew, replay, operator, "
-                                "all or none; got '%s'\n", optarg);
+                fprintf(stderr,
+                        "nodesim cluster: --faults takes a comma-separated list of "
+                        "crash, partition, loss, delay, pause, skew, replay, operator, "
+                        "libvirt, all or none; got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -463,9 +476,11 @@ int nodesim_cluster(int argc, char **argv) {
     if (o.candidates < 1 || o.candidates > ELECTION_VOTERS_MAX || o.hosts < o.candidates ||
         o.hosts > 1000 || o.vms < 1 || o.vms > 100000 || o.seeds < 1 || o.duration_s <= 0 ||
         o.fault_every_s <= 0) {
-        fprintf(stderr, "nodesim cluster: need 1 <= candidates <= %d, candidates <= hosts <= "
-                        "1000, 1 <= vms <= 100000, seeds >= 1, a positive duration and fault "
-                        "interval\n", ELECTION_VOTERS_MAX);
+        fprintf(stderr,
+                "nodesim cluster: need 1 <= candidates <= %d, candidates <= hosts <= "
+                "1000, 1 <= vms <= 100000, seeds >= 1, a positive duration and fault "
+                "interval\n",
+                ELECTION_VOTERS_MAX);
         return 2;
     }
     struct totals t = {0};

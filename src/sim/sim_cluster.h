@@ -37,8 +37,17 @@ enum sim_fault {
     SIM_F_SKEW = 1u << 5,      /* wall clocks jump, monotonic rates change within rho */
     SIM_F_REPLAY = 1u << 6,    /* captured messages sent again, and misdelivered */
     SIM_F_OPERATOR = 1u << 7,  /* VMs started and stopped by hand, on idle hosts too */
-    SIM_F_ALL = (1u << 8) - 1,
+    SIM_F_LIBVIRT = 1u << 8,   /* libvirtd stops for a while, in a migration too */
+    SIM_F_ALL = (1u << 9) - 1,
 };
+
+/* The monotonic clocks' rates stay within this of real time, inside the
+ * bound the agent's code assumes (the election's margin, the guard's rho). */
+#define SIM_DRIFT_PPM 40000
+/* The leader's cool-downs: short enough that the load's swing within a run
+ * both consolidates and spreads (the policy's own are 10 min and 1 h). */
+#define SIM_VM_COOLDOWN_S 60
+#define SIM_WAKE_COOLDOWN_S 120
 
 struct sim_opts {
     uint32_t hosts, candidates, vms;
@@ -52,42 +61,45 @@ struct sim_opts {
 
 /* The agent's loop, one piece at a time; a pause can fall before any. */
 enum sim_step_kind {
-    STEP_RECEIVE,      /* one message taken from the socket */
-    STEP_TICK,         /* gossip's, the election's and the guard's timers */
-    STEP_SAMPLE,       /* the hypervisor's sample, into the record */
-    STEP_LEAD,         /* the executor: observe the election, follow, dispatch */
-    STEP_PLAN,         /* the planner's snapshot, handed to the worker thread */
-    STEP_PLAN_DONE,    /* the worker's plan, back to the executor */
-    STEP_SEND_CHECK,   /* the fresh lease check before one command leaves */
-    STEP_SEND,         /* ... and its send */
-    STEP_GRANT,        /* the executor's grant decision, on a fresh reading */
-    STEP_GRANT_SEND,   /* ... and its send */
-    STEP_ACT_CHECK,    /* the target's last check: deadline, fresh hypervisor view */
-    STEP_ACT,          /* ... and the action */
-    STEP_OFF_CHECK,    /* before the off command: libvirt asked again */
-    STEP_OFF,          /* ... and the off command */
+    STEP_RECEIVE,    /* one message taken from the socket */
+    STEP_TICK,       /* gossip's, the election's and the guard's timers */
+    STEP_SAMPLE,     /* the hypervisor's sample, into the record */
+    STEP_LEAD,       /* the executor: observe the election, follow, dispatch */
+    STEP_PLAN,       /* the planner's snapshot, handed to the worker thread */
+    STEP_PLAN_DONE,  /* the worker's plan, back to the executor */
+    STEP_SEND_CHECK, /* the fresh lease check before one command leaves */
+    STEP_SEND,       /* ... and its send */
+    STEP_GRANT,      /* the executor's grant decision, on a fresh reading */
+    STEP_GRANT_SEND, /* ... and its send */
+    STEP_ACT_CHECK,  /* the target's last check: deadline, fresh hypervisor view */
+    STEP_ACT,        /* ... and the action */
+    STEP_OFF_CHECK,  /* before the off command: libvirt asked again */
+    STEP_OFF,        /* ... and the off command */
     STEP_KINDS
 };
 const char *sim_step_name(enum sim_step_kind k);
 
 struct sim_step {
     enum sim_step_kind kind;
-    uint32_t channel;  /* STEP_RECEIVE: EV_GOSSIP, EV_ELECTION or EV_COMMAND */
-    uint32_t from;     /* STEP_RECEIVE: the sender's index */
-    void *p;           /* owned by the step: the message, or a struct of the step */
+    uint32_t channel; /* STEP_RECEIVE: EV_GOSSIP, EV_ELECTION or EV_COMMAND */
+    uint32_t from;    /* STEP_RECEIVE: the sender's index */
+    void *p;          /* owned by the step: the message, or a struct of the step */
     size_t len;
-    bool paused;       /* a pause fell just before this step */
+    bool paused; /* a pause fell just before this step */
 };
 
 /* Network channels (event kinds of sim_net) and the simulator's own events. */
 enum sim_event_kind {
-    EV_GOSSIP, EV_ELECTION, EV_COMMAND, /* deliveries */
-    EV_WAKE,   /* a host's loop is due (gen must match) */
-    EV_HV,     /* the hypervisors have something to finish */
-    EV_FAULT,  /* the next fault */
-    EV_HEAL,   /* a network fault ends */
-    EV_RESTART, /* a crashed agent starts again */
+    EV_GOSSIP,
+    EV_ELECTION,
+    EV_COMMAND,  /* deliveries */
+    EV_WAKE,     /* a host's loop is due (gen must match) */
+    EV_HV,       /* the hypervisors have something to finish */
+    EV_FAULT,    /* the next fault */
+    EV_HEAL,     /* a network fault ends */
+    EV_RESTART,  /* a crashed agent starts again */
     EV_OPERATOR, /* an operator starts or stops a VM, on host `node` if it is a host */
+    EV_LIBVIRTD, /* libvirtd starts again on host `node` */
 };
 
 /* What a host keeps on disk: all that survives its agent's restart. */
@@ -134,8 +146,7 @@ int sim_agent_run(struct sim_cluster *c, uint32_t i);
 void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n);
 /* Whether host i's election holds a lease now: its term, and the real time
  * its lease ends if its clock keeps its rate. */
-bool sim_agent_lease_end(const struct sim_cluster *c, uint32_t i, uint64_t *term,
-                         int64_t *end_us);
+bool sim_agent_lease_end(const struct sim_cluster *c, uint32_t i, uint64_t *term, int64_t *end_us);
 /* Faults on host i's clocks and process. */
 void sim_agent_set_rate(struct sim_cluster *c, uint32_t i, int64_t rate_ppm);
 void sim_agent_jump_wall(struct sim_cluster *c, uint32_t i, int64_t delta_ms);
@@ -170,12 +181,11 @@ void sim_check_effect(struct sim_cluster *c, const char *what, uint64_t term, ui
 /* A new term's leader, seen by the checks (elections, churn). */
 void sim_check_leader(struct sim_cluster *c, uint32_t i, uint64_t term);
 /* Notes a violation for the report and the trace. */
-__attribute__((format(printf, 2, 3))) void sim_violation(struct sim_cluster *c,
-                                                         const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void sim_violation(struct sim_cluster *c, const char *fmt,
+                                                         ...);
 
 /* sim_cluster.c: the short trace of a run, printed when it fails. */
-__attribute__((format(printf, 2, 3))) void sim_trace(struct sim_cluster *c, const char *fmt,
-                                                     ...);
+__attribute__((format(printf, 2, 3))) void sim_trace(struct sim_cluster *c, const char *fmt, ...);
 /* The first violation: keeps the lines that led to it. */
 void sim_trace_keep(struct sim_cluster *c, const char *violation);
 /* Host index of a host name ("n<k>", or "n<k>:port"), or UINT32_MAX. */
@@ -188,26 +198,28 @@ struct sim_cluster {
     struct sim_opts o;
     struct sim_net net;
     struct sim_hv hv;
-    struct prng rng;        /* the scenario: faults, victims, seeds of instances */
+    struct prng rng; /* the scenario: faults, victims, seeds of instances */
     struct sim_host **h;
     int64_t now_us, end_us;
     struct placement_policy policy;
-    struct hv_vm *vms_scratch;            /* n_vms entries: a sample's */
-    struct hv_domain_now *doms_scratch;   /* n_vms entries: a fresh view's */
+    struct hv_vm *vms_scratch;          /* n_vms entries: a sample's */
+    struct hv_domain_now *doms_scratch; /* n_vms entries: a fresh view's */
     /* The network fault under way, and when it ends. */
     int64_t heal_us;
     unsigned network_fault;
-    int64_t last_fault_us;  /* the last start or end of a fault */
+    int64_t last_fault_us; /* the last start or end of a fault */
     struct sim_arm arms[SIM_ARMS_MAX];
     uint32_t n_arms;
-    int64_t hv_at_us;       /* the EV_HV queued, INT64_MAX: none */
+    uint32_t slow_plan_host; /* its next plan takes slow_plan_us (UINT32_MAX: none) */
+    int64_t slow_plan_us;
+    int64_t hv_at_us; /* the EV_HV queued, INT64_MAX: none */
     /* Checks (sim_check.c). */
     int64_t *lease_end_us; /* per host: real time its current lease ends */
     uint64_t *lease_term;
-    uint32_t *lease_life;  /* the agent's life (starts) that holds it */
+    uint32_t *lease_life;            /* the agent's life (starts) that holds it */
     uint64_t *acted_host, *acted_vm; /* highest term that acted on each */
     uint64_t max_leader_term;
-    int64_t quiet_us[4];   /* the last few elections while nothing failed */
+    int64_t quiet_us[4]; /* the last few elections while nothing failed */
     uint32_t n_quiet;
     /* Counters. */
     uint64_t lease_overlaps, stale_effects, stale_target_paused, churn;

@@ -19,9 +19,6 @@
 #define WARMUP_US 15000000
 /* An armed pause not reached in this time is dropped. */
 #define ARM_TTL_US 30000000
-/* Monotonic rates stay within this of real time: inside the bound the code
- * assumes (RHO in sim_agent.c, the election's margin). */
-#define DRIFT_PPM 40000
 
 static int64_t span_us(struct sim_cluster *c, int64_t min_us, int64_t max_us) {
     return min_us + (int64_t)prng_below(&c->rng, (uint64_t)(max_us - min_us) + 1);
@@ -126,17 +123,20 @@ static int partition(struct sim_cluster *c, int64_t len) {
             return -1;
     }
     sim_trace(c, "fault: %s cut off (%s) for %.1f s", sim_agent_name(c, v),
-              how == 1 ? "both ways" : how == 2 ? "outgoing" : "incoming", (double)len / 1e6);
+              how == 1   ? "both ways"
+              : how == 2 ? "outgoing"
+                         : "incoming",
+              (double)len / 1e6);
     return 0;
 }
 
 static const enum sim_step_kind pause_points[] = {
-    STEP_SEND,      /* between the lease check and the send */
-    STEP_LEAD,      /* between planning and dispatch, and before a round */
+    STEP_SEND,       /* between the lease check and the send */
+    STEP_LEAD,       /* between planning and dispatch, and before a round */
     STEP_GRANT_SEND, /* between a grant's decision and its send */
-    STEP_ACT,       /* between a target's last check and its action */
-    STEP_OFF,       /* between the last look at libvirt and the off command */
-    STEP_GRANT, STEP_ACT_CHECK, STEP_RECEIVE, STEP_PLAN_DONE,
+    STEP_ACT,        /* between a target's last check and its action */
+    STEP_OFF,        /* between the last look at libvirt and the off command */
+    STEP_GRANT,      STEP_ACT_CHECK, STEP_RECEIVE, STEP_PLAN_DONE,
 };
 #define N_POINTS (sizeof pause_points / sizeof pause_points[0])
 
@@ -145,15 +145,24 @@ static int pause(struct sim_cluster *c) {
     if (v == UINT32_MAX)
         return 0;
     /* Mostly around a lease (0.1-2 s), sometimes many of them. */
-    int64_t len = prng_below(&c->rng, 4) ? span_us(c, 100000, 2000000)
-                                         : span_us(c, 2000000, 20000000);
-    unsigned where = (unsigned)prng_below(&c->rng, N_POINTS + 2);
-    if (where >= N_POINTS)
+    int64_t len =
+        prng_below(&c->rng, 4) ? span_us(c, 100000, 2000000) : span_us(c, 2000000, 20000000);
+    unsigned where = (unsigned)prng_below(&c->rng, N_POINTS + 3);
+    if (where == N_POINTS) {
+        /* Not a pause: the planner's thread takes that long on the victim's
+         * next plan, while its loop goes on (a 10,000-host round takes
+         * seconds, docs/placement.md). */
+        c->slow_plan_host = v;
+        c->slow_plan_us = len;
+        sim_trace(c, "fault: %s's next plan takes %.3f s", sim_agent_name(c, v), (double)len / 1e6);
+        return 0;
+    }
+    if (where > N_POINTS)
         return sim_agent_pause(c, v, len); /* wherever it is now */
     if (c->n_arms == SIM_ARMS_MAX)
         return 0;
-    c->arms[c->n_arms++] = (struct sim_arm){.host = v, .kind = pause_points[where], .us = len,
-                                            .until_us = c->now_us + ARM_TTL_US};
+    c->arms[c->n_arms++] = (struct sim_arm){
+        .host = v, .kind = pause_points[where], .us = len, .until_us = c->now_us + ARM_TTL_US};
     sim_trace(c, "fault: %s will pause %.3f s before its next %s", sim_agent_name(c, v),
               (double)len / 1e6, sim_step_name(pause_points[where]));
     return 0;
@@ -185,7 +194,7 @@ static void skew(struct sim_cluster *c) {
         sim_trace(c, "fault: %s's wall clock jumps %+.1f s", sim_agent_name(c, v),
                   (double)jump / 1e3);
     } else {
-        int64_t ppm = SIM_CLOCK_PPM - DRIFT_PPM + (int64_t)prng_below(&c->rng, 2 * DRIFT_PPM + 1);
+        int64_t ppm = sim_clock_random_rate(&c->rng, SIM_DRIFT_PPM);
         sim_agent_set_rate(c, v, ppm);
         sim_check_lease(c, v);
         sim_trace(c, "fault: %s's clock runs at %.4f", sim_agent_name(c, v),
@@ -227,6 +236,20 @@ int sim_faults_power_off_sent(struct sim_cluster *c, uint32_t host) {
     if (!(c->o.faults & SIM_F_OPERATOR) || host >= c->o.hosts || prng_below(&c->rng, 3))
         return 0;
     return push_event(c, c->now_us + span_us(c, 0, 1500000), EV_OPERATOR, host);
+}
+
+/* libvirtd stops on a host, often one with a migration under way (the
+ * rig's chaos test stops the destination's mid-migration). */
+static int libvirtd(struct sim_cluster *c) {
+    uint32_t v = migrating(c);
+    if (v == UINT32_MAX)
+        v = (uint32_t)prng_below(&c->rng, c->o.hosts);
+    if (c->hv.h[v].power != SIM_POWER_ON || c->hv.h[v].libvirtd_down)
+        return 0;
+    int64_t len = span_us(c, 2000000, 30000000);
+    sim_hv_libvirtd(&c->hv, v, false);
+    sim_trace(c, "fault: libvirtd stops on %s for %.1f s", sim_agent_name(c, v), (double)len / 1e6);
+    return push_event(c, c->now_us + len, EV_LIBVIRTD, v);
 }
 
 static int network(struct sim_cluster *c, unsigned kind) {
@@ -291,6 +314,7 @@ int sim_faults_next(struct sim_cluster *c) {
         case SIM_F_PAUSE: rc = pause(c); break;
         case SIM_F_SKEW: skew(c); break;
         case SIM_F_OPERATOR: operator(c, UINT32_MAX); break;
+        case SIM_F_LIBVIRT: rc = libvirtd(c); break;
         default: rc = network(c, f); break;
         }
         if (rc != 0)

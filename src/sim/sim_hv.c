@@ -47,6 +47,11 @@ static struct sim_dom *find_dom(struct sim_hv_host *h, uint32_t vm, size_t *at) 
     return NULL;
 }
 
+/* libvirtd answers: the host is on and libvirtd runs. */
+static bool libvirt_up(const struct sim_hv_host *h) {
+    return h->power == SIM_POWER_ON && !h->libvirtd_down;
+}
+
 static uint64_t mem_used(const struct sim_hv *hv, const struct sim_hv_host *h) {
     uint64_t m = 0;
     for (size_t i = 0; i < h->n_doms; i++)
@@ -73,8 +78,11 @@ int sim_hv_init(struct sim_hv *hv, uint32_t n_hosts, uint32_t n_vms, uint32_t pl
     hv->boot_us_max = 90000000;
     hv->period_s = 200 + (double)prng_below(&hv->rng, 200);
     for (uint32_t i = 0; i < n_hosts; i++)
-        hv->h[i] = (struct sim_hv_host){.power = SIM_POWER_ON, .cores = HOST_CORES,
-                                        .mhz = HOST_MHZ, .mem_mb = HOST_MEM_MB, .boots = 1};
+        hv->h[i] = (struct sim_hv_host){.power = SIM_POWER_ON,
+                                        .cores = HOST_CORES,
+                                        .mhz = HOST_MHZ,
+                                        .mem_mb = HOST_MEM_MB,
+                                        .boots = 1};
     if (!placed || placed > n_hosts)
         placed = n_hosts;
     for (uint32_t v = 0; v < n_vms; v++) {
@@ -125,7 +133,7 @@ bool sim_hv_sample(const struct sim_hv *hv, uint32_t host, double t_s, struct hv
     const struct sim_hv_host *h = &hv->h[host];
     memset(out, 0, sizeof *out);
     out->vms = vms;
-    if (h->power != SIM_POWER_ON) {
+    if (!libvirt_up(h)) {
         snprintf(out->reason, sizeof out->reason, "libvirtd is not running");
         return false;
     }
@@ -161,7 +169,7 @@ void sim_hv_fresh(const struct sim_hv *hv, uint32_t host, struct hv_fresh *out,
     memset(out, 0, sizeof *out);
     out->token = 1;
     out->doms = doms;
-    if (h->power != SIM_POWER_ON) {
+    if (!libvirt_up(h)) {
         snprintf(out->reason, sizeof out->reason, "libvirtd is not running");
         return;
     }
@@ -194,21 +202,11 @@ static bool vm_named(const struct sim_hv *hv, const char *name, uint32_t *vm) {
     return true;
 }
 
-bool sim_hv_runs(const struct sim_hv *hv, uint32_t host, const char *name, uint32_t *vm) {
-    uint32_t v;
-    if (hv->h[host].power != SIM_POWER_ON || !vm_named(hv, name, &v))
-        return false;
-    const struct sim_dom *d = find_dom(&hv->h[host], v, NULL);
-    if (vm)
-        *vm = v;
-    return d && d->state == SIM_DOM_RUNNING;
-}
-
 /* Why libvirt refuses to start migrating `name` from src to dst, or NULL. */
 static const char *migrate_refusal(const struct sim_hv *hv, uint32_t src, const char *name,
                                    uint32_t dst, uint32_t *v) {
     const struct sim_hv_host *s = &hv->h[src], *d = &hv->h[dst];
-    if (s->power != SIM_POWER_ON)
+    if (!libvirt_up(s))
         return "libvirtd is not running";
     const struct sim_dom *dom = NULL;
     for (size_t i = 0; vm_named(hv, name, v) && i < s->n_doms && !dom; i++)
@@ -220,7 +218,7 @@ static const char *migrate_refusal(const struct sim_hv *hv, uint32_t src, const 
         return "the domain is already migrating";
     if (src == dst)
         return "the destination is this host";
-    if (d->power != SIM_POWER_ON)
+    if (!libvirt_up(d))
         return "the destination's libvirtd is not running";
     if (host_gate_refuses(d->gate, "migrate", "begin") ||
         host_gate_refuses(d->gate, "prepare", "begin"))
@@ -230,8 +228,8 @@ static const char *migrate_refusal(const struct sim_hv *hv, uint32_t src, const 
     return NULL;
 }
 
-int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *name,
-                   uint32_t dst, const char *tag, uint32_t *mig, char *err, size_t errlen) {
+int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *name, uint32_t dst,
+                   const char *tag, uint32_t *mig, char *err, size_t errlen) {
     uint32_t v = 0;
     const char *why = migrate_refusal(hv, src, name, dst, &v);
     if (!why && hv->n_mig == hv->cap_mig) {
@@ -255,7 +253,10 @@ int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *
     hv->migrations_started++;
     struct sim_migration *m = &hv->mig[hv->n_mig++];
     double secs = (double)hv->vm[v].mem_mb / hv->mb_per_s * (1 + prng_unit(&hv->rng));
-    *m = (struct sim_migration){.vm = v, .src = src, .dst = dst, .active = true,
+    *m = (struct sim_migration){.vm = v,
+                                .src = src,
+                                .dst = dst,
+                                .active = true,
                                 .end_us = now_us + (int64_t)(secs * 1e6),
                                 .fail = prng_unit(&hv->rng) < hv->fail_prob};
     snprintf(m->tag, sizeof m->tag, "%s", tag);
@@ -270,6 +271,17 @@ int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *
 
 const struct sim_migration *sim_hv_migration(const struct sim_hv *hv, uint32_t mig) {
     return mig < hv->n_mig ? &hv->mig[mig] : NULL;
+}
+
+void sim_hv_libvirtd(struct sim_hv *hv, uint32_t host, bool up) {
+    hv->h[host].libvirtd_down = !up;
+    if (up)
+        return;
+    /* The peer-to-peer migrations it drives or receives fail; the guests'
+     * QEMU processes keep running without it. */
+    for (size_t i = 0; i < hv->n_mig; i++)
+        if (hv->mig[i].active && (hv->mig[i].src == host || hv->mig[i].dst == host))
+            hv->mig[i].fail = true;
 }
 
 void sim_hv_set_gate(struct sim_hv *hv, uint32_t host, enum host_gate g) { hv->h[host].gate = g; }
@@ -343,9 +355,9 @@ void sim_hv_wake(struct sim_hv *hv, int64_t now_us, uint32_t host) {
         return;
     h->power = SIM_POWER_BOOTING;
     hv->changed = true;
-    h->power_until_us = now_us + hv->boot_us_min +
-                        (int64_t)prng_below(&hv->rng,
-                                            (uint64_t)(hv->boot_us_max - hv->boot_us_min) + 1);
+    h->power_until_us =
+        now_us + hv->boot_us_min +
+        (int64_t)prng_below(&hv->rng, (uint64_t)(hv->boot_us_max - hv->boot_us_min) + 1);
 }
 
 bool sim_hv_operator_stop(struct sim_hv *hv, uint32_t v) {
@@ -365,7 +377,7 @@ bool sim_hv_operator_stop(struct sim_hv *hv, uint32_t v) {
 bool sim_hv_operator_start(struct sim_hv *hv, uint32_t v, uint32_t host) {
     struct sim_hv_host *h = &hv->h[host];
     struct sim_vm *vm = &hv->vm[v];
-    if (!vm->stopped || h->power != SIM_POWER_ON || mem_used(hv, h) + vm->mem_mb > h->mem_mb ||
+    if (!vm->stopped || !libvirt_up(h) || mem_used(hv, h) + vm->mem_mb > h->mem_mb ||
         host_gate_refuses(h->gate, "prepare", "begin"))
         return false;
     if (add_dom(h, v, SIM_DOM_RUNNING, 0) != 0)
@@ -405,6 +417,7 @@ size_t sim_hv_run(struct sim_hv *hv, int64_t now_us, struct sim_hv_note *notes, 
             notes[n++] = (struct sim_hv_note){SIM_HV_OFF, i, 0};
         } else if (h->power == SIM_POWER_BOOTING && h->power_until_us <= now_us) {
             h->power = SIM_POWER_ON;
+            h->libvirtd_down = false;
             h->boots++;
             hv->power_ons++;
             notes[n++] = (struct sim_hv_note){SIM_HV_BOOTED, i, 0};

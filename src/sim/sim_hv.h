@@ -70,10 +70,11 @@ struct sim_hv_host {
     int64_t power_until_us; /* STOPPING, BOOTING: when the next state comes */
     uint32_t cores, mhz;
     uint64_t mem_mb;
-    enum host_gate gate;  /* the file the qemu hook reads; it outlives the agent */
+    enum host_gate gate; /* the file the qemu hook reads; it outlives the agent */
+    bool libvirtd_down;  /* stopped: no answers, its migrations fail, guests run on */
     struct sim_dom *doms;
     size_t n_doms, cap_doms;
-    uint64_t boots;       /* how many times it came up */
+    uint64_t boots; /* how many times it came up */
 };
 
 /* What sim_hv_run reports: a host whose agent must start (booted), one that
@@ -91,11 +92,11 @@ struct sim_hv {
     struct sim_vm *vm;
     struct sim_migration *mig;
     size_t n_mig, cap_mig;
-    double mb_per_s;     /* migration bandwidth */
-    double fail_prob;    /* a migration fails (network, qemu) */
-    int64_t stop_us;     /* off command to power gone */
+    double mb_per_s;  /* migration bandwidth */
+    double fail_prob; /* a migration fails (network, qemu) */
+    int64_t stop_us;  /* off command to power gone */
     int64_t boot_us_min, boot_us_max;
-    double period_s;     /* of the cluster-wide load swing */
+    double period_s; /* of the cluster-wide load swing */
     struct prng rng;
     uint32_t *scratch; /* 2 x n_vms counters for sim_hv_check */
     /* The invariants, counted as they are broken. */
@@ -129,17 +130,16 @@ bool sim_hv_sample(const struct sim_hv *hv, uint32_t host, double t_s, struct hv
  * guards judge (doms: the caller's array of at least n_vms entries). */
 void sim_hv_fresh(const struct sim_hv *hv, uint32_t host, struct hv_fresh *out,
                   struct hv_domain_now *doms);
-/* The domain of VM `name` on host: its index in the world, and whether it
- * is running here and not migrating. */
-bool sim_hv_runs(const struct sim_hv *hv, uint32_t host, const char *name, uint32_t *vm);
 /* Starts a live migration of `name` from src to dst under tag: 0 and its
  * number in *mig, or -1 with err (not here, already migrating, destination
  * down, full or refusing). */
-int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *name,
-                   uint32_t dst, const char *tag, uint32_t *mig, char *err, size_t errlen);
+int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *name, uint32_t dst,
+                   const char *tag, uint32_t *mig, char *err, size_t errlen);
 /* The migrations a host started: the tag's state, once ended. */
 const struct sim_migration *sim_hv_migration(const struct sim_hv *hv, uint32_t mig);
 
+/* libvirtd stops or starts again on host. */
+void sim_hv_libvirtd(struct sim_hv *hv, uint32_t host, bool up);
 /* The agent writes its inbound gate. */
 void sim_hv_set_gate(struct sim_hv *hv, uint32_t host, enum host_gate g);
 /* The off command: the power goes after stop_us; whatever runs or arrives
