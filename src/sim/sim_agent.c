@@ -39,6 +39,7 @@ const char *sim_step_name(enum sim_step_kind k) {
 }
 
 /* ---- the step queue ---- */
+
 static int q_grow(struct sim_host *h) {
     size_t cap = h->q_cap ? 2 * h->q_cap : 16;
     struct sim_step *q = malloc(cap * sizeof *q);
@@ -53,22 +54,24 @@ static int q_grow(struct sim_host *h) {
     return 0;
 }
 
-/* Queues a step at the back, or at the front (the continuation of the step
- * that runs now, before anything else). p is taken. */
-int simh_push(struct sim_host *h, enum sim_step_kind kind, void *p, size_t len, bool front) {
+static int enqueue(struct sim_host *h, const struct sim_step *s, bool front) {
     if (h->q_n == h->q_cap && q_grow(h) != 0) {
-        free(p);
+        free(s->p);
         return -1;
     }
-    struct sim_step s = {.kind = kind, .p = p, .len = len};
     if (front) {
         h->q_head = (h->q_head + h->q_cap - 1) % h->q_cap;
-        h->q[h->q_head] = s;
+        h->q[h->q_head] = *s;
     } else {
-        h->q[(h->q_head + h->q_n) % h->q_cap] = s;
+        h->q[(h->q_head + h->q_n) % h->q_cap] = *s;
     }
     h->q_n++;
     return 0;
+}
+
+int simh_push(struct sim_host *h, enum sim_step_kind kind, void *p, size_t len, bool front) {
+    struct sim_step s = {.kind = kind, .p = p, .len = len};
+    return enqueue(h, &s, front);
 }
 
 static void q_clear(struct sim_host *h) {
@@ -86,7 +89,9 @@ void *simh_copy(const void *p, size_t len) {
 }
 
 /* ---- names and addresses ---- */
+
 void simh_name(uint32_t i, char *out, size_t len) { snprintf(out, len, "n%u", i + 1); }
+
 uint32_t sim_host_index(const struct sim_cluster *c, const char *name) {
     if (name[0] != 'n')
         return UINT32_MAX;
@@ -127,6 +132,7 @@ const Nodectl__HostRecord *simh_cached(struct sim_host *h, const struct gossip_m
 }
 
 static void see_term(struct sim_host *h, uint64_t term) { fence_see(&h->disk.fence, term); }
+
 void simh_flush_gossip(struct sim_cluster *c, struct sim_host *h) {
     struct gossip_msg gm;
     while (gossip_next_msg(h->g, &gm)) {
@@ -151,6 +157,7 @@ void simh_flush_gossip(struct sim_cluster *c, struct sim_host *h) {
 }
 
 /* ---- the election ---- */
+
 void simh_flush_election(struct sim_cluster *c, struct sim_host *h) {
     if (!h->e)
         return;
@@ -181,10 +188,11 @@ void simh_flush_election(struct sim_cluster *c, struct sim_host *h) {
     }
 }
 
-/* The election as one fresh reading shows it. */
+/* The election as one fresh reading shows it; a host that does not vote
+ * knows the highest term gossip told it, and no lease. */
 struct executor_lease simh_lease_now(const struct sim_cluster *c, const struct sim_host *h,
                                      char *leader, size_t len) {
-    struct executor_lease l = {.leader = leader};
+    struct executor_lease l = {.leader = leader, .term = h->disk.fence.highest};
     leader[0] = '\0';
     if (!h->e)
         return l;
@@ -285,37 +293,43 @@ static int64_t next_deadline_ms(const struct sim_host *h) {
     uint64_t g = host_guard_deadline(h->guard);
     if (g < (uint64_t)d)
         d = (int64_t)g;
-    if (h->ex) {
-        uint64_t x = executor_deadline(h->ex);
-        if (x < (uint64_t)d)
-            d = (int64_t)x;
-    }
+    uint64_t x = executor_deadline(h->ex);
+    if (x < (uint64_t)d)
+        d = (int64_t)x;
     if (h->off_pending && h->off_at_ms < d)
         d = h->off_at_ms;
     return d;
 }
 
-/* Queues the timers' work that is due. */
+/* Queues the timers' work that is due; -1 on out of memory. */
 static int due(struct sim_cluster *c, struct sim_host *h) {
     int64_t now = simh_mono(c, h);
-    int rc = 0;
-    if (now >= gossip_next_deadline(h->g) ||
-        (h->e && (now >= election_next_deadline(h->e) ||
-                  (h->seen_lease && now >= election_lease_until(h->e)))) ||
-        (uint64_t)now >= host_guard_deadline(h->guard))
-        rc |= simh_push(h, STEP_TICK, NULL, 0, false);
-    if (now >= h->next_sample_ms)
-        rc |= simh_push(h, STEP_SAMPLE, NULL, 0, false);
-    if (h->plan.busy && c->now_us >= h->plan.done_us)
-        rc |= simh_push(h, STEP_PLAN_DONE, NULL, 0, false);
-    else if (h->ex && (h->lead_due || (uint64_t)now >= executor_deadline(h->ex)))
-        rc |= simh_push(h, STEP_LEAD, NULL, 0, false);
+    if ((now >= gossip_next_deadline(h->g) ||
+         (h->e && (now >= election_next_deadline(h->e) ||
+                   (h->seen_lease && now >= election_lease_until(h->e)))) ||
+         (uint64_t)now >= host_guard_deadline(h->guard)) &&
+        simh_push(h, STEP_TICK, NULL, 0, false) != 0)
+        return -1;
+    if (now >= h->next_sample_ms && simh_push(h, STEP_SAMPLE, NULL, 0, false) != 0)
+        return -1;
+    if (h->plan.busy && c->now_us >= h->plan.done_us) {
+        if (simh_push(h, STEP_PLAN_DONE, NULL, 0, false) != 0)
+            return -1;
+    } else if ((h->lead_due || (uint64_t)now >= executor_deadline(h->ex)) &&
+               simh_push(h, STEP_LEAD, NULL, 0, false) != 0) {
+        return -1;
+    }
     if (h->off_pending && now >= h->off_at_ms) {
         h->off_at_ms = INT64_MAX; /* once */
-        rc |= simh_push(h, STEP_OFF_CHECK, NULL, 0, false);
+        if (simh_push(h, STEP_OFF_CHECK, NULL, 0, false) != 0)
+            return -1;
     }
-    return rc;
+    return 0;
 }
+
+/* Steps one wake-up may run: more means the loop never waits (a bug of the
+ * simulator or of the code it runs). */
+#define STEPS_MAX 100000
 
 int sim_agent_run(struct sim_cluster *c, uint32_t i) {
     struct sim_host *h = c->h[i];
@@ -323,9 +337,18 @@ int sim_agent_run(struct sim_cluster *c, uint32_t i) {
         return 0;
     if (c->now_us < h->frozen_until_us)
         return sim_wake(c, i, h->frozen_until_us);
-    for (int guard = 0; guard < 100000; guard++) {
-        if (!h->q_n && (due(c, h) != 0 || !h->q_n))
-            break;
+    for (int steps = 0;; steps++) {
+        if (!h->q_n) {
+            if (due(c, h) != 0)
+                return -1;
+            if (!h->q_n)
+                break;
+        }
+        if (steps == STEPS_MAX) {
+            c->violations++;
+            sim_violation(c, "%s's loop ran %d steps without waiting", h->name, STEPS_MAX);
+            return -1;
+        }
         struct sim_step *s = &h->q[h->q_head];
         int64_t us;
         if (!s->paused && sim_faults_pause_at(c, i, s->kind, &us)) {
@@ -362,15 +385,8 @@ void sim_agent_deliver(struct sim_cluster *c, struct sim_event *ev) {
     struct sim_step s = {
         .kind = STEP_RECEIVE, .channel = ev->kind, .from = ev->from, .p = ev->data, .len = ev->len};
     ev->data = NULL;
-    if (h->q_n == h->q_cap && q_grow(h) != 0) {
-        free(s.p);
-        c->violations++;
-        return;
-    }
-    h->q[(h->q_head + h->q_n) % h->q_cap] = s;
-    h->q_n++;
-    if (sim_agent_run(c, ev->node) != 0)
-        c->violations++;
+    if (enqueue(h, &s, false) != 0 || sim_agent_run(c, ev->node) != 0)
+        c->violations++; /* out of memory: the run is not trustworthy */
 }
 
 void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n) {
@@ -393,6 +409,7 @@ void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n) {
 }
 
 /* ---- start and stop ---- */
+
 int sim_agent_start(struct sim_cluster *c, uint32_t i) {
     struct sim_host *h = c->h[i];
     int64_t now = simh_mono(c, h);
@@ -420,22 +437,26 @@ int sim_agent_start(struct sim_cluster *c, uint32_t i) {
         for (uint32_t k = 0; k < c->o.candidates; k++)
             ec.voters[k] = (struct election_voter){simh_voter_id(k), k == 0 ? c->o.priority : 0};
         h->e = election_new(&ec, &h->disk.hs, prng_next(&c->rng), now);
-        struct executor_config xc = {.automation = CONFIG_AUTOMATION_AUTO,
-                                     .max_migrations = MAX_MIGRATIONS,
-                                     .migration_timeout_ms = MIGRATION_TIMEOUT_MS,
-                                     .power_on_timeout_ms = POWER_ON_TIMEOUT_MS,
-                                     .plan_interval_ms = PLAN_INTERVAL_MS,
-                                     .wake_cooldown_ms = SIM_WAKE_COOLDOWN_S * 1000,
-                                     .idle_watts = 100,
-                                     .max_watts = 250,
-                                     .seed = prng_next(&c->rng)};
-        snprintf(xc.self, sizeof xc.self, "%s", h->name);
-        snprintf(xc.policy, sizeof xc.policy, "default");
-        h->ex = executor_new(&xc);
-        if (!h->e || !h->ex)
+        if (!h->e)
             return -1;
-        prng_seed(&h->rng, prng_next(&c->rng));
     }
+    /* Every agent has an executor, as every agent answers grant requests
+     * (agent.c): one that does not lead refuses them. */
+    struct executor_config xc = {.automation = CONFIG_AUTOMATION_AUTO,
+                                 .max_migrations = MAX_MIGRATIONS,
+                                 .migration_timeout_ms = MIGRATION_TIMEOUT_MS,
+                                 .power_on_timeout_ms = POWER_ON_TIMEOUT_MS,
+                                 .plan_interval_ms = PLAN_INTERVAL_MS,
+                                 .wake_cooldown_ms = SIM_WAKE_COOLDOWN_S * 1000,
+                                 .idle_watts = 100,
+                                 .max_watts = 250,
+                                 .seed = prng_next(&c->rng)};
+    snprintf(xc.self, sizeof xc.self, "%s", h->name);
+    snprintf(xc.policy, sizeof xc.policy, "default");
+    h->ex = executor_new(&xc);
+    if (!h->ex)
+        return -1;
+    prng_seed(&h->rng, prng_next(&c->rng));
     struct host_guard_config hc = {.rho = RHO};
     snprintf(hc.self, sizeof hc.self, "%s", h->name);
     h->guard = host_guard_new(&hc, prng_next(&c->rng));
@@ -447,7 +468,7 @@ int sim_agent_start(struct sim_cluster *c, uint32_t i) {
     h->seen_term = UINT64_MAX;
     h->seen_lease = false;
     h->next_sample_ms = now;
-    h->lead_due = h->ex != NULL;
+    h->lead_due = true;
     memset(h->actions, 0, sizeof h->actions);
     if (sim_net_release(&c->net, c->now_us, i) != 0)
         return -1;
@@ -463,6 +484,8 @@ void sim_agent_stop(struct sim_cluster *c, uint32_t i) {
     gossip_free(h->g);
     election_free(h->e);
     executor_free(h->ex);
+    free(h->operators);
+    h->operators = NULL;
     host_guard_free(h->guard);
     h->g = NULL;
     h->e = NULL;
@@ -508,6 +531,7 @@ void sim_agent_free(struct sim_cluster *c, uint32_t i) {
 }
 
 /* ---- what the rest of the simulator asks of a host ---- */
+
 int sim_wake(struct sim_cluster *c, uint32_t i, int64_t t_us) {
     struct sim_host *h = c->h[i];
     if (t_us < c->now_us)
@@ -528,6 +552,7 @@ int sim_agent_timer(struct sim_cluster *c, const struct sim_event *ev) {
 }
 
 bool sim_agent_up(const struct sim_cluster *c, uint32_t i) { return c->h[i]->up; }
+
 uint32_t sim_agent_life(const struct sim_cluster *c, uint32_t i) {
     return c->h[i]->disk.incarnation;
 }

@@ -5,6 +5,7 @@
 #define NODECTL_SIM_AGENT_H
 
 #include "command/command.h"
+#include "command/issued.h"
 #include "host/host_gate.h"
 #include "host/host_guard.h"
 #include "leader/executor.h"
@@ -31,6 +32,8 @@
  * each way. The simulated clocks stay within it (sim_faults.c). */
 #define RHO ((double)LEASE_MARGIN_MS / ELECTION_TIMEOUT_MS / 2)
 #define ACTIONS_MAX 32
+/* Room for a grant's trip back, on the issuer's clock (agent_actions.c). */
+#define GRANT_ROOM_MS 20
 
 enum action_kind { ACT_MIGRATION, ACT_POWER_OFF, ACT_WAKE };
 
@@ -107,6 +110,8 @@ struct sim_host {
     struct plan_job plan;
     struct member_cache *cache; /* per host index */
     struct action actions[ACTIONS_MAX];
+    struct issued *operators; /* the operator's commands typed here (agent_actions.c) */
+    uint64_t typed;           /* how many: their ids */
     /* The power-off under way: committed, the off command at off_at_ms. */
     bool off_pending;
     int64_t off_at_ms;

@@ -134,6 +134,9 @@ bool sim_agent_up(const struct sim_cluster *c, uint32_t i);
 /* How many times host i's agent started: a life. */
 uint32_t sim_agent_life(const struct sim_cluster *c, uint32_t i);
 const char *sim_agent_name(const struct sim_cluster *c, uint32_t i);
+/* The operator types `nodectl drain` (or undrain) of host `target` on host
+ * i: a command issued and granted by i's agent, as agent_actions.c does. */
+int sim_agent_operator_drain(struct sim_cluster *c, uint32_t i, uint32_t target, bool drain);
 /* A message arrived (ev->data taken). */
 void sim_agent_deliver(struct sim_cluster *c, struct sim_event *ev);
 /* An EV_WAKE. */
@@ -223,7 +226,8 @@ struct sim_cluster {
     uint32_t n_quiet;
     /* Counters. */
     uint64_t lease_overlaps, stale_effects, stale_target_paused, churn;
-    uint64_t elections, commands_sent, grants, effects, pauses, crashes, partitions;
+    uint64_t elections, commands_sent, grants, effects, operator_effects, pauses, crashes,
+        partitions;
     uint64_t violations;
     char first_violation[256];
     /* The trace ring, and the lines kept around the first violation. */

@@ -205,7 +205,14 @@ static void skew(struct sim_cluster *c) {
 /* Outside nodectl: a VM stopped, or started by hand on host `on`
  * (UINT32_MAX: often an idle host, which the leader may be about to power
  * off). */
-static void operator(struct sim_cluster *c, uint32_t on) {
+static int operator(struct sim_cluster *c, uint32_t on) {
+    if (on == UINT32_MAX && c->o.hosts > c->o.candidates && prng_below(&c->rng, 4) == 0) {
+        /* nodectl drain (or undrain) of a host that may be powered off,
+         * typed on any host. */
+        uint32_t at = random_up(c);
+        uint32_t x = c->o.candidates + (uint32_t)prng_below(&c->rng, c->o.hosts - c->o.candidates);
+        return at == UINT32_MAX ? 0 : sim_agent_operator_drain(c, at, x, prng_below(&c->rng, 3));
+    }
     uint32_t vm = (uint32_t)prng_below(&c->rng, c->hv.n_vms);
     /* A stopped VM to start, if any. */
     for (uint32_t k = 0; k < c->hv.n_vms && !c->hv.vm[vm].stopped; k++)
@@ -215,19 +222,19 @@ static void operator(struct sim_cluster *c, uint32_t on) {
         vm = (uint32_t)prng_below(&c->rng, c->hv.n_vms);
         if (!c->hv.vm[vm].stopped && sim_hv_operator_stop(&c->hv, vm))
             sim_trace(c, "operator: stops %s", c->hv.vm[vm].name);
-        return;
+        return 0;
     }
     uint32_t h = on != UINT32_MAX ? on : prng_below(&c->rng, 2) ? idle(c) : UINT32_MAX;
     if (h == UINT32_MAX)
         h = (uint32_t)prng_below(&c->rng, c->o.hosts);
     if (sim_hv_operator_start(&c->hv, vm, h))
         sim_trace(c, "operator: starts %s on %s", c->hv.vm[vm].name, sim_agent_name(c, h));
+    return 0;
 }
 
 int sim_faults_operator(struct sim_cluster *c, uint32_t host) {
     c->last_fault_us = c->now_us;
-    operator(c, host);
-    return 0;
+    return operator(c, host);
 }
 
 int sim_faults_power_off_sent(struct sim_cluster *c, uint32_t host) {
@@ -313,7 +320,7 @@ int sim_faults_next(struct sim_cluster *c) {
         case SIM_F_CRASH: rc = crash(c); break;
         case SIM_F_PAUSE: rc = pause(c); break;
         case SIM_F_SKEW: skew(c); break;
-        case SIM_F_OPERATOR: operator(c, UINT32_MAX); break;
+        case SIM_F_OPERATOR: rc = operator(c, UINT32_MAX); break;
         case SIM_F_LIBVIRT: rc = libvirtd(c); break;
         default: rc = network(c, f); break;
         }

@@ -212,29 +212,27 @@ int simh_step_send(struct sim_cluster *c, struct sim_host *h, struct sim_step *s
     return 0;
 }
 
-/* A grant request, at the issuer: decided on a fresh reading. */
+/* A grant request, at the issuer (agent_actions.c's grant_request): an
+ * operator's command typed here is granted within its window, no lease
+ * needed; the executor's only under the lease, read fresh. */
 int simh_step_grant(struct sim_cluster *c, struct sim_host *h, struct sim_step *s) {
     struct grant_step *st = s->p;
-    if (!h->ex) {
-        memset(&st->grant, 0, sizeof st->grant);
-        snprintf(st->grant.id, sizeof st->grant.id, "%s", st->req.id);
-        snprintf(st->grant.target, sizeof st->grant.target, "%s", st->req.target);
-        st->grant.term = st->req.term;
-        st->grant.nonce = st->req.nonce;
-        snprintf(st->grant.reason, sizeof st->grant.reason, "%s issues no commands", h->name);
-    } else {
-        char leader[COMMAND_NAME_MAX];
-        struct executor_lease l = simh_lease_now(c, h, leader, sizeof leader);
-        executor_grant(h->ex, &st->req, l.term, l.lease_until, (uint64_t)simh_mono(c, h),
-                       &st->grant);
-        /* Checked again just before it leaves (agent_leader_grant). */
-        l = simh_lease_now(c, h, leader, sizeof leader);
-        if (st->grant.granted && !executor_may_send(l.lease_until, (uint64_t)simh_mono(c, h))) {
-            st->grant.granted = false;
-            st->grant.valid_ms = 0;
-            snprintf(st->grant.reason, sizeof st->grant.reason,
-                     "the lease ended before the grant left");
-        }
+    if (h->operators && issued_find(h->operators, st->req.id)) {
+        issued_grant_operator(h->operators, &st->req, (uint64_t)simh_mono(c, h), OPERATOR_VALID_MS,
+                              GRANT_ROOM_MS, &st->grant);
+        s->p = NULL;
+        return simh_push(h, STEP_GRANT_SEND, st, sizeof *st, true);
+    }
+    char leader[COMMAND_NAME_MAX];
+    struct executor_lease l = simh_lease_now(c, h, leader, sizeof leader);
+    executor_grant(h->ex, &st->req, l.term, l.lease_until, (uint64_t)simh_mono(c, h), &st->grant);
+    /* Checked again just before it leaves (agent_leader_grant). */
+    l = simh_lease_now(c, h, leader, sizeof leader);
+    if (st->grant.granted && !executor_may_send(l.lease_until, (uint64_t)simh_mono(c, h))) {
+        st->grant.granted = false;
+        st->grant.valid_ms = 0;
+        snprintf(st->grant.reason, sizeof st->grant.reason,
+                 "the lease ended before the grant left");
     }
     s->p = NULL;
     return simh_push(h, STEP_GRANT_SEND, st, sizeof *st, true);
@@ -242,7 +240,8 @@ int simh_step_grant(struct sim_cluster *c, struct sim_host *h, struct sim_step *
 
 int simh_step_grant_send(struct sim_cluster *c, struct sim_host *h, struct sim_step *s) {
     struct grant_step *st = s->p;
-    if (st->grant.granted) {
+    bool leader = !(h->operators && issued_find(h->operators, st->grant.id));
+    if (st->grant.granted && leader) {
         c->grants++;
         uint32_t a = sim_host_index(c, st->grant.target);
         sim_check_acted(c, st->grant.term, a, UINT32_MAX, UINT32_MAX);

@@ -89,6 +89,7 @@ void simh_refused(struct sim_cluster *c, struct sim_host *h, const struct comman
 }
 
 static char *dup_str(const char *s) { return strdup(s ? s : ""); }
+
 static int actions_to_record(const struct sim_host *h, Nodectl__HostRecord *rec) {
     size_t n = 0;
     for (size_t k = 0; k < ACTIONS_MAX; k++)

@@ -180,8 +180,14 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
     command_describe(cmd, what, sizeof what);
     char where[COMMAND_NAME_MAX + 170];
     snprintf(where, sizeof where, "%s: %s", h->name, what);
-    sim_check_effect(c, where, cmd->term, a, b, v, s->paused);
-    c->effects++;
+    if (cmd->by_operator) {
+        /* Not a leader's: bounded by its issuer's window, not by a lease. */
+        c->operator_effects++;
+        sim_trace(c, "effect: %s (the operator's, from %s)", where, cmd->issuer);
+    } else {
+        sim_check_effect(c, where, cmd->term, a, b, v, s->paused);
+        c->effects++;
+    }
     switch (cmd->kind) {
     case COMMAND_MIGRATE: {
         struct action *x = simh_action_new(c, h, cmd, ACT_MIGRATION);
@@ -261,4 +267,28 @@ void simh_migration_ended(struct sim_cluster *c, struct sim_host *h, uint32_t mi
             simh_action_end(c, h, x, m->fail ? REPORT_FAILED : REPORT_SUCCEEDED,
                             m->fail ? "migration failed" : NULL);
     }
+}
+
+int sim_agent_operator_drain(struct sim_cluster *c, uint32_t i, uint32_t target, bool drain) {
+    struct sim_host *h = c->h[i];
+    if (!h->up)
+        return 0;
+    if (!h->operators && !(h->operators = calloc(1, sizeof *h->operators)))
+        return -1;
+    /* agent_operator_command: a fresh id, this host's highest known term,
+     * this host as issuer, remembered for its grant. */
+    struct command cmd = {
+        .term = h->disk.fence.highest, .by_operator = true, .kind = COMMAND_DRAIN, .drain = drain};
+    snprintf(cmd.id, sizeof cmd.id, "operator-%u-%" PRIu64, h->i + 1, ++h->typed);
+    snprintf(cmd.issuer, sizeof cmd.issuer, "%s", h->name);
+    simh_name(target, cmd.target, sizeof cmd.target);
+    issued_add(h->operators, &cmd, (uint64_t)simh_mono(c, h), 0);
+    sim_trace(c, "operator: %s %s on %s (%s)", drain ? "drain" : "undrain", cmd.target, h->name,
+              cmd.id);
+    struct command_msg m = {.kind = COMMAND_MSG_COMMAND, .command = cmd};
+    if (target == i)
+        simh_deliver_local(c, h, &m);
+    else
+        simh_send_command(c, i, target, &m);
+    return sim_agent_run(c, i);
 }
