@@ -42,11 +42,12 @@ static void on_command(struct sim_cluster *c, struct sim_host *h, const struct c
     simh_guard_flush(c, h);
 }
 
-static void on_grant(struct sim_cluster *c, struct sim_host *h, const struct grant *g) {
+static void on_grant(struct sim_cluster *c, struct sim_host *h, const struct grant *g,
+                     const char *sender) {
     struct act_step st;
     char why[COMMAND_REASON_MAX];
     enum host_guard_answer a =
-        host_guard_on_grant(h->guard, &h->disk.fence, g, (uint64_t)simh_mono(c, h), &st.cmd,
+        host_guard_on_grant(h->guard, &h->disk.fence, g, sender, (uint64_t)simh_mono(c, h), &st.cmd,
                             &st.deadline, why, sizeof why);
     if (a == HOST_GUARD_REFUSED)
         simh_refused(c, h, &st.cmd, why);
@@ -55,21 +56,30 @@ static void on_grant(struct sim_cluster *c, struct sim_host *h, const struct gra
         c->violations++;
 }
 
-/* A command channel message taken on host h from host `from`. */
+/* A command channel message taken on host h from host `from`, the frame's
+ * certified sender (the network never forges one; replayed and misdelivered
+ * frames keep theirs). As agent_command_frame: a command must name its
+ * sender as issuer and a grant request as target; a grant is the guard's to
+ * match with its issuer. */
 void simh_command_msg(struct sim_cluster *c, struct sim_host *h, uint32_t from,
                       const struct command_msg *m) {
-    char reply_to[COMMAND_NAME_MAX] = "";
+    char sender[COMMAND_NAME_MAX], reply_to[COMMAND_NAME_MAX] = "";
+    simh_name(from, sender, sizeof sender);
     if (from != h->i)
-        simh_name(from, reply_to, sizeof reply_to);
+        snprintf(reply_to, sizeof reply_to, "%s", sender);
     switch (m->kind) {
-    case COMMAND_MSG_COMMAND: on_command(c, h, &m->command, reply_to); break;
-    case COMMAND_MSG_ASK: {
-        struct grant_step st = {.req = m->ask, .to = from};
-        if (simh_push(h, STEP_GRANT, simh_copy(&st, sizeof st), sizeof st, true) != 0)
-            c->violations++;
+    case COMMAND_MSG_COMMAND:
+        if (strcmp(m->command.issuer, sender) == 0)
+            on_command(c, h, &m->command, reply_to);
         break;
-    }
-    case COMMAND_MSG_GRANT: on_grant(c, h, &m->grant); break;
+    case COMMAND_MSG_ASK:
+        if (strcmp(m->ask.target, sender) == 0) {
+            struct grant_step st = {.req = m->ask, .to = from};
+            if (simh_push(h, STEP_GRANT, simh_copy(&st, sizeof st), sizeof st, true) != 0)
+                c->violations++;
+        }
+        break;
+    case COMMAND_MSG_GRANT: on_grant(c, h, &m->grant, sender); break;
     }
 }
 
