@@ -2,6 +2,7 @@
  * this host carried out or refused (migrations, its power-off, wakes), and
  * the host record gossip carries, built by the agent's own host_record_build
  * from the simulated hypervisor's sample. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ void simh_action_end(struct sim_cluster *c, struct sim_host *h, struct action *x
 /* A command refused before it ran: reported, so its issuer stops waiting. */
 void simh_refused(struct sim_cluster *c, struct sim_host *h, const struct command *cmd,
                   const char *why) {
+    sim_trace(c, "%s: refuses %s (term %" PRIu64 "): %s", h->name, cmd->id, cmd->term, why);
     if (cmd->kind != COMMAND_MIGRATE && cmd->kind != COMMAND_POWER_OFF && cmd->kind != COMMAND_WAKE)
         return;
     struct action *x = simh_action_find(h, cmd->id);
