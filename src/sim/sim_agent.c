@@ -210,7 +210,7 @@ static int step_receive(struct sim_cluster *c, struct sim_host *h, struct sim_st
     switch (s->channel) {
     case EV_GOSSIP: {
         struct gossip_addr from = sim_addr(s->from);
-        gossip_receive(h->g, now, &from, s->p, s->len);
+        gossip_receive(h->g, now, s->from + 1U, &from, s->p, s->len);
         simh_flush_gossip(c, h);
         break;
     }
@@ -469,6 +469,7 @@ int sim_agent_start(struct sim_cluster *c, uint32_t i) {
     h->seen_lease = false;
     h->next_sample_ms = now;
     h->lead_due = true;
+    h->capacity = (struct host_capacity){0, 0, 0};
     memset(h->actions, 0, sizeof h->actions);
     if (sim_net_release(&c->net, c->now_us, i) != 0)
         return -1;

@@ -4,6 +4,7 @@
 #ifndef NODECTL_SIM_AGENT_H
 #define NODECTL_SIM_AGENT_H
 
+#include "agent/host_record.h"
 #include "command/command.h"
 #include "command/issued.h"
 #include "host/host_gate.h"
@@ -117,6 +118,7 @@ struct sim_host {
     int64_t off_at_ms;
     char off_id[COMMAND_ID_MAX];
     uint64_t off_term;
+    struct host_capacity capacity; /* the last the hypervisor said (agent_record.c) */
 };
 
 static inline uint64_t simh_voter_id(uint32_t i) { return 0x100 + i; }

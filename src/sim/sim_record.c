@@ -142,8 +142,10 @@ Nodectl__HostRecord *simh_self_record(struct sim_cluster *c, struct sim_host *h)
     id[0] = (unsigned char)h->i;
     id[1] = (unsigned char)(h->i >> 8);
     double load[3] = {0, 0, 0};
-    Nodectl__HostRecord *rec =
-        host_record_build(&cfg, id, "qemu:///system", &s, load, simh_wall(c, h));
+    if (s.available && s.cpus)
+        h->capacity = (struct host_capacity){s.cpus, s.cpu_mhz, s.memory_kib};
+    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "qemu:///system", &s, &h->capacity,
+                                                 load, simh_wall(c, h));
     if (!rec)
         return NULL;
     char uri[COMMAND_URI_MAX], mac[COMMAND_MAC_MAX];
