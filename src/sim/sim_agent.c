@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/message_check.h"
 #include "sim_agent.h"
 
 const char *sim_step_name(enum sim_step_kind k) {
@@ -126,7 +127,8 @@ const Nodectl__HostRecord *simh_cached(struct sim_host *h, const struct gossip_m
         return mc->rec;
     if (mc->rec)
         nodectl__host_record__free_unpacked(mc->rec, NULL);
-    mc->rec = m->record_len ? nodectl__host_record__unpack(NULL, m->record_len, m->record) : NULL;
+    const char *field;
+    mc->rec = m->record_len ? message_record_decode(m->record, m->record_len, NULL, &field) : NULL;
     mc->version = m->record_version;
     return mc->rec;
 }
@@ -223,7 +225,9 @@ static int step_receive(struct sim_cluster *c, struct sim_host *h, struct sim_st
     case EV_COMMAND: {
         struct command_msg m;
         char why[COMMAND_REASON_MAX];
-        if (command_msg_decode(s->p, s->len, &m, why, sizeof why) == 0)
+        enum message_reject reason;
+        if (command_msg_decode(s->p, s->len, &m, why, sizeof why) == 0 &&
+            (m.kind != COMMAND_MSG_COMMAND || !message_check_command(&m.command, &reason)))
             simh_command_msg(c, h, s->from, &m);
         break;
     }
