@@ -89,7 +89,7 @@ struct totals {
     uint64_t runs, vm_lost, vm_duplicated, host_off_with_vm, stale_effects, stale_target_paused,
         lease_overlaps, churn, migrations, migrations_failed, power_offs, wakes, power_ons,
         elections, commands, grants, effects, operator_effects, pauses, crashes, partitions,
-        violated_runs;
+        faults, violated_runs;
     uint64_t first_violation_seed;
     bool violated;
     double sim_seconds, wall_seconds, cpu_seconds;
@@ -252,6 +252,7 @@ static void add(struct totals *t, const struct sim_cluster *c) {
     t->pauses += c->pauses;
     t->crashes += c->crashes;
     t->partitions += c->partitions;
+    t->faults += c->faults;
     t->sim_seconds += c->o.duration_s;
     if (sim_violations(c) || c->violations) {
         t->violated_runs++;
@@ -358,6 +359,7 @@ static void report(const struct sim_opts *o, const struct totals *t) {
             {"pauses", t->pauses},
             {"crashes", t->crashes},
             {"partitions", t->partitions},
+            {"faults", t->faults},
         };
         for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
             json_object_set_new(j, counts[k].k, json_integer((json_int_t)counts[k].v));
@@ -386,12 +388,14 @@ static void report(const struct sim_opts *o, const struct totals *t) {
            "harmless)\n"
            "work: %" PRIu64 " elections, %" PRIu64 " commands, %" PRIu64 " grants, %" PRIu64
            " migrations (%" PRIu64 " failed), %" PRIu64 " power-offs, %" PRIu64 " power-ons\n"
-           "faults: %" PRIu64 " pauses, %" PRIu64 " crashes, %" PRIu64 " partitions\n"
+           "faults: %" PRIu64 " in all: %" PRIu64 " pauses, %" PRIu64 " crashes, %" PRIu64
+           " partitions\n"
            "%.0f s simulated in %.2f s (%.3f CPU s per run)\n",
            t->runs, o->hosts, o->candidates, o->vms, o->duration_s, o->seed, t->vm_lost,
            t->vm_duplicated, t->host_off_with_vm, t->stale_effects, t->lease_overlaps, t->churn,
            t->stale_target_paused, t->elections, t->commands, t->grants, t->migrations,
-           t->migrations_failed, t->power_offs, t->power_ons, t->pauses, t->crashes, t->partitions,
+           t->migrations_failed, t->power_offs, t->power_ons, t->faults, t->pauses, t->crashes,
+           t->partitions,
            t->sim_seconds, t->wall_seconds, t->runs ? t->cpu_seconds / (double)t->runs : 0);
     if (t->violated)
         printf("first violation: seed %" PRIu64 ": %s\n", t->first_violation_seed,

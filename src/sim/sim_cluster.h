@@ -227,7 +227,7 @@ struct sim_cluster {
     /* Counters. */
     uint64_t lease_overlaps, stale_effects, stale_target_paused, churn;
     uint64_t elections, commands_sent, grants, effects, operator_effects, pauses, crashes,
-        partitions;
+        partitions, faults;
     uint64_t violations;
     char first_violation[256];
     /* The trace ring, and the lines kept around the first violation. */

@@ -315,6 +315,7 @@ int sim_faults_next(struct sim_cluster *c) {
                 kinds[n++] = f;
         unsigned f = kinds[prng_below(&c->rng, n)];
         c->last_fault_us = c->now_us;
+        c->faults++;
         int rc = 0;
         switch (f) {
         case SIM_F_CRASH: rc = crash(c); break;
