@@ -90,42 +90,27 @@ void simh_refused(struct sim_cluster *c, struct sim_host *h, const struct comman
         simh_action_end(c, h, x, REPORT_REFUSED, why);
 }
 
-static char *dup_str(const char *s) { return strdup(s ? s : ""); }
-
 static int actions_to_record(const struct sim_host *h, Nodectl__HostRecord *rec) {
+    struct host_record_action r[ACTIONS_MAX];
     size_t n = 0;
-    for (size_t k = 0; k < ACTIONS_MAX; k++)
-        n += h->actions[k].used;
-    if (!n)
-        return 0;
-    rec->migrations = calloc(n, sizeof *rec->migrations);
-    if (!rec->migrations)
-        return -1;
     for (size_t k = 0; k < ACTIONS_MAX; k++) {
         const struct action *x = &h->actions[k];
-        if (!x->used)
-            continue;
-        Nodectl__Migration *m = malloc(sizeof *m);
-        if (!m)
-            return -1;
-        nodectl__migration__init(m);
-        rec->migrations[rec->n_migrations++] = m;
-        m->id = dup_str(x->id);
-        m->vm = dup_str(x->vm);
-        m->destination = dup_str(x->destination);
-        m->state = dup_str(report_state_name(x->state));
-        m->error = dup_str(x->error);
-        m->kind = dup_str(x->kind == ACT_MIGRATION   ? ""
-                          : x->kind == ACT_POWER_OFF ? "power-off"
-                                                     : "wake");
-        if (!m->id || !m->vm || !m->destination || !m->state || !m->error || !m->kind)
-            return -1;
-        m->progress = x->state == REPORT_SUCCEEDED;
-        m->started_at_ms = x->started_ms;
-        m->ended_at_ms = x->ended_ms;
-        m->term = x->term;
+        if (x->used)
+            r[n++] = (struct host_record_action){
+                .id = x->id,
+                .vm = x->vm,
+                .destination = x->destination,
+                .state = report_state_name(x->state),
+                .error = x->error,
+                .kind = x->kind == ACT_MIGRATION   ? ""
+                        : x->kind == ACT_POWER_OFF ? "power-off"
+                                                   : "wake",
+                .progress = x->state == REPORT_SUCCEEDED,
+                .started_ms = x->started_ms,
+                .ended_ms = x->ended_ms,
+                .term = x->term};
     }
-    return 0;
+    return host_record_actions(rec, r, n);
 }
 
 /* This host's record now, as agent_self_record builds it. */
