@@ -230,6 +230,10 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
         if (h->e && election_transfer(h->e, simh_mono(c, h), 0) == 0)
             simh_flush_election(c, h);
         break;
+    case COMMAND_VM_RULES:
+        /* An operator's `nodectl vm set`: the simulated domains carry no
+         * rules, and no simulated operator types it. */
+        break;
     }
     simh_publish(c, h);
     return 0;
