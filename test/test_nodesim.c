@@ -11,51 +11,28 @@
 #include <string.h>
 #include <cmocka.h>
 
-static json_t *nodesim(const char *args) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s gossip --json %s", NODESIM_BIN, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    json_error_t err;
-    json_t *o = json_loadf(p, 0, &err);
-    assert_int_equal(pclose(p), 0);
-    if (!o)
-        fail_msg("nodesim output is not JSON: %s", err.text);
-    return o;
-}
+#include "nodesim_run.h"
 
-static long long num(const json_t *o, const char *key) {
-    const json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v))
-        fail_msg("%s missing or not an integer", key);
-    return json_integer_value(v);
-}
-
-static double real(const json_t *o, const char *key) {
-    const json_t *v = json_object_get(o, key);
-    if (!json_is_number(v))
-        fail_msg("%s missing or not a number", key);
-    return json_number_value(v);
-}
+static json_t *nodesim(const char *args) { return nodesim_json(NODESIM_BIN, "gossip", args); }
 
 static void crashes_are_detected_by_all_and_restarts_rejoin(void **state) {
     json_t *o = nodesim("--nodes 40 --duration 80 --crash-every 3 --down-for 20 --seed 3");
-    assert_true(num(o, "crashes") >= 10);
-    assert_true(num(o, "detections") >= 10);
-    assert_int_equal(num(o, "detections_unfinished"), 0);
-    assert_true(real(o, "detect_all_max_s") < 20.0);
-    assert_int_equal(num(o, "false_positives"), 0);
-    assert_int_equal(num(o, "final_live_not_alive"), 0);
-    assert_int_equal(num(o, "final_down_not_dead"), 0);
-    assert_true(num(o, "updates") > 50);
+    assert_true(nodesim_num(o, "crashes") >= 10);
+    assert_true(nodesim_num(o, "detections") >= 10);
+    assert_int_equal(nodesim_num(o, "detections_unfinished"), 0);
+    assert_true(nodesim_real(o, "detect_all_max_s") < 20.0);
+    assert_int_equal(nodesim_num(o, "false_positives"), 0);
+    assert_int_equal(nodesim_num(o, "final_live_not_alive"), 0);
+    assert_int_equal(nodesim_num(o, "final_down_not_dead"), 0);
+    assert_true(nodesim_num(o, "updates") > 50);
     json_decref(o);
 }
 
 static void false_suspicions_are_refuted(void **state) {
     json_t *o = nodesim("--nodes 30 --duration 60 --loss 0.3 --crash-every 0 --seed 5");
-    assert_true(num(o, "false_suspicions") > 0);
-    assert_true(num(o, "refutations") > 0);
-    assert_int_equal(num(o, "final_live_not_alive"), 0);
+    assert_true(nodesim_num(o, "false_suspicions") > 0);
+    assert_true(nodesim_num(o, "refutations") > 0);
+    assert_int_equal(nodesim_num(o, "final_live_not_alive"), 0);
     json_decref(o);
 }
 
@@ -63,9 +40,9 @@ static void partition_heals(void **state) {
     json_t *o = nodesim("--nodes 30 --duration 120 --crash-every 0 --update-every 0 "
                         "--partition-at 10 --partition-for 30 --seed 7");
     /* Each side declared the other dead... */
-    assert_true(num(o, "false_positives") >= 15);
+    assert_true(nodesim_num(o, "false_positives") >= 15);
     /* ...and the cluster is whole again. */
-    assert_int_equal(num(o, "final_live_not_alive"), 0);
+    assert_int_equal(nodesim_num(o, "final_live_not_alive"), 0);
     json_decref(o);
 }
 
@@ -75,27 +52,12 @@ static void same_seed_same_run(void **state) {
     json_t *c = nodesim("--nodes 25 --duration 40 --loss 0.1 --seed 12");
     const char *wall[] = {"wall_seconds", "setup_wall_seconds", "run_wall_seconds",
                           "run_cpu_seconds"};
-    for (size_t k = 0; k < 4; k++) {
-        json_object_del(a, wall[k]);
-        json_object_del(b, wall[k]);
-        json_object_del(c, wall[k]);
-    }
-    assert_true(json_equal(a, b));
-    assert_false(json_equal(a, c));
-    json_decref(a);
-    json_decref(b);
-    json_decref(c);
+    nodesim_assert_seeded(a, b, c, wall, 4);
 }
 
 static void bad_arguments_are_refused_with_a_reason(void **state) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s gossip --loss 2 2>&1", NODESIM_BIN);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char line[256] = "";
-    assert_non_null(fgets(line, sizeof line, p));
-    assert_int_equal(WEXITSTATUS(pclose(p)), 2);
-    assert_non_null(strstr(line, "--loss"));
+    const char *words[] = {"--loss"};
+    nodesim_assert_refused(NODESIM_BIN, "gossip --loss 2", words, 1);
 }
 
 int main(void) {

@@ -1,5 +1,6 @@
 /* Protobuf round trips of the wire schema: the host record the agent builds
- * from a hypervisor sample, and the control socket's request and response. */
+ * from a hypervisor sample and its actions, and the control socket's request
+ * and response. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,6 +102,45 @@ static void unavailable_hypervisor_record_carries_the_reason(void **state) {
     protobuf_c_message_free_unpacked(&rec->base, NULL);
 }
 
+static void actions_in_the_record_round_trip(void **state) {
+    struct config cfg;
+    config_defaults(&cfg);
+    struct hv_sample s = {.available = true, .cpus = 4};
+    uuid_t id = {0};
+    static const double load[3] = {0, 0, 0};
+    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "qemu:///system", &s, NULL, load, 1);
+    assert_non_null(rec);
+    assert_int_equal(host_record_actions(rec, NULL, 0), 0);
+    assert_int_equal(rec->n_migrations, 0);
+    const struct host_record_action x[2] = {
+        {.id = "a1", .vm = "web", .destination = "h2", .state = "running", .error = "",
+         .kind = "", .progress = 0.5, .started_ms = 10, .term = 7},
+        {.id = "a2", .vm = "", .destination = "h1", .state = "failed", .error = "no empty host",
+         .kind = "power-off", .started_ms = 20, .ended_ms = 30, .term = 8},
+    };
+    assert_int_equal(host_record_actions(rec, x, 2), 0);
+    size_t len = nodectl__host_record__get_packed_size(rec);
+    uint8_t *buf = malloc(len);
+    assert_int_equal(nodectl__host_record__pack(rec, buf), len);
+    Nodectl__HostRecord *back = nodectl__host_record__unpack(NULL, len, buf);
+    assert_non_null(back);
+    assert_int_equal(back->n_migrations, 2);
+    assert_string_equal(back->migrations[0]->id, "a1");
+    assert_string_equal(back->migrations[0]->vm, "web");
+    assert_string_equal(back->migrations[0]->destination, "h2");
+    assert_string_equal(back->migrations[0]->state, "running");
+    assert_true(back->migrations[0]->progress == 0.5);
+    assert_int_equal(back->migrations[0]->started_at_ms, 10);
+    assert_int_equal(back->migrations[0]->term, 7);
+    assert_string_equal(back->migrations[1]->kind, "power-off");
+    assert_string_equal(back->migrations[1]->error, "no empty host");
+    assert_int_equal(back->migrations[1]->ended_at_ms, 30);
+    assert_int_equal(back->migrations[1]->term, 8);
+    nodectl__host_record__free_unpacked(back, NULL);
+    free(buf);
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+}
+
 static void control_messages_round_trip(void **state) {
     Nodectl__Request req = NODECTL__REQUEST__INIT;
     Nodectl__VmsRequest vms = NODECTL__VMS_REQUEST__INIT;
@@ -131,6 +171,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(host_record_round_trip),
         cmocka_unit_test(unavailable_hypervisor_record_carries_the_reason),
+        cmocka_unit_test(actions_in_the_record_round_trip),
         cmocka_unit_test(control_messages_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

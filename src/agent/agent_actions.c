@@ -378,35 +378,21 @@ void agent_actions_refresh(struct agent *a) {
 }
 
 int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
+    struct host_record_action r[ACTIONS_MAX];
     size_t n = 0;
-    for (size_t i = 0; i < ACTIONS_MAX; i++)
-        n += a->actions[i].used;
-    if (!n)
-        return 0;
-    rec->migrations = calloc(n, sizeof *rec->migrations);
-    if (!rec->migrations)
-        return -1;
     for (size_t i = 0; i < ACTIONS_MAX; i++) {
         const struct action *x = &a->actions[i];
-        if (!x->used)
-            continue;
-        Nodectl__Migration *m = malloc(sizeof *m);
-        if (!m)
-            return -1;
-        nodectl__migration__init(m);
-        rec->migrations[rec->n_migrations++] = m;
-        m->id = strdup(x->id);
-        m->vm = strdup(x->vm);
-        m->destination = strdup(x->destination);
-        m->state = strdup(state_name(x->state));
-        m->error = strdup(x->error);
-        m->kind = strdup(kind_word(x->kind));
-        if (!m->id || !m->vm || !m->destination || !m->state || !m->error || !m->kind)
-            return -1;
-        m->progress = x->progress;
-        m->started_at_ms = x->started_ms;
-        m->ended_at_ms = x->ended_ms;
-        m->term = x->term;
+        if (x->used)
+            r[n++] = (struct host_record_action){.id = x->id,
+                                                 .vm = x->vm,
+                                                 .destination = x->destination,
+                                                 .state = state_name(x->state),
+                                                 .error = x->error,
+                                                 .kind = kind_word(x->kind),
+                                                 .progress = x->progress,
+                                                 .started_ms = x->started_ms,
+                                                 .ended_ms = x->ended_ms,
+                                                 .term = x->term};
     }
-    return 0;
+    return host_record_actions(rec, r, n);
 }

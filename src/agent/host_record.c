@@ -119,3 +119,28 @@ Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id
     }
     return rec;
 }
+
+int host_record_actions(Nodectl__HostRecord *rec, const struct host_record_action *x, size_t n) {
+    if (!n)
+        return 0;
+    rec->migrations = calloc(n, sizeof *rec->migrations);
+    if (!rec->migrations)
+        return -1;
+    for (size_t k = 0; k < n; k++) {
+        Nodectl__Migration *m = malloc(sizeof *m);
+        if (!m)
+            return -1;
+        nodectl__migration__init(m);
+        rec->migrations[rec->n_migrations++] = m;
+        if (set_string(&m->id, x[k].id) != 0 || set_string(&m->vm, x[k].vm) != 0 ||
+            set_string(&m->destination, x[k].destination) != 0 ||
+            set_string(&m->state, x[k].state) != 0 || set_string(&m->error, x[k].error) != 0 ||
+            set_string(&m->kind, x[k].kind) != 0)
+            return -1;
+        m->progress = x[k].progress;
+        m->started_at_ms = x[k].started_ms;
+        m->ended_at_ms = x[k].ended_ms;
+        m->term = x[k].term;
+    }
+    return 0;
+}

@@ -25,4 +25,18 @@ Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id
                                        const struct host_capacity *last,
                                        const double loadavg[3], uint64_t wall_ms);
 
+/* An action this host runs or ran, as its record reports it. */
+struct host_record_action {
+    const char *id, *vm, *destination;
+    const char *state; /* report_state_name */
+    const char *error;
+    const char *kind; /* "" (a migration), "power-off", "wake"... */
+    double progress;
+    uint64_t started_ms, ended_ms; /* wall clock */
+    uint64_t term;
+};
+/* rec->migrations from the n actions (none when n is 0); -1 when out of
+ * memory, what was added then freed with rec. */
+int host_record_actions(Nodectl__HostRecord *rec, const struct host_record_action *x, size_t n);
+
 #endif

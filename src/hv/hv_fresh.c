@@ -97,10 +97,3 @@ void hv_fresh_query(struct hv *hv, struct hv_fresh *out) {
     }
     out->answered_ms = hv_clock_ms();
 }
-
-const struct hv_domain_now *hv_fresh_find(const struct hv_fresh *f, const char *name) {
-    for (size_t i = 0; i < f->n; i++)
-        if (strcmp(f->doms[i].name, name) == 0)
-            return &f->doms[i];
-    return NULL;
-}

@@ -1,6 +1,16 @@
-/* Names of hv.h's states, for messages. No libvirt here: the pure modules
- * that judge a fresh view (src/host) link this alone. */
+/* Names of hv.h's states, for messages, and the lookup in a fresh view. No
+ * libvirt here: the pure modules that judge a fresh view (src/host) and
+ * nodesim, which makes its own views, link this alone. */
+#include <string.h>
+
 #include "hv.h"
+
+const struct hv_domain_now *hv_fresh_find(const struct hv_fresh *f, const char *name) {
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->doms[i].name, name) == 0)
+            return &f->doms[i];
+    return NULL;
+}
 
 const char *hv_vm_state_name(enum hv_vm_state s) {
     static const char *names[] = {"unknown", "running",  "blocked", "paused",

@@ -13,6 +13,7 @@ static const struct {
     {"gossip", nodesim_gossip, "SWIM/Lifeguard membership on a simulated network"},
     {"election", nodesim_election, "leader election with gossip, under faults"},
     {"replay", nodesim_replay, "a day of PlanetLab traces through the planner (CloudSim model)"},
+    {"cluster", nodesim_cluster, "the agent's code on simulated hosts, hypervisors and faults"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,189 @@
+/* The agent's shell, its record (agent_record.c, agent_actions.c): what
+ * this host carried out or refused (migrations, its power-off, wakes), and
+ * the host record gossip carries, built by the agent's own host_record_build
+ * from the simulated hypervisor's sample. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/host_record.h"
+#include "sim_agent.h"
+
+/* Host i's Wake-on-LAN MAC, and back: a simulated magic packet finds its
+ * host by it. */
+static void wake_mac(uint32_t i, char *out, size_t len) {
+    snprintf(out, len, "52:54:00:00:%02x:%02x", (i >> 8) & 0xff, i & 0xff);
+}
+
+uint32_t simh_host_of_mac(const struct sim_cluster *c, const char *mac) {
+    unsigned a, b;
+    if (sscanf(mac, "52:54:00:00:%2x:%2x", &a, &b) != 2 || (a << 8 | b) >= c->o.hosts)
+        return UINT32_MAX;
+    return a << 8 | b;
+}
+
+struct action *simh_action_find(struct sim_host *h, const char *id) {
+    for (size_t k = 0; k < ACTIONS_MAX; k++)
+        if (h->actions[k].used && strcmp(h->actions[k].id, id) == 0)
+            return &h->actions[k];
+    return NULL;
+}
+
+/* A free slot, else the one that ended longest ago; NULL if all run. */
+static struct action *action_slot(struct sim_host *h) {
+    struct action *best = NULL;
+    for (size_t k = 0; k < ACTIONS_MAX; k++) {
+        struct action *x = &h->actions[k];
+        if (!x->used)
+            return x;
+        if (x->state != REPORT_RUNNING && (!best || x->ended_ms < best->ended_ms))
+            best = x;
+    }
+    return best;
+}
+
+struct action *simh_action_new(struct sim_cluster *c, struct sim_host *h, const struct command *cmd,
+                               enum action_kind kind) {
+    struct action *x = action_slot(h);
+    if (!x)
+        return NULL;
+    memset(x, 0, sizeof *x);
+    x->used = true;
+    snprintf(x->id, sizeof x->id, "%s", cmd->id);
+    x->kind = kind;
+    x->term = cmd->term;
+    x->state = REPORT_RUNNING;
+    x->started_ms = simh_wall(c, h);
+    if (kind == ACT_MIGRATION) {
+        snprintf(x->vm, sizeof x->vm, "%s", cmd->migrate.vm);
+        snprintf(x->destination, sizeof x->destination, "%s", cmd->migrate.destination);
+    } else if (kind == ACT_WAKE) {
+        snprintf(x->vm, sizeof x->vm, "%s", cmd->wake.host);
+        snprintf(x->destination, sizeof x->destination, "%s", cmd->wake.host);
+    } else {
+        snprintf(x->destination, sizeof x->destination, "%s", h->name);
+    }
+    return x;
+}
+
+void simh_action_end(struct sim_cluster *c, struct sim_host *h, struct action *x,
+                     enum report_state st, const char *why) {
+    x->state = st;
+    x->ended_ms = simh_wall(c, h);
+    snprintf(x->error, sizeof x->error, "%s", why ? why : "");
+}
+
+/* A command refused before it ran: reported, so its issuer stops waiting. */
+void simh_refused(struct sim_cluster *c, struct sim_host *h, const struct command *cmd,
+                  const char *why) {
+    sim_trace(c, "%s: refuses %s (term %" PRIu64 "): %s", h->name, cmd->id, cmd->term, why);
+    if (cmd->kind != COMMAND_MIGRATE && cmd->kind != COMMAND_POWER_OFF && cmd->kind != COMMAND_WAKE)
+        return;
+    struct action *x = simh_action_find(h, cmd->id);
+    if (!x)
+        x = simh_action_new(c, h, cmd,
+                            cmd->kind == COMMAND_MIGRATE     ? ACT_MIGRATION
+                            : cmd->kind == COMMAND_POWER_OFF ? ACT_POWER_OFF
+                                                             : ACT_WAKE);
+    if (x)
+        simh_action_end(c, h, x, REPORT_REFUSED, why);
+}
+
+static int actions_to_record(const struct sim_host *h, Nodectl__HostRecord *rec) {
+    struct host_record_action r[ACTIONS_MAX];
+    size_t n = 0;
+    for (size_t k = 0; k < ACTIONS_MAX; k++) {
+        const struct action *x = &h->actions[k];
+        if (x->used)
+            r[n++] = (struct host_record_action){
+                .id = x->id,
+                .vm = x->vm,
+                .destination = x->destination,
+                .state = report_state_name(x->state),
+                .error = x->error,
+                .kind = x->kind == ACT_MIGRATION   ? ""
+                        : x->kind == ACT_POWER_OFF ? "power-off"
+                                                   : "wake",
+                .progress = x->state == REPORT_SUCCEEDED,
+                .started_ms = x->started_ms,
+                .ended_ms = x->ended_ms,
+                .term = x->term};
+    }
+    return host_record_actions(rec, r, n);
+}
+
+/* This host's record now, as agent_self_record builds it. */
+Nodectl__HostRecord *simh_self_record(struct sim_cluster *c, struct sim_host *h) {
+    struct config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.node_name, sizeof cfg.node_name, "%s", h->name);
+    snprintf(cfg.bind_address, sizeof cfg.bind_address, "%s", h->name);
+    cfg.port = SIM_PORT;
+    cfg.candidate = h->candidate;
+    struct hv_sample s;
+    sim_hv_sample(&c->hv, h->i, (double)c->now_us / 1e6, &s, c->vms_scratch);
+    uuid_t id = {0};
+    id[0] = (unsigned char)h->i;
+    id[1] = (unsigned char)(h->i >> 8);
+    double load[3] = {0, 0, 0};
+    if (s.available && s.cpus)
+        h->capacity = (struct host_capacity){s.cpus, s.cpu_mhz, s.memory_kib};
+    Nodectl__HostRecord *rec = host_record_build(&cfg, id, "qemu:///system", &s, &h->capacity,
+                                                 load, simh_wall(c, h));
+    if (!rec)
+        return NULL;
+    char uri[COMMAND_URI_MAX], mac[COMMAND_MAC_MAX];
+    snprintf(uri, sizeof uri, "qemu+tcp://%s/system", h->name);
+    wake_mac(h->i, mac, sizeof mac);
+    Nodectl__Power *pw = malloc(sizeof *pw);
+    if (pw) {
+        nodectl__power__init(pw);
+        rec->power = pw;
+        pw->can_power_off = !h->candidate;
+        pw->wake_mac = strdup(mac);
+        pw->wake_broadcast = strdup("10.0.0.255:9");
+        pw->network = strdup("10.0.0.0/24");
+    }
+    uint64_t term = h->disk.fence.highest;
+    const char *leader = "";
+    char lname[COMMAND_NAME_MAX] = "";
+    if (h->e) {
+        uint64_t lid = election_leader(h->e);
+        if (lid >= simh_voter_id(0) && lid < simh_voter_id(c->o.candidates)) {
+            simh_name((uint32_t)(lid - simh_voter_id(0)), lname, sizeof lname);
+            leader = lname;
+        }
+        rec->lease = election_has_lease(h->e, simh_mono(c, h));
+    }
+    rec->term = term;
+    rec->drain = h->disk.drain;
+    rec->leader = strdup(leader);
+    rec->migration_uri = strdup(uri);
+    if (!pw || !pw->wake_mac || !pw->wake_broadcast || !pw->network || !rec->leader ||
+        !rec->migration_uri || actions_to_record(h, rec) != 0) {
+        protobuf_c_message_free_unpacked(&rec->base, NULL);
+        return NULL;
+    }
+    return rec;
+}
+
+void simh_publish(struct sim_cluster *c, struct sim_host *h) {
+    Nodectl__HostRecord *rec = simh_self_record(c, h);
+    if (!rec) {
+        c->violations++;
+        return;
+    }
+    size_t len = nodectl__host_record__get_packed_size(rec);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (buf) {
+        nodectl__host_record__pack(rec, buf);
+        if (gossip_set_record(h->g, simh_mono(c, h), buf, len) != 0)
+            c->violations++;
+    } else {
+        c->violations++;
+    }
+    free(buf);
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+    simh_flush_gossip(c, h);
+}

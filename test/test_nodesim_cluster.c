@@ -1,0 +1,91 @@
+/* nodesim cluster (docs/safety.md, "The simulator") on short seeded runs:
+ * the runs must do the work the invariants are about (elections, grants,
+ * migrations, power-offs and power-ons, under every fault) and keep every
+ * invariant; a run is a function of its seed. The long sweeps are the
+ * sim_cluster_sweep tests and bench/cluster.sh. */
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nodesim_run.h"
+
+static json_t *cluster(const char *args) { return nodesim_json(NODESIM_BIN, "cluster", args); }
+
+static void assert_no_violation(const json_t *o) {
+    static const char *keys[] = {"vm_lost",       "vm_duplicated",  "host_off_with_vm",
+                                 "stale_effects", "lease_overlaps", "leader_churn",
+                                 "violated_runs"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (nodesim_num(o, keys[k]) != 0)
+            fail_msg("%s is %lld", keys[k], nodesim_num(o, keys[k]));
+    assert_true(json_is_null(json_object_get(o, "first_violation_seed")));
+}
+
+static void faults_keep_every_invariant_while_the_work_goes_on(void **state) {
+    json_t *o = cluster("--seed 1 --seeds 4 --duration 300 --faults all");
+    assert_no_violation(o);
+    assert_int_equal(nodesim_num(o, "seeds"), 4);
+    /* What the invariants are about did happen, under every kind of fault. */
+    assert_true(nodesim_num(o, "elections") >= 8);
+    assert_true(nodesim_num(o, "commands") >= 100);
+    assert_true(nodesim_num(o, "grants") >= nodesim_num(o, "commands") / 2);
+    assert_true(nodesim_num(o, "migrations") >= 80);
+    assert_true(nodesim_num(o, "power_offs") >= 10);
+    assert_true(nodesim_num(o, "power_ons") >= 4);
+    assert_true(nodesim_num(o, "pauses") >= 4);
+    assert_true(nodesim_num(o, "crashes") >= 4);
+    assert_true(nodesim_num(o, "partitions") >= 2);
+    assert_true(nodesim_real(o, "sim_seconds") == 1200);
+    assert_true(nodesim_real(o, "cpu_seconds") > 0);
+    json_decref(o);
+}
+
+static void without_faults_one_leader_does_it_all(void **state) {
+    json_t *o = cluster("--seed 3 --duration 200 --faults none");
+    assert_no_violation(o);
+    assert_int_equal(nodesim_num(o, "elections"), 1);
+    assert_int_equal(nodesim_num(o, "crashes") + nodesim_num(o, "pauses") + nodesim_num(o, "partitions"), 0);
+    /* Every command was granted once; nearly all took effect (a source may
+     * still refuse a migration to a woken host its gossip shows off). */
+    assert_true(nodesim_num(o, "commands") > 10);
+    assert_int_equal(nodesim_num(o, "grants"), nodesim_num(o, "commands"));
+    assert_true(nodesim_num(o, "effects") * 10 >= nodesim_num(o, "grants") * 9);
+    json_decref(o);
+}
+
+static void a_preferred_candidate_down_for_minutes_causes_no_churn(void **state) {
+    json_t *o = cluster("--seed 7 --seeds 3 --duration 300 --faults crash --priority 10");
+    assert_no_violation(o);
+    assert_true(nodesim_num(o, "crashes") >= 3);
+    json_decref(o);
+}
+
+static void same_seed_same_run(void **state) {
+    const char *args = "--seed 5 --duration 150 --faults all";
+    json_t *a = cluster(args), *b = cluster(args);
+    json_t *c = cluster("--seed 6 --duration 150 --faults all");
+    const char *clock[] = {"wall_seconds", "cpu_seconds", "cpu_seconds_per_run"};
+    nodesim_assert_seeded(a, b, c, clock, 3);
+}
+
+static void bad_arguments_are_refused_with_a_reason(void **state) {
+    const char *words[] = {"--faults", "meteor"};
+    nodesim_assert_refused(NODESIM_BIN, "cluster --faults crash,meteor", words, 2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(faults_keep_every_invariant_while_the_work_goes_on),
+        cmocka_unit_test(without_faults_one_leader_does_it_all),
+        cmocka_unit_test(a_preferred_candidate_down_for_minutes_causes_no_churn),
+        cmocka_unit_test(same_seed_same_run),
+        cmocka_unit_test(bad_arguments_are_refused_with_a_reason),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
