@@ -231,8 +231,9 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
             simh_flush_election(c, h);
         break;
     case COMMAND_VM_RULES:
-        /* An operator's `nodectl vm set`: the simulated domains carry no
-         * rules, and no simulated operator types it. */
+    case COMMAND_DEFINE:
+        /* An operator's `nodectl vm set` or `create`: the simulated domains
+         * carry no rules, and no simulated operator types either. */
         break;
     }
     simh_publish(c, h);
