@@ -196,6 +196,68 @@ static void unanswered_requests_are_retried_then_given_up(void **state) {
     (void)state;
 }
 
+/* The issuer grants an id once and refuses every later ask of it: the
+ * refusal of a retry must not settle the request while the first ask's
+ * grant is on its way; once every ask is refused, the request is. */
+static void a_refused_retry_does_not_waste_the_first_asks_grant(void **state) {
+    struct host_guard *g = guard();
+    struct fence f = {.highest = 7};
+    struct grant_request first = asked(g, &f, "x");
+    host_guard_tick(g, T0 + HOST_GUARD_ASK_RETRY_MS);
+    struct host_guard_out retry = one_out(g, HOST_GUARD_OUT_ASK);
+    struct grant no = answer(&retry.ask, false, 0);
+    snprintf(no.reason, sizeof no.reason, "x was granted once already");
+    struct command cmd;
+    uint64_t deadline;
+    char why[COMMAND_REASON_MAX];
+    assert_int_equal(host_guard_on_grant(g, &f, &no, "n1", T0 + 1100, &cmd, &deadline, why,
+                                         sizeof why),
+                     HOST_GUARD_IGNORED);
+    /* Answered: no more asks, and the refused nonce matches nothing. */
+    host_guard_tick(g, T0 + 3 * HOST_GUARD_ASK_RETRY_MS);
+    struct host_guard_out o;
+    assert_false(host_guard_next(g, &o));
+    struct grant zero = answer(&retry.ask, true, 2000);
+    zero.nonce = 0;
+    assert_int_equal(host_guard_on_grant(g, &f, &zero, "n1", T0 + 1200, &cmd, &deadline, why,
+                                         sizeof why),
+                     HOST_GUARD_IGNORED);
+    struct grant yes = answer(&first, true, 2000);
+    assert_int_equal(host_guard_on_grant(g, &f, &yes, "n1", T0 + 1300, &cmd, &deadline, why,
+                                         sizeof why),
+                     HOST_GUARD_ACT);
+    assert_string_equal(cmd.id, "x");
+    assert_int_equal(deadline, T0 + 1800);
+
+    /* Every ask refused: the request is refused with the issuer's reason. */
+    struct grant_request r = asked(g, &f, "y");
+    host_guard_tick(g, T0 + HOST_GUARD_ASK_RETRY_MS);
+    retry = one_out(g, HOST_GUARD_OUT_ASK);
+    struct grant no1 = answer(&r, false, 0), no2 = answer(&retry.ask, false, 0);
+    assert_int_equal(host_guard_on_grant(g, &f, &no2, "n1", T0 + 1100, &cmd, &deadline, why,
+                                         sizeof why),
+                     HOST_GUARD_IGNORED);
+    assert_int_equal(host_guard_on_grant(g, &f, &no1, "n1", T0 + 1200, &cmd, &deadline, why,
+                                         sizeof why),
+                     HOST_GUARD_REFUSED);
+    assert_non_null(strstr(why, "not granted by n1: n1 holds no lease"));
+
+    /* One ask refused, the other never answered: given up with the reason. */
+    r = asked(g, &f, "z");
+    host_guard_tick(g, T0 + HOST_GUARD_ASK_RETRY_MS);
+    retry = one_out(g, HOST_GUARD_OUT_ASK);
+    no = answer(&retry.ask, false, 0);
+    assert_int_equal(host_guard_on_grant(g, &f, &no, "n1", T0 + 1100, &cmd, &deadline, why,
+                                         sizeof why),
+                     HOST_GUARD_IGNORED);
+    host_guard_tick(g, T0 + HOST_GUARD_ASK_TIMEOUT_MS);
+    o = one_out(g, HOST_GUARD_OUT_GIVE_UP);
+    assert_string_equal(o.cmd.id, "z");
+    assert_non_null(strstr(o.why, "not granted by n1"));
+    host_guard_free(g);
+    (void)state;
+}
+
 /* Committed to power off: every request is given up and nothing is
  * accepted until the host is back. */
 static void a_host_committed_to_power_off_accepts_nothing(void **state) {
@@ -297,6 +359,7 @@ int main(void) {
         cmocka_unit_test(what_is_asked_and_what_is_refused),
         cmocka_unit_test(grants_bound_the_action_on_the_hosts_clock),
         cmocka_unit_test(unanswered_requests_are_retried_then_given_up),
+        cmocka_unit_test(a_refused_retry_does_not_waste_the_first_asks_grant),
         cmocka_unit_test(a_host_committed_to_power_off_accepts_nothing),
         cmocka_unit_test(a_deposed_terms_command_delivered_late_is_refused),
     };

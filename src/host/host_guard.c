@@ -3,7 +3,10 @@
  * again with a new nonce (a frame can be lost); every nonce of a request
  * stays good until the request is settled, each with its own asked_at, so
  * a grant that answers an earlier ask after a retry is still used: the
- * issuer grants an id only once, and a retry must not waste it. */
+ * issuer grants an id only once, and a retry must not waste it. For the
+ * same reason a refusal settles the request only once every ask sent has
+ * been refused: the issuer refuses a retry of an id it granted, while its
+ * grant of the first ask may still be on its way. */
 #include "host_guard.h"
 
 #include <assert.h>
@@ -23,6 +26,8 @@ struct pending {
     uint64_t nonce[ASKS_MAX];
     uint64_t asked_at[ASKS_MAX];
     size_t n_asks;
+    size_t n_refused;                  /* asks answered with a refusal */
+    char refused[COMMAND_REASON_MAX];  /* the last refusal's reason */
     uint64_t next_ask_ms;
     uint64_t give_up_ms;
 };
@@ -169,16 +174,24 @@ enum host_guard_answer host_guard_on_grant(struct host_guard *g, const struct fe
         if (k < q->n_asks)
             p = q;
     }
-    if (!p || strcmp(gr->target, g->cfg.self) != 0 || gr->term != p->cmd.term ||
+    /* Nonce 0 is never asked: it marks an ask already refused. */
+    if (!p || !gr->nonce || strcmp(gr->target, g->cfg.self) != 0 || gr->term != p->cmd.term ||
         strcmp(from, p->cmd.issuer) != 0)
         return HOST_GUARD_IGNORED;
-    *cmd = p->cmd;
-    p->used = false;
     why[0] = '\0';
     if (!gr->granted) {
+        p->nonce[k] = 0;
+        p->next_ask_ms = UINT64_MAX; /* the issuer has answered: no more asks */
+        snprintf(p->refused, sizeof p->refused, "%s", gr->reason);
+        if (++p->n_refused < p->n_asks)
+            return HOST_GUARD_IGNORED; /* an earlier ask's grant may still come */
+        *cmd = p->cmd;
+        p->used = false;
         snprintf(why, whylen, "not granted by %s: %s", cmd->issuer, gr->reason);
         return HOST_GUARD_REFUSED;
     }
+    *cmd = p->cmd;
+    p->used = false;
     if (cmd->term < fence->highest) {
         snprintf(why, whylen, "term %" PRIu64 " is known, newer than the command's %" PRIu64,
                  fence->highest, cmd->term);
@@ -207,8 +220,12 @@ void host_guard_tick(struct host_guard *g, uint64_t now) {
             struct host_guard_out *o = emit(g, HOST_GUARD_OUT_GIVE_UP, p);
             if (!o)
                 continue; /* told at the next tick */
-            snprintf(o->why, sizeof o->why, "no grant from %s within %u ms", p->cmd.issuer,
-                     g->cfg.ask_timeout_ms);
+            if (p->n_refused)
+                snprintf(o->why, sizeof o->why, "not granted by %s: %s", p->cmd.issuer,
+                         p->refused);
+            else
+                snprintf(o->why, sizeof o->why, "no grant from %s within %u ms",
+                         p->cmd.issuer, g->cfg.ask_timeout_ms);
             p->used = false;
         } else if (now >= p->next_ask_ms) {
             ask(g, p, now);
