@@ -27,7 +27,8 @@ struct pending {
     uint64_t asked_at[ASKS_MAX];
     size_t n_asks;
     size_t n_refused;                  /* asks answered with a refusal */
-    char refused[COMMAND_REASON_MAX];  /* the last refusal's reason */
+    char refused[160];                 /* the last refusal's reason, as the give-up's
+                                        * why holds it with the issuer's name */
     uint64_t next_ask_ms;
     uint64_t give_up_ms;
 };
@@ -182,7 +183,7 @@ enum host_guard_answer host_guard_on_grant(struct host_guard *g, const struct fe
     if (!gr->granted) {
         p->nonce[k] = 0;
         p->next_ask_ms = UINT64_MAX; /* the issuer has answered: no more asks */
-        snprintf(p->refused, sizeof p->refused, "%s", gr->reason);
+        snprintf(p->refused, sizeof p->refused, "%.*s", (int)sizeof p->refused - 1, gr->reason);
         if (++p->n_refused < p->n_asks)
             return HOST_GUARD_IGNORED; /* an earlier ask's grant may still come */
         *cmd = p->cmd;
