@@ -183,8 +183,11 @@ static void a_late_loop_is_not_taken_for_failures(void **state) {
     assert_int_equal(count_all("-> dead"), dead_before);
     for (int i = 1; i <= N; i++)
         assert_int_equal(alive_seen(i, &health), N);
-    /* Its slowness showed in its local health, in `nodectl members`. */
-    assert_true(highest > 0);
+    /* Its slowness showed in `nodectl members`: how late its loop ran, and
+     * its local health. The score itself is printed, not asserted: a late
+     * tick raises it by one and the ack read in the same turn of the loop
+     * may lower it again before the answer is written, so the answers can
+     * all read 0; test_gossip_probe checks the rise on the pure code. */
     assert_true(late >= 100);
     char conf[PATH_MAX];
     conf_path(BUSY, conf, sizeof conf);
