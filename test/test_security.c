@@ -186,6 +186,18 @@ static int tap_take(uint32_t channel, const char *sender, struct captured *c) {
     return tap_take_kind(channel, sender, -1, c);
 }
 
+/* The newest frame of `channel` from `sender`, waiting up to 5 s for one:
+ * the tap keeps the last KEPT of each channel, and under load another
+ * sender's may have filled them. */
+static int tap_wait(uint32_t channel, const char *sender, struct captured *c) {
+    for (int tenths = 0; tenths < 50; tenths++) {
+        if (tap_take(channel, sender, c))
+            return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
 /* The frame that carried command `id` to n2. */
 static int tap_take_command(const char *id, struct captured *c) {
     pthread_mutex_lock(&tap.lock);
@@ -386,8 +398,8 @@ static void captured_frames_replayed_are_refused(void **state) {
     assert_int_equal(wait_drained(1, "n2", 0, 10), 0);
     /* From n1: n4, the other host they go to below, must not be their
      * sender (it would drop them as its own). */
-    assert_true(tap_take(CHANNEL_GOSSIP, "n1", &f[0]));
-    assert_true(tap_take(CHANNEL_ELECTION, "n1", &f[1]));
+    assert_true(tap_wait(CHANNEL_GOSSIP, "n1", &f[0]));
+    assert_true(tap_wait(CHANNEL_ELECTION, "n1", &f[1]));
     print_message("captured from n1: gossip, election, drain %s and its grant\n", drain->id);
 
     /* Later, to n2 itself. */
@@ -557,7 +569,7 @@ static int n2_hears_all_again(void **state) {
 
 static void a_frame_from_before_its_senders_restart_is_old(void **state) {
     struct captured old;
-    assert_true(tap_take(CHANNEL_GOSSIP, "n4", &old));
+    assert_true(tap_wait(CHANNEL_GOSSIP, "n4", &old));
     assert_int_equal(agent_stop(pids[4], SIGTERM, 10000), 0);
     start(4);
     assert_int_equal(all_see_all(30), 0);
