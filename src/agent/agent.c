@@ -148,6 +148,7 @@ static int run(struct agent *a, int sigfd) {
         agent_offcheck_run(a, agent_clock_ms());
         agent_history_run(a, agent_clock_ms());
         agent_forward_run(a, agent_clock_ms());
+        agent_ha_run(a, agent_clock_ms());
         /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
@@ -176,6 +177,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_history_deadline(a);
         if (agent_forward_deadline(a) < deadline)
             deadline = agent_forward_deadline(a);
+        if (agent_ha_deadline(a) < deadline)
+            deadline = agent_ha_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         int64_t http_ms = http_server_timeout_ms(a->http);
@@ -343,6 +346,12 @@ int agent_main(int argc, char **argv) {
     bool usage_error = false;
     if (identity_load_or_create(a->cfg.state_dir, a->id, err, sizeof err) != 0) {
         log_err("identity: %s", err);
+        rc = 1;
+    } else if (agent_ha_open(a, err, sizeof err) != 0) {
+        /* Before libvirt is even asked (the state directory exists now):
+         * no protected guest starts here until this agent has reconciled
+         * with the cluster. */
+        log_err("ha: %s", err);
         rc = 1;
     } else if ((sigfd = signal_fd()) < 0) {
         log_err("signals: %s", strerror(errno));

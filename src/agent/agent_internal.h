@@ -22,6 +22,7 @@
 #include "host/host_checks.h"
 #include "host/host_gate.h"
 #include "host/host_guard.h"
+#include "host/host_ha.h"
 #include "host/host_offcheck.h"
 #include "hv/hv.h"
 #include "leader/executor.h"
@@ -290,6 +291,19 @@ struct forward_state {
 };
 /* ---- end ---- */
 
+/* This host's side of HA restart (agent_ha.c): the protected gate libvirt's
+ * hook reads, the reconcile with the cluster, the self-fence. */
+struct ha_host {
+    enum host_ha_state state;
+    char reason[256];               /* why reconciling or fenced */
+    unsigned long long start_ticks; /* this process's start time (/proc/self/stat) */
+    uint64_t fresh_token;           /* the fresh view a reconcile waits for; 0: none asked */
+    uint64_t next_try_ms;           /* monotonic */
+    bool written;
+    char written_text[HOST_HA_TEXT_MAX + 64]; /* the gate file as last written */
+    uint64_t fences, destroyed, undefined, failures, reconciles;
+};
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -319,6 +333,7 @@ struct agent {
     struct history history;
     struct metrics_histogram loop_seconds; /* the work of one turn of the loop (agent.c) */
     struct forward_state forward; /* agent_forward.c */
+    struct ha_host ha;            /* agent_ha.c */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -437,6 +452,20 @@ int agent_drain_set(struct agent *a, bool drain, char *err, size_t errlen);
 int agent_gate_set(struct agent *a, enum host_gate g, const char *reason, char *err,
                    size_t errlen);
 void agent_gate_settle(struct agent *a);
+
+/* agent_ha.c: this host's side of HA restart (docs/safety.md, "The protected gate"). open writes the
+ * protected gate "reconciling" (0, or -1 with err: the agent must not run
+ * without it); run reconciles once the cluster view allows it, then opens
+ * the gate to protected starts; fence (the self-fence lease lapsed) closes
+ * it and destroys every protected guest here at once; unfence (the lease
+ * held again) makes the host reconcile again before it is ready. */
+int agent_ha_open(struct agent *a, char *err, size_t errlen);
+void agent_ha_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_ha_deadline(const struct agent *a);
+void agent_ha_fence(struct agent *a, const char *reason);
+void agent_ha_unfence(struct agent *a);
+bool agent_ha_ready(const struct agent *a);
+void agent_ha_metrics(const struct agent *a, struct metrics *m);
 
 /* agent_offcheck.c: hosts that announced "off" and are not. Every agent
  * follows the OFF members; the leader probes them, publishes those found on

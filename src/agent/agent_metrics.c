@@ -63,6 +63,7 @@ char *agent_metrics_text(struct agent *a, size_t *len) {
     agent_history_metrics(a, &m);
     agent_host_metrics(a, &m);
     agent_loop_metrics(a, &m);
+    agent_ha_metrics(a, &m);
     metrics_gauge(&m, "nodectl_process_resident_memory_bytes", "Resident memory of the agent.",
                   rss_bytes());
     if (m.failed) {

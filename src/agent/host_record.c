@@ -18,6 +18,16 @@ static Nodectl__VmState vm_state(enum hv_vm_state s) {
     return NODECTL__VM_STATE__VM_STATE_UNKNOWN;
 }
 
+enum hv_vm_state host_record_vm_state(Nodectl__VmState s) {
+    static const enum hv_vm_state all[] = {HV_VM_RUNNING, HV_VM_BLOCKED, HV_VM_PAUSED,
+                                           HV_VM_SHUTDOWN, HV_VM_SHUTOFF, HV_VM_CRASHED,
+                                           HV_VM_SUSPENDED};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (vm_state(all[i]) == s)
+            return all[i];
+    return HV_VM_UNKNOWN;
+}
+
 static int set_bytes(ProtobufCBinaryData *b, const void *data, size_t len) {
     b->data = malloc(len);
     if (!b->data)

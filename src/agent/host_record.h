@@ -25,6 +25,9 @@ Nodectl__HostRecord *host_record_build(const struct config *cfg, const uuid_t id
                                        const struct host_capacity *last,
                                        const double loadavg[3], uint64_t wall_ms);
 
+/* A record's VM state as hv.h names it (HV_VM_UNKNOWN for any other). */
+enum hv_vm_state host_record_vm_state(Nodectl__VmState s);
+
 /* An action this host runs or ran, as its record reports it. */
 struct host_record_action {
     const char *id, *vm, *destination;

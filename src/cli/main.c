@@ -159,7 +159,9 @@ static const struct command commands[] = {
      "  stderr, for an incoming migration (migrate begin) while this host is drained\n"
      "  or committed to power off, and for any domain start (prepare begin) while it\n"
      "  is committed to power off; libvirt then refuses it. Reads the gate the agent\n"
-     "  writes to its state directory (file 'inbound'); exits 0 otherwise.",
+     "  writes to its state directory (file 'inbound'); exits 0 otherwise. The start\n"
+     "  of a protected domain (ha=yes in its XML) is also refused until this host's\n"
+     "  agent runs and has reconciled with the cluster (file 'protected').",
      cmd_hook, false},
     {"vm", "set a VM's rules: pinned, anti-affinity group, HA protection",
      "nodectl vm set VM [pinned=yes|no] [group=NAME|group=] [ha=yes|no] [ha_priority=N]\n"

@@ -233,6 +233,26 @@ int hv_set_rules(struct hv *hv, const char *vm, const struct hv_rules_change *ch
 int hv_define(struct hv *hv, const char *name, const char *xml, bool start, char *err,
               size_t errlen);
 
+/* HA on this host (hv_ha.c, docs/safety.md "The protected gate"). Blocking, as hv_define is.
+ * hv_destroy_protected destroys every running protected domain (ha=yes in
+ * its placement metadata) at once, the reason logged with each: this
+ * host's self-fence lease lapsed. 0 when none runs any more, -1 with err
+ * when one could not be stopped (or the domains not listed); *out names
+ * those destroyed. hv_undefine_stale undefines the shut-off domain of that
+ * UUID (refused while it runs), hv_destroy_stale destroys it: a copy that
+ * runs elsewhere. None of them ever removes storage. */
+#define HV_STOPPED_MAX 64
+struct hv_stopped {
+    size_t n, failed;
+    char names[HV_STOPPED_MAX][HV_NAME_MAX];
+};
+int hv_destroy_protected(struct hv *hv, const char *reason, struct hv_stopped *out, char *err,
+                         size_t errlen);
+int hv_undefine_stale(struct hv *hv, const char *name, const unsigned char uuid[16], char *err,
+                      size_t errlen);
+int hv_destroy_stale(struct hv *hv, const char *name, const unsigned char uuid[16], char *err,
+                     size_t errlen);
+
 /* Polls readable when a domain started, stopped, migrated or crashed, or the
  * connection dropped (the caller then drains it with hv_events_take and
  * samples at once instead of waiting for the next interval), or when the

@@ -158,6 +158,7 @@ int hv_sample_domains(struct hv *hv, uint64_t now_ms) {
         if (read_record(recs[i], &vms[kept]) == 0) {
             derive_rates(hv, &vms[kept], now_ms);
             hv_sample_rules(recs[i]->dom, &vms[kept], find_prev(hv, vms[kept].uuid));
+            hv_sample_autostart(recs[i]->dom, &vms[kept]);
             kept++;
         } else {
             memset(&vms[kept], 0, sizeof vms[kept]);

@@ -138,5 +138,11 @@ virDomainPtr hv_domain_lookup(struct hv *hv, const char *vm, char *err, size_t e
 /* hv_rules.c: the sample's rules of a domain (none, logged when they turn
  * bad, when its metadata's do not parse); prev is its previous sample. */
 int hv_sample_rules(virDomainPtr dom, struct hv_vm *vm, const struct hv_vm *prev);
+/* The placement rules libvirt holds for dom now (none without the
+ * element): 0, or -1 with err. */
+int hv_rules_of(virDomainPtr dom, struct hv_rules *out, char *err, size_t errlen);
+/* hv_ha.c: a protected domain's autostart turned off (and logged) when a
+ * sample finds it on. */
+void hv_sample_autostart(virDomainPtr dom, const struct hv_vm *vm);
 
 #endif

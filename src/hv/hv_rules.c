@@ -129,7 +129,7 @@ int hv_rules_apply(struct hv_rules *r, const struct hv_rules_change *c, char *er
 
 /* The rules of dom, as libvirt holds them for its current state (live when
  * it runs). A domain without the element has none. */
-static int rules_of(virDomainPtr dom, struct hv_rules *out, char *err, size_t errlen) {
+int hv_rules_of(virDomainPtr dom, struct hv_rules *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, HV_RULES_NS,
                                      VIR_DOMAIN_AFFECT_CURRENT);
@@ -146,7 +146,7 @@ static int rules_of(virDomainPtr dom, struct hv_rules *out, char *err, size_t er
 
 int hv_sample_rules(virDomainPtr dom, struct hv_vm *vm, const struct hv_vm *prev) {
     char err[HV_REASON_MAX];
-    if (rules_of(dom, &vm->rules, err, sizeof err) == 0)
+    if (hv_rules_of(dom, &vm->rules, err, sizeof err) == 0)
         return 0;
     /* Logged when it turns bad, not at every sample. */
     vm->rules_bad = true;
@@ -160,7 +160,7 @@ int hv_get_rules(struct hv *hv, const char *vm, struct hv_rules *out, char *err,
     virDomainPtr dom = hv_domain_lookup(hv, vm, err, errlen);
     if (!dom)
         return -1;
-    int rc = rules_of(dom, out, err, errlen);
+    int rc = hv_rules_of(dom, out, err, errlen);
     virDomainFree(dom);
     return rc;
 }
@@ -176,7 +176,7 @@ int hv_set_rules(struct hv *hv, const char *vm, const struct hv_rules_change *ch
     struct hv_rules r;
     char why[HV_REASON_MAX];
     /* A rules element that does not parse is replaced, not kept. */
-    if (rules_of(dom, &r, why, sizeof why) != 0)
+    if (hv_rules_of(dom, &r, why, sizeof why) != 0)
         memset(&r, 0, sizeof r);
     hv_rules_apply(&r, change, why, sizeof why);
     /* Live for a running domain, and in the definition a restart or a

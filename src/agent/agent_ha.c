@@ -1,0 +1,282 @@
+/* This host's side of HA restart (docs/safety.md, "The protected gate"; the
+ * decisions are src/host/host_ha.c's).
+ *
+ * The protected gate: written "reconciling" before anything else at start,
+ * so that from the agent's first instant libvirt's qemu hook refuses to
+ * start a protected guest (libvirtd's autostart at boot included); "ready"
+ * once the agent has compared the protected domains defined here with the
+ * cluster and undefined (or stopped) the copies that now run elsewhere;
+ * "fenced" when its self-fence lease lapsed and it destroyed its protected
+ * guests, until it reconciles again. Restarting is the leader's job: this
+ * host never starts a protected guest by itself. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent_internal.h"
+#include "common/atomic_file.h"
+#include "common/log.h"
+
+/* How often a reconcile that cannot run yet, or failed, is tried again. */
+#define HA_RETRY_MS 500u
+
+static int gate_write(struct agent *a) {
+    struct ha_host *h = &a->ha;
+    struct host_ha_gate g = {.state = h->state, .pid = (long)getpid(), .start = h->start_ticks};
+    snprintf(g.reason, sizeof g.reason, "%s", h->reason);
+    char path[CONFIG_PATH_MAX + 16], text[HOST_HA_TEXT_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", a->cfg.state_dir, HOST_HA_GATE_FILE);
+    host_ha_gate_format(&g, text, sizeof text);
+    if (h->written && strcmp(text, h->written_text) == 0)
+        return 0;
+    if (atomic_write_file(path, text, strlen(text), 0644) != 0) {
+        log_err("cannot write the protected gate %s: %s", path, strerror(errno));
+        return -1;
+    }
+    log_info("protected gate %s: %s", path, text);
+    snprintf(h->written_text, sizeof h->written_text, "%s", text);
+    h->written = true;
+    return 0;
+}
+
+static void set_state(struct agent *a, enum host_ha_state s, const char *reason) {
+    a->ha.state = s;
+    snprintf(a->ha.reason, sizeof a->ha.reason, "%s", reason);
+    gate_write(a);
+}
+
+int agent_ha_open(struct agent *a, char *err, size_t errlen) {
+    struct ha_host *h = &a->ha;
+    memset(h, 0, sizeof *h);
+    size_t len;
+    char *stat = read_small_file("/proc/self/stat", 4096, &len);
+    int rc = stat ? host_ha_proc_start(stat, &h->start_ticks) : -1;
+    free(stat);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read this process's start time from /proc/self/stat");
+        return -1;
+    }
+    h->state = HOST_HA_RECONCILING;
+    snprintf(h->reason, sizeof h->reason, "the agent is starting");
+    if (gate_write(a) != 0) {
+        snprintf(err, errlen, "cannot write the protected gate in %s", a->cfg.state_dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* The view host_ha_view_ready judges, and the copies of VMs the other live
+ * hosts show (their records kept in *recs until the caller frees them). */
+struct ha_cluster {
+    struct host_ha_view view;
+    Nodectl__HostRecord **recs;
+    size_t n_recs;
+    struct host_ha_copy *copies;
+    size_t n_copies;
+};
+
+static void cluster_free(struct ha_cluster *c) {
+    for (size_t i = 0; i < c->n_recs; i++)
+        nodectl__host_record__free_unpacked(c->recs[i], NULL);
+    free(c->recs);
+    free(c->copies);
+}
+
+static bool leader_holds_lease(struct agent *a) {
+    if (!a->lead.leader[0])
+        return false;
+    if (strcmp(a->lead.leader, a->cfg.node_name) == 0)
+        return a->lead.lease;
+    Nodectl__HostRecord *rec = agent_record_named(a, a->lead.leader);
+    bool lease = rec && rec->lease;
+    if (rec)
+        nodectl__host_record__free_unpacked(rec, NULL);
+    return lease;
+}
+
+static int cluster_collect(struct agent *a, struct ha_cluster *c) {
+    memset(c, 0, sizeof *c);
+    c->view.leader_known = leader_holds_lease(a);
+    size_t n = gossip_member_count(a->cluster.gossip), n_copies = 0;
+    c->recs = calloc(n ? n : 1, sizeof *c->recs);
+    if (!c->recs)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct gossip_member_info m;
+        gossip_member_at(a->cluster.gossip, i, &m);
+        if (m.id == a->cluster.self_id ||
+            (m.state != GOSSIP_ALIVE && m.state != GOSSIP_SUSPECT))
+            continue;
+        c->view.alive++;
+        Nodectl__HostRecord *rec = agent_member_record(a, &m);
+        if (!rec)
+            continue;
+        c->view.alive_with_record++;
+        c->recs[c->n_recs++] = rec;
+        n_copies += rec->n_vms;
+    }
+    c->copies = calloc(n_copies ? n_copies : 1, sizeof *c->copies);
+    if (!c->copies)
+        return -1;
+    for (size_t i = 0; i < c->n_recs; i++) {
+        for (size_t k = 0; k < c->recs[i]->n_vms; k++) {
+            const Nodectl__Vm *vm = c->recs[i]->vms[k];
+            struct host_ha_copy *cp = &c->copies[c->n_copies];
+            /* Records are checked at the edge: a uuid is 16 bytes. */
+            if (vm->uuid.len != sizeof cp->uuid)
+                continue;
+            cp->host = c->recs[i]->name;
+            memcpy(cp->uuid, vm->uuid.data, sizeof cp->uuid);
+            cp->state = host_record_vm_state(vm->state);
+            c->n_copies++;
+        }
+    }
+    return 0;
+}
+
+/* Whether the sample shows the domain of that UUID protected. */
+static bool sample_protected(const struct hv_sample *s, const unsigned char uuid[16]) {
+    for (size_t i = 0; s && i < s->n_vms; i++)
+        if (memcmp(s->vms[i].uuid, uuid, 16) == 0)
+            return s->vms[i].rules.ha && !s->vms[i].rules_bad;
+    return false;
+}
+
+/* One pass over the fresh view: 0 when every protected domain here is
+ * settled, -1 when an action failed (tried again later). */
+static int reconcile(struct agent *a, const struct hv_fresh *f, const struct ha_cluster *c) {
+    struct ha_host *h = &a->ha;
+    size_t kept = 0, undefined = 0, destroyed = 0;
+    int rc = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const struct hv_domain_now *d = &f->doms[i];
+        if (!sample_protected(a->sample, d->uuid))
+            continue;
+        char why[HV_REASON_MAX + 64], err[HV_REASON_MAX + 64];
+        enum host_ha_verdict v = host_ha_reconcile(d, c->copies, c->n_copies, why, sizeof why);
+        if (v == HOST_HA_KEEP) {
+            kept++;
+            continue;
+        }
+        if (v == HOST_HA_DESTROY) {
+            if (hv_destroy_stale(a->hv, d->name, d->uuid, err, sizeof err) != 0) {
+                log_err("reconcile: VM %s: %s; %s", d->name, why, err);
+                h->failures++;
+                rc = -1;
+                continue;
+            }
+            log_warn("reconcile: VM %s destroyed here: %s", d->name, why);
+            destroyed++;
+            h->destroyed++;
+        }
+        if (hv_undefine_stale(a->hv, d->name, d->uuid, err, sizeof err) != 0) {
+            log_err("reconcile: VM %s: %s; %s", d->name, why, err);
+            h->failures++;
+            rc = -1;
+            continue;
+        }
+        /* Its disks stay: they are on shared storage, used by the copy
+         * that runs elsewhere. */
+        log_warn("reconcile: VM %s undefined here (its disks kept): %s", d->name, why);
+        undefined++;
+        h->undefined++;
+    }
+    if (rc == 0)
+        log_info("reconciled with the cluster: %zu protected VM(s) kept, %zu undefined, %zu "
+                 "destroyed first", kept, undefined, destroyed);
+    return rc;
+}
+
+void agent_ha_run(struct agent *a, uint64_t now_ms) {
+    struct ha_host *h = &a->ha;
+    if (h->state != HOST_HA_RECONCILING || now_ms < h->next_try_ms)
+        return;
+    struct ha_cluster c;
+    char why[256];
+    if (cluster_collect(a, &c) != 0) {
+        cluster_free(&c);
+        h->next_try_ms = now_ms + HA_RETRY_MS;
+        return;
+    }
+    const struct hv_fresh *f = h->fresh_token ? hv_fresh_latest(a->hv) : NULL;
+    c.view.hv_fresh = f && f->token >= h->fresh_token && f->available;
+    if (!c.view.leader_known || c.view.alive_with_record < c.view.alive || !c.view.hv_fresh) {
+        if (!host_ha_view_ready(&c.view, why, sizeof why) && strcmp(why, h->reason) != 0)
+            set_state(a, HOST_HA_RECONCILING, why);
+        /* A view asked for and answered unavailable is asked again. */
+        if (!h->fresh_token || (f && f->token >= h->fresh_token && !f->available))
+            h->fresh_token = hv_fresh_request(a->hv);
+        cluster_free(&c);
+        h->next_try_ms = now_ms + HA_RETRY_MS;
+        return;
+    }
+    int rc = reconcile(a, f, &c);
+    cluster_free(&c);
+    /* The next pass looks at libvirt again, after what this one did. */
+    h->fresh_token = 0;
+    if (rc != 0) {
+        h->next_try_ms = now_ms + HA_RETRY_MS;
+        return;
+    }
+    h->reconciles++;
+    set_state(a, HOST_HA_READY, "");
+}
+
+uint64_t agent_ha_deadline(const struct agent *a) {
+    return a->ha.state == HOST_HA_RECONCILING ? a->ha.next_try_ms : UINT64_MAX;
+}
+
+void agent_ha_fence(struct agent *a, const char *reason) {
+    struct ha_host *h = &a->ha;
+    /* The gate first: from now on no protected guest starts here. */
+    set_state(a, HOST_HA_FENCED, reason);
+    h->fences++;
+    struct hv_stopped st;
+    char err[HV_REASON_MAX + 64];
+    int rc = hv_destroy_protected(a->hv, reason, &st, err, sizeof err);
+    h->destroyed += st.n;
+    if (rc != 0) {
+        h->failures++;
+        log_err("self-fence: %s; %s", reason, err);
+    }
+    log_warn("self-fence: %s: %zu protected VM(s) destroyed%s", reason, st.n,
+             rc != 0 ? ", and some could not be" : "");
+}
+
+void agent_ha_unfence(struct agent *a) {
+    if (a->ha.state != HOST_HA_FENCED)
+        return;
+    a->ha.next_try_ms = 0;
+    a->ha.fresh_token = 0;
+    set_state(a, HOST_HA_RECONCILING, "the self-fence lease is held again");
+}
+
+bool agent_ha_ready(const struct agent *a) {
+    return a->ha.state == HOST_HA_READY;
+}
+
+void agent_ha_metrics(const struct agent *a, struct metrics *m) {
+    const struct ha_host *h = &a->ha;
+    metrics_gauge(m, "nodectl_ha_ready",
+                  "1 when this host may start protected VMs: its agent reconciled with the "
+                  "cluster and is not self-fenced.",
+                  h->state == HOST_HA_READY);
+    metrics_counter(m, "nodectl_ha_self_fences_total",
+                    "Times this host's self-fence lease lapsed.", (double)h->fences);
+    metrics_counter(m, "nodectl_ha_destroyed_total",
+                    "Protected VMs this host destroyed: at a self-fence, or a copy found "
+                    "running elsewhere when it reconciled.",
+                    (double)h->destroyed);
+    metrics_counter(m, "nodectl_ha_undefined_total",
+                    "Protected VMs this host undefined when it reconciled: they run elsewhere.",
+                    (double)h->undefined);
+    metrics_counter(m, "nodectl_ha_failures_total",
+                    "Destroys and undefines of protected VMs that libvirt refused.",
+                    (double)h->failures);
+    metrics_counter(m, "nodectl_ha_reconciles_total",
+                    "Reconciles of this host's protected VMs with the cluster that completed.",
+                    (double)h->reconciles);
+}

@@ -1,0 +1,204 @@
+#include "host_ha.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *host_ha_state_name(enum host_ha_state s) {
+    switch (s) {
+    case HOST_HA_RECONCILING: return "reconciling";
+    case HOST_HA_READY: return "ready";
+    case HOST_HA_FENCED: return "fenced";
+    }
+    return "fenced";
+}
+
+void host_ha_gate_format(const struct host_ha_gate *g, char *out, size_t len) {
+    if (g->state == HOST_HA_READY)
+        snprintf(out, len, "ready pid=%ld start=%llu\n", g->pid, g->start);
+    else if (g->reason[0])
+        snprintf(out, len, "%s: %s\n", host_ha_state_name(g->state), g->reason);
+    else
+        snprintf(out, len, "%s\n", host_ha_state_name(g->state));
+}
+
+/* "STATE" then ": reason" or "\n" or the end; the rest in *rest. */
+static bool starts_state(const char *text, enum host_ha_state s, const char **rest) {
+    const char *name = host_ha_state_name(s);
+    size_t n = strlen(name);
+    if (strncmp(text, name, n) != 0)
+        return false;
+    *rest = text + n;
+    return true;
+}
+
+int host_ha_gate_parse(const char *text, struct host_ha_gate *g) {
+    memset(g, 0, sizeof *g);
+    size_t k = strcspn(text, "\n");
+    /* One line: anything after it is not ours. */
+    if (text[k] == '\n' && text[k + 1] != '\0')
+        return -1;
+    const char *rest;
+    if (starts_state(text, HOST_HA_READY, &rest)) {
+        char *end;
+        if (strncmp(rest, " pid=", 5) != 0)
+            return -1;
+        long pid = strtol(rest + 5, &end, 10);
+        if (end == rest + 5 || pid <= 0 || strncmp(end, " start=", 7) != 0)
+            return -1;
+        const char *s = end + 7;
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned long long start = strtoull(s, &end, 10);
+        if (*end != '\n' && *end != '\0')
+            return -1;
+        g->state = HOST_HA_READY;
+        g->pid = pid;
+        g->start = start;
+        return 0;
+    }
+    static const enum host_ha_state others[] = {HOST_HA_RECONCILING, HOST_HA_FENCED};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        if (!starts_state(text, others[i], &rest))
+            continue;
+        if (rest[0] == ':' && rest[1] == ' ')
+            rest += 2;
+        else if (rest[0] != '\n' && rest[0] != '\0')
+            return -1;
+        size_t m = strcspn(rest, "\n");
+        if (m >= sizeof g->reason)
+            m = sizeof g->reason - 1;
+        memcpy(g->reason, rest, m);
+        g->reason[m] = '\0';
+        g->state = others[i];
+        return 0;
+    }
+    return -1;
+}
+
+int host_ha_proc_start(const char *stat_text, unsigned long long *start) {
+    const char *p = strrchr(stat_text, ')');
+    if (!p)
+        return -1;
+    /* After the name: field 3 (state) ... field 22 (starttime). */
+    p++;
+    for (int field = 3; field <= 22; field++) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            return -1;
+        if (field == 22) {
+            char *end;
+            if (*p < '0' || *p > '9')
+                return -1;
+            *start = strtoull(p, &end, 10);
+            return *end == ' ' || *end == '\n' || *end == '\0' ? 0 : -1;
+        }
+        while (*p && *p != ' ')
+            p++;
+    }
+    return -1;
+}
+
+static bool named(xmlNodePtr n, const char *name) {
+    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+int host_ha_xml_protected(const char *xml, size_t len) {
+    if (len == 0 || len > HOST_HA_XML_MAX)
+        return -1;
+    xmlDocPtr doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int rc = -1;
+    if (root && named(root, "domain")) {
+        rc = 0;
+        for (xmlNodePtr md = root->children; md; md = md->next) {
+            if (!named(md, "metadata"))
+                continue;
+            for (xmlNodePtr e = md->children; e; e = e->next) {
+                if (!named(e, "placement") || !e->ns || !e->ns->href ||
+                    strcmp((const char *)e->ns->href, HV_RULES_NS) != 0)
+                    continue;
+                xmlChar *ha = xmlGetProp(e, (const xmlChar *)"ha");
+                /* A value that is neither yes nor no: cannot tell. */
+                if (ha && strcmp((const char *)ha, "yes") == 0)
+                    rc = 1;
+                else if (ha && strcmp((const char *)ha, "no") != 0)
+                    rc = -1;
+                xmlFree(ha);
+            }
+        }
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+bool host_ha_refuses(const char *op, const char *subop, int protected,
+                     const struct host_ha_gate *g, bool agent_running, char *why, size_t len) {
+    if (strcmp(op, "prepare") != 0 || strcmp(subop, "begin") != 0 || protected == 0)
+        return false;
+    const char *what = protected < 0 ? "a guest whose protection cannot be read"
+                                     : "a protected guest (ha=yes)";
+    if (!g) {
+        snprintf(why, len, "%s starts only once this host's nodectl agent has reconciled "
+                           "with the cluster; it has not run yet", what);
+        return true;
+    }
+    switch (g->state) {
+    case HOST_HA_READY:
+        if (agent_running)
+            return false;
+        snprintf(why, len, "%s starts only under a running nodectl agent; the one that "
+                           "reconciled (pid %ld) is gone", what, g->pid);
+        return true;
+    case HOST_HA_RECONCILING:
+        snprintf(why, len, "%s starts only once this host's nodectl agent has reconciled "
+                           "with the cluster%s%s", what, g->reason[0] ? ": " : "", g->reason);
+        return true;
+    case HOST_HA_FENCED:
+        snprintf(why, len, "this host fenced itself%s%s; %s starts only once its agent has "
+                           "reconciled again", g->reason[0] ? ": " : "", g->reason, what);
+        return true;
+    }
+    return true;
+}
+
+enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
+                                       const struct host_ha_copy *copies, size_t n, char *why,
+                                       size_t len) {
+    if (local->job != HV_JOB_NONE)
+        return HOST_HA_KEEP;
+    for (size_t i = 0; i < n; i++) {
+        const struct host_ha_copy *c = &copies[i];
+        if (memcmp(c->uuid, local->uuid, sizeof c->uuid) != 0 || c->state == HV_VM_SHUTOFF)
+            continue;
+        if (!local->active) {
+            snprintf(why, len, "it runs on %s (%s)", c->host, hv_vm_state_name(c->state));
+            return HOST_HA_UNDEFINE;
+        }
+        /* Both run: only a copy that runs for sure elsewhere, not one
+         * arriving by migration (paused) or in an unknown state. */
+        if (c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) {
+            snprintf(why, len, "it also runs on %s, where the leader restarted it after "
+                               "this host was fenced", c->host);
+            return HOST_HA_DESTROY;
+        }
+    }
+    return HOST_HA_KEEP;
+}
+
+bool host_ha_view_ready(const struct host_ha_view *v, char *why, size_t len) {
+    if (!v->hv_fresh)
+        snprintf(why, len, "waiting for a fresh view of the hypervisor");
+    else if (!v->leader_known)
+        snprintf(why, len, "waiting for a leader that holds its lease");
+    else if (v->alive_with_record < v->alive)
+        snprintf(why, len, "waiting for the records of %zu of the %zu live members",
+                 v->alive - v->alive_with_record, v->alive);
+    else
+        return true;
+    return false;
+}

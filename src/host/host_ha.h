@@ -1,0 +1,106 @@
+/* A host's side of HA restart (docs/safety.md, "The protected gate"): when may its
+ * hypervisor start a protected guest, and what does it do with the
+ * protected domains it finds defined when its agent starts.
+ *
+ * The protected gate is a one-line file in the state directory that the
+ * agent writes and libvirt's qemu hook (`nodectl hook qemu`) reads at
+ * "prepare begin" (any start, restore or arrival), like the inbound gate
+ * (host_gate.h):
+ *   reconciling: reason          the agent has not yet compared its
+ *                                protected domains with the cluster;
+ *   ready pid=P start=S          it has, and runs as process P whose
+ *                                start time (/proc/P/stat, field 22) is S;
+ *   fenced: reason               its self-fence lease lapsed: its
+ *                                protected guests were destroyed and none
+ *                                starts until it has reconciled again.
+ * A protected guest (ha=yes in its placement metadata) starts only when the
+ * gate says ready and process P still runs with start time S: a host that
+ * comes back after it was fenced (power loss, partition) never starts a
+ * stale copy, neither by libvirt's autostart nor by hand, before its agent
+ * runs and has reconciled. Unprotected guests are never refused here.
+ *
+ * Pure: text in, decisions out. */
+#ifndef NODECTL_HOST_HA_H
+#define NODECTL_HOST_HA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/hv.h"
+
+#define HOST_HA_GATE_FILE "protected"
+#define HOST_HA_TEXT_MAX 512
+/* The hook reads at most this much of the domain XML on its stdin; a longer
+ * one counts as protected (it cannot tell). */
+#define HOST_HA_XML_MAX (1024 * 1024)
+
+enum host_ha_state { HOST_HA_RECONCILING, HOST_HA_READY, HOST_HA_FENCED };
+
+struct host_ha_gate {
+    enum host_ha_state state;
+    long pid;                  /* READY: the agent's process */
+    unsigned long long start;  /* READY: its start time, clock ticks after boot */
+    char reason[HOST_HA_TEXT_MAX];
+};
+
+const char *host_ha_state_name(enum host_ha_state s);
+void host_ha_gate_format(const struct host_ha_gate *g, char *out, size_t len);
+/* 0, or -1 when the text is not a protected gate. */
+int host_ha_gate_parse(const char *text, struct host_ha_gate *g);
+
+/* The start time (field 22) in the text of /proc/PID/stat: 0, or -1. The
+ * command name (field 2) may hold spaces and parentheses: fields are
+ * counted after its last ')'. */
+int host_ha_proc_start(const char *stat_text, unsigned long long *start);
+
+/* Whether the domain XML libvirt hands the hook is protected: its
+ * <metadata> holds the placement element (HV_RULES_NS) with ha='yes'.
+ * 1 protected, 0 not, -1 cannot tell (not a domain's XML). */
+int host_ha_xml_protected(const char *xml, size_t len);
+
+/* The hook's decision for `op subop` of a domain whose protection is
+ * `protected` (as host_ha_xml_protected says; -1 counts as protected),
+ * with the gate read (NULL: no gate file) and whether the process it names
+ * runs with the start time it names. Only "prepare begin" is ever refused.
+ * True with the reason in why when refused. */
+bool host_ha_refuses(const char *op, const char *subop, int protected,
+                     const struct host_ha_gate *g, bool agent_running, char *why, size_t len);
+
+/* ---- Reconcile: the protected domains defined here against the cluster ---- */
+
+/* A copy of a protected VM that another live host's record shows. */
+struct host_ha_copy {
+    const char *host;
+    unsigned char uuid[16];
+    enum hv_vm_state state;
+};
+
+enum host_ha_verdict {
+    HOST_HA_KEEP,     /* nothing shows it elsewhere: the leader decides where it runs */
+    HOST_HA_UNDEFINE, /* shut off here and running elsewhere: this definition is stale */
+    HOST_HA_DESTROY   /* running here and elsewhere: this host was fenced, its copy is the
+                         stale one; destroyed, then undefined */
+};
+
+/* The verdict for the local protected domain `local` (from a fresh view)
+ * given the copies other live hosts show. A copy counts as running
+ * elsewhere when it is active (any state but shut off); a local domain in
+ * a job (a migration under way) is always kept: during a live migration
+ * source and destination both show it. The host named in why. */
+enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
+                                       const struct host_ha_copy *copies, size_t n, char *why,
+                                       size_t len);
+
+/* Whether the cluster view lets this host reconcile now: its hypervisor
+ * answered a fresh view, a leader holding its lease is known (so the
+ * cluster has decided what runs where), and every member gossip shows
+ * alive has a record. Otherwise false, with what is missing in why. */
+struct host_ha_view {
+    bool hv_fresh;
+    bool leader_known;
+    size_t alive, alive_with_record;
+};
+bool host_ha_view_ready(const struct host_ha_view *v, char *why, size_t len);
+
+#endif

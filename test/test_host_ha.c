@@ -1,0 +1,182 @@
+/* The host's side of HA restart, pure (src/host/host_ha.c): the protected
+ * gate's file, which qemu hook calls it refuses, whether a domain's XML is
+ * protected, and the reconcile's verdicts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host/host_ha.h"
+
+static void gate_round_trip(void **state) {
+    (void)state;
+    struct host_ha_gate g = {.state = HOST_HA_READY, .pid = 4242, .start = 123456789ULL}, back;
+    char text[HOST_HA_TEXT_MAX + 64];
+    host_ha_gate_format(&g, text, sizeof text);
+    assert_string_equal(text, "ready pid=4242 start=123456789\n");
+    assert_int_equal(host_ha_gate_parse(text, &back), 0);
+    assert_int_equal(back.state, HOST_HA_READY);
+    assert_int_equal(back.pid, 4242);
+    assert_true(back.start == 123456789ULL);
+
+    g = (struct host_ha_gate){.state = HOST_HA_FENCED};
+    snprintf(g.reason, sizeof g.reason, "the self-fence lease lapsed");
+    host_ha_gate_format(&g, text, sizeof text);
+    assert_string_equal(text, "fenced: the self-fence lease lapsed\n");
+    assert_int_equal(host_ha_gate_parse(text, &back), 0);
+    assert_int_equal(back.state, HOST_HA_FENCED);
+    assert_string_equal(back.reason, "the self-fence lease lapsed");
+
+    assert_int_equal(host_ha_gate_parse("reconciling\n", &back), 0);
+    assert_int_equal(back.state, HOST_HA_RECONCILING);
+    assert_string_equal(back.reason, "");
+
+    static const char *bad[] = {"", "ready\n", "ready pid=0 start=1\n", "ready pid=12\n",
+                                "ready pid=12 start=x\n", "ready pid=12 start=5 more\n",
+                                "open\n", "fencedx\n", "fenced: a\nsecond line\n",
+                                "reconciling:no space\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(host_ha_gate_parse(bad[i], &back), -1);
+}
+
+static void proc_start_field(void **state) {
+    (void)state;
+    unsigned long long t;
+    /* A command name with spaces and parentheses. */
+    const char *stat = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 3 1 0 0 20 0 1 0 "
+                       "987654 12345678 300 18446744073709551615\n";
+    assert_int_equal(host_ha_proc_start(stat, &t), 0);
+    assert_true(t == 987654ULL);
+    assert_int_equal(host_ha_proc_start("4242 (x) S 1 2 3\n", &t), -1);
+    assert_int_equal(host_ha_proc_start("no parenthesis", &t), -1);
+}
+
+#define NS "https://nodectl.example/xmlns/placement/1"
+
+static int prot(const char *xml) {
+    return host_ha_xml_protected(xml, strlen(xml));
+}
+
+static void xml_protection(void **state) {
+    (void)state;
+    assert_int_equal(prot("<domain type='kvm'><name>a</name><metadata><nodectl:placement "
+                          "xmlns:nodectl='" NS "' pinned='no' ha='yes' ha_priority='5'/>"
+                          "</metadata></domain>"), 1);
+    /* Another prefix for the same namespace is the same element. */
+    assert_int_equal(prot("<domain><metadata><p:placement xmlns:p='" NS "' ha='yes'/>"
+                          "</metadata></domain>"), 1);
+    assert_int_equal(prot("<domain><metadata><nodectl:placement xmlns:nodectl='" NS "' "
+                          "ha='no'/></metadata></domain>"), 0);
+    assert_int_equal(prot("<domain><metadata><nodectl:placement xmlns:nodectl='" NS "' "
+                          "pinned='yes'/></metadata></domain>"), 0);
+    assert_int_equal(prot("<domain><name>vm1</name></domain>"), 0);
+    /* Someone else's element of that name protects nothing. */
+    assert_int_equal(prot("<domain><metadata><x:placement xmlns:x='urn:other' ha='yes'/>"
+                          "</metadata></domain>"), 0);
+    /* What cannot be read: not a domain, a value that is neither. */
+    assert_int_equal(prot("<domain><metadata><n:placement xmlns:n='" NS "' ha='maybe'/>"
+                          "</metadata></domain>"), -1);
+    assert_int_equal(prot("<network/>"), -1);
+    assert_int_equal(prot("not xml"), -1);
+    assert_int_equal(host_ha_xml_protected("", 0), -1);
+}
+
+static void hook_refusals(void **state) {
+    (void)state;
+    char why[1024];
+    struct host_ha_gate ready = {.state = HOST_HA_READY, .pid = 1, .start = 2};
+    struct host_ha_gate rec = {.state = HOST_HA_RECONCILING};
+    snprintf(rec.reason, sizeof rec.reason, "waiting for a leader that holds its lease");
+    struct host_ha_gate fenced = {.state = HOST_HA_FENCED};
+    /* Only the start of a protected (or unreadable) domain is refused. */
+    assert_false(host_ha_refuses("prepare", "begin", 0, NULL, false, why, sizeof why));
+    assert_false(host_ha_refuses("migrate", "begin", 1, &rec, false, why, sizeof why));
+    assert_false(host_ha_refuses("started", "begin", 1, &rec, false, why, sizeof why));
+    assert_false(host_ha_refuses("reconnect", "begin", 1, &fenced, false, why, sizeof why));
+    assert_false(host_ha_refuses("prepare", "end", 1, &fenced, false, why, sizeof why));
+    assert_false(host_ha_refuses("release", "end", 1, NULL, false, why, sizeof why));
+    /* Ready and its agent runs: let in. */
+    assert_false(host_ha_refuses("prepare", "begin", 1, &ready, true, why, sizeof why));
+    assert_false(host_ha_refuses("prepare", "begin", -1, &ready, true, why, sizeof why));
+    /* Every other case refuses, with its reason. */
+    assert_true(host_ha_refuses("prepare", "begin", 1, &ready, false, why, sizeof why));
+    assert_non_null(strstr(why, "is gone"));
+    assert_true(host_ha_refuses("prepare", "begin", 1, &rec, true, why, sizeof why));
+    assert_non_null(strstr(why, "waiting for a leader"));
+    assert_true(host_ha_refuses("prepare", "begin", 1, &fenced, true, why, sizeof why));
+    assert_non_null(strstr(why, "fenced itself"));
+    assert_true(host_ha_refuses("prepare", "begin", 1, NULL, false, why, sizeof why));
+    assert_non_null(strstr(why, "has not run yet"));
+    assert_true(host_ha_refuses("prepare", "begin", -1, &rec, false, why, sizeof why));
+    assert_non_null(strstr(why, "cannot be read"));
+}
+
+static struct hv_domain_now local(bool active, enum hv_job job, unsigned char id) {
+    struct hv_domain_now d = {.active = active, .job = job, .persistent = true,
+                              .state = active ? HV_VM_RUNNING : HV_VM_SHUTOFF};
+    snprintf(d.name, sizeof d.name, "vm%u", id);
+    memset(d.uuid, id, sizeof d.uuid);
+    return d;
+}
+
+static struct host_ha_copy copy(const char *host, unsigned char id, enum hv_vm_state s) {
+    struct host_ha_copy c = {.host = host, .state = s};
+    memset(c.uuid, id, sizeof c.uuid);
+    return c;
+}
+
+static void reconcile_verdicts(void **state) {
+    (void)state;
+    char why[512];
+    struct hv_domain_now off = local(false, HV_JOB_NONE, 7), on = local(true, HV_JOB_NONE, 7);
+    struct host_ha_copy running = copy("rig2", 7, HV_VM_RUNNING);
+    struct host_ha_copy other = copy("rig2", 8, HV_VM_RUNNING);
+    struct host_ha_copy stopped = copy("rig3", 7, HV_VM_SHUTOFF);
+    struct host_ha_copy paused = copy("rig3", 7, HV_VM_PAUSED);
+    /* Nothing elsewhere: kept, the leader decides. */
+    assert_int_equal(host_ha_reconcile(&off, NULL, 0, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, &other, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, &stopped, 1, why, sizeof why), HOST_HA_KEEP);
+    /* Shut off here, active elsewhere: the definition here is stale. */
+    struct host_ha_copy two[] = {stopped, running};
+    assert_int_equal(host_ha_reconcile(&off, two, 2, why, sizeof why), HOST_HA_UNDEFINE);
+    assert_non_null(strstr(why, "rig2"));
+    assert_int_equal(host_ha_reconcile(&off, &paused, 1, why, sizeof why), HOST_HA_UNDEFINE);
+    /* Running here and for sure elsewhere: this copy is stopped. */
+    assert_int_equal(host_ha_reconcile(&on, &running, 1, why, sizeof why), HOST_HA_DESTROY);
+    /* Not while the other copy may be a migration's arrival, nor while a
+     * job runs here. */
+    assert_int_equal(host_ha_reconcile(&on, &paused, 1, why, sizeof why), HOST_HA_KEEP);
+    struct hv_domain_now leaving = local(true, HV_JOB_MIGRATION_OUT, 7);
+    assert_int_equal(host_ha_reconcile(&leaving, &running, 1, why, sizeof why), HOST_HA_KEEP);
+}
+
+static void view_readiness(void **state) {
+    (void)state;
+    char why[256];
+    struct host_ha_view v = {.hv_fresh = true, .leader_known = true, .alive = 3,
+                             .alive_with_record = 3};
+    assert_true(host_ha_view_ready(&v, why, sizeof why));
+    v.alive_with_record = 2;
+    assert_false(host_ha_view_ready(&v, why, sizeof why));
+    assert_non_null(strstr(why, "1 of the 3"));
+    v.alive_with_record = 3;
+    v.leader_known = false;
+    assert_false(host_ha_view_ready(&v, why, sizeof why));
+    assert_non_null(strstr(why, "leader"));
+    v.hv_fresh = false;
+    assert_false(host_ha_view_ready(&v, why, sizeof why));
+    assert_non_null(strstr(why, "hypervisor"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(gate_round_trip),   cmocka_unit_test(proc_start_field),
+        cmocka_unit_test(xml_protection),    cmocka_unit_test(hook_refusals),
+        cmocka_unit_test(reconcile_verdicts), cmocka_unit_test(view_readiness),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
