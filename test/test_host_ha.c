@@ -172,11 +172,27 @@ static void view_readiness(void **state) {
     assert_non_null(strstr(why, "hypervisor"));
 }
 
+static void watchdog_petting(void **state) {
+    (void)state;
+    /* Petted while a reset would come before the lease ends. */
+    assert_true(host_ha_watchdog_pet(1000, 20000, 10000, HOST_HA_READY, true));
+    assert_true(host_ha_watchdog_pet(10000, 20000, 10000, HOST_HA_READY, true));
+    assert_false(host_ha_watchdog_pet(10001, 20000, 10000, HOST_HA_READY, true));
+    /* No lease (never held): not while protected guests may run. */
+    assert_false(host_ha_watchdog_pet(5, 0, 10000, HOST_HA_READY, false));
+    assert_false(host_ha_watchdog_pet(5, 0, 10000, HOST_HA_FENCED, true));
+    assert_false(host_ha_watchdog_pet(5, 0, 10000, HOST_HA_RECONCILING, true));
+    /* Nothing protected runs and none can start: petted. */
+    assert_true(host_ha_watchdog_pet(5, 0, 10000, HOST_HA_FENCED, false));
+    assert_true(host_ha_watchdog_pet(5, 0, 10000, HOST_HA_RECONCILING, false));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gate_round_trip),   cmocka_unit_test(proc_start_field),
         cmocka_unit_test(xml_protection),    cmocka_unit_test(hook_refusals),
         cmocka_unit_test(reconcile_verdicts), cmocka_unit_test(view_readiness),
+        cmocka_unit_test(watchdog_petting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -409,6 +409,7 @@ int agent_main(int argc, char **argv) {
         log_info("stopped");
     }
     agent_http_close(a);
+    agent_ha_close(a);
     agent_offcheck_close(a);
     agent_leader_close(a);
     agent_actions_close(a);

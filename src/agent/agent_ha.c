@@ -10,7 +10,10 @@
  * guests, until it reconciles again. Restarting is the leader's job: this
  * host never starts a protected guest by itself. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <linux/watchdog.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,89 @@ static void set_state(struct agent *a, enum host_ha_state s, const char *reason)
     gate_write(a);
 }
 
+/* The watchdog device, armed by opening it (the kernel's watchdog API,
+ * Documentation/watchdog/watchdog-api.rst): its timeout set, then petted by
+ * agent_ha_run. A file that is not a watchdog device (a test's) takes the
+ * writes and refuses the ioctl: said once. */
+static int watchdog_open(struct agent *a, char *err, size_t errlen) {
+    struct ha_host *h = &a->ha;
+    if (!a->cfg.ha_watchdog[0])
+        return 0;
+    h->wd_fd = open(a->cfg.ha_watchdog, O_WRONLY | O_CLOEXEC);
+    if (h->wd_fd < 0) {
+        snprintf(err, errlen, "[ha] watchdog: cannot open %s: %s", a->cfg.ha_watchdog,
+                 strerror(errno));
+        return -1;
+    }
+    h->wd_armed = true;
+    int secs = (int)(a->cfg.ha_watchdog_timeout_ms / 1000);
+    if (ioctl(h->wd_fd, WDIOC_SETTIMEOUT, &secs) != 0)
+        log_warn("watchdog %s: cannot set its timeout to %d s (%s): it keeps its own",
+                 a->cfg.ha_watchdog, secs, strerror(errno));
+    log_info("watchdog %s armed: the machine resets %d s after this agent stops petting it, "
+             "which it does only while its run lease outlasts that or no protected VM runs "
+             "here", a->cfg.ha_watchdog, secs);
+    return 0;
+}
+
+/* Whether a protected guest may run here now: the last sample shows one
+ * active, and no self-fence stopped them all since. */
+static bool protected_running(const struct agent *a) {
+    if (a->ha.state == HOST_HA_FENCED && a->ha.fence_clean)
+        return false;
+    for (size_t i = 0; a->sample && i < a->sample->n_vms; i++) {
+        const struct hv_vm *vm = &a->sample->vms[i];
+        if (vm->rules.ha && !vm->rules_bad && vm->state != HV_VM_SHUTOFF)
+            return true;
+    }
+    return false;
+}
+
+/* How often the watchdog is petted: well within any timeout it can have. */
+#define WATCHDOG_PET_MS 500u
+
+static void watchdog_run(struct agent *a, uint64_t now) {
+    struct ha_host *h = &a->ha;
+    if (!h->wd_armed || now < h->wd_next_ms)
+        return;
+    h->wd_next_ms = now + WATCHDOG_PET_MS;
+    bool pet = host_ha_watchdog_pet(now, h->lease_until, a->cfg.ha_watchdog_timeout_ms,
+                                    h->state, protected_running(a));
+    if (pet != h->wd_petting)
+        log_warn(pet ? "watchdog %s petted again" :
+                       "watchdog %s no longer petted: protected VMs may run here and the run "
+                       "lease does not outlast its timeout; the machine resets unless the "
+                       "lease is renewed",
+                 a->cfg.ha_watchdog);
+    h->wd_petting = pet;
+    if (pet && write(h->wd_fd, "k", 1) != 1)
+        log_err("watchdog %s: %s", a->cfg.ha_watchdog, strerror(errno));
+}
+
+void agent_ha_close(struct agent *a) {
+    struct ha_host *h = &a->ha;
+    if (!h->wd_armed)
+        return;
+    /* The magic close ('V') disarms it, unless protected guests run
+     * here: then the machine resets unless an agent comes back and pets
+     * it in time (Proxmox's watchdog-mux keeps it armed the same way).
+     * None running, none can start: the hook refuses them once this
+     * agent is gone. */
+    if (!protected_running(a)) {
+        if (write(h->wd_fd, "V", 1) != 1)
+            log_err("watchdog %s: the magic close failed: %s", a->cfg.ha_watchdog,
+                    strerror(errno));
+        else
+            log_info("watchdog %s disarmed", a->cfg.ha_watchdog);
+    } else {
+        log_warn("watchdog %s left armed: protected VMs may run here; the machine resets "
+                 "unless an agent pets it within %u s", a->cfg.ha_watchdog,
+                 a->cfg.ha_watchdog_timeout_ms / 1000);
+    }
+    close(h->wd_fd);
+    h->wd_armed = false;
+}
+
 int agent_ha_open(struct agent *a, char *err, size_t errlen) {
     struct ha_host *h = &a->ha;
     memset(h, 0, sizeof *h);
@@ -65,7 +151,7 @@ int agent_ha_open(struct agent *a, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot write the protected gate in %s", a->cfg.state_dir);
         return -1;
     }
-    return 0;
+    return watchdog_open(a, err, errlen);
 }
 
 /* The view host_ha_view_ready judges, and the copies of VMs the other live
@@ -192,6 +278,7 @@ static int reconcile(struct agent *a, const struct hv_fresh *f, const struct ha_
 
 void agent_ha_run(struct agent *a, uint64_t now_ms) {
     struct ha_host *h = &a->ha;
+    watchdog_run(a, now_ms);
     if (h->state != HOST_HA_RECONCILING || now_ms < h->next_try_ms)
         return;
     struct ha_cluster c;
@@ -226,7 +313,8 @@ void agent_ha_run(struct agent *a, uint64_t now_ms) {
 }
 
 uint64_t agent_ha_deadline(const struct agent *a) {
-    return a->ha.state == HOST_HA_RECONCILING ? a->ha.next_try_ms : UINT64_MAX;
+    uint64_t d = a->ha.state == HOST_HA_RECONCILING ? a->ha.next_try_ms : UINT64_MAX;
+    return a->ha.wd_armed && a->ha.wd_next_ms < d ? a->ha.wd_next_ms : d;
 }
 
 void agent_ha_fence(struct agent *a, const char *reason) {
@@ -237,6 +325,7 @@ void agent_ha_fence(struct agent *a, const char *reason) {
     struct hv_stopped st;
     char err[HV_REASON_MAX + 64];
     int rc = hv_destroy_protected(a->hv, reason, &st, err, sizeof err);
+    h->fence_clean = rc == 0;
     h->destroyed += st.n;
     if (rc != 0) {
         h->failures++;
@@ -246,16 +335,13 @@ void agent_ha_fence(struct agent *a, const char *reason) {
              rc != 0 ? ", and some could not be" : "");
 }
 
-void agent_ha_unfence(struct agent *a) {
-    if (a->ha.state != HOST_HA_FENCED)
+void agent_ha_lease(struct agent *a, uint64_t until, bool holds) {
+    a->ha.lease_until = until;
+    if (!holds || a->ha.state != HOST_HA_FENCED)
         return;
     a->ha.next_try_ms = 0;
     a->ha.fresh_token = 0;
     set_state(a, HOST_HA_RECONCILING, "the self-fence lease is held again");
-}
-
-bool agent_ha_ready(const struct agent *a) {
-    return a->ha.state == HOST_HA_READY;
 }
 
 void agent_ha_metrics(const struct agent *a, struct metrics *m) {

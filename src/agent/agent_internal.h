@@ -302,6 +302,12 @@ struct ha_host {
     bool written;
     char written_text[HOST_HA_TEXT_MAX + 64]; /* the gate file as last written */
     uint64_t fences, destroyed, undefined, failures, reconciles;
+    bool fence_clean;               /* the last self-fence stopped every protected VM */
+    uint64_t lease_until;           /* the run lease, this host's monotonic clock; 0: none */
+    bool wd_armed;                  /* [ha] watchdog opened: wd_fd */
+    int wd_fd;
+    uint64_t wd_next_ms;
+    bool wd_petting;
 };
 
 struct agent {
@@ -453,18 +459,22 @@ int agent_gate_set(struct agent *a, enum host_gate g, const char *reason, char *
                    size_t errlen);
 void agent_gate_settle(struct agent *a);
 
-/* agent_ha.c: this host's side of HA restart (docs/safety.md, "The protected gate"). open writes the
- * protected gate "reconciling" (0, or -1 with err: the agent must not run
- * without it); run reconciles once the cluster view allows it, then opens
- * the gate to protected starts; fence (the self-fence lease lapsed) closes
- * it and destroys every protected guest here at once; unfence (the lease
- * held again) makes the host reconcile again before it is ready. */
+/* agent_ha.c: this host's side of HA restart (docs/safety.md, "The
+ * protected gate"). open writes the protected gate "reconciling" and arms
+ * the watchdog when configured (0, or -1 with err: the agent must not run
+ * without them); run reconciles once the cluster view allows it, then
+ * opens the gate to protected starts, and pets the watchdog; fence (the
+ * run lease lapsed) closes the gate and destroys every protected guest
+ * here at once; lease tells when the run lease ends (this host's monotonic
+ * clock) and whether it is held: held again after a fence, the host
+ * reconciles again before it is ready; close disarms the watchdog when no
+ * protected guest runs here. */
 int agent_ha_open(struct agent *a, char *err, size_t errlen);
 void agent_ha_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_ha_deadline(const struct agent *a);
 void agent_ha_fence(struct agent *a, const char *reason);
-void agent_ha_unfence(struct agent *a);
-bool agent_ha_ready(const struct agent *a);
+void agent_ha_lease(struct agent *a, uint64_t until, bool holds);
+void agent_ha_close(struct agent *a);
 void agent_ha_metrics(const struct agent *a, struct metrics *m);
 
 /* agent_offcheck.c: hosts that announced "off" and are not. Every agent

@@ -97,6 +97,8 @@ static const struct key keys[] = {
     /* IPMI v2.0 defines cipher suites 0 to 17; 0 (no authentication) is not
      * offered. */
     {"power", "ipmi_cipher_suite", T_UINT, F(ipmi_cipher_suite), 1, 17},
+    {"ha", "watchdog", T_PATH, F(ha_watchdog), 0, 0},
+    {"ha", "watchdog_timeout", T_DURATION, F(ha_watchdog_timeout_ms), 1000, 600000},
 };
 
 static const char *const automation_names[] = {"off", "advise", "auto"};
@@ -168,6 +170,8 @@ void config_defaults(struct config *cfg) {
     /* A server takes a few minutes to boot; ten is generous. */
     cfg->power_on_timeout_ms = 600000;
     cfg->off_check_after_ms = 180000;
+    /* Petted only while the run lease outlasts it: well under the lease. */
+    cfg->ha_watchdog_timeout_ms = 10000;
     /* vm_cooldown and wake_cooldown stay 0: the policy's own apply. */
     config_policy_defaults(cfg);
 }

@@ -136,6 +136,12 @@ struct config {
     char ipmi_user[CONFIG_NAME_MAX];
     char ipmi_password_file[CONFIG_PATH_MAX];
     uint32_t ipmi_cipher_suite; /* ipmitool -C; 0: ipmitool negotiates */
+
+    /* [ha] on this host (docs/safety.md, "The protected gate"): a watchdog
+     * device (softdog's /dev/watchdog) the agent arms and pets while its
+     * run lease covers the timeout; "": none (the default). */
+    char ha_watchdog[CONFIG_PATH_MAX];
+    uint32_t ha_watchdog_timeout_ms;
 };
 
 /* "off", "advise", "auto". */

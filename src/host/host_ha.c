@@ -202,3 +202,10 @@ bool host_ha_view_ready(const struct host_ha_view *v, char *why, size_t len) {
         return true;
     return false;
 }
+
+bool host_ha_watchdog_pet(uint64_t now, uint64_t lease_until, uint32_t timeout_ms,
+                          enum host_ha_state state, bool protected_running) {
+    if (state != HOST_HA_READY && !protected_running)
+        return true;
+    return lease_until >= timeout_ms && now <= lease_until - timeout_ms;
+}

@@ -103,4 +103,17 @@ struct host_ha_view {
 };
 bool host_ha_view_ready(const struct host_ha_view *v, char *why, size_t len);
 
+/* ---- The watchdog (optional: [ha] watchdog) ---- */
+
+/* Whether the agent may pet the watchdog now. A machine whose agent stops
+ * petting is reset timeout_ms later, so it pets only while that reset
+ * would come before its run lease ends (now + timeout_ms <= lease_until,
+ * this host's clock): an agent that dies, hangs or is paused with
+ * protected guests running has them stopped, with the machine, before any
+ * leader counts this host self-fenced. It also pets while no protected
+ * guest can run here: none runs and the gate refuses their starts (any
+ * state but ready). */
+bool host_ha_watchdog_pet(uint64_t now, uint64_t lease_until, uint32_t timeout_ms,
+                          enum host_ha_state state, bool protected_running);
+
 #endif
