@@ -47,7 +47,7 @@ static void write_host(const char *name, bool is_a, char *xml_path) {
                       "<nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads>"
                       "</cpu><memory>8388608</memory>\n";
     if (is_a) {
-        domain(text, sizeof text, "p1", 1, "yes", true);
+        /* p1 comes later, defined and started here by the leader. */
         domain(text, sizeof text, "u1", 4, "no", true);
     } else {
         /* p1 moved to a while b was gone; p2 runs nowhere; u1 is not
@@ -105,6 +105,12 @@ static bool gate_says(const char *name, const char *prefix, int timeout_s) {
             return true;
         usleep(100000);
     }
+    char cmd[PATH_MAX + 128];
+    snprintf(cmd, sizeof cmd, "cat '%s'; grep -v debug '%s/%s/agent.log' | tail -25 >&2", path,
+             test_dir, name);
+    fprintf(stderr, "the protected gate of %s never began with '%s'; it says:\n", name, prefix);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot show %s\n", path);
     return false;
 }
 
@@ -155,6 +161,19 @@ static void returning_host_reconciles_before_protected_starts(void **state) {
     agents[0] = agent_start(conf_a, log_a);
     assert_int_equal(agent_wait_ready(agents[0], conf_a, 10000), 0);
     assert_true(gate_says("a", "ready pid=", 15));
+    /* The leader (a, the only host) defines and starts p1 on a. */
+    char xml[PATH_MAX];
+    test_write_file(test_dir, "p1.xml",
+                    "<domain type='test'><name>p1</name>"
+                    "<uuid>7b000000-0000-4000-8000-000000000001</uuid>"
+                    "<memory>524288</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+                    "<metadata><nodectl:placement xmlns:nodectl='" NS "' ha='yes'/>"
+                    "</metadata></domain>\n",
+                    xml, sizeof xml);
+    char args[PATH_MAX + 32];
+    snprintf(args, sizeof args, "create %s --start", xml);
+    assert_int_equal(nodectl_run(conf_a, args, out, sizeof out, err, sizeof err), 0);
+    assert_true(vm_on(conf_a, "p1", "a", true, 10));
     agents[1] = agent_start(conf_b, log_b);
     assert_int_equal(agent_wait_ready(agents[1], conf_b, 10000), 0);
     char ready[64];
@@ -182,10 +201,75 @@ static void returning_host_reconciles_before_protected_starts(void **state) {
     assert_int_equal(hook_start(conf_b, "u1", "no"), 0);
 }
 
+/* A host whose agent starts with a protected guest running and no run
+ * lease to cover it (none kept from before: a new boot, or one that ran
+ * out while the agent was down) destroys it at once, with the reason, and
+ * leaves the unprotected one alone; its watchdog (a plain file here) is
+ * petted once nothing protected runs, and disarmed at a clean stop. */
+static void protected_guest_without_a_run_lease_is_stopped(void **state) {
+    (void)state;
+    char text[8192] = "<node><cpu><mhz>2400</mhz><model>x86_64</model><active>4</active>"
+                      "<nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads>"
+                      "</cpu><memory>8388608</memory>\n";
+    domain(text, sizeof text, "p9", 9, "yes", true);
+    domain(text, sizeof text, "u9", 10, "no", true);
+    snprintf(text + strlen(text), sizeof text - strlen(text), "</node>\n");
+    char xml[PATH_MAX], wd[PATH_MAX], conf[PATH_MAX], sub[PATH_MAX + 16], cfg[4096];
+    test_write_file(test_dir, "host-c.xml", text, xml, sizeof xml);
+    test_write_file(test_dir, "watchdog", "", wd, sizeof wd);
+    unsigned port = test_port_base() + 2;
+    snprintf(cfg, sizeof cfg,
+             "[cluster]\nname = ha2\ncandidates = c\ninsecure = true\ndiscovery = false\n"
+             "[node]\nname = c\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/c/state\ncontrol_socket = %s/c/ctl.sock\n"
+             "[hypervisor]\nuri = test://%s\nsample_interval = 300ms\n"
+             "[ha]\nwatchdog = %s\nwatchdog_timeout = 5s\n",
+             port, test_dir, test_dir, xml, wd);
+    snprintf(sub, sizeof sub, "%s/c", test_dir);
+    mkdir(sub, 0755);
+    test_write_file(sub, "nodectl.conf", cfg, conf, sizeof conf);
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/c/agent.log", test_dir);
+    agents[0] = agent_start(conf, log);
+    assert_int_equal(agent_wait_ready(agents[0], conf, 10000), 0);
+    assert_true(gate_says("c", "ready pid=", 15));
+    assert_int_equal(count_lines_with(log, "VM p9 destroyed: no run lease"), 1);
+    assert_int_equal(count_lines_with(log, "self-fence: no run lease"), 1);
+    assert_int_equal(count_lines_with(log, "destroyed: "), 1);
+    assert_int_equal(nodectl_expect(conf, "vms", "shutoff", 5, log, out, sizeof out, err,
+                                    sizeof err), 0);
+    char line[256];
+    for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        snprintf(line, sizeof line, "%.*s", (int)strcspn(p, "\n"), p);
+        if (strncmp(line, "p9 ", 3) == 0)
+            assert_non_null(strstr(line, "shutoff"));
+        if (strncmp(line, "u9 ", 3) == 0)
+            assert_non_null(strstr(line, "running"));
+    }
+    /* Petted, then disarmed by the magic close at a clean stop. */
+    size_t len = 0;
+    char *pets = NULL;
+    for (int t = 0; t < 30 && len < 3; t++) {
+        free(pets);
+        usleep(100000);
+        pets = read_small_file(wd, 1 << 20, &len);
+    }
+    assert_true(len >= 3);
+    free(pets);
+    assert_int_equal(agent_stop(agents[0], SIGTERM, 10000), 0);
+    agents[0] = 0;
+    pets = read_small_file(wd, 1 << 20, &len);
+    assert_non_null(pets);
+    assert_true(len >= 1 && pets[len - 1] == 'V');
+    free(pets);
+    assert_int_equal(count_lines_with(log, "disarmed"), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(returning_host_reconciles_before_protected_starts,
                                   stop_agents),
+        cmocka_unit_test_teardown(protected_guest_without_a_run_lease_is_stopped, stop_agents),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

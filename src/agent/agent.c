@@ -149,6 +149,7 @@ static int run(struct agent *a, int sigfd) {
         agent_history_run(a, agent_clock_ms());
         agent_forward_run(a, agent_clock_ms());
         agent_ha_run(a, agent_clock_ms());
+        agent_fence_run(a, agent_clock_ms());
         /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
@@ -179,6 +180,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_forward_deadline(a);
         if (agent_ha_deadline(a) < deadline)
             deadline = agent_ha_deadline(a);
+        if (agent_fence_deadline(a) < deadline)
+            deadline = agent_fence_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         int64_t http_ms = http_server_timeout_ms(a->http);
@@ -274,6 +277,15 @@ static int check_config(const struct config *cfg) {
         fprintf(stderr, "nodectl agent: bad configuration: %s: key 'ipmi_password_file' in "
                         "[power]: cannot read %s: %s\n", cfg->path, cfg->ipmi_password_file,
                 strerror(errno));
+        return -1;
+    }
+    /* Petted only while the run lease outlasts the watchdog's timeout
+     * (agent_ha.c): a lease renewed every T/6 keeps at least about 2T/3,
+     * so a timeout above T/2 would reset a healthy machine. */
+    if (cfg->ha_watchdog[0] && cfg->ha_watchdog_timeout_ms > cfg->self_fence_timeout_ms / 2) {
+        fprintf(stderr, "nodectl agent: bad configuration: %s: key 'watchdog_timeout' in [ha]: "
+                        "%u ms is more than half of self_fence_timeout (%u ms)\n", cfg->path,
+                cfg->ha_watchdog_timeout_ms, cfg->self_fence_timeout_ms);
         return -1;
     }
     const struct control_access acc = control_access_of(cfg);
@@ -380,6 +392,9 @@ int agent_main(int argc, char **argv) {
     } else if (agent_leader_open(a, err, sizeof err) != 0) {
         log_err("leader: %s", err);
         rc = 2;
+    } else if (agent_fence_open(a, err, sizeof err) != 0) {
+        log_err("run lease: %s", err);
+        rc = 1;
     }
     /* Metrics and the dashboard are not the agent's job: a port taken
      * costs them, not the host's place in the cluster. */
@@ -410,6 +425,7 @@ int agent_main(int argc, char **argv) {
     }
     agent_http_close(a);
     agent_ha_close(a);
+    agent_fence_close(a);
     agent_offcheck_close(a);
     agent_leader_close(a);
     agent_actions_close(a);

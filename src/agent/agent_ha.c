@@ -97,8 +97,9 @@ static void watchdog_run(struct agent *a, uint64_t now) {
     if (!h->wd_armed || now < h->wd_next_ms)
         return;
     h->wd_next_ms = now + WATCHDOG_PET_MS;
-    bool pet = host_ha_watchdog_pet(now, h->lease_until, a->cfg.ha_watchdog_timeout_ms,
-                                    h->state, protected_running(a));
+    uint64_t until = a->fence.lease ? host_fence_until(a->fence.lease) : 0;
+    bool pet = host_ha_watchdog_pet(now, until, a->cfg.ha_watchdog_timeout_ms, h->state,
+                                    protected_running(a));
     if (pet != h->wd_petting)
         log_warn(pet ? "watchdog %s petted again" :
                        "watchdog %s no longer petted: protected VMs may run here and the run "
@@ -134,6 +135,42 @@ void agent_ha_close(struct agent *a) {
     h->wd_armed = false;
 }
 
+void agent_ha_fence(struct agent *a, const char *reason) {
+    struct ha_host *h = &a->ha;
+    /* The gate first: from now on no protected guest starts here. */
+    set_state(a, HOST_HA_FENCED, reason);
+    struct hv_stopped st;
+    char err[HV_REASON_MAX + 64];
+    int rc = hv_destroy_protected(a->hv, reason, &st, err, sizeof err);
+    h->fence_clean = rc == 0;
+    h->destroyed += st.n;
+    h->fences++;
+    if (rc != 0) {
+        h->failures++;
+        log_err("self-fence: %s; %s", reason, err);
+    }
+    log_warn("self-fence: %s: %zu protected VM(s) destroyed%s", reason, st.n,
+             rc != 0 ? ", and some could not be" : "");
+}
+
+/* The run lease's news (agent_fence.c): lapsed, or held again. */
+static void on_lease(struct agent *a, bool holds, const char *why) {
+    /* Not held while nothing protected runs nor can start here (the
+     * agent's start, a host not reconciled yet): nothing to fence; the
+     * reconcile waits for the lease. */
+    if (!holds && (a->ha.state == HOST_HA_READY || protected_running(a))) {
+        agent_ha_fence(a, why);
+        return;
+    }
+    if (!holds)
+        return;
+    if (a->ha.state != HOST_HA_FENCED)
+        return;
+    a->ha.next_try_ms = 0;
+    a->ha.fresh_token = 0;
+    set_state(a, HOST_HA_RECONCILING, "the run lease is held again");
+}
+
 int agent_ha_open(struct agent *a, char *err, size_t errlen) {
     struct ha_host *h = &a->ha;
     memset(h, 0, sizeof *h);
@@ -147,6 +184,7 @@ int agent_ha_open(struct agent *a, char *err, size_t errlen) {
     }
     h->state = HOST_HA_RECONCILING;
     snprintf(h->reason, sizeof h->reason, "the agent is starting");
+    a->fence.on_change = on_lease;
     if (gate_write(a) != 0) {
         snprintf(err, errlen, "cannot write the protected gate in %s", a->cfg.state_dir);
         return -1;
@@ -186,6 +224,7 @@ static bool leader_holds_lease(struct agent *a) {
 static int cluster_collect(struct agent *a, struct ha_cluster *c) {
     memset(c, 0, sizeof *c);
     c->view.leader_known = leader_holds_lease(a);
+    c->view.lease_held = a->fence.lease && agent_fence_holds(a);
     size_t n = gossip_member_count(a->cluster.gossip), n_copies = 0;
     c->recs = calloc(n ? n : 1, sizeof *c->recs);
     if (!c->recs)
@@ -290,7 +329,8 @@ void agent_ha_run(struct agent *a, uint64_t now_ms) {
     }
     const struct hv_fresh *f = h->fresh_token ? hv_fresh_latest(a->hv) : NULL;
     c.view.hv_fresh = f && f->token >= h->fresh_token && f->available;
-    if (!c.view.leader_known || c.view.alive_with_record < c.view.alive || !c.view.hv_fresh) {
+    if (!c.view.leader_known || !c.view.lease_held || c.view.alive_with_record < c.view.alive ||
+        !c.view.hv_fresh) {
         if (!host_ha_view_ready(&c.view, why, sizeof why) && strcmp(why, h->reason) != 0)
             set_state(a, HOST_HA_RECONCILING, why);
         /* A view asked for and answered unavailable is asked again. */
@@ -315,33 +355,6 @@ void agent_ha_run(struct agent *a, uint64_t now_ms) {
 uint64_t agent_ha_deadline(const struct agent *a) {
     uint64_t d = a->ha.state == HOST_HA_RECONCILING ? a->ha.next_try_ms : UINT64_MAX;
     return a->ha.wd_armed && a->ha.wd_next_ms < d ? a->ha.wd_next_ms : d;
-}
-
-void agent_ha_fence(struct agent *a, const char *reason) {
-    struct ha_host *h = &a->ha;
-    /* The gate first: from now on no protected guest starts here. */
-    set_state(a, HOST_HA_FENCED, reason);
-    h->fences++;
-    struct hv_stopped st;
-    char err[HV_REASON_MAX + 64];
-    int rc = hv_destroy_protected(a->hv, reason, &st, err, sizeof err);
-    h->fence_clean = rc == 0;
-    h->destroyed += st.n;
-    if (rc != 0) {
-        h->failures++;
-        log_err("self-fence: %s; %s", reason, err);
-    }
-    log_warn("self-fence: %s: %zu protected VM(s) destroyed%s", reason, st.n,
-             rc != 0 ? ", and some could not be" : "");
-}
-
-void agent_ha_lease(struct agent *a, uint64_t until, bool holds) {
-    a->ha.lease_until = until;
-    if (!holds || a->ha.state != HOST_HA_FENCED)
-        return;
-    a->ha.next_try_ms = 0;
-    a->ha.fresh_token = 0;
-    set_state(a, HOST_HA_RECONCILING, "the self-fence lease is held again");
 }
 
 void agent_ha_metrics(const struct agent *a, struct metrics *m) {

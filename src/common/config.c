@@ -88,6 +88,8 @@ static const struct key keys[] = {
     {"leader", "vm_cooldown", T_DURATION, F(vm_cooldown_ms), 1, 86400000},
     {"leader", "wake_cooldown", T_DURATION, F(wake_cooldown_ms), 1, 86400000},
     {"leader", "off_check_after", T_DURATION, F(off_check_after_ms), 1000, 86400000},
+    {"ha", "self_fence_timeout", T_DURATION, F(self_fence_timeout_ms), 1000, 600000},
+    {"ha", "fence_margin", T_DURATION, F(fence_margin_ms), 0, 600000},
     {"power", "off_command", T_STRING, F(off_command), 0, 0},
     {"power", "wake_mac", T_MAC, F(wake_mac), 0, 0},
     {"power", "wake_broadcast", T_STRING, F(wake_broadcast), 0, 0},
@@ -172,6 +174,10 @@ void config_defaults(struct config *cfg) {
     cfg->off_check_after_ms = 180000;
     /* Petted only while the run lease outlasts it: well under the lease. */
     cfg->ha_watchdog_timeout_ms = 10000;
+    /* Proxmox's watchdog fencing waits 60 s; a run lease renewed every 5 s
+     * lets 30 s do (docs/ha.md). The margin covers stopping the guests. */
+    cfg->self_fence_timeout_ms = 30000;
+    cfg->fence_margin_ms = 5000;
     /* vm_cooldown and wake_cooldown stay 0: the policy's own apply. */
     config_policy_defaults(cfg);
 }
