@@ -1,0 +1,114 @@
+#!/bin/bash
+# HA restart with fencing on the rig (issue "VMs survive their host";
+# docs/safety.md, "The protected gate"): 4 hosts, rig1 the only leader
+# candidate; two protected guests (ha=yes) on each of rig2 and rig3, their
+# disk images on the rig's shared storage; nodectl's qemu hook on every host.
+#   1. rig3 loses power (the rig's button): once its BMC has confirmed it
+#      off, its guests run on other hosts, each exactly once;
+#   2. rig2 is cut from the network but keeps its power: its run lease
+#      lapses and it destroys its guests itself; the leader restarts them
+#      elsewhere after its wait; never two copies at once;
+#   3. rig3 is powered on again with one of its stale guests marked for
+#      libvirt's autostart: its libvirtd tries to start it before the agent
+#      runs and the hook refuses; the agent reconciles and undefines the
+#      definitions that now run elsewhere; rig2's link comes back and it
+#      does the same. No guest ever runs twice (a watcher looks every
+#      0.3 s on every powered host's libvirtd).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ ${1:-} != --body ]]; then
+    export NODECTL=${1:?usage: test_ha_rig.sh PATH/TO/nodectl}
+    shift
+fi
+source "$HERE/supervise.sh"
+rig_supervise ha 420 "$@"
+
+TEST_NAME=test_ha_rig
+source "$HERE/cluster.sh"
+source "$HERE/ha.sh"
+WORK=$(mktemp -d /tmp/nodectl-ha-rig.XXXXXX)
+on_exit() {
+    local rc=$?
+    ha_watch_stop
+    if ((rc != 0)); then
+        for h in rig1 rig2 rig3 rig4; do
+            echo "--- $h protected gate: $(ha_gate "$h")" >&2
+        done
+        [[ -f $WORK/duplicates ]] && { echo "--- duplicates"; cat "$WORK/duplicates"; } >&2
+    fi
+    cluster_exit "$rc"
+}
+trap on_exit EXIT
+elapsed_s() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+virsh_on() {
+    local h=$1
+    shift
+    rig exec "$h" virsh -q -c qemu:///system "$@"
+}
+
+# rig3 has a BMC the leader can power off and read back; rig2 has none, so
+# the leader can only count on its self-fence.
+IPMI_HOSTS=(rig1 rig3 rig4)
+cluster_make 4 0 rig1
+ha_settings
+ha_guests_make rig2 2
+ha_guests_make rig3 2
+cluster_start
+eventually 90 cluster_settled || fail "the cluster did not settle: $(cluster_settled 2>&1)"
+for h in rig1 rig2 rig3 rig4; do
+    eventually 30 grep -q '^ready pid=' "$WORK/$h/state/protected" ||
+        fail "$h never reconciled: its gate says '$(ha_gate "$h")'"
+done
+note "cluster up; protected guests: ${HA_GUESTS[*]}"
+ha_watch_start
+
+# 1. Power loss: the BMC confirms it off, then the guests run elsewhere.
+t0=$EPOCHREALTIME
+rig power rig3 off
+eventually 90 ha_run_elsewhere rig3 rig3-ha1 rig3-ha2 ||
+    fail "rig3's guests do not run elsewhere: $(running_guests | tr '\n' ' ')"
+note "power loss: rig3's guests run elsewhere $(elapsed_s "$t0") s after the power cut"
+grep -qi "bmc" "$WORK/rig1/agent.log" ||
+    fail "the leader's log says nothing of rig3's BMC"
+[[ $(rig power rig3 status) == off ]] || fail "rig3 is not off"
+
+# 2. Partition: rig2 fences itself, then its guests run elsewhere, once.
+t0=$EPOCHREALTIME
+net_fault rig2 cut
+eventually 60 grep -q "self-fence: .*protected VM(s) destroyed" "$WORK/rig2/agent.log" ||
+    fail "rig2 did not fence itself"
+note "partition: rig2 fenced itself $(elapsed_s "$t0") s after the cut"
+[[ -z $(guests_on rig2) ]] || fail "rig2 still runs $(guests_on rig2 | tr '\n' ' ')"
+eventually 90 ha_run_elsewhere rig2 rig2-ha1 rig2-ha2 ||
+    fail "rig2's guests do not run elsewhere: $(running_guests | tr '\n' ' ')"
+note "partition: rig2's guests run elsewhere $(elapsed_s "$t0") s after the cut"
+[[ $(ha_gate rig2) == fenced:* ]] || fail "rig2's gate is not fenced: $(ha_gate rig2)"
+# Its hypervisor refuses to start a protected guest while fenced.
+if virsh_on rig2 start rig2-ha1 >"$WORK/start.out" 2>&1; then
+    fail "rig2 started rig2-ha1 while fenced"
+fi
+grep -q "fenced itself" "$WORK/start.out" || fail "rig2's refusal: $(cat "$WORK/start.out")"
+
+# 3. The fenced hosts come back: nothing starts twice; stale definitions go.
+ln -sf /etc/libvirt/qemu/rig3-ha1.xml "/run/$NODECTL_RIG/rig3/etc/qemu/autostart/rig3-ha1.xml" 2>/dev/null ||
+    { mkdir -p "/run/$NODECTL_RIG/rig3/etc/qemu/autostart" &&
+      ln -sf /etc/libvirt/qemu/rig3-ha1.xml "/run/$NODECTL_RIG/rig3/etc/qemu/autostart/rig3-ha1.xml"; }
+rig power rig3 on
+net_fault rig2 clear
+for h in rig2 rig3; do
+    eventually 60 grep -q '^ready pid=' "$WORK/$h/state/protected" ||
+        fail "$h did not reconcile after its return: its gate says '$(ha_gate "$h")'"
+done
+grep -q "refuses the start of 'rig3-ha1'" "$WORK/rig3/agent.log" "/run/$NODECTL_RIG/rig3/log/libvirtd.log" 2>/dev/null ||
+    note "rig3's libvirtd logged no refused autostart (it may not have tried)"
+for vm in rig2-ha1 rig2-ha2; do
+    ! virsh_on rig2 dominfo "$vm" >/dev/null 2>&1 || fail "rig2 still defines $vm, which runs elsewhere"
+done
+for vm in rig3-ha1 rig3-ha2; do
+    ! virsh_on rig3 dominfo "$vm" >/dev/null 2>&1 || fail "rig3 still defines $vm, which runs elsewhere"
+done
+sleep 5
+ha_watch_stop
+ha_run_elsewhere none || fail "not every protected guest runs exactly once: $(running_guests | tr '\n' ' ')"
+[[ -z $(ha_duplicates) ]] || fail "guests ran twice: $(ha_duplicates | tr '\n' ' ')"
+note "PASS: every protected guest ran exactly once throughout"
