@@ -46,6 +46,8 @@ static int gate_write(struct agent *a) {
 }
 
 static void set_state(struct agent *a, enum host_ha_state s, const char *reason) {
+    if (s != a->ha.state)
+        a->ha.since_ms = agent_clock_ms();
     a->ha.state = s;
     snprintf(a->ha.reason, sizeof a->ha.reason, "%s", reason);
     gate_write(a);
@@ -183,6 +185,7 @@ int agent_ha_open(struct agent *a, char *err, size_t errlen) {
         return -1;
     }
     h->state = HOST_HA_RECONCILING;
+    h->since_ms = agent_clock_ms();
     snprintf(h->reason, sizeof h->reason, "the agent is starting");
     a->fence.on_change = on_lease;
     if (gate_write(a) != 0) {
@@ -355,6 +358,34 @@ void agent_ha_run(struct agent *a, uint64_t now_ms) {
 uint64_t agent_ha_deadline(const struct agent *a) {
     uint64_t d = a->ha.state == HOST_HA_RECONCILING ? a->ha.next_try_ms : UINT64_MAX;
     return a->ha.wd_armed && a->ha.wd_next_ms < d ? a->ha.wd_next_ms : d;
+}
+
+/* How long a reconcile may wait before nodectl status says so. */
+#define HA_RECONCILE_WARN_MS 30000u
+
+int agent_ha_warnings(const struct agent *a, Nodectl__StatusReply *st) {
+    const struct ha_host *h = &a->ha;
+    char text[HOST_HA_TEXT_MAX + 256];
+    if (h->state == HOST_HA_FENCED)
+        snprintf(text, sizeof text,
+                 "this host fenced itself (%s): its protected VMs were destroyed, and none starts "
+                 "here until its run lease is renewed and it has reconciled with the cluster",
+                 h->reason);
+    else if (h->state == HOST_HA_RECONCILING &&
+             agent_clock_ms() - h->since_ms > HA_RECONCILE_WARN_MS)
+        snprintf(text, sizeof text,
+                 "no protected VM may start here yet: this host has not reconciled with the "
+                 "cluster (%s)", h->reason);
+    else
+        return 0;
+    char **grown = realloc(st->warnings, (st->n_warnings + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    st->warnings = grown;
+    if (!(st->warnings[st->n_warnings] = strdup(text)))
+        return -1;
+    st->n_warnings++;
+    return 0;
 }
 
 void agent_ha_metrics(const struct agent *a, struct metrics *m) {

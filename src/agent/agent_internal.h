@@ -297,6 +297,7 @@ struct forward_state {
  * hook reads, the reconcile with the cluster, the self-fence. */
 struct ha_host {
     enum host_ha_state state;
+    uint64_t since_ms;              /* monotonic: when it entered that state */
     char reason[256];               /* why reconciling or fenced */
     unsigned long long start_ticks; /* this process's start time (/proc/self/stat) */
     uint64_t fresh_token;           /* the fresh view a reconcile waits for; 0: none asked */
@@ -490,6 +491,9 @@ void agent_ha_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_ha_deadline(const struct agent *a);
 void agent_ha_fence(struct agent *a, const char *reason);
 void agent_ha_close(struct agent *a);
+/* A status warning while this host is fenced, or has waited long to
+ * reconcile (-1 when out of memory). */
+int agent_ha_warnings(const struct agent *a, Nodectl__StatusReply *st);
 void agent_ha_metrics(const struct agent *a, struct metrics *m);
 
 /* agent_offcheck.c: hosts that announced "off" and are not. Every agent

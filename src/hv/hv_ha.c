@@ -1,7 +1,8 @@
 /* What a host does to its protected domains (docs/safety.md, "The
- * protected gate"): stop them all when its self-fence lease lapses, stop or undefine
- * a stale copy when it reconciles, and keep libvirt's autostart off on them
- * so that its daemon never starts one before the agent has reconciled.
+ * protected gate"): stop them all when its run lease lapses, stop or
+ * undefine a stale copy when it reconciles, and keep libvirt's autostart
+ * off on them so that its daemon never starts one before the agent has
+ * reconciled.
  * Each acts on the domain found by UUID, so a domain of the same name
  * defined since the caller looked is never touched. No call here removes
  * storage: a protected guest's disks are on shared storage, where the copy
