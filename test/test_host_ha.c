@@ -157,16 +157,13 @@ static void reconcile_verdicts(void **state) {
 static void view_readiness(void **state) {
     (void)state;
     char why[256];
-    struct host_ha_view v = {.hv_fresh = true, .leader_known = true, .lease_held = true,
-                             .alive = 3, .alive_with_record = 3};
+    struct host_ha_view v = {.hv_fresh = true, .leader_known = true, .alive = 3,
+                             .alive_with_record = 3};
     assert_true(host_ha_view_ready(&v, why, sizeof why));
     v.alive_with_record = 2;
     assert_false(host_ha_view_ready(&v, why, sizeof why));
     assert_non_null(strstr(why, "1 of the 3"));
     v.alive_with_record = 3;
-    v.lease_held = false;
-    assert_false(host_ha_view_ready(&v, why, sizeof why));
-    assert_non_null(strstr(why, "run lease"));
     v.leader_known = false;
     assert_false(host_ha_view_ready(&v, why, sizeof why));
     assert_non_null(strstr(why, "leader"));

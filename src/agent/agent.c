@@ -150,6 +150,8 @@ static int run(struct agent *a, int sigfd) {
         agent_forward_run(a, agent_clock_ms());
         agent_ha_run(a, agent_clock_ms());
         agent_fence_run(a, agent_clock_ms());
+        agent_hadefs_run(a, agent_clock_ms());
+        agent_ha_leader_run(a, agent_clock_ms());
         /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
@@ -182,6 +184,10 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_ha_deadline(a);
         if (agent_fence_deadline(a) < deadline)
             deadline = agent_fence_deadline(a);
+        if (agent_hadefs_deadline(a) < deadline)
+            deadline = agent_hadefs_deadline(a);
+        if (agent_ha_leader_deadline(a) < deadline)
+            deadline = agent_ha_leader_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         int64_t http_ms = http_server_timeout_ms(a->http);
@@ -395,6 +401,9 @@ int agent_main(int argc, char **argv) {
     } else if (agent_fence_open(a, err, sizeof err) != 0) {
         log_err("run lease: %s", err);
         rc = 1;
+    } else if (agent_hadefs_open(a, err, sizeof err) != 0) {
+        log_err("definitions: %s", err);
+        rc = 1;
     }
     /* Metrics and the dashboard are not the agent's job: a port taken
      * costs them, not the host's place in the cluster. */
@@ -425,6 +434,8 @@ int agent_main(int argc, char **argv) {
     }
     agent_http_close(a);
     agent_ha_close(a);
+    agent_ha_leader_close(a);
+    agent_hadefs_close(a);
     agent_fence_close(a);
     agent_offcheck_close(a);
     agent_leader_close(a);

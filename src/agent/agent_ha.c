@@ -25,6 +25,8 @@
 
 /* How often a reconcile that cannot run yet, or failed, is tried again. */
 #define HA_RETRY_MS 500u
+/* How often a host reconciled but without a run lease looks again. */
+#define HA_LEASE_WAIT_MS 2000u
 
 static int gate_write(struct agent *a) {
     struct ha_host *h = &a->ha;
@@ -46,8 +48,10 @@ static int gate_write(struct agent *a) {
 }
 
 static void set_state(struct agent *a, enum host_ha_state s, const char *reason) {
-    if (s != a->ha.state)
+    if (s != a->ha.state) {
         a->ha.since_ms = agent_clock_ms();
+        a->ha.summary_told = false;
+    }
     a->ha.state = s;
     snprintf(a->ha.reason, sizeof a->ha.reason, "%s", reason);
     gate_write(a);
@@ -227,7 +231,6 @@ static bool leader_holds_lease(struct agent *a) {
 static int cluster_collect(struct agent *a, struct ha_cluster *c) {
     memset(c, 0, sizeof *c);
     c->view.leader_known = leader_holds_lease(a);
-    c->view.lease_held = a->fence.lease && agent_fence_holds(a);
     size_t n = gossip_member_count(a->cluster.gossip), n_copies = 0;
     c->recs = calloc(n ? n : 1, sizeof *c->recs);
     if (!c->recs)
@@ -312,9 +315,11 @@ static int reconcile(struct agent *a, const struct hv_fresh *f, const struct ha_
         undefined++;
         h->undefined++;
     }
-    if (rc == 0)
+    /* Said once per reconcile, and again only when it changed something. */
+    if (rc == 0 && (!h->summary_told || undefined || destroyed))
         log_info("reconciled with the cluster: %zu protected VM(s) kept, %zu undefined, %zu "
                  "destroyed first", kept, undefined, destroyed);
+    h->summary_told = rc == 0;
     return rc;
 }
 
@@ -332,8 +337,7 @@ void agent_ha_run(struct agent *a, uint64_t now_ms) {
     }
     const struct hv_fresh *f = h->fresh_token ? hv_fresh_latest(a->hv) : NULL;
     c.view.hv_fresh = f && f->token >= h->fresh_token && f->available;
-    if (!c.view.leader_known || !c.view.lease_held || c.view.alive_with_record < c.view.alive ||
-        !c.view.hv_fresh) {
+    if (!c.view.leader_known || c.view.alive_with_record < c.view.alive || !c.view.hv_fresh) {
         if (!host_ha_view_ready(&c.view, why, sizeof why) && strcmp(why, h->reason) != 0)
             set_state(a, HOST_HA_RECONCILING, why);
         /* A view asked for and answered unavailable is asked again. */
@@ -352,6 +356,16 @@ void agent_ha_run(struct agent *a, uint64_t now_ms) {
         return;
     }
     h->reconciles++;
+    /* Stale copies are gone; protected guests may start here only under a
+     * run lease. A leader that counts this host fenced refuses it until
+     * the host's protected VMs show elsewhere (docs/ha.md): reconcile
+     * again meanwhile, what the leader restarts elsewhere goes here. */
+    if (!a->fence.lease || !agent_fence_holds(a)) {
+        set_state(a, HOST_HA_RECONCILING,
+                  "reconciled; waiting for the leader to renew this host's run lease");
+        h->next_try_ms = now_ms + HA_LEASE_WAIT_MS;
+        return;
+    }
     set_state(a, HOST_HA_READY, "");
 }
 

@@ -28,6 +28,7 @@
 #include "hv/hv.h"
 #include "leader/executor.h"
 #include "leader/ha.h"
+#include "leader/ha_defs.h"
 #include "message_check.h"
 #include "placement/placement.h"
 #include "rebalance/rebalance.h"
@@ -298,6 +299,7 @@ struct forward_state {
 struct ha_host {
     enum host_ha_state state;
     uint64_t since_ms;              /* monotonic: when it entered that state */
+    bool summary_told;              /* this reconcile's outcome was logged */
     char reason[256];               /* why reconciling or fenced */
     unsigned long long start_ticks; /* this process's start time (/proc/self/stat) */
     uint64_t fresh_token;           /* the fresh view a reconcile waits for; 0: none asked */
@@ -325,6 +327,32 @@ struct agent_fence {
     /* Called when the lease lapses (holds false: stop the protected guests
      * now) or holds again; NULL: nobody listens. */
     void (*on_change)(struct agent *a, bool holds, const char *why);
+};
+
+/* Protected VMs' definitions (agent_hadefs.c): what this host sent, and,
+ * on a candidate, the copies every host sent. */
+#define AGENT_HADEFS_MAX 256
+struct agent_hadef {
+    char name[HV_NAME_MAX]; /* "": a free slot */
+    uint64_t digest, seq;
+    bool failed; /* its last read failed, logged */
+};
+struct agent_hadefs {
+    struct agent_hadef vm[AGENT_HADEFS_MAX];
+    uint64_t next_ms;
+    struct ha_defs *store; /* NULL: not a candidate */
+};
+
+/* The leader's HA round (agent_ha_leader.c): one BMC fence at a time. */
+struct agent_ha_leader {
+    uint64_t next_ms;
+    pid_t bmc_pid; /* 0: none running */
+    int bmc_fd;    /* its stdout: the power status */
+    char bmc_host[CONFIG_NAME_MAX];
+    char bmc_out[128];
+    size_t bmc_len;
+    uint64_t bmc_started_ms;
+    char last_why[400]; /* what held restarts back at the last event */
 };
 
 struct agent {
@@ -358,6 +386,8 @@ struct agent {
     struct forward_state forward; /* agent_forward.c */
     struct ha_host ha;            /* agent_ha.c */
     struct agent_fence fence;     /* agent_fence.c */
+    struct agent_hadefs hadefs;   /* agent_hadefs.c */
+    struct agent_ha_leader ha_lead; /* agent_ha_leader.c */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -462,6 +492,13 @@ Nodectl__Response *agent_capacity_reply(struct agent *a, const Nodectl__Capacity
 Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequest *req,
                                       char *why, size_t len);
 void agent_define(struct agent *a, const struct command *c, struct action *x);
+/* The planner's snapshot now, hosts in name order (0, or -1 when out of
+ * memory), and the host a new VM goes to in it, as nodectl create chooses
+ * with most-free: its index, or -1 with why. */
+int agent_create_snapshot(struct agent *a, struct agent_members *mb, struct leader_snapshot *s);
+struct domain_spec;
+int agent_create_choose(struct agent *a, struct leader_snapshot *s, const struct domain_spec *d,
+                        char *why, size_t len);
 /* ---- end ---- */
 
 /* agent_drain.c: the drain flag, kept in the state directory so that a
@@ -575,6 +612,14 @@ void agent_fence_frame(struct agent *a, const struct command_msg *m, const char 
                        const char *reply_to);
 /* Whether protected guests may run here now. */
 bool agent_fence_holds(const struct agent *a);
+int agent_hadefs_open(struct agent *a, char *err, size_t errlen);
+void agent_hadefs_close(struct agent *a);
+void agent_hadefs_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_hadefs_deadline(const struct agent *a);
+void agent_hadefs_frame(struct agent *a, const struct definition_put *p, const char *sender);
+void agent_ha_leader_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_ha_leader_deadline(const struct agent *a);
+void agent_ha_leader_close(struct agent *a);
 
 Nodectl__Response *agent_vm_set(struct agent *a, const Nodectl__VmSetRequest *req);
 int agent_vm_rules_write(struct agent *a, const struct command_vm_rules *r, char *err,

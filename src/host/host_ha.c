@@ -195,8 +195,6 @@ bool host_ha_view_ready(const struct host_ha_view *v, char *why, size_t len) {
         snprintf(why, len, "waiting for a fresh view of the hypervisor");
     else if (!v->leader_known)
         snprintf(why, len, "waiting for a leader that holds its lease");
-    else if (!v->lease_held)
-        snprintf(why, len, "waiting for the leader to renew this host's run lease");
     else if (v->alive_with_record < v->alive)
         snprintf(why, len, "waiting for the records of %zu of the %zu live members",
                  v->alive - v->alive_with_record, v->alive);

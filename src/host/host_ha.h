@@ -94,13 +94,13 @@ enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
 
 /* Whether the cluster view lets this host reconcile now: its hypervisor
  * answered a fresh view, a leader holding its lease is known (so the
- * cluster has decided what runs where), this host holds its run lease
- * (protected guests may run here: host_fence.h), and every member gossip
- * shows alive has a record. Otherwise false, with what is missing in why. */
+ * cluster has decided what runs where), and every member gossip shows
+ * alive has a record. Otherwise false, with what is missing in why. A
+ * reconcile only takes stale copies away, so it needs no run lease; the
+ * gate opens to protected starts only once the lease is held too. */
 struct host_ha_view {
     bool hv_fresh;
     bool leader_known;
-    bool lease_held;
     size_t alive, alive_with_record;
 };
 bool host_ha_view_ready(const struct host_ha_view *v, char *why, size_t len);
