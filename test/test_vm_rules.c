@@ -252,6 +252,11 @@ static void vm_set_writes_the_domains_metadata_from_any_host(void **state) {
     assert_int_equal(cli(2, "vms"), 0);
     assert_non_null(strstr(out, "PINNED"));
     assert_non_null(strstr(out, "yes/800"));
+    /* Unprotected again: the next steps restart n1's agent, and a host
+     * stops its protected VMs when it holds no run lease (docs/safety.md,
+     * "The protected gate"). */
+    assert_int_equal(cli(2, "vm set pin-1 ha=no"), 0);
+    assert_string_equal(out, "pin-1 on n1: pinned=yes group=(none) ha=no ha_priority=800\n");
     /* Bad arguments: usage errors, nothing sent. */
     static const char *const bad[] = {"vm set db-a pinned=maybe", "vm set db-a group=a/b",
                                       "vm set db-a", "vm set db-a color=red", "vm db-a",

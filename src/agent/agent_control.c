@@ -135,6 +135,17 @@ static int add_rejections(void *ctx, const char *component, const struct rejects
     return 0;
 }
 
+int agent_status_warn(Nodectl__StatusReply *st, const char *text) {
+    char **grown = realloc(st->warnings, (st->n_warnings + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    st->warnings = grown;
+    if (!(st->warnings[st->n_warnings] = strdup(text)))
+        return -1;
+    st->n_warnings++;
+    return 0;
+}
+
 static Nodectl__Response *status_reply(struct agent *a) {
     Nodectl__StatusReply *st = malloc(sizeof *st);
     if (!st)

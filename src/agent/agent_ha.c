@@ -392,14 +392,7 @@ int agent_ha_warnings(const struct agent *a, Nodectl__StatusReply *st) {
                  "cluster (%s)", h->reason);
     else
         return 0;
-    char **grown = realloc(st->warnings, (st->n_warnings + 1) * sizeof *grown);
-    if (!grown)
-        return -1;
-    st->warnings = grown;
-    if (!(st->warnings[st->n_warnings] = strdup(text)))
-        return -1;
-    st->n_warnings++;
-    return 0;
+    return agent_status_warn(st, text);
 }
 
 void agent_ha_metrics(const struct agent *a, struct metrics *m) {

@@ -528,6 +528,9 @@ void agent_ha_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_ha_deadline(const struct agent *a);
 void agent_ha_fence(struct agent *a, const char *reason);
 void agent_ha_close(struct agent *a);
+/* agent_control.c: one more warning in a status reply (-1 when out of
+ * memory). */
+int agent_status_warn(Nodectl__StatusReply *st, const char *text);
 /* A status warning while this host is fenced, or has waited long to
  * reconcile (-1 when out of memory). */
 int agent_ha_warnings(const struct agent *a, Nodectl__StatusReply *st);

@@ -124,13 +124,8 @@ int agent_policy_warnings(const struct agent *a, Nodectl__StatusReply *st) {
                  "policy at start)",
                  m->host->name, m->host->policy_digest[0] ? m->host->policy_digest : "none",
                  a->lead.leader, lead);
-        char **grown = realloc(st->warnings, (st->n_warnings + 1) * sizeof *grown);
-        if (!grown)
+        if (agent_status_warn(st, text) != 0)
             return -1;
-        st->warnings = grown;
-        if (!(st->warnings[st->n_warnings] = strdup(text)))
-            return -1;
-        st->n_warnings++;
     }
     return 0;
 }
