@@ -26,11 +26,12 @@ trap 'ha_watch_stop; rig down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 IPMI_HOSTS=(rig1 rig2 rig3 rig4)
 cluster_make 4 0 rig1
 ha_settings
-for h in rig2 rig3 rig4; do ha_guests_make "$h" 2; done
 cluster_start
 eventually 90 cluster_settled >/dev/null || fail "the cluster did not settle"
+ha_ready_everywhere 60
+for h in rig2 rig3 rig4; do ha_guests_make "$h" 2; done
+ha_replicated
 ready() { grep -q '^ready pid=' "$WORK/$1/state/protected"; }
-for h in "${HOSTS[@]}"; do eventually 30 ready "$h" || fail "$h never reconciled"; done
 ha_watch_start
 
 # The host (not rig1) running the most protected guests.

@@ -134,3 +134,17 @@ guests_on() { running_guests | awk -v h="$1" '$2 == h { print $1 }'; }
 
 # Host H's protected gate, as its agent wrote it.
 ha_gate() { cat "$WORK/$1/state/protected" 2>/dev/null || true; }
+
+# Every host's gate says ready (its agent reconciled and holds its run
+# lease) within $1 seconds.
+ha_ready_everywhere() {
+    local h
+    for h in "${HOSTS[@]}"; do
+        eventually "$1" grep -q '^ready pid=' "$WORK/$h/state/protected" ||
+            fail "$h never reconciled: its gate says '$(ha_gate "$h")'"
+    done
+}
+
+# The protected guests' definitions have reached the candidates: each host
+# sends them every 30 s (docs/ha.md), so one round is waited for.
+ha_replicated() { sleep 32; }

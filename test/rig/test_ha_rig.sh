@@ -63,14 +63,13 @@ virsh_on() {
 IPMI_HOSTS=(rig1 rig3 rig4)
 cluster_make 4 0 rig1
 ha_settings
-ha_guests_make rig2 2
-ha_guests_make rig3 2
 cluster_start
 eventually 90 cluster_settled || fail "the cluster did not settle: $(cluster_settled 2>&1)"
-for h in rig1 rig2 rig3 rig4; do
-    eventually 30 grep -q '^ready pid=' "$WORK/$h/state/protected" ||
-        fail "$h never reconciled: its gate says '$(ha_gate "$h")'"
-done
+ha_ready_everywhere 60
+# Started once the agents are ready: before, the hook refuses them.
+ha_guests_make rig2 2
+ha_guests_make rig3 2
+ha_replicated
 note "cluster up; protected guests: ${HA_GUESTS[*]}"
 ha_watch_start
 
