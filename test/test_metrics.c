@@ -170,6 +170,13 @@ static void server_bounds_its_input(void **state) {
     int code = exchange(s, port, huge, strlen(huge));
     assert_true(code == 431 || code == 413 || code == 0);
     assert_int_equal(calls, before);
+    /* So is a request line (a path) beyond it. */
+    n = snprintf(huge, big + 64, "GET /");
+    memset(huge + n, 'a', big);
+    snprintf(huge + n + big, 64, " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    code = exchange(s, port, huge, strlen(huge));
+    assert_true(code == 414 || code == 431 || code == 0);
+    assert_int_equal(calls, before);
     free(huge);
     const struct rejects *r = http_server_rejects(s);
     assert_int_equal(r->n[HTTP_REJECT_METHOD], 1);
