@@ -49,4 +49,4 @@ def migrations_shown(drv):
     return drv.execute_script("""
         return [...document.querySelectorAll("#hosts li.vm")]
             .filter((li) => !li.dataset.vm)
-            .map((li) => li.textContent);""")
+            .map((li) => [...li.children].map((c) => c.textContent).join(" "));""")
