@@ -8,7 +8,8 @@ plan would be, the leader's shows its plan. After the leader is killed the
 other host's page shows the new leader, and the old one suspect or dead,
 without a reload. A screenshot of each is saved in the directory given
 (the build directory's test artifacts). A request whose Host names another
-site (DNS rebinding) is refused by a real agent and counted.
+site (DNS rebinding) is refused by a real agent and counted; a VM whose
+name is markup is shown as text.
 
 usage: test_dashboard.py NODECTL_BINARY ARTIFACT_DIR"""
 import os
@@ -26,6 +27,18 @@ from page import shown  # noqa: E402
 
 def plan_head(drv):
     return drv.execute_script('return document.getElementById("plan-head").textContent')
+
+
+def markup_stays_text(drv):
+    """A name that is markup is shown as text on the page: no element made
+    of it, no script run."""
+    pwned, imgs, text = drv.execute_script("""
+        return [window.pwned === undefined ? null : window.pwned,
+                document.querySelectorAll("#hosts img").length,
+                document.getElementById("hosts").textContent];""")
+    assert pwned is None and imgs == 0, "a VM's name was taken as markup: ran %s, %d img" % (
+        pwned, imgs)
+    assert cluster.HOSTILE_VM in text, "the VM named %s is not shown" % cluster.HOSTILE_VM
 
 
 def rebinding_refused(c, i):
@@ -50,12 +63,13 @@ def main():
                 "dashboard-failed.png"):
         if os.path.exists(os.path.join(artifacts, old)):
             os.remove(os.path.join(artifacts, old))
-    c = cluster.Cluster(sys.argv[1])
+    c = cluster.Cluster(sys.argv[1], hostile_vm=True)
     drv = None
     try:
         c.start()
         everyone = range(c.n)
         want = {c.name(i): sorted([c.name(i) + "-db", c.name(i) + "-web"]) for i in range(c.n)}
+        want[c.name(0)] = sorted(want[c.name(0)] + [cluster.HOSTILE_VM])
         drv = page.browser(os.path.join(c.dir, "chromium"))
         tabs = {"other": drv.current_window_handle}
         drv.switch_to.new_window("tab")
@@ -102,6 +116,8 @@ def main():
         drv.save_screenshot(os.path.join(artifacts, "dashboard.png"))
         print("pages of %s and of the leader %s: the same hosts %s, the same leader" %
               (c.name(other), leader, sorted(want)))
+        markup_stays_text(drv)
+        print("the VM named %s is shown as text" % cluster.HOSTILE_VM)
         rebinding_refused(c, other)
         print("Host: evil.example refused (403) and counted by %s" % c.name(other))
 
