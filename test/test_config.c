@@ -232,8 +232,8 @@ static void cross_key_rules_are_checked(void **state) {
                  ": [leader] power_idle_watts (300) is above power_max_watts (200)");
 }
 
-/* [http] listen is on loopback unless said, and empty turns it off;
- * log_format is text or json. */
+/* [http] listen is on loopback unless said, and empty turns it off; names
+ * are none unless said; log_format is text or json. */
 static void http_and_log_format(void **state) {
     struct config cfg;
     struct config_error err;
@@ -246,6 +246,10 @@ static void http_and_log_format(void **state) {
     assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
     assert_int_equal(load("[http]\nlisten = [::1]:9000\n", &cfg, &err, path), 0);
     assert_string_equal(cfg.http_listen, "[::1]:9000");
+    assert_int_equal(cfg.http_names.n, 0);
+    assert_int_equal(load("[http]\nnames = dash.example.org, host1\n", &cfg, &err, path), 0);
+    assert_int_equal(cfg.http_names.n, 2);
+    assert_string_equal(cfg.http_names.item[1], "host1");
     assert_int_equal(load("[node]\nlog_format = xml\n", &cfg, &err, path), -1);
     assert_non_null(strstr(err.text, "key 'log_format' in [node]: expected one of text, json"));
 }

@@ -304,6 +304,14 @@ static int check_config(const struct config *cfg) {
                         "'%s' (empty: no HTTP server)\n", cfg->path, bad_listen, cfg->http_listen);
         return -1;
     }
+    for (size_t i = 0; i < cfg->http_names.n; i++) {
+        const char *bad_name = http_name_check(cfg->http_names.item[i]);
+        if (bad_name) {
+            fprintf(stderr, "nodectl agent: bad configuration: %s: key 'names' in [http]: %s, got "
+                            "'%s'\n", cfg->path, bad_name, cfg->http_names.item[i]);
+            return -1;
+        }
+    }
     struct placement_policy pol;
     if (placement_policy_by_name(cfg->policy, -1, &pol) != 0) {
         fprintf(stderr, "nodectl agent: bad configuration: %s: [leader] policy '%s' is unknown; "

@@ -25,6 +25,7 @@
 #define HA_BMC_POLL_MS 100
 #define HA_BMC_TIMEOUT_MS 30000
 #define HA_ROUND_RESTARTS 16
+#define HA_ROUND_HOSTS_MAX 1024
 
 static void event(struct agent *a, const char *text) {
     log_info("%s", text);
@@ -142,7 +143,20 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
         snprintf(not, notlen, "%s (from %s): its definition: %s", r->vm, r->from, why);
         return false;
     }
+    /* Not where the VM is defined already (libvirt would refuse the
+     * definition): a host that stopped it keeps its stale copy until its
+     * reconciliation sees it run elsewhere. */
+    unsigned saved[HA_ROUND_HOSTS_MAX];
+    size_t nh = s->snap.n_hosts < HA_ROUND_HOSTS_MAX ? s->snap.n_hosts : HA_ROUND_HOSTS_MAX;
+    for (size_t i = 0; i < nh; i++) {
+        saved[i] = s->hosts[i].flags;
+        for (size_t k = 0; k < s->host_rec[i]->n_vms; k++)
+            if (strcmp(s->host_rec[i]->vms[k]->name, r->vm) == 0)
+                s->hosts[i].flags |= PLACEMENT_HOST_FAILED;
+    }
     int h = agent_create_choose(a, s, &d, why, sizeof why);
+    for (size_t i = 0; i < nh; i++)
+        s->hosts[i].flags = saved[i];
     const Nodectl__HostRecord *host = h >= 0 ? s->host_rec[h] : NULL;
     if (host && (ha_fencing(a->fence.ha, host->name) ||
                  s->snap.hosts[h].power_state == PLACEMENT_HOST_OFF)) {
@@ -163,7 +177,7 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
         snprintf(not, notlen, "%s (from %s): no lease to send the command under", r->vm, r->from);
         return false;
     }
-    ha_restart_sent(a->fence.ha, r->vm, host->name, cmd.id, agent_clock_ms());
+    ha_restart_sent(a->fence.ha, r, host->name, cmd.id, agent_clock_ms());
     /* What the snapshot counts on that host, so that the next restart of
      * this round sees it fuller. */
     uint64_t mb = (d.memory_kib + 1023) / 1024;
@@ -200,11 +214,18 @@ static void round_(struct agent *a, uint64_t now) {
     size_t n = ha_update(a->fence.ha, mb.m, mb.n, now, ch, 16);
     char text[512];
     for (size_t i = 0; i < n; i++) {
-        snprintf(text, sizeof text, ch[i].kind == HA_FENCED
-                     ? "HA: %s is down: fenced (its run lease is renewed no more); its "
-                       "protected VMs restart once it is known to run none"
-                     : "HA: %s is back with every protected VM of it running elsewhere: "
-                       "released", ch[i].host);
+        if (ch[i].kind == HA_EXPIRED) {
+            executor_revoke(a->leader.ex, ch[i].id);
+            snprintf(text, sizeof text, "HA: the restart of %s on %s (command %s) showed "
+                     "nothing in %d s: revoked; it may be restarted again", ch[i].vm,
+                     ch[i].host, ch[i].id, HA_FLIGHT_TIMEOUT_MS / 1000);
+        } else {
+            snprintf(text, sizeof text, ch[i].kind == HA_FENCED
+                         ? "HA: %s is down: fenced (its run lease is renewed no more); its "
+                           "protected VMs restart once it is known to run none"
+                         : "HA: %s is back with every protected VM of it running elsewhere: "
+                           "released", ch[i].host);
+        }
         event(a, text);
     }
     char host[COMMAND_NAME_MAX];
@@ -272,4 +293,51 @@ void agent_ha_leader_close(struct agent *a) {
         close(l->bmc_fd);
         l->bmc_pid = 0;
     }
+}
+
+Nodectl__Response *agent_host_fenced_reply(struct agent *a, const Nodectl__HostFencedRequest *req,
+                                           char *why, size_t len) {
+    struct agent_members mb;
+    if (agent_members_collect(a, &mb) != 0) {
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    const struct executor_member *m = NULL;
+    for (size_t i = 0; i < mb.n && !m; i++)
+        if (strcmp(mb.m[i].rec->name, req->host) == 0)
+            m = &mb.m[i];
+    bool known = m != NULL, up = m && m->liveness == LEADER_HOST_UP;
+    agent_members_free(&mb);
+    if (!known) {
+        snprintf(why, len, "no member named '%s'", req->host);
+        return NULL;
+    }
+    /* A host that answers is fenced by its own lease, not by hand. */
+    if (up && !ha_fencing(a->fence.ha, req->host)) {
+        snprintf(why, len, "%s is up: the leader does not take it for fenced while it answers",
+                 req->host);
+        return NULL;
+    }
+    if (!ha_confirm(a->fence.ha, req->host, agent_clock_ms())) {
+        snprintf(why, len, "the leader's table of hosts is full");
+        return NULL;
+    }
+    char text[256];
+    snprintf(text, sizeof text, "HA: an operator confirmed %s fenced: its protected VMs may "
+             "restart", req->host);
+    event(a, text);
+    a->ha_lead.next_ms = agent_clock_ms();
+    Nodectl__HostFencedReply *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    nodectl__host_fenced_reply__init(r);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_HOST_FENCED, r);
+    r->leader = strdup(a->cfg.node_name);
+    r->host = strdup(req->host);
+    if (!resp || !r->leader || !r->host) {
+        protobuf_c_message_free_unpacked(resp ? &resp->base : &r->base, NULL);
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    return resp;
 }

@@ -52,7 +52,11 @@ static void route(void *ctx, const char *path, struct http_reply *out) {
 int agent_http_open(struct agent *a, char *err, size_t errlen) {
     if (!a->cfg.http_listen[0])
         return 0;
-    if (!(a->http = http_server_open(a->cfg.http_listen, route, a, err, errlen)))
+    const char *names[CONFIG_LIST_MAX];
+    for (size_t i = 0; i < a->cfg.http_names.n; i++)
+        names[i] = a->cfg.http_names.item[i];
+    if (!(a->http = http_server_open(a->cfg.http_listen, names, a->cfg.http_names.n, route, a,
+                                     err, errlen)))
         return -1;
     log_info("http: metrics at http://%s/metrics, dashboard at http://%s/", a->cfg.http_listen,
              a->cfg.http_listen);

@@ -52,6 +52,7 @@ static const struct key keys[] = {
     {"node", "log_level", T_LOG_LEVEL, F(log_level), 0, 0},
     {"node", "log_format", T_LOG_FORMAT, F(log_format), 0, 0},
     {"http", "listen", T_OPTIONAL, F(http_listen), 0, 0},
+    {"http", "names", T_LIST, F(http_names), 0, 0},
     {"control", "group", T_STRING, F(control_group), 0, 0},
     {"control", "admin_group", T_STRING, F(control_admin_group), 0, 0},
     {"hypervisor", "uri", T_STRING, F(hypervisor_uri), 0, 0},

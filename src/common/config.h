@@ -69,6 +69,7 @@ struct config {
     /* [http]: metrics and the dashboard; listen "" is off. Checked by the
      * agent (http_listen_check). */
     char http_listen[CONFIG_NAME_MAX];
+    struct config_list http_names; /* what Host may name besides the address and localhost */
 
     /* [hypervisor] */
     char hypervisor_uri[CONFIG_ADDR_MAX];

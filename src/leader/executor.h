@@ -203,6 +203,9 @@ void executor_takeover(struct executor *ex, const struct executor_takeover_from 
  * lead, the lease would not cover the send, or out of memory. */
 bool executor_issue(struct executor *ex, struct command *cmd, const char *target,
                     const char *address, bool local, uint64_t now);
+/* Command `id` of executor_issue is never granted from now on (the
+ * leader gave up on it); false when it is not in the table any more. */
+bool executor_revoke(struct executor *ex, const char *id);
 /* An event of the leader's own beyond its plans (a create it sent). */
 void executor_event(struct executor *ex, uint64_t wall, const char *text);
 /* The planner's snapshot now (executor_plan_begin's, without starting a

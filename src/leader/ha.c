@@ -21,9 +21,15 @@ struct ha_host {
 
 struct flight {
     char vm[COMMAND_VM_MAX];
+    char from[COMMAND_NAME_MAX]; /* the host it is restarted from */
     char target[COMMAND_NAME_MAX];
     char id[COMMAND_ID_MAX];
+    uint32_t priority;
     uint64_t sent_at;
+    /* The target went down before its record showed the VM: it may run
+     * it, unseen. Restarted again once the target is fenced with
+     * evidence, like a VM its record shows. */
+    bool lost;
 };
 
 struct ha {
@@ -43,6 +49,7 @@ const char *ha_evidence_name(enum ha_evidence e) {
     case HA_EVIDENCE_BMC: return "its BMC confirmed it off";
     case HA_EVIDENCE_SELF: return "it fenced itself (its run lease ran out)";
     case HA_EVIDENCE_OPERATOR: return "an operator confirmed it fenced";
+    case HA_EVIDENCE_UP: return "its host is up and reports it stopped";
     }
     return "unknown";
 }
@@ -161,13 +168,23 @@ static bool ended(const Nodectl__HostRecord *r, const char *id) {
     return false;
 }
 
-/* Whether an up host other than `except` shows vm, running or defined. */
+static bool running(const Nodectl__Vm *v) {
+    return v->state != NODECTL__VM_STATE__VM_STATE_SHUTOFF &&
+           v->state != NODECTL__VM_STATE__VM_STATE_CRASHED;
+}
+
+/* Whether an up host other than `except` runs vm (any state but shut off
+ * or crashed: starting, paused, arriving in a migration count). */
 static bool shown_elsewhere(const struct executor_member *m, size_t n, const char *vm,
                             const char *except) {
-    for (size_t i = 0; i < n; i++)
-        if (m[i].liveness == LEADER_HOST_UP && strcmp(m[i].rec->name, except) != 0 &&
-            shows(m[i].rec, vm))
-            return true;
+    for (size_t i = 0; i < n; i++) {
+        const Nodectl__HostRecord *r = m[i].rec;
+        if (m[i].liveness != LEADER_HOST_UP || !r || strcmp(r->name, except) == 0)
+            continue;
+        for (size_t k = 0; k < r->n_vms; k++)
+            if (strcmp(r->vms[k]->name, vm) == 0 && running(r->vms[k]))
+                return true;
+    }
     return false;
 }
 
@@ -201,6 +218,7 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             continue;
         }
         if (k < max) {
+            memset(&out[k], 0, sizeof out[k]);
             out[k].kind = kind;
             snprintf(out[k].host, sizeof out[k].host, "%s", r->name);
             k++;
@@ -211,10 +229,31 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
     for (size_t f = 0; f < h->n_flights;) {
         const struct flight *x = &h->flights[f];
         const struct executor_member *t = member(m, n, x->target);
-        if (!t || t->liveness != LEADER_HOST_UP || shows(t->rec, x->vm) || ended(t->rec, x->id))
-            h->flights[f] = h->flights[--h->n_flights];
-        else
+        bool expired = now >= x->sent_at + HA_FLIGHT_TIMEOUT_MS;
+        if (t && t->liveness == LEADER_HOST_DOWN && !shows(t->rec, x->vm)) {
+            h->flights[f++].lost = true;
+            continue;
+        }
+        if (x->lost && t && t->liveness == LEADER_HOST_DOWN) {
             f++;
+            continue;
+        }
+        if (!t || t->liveness != LEADER_HOST_UP || shows(t->rec, x->vm) ||
+            ended(t->rec, x->id) || (expired && !x->lost)) {
+            /* A command lost on its way (the target's agent restarted)
+             * would keep the VM down: given up, and never granted. */
+            if (expired && k < max && (!t || !shows(t->rec, x->vm))) {
+                memset(&out[k], 0, sizeof out[k]);
+                out[k].kind = HA_EXPIRED;
+                snprintf(out[k].host, sizeof out[k].host, "%s", x->target);
+                snprintf(out[k].vm, sizeof out[k].vm, "%s", x->vm);
+                snprintf(out[k].id, sizeof out[k].id, "%s", x->id);
+                k++;
+            }
+            h->flights[f] = h->flights[--h->n_flights];
+        } else {
+            f++;
+        }
     }
     return k;
 }
@@ -225,6 +264,7 @@ bool ha_bmc_due(struct ha *h, const struct executor_member *m, size_t n, uint64_
         struct ha_host *x = &h->hosts[i];
         const struct executor_member *mm = member(m, n, x->name);
         if (!x->fencing || x->evidence != HA_EVIDENCE_NONE || x->bmc == BMC_ASKED || !mm ||
+            mm->liveness != LEADER_HOST_DOWN ||
             !mm->rec->power || !mm->rec->power->ipmi_address[0] ||
             (x->bmc == BMC_FAILED && now < x->bmc_at + HA_BMC_RETRY_MS))
             continue;
@@ -284,6 +324,40 @@ static bool in_flight(const struct ha *h, const char *vm) {
     return false;
 }
 
+/* Restarts lost with their target, once it has evidence: to restart again
+ * (the flight ends; a new one starts with ha_restart_sent). */
+static size_t lost_restarts(struct ha *h, const struct executor_member *m, size_t n,
+                            uint64_t now, struct ha_restart *out, size_t k, size_t max,
+                            size_t *waiting) {
+    for (size_t f = 0; f < h->n_flights;) {
+        const struct flight *x = &h->flights[f];
+        const struct executor_member *t = member(m, n, x->target);
+        uint64_t until;
+        /* Back up without it, its record says it has it not. */
+        enum ha_evidence e = !x->lost ? HA_EVIDENCE_NONE
+                             : t && t->liveness == LEADER_HOST_UP && !shows(t->rec, x->vm)
+                                 ? HA_EVIDENCE_UP
+                                 : ha_evidence_now(h, x->target, now, &until);
+        if (!x->lost || shown_elsewhere(m, n, x->vm, x->target)) {
+            f++;
+            continue;
+        }
+        if (e == HA_EVIDENCE_NONE || k == max) {
+            *waiting += e == HA_EVIDENCE_NONE;
+            f++;
+            continue;
+        }
+        struct ha_restart *r = &out[k++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->vm, sizeof r->vm, "%s", x->vm);
+        snprintf(r->from, sizeof r->from, "%s", x->from);
+        r->priority = x->priority;
+        r->evidence = e;
+        h->flights[f] = h->flights[--h->n_flights];
+    }
+    return k;
+}
+
 static int by_priority(const void *pa, const void *pb) {
     const struct ha_restart *a = pa, *b = pb;
     if (a->priority != b->priority)
@@ -315,27 +389,30 @@ static void held_back(const struct ha *h, const struct executor_member *m, size_
     }
 }
 
-size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
+size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                    struct ha_restart *out, size_t max, char *why, size_t whylen) {
     why[0] = '\0';
     if (!h->leading)
         return 0;
     size_t k = 0, waiting = 0;
     /* A fenced host is down, or up again with its protected guests stopped
-     * (its lease lapsed): it has them defined, not running. */
+     * (its lease lapsed): it has them defined, not running. An up host
+     * that is not fenced may have stopped them too (its lease lapsed while
+     * no leader answered): a protected VM is kept running, as Proxmox's
+     * "started" state is, until `ha=no`. */
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = m[i].rec;
-        if (!r || m[i].liveness == LEADER_HOST_OFF || !ha_fencing(h, r->name))
+        bool fenced = r && ha_fencing(h, r->name);
+        if (!r || m[i].liveness == LEADER_HOST_OFF || (!fenced && m[i].liveness != LEADER_HOST_UP))
             continue;
         uint64_t until;
-        enum ha_evidence e = ha_evidence_now(h, r->name, now, &until);
+        enum ha_evidence e = fenced ? ha_evidence_now(h, r->name, now, &until) : HA_EVIDENCE_UP;
         for (size_t v = 0; v < r->n_vms; v++) {
             const Nodectl__Vm *vm = r->vms[v];
             bool dup = false;
             for (size_t j = 0; j < k && !dup; j++)
                 dup = strcmp(out[j].vm, vm->name) == 0;
-            bool stopped = m[i].liveness != LEADER_HOST_UP ||
-                           vm->state == NODECTL__VM_STATE__VM_STATE_SHUTOFF;
+            bool stopped = m[i].liveness != LEADER_HOST_UP || !running(vm);
             if (!vm->ha || dup || !stopped || shown_elsewhere(m, n, vm->name, r->name) ||
                 in_flight(h, vm->name))
                 continue;
@@ -353,6 +430,7 @@ size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n
             x->evidence = e;
         }
     }
+    k = lost_restarts(h, m, n, now, out, k, max, &waiting);
     if (!waiting && !k)
         return 0;
     held_back(h, m, n, now, why, whylen);
@@ -365,13 +443,15 @@ size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n
     return k;
 }
 
-bool ha_restart_sent(struct ha *h, const char *vm, const char *target, const char *id,
-                     uint64_t now) {
+bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
+                     const char *id, uint64_t now) {
     if (h->n_flights == HA_RESTARTS_MAX)
         return false;
     struct flight *f = &h->flights[h->n_flights++];
     memset(f, 0, sizeof *f);
-    snprintf(f->vm, sizeof f->vm, "%s", vm);
+    snprintf(f->vm, sizeof f->vm, "%s", r->vm);
+    snprintf(f->from, sizeof f->from, "%s", r->from);
+    f->priority = r->priority;
     snprintf(f->target, sizeof f->target, "%s", target);
     snprintf(f->id, sizeof f->id, "%s", id);
     f->sent_at = now;

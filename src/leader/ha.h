@@ -30,7 +30,10 @@ struct ha_config {
     double rho;
 };
 
-enum ha_evidence { HA_EVIDENCE_NONE, HA_EVIDENCE_BMC, HA_EVIDENCE_SELF, HA_EVIDENCE_OPERATOR };
+enum ha_evidence {
+    HA_EVIDENCE_NONE, HA_EVIDENCE_BMC, HA_EVIDENCE_SELF, HA_EVIDENCE_OPERATOR,
+    HA_EVIDENCE_UP /* not fenced: its host is up and its record shows the VM stopped */
+};
 const char *ha_evidence_name(enum ha_evidence e);
 
 struct ha;
@@ -54,10 +57,19 @@ void ha_answer(struct ha *h, const struct fence_renew *req, const char *from,
  * A fenced member that is up again with no protected VM running is
  * released (answered again): it stopped them, and its reconciliation
  * undefines those that moved. The changes, at most max, go to out. */
-enum ha_change_kind { HA_FENCED, HA_RELEASED };
+enum ha_change_kind {
+    HA_FENCED,   /* host: fenced from now on */
+    HA_RELEASED, /* host: answered again */
+    HA_EXPIRED,  /* vm's restart on host (command id) showed nothing within
+                  * HA_FLIGHT_TIMEOUT_MS: the caller revokes the command
+                  * (executor_revoke) and the VM may be restarted again */
+};
+#define HA_FLIGHT_TIMEOUT_MS 120000
 struct ha_change {
     enum ha_change_kind kind;
     char host[COMMAND_NAME_MAX];
+    char vm[COMMAND_VM_MAX];
+    char id[COMMAND_ID_MAX];
 };
 size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                  struct ha_change *out, size_t max);
@@ -65,7 +77,7 @@ bool ha_fencing(const struct ha *h, const char *host);
 /* An operator's confirmation (nodectl host fenced HOST): the host is
  * fenced with that evidence. False when the table is full. */
 bool ha_confirm(struct ha *h, const char *host, uint64_t now);
-/* A fenced host with a BMC (its last record's power.ipmi_address) whose
+/* A fenced host, down, with a BMC (its last record's power.ipmi_address) whose
  * power-off is due: its name, marked asked (again HA_BMC_RETRY_MS after a
  * failure). The caller powers it off, reads the status back and reports
  * with ha_bmc_result. */
@@ -89,21 +101,23 @@ struct ha_restart {
     uint32_t priority;
     enum ha_evidence evidence;
 };
-/* The protected VMs of fenced hosts that no up host's record shows
- * (running or defined) and that are not being restarted, in restart order:
+/* The protected VMs of fenced hosts, and those an up host shows stopped,
+ * that no other up host's record shows running and that are not being
+ * restarted, in restart order:
  * higher priority first, then by name. None while this host does not
  * lead, while a down host has no evidence yet, or while an up host's
  * record does not show this leader's term (a define of an older term may
  * still be under way there: a record that shows the new term was built
  * after any such define ended). `why` says what holds them back ("" when
  * nothing does). */
-size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
+size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                    struct ha_restart *out, size_t max, char *why, size_t whylen);
 /* A restart of vm was sent to `target` as command `id`: it is in flight
  * until the target's record shows vm, or reports the command ended without
- * it, or the target is no longer up (ha_update settles it). */
-bool ha_restart_sent(struct ha *h, const char *vm, const char *target, const char *id,
-                     uint64_t now);
+ * it, or the target is no longer up, or HA_FLIGHT_TIMEOUT_MS passed
+ * (ha_update settles it). */
+bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
+                     const char *id, uint64_t now);
 size_t ha_in_flight(const struct ha *h);
 
 #endif

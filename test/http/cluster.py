@@ -7,6 +7,7 @@ test_prometheus.py and test_dashboard.py.
 Network rule: when run as root, the test re-executes itself in a network
 namespace of its own with only loopback up (unshare -n), so neither the
 agents nor Prometheus nor Chromium can reach any other address."""
+import html
 import json
 import os
 import signal
@@ -25,7 +26,14 @@ HOST_XML = """<node>
     <memory>2097152</memory><currentMemory>2097152</currentMemory><vcpu>2</vcpu><os><type>hvm</type></os></domain>
   <domain type="test"><name>{h}-db</name><uuid>00000000-0000-4000-8000-0000000000{i}2</uuid>
     <memory>4194304</memory><currentMemory>4194304</currentMemory><vcpu>1</vcpu><os><type>hvm</type></os></domain>
-</node>
+{extra}</node>
+"""
+
+# A VM whose name is markup, as a tenant who names a VM could give it:
+# libvirt accepts it; a page that put names into HTML would run it.
+HOSTILE_VM = '<img src=x onerror="window.pwned=1">'
+HOSTILE_XML = """  <domain type="test"><name>{name}</name><uuid>00000000-0000-4000-8000-0000000000{i}3</uuid>
+    <memory>1048576</memory><currentMemory>1048576</currentMemory><vcpu>1</vcpu><os><type>hvm</type></os></domain>
 """
 
 
@@ -51,9 +59,11 @@ def get(url, timeout=2.0):
 
 
 class Cluster:
-    def __init__(self, nodectl, n=3):
+    def __init__(self, nodectl, n=3, hostile_vm=False):
+        """hostile_vm: the first host also runs a VM named HOSTILE_VM."""
         self.nodectl = nodectl
         self.n = n
+        self.hostile_vm = hostile_vm
         self.dir = tempfile.mkdtemp(prefix="nodectl-http-")
         self.gossip = [free_port() for _ in range(n)]
         self.http = [free_port() for _ in range(n)]
@@ -78,7 +88,10 @@ class Cluster:
             d = os.path.join(self.dir, self.name(i))
             os.makedirs(d, exist_ok=True)
             with open(os.path.join(d, "hypervisor.xml"), "w") as f:
-                f.write(HOST_XML.format(h=self.name(i), i=i + 1))
+                extra = ""
+                if self.hostile_vm and i == 0:
+                    extra = HOSTILE_XML.format(name=html.escape(HOSTILE_VM), i=i + 1)
+                f.write(HOST_XML.format(h=self.name(i), i=i + 1, extra=extra))
             conf = os.path.join(d, "nodectl.conf")
             with open(conf, "w") as f:
                 f.write(f"""[cluster]

@@ -1,102 +1,151 @@
 #!/usr/bin/python3
 """The dashboard in a real headless Chromium (Debian's chromium and
-chromium-driver, driven by Selenium) on a 3-agent cluster: it lists the 3
-hosts and their VMs and shows the leader; after the leader is killed it
-shows the new one without a reload. A screenshot of each is saved in
-the directory given (the build directory's test artifacts).
+chromium-driver, driven by Selenium) on a 3-agent cluster. Two tabs: the
+page of a host that does not lead and the leader's. Both list the 3 hosts
+and their VMs and show the same leader, states and roles (any agent
+answers from gossip); the other host's page names the leader where the
+plan would be, the leader's shows its plan. After the leader is killed the
+other host's page shows the new leader, and the old one suspect or dead,
+without a reload. A screenshot of each is saved in the directory given
+(the build directory's test artifacts). A request whose Host names another
+site (DNS rebinding) is refused by a real agent and counted; a VM whose
+name is markup is shown as text.
 
 usage: test_dashboard.py NODECTL_BINARY ARTIFACT_DIR"""
 import os
 import shutil
 import sys
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cluster  # noqa: E402
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+import page  # noqa: E402
+from page import shown  # noqa: E402
 
 
-def browser(profile):
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000", "--user-data-dir=" + profile,
-                # Nothing but the page: no updates, sync, or name lookups
-                # beyond loopback (the namespace already allows no other).
-                "--no-first-run", "--disable-background-networking", "--disable-sync",
-                "--disable-component-update", "--disable-default-apps",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"),
-                            options=opts)
+def plan_head(drv):
+    return drv.execute_script('return document.getElementById("plan-head").textContent')
 
 
-def shown(drv):
-    """What the page shows: the leader, and every host with its state, role
-    and VMs; read in one script, as the page redraws itself."""
-    leader, cards = drv.execute_script("""
-        return [document.getElementById("leader").textContent,
-                [...document.querySelectorAll("#hosts .host")].map((c) =>
-                    [c.dataset.name, c.dataset.state, c.dataset.role,
-                     [...c.querySelectorAll("li.vm")].map((li) => li.dataset.vm)
-                                                     .filter((v) => v)])];""")
-    return leader, {name: (state, role, sorted(vms)) for name, state, role, vms in cards}
+def markup_stays_text(drv):
+    """A name that is markup is shown as text on the page: no element made
+    of it, no script run."""
+    pwned, imgs, text = drv.execute_script("""
+        return [window.pwned === undefined ? null : window.pwned,
+                document.querySelectorAll("#hosts img").length,
+                document.getElementById("hosts").textContent];""")
+    assert pwned is None and imgs == 0, "a VM's name was taken as markup: ran %s, %d img" % (
+        pwned, imgs)
+    assert cluster.HOSTILE_VM in text, "the VM named %s is not shown" % cluster.HOSTILE_VM
+
+
+def rebinding_refused(c, i):
+    """A page of evil.example whose name resolves to the agent's address
+    asks for /api/state: 403, counted as reason "host"."""
+    req = urllib.request.Request(c.url(i, "/api/state"), headers={"Host": "evil.example"})
+    try:
+        urllib.request.urlopen(req, timeout=2).read()
+        raise AssertionError("a request with Host: evil.example was answered")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403, "Host: evil.example got %d, not 403" % e.code
+    metrics = cluster.get(c.url(i, "/metrics"))
+    assert 'nodectl_rejected_total{component="http",reason="host"} 1' in metrics, \
+        "the refusal of Host: evil.example is not counted"
 
 
 def main():
     cluster.isolate()
     artifacts = sys.argv[2]
     os.makedirs(artifacts, exist_ok=True)
-    for old in ("dashboard.png", "dashboard-after-failover.png", "dashboard-failed.png"):
+    for old in ("dashboard.png", "dashboard-leader.png", "dashboard-after-failover.png",
+                "dashboard-failed.png"):
         if os.path.exists(os.path.join(artifacts, old)):
             os.remove(os.path.join(artifacts, old))
-    c = cluster.Cluster(sys.argv[1])
+    c = cluster.Cluster(sys.argv[1], hostile_vm=True)
     drv = None
     try:
         c.start()
         everyone = range(c.n)
-        first = c.agreed_leader(everyone)
-        # Open the page on a host that does not lead: any agent answers.
-        other = (c.name_index(first) + 1) % c.n
-        drv = browser(os.path.join(c.dir, "chromium"))
-        drv.get(c.url(other))
         want = {c.name(i): sorted([c.name(i) + "-db", c.name(i) + "-web"]) for i in range(c.n)}
+        want[c.name(0)] = sorted(want[c.name(0)] + [cluster.HOSTILE_VM])
+        drv = page.browser(os.path.join(c.dir, "chromium"))
+        tabs = {"other": drv.current_window_handle}
+        drv.switch_to.new_window("tab")
+        tabs["leader"] = drv.current_window_handle
+        at = {}
 
-        def complete():
-            """The page shows every host and VM, and the leader the agents
-            agree on now."""
-            lead, hosts = shown(drv)
-            return (lead == c.current_leader(everyone) and
-                    {h: v[2] for h, v in hosts.items()} == want and
-                    all(v[0] == "alive" for v in hosts.values()) and
-                    hosts[lead][1] == "leader")
-        c.wait(complete, 60, "the page to show 3 hosts, their VMs and the leader")
-        leader, _ = shown(drv)
-        index = c.name_index(leader)
-        if index == other:  # the leader moved to the page's host: watch it from another
-            other = (index + 1) % c.n
-            drv.get(c.url(other))
-            c.wait(lambda: shown(drv)[0] == leader, 30, "the page of %s" % c.name(other))
+        def open_pages(leader):
+            """The leader's page in one tab, a host that does not lead in the
+            other."""
+            at["leader"] = c.name_index(leader)
+            at["other"] = (at["leader"] + 1) % c.n
+            for tab in ("other", "leader"):
+                drv.switch_to.window(tabs[tab])
+                drv.get(c.url(at[tab]))
+
+        def view(tab):
+            drv.switch_to.window(tabs[tab])
+            return shown(drv)
+
+        def same_on_both():
+            """Both pages show every host and VM, alive, and the leader the
+            agents agree on now; the same on both; the other host's page names
+            the leader, the leader's shows its plan."""
+            lead = c.current_leader(everyone)
+            if lead is None:
+                return False
+            if at.get("leader") != c.name_index(lead):  # (again) after a change of leader
+                open_pages(lead)
+                return False
+            seen = view("other")
+            if not (seen[0] == lead and {h: v[2] for h, v in seen[1].items()} == want and
+                    all(v[0] == "alive" for v in seen[1].values()) and
+                    seen[1][lead][1] == "leader"):
+                return False
+            head = plan_head(drv)
+            if not head.endswith("the leader is " + lead):
+                return False
+            return view("leader") == seen and plan_head(drv).startswith("term ")
+        c.wait(same_on_both, 60, "both pages to show 3 hosts, their VMs and the same leader")
+        leader = view("leader")[0]
+        drv.save_screenshot(os.path.join(artifacts, "dashboard-leader.png"))
+        other = at["other"]
+        view("other")
         drv.save_screenshot(os.path.join(artifacts, "dashboard.png"))
-        print("dashboard on %s: hosts %s, leader %s" % (c.name(other), sorted(want), leader))
+        print("pages of %s and of the leader %s: the same hosts %s, the same leader" %
+              (c.name(other), leader, sorted(want)))
+        markup_stays_text(drv)
+        print("the VM named %s is shown as text" % cluster.HOSTILE_VM)
+        rebinding_refused(c, other)
+        print("Host: evil.example refused (403) and counted by %s" % c.name(other))
 
-        page = drv.execute_script("return window.performance.timeOrigin")
+        doc = drv.execute_script("return window.performance.timeOrigin")
+        index = c.name_index(leader)
         c.kill(index)
         rest = [i for i in range(c.n) if i != index]
         c.agreed_leader(rest, not_=leader)
 
         def moved():
+            """The other host's page shows the new leader, the old one
+            suspect or dead, and (unless it now leads itself) names the new
+            leader where the plan would be."""
             lead, hosts = shown(drv)
+            head = plan_head(drv)
             return (lead != leader and lead == c.current_leader(rest) and
+                    set(hosts) == set(want) and
                     hosts.get(lead, ("", ""))[1] == "leader" and
-                    hosts.get(leader, ("",))[0] in ("suspect", "dead"))
-        c.wait(moved, 60, "the page to show a new leader")
+                    hosts.get(leader, ("",))[0] in ("suspect", "dead") and
+                    (head.startswith("term ") if lead == c.name(other)
+                     else head.endswith("the leader is " + lead)))
+        c.wait(moved, 60, "the page of %s to show a new leader" % c.name(other))
         new, _ = shown(drv)
         # The same document, updated in place: no reload happened.
-        assert drv.execute_script("return window.performance.timeOrigin") == page
+        assert drv.execute_script("return window.performance.timeOrigin") == doc
         drv.save_screenshot(os.path.join(artifacts, "dashboard-after-failover.png"))
-        print("after %s was killed the page shows leader %s, without a reload" % (leader, new))
+        print("after %s was killed the page of %s shows leader %s, without a reload" %
+              (leader, c.name(other), new))
         drv.quit()
         drv = None
         c.stop()

@@ -9,9 +9,10 @@ set -eu
 # util-linux: unshare/nsenter/flock/mountpoint. procps: pgrep/pkill by pid file.
 # openipmi: ipmi_sim, each host's simulated BMC. ipmitool: the IPMI client the agents run.
 # nftables: the chaos test's cut links and packet loss (netdev hooks on a host's eth0), which
-# also work on kernels without netem.
+# also work on kernels without netem. pngquant: leader-demo.sh tour's screenshot, made small
+# enough to commit (the README's).
 PKGS="libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 libvirt-clients
-iproute2 util-linux procps openipmi ipmitool nftables"
+iproute2 util-linux procps openipmi ipmitool nftables pngquant"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 # shellcheck disable=SC2086
