@@ -27,8 +27,7 @@ IPMI_HOSTS=(rig1 rig2 rig3 rig4)
 cluster_make 4 0 rig1
 ha_settings
 cluster_start
-eventually 90 cluster_settled >/dev/null || fail "the cluster did not settle"
-ha_ready_everywhere 60
+ha_ready_everywhere 120
 for h in rig2 rig3 rig4; do ha_guests_make "$h" 2; done
 ha_replicated
 ready() { grep -q '^ready pid=' "$WORK/$1/state/protected"; }
@@ -58,7 +57,6 @@ for ((i = 1; i <= N; i++)); do
         "$i" "$v" "${#moved[@]}" "$s"
     rig power "$v" on
     eventually 60 ready "$v" || fail "iteration $i: $v did not reconcile after power on"
-    eventually 60 cluster_settled >/dev/null || fail "iteration $i: the cluster did not settle"
 done
 ha_watch_stop
 dups=$(ha_duplicates | wc -l)
