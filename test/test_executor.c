@@ -707,8 +707,78 @@ static void a_define_is_issued_under_the_lease_and_granted_once(void **state) {
     (void)state;
 }
 
+/* nodectl create when only a host that is off can take the VM: the leader
+ * wakes it (Wake-on-LAN from a host on its network, or its BMC) and sends
+ * the define, under the id the CLI follows, only once the host is alive; a
+ * host that does not come back within power_on_timeout ends the create
+ * with the reason in the log and no define leaves; a new term drops what
+ * still waits. */
+static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
+    struct world w;
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_ADVISE);
+    struct command cmd = {.kind = COMMAND_DEFINE};
+    snprintf(cmd.define.name, sizeof cmd.define.name, "web-3");
+    snprintf(cmd.define.xml, sizeof cmd.define.xml, "<domain/>");
+    char why[160];
+    assert_true(executor_create_after_wake(ex, &cmd, "n4", w.now, w.wall, why, sizeof why));
+    assert_string_not_equal(cmd.id, "");
+    struct command again = cmd;
+    again.id[0] = '\0';
+    assert_false(executor_create_after_wake(ex, &again, "n4", w.now, w.wall, why, sizeof why));
+    assert_non_null(strstr(why, "a create of web-3 already waits for n4"));
+    tick(ex, &w, 250);
+    struct executor_send s[4];
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_WAKE);
+    assert_string_equal(s[0].cmd.target, "n1");
+    assert_string_equal(s[0].cmd.wake.mac, "52:54:00:00:00:04");
+    /* Still off a second later: nothing else leaves. */
+    tick(ex, &w, 1000);
+    assert_int_equal(take(ex, s, 4), 0);
+    w.m[N4].liveness = LEADER_HOST_UP;
+    tick(ex, &w, 1000);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    assert_string_equal(s[0].cmd.id, cmd.id);
+    assert_string_equal(s[0].cmd.target, "n4");
+    assert_string_equal(s[0].cmd.define.name, "web-3");
+    assert_int_equal(s[0].cmd.term, 5);
+    assert_true(ask(ex, &s[0], 5, w.now + LEASE, w.now).granted);
+    assert_true(has_event(ex, "create: web-3 sent to n4"));
+    /* n5 through its BMC (n6 holds the credentials), never back. */
+    struct command db = {.kind = COMMAND_DEFINE};
+    snprintf(db.define.name, sizeof db.define.name, "db-2");
+    assert_true(executor_create_after_wake(ex, &db, "n5", w.now, w.wall, why, sizeof why));
+    tick(ex, &w, 250);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_string_equal(s[0].cmd.target, "n6");
+    assert_string_equal(s[0].cmd.wake.ipmi_address, "10.0.1.5");
+    report(&w, N6, s[0].cmd.id, "wake", "succeeded", "n5");
+    for (int i = 0; i < 25; i++) {
+        tick(ex, &w, 5000);
+        while (executor_next(ex, &s[0]))
+            assert_int_equal(s[0].cmd.kind, COMMAND_WAKE);
+    }
+    char needle[96];
+    snprintf(needle, sizeof needle, "create: db-2 not placed on n5 (command %s): not back", db.id);
+    assert_true(has_event(ex, needle));
+    tick(ex, &w, 5000);
+    assert_false(executor_next(ex, &s[0]));
+    /* A new term drops a create still waiting. */
+    struct command late = {.kind = COMMAND_DEFINE};
+    snprintf(late.define.name, sizeof late.define.name, "late");
+    w.m[N4].liveness = LEADER_HOST_OFF;
+    assert_true(executor_create_after_wake(ex, &late, "n4", w.now, w.wall, why, sizeof why));
+    observe(ex, &w, 6, LEASE);
+    assert_true(has_event(ex, "create: late not placed on n4"));
+    assert_true(has_event(ex, "a new term began before its host woke"));
+    executor_free(ex);
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_create_wakes_its_host_then_defines_or_gives_up),
         cmocka_unit_test(a_takeover_carries_the_log_and_the_woken_hosts),
         cmocka_unit_test(a_define_is_issued_under_the_lease_and_granted_once),
         cmocka_unit_test(a_paused_leader_grants_nothing),

@@ -289,19 +289,28 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
         explain_choice(&s, (uint32_t)h, kind, reason, sizeof reason);
         r->wake = s.snap.hosts[h].power_state == PLACEMENT_HOST_OFF;
         struct command cmd = {.kind = COMMAND_DEFINE};
-        bool issue = !req->dry_run && !r->wake;
+        bool issue = !req->dry_run;
         if (issue) {
             snprintf(cmd.define.name, sizeof cmd.define.name, "%s", d.name);
             snprintf(cmd.define.xml, sizeof cmd.define.xml, "%s", req->xml);
             cmd.define.start = req->start;
             bool local = strcmp(host->name, a->cfg.node_name) == 0;
-            if (!executor_issue(a->leader.ex, &cmd, host->name, host->address, local,
-                                agent_clock_ms())) {
-                snprintf(why, len, "%s cannot issue commands now (no lease); try again",
-                         a->cfg.node_name);
+            /* A host that is off is woken first, as the planner wakes one
+             * for load; the define follows once it is alive. */
+            bool ok = r->wake ? executor_create_after_wake(a->leader.ex, &cmd, host->name,
+                                                           agent_clock_ms(),
+                                                           agent_wall_clock_ms(), why, len)
+                              : executor_issue(a->leader.ex, &cmd, host->name, host->address,
+                                               local, agent_clock_ms());
+            if (!ok) {
+                if (!r->wake)
+                    snprintf(why, len, "%s cannot issue commands now (no lease); try again",
+                             a->cfg.node_name);
                 protobuf_c_message_free_unpacked(resp ? &resp->base : &r->base, NULL);
                 resp = NULL;
                 r = NULL;
+            } else if (r->wake) {
+                r->wake_wait_ms = a->cfg.power_on_timeout_ms;
             } else {
                 agent_leader_send(a);
                 char text[COMMAND_VM_MAX + COMMAND_NAME_MAX + COMMAND_ID_MAX + sizeof reason + 32];
@@ -309,14 +318,6 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
                          host->name, cmd.id, reason);
                 executor_event(a->leader.ex, agent_wall_clock_ms(), text);
             }
-        }
-        if (r && r->wake && !req->dry_run) {
-            snprintf(why, len, "no running host can take %s; %s, which is off, could once woken, "
-                     "but create does not wake hosts: wake it, or rerun with --dry-run to see "
-                     "the choice", d.name, host->name);
-            protobuf_c_message_free_unpacked(resp ? &resp->base : &r->base, NULL);
-            resp = NULL;
-            r = NULL;
         }
         if (r) {
             r->leader = strdup(a->cfg.node_name);

@@ -6,6 +6,9 @@
 # (virsh metadata --config). Then every agent restarts with the leader in `auto` and, the load
 # low, the leader consolidates and powers hosts off: rig4-vm1 moves, never to rig1, and rig4 is
 # powered off; the pinned rig3-vm1 stays where it is, so rig3 stays on; every guest runs once.
+# Last, `nodectl create --start` of a new KVM guest, typed on a host that does not lead: it is
+# defined and runs on the host the leader chose (first fit: the first running host by name, as its
+# --dry-run answered), and on no other host.
 # Needs root; fails, never skips.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,3 +72,39 @@ h4=$(awk '$1 == "rig4-vm1" { print $2 }' "$WORK/placement")
 [[ $(rig power rig3 status) == on ]] || fail "rig3, with its pinned guest, is not on"
 on "$leader" events | grep -q "rig4-vm1" || fail "the leader's events do not mention rig4-vm1"
 note "pinned guest stayed on rig3; group ha on $h1 and $h4; rig4 off"
+
+# 4. A new guest through nodectl create, asked on a host that does not lead.
+asker=rig3
+[[ $leader != "$asker" ]] || asker=rig2
+type=$(cat "/run/$NODECTL_RIG/domain-type")
+cat >"$WORK/rig-new.xml" <<XML
+<domain type='$type'>
+  <name>rig-new</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='pty'><target port='0'/></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+    <memballoon model='virtio'/>
+  </devices>
+</domain>
+XML
+dry=$(on "$asker" create "$WORK/rig-new.xml" --policy first-fit --dry-run) ||
+    fail "create --dry-run: $dry"
+chosen=$(sed -n 's/^rig-new: would go to \([^ ,]*\).*/\1/p' <<<"$dry")
+[[ $chosen == rig1 ]] || fail "first fit did not choose rig1, the first running host: $dry"
+out=$(on "$asker" create "$WORK/rig-new.xml" --policy first-fit --start 2>&1) ||
+    fail "create --start: $out"
+grep -qx "rig-new defined and started on $chosen" <<<"$out" || fail "create did not report $chosen: $out"
+[[ $(rig exec "$chosen" virsh -q -c qemu:///system domstate rig-new) == running ]] ||
+    fail "rig-new does not run on $chosen: $(rig exec "$chosen" virsh -c qemu:///system list --all)"
+for h in $(powered_hosts); do
+    [[ $h == "$chosen" ]] && continue
+    ! rig exec "$h" virsh -q -c qemu:///system dominfo rig-new >/dev/null 2>&1 ||
+        fail "rig-new is defined on $h too"
+done
+on "$leader" events | grep -q "create: rig-new on $chosen" || fail "the leader's events do not show the create"
+note "created: $(head -1 <<<"$out"); it runs on $chosen only"

@@ -1,0 +1,110 @@
+/* nodectl create when only a host that is off can take the new VM: the
+ * leader wakes the host, as its planner's power-on does (VMware DPM and
+ * the planner wake a host when the running ones cannot take the load),
+ * and defines the VM there once gossip shows the host alive. Each create
+ * waits in a small table, bounded by power_on_timeout: a host that does
+ * not come back, or cannot be woken, ends it with an event that names why,
+ * which the waiting CLI prints. The table is soft state of this term: a
+ * new term drops it (the new leader knows nothing of it; the CLI's wait
+ * ends at its bound). */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "executor_internal.h"
+
+bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
+                                uint64_t now, uint64_t wall, char *why, size_t len) {
+    assert(cmd->kind == COMMAND_DEFINE);
+    if (!ex->leading || !executor_may_send(ex->lease_until, now)) {
+        snprintf(why, len, "%s holds no lease now; try again", ex->cfg.self);
+        return false;
+    }
+    for (size_t i = 0; i < ex->n_creates; i++)
+        if (strcmp(ex->creates[i].cmd.define.name, cmd->define.name) == 0) {
+            snprintf(why, len, "a create of %s already waits for %s to wake", cmd->define.name,
+                     ex->creates[i].wake.pub.host);
+            return false;
+        }
+    if (ex->n_creates == EXECUTOR_CREATES_MAX) {
+        snprintf(why, len, "%d creates already wait for hosts to wake; try again later",
+                 EXECUTOR_CREATES_MAX);
+        return false;
+    }
+    struct exec_create *c = &ex->creates[ex->n_creates++];
+    memset(c, 0, sizeof *c);
+    executor_new_id(ex, cmd->id);
+    c->cmd = *cmd;
+    c->wake.pub.kind = PLACEMENT_POWER_ON;
+    c->wake.pub.state = EXECUTOR_PROPOSED;
+    c->wake.tag = ++ex->next_tag;
+    c->define.tag = ++ex->next_tag;
+    snprintf(c->wake.pub.host, sizeof c->wake.pub.host, "%s", target);
+    snprintf(c->define.pub.host, sizeof c->define.pub.host, "%s", target);
+    leader_events_add(&ex->events, wall, "create: %s waits for %s, which is off, to wake "
+                      "(command %s, at most %u s)", cmd->define.name, target, cmd->id,
+                      ex->cfg.power_on_timeout_ms / 1000);
+    return true;
+}
+
+/* Create i ends: told in the events, and its slot freed. */
+static void finish(struct executor *ex, size_t i, uint64_t wall, const char *outcome) {
+    struct exec_create *c = &ex->creates[i];
+    leader_events_add(&ex->events, wall, "create: %s %s %s (command %s): %s",
+                      c->cmd.define.name, c->define.pub.state == EXECUTOR_DISPATCHED
+                                              ? "sent to" : "not placed on",
+                      c->wake.pub.host, c->cmd.id, outcome);
+    ex->creates[i] = ex->creates[--ex->n_creates];
+}
+
+/* One create, one step: true when it ended. */
+static bool create_step(struct executor *ex, const struct leader_member *v, size_t n,
+                        struct exec_create *c, uint64_t now) {
+    struct exec_action *w = &c->wake;
+    if (w->pub.state == EXECUTOR_PROPOSED) {
+        if (!executor_send_wake(ex, v, n, w, now)) {
+            executor_enter(ex, &w->pub, EXECUTOR_FAILED);
+            return true;
+        }
+        executor_enter(ex, &w->pub, EXECUTOR_DISPATCHED);
+        return false;
+    }
+    if (w->pub.state == EXECUTOR_DISPATCHED) {
+        executor_repeat_wake(ex, v, n, w, now);
+        return false;
+    }
+    if (w->pub.state != EXECUTOR_DONE)
+        return true;
+    const struct leader_member *h = leader_view_named(v, n, w->pub.host);
+    if (!h || h->liveness != LEADER_HOST_UP)
+        return false; /* alive in one reading, not in this one: wait for the next */
+    if (!executor_send(ex, h, &c->cmd, &c->define, now))
+        return true;
+    c->define.pub.state = EXECUTOR_DISPATCHED;
+    return true;
+}
+
+void executor_creates_step(struct executor *ex, const struct leader_member *v, size_t n,
+                           uint64_t now, uint64_t wall) {
+    for (size_t i = ex->n_creates; i > 0; i--) {
+        struct exec_create *c = &ex->creates[i - 1];
+        struct exec_action *w = &c->wake;
+        if (w->pub.state == EXECUTOR_DISPATCHED &&
+            executor_follow_power_on(ex, v, n, w, now, wall) && w->pub.state == EXECUTOR_DONE)
+            leader_events_add(&ex->events, wall, "create: %s: %s woken: %s", c->cmd.define.name,
+                              w->pub.host, w->pub.note);
+        if (!executor_may_send(ex->lease_until, now) || !create_step(ex, v, n, c, now))
+            continue;
+        char outcome[COMMAND_REASON_MAX + 32];
+        snprintf(outcome, sizeof outcome, "%s",
+                 c->define.pub.state == EXECUTOR_DISPATCHED ? "its host is alive"
+                 : c->define.pub.note[0]                    ? c->define.pub.note
+                                                            : w->pub.note);
+        finish(ex, i - 1, wall, outcome);
+    }
+}
+
+void executor_creates_drop(struct executor *ex, uint64_t wall) {
+    while (ex->n_creates)
+        finish(ex, ex->n_creates - 1, wall, "a new term began before its host woke");
+}
