@@ -684,7 +684,7 @@ static void a_define_is_issued_under_the_lease_and_granted_once(void **state) {
     struct executor *ex = leading(&w, CONFIG_AUTOMATION_ADVISE);
     struct command cmd = {.kind = COMMAND_DEFINE};
     snprintf(cmd.define.name, sizeof cmd.define.name, "web-3");
-    snprintf(cmd.define.xml, sizeof cmd.define.xml, "<domain/>");
+    cmd.define.xmlz_len = 1;
     assert_true(executor_issue(ex, &cmd, "n2", "127.0.0.1:7001", false, w.now));
     struct executor_send s;
     assert_true(executor_next(ex, &s));
@@ -718,7 +718,7 @@ static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
     struct executor *ex = leading(&w, CONFIG_AUTOMATION_ADVISE);
     struct command cmd = {.kind = COMMAND_DEFINE};
     snprintf(cmd.define.name, sizeof cmd.define.name, "web-3");
-    snprintf(cmd.define.xml, sizeof cmd.define.xml, "<domain/>");
+    cmd.define.xmlz_len = 1;
     char why[160];
     assert_true(executor_create_after_wake(ex, &cmd, "n4", w.now, w.wall, why, sizeof why));
     assert_string_not_equal(cmd.id, "");
@@ -745,6 +745,19 @@ static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
     assert_int_equal(s[0].cmd.term, 5);
     assert_true(ask(ex, &s[0], 5, w.now + LEASE, w.now).granted);
     assert_true(has_event(ex, "create: web-3 sent to n4"));
+    /* Until n4 reports the define, no plan may power it off. */
+    struct leader_snapshot snap;
+    uint64_t ticket;
+    assert_int_equal(executor_plan_begin(ex, w.m, HOSTS, w.now, w.wall, &snap, &ticket),
+                     EXECUTOR_PLAN_STARTED);
+    assert_true(snap.snap.hosts[N4].flags & PLACEMENT_HOST_KEEP_ON);
+    leader_snapshot_free(&snap);
+    report(&w, N4, cmd.id, "define", "succeeded", "web-3");
+    tick(ex, &w, 250);
+    assert_int_equal(executor_plan_begin(ex, w.m, HOSTS, w.now, w.wall, &snap, &ticket),
+                     EXECUTOR_PLAN_STARTED);
+    assert_false(snap.snap.hosts[N4].flags & PLACEMENT_HOST_KEEP_ON);
+    leader_snapshot_free(&snap);
     /* n5 through its BMC (n6 holds the credentials), never back. */
     struct command db = {.kind = COMMAND_DEFINE};
     snprintf(db.define.name, sizeof db.define.name, "db-2");
@@ -764,14 +777,41 @@ static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
     assert_true(has_event(ex, needle));
     tick(ex, &w, 5000);
     assert_false(executor_next(ex, &s[0]));
-    /* A new term drops a create still waiting. */
+    /* The lease lost before the wake left, regained in a new term: the
+     * wake and the define go in that term; without a lease for
+     * power_on_timeout, the create ends. */
     struct command late = {.kind = COMMAND_DEFINE};
     snprintf(late.define.name, sizeof late.define.name, "late");
     w.m[N4].liveness = LEADER_HOST_OFF;
     assert_true(executor_create_after_wake(ex, &late, "n4", w.now, w.wall, why, sizeof why));
+    observe(ex, &w, 5, 0);
+    advance(&w, 1000);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_false(executor_next(ex, &s[0]));
+    advance(&w, 1000);
     observe(ex, &w, 6, LEASE);
-    assert_true(has_event(ex, "create: late not placed on n4"));
-    assert_true(has_event(ex, "a new term began before its host woke"));
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_WAKE);
+    assert_int_equal(s[0].cmd.term, 6);
+    w.m[N4].liveness = LEADER_HOST_UP;
+    advance(&w, 250);
+    observe(ex, &w, 6, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    assert_string_equal(s[0].cmd.id, late.id);
+    assert_int_equal(s[0].cmd.term, 6);
+    struct command never = {.kind = COMMAND_DEFINE};
+    snprintf(never.define.name, sizeof never.define.name, "never");
+    assert_true(executor_create_after_wake(ex, &never, "n5", w.now, w.wall, why, sizeof why));
+    observe(ex, &w, 6, 0);
+    advance(&w, 121000);
+    observe(ex, &w, 7, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_false(executor_next(ex, &s[0]));
+    assert_true(has_event(ex, "create: never not placed on n5"));
+    assert_true(has_event(ex, "held no lease to wake it within power_on_timeout"));
     executor_free(ex);
     (void)state;
 }

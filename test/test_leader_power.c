@@ -201,6 +201,7 @@ static void a_host_that_does_not_wake_is_routed_around(void **state) {
     /* Marked failed: not woken again, though the overload stays. */
     sleep(3);
     assert_int_equal(cli(1, "events"), 0);
+    if (count(out, "dispatched: power-on n3") != 1) fprintf(stderr, "%s", out);
     assert_int_equal(count(out, "dispatched: power-on n3"), 1);
     char log[PATH_MAX + 32];
     snprintf(log, sizeof log, "%s/n1/agent.log", test_dir);

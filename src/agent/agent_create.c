@@ -263,7 +263,17 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
                                       char *why, size_t len) {
     struct domain_spec d;
     enum placement_initial_kind kind;
-    if (domain_xml_parse(req->xml, strlen(req->xml), &d, why, len) != 0)
+    size_t xml_len;
+    char *xml = malloc(COMMAND_XML_MAX);
+    if (!xml) {
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    int bad = domain_xml_inflate(req->xml_deflated.data, req->xml_deflated.len, xml, &xml_len,
+                                 why, len) != 0 ||
+              domain_xml_parse(xml, xml_len, &d, why, len) != 0;
+    free(xml);
+    if (bad)
         return NULL;
     if (policy_kind(req->policy, &kind) != 0) {
         snprintf(why, len, "unknown placement policy '%s' (most-free, power-aware, first-fit)",
@@ -292,7 +302,9 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
         bool issue = !req->dry_run;
         if (issue) {
             snprintf(cmd.define.name, sizeof cmd.define.name, "%s", d.name);
-            snprintf(cmd.define.xml, sizeof cmd.define.xml, "%s", req->xml);
+            /* message_check_request bounds it by the command's room. */
+            memcpy(cmd.define.xmlz, req->xml_deflated.data, req->xml_deflated.len);
+            cmd.define.xmlz_len = req->xml_deflated.len;
             cmd.define.start = req->start;
             bool local = strcmp(host->name, a->cfg.node_name) == 0;
             /* A host that is off is woken first, as the planner wakes one
@@ -339,19 +351,24 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
 
 void agent_define(struct agent *a, const struct command *c, struct action *x) {
     struct domain_spec d;
+    size_t xml_len;
+    char *xml = malloc(COMMAND_XML_MAX);
     x->state = ACTION_REFUSED;
     x->ended_ms = x->started_ms;
-    if (a->drain) {
+    if (!xml) {
+        snprintf(x->error, sizeof x->error, "out of memory");
+    } else if (a->drain) {
         snprintf(x->error, sizeof x->error, "this host is drained: it takes no new VM");
     } else if (agent_powering_off(a) || a->gate == HOST_GATE_CLOSED) {
         snprintf(x->error, sizeof x->error, "this host is powering off");
-    } else if (domain_xml_parse(c->define.xml, strlen(c->define.xml), &d, x->error,
-                                sizeof x->error) != 0) {
+    } else if (domain_xml_inflate(c->define.xmlz, c->define.xmlz_len, xml, &xml_len, x->error,
+                                  sizeof x->error) != 0 ||
+               domain_xml_parse(xml, xml_len, &d, x->error, sizeof x->error) != 0) {
         /* checked by the leader too; this host believes no one */
     } else if (strcmp(d.name, c->define.name) != 0) {
         snprintf(x->error, sizeof x->error, "the XML names '%.100s', the command '%.100s'", d.name,
                  c->define.name);
-    } else if (hv_define(a->hv, d.name, c->define.xml, c->define.start, x->error,
+    } else if (hv_define(a->hv, d.name, xml, c->define.start, x->error,
                          sizeof x->error) != 0) {
         x->state = ACTION_FAILED;
         x->ended_ms = agent_wall_clock_ms();
@@ -361,6 +378,7 @@ void agent_define(struct agent *a, const struct command *c, struct action *x) {
         /* Show the new domain in the next record at once. */
         a->next_sample_ms = agent_clock_ms();
     }
+    free(xml);
     if (x->state != ACTION_SUCCEEDED)
         log_warn("command %s: define %s refused: %s", c->id, c->define.name, x->error);
 }

@@ -145,16 +145,18 @@ int cmd_create(const struct cli_ctx *ctx, int argc, char **argv) {
         return 2;
     }
     static char xml[COMMAND_XML_MAX];
+    static uint8_t xmlz[COMMAND_XMLZ_MAX];
     size_t len;
     struct domain_spec d;
     char why[256];
     if (read_xml(path, xml, sizeof xml, &len) != 0)
         return 2;
-    if (domain_xml_parse(xml, len, &d, why, sizeof why) != 0) {
+    if (domain_xml_parse(xml, len, &d, why, sizeof why) != 0 ||
+        domain_xml_deflate(xml, len, xmlz, &body.xml_deflated.len, why, sizeof why) != 0) {
         fprintf(stderr, "nodectl create: %s: %s\n", path, why);
         return 2;
     }
-    body.xml = xml;
+    body.xml_deflated.data = xmlz;
     Nodectl__Request req = NODECTL__REQUEST__INIT;
     req.body_case = NODECTL__REQUEST__BODY_CREATE;
     req.create = &body;

@@ -112,7 +112,6 @@ void executor_observe(struct executor *ex, const struct executor_lease *l, uint6
         /* A new term starts from what gossip shows, not from an old plan:
          * nothing sent in an older term is granted again. */
         executor_plan_clear(ex);
-        executor_creates_drop(ex, wall);
         issued_clear(&ex->issued);
         ex->note[0] = '\0';
         ex->term = l->term;
@@ -228,6 +227,7 @@ int executor_view(struct executor *ex, const struct executor_member *m, size_t n
             h->woken_at_ms = w->at_wall;
         }
     }
+    executor_creates_keep_on(ex, v, n);
     *out = v;
     return 0;
 }

@@ -207,11 +207,12 @@ bool executor_issue(struct executor *ex, struct command *cmd, const char *target
  * so the caller can follow it in the target's record. The executor wakes
  * `target` as a plan's power-on does (IPMI or Wake-on-LAN, asked again
  * until it is back) and sends the define once the host is alive, under
- * the lease like every command. It gives up, with the event "create: VM
- * not placed on HOST (command ID): why", when no live host can wake the
- * target, the target is not back within power_on_timeout, or the term
- * changes. False with why when this host does not lead, a create of that
- * VM already waits, or EXECUTOR_CREATES_MAX (8) creates wait. */
+ * the lease like every command; no plan powers the host off before the
+ * define is reported. It gives up, with the event "create: VM not placed
+ * on HOST (command ID): why", when no live host can wake the target or
+ * the target is not back within power_on_timeout of the asking. False
+ * with why when this host does not lead, a create of that VM already
+ * waits, or EXECUTOR_CREATES_MAX (8) creates wait. */
 bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
                                 uint64_t now, uint64_t wall, char *why, size_t len);
 /* An event of the leader's own beyond its plans (a create it sent). */

@@ -100,8 +100,9 @@ void executor_repeat_wake(struct executor *ex, const struct leader_member *v, si
  * sent once the host is alive, given up with an event when it is not. */
 void executor_creates_step(struct executor *ex, const struct leader_member *v, size_t n,
                            uint64_t now, uint64_t wall);
-/* A new term: the creates still waiting are dropped, with an event. */
-void executor_creates_drop(struct executor *ex, uint64_t wall);
+/* The host of every create still under way is kept on: no plan powers it
+ * off before its define is reported. */
+void executor_creates_keep_on(const struct executor *ex, struct leader_member *v, size_t n);
 
 /* "migrate web-1 from n1 to n2", "power-on n4". */
 void executor_describe(const struct exec_action *x, char *out, size_t len);
