@@ -752,8 +752,15 @@ static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
                      EXECUTOR_PLAN_STARTED);
     assert_true(snap.snap.hosts[N4].flags & PLACEMENT_HOST_KEEP_ON);
     leader_snapshot_free(&snap);
+    /* Not reported 2 s later: sent again, the same id, granted still once. */
+    tick(ex, &w, 2000);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    assert_string_equal(s[0].cmd.id, cmd.id);
+    assert_false(ask(ex, &s[0], 5, w.now + LEASE, w.now).granted);
     report(&w, N4, cmd.id, "define", "succeeded", "web-3");
-    tick(ex, &w, 250);
+    tick(ex, &w, 2000);
+    assert_int_equal(take(ex, s, 4), 0);
     assert_int_equal(executor_plan_begin(ex, w.m, HOSTS, w.now, w.wall, &snap, &ticket),
                      EXECUTOR_PLAN_STARTED);
     assert_false(snap.snap.hosts[N4].flags & PLACEMENT_HOST_KEEP_ON);

@@ -336,6 +336,37 @@ static void the_plan_honours_pins_groups_and_spare_hosts(void **state) {
     assert_int_equal(cli(1, "undrain n1"), 0);
 }
 
+/* drain --wait on a host whose VMs left are all pinned ends (exit 1),
+ * naming them, rather than waiting for a move no leader makes. */
+static void drain_wait_names_the_pinned_vms_it_cannot_move(void **state) {
+    (void)state;
+    static const char *const others[] = {"test", "db-a", "db-b"};
+    char args[64];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "vm set %s pinned=yes", others[i]);
+        assert_int_equal(cli(1, args), 0);
+    }
+    assert_int_equal(rules_everywhere("test", "pinned/", 10), 0);
+    assert_int_equal(rules_everywhere("db-a", "pinned/db", 10), 0);
+    assert_int_equal(rules_everywhere("db-b", "pinned/db", 10), 0);
+    /* Bounded: a drain that waits forever shows as timeout's 124. */
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "timeout 30 \"$NODECTL\" -c '%s' drain n1 --wait", conf[3]);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 1);
+    assert_non_null(strstr(out, "n1 is drained"));
+    assert_non_null(strstr(err, "n1 stays drained but keeps 4 pinned VMs, which the leader "
+                                "never moves: "));
+    for (size_t i = 0; i < 3; i++)
+        assert_non_null(strstr(err, others[i]));
+    assert_non_null(strstr(err, "pin-1"));
+    assert_int_equal(cli(1, "undrain n1"), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "vm set %s pinned=no", others[i]);
+        assert_int_equal(cli(1, args), 0);
+    }
+    assert_int_equal(rules_everywhere("test", "free/", 10), 0);
+}
+
 static void the_schedule_follows_the_clock(void **state) {
     (void)state;
     write_clock(MON_0800);
@@ -374,6 +405,7 @@ int main(void) {
         cmocka_unit_test(vm_set_writes_the_domains_metadata_from_any_host),
         cmocka_unit_test(rules_survive_an_agent_restart_and_a_redefinition),
         cmocka_unit_test(the_plan_honours_pins_groups_and_spare_hosts),
+        cmocka_unit_test(drain_wait_names_the_pinned_vms_it_cannot_move),
         cmocka_unit_test(the_schedule_follows_the_clock),
         cmocka_unit_test(a_host_with_another_policy_is_warned_about),
     };

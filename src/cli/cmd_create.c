@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "net/control.h"
 #include "command/domain_xml.h"
 
 /* How long `create` waits for the chosen host to report the define. */
@@ -49,8 +50,8 @@ static const Nodectl__Migration *report(const Nodectl__VmsReply *r, const char *
 
 /* While the leader wakes the chosen host: 1 (printed) once the leader's
  * log says it gave the create up ("create: VM not placed on HOST (command
- * ID): why"), 0 not yet, -1 when no one answered. *after: the last event
- * read. */
+ * ID): why"), else 0 (also when the agent did not answer this time).
+ * *after: the last event read. */
 static int given_up(const struct cli_ctx *ctx, const Nodectl__CreateReply *c, uint64_t *after) {
     char needle[COMMAND_ID_MAX + 16];
     snprintf(needle, sizeof needle, "(command %s): ", c->command_id);
@@ -61,9 +62,15 @@ static int given_up(const struct cli_ctx *ctx, const Nodectl__CreateReply *c, ui
     int rc = 0;
     for (bool more = true; more && rc == 0;) {
         body.after = *after;
-        Nodectl__Response *resp = cli_call(ctx, "create", &req, NODECTL__RESPONSE__BODY_EVENTS);
-        if (!resp)
-            return -1;
+        /* Quiet: a leader changing meanwhile is no reason to stop waiting. */
+        char err[256];
+        Nodectl__Response *resp =
+            control_call(ctx->socket_path, &req, ctx->timeout_ms, err, sizeof err);
+        if (!resp || resp->error || resp->body_case != NODECTL__RESPONSE__BODY_EVENTS) {
+            if (resp)
+                nodectl__response__free_unpacked(resp, NULL);
+            return 0;
+        }
         more = resp->events->more;
         for (size_t i = 0; i < resp->events->n_events; i++) {
             const Nodectl__Event *e = resp->events->events[i];

@@ -412,6 +412,19 @@ bool executor_send(struct executor *ex, const struct leader_member *to, struct c
     return true;
 }
 
+bool executor_resend(struct executor *ex, const struct leader_member *to,
+                     const struct command *cmd) {
+    assert(cmd->term == ex->term);
+    struct executor_send *s = queue_slot(ex);
+    if (!s)
+        return false;
+    s->cmd = *cmd;
+    snprintf(s->address, sizeof s->address, "%s", to->rec->address);
+    s->local = strcmp(to->rec->name, ex->cfg.self) == 0;
+    ex->n_out++;
+    return true;
+}
+
 static bool runs_vms(const Nodectl__HostRecord *h) {
     for (size_t k = 0; k < h->n_vms; k++)
         if (h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING ||

@@ -15,8 +15,11 @@
 
 #include "executor_internal.h"
 
-/* How long the define may take to show in the woken host's record. */
+/* How long the define may take to show in the woken host's record, and
+ * how often it is sent again meanwhile: a host just woken is setting up its
+ * connections, and a command frame is not acknowledged (docs/safety.md). */
 #define CREATE_DEFINE_GRACE_MS 30000
+#define CREATE_DEFINE_REPEAT_MS 2000
 
 bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
                                 uint64_t now, uint64_t wall, char *why, size_t len) {
@@ -70,9 +73,28 @@ static bool create_step(struct executor *ex, const struct leader_member *v, size
     if (d->pub.state == EXECUTOR_DISPATCHED) {
         /* Kept until the host reports the define (or the grace passed), so
          * no plan powers the woken host off under it (executor_view). */
-        const struct report *r =
-            leader_view_report(leader_view_named(v, n, w->pub.host), c->cmd.id);
-        return (r && r->state != REPORT_RUNNING) || now > d->deadline_ms;
+        const struct leader_member *h = leader_view_named(v, n, w->pub.host);
+        const struct report *r = leader_view_report(h, c->cmd.id);
+        if (r && r->state != REPORT_RUNNING)
+            return true;
+        if (!h || h->liveness != LEADER_HOST_UP) {
+            *why = "its host went down before it reported the define";
+            return true;
+        }
+        if (now > d->deadline_ms) {
+            *why = "its host reported nothing of the define within 30 s";
+            return true;
+        }
+        if (r || now < d->repeat_ms + CREATE_DEFINE_REPEAT_MS ||
+            !executor_may_send(ex->lease_until, now))
+            return false;
+        /* Again, the same id: in a new term under a new grant. */
+        d->repeat_ms = now;
+        if (c->cmd.term == ex->term)
+            executor_resend(ex, h, &c->cmd);
+        else
+            executor_send(ex, h, &c->cmd, d, now);
+        return false;
     }
     if (w->pub.state == EXECUTOR_PROPOSED && now > w->deadline_ms) {
         *why = "this leader held no lease to wake it within power_on_timeout";
@@ -108,6 +130,7 @@ static bool create_step(struct executor *ex, const struct leader_member *v, size
     }
     d->pub.state = EXECUTOR_DISPATCHED;
     d->deadline_ms = now + CREATE_DEFINE_GRACE_MS;
+    d->repeat_ms = now;
     leader_events_add(&ex->events, wall, "create: %s sent to %s (command %s): its host is alive",
                       c->cmd.define.name, w->pub.host, c->cmd.id);
     return false;

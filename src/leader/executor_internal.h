@@ -90,6 +90,11 @@ void executor_enter(struct executor *ex, struct executor_action *p, enum executo
 void executor_new_id(struct executor *ex, char out[COMMAND_ID_MAX]);
 bool executor_send(struct executor *ex, const struct leader_member *to, struct command *cmd,
                    struct exec_action *x, uint64_t now);
+/* Queues cmd, sent before in this term, once more: the frame may have been
+ * lost on a connection being set up. Its target runs one id once, and its
+ * grant is still given once (no second entry in `issued`). */
+bool executor_resend(struct executor *ex, const struct leader_member *to,
+                     const struct command *cmd);
 bool executor_send_wake(struct executor *ex, const struct leader_member *v, size_t n,
                         struct exec_action *x, uint64_t now);
 bool executor_follow_power_on(struct executor *ex, const struct leader_member *v, size_t n,
