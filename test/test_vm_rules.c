@@ -385,6 +385,70 @@ static void the_schedule_follows_the_clock(void **state) {
                                            "23:30 CET)", 10), 0);
 }
 
+/* Host i's configuration file replaced by `text` (as an editor saves it),
+ * then SIGHUP. */
+static void rewrite_and_hup(int i, const char *text) {
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.new", conf[i]);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, conf[i]), 0);
+    assert_int_equal(kill(pids[i], SIGHUP), 0);
+}
+
+static int log_has(int i, const char *needle, int timeout_s) {
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/n%d/agent.log", test_dir, i);
+    for (int t = 0; t < timeout_s * 5; t++, usleep(200000))
+        if (count_lines_with(log, needle) > 0)
+            return 0;
+    return -1;
+}
+
+/* SIGHUP reloads the cluster policy without a restart: a new [schedule]
+ * window is in force at the next plan, logged with what changed; a file
+ * naming an unknown policy is refused, the running policy kept. */
+static void sighup_reloads_the_policy(void **state) {
+    (void)state;
+    static char orig[8192], text[8192 + 128];
+    FILE *f = fopen(conf[2], "r");
+    assert_non_null(f);
+    orig[fread(orig, 1, sizeof orig - 1, f)] = '\0';
+    fclose(f);
+    write_clock(SAT_1200);
+    assert_int_equal(eventually(2, "plan", "window: consolidate (outside every [schedule] "
+                                           "window: Europe/Berlin, 12:00 CET)", 10), 0);
+    snprintf(text, sizeof text, "%ssat-sun 10:00-14:00 spread\n", orig);
+    rewrite_and_hup(2, text);
+    assert_int_equal(eventually(2, "plan", "window: sat-sun 10:00-14:00 spread (Europe/Berlin, "
+                                           "12:00 CET)", 10), 0);
+    assert_int_equal(log_has(2, "cluster policy reloaded: ", 5), 0);
+    assert_int_equal(log_has(2, "schedule: 'mon-fri 07:30-19:00 spread;22:00-06:00 consolidate' "
+                                "-> 'mon-fri 07:30-19:00 spread;22:00-06:00 consolidate;"
+                                "sat-sun 10:00-14:00 spread'", 1), 0);
+    assert_int_equal(eventually(1, "status", "differs from the leader n2's", 20), 0);
+    /* An unknown policy: refused, the window above kept. */
+    char *leader = strstr(text, "[leader]\n");
+    assert_non_null(leader);
+    char bad[sizeof text + 64];
+    snprintf(bad, sizeof bad, "%.*s[leader]\npolicy = nonsense\n%s", (int)(leader - text), text,
+             leader + strlen("[leader]\n"));
+    rewrite_and_hup(2, bad);
+    assert_int_equal(log_has(2, "reload: [leader] policy 'nonsense' is unknown", 10), 0);
+    assert_int_equal(log_has(2, "keeping the running cluster policy", 1), 0);
+    assert_int_equal(cli(2, "plan"), 0);
+    assert_non_null(strstr(out, "window: sat-sun 10:00-14:00 spread"));
+    /* Back as every other host has it. */
+    rewrite_and_hup(2, orig);
+    assert_int_equal(eventually(2, "plan", "window: consolidate (outside every [schedule] "
+                                           "window", 10), 0);
+    for (int t = 0; t < 50 && (cli(1, "status"), strstr(out, "cluster policy")); t++)
+        usleep(200000);
+    assert_null(strstr(out, "cluster policy"));
+}
+
 static void a_host_with_another_policy_is_warned_about(void **state) {
     (void)state;
     assert_int_equal(agent_stop(pids[4], SIGTERM, 5000), 0);
@@ -407,6 +471,7 @@ int main(void) {
         cmocka_unit_test(the_plan_honours_pins_groups_and_spare_hosts),
         cmocka_unit_test(drain_wait_names_the_pinned_vms_it_cannot_move),
         cmocka_unit_test(the_schedule_follows_the_clock),
+        cmocka_unit_test(sighup_reloads_the_policy),
         cmocka_unit_test(a_host_with_another_policy_is_warned_about),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

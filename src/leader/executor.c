@@ -834,3 +834,8 @@ bool executor_issue(struct executor *ex, struct command *cmd, const char *target
 void executor_event(struct executor *ex, uint64_t wall, const char *text) {
     leader_events_add(&ex->events, wall, "%s", text);
 }
+
+void executor_policy(struct executor *ex, const char *policy, uint64_t wake_cooldown_ms) {
+    snprintf(ex->cfg.policy, sizeof ex->cfg.policy, "%s", policy);
+    ex->cfg.wake_cooldown_ms = wake_cooldown_ms;
+}

@@ -215,6 +215,8 @@ bool executor_issue(struct executor *ex, struct command *cmd, const char *target
  * waits, or EXECUTOR_CREATES_MAX (8) creates wait. */
 bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
                                 uint64_t now, uint64_t wall, char *why, size_t len);
+/* A reloaded cluster policy: its name (for events) and wake cool-down. */
+void executor_policy(struct executor *ex, const char *policy, uint64_t wake_cooldown_ms);
 /* An event of the leader's own beyond its plans (a create it sent). */
 void executor_event(struct executor *ex, uint64_t wall, const char *text);
 /* The planner's snapshot now (executor_plan_begin's, without starting a
