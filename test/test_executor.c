@@ -809,6 +809,13 @@ static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
     assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
     assert_string_equal(s[0].cmd.id, late.id);
     assert_int_equal(s[0].cmd.term, 6);
+    /* Down again before it reported the define: given up, with why. */
+    w.m[N4].liveness = LEADER_HOST_OFF;
+    advance(&w, 250);
+    observe(ex, &w, 6, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_true(has_event(ex, "create: late not placed on n4"));
+    assert_true(has_event(ex, "its host went down before it reported the define"));
     struct command never = {.kind = COMMAND_DEFINE};
     snprintf(never.define.name, sizeof never.define.name, "never");
     assert_true(executor_create_after_wake(ex, &never, "n5", w.now, w.wall, why, sizeof why));
