@@ -5,12 +5,17 @@
  *   a frame forged field by field (frame_encode): any channel, epoch,
  *     sequence, cluster, recipient, sender address and name, a valid,
  *     foreign or garbled certificate, sealed with the right key or another,
- *     signed by the certificate's key or another, or insecure;
+ *     signed by the certificate's key or another, or authenticated by the
+ *     pair key (src/net/session.h) of either of those keys to this host, or
+ *     insecure;
  *   a sequence of frames from a real sender ("a") whose epochs and sequence
- *     numbers the input picks, sealed, opened, and sometimes opened again.
+ *     numbers the input picks, sealed, opened, and sometimes opened again;
+ *   a round trip from a real sender, signed, or under the pair key once it
+ *     has heard from this host.
  * Asserts: an opened frame names a sender, address and payload that fit
  * their bounds; a keyed frame opens only with the cluster key, a valid
- * certificate of this CA naming its sender and its own signature, addressed
+ * certificate of this CA naming its sender and its own signature or pair
+ * key, addressed
  * to this host; no (epoch, sequence) of a sender is accepted twice, and
  * none from an epoch older than one accepted. */
 #include <sodium.h>
@@ -20,6 +25,7 @@
 
 #include "fuzz_input.h"
 #include "net/frame.h"
+#include "net/session.h"
 
 #define NOW_S 1800000000u /* within every certificate's validity here */
 #define ME "10.0.0.2:7946"
@@ -165,6 +171,19 @@ static void forged(struct fuzz_input *in, bool keyed) {
     }
     if (flags & 0x10)
         signer = &k.b; /* signed with a key its certificate does not name */
+    uint8_t mac_key[SESSION_KEY_BYTES];
+    if (keyed && flags & 0x80) {
+        /* The pair key of the signer's frames to this host, as the signer
+         * derives it. */
+        struct session_keys *s = session_new();
+        if (!s || session_set_identity(s, signer->sk) != 0)
+            abort();
+        session_learn(s, ME, k.b.pk);
+        if (!session_tx_key(s, ME, mac_key))
+            abort();
+        session_free(s);
+        f.mac_key = mac_key;
+    }
     f.payload = fuzz_bytes(in, 255, &f.len);
     const struct keyring *ring = flags & 0x20 ? &k.other_ring : &k.ring;
     size_t size = frame_encoded_size(&f, keyed);
@@ -255,8 +274,18 @@ static void sequence(struct fuzz_input *in, bool keyed) {
 static void round_trip(struct fuzz_input *in, bool keyed) {
     struct frame_ctx *tx = context("a", PEER, &k.a, !keyed, 1 + fuzz_u8(in));
     struct frame_ctx *rx = context("b", ME, &k.b, !keyed, 1);
+    uint8_t how = fuzz_u8(in);
+    if (how & 0x80) {
+        /* tx hears from rx first, and seals under their pair key. */
+        uint8_t hello[FRAME_OVERHEAD_MAX];
+        size_t n = frame_seal(rx, hello, PEER, CHANNEL_GOSSIP, NULL, 0);
+        struct frame_msg m;
+        if (!n || frame_open(tx, hello, n, FRAME_PATH_UNICAST, NOW_S, &m) != FRAME_OK)
+            abort();
+        free(m.payload);
+    }
     static const uint32_t unicast[] = {CHANNEL_GOSSIP, CHANNEL_ELECTION, CHANNEL_COMMAND};
-    uint32_t channel = unicast[fuzz_u8(in) % 3];
+    uint32_t channel = unicast[how % 3];
     size_t len;
     const uint8_t *payload = fuzz_bytes(in, 255, &len);
     size_t size = frame_sealed_size(tx, ME, len);
