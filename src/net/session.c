@@ -47,13 +47,16 @@ int session_set_identity(struct session_keys *s, const uint8_t sk[CERT_SK_BYTES]
     uint8_t x_sk[crypto_scalarmult_curve25519_BYTES];
     if (crypto_sign_ed25519_sk_to_curve25519(x_sk, sk) != 0)
         return -1;
-    /* An Ed25519 secret key holds its public key in its second half. */
     if (s->has_identity && sodium_memcmp(s->x_sk, x_sk, sizeof x_sk) == 0) {
         sodium_memzero(x_sk, sizeof x_sk);
         return 0;
     }
-    sodium_memzero(s, sizeof *s);
+    /* The tables are of the key before (calloc'd zeros until the first:
+     * left untouched, so that unused entries cost no resident memory). */
+    if (s->has_identity)
+        sodium_memzero(s, sizeof *s);
     memcpy(s->x_sk, x_sk, sizeof x_sk);
+    /* An Ed25519 secret key holds its public key in its second half. */
     memcpy(s->pk, sk + CERT_SK_BYTES - CERT_PK_BYTES, CERT_PK_BYTES);
     s->has_identity = true;
     sodium_memzero(x_sk, sizeof x_sk);

@@ -27,10 +27,11 @@
 #include "cert.h"
 
 #define SESSION_KEY_BYTES 32
-/* Peers whose keys are kept, each way (two-way set associative): a
- * cluster of this many hosts signs no frame at rest; beyond, a frame to a
- * peer that lost its place is signed, which costs only time. */
-#define SESSION_PEERS 2048
+/* Peers whose keys are kept, each way (two-way set associative, about
+ * 280 KB in all): a cluster of a few hundred hosts signs no frame at rest;
+ * beyond, a frame to a peer that lost its place is signed, which costs only
+ * time. */
+#define SESSION_PEERS 1024
 
 struct session_keys;
 
