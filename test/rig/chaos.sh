@@ -26,9 +26,12 @@
 #   kill      (g) kill -9 of each new leader, several times in a row, every
 #                 agent restarted at once as its host's boot would.
 # The seed (bash's RANDOM, drawn only in this shell) chooses the order of the
-# faults and every duration and delay. Needs: cluster.sh's variables, SEED.
+# faults and every duration and delay. CHAOS_ONLY="kind ..." runs only those
+# kinds (e.g. CHAOS_ONLY=libvirtd with bench/chaos_rig.sh N repeats (f)).
+# Needs: cluster.sh's variables, SEED.
 
-CHAOS_KINDS=(stop link target loss start libvirtd kill)
+# shellcheck disable=SC2206 # a list of words
+CHAOS_KINDS=(${CHAOS_ONLY:-stop link target loss start libvirtd kill})
 declare -A CHAOS_TITLE=(
     [stop]="(a) leader stopped past its lease"
     [link]="(b) leader's link cut"
@@ -320,24 +323,87 @@ fault_start() {
     fi
 }
 
-fault_libvirtd() {
-    local d until seen=no
-    wait_action migrate || return 1
-    d=$ACT_DST
-    # Mid-migration: the incoming guest is defined on the destination.
-    until=$((SECONDS + 5))
-    while ((SECONDS < until)); do
-        if rig exec "$d" virsh -q -c qemu:///system list --all --name 2>/dev/null | grep -qx "$ACT_VM"; then
-            seen=yes
-            break
+# Stops host D's libvirtd when it enters libvirt's Finish of an incoming
+# migration (a gdb breakpoint on qemuMigrationDstFinish, exported by the QEMU
+# driver): the daemon goes while Finish resumes the guest, whose answer then
+# never reaches the source, which resumes its own copy (the window a stop
+# at a random instant rarely hits). Returns 0 if it stopped it there within
+# WAIT_S seconds, else 1 (nothing stopped).
+stop_libvirtd_in_finish() {
+    local d=$1 wait_s=$2 pid="" gdb_pid i
+    command -v gdb >/dev/null || return 1
+    # A destination being woken has no libvirtd yet: its new one is the one.
+    for ((i = 0; i < wait_s * 10; i++)); do
+        if [[ $(rig power "$d" status) == on ]]; then
+            pid=$(cat "/run/$NODECTL_RIG/$d/libvirtd.pid" 2>/dev/null) || pid=""
+            [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && break
         fi
-        sleep 0.05
+        pid=""
+        sleep 0.1
     done
-    rnd 2000 6000
+    [[ -n $pid ]] || return 1
+    cat >"$WORK/finish.gdb" <<GDB
+set pagination off
+set confirm off
+handle SIGTERM nostop noprint pass
+handle SIGPIPE nostop noprint pass
+handle SIGSTOP stop print nopass
+attach $pid
+break qemuMigrationDstFinish
+continue
+if \$_siginfo.si_signo == 5
+  shell kill -TERM $pid
+  echo chaos: libvirtd stopped in Finish\n
+end
+delete
+detach
+quit
+GDB
+    gdb -nx -batch --readnever -x "$WORK/finish.gdb" >"$WORK/finish.out" 2>&1 &
+    gdb_pid=$!
+    for ((i = 0; i < wait_s * 10; i++)); do
+        kill -0 "$gdb_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    # No Finish in time: a SIGSTOP ends gdb's wait (not SIGINT, which
+    # libvirtd takes as "quit"), it detaches, and libvirtd continues.
+    kill -0 "$gdb_pid" 2>/dev/null && kill -STOP "$pid" 2>/dev/null
+    timeout -k 5 20 tail --pid="$gdb_pid" -f /dev/null || kill -TERM "$gdb_pid" 2>/dev/null || true
+    wait "$gdb_pid" 2>/dev/null || true
+    kill -CONT "$pid" 2>/dev/null || true
+    grep -q "^chaos: libvirtd stopped in Finish" "$WORK/finish.out"
+}
+
+# The destination's libvirtd stopped mid-migration: once the incoming guest
+# is defined there, or, with CHAOS_LIBVIRTD_AT=finish, in libvirt's Finish
+# (stop_libvirtd_in_finish; the migration is caught while proposed, so that
+# gdb is attached before its Finish comes).
+fault_libvirtd() {
+    local d until seen=no at=""
+    if [[ ${CHAOS_LIBVIRTD_AT:-} == finish ]]; then
+        wait_action migrate "proposed dispatched" || return 1
+        d=$ACT_DST
+        rnd 2000 6000
+        stop_libvirtd_in_finish "$d" 20 && at="in libvirt's Finish of the migration"
+    else
+        wait_action migrate || return 1
+        d=$ACT_DST
+        # Mid-migration: the incoming guest is defined on the destination.
+        until=$((SECONDS + 5))
+        while ((SECONDS < until)); do
+            if rig exec "$d" virsh -q -c qemu:///system list --all --name 2>/dev/null | grep -qx "$ACT_VM"; then
+                seen=yes
+                break
+            fi
+            sleep 0.05
+        done
+        rnd 2000 6000
+        at="incoming guest seen there: $seen"
+    fi
     rig libvirtd "$d" stop 2>/dev/null || true
     sleep_ms "$RND"
     rig libvirtd "$d" start 2>/dev/null || fail "libvirtd did not start again on $d"
-    FAULT_NOTE="stopped libvirtd on $d, destination of $ACT_VM from $ACT_SRC (leader $LEADER, term $TERM; incoming guest seen there: $seen), for $RND ms"
+    FAULT_NOTE="stopped libvirtd on $d, destination of $ACT_VM from $ACT_SRC (leader $LEADER, term $TERM; ${at:-no Finish within 20 s: stopped after}), for $RND ms"
 }
 
 fault_kill() {
