@@ -61,10 +61,23 @@ enum host_arrival host_arrival_check(const char *self, const struct hv_domain_no
     }
     for (size_t k = 0; k < src->n_migrations; k++) {
         const Nodectl__Migration *o = src->migrations[k];
-        if (strcmp(o->vm, dom->name) == 0 && report_kind_parse(o->kind) == REPORT_MIGRATION &&
-            report_state_parse(o->state) == REPORT_RUNNING) {
+        if (strcmp(o->vm, dom->name) != 0 || report_kind_parse(o->kind) != REPORT_MIGRATION)
+            continue;
+        enum report_state ost = report_state_parse(o->state);
+        if (ost == REPORT_RUNNING) {
             snprintf(why, len, "%s migrates %s again (%s)", src->name, dom->name, o->id);
             return HOST_ARRIVAL_KEEP;
+        }
+        /* Its own copy moved on, after the failure, to another host,
+         * which runs it now: this one is still the leftover. */
+        if (ost == REPORT_SUCCEEDED && o->started_at_ms > m->ended_at_ms &&
+            strcmp(o->destination, self) != 0) {
+            snprintf(why, len,
+                     "%s arrived by migration %s from %s, which %s reports %s at %" PRIu64
+                     "; %s has since moved its copy to %s (%s, succeeded)",
+                     dom->name, m->id, src->name, src->name, report_state_name(st),
+                     m->ended_at_ms, src->name, o->destination, o->id);
+            return HOST_ARRIVAL_LEFTOVER;
         }
     }
     for (size_t k = 0; k < src->n_vms; k++) {

@@ -30,7 +30,9 @@ enum host_arrival {
  * of that id, of that VM, to this host, as failed or aborted, and the same
  * record, sampled after that migration ended (both times the source's own
  * clock), shows the VM (same UUID) running there with no migration of it
- * under way. why says what decided. */
+ * under way, or reports a later migration of it (started after the
+ * failure ended) to another host as succeeded: that host runs it. why
+ * says what decided. */
 enum host_arrival host_arrival_check(const char *self, const struct hv_domain_now *dom,
                                      const Nodectl__HostRecord *const *peers, size_t n,
                                      char *why, size_t len);
