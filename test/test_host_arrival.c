@@ -18,7 +18,7 @@ struct row {
     const char *name;
     const char *report_id, *report_vm, *report_dest, *report_state, *report_kind;
     uint64_t ended_at, sampled_at;
-    bool hv_ok, vm_listed, same_uuid;
+    bool alive, hv_ok, vm_listed, same_uuid;
     Nodectl__VmState vm_state;
     const char *again; /* a later migration of the VM in the source's record: its state */
     uint64_t again_at; /* and when it started */
@@ -30,7 +30,7 @@ struct row {
 };
 
 static const struct row base = {
-    "leftover", ID, "vm1", "h2", "failed", "", 1000, 2000, true, true, true,
+    "leftover", ID, "vm1", "h2", "failed", "", 1000, 2000, true, true, true, true,
     NODECTL__VM_STATE__VM_STATE_RUNNING, NULL, 1500, true, HV_JOB_NONE, ID, HOST_ARRIVAL_LEFTOVER,
     "runs vm1 since"};
 
@@ -65,7 +65,7 @@ static enum host_arrival run(const struct row *r, char *why, size_t len) {
     src.migrations = migs;
     src.n_migrations = r->again ? 2 : 1;
     self.name = "h2";
-    const Nodectl__HostRecord *peers[] = {&self, &src};
+    const struct host_arrival_peer peers[] = {{&self, true}, {&src, r->alive}};
     struct hv_domain_now d = {.name = "vm1", .uuid = {1, 2, 3}, .state = HV_VM_RUNNING,
                               .active = r->active, .persistent = true, .job = r->job};
     snprintf(d.arrival, sizeof d.arrival, "%s", r->arrival);
@@ -95,6 +95,7 @@ static void arrival_table(void **state) {
     VARY(report_kind, "power-off", HOST_ARRIVAL_KEEP, "not the leftover");
     VARY(sampled_at, 1000, HOST_ARRIVAL_KEEP, "has not shown vm1 since");
     VARY(hv_ok, false, HOST_ARRIVAL_KEEP, "has not shown vm1 since");
+    VARY(alive, false, HOST_ARRIVAL_KEEP, "has not shown vm1 since");
     VARY(vm_listed, false, HOST_ARRIVAL_KEEP, "does not show vm1 running");
     VARY(same_uuid, false, HOST_ARRIVAL_KEEP, "does not show vm1 running");
     VARY(vm_state, NODECTL__VM_STATE__VM_STATE_PAUSED, HOST_ARRIVAL_KEEP,
@@ -108,9 +109,15 @@ static void arrival_table(void **state) {
     rows[n].vm_listed = false;
     rows[n].says = "has since moved its copy to h3";
     n++;
+    /* ...and went off since: its last record still says so. */
+    rows[n] = rows[n - 1];
+    rows[n].name = "moved on to h3, source off";
+    rows[n].alive = false;
+    n++;
     rows[n] = rows[n - 1];
     rows[n].name = "moved on, but started before the failure ended";
     rows[n].again_at = 900;
+    rows[n].alive = true;
     rows[n].want = HOST_ARRIVAL_KEEP;
     rows[n].says = "does not show vm1 running";
     n++;

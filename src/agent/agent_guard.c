@@ -66,35 +66,33 @@ int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void
     return host_migrate_vm_check(dom, vm, why, len) == HOST_OK ? 0 : -1;
 }
 
-/* The records of the members gossip shows alive, this host's own left out
+/* The members' records as gossip holds them, this host's own left out
  * (host_arrival_check's peers); freed with free_peers. */
-static size_t alive_peers(struct agent *a, Nodectl__HostRecord ***out) {
+static size_t arrival_peers(struct agent *a, struct host_arrival_peer **out) {
     const struct gossip *g = a->cluster.gossip;
     size_t count = gossip_member_count(g), n = 0;
     *out = calloc(count ? count : 1, sizeof **out);
     for (size_t i = 0; *out && i < count; i++) {
         struct gossip_member_info info;
         gossip_member_at(g, i, &info);
-        if (info.state != GOSSIP_ALIVE)
-            continue;
         Nodectl__HostRecord *rec = agent_member_record(a, &info);
         if (rec && strcmp(rec->name, a->cfg.node_name) != 0)
-            (*out)[n++] = rec;
+            (*out)[n++] = (struct host_arrival_peer){rec, info.state == GOSSIP_ALIVE};
         else if (rec)
             protobuf_c_message_free_unpacked(&rec->base, NULL);
     }
     return n;
 }
 
-static void free_peers(Nodectl__HostRecord **p, size_t n) {
+static void free_peers(struct host_arrival_peer *p, size_t n) {
     for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked(&p[i]->base, NULL);
+        protobuf_c_message_free_unpacked((ProtobufCMessage *)&p[i].rec->base, NULL);
     free(p);
 }
 
 struct leftover_ctx {
     const char *self;
-    const Nodectl__HostRecord *const *peers;
+    const struct host_arrival_peer *peers;
     size_t n;
 };
 
@@ -116,11 +114,11 @@ void agent_leftovers(struct agent *a) {
         any = s->vms[i].arrival[0] && s->vms[i].state != HV_VM_SHUTOFF;
     if (!any)
         return;
-    Nodectl__HostRecord **peers;
-    size_t n = alive_peers(a, &peers);
+    struct host_arrival_peer *peers;
+    size_t n = arrival_peers(a, &peers);
     if (!peers)
         return;
-    struct leftover_ctx ctx = {a->cfg.node_name, (const Nodectl__HostRecord *const *)peers, n};
+    struct leftover_ctx ctx = {a->cfg.node_name, peers, n};
     for (size_t i = 0; i < s->n_vms; i++) {
         const struct hv_vm *v = &s->vms[i];
         if (!v->arrival[0] || v->state == HV_VM_SHUTOFF)

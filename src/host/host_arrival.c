@@ -10,16 +10,17 @@
 /* The report of migration `id` of `vm` to `self` in one of the records,
  * and that record. */
 static const Nodectl__Migration *find_report(const char *self, const char *id, const char *vm,
-                                             const Nodectl__HostRecord *const *peers, size_t n,
-                                             const Nodectl__HostRecord **from) {
+                                             const struct host_arrival_peer *peers, size_t n,
+                                             const struct host_arrival_peer **from) {
     for (size_t i = 0; i < n; i++) {
-        if (!peers[i] || strcmp(peers[i]->name, self) == 0)
+        const Nodectl__HostRecord *r = peers[i].rec;
+        if (!r || strcmp(r->name, self) == 0)
             continue;
-        for (size_t k = 0; k < peers[i]->n_migrations; k++) {
-            const Nodectl__Migration *m = peers[i]->migrations[k];
+        for (size_t k = 0; k < r->n_migrations; k++) {
+            const Nodectl__Migration *m = r->migrations[k];
             if (strcmp(m->id, id) == 0 && report_kind_parse(m->kind) == REPORT_MIGRATION &&
                 strcmp(m->vm, vm) == 0 && strcmp(m->destination, self) == 0) {
-                *from = peers[i];
+                *from = &peers[i];
                 return m;
             }
         }
@@ -33,8 +34,8 @@ static bool runs(const Nodectl__Vm *v) {
 }
 
 enum host_arrival host_arrival_check(const char *self, const struct hv_domain_now *dom,
-                                     const Nodectl__HostRecord *const *peers, size_t n,
-                                     char *why, size_t len) {
+                                     const struct host_arrival_peer *peers, size_t n, char *why,
+                                     size_t len) {
     snprintf(why, len, "not the leftover of a failed migration");
     if (!dom || !dom->active || !dom->arrival[0])
         return HOST_ARRIVAL_KEEP;
@@ -42,21 +43,15 @@ enum host_arrival host_arrival_check(const char *self, const struct hv_domain_no
         snprintf(why, len, "%s has a job (%s)", dom->name, hv_job_name(dom->job));
         return HOST_ARRIVAL_KEEP;
     }
-    const Nodectl__HostRecord *src = NULL;
-    const Nodectl__Migration *m = find_report(self, dom->arrival, dom->name, peers, n, &src);
+    const struct host_arrival_peer *from = NULL;
+    const Nodectl__Migration *m = find_report(self, dom->arrival, dom->name, peers, n, &from);
     if (!m)
         return HOST_ARRIVAL_KEEP;
+    const Nodectl__HostRecord *src = from->rec;
     enum report_state st = report_state_parse(m->state);
     if (st != REPORT_FAILED && st != REPORT_ABORTED) {
         snprintf(why, len, "its migration %s from %s is %s", m->id, src->name,
                  report_state_name(st));
-        return HOST_ARRIVAL_KEEP;
-    }
-    /* The source's copy must be known to run after the failure: a record
-     * sampled before it may show a copy the failure took down. */
-    if (!src->hypervisor || !src->hypervisor->available || src->sampled_at_ms <= m->ended_at_ms) {
-        snprintf(why, len, "%s has not shown %s since its migration %s ended", src->name,
-                 dom->name, m->id);
         return HOST_ARRIVAL_KEEP;
     }
     for (size_t k = 0; k < src->n_migrations; k++) {
@@ -79,6 +74,15 @@ enum host_arrival host_arrival_check(const char *self, const struct hv_domain_no
                      m->ended_at_ms, src->name, o->destination, o->id);
             return HOST_ARRIVAL_LEFTOVER;
         }
+    }
+    /* The source's copy must be known to run after the failure: a record
+     * sampled before it may show a copy the failure took down, and an off
+     * host's last record shows what it ran before it went off. */
+    if (!from->alive || !src->hypervisor || !src->hypervisor->available ||
+        src->sampled_at_ms <= m->ended_at_ms) {
+        snprintf(why, len, "%s has not shown %s since its migration %s ended", src->name,
+                 dom->name, m->id);
+        return HOST_ARRIVAL_KEEP;
     }
     for (size_t k = 0; k < src->n_vms; k++) {
         const Nodectl__Vm *v = src->vms[k];

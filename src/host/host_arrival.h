@@ -23,18 +23,25 @@ enum host_arrival {
     HOST_ARRIVAL_LEFTOVER, /* destroy it: the source runs the VM, the migration failed */
 };
 
+/* A member's record as gossip holds it, and whether gossip shows it alive
+ * (an "off" host's last record stays). */
+struct host_arrival_peer {
+    const Nodectl__HostRecord *rec;
+    bool alive;
+};
+
 /* dom: a domain of this host (`self`) with its job and the id of the
- * migration it came by (hv_domain_now.arrival). peers: the records of the
- * members gossip shows alive (this host's own is skipped). LEFTOVER only
- * when dom is active with no job, one peer's record reports the migration
- * of that id, of that VM, to this host, as failed or aborted, and the same
- * record, sampled after that migration ended (both times the source's own
- * clock), shows the VM (same UUID) running there with no migration of it
- * under way, or reports a later migration of it (started after the
- * failure ended) to another host as succeeded: that host runs it. why
- * says what decided. */
+ * migration it came by (hv_domain_now.arrival). peers: the members' records
+ * (this host's own is skipped). LEFTOVER only when dom is active with no
+ * job, one peer's record reports the migration of that id, of that VM, to
+ * this host, as failed or aborted, and either the peer is alive and the
+ * same record, sampled after that migration ended (both times the source's
+ * own clock), shows the VM (same UUID) running there with no migration of
+ * it under way, or the record reports a later migration of it (started
+ * after the failure ended) to another host as succeeded: that host runs
+ * it, whether the source is still up or not. why says what decided. */
 enum host_arrival host_arrival_check(const char *self, const struct hv_domain_now *dom,
-                                     const Nodectl__HostRecord *const *peers, size_t n,
-                                     char *why, size_t len);
+                                     const struct host_arrival_peer *peers, size_t n, char *why,
+                                     size_t len);
 
 #endif

@@ -322,16 +322,15 @@ void simh_leftovers(struct sim_cluster *c, struct sim_host *h) {
     if (!any)
         return;
     size_t count = gossip_member_count(h->g), n = 0;
-    const Nodectl__HostRecord **peers = calloc(count ? count : 1, sizeof *peers);
+    struct host_arrival_peer *peers = calloc(count ? count : 1, sizeof *peers);
     if (!peers)
         return;
     for (size_t i = 0; i < count; i++) {
         struct gossip_member_info m;
         gossip_member_at(h->g, i, &m);
-        const Nodectl__HostRecord *r =
-            m.state == GOSSIP_ALIVE && m.id - 1 != h->i ? simh_cached(h, &m) : NULL;
+        const Nodectl__HostRecord *r = m.id - 1 != h->i ? simh_cached(h, &m) : NULL;
         if (r)
-            peers[n++] = r;
+            peers[n++] = (struct host_arrival_peer){r, m.state == GOSSIP_ALIVE};
     }
     for (size_t k = 0; k < view.n; k++) {
         char why[512];
