@@ -323,32 +323,30 @@ fault_start() {
     fi
 }
 
-# Stops host D's libvirtd when it enters libvirt's Finish of an incoming
-# migration (a gdb breakpoint on qemuMigrationDstFinish, exported by the QEMU
-# driver): the daemon goes while Finish resumes the guest, whose answer then
-# never reaches the source, which resumes its own copy (the window a stop
-# at a random instant rarely hits). Returns 0 if it stopped it there within
-# WAIT_S seconds, else 1 (nothing stopped).
+# Stops the libvirtd of the first powered host that enters libvirt's Finish
+# of an incoming migration within WAIT_S seconds (a gdb breakpoint on
+# qemuMigrationDstFinish, exported by the QEMU driver, in every powered
+# host's libvirtd at once: the attach takes a second, a migration two):
+# the daemon goes while Finish resumes the guest, whose answer then never
+# reaches the source, which resumes its own copy (the window a stop at a
+# random instant rarely hits). Sets FINISH_HOST to that host and returns
+# 0, or returns 1 (nothing stopped).
 stop_libvirtd_in_finish() {
-    local d=$1 wait_s=$2 pid="" gdb_pid i
+    local wait_s=$1 h pid i gdbs=() pids=() hosts=()
+    FINISH_HOST=""
     command -v gdb >/dev/null || return 1
-    # A destination being woken has no libvirtd yet: its new one is the one.
-    for ((i = 0; i < wait_s * 10; i++)); do
-        if [[ $(rig power "$d" status) == on ]]; then
-            pid=$(cat "/run/$NODECTL_RIG/$d/libvirtd.pid" 2>/dev/null) || pid=""
-            [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && break
-        fi
-        pid=""
-        sleep 0.1
-    done
-    [[ -n $pid ]] || return 1
-    cat >"$WORK/finish.gdb" <<GDB
+    for h in $(powered_hosts); do
+        pid=$(cat "/run/$NODECTL_RIG/$h/libvirtd.pid" 2>/dev/null) || continue
+        kill -0 "$pid" 2>/dev/null || continue
+        cat >"$WORK/finish.$h.gdb" <<GDB
 set pagination off
 set confirm off
+set auto-solib-add off
 handle SIGTERM nostop noprint pass
 handle SIGPIPE nostop noprint pass
 handle SIGSTOP stop print nopass
 attach $pid
+sharedlibrary libvirt_driver_qemu
 break qemuMigrationDstFinish
 continue
 if \$_siginfo.si_signo == 5
@@ -359,32 +357,41 @@ delete
 detach
 quit
 GDB
-    gdb -nx -batch --readnever -x "$WORK/finish.gdb" >"$WORK/finish.out" 2>&1 &
-    gdb_pid=$!
-    for ((i = 0; i < wait_s * 10; i++)); do
-        kill -0 "$gdb_pid" 2>/dev/null || break
+        gdb -nx -batch --readnever -x "$WORK/finish.$h.gdb" >"$WORK/finish.$h.out" 2>&1 &
+        gdbs+=("$!") pids+=("$pid") hosts+=("$h")
+    done
+    for ((i = 0; i < wait_s * 10 && -z $FINISH_HOST; i++)); do
+        for h in "${hosts[@]}"; do
+            grep -q "^chaos: libvirtd stopped in Finish" "$WORK/finish.$h.out" && FINISH_HOST=$h
+        done
         sleep 0.1
     done
-    # No Finish in time: a SIGSTOP ends gdb's wait (not SIGINT, which
-    # libvirtd takes as "quit"), it detaches, and libvirtd continues.
-    kill -0 "$gdb_pid" 2>/dev/null && kill -STOP "$pid" 2>/dev/null
-    timeout -k 5 20 tail --pid="$gdb_pid" -f /dev/null || kill -TERM "$gdb_pid" 2>/dev/null || true
-    wait "$gdb_pid" 2>/dev/null || true
-    kill -CONT "$pid" 2>/dev/null || true
-    grep -q "^chaos: libvirtd stopped in Finish" "$WORK/finish.out"
+    # The others: a SIGSTOP ends gdb's wait (not SIGINT, which libvirtd
+    # takes as "quit"), it detaches, and libvirtd continues.
+    for i in "${!gdbs[@]}"; do
+        [[ ${hosts[i]} == "$FINISH_HOST" ]] && continue
+        kill -0 "${gdbs[i]}" 2>/dev/null && kill -STOP "${pids[i]}" 2>/dev/null
+    done
+    for i in "${!gdbs[@]}"; do
+        timeout -k 5 20 tail --pid="${gdbs[i]}" -f /dev/null || kill -TERM "${gdbs[i]}" 2>/dev/null || true
+        wait "${gdbs[i]}" 2>/dev/null || true
+        [[ ${hosts[i]} == "$FINISH_HOST" ]] || kill -CONT "${pids[i]}" 2>/dev/null || true
+    done
+    [[ -n $FINISH_HOST ]]
 }
 
 # The destination's libvirtd stopped mid-migration: once the incoming guest
 # is defined there, or, with CHAOS_LIBVIRTD_AT=finish, in libvirt's Finish
-# (stop_libvirtd_in_finish; the migration is caught while proposed, so that
-# gdb is attached before its Finish comes).
+# of whichever migration into a powered host comes first
+# (stop_libvirtd_in_finish).
 fault_libvirtd() {
     local d until seen=no at=""
     if [[ ${CHAOS_LIBVIRTD_AT:-} == finish ]]; then
-        wait_action migrate "proposed dispatched" || return 1
-        d=$ACT_DST
+        read -r LEADER TERM < <(leader_now) || return 1
         rnd 2000 6000
-        stop_libvirtd_in_finish "$d" 20 && at="in libvirt's Finish of the migration"
+        stop_libvirtd_in_finish 60 || return 1
+        d=$FINISH_HOST ACT_VM="a guest" ACT_SRC="its source"
+        at="in libvirt's Finish of the migration"
     else
         wait_action migrate || return 1
         d=$ACT_DST
@@ -403,7 +410,7 @@ fault_libvirtd() {
     rig libvirtd "$d" stop 2>/dev/null || true
     sleep_ms "$RND"
     rig libvirtd "$d" start 2>/dev/null || fail "libvirtd did not start again on $d"
-    FAULT_NOTE="stopped libvirtd on $d, destination of $ACT_VM from $ACT_SRC (leader $LEADER, term $TERM; ${at:-no Finish within 20 s: stopped after}), for $RND ms"
+    FAULT_NOTE="stopped libvirtd on $d, destination of $ACT_VM from $ACT_SRC (leader $LEADER, term $TERM; $at), for $RND ms"
 }
 
 fault_kill() {
