@@ -360,10 +360,11 @@ GDB
         gdb -nx -batch --readnever -x "$WORK/finish.$h.gdb" >"$WORK/finish.$h.out" 2>&1 &
         gdbs+=("$!") pids+=("$pid") hosts+=("$h")
     done
-    for ((i = 0; i < wait_s * 10 && -z $FINISH_HOST; i++)); do
+    for ((i = 0; i < wait_s * 10; i++)); do
         for h in "${hosts[@]}"; do
             grep -q "^chaos: libvirtd stopped in Finish" "$WORK/finish.$h.out" && FINISH_HOST=$h
         done
+        [[ -n $FINISH_HOST ]] && break
         sleep 0.1
     done
     # The others: a SIGSTOP ends gdb's wait (not SIGINT, which libvirtd
