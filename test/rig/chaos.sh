@@ -323,18 +323,17 @@ fault_start() {
     fi
 }
 
-# Stops the libvirtd of the first powered host that enters libvirt's Finish
-# of an incoming migration within WAIT_S seconds (a gdb breakpoint on
+# Arms the stop of the libvirtd of the first powered host that enters
+# libvirt's Finish of an incoming migration (a gdb breakpoint on
 # qemuMigrationDstFinish, exported by the QEMU driver, in every powered
-# host's libvirtd at once: the attach takes a second, a migration two):
-# the daemon goes while Finish resumes the guest, whose answer then never
-# reaches the source, which resumes its own copy (the window a stop at a
-# random instant rarely hits). Sets FINISH_HOST to that host and returns
-# 0, or returns 1 (nothing stopped).
-stop_libvirtd_in_finish() {
-    local wait_s=$1 h pid i gdbs=() pids=() hosts=()
-    FINISH_HOST=""
-    command -v gdb >/dev/null || return 1
+# host's libvirtd at once), before the load swings: on a loaded machine the
+# attach takes seconds, a migration two. The daemon goes while Finish
+# resumes the guest, whose answer then never reaches the source, which
+# resumes its own copy (the window a stop at a random instant rarely hits).
+finish_arm() {
+    local h pid i
+    FINISH_GDBS=() FINISH_PIDS=() FINISH_HOSTS=()
+    command -v gdb >/dev/null || return 0
     for h in $(powered_hosts); do
         pid=$(cat "/run/$NODECTL_RIG/$h/libvirtd.pid" 2>/dev/null) || continue
         kill -0 "$pid" 2>/dev/null || continue
@@ -358,8 +357,24 @@ detach
 quit
 GDB
         gdb -nx -batch --readnever -x "$WORK/finish.$h.gdb" >"$WORK/finish.$h.out" 2>&1 &
-        gdbs+=("$!") pids+=("$pid") hosts+=("$h")
+        FINISH_GDBS+=("$!") FINISH_PIDS+=("$pid") FINISH_HOSTS+=("$h")
     done
+    # Attached (or failed) before the load swings.
+    for h in "${FINISH_HOSTS[@]}"; do
+        for ((i = 0; i < 300; i++)); do
+            grep -q "^Breakpoint 1 at\|Error\|No such process" "$WORK/finish.$h.out" && break
+            sleep 0.1
+        done
+    done
+}
+
+# Waits up to WAIT_S seconds for an armed breakpoint (finish_arm) to stop a
+# libvirtd in Finish, then lets the others go. Sets FINISH_HOST to that
+# host and returns 0, or returns 1 (nothing stopped).
+stop_libvirtd_in_finish() {
+    local wait_s=$1 h i gdbs=("${FINISH_GDBS[@]}") pids=("${FINISH_PIDS[@]}") hosts=("${FINISH_HOSTS[@]}")
+    FINISH_HOST=""
+    ((${#gdbs[@]})) || return 1
     for ((i = 0; i < wait_s * 10; i++)); do
         for h in "${hosts[@]}"; do
             grep -q "^chaos: libvirtd stopped in Finish" "$WORK/finish.$h.out" && FINISH_HOST=$h
@@ -658,6 +673,7 @@ chaos_round() {
     fi
     exactly_once >"$WORK/before" 2>/dev/null || true
     FAULT_NOTE=""
+    [[ $kind == libvirtd && ${CHAOS_LIBVIRTD_AT:-} == finish ]] && finish_arm
     load "$(phase_load "$target")"
     if ! "fault_$kind"; then
         note "round $r ${CHAOS_TITLE[$kind]}: no action dispatched within ${CHAOS_TRIGGER_S} s; no fault"
