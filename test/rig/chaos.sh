@@ -517,7 +517,7 @@ chaos_setup() {
     cluster_up 5 1 rig1 rig2 rig3
     FAULT_END=$EPOCHREALTIME
     eventually 120 phase_reached consolidated || fail "rig4 and rig5 were not powered off at 1 % load"
-    wait_settled 120 || fail "the cluster did not settle after it started: $WHY"
+    wait_settled "$CHAOS_SETTLE_S" || fail "the cluster did not settle after it started: $WHY"
     PHASE=consolidated
     note "cluster up, settled under $SETTLED after $(since "$FAULT_END") s"
     # The start counts too: a stale command or a guest lost before any fault.
