@@ -830,12 +830,69 @@ static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
     (void)state;
 }
 
+/* A VM that two records show running (a failed migration's copy left at
+ * its destination) is pinned in the planner's snapshot, told in the log,
+ * and never sent to migrate: moving one copy would leave the other. Once
+ * one copy is gone it moves again. */
+static void a_vm_running_twice_is_not_moved(void **state) {
+    struct world w;
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
+    Nodectl__Vm copy;
+    nodectl__vm__init(&copy);
+    copy.name = "web";
+    copy.state = NODECTL__VM_STATE__VM_STATE_RUNNING;
+    copy.vcpus = 1;
+    copy.memory_kib = 1u << 20;
+    Nodectl__Vm *n2_vms[] = {&copy};
+    w.rec[N2].vms = n2_vms;
+    w.rec[N2].n_vms = 1;
+    struct leader_snapshot s;
+    uint64_t ticket;
+    assert_int_equal(executor_plan_begin(ex, w.m, HOSTS, w.now, w.wall, &s, &ticket),
+                     EXECUTOR_PLAN_STARTED);
+    assert_int_equal(s.snap.n_vms, 3);
+    assert_int_equal(s.n_twice, 2);
+    for (size_t i = 0; i < s.snap.n_vms; i++)
+        assert_int_equal(s.vms[i].pinned, strcmp(s.vm_rec[i]->name, "web") == 0);
+    assert_true(has_event(ex, "VM running on more than one host (the records show it): web on "
+                              "n1, n2"));
+    /* A plan that moves it all the same (a planner that ignored the pin):
+     * the executor refuses to send it. */
+    struct placement_plan pp;
+    placement_plan_init(&pp);
+    struct placement_action a = {.kind = PLACEMENT_MIGRATE, .vm = 0, .from = N1, .host = N3};
+    pp.actions = &a;
+    pp.n_actions = 1;
+    assert_true(executor_plan_end(ex, ticket, &s, 0, &pp, w.now, w.wall));
+    leader_snapshot_free(&s);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    struct executor_send out[2];
+    assert_int_equal(take(ex, out, 2), 0);
+    assert_int_equal(executor_plan_action(ex, 0)->state, EXECUTOR_FAILED);
+    assert_non_null(strstr(executor_plan_action(ex, 0)->note,
+                           "web runs on n1 and n2 (both records show it)"));
+    assert_true(has_event(ex, "action 1 failed: migrate web from n1 to n3: web runs on n1 and n2"));
+    /* n2's copy is gone: told once, and web moves again. */
+    w.rec[N2].n_vms = 0;
+    advance(&w, 20000);
+    observe(ex, &w, 5, LEASE);
+    static const struct step move_web[] = {{PLACEMENT_MIGRATE, 0, N1, N3, 0}};
+    assert_true(plan(ex, &w, move_web, 1));
+    assert_true(has_event(ex, "no VM runs on more than one host any more"));
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_int_equal(take(ex, out, 2), 1);
+    assert_string_equal(out[0].cmd.migrate.vm, "web");
+    executor_free(ex);
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_create_wakes_its_host_then_defines_or_gives_up),
         cmocka_unit_test(a_takeover_carries_the_log_and_the_woken_hosts),
         cmocka_unit_test(a_define_is_issued_under_the_lease_and_granted_once),
         cmocka_unit_test(a_paused_leader_grants_nothing),
+        cmocka_unit_test(a_vm_running_twice_is_not_moved),
         cmocka_unit_test(grants_are_given_once_to_the_target_under_the_lease),
         cmocka_unit_test(nothing_is_dispatched_without_the_lease),
         cmocka_unit_test(a_plan_that_outlives_its_lease_is_discarded),

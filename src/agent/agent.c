@@ -137,6 +137,7 @@ static int run(struct agent *a, int sigfd) {
         a->sample = hv_sample_latest(a->hv, &fresh);
         hv_migrations_poll(a->hv, now);
         if (fresh) {
+            agent_leftovers(a);
             agent_actions_refresh(a);
             agent_rebalance(a, now);
             cluster_publish(a, now);

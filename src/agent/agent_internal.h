@@ -488,6 +488,10 @@ int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void
                            size_t len);
 /* Whether a host's record shows its power-off under way. */
 bool agent_record_powering_off(const Nodectl__HostRecord *rec);
+/* After a fresh sample: destroys every domain here that a migration its
+ * source saw fail left running (host_arrival_check on the sample, then on
+ * libvirt's view just before the destroy, hv_destroy_leftover). */
+void agent_leftovers(struct agent *a);
 
 /* agent_actions.c: the command channel. A command is accepted through the
  * host guard, runs under its issuer's grant (once per id), is followed, and

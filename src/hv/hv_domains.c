@@ -158,6 +158,8 @@ int hv_sample_domains(struct hv *hv, uint64_t now_ms) {
         if (read_record(recs[i], &vms[kept]) == 0) {
             derive_rates(hv, &vms[kept], now_ms);
             hv_sample_rules(recs[i]->dom, &vms[kept], find_prev(hv, vms[kept].uuid));
+            if (vms[kept].state != HV_VM_SHUTOFF)
+                hv_arrival_read(recs[i]->dom, vms[kept].arrival);
             kept++;
         } else {
             memset(&vms[kept], 0, sizeof vms[kept]);

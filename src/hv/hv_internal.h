@@ -138,5 +138,11 @@ virDomainPtr hv_domain_lookup(struct hv *hv, const char *vm, char *err, size_t e
 /* hv_rules.c: the sample's rules of a domain (none, logged when they turn
  * bad, when its metadata's do not parse); prev is its previous sample. */
 int hv_sample_rules(virDomainPtr dom, struct hv_vm *vm, const struct hv_vm *prev);
+/* hv_arrival.c: writes the id of the migration about to carry dom into
+ * its live metadata (0, or -1); reads it back ("" when none or not
+ * readable); parses the element libvirt returns (0, or -1). */
+int hv_arrival_mark(virDomainPtr dom, const char *id);
+void hv_arrival_read(virDomainPtr dom, char out[HV_ARRIVAL_MAX]);
+int hv_arrival_parse(const char *xml, char out[HV_ARRIVAL_MAX]);
 
 #endif

@@ -449,6 +449,16 @@ static bool send_migration(struct executor *ex, const struct leader_member *v, s
         snprintf(p->note, sizeof p->note, "%s no longer runs on %s", p->vm, p->source);
         return false;
     }
+    /* A VM that runs twice is not moved: the copy moved would be one of
+     * two, and the other would stay (the destination of a failed migration
+     * destroys its own, host_arrival.h). */
+    const char *on[2];
+    if (leader_view_hosts_running(v, n, p->vm, on, 2) > 1) {
+        snprintf(p->note, sizeof p->note,
+                 "%s runs on %s and %s (both records show it): not moved while it runs twice",
+                 p->vm, on[0], on[1]);
+        return false;
+    }
     if (!dst || dst->liveness != LEADER_HOST_UP || !dst->rec->migration_uri[0]) {
         snprintf(p->note, sizeof p->note, "%s is not alive or takes no migrations", p->host);
         return false;

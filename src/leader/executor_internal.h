@@ -57,6 +57,7 @@ struct executor {
     bool planning;       /* a plan was begun and has not ended */
     uint64_t next_plan_ms, next_tick_ms;
     char note[256];
+    char twice[256]; /* the VMs running twice last told, "" none */
     /* What this leader knows beyond the records. */
     struct executor_woken woken[EXECUTOR_WOKEN_MAX];
     size_t n_woken;
