@@ -62,6 +62,8 @@ static void every_message_survives_the_wire(void **state) {
             snprintf(c->vm_rules.vm, sizeof c->vm_rules.vm, "db-a");
             c->vm_rules.set_pinned = c->vm_rules.pinned = c->vm_rules.set_group = true;
             snprintf(c->vm_rules.group, sizeof c->vm_rules.group, "db");
+            c->vm_rules.set_ha = c->vm_rules.ha = c->vm_rules.set_ha_priority = true;
+            c->vm_rules.ha_priority = 1000;
         }
         b = roundtrip(&m);
         assert_memory_equal(&b.command, c, sizeof *c);
@@ -128,6 +130,11 @@ static void rules_out_of_bounds_are_refused(void **state) {
     snprintf(c.vm_rules.vm, sizeof c.vm_rules.vm, "db-a");
     c.vm_rules.set_group = true;
     snprintf(c.vm_rules.group, sizeof c.vm_rules.group, "db");
+    assert_null(message_check_command(&c, &why));
+    c.vm_rules.set_ha_priority = true;
+    c.vm_rules.ha_priority = 1001;
+    assert_string_equal(message_check_command(&c, &why), "vm_rules.ha_priority");
+    c.vm_rules.ha_priority = 1000;
     assert_null(message_check_command(&c, &why));
     snprintf(c.vm_rules.group, sizeof c.vm_rules.group, "d\nb");
     assert_string_equal(message_check_command(&c, &why), "vm_rules.group");

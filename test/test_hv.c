@@ -346,11 +346,27 @@ static void placement_rules_in_the_metadata(void **state) {
                                     sizeof err), 0);
     assert_true(r.pinned);
     assert_string_equal(r.group, "db-1.a_b");
+    assert_false(r.ha);
+    assert_int_equal(r.ha_priority, 0);
+    assert_int_equal(hv_rules_parse("<placement ha='yes' ha_priority='1000'/>", &r, err,
+                                    sizeof err), 0);
+    assert_true(r.ha);
+    assert_int_equal(r.ha_priority, 1000);
+    assert_false(r.pinned);
     assert_int_equal(hv_rules_parse("<placement/>", &r, err, sizeof err), 0);
     assert_false(r.pinned);
+    assert_false(r.ha);
     assert_string_equal(r.group, "");
+    assert_int_equal(hv_rules_parse("<placement ha='sure'/>", &r, err, sizeof err), -1);
+    assert_string_equal(err, "ha='sure': expected yes or no");
+    assert_int_equal(hv_rules_parse("<placement ha_priority='1001'/>", &r, err, sizeof err), -1);
+    assert_string_equal(err, "ha_priority='1001': expected 0 to 1000");
     static const char *const bad[] = {"<placement pinned='true'/>", "<placement group='a b'/>",
                                       "<rules pinned='yes'/>", "<placement", "",
+                                      "<placement ha_priority='-1'/>",
+                                      "<placement ha_priority=''/>",
+                                      "<placement ha_priority='12a'/>",
+                                      "<placement ha_priority='99999'/>",
                                       "<placement group='0123456789012345678901234567890123456789"
                                       "012345678901234567890123'/>"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
@@ -359,26 +375,55 @@ static void placement_rules_in_the_metadata(void **state) {
     assert_null(hv_rules_xml(&r, xml, sizeof xml));
     r = (struct hv_rules){.pinned = true, .group = "web"};
     assert_string_equal(hv_rules_xml(&r, xml, sizeof xml), "<placement pinned='yes' group='web'/>");
+    r = (struct hv_rules){.ha = true, .ha_priority = 7};
+    assert_string_equal(hv_rules_xml(&r, xml, sizeof xml),
+                        "<placement pinned='no' ha='yes' ha_priority='7'/>");
+    struct hv_rules back;
+    assert_int_equal(hv_rules_parse(xml, &back, err, sizeof err), 0);
+    assert_memory_equal(&back, &r, sizeof r);
+    struct hv_rules_change ch = {.set_ha_priority = true, .ha_priority = 1001};
+    assert_int_equal(hv_rules_apply(&r, &ch, err, sizeof err), -1);
+    assert_int_equal(r.ha_priority, 7);
 
     struct hv *hv = hv_new("test://" NODECTL_TEST_DATA "/host-a.xml");
     assert_non_null(hv);
     assert_true(hv_sample(hv, now_ms())->available);
-    assert_int_equal(hv_set_rules(hv, "web-1", true, true, "front", err, sizeof err), 0);
+    ch = (struct hv_rules_change){.set_pinned = true, .pinned = true, .set_group = true,
+                                  .group = "front"};
+    assert_int_equal(hv_set_rules(hv, "web-1", &ch, err, sizeof err), 0);
     /* A group only: pinned is kept. */
-    assert_int_equal(hv_set_rules(hv, "web-1", false, false, "edge", err, sizeof err), 0);
+    ch = (struct hv_rules_change){.set_group = true, .group = "edge"};
+    assert_int_equal(hv_set_rules(hv, "web-1", &ch, err, sizeof err), 0);
+    /* ha and its priority, each alone: the rest is kept. */
+    ch = (struct hv_rules_change){.set_ha = true, .ha = true};
+    assert_int_equal(hv_set_rules(hv, "web-1", &ch, err, sizeof err), 0);
+    ch = (struct hv_rules_change){.set_ha_priority = true, .ha_priority = 300};
+    assert_int_equal(hv_set_rules(hv, "web-1", &ch, err, sizeof err), 0);
     assert_int_equal(hv_get_rules(hv, "web-1", &r, err, sizeof err), 0);
     assert_true(r.pinned);
     assert_string_equal(r.group, "edge");
+    assert_true(r.ha);
+    assert_int_equal(r.ha_priority, 300);
     const struct hv_sample *s = hv_sample(hv, now_ms());
     assert_true(find_vm(s, "web-1")->rules.pinned);
     assert_string_equal(find_vm(s, "web-1")->rules.group, "edge");
+    assert_true(find_vm(s, "web-1")->rules.ha);
+    assert_int_equal(find_vm(s, "web-1")->rules.ha_priority, 300);
     assert_false(find_vm(s, "db-1")->rules.pinned);
-    /* Neither pinned nor in a group: the element is removed. */
-    assert_int_equal(hv_set_rules(hv, "web-1", true, false, "", err, sizeof err), 0);
+    assert_false(find_vm(s, "db-1")->rules.ha);
+    /* Nothing left to keep: the element is removed. */
+    ch = (struct hv_rules_change){.set_pinned = true, .set_group = true, .set_ha = true,
+                                  .set_ha_priority = true};
+    assert_int_equal(hv_set_rules(hv, "web-1", &ch, err, sizeof err), 0);
     assert_int_equal(hv_get_rules(hv, "web-1", &r, err, sizeof err), 0);
     assert_false(r.pinned);
-    assert_int_equal(hv_set_rules(hv, "web-1", false, false, "a b", err, sizeof err), -1);
-    assert_int_equal(hv_set_rules(hv, "ghost", true, true, NULL, err, sizeof err), -1);
+    assert_false(r.ha);
+    ch = (struct hv_rules_change){.set_group = true, .group = "a b"};
+    assert_int_equal(hv_set_rules(hv, "web-1", &ch, err, sizeof err), -1);
+    ch = (struct hv_rules_change){.set_ha_priority = true, .ha_priority = 5000};
+    assert_int_equal(hv_set_rules(hv, "web-1", &ch, err, sizeof err), -1);
+    ch = (struct hv_rules_change){.set_pinned = true, .pinned = true};
+    assert_int_equal(hv_set_rules(hv, "ghost", &ch, err, sizeof err), -1);
     assert_string_equal(err, "VM 'ghost' is not on this host");
     hv_free(hv);
 }

@@ -228,11 +228,16 @@ static void vm_set_writes_the_domains_metadata_from_any_host(void **state) {
     (void)state;
     /* From another host: a command to n1. */
     assert_int_equal(cli(3, "vm set db-a group=db"), 0);
-    assert_string_equal(out, "db-a on n1: pinned=no group=db\n");
+    assert_string_equal(out, "db-a on n1: pinned=no group=db ha=no ha_priority=0\n");
     assert_int_equal(cli(4, "vm set db-b group=db pinned=no"), 0);
     /* On n1 itself: written at once. */
     assert_int_equal(cli(1, "vm set pin-1 pinned=yes"), 0);
-    assert_string_equal(out, "pin-1 on n1: pinned=yes group=(none)\n");
+    assert_string_equal(out, "pin-1 on n1: pinned=yes group=(none) ha=no ha_priority=0\n");
+    /* Protection, from another host: both keys, then the priority alone. */
+    assert_int_equal(cli(2, "vm set pin-1 ha=yes ha_priority=700"), 0);
+    assert_string_equal(out, "pin-1 on n1: pinned=yes group=(none) ha=yes ha_priority=700\n");
+    assert_int_equal(cli(3, "vm set pin-1 ha_priority=800"), 0);
+    assert_string_equal(out, "pin-1 on n1: pinned=yes group=(none) ha=yes ha_priority=800\n");
     assert_int_equal(rules_everywhere("db-a", "free/db", 10), 0);
     assert_int_equal(rules_everywhere("db-b", "free/db", 10), 0);
     assert_int_equal(rules_everywhere("pin-1", "pinned/", 10), 0);
@@ -240,12 +245,19 @@ static void vm_set_writes_the_domains_metadata_from_any_host(void **state) {
     assert_non_null(xml);
     assert_non_null(strstr(xml, "group=\"db\""));
     free(xml);
+    xml = config_rules("pin-1");
+    assert_non_null(xml);
+    assert_non_null(strstr(xml, "ha=\"yes\" ha_priority=\"800\""));
+    free(xml);
     assert_int_equal(cli(2, "vms"), 0);
     assert_non_null(strstr(out, "PINNED"));
+    assert_non_null(strstr(out, "yes/800"));
     /* Bad arguments: usage errors, nothing sent. */
     static const char *const bad[] = {"vm set db-a pinned=maybe", "vm set db-a group=a/b",
                                       "vm set db-a", "vm set db-a color=red", "vm db-a",
-                                      "vm set db-a group=x group=y"};
+                                      "vm set db-a group=x group=y", "vm set db-a ha=1",
+                                      "vm set db-a ha_priority=1001",
+                                      "vm set db-a ha_priority=high"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(cli(2, bad[i]), 2);
         assert_true(strstr(err, "nodectl vm: ") != NULL);

@@ -46,12 +46,20 @@ static Nodectl__HostRecord *host_of(struct agent *a, const char *vm) {
 
 int agent_vm_rules_write(struct agent *a, const struct command_vm_rules *r, char *err,
                          size_t errlen) {
-    if (hv_set_rules(a->hv, r->vm, r->set_pinned, r->pinned, r->set_group ? r->group : NULL, err,
-                     errlen) != 0)
+    struct hv_rules_change ch = {.set_pinned = r->set_pinned,
+                                 .pinned = r->pinned,
+                                 .set_group = r->set_group,
+                                 .set_ha = r->set_ha,
+                                 .ha = r->ha,
+                                 .set_ha_priority = r->set_ha_priority,
+                                 .ha_priority = r->ha_priority};
+    snprintf(ch.group, sizeof ch.group, "%s", r->group);
+    if (hv_set_rules(a->hv, r->vm, &ch, err, errlen) != 0)
         return -1;
-    log_info("VM %s: placement rules written:%s%s%s", r->vm,
-             r->set_pinned ? r->pinned ? " pinned=yes" : " pinned=no" : "",
-             r->set_group ? " group=" : "", r->set_group ? r->group : "");
+    struct command c = {.kind = COMMAND_VM_RULES, .vm_rules = *r};
+    char what[COMMAND_VM_MAX + COMMAND_GROUP_MAX + 96];
+    command_describe(&c, what, sizeof what);
+    log_info("VM %s: placement rules written (%s)", r->vm, what);
     /* The record shows them after a sample: take one now. */
     a->next_sample_ms = agent_clock_ms();
     return 0;
@@ -69,6 +77,10 @@ Nodectl__Response *agent_vm_set(struct agent *a, const Nodectl__VmSetRequest *re
     r->set_pinned = req->set_pinned;
     r->pinned = req->pinned;
     r->set_group = req->set_group;
+    r->set_ha = req->set_ha;
+    r->ha = req->ha;
+    r->set_ha_priority = req->set_ha_priority;
+    r->ha_priority = req->ha_priority;
     Nodectl__HostRecord *host = host_of(a, req->vm);
     if (!host)
         return control_error_response(NODECTL__ERROR_CODE__ERROR_FAILED,

@@ -60,6 +60,8 @@ static int add_vms(Nodectl__HostRecord *rec, const struct hv_sample *s) {
         vm->net_rx_bps = v->net_rx_bps;
         vm->net_tx_bps = v->net_tx_bps;
         vm->pinned = v->rules.pinned;
+        vm->ha = v->rules.ha;
+        vm->ha_priority = v->rules.ha_priority;
         if (v->rules.group[0] && set_string(&vm->group, v->rules.group) != 0)
             return -1;
         rec->usage->disk_read_bps += v->disk_read_bps;

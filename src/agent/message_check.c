@@ -96,6 +96,10 @@ const char *message_check_record(const Nodectl__HostRecord *r, enum message_reje
         TEXT(r->vms[i]->name, MSG_VM_NAME_MAX, "vms.name");
         UUID(r->vms[i]->uuid, "vms.uuid");
         GROUP(r->vms[i]->group, "vms.group");
+        if (r->vms[i]->ha_priority > COMMAND_HA_PRIORITY_MAX) {
+            *why = MESSAGE_REJECT_VALUE;
+            return "vms.ha_priority";
+        }
     }
     NAME(r->policy_digest, MSG_DIGEST_MAX, false, "policy_digest");
     NAME(r->migration_uri, MSG_URI_MAX, false, "migration_uri");
@@ -166,6 +170,10 @@ const char *message_check_command(const struct command *c, enum message_reject *
             return "vm_rules.vm";
         }
         GROUP(c->vm_rules.group, "vm_rules.group");
+        if (c->vm_rules.ha_priority > COMMAND_HA_PRIORITY_MAX) {
+            *why = MESSAGE_REJECT_VALUE;
+            return "vm_rules.ha_priority";
+        }
         return NULL;
     }
     *why = MESSAGE_REJECT_BODY;
@@ -215,6 +223,10 @@ const char *message_check_request(const Nodectl__Request *q, enum message_reject
     case NODECTL__REQUEST__BODY_VM_SET:
         TEXT(q->vm_set->vm, MSG_VM_NAME_MAX, "vm_set.vm");
         GROUP(q->vm_set->group, "vm_set.group");
+        if (q->vm_set->ha_priority > COMMAND_HA_PRIORITY_MAX) {
+            *why = MESSAGE_REJECT_VALUE;
+            return "vm_set.ha_priority";
+        }
         return NULL;
     case NODECTL__REQUEST__BODY__NOT_SET:
     case _NODECTL__REQUEST__BODY__CASE_IS_INT_SIZE:

@@ -1,6 +1,7 @@
-/* `nodectl vm set VM pinned=yes|no group=NAME|group=`: a VM's placement
- * rules, written by the agent of the host that runs it into the domain's
- * <metadata> (docs/placement.md, "Rules per VM"). */
+/* `nodectl vm set VM pinned=yes|no group=NAME|group= ha=yes|no
+ * ha_priority=N`: a VM's placement and HA rules, written by the agent of the
+ * host that runs it into the domain's <metadata> (docs/placement.md, "Rules
+ * per VM"; docs/ha.md). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,17 +9,20 @@
 #include "cli.h"
 #include "hv/hv.h"
 
-/* The rules `vm` shows on `host` now, and whether it was found. */
-static bool shows(const Nodectl__VmsReply *r, const char *host, const char *vm, bool *pinned,
-                  const char **group) {
+/* The record of `vm` on `host` now; NULL when not found. */
+static const Nodectl__Vm *shows(const Nodectl__VmsReply *r, const char *host, const char *vm) {
     for (size_t i = 0; i < r->n_hosts; i++)
         for (size_t k = 0; strcmp(r->hosts[i]->name, host) == 0 && k < r->hosts[i]->n_vms; k++)
-            if (strcmp(r->hosts[i]->vms[k]->name, vm) == 0) {
-                *pinned = r->hosts[i]->vms[k]->pinned;
-                *group = r->hosts[i]->vms[k]->group;
-                return true;
-            }
-    return false;
+            if (strcmp(r->hosts[i]->vms[k]->name, vm) == 0)
+                return r->hosts[i]->vms[k];
+    return NULL;
+}
+
+/* Whether v shows every rule q sets. */
+static bool has_rules(const Nodectl__Vm *v, const Nodectl__VmSetRequest *q) {
+    return v && (!q->set_pinned || v->pinned == q->pinned) &&
+           (!q->set_group || strcmp(v->group, q->group) == 0) && (!q->set_ha || v->ha == q->ha) &&
+           (!q->set_ha_priority || v->ha_priority == q->ha_priority);
 }
 
 /* The outcome of command `id` on `host`, when its record shows it ended
@@ -62,13 +66,29 @@ static int parse_rules(int argc, char **argv, Nodectl__VmSetRequest *q) {
             }
             q->set_group = true;
             q->group = (char *)a + 6;
+        } else if (strncmp(a, "ha=", 3) == 0 && !q->set_ha) {
+            if (strcmp(a + 3, "yes") != 0 && strcmp(a + 3, "no") != 0) {
+                snprintf(msg, sizeof msg, "ha: expected yes or no, got '%.40s'", a + 3);
+                return usage_error(msg);
+            }
+            q->set_ha = true;
+            q->ha = strcmp(a + 3, "yes") == 0;
+        } else if (strncmp(a, "ha_priority=", 12) == 0 && !q->set_ha_priority) {
+            if (hv_ha_priority_parse(a + 12, &q->ha_priority) != 0) {
+                snprintf(msg, sizeof msg, "ha_priority: expected 0 to %d, got '%.40s'",
+                         HV_HA_PRIORITY_MAX, a + 12);
+                return usage_error(msg);
+            }
+            q->set_ha_priority = true;
         } else {
-            snprintf(msg, sizeof msg, "unexpected argument '%.80s': expected pinned=yes|no or "
-                     "group=NAME (each once)", a);
+            snprintf(msg, sizeof msg, "unexpected argument '%.80s': expected pinned=yes|no, "
+                     "group=NAME, ha=yes|no or ha_priority=N (each once)", a);
             return usage_error(msg);
         }
     }
-    return q->set_pinned || q->set_group ? 0 : usage_error("expected pinned=yes|no or group=NAME");
+    return q->set_pinned || q->set_group || q->set_ha || q->set_ha_priority
+               ? 0
+               : usage_error("expected pinned=yes|no, group=NAME, ha=yes|no or ha_priority=N");
 }
 
 /* Sends the request, then follows the VM's host's record until the VM shows
@@ -77,7 +97,8 @@ static int parse_rules(int argc, char **argv, Nodectl__VmSetRequest *q) {
  * second, for at most 10 s. */
 int cmd_vm(const struct cli_ctx *ctx, int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "set") != 0)
-        return usage_error("expected: vm set VM pinned=yes|no group=NAME");
+        return usage_error("expected: vm set VM [pinned=yes|no] [group=NAME] [ha=yes|no] "
+                           "[ha_priority=N]");
     if (argc < 3 || argv[2][0] == '\0' || strlen(argv[2]) >= HV_NAME_MAX)
         return usage_error("expected a VM name after 'vm set'");
     Nodectl__VmSetRequest body = NODECTL__VM_SET_REQUEST__INIT;
@@ -95,19 +116,20 @@ int cmd_vm(const struct cli_ctx *ctx, int argc, char **argv) {
             return 1;
         for (int poll = 0; poll < 10; poll++) {
             Nodectl__Response *vms = cli_call_vms(ctx, "vm set");
-            bool pinned = false, found = false;
-            const char *group = "", *err = NULL;
+            const Nodectl__Vm *v = NULL;
+            const char *err = NULL;
             if (vms) {
-                found = shows(vms->vms, resp->vm_set->host, body.vm, &pinned, &group);
+                v = shows(vms->vms, resp->vm_set->host, body.vm);
                 err = failed(vms->vms, resp->vm_set->host, resp->vm_set->command_id);
             }
             if (err) {
                 fprintf(stderr, "nodectl vm set: %s refused: %s\n", resp->vm_set->host, err);
                 rc = 1;
-            } else if (found && (!body.set_pinned || pinned == body.pinned) &&
-                       (!body.set_group || strcmp(group, body.group) == 0)) {
-                printf("%s on %s: pinned=%s group=%s\n", body.vm, resp->vm_set->host,
-                       pinned ? "yes" : "no", group[0] ? group : "(none)");
+            } else if (has_rules(v, &body)) {
+                printf("%s on %s: pinned=%s group=%s ha=%s ha_priority=%u\n", body.vm,
+                       resp->vm_set->host, v->pinned ? "yes" : "no",
+                       v->group[0] ? v->group : "(none)", v->ha ? "yes" : "no",
+                       (unsigned)v->ha_priority);
                 rc = -1;
             }
             if (vms)

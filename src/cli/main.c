@@ -40,7 +40,8 @@ static const struct command commands[] = {
     {"vms", "list the VMs of every host that is up",
      "nodectl vms [--json]\n"
      "  Every VM with its host, state, vCPUs, memory, CPU % (of its own vCPUs) and\n"
-     "  placement rules (pinned, anti-affinity group).",
+     "  placement rules (pinned, anti-affinity group); HA shows yes/PRIORITY for a\n"
+     "  protected VM.",
      cmd_vms, true},
     {"find", "show which host runs a VM",
      "nodectl find VM [--json]\n"
@@ -162,13 +163,16 @@ static const struct command commands[] = {
      "  is committed to power off; libvirt then refuses it. Reads the gate the agent\n"
      "  writes to its state directory (file 'inbound'); exits 0 otherwise.",
      cmd_hook, false},
-    {"vm", "set a VM's placement rules: pinned, anti-affinity group",
-     "nodectl vm set VM [pinned=yes|no] [group=NAME|group=]\n"
+    {"vm", "set a VM's rules: pinned, anti-affinity group, HA protection",
+     "nodectl vm set VM [pinned=yes|no] [group=NAME|group=] [ha=yes|no] [ha_priority=N]\n"
      "  Writes the rules into the domain's <metadata> (namespace\n"
      "  " HV_RULES_NS ") on the host that runs VM,\n"
      "  live and in its persistent definition, and waits until that host's record\n"
      "  shows them. A pinned VM is never moved by the leader; VMs of one group are\n"
-     "  never placed on one host. group= (empty) takes VM out of its group.",
+     "  never placed on one host. group= (empty) takes VM out of its group. A VM\n"
+     "  with ha=yes is protected: when its host fails, the leader restarts it on\n"
+     "  another host once the failed one is fenced (docs/ha.md), higher\n"
+     "  ha_priority (0-1000, default 0) first; its disks must be on shared storage.",
      cmd_vm, true},
     {"help", "show help for a command", "nodectl help [COMMAND]", NULL, false},
 };

@@ -80,6 +80,10 @@ static int decode_command(const Nodectl__Command *pb, struct command *c, char *w
         c->vm_rules.set_pinned = pb->vm_rules->set_pinned;
         c->vm_rules.pinned = pb->vm_rules->pinned;
         c->vm_rules.set_group = pb->vm_rules->set_group;
+        c->vm_rules.set_ha = pb->vm_rules->set_ha;
+        c->vm_rules.ha = pb->vm_rules->ha;
+        c->vm_rules.set_ha_priority = pb->vm_rules->set_ha_priority;
+        c->vm_rules.ha_priority = pb->vm_rules->ha_priority;
         return COPY(c->vm_rules.vm, pb->vm_rules->vm, "vm_rules.vm") &&
                        COPY(c->vm_rules.group, pb->vm_rules->group, "vm_rules.group")
                    ? 0
@@ -211,6 +215,10 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
             rc.pinned = c->vm_rules.pinned;
             rc.set_group = c->vm_rules.set_group;
             rc.group = (char *)c->vm_rules.group;
+            rc.set_ha = c->vm_rules.set_ha;
+            rc.ha = c->vm_rules.ha;
+            rc.set_ha_priority = c->vm_rules.set_ha_priority;
+            rc.ha_priority = c->vm_rules.ha_priority;
             break;
         case COMMAND_DEFINE:
             cmd.body_case = NODECTL__COMMAND__BODY_DEFINE;
@@ -265,10 +273,14 @@ void command_describe(const struct command *c, char *out, size_t len) {
         return;
     case COMMAND_VM_RULES: {
         const struct command_vm_rules *r = &c->vm_rules;
-        snprintf(out, len, "rules of %s:%s%s%s%s", r->vm,
+        char prio[32] = "";
+        if (r->set_ha_priority)
+            snprintf(prio, sizeof prio, " ha_priority=%u", (unsigned)r->ha_priority);
+        snprintf(out, len, "rules of %s:%s%s%s%s%s%s", r->vm,
                  r->set_pinned ? r->pinned ? " pinned=yes" : " pinned=no" : "",
                  r->set_group ? " group=" : "", r->set_group ? r->group : "",
-                 r->set_group && !r->group[0] ? "(none)" : "");
+                 r->set_group && !r->group[0] ? "(none)" : "",
+                 r->set_ha ? r->ha ? " ha=yes" : " ha=no" : "", prio);
         return;
     }
     case COMMAND_DEFINE:

@@ -21,6 +21,7 @@
 #define COMMAND_MAC_MAX 18
 #define COMMAND_REASON_MAX 256
 #define COMMAND_GROUP_MAX 64 /* HV_GROUP_MAX */
+#define COMMAND_HA_PRIORITY_MAX 1000 /* HV_HA_PRIORITY_MAX */
 /* A new domain's XML: at most COMMAND_XML_MAX - 1 bytes, carried deflated
  * (zlib) in one command frame, at most COMMAND_XMLZ_MAX bytes once
  * deflated (TRANSPORT_PAYLOAD_MAX, about 3 KiB, holds it with the rest).
@@ -60,6 +61,9 @@ struct command_vm_rules {
     bool set_pinned, pinned;
     bool set_group;
     char group[COMMAND_GROUP_MAX]; /* with set_group: "" leaves the group */
+    bool set_ha, ha;               /* protected (docs/ha.md) */
+    bool set_ha_priority;
+    uint32_t ha_priority;          /* 0..COMMAND_HA_PRIORITY_MAX */
 };
 
 struct command_define {

@@ -20,18 +20,35 @@ enum hv_vm_state {
 
 /* A VM's placement rules, kept by libvirt in the domain's <metadata> as
  *   <nodectl:placement xmlns:nodectl="https://nodectl.example/xmlns/placement/1"
- *                      pinned="yes" group="db"/>
- * (docs/placement.md, "Rules per VM"). A group name is 1 to
- * HV_GROUP_MAX - 1 letters, digits, '.', '_' or '-'. */
+ *                      pinned="yes" group="db" ha="yes" ha_priority="500"/>
+ * (docs/placement.md, "Rules per VM"; docs/ha.md for ha). A group name is 1
+ * to HV_GROUP_MAX - 1 letters, digits, '.', '_' or '-'. A protected (ha) VM
+ * is restarted elsewhere when its host fails and is fenced, higher
+ * ha_priority (0 to HV_HA_PRIORITY_MAX) first. */
 #define HV_RULES_NS "https://nodectl.example/xmlns/placement/1"
 #define HV_RULES_PREFIX "nodectl"
 #define HV_GROUP_MAX 64
+#define HV_HA_PRIORITY_MAX 1000
 struct hv_rules {
     bool pinned;
     char group[HV_GROUP_MAX]; /* "": in no anti-affinity group */
+    bool ha;                  /* protected: restarted elsewhere when its host is fenced */
+    uint32_t ha_priority;     /* 0..HV_HA_PRIORITY_MAX; higher restarts first */
+};
+/* What `nodectl vm set` changes: each set_ field says its value is meant;
+ * group "" leaves the group. */
+struct hv_rules_change {
+    bool set_pinned, pinned;
+    bool set_group;
+    char group[HV_GROUP_MAX];
+    bool set_ha, ha;
+    bool set_ha_priority;
+    uint32_t ha_priority;
 };
 /* Whether g is a group name ("" is not one). */
 bool hv_group_valid(const char *g);
+/* ha_priority's text: decimal, 0 to HV_HA_PRIORITY_MAX. 0, or -1. */
+int hv_ha_priority_parse(const char *text, uint32_t *out);
 
 /* The migration that brought a domain here, kept by libvirt in its live
  * <metadata> as
@@ -218,12 +235,14 @@ int hv_tune(struct hv *hv, const char *vm, uint32_t shares, uint64_t memory_kib,
 int hv_rules_parse(const char *xml, struct hv_rules *out, char *err, size_t errlen);
 const char *hv_rules_xml(const struct hv_rules *r, char *out, size_t len);
 /* The rules of domain vm as libvirt holds them now; then changed, live
- * (when it runs) and in its persistent definition (when it has one):
- * pinned when set_pinned, group when group is non-NULL ("" leaves its
- * group). 0, or -1 with err. */
+ * (when it runs) and in its persistent definition (when it has one): the
+ * fields `change` sets. hv_rules_apply is the pure part: -1 with err when a
+ * value is out of range. 0, or -1 with err. */
 int hv_get_rules(struct hv *hv, const char *vm, struct hv_rules *out, char *err, size_t errlen);
-int hv_set_rules(struct hv *hv, const char *vm, bool set_pinned, bool pinned, const char *group,
-                 char *err, size_t errlen);
+int hv_rules_apply(struct hv_rules *r, const struct hv_rules_change *change, char *err,
+                   size_t errlen);
+int hv_set_rules(struct hv *hv, const char *vm, const struct hv_rules_change *change, char *err,
+                 size_t errlen);
 
 /* Defines the domain of `xml`, which names `name`, on this host, and
  * starts it when asked (nodectl create). Refused when a domain of that

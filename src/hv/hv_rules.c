@@ -11,6 +11,48 @@
 #include "common/log.h"
 #include "hv_internal.h"
 
+/* A yes/no attribute: 0 (absent is no), or -1 with err. */
+static int yes_no(xmlNodePtr root, const char *name, bool *out, char *err, size_t errlen) {
+    xmlChar *v = xmlGetProp(root, (const xmlChar *)name);
+    int rc = 0;
+    if (v && strcmp((const char *)v, "yes") != 0 && strcmp((const char *)v, "no") != 0) {
+        snprintf(err, errlen, "%s='%.32s': expected yes or no", name, (const char *)v);
+        rc = -1;
+    }
+    *out = v && strcmp((const char *)v, "yes") == 0;
+    xmlFree(v);
+    return rc;
+}
+
+/* ha_priority: decimal 0..HV_HA_PRIORITY_MAX (absent is 0). */
+static int priority(xmlNodePtr root, uint32_t *out, char *err, size_t errlen) {
+    xmlChar *v = xmlGetProp(root, (const xmlChar *)"ha_priority");
+    *out = 0;
+    if (!v)
+        return 0;
+    int rc = hv_ha_priority_parse((const char *)v, out);
+    if (rc != 0)
+        snprintf(err, errlen, "ha_priority='%.32s': expected 0 to %d", (const char *)v,
+                 HV_HA_PRIORITY_MAX);
+    xmlFree(v);
+    return rc;
+}
+
+int hv_ha_priority_parse(const char *text, uint32_t *out) {
+    uint32_t v = 0;
+    if (!text[0] || strlen(text) > 4)
+        return -1;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (uint32_t)(*p - '0');
+    }
+    if (v > HV_HA_PRIORITY_MAX)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int hv_rules_parse(const char *xml, struct hv_rules *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     size_t len = strlen(xml);
@@ -26,22 +68,22 @@ int hv_rules_parse(const char *xml, struct hv_rules *out, char *err, size_t errl
         snprintf(err, errlen, "not a <placement> element");
         goto out;
     }
-    xmlChar *pinned = xmlGetProp(root, (const xmlChar *)"pinned");
+    struct hv_rules r = {0};
+    if (yes_no(root, "pinned", &r.pinned, err, errlen) != 0 ||
+        yes_no(root, "ha", &r.ha, err, errlen) != 0 ||
+        priority(root, &r.ha_priority, err, errlen) != 0)
+        goto out;
     xmlChar *group = xmlGetProp(root, (const xmlChar *)"group");
-    if (pinned && strcmp((const char *)pinned, "yes") != 0 &&
-        strcmp((const char *)pinned, "no") != 0)
-        snprintf(err, errlen, "pinned='%.32s': expected yes or no", (const char *)pinned);
-    else if (group && group[0] && !hv_group_valid((const char *)group))
+    if (group && group[0] && !hv_group_valid((const char *)group)) {
         snprintf(err, errlen,
                  "group='%.80s': expected at most %d letters, digits, '.', '_' or '-'",
                  (const char *)group, HV_GROUP_MAX - 1);
-    else {
-        out->pinned = pinned && strcmp((const char *)pinned, "yes") == 0;
+    } else {
         if (group)
-            snprintf(out->group, sizeof out->group, "%s", (const char *)group);
+            snprintf(r.group, sizeof r.group, "%s", (const char *)group);
+        *out = r;
         rc = 0;
     }
-    xmlFree(pinned);
     xmlFree(group);
 out:
     xmlFreeDoc(doc);
@@ -49,13 +91,40 @@ out:
 }
 
 const char *hv_rules_xml(const struct hv_rules *r, char *out, size_t len) {
-    if (!r->pinned && !r->group[0])
+    if (!r->pinned && !r->group[0] && !r->ha && !r->ha_priority)
         return NULL;
     /* A group name has no character XML would need escaped (hv_group_valid). */
-    int n = r->group[0] ? snprintf(out, len, "<placement pinned='%s' group='%s'/>",
-                                   r->pinned ? "yes" : "no", r->group)
-                        : snprintf(out, len, "<placement pinned='%s'/>", r->pinned ? "yes" : "no");
+    char group[HV_GROUP_MAX + 16] = "", ha[64] = "";
+    if (r->group[0])
+        snprintf(group, sizeof group, " group='%s'", r->group);
+    if (r->ha || r->ha_priority)
+        snprintf(ha, sizeof ha, " ha='%s' ha_priority='%u'", r->ha ? "yes" : "no",
+                 (unsigned)r->ha_priority);
+    int n = snprintf(out, len, "<placement pinned='%s'%s%s/>", r->pinned ? "yes" : "no", group,
+                     ha);
     return n > 0 && (size_t)n < len ? out : NULL;
+}
+
+int hv_rules_apply(struct hv_rules *r, const struct hv_rules_change *c, char *err,
+                   size_t errlen) {
+    if (c->set_group && c->group[0] && !hv_group_valid(c->group)) {
+        snprintf(err, errlen, "group '%.80s' is not a group name", c->group);
+        return -1;
+    }
+    if (c->set_ha_priority && c->ha_priority > HV_HA_PRIORITY_MAX) {
+        snprintf(err, errlen, "ha_priority %u is above %d", (unsigned)c->ha_priority,
+                 HV_HA_PRIORITY_MAX);
+        return -1;
+    }
+    if (c->set_pinned)
+        r->pinned = c->pinned;
+    if (c->set_group)
+        snprintf(r->group, sizeof r->group, "%s", c->group);
+    if (c->set_ha)
+        r->ha = c->ha;
+    if (c->set_ha_priority)
+        r->ha_priority = c->ha_priority;
+    return 0;
 }
 
 /* The rules of dom, as libvirt holds them for its current state (live when
@@ -96,12 +165,11 @@ int hv_get_rules(struct hv *hv, const char *vm, struct hv_rules *out, char *err,
     return rc;
 }
 
-int hv_set_rules(struct hv *hv, const char *vm, bool set_pinned, bool pinned, const char *group,
-                 char *err, size_t errlen) {
-    if (group && group[0] && !hv_group_valid(group)) {
-        snprintf(err, errlen, "group '%.80s' is not a group name", group);
+int hv_set_rules(struct hv *hv, const char *vm, const struct hv_rules_change *change, char *err,
+                 size_t errlen) {
+    struct hv_rules check = {0};
+    if (hv_rules_apply(&check, change, err, errlen) != 0)
         return -1;
-    }
     virDomainPtr dom = hv_domain_lookup(hv, vm, err, errlen);
     if (!dom)
         return -1;
@@ -110,10 +178,7 @@ int hv_set_rules(struct hv *hv, const char *vm, bool set_pinned, bool pinned, co
     /* A rules element that does not parse is replaced, not kept. */
     if (rules_of(dom, &r, why, sizeof why) != 0)
         memset(&r, 0, sizeof r);
-    if (set_pinned)
-        r.pinned = pinned;
-    if (group)
-        snprintf(r.group, sizeof r.group, "%s", group);
+    hv_rules_apply(&r, change, why, sizeof why);
     /* Live for a running domain, and in the definition a restart or a
      * redefinition starts from, when it has one. */
     int active = virDomainIsActive(dom), persistent = virDomainIsPersistent(dom);
