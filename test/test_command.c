@@ -78,6 +78,16 @@ static void every_message_survives_the_wire(void **state) {
                                        .granted = true, .valid_ms = 321, .reason = ""}};
     b = roundtrip(&gr);
     assert_memory_equal(&b.grant, &gr.grant, sizeof gr.grant);
+    struct command_msg rn = {.kind = COMMAND_MSG_RENEW, .renew = {.host = "n3", .nonce = 5}};
+    b = roundtrip(&rn);
+    assert_int_equal(b.kind, COMMAND_MSG_RENEW);
+    assert_memory_equal(&b.renew, &rn.renew, sizeof rn.renew);
+    struct command_msg rd = {.kind = COMMAND_MSG_RENEWED,
+                             .renewed = {.host = "n3", .term = 4, .nonce = 5, .fenced = true,
+                                         .reason = "fenced"}};
+    b = roundtrip(&rd);
+    assert_int_equal(b.kind, COMMAND_MSG_RENEWED);
+    assert_memory_equal(&b.renewed, &rd.renewed, sizeof rd.renewed);
     (void)state;
 }
 

@@ -22,9 +22,11 @@
 #include "host/host_checks.h"
 #include "host/host_gate.h"
 #include "host/host_guard.h"
+#include "host/host_fence.h"
 #include "host/host_offcheck.h"
 #include "hv/hv.h"
 #include "leader/executor.h"
+#include "leader/ha.h"
 #include "message_check.h"
 #include "placement/placement.h"
 #include "rebalance/rebalance.h"
@@ -290,6 +292,21 @@ struct forward_state {
 };
 /* ---- end ---- */
 
+/* The run lease (agent_fence.c): this host's, and, while it leads, the
+ * leader's HA state that answers everyone's. */
+struct agent;
+struct agent_fence {
+    struct host_fence *lease;
+    struct ha *ha;
+    struct prng rng;      /* renewal nonces */
+    uint64_t saved_until; /* the lease's end as the state directory keeps it */
+    bool save_failed;     /* logged once */
+    bool told_holds;      /* on_change was last told the lease holds */
+    /* Called when the lease lapses (holds false: stop the protected guests
+     * now) or holds again; NULL: nobody listens. */
+    void (*on_change)(struct agent *a, bool holds, const char *why);
+};
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -319,6 +336,7 @@ struct agent {
     struct history history;
     struct metrics_histogram loop_seconds; /* the work of one turn of the loop (agent.c) */
     struct forward_state forward; /* agent_forward.c */
+    struct agent_fence fence;     /* agent_fence.c */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -514,6 +532,17 @@ int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 /* agent_vmrules.c: nodectl vm set. agent_vm_set answers the request:
  * written here when the VM is on this host, else sent as a command to the
  * host that runs it; agent_vm_rules_write writes (0, or -1 with err). */
+int agent_fence_open(struct agent *a, char *err, size_t errlen);
+void agent_fence_close(struct agent *a);
+void agent_fence_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_fence_deadline(const struct agent *a);
+/* A renewal (leader side) or its answer (host side) from `sender`, whose
+ * agent listens at reply_to. */
+void agent_fence_frame(struct agent *a, const struct command_msg *m, const char *sender,
+                       const char *reply_to);
+/* Whether protected guests may run here now. */
+bool agent_fence_holds(const struct agent *a);
+
 Nodectl__Response *agent_vm_set(struct agent *a, const Nodectl__VmSetRequest *req);
 int agent_vm_rules_write(struct agent *a, const struct command_vm_rules *r, char *err,
                          size_t errlen);

@@ -142,6 +142,23 @@ int command_msg_decode(const uint8_t *data, size_t len, struct command_msg *out,
                  ? 0
                  : -1;
         break;
+    case NODECTL__COMMAND_MSG__BODY_RENEW:
+        out->kind = COMMAND_MSG_RENEW;
+        out->renew.nonce = pb->renew->nonce;
+        rc = COPY(out->renew.host, pb->renew->host, "renew.host") ? 0 : -1;
+        break;
+    case NODECTL__COMMAND_MSG__BODY_RENEWED:
+        out->kind = COMMAND_MSG_RENEWED;
+        out->renewed.term = pb->renewed->term;
+        out->renewed.nonce = pb->renewed->nonce;
+        out->renewed.granted = pb->renewed->granted;
+        out->renewed.valid_ms = pb->renewed->valid_ms;
+        out->renewed.fenced = pb->renewed->fenced;
+        rc = COPY(out->renewed.host, pb->renewed->host, "renewed.host") &&
+                     COPY(out->renewed.reason, pb->renewed->reason, "renewed.reason")
+                 ? 0
+                 : -1;
+        break;
     case NODECTL__COMMAND_MSG__BODY__NOT_SET:
     case _NODECTL__COMMAND_MSG__BODY__CASE_IS_INT_SIZE:
         snprintf(why, whylen, "an empty command message");
@@ -165,6 +182,8 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
     Nodectl__DefineCommand df = NODECTL__DEFINE_COMMAND__INIT;
     Nodectl__GrantRequest ask = NODECTL__GRANT_REQUEST__INIT;
     Nodectl__Grant grant = NODECTL__GRANT__INIT;
+    Nodectl__FenceRenew renew = NODECTL__FENCE_RENEW__INIT;
+    Nodectl__FenceRenewed renewed = NODECTL__FENCE_RENEWED__INIT;
     switch (m->kind) {
     case COMMAND_MSG_COMMAND: {
         const struct command *c = &m->command;
@@ -249,6 +268,23 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
         grant.granted = m->grant.granted;
         grant.valid_ms = m->grant.valid_ms;
         grant.reason = (char *)m->grant.reason;
+        break;
+    case COMMAND_MSG_RENEW:
+        pb.body_case = NODECTL__COMMAND_MSG__BODY_RENEW;
+        pb.renew = &renew;
+        renew.host = (char *)m->renew.host;
+        renew.nonce = m->renew.nonce;
+        break;
+    case COMMAND_MSG_RENEWED:
+        pb.body_case = NODECTL__COMMAND_MSG__BODY_RENEWED;
+        pb.renewed = &renewed;
+        renewed.host = (char *)m->renewed.host;
+        renewed.term = m->renewed.term;
+        renewed.nonce = m->renewed.nonce;
+        renewed.granted = m->renewed.granted;
+        renewed.valid_ms = m->renewed.valid_ms;
+        renewed.fenced = m->renewed.fenced;
+        renewed.reason = (char *)m->renewed.reason;
         break;
     }
     *len = nodectl__command_msg__get_packed_size(&pb);

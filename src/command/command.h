@@ -111,7 +111,30 @@ struct grant {
     char reason[COMMAND_REASON_MAX]; /* why refused */
 };
 
-enum command_msg_kind { COMMAND_MSG_COMMAND, COMMAND_MSG_ASK, COMMAND_MSG_GRANT };
+/* host -> leader: renew my run lease (the self-fence lease, docs/ha.md). */
+struct fence_renew {
+    char host[COMMAND_NAME_MAX];
+    uint64_t nonce;
+};
+
+/* leader -> host: the answer, echoing the nonce. Granted, the host's run
+ * lease lasts until the moment it asked plus valid_ms * (1 - rho) on its
+ * own clock; refused with `fenced`, the leader counts the host as fencing
+ * itself. */
+struct fence_renewed {
+    char host[COMMAND_NAME_MAX];
+    uint64_t term;
+    uint64_t nonce;
+    bool granted;
+    uint32_t valid_ms;
+    bool fenced;
+    char reason[COMMAND_REASON_MAX];
+};
+
+enum command_msg_kind {
+    COMMAND_MSG_COMMAND, COMMAND_MSG_ASK, COMMAND_MSG_GRANT, COMMAND_MSG_RENEW,
+    COMMAND_MSG_RENEWED
+};
 
 /* One frame of the command channel. */
 struct command_msg {
@@ -120,6 +143,8 @@ struct command_msg {
         struct command command;
         struct grant_request ask;
         struct grant grant;
+        struct fence_renew renew;
+        struct fence_renewed renewed;
     };
 };
 

@@ -89,6 +89,8 @@ static const struct key keys[] = {
     {"leader", "vm_cooldown", T_DURATION, F(vm_cooldown_ms), 1, 86400000},
     {"leader", "wake_cooldown", T_DURATION, F(wake_cooldown_ms), 1, 86400000},
     {"leader", "off_check_after", T_DURATION, F(off_check_after_ms), 1000, 86400000},
+    {"ha", "self_fence_timeout", T_DURATION, F(self_fence_timeout_ms), 1000, 600000},
+    {"ha", "fence_margin", T_DURATION, F(fence_margin_ms), 0, 600000},
     {"power", "off_command", T_STRING, F(off_command), 0, 0},
     {"power", "wake_mac", T_MAC, F(wake_mac), 0, 0},
     {"power", "wake_broadcast", T_STRING, F(wake_broadcast), 0, 0},
@@ -169,6 +171,10 @@ void config_defaults(struct config *cfg) {
     /* A server takes a few minutes to boot; ten is generous. */
     cfg->power_on_timeout_ms = 600000;
     cfg->off_check_after_ms = 180000;
+    /* Proxmox's watchdog fencing waits 60 s; a run lease renewed every 5 s
+     * lets 30 s do (docs/ha.md). The margin covers stopping the guests. */
+    cfg->self_fence_timeout_ms = 30000;
+    cfg->fence_margin_ms = 5000;
     /* vm_cooldown and wake_cooldown stay 0: the policy's own apply. */
     config_policy_defaults(cfg);
 }

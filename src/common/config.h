@@ -113,6 +113,10 @@ struct config {
     uint32_t vm_cooldown_ms;      /* 0 = the policy's */
     uint32_t wake_cooldown_ms;    /* 0 = the policy's */
     uint32_t off_check_after_ms;  /* the leader probes a host "off" this long */
+
+    /* [ha]: protected VMs (docs/ha.md). */
+    uint32_t self_fence_timeout_ms; /* T: the run lease a leader renews */
+    uint32_t fence_margin_ms;       /* the leader waits T * (1 + rho) plus this */
     /* The rest of the cluster policy (config_policy.c): the same on every
      * host. */
     double policy_parameter;       /* < 0: the policy's own */

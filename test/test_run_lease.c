@@ -1,0 +1,111 @@
+/* The run lease with real agents on loopback (docs/ha.md): n1 is the only
+ * candidate, so the leader; n2 and n3 renew their run lease with it
+ * ([ha] self_fence_timeout = 2s).
+ *   Every host holds the lease soon after it joins, the leader too.
+ *   n2's agent restarted on the same boot keeps the lease it held (the
+ *   state directory's run-lease), so its protected guests need not stop.
+ *   The leader stopped (SIGSTOP) for longer than the lease: n2 and n3 see
+ *   their lease lapse, within T of the leader's last answer; the leader
+ *   back, they hold it again. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_pki.h"
+#include "agent_process.h"
+#include "test_helpers.h"
+
+#define N 3
+
+static pid_t pids[N + 1];
+static char conf[N + 1][PATH_MAX];
+
+static void start_node(int i) {
+    char dir[PATH_MAX], text[4 * PATH_MAX], pki[3 * PATH_MAX], name[8];
+    snprintf(dir, sizeof dir, "%s/n%d", test_dir, i);
+    mkdir(dir, 0755);
+    snprintf(name, sizeof name, "n%d", i);
+    test_pki_host(test_dir, name, i == 1, pki, sizeof pki);
+    unsigned base = test_port_base();
+    snprintf(text, sizeof text,
+             "[cluster]\nname = lease\n%sdiscovery = false\n"
+             "seeds = 127.0.0.1:%u\ncandidates = n1\n"
+             "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
+             "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
+             "[hypervisor]\nuri = test:///default\nsample_interval = 300ms\n"
+             "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\n"
+             "[ha]\nself_fence_timeout = 2s\nfence_margin = 0s\n",
+             pki, base, i, base + i - 1, dir, dir);
+    pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
+    assert_true(pids[i] > 0);
+}
+
+/* Waits until agent i's log has at least k lines with needle. */
+static int log_has(int i, const char *needle, int k, int timeout_ms) {
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/n%d/agent.log", test_dir, i);
+    const struct timespec tick = {0, 50 * 1000000L};
+    for (int t = 0; t <= timeout_ms; t += 50, nanosleep(&tick, NULL))
+        if (count_lines_with(log, needle) >= k)
+            return 0;
+    fprintf(stderr, "n%d: fewer than %d line(s) with '%s' after %d ms\n", i, k, needle,
+            timeout_ms);
+    return -1;
+}
+
+static int setup(void **state) {
+    test_dir_setup(state);
+    test_pki_cluster(test_dir);
+    for (int i = 1; i <= N; i++)
+        start_node(i);
+    return 0;
+}
+
+static int teardown(void **state) {
+    for (int i = 1; i <= N; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGCONT);
+            agent_stop(pids[i], SIGTERM, 5000);
+        }
+    return test_dir_teardown(state);
+}
+
+static void every_host_holds_the_lease_and_loses_it_without_a_leader(void **state) {
+    (void)state;
+    for (int i = 1; i <= N; i++)
+        assert_int_equal(log_has(i, "run lease held", 1, 30000), 0);
+    /* A restart on the same boot keeps what was held: no lapse is told
+     * beyond the one of the first start. */
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/n2/agent.log", test_dir);
+    assert_int_equal(count_lines_with(log, "no run lease since the agent started"), 1);
+    assert_int_equal(agent_stop(pids[2], SIGTERM, 5000), 0);
+    start_node(2);
+    assert_int_equal(log_has(2, "run lease kept from before the restart", 1, 5000), 0);
+    assert_int_equal(log_has(2, "run lease held", 2, 5000), 0);
+    assert_int_equal(count_lines_with(log, "no run lease since the agent started"), 1);
+    /* No leader answers: the lease lapses within T (2 s) of the last
+     * answer; waited for 6 s on a loaded machine. */
+    assert_int_equal(kill(pids[1], SIGSTOP), 0);
+    assert_int_equal(log_has(2, "run lease: the run lease lapsed", 1, 6000), 0);
+    assert_int_equal(log_has(3, "run lease: the run lease lapsed", 1, 6000), 0);
+    assert_int_equal(kill(pids[1], SIGCONT), 0);
+    assert_int_equal(log_has(2, "run lease held", 3, 20000), 0);
+    assert_int_equal(log_has(3, "run lease held", 2, 20000), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_host_holds_the_lease_and_loses_it_without_a_leader),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
