@@ -88,6 +88,12 @@ static void every_message_survives_the_wire(void **state) {
     b = roundtrip(&rd);
     assert_int_equal(b.kind, COMMAND_MSG_RENEWED);
     assert_memory_equal(&b.renewed, &rd.renewed, sizeof rd.renewed);
+    struct command_msg df = {.kind = COMMAND_MSG_DEFINITION,
+                             .definition = {.vm = "db-a", .host = "n3", .epoch = 9, .seq = 2,
+                                            .xml = "<domain><name>db-a</name></domain>"}};
+    b = roundtrip(&df);
+    assert_int_equal(b.kind, COMMAND_MSG_DEFINITION);
+    assert_memory_equal(&b.definition, &df.definition, sizeof df.definition);
     (void)state;
 }
 

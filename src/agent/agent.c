@@ -152,6 +152,7 @@ static int run(struct agent *a, int sigfd) {
         agent_history_run(a, agent_clock_ms());
         agent_forward_run(a, agent_clock_ms());
         agent_fence_run(a, agent_clock_ms());
+        agent_hadefs_run(a, agent_clock_ms());
         /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
@@ -182,6 +183,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_forward_deadline(a);
         if (agent_fence_deadline(a) < deadline)
             deadline = agent_fence_deadline(a);
+        if (agent_hadefs_deadline(a) < deadline)
+            deadline = agent_hadefs_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         int64_t http_ms = http_server_timeout_ms(a->http);
@@ -388,6 +391,9 @@ int agent_main(int argc, char **argv) {
     } else if (agent_fence_open(a, err, sizeof err) != 0) {
         log_err("run lease: %s", err);
         rc = 1;
+    } else if (agent_hadefs_open(a, err, sizeof err) != 0) {
+        log_err("definitions: %s", err);
+        rc = 1;
     }
     /* Metrics and the dashboard are not the agent's job: a port taken
      * costs them, not the host's place in the cluster. */
@@ -417,6 +423,7 @@ int agent_main(int argc, char **argv) {
         log_info("stopped");
     }
     agent_http_close(a);
+    agent_hadefs_close(a);
     agent_fence_close(a);
     agent_offcheck_close(a);
     agent_leader_close(a);

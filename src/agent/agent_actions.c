@@ -322,6 +322,7 @@ void agent_command_frame(struct agent *a, const struct frame_msg *msg) {
     case COMMAND_MSG_GRANT: on_grant(a, &m.grant, msg->sender); break;
     case COMMAND_MSG_RENEW:
     case COMMAND_MSG_RENEWED: agent_fence_frame(a, &m, msg->sender, msg->from); break;
+    case COMMAND_MSG_DEFINITION: agent_hadefs_frame(a, &m.definition, msg->sender); break;
     }
 }
 

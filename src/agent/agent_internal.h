@@ -27,6 +27,7 @@
 #include "hv/hv.h"
 #include "leader/executor.h"
 #include "leader/ha.h"
+#include "leader/ha_defs.h"
 #include "message_check.h"
 #include "placement/placement.h"
 #include "rebalance/rebalance.h"
@@ -307,6 +308,20 @@ struct agent_fence {
     void (*on_change)(struct agent *a, bool holds, const char *why);
 };
 
+/* Protected VMs' definitions (agent_hadefs.c): what this host sent, and,
+ * on a candidate, the copies every host sent. */
+#define AGENT_HADEFS_MAX 256
+struct agent_hadef {
+    char name[HV_NAME_MAX]; /* "": a free slot */
+    uint64_t digest, seq;
+    bool failed; /* its last read failed, logged */
+};
+struct agent_hadefs {
+    struct agent_hadef vm[AGENT_HADEFS_MAX];
+    uint64_t next_ms;
+    struct ha_defs *store; /* NULL: not a candidate */
+};
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -337,6 +352,7 @@ struct agent {
     struct metrics_histogram loop_seconds; /* the work of one turn of the loop (agent.c) */
     struct forward_state forward; /* agent_forward.c */
     struct agent_fence fence;     /* agent_fence.c */
+    struct agent_hadefs hadefs;   /* agent_hadefs.c */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -542,6 +558,11 @@ void agent_fence_frame(struct agent *a, const struct command_msg *m, const char 
                        const char *reply_to);
 /* Whether protected guests may run here now. */
 bool agent_fence_holds(const struct agent *a);
+int agent_hadefs_open(struct agent *a, char *err, size_t errlen);
+void agent_hadefs_close(struct agent *a);
+void agent_hadefs_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_hadefs_deadline(const struct agent *a);
+void agent_hadefs_frame(struct agent *a, const struct definition_put *p, const char *sender);
 
 Nodectl__Response *agent_vm_set(struct agent *a, const Nodectl__VmSetRequest *req);
 int agent_vm_rules_write(struct agent *a, const struct command_vm_rules *r, char *err,

@@ -159,6 +159,16 @@ int command_msg_decode(const uint8_t *data, size_t len, struct command_msg *out,
                  ? 0
                  : -1;
         break;
+    case NODECTL__COMMAND_MSG__BODY_DEFINITION:
+        out->kind = COMMAND_MSG_DEFINITION;
+        out->definition.epoch = pb->definition->epoch;
+        out->definition.seq = pb->definition->seq;
+        rc = COPY(out->definition.vm, pb->definition->vm, "definition.vm") &&
+                     COPY(out->definition.host, pb->definition->host, "definition.host") &&
+                     COPY(out->definition.xml, pb->definition->xml, "definition.xml")
+                 ? 0
+                 : -1;
+        break;
     case NODECTL__COMMAND_MSG__BODY__NOT_SET:
     case _NODECTL__COMMAND_MSG__BODY__CASE_IS_INT_SIZE:
         snprintf(why, whylen, "an empty command message");
@@ -184,6 +194,7 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
     Nodectl__Grant grant = NODECTL__GRANT__INIT;
     Nodectl__FenceRenew renew = NODECTL__FENCE_RENEW__INIT;
     Nodectl__FenceRenewed renewed = NODECTL__FENCE_RENEWED__INIT;
+    Nodectl__DefinitionPut def = NODECTL__DEFINITION_PUT__INIT;
     switch (m->kind) {
     case COMMAND_MSG_COMMAND: {
         const struct command *c = &m->command;
@@ -285,6 +296,15 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
         renewed.valid_ms = m->renewed.valid_ms;
         renewed.fenced = m->renewed.fenced;
         renewed.reason = (char *)m->renewed.reason;
+        break;
+    case COMMAND_MSG_DEFINITION:
+        pb.body_case = NODECTL__COMMAND_MSG__BODY_DEFINITION;
+        pb.definition = &def;
+        def.vm = (char *)m->definition.vm;
+        def.host = (char *)m->definition.host;
+        def.epoch = m->definition.epoch;
+        def.seq = m->definition.seq;
+        def.xml = (char *)m->definition.xml;
         break;
     }
     *len = nodectl__command_msg__get_packed_size(&pb);

@@ -131,9 +131,18 @@ struct fence_renewed {
     char reason[COMMAND_REASON_MAX];
 };
 
+/* host -> candidates: a protected VM's definition, (epoch, seq) ordering
+ * one host's copies. */
+struct definition_put {
+    char vm[COMMAND_VM_MAX];
+    char host[COMMAND_NAME_MAX];
+    uint64_t epoch, seq;
+    char xml[COMMAND_XML_MAX];
+};
+
 enum command_msg_kind {
     COMMAND_MSG_COMMAND, COMMAND_MSG_ASK, COMMAND_MSG_GRANT, COMMAND_MSG_RENEW,
-    COMMAND_MSG_RENEWED
+    COMMAND_MSG_RENEWED, COMMAND_MSG_DEFINITION
 };
 
 /* One frame of the command channel. */
@@ -145,6 +154,7 @@ struct command_msg {
         struct grant grant;
         struct fence_renew renew;
         struct fence_renewed renewed;
+        struct definition_put definition;
     };
 };
 

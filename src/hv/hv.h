@@ -250,6 +250,11 @@ int hv_set_rules(struct hv *hv, const char *vm, const struct hv_rules_change *ch
  * as hv_tune does. 0, or -1 with err. */
 int hv_define(struct hv *hv, const char *name, const char *xml, bool start, char *err,
               size_t errlen);
+/* The persistent definition (domain XML) of domain `name` here, for its
+ * replication to the candidates (docs/ha.md): 0, or -1 with err (no such
+ * domain, or longer than len - 1). Blocks for libvirt's answer. */
+int hv_domain_xml(struct hv *hv, const char *name, char *out, size_t len, char *err,
+                  size_t errlen);
 
 /* Polls readable when a domain started, stopped, migrated or crashed, or the
  * connection dropped (the caller then drains it with hv_events_take and

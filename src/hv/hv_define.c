@@ -3,6 +3,7 @@
  * here is never replaced (virDomainDefineXML would redefine it). */
 #include <libvirt/virterror.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hv_internal.h"
@@ -37,5 +38,29 @@ int hv_define(struct hv *hv, const char *name, const char *xml, bool start, char
     if (dom)
         virDomainFree(dom);
     virConnectClose(conn);
+    return rc;
+}
+
+int hv_domain_xml(struct hv *hv, const char *name, char *out, size_t len, char *err,
+                  size_t errlen) {
+    virDomainPtr dom = hv_domain_lookup(hv, name, err, errlen);
+    if (!dom)
+        return -1;
+    /* The persistent definition, the one a restart elsewhere starts from;
+     * without secrets (no VIR_DOMAIN_XML_SECURE): it travels. */
+    char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    int rc = -1;
+    if (!xml)
+        snprintf(err, errlen, "VM '%s': libvirt gives no definition: %s", name,
+                 virGetLastErrorMessage());
+    else if (strlen(xml) >= len)
+        snprintf(err, errlen, "VM '%s': its definition (%zu bytes) is longer than %zu", name,
+                 strlen(xml), len - 1);
+    else {
+        snprintf(out, len, "%s", xml);
+        rc = 0;
+    }
+    free(xml);
+    virDomainFree(dom);
     return rc;
 }

@@ -7,12 +7,23 @@
 
 #include "host/host_fence.h"
 
+enum bmc_state { BMC_IDLE, BMC_ASKED, BMC_FAILED };
+
 struct ha_host {
     char name[COMMAND_NAME_MAX];
     uint64_t last_answer; /* 0: not answered by this leader */
     bool fencing;
     uint64_t fencing_since;
     enum ha_evidence evidence; /* BMC or operator; self is computed */
+    enum bmc_state bmc;
+    uint64_t bmc_at;
+};
+
+struct flight {
+    char vm[COMMAND_VM_MAX];
+    char target[COMMAND_NAME_MAX];
+    char id[COMMAND_ID_MAX];
+    uint64_t sent_at;
 };
 
 struct ha {
@@ -22,6 +33,8 @@ struct ha {
     uint64_t leading_since;
     struct ha_host hosts[HA_HOSTS_MAX];
     size_t n;
+    struct flight flights[HA_RESTARTS_MAX];
+    size_t n_flights;
 };
 
 const char *ha_evidence_name(enum ha_evidence e) {
@@ -47,6 +60,7 @@ void ha_free(struct ha *h) { free(h); }
 void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now) {
     if (leading && (!h->leading || term != h->term)) {
         h->n = 0;
+        h->n_flights = 0;
         h->leading_since = now;
     }
     h->term = term;
@@ -89,7 +103,7 @@ void ha_answer(struct ha *h, const struct fence_renew *req, const char *from,
     x->last_answer = now;
 }
 
-bool ha_fence(struct ha *h, const char *host, uint64_t now) {
+static bool fence(struct ha *h, const char *host, uint64_t now) {
     struct ha_host *x = find_or_add(h, host);
     if (!x)
         return false;
@@ -97,6 +111,7 @@ bool ha_fence(struct ha *h, const char *host, uint64_t now) {
         x->fencing = true;
         x->fencing_since = now;
         x->evidence = HA_EVIDENCE_NONE;
+        x->bmc = BMC_IDLE;
     }
     return true;
 }
@@ -106,10 +121,129 @@ bool ha_fencing(const struct ha *h, const char *host) {
     return x && x->fencing;
 }
 
-void ha_evidence_set(struct ha *h, const char *host, enum ha_evidence e) {
+bool ha_confirm(struct ha *h, const char *host, uint64_t now) {
+    if (!fence(h, host, now))
+        return false;
+    find(h, host)->evidence = HA_EVIDENCE_OPERATOR;
+    return true;
+}
+
+static bool runs_protected(const Nodectl__HostRecord *r) {
+    for (size_t k = 0; r && k < r->n_vms; k++)
+        if (r->vms[k]->ha && (r->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING ||
+                              r->vms[k]->state == NODECTL__VM_STATE__VM_STATE_BLOCKED ||
+                              r->vms[k]->state == NODECTL__VM_STATE__VM_STATE_PAUSED))
+            return true;
+    return false;
+}
+
+static const struct executor_member *member(const struct executor_member *m, size_t n,
+                                            const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (m[i].rec && strcmp(m[i].rec->name, name) == 0)
+            return &m[i];
+    return NULL;
+}
+
+/* Whether a record shows vm, running or defined. */
+static bool shows(const Nodectl__HostRecord *r, const char *vm) {
+    for (size_t k = 0; r && k < r->n_vms; k++)
+        if (strcmp(r->vms[k]->name, vm) == 0)
+            return true;
+    return false;
+}
+
+/* Whether the record reports command id ended (not running). */
+static bool ended(const Nodectl__HostRecord *r, const char *id) {
+    for (size_t k = 0; r && k < r->n_migrations; k++)
+        if (strcmp(r->migrations[k]->id, id) == 0)
+            return report_state_parse(r->migrations[k]->state) != REPORT_RUNNING;
+    return false;
+}
+
+/* Whether an up host other than `except` shows vm, running or defined. */
+static bool shown_elsewhere(const struct executor_member *m, size_t n, const char *vm,
+                            const char *except) {
+    for (size_t i = 0; i < n; i++)
+        if (m[i].liveness == LEADER_HOST_UP && strcmp(m[i].rec->name, except) != 0 &&
+            shows(m[i].rec, vm))
+            return true;
+    return false;
+}
+
+/* Whether every protected VM r shows is shown by another up host: none is
+ * left for a restart. */
+static bool all_moved(const Nodectl__HostRecord *r, const struct executor_member *m, size_t n) {
+    for (size_t k = 0; k < r->n_vms; k++)
+        if (r->vms[k]->ha && !shown_elsewhere(m, n, r->vms[k]->name, r->name))
+            return false;
+    return true;
+}
+
+size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
+                 struct ha_change *out, size_t max) {
+    size_t k = 0;
+    if (!h->leading)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const Nodectl__HostRecord *r = m[i].rec;
+        if (!r)
+            continue;
+        bool was = ha_fencing(h, r->name);
+        enum ha_change_kind kind;
+        if (m[i].liveness == LEADER_HOST_DOWN && !was && fence(h, r->name, now))
+            kind = HA_FENCED;
+        else if (m[i].liveness == LEADER_HOST_UP && was && !runs_protected(r) &&
+                 all_moved(r, m, n)) {
+            find(h, r->name)->fencing = false;
+            kind = HA_RELEASED;
+        } else {
+            continue;
+        }
+        if (k < max) {
+            out[k].kind = kind;
+            snprintf(out[k].host, sizeof out[k].host, "%s", r->name);
+            k++;
+        }
+    }
+    /* Restarts settle: shown by the target, ended there without it, or
+     * the target gone (it is fenced, and its evidence awaited, in turn). */
+    for (size_t f = 0; f < h->n_flights;) {
+        const struct flight *x = &h->flights[f];
+        const struct executor_member *t = member(m, n, x->target);
+        if (!t || t->liveness != LEADER_HOST_UP || shows(t->rec, x->vm) || ended(t->rec, x->id))
+            h->flights[f] = h->flights[--h->n_flights];
+        else
+            f++;
+    }
+    return k;
+}
+
+bool ha_bmc_due(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
+                char *host, size_t len) {
+    for (size_t i = 0; i < h->n; i++) {
+        struct ha_host *x = &h->hosts[i];
+        const struct executor_member *mm = member(m, n, x->name);
+        if (!x->fencing || x->evidence != HA_EVIDENCE_NONE || x->bmc == BMC_ASKED || !mm ||
+            !mm->rec->power || !mm->rec->power->ipmi_address[0] ||
+            (x->bmc == BMC_FAILED && now < x->bmc_at + HA_BMC_RETRY_MS))
+            continue;
+        x->bmc = BMC_ASKED;
+        x->bmc_at = now;
+        snprintf(host, len, "%s", x->name);
+        return true;
+    }
+    return false;
+}
+
+void ha_bmc_result(struct ha *h, const char *host, bool off, uint64_t now) {
     struct ha_host *x = find(h, host);
-    if (x && x->fencing && x->evidence == HA_EVIDENCE_NONE)
-        x->evidence = e;
+    if (!x || !x->fencing || x->bmc != BMC_ASKED)
+        return;
+    x->bmc = off ? BMC_IDLE : BMC_FAILED;
+    x->bmc_at = now;
+    if (off && x->evidence == HA_EVIDENCE_NONE)
+        x->evidence = HA_EVIDENCE_BMC;
 }
 
 enum ha_evidence ha_evidence_now(const struct ha *h, const char *host, uint64_t now,
@@ -125,12 +259,6 @@ enum ha_evidence ha_evidence_now(const struct ha *h, const char *host, uint64_t 
     return now >= *wait_until ? HA_EVIDENCE_SELF : HA_EVIDENCE_NONE;
 }
 
-void ha_release(struct ha *h, const char *host) {
-    struct ha_host *x = find(h, host);
-    if (x)
-        x->fencing = false;
-}
-
 size_t ha_fenced_count(const struct ha *h) {
     size_t k = 0;
     for (size_t i = 0; i < h->n; i++)
@@ -138,22 +266,21 @@ size_t ha_fenced_count(const struct ha *h) {
     return k;
 }
 
-const char *ha_fenced_at(const struct ha *h, size_t i) {
+const char *ha_fenced_at(const struct ha *h, size_t i, uint64_t now, enum ha_evidence *e) {
     for (size_t k = 0; k < h->n; k++)
-        if (h->hosts[k].fencing && i-- == 0)
+        if (h->hosts[k].fencing && i-- == 0) {
+            uint64_t until;
+            *e = ha_evidence_now(h, h->hosts[k].name, now, &until);
             return h->hosts[k].name;
+        }
     return NULL;
 }
 
-/* Whether an up host's record shows vm, running or defined. */
-static bool shown_up(const struct executor_member *m, size_t n, const char *vm) {
-    for (size_t i = 0; i < n; i++) {
-        if (m[i].liveness != LEADER_HOST_UP || !m[i].rec)
-            continue;
-        for (size_t k = 0; k < m[i].rec->n_vms; k++)
-            if (strcmp(m[i].rec->vms[k]->name, vm) == 0)
-                return true;
-    }
+
+static bool in_flight(const struct ha *h, const char *vm) {
+    for (size_t f = 0; f < h->n_flights; f++)
+        if (strcmp(h->flights[f].vm, vm) == 0)
+            return true;
     return false;
 }
 
@@ -164,22 +291,56 @@ static int by_priority(const void *pa, const void *pb) {
     return strcmp(a->vm, b->vm);
 }
 
+/* What holds every restart back now: "" when nothing does. */
+static void held_back(const struct ha *h, const struct executor_member *m, size_t n,
+                      uint64_t now, char *why, size_t len) {
+    why[0] = '\0';
+    for (size_t i = 0; i < n && !why[0]; i++) {
+        const Nodectl__HostRecord *r = m[i].rec;
+        uint64_t until;
+        if (!r)
+            continue;
+        if (m[i].liveness == LEADER_HOST_DOWN &&
+            ha_evidence_now(h, r->name, now, &until) == HA_EVIDENCE_NONE) {
+            if (until > now)
+                snprintf(why, len, "no evidence yet that %s is fenced: its self-fence wait "
+                         "ends in %llu s", r->name,
+                         (unsigned long long)((until - now + 999) / 1000));
+            else
+                snprintf(why, len, "no evidence yet that %s is fenced", r->name);
+        } else if (m[i].liveness == LEADER_HOST_UP && r->term < h->term) {
+            snprintf(why, len, "%s's record does not show term %llu yet", r->name,
+                     (unsigned long long)h->term);
+        }
+    }
+}
+
 size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
-                   struct ha_restart *out, size_t max, size_t *waiting) {
-    size_t k = 0;
-    *waiting = 0;
+                   struct ha_restart *out, size_t max, char *why, size_t whylen) {
+    why[0] = '\0';
+    if (!h->leading)
+        return 0;
+    size_t k = 0, waiting = 0;
+    /* A fenced host is down, or up again with its protected guests stopped
+     * (its lease lapsed): it has them defined, not running. */
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = m[i].rec;
-        if (!r || m[i].liveness == LEADER_HOST_UP || !ha_fencing(h, r->name))
+        if (!r || m[i].liveness == LEADER_HOST_OFF || !ha_fencing(h, r->name))
             continue;
         uint64_t until;
         enum ha_evidence e = ha_evidence_now(h, r->name, now, &until);
         for (size_t v = 0; v < r->n_vms; v++) {
             const Nodectl__Vm *vm = r->vms[v];
-            if (!vm->ha || shown_up(m, n, vm->name))
+            bool dup = false;
+            for (size_t j = 0; j < k && !dup; j++)
+                dup = strcmp(out[j].vm, vm->name) == 0;
+            bool stopped = m[i].liveness != LEADER_HOST_UP ||
+                           vm->state == NODECTL__VM_STATE__VM_STATE_SHUTOFF;
+            if (!vm->ha || dup || !stopped || shown_elsewhere(m, n, vm->name, r->name) ||
+                in_flight(h, vm->name))
                 continue;
             if (e == HA_EVIDENCE_NONE) {
-                ++*waiting;
+                waiting++;
                 continue;
             }
             if (k == max)
@@ -192,6 +353,29 @@ size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n
             x->evidence = e;
         }
     }
+    if (!waiting && !k)
+        return 0;
+    held_back(h, m, n, now, why, whylen);
+    if (why[0])
+        return 0;
+    if (waiting)
+        snprintf(why, whylen, "%zu protected VM(s) wait for evidence that their host is fenced",
+                 waiting);
     qsort(out, k, sizeof *out, by_priority);
     return k;
 }
+
+bool ha_restart_sent(struct ha *h, const char *vm, const char *target, const char *id,
+                     uint64_t now) {
+    if (h->n_flights == HA_RESTARTS_MAX)
+        return false;
+    struct flight *f = &h->flights[h->n_flights++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->vm, sizeof f->vm, "%s", vm);
+    snprintf(f->target, sizeof f->target, "%s", target);
+    snprintf(f->id, sizeof f->id, "%s", id);
+    f->sent_at = now;
+    return true;
+}
+
+size_t ha_in_flight(const struct ha *h) { return h->n_flights; }

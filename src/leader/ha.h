@@ -47,25 +47,40 @@ void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now);
 void ha_answer(struct ha *h, const struct fence_renew *req, const char *from,
                uint64_t lease_until, uint64_t now, struct fence_renewed *out);
 
-/* A host whose last record shows protected VMs and that gossip shows down
- * is fenced from now on: its renewals are refused with `fenced`. A host
- * already fenced is left as it is. False when the table is full. */
-bool ha_fence(struct ha *h, const char *host, uint64_t now);
+/* Every member gossip shows down (neither up nor announced off) is fenced:
+ * it may run protected guests no record of it shows (one started just
+ * before it went silent), so no restart waits for less than every down
+ * host's evidence. Its renewals are refused with `fenced` from then on.
+ * A fenced member that is up again with no protected VM running is
+ * released (answered again): it stopped them, and its reconciliation
+ * undefines those that moved. The changes, at most max, go to out. */
+enum ha_change_kind { HA_FENCED, HA_RELEASED };
+struct ha_change {
+    enum ha_change_kind kind;
+    char host[COMMAND_NAME_MAX];
+};
+size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
+                 struct ha_change *out, size_t max);
 bool ha_fencing(const struct ha *h, const char *host);
-/* Evidence that arrived: the BMC said off (after a power off), or the
- * operator confirmed. */
-void ha_evidence_set(struct ha *h, const char *host, enum ha_evidence e);
+/* An operator's confirmation (nodectl host fenced HOST): the host is
+ * fenced with that evidence. False when the table is full. */
+bool ha_confirm(struct ha *h, const char *host, uint64_t now);
+/* A fenced host with a BMC (its last record's power.ipmi_address) whose
+ * power-off is due: its name, marked asked (again HA_BMC_RETRY_MS after a
+ * failure). The caller powers it off, reads the status back and reports
+ * with ha_bmc_result. */
+#define HA_BMC_RETRY_MS 10000
+bool ha_bmc_due(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
+                char *host, size_t len);
+void ha_bmc_result(struct ha *h, const char *host, bool off, uint64_t now);
 /* The evidence that holds now for a fenced host (self once the wait is
  * over); HA_EVIDENCE_NONE while none does, with *wait_until the moment
  * the self-fence wait ends. */
 enum ha_evidence ha_evidence_now(const struct ha *h, const char *host, uint64_t now,
                                  uint64_t *wait_until);
-/* A fenced host is released (answered again) once it is up and its record
- * shows no protected VM running: it stopped them, and its reconciliation
- * undefines those that moved. */
-void ha_release(struct ha *h, const char *host);
 size_t ha_fenced_count(const struct ha *h);
-const char *ha_fenced_at(const struct ha *h, size_t i);
+/* The i-th fenced host, and its evidence now. */
+const char *ha_fenced_at(const struct ha *h, size_t i, uint64_t now, enum ha_evidence *e);
 
 /* A protected VM to restart: which, from where, and its priority. */
 struct ha_restart {
@@ -74,10 +89,21 @@ struct ha_restart {
     uint32_t priority;
     enum ha_evidence evidence;
 };
-/* The protected VMs of fenced hosts with evidence, that no up host's record
- * shows (running or defined), in restart order: higher priority first,
- * then by name. *waiting counts those whose host has no evidence yet. */
+/* The protected VMs of fenced hosts that no up host's record shows
+ * (running or defined) and that are not being restarted, in restart order:
+ * higher priority first, then by name. None while this host does not
+ * lead, while a down host has no evidence yet, or while an up host's
+ * record does not show this leader's term (a define of an older term may
+ * still be under way there: a record that shows the new term was built
+ * after any such define ended). `why` says what holds them back ("" when
+ * nothing does). */
 size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
-                   struct ha_restart *out, size_t max, size_t *waiting);
+                   struct ha_restart *out, size_t max, char *why, size_t whylen);
+/* A restart of vm was sent to `target` as command `id`: it is in flight
+ * until the target's record shows vm, or reports the command ended without
+ * it, or the target is no longer up (ha_update settles it). */
+bool ha_restart_sent(struct ha *h, const char *vm, const char *target, const char *id,
+                     uint64_t now);
+size_t ha_in_flight(const struct ha *h);
 
 #endif

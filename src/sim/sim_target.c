@@ -83,6 +83,7 @@ void simh_command_msg(struct sim_cluster *c, struct sim_host *h, uint32_t from,
     case COMMAND_MSG_GRANT: on_grant(c, h, &m->grant, sender); break;
     case COMMAND_MSG_RENEW:
     case COMMAND_MSG_RENEWED:
+    case COMMAND_MSG_DEFINITION:
         /* The simulated hosts send no renewals: their VMs are not protected. */
         break;
     }

@@ -1,0 +1,111 @@
+/* Replication of protected VMs' definitions (docs/ha.md): every
+ * HADEFS_PERIOD_MS this host reads the persistent XML of each protected VM
+ * it has and sends it to every candidate (to itself without the network
+ * when it is one), with a new seq when the XML changed; the candidates keep
+ * the newest copy per (VM, host) (src/leader/ha_defs.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent_internal.h"
+#include "common/log.h"
+
+#define HADEFS_PERIOD_MS 30000
+
+/* FNV-1a: tells a changed definition from the same one. */
+static uint64_t digest(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+static struct agent_hadef *pushed(struct agent *a, const char *vm) {
+    struct agent_hadefs *d = &a->hadefs;
+    struct agent_hadef *free_slot = NULL;
+    for (size_t i = 0; i < AGENT_HADEFS_MAX; i++) {
+        if (d->vm[i].name[0] && strcmp(d->vm[i].name, vm) == 0)
+            return &d->vm[i];
+        if (!d->vm[i].name[0] && !free_slot)
+            free_slot = &d->vm[i];
+    }
+    if (free_slot)
+        snprintf(free_slot->name, sizeof free_slot->name, "%s", vm);
+    return free_slot;
+}
+
+void agent_hadefs_frame(struct agent *a, const struct definition_put *p, const char *sender) {
+    enum ha_defs_put r;
+    if (!a->hadefs.store || !ha_defs_put(a->hadefs.store, p, sender, agent_clock_ms(), &r))
+        log_debug("definition of %s from %s: not kept (not a candidate, or not its own)",
+                  p->vm, sender);
+    else if (r == HA_DEFS_NEW || r == HA_DEFS_NEWER)
+        log_debug("definition of %s from %s: version %llu.%llu kept", p->vm, sender,
+                  (unsigned long long)p->epoch, (unsigned long long)p->seq);
+}
+
+static void send_all(struct agent *a, const struct command_msg *m) {
+    const struct leadership *l = &a->lead;
+    for (size_t v = 0; v < l->n_voters; v++) {
+        if (strcmp(l->voter_name[v], a->cfg.node_name) == 0)
+            agent_hadefs_frame(a, &m->definition, a->cfg.node_name);
+        else if (l->voter_addr[v][0] && cluster_send_command(a, l->voter_addr[v], m) != 0)
+            log_debug("definition of %s: cannot reach %s", m->definition.vm, l->voter_name[v]);
+    }
+}
+
+void agent_hadefs_run(struct agent *a, uint64_t now) {
+    struct agent_hadefs *d = &a->hadefs;
+    if (now < d->next_ms || !a->sample || !a->sample->available)
+        return;
+    d->next_ms = now + HADEFS_PERIOD_MS;
+    struct command_msg m = {.kind = COMMAND_MSG_DEFINITION};
+    struct definition_put *p = &m.definition;
+    for (size_t i = 0; i < a->sample->n_vms; i++) {
+        const struct hv_vm *vm = &a->sample->vms[i];
+        if (!vm->rules.ha)
+            continue;
+        struct agent_hadef *x = pushed(a, vm->name);
+        char err[HV_REASON_MAX + 64];
+        if (!x) {
+            log_warn("definition of %s: more than %d protected VMs here; not replicated",
+                     vm->name, AGENT_HADEFS_MAX);
+            continue;
+        }
+        if (hv_domain_xml(a->hv, vm->name, p->xml, sizeof p->xml, err, sizeof err) != 0) {
+            if (!x->failed)
+                log_warn("definition of %s not replicated (it cannot be restarted "
+                         "elsewhere): %s", vm->name, err);
+            x->failed = true;
+            continue;
+        }
+        x->failed = false;
+        uint64_t h = digest(p->xml);
+        if (h != x->digest || !x->seq) {
+            x->digest = h;
+            x->seq++;
+        }
+        snprintf(p->vm, sizeof p->vm, "%s", vm->name);
+        snprintf(p->host, sizeof p->host, "%s", a->cfg.node_name);
+        p->epoch = a->sec.epoch;
+        p->seq = x->seq;
+        send_all(a, &m);
+    }
+}
+
+uint64_t agent_hadefs_deadline(const struct agent *a) { return a->hadefs.next_ms; }
+
+int agent_hadefs_open(struct agent *a, char *err, size_t errlen) {
+    if (!leadership_is_candidate(a, a->cfg.node_name))
+        return 0;
+    a->hadefs.store = ha_defs_new();
+    if (!a->hadefs.store) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void agent_hadefs_close(struct agent *a) {
+    ha_defs_free(a->hadefs.store);
+    a->hadefs.store = NULL;
+}

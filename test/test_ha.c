@@ -1,0 +1,244 @@
+/* The leader's HA state (src/leader/ha.c) and the definitions candidates
+ * keep (src/leader/ha_defs.c), with hand-made records and a manual clock:
+ * renewals answered and refused, every down host fenced, the evidence
+ * (BMC, operator, self after the wait), what holds restarts back (a down
+ * host without evidence, an up host that does not show the term yet), the
+ * restart order, restarts in flight, the release of a host that came back,
+ * and a new term starting afresh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "leader/ha.h"
+#include "leader/ha_defs.h"
+
+#define T 30000u
+#define RHO 0.1
+#define MARGIN 2000u
+#define T0 1000000u
+#define WAIT 35000u /* T * (1 + RHO) + MARGIN */
+
+struct host {
+    Nodectl__HostRecord rec;
+    Nodectl__Power power;
+    Nodectl__Vm vm[4], *vms[4];
+    Nodectl__Migration mig, *migs[1];
+};
+
+static void host_init(struct host *h, const char *name, uint64_t term) {
+    nodectl__host_record__init(&h->rec);
+    nodectl__power__init(&h->power);
+    h->rec.name = (char *)name;
+    h->rec.term = term;
+    h->rec.power = &h->power;
+    h->rec.vms = h->vms;
+    h->rec.migrations = h->migs;
+}
+
+static void add_vm(struct host *h, const char *name, bool ha, uint32_t prio, Nodectl__VmState st) {
+    Nodectl__Vm *v = &h->vm[h->rec.n_vms];
+    nodectl__vm__init(v);
+    v->name = (char *)name;
+    v->ha = ha;
+    v->ha_priority = prio;
+    v->state = st;
+    h->vms[h->rec.n_vms++] = v;
+}
+
+static struct ha *leader(uint64_t term, uint64_t now) {
+    struct ha_config c = {.timeout_ms = T, .margin_ms = MARGIN, .rho = RHO};
+    struct ha *h = ha_new(&c);
+    assert_non_null(h);
+    ha_observe(h, term, true, now);
+    return h;
+}
+
+static void renew(struct ha *h, const char *host, uint64_t now, struct fence_renewed *out) {
+    struct fence_renew req = {.nonce = 1};
+    snprintf(req.host, sizeof req.host, "%s", host);
+    ha_answer(h, &req, host, now + 500, now, out);
+}
+
+#define RUNNING NODECTL__VM_STATE__VM_STATE_RUNNING
+#define SHUTOFF NODECTL__VM_STATE__VM_STATE_SHUTOFF
+
+static void a_down_host_is_fenced_and_its_vms_restart_after_the_wait(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct fence_renewed r;
+    renew(h, "n2", T0 + 1000, &r);
+    assert_true(r.granted);
+    assert_int_equal(r.valid_ms, T);
+    struct host n1, n2;
+    host_init(&n1, "n1", 3);
+    host_init(&n2, "n2", 3);
+    add_vm(&n1, "d", true, 0, RUNNING);
+    add_vm(&n2, "a", true, 10, RUNNING);
+    add_vm(&n2, "b", true, 500, RUNNING);
+    add_vm(&n2, "c", false, 0, RUNNING);
+    add_vm(&n2, "d", true, 0, RUNNING); /* migrating to n1 when n2 died */
+    struct executor_member m[2] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}};
+    struct ha_change ch[4];
+    assert_int_equal(ha_update(h, m, 2, T0 + 2000, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_FENCED);
+    assert_string_equal(ch[0].host, "n2");
+    assert_int_equal(ha_update(h, m, 2, T0 + 2100, ch, 4), 0);
+    /* Fenced: refused, with `fenced`. */
+    renew(h, "n2", T0 + 2200, &r);
+    assert_false(r.granted);
+    assert_true(r.fenced);
+    /* No evidence before the wait from the last answer. */
+    struct ha_restart rs[8];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT - 1, rs, 8, why, sizeof why), 0);
+    assert_non_null(strstr(why, "no evidence yet that n2 is fenced: its self-fence wait ends in 1 s"));
+    enum ha_evidence e;
+    assert_string_equal(ha_fenced_at(h, 0, T0 + 1000 + WAIT - 1, &e), "n2");
+    assert_int_equal(e, HA_EVIDENCE_NONE);
+    /* Then: b (500) before a (10); c is not protected, d runs on n1. */
+    assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT, rs, 8, why, sizeof why), 2);
+    assert_string_equal(why, "");
+    assert_string_equal(rs[0].vm, "b");
+    assert_string_equal(rs[1].vm, "a");
+    assert_string_equal(rs[0].from, "n2");
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_SELF);
+    /* b sent to n1: in flight, not offered again; settled when n1 shows it. */
+    assert_true(ha_restart_sent(h, "b", "n1", "id-b", T0 + 1000 + WAIT));
+    assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT, rs, 8, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    add_vm(&n1, "b", true, 500, RUNNING);
+    ha_update(h, m, 2, T0 + 1000 + WAIT + 1, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    /* A restart whose define ended without the VM is settled too. */
+    assert_true(ha_restart_sent(h, "a", "n1", "id-a", T0 + 1000 + WAIT));
+    Nodectl__Migration *mig = &n1.mig;
+    nodectl__migration__init(mig);
+    mig->id = "id-a";
+    mig->state = "refused";
+    n1.migs[0] = mig;
+    n1.rec.n_migrations = 1;
+    ha_update(h, m, 2, T0 + 1000 + WAIT + 2, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    /* n2 back, its guests stopped, a shown only by it: stays fenced and a
+     * is restarted; once a runs on n1, n2 is released. */
+    m[1].liveness = LEADER_HOST_UP;
+    n2.vm[0].state = n2.vm[1].state = n2.vm[3].state = SHUTOFF;
+    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT + 3, ch, 4), 0);
+    assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT + 3, rs, 8, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    add_vm(&n1, "a", true, 10, RUNNING);
+    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT + 4, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_RELEASED);
+    renew(h, "n2", T0 + 1000 + WAIT + 5, &r);
+    assert_true(r.granted);
+    ha_free(h);
+}
+
+static void what_holds_restarts_back(void **state) {
+    (void)state;
+    struct ha *h = leader(7, T0);
+    struct host n1, n2, n3;
+    host_init(&n1, "n1", 7);
+    host_init(&n2, "n2", 7);
+    host_init(&n3, "n3", 7);
+    add_vm(&n2, "a", true, 0, RUNNING);
+    struct executor_member m[3] = {{&n1.rec, LEADER_HOST_UP},
+                                   {&n2.rec, LEADER_HOST_DOWN},
+                                   {&n3.rec, LEADER_HOST_DOWN}};
+    struct ha_change ch[4];
+    assert_int_equal(ha_update(h, m, 3, T0, ch, 4), 2);
+    /* n2 confirmed by the operator; n3 (no protected VM in its record)
+     * still holds everything back: it may run one no record shows. */
+    assert_true(ha_confirm(h, "n2", T0));
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 1, rs, 4, why, sizeof why), 0);
+    assert_non_null(strstr(why, "no evidence yet that n3 is fenced"));
+    /* n3's BMC: asked once; off read back is evidence. */
+    n3.power.ipmi_address = "10.0.0.3";
+    char host[COMMAND_NAME_MAX];
+    assert_true(ha_bmc_due(h, m, 3, T0 + 2, host, sizeof host));
+    assert_string_equal(host, "n3");
+    assert_false(ha_bmc_due(h, m, 3, T0 + 3, host, sizeof host));
+    ha_bmc_result(h, "n3", false, T0 + 4); /* status said on: asked again later */
+    assert_false(ha_bmc_due(h, m, 3, T0 + 5, host, sizeof host));
+    assert_true(ha_bmc_due(h, m, 3, T0 + 4 + HA_BMC_RETRY_MS, host, sizeof host));
+    ha_bmc_result(h, "n3", true, T0 + 5 + HA_BMC_RETRY_MS);
+    uint64_t until;
+    assert_int_equal(ha_evidence_now(h, "n3", T0 + 6 + HA_BMC_RETRY_MS, &until), HA_EVIDENCE_BMC);
+    /* n1's record from before it heard of term 7. */
+    n1.rec.term = 6;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 6 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 0);
+    assert_string_equal(why, "n1's record does not show term 7 yet");
+    n1.rec.term = 7;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 7 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 1);
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_OPERATOR);
+    /* A new term starts afresh: nothing fenced, the wait from its start. */
+    ha_observe(h, 8, true, T0 + 100000);
+    assert_int_equal(ha_fenced_count(h), 0);
+    ha_update(h, m, 3, T0 + 100000, ch, 4);
+    assert_int_equal(ha_evidence_now(h, "n2", T0 + 100000 + WAIT - 1, &until), HA_EVIDENCE_NONE);
+    assert_int_equal(until, T0 + 100000 + WAIT);
+    /* Not leading: no restart, no answer. */
+    ha_observe(h, 8, false, T0 + 200000);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 200000, rs, 4, why, sizeof why), 0);
+    struct fence_renewed r;
+    renew(h, "n1", T0 + 200000, &r);
+    assert_false(r.granted);
+    ha_free(h);
+}
+
+static void candidates_keep_the_newest_definition_per_host(void **state) {
+    (void)state;
+    struct ha_defs *d = ha_defs_new();
+    assert_non_null(d);
+    struct definition_put p = {.vm = "a", .host = "n2", .epoch = 5, .seq = 2, .xml = "<domain/>"};
+    enum ha_defs_put r;
+    assert_false(ha_defs_put(d, &p, "n3", 1, &r)); /* not its own */
+    assert_true(ha_defs_put(d, &p, "n2", 1, &r));
+    assert_int_equal(r, HA_DEFS_NEW);
+    struct definition_put older = p;
+    older.seq = 1;
+    snprintf(older.xml, sizeof older.xml, "<old/>");
+    assert_true(ha_defs_put(d, &older, "n2", 2, &r));
+    assert_int_equal(r, HA_DEFS_OLDER);
+    assert_string_equal(ha_defs_get(d, "a", "n2")->xml, "<domain/>");
+    struct definition_put restarted = p; /* a new boot epoch, seq from 1 */
+    restarted.epoch = 6;
+    restarted.seq = 1;
+    snprintf(restarted.xml, sizeof restarted.xml, "<new/>");
+    assert_true(ha_defs_put(d, &restarted, "n2", 3, &r));
+    assert_int_equal(r, HA_DEFS_NEWER);
+    assert_string_equal(ha_defs_get(d, "a", "n2")->xml, "<new/>");
+    assert_true(ha_defs_put(d, &restarted, "n2", 4, &r));
+    assert_int_equal(r, HA_DEFS_SAME);
+    /* Per host: n1's copy of a is another. */
+    struct definition_put other = p;
+    snprintf(other.host, sizeof other.host, "n1");
+    assert_true(ha_defs_put(d, &other, "n1", 5, &r));
+    assert_int_equal(ha_defs_count(d), 2);
+    assert_null(ha_defs_get(d, "b", "n2"));
+    /* Full: the copy received longest ago goes. */
+    for (int i = 0; i < HA_DEFS_MAX; i++) {
+        struct definition_put q = p;
+        snprintf(q.vm, sizeof q.vm, "v%d", i);
+        assert_true(ha_defs_put(d, &q, "n2", 10 + (uint64_t)i, &r));
+    }
+    assert_int_equal(ha_defs_count(d), HA_DEFS_MAX);
+    assert_null(ha_defs_get(d, "a", "n2"));
+    assert_null(ha_defs_get(d, "a", "n1"));
+    ha_defs_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
+        cmocka_unit_test(what_holds_restarts_back),
+        cmocka_unit_test(candidates_keep_the_newest_definition_per_host),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
