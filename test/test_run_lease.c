@@ -90,14 +90,14 @@ static void every_host_holds_the_lease_and_loses_it_without_a_leader(void **stat
     assert_int_equal(count_lines_with(log, "no run lease since the agent started"), 1);
     assert_int_equal(agent_stop(pids[2], SIGTERM, 5000), 0);
     start_node(2);
-    assert_int_equal(log_has(2, "run lease kept from before the restart", 1, 5000), 0);
-    assert_int_equal(log_has(2, "run lease held", 2, 5000), 0);
+    assert_int_equal(log_has(2, "run lease kept from before the restart", 1, 20000), 0);
+    assert_int_equal(log_has(2, "run lease held", 2, 20000), 0);
     assert_int_equal(count_lines_with(log, "no run lease since the agent started"), 1);
     /* No leader answers: the lease lapses within T (2 s) of the last
-     * answer; waited for 6 s on a loaded machine. */
+     * answer; waited for up to 20 s on a loaded machine. */
     assert_int_equal(kill(pids[1], SIGSTOP), 0);
-    assert_int_equal(log_has(2, "run lease: the run lease lapsed", 1, 6000), 0);
-    assert_int_equal(log_has(3, "run lease: the run lease lapsed", 1, 6000), 0);
+    assert_int_equal(log_has(2, "run lease: the run lease lapsed", 1, 20000), 0);
+    assert_int_equal(log_has(3, "run lease: the run lease lapsed", 1, 20000), 0);
     assert_int_equal(kill(pids[1], SIGCONT), 0);
     assert_int_equal(log_has(2, "run lease held", 3, 20000), 0);
     assert_int_equal(log_has(3, "run lease held", 2, 20000), 0);

@@ -153,6 +153,7 @@ static int run(struct agent *a, int sigfd) {
         agent_forward_run(a, agent_clock_ms());
         agent_fence_run(a, agent_clock_ms());
         agent_hadefs_run(a, agent_clock_ms());
+        agent_ha_leader_run(a, agent_clock_ms());
         /* A negative fd (no plan running) is ignored by poll. */
         struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
                                      [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
@@ -185,6 +186,8 @@ static int run(struct agent *a, int sigfd) {
             deadline = agent_fence_deadline(a);
         if (agent_hadefs_deadline(a) < deadline)
             deadline = agent_hadefs_deadline(a);
+        if (agent_ha_leader_deadline(a) < deadline)
+            deadline = agent_ha_leader_deadline(a);
         now = agent_clock_ms();
         int timeout = deadline > now ? (int)(deadline - now) : 0;
         int64_t http_ms = http_server_timeout_ms(a->http);
@@ -423,6 +426,7 @@ int agent_main(int argc, char **argv) {
         log_info("stopped");
     }
     agent_http_close(a);
+    agent_ha_leader_close(a);
     agent_hadefs_close(a);
     agent_fence_close(a);
     agent_offcheck_close(a);

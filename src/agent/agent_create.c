@@ -38,7 +38,7 @@ static int by_name(const void *x, const void *y) {
 }
 
 /* The planner's snapshot now, hosts in name order; -1 when out of memory. */
-static int snapshot(struct agent *a, struct agent_members *mb, struct leader_snapshot *s) {
+int agent_create_snapshot(struct agent *a, struct agent_members *mb, struct leader_snapshot *s) {
     if (agent_members_collect(a, mb) != 0)
         return -1;
     qsort(mb->m, mb->n, sizeof *mb->m, by_name);
@@ -90,7 +90,7 @@ Nodectl__Response *agent_capacity_reply(struct agent *a, const Nodectl__Capacity
     struct agent_members mb;
     struct leader_snapshot s;
     struct placement_capacity c;
-    if (snapshot(a, &mb, &s) != 0)
+    if (agent_create_snapshot(a, &mb, &s) != 0)
         return NULL;
     ask.group = group_id(&s, req->group);
     int rc = placement_capacity(&s.snap, &a->leader.policy, &ask, &c);
@@ -259,6 +259,11 @@ static int choose(struct agent *a, struct leader_snapshot *s, const struct domai
     return h;
 }
 
+int agent_create_choose(struct agent *a, struct leader_snapshot *s, const struct domain_spec *d,
+                        char *why, size_t len) {
+    return choose(a, s, d, PLACEMENT_INITIAL_MOST_FREE, "most-free", why, len);
+}
+
 Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequest *req,
                                       char *why, size_t len) {
     struct domain_spec d;
@@ -283,7 +288,7 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
     const char *policy = req->policy[0] ? req->policy : "most-free";
     struct agent_members mb;
     struct leader_snapshot s;
-    if (snapshot(a, &mb, &s) != 0)
+    if (agent_create_snapshot(a, &mb, &s) != 0)
         return NULL;
     Nodectl__Response *resp = NULL;
     const char *there = domain_host(&mb, d.name);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 
 #define HADEFS_PERIOD_MS 30000
+#define HADEFS_RETRY_MS 1000
 
 /* FNV-1a: tells a changed definition from the same one. */
 static uint64_t digest(const char *s) {
@@ -39,25 +40,36 @@ void agent_hadefs_frame(struct agent *a, const struct definition_put *p, const c
         log_debug("definition of %s from %s: not kept (not a candidate, or not its own)",
                   p->vm, sender);
     else if (r == HA_DEFS_NEW || r == HA_DEFS_NEWER)
-        log_debug("definition of %s from %s: version %llu.%llu kept", p->vm, sender,
+        log_info("definition of %s from %s: version %llu.%llu kept", p->vm, sender,
                   (unsigned long long)p->epoch, (unsigned long long)p->seq);
 }
 
-static void send_all(struct agent *a, const struct command_msg *m) {
+/* Sends m to every candidate; false when one could not be reached (its
+ * address not known yet, or its queue full). */
+static bool send_all(struct agent *a, const struct command_msg *m) {
     const struct leadership *l = &a->lead;
+    bool all = true;
     for (size_t v = 0; v < l->n_voters; v++) {
-        if (strcmp(l->voter_name[v], a->cfg.node_name) == 0)
+        if (strcmp(l->voter_name[v], a->cfg.node_name) == 0) {
             agent_hadefs_frame(a, &m->definition, a->cfg.node_name);
-        else if (l->voter_addr[v][0] && cluster_send_command(a, l->voter_addr[v], m) != 0)
+        } else if (!l->voter_addr[v][0] || cluster_send_command(a, l->voter_addr[v], m) != 0) {
             log_debug("definition of %s: cannot reach %s", m->definition.vm, l->voter_name[v]);
+            all = false;
+        }
     }
+    return all;
 }
 
 void agent_hadefs_run(struct agent *a, uint64_t now) {
     struct agent_hadefs *d = &a->hadefs;
-    if (now < d->next_ms || !a->sample || !a->sample->available)
+    if (now < d->next_ms)
         return;
-    d->next_ms = now + HADEFS_PERIOD_MS;
+    /* Until the hypervisor answers, and while a candidate is unreachable,
+     * it is tried again every second. */
+    d->next_ms = now + HADEFS_RETRY_MS;
+    if (!a->sample || !a->sample->available)
+        return;
+    bool all = true;
     struct command_msg m = {.kind = COMMAND_MSG_DEFINITION};
     struct definition_put *p = &m.definition;
     for (size_t i = 0; i < a->sample->n_vms; i++) {
@@ -88,8 +100,10 @@ void agent_hadefs_run(struct agent *a, uint64_t now) {
         snprintf(p->host, sizeof p->host, "%s", a->cfg.node_name);
         p->epoch = a->sec.epoch;
         p->seq = x->seq;
-        send_all(a, &m);
+        all = send_all(a, &m) && all;
     }
+    if (all)
+        d->next_ms = now + HADEFS_PERIOD_MS;
 }
 
 uint64_t agent_hadefs_deadline(const struct agent *a) { return a->hadefs.next_ms; }

@@ -322,6 +322,18 @@ struct agent_hadefs {
     struct ha_defs *store; /* NULL: not a candidate */
 };
 
+/* The leader's HA round (agent_ha_leader.c): one BMC fence at a time. */
+struct agent_ha_leader {
+    uint64_t next_ms;
+    pid_t bmc_pid; /* 0: none running */
+    int bmc_fd;    /* its stdout: the power status */
+    char bmc_host[CONFIG_NAME_MAX];
+    char bmc_out[128];
+    size_t bmc_len;
+    uint64_t bmc_started_ms;
+    char last_why[400]; /* what held restarts back at the last event */
+};
+
 struct agent {
     struct config cfg;
     uuid_t id;
@@ -353,6 +365,7 @@ struct agent {
     struct forward_state forward; /* agent_forward.c */
     struct agent_fence fence;     /* agent_fence.c */
     struct agent_hadefs hadefs;   /* agent_hadefs.c */
+    struct agent_ha_leader ha_lead; /* agent_ha_leader.c */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
@@ -460,6 +473,13 @@ Nodectl__Response *agent_capacity_reply(struct agent *a, const Nodectl__Capacity
 Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequest *req,
                                       char *why, size_t len);
 void agent_define(struct agent *a, const struct command *c, struct action *x);
+/* The planner's snapshot now, hosts in name order (0, or -1 when out of
+ * memory), and the host a new VM goes to in it, as nodectl create chooses
+ * with most-free: its index, or -1 with why. */
+int agent_create_snapshot(struct agent *a, struct agent_members *mb, struct leader_snapshot *s);
+struct domain_spec;
+int agent_create_choose(struct agent *a, struct leader_snapshot *s, const struct domain_spec *d,
+                        char *why, size_t len);
 /* ---- end ---- */
 
 /* agent_drain.c: the drain flag, kept in the state directory so that a
@@ -563,6 +583,9 @@ void agent_hadefs_close(struct agent *a);
 void agent_hadefs_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_hadefs_deadline(const struct agent *a);
 void agent_hadefs_frame(struct agent *a, const struct definition_put *p, const char *sender);
+void agent_ha_leader_run(struct agent *a, uint64_t now_ms);
+uint64_t agent_ha_leader_deadline(const struct agent *a);
+void agent_ha_leader_close(struct agent *a);
 
 Nodectl__Response *agent_vm_set(struct agent *a, const Nodectl__VmSetRequest *req);
 int agent_vm_rules_write(struct agent *a, const struct command_vm_rules *r, char *err,

@@ -83,6 +83,11 @@ int ipmi_power_on_command(struct ipmi_command *c, const char *addr, const char *
     return chassis_command(c, addr, user, password_file, cipher_suite, "on");
 }
 
+int ipmi_power_off_command(struct ipmi_command *c, const char *addr, const char *user,
+                           const char *password_file, unsigned cipher_suite) {
+    return chassis_command(c, addr, user, password_file, cipher_suite, "off");
+}
+
 int ipmi_power_status_command(struct ipmi_command *c, const char *addr, const char *user,
                               const char *password_file, unsigned cipher_suite) {
     return chassis_command(c, addr, user, password_file, cipher_suite, "status");

@@ -31,6 +31,9 @@ struct ipmi_command {
  * ipmitool's default). 0, or -1 when addr is not valid. */
 int ipmi_power_on_command(struct ipmi_command *c, const char *addr, const char *user,
                           const char *password_file, unsigned cipher_suite);
+/* The same for `chassis power off` (fencing a failed host, docs/ha.md). */
+int ipmi_power_off_command(struct ipmi_command *c, const char *addr, const char *user,
+                           const char *password_file, unsigned cipher_suite);
 /* The same for `chassis power status` (IPMI v2.0 section 28.2, Get Chassis
  * Status), whose answer ipmi_parse_power_status reads. */
 int ipmi_power_status_command(struct ipmi_command *c, const char *addr, const char *user,

@@ -1,0 +1,275 @@
+/* The leader's HA round (docs/ha.md), once a second while this host leads:
+ * src/leader/ha.c decides which hosts are fenced, which evidence holds and
+ * which protected VMs are to be restarted; this file does the I/O: the
+ * members from gossip, the BMC power-off and status read back (ipmitool,
+ * one host at a time), the host chosen for each restart as nodectl create
+ * chooses it, and the define-and-start command, issued under the leader's
+ * term and granted once like every command (executor_issue). The events
+ * say what was fenced, with which evidence, what was restarted where, and
+ * why nothing was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent_internal.h"
+#include "command/domain_xml.h"
+#include "common/log.h"
+#include "net/ipmi.h"
+
+#define HA_ROUND_MS 1000
+#define HA_BMC_POLL_MS 100
+#define HA_BMC_TIMEOUT_MS 30000
+#define HA_ROUND_RESTARTS 16
+
+static void event(struct agent *a, const char *text) {
+    log_info("%s", text);
+    executor_event(a->leader.ex, agent_wall_clock_ms(), text);
+}
+
+/* The BMC child: `chassis power off`, then `chassis power status` with its
+ * stdout to the pipe; nothing else is inherited. */
+static void bmc_child(const struct ipmi_command *off, const struct ipmi_command *status,
+                      int out_fd) {
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 2);
+    }
+    pid_t p = fork();
+    if (p == 0) {
+        if (null >= 0)
+            dup2(null, 1);
+        execvp(off->argv[0], off->argv);
+        _exit(127);
+    }
+    int st = 0;
+    if (p < 0 || waitpid(p, &st, 0) < 0)
+        _exit(126);
+    if (dup2(out_fd, 1) < 0)
+        _exit(126);
+    execvp(status->argv[0], status->argv);
+    _exit(127);
+}
+
+static void bmc_start(struct agent *a, const char *host, const char *bmc) {
+    struct agent_ha_leader *l = &a->ha_lead;
+    struct ipmi_command off, status;
+    int fds[2];
+    char text[256];
+    if (ipmi_power_off_command(&off, bmc, a->cfg.ipmi_user, a->cfg.ipmi_password_file,
+                               a->cfg.ipmi_cipher_suite) != 0 ||
+        ipmi_power_status_command(&status, bmc, a->cfg.ipmi_user, a->cfg.ipmi_password_file,
+                                  a->cfg.ipmi_cipher_suite) != 0) {
+        snprintf(text, sizeof text, "HA: %s's BMC address '%.64s' is not a valid host[:port]",
+                 host, bmc);
+        event(a, text);
+        ha_bmc_result(a->fence.ha, host, false, agent_clock_ms());
+        return;
+    }
+    if (pipe2(fds, O_CLOEXEC) != 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
+        ha_bmc_result(a->fence.ha, host, false, agent_clock_ms());
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0)
+        bmc_child(&off, &status, fds[1]);
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        ha_bmc_result(a->fence.ha, host, false, agent_clock_ms());
+        return;
+    }
+    l->bmc_pid = pid;
+    l->bmc_fd = fds[0];
+    l->bmc_len = 0;
+    l->bmc_started_ms = agent_clock_ms();
+    snprintf(l->bmc_host, sizeof l->bmc_host, "%s", host);
+    snprintf(text, sizeof text, "HA: fencing %s through its BMC %s: power off, then status",
+             host, bmc);
+    event(a, text);
+}
+
+static void bmc_poll(struct agent *a) {
+    struct agent_ha_leader *l = &a->ha_lead;
+    if (l->bmc_pid <= 0)
+        return;
+    ssize_t n;
+    while (l->bmc_len + 1 < sizeof l->bmc_out &&
+           (n = read(l->bmc_fd, l->bmc_out + l->bmc_len, sizeof l->bmc_out - 1 - l->bmc_len)) > 0)
+        l->bmc_len += (size_t)n;
+    l->bmc_out[l->bmc_len] = '\0';
+    int st;
+    pid_t r = waitpid(l->bmc_pid, &st, WNOHANG);
+    bool late = agent_clock_ms() > l->bmc_started_ms + HA_BMC_TIMEOUT_MS;
+    if (r == 0 && !late)
+        return;
+    if (r == 0) {
+        kill(-l->bmc_pid, SIGKILL);
+        kill(l->bmc_pid, SIGKILL);
+        waitpid(l->bmc_pid, &st, 0);
+    }
+    close(l->bmc_fd);
+    l->bmc_pid = 0;
+    bool off = !late && ipmi_parse_power_status(l->bmc_out) == 0;
+    ha_bmc_result(a->fence.ha, l->bmc_host, off, agent_clock_ms());
+    char text[256];
+    snprintf(text, sizeof text, "HA: %s's BMC %s", l->bmc_host,
+             off ? "confirmed it off: fenced"
+                 : late ? "did not answer in 30 s; asked again in 10 s"
+                        : "did not confirm it off; asked again in 10 s");
+    event(a, text);
+}
+
+/* Issues the restart of r; false when it could not, with `not` saying why. */
+static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_restart *r,
+                    char *not, size_t notlen) {
+    char text[512], why[256];
+    const struct definition_put *def = a->hadefs.store ? ha_defs_get(a->hadefs.store, r->vm,
+                                                                     r->from)
+                                                       : NULL;
+    struct domain_spec d;
+    if (!def) {
+        snprintf(not, notlen, "%s (from %s): no definition of it was replicated to this leader",
+                 r->vm, r->from);
+        return false;
+    }
+    if (domain_xml_parse(def->xml, strlen(def->xml), &d, why, sizeof why) != 0) {
+        snprintf(not, notlen, "%s (from %s): its definition: %s", r->vm, r->from, why);
+        return false;
+    }
+    int h = agent_create_choose(a, s, &d, why, sizeof why);
+    const Nodectl__HostRecord *host = h >= 0 ? s->host_rec[h] : NULL;
+    if (host && (ha_fencing(a->fence.ha, host->name) ||
+                 s->snap.hosts[h].power_state == PLACEMENT_HOST_OFF)) {
+        snprintf(why, sizeof why, "the only host with room, %s, is %s", host->name,
+                 ha_fencing(a->fence.ha, host->name) ? "fenced" : "off (not woken for it yet)");
+        host = NULL;
+    }
+    if (!host) {
+        snprintf(not, notlen, "%s (from %s): %s", r->vm, r->from, why);
+        return false;
+    }
+    struct command cmd = {.kind = COMMAND_DEFINE};
+    snprintf(cmd.define.name, sizeof cmd.define.name, "%s", r->vm);
+    snprintf(cmd.define.xml, sizeof cmd.define.xml, "%s", def->xml);
+    cmd.define.start = true;
+    bool local = strcmp(host->name, a->cfg.node_name) == 0;
+    if (!executor_issue(a->leader.ex, &cmd, host->name, host->address, local, agent_clock_ms())) {
+        snprintf(not, notlen, "%s (from %s): no lease to send the command under", r->vm, r->from);
+        return false;
+    }
+    ha_restart_sent(a->fence.ha, r->vm, host->name, cmd.id, agent_clock_ms());
+    /* What the snapshot counts on that host, so that the next restart of
+     * this round sees it fuller. */
+    uint64_t mb = (d.memory_kib + 1023) / 1024;
+    s->hosts[h].mem_mb = s->hosts[h].mem_mb > mb ? s->hosts[h].mem_mb - mb : 0;
+    snprintf(text, sizeof text, "HA: restarting %s (priority %u) from %s on %s (command %s): %s",
+             r->vm, (unsigned)r->priority, r->from, host->name, cmd.id,
+             ha_evidence_name(r->evidence));
+    event(a, text);
+    return true;
+}
+
+/* Whether a and b differ only in their digits. */
+static bool same_but_numbers(const char *a, const char *b) {
+    for (;;) {
+        while (*a >= '0' && *a <= '9')
+            a++;
+        while (*b >= '0' && *b <= '9')
+            b++;
+        if (*a != *b)
+            return false;
+        if (!*a)
+            return true;
+        a++;
+        b++;
+    }
+}
+
+static void round_(struct agent *a, uint64_t now) {
+    struct agent_ha_leader *l = &a->ha_lead;
+    struct agent_members mb;
+    if (agent_members_collect(a, &mb) != 0)
+        return;
+    struct ha_change ch[16];
+    size_t n = ha_update(a->fence.ha, mb.m, mb.n, now, ch, 16);
+    char text[512];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(text, sizeof text, ch[i].kind == HA_FENCED
+                     ? "HA: %s is down: fenced (its run lease is renewed no more); its "
+                       "protected VMs restart once it is known to run none"
+                     : "HA: %s is back with every protected VM of it running elsewhere: "
+                       "released", ch[i].host);
+        event(a, text);
+    }
+    char host[COMMAND_NAME_MAX];
+    if (l->bmc_pid <= 0 && agent_ipmi_can_wake(a) &&
+        ha_bmc_due(a->fence.ha, mb.m, mb.n, now, host, sizeof host)) {
+        const Nodectl__HostRecord *r = NULL;
+        for (size_t i = 0; i < mb.n && !r; i++)
+            if (strcmp(mb.m[i].rec->name, host) == 0)
+                r = mb.m[i].rec;
+        bmc_start(a, host, r->power->ipmi_address);
+    }
+    struct ha_restart rs[HA_ROUND_RESTARTS];
+    char why[400], not[320] = "";
+    size_t k = ha_restarts(a->fence.ha, mb.m, mb.n, now, rs, HA_ROUND_RESTARTS, why,
+                           sizeof why);
+    size_t done = 0;
+    if (k) {
+        struct agent_members smb;
+        struct leader_snapshot s;
+        if (agent_create_snapshot(a, &smb, &s) == 0) {
+            for (size_t i = 0; i < k; i++)
+                done += restart(a, &s, &rs[i], not, sizeof not);
+            leader_snapshot_free(&s);
+            agent_members_free(&smb);
+            agent_leader_send(a);
+        }
+    }
+    /* What holds restarts back, said once per change (numbers aside: a
+     * countdown is not a change), not every second. */
+    if (!why[0] && not[0])
+        snprintf(why, sizeof why, "%s", not);
+    if (!same_but_numbers(why, l->last_why)) {
+        if (why[0]) {
+            snprintf(text, sizeof text, "HA: %s: %s", done ? "some restarts wait"
+                                                           : "nothing restarted", why);
+            event(a, text);
+        }
+    }
+    snprintf(l->last_why, sizeof l->last_why, "%s", why);
+    agent_members_free(&mb);
+}
+
+void agent_ha_leader_run(struct agent *a, uint64_t now) {
+    struct agent_ha_leader *l = &a->ha_lead;
+    bmc_poll(a);
+    if (now < l->next_ms || !executor_leading(a->leader.ex))
+        return;
+    l->next_ms = now + HA_ROUND_MS;
+    round_(a, now);
+}
+
+uint64_t agent_ha_leader_deadline(const struct agent *a) {
+    const struct agent_ha_leader *l = &a->ha_lead;
+    if (l->bmc_pid > 0)
+        return agent_clock_ms() + HA_BMC_POLL_MS;
+    return executor_leading(a->leader.ex) ? l->next_ms : UINT64_MAX;
+}
+
+void agent_ha_leader_close(struct agent *a) {
+    struct agent_ha_leader *l = &a->ha_lead;
+    if (l->bmc_pid > 0) {
+        int st;
+        kill(l->bmc_pid, SIGKILL);
+        waitpid(l->bmc_pid, &st, 0);
+        close(l->bmc_fd);
+        l->bmc_pid = 0;
+    }
+}
