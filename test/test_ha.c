@@ -177,6 +177,14 @@ static void what_holds_restarts_back(void **state) {
     n1.rec.term = 7;
     assert_int_equal(ha_restarts(h, m, 3, T0 + 7 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 1);
     assert_int_equal(rs[0].evidence, HA_EVIDENCE_OPERATOR);
+    /* A protected VM an up, unfenced host shows stopped (its lease lapsed
+     * while no leader answered) is started again; an unprotected one not. */
+    add_vm(&n1, "b", true, 3, SHUTOFF);
+    add_vm(&n1, "c", false, 0, SHUTOFF);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 8 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 2);
+    assert_string_equal(rs[0].vm, "b");
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
+    assert_string_equal(rs[1].vm, "a");
     /* A new term starts afresh: nothing fenced, the wait from its start. */
     ha_observe(h, 8, true, T0 + 100000);
     assert_int_equal(ha_fenced_count(h), 0);

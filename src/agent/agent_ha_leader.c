@@ -25,6 +25,7 @@
 #define HA_BMC_POLL_MS 100
 #define HA_BMC_TIMEOUT_MS 30000
 #define HA_ROUND_RESTARTS 16
+#define HA_ROUND_HOSTS_MAX 1024
 
 static void event(struct agent *a, const char *text) {
     log_info("%s", text);
@@ -142,7 +143,20 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
         snprintf(not, notlen, "%s (from %s): its definition: %s", r->vm, r->from, why);
         return false;
     }
+    /* Not where the VM is defined already (libvirt would refuse the
+     * definition): a host that stopped it keeps its stale copy until its
+     * reconciliation sees it run elsewhere. */
+    unsigned saved[HA_ROUND_HOSTS_MAX];
+    size_t nh = s->snap.n_hosts < HA_ROUND_HOSTS_MAX ? s->snap.n_hosts : HA_ROUND_HOSTS_MAX;
+    for (size_t i = 0; i < nh; i++) {
+        saved[i] = s->hosts[i].flags;
+        for (size_t k = 0; k < s->host_rec[i]->n_vms; k++)
+            if (strcmp(s->host_rec[i]->vms[k]->name, r->vm) == 0)
+                s->hosts[i].flags |= PLACEMENT_HOST_FAILED;
+    }
     int h = agent_create_choose(a, s, &d, why, sizeof why);
+    for (size_t i = 0; i < nh; i++)
+        s->hosts[i].flags = saved[i];
     const Nodectl__HostRecord *host = h >= 0 ? s->host_rec[h] : NULL;
     if (host && (ha_fencing(a->fence.ha, host->name) ||
                  s->snap.hosts[h].power_state == PLACEMENT_HOST_OFF)) {

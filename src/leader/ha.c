@@ -43,6 +43,7 @@ const char *ha_evidence_name(enum ha_evidence e) {
     case HA_EVIDENCE_BMC: return "its BMC confirmed it off";
     case HA_EVIDENCE_SELF: return "it fenced itself (its run lease ran out)";
     case HA_EVIDENCE_OPERATOR: return "an operator confirmed it fenced";
+    case HA_EVIDENCE_UP: return "its host is up and reports it stopped";
     }
     return "unknown";
 }
@@ -161,13 +162,23 @@ static bool ended(const Nodectl__HostRecord *r, const char *id) {
     return false;
 }
 
-/* Whether an up host other than `except` shows vm, running or defined. */
+static bool running(const Nodectl__Vm *v) {
+    return v->state != NODECTL__VM_STATE__VM_STATE_SHUTOFF &&
+           v->state != NODECTL__VM_STATE__VM_STATE_CRASHED;
+}
+
+/* Whether an up host other than `except` runs vm (any state but shut off
+ * or crashed: starting, paused, arriving in a migration count). */
 static bool shown_elsewhere(const struct executor_member *m, size_t n, const char *vm,
                             const char *except) {
-    for (size_t i = 0; i < n; i++)
-        if (m[i].liveness == LEADER_HOST_UP && strcmp(m[i].rec->name, except) != 0 &&
-            shows(m[i].rec, vm))
-            return true;
+    for (size_t i = 0; i < n; i++) {
+        const Nodectl__HostRecord *r = m[i].rec;
+        if (m[i].liveness != LEADER_HOST_UP || !r || strcmp(r->name, except) == 0)
+            continue;
+        for (size_t k = 0; k < r->n_vms; k++)
+            if (strcmp(r->vms[k]->name, vm) == 0 && running(r->vms[k]))
+                return true;
+    }
     return false;
 }
 
@@ -225,6 +236,7 @@ bool ha_bmc_due(struct ha *h, const struct executor_member *m, size_t n, uint64_
         struct ha_host *x = &h->hosts[i];
         const struct executor_member *mm = member(m, n, x->name);
         if (!x->fencing || x->evidence != HA_EVIDENCE_NONE || x->bmc == BMC_ASKED || !mm ||
+            mm->liveness != LEADER_HOST_DOWN ||
             !mm->rec->power || !mm->rec->power->ipmi_address[0] ||
             (x->bmc == BMC_FAILED && now < x->bmc_at + HA_BMC_RETRY_MS))
             continue;
@@ -322,20 +334,23 @@ size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n
         return 0;
     size_t k = 0, waiting = 0;
     /* A fenced host is down, or up again with its protected guests stopped
-     * (its lease lapsed): it has them defined, not running. */
+     * (its lease lapsed): it has them defined, not running. An up host
+     * that is not fenced may have stopped them too (its lease lapsed while
+     * no leader answered): a protected VM is kept running, as Proxmox's
+     * "started" state is, until `ha=no`. */
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = m[i].rec;
-        if (!r || m[i].liveness == LEADER_HOST_OFF || !ha_fencing(h, r->name))
+        bool fenced = r && ha_fencing(h, r->name);
+        if (!r || m[i].liveness == LEADER_HOST_OFF || (!fenced && m[i].liveness != LEADER_HOST_UP))
             continue;
         uint64_t until;
-        enum ha_evidence e = ha_evidence_now(h, r->name, now, &until);
+        enum ha_evidence e = fenced ? ha_evidence_now(h, r->name, now, &until) : HA_EVIDENCE_UP;
         for (size_t v = 0; v < r->n_vms; v++) {
             const Nodectl__Vm *vm = r->vms[v];
             bool dup = false;
             for (size_t j = 0; j < k && !dup; j++)
                 dup = strcmp(out[j].vm, vm->name) == 0;
-            bool stopped = m[i].liveness != LEADER_HOST_UP ||
-                           vm->state == NODECTL__VM_STATE__VM_STATE_SHUTOFF;
+            bool stopped = m[i].liveness != LEADER_HOST_UP || !running(vm);
             if (!vm->ha || dup || !stopped || shown_elsewhere(m, n, vm->name, r->name) ||
                 in_flight(h, vm->name))
                 continue;

@@ -30,7 +30,10 @@ struct ha_config {
     double rho;
 };
 
-enum ha_evidence { HA_EVIDENCE_NONE, HA_EVIDENCE_BMC, HA_EVIDENCE_SELF, HA_EVIDENCE_OPERATOR };
+enum ha_evidence {
+    HA_EVIDENCE_NONE, HA_EVIDENCE_BMC, HA_EVIDENCE_SELF, HA_EVIDENCE_OPERATOR,
+    HA_EVIDENCE_UP /* not fenced: its host is up and its record shows the VM stopped */
+};
 const char *ha_evidence_name(enum ha_evidence e);
 
 struct ha;
@@ -65,7 +68,7 @@ bool ha_fencing(const struct ha *h, const char *host);
 /* An operator's confirmation (nodectl host fenced HOST): the host is
  * fenced with that evidence. False when the table is full. */
 bool ha_confirm(struct ha *h, const char *host, uint64_t now);
-/* A fenced host with a BMC (its last record's power.ipmi_address) whose
+/* A fenced host, down, with a BMC (its last record's power.ipmi_address) whose
  * power-off is due: its name, marked asked (again HA_BMC_RETRY_MS after a
  * failure). The caller powers it off, reads the status back and reports
  * with ha_bmc_result. */
@@ -89,8 +92,9 @@ struct ha_restart {
     uint32_t priority;
     enum ha_evidence evidence;
 };
-/* The protected VMs of fenced hosts that no up host's record shows
- * (running or defined) and that are not being restarted, in restart order:
+/* The protected VMs of fenced hosts, and those an up host shows stopped,
+ * that no other up host's record shows running and that are not being
+ * restarted, in restart order:
  * higher priority first, then by name. None while this host does not
  * lead, while a down host has no evidence yet, or while an up host's
  * record does not show this leader's term (a define of an older term may

@@ -7,5 +7,6 @@ int nodesim_gossip(int argc, char **argv);
 int nodesim_election(int argc, char **argv);
 int nodesim_replay(int argc, char **argv); /* sim_replay.c */
 int nodesim_cluster(int argc, char **argv); /* sim_cluster.c */
+int nodesim_ha(int argc, char **argv);      /* sim_ha.c */
 
 #endif

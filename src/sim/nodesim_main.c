@@ -14,6 +14,7 @@ static const struct {
     {"election", nodesim_election, "leader election with gossip, under faults"},
     {"replay", nodesim_replay, "a day of PlanetLab traces through the planner (CloudSim model)"},
     {"cluster", nodesim_cluster, "the agent's code on simulated hosts, hypervisors and faults"},
+    {"ha", nodesim_ha, "protected VMs: the run lease, fencing and restarts under faults"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,600 @@
+/* nodesim ha: protected VMs, the run lease and the leader's HA logic
+ * (docs/ha.md) on simulated hosts, with the code the agent runs: every host
+ * keeps its run lease with src/host/host_fence.c, the leader answers,
+ * fences, waits and chooses restarts with src/leader/ha.c. Around them the
+ * world: per-host monotonic clocks drifting within 4 % (under rho = 10 %),
+ * renewals and answers with latency, long delays and duplicates, hosts
+ * losing power (with or without a working BMC), hosts cut from the network
+ * while powered, agents crashing (restarting with the lease kept on disk),
+ * leaders dying (the next one elected only after the old lease ended, as
+ * the election guarantees), restarts that take effect only within the
+ * leader's grant and only on a host that holds its run lease (the gate).
+ * Every guest here is protected. The watchdog is modelled: a host whose
+ * agent is down when its lease ends is reset.
+ *
+ * Invariants: vm_duplicated (a VM running on two powered hosts at once,
+ * checked every step) and vm_left_down (after the faults stop and every
+ * host is back, each VM runs on exactly one host by the end). A run is a
+ * function of its seed. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/prng.h"
+#include "host/host_fence.h"
+#include "leader/ha.h"
+#include "nodesim.h"
+
+#define HOSTS_MAX 16
+#define VMS_MAX 64
+#define MSGS_MAX 8192
+#define STEP_MS 50
+#define CANDIDATES 3
+#define DETECT_MS 4000   /* gossip declares an unreachable host down after this */
+#define UP_MS 1000       /* and up again after this */
+#define ELECT_MS 1500    /* a new leader, after the old lease ended */
+#define LEASE_MS 500     /* the leader's lease, renewed while it can */
+#define REFUSED_MAX 8
+
+enum msg_kind { MSG_RENEW, MSG_RENEWED };
+struct msg {
+    bool used;
+    uint64_t at;
+    int from, to;
+    enum msg_kind kind;
+    struct fence_renew renew;
+    struct fence_renewed renewed;
+};
+
+struct simhost {
+    char name[16];
+    bool powered, agent, cut, bmc_works, has_bmc;
+    uint64_t back_at;       /* power or agent back; 0: not pending */
+    uint64_t boot_real;     /* when the clock last started */
+    double rate;
+    uint64_t saved_until;   /* the lease kept on disk (this boot's clock) */
+    struct host_fence *f;
+    uint64_t stop_at;       /* protected guests stop then; 0: none pending */
+    uint64_t term;          /* the highest term it knows */
+    uint64_t unreach_since, reach_since;
+    bool down;              /* the leader's gossip view */
+    /* Its last record, as the leader sees it. */
+    Nodectl__HostRecord rec;
+    Nodectl__Power power;
+    Nodectl__Vm vm[VMS_MAX], *vms[VMS_MAX];
+    Nodectl__Migration mig[REFUSED_MAX], *migs[REFUSED_MAX];
+    char mig_id[REFUSED_MAX][COMMAND_ID_MAX];
+    size_t n_refused;
+};
+
+struct world {
+    struct prng rng;
+    int n_hosts, n_vms;
+    uint64_t now, duration, quiet_at;
+    struct simhost h[HOSTS_MAX];
+    bool run[HOSTS_MAX][VMS_MAX];
+    bool def[HOSTS_MAX][VMS_MAX]; /* defined there (running or not) */
+    char vm_name[VMS_MAX][16];
+    uint32_t prio[VMS_MAX];
+    struct msg msgs[MSGS_MAX];
+    int leader;             /* -1: none */
+    uint64_t term, lease_end, elect_at;
+    struct ha *ha;
+    uint64_t next_round;
+    int bmc_host;           /* a BMC power-off under way; -1: none */
+    uint64_t bmc_off_at, bmc_done_at;
+    uint64_t defines_at[VMS_MAX]; /* a define under way; 0: none */
+    int define_to[VMS_MAX];
+    char define_id[VMS_MAX][COMMAND_ID_MAX];
+    uint64_t define_lease_end[VMS_MAX];
+    uint64_t ids;
+    uint32_t timeout_ms, margin_ms;
+    bool dup_seen[VMS_MAX];
+    /* Counts. */
+    uint64_t duplicated, left_down, restarts, fenced, bmc_fences, self_fences, lapses,
+        power_losses, cuts, agent_crashes, leader_deaths;
+};
+
+static uint64_t mono(const struct world *w, const struct simhost *h) {
+    return 1000 + (uint64_t)((double)(w->now - h->boot_real) * h->rate);
+}
+
+static bool alive(const struct simhost *h) { return h->powered && h->agent; }
+
+/* Whether a and b can talk now. */
+static bool linked(const struct world *w, int a, int b) {
+    return a >= 0 && b >= 0 && alive(&w->h[a]) && alive(&w->h[b]) &&
+           (a == b || (!w->h[a].cut && !w->h[b].cut));
+}
+
+static void send(struct world *w, const struct msg *m) {
+    uint64_t r = prng_below(&w->rng, 100);
+    uint64_t lat = r < 88 ? 1 + prng_below(&w->rng, 50) : r < 98 ? 50 + prng_below(&w->rng, 2000)
+                                                                 : 2000 + prng_below(&w->rng, 8000);
+    int copies = prng_below(&w->rng, 50) == 0 ? 2 : 1;
+    for (int c = 0; c < copies; c++)
+        for (size_t i = 0; i < MSGS_MAX; i++)
+            if (!w->msgs[i].used) {
+                w->msgs[i] = *m;
+                w->msgs[i].used = true;
+                w->msgs[i].at = w->now + lat + (uint64_t)c * prng_below(&w->rng, 3000);
+                break;
+            }
+}
+
+static void host_fence_start(struct world *w, struct simhost *h) {
+    struct host_fence_config c = {.timeout_ms = w->timeout_ms, .rho = 0.1};
+    snprintf(c.self, sizeof c.self, "%s", h->name);
+    host_fence_free(h->f);
+    h->f = host_fence_new(&c, h->saved_until, mono(w, h));
+    h->stop_at = 0;
+}
+
+/* Builds host i's record from what it has now. A stopped definition of a
+ * VM that runs on another host is undefined first: hahost's reconciliation
+ * of a returning host. */
+static void publish(struct world *w, int i) {
+    struct simhost *h = &w->h[i];
+    h->rec.n_vms = 0;
+    for (int v = 0; v < w->n_vms; v++) {
+        for (int o = 0; w->def[i][v] && !w->run[i][v] && o < w->n_hosts; o++)
+            if (o != i && w->run[o][v] && w->h[o].powered)
+                w->def[i][v] = false;
+        if (!w->def[i][v])
+            continue;
+        Nodectl__Vm *x = &h->vm[h->rec.n_vms];
+        nodectl__vm__init(x);
+        x->name = w->vm_name[v];
+        x->ha = true;
+        x->ha_priority = w->prio[v];
+        x->state = w->run[i][v] ? NODECTL__VM_STATE__VM_STATE_RUNNING
+                                : NODECTL__VM_STATE__VM_STATE_SHUTOFF;
+        h->vms[h->rec.n_vms++] = x;
+    }
+    h->rec.term = h->term;
+    h->rec.n_migrations = h->n_refused;
+}
+
+static void power_loss(struct world *w, int i, uint64_t back_after) {
+    struct simhost *h = &w->h[i];
+    h->powered = h->agent = false;
+    h->saved_until = 0; /* a new boot: the kept lease is of another clock */
+    for (int v = 0; v < w->n_vms; v++)
+        w->run[i][v] = false;
+    h->back_at = w->now + back_after;
+}
+
+static void agent_crash(struct world *w, int i, uint64_t back_after) {
+    struct simhost *h = &w->h[i];
+    h->agent = false;
+    /* What agent_fence.c keeps on disk: the lease's end on this boot. */
+    h->saved_until = host_fence_until(h->f);
+    h->back_at = w->now + back_after;
+}
+
+static void faults(struct world *w) {
+    if (w->now < 20000 || w->now >= w->quiet_at || prng_below(&w->rng, 10000 / STEP_MS) != 0)
+        return;
+    int i = (int)prng_below(&w->rng, (uint64_t)w->n_hosts);
+    if (prng_below(&w->rng, 4) == 0 && w->leader >= 0)
+        i = w->leader;
+    struct simhost *h = &w->h[i];
+    if (!h->powered || h->back_at)
+        return;
+    switch (prng_below(&w->rng, 4)) {
+    case 0:
+        power_loss(w, i, 20000 + prng_below(&w->rng, 70000));
+        w->power_losses++;
+        break;
+    case 1:
+        h->cut = true;
+        h->back_at = w->now + 5000 + prng_below(&w->rng, 60000);
+        w->cuts++;
+        break;
+    default:
+        agent_crash(w, i, 500 + prng_below(&w->rng, 10000));
+        w->agent_crashes++;
+        break;
+    }
+}
+
+static void heal(struct world *w) {
+    for (int i = 0; i < w->n_hosts; i++) {
+        struct simhost *h = &w->h[i];
+        if (!h->back_at || w->now < h->back_at)
+            continue;
+        h->back_at = 0;
+        if (h->cut) {
+            h->cut = false;
+        } else if (!h->powered) {
+            h->powered = h->agent = true;
+            h->boot_real = w->now;
+            host_fence_start(w, h);
+        } else if (!h->agent) {
+            h->agent = true;
+            host_fence_start(w, h);
+        }
+    }
+}
+
+/* The election, abstracted: a leader's lease runs while it can reach a
+ * majority (here: it is alive and not cut); the next is elected only after
+ * the old lease ended, among the candidates alive and not cut. */
+static void elect(struct world *w) {
+    if (w->leader >= 0) {
+        struct simhost *l = &w->h[w->leader];
+        if (alive(l) && !l->cut) {
+            w->lease_end = w->now + LEASE_MS;
+            return;
+        }
+        if (w->now < w->lease_end)
+            return;
+        w->leader = -1;
+        w->leader_deaths++;
+        w->elect_at = w->now + ELECT_MS;
+    }
+    if (w->now < w->elect_at)
+        return;
+    int c = (int)prng_below(&w->rng, CANDIDATES);
+    for (int k = 0; k < CANDIDATES; k++, c = (c + 1) % CANDIDATES)
+        if (alive(&w->h[c]) && !w->h[c].cut) {
+            w->leader = c;
+            w->term++;
+            w->lease_end = w->now + LEASE_MS;
+            ha_observe(w->ha, w->term, true, mono(w, &w->h[c]));
+            w->bmc_host = -1;
+            return;
+        }
+}
+
+static void deliver(struct world *w) {
+    for (size_t i = 0; i < MSGS_MAX; i++) {
+        struct msg *m = &w->msgs[i];
+        if (!m->used || m->at > w->now)
+            continue;
+        m->used = false;
+        if (!linked(w, m->from, m->to))
+            continue;
+        struct simhost *to = &w->h[m->to];
+        if (m->kind == MSG_RENEW) {
+            if (m->to != w->leader)
+                continue;
+            uint64_t now = mono(w, to);
+            ha_observe(w->ha, w->term, true, now);
+            struct msg a = {.kind = MSG_RENEWED, .from = m->to, .to = m->from};
+            uint64_t until = w->lease_end > w->now ? mono(w, to) + (w->lease_end - w->now) : 0;
+            ha_answer(w->ha, &m->renew, w->h[m->from].name, until, now, &a.renewed);
+            send(w, &a);
+        } else {
+            const char *leader = w->leader >= 0 && linked(w, w->leader, m->to)
+                                     ? w->h[w->leader].name
+                                     : "";
+            host_fence_on_renewed(to->f, &m->renewed, w->h[m->from].name, leader, to->term,
+                                  mono(w, to));
+        }
+    }
+}
+
+static void hosts_step(struct world *w) {
+    for (int i = 0; i < w->n_hosts; i++) {
+        struct simhost *h = &w->h[i];
+        if (!h->powered)
+            continue;
+        if (!h->agent) {
+            /* The watchdog: nobody pets it once the lease is over. */
+            if (mono(w, h) >= host_fence_until(h->f)) {
+                bool any = false;
+                for (int v = 0; v < w->n_vms; v++)
+                    any = any || w->run[i][v];
+                if (any)
+                    power_loss(w, i, 30000);
+            }
+            continue;
+        }
+        if (w->leader >= 0 && linked(w, i, w->leader) && h->term < w->term)
+            h->term = w->term;
+        uint64_t now = mono(w, h);
+        if (host_fence_ask_due(h->f, now)) {
+            struct msg m = {.kind = MSG_RENEW, .from = i, .to = w->leader};
+            host_fence_asked(h->f, prng_next(&w->rng), now, &m.renew);
+            if (w->leader >= 0)
+                send(w, &m);
+        }
+        char why[COMMAND_REASON_MAX];
+        if (host_fence_lapse_due(h->f, mono(w, h), why, sizeof why)) {
+            w->lapses++;
+            /* hahost's part: destroy every protected guest, at once. */
+            h->stop_at = w->now + prng_below(&w->rng, 1000);
+        }
+        if (h->stop_at && w->now >= h->stop_at) {
+            h->stop_at = 0;
+            if (!host_fence_holds(h->f, mono(w, h)))
+                for (int v = 0; v < w->n_vms; v++)
+                    w->run[i][v] = false;
+        }
+        if (w->now % 1000 == 0 && (w->leader < 0 || linked(w, i, w->leader)))
+            publish(w, i);
+    }
+}
+
+/* Gossip's view of each host, which every leader shares: down once its
+ * agent is silent to the others for DETECT_MS, up again after UP_MS. */
+static void view(struct world *w) {
+    for (int i = 0; i < w->n_hosts; i++) {
+        struct simhost *h = &w->h[i];
+        bool reach = alive(h) && !h->cut;
+        if (reach) {
+            h->unreach_since = 0;
+            if (!h->reach_since)
+                h->reach_since = w->now;
+            if (h->down && w->now - h->reach_since >= UP_MS)
+                h->down = false;
+        } else {
+            h->reach_since = 0;
+            if (!h->unreach_since)
+                h->unreach_since = w->now;
+            if (!h->down && w->now - h->unreach_since >= DETECT_MS)
+                h->down = true;
+        }
+    }
+}
+
+static void refuse(struct world *w, int t, const char *id) {
+    struct simhost *h = &w->h[t];
+    size_t k = h->n_refused < REFUSED_MAX ? h->n_refused++ : (size_t)prng_below(&w->rng,
+                                                                                 REFUSED_MAX);
+    snprintf(h->mig_id[k], sizeof h->mig_id[k], "%s", id);
+    nodectl__migration__init(&h->mig[k]);
+    h->mig[k].id = h->mig_id[k];
+    h->mig[k].state = "refused";
+    h->migs[k] = &h->mig[k];
+}
+
+static int vm_index(const struct world *w, const char *name) {
+    for (int v = 0; v < w->n_vms; v++)
+        if (strcmp(w->vm_name[v], name) == 0)
+            return v;
+    return -1;
+}
+
+static void leader_round(struct world *w) {
+    if (w->leader < 0 || w->now < w->next_round)
+        return;
+    w->next_round = w->now + 1000;
+    struct simhost *l = &w->h[w->leader];
+    uint64_t now = mono(w, l);
+    ha_observe(w->ha, w->term, true, now);
+    struct executor_member m[HOSTS_MAX];
+    for (int i = 0; i < w->n_hosts; i++) {
+        m[i].rec = &w->h[i].rec;
+        m[i].liveness = w->h[i].down ? LEADER_HOST_DOWN : LEADER_HOST_UP;
+    }
+    struct ha_change ch[HOSTS_MAX];
+    size_t nc = ha_update(w->ha, m, (size_t)w->n_hosts, now, ch, HOSTS_MAX);
+    for (size_t k = 0; k < nc; k++)
+        w->fenced += ch[k].kind == HA_FENCED;
+    char host[COMMAND_NAME_MAX];
+    if (w->bmc_host < 0 && ha_bmc_due(w->ha, m, (size_t)w->n_hosts, now, host, sizeof host)) {
+        w->bmc_host = atoi(host + 1) - 1;
+        w->bmc_off_at = w->now + 500 + prng_below(&w->rng, 2000);
+        w->bmc_done_at = w->bmc_off_at + 200 + prng_below(&w->rng, 1000);
+    }
+    struct ha_restart rs[VMS_MAX];
+    char why[400];
+    size_t k = ha_restarts(w->ha, m, (size_t)w->n_hosts, now, rs, VMS_MAX, why, sizeof why);
+    for (size_t r = 0; r < k; r++) {
+        int v = vm_index(w, rs[r].vm);
+        int t = (int)prng_below(&w->rng, (uint64_t)w->n_hosts);
+        for (int tries = 0; tries < w->n_hosts; tries++, t = (t + 1) % w->n_hosts)
+            if (!w->h[t].down && !ha_fencing(w->ha, w->h[t].name))
+                break;
+        if (v < 0 || w->h[t].down || ha_fencing(w->ha, w->h[t].name))
+            continue;
+        char id[COMMAND_ID_MAX];
+        snprintf(id, sizeof id, "r%" PRIu64, ++w->ids);
+        ha_restart_sent(w->ha, rs[r].vm, w->h[t].name, id, now);
+        w->restarts++;
+        /* The define, granted under the lease, takes effect before it
+         * ends or not at all. */
+        w->defines_at[v] = w->now + 20 + prng_below(&w->rng, 600);
+        w->define_to[v] = t;
+        w->define_lease_end[v] = w->lease_end;
+        snprintf(w->define_id[v], sizeof w->define_id[v], "%s", id);
+    }
+}
+
+static void effects(struct world *w) {
+    if (w->bmc_host >= 0 && w->now >= w->bmc_off_at && w->bmc_off_at) {
+        struct simhost *h = &w->h[w->bmc_host];
+        if (h->bmc_works && h->powered)
+            power_loss(w, w->bmc_host, 30000 + prng_below(&w->rng, 30000));
+        w->bmc_off_at = 0;
+    }
+    if (w->bmc_host >= 0 && w->now >= w->bmc_done_at) {
+        struct simhost *h = &w->h[w->bmc_host];
+        bool off = h->bmc_works && !h->powered;
+        if (w->leader >= 0) {
+            ha_bmc_result(w->ha, h->name, off, mono(w, &w->h[w->leader]));
+            w->bmc_fences += off;
+        }
+        w->bmc_host = -1;
+    }
+    for (int v = 0; v < w->n_vms; v++) {
+        if (!w->defines_at[v] || w->now < w->defines_at[v])
+            continue;
+        w->defines_at[v] = 0;
+        int t = w->define_to[v];
+        struct simhost *h = &w->h[t];
+        /* The grant bounds it; the gate refuses a host without a lease;
+         * libvirt refuses a name already defined there. */
+        bool ok = w->now < w->define_lease_end[v] && alive(h) && host_fence_holds(h->f, mono(w, h)) &&
+                  !w->def[t][v];
+        if (ok)
+            w->run[t][v] = w->def[t][v] = true;
+        else if (alive(h))
+            refuse(w, t, w->define_id[v]);
+    }
+}
+
+static void check(struct world *w) {
+    for (int v = 0; v < w->n_vms; v++) {
+        int n = 0;
+        for (int i = 0; i < w->n_hosts; i++)
+            n += w->h[i].powered && w->run[i][v];
+        if (n > 1 && !w->dup_seen[v]) {
+            w->dup_seen[v] = true;
+            w->duplicated++;
+        }
+        if (n <= 1)
+            w->dup_seen[v] = false;
+    }
+}
+
+static void world_init(struct world *w, uint64_t seed, int hosts, int vms, uint64_t duration,
+                       uint32_t timeout_ms, uint32_t margin_ms) {
+    memset(w, 0, sizeof *w);
+    prng_seed(&w->rng, seed);
+    w->n_hosts = hosts;
+    w->n_vms = vms;
+    w->duration = duration;
+    w->quiet_at = duration > 200000 ? duration - 150000 : duration / 2;
+    w->timeout_ms = timeout_ms;
+    w->margin_ms = margin_ms;
+    w->leader = -1;
+    w->bmc_host = -1;
+    struct ha_config c = {.timeout_ms = timeout_ms, .margin_ms = margin_ms, .rho = 0.1};
+    w->ha = ha_new(&c);
+    for (int i = 0; i < hosts; i++) {
+        struct simhost *h = &w->h[i];
+        snprintf(h->name, sizeof h->name, "n%d", i + 1);
+        h->powered = h->agent = true;
+        h->rate = 0.96 + 0.08 * prng_unit(&w->rng);
+        h->has_bmc = prng_below(&w->rng, 2) == 0;
+        h->bmc_works = h->has_bmc && prng_below(&w->rng, 4) != 0;
+        nodectl__host_record__init(&h->rec);
+        nodectl__power__init(&h->power);
+        h->rec.name = h->name;
+        h->rec.power = &h->power;
+        h->power.ipmi_address = h->has_bmc ? "10.0.0.9" : "";
+        h->rec.vms = h->vms;
+        h->rec.migrations = h->migs;
+        host_fence_start(w, h);
+    }
+    for (int v = 0; v < vms; v++) {
+        snprintf(w->vm_name[v], sizeof w->vm_name[v], "vm%d", v + 1);
+        w->prio[v] = (uint32_t)prng_below(&w->rng, 1001);
+        int i = CANDIDATES + v % (hosts - CANDIDATES);
+        w->run[i][v] = w->def[i][v] = true;
+    }
+}
+
+static void world_free(struct world *w) {
+    for (int i = 0; i < w->n_hosts; i++)
+        host_fence_free(w->h[i].f);
+    ha_free(w->ha);
+}
+
+static void run_one(struct world *w) {
+    for (w->now = 0; w->now < w->duration; w->now += STEP_MS) {
+        heal(w);
+        if (w->now >= w->quiet_at)
+            for (int i = 0; i < w->n_hosts; i++)
+                if (w->h[i].back_at > w->now + 1000)
+                    w->h[i].back_at = w->now + 1000;
+        faults(w);
+        elect(w);
+        deliver(w);
+        hosts_step(w);
+        view(w);
+        leader_round(w);
+        effects(w);
+        check(w);
+    }
+    for (int v = 0; v < w->n_vms; v++) {
+        int n = 0;
+        for (int i = 0; i < w->n_hosts; i++)
+            n += w->h[i].powered && w->run[i][v];
+        w->left_down += n == 0;
+        if (n == 0 && getenv("NODESIM_HA_TRACE")) {
+            fprintf(stderr, "leader %d term %" PRIu64 "; %s down:", w->leader, w->term,
+                    w->vm_name[v]);
+            for (int i = 0; i < w->n_hosts; i++)
+                fprintf(stderr, " %s%s%s%s%s%s%s", w->h[i].name, w->def[i][v] ? "(def)" : "",
+                    w->h[i].powered ? "" : "(unpowered)", w->h[i].agent ? "" : "(noagent)",
+                    host_fence_holds(w->h[i].f, mono(w, &w->h[i])) ? "(lease)" : "",
+                        ha_fencing(w->ha, w->h[i].name) ? "(fenced)" : "",
+                        w->h[i].down ? "(down)" : "");
+            fprintf(stderr, "\n");
+        }
+    }
+}
+
+int nodesim_ha(int argc, char **argv) {
+    uint64_t seed = 1, seeds = 1, duration_s = 600;
+    int hosts = 8, vms = 16;
+    unsigned timeout_s = 30, margin_s = 5;
+    static const struct option opts[] = {
+        {"seed", required_argument, NULL, 's'},  {"seeds", required_argument, NULL, 'S'},
+        {"hosts", required_argument, NULL, 'h'}, {"vms", required_argument, NULL, 'v'},
+        {"duration", required_argument, NULL, 'd'},
+        {"timeout", required_argument, NULL, 't'},
+        {"margin", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's': seed = strtoull(optarg, NULL, 10); break;
+        case 'S': seeds = strtoull(optarg, NULL, 10); break;
+        case 'h': hosts = atoi(optarg); break;
+        case 'v': vms = atoi(optarg); break;
+        case 'd': duration_s = strtoull(optarg, NULL, 10); break;
+        case 't': timeout_s = (unsigned)atoi(optarg); break;
+        case 'm': margin_s = (unsigned)atoi(optarg); break;
+        case 'H':
+            printf("usage: nodesim ha [--seed S] [--seeds K] [--hosts N (4-%d)] [--vms M (1-%d)]\n"
+                   "                  [--duration SECONDS] [--timeout T_SECONDS] [--margin S]\n",
+                   HOSTS_MAX, VMS_MAX);
+            return 0;
+        default: return 2;
+        }
+    }
+    if (hosts < CANDIDATES + 1 || hosts > HOSTS_MAX || vms < 1 || vms > VMS_MAX ||
+        duration_s < 60 || timeout_s < 1) {
+        fprintf(stderr, "nodesim ha: --hosts 4-%d, --vms 1-%d, --duration >= 60, --timeout >= 1\n",
+                HOSTS_MAX, VMS_MAX);
+        return 2;
+    }
+    struct world *w = malloc(sizeof *w);
+    if (!w)
+        return 1;
+    uint64_t tot[11] = {0}, failed = 0;
+    for (uint64_t s = seed; s < seed + seeds; s++) {
+        world_init(w, s, hosts, vms, duration_s * 1000, timeout_s * 1000, margin_s * 1000);
+        run_one(w);
+        uint64_t c[11] = {w->duplicated, w->left_down, w->restarts, w->fenced, w->bmc_fences,
+                          w->lapses, w->power_losses, w->cuts, w->agent_crashes,
+                          w->leader_deaths, w->term};
+        for (int k = 0; k < 11; k++)
+            tot[k] += c[k];
+        if (w->duplicated || w->left_down) {
+            failed++;
+            printf("seed %" PRIu64 ": FAIL vm_duplicated=%" PRIu64 " vm_left_down=%" PRIu64
+                   " (rerun: nodesim ha --seed %" PRIu64 " --hosts %d --vms %d --duration %"
+                   PRIu64 " --timeout %u --margin %u)\n",
+                   s, w->duplicated, w->left_down, s, hosts, vms, duration_s, timeout_s,
+                   margin_s);
+        }
+        world_free(w);
+    }
+    free(w);
+    printf("seeds %" PRIu64 " failed %" PRIu64 ": vm_duplicated=%" PRIu64 " vm_left_down=%" PRIu64
+           " restarts=%" PRIu64 " hosts_fenced=%" PRIu64 " bmc_fences=%" PRIu64
+           " lease_lapses=%" PRIu64 " power_losses=%" PRIu64 " cuts=%" PRIu64
+           " agent_crashes=%" PRIu64 " leader_deaths=%" PRIu64 " terms=%" PRIu64 "\n",
+           seeds, failed, tot[0], tot[1], tot[2], tot[3], tot[4], tot[5], tot[6], tot[7], tot[8],
+           tot[9], tot[10]);
+    return failed ? 1 : 0;
+}
