@@ -214,11 +214,18 @@ static void round_(struct agent *a, uint64_t now) {
     size_t n = ha_update(a->fence.ha, mb.m, mb.n, now, ch, 16);
     char text[512];
     for (size_t i = 0; i < n; i++) {
-        snprintf(text, sizeof text, ch[i].kind == HA_FENCED
-                     ? "HA: %s is down: fenced (its run lease is renewed no more); its "
-                       "protected VMs restart once it is known to run none"
-                     : "HA: %s is back with every protected VM of it running elsewhere: "
-                       "released", ch[i].host);
+        if (ch[i].kind == HA_EXPIRED) {
+            executor_revoke(a->leader.ex, ch[i].id);
+            snprintf(text, sizeof text, "HA: the restart of %s on %s (command %s) showed "
+                     "nothing in %d s: revoked; it may be restarted again", ch[i].vm,
+                     ch[i].host, ch[i].id, HA_FLIGHT_TIMEOUT_MS / 1000);
+        } else {
+            snprintf(text, sizeof text, ch[i].kind == HA_FENCED
+                         ? "HA: %s is down: fenced (its run lease is renewed no more); its "
+                           "protected VMs restart once it is known to run none"
+                         : "HA: %s is back with every protected VM of it running elsewhere: "
+                           "released", ch[i].host);
+        }
         event(a, text);
     }
     char host[COMMAND_NAME_MAX];

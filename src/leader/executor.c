@@ -841,6 +841,14 @@ bool executor_issue(struct executor *ex, struct command *cmd, const char *target
     return true;
 }
 
+bool executor_revoke(struct executor *ex, const char *id) {
+    const struct issued_entry *e = issued_find(&ex->issued, id);
+    if (!e)
+        return false;
+    issued_revoke(&ex->issued, e->tag);
+    return true;
+}
+
 void executor_event(struct executor *ex, uint64_t wall, const char *text) {
     leader_events_add(&ex->events, wall, "%s", text);
 }

@@ -217,6 +217,9 @@ bool executor_create_after_wake(struct executor *ex, struct command *cmd, const 
                                 uint64_t now, uint64_t wall, char *why, size_t len);
 /* A reloaded cluster policy: its name (for events) and wake cool-down. */
 void executor_policy(struct executor *ex, const char *policy, uint64_t wake_cooldown_ms);
+/* Command `id` of executor_issue is never granted from now on (the
+ * leader gave up on it); false when it is not in the table any more. */
+bool executor_revoke(struct executor *ex, const char *id);
 /* An event of the leader's own beyond its plans (a create it sent). */
 void executor_event(struct executor *ex, uint64_t wall, const char *text);
 /* The planner's snapshot now (executor_plan_begin's, without starting a

@@ -212,6 +212,7 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             continue;
         }
         if (k < max) {
+            memset(&out[k], 0, sizeof out[k]);
             out[k].kind = kind;
             snprintf(out[k].host, sizeof out[k].host, "%s", r->name);
             k++;
@@ -222,10 +223,23 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
     for (size_t f = 0; f < h->n_flights;) {
         const struct flight *x = &h->flights[f];
         const struct executor_member *t = member(m, n, x->target);
-        if (!t || t->liveness != LEADER_HOST_UP || shows(t->rec, x->vm) || ended(t->rec, x->id))
+        bool expired = now >= x->sent_at + HA_FLIGHT_TIMEOUT_MS;
+        if (!t || t->liveness != LEADER_HOST_UP || shows(t->rec, x->vm) ||
+            ended(t->rec, x->id) || expired) {
+            /* A command lost on its way (the target's agent restarted)
+             * would keep the VM down: given up, and never granted. */
+            if (expired && k < max && (!t || !shows(t->rec, x->vm))) {
+                memset(&out[k], 0, sizeof out[k]);
+                out[k].kind = HA_EXPIRED;
+                snprintf(out[k].host, sizeof out[k].host, "%s", x->target);
+                snprintf(out[k].vm, sizeof out[k].vm, "%s", x->vm);
+                snprintf(out[k].id, sizeof out[k].id, "%s", x->id);
+                k++;
+            }
             h->flights[f] = h->flights[--h->n_flights];
-        else
+        } else {
             f++;
+        }
     }
     return k;
 }

@@ -57,10 +57,19 @@ void ha_answer(struct ha *h, const struct fence_renew *req, const char *from,
  * A fenced member that is up again with no protected VM running is
  * released (answered again): it stopped them, and its reconciliation
  * undefines those that moved. The changes, at most max, go to out. */
-enum ha_change_kind { HA_FENCED, HA_RELEASED };
+enum ha_change_kind {
+    HA_FENCED,   /* host: fenced from now on */
+    HA_RELEASED, /* host: answered again */
+    HA_EXPIRED,  /* vm's restart on host (command id) showed nothing within
+                  * HA_FLIGHT_TIMEOUT_MS: the caller revokes the command
+                  * (executor_revoke) and the VM may be restarted again */
+};
+#define HA_FLIGHT_TIMEOUT_MS 120000
 struct ha_change {
     enum ha_change_kind kind;
     char host[COMMAND_NAME_MAX];
+    char vm[COMMAND_VM_MAX];
+    char id[COMMAND_ID_MAX];
 };
 size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                  struct ha_change *out, size_t max);
@@ -105,7 +114,8 @@ size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n
                    struct ha_restart *out, size_t max, char *why, size_t whylen);
 /* A restart of vm was sent to `target` as command `id`: it is in flight
  * until the target's record shows vm, or reports the command ended without
- * it, or the target is no longer up (ha_update settles it). */
+ * it, or the target is no longer up, or HA_FLIGHT_TIMEOUT_MS passed
+ * (ha_update settles it). */
 bool ha_restart_sent(struct ha *h, const char *vm, const char *target, const char *id,
                      uint64_t now);
 size_t ha_in_flight(const struct ha *h);

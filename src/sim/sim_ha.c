@@ -373,6 +373,8 @@ static void leader_round(struct world *w) {
     }
     struct ha_change ch[HOSTS_MAX];
     size_t nc = ha_update(w->ha, m, (size_t)w->n_hosts, now, ch, HOSTS_MAX);
+    /* An expired restart: its define can no longer take effect here (it
+     * was bounded by the lease it was sent under). */
     for (size_t k = 0; k < nc; k++)
         w->fenced += ch[k].kind == HA_FENCED;
     char host[COMMAND_NAME_MAX];
@@ -518,7 +520,19 @@ static void run_one(struct world *w) {
             n += w->h[i].powered && w->run[i][v];
         w->left_down += n == 0;
         if (n == 0 && getenv("NODESIM_HA_TRACE")) {
-            fprintf(stderr, "leader %d term %" PRIu64 "; %s down:", w->leader, w->term,
+            struct executor_member m[HOSTS_MAX];
+            for (int i = 0; i < w->n_hosts; i++) {
+                m[i].rec = &w->h[i].rec;
+                m[i].liveness = w->h[i].down ? LEADER_HOST_DOWN : LEADER_HOST_UP;
+            }
+            struct ha_restart rs[VMS_MAX];
+            char why[400];
+            size_t k = w->leader >= 0 ? ha_restarts(w->ha, m, (size_t)w->n_hosts,
+                                                    mono(w, &w->h[w->leader]), rs, VMS_MAX, why,
+                                                    sizeof why)
+                                      : 0;
+            fprintf(stderr, "leader %d term %" PRIu64 " restarts %zu in flight %zu (%s); %s down:",
+                    w->leader, w->term, k, ha_in_flight(w->ha), w->leader >= 0 ? why : "",
                     w->vm_name[v]);
             for (int i = 0; i < w->n_hosts; i++)
                 fprintf(stderr, " %s%s%s%s%s%s%s", w->h[i].name, w->def[i][v] ? "(def)" : "",
@@ -543,7 +557,7 @@ int nodesim_ha(int argc, char **argv) {
         {"margin", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0}};
     int opt;
-    optind = 2;
+    optind = 1;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
         case 's': seed = strtoull(optarg, NULL, 10); break;
@@ -560,6 +574,10 @@ int nodesim_ha(int argc, char **argv) {
             return 0;
         default: return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "nodesim ha: unexpected argument '%s'\n", argv[optind]);
+        return 2;
     }
     if (hosts < CANDIDATES + 1 || hosts > HOSTS_MAX || vms < 1 || vms > VMS_MAX ||
         duration_s < 60 || timeout_s < 1) {
