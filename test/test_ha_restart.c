@@ -8,7 +8,9 @@
  *   loss): the leader fences it, says why nothing is restarted until the
  *   self-fence wait is over, then restarts db-ha before web-ha on n1 or n3
  *   (a define and start under its grant), and not batch; nodectl vms shows
- *   both protected VMs, each once. */
+ *   both protected VMs, each once.
+ *   nodectl host fenced (forwarded to the leader) is refused for a host
+ *   that answers or that no one knows, and taken for n2. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,6 +118,17 @@ static void a_dead_hosts_protected_vms_restart_elsewhere_in_priority_order(void 
     assert_int_equal(eventually(1, "vms", "db-ha", 30), 0);
     assert_int_equal(count(out, "db-ha"), 1);
     assert_int_equal(count(out, "web-ha"), 1);
+    /* The operator's evidence, from a host that does not lead (forwarded):
+     * refused for a host that answers or is unknown, taken for n2. */
+    assert_int_equal(nodectl_run(conf[3], "host fenced n3", out, sizeof out, err, sizeof err), 1);
+    assert_non_null(strstr(err, "n3 is up"));
+    assert_int_equal(nodectl_run(conf[3], "host fenced n9", out, sizeof out, err, sizeof err), 1);
+    assert_non_null(strstr(err, "no member named 'n9'"));
+    assert_int_equal(nodectl_run(conf[3], "host fenced", out, sizeof out, err, sizeof err), 2);
+    assert_int_equal(nodectl_run(conf[3], "host fenced n2", out, sizeof out, err, sizeof err), 0);
+    assert_string_equal(out, "n1: n2 taken for fenced; its protected VMs may restart "
+                             "(nodectl events)\n");
+    assert_int_equal(eventually(1, "events", "HA: an operator confirmed n2 fenced", 10), 0);
 }
 
 int main(void) {

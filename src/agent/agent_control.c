@@ -569,7 +569,8 @@ Nodectl__Response *agent_handle_request(void *ctx, const Nodectl__Request *req) 
     case NODECTL__REQUEST__BODY_PLAN:
     case NODECTL__REQUEST__BODY_EVENTS:
     case NODECTL__REQUEST__BODY_CAPACITY:
-    case NODECTL__REQUEST__BODY_CREATE: return agent_forward_request(a, req);
+    case NODECTL__REQUEST__BODY_CREATE:
+    case NODECTL__REQUEST__BODY_HOST_FENCED: return agent_forward_request(a, req);
     case NODECTL__REQUEST__BODY_DRAIN: {
         char why[CONFIG_PATH_MAX + 64] = "out of memory";
         Nodectl__Response *resp = drain(a, req->drain, why, sizeof why);

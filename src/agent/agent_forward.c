@@ -48,6 +48,9 @@ static Nodectl__Response *answer_here(struct agent *a, const Nodectl__Request *r
     case NODECTL__REQUEST__BODY_CREATE:
         resp = agent_create_reply(a, req->create, why, sizeof why);
         break;
+    case NODECTL__REQUEST__BODY_HOST_FENCED:
+        resp = agent_host_fenced_reply(a, req->host_fenced, why, sizeof why);
+        break;
     default: snprintf(why, sizeof why, "this request is not forwarded to the leader"); break;
     }
     return resp ? resp : failed(why);
@@ -192,6 +195,9 @@ static void on_ask(struct agent *a, const struct frame_msg *msg, const Nodectl__
     } else {
         if (req->body_case == NODECTL__REQUEST__BODY_CREATE && !req->create->dry_run)
             log_info("create asked by %s (forwarded)", msg->sender);
+        if (req->body_case == NODECTL__REQUEST__BODY_HOST_FENCED)
+            log_info("host fenced %s asked by %s (forwarded)", req->host_fenced->host,
+                     msg->sender);
         resp = answer_here(a, req);
     }
     if (req)

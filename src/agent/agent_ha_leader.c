@@ -294,3 +294,50 @@ void agent_ha_leader_close(struct agent *a) {
         l->bmc_pid = 0;
     }
 }
+
+Nodectl__Response *agent_host_fenced_reply(struct agent *a, const Nodectl__HostFencedRequest *req,
+                                           char *why, size_t len) {
+    struct agent_members mb;
+    if (agent_members_collect(a, &mb) != 0) {
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    const struct executor_member *m = NULL;
+    for (size_t i = 0; i < mb.n && !m; i++)
+        if (strcmp(mb.m[i].rec->name, req->host) == 0)
+            m = &mb.m[i];
+    bool known = m != NULL, up = m && m->liveness == LEADER_HOST_UP;
+    agent_members_free(&mb);
+    if (!known) {
+        snprintf(why, len, "no member named '%s'", req->host);
+        return NULL;
+    }
+    /* A host that answers is fenced by its own lease, not by hand. */
+    if (up && !ha_fencing(a->fence.ha, req->host)) {
+        snprintf(why, len, "%s is up: the leader does not take it for fenced while it answers",
+                 req->host);
+        return NULL;
+    }
+    if (!ha_confirm(a->fence.ha, req->host, agent_clock_ms())) {
+        snprintf(why, len, "the leader's table of hosts is full");
+        return NULL;
+    }
+    char text[256];
+    snprintf(text, sizeof text, "HA: an operator confirmed %s fenced: its protected VMs may "
+             "restart", req->host);
+    event(a, text);
+    a->ha_lead.next_ms = agent_clock_ms();
+    Nodectl__HostFencedReply *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    nodectl__host_fenced_reply__init(r);
+    Nodectl__Response *resp = agent_response(NODECTL__RESPONSE__BODY_HOST_FENCED, r);
+    r->leader = strdup(a->cfg.node_name);
+    r->host = strdup(req->host);
+    if (!resp || !r->leader || !r->host) {
+        protobuf_c_message_free_unpacked(resp ? &resp->base : &r->base, NULL);
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    return resp;
+}

@@ -586,6 +586,9 @@ void agent_hadefs_frame(struct agent *a, const struct definition_put *p, const c
 void agent_ha_leader_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_ha_leader_deadline(const struct agent *a);
 void agent_ha_leader_close(struct agent *a);
+/* nodectl host fenced HOST, as this host leads: NULL with why when refused. */
+Nodectl__Response *agent_host_fenced_reply(struct agent *a, const Nodectl__HostFencedRequest *req,
+                                           char *why, size_t len);
 
 Nodectl__Response *agent_vm_set(struct agent *a, const Nodectl__VmSetRequest *req);
 int agent_vm_rules_write(struct agent *a, const struct command_vm_rules *r, char *err,

@@ -220,6 +220,9 @@ const char *message_check_request(const Nodectl__Request *q, enum message_reject
             return "keys.key";
         }
         return NULL;
+    case NODECTL__REQUEST__BODY_HOST_FENCED:
+        NAME(q->host_fenced->host, MSG_NAME_MAX, true, "host_fenced.host");
+        return NULL;
     case NODECTL__REQUEST__BODY_VM_SET:
         TEXT(q->vm_set->vm, MSG_VM_NAME_MAX, "vm_set.vm");
         GROUP(q->vm_set->group, "vm_set.group");

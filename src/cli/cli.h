@@ -25,6 +25,7 @@ int cmd_plan(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_events(const struct cli_ctx *ctx, int argc, char **argv);
 /* drain and undrain: argv[0] says which. */
 int cmd_drain(const struct cli_ctx *ctx, int argc, char **argv);
+int cmd_host(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_keys(const struct cli_ctx *ctx, int argc, char **argv);
 /* vm set: a VM's placement rules (cmd_vm.c). */
 int cmd_vm(const struct cli_ctx *ctx, int argc, char **argv);

@@ -174,6 +174,13 @@ static const struct command commands[] = {
      "  another host once the failed one is fenced (docs/ha.md), higher\n"
      "  ha_priority (0-1000, default 0) first; its disks must be on shared storage.",
      cmd_vm, true},
+    {"host", "confirm a failed host fenced (HA)",
+     "nodectl host fenced HOST\n"
+     "  Tells the leader that HOST runs none of its guests (you powered it off, or\n"
+     "  checked it): its protected VMs are restarted elsewhere without waiting for\n"
+     "  its BMC or its self-fence (docs/ha.md). Refused while HOST answers. Only\n"
+     "  say so when it is true: a host that still runs a guest then runs it twice.",
+     cmd_host, true},
     {"help", "show help for a command", "nodectl help [COMMAND]", NULL, false},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
