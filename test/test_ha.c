@@ -107,14 +107,15 @@ static void a_down_host_is_fenced_and_its_vms_restart_after_the_wait(void **stat
     assert_string_equal(rs[0].from, "n2");
     assert_int_equal(rs[0].evidence, HA_EVIDENCE_SELF);
     /* b sent to n1: in flight, not offered again; settled when n1 shows it. */
-    assert_true(ha_restart_sent(h, "b", "n1", "id-b", T0 + 1000 + WAIT));
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-b", T0 + 1000 + WAIT));
     assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT, rs, 8, why, sizeof why), 1);
     assert_string_equal(rs[0].vm, "a");
     add_vm(&n1, "b", true, 500, RUNNING);
     ha_update(h, m, 2, T0 + 1000 + WAIT + 1, ch, 4);
     assert_int_equal(ha_in_flight(h), 0);
     /* A restart whose define ended without the VM is settled too. */
-    assert_true(ha_restart_sent(h, "a", "n1", "id-a", T0 + 1000 + WAIT));
+    struct ha_restart ra = {.vm = "a", .from = "n2", .priority = 10};
+    assert_true(ha_restart_sent(h, &ra, "n1", "id-a", T0 + 1000 + WAIT));
     Nodectl__Migration *mig = &n1.mig;
     nodectl__migration__init(mig);
     mig->id = "id-a";

@@ -177,7 +177,7 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
         snprintf(not, notlen, "%s (from %s): no lease to send the command under", r->vm, r->from);
         return false;
     }
-    ha_restart_sent(a->fence.ha, r->vm, host->name, cmd.id, agent_clock_ms());
+    ha_restart_sent(a->fence.ha, r, host->name, cmd.id, agent_clock_ms());
     /* What the snapshot counts on that host, so that the next restart of
      * this round sees it fuller. */
     uint64_t mb = (d.memory_kib + 1023) / 1024;

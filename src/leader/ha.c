@@ -21,9 +21,15 @@ struct ha_host {
 
 struct flight {
     char vm[COMMAND_VM_MAX];
+    char from[COMMAND_NAME_MAX]; /* the host it is restarted from */
     char target[COMMAND_NAME_MAX];
     char id[COMMAND_ID_MAX];
+    uint32_t priority;
     uint64_t sent_at;
+    /* The target went down before its record showed the VM: it may run
+     * it, unseen. Restarted again once the target is fenced with
+     * evidence, like a VM its record shows. */
+    bool lost;
 };
 
 struct ha {
@@ -224,8 +230,16 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
         const struct flight *x = &h->flights[f];
         const struct executor_member *t = member(m, n, x->target);
         bool expired = now >= x->sent_at + HA_FLIGHT_TIMEOUT_MS;
+        if (t && t->liveness == LEADER_HOST_DOWN && !shows(t->rec, x->vm)) {
+            h->flights[f++].lost = true;
+            continue;
+        }
+        if (x->lost && t && t->liveness == LEADER_HOST_DOWN) {
+            f++;
+            continue;
+        }
         if (!t || t->liveness != LEADER_HOST_UP || shows(t->rec, x->vm) ||
-            ended(t->rec, x->id) || expired) {
+            ended(t->rec, x->id) || (expired && !x->lost)) {
             /* A command lost on its way (the target's agent restarted)
              * would keep the VM down: given up, and never granted. */
             if (expired && k < max && (!t || !shows(t->rec, x->vm))) {
@@ -310,6 +324,40 @@ static bool in_flight(const struct ha *h, const char *vm) {
     return false;
 }
 
+/* Restarts lost with their target, once it has evidence: to restart again
+ * (the flight ends; a new one starts with ha_restart_sent). */
+static size_t lost_restarts(struct ha *h, const struct executor_member *m, size_t n,
+                            uint64_t now, struct ha_restart *out, size_t k, size_t max,
+                            size_t *waiting) {
+    for (size_t f = 0; f < h->n_flights;) {
+        const struct flight *x = &h->flights[f];
+        const struct executor_member *t = member(m, n, x->target);
+        uint64_t until;
+        /* Back up without it, its record says it has it not. */
+        enum ha_evidence e = !x->lost ? HA_EVIDENCE_NONE
+                             : t && t->liveness == LEADER_HOST_UP && !shows(t->rec, x->vm)
+                                 ? HA_EVIDENCE_UP
+                                 : ha_evidence_now(h, x->target, now, &until);
+        if (!x->lost || shown_elsewhere(m, n, x->vm, x->target)) {
+            f++;
+            continue;
+        }
+        if (e == HA_EVIDENCE_NONE || k == max) {
+            *waiting += e == HA_EVIDENCE_NONE;
+            f++;
+            continue;
+        }
+        struct ha_restart *r = &out[k++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->vm, sizeof r->vm, "%s", x->vm);
+        snprintf(r->from, sizeof r->from, "%s", x->from);
+        r->priority = x->priority;
+        r->evidence = e;
+        h->flights[f] = h->flights[--h->n_flights];
+    }
+    return k;
+}
+
 static int by_priority(const void *pa, const void *pb) {
     const struct ha_restart *a = pa, *b = pb;
     if (a->priority != b->priority)
@@ -341,7 +389,7 @@ static void held_back(const struct ha *h, const struct executor_member *m, size_
     }
 }
 
-size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
+size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                    struct ha_restart *out, size_t max, char *why, size_t whylen) {
     why[0] = '\0';
     if (!h->leading)
@@ -382,6 +430,7 @@ size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n
             x->evidence = e;
         }
     }
+    k = lost_restarts(h, m, n, now, out, k, max, &waiting);
     if (!waiting && !k)
         return 0;
     held_back(h, m, n, now, why, whylen);
@@ -394,13 +443,15 @@ size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n
     return k;
 }
 
-bool ha_restart_sent(struct ha *h, const char *vm, const char *target, const char *id,
-                     uint64_t now) {
+bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
+                     const char *id, uint64_t now) {
     if (h->n_flights == HA_RESTARTS_MAX)
         return false;
     struct flight *f = &h->flights[h->n_flights++];
     memset(f, 0, sizeof *f);
-    snprintf(f->vm, sizeof f->vm, "%s", vm);
+    snprintf(f->vm, sizeof f->vm, "%s", r->vm);
+    snprintf(f->from, sizeof f->from, "%s", r->from);
+    f->priority = r->priority;
     snprintf(f->target, sizeof f->target, "%s", target);
     snprintf(f->id, sizeof f->id, "%s", id);
     f->sent_at = now;

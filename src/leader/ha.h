@@ -110,14 +110,14 @@ struct ha_restart {
  * still be under way there: a record that shows the new term was built
  * after any such define ended). `why` says what holds them back ("" when
  * nothing does). */
-size_t ha_restarts(const struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
+size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                    struct ha_restart *out, size_t max, char *why, size_t whylen);
 /* A restart of vm was sent to `target` as command `id`: it is in flight
  * until the target's record shows vm, or reports the command ended without
  * it, or the target is no longer up, or HA_FLIGHT_TIMEOUT_MS passed
  * (ha_update settles it). */
-bool ha_restart_sent(struct ha *h, const char *vm, const char *target, const char *id,
-                     uint64_t now);
+bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
+                     const char *id, uint64_t now);
 size_t ha_in_flight(const struct ha *h);
 
 #endif

@@ -396,7 +396,7 @@ static void leader_round(struct world *w) {
             continue;
         char id[COMMAND_ID_MAX];
         snprintf(id, sizeof id, "r%" PRIu64, ++w->ids);
-        ha_restart_sent(w->ha, rs[r].vm, w->h[t].name, id, now);
+        ha_restart_sent(w->ha, &rs[r], w->h[t].name, id, now);
         w->restarts++;
         /* The define, granted under the lease, takes effect before it
          * ends or not at all. */
