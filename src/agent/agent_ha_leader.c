@@ -172,7 +172,11 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
     }
     struct command cmd = {.kind = COMMAND_DEFINE};
     snprintf(cmd.define.name, sizeof cmd.define.name, "%.127s", r->vm);
-    snprintf(cmd.define.xml, sizeof cmd.define.xml, "%.2559s", def->xml);
+    if (domain_xml_deflate(def->xml, strlen(def->xml), cmd.define.xmlz, &cmd.define.xmlz_len,
+                           why, sizeof why) != 0) {
+        snprintf(not, notlen, "%.100s (from %.63s): %.140s", r->vm, r->from, why);
+        return false;
+    }
     cmd.define.start = true;
     bool local = strcmp(host->name, a->cfg.node_name) == 0;
     if (!executor_issue(a->leader.ex, &cmd, host->name, host->address, local, agent_clock_ms())) {
