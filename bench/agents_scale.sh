@@ -1,20 +1,25 @@
 #!/bin/sh
 # Real agents on loopback at growing cluster sizes: for each N given
 # (default 20 80 100 150), start N agents (libvirt's test driver, hosts 1-3
-# candidates, the default timings, certificates from a CA as on real hosts)
-# and print
+# candidates, the default timings, certificates from a CA as on real hosts,
+# each on an address of its own in 127.0.0.0/8 as hosts have: on one address
+# the transport's limit of 32 unauthenticated connections per address cuts
+# the connections of a cluster joining at once) and print
 #   join_s       time until the last agent started sees all N alive
 #   cpu_pct      CPU per agent at rest (mean over REST_S seconds, % of a core)
 #   rss_mib      resident memory per agent at rest (mean)
 #   suspect      false suspicions at rest: "-> suspect" lines logged by all
 #                agents during the rest window (nobody failed then)
 #   health_max   the highest local health score an agent reports at rest
+#   frames_s     frames the last agent accepted per second at rest
 #   status_ms    `nodectl status` latency on a non-candidate (median of 5)
 #   leader_s     after kill -9 of the leader: until a non-candidate names
 #                another leader
 #   dead_s       until that non-candidate shows the killed leader dead
 # Builds a Release tree of its own (build-bench). Needs no root.
-#   bench/agents_scale.sh [N...]     env: REST_S (20), SETTLE_S (10), BASE_PORT (33000)
+#   bench/agents_scale.sh [N...]     env: REST_S (20), SETTLE_S (10), BASE_PORT (33000),
+#     NODECTL (a binary to run instead of building one: side-by-side runs of two versions),
+#     PERF_DIR (record the last agent with perf during the rest window, report in that dir)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -23,9 +28,12 @@ SETTLE_S=${SETTLE_S:-10}
 # Above the ports the tests take (test_port_base: 20000-32019).
 BASE_PORT=${BASE_PORT:-33000}
 [ $# -gt 0 ] || set -- 20 80 100 150
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j2 --target nodectl >/dev/null
-NODECTL=$ROOT/build-bench/src/nodectl
+if [ -z "${NODECTL:-}" ]; then
+    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build-bench -j2 --target nodectl >/dev/null
+    NODECTL=$ROOT/build-bench/src/nodectl
+fi
+PERF_DIR=${PERF_DIR:-}
 HZ=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/agents_scale.XXXXXX)
@@ -65,11 +73,11 @@ status_json() { "$NODECTL" -c "$1/nodectl.conf" -t 2000 status --json 2>/dev/nul
 "$NODECTL" keygen "$work/cluster.key" >/dev/null
 "$NODECTL" ca init "$work/ca" >/dev/null 2>&1
 
-printf '%5s %7s %8s %8s %8s %10s %10s %9s %7s\n' N join_s cpu_pct rss_mib suspect health_max status_ms leader_s dead_s
+printf '%5s %7s %8s %8s %8s %10s %8s %10s %9s %7s\n' N join_s cpu_pct rss_mib suspect health_max frames_s status_ms leader_s dead_s
 for N in "$@"; do
     run=$work/n$N
     mkdir -p "$run"
-    seeds="127.0.0.1:$((BASE_PORT + 1)), 127.0.0.1:$((BASE_PORT + 2)), 127.0.0.1:$((BASE_PORT + 3))"
+    seeds="127.0.1.1:$((BASE_PORT + 1)), 127.0.1.2:$((BASE_PORT + 2)), 127.0.1.3:$((BASE_PORT + 3))"
     i=1
     while [ "$i" -le "$N" ]; do
         h=host$i
@@ -102,7 +110,7 @@ discovery = false
 
 [node]
 name = $h
-bind_address = 127.0.0.1
+bind_address = 127.0.$((1 + i / 250)).$((i % 250))
 port = $((BASE_PORT + i))
 state_dir = $d/state
 control_socket = $d/nodectl.sock
@@ -135,9 +143,18 @@ CONF
     s0=$(suspicions "$run")
     # shellcheck disable=SC2086
     c0=$(ticks $pids)
-    sleep "$REST_S"
+    f0=$(status_json "$run/host$N" | jq '.frames.accepted // 0')
+    if [ -n "$PERF_DIR" ]; then
+        mkdir -p "$PERF_DIR"
+        perf record -q -g -o "$PERF_DIR/perf-n$N.data" -p "$(echo $pids | awk '{print $NF}')" \
+            -- sleep "$REST_S" >/dev/null 2>&1 || echo "  (perf record failed)" >&2
+    else
+        sleep "$REST_S"
+    fi
     # shellcheck disable=SC2086
     c1=$(ticks $pids)
+    f1=$(status_json "$run/host$N" | jq '.frames.accepted // 0')
+    fps=$(echo "$f0 $f1 $REST_S" | awk '{printf "%.1f", ($2 - $1) / $3}')
     s1=$(suspicions "$run")
     # shellcheck disable=SC2086
     cpu=$(echo "$c0 $c1 $HZ $REST_S $N" | awk '{printf "%.2f", ($2 - $1) / $3 / $4 / $5 * 100}')
@@ -179,11 +196,18 @@ CONF
             sleep 0.05
         done
     fi
-    printf '%5s %7s %8s %8s %8s %10s %10s %9s %7s\n' "$N" "$join" "$cpu" "$rss" "$((s1 - s0))" \
-        "$hmax" "$lat" "$lt" "$dt"
+    printf '%5s %7s %8s %8s %8s %10s %8s %10s %9s %7s\n' "$N" "$join" "$cpu" "$rss" "$((s1 - s0))" \
+        "$hmax" "$fps" "$lat" "$lt" "$dt"
     # What else ran meanwhile: the figures are per agent, the machine is shared.
     echo "#   load $(cut -d' ' -f1-3 /proc/loadavg); busiest others:" \
         "$(ps -eo pcpu=,comm= --sort=-pcpu | grep -v nodectl | head -5 | awk '{printf "%s %s%%  ", $2, $1}')"
     stop_all
+    if [ -n "$PERF_DIR" ] && [ -f "$PERF_DIR/perf-n$N.data" ]; then
+        perf report -q -i "$PERF_DIR/perf-n$N.data" --no-children --sort dso --stdio \
+            >"$PERF_DIR/dso-n$N.txt" 2>/dev/null || true
+        perf report -q -i "$PERF_DIR/perf-n$N.data" --no-children --sort dso,symbol --stdio \
+            -g none >"$PERF_DIR/sym-n$N.txt" 2>/dev/null || true
+        echo "#   perf of host$N: $PERF_DIR/dso-n$N.txt, sym-n$N.txt"
+    fi
     rm -rf "$run"
 done

@@ -29,6 +29,7 @@
 
 #include "agent_pki.h"
 #include "agent_process.h"
+#include "command/domain_xml.h"
 #include "net/control.h"
 #include "placement/placement.h"
 
@@ -143,7 +144,13 @@ static int create(int k, const char *policy) {
     Nodectl__CreateRequest body = NODECTL__CREATE_REQUEST__INIT;
     req.body_case = NODECTL__REQUEST__BODY_CREATE;
     req.create = &body;
-    body.xml = xml;
+    static uint8_t xmlz[COMMAND_XMLZ_MAX];
+    char why[256];
+    if (domain_xml_deflate(xml, strlen(xml), xmlz, &body.xml_deflated.len, why, sizeof why)) {
+        fprintf(stderr, "%s: %s\n", vm, why);
+        return -1;
+    }
+    body.xml_deflated.data = xmlz;
     body.start = true;
     body.policy = (char *)policy;
     char err[256];

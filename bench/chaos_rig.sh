@@ -11,7 +11,10 @@
 #   chaos: N faults; lost: L duplicated: D stale: S off_with_guest: O; convergence p50=X max=Y
 # (seconds). SEED (default: random, printed) replays the fault sequence and
 # its timings; the real world's timing varies. With a violation the agents'
-# logs and the power log are kept (path printed).
+# logs and the power log are kept (path printed; CHAOS_KEEP=1: always).
+# CHAOS_ONLY="kind ..." repeats only those kinds, e.g. CHAOS_ONLY=libvirtd
+# for (f), and CHAOS_LIBVIRTD_AT=finish stops the destination's libvirtd in
+# libvirt's Finish (test/rig/README.md, Chaos).
 #   usage: bench/chaos_rig.sh N [SEED]   (root; about 30 s a round)
 # NODECTL=PATH/TO/nodectl tests that binary; else a Release build in
 # build-bench/ is made first.

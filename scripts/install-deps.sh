@@ -3,7 +3,7 @@
 set -eu
 PKGS="build-essential cmake pkgconf git ca-certificates
 libvirt-dev libvirt-clients libnng-dev libprotobuf-c-dev protobuf-c-compiler uuid-dev
-libjansson-dev libinih-dev libxml2-dev libglib2.0-dev tzdata libsodium-dev libcmocka-dev dpkg-dev file debootstrap systemd-container
+libjansson-dev libinih-dev libxml2-dev zlib1g-dev libglib2.0-dev tzdata libsodium-dev libcmocka-dev dpkg-dev file debootstrap systemd-container
 spin clang libclang-rt-14-dev libmicrohttpd-dev linux-perf
  prometheus chromium chromium-driver python3-selenium"
 # shellcheck disable=SC2086

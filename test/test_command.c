@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "command.pb-c.h"
 #include "agent/message_check.h"
 #include "command/domain_xml.h"
+#include "net/transport.h"
 #include "command/issued.h"
 
 static struct command_msg roundtrip(const struct command_msg *m) {
@@ -195,8 +198,8 @@ static void operator_commands_are_granted_once_in_their_window(void **state) {
     (void)state;
 }
 
-/* A define carries its XML whole; a new domain's XML is checked at the
- * edge, each refusal naming what is wrong. */
+/* A define carries its XML whole, deflated, in one frame; a new domain's
+ * XML is checked at the edge, each refusal naming what is wrong. */
 static void a_define_and_its_xml(void **state) {
     struct command_msg m = {.kind = COMMAND_MSG_COMMAND};
     struct command *c = &m.command;
@@ -205,10 +208,16 @@ static void a_define_and_its_xml(void **state) {
     snprintf(c->target, sizeof c->target, "n2");
     c->kind = COMMAND_DEFINE;
     snprintf(c->define.name, sizeof c->define.name, "web-3");
-    memset(c->define.xml, 'x', sizeof c->define.xml - 1);
+    memset(c->define.xmlz, 'x', sizeof c->define.xmlz);
+    c->define.xmlz_len = sizeof c->define.xmlz;
     c->define.start = true;
     struct command_msg b = roundtrip(&m);
     assert_memory_equal(&b.command, c, sizeof *c);
+    uint8_t *wire;
+    size_t wire_len;
+    assert_int_equal(command_msg_encode(&m, &wire, &wire_len), 0);
+    assert_true(wire_len <= TRANSPORT_PAYLOAD_MAX - 256); /* with its longest names */
+    free(wire);
     char desc[128];
     command_describe(c, desc, sizeof desc);
     assert_string_equal(desc, "define web-3 and start it");
@@ -247,13 +256,99 @@ static void a_define_and_its_xml(void **state) {
     char big[COMMAND_XML_MAX + 8];
     memset(big, ' ', sizeof big);
     assert_int_equal(domain_xml_parse(big, COMMAND_XML_MAX, &d, why, sizeof why), -1);
-    assert_non_null(strstr(why, "at most 2559 fit a command"));
+    assert_non_null(strstr(why, "at most 32767 fit a command"));
+    (void)state;
+}
+
+/* A guest's XML as libvirt writes it: `disks` disks and as many NICs,
+ * padded with spaces to exactly `size` bytes when size is not 0. */
+static size_t guest_xml(char *out, size_t cap, int disks, size_t size) {
+    int n = snprintf(out, cap, "<domain type='kvm'>\n  <name>big-guest</name>\n"
+                     "  <uuid>4dea22b3-1d52-d8f3-2516-782e98ab3fa0</uuid>\n"
+                     "  <memory unit='KiB'>4194304</memory>\n  <vcpu placement='static'>2</vcpu>\n"
+                     "  <os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>\n"
+                     "  <devices>\n");
+    for (int i = 0; i < disks; i++)
+        n += snprintf(out + n, cap - (size_t)n,
+                      "    <disk type='file' device='disk'>\n"
+                      "      <driver name='qemu' type='qcow2' cache='none' io='native'/>\n"
+                      "      <source file='/var/lib/libvirt/images/big-guest-%d.qcow2'/>\n"
+                      "      <target dev='vd%c' bus='virtio'/>\n"
+                      "      <address type='pci' domain='0x0000' bus='0x%02x' slot='0x00' "
+                      "function='0x0'/>\n    </disk>\n"
+                      "    <interface type='bridge'>\n      <mac address='52:54:00:%02x:1e:07'/>\n"
+                      "      <source bridge='br%d'/>\n      <model type='virtio'/>\n"
+                      "    </interface>\n", i, 'a' + i, i + 3, i, i);
+    n += snprintf(out + n, cap - (size_t)n, "  </devices>\n</domain>\n");
+    size_t len = (size_t)n;
+    if (size > len) {
+        memset(out + len, ' ', size - len);
+        len = size;
+    }
+    return len;
+}
+
+/* Real guests' XML (4-8 KiB) goes deflated; the bounds on both sides:
+ * COMMAND_XML_MAX - 1 bytes inflated, COMMAND_XMLZ_MAX deflated, and an
+ * inflate that stops at its bound whatever the input says. */
+static void a_guest_xml_deflates_into_one_command(void **state) {
+    static char xml[COMMAND_XML_MAX + 64], back[COMMAND_XML_MAX];
+    static uint8_t z[COMMAND_XMLZ_MAX];
+    size_t zlen, blen, len = guest_xml(xml, sizeof xml, 16, 0);
+    char why[256];
+    struct domain_spec d;
+    if (len < 6000 || len > 8192)
+        fail_msg("the guest's XML is %zu bytes, not 6000 to 8192", len);
+    assert_int_equal(domain_xml_parse(xml, len, &d, why, sizeof why), 0);
+    assert_int_equal(domain_xml_deflate(xml, len, z, &zlen, why, sizeof why), 0);
+    assert_true(zlen < len / 4);
+    assert_int_equal(domain_xml_inflate(z, zlen, back, &blen, why, sizeof why), 0);
+    assert_int_equal(blen, len);
+    assert_memory_equal(back, xml, len);
+    /* The largest XML a command takes, and one byte more. */
+    len = guest_xml(xml, sizeof xml, 16, COMMAND_XML_MAX - 1);
+    assert_int_equal(domain_xml_parse(xml, len, &d, why, sizeof why), 0);
+    assert_int_equal(domain_xml_deflate(xml, len, z, &zlen, why, sizeof why), 0);
+    assert_int_equal(domain_xml_inflate(z, zlen, back, &blen, why, sizeof why), 0);
+    assert_int_equal(blen, COMMAND_XML_MAX - 1);
+    len = guest_xml(xml, sizeof xml, 16, COMMAND_XML_MAX);
+    assert_int_equal(domain_xml_deflate(xml, len, z, &zlen, why, sizeof why), -1);
+    assert_non_null(strstr(why, "the domain XML is 32768 bytes; at most 32767 fit a command"));
+    /* Small enough, but what does not deflate does not fit: random
+     * text in a <description>. */
+    len = (size_t)snprintf(xml, sizeof xml, "<domain><name>r</name><memory>1</memory>"
+                                            "<description>");
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < 4000; i++, len++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        xml[len] = (char)('A' + x % 58); /* 'A' to 'z': no '<' or '&' */
+    }
+    len += (size_t)snprintf(xml + len, sizeof xml - len, "</description></domain>");
+    assert_int_equal(domain_xml_parse(xml, len, &d, why, sizeof why), 0);
+    assert_int_equal(domain_xml_deflate(xml, len, z, &zlen, why, sizeof why), -1);
+    assert_non_null(strstr(why, "deflates to more than the 2560 bytes a command carries"));
+    /* A small input that would inflate past the bound stops there. */
+    static char zeros[4 * COMMAND_XML_MAX];
+    memset(zeros, ' ', sizeof zeros);
+    uLongf n = sizeof z;
+    assert_int_equal(compress2(z, &n, (const Bytef *)zeros, sizeof zeros, 9), Z_OK);
+    assert_int_equal(domain_xml_inflate(z, n, back, &blen, why, sizeof why), -1);
+    assert_non_null(strstr(why, "inflates to more than 32767 bytes"));
+    /* Cut short, or not zlib at all. */
+    len = guest_xml(xml, sizeof xml, 4, 0);
+    assert_int_equal(domain_xml_deflate(xml, len, z, &zlen, why, sizeof why), 0);
+    assert_int_equal(domain_xml_inflate(z, zlen / 2, back, &blen, why, sizeof why), -1);
+    assert_non_null(strstr(why, "not whole zlib data"));
+    assert_int_equal(domain_xml_inflate((const uint8_t *)"<domain/>", 9, back, &blen, why,
+                                        sizeof why), -1);
+    assert_non_null(strstr(why, "not whole zlib data"));
     (void)state;
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_define_and_its_xml),
+        cmocka_unit_test(a_guest_xml_deflates_into_one_command),
         cmocka_unit_test(every_message_survives_the_wire),
         cmocka_unit_test(bad_frames_are_refused_with_a_reason),
         cmocka_unit_test(rules_out_of_bounds_are_refused),

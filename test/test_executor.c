@@ -684,7 +684,7 @@ static void a_define_is_issued_under_the_lease_and_granted_once(void **state) {
     struct executor *ex = leading(&w, CONFIG_AUTOMATION_ADVISE);
     struct command cmd = {.kind = COMMAND_DEFINE};
     snprintf(cmd.define.name, sizeof cmd.define.name, "web-3");
-    snprintf(cmd.define.xml, sizeof cmd.define.xml, "<domain/>");
+    cmd.define.xmlz_len = 1;
     assert_true(executor_issue(ex, &cmd, "n2", "127.0.0.1:7001", false, w.now));
     struct executor_send s;
     assert_true(executor_next(ex, &s));
@@ -707,11 +707,192 @@ static void a_define_is_issued_under_the_lease_and_granted_once(void **state) {
     (void)state;
 }
 
+/* nodectl create when only a host that is off can take the VM: the leader
+ * wakes it (Wake-on-LAN from a host on its network, or its BMC) and sends
+ * the define, under the id the CLI follows, only once the host is alive; a
+ * host that does not come back within power_on_timeout ends the create
+ * with the reason in the log and no define leaves; a new term drops what
+ * still waits. */
+static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
+    struct world w;
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_ADVISE);
+    struct command cmd = {.kind = COMMAND_DEFINE};
+    snprintf(cmd.define.name, sizeof cmd.define.name, "web-3");
+    cmd.define.xmlz_len = 1;
+    char why[160];
+    assert_true(executor_create_after_wake(ex, &cmd, "n4", w.now, w.wall, why, sizeof why));
+    assert_string_not_equal(cmd.id, "");
+    struct command again = cmd;
+    again.id[0] = '\0';
+    assert_false(executor_create_after_wake(ex, &again, "n4", w.now, w.wall, why, sizeof why));
+    assert_non_null(strstr(why, "a create of web-3 already waits for n4"));
+    tick(ex, &w, 250);
+    struct executor_send s[4];
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_WAKE);
+    assert_string_equal(s[0].cmd.target, "n1");
+    assert_string_equal(s[0].cmd.wake.mac, "52:54:00:00:00:04");
+    /* Still off a second later: nothing else leaves. */
+    tick(ex, &w, 1000);
+    assert_int_equal(take(ex, s, 4), 0);
+    w.m[N4].liveness = LEADER_HOST_UP;
+    tick(ex, &w, 1000);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    assert_string_equal(s[0].cmd.id, cmd.id);
+    assert_string_equal(s[0].cmd.target, "n4");
+    assert_string_equal(s[0].cmd.define.name, "web-3");
+    assert_int_equal(s[0].cmd.term, 5);
+    assert_true(ask(ex, &s[0], 5, w.now + LEASE, w.now).granted);
+    assert_true(has_event(ex, "create: web-3 sent to n4"));
+    /* Until n4 reports the define, no plan may power it off. */
+    struct leader_snapshot snap;
+    uint64_t ticket;
+    assert_int_equal(executor_plan_begin(ex, w.m, HOSTS, w.now, w.wall, &snap, &ticket),
+                     EXECUTOR_PLAN_STARTED);
+    assert_true(snap.snap.hosts[N4].flags & PLACEMENT_HOST_KEEP_ON);
+    leader_snapshot_free(&snap);
+    /* Not reported 2 s later: sent again, the same id, granted still once. */
+    tick(ex, &w, 2000);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    assert_string_equal(s[0].cmd.id, cmd.id);
+    assert_false(ask(ex, &s[0], 5, w.now + LEASE, w.now).granted);
+    report(&w, N4, cmd.id, "define", "succeeded", "web-3");
+    tick(ex, &w, 2000);
+    assert_int_equal(take(ex, s, 4), 0);
+    assert_int_equal(executor_plan_begin(ex, w.m, HOSTS, w.now, w.wall, &snap, &ticket),
+                     EXECUTOR_PLAN_STARTED);
+    assert_false(snap.snap.hosts[N4].flags & PLACEMENT_HOST_KEEP_ON);
+    leader_snapshot_free(&snap);
+    /* n5 through its BMC (n6 holds the credentials), never back. */
+    struct command db = {.kind = COMMAND_DEFINE};
+    snprintf(db.define.name, sizeof db.define.name, "db-2");
+    assert_true(executor_create_after_wake(ex, &db, "n5", w.now, w.wall, why, sizeof why));
+    tick(ex, &w, 250);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_string_equal(s[0].cmd.target, "n6");
+    assert_string_equal(s[0].cmd.wake.ipmi_address, "10.0.1.5");
+    report(&w, N6, s[0].cmd.id, "wake", "succeeded", "n5");
+    for (int i = 0; i < 25; i++) {
+        tick(ex, &w, 5000);
+        while (executor_next(ex, &s[0]))
+            assert_int_equal(s[0].cmd.kind, COMMAND_WAKE);
+    }
+    char needle[96];
+    snprintf(needle, sizeof needle, "create: db-2 not placed on n5 (command %s): not back", db.id);
+    assert_true(has_event(ex, needle));
+    tick(ex, &w, 5000);
+    assert_false(executor_next(ex, &s[0]));
+    /* The lease lost before the wake left, regained in a new term: the
+     * wake and the define go in that term; without a lease for
+     * power_on_timeout, the create ends. */
+    struct command late = {.kind = COMMAND_DEFINE};
+    snprintf(late.define.name, sizeof late.define.name, "late");
+    w.m[N4].liveness = LEADER_HOST_OFF;
+    assert_true(executor_create_after_wake(ex, &late, "n4", w.now, w.wall, why, sizeof why));
+    observe(ex, &w, 5, 0);
+    advance(&w, 1000);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_false(executor_next(ex, &s[0]));
+    advance(&w, 1000);
+    observe(ex, &w, 6, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_WAKE);
+    assert_int_equal(s[0].cmd.term, 6);
+    w.m[N4].liveness = LEADER_HOST_UP;
+    advance(&w, 250);
+    observe(ex, &w, 6, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    assert_string_equal(s[0].cmd.id, late.id);
+    assert_int_equal(s[0].cmd.term, 6);
+    /* Down again before it reported the define: given up, with why. */
+    w.m[N4].liveness = LEADER_HOST_OFF;
+    advance(&w, 250);
+    observe(ex, &w, 6, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_true(has_event(ex, "create: late not placed on n4"));
+    assert_true(has_event(ex, "its host went down before it reported the define"));
+    struct command never = {.kind = COMMAND_DEFINE};
+    snprintf(never.define.name, sizeof never.define.name, "never");
+    assert_true(executor_create_after_wake(ex, &never, "n5", w.now, w.wall, why, sizeof why));
+    observe(ex, &w, 6, 0);
+    advance(&w, 121000);
+    observe(ex, &w, 7, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_false(executor_next(ex, &s[0]));
+    assert_true(has_event(ex, "create: never not placed on n5"));
+    assert_true(has_event(ex, "held no lease to wake it within power_on_timeout"));
+    executor_free(ex);
+    (void)state;
+}
+
+/* A VM that two records show running (a failed migration's copy left at
+ * its destination) is pinned in the planner's snapshot, told in the log,
+ * and never sent to migrate: moving one copy would leave the other. Once
+ * one copy is gone it moves again. */
+static void a_vm_running_twice_is_not_moved(void **state) {
+    struct world w;
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_AUTO);
+    Nodectl__Vm copy;
+    nodectl__vm__init(&copy);
+    copy.name = "web";
+    copy.state = NODECTL__VM_STATE__VM_STATE_RUNNING;
+    copy.vcpus = 1;
+    copy.memory_kib = 1u << 20;
+    Nodectl__Vm *n2_vms[] = {&copy};
+    w.rec[N2].vms = n2_vms;
+    w.rec[N2].n_vms = 1;
+    struct leader_snapshot s;
+    uint64_t ticket;
+    assert_int_equal(executor_plan_begin(ex, w.m, HOSTS, w.now, w.wall, &s, &ticket),
+                     EXECUTOR_PLAN_STARTED);
+    assert_int_equal(s.snap.n_vms, 3);
+    assert_int_equal(s.n_twice, 2);
+    for (size_t i = 0; i < s.snap.n_vms; i++)
+        assert_int_equal(s.vms[i].pinned, strcmp(s.vm_rec[i]->name, "web") == 0);
+    assert_true(has_event(ex, "VM running on more than one host (the records show it): web on "
+                              "n1, n2"));
+    /* A plan that moves it all the same (a planner that ignored the pin):
+     * the executor refuses to send it. */
+    struct placement_plan pp;
+    placement_plan_init(&pp);
+    struct placement_action a = {.kind = PLACEMENT_MIGRATE, .vm = 0, .from = N1, .host = N3};
+    pp.actions = &a;
+    pp.n_actions = 1;
+    assert_true(executor_plan_end(ex, ticket, &s, 0, &pp, w.now, w.wall));
+    leader_snapshot_free(&s);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    struct executor_send out[2];
+    assert_int_equal(take(ex, out, 2), 0);
+    assert_int_equal(executor_plan_action(ex, 0)->state, EXECUTOR_FAILED);
+    assert_non_null(strstr(executor_plan_action(ex, 0)->note,
+                           "web runs on n1 and n2 (both records show it)"));
+    assert_true(has_event(ex, "action 1 failed: migrate web from n1 to n3: web runs on n1 and n2"));
+    /* n2's copy is gone: told once, and web moves again. */
+    w.rec[N2].n_vms = 0;
+    advance(&w, 20000);
+    observe(ex, &w, 5, LEASE);
+    static const struct step move_web[] = {{PLACEMENT_MIGRATE, 0, N1, N3, 0}};
+    assert_true(plan(ex, &w, move_web, 1));
+    assert_true(has_event(ex, "no VM runs on more than one host any more"));
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_int_equal(take(ex, out, 2), 1);
+    assert_string_equal(out[0].cmd.migrate.vm, "web");
+    executor_free(ex);
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_create_wakes_its_host_then_defines_or_gives_up),
         cmocka_unit_test(a_takeover_carries_the_log_and_the_woken_hosts),
         cmocka_unit_test(a_define_is_issued_under_the_lease_and_granted_once),
         cmocka_unit_test(a_paused_leader_grants_nothing),
+        cmocka_unit_test(a_vm_running_twice_is_not_moved),
         cmocka_unit_test(grants_are_given_once_to_the_target_under_the_lease),
         cmocka_unit_test(nothing_is_dispatched_without_the_lease),
         cmocka_unit_test(a_plan_that_outlives_its_lease_is_discarded),

@@ -16,6 +16,7 @@
 #include "net/frame.h"
 #include "frame_fixture.h"
 #include "net/replay.h"
+#include "net/session.h"
 
 #define NOW 2000000000ull /* the wall clock of the tests, seconds */
 #define DAY 86400ull
@@ -275,6 +276,151 @@ static void certificates_must_be_this_cas_valid_and_the_senders(void **state) {
     frame_ctx_free(cb);
 }
 
+/* The pair's key of frames from `from` to the holder of to_pk, as `from`
+ * derives it (src/net/session.h). */
+static void pair_key(const struct fixture_host *from, const struct fixture_host *to,
+                     uint8_t key[SESSION_KEY_BYTES]) {
+    struct session_keys *s = session_new();
+    assert_non_null(s);
+    assert_int_equal(session_set_identity(s, from->sk), 0);
+    session_learn(s, to->addr, to->pk);
+    assert_true(session_tx_key(s, to->addr, key));
+    session_free(s);
+}
+
+/* b answers a, so that a learns the key of b's address. */
+static void hear_from(struct frame_ctx *at, struct frame_ctx *peer, const char *at_addr) {
+    uint8_t buf[4096];
+    size_t n = seal(peer, at_addr, CHANNEL_GOSSIP, "hi", buf);
+    struct frame_msg m;
+    assert_int_equal(frame_open(at, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    free(m.payload);
+}
+
+static void hosts_that_heard_each_other_use_the_pairs_mac(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &ring, &ca), *cb = fixture_ctx(&b, 1, &ring, &ca);
+    uint8_t buf[4096], mac_frame[4096];
+    size_t signed_len = seal(ca_, b.addr, CHANNEL_GOSSIP, "hello", buf);
+    struct frame_msg m;
+    assert_int_equal(open_copy(cb, buf, signed_len, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    hear_from(ca_, cb, a.addr);
+    /* A MAC of 32 bytes where the signature took 64. */
+    size_t n = seal(ca_, b.addr, CHANNEL_GOSSIP, "hello", mac_frame);
+    assert_int_equal(n, signed_len - (CERT_SIG_BYTES - SESSION_KEY_BYTES));
+    memcpy(buf, mac_frame, n);
+    assert_int_equal(frame_open(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    assert_string_equal(m.sender, "a");
+    assert_string_equal(m.from, a.addr);
+    assert_true(m.candidate);
+    assert_memory_equal(m.payload, "hello", 5);
+    free(m.payload);
+    /* The replay window holds for them as for signed ones. */
+    assert_int_equal(open_copy(cb, mac_frame, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_REPLAY);
+    /* A certificate out of its validity is refused as before. */
+    n = seal(ca_, b.addr, CHANNEL_GOSSIP, "late", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW + 2 * DAY, &m),
+                     FRAME_CERT_EXPIRED);
+    /* Frames to hosts not heard from are still signed. */
+    n = seal(ca_, c.addr, CHANNEL_GOSSIP, "hello", buf);
+    assert_int_equal(n, signed_len);
+    frame_ctx_free(ca_);
+    frame_ctx_free(cb);
+}
+
+static void only_the_two_hosts_of_a_pair_can_make_its_mac(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &ring, &ca), *cb = fixture_ctx(&b, 1, &ring, &ca);
+    struct frame_ctx *cc = fixture_ctx(&c, 1, &ring, &ca);
+    hear_from(ca_, cb, a.addr);
+    uint8_t buf[4096];
+    struct frame_msg m;
+    /* c, certified, poses as a with the key it shares with b. */
+    uint8_t c_to_b[SESSION_KEY_BYTES], a_to_b[SESSION_KEY_BYTES], b_to_a[SESSION_KEY_BYTES];
+    pair_key(&c, &b, c_to_b);
+    pair_key(&a, &b, a_to_b);
+    pair_key(&b, &a, b_to_a);
+    assert_memory_not_equal(a_to_b, b_to_a, SESSION_KEY_BYTES);
+    struct frame_fields f = {.channel = CHANNEL_ELECTION, .epoch = 1, .seq = 40, .cluster = "c1",
+                             .to = b.addr, .from = a.addr, .name = "a", .cert = a.cert,
+                             .cert_len = a.cert_len, .payload = "vote", .len = 4,
+                             .mac_key = c_to_b};
+    size_t n = frame_encode(&f, ring.key[0], ring.id[0], NULL, buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_BAD_PAIR_MAC);
+    /* ... or with its own certificate under the name of a. */
+    f.cert = c.cert;
+    f.cert_len = c.cert_len;
+    n = frame_encode(&f, ring.key[0], ring.id[0], NULL, buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_NAME_MISMATCH);
+    /* A frame from b under the key of a's frames to b (the other
+     * direction): a frame of a's reflected, with b's name put in. */
+    f = (struct frame_fields){.channel = CHANNEL_ELECTION, .epoch = 1, .seq = 41,
+                              .cluster = "c1", .to = a.addr, .from = b.addr, .name = "b",
+                              .cert = b.cert, .cert_len = b.cert_len, .payload = "vote",
+                              .len = 4, .mac_key = a_to_b};
+    n = frame_encode(&f, ring.key[0], ring.id[0], NULL, buf);
+    assert_int_equal(open_copy(ca_, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_BAD_PAIR_MAC);
+    f.mac_key = b_to_a;
+    n = frame_encode(&f, ring.key[0], ring.id[0], NULL, buf);
+    assert_int_equal(open_copy(ca_, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    /* a's frame to b delivered to c: c cannot check it, whatever it says. */
+    n = seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf);
+    assert_int_equal(open_copy(cc, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_BAD_PAIR_MAC);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    /* Every flipped bit of the MAC and of what it covers is refused, the
+     * box resealed around it under the cluster key (outer: version, key id,
+     * nonce). */
+    f = (struct frame_fields){.channel = CHANNEL_GOSSIP, .epoch = 1, .seq = 100, .cluster = "c1",
+                              .to = b.addr, .from = a.addr, .name = "a", .cert = a.cert,
+                              .cert_len = a.cert_len, .payload = "pay", .len = 3,
+                              .mac_key = a_to_b};
+    enum { OUTER = 1 + 4 + crypto_secretbox_NONCEBYTES };
+    n = frame_encode(&f, ring.key[0], ring.id[0], NULL, buf);
+    uint8_t inner[4096];
+    size_t inner_len = n - OUTER - crypto_secretbox_MACBYTES;
+    assert_int_equal(crypto_secretbox_open_easy(inner, buf + OUTER, n - OUTER, buf + 5,
+                                                ring.key[0]), 0);
+    for (size_t i = 0; i < inner_len; i++) {
+        uint8_t t[4096];
+        memcpy(t, buf, OUTER);
+        inner[i] ^= 0x04;
+        crypto_secretbox_easy(t + OUTER, inner, inner_len, t + 5, ring.key[0]);
+        inner[i] ^= 0x04;
+        struct frame_ctx *fresh = fixture_ctx(&b, 1, &ring, &ca);
+        if (open_copy(fresh, t, n, FRAME_PATH_UNICAST, NOW, &m) == FRAME_OK)
+            fail_msg("inner byte %zu of %zu flipped, yet accepted", i, inner_len);
+        frame_ctx_free(fresh);
+    }
+    struct frame_ctx *fresh = fixture_ctx(&b, 1, &ring, &ca);
+    assert_int_equal(open_copy(fresh, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    frame_ctx_free(fresh);
+    frame_ctx_free(ca_);
+    frame_ctx_free(cb);
+    frame_ctx_free(cc);
+}
+
+static void an_address_claimed_by_two_keys_gets_signed_frames(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &ring, &ca), *cb = fixture_ctx(&b, 1, &ring, &ca);
+    uint8_t buf[4096];
+    size_t signed_len = seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf);
+    hear_from(ca_, cb, a.addr);
+    assert_int_equal(seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf),
+                     signed_len - (CERT_SIG_BYTES - SESSION_KEY_BYTES));
+    /* c says it listens at b's address. */
+    struct frame_fields f = {.channel = CHANNEL_GOSSIP, .epoch = 1, .seq = 7, .cluster = "c1",
+                             .to = a.addr, .from = b.addr, .name = "c", .cert = c.cert,
+                             .cert_len = c.cert_len, .payload = "x", .len = 1};
+    size_t n = frame_encode(&f, ring.key[0], ring.id[0], c.sk, buf);
+    struct frame_msg m;
+    assert_int_equal(open_copy(ca_, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    /* No key is known to be b's address's any more: a signs, and b checks. */
+    n = seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf);
+    assert_int_equal(n, signed_len);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    hear_from(ca_, cb, a.addr);
+    assert_int_equal(seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf), signed_len);
+    frame_ctx_free(ca_);
+    frame_ctx_free(cb);
+}
+
 static void insecure_and_keyed_never_mix(void **state) {
     struct frame_ctx *ia = fixture_insecure_ctx("a", a.addr, 1);
     struct frame_ctx *ib = fixture_insecure_ctx("b", b.addr, 1);
@@ -435,6 +581,9 @@ int main(void) {
         cmocka_unit_test(frames_for_another_host_or_cluster_are_refused),
         cmocka_unit_test(replays_and_old_epochs_are_refused),
         cmocka_unit_test(certificates_must_be_this_cas_valid_and_the_senders),
+        cmocka_unit_test(hosts_that_heard_each_other_use_the_pairs_mac),
+        cmocka_unit_test(only_the_two_hosts_of_a_pair_can_make_its_mac),
+        cmocka_unit_test(an_address_claimed_by_two_keys_gets_signed_frames),
         cmocka_unit_test(insecure_and_keyed_never_mix),
         cmocka_unit_test(window_matches_its_model),
         cmocka_unit_test(the_table_of_senders_is_bounded),

@@ -428,6 +428,63 @@ static void placement_rules_in_the_metadata(void **state) {
     hv_free(hv);
 }
 
+static int refuse(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
+                  size_t len) {
+    (void)vm;
+    *(struct hv_domain_now *)ctx = *dom;
+    snprintf(why, len, "not a leftover");
+    return -1;
+}
+
+static int accept_leftover(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
+                           size_t len) {
+    (void)vm;
+    (void)why;
+    (void)len;
+    *(struct hv_domain_now *)ctx = *dom;
+    return strcmp(dom->arrival, "c0ffee-1") == 0 ? 0 : -1;
+}
+
+/* The id of the migration a domain came by, in its live metadata (written
+ * by the source, hv_migrate.c), shows in samples and fresh views; a
+ * leftover is destroyed (and undefined) only if the check agrees on the
+ * domain as libvirt shows it then. */
+static void a_leftover_is_known_by_its_arrival_and_destroyed_after_a_check(void **state) {
+    (void)state;
+    assert_true(hv_arrival_id_valid("0a1b2c3d-0000-4000-8000-00000000000f"));
+    assert_false(hv_arrival_id_valid(""));
+    assert_false(hv_arrival_id_valid("a'b"));
+    assert_false(hv_arrival_id_valid("a b"));
+    struct hv *hv = hv_new("test:///default");
+    assert_non_null(hv);
+    assert_true(hv_sample(hv, now_ms())->available);
+    assert_string_equal(find_vm(hv_sample(hv, now_ms()), "test")->arrival, "");
+    virConnectPtr other = virConnectOpen("test:///default");
+    virDomainPtr dom = virDomainLookupByName(other, "test");
+    assert_int_equal(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+                                          "<arrival id='c0ffee-1'/>", HV_ARRIVAL_PREFIX,
+                                          HV_ARRIVAL_NS, VIR_DOMAIN_AFFECT_LIVE),
+                     0);
+    assert_string_equal(find_vm(hv_sample(hv, now_ms()), "test")->arrival, "c0ffee-1");
+    const struct hv_fresh *f = fresh_view(hv);
+    assert_string_equal(hv_fresh_find(f, "test")->arrival, "c0ffee-1");
+    struct hv_domain_now looked;
+    char err[512];
+    assert_int_equal(hv_destroy_leftover(hv, "test", refuse, &looked, err, sizeof err), -1);
+    assert_non_null(strstr(err, "kept: not a leftover"));
+    assert_string_equal(looked.arrival, "c0ffee-1");
+    assert_int_equal(virDomainIsActive(dom), 1);
+    assert_int_equal(hv_destroy_leftover(hv, "nope", accept_leftover, &looked, err, sizeof err), -1);
+    assert_int_equal(hv_destroy_leftover(hv, "test", accept_leftover, &looked, err, sizeof err), 0);
+    assert_true(looked.active);
+    assert_int_equal(looked.job, HV_JOB_NONE);
+    /* Gone, definition and all. */
+    virDomainFree(dom);
+    assert_null(virDomainLookupByName(other, "test"));
+    virConnectClose(other);
+    hv_free(hv);
+}
+
 /* The sampling thread hands samples over; the caller's fd tells when, and a
  * hand-over is not counted as a domain event. */
 static void sampler_hands_samples_over(void **state) {
@@ -609,6 +666,7 @@ int main(void) {
         cmocka_unit_test(lifecycle_events_signal_at_once),
         cmocka_unit_test(migration_refusals_and_driver_failure),
         cmocka_unit_test(fresh_view_lists_every_domain_now),
+        cmocka_unit_test(a_leftover_is_known_by_its_arrival_and_destroyed_after_a_check),
         cmocka_unit_test(fresh_view_of_an_unreachable_hypervisor),
         cmocka_unit_test(cpu_weight_and_balloon_are_set_live),
         cmocka_unit_test(placement_rules_in_the_metadata),

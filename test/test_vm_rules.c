@@ -353,6 +353,37 @@ static void the_plan_honours_pins_groups_and_spare_hosts(void **state) {
     assert_int_equal(cli(1, "undrain n1"), 0);
 }
 
+/* drain --wait on a host whose VMs left are all pinned ends (exit 1),
+ * naming them, rather than waiting for a move no leader makes. */
+static void drain_wait_names_the_pinned_vms_it_cannot_move(void **state) {
+    (void)state;
+    static const char *const others[] = {"test", "db-a", "db-b"};
+    char args[64];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "vm set %s pinned=yes", others[i]);
+        assert_int_equal(cli(1, args), 0);
+    }
+    assert_int_equal(rules_everywhere("test", "pinned/", 10), 0);
+    assert_int_equal(rules_everywhere("db-a", "pinned/db", 10), 0);
+    assert_int_equal(rules_everywhere("db-b", "pinned/db", 10), 0);
+    /* Bounded: a drain that waits forever shows as timeout's 124. */
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "timeout 30 \"$NODECTL\" -c '%s' drain n1 --wait", conf[3]);
+    assert_int_equal(run_capture(cmd, out, sizeof out, err, sizeof err), 1);
+    assert_non_null(strstr(out, "n1 is drained"));
+    assert_non_null(strstr(err, "n1 stays drained but keeps 4 pinned VMs, which the leader "
+                                "never moves: "));
+    for (size_t i = 0; i < 3; i++)
+        assert_non_null(strstr(err, others[i]));
+    assert_non_null(strstr(err, "pin-1"));
+    assert_int_equal(cli(1, "undrain n1"), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "vm set %s pinned=no", others[i]);
+        assert_int_equal(cli(1, args), 0);
+    }
+    assert_int_equal(rules_everywhere("test", "free/", 10), 0);
+}
+
 static void the_schedule_follows_the_clock(void **state) {
     (void)state;
     write_clock(MON_0800);
@@ -369,6 +400,70 @@ static void the_schedule_follows_the_clock(void **state) {
     write_clock(SUN_2330);
     assert_int_equal(eventually(2, "plan", "window: 22:00-06:00 consolidate (Europe/Berlin, "
                                            "23:30 CET)", 10), 0);
+}
+
+/* Host i's configuration file replaced by `text` (as an editor saves it),
+ * then SIGHUP. */
+static void rewrite_and_hup(int i, const char *text) {
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.new", conf[i]);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, conf[i]), 0);
+    assert_int_equal(kill(pids[i], SIGHUP), 0);
+}
+
+static int log_has(int i, const char *needle, int timeout_s) {
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/n%d/agent.log", test_dir, i);
+    for (int t = 0; t < timeout_s * 5; t++, usleep(200000))
+        if (count_lines_with(log, needle) > 0)
+            return 0;
+    return -1;
+}
+
+/* SIGHUP reloads the cluster policy without a restart: a new [schedule]
+ * window is in force at the next plan, logged with what changed; a file
+ * naming an unknown policy is refused, the running policy kept. */
+static void sighup_reloads_the_policy(void **state) {
+    (void)state;
+    static char orig[8192], text[8192 + 128];
+    FILE *f = fopen(conf[2], "r");
+    assert_non_null(f);
+    orig[fread(orig, 1, sizeof orig - 1, f)] = '\0';
+    fclose(f);
+    write_clock(SAT_1200);
+    assert_int_equal(eventually(2, "plan", "window: consolidate (outside every [schedule] "
+                                           "window: Europe/Berlin, 12:00 CET)", 10), 0);
+    snprintf(text, sizeof text, "%ssat-sun 10:00-14:00 spread\n", orig);
+    rewrite_and_hup(2, text);
+    assert_int_equal(eventually(2, "plan", "window: sat-sun 10:00-14:00 spread (Europe/Berlin, "
+                                           "12:00 CET)", 10), 0);
+    assert_int_equal(log_has(2, "cluster policy reloaded: ", 5), 0);
+    assert_int_equal(log_has(2, "schedule: 'mon-fri 07:30-19:00 spread;22:00-06:00 consolidate' "
+                                "-> 'mon-fri 07:30-19:00 spread;22:00-06:00 consolidate;"
+                                "sat-sun 10:00-14:00 spread'", 1), 0);
+    assert_int_equal(eventually(1, "status", "differs from the leader n2's", 20), 0);
+    /* An unknown policy: refused, the window above kept. */
+    char *leader = strstr(text, "[leader]\n");
+    assert_non_null(leader);
+    char bad[sizeof text + 64];
+    snprintf(bad, sizeof bad, "%.*s[leader]\npolicy = nonsense\n%s", (int)(leader - text), text,
+             leader + strlen("[leader]\n"));
+    rewrite_and_hup(2, bad);
+    assert_int_equal(log_has(2, "reload: [leader] policy 'nonsense' is unknown", 10), 0);
+    assert_int_equal(log_has(2, "keeping the running cluster policy", 1), 0);
+    assert_int_equal(cli(2, "plan"), 0);
+    assert_non_null(strstr(out, "window: sat-sun 10:00-14:00 spread"));
+    /* Back as every other host has it. */
+    rewrite_and_hup(2, orig);
+    assert_int_equal(eventually(2, "plan", "window: consolidate (outside every [schedule] "
+                                           "window", 10), 0);
+    for (int t = 0; t < 50 && (cli(1, "status"), strstr(out, "cluster policy")); t++)
+        usleep(200000);
+    assert_null(strstr(out, "cluster policy"));
 }
 
 static void a_host_with_another_policy_is_warned_about(void **state) {
@@ -391,7 +486,9 @@ int main(void) {
         cmocka_unit_test(vm_set_writes_the_domains_metadata_from_any_host),
         cmocka_unit_test(rules_survive_an_agent_restart_and_a_redefinition),
         cmocka_unit_test(the_plan_honours_pins_groups_and_spare_hosts),
+        cmocka_unit_test(drain_wait_names_the_pinned_vms_it_cannot_move),
         cmocka_unit_test(the_schedule_follows_the_clock),
+        cmocka_unit_test(sighup_reloads_the_policy),
         cmocka_unit_test(a_host_with_another_policy_is_warned_about),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

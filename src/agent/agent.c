@@ -47,8 +47,10 @@ static void reload(struct agent *a) {
         strcmp(fresh.bind_address, a->cfg.bind_address) != 0)
         log_warn("reload: node name, address, state directory, control socket and its groups, "
                  "and hypervisor URI take effect at the next restart");
-    log_info("configuration reloaded from %s (log_level, log_format, sample_interval)",
+    log_info("configuration reloaded from %s (log_level, log_format, sample_interval; the "
+             "cluster policy below)",
              a->cfg.path);
+    agent_policy_reload(a, &fresh);
     char why[CONFIG_PATH_MAX + 600];
     if (security_reload(a, why, sizeof why) != 0)
         log_err("reload: keeping the running keyring and identity: %s", why);
@@ -135,6 +137,7 @@ static int run(struct agent *a, int sigfd) {
         a->sample = hv_sample_latest(a->hv, &fresh);
         hv_migrations_poll(a->hv, now);
         if (fresh) {
+            agent_leftovers(a);
             agent_actions_refresh(a);
             agent_rebalance(a, now);
             cluster_publish(a, now);

@@ -268,7 +268,17 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
                                       char *why, size_t len) {
     struct domain_spec d;
     enum placement_initial_kind kind;
-    if (domain_xml_parse(req->xml, strlen(req->xml), &d, why, len) != 0)
+    size_t xml_len;
+    char *xml = malloc(COMMAND_XML_MAX);
+    if (!xml) {
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    int bad = domain_xml_inflate(req->xml_deflated.data, req->xml_deflated.len, xml, &xml_len,
+                                 why, len) != 0 ||
+              domain_xml_parse(xml, xml_len, &d, why, len) != 0;
+    free(xml);
+    if (bad)
         return NULL;
     if (policy_kind(req->policy, &kind) != 0) {
         snprintf(why, len, "unknown placement policy '%s' (most-free, power-aware, first-fit)",
@@ -294,19 +304,30 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
         explain_choice(&s, (uint32_t)h, kind, reason, sizeof reason);
         r->wake = s.snap.hosts[h].power_state == PLACEMENT_HOST_OFF;
         struct command cmd = {.kind = COMMAND_DEFINE};
-        bool issue = !req->dry_run && !r->wake;
+        bool issue = !req->dry_run;
         if (issue) {
             snprintf(cmd.define.name, sizeof cmd.define.name, "%s", d.name);
-            snprintf(cmd.define.xml, sizeof cmd.define.xml, "%s", req->xml);
+            /* message_check_request bounds it by the command's room. */
+            memcpy(cmd.define.xmlz, req->xml_deflated.data, req->xml_deflated.len);
+            cmd.define.xmlz_len = req->xml_deflated.len;
             cmd.define.start = req->start;
             bool local = strcmp(host->name, a->cfg.node_name) == 0;
-            if (!executor_issue(a->leader.ex, &cmd, host->name, host->address, local,
-                                agent_clock_ms())) {
-                snprintf(why, len, "%s cannot issue commands now (no lease); try again",
-                         a->cfg.node_name);
+            /* A host that is off is woken first, as the planner wakes one
+             * for load; the define follows once it is alive. */
+            bool ok = r->wake ? executor_create_after_wake(a->leader.ex, &cmd, host->name,
+                                                           agent_clock_ms(),
+                                                           agent_wall_clock_ms(), why, len)
+                              : executor_issue(a->leader.ex, &cmd, host->name, host->address,
+                                               local, agent_clock_ms());
+            if (!ok) {
+                if (!r->wake)
+                    snprintf(why, len, "%s cannot issue commands now (no lease); try again",
+                             a->cfg.node_name);
                 protobuf_c_message_free_unpacked(resp ? &resp->base : &r->base, NULL);
                 resp = NULL;
                 r = NULL;
+            } else if (r->wake) {
+                r->wake_wait_ms = a->cfg.power_on_timeout_ms;
             } else {
                 agent_leader_send(a);
                 char text[COMMAND_VM_MAX + COMMAND_NAME_MAX + COMMAND_ID_MAX + sizeof reason + 32];
@@ -314,14 +335,6 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
                          host->name, cmd.id, reason);
                 executor_event(a->leader.ex, agent_wall_clock_ms(), text);
             }
-        }
-        if (r && r->wake && !req->dry_run) {
-            snprintf(why, len, "no running host can take %s; %s, which is off, could once woken, "
-                     "but create does not wake hosts: wake it, or rerun with --dry-run to see "
-                     "the choice", d.name, host->name);
-            protobuf_c_message_free_unpacked(resp ? &resp->base : &r->base, NULL);
-            resp = NULL;
-            r = NULL;
         }
         if (r) {
             r->leader = strdup(a->cfg.node_name);
@@ -343,19 +356,24 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
 
 void agent_define(struct agent *a, const struct command *c, struct action *x) {
     struct domain_spec d;
+    size_t xml_len;
+    char *xml = malloc(COMMAND_XML_MAX);
     x->state = ACTION_REFUSED;
     x->ended_ms = x->started_ms;
-    if (a->drain) {
+    if (!xml) {
+        snprintf(x->error, sizeof x->error, "out of memory");
+    } else if (a->drain) {
         snprintf(x->error, sizeof x->error, "this host is drained: it takes no new VM");
     } else if (agent_powering_off(a) || a->gate == HOST_GATE_CLOSED) {
         snprintf(x->error, sizeof x->error, "this host is powering off");
-    } else if (domain_xml_parse(c->define.xml, strlen(c->define.xml), &d, x->error,
-                                sizeof x->error) != 0) {
+    } else if (domain_xml_inflate(c->define.xmlz, c->define.xmlz_len, xml, &xml_len, x->error,
+                                  sizeof x->error) != 0 ||
+               domain_xml_parse(xml, xml_len, &d, x->error, sizeof x->error) != 0) {
         /* checked by the leader too; this host believes no one */
     } else if (strcmp(d.name, c->define.name) != 0) {
         snprintf(x->error, sizeof x->error, "the XML names '%.100s', the command '%.100s'", d.name,
                  c->define.name);
-    } else if (hv_define(a->hv, d.name, c->define.xml, c->define.start, x->error,
+    } else if (hv_define(a->hv, d.name, xml, c->define.start, x->error,
                          sizeof x->error) != 0) {
         x->state = ACTION_FAILED;
         x->ended_ms = agent_wall_clock_ms();
@@ -365,6 +383,7 @@ void agent_define(struct agent *a, const struct command *c, struct action *x) {
         /* Show the new domain in the next record at once. */
         a->next_sample_ms = agent_clock_ms();
     }
+    free(xml);
     if (x->state != ACTION_SUCCEEDED)
         log_warn("command %s: define %s refused: %s", c->id, c->define.name, x->error);
 }

@@ -1,11 +1,15 @@
 /* The source's refusals of a migration (src/host/host_checks.h) fed from
  * what this agent knows: the destination as its gossip shows it, the
  * highest term it has seen, and, in the migration's own thread just before
- * libvirt's call, the domain as libvirt shows it then. */
+ * libvirt's call, the domain as libvirt shows it then. As a destination,
+ * the copies that failed migrations left here (src/host/host_arrival.h),
+ * judged from the sources' records. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent_internal.h"
+#include "host/host_arrival.h"
 
 static enum host_peer_state peer_state(enum gossip_state s) {
     switch (s) {
@@ -60,4 +64,81 @@ enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c
 int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
                            size_t len) {
     return host_migrate_vm_check(dom, vm, why, len) == HOST_OK ? 0 : -1;
+}
+
+/* The members' records as gossip holds them, this host's own left out
+ * (host_arrival_check's peers); freed with free_peers. */
+static size_t arrival_peers(struct agent *a, struct host_arrival_peer **out) {
+    const struct gossip *g = a->cluster.gossip;
+    size_t count = gossip_member_count(g), n = 0;
+    *out = calloc(count ? count : 1, sizeof **out);
+    for (size_t i = 0; *out && i < count; i++) {
+        struct gossip_member_info info;
+        gossip_member_at(g, i, &info);
+        Nodectl__HostRecord *rec = agent_member_record(a, &info);
+        if (rec && strcmp(rec->name, a->cfg.node_name) != 0)
+            (*out)[n++] = (struct host_arrival_peer){rec, info.state == GOSSIP_ALIVE};
+        else if (rec)
+            protobuf_c_message_free_unpacked(&rec->base, NULL);
+    }
+    return n;
+}
+
+static void free_peers(struct host_arrival_peer *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        protobuf_c_message_free_unpacked((ProtobufCMessage *)&p[i].rec->base, NULL);
+    free(p);
+}
+
+struct leftover_ctx {
+    const char *self;
+    const struct host_arrival_peer *peers;
+    size_t n;
+};
+
+/* The last look before hv_destroy_leftover destroys: the same pure check
+ * on the domain as libvirt shows it then. */
+static int leftover_check(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
+                          size_t len) {
+    (void)vm;
+    const struct leftover_ctx *c = ctx;
+    return host_arrival_check(c->self, dom, c->peers, c->n, why, len) == HOST_ARRIVAL_LEFTOVER
+               ? 0
+               : -1;
+}
+
+void agent_leftovers(struct agent *a) {
+    const struct hv_sample *s = a->sample;
+    bool any = false;
+    for (size_t i = 0; s && s->available && i < s->n_vms && !any; i++)
+        any = s->vms[i].arrival[0] && s->vms[i].state != HV_VM_SHUTOFF;
+    if (!any)
+        return;
+    struct host_arrival_peer *peers;
+    size_t n = arrival_peers(a, &peers);
+    if (!peers)
+        return;
+    struct leftover_ctx ctx = {a->cfg.node_name, peers, n};
+    for (size_t i = 0; i < s->n_vms; i++) {
+        const struct hv_vm *v = &s->vms[i];
+        if (!v->arrival[0] || v->state == HV_VM_SHUTOFF)
+            continue;
+        /* From the sample first (no job known: none), then from libvirt
+         * at the moment of the destroy. */
+        struct hv_domain_now d = {.state = v->state, .active = true, .job = HV_JOB_NONE};
+        snprintf(d.name, sizeof d.name, "%s", v->name);
+        memcpy(d.uuid, v->uuid, sizeof d.uuid);
+        snprintf(d.arrival, sizeof d.arrival, "%s", v->arrival);
+        char why[HV_REASON_MAX * 2], err[HV_REASON_MAX * 3];
+        if (host_arrival_check(ctx.self, &d, ctx.peers, n, why, sizeof why) !=
+            HOST_ARRIVAL_LEFTOVER)
+            continue;
+        if (hv_destroy_leftover(a->hv, v->name, leftover_check, &ctx, err, sizeof err) == 0)
+            log_warn("VM %s destroyed here: the copy a failed migration left running (%s)",
+                     v->name, why);
+        else
+            log_warn("VM %s looked like a failed migration's leftover (%s), not destroyed: %s",
+                     v->name, why, err);
+    }
+    free_peers(peers, n);
 }

@@ -66,7 +66,7 @@ static void bmc_start(struct agent *a, const char *host, const char *bmc) {
                                a->cfg.ipmi_cipher_suite) != 0 ||
         ipmi_power_status_command(&status, bmc, a->cfg.ipmi_user, a->cfg.ipmi_password_file,
                                   a->cfg.ipmi_cipher_suite) != 0) {
-        snprintf(text, sizeof text, "HA: %s's BMC address '%.64s' is not a valid host[:port]",
+        snprintf(text, sizeof text, "HA: %.63s's BMC address '%.64s' is not a valid host[:port]",
                  host, bmc);
         event(a, text);
         ha_bmc_result(a->fence.ha, host, false, agent_clock_ms());
@@ -90,7 +90,7 @@ static void bmc_start(struct agent *a, const char *host, const char *bmc) {
     l->bmc_len = 0;
     l->bmc_started_ms = agent_clock_ms();
     snprintf(l->bmc_host, sizeof l->bmc_host, "%s", host);
-    snprintf(text, sizeof text, "HA: fencing %s through its BMC %s: power off, then status",
+    snprintf(text, sizeof text, "HA: fencing %.63s through its BMC %.64s: power off, then status",
              host, bmc);
     event(a, text);
 }
@@ -135,12 +135,14 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
                                                        : NULL;
     struct domain_spec d;
     if (!def) {
-        snprintf(not, notlen, "%s (from %s): no definition of it was replicated to this leader",
-                 r->vm, r->from);
+        snprintf(not, notlen,
+                 "%.100s (from %.63s): no definition of it was replicated to this leader", r->vm,
+                 r->from);
         return false;
     }
     if (domain_xml_parse(def->xml, strlen(def->xml), &d, why, sizeof why) != 0) {
-        snprintf(not, notlen, "%s (from %s): its definition: %s", r->vm, r->from, why);
+        snprintf(not, notlen, "%.100s (from %.63s): its definition: %.120s", r->vm,
+                 r->from, why);
         return false;
     }
     /* Not where the VM is defined already (libvirt would refuse the
@@ -160,21 +162,26 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
     const Nodectl__HostRecord *host = h >= 0 ? s->host_rec[h] : NULL;
     if (host && (ha_fencing(a->fence.ha, host->name) ||
                  s->snap.hosts[h].power_state == PLACEMENT_HOST_OFF)) {
-        snprintf(why, sizeof why, "the only host with room, %s, is %s", host->name,
+        snprintf(why, sizeof why, "the only host with room, %.63s, is %s", host->name,
                  ha_fencing(a->fence.ha, host->name) ? "fenced" : "off (not woken for it yet)");
         host = NULL;
     }
     if (!host) {
-        snprintf(not, notlen, "%s (from %s): %s", r->vm, r->from, why);
+        snprintf(not, notlen, "%.100s (from %.63s): %.140s", r->vm, r->from, why);
         return false;
     }
     struct command cmd = {.kind = COMMAND_DEFINE};
-    snprintf(cmd.define.name, sizeof cmd.define.name, "%s", r->vm);
-    snprintf(cmd.define.xml, sizeof cmd.define.xml, "%s", def->xml);
+    snprintf(cmd.define.name, sizeof cmd.define.name, "%.127s", r->vm);
+    if (domain_xml_deflate(def->xml, strlen(def->xml), cmd.define.xmlz, &cmd.define.xmlz_len,
+                           why, sizeof why) != 0) {
+        snprintf(not, notlen, "%.100s (from %.63s): %.140s", r->vm, r->from, why);
+        return false;
+    }
     cmd.define.start = true;
     bool local = strcmp(host->name, a->cfg.node_name) == 0;
     if (!executor_issue(a->leader.ex, &cmd, host->name, host->address, local, agent_clock_ms())) {
-        snprintf(not, notlen, "%s (from %s): no lease to send the command under", r->vm, r->from);
+        snprintf(not, notlen, "%.100s (from %.63s): no lease to send the command under", r->vm,
+                 r->from);
         return false;
     }
     ha_restart_sent(a->fence.ha, r, host->name, cmd.id, agent_clock_ms());
@@ -182,7 +189,8 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
      * this round sees it fuller. */
     uint64_t mb = (d.memory_kib + 1023) / 1024;
     s->hosts[h].mem_mb = s->hosts[h].mem_mb > mb ? s->hosts[h].mem_mb - mb : 0;
-    snprintf(text, sizeof text, "HA: restarting %s (priority %u) from %s on %s (command %s): %s",
+    snprintf(text, sizeof text,
+             "HA: restarting %.100s (priority %u) from %.63s on %.63s (command %.63s): %.100s",
              r->vm, (unsigned)r->priority, r->from, host->name, cmd.id,
              ha_evidence_name(r->evidence));
     event(a, text);
@@ -216,7 +224,7 @@ static void round_(struct agent *a, uint64_t now) {
     for (size_t i = 0; i < n; i++) {
         if (ch[i].kind == HA_EXPIRED) {
             executor_revoke(a->leader.ex, ch[i].id);
-            snprintf(text, sizeof text, "HA: the restart of %s on %s (command %s) showed "
+            snprintf(text, sizeof text, "HA: the restart of %.100s on %.63s (command %.63s) showed "
                      "nothing in %d s: revoked; it may be restarted again", ch[i].vm,
                      ch[i].host, ch[i].id, HA_FLIGHT_TIMEOUT_MS / 1000);
         } else {
@@ -309,12 +317,12 @@ Nodectl__Response *agent_host_fenced_reply(struct agent *a, const Nodectl__HostF
     bool known = m != NULL, up = m && m->liveness == LEADER_HOST_UP;
     agent_members_free(&mb);
     if (!known) {
-        snprintf(why, len, "no member named '%s'", req->host);
+        snprintf(why, len, "no member named '%.63s'", req->host);
         return NULL;
     }
     /* A host that answers is fenced by its own lease, not by hand. */
     if (up && !ha_fencing(a->fence.ha, req->host)) {
-        snprintf(why, len, "%s is up: the leader does not take it for fenced while it answers",
+        snprintf(why, len, "%.63s is up: the leader does not take it for fenced while it answers",
                  req->host);
         return NULL;
     }
@@ -323,7 +331,7 @@ Nodectl__Response *agent_host_fenced_reply(struct agent *a, const Nodectl__HostF
         return NULL;
     }
     char text[256];
-    snprintf(text, sizeof text, "HA: an operator confirmed %s fenced: its protected VMs may "
+    snprintf(text, sizeof text, "HA: an operator confirmed %.63s fenced: its protected VMs may "
              "restart", req->host);
     event(a, text);
     a->ha_lead.next_ms = agent_clock_ms();

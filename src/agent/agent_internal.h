@@ -444,13 +444,16 @@ void agent_leader_send(struct agent *a);
 /* Answers a grant request for a command of this host's executor. */
 void agent_leader_grant(struct agent *a, const struct grant_request *req, struct grant *out);
 
-/* agent_policy.c: the cluster policy. agent_policy_open applies the
- * configuration's parameters to pol and opens the time zone (0, or -1 with
- * err); agent_policy_window gives pol the [schedule] window in force at
+/* agent_policy.c: the cluster policy. agent_policy_open sets the
+ * leader's policy from the configuration and opens the time zone (0, or -1
+ * with err); agent_policy_window gives pol the [schedule] window in force at
  * wall_ms (win holds it while pol is used) and keeps its description for
  * nodectl plan; agent_policy_warnings adds a status warning per live host
  * whose policy is not the leader's. */
-int agent_policy_open(struct agent *a, struct placement_policy *pol, char *err, size_t errlen);
+int agent_policy_open(struct agent *a, char *err, size_t errlen);
+/* SIGHUP: the policy of the re-read file, when it is good (logged with what
+ * changed), else the running one kept (logged with why). */
+void agent_policy_reload(struct agent *a, const struct config *fresh);
 void agent_policy_close(struct agent *a);
 void agent_policy_window(struct agent *a, uint64_t wall_ms, struct placement_policy *pol,
                          struct placement_window *win);
@@ -583,6 +586,10 @@ int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void
                            size_t len);
 /* Whether a host's record shows its power-off under way. */
 bool agent_record_powering_off(const Nodectl__HostRecord *rec);
+/* After a fresh sample: destroys every domain here that a migration its
+ * source saw fail left running (host_arrival_check on the sample, then on
+ * libvirt's view just before the destroy, hv_destroy_leftover). */
+void agent_leftovers(struct agent *a);
 
 /* agent_actions.c: the command channel. A command is accepted through the
  * host guard, runs under its issuer's grant (once per id), is followed, and

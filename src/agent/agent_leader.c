@@ -45,16 +45,7 @@ static const double plan_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5,
 
 int agent_leader_open(struct agent *a, char *err, size_t errlen) {
     struct leader_state *L = &a->leader;
-    if (placement_policy_by_name(a->cfg.policy, a->cfg.policy_parameter, &L->policy) != 0) {
-        snprintf(err, errlen, "[leader] policy '%s' is unknown; known: %s", a->cfg.policy,
-                 placement_policy_names());
-        return -1;
-    }
-    if (a->cfg.vm_cooldown_ms)
-        L->policy.vm_cooldown_s = (double)a->cfg.vm_cooldown_ms / 1000;
-    if (a->cfg.wake_cooldown_ms)
-        L->policy.host_wake_cooldown_s = (double)a->cfg.wake_cooldown_ms / 1000;
-    if (agent_policy_open(a, &L->policy, err, errlen) != 0)
+    if (agent_policy_open(a, err, errlen) != 0)
         return -1;
     /* The planner takes its randomness (RS selection) from a seeded prng. */
     prng_seed(&L->rng, prng_next(&a->cluster.rng));

@@ -13,27 +13,100 @@
 #include "common/config_policy.h"
 #include "common/log.h"
 
-int agent_policy_open(struct agent *a, struct placement_policy *pol, char *err, size_t errlen) {
-    struct leader_state *L = &a->leader;
-    const struct config *cfg = &a->cfg;
-    if (!(L->tz = tz_open(cfg->timezone))) {
-        snprintf(err, errlen, "[cluster] timezone '%s' is not in this host's tz database",
-                 cfg->timezone);
+/* The policy cfg names, its time zone, canonical text and digest: 0, or
+ * -1 with err (nothing then to free). */
+static int policy_build(const struct config *cfg, struct placement_policy *pol, struct tz **tz,
+                        char *text, size_t textlen, char digest[17], char *err, size_t errlen) {
+    if (placement_policy_by_name(cfg->policy, cfg->policy_parameter, pol) != 0) {
+        snprintf(err, errlen, "[leader] policy '%s' is unknown; known: %s", cfg->policy,
+                 placement_policy_names());
         return -1;
     }
+    if (cfg->vm_cooldown_ms)
+        pol->vm_cooldown_s = (double)cfg->vm_cooldown_ms / 1000;
+    if (cfg->wake_cooldown_ms)
+        pol->host_wake_cooldown_s = (double)cfg->wake_cooldown_ms / 1000;
     if (cfg->cpu_overcommit > 0)
         pol->cpu_overcommit = cfg->cpu_overcommit;
     if (cfg->underload_pct)
         pol->underload_threshold = (double)cfg->underload_pct / 100;
     pol->spare_hosts = cfg->spare_hosts;
-    char text[2048];
+    if (!(*tz = tz_open(cfg->timezone))) {
+        snprintf(err, errlen, "[cluster] timezone '%s' is not in this host's tz database",
+                 cfg->timezone);
+        return -1;
+    }
     unsigned char hash[crypto_generichash_BYTES_MIN];
-    config_policy_text(cfg, text, sizeof text);
+    config_policy_text(cfg, text, textlen);
     crypto_generichash(hash, sizeof hash, (const unsigned char *)text, strlen(text), NULL, 0);
     for (size_t i = 0; i < 8; i++)
-        snprintf(L->policy_digest + 2 * i, 3, "%02x", hash[i]);
+        snprintf(digest + 2 * i, 3, "%02x", hash[i]);
+    return 0;
+}
+
+int agent_policy_open(struct agent *a, char *err, size_t errlen) {
+    struct leader_state *L = &a->leader;
+    char text[2048];
+    if (policy_build(&a->cfg, &L->policy, &L->tz, text, sizeof text, L->policy_digest, err,
+                     errlen) != 0)
+        return -1;
     log_info("cluster policy %s: %s", L->policy_digest, text);
     return 0;
+}
+
+/* Keys of config_policy_text, in its order: each value runs to the next
+ * key (the schedule, last, to the end). What differs, "key: 'a' -> 'b'". */
+static void policy_changes(const char *was, const char *now, char *out, size_t len) {
+    static const char *const keys[] = {"policy=", " policy_parameter=", " cpu_overcommit=",
+                                       " spare_hosts=", " underload_threshold=", " vm_cooldown=",
+                                       " wake_cooldown=", " timezone=", " schedule="};
+    enum { KEYS = sizeof keys / sizeof *keys };
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t k = 0; k < KEYS && o < len; k++) {
+        const char *a = strstr(was, keys[k]), *b = strstr(now, keys[k]);
+        if (!a || !b)
+            continue;
+        a += strlen(keys[k]);
+        b += strlen(keys[k]);
+        const char *ae = k + 1 < KEYS ? strstr(a, keys[k + 1]) : NULL;
+        const char *be = k + 1 < KEYS ? strstr(b, keys[k + 1]) : NULL;
+        int al = (int)(ae ? (size_t)(ae - a) : strlen(a));
+        int bl = (int)(be ? (size_t)(be - b) : strlen(b));
+        if (al == bl && memcmp(a, b, (size_t)al) == 0)
+            continue;
+        int w = snprintf(out + o, len - o, "%s%.*s: '%.*s' -> '%.*s'", o ? ", " : "",
+                         (int)strcspn(keys[k] + (k > 0), "="), keys[k] + (k > 0), al, a, bl, b);
+        o += w > 0 ? (size_t)w : 0;
+    }
+}
+
+void agent_policy_reload(struct agent *a, const struct config *fresh) {
+    struct leader_state *L = &a->leader;
+    char was[2048], now[2048], digest[17], err[600];
+    struct placement_policy pol;
+    struct tz *tz;
+    config_policy_text(&a->cfg, was, sizeof was);
+    if (policy_build(fresh, &pol, &tz, now, sizeof now, digest, err, sizeof err) != 0) {
+        log_err("reload: %s; keeping the running cluster policy %s", err, L->policy_digest);
+        return;
+    }
+    if (strcmp(was, now) == 0) {
+        tz_free(tz);
+        log_info("reload: cluster policy %s unchanged", L->policy_digest);
+        return;
+    }
+    char changes[3 * sizeof now];
+    policy_changes(was, now, changes, sizeof changes);
+    log_info("cluster policy reloaded: %s -> %s: %s", L->policy_digest, digest, changes);
+    /* The planner's thread works on its own copy of the policy (plan_start),
+     * so the next plan takes this one. */
+    tz_free(L->tz);
+    L->tz = tz;
+    L->policy = pol;
+    memcpy(L->policy_digest, digest, sizeof digest);
+    config_policy_copy(&a->cfg, fresh);
+    executor_policy(L->ex, a->cfg.policy, (uint64_t)(pol.host_wake_cooldown_s * 1000));
 }
 
 void agent_policy_close(struct agent *a) {

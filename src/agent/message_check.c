@@ -156,9 +156,9 @@ const char *message_check_command(const struct command *c, enum message_reject *
         return NULL;
     case COMMAND_DEFINE:
         NAME(c->define.name, MSG_VM_NAME_MAX, true, "define.name");
-        if (!c->define.xml[0]) {
+        if (!c->define.xmlz_len) {
             *why = MESSAGE_REJECT_TEXT;
-            return "define.xml";
+            return "define.xml_deflated";
         }
         return NULL;
     case COMMAND_DRAIN:
@@ -197,7 +197,10 @@ const char *message_check_request(const Nodectl__Request *q, enum message_reject
         return NULL;
     case NODECTL__REQUEST__BODY_CREATE:
         NAME(q->create->policy, MSG_WORD_MAX, false, "create.policy");
-        TEXT(q->create->xml, MSG_CREATE_XML_MAX, "create.xml");
+        if (!q->create->xml_deflated.len || q->create->xml_deflated.len > MSG_CREATE_XMLZ_MAX) {
+            *why = MESSAGE_REJECT_TEXT;
+            return "create.xml_deflated";
+        }
         return NULL;
     case NODECTL__REQUEST__BODY_MIGRATE:
         TEXT(q->migrate->vm, MSG_VM_NAME_MAX, "migrate.vm");

@@ -30,7 +30,7 @@
 #define MSG_DIGEST_MAX 17                   /* a policy digest: 16 hexadecimal digits */
 #define MSG_UUID_BYTES 16
 #define MSG_KEY_ID_MAX KEYRING_ID_TEXT      /* a cluster key's id: 8 hexadecimal digits */
-#define MSG_CREATE_XML_MAX COMMAND_XML_MAX  /* a new domain's XML: it travels in one command */
+#define MSG_CREATE_XMLZ_MAX COMMAND_XMLZ_MAX /* a new domain's XML, deflated: one command */
 #define MSG_VCPUS_MAX 4096                  /* nodectl capacity: a VM's vCPUs (KVM's limit) */
 #define MSG_MEMORY_KIB_MAX (1ull << 34)     /* and its memory: 16 TiB */
 

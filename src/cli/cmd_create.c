@@ -1,10 +1,12 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "net/control.h"
 #include "command/domain_xml.h"
 
 /* How long `create` waits for the chosen host to report the define. */
@@ -46,11 +48,53 @@ static const Nodectl__Migration *report(const Nodectl__VmsReply *r, const char *
     return NULL;
 }
 
+/* While the leader wakes the chosen host: 1 (printed) once the leader's
+ * log says it gave the create up ("create: VM not placed on HOST (command
+ * ID): why"), else 0 (also when the agent did not answer this time).
+ * *after: the last event read. */
+static int given_up(const struct cli_ctx *ctx, const Nodectl__CreateReply *c, uint64_t *after) {
+    char needle[COMMAND_ID_MAX + 16];
+    snprintf(needle, sizeof needle, "(command %s): ", c->command_id);
+    Nodectl__Request req = NODECTL__REQUEST__INIT;
+    Nodectl__EventsRequest body = NODECTL__EVENTS_REQUEST__INIT;
+    req.body_case = NODECTL__REQUEST__BODY_EVENTS;
+    req.events = &body;
+    int rc = 0;
+    for (bool more = true; more && rc == 0;) {
+        body.after = *after;
+        /* Quiet: a leader changing meanwhile is no reason to stop waiting. */
+        char err[256];
+        Nodectl__Response *resp =
+            control_call(ctx->socket_path, &req, ctx->timeout_ms, err, sizeof err);
+        if (!resp || resp->error || resp->body_case != NODECTL__RESPONSE__BODY_EVENTS) {
+            if (resp)
+                nodectl__response__free_unpacked(resp, NULL);
+            return 0;
+        }
+        more = resp->events->more;
+        for (size_t i = 0; i < resp->events->n_events; i++) {
+            const Nodectl__Event *e = resp->events->events[i];
+            *after = e->seq;
+            if (strstr(e->text, needle) && strstr(e->text, " not placed on ") && rc == 0) {
+                fprintf(stderr, "nodectl create: %s\n", e->text);
+                rc = 1;
+            }
+        }
+        nodectl__response__free_unpacked(resp, NULL);
+    }
+    return rc;
+}
+
 /* Follows the define in the chosen host's record (its own agent fresh;
- * another host's by gossip, a little later) until it is reported. */
+ * another host's by gossip, a little later) until it is reported; when the
+ * host must be woken first, for as long as the leader waits for it too,
+ * reading the leader's log for its giving up. */
 static int wait_define(const struct cli_ctx *ctx, const Nodectl__CreateReply *c, bool start) {
     const struct timespec tick = {0, 100 * 1000000L};
-    for (int waited = 0; waited < CREATE_WAIT_MS; waited += 100) {
+    uint64_t bound = CREATE_WAIT_MS + (c->wake ? (uint64_t)c->wake_wait_ms : 0), after = 0;
+    for (uint64_t waited = 0; waited < bound; waited += 100) {
+        if (c->wake && waited % 1000 == 0 && given_up(ctx, c, &after) != 0)
+            return 1;
         Nodectl__Response *resp = cli_call_vms(ctx, "create");
         if (!resp)
             return 1;
@@ -69,9 +113,9 @@ static int wait_define(const struct cli_ctx *ctx, const Nodectl__CreateReply *c,
             return rc;
         nanosleep(&tick, NULL);
     }
-    fprintf(stderr, "nodectl create: %s reported nothing of command %s within %d s; see "
-                    "nodectl vms and nodectl events\n", c->host, c->command_id,
-            CREATE_WAIT_MS / 1000);
+    fprintf(stderr, "nodectl create: %s reported nothing of command %s within %" PRIu64 " s; "
+                    "see nodectl vms and nodectl events\n", c->host, c->command_id,
+            bound / 1000);
     return 1;
 }
 
@@ -108,16 +152,18 @@ int cmd_create(const struct cli_ctx *ctx, int argc, char **argv) {
         return 2;
     }
     static char xml[COMMAND_XML_MAX];
+    static uint8_t xmlz[COMMAND_XMLZ_MAX];
     size_t len;
     struct domain_spec d;
     char why[256];
     if (read_xml(path, xml, sizeof xml, &len) != 0)
         return 2;
-    if (domain_xml_parse(xml, len, &d, why, sizeof why) != 0) {
+    if (domain_xml_parse(xml, len, &d, why, sizeof why) != 0 ||
+        domain_xml_deflate(xml, len, xmlz, &body.xml_deflated.len, why, sizeof why) != 0) {
         fprintf(stderr, "nodectl create: %s: %s\n", path, why);
         return 2;
     }
-    body.xml = xml;
+    body.xml_deflated.data = xmlz;
     Nodectl__Request req = NODECTL__REQUEST__INIT;
     req.body_case = NODECTL__REQUEST__BODY_CREATE;
     req.create = &body;
@@ -125,8 +171,12 @@ int cmd_create(const struct cli_ctx *ctx, int argc, char **argv) {
     if (!resp)
         return 1;
     const Nodectl__CreateReply *c = resp->create;
-    printf("%s: %s%s%s (leader %s): %s\n", c->vm, body.dry_run ? "would go to " : "host ", c->host,
-           c->wake ? ", which is off and must be woken first" : "", c->leader, c->reason);
+    printf("%s: %s%s", c->vm, body.dry_run ? "would go to " : "host ", c->host);
+    if (c->wake && body.dry_run)
+        printf(", which is off and would be woken first");
+    else if (c->wake)
+        printf(", which is off: the leader wakes it first (up to %u s)", c->wake_wait_ms / 1000);
+    printf(" (leader %s): %s\n", c->leader, c->reason);
     fflush(stdout);
     int rc = body.dry_run ? 0 : wait_define(ctx, c, body.start);
     nodectl__response__free_unpacked(resp, NULL);

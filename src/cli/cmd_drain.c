@@ -16,21 +16,31 @@ static int flag_of(const struct cli_ctx *ctx, const char *cmd, const char *host)
     return flag;
 }
 
-/* What is still on HOST: running VMs and migrations away from it running;
- * -1 if HOST is not up (or the agent cannot be asked). */
-static int left_on(const struct cli_ctx *ctx, const char *host, int *moving) {
+/* What is still on HOST: running VMs, the pinned ones among them (their
+ * names in `pinned`, cut to its size), and migrations away from it
+ * running; -1 if HOST is not up (or the agent cannot be asked). */
+static int left_on(const struct cli_ctx *ctx, const char *host, int *moving, int *n_pinned,
+                   char *pinned, size_t len) {
     Nodectl__Response *resp = cli_call_vms(ctx, "drain");
     int vms = -1;
-    *moving = 0;
+    *moving = *n_pinned = 0;
+    pinned[0] = '\0';
     for (size_t i = 0; resp && i < resp->vms->n_hosts; i++) {
         const Nodectl__HostRecord *h = resp->vms->hosts[i];
         if (strcmp(h->name, host) != 0)
             continue;
         vms = 0;
-        for (size_t k = 0; k < h->n_vms; k++)
-            vms += h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING ||
-                   h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_BLOCKED ||
-                   h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_PAUSED;
+        for (size_t k = 0; k < h->n_vms; k++) {
+            const Nodectl__Vm *v = h->vms[k];
+            bool runs = v->state == NODECTL__VM_STATE__VM_STATE_RUNNING ||
+                        v->state == NODECTL__VM_STATE__VM_STATE_BLOCKED ||
+                        v->state == NODECTL__VM_STATE__VM_STATE_PAUSED;
+            vms += runs;
+            if (runs && v->pinned) {
+                size_t o = strlen(pinned);
+                snprintf(pinned + o, len - o, "%s%s", (*n_pinned)++ ? ", " : "", v->name);
+            }
+        }
         for (size_t k = 0; k < h->n_migrations; k++)
             *moving += !h->migrations[k]->kind[0] &&
                        strcmp(h->migrations[k]->state, "running") == 0;
@@ -41,15 +51,24 @@ static int left_on(const struct cli_ctx *ctx, const char *host, int *moving) {
 }
 
 /* --wait: until no VM runs on HOST any more, whichever leader moves them
- * (the evacuation survives a change of leader: the flag is HOST's own). */
+ * (the evacuation survives a change of leader: the flag is HOST's own);
+ * or until only pinned VMs are left, which no leader moves (a drained
+ * host keeps them): then it ends, naming them. */
 static int wait_empty(const struct cli_ctx *ctx, const char *host) {
     const struct timespec tick = {0, 250 * 1000000L};
     int last = -2, last_moving = -1, gone = 0;
     for (;;) {
-        int moving, vms = left_on(ctx, host, &moving);
+        char pinned[1024];
+        int moving, n_pinned, vms = left_on(ctx, host, &moving, &n_pinned, pinned, sizeof pinned);
         if (vms == 0) {
             printf("%s is empty\n", host);
             return 0;
+        }
+        if (vms > 0 && vms == n_pinned && !moving) {
+            fprintf(stderr, "nodectl drain: %s stays drained but keeps %d pinned VM%s, which the "
+                            "leader never moves: %s (unpin with nodectl vm set VM pinned=no, or "
+                            "stop them)\n", host, n_pinned, n_pinned == 1 ? "" : "s", pinned);
+            return 1;
         }
         /* A host briefly missing (a record in flight, a suspicion) is not
          * yet a reason to give up; ten seconds of absence is. */

@@ -22,7 +22,8 @@ int cmd_host(const struct cli_ctx *ctx, int argc, char **argv) {
     Nodectl__Request req = NODECTL__REQUEST__INIT;
     req.body_case = NODECTL__REQUEST__BODY_HOST_FENCED;
     req.host_fenced = &body;
-    Nodectl__Response *resp = cli_call(ctx, "host fenced", &req, NODECTL__RESPONSE__BODY_HOST_FENCED);
+    Nodectl__Response *resp =
+        cli_call(ctx, "host fenced", &req, NODECTL__RESPONSE__BODY_HOST_FENCED);
     if (!resp)
         return 1;
     printf("%s: %s taken for fenced; its protected VMs may restart (nodectl events)\n",

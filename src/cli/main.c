@@ -23,7 +23,8 @@ static const struct command commands[] = {
     {"agent", "run the agent in the foreground (the daemon every host runs)",
      "nodectl agent [-c FILE] [--check]\n"
      "  Runs until SIGTERM or SIGINT; SIGHUP reloads log_level, sample_interval, the\n"
-     "  keyring and this host's certificate and key.\n"
+     "  cluster policy ([leader] policy keys, timezone, [schedule]), the keyring and\n"
+     "  this host's certificate and key.\n"
      "  --check validates the configuration and exits (0: good, 2: bad).",
      NULL, false},
     {"status", "show the cluster: this node, the leader, every member",
@@ -91,14 +92,15 @@ static const struct command commands[] = {
     {"create", "place a new VM: the leader chooses the host and defines it there",
      "nodectl create DOMAIN.xml [--start] [--policy most-free|power-aware|first-fit]\n"
      "       [--dry-run]\n"
-     "  Asks the leader to choose a host for the domain (at most 2559 bytes of\n"
-     "  XML; - reads stdin): most-free (default: most free CPU, memory, disk and\n"
-     "  network), power-aware (least increase of power draw) or first-fit (first\n"
-     "  host by name with room); running hosts first. The leader defines it there\n"
+     "  Asks the leader to choose a host for the domain (at most 32767 bytes of\n"
+     "  XML, 2560 once deflated; - reads stdin): most-free (default: most free\n"
+     "  CPU, memory, disk and network), power-aware (least increase of power draw)\n"
+     "  or first-fit (first host by name with room); running hosts first, then a\n"
+     "  host that is off, which the leader wakes. The leader defines it there\n"
      "  (and starts it with --start) under its grant; create prints the host and\n"
-     "  why, and waits until the host reports it (exit 0) or refused it (exit 1).\n"
-     "  Refused, naming what is short, when no host can take it. --dry-run only\n"
-     "  shows the choice.",
+     "  why, and waits until the host reports it (exit 0) or refused it, or the\n"
+     "  leader gave up waking it (exit 1). Refused, naming what is short, when no\n"
+     "  host can take it. --dry-run only shows the choice.",
      cmd_create, true},
     {"drain", "evacuate a host for maintenance and keep it empty",
      "nodectl drain HOST [--wait]\n"

@@ -91,10 +91,15 @@ static int decode_command(const Nodectl__Command *pb, struct command *c, char *w
     case NODECTL__COMMAND__BODY_DEFINE:
         c->kind = COMMAND_DEFINE;
         c->define.start = pb->define->start;
-        return COPY(c->define.name, pb->define->name, "define.name") &&
-                       COPY(c->define.xml, pb->define->xml, "define.xml")
-                   ? 0
-                   : -1;
+        if (pb->define->xml_deflated.len > sizeof c->define.xmlz) {
+            snprintf(why, whylen, "define.xml_deflated is %zu bytes long, more than %zu",
+                     pb->define->xml_deflated.len, sizeof c->define.xmlz);
+            return -1;
+        }
+        c->define.xmlz_len = pb->define->xml_deflated.len;
+        if (c->define.xmlz_len)
+            memcpy(c->define.xmlz, pb->define->xml_deflated.data, c->define.xmlz_len);
+        return COPY(c->define.name, pb->define->name, "define.name") ? 0 : -1;
     case NODECTL__COMMAND__BODY__NOT_SET:
     case _NODECTL__COMMAND__BODY__CASE_IS_INT_SIZE: break;
     }
@@ -249,7 +254,8 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
             cmd.body_case = NODECTL__COMMAND__BODY_DEFINE;
             cmd.define = &df;
             df.name = (char *)c->define.name;
-            df.xml = (char *)c->define.xml;
+            df.xml_deflated.data = (uint8_t *)c->define.xmlz;
+            df.xml_deflated.len = c->define.xmlz_len;
             df.start = c->define.start;
             break;
         }

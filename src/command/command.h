@@ -22,9 +22,13 @@
 #define COMMAND_REASON_MAX 256
 #define COMMAND_GROUP_MAX 64 /* HV_GROUP_MAX */
 #define COMMAND_HA_PRIORITY_MAX 1000 /* HV_HA_PRIORITY_MAX */
-/* A new domain's XML travels whole in one command frame
- * (TRANSPORT_PAYLOAD_MAX, about 3 KiB, holds it with the rest). */
-#define COMMAND_XML_MAX 2560
+/* A new domain's XML: at most COMMAND_XML_MAX - 1 bytes, carried deflated
+ * (zlib) in one command frame, at most COMMAND_XMLZ_MAX bytes once
+ * deflated (TRANSPORT_PAYLOAD_MAX, about 3 KiB, holds it with the rest).
+ * Real guests' XML is 4-8 KiB and deflates 4-6 times (src/command/
+ * domain_xml.c). */
+#define COMMAND_XML_MAX (32 * 1024)
+#define COMMAND_XMLZ_MAX 2560
 
 enum command_kind {
     COMMAND_MIGRATE,   /* the source starts a live migration */
@@ -64,7 +68,8 @@ struct command_vm_rules {
 
 struct command_define {
     char name[COMMAND_VM_MAX];
-    char xml[COMMAND_XML_MAX];
+    uint8_t xmlz[COMMAND_XMLZ_MAX]; /* the XML, deflated (domain_xml_deflate) */
+    size_t xmlz_len;
     bool start;
 };
 

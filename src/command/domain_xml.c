@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 
 /* libvirt's memory units (formatdomain.html, "Memory Allocation"). */
 static int unit_kib(const char *unit, double *per_kib) {
@@ -130,4 +131,53 @@ int domain_xml_parse(const char *xml, size_t len, struct domain_spec *out, char 
     int rc = parse(doc, out, why, whylen);
     xmlFreeDoc(doc);
     return rc;
+}
+
+int domain_xml_deflate(const char *xml, size_t len, uint8_t out[COMMAND_XMLZ_MAX], size_t *out_len,
+                       char *why, size_t whylen) {
+    if (len >= COMMAND_XML_MAX) {
+        snprintf(why, whylen, "the domain XML is %zu bytes; at most %d fit a command", len,
+                 COMMAND_XML_MAX - 1);
+        return -1;
+    }
+    uLongf n = COMMAND_XMLZ_MAX;
+    int rc = compress2(out, &n, (const Bytef *)xml, (uLong)len, Z_BEST_COMPRESSION);
+    if (rc == Z_BUF_ERROR) {
+        snprintf(why, whylen, "the domain XML (%zu bytes) deflates to more than the %d bytes a "
+                 "command carries (leave out what libvirt fills in itself)", len,
+                 COMMAND_XMLZ_MAX);
+        return -1;
+    }
+    if (rc != Z_OK) {
+        snprintf(why, whylen, "deflating the domain XML: %s", zError(rc));
+        return -1;
+    }
+    *out_len = n;
+    return 0;
+}
+
+int domain_xml_inflate(const uint8_t *z, size_t zlen, char out[COMMAND_XML_MAX], size_t *len,
+                       char *why, size_t whylen) {
+    z_stream s = {.next_in = (Bytef *)z, .avail_in = (uInt)zlen, .next_out = (Bytef *)out,
+                  .avail_out = COMMAND_XML_MAX - 1};
+    if (zlen > COMMAND_XMLZ_MAX || inflateInit(&s) != Z_OK) {
+        snprintf(why, whylen, "the deflated domain XML is %zu bytes; at most %d", zlen,
+                 COMMAND_XMLZ_MAX);
+        return -1;
+    }
+    int rc = inflate(&s, Z_FINISH);
+    size_t n = COMMAND_XML_MAX - 1 - s.avail_out;
+    inflateEnd(&s);
+    if (rc == Z_STREAM_END) {
+        out[n] = '\0';
+        *len = n;
+        return 0;
+    }
+    if (rc == Z_BUF_ERROR && s.avail_out == 0)
+        snprintf(why, whylen, "the domain XML inflates to more than %d bytes",
+                 COMMAND_XML_MAX - 1);
+    else
+        snprintf(why, whylen, "the deflated domain XML is not whole zlib data%s%s",
+                 s.msg ? ": " : "", s.msg ? s.msg : "");
+    return -1;
 }

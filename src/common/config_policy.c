@@ -127,3 +127,15 @@ void config_policy_text(const struct config *cfg, char *out, size_t len) {
         o += k > 0 ? (size_t)k : 0;
     }
 }
+
+void config_policy_copy(struct config *dst, const struct config *src) {
+    memcpy(dst->policy, src->policy, sizeof dst->policy);
+    dst->policy_parameter = src->policy_parameter;
+    dst->cpu_overcommit = src->cpu_overcommit;
+    dst->spare_hosts = src->spare_hosts;
+    dst->underload_pct = src->underload_pct;
+    dst->vm_cooldown_ms = src->vm_cooldown_ms;
+    dst->wake_cooldown_ms = src->wake_cooldown_ms;
+    memcpy(dst->timezone, src->timezone, sizeof dst->timezone);
+    dst->schedule = src->schedule;
+}

@@ -20,5 +20,7 @@ int config_policy_key(struct config *cfg, const char *section, const char *name,
 /* The policy in a canonical form (keys in a fixed order, numbers and
  * windows as they are written back), for its digest and for messages. */
 void config_policy_text(const struct config *cfg, char *out, size_t len);
+/* The policy's keys of src into dst (a reload), the rest of dst kept. */
+void config_policy_copy(struct config *dst, const struct config *src);
 
 #endif

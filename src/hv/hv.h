@@ -50,10 +50,27 @@ bool hv_group_valid(const char *g);
 /* ha_priority's text: decimal, 0 to HV_HA_PRIORITY_MAX. 0, or -1. */
 int hv_ha_priority_parse(const char *text, uint32_t *out);
 
+/* The migration that brought a domain here, kept by libvirt in its live
+ * <metadata> as
+ *   <nodectl-arrival:arrival xmlns:nodectl-arrival="https://nodectl.example/xmlns/arrival/1"
+ *                            id="COMMAND-ID"/>
+ * The source writes it just before it migrates the domain (live only), so
+ * the destination's copy carries the id of the migration it came by: a
+ * copy left running by a migration its source saw fail is told apart from
+ * one a later migration brought (docs/safety.md, "A migration that failed
+ * at its destination"). An id is 1 to HV_ARRIVAL_MAX - 1 letters, digits,
+ * '.', '_', ':' or '-'. */
+#define HV_ARRIVAL_NS "https://nodectl.example/xmlns/arrival/1"
+#define HV_ARRIVAL_PREFIX "nodectl-arrival"
+#define HV_ARRIVAL_MAX 64
+/* Whether id can be stored as an arrival id. */
+bool hv_arrival_id_valid(const char *id);
+
 struct hv_vm {
     char name[HV_NAME_MAX];
     unsigned char uuid[16];
     enum hv_vm_state state;
+    char arrival[HV_ARRIVAL_MAX]; /* the migration that brought it ("": none known) */
     uint32_t vcpus;
     uint64_t memory_kib;     /* current (balloon) allocation */
     uint64_t max_memory_kib;
@@ -128,6 +145,7 @@ struct hv_domain_now {
     bool active;     /* it has a running process (virDomainIsActive): any state but shut off */
     bool persistent;
     enum hv_job job;
+    char arrival[HV_ARRIVAL_MAX]; /* the migration that brought it ("": none known) */
 };
 
 struct hv_fresh {
@@ -263,6 +281,16 @@ int hv_destroy_stale(struct hv *hv, const char *name, const unsigned char uuid[1
  * samples at once instead of waiting for the next interval), or when the
  * sampling thread handed a sample over. */
 int hv_event_fd(const struct hv *hv);
+/* Destroys domain vm, the leftover copy of a migration that failed at its
+ * destination, if `check` agrees (0) on the domain as libvirt shows it at
+ * that moment (hv_domain_now with its job and arrival id, read just
+ * before the destroy); then undefines it when it is persistent (the
+ * source keeps the definition). Blocks for libvirt's answer, as hv_tune
+ * does. 0 when destroyed; -1 with err (refused by check, gone, or libvirt
+ * refused). */
+int hv_destroy_leftover(struct hv *hv, const char *vm, hv_migrate_check check, void *ctx,
+                        char *err, size_t errlen);
+
 /* Domain lifecycle events and connection losses since the last call. */
 uint64_t hv_events_take(struct hv *hv);
 

@@ -159,6 +159,8 @@ int hv_sample_domains(struct hv *hv, uint64_t now_ms) {
             derive_rates(hv, &vms[kept], now_ms);
             hv_sample_rules(recs[i]->dom, &vms[kept], find_prev(hv, vms[kept].uuid));
             hv_sample_autostart(recs[i]->dom, &vms[kept]);
+            if (vms[kept].state != HV_VM_SHUTOFF)
+                hv_arrival_read(recs[i]->dom, vms[kept].arrival);
             kept++;
         } else {
             memset(&vms[kept], 0, sizeof vms[kept]);

@@ -60,6 +60,8 @@ int hv_domain_now_read(virDomainPtr dom, struct hv_domain_now *out) {
     out->active = active == 1;
     out->persistent = virDomainIsPersistent(dom) == 1;
     out->job = out->active ? job_of(dom, state, reason) : HV_JOB_NONE;
+    if (out->active)
+        hv_arrival_read(dom, out->arrival);
     return 0;
 }
 

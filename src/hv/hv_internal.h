@@ -144,5 +144,11 @@ int hv_rules_of(virDomainPtr dom, struct hv_rules *out, char *err, size_t errlen
 /* hv_ha.c: a protected domain's autostart turned off (and logged) when a
  * sample finds it on. */
 void hv_sample_autostart(virDomainPtr dom, const struct hv_vm *vm);
+/* hv_arrival.c: writes the id of the migration about to carry dom into
+ * its live metadata (0, or -1); reads it back ("" when none or not
+ * readable); parses the element libvirt returns (0, or -1). */
+int hv_arrival_mark(virDomainPtr dom, const char *id);
+void hv_arrival_read(virDomainPtr dom, char out[HV_ARRIVAL_MAX]);
+int hv_arrival_parse(const char *xml, char out[HV_ARRIVAL_MAX]);
 
 #endif

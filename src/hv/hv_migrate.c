@@ -37,6 +37,14 @@ static int look_before(struct hv_mig_slot *m) {
         snprintf(m->pub.error, sizeof m->pub.error, "the agent is stopping");
         return -1;
     }
+    /* The id travels with the live definition: a copy this migration
+     * leaves at the destination when it fails there is known by it
+     * (hv_arrival.c). Written before the clock's reading, so nothing that
+     * waits comes after it; not written (an id libvirt cannot store): such
+     * a copy cannot be told apart, the migration goes on. */
+    if (d && d->active && hv_arrival_mark(dom, m->pub.tag) != 0)
+        log_warn("migration of %s: its id %s not written to its metadata: %s", m->pub.vm,
+                 m->pub.tag, virGetLastErrorMessage());
     /* The libvirt calls above may have taken seconds: the clock is read
      * after them, and its grant must still hold on this host's clock. */
     if (hv_clock_ms() >= m->start_by_ms) {

@@ -29,13 +29,20 @@ const char *hv_job_name(enum hv_job j) {
     return "unknown job";
 }
 
-bool hv_group_valid(const char *g) {
+/* Whether s is 1 to max - 1 letters, digits, '.', '_', '-' or one of
+ * `extra`. */
+static bool word_valid(const char *s, size_t max, const char *extra) {
     size_t n = 0;
-    for (; g[n]; n++) {
-        char c = g[n];
-        if (n + 1 >= HV_GROUP_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                                       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n + 1 >= max || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+                              strchr(extra, c)))
             return false;
     }
     return n > 0;
 }
+
+bool hv_group_valid(const char *g) { return word_valid(g, HV_GROUP_MAX, ""); }
+
+bool hv_arrival_id_valid(const char *id) { return word_valid(id, HV_ARRIVAL_MAX, ":"); }

@@ -143,7 +143,7 @@ bool executor_may_send(uint64_t lease_until, uint64_t now) {
 }
 
 uint64_t executor_deadline(const struct executor *ex) {
-    if (!ex->leading || ex->cfg.automation == CONFIG_AUTOMATION_OFF)
+    if (!ex->leading || (ex->cfg.automation == CONFIG_AUTOMATION_OFF && !ex->n_creates))
         return UINT64_MAX;
     return ex->next_tick_ms;
 }
@@ -227,6 +227,7 @@ int executor_view(struct executor *ex, const struct executor_member *m, size_t n
             h->woken_at_ms = w->at_wall;
         }
     }
+    executor_creates_keep_on(ex, v, n);
     *out = v;
     return 0;
 }
@@ -244,7 +245,7 @@ void executor_describe(const struct exec_action *x, char *out, size_t len) {
         snprintf(out, len, "%s %s", executor_action_kind_name(p->kind), p->host);
 }
 
-static void enter(struct executor *ex, struct executor_action *p, enum executor_action_state s) {
+void executor_enter(struct executor *ex, struct executor_action *p, enum executor_action_state s) {
     p->state = s;
     ex->entered[p->kind][s]++;
 }
@@ -257,7 +258,7 @@ uint64_t executor_action_count(const struct executor *ex, enum placement_action_
 
 /* An action left DISPATCHED: its commands are no longer granted. */
 static void settle(struct executor *ex, struct exec_action *x, enum executor_action_state s) {
-    enter(ex, &x->pub, s);
+    executor_enter(ex, &x->pub, s);
     issued_revoke(&ex->issued, x->tag);
 }
 
@@ -311,7 +312,7 @@ static bool follow_power_off(struct executor *ex, const struct leader_member *v,
  * could not send the packet (or was refused), or the host is not back
  * within power_on_timeout (it is then marked failed, so the planner routes
  * around it). */
-static bool follow_power_on(struct executor *ex, const struct leader_member *v, size_t n,
+bool executor_follow_power_on(struct executor *ex, const struct leader_member *v, size_t n,
                             struct exec_action *x, uint64_t now, uint64_t wall) {
     struct executor_action *p = &x->pub;
     const struct leader_member *h = leader_view_named(v, n, p->host);
@@ -350,7 +351,7 @@ static void follow(struct executor *ex, const struct leader_member *v, size_t n,
             continue;
         bool ended = x->pub.kind == PLACEMENT_MIGRATE     ? follow_migration(ex, v, n, x, now)
                      : x->pub.kind == PLACEMENT_POWER_OFF ? follow_power_off(ex, v, n, x, now)
-                                                          : follow_power_on(ex, v, n, x, now, wall);
+                                                          : executor_follow_power_on(ex, v, n, x, now, wall);
         if (!ended)
             continue;
         char what[3 * COMMAND_NAME_MAX + COMMAND_VM_MAX];
@@ -363,7 +364,7 @@ static void follow(struct executor *ex, const struct leader_member *v, size_t n,
 
 /* A fresh command id: random (from the executor's seeded generator) in the
  * form of a version-4 UUID. */
-static void new_id(struct executor *ex, char out[COMMAND_ID_MAX]) {
+void executor_new_id(struct executor *ex, char out[COMMAND_ID_MAX]) {
     uint64_t a = prng_next(&ex->rng), b = prng_next(&ex->rng);
     snprintf(out, COMMAND_ID_MAX, "%08x-%04x-4%03x-%04x-%012" PRIx64, (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
@@ -389,14 +390,15 @@ static struct executor_send *queue_slot(struct executor *ex) {
 /* Queues cmd (kind and body set) for host `to`, fenced by this leader's
  * term, under a fresh id in x->pub.command_id; false with the note set when
  * out of memory. */
-static bool send(struct executor *ex, const struct leader_member *to, struct command *cmd,
+bool executor_send(struct executor *ex, const struct leader_member *to, struct command *cmd,
                  struct exec_action *x, uint64_t now) {
     struct executor_send *s = queue_slot(ex);
     if (!s) {
         snprintf(x->pub.note, sizeof x->pub.note, "out of memory");
         return false;
     }
-    new_id(ex, cmd->id);
+    if (!cmd->id[0])
+        executor_new_id(ex, cmd->id);
     cmd->term = ex->term; /* fenced: refused by any host that knows a newer one */
     snprintf(cmd->issuer, sizeof cmd->issuer, "%s", ex->cfg.self);
     snprintf(cmd->target, sizeof cmd->target, "%s", to->rec->name);
@@ -407,6 +409,19 @@ static bool send(struct executor *ex, const struct leader_member *to, struct com
     issued_add(&ex->issued, cmd, now, x->tag);
     snprintf(x->pub.command_id, sizeof x->pub.command_id, "%s", cmd->id);
     x->sent_ms = now;
+    return true;
+}
+
+bool executor_resend(struct executor *ex, const struct leader_member *to,
+                     const struct command *cmd) {
+    assert(cmd->term == ex->term);
+    struct executor_send *s = queue_slot(ex);
+    if (!s)
+        return false;
+    s->cmd = *cmd;
+    snprintf(s->address, sizeof s->address, "%s", to->rec->address);
+    s->local = strcmp(to->rec->name, ex->cfg.self) == 0;
+    ex->n_out++;
     return true;
 }
 
@@ -434,6 +449,16 @@ static bool send_migration(struct executor *ex, const struct leader_member *v, s
         snprintf(p->note, sizeof p->note, "%s no longer runs on %s", p->vm, p->source);
         return false;
     }
+    /* A VM that runs twice is not moved: the copy moved would be one of
+     * two, and the other would stay (the destination of a failed migration
+     * destroys its own, host_arrival.h). */
+    const char *on[2];
+    if (leader_view_hosts_running(v, n, p->vm, on, 2) > 1) {
+        snprintf(p->note, sizeof p->note,
+                 "%s runs on %s and %s (both records show it): not moved while it runs twice",
+                 p->vm, on[0], on[1]);
+        return false;
+    }
     if (!dst || dst->liveness != LEADER_HOST_UP || !dst->rec->migration_uri[0]) {
         snprintf(p->note, sizeof p->note, "%s is not alive or takes no migrations", p->host);
         return false;
@@ -451,7 +476,7 @@ static bool send_migration(struct executor *ex, const struct leader_member *v, s
     snprintf(cmd.migrate.migration_address, sizeof cmd.migrate.migration_address, "%s",
              dst->rec->migration_address);
     cmd.migrate.timeout_ms = ex->cfg.migration_timeout_ms;
-    if (!send(ex, src, &cmd, x, now))
+    if (!executor_send(ex, src, &cmd, x, now))
         return false;
     x->deadline_ms = now + DISPATCH_GRACE_MS + ex->cfg.migration_timeout_ms;
     return true;
@@ -474,7 +499,7 @@ static bool send_power_off(struct executor *ex, const struct leader_member *v, s
         return false;
     }
     struct command cmd = {.kind = COMMAND_POWER_OFF};
-    if (!send(ex, h, &cmd, x, now))
+    if (!executor_send(ex, h, &cmd, x, now))
         return false;
     x->deadline_ms = now + DISPATCH_GRACE_MS + POWER_OFF_MS;
     return true;
@@ -510,7 +535,7 @@ static const struct leader_member *ipmi_waker(const struct executor *ex,
 
 /* Asks a live host to power x's host on: through its BMC when it declared
  * one and a host holds the credentials, else by Wake-on-LAN. */
-static bool send_wake(struct executor *ex, const struct leader_member *v, size_t n,
+bool executor_send_wake(struct executor *ex, const struct leader_member *v, size_t n,
                       struct exec_action *x, uint64_t now) {
     struct executor_action *p = &x->pub;
     const struct leader_member *h = leader_view_named(v, n, p->host);
@@ -542,7 +567,7 @@ static bool send_wake(struct executor *ex, const struct leader_member *v, size_t
         snprintf(cmd.wake.mac, sizeof cmd.wake.mac, "%s", pw->wake_mac);
         snprintf(cmd.wake.broadcast, sizeof cmd.wake.broadcast, "%s", pw->wake_broadcast);
     }
-    if (!send(ex, w, &cmd, x, now))
+    if (!executor_send(ex, w, &cmd, x, now))
         return false;
     snprintf(p->waker, sizeof p->waker, "%s", w->rec->name);
     x->deadline_ms = now + ex->cfg.power_on_timeout_ms;
@@ -550,30 +575,27 @@ static bool send_wake(struct executor *ex, const struct leader_member *v, size_t
     return true;
 }
 
-static void repeat_wakes(struct executor *ex, const struct leader_member *v, size_t n,
-                         uint64_t now) {
-    for (size_t i = 0; i < ex->n_actions; i++) {
-        struct exec_action *x = &ex->actions[i];
-        struct executor_action *p = &x->pub;
-        if (p->kind != PLACEMENT_POWER_ON || p->state != EXECUTOR_DISPATCHED ||
-            now < x->repeat_ms + WAKE_REPEAT_MS)
-            continue;
-        const struct report *last =
-            leader_view_report(leader_view_named(v, n, p->waker), p->command_id);
-        if (p->by_ipmi && (!last || last->state == REPORT_RUNNING))
-            continue;
-        /* The repeat is followed in place of the first request, with the
-         * first one's times; if it cannot be sent, the first one is kept. */
-        struct exec_action before = *x;
-        if (send_wake(ex, v, n, x, now)) {
-            snprintf(x->prev_id, sizeof x->prev_id, "%s", before.pub.command_id);
-            x->sent_ms = before.sent_ms;
-            x->deadline_ms = before.deadline_ms;
-        } else {
-            *x = before;
-        }
-        x->repeat_ms = now;
+void executor_repeat_wake(struct executor *ex, const struct leader_member *v, size_t n,
+                          struct exec_action *x, uint64_t now) {
+    struct executor_action *p = &x->pub;
+    if (p->kind != PLACEMENT_POWER_ON || p->state != EXECUTOR_DISPATCHED ||
+        now < x->repeat_ms + WAKE_REPEAT_MS)
+        return;
+    const struct report *last =
+        leader_view_report(leader_view_named(v, n, p->waker), p->command_id);
+    if (p->by_ipmi && (!last || last->state == REPORT_RUNNING))
+        return;
+    /* The repeat is followed in place of the first request, with the
+     * first one's times; if it cannot be sent, the first one is kept. */
+    struct exec_action before = *x;
+    if (executor_send_wake(ex, v, n, x, now)) {
+        snprintf(x->prev_id, sizeof x->prev_id, "%s", before.pub.command_id);
+        x->sent_ms = before.sent_ms;
+        x->deadline_ms = before.deadline_ms;
+    } else {
+        *x = before;
     }
+    x->repeat_ms = now;
 }
 
 /* Starts the plan's actions whose dependencies are done, at most
@@ -614,7 +636,7 @@ static void dispatch(struct executor *ex, const struct leader_member *v, size_t 
         char what[3 * COMMAND_NAME_MAX + COMMAND_VM_MAX];
         executor_describe(x, what, sizeof what);
         if (blocked) {
-            enter(ex, p, EXECUTOR_NOT_EXECUTED);
+            executor_enter(ex, p, EXECUTOR_NOT_EXECUTED);
             snprintf(p->note, sizeof p->note, "waits for action %zu, which did not complete",
                      blocker);
             leader_events_add(&ex->events, wall, "action %zu not executed: %s: %s", i + 1, what,
@@ -626,14 +648,14 @@ static void dispatch(struct executor *ex, const struct leader_member *v, size_t 
             continue;
         bool sent = migration                        ? send_migration(ex, v, n, x, now)
                     : p->kind == PLACEMENT_POWER_OFF ? send_power_off(ex, v, n, x, now)
-                                                     : send_wake(ex, v, n, x, now);
+                                                     : executor_send_wake(ex, v, n, x, now);
         if (!sent) {
-            enter(ex, p, EXECUTOR_FAILED);
+            executor_enter(ex, p, EXECUTOR_FAILED);
             leader_events_add(&ex->events, wall, "action %zu failed: %s: %s", i + 1, what,
                               p->note);
             continue;
         }
-        enter(ex, p, EXECUTOR_DISPATCHED);
+        executor_enter(ex, p, EXECUTOR_DISPATCHED);
         if (migration) {
             snprintf(p->note, sizeof p->note, "sent to %s", p->source);
             in_flight++;
@@ -655,17 +677,22 @@ static void dispatch(struct executor *ex, const struct leader_member *v, size_t 
 
 int executor_step(struct executor *ex, const struct executor_member *m, size_t n, uint64_t now,
                   uint64_t wall) {
-    if (!ex->leading || ex->cfg.automation == CONFIG_AUTOMATION_OFF || now < ex->next_tick_ms)
+    /* An operator's create waits for its host to wake whatever the
+     * automation: it was asked for, not planned. */
+    if (!ex->leading || (ex->cfg.automation == CONFIG_AUTOMATION_OFF && !ex->n_creates) ||
+        now < ex->next_tick_ms)
         return 0;
     struct leader_member *v;
     if (executor_view(ex, m, n, wall, &v) != 0)
         return -1;
     ex->next_tick_ms = now + EXECUTOR_TICK_MS;
     follow(ex, v, n, now, wall);
+    executor_creates_step(ex, v, n, now, wall);
     /* Nothing leaves unless the lease covers it (the caller checks again,
      * with a fresh clock, immediately before each send). */
     if (ex->cfg.automation == CONFIG_AUTOMATION_AUTO && executor_may_send(ex->lease_until, now)) {
-        repeat_wakes(ex, v, n, now);
+        for (size_t i = 0; i < ex->n_actions; i++)
+            executor_repeat_wake(ex, v, n, &ex->actions[i], now);
         dispatch(ex, v, n, now, wall);
     }
     executor_view_free(v, n);
@@ -800,7 +827,7 @@ bool executor_issue(struct executor *ex, struct command *cmd, const char *target
     struct executor_send *s = queue_slot(ex);
     if (!s)
         return false;
-    new_id(ex, cmd->id);
+    executor_new_id(ex, cmd->id);
     cmd->term = ex->term; /* fenced, as the plan's commands */
     cmd->by_operator = false;
     snprintf(cmd->issuer, sizeof cmd->issuer, "%s", ex->cfg.self);
@@ -824,4 +851,9 @@ bool executor_revoke(struct executor *ex, const char *id) {
 
 void executor_event(struct executor *ex, uint64_t wall, const char *text) {
     leader_events_add(&ex->events, wall, "%s", text);
+}
+
+void executor_policy(struct executor *ex, const char *policy, uint64_t wake_cooldown_ms) {
+    snprintf(ex->cfg.policy, sizeof ex->cfg.policy, "%s", policy);
+    ex->cfg.wake_cooldown_ms = wake_cooldown_ms;
 }

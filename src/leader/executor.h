@@ -203,6 +203,20 @@ void executor_takeover(struct executor *ex, const struct executor_takeover_from 
  * lead, the lease would not cover the send, or out of memory. */
 bool executor_issue(struct executor *ex, struct command *cmd, const char *target,
                     const char *address, bool local, uint64_t now);
+/* nodectl create onto a host that is off: cmd (a define) gets its id now,
+ * so the caller can follow it in the target's record. The executor wakes
+ * `target` as a plan's power-on does (IPMI or Wake-on-LAN, asked again
+ * until it is back) and sends the define once the host is alive, under
+ * the lease like every command; no plan powers the host off before the
+ * define is reported. It gives up, with the event "create: VM not placed
+ * on HOST (command ID): why", when no live host can wake the target or
+ * the target is not back within power_on_timeout of the asking. False
+ * with why when this host does not lead, a create of that VM already
+ * waits, or EXECUTOR_CREATES_MAX (8) creates wait. */
+bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
+                                uint64_t now, uint64_t wall, char *why, size_t len);
+/* A reloaded cluster policy: its name (for events) and wake cool-down. */
+void executor_policy(struct executor *ex, const char *policy, uint64_t wake_cooldown_ms);
 /* Command `id` of executor_issue is never granted from now on (the
  * leader gave up on it); false when it is not in the table any more. */
 bool executor_revoke(struct executor *ex, const char *id);

@@ -26,6 +26,15 @@ struct exec_action {
 
 #define EXECUTOR_REPORTED_MAX 16
 
+/* nodectl create onto a host that is off (executor_create.c): its wake, as
+ * a plan's power-on, then its define, sent once the host is alive. */
+#define EXECUTOR_CREATES_MAX 8
+struct exec_create {
+    struct exec_action wake;
+    struct exec_action define;
+    struct command cmd; /* the define, its id assigned when asked */
+};
+
 struct executor {
     struct executor_config cfg;
     struct prng rng; /* command ids */
@@ -48,12 +57,15 @@ struct executor {
     bool planning;       /* a plan was begun and has not ended */
     uint64_t next_plan_ms, next_tick_ms;
     char note[256];
+    char twice[256]; /* the VMs running twice last told, "" none */
     /* What this leader knows beyond the records. */
     struct executor_woken woken[EXECUTOR_WOKEN_MAX];
     size_t n_woken;
     char reported[EXECUTOR_REPORTED_MAX][COMMAND_ID_MAX]; /* power-off failures told */
     size_t next_reported;
     struct issued issued; /* commands sent this term: granted once */
+    struct exec_create creates[EXECUTOR_CREATES_MAX];
+    size_t n_creates;
     /* Output. */
     struct executor_send *out;
     size_t out_head, n_out, cap_out;
@@ -71,6 +83,33 @@ void executor_view_free(struct leader_member *v, size_t n);
 void executor_plan_clear(struct executor *ex);
 /* Whether the plan still has work under way or waiting. */
 bool executor_plan_busy(const struct executor *ex);
+/* Between the executor's files: an action enters state s (counted); a
+ * fresh command id; queues cmd to `to` (a fresh id unless it has one) for
+ * action x; asks a live host to wake x's host; follows a dispatched wake
+ * (true once it ended); asks again for a wake not answered. */
+void executor_enter(struct executor *ex, struct executor_action *p, enum executor_action_state s);
+void executor_new_id(struct executor *ex, char out[COMMAND_ID_MAX]);
+bool executor_send(struct executor *ex, const struct leader_member *to, struct command *cmd,
+                   struct exec_action *x, uint64_t now);
+/* Queues cmd, sent before in this term, once more: the frame may have been
+ * lost on a connection being set up. Its target runs one id once, and its
+ * grant is still given once (no second entry in `issued`). */
+bool executor_resend(struct executor *ex, const struct leader_member *to,
+                     const struct command *cmd);
+bool executor_send_wake(struct executor *ex, const struct leader_member *v, size_t n,
+                        struct exec_action *x, uint64_t now);
+bool executor_follow_power_on(struct executor *ex, const struct leader_member *v, size_t n,
+                              struct exec_action *x, uint64_t now, uint64_t wall);
+void executor_repeat_wake(struct executor *ex, const struct leader_member *v, size_t n,
+                          struct exec_action *x, uint64_t now);
+/* The creates waiting for a host to wake: wakes sent, followed, defines
+ * sent once the host is alive, given up with an event when it is not. */
+void executor_creates_step(struct executor *ex, const struct leader_member *v, size_t n,
+                           uint64_t now, uint64_t wall);
+/* The host of every create still under way is kept on: no plan powers it
+ * off before its define is reported. */
+void executor_creates_keep_on(const struct executor *ex, struct leader_member *v, size_t n);
+
 /* "migrate web-1 from n1 to n2", "power-on n4". */
 void executor_describe(const struct exec_action *x, char *out, size_t len);
 

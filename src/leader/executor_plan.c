@@ -43,6 +43,32 @@ static const struct report *foreign_in_flight(const struct executor *ex,
     return r;
 }
 
+/* The VMs that run on two hosts or more (the snapshot's `twice`, grouped by
+ * name), told in the event log when they change: the planner leaves them
+ * where they are, and the destination of the failed migration that made
+ * the second copy destroys it (host_arrival.h). */
+static void tell_twice(struct executor *ex, const struct leader_snapshot *s, uint64_t wall) {
+    char now[sizeof ex->twice] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < s->n_twice && o + 1 < sizeof now; i++) {
+        const struct placement_vm *pv = &s->vms[s->twice[i]];
+        const char *vm = s->vm_rec[pv->id]->name, *host = s->host_rec[pv->host]->name;
+        bool first = i == 0 || strcmp(s->vm_rec[s->vms[s->twice[i - 1]].id]->name, vm) != 0;
+        int w = first ? snprintf(now + o, sizeof now - o, "%s%s on %s", o ? "; " : "", vm, host)
+                      : snprintf(now + o, sizeof now - o, ", %s", host);
+        o = w < 0 ? o : o + (size_t)w < sizeof now ? o + (size_t)w : sizeof now - 1;
+    }
+    if (strcmp(now, ex->twice) == 0)
+        return;
+    if (now[0])
+        leader_events_add(&ex->events, wall,
+                          "VM running on more than one host (the records show it): %s; not moved "
+                          "while it does", now);
+    else
+        leader_events_add(&ex->events, wall, "no VM runs on more than one host any more");
+    snprintf(ex->twice, sizeof ex->twice, "%s", now);
+}
+
 enum executor_plan_start executor_plan_begin(struct executor *ex, const struct executor_member *m,
                                              size_t n, uint64_t now, uint64_t wall,
                                              struct leader_snapshot *out, uint64_t *ticket) {
@@ -70,6 +96,7 @@ enum executor_plan_start executor_plan_begin(struct executor *ex, const struct e
     executor_view_free(v, n);
     if (rc != 0)
         return EXECUTOR_PLAN_ERROR;
+    tell_twice(ex, out, wall);
     ex->planning = true;
     ex->next_plan_ms = now + ex->cfg.plan_interval_ms;
     *ticket = ex->epoch;

@@ -142,6 +142,41 @@ static uint32_t group_id(const char **groups, size_t *n_groups, const char *name
     return (uint32_t)++*n_groups;
 }
 
+struct named {
+    const char *name;
+    uint32_t vm;
+};
+
+static int by_name(const void *a, const void *b) {
+    const struct named *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->vm > y->vm) - (x->vm < y->vm);
+}
+
+/* Finds the VMs listed by more than one host (sorted by name: n log n for
+ * a large cluster), pins every copy and lists them in s->twice. */
+static int find_twice(struct leader_snapshot *s, size_t n_vms) {
+    struct named *v = calloc(n_vms ? n_vms : 1, sizeof *v);
+    s->twice = calloc(n_vms ? n_vms : 1, sizeof *s->twice);
+    if (!v || !s->twice) {
+        free(v);
+        return -1;
+    }
+    for (size_t i = 0; i < n_vms; i++)
+        v[i] = (struct named){s->vm_rec[i]->name, (uint32_t)i};
+    qsort(v, n_vms, sizeof *v, by_name);
+    for (size_t i = 0; i < n_vms; i++) {
+        bool same_prev = i > 0 && strcmp(v[i].name, v[i - 1].name) == 0;
+        bool same_next = i + 1 < n_vms && strcmp(v[i].name, v[i + 1].name) == 0;
+        if (!same_prev && !same_next)
+            continue;
+        s->vms[v[i].vm].pinned = true;
+        s->twice[s->n_twice++] = v[i].vm;
+    }
+    free(v);
+    return 0;
+}
+
 int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member *members,
                           size_t n, double idle_watts, double max_watts) {
     memset(s, 0, sizeof *s);
@@ -198,6 +233,10 @@ int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member 
     }
     free(groups);
     s->snap = (struct placement_snapshot){s->hosts, n, s->vms, v};
+    if (find_twice(s, v) != 0) {
+        leader_snapshot_free(s);
+        return -1;
+    }
     return 0;
 }
 
@@ -207,6 +246,7 @@ void leader_snapshot_free(struct leader_snapshot *s) {
     free(s->vms);
     free(s->vm_rec);
     free(s->history);
+    free(s->twice);
     memset(s, 0, sizeof *s);
 }
 

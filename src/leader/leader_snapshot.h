@@ -20,6 +20,11 @@ struct leader_snapshot {
     const Nodectl__HostRecord **host_rec; /* per host */
     const Nodectl__Vm **vm_rec;           /* per VM */
     struct placement_power_model power;   /* every host's, for now */
+    /* The VMs that run on more than one host (every copy, grouped by
+     * name): pinned in the snapshot, so that no plan moves one copy and
+     * leaves the other. */
+    uint32_t *twice;
+    size_t n_twice;
 };
 
 /* Why the planner cannot use a member, or NULL when it can (then `why` is
@@ -42,7 +47,8 @@ const char *leader_host_unusable(const Nodectl__HostRecord *r, enum leader_liven
  * carries that time as last_migrated_at (wall ms; the planner's clock is in
  * seconds). A VM's pinned flag and anti-affinity group are its record's
  * (the domain's metadata, hv_rules_parse); groups are numbered from 1 in
- * the order they appear. Returns 0, or -1 when out of memory (the snapshot is then empty
+ * the order they appear. A VM that two hosts' records show running is
+ * pinned, every copy, and listed in `twice`. Returns 0, or -1 when out of memory (the snapshot is then empty
  * and may be freed). */
 int leader_snapshot_build(struct leader_snapshot *s, const struct leader_member *members,
                           size_t n, double idle_watts, double max_watts);

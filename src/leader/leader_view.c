@@ -64,6 +64,26 @@ const struct leader_member *leader_view_named(const struct leader_member *m, siz
     return NULL;
 }
 
+size_t leader_view_hosts_running(const struct leader_member *m, size_t n, const char *vm,
+                                 const char **out, size_t max) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].liveness != LEADER_HOST_UP)
+            continue;
+        for (size_t k = 0; k < m[i].rec->n_vms; k++) {
+            const Nodectl__Vm *v = m[i].rec->vms[k];
+            if (strcmp(v->name, vm) != 0 || (v->state != NODECTL__VM_STATE__VM_STATE_RUNNING &&
+                                             v->state != NODECTL__VM_STATE__VM_STATE_BLOCKED))
+                continue;
+            if (count < max)
+                out[count] = m[i].rec->name;
+            count++;
+            break;
+        }
+    }
+    return count;
+}
+
 const struct report *leader_view_report(const struct leader_member *h, const char *id) {
     for (size_t i = 0; h && i < h->n_reports; i++)
         if (strcmp(h->reports[i].m->id, id) == 0)

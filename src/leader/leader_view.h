@@ -50,6 +50,12 @@ void leader_view_release(struct leader_member *m, size_t n);
 
 const struct leader_member *leader_view_named(const struct leader_member *m, size_t n,
                                               const char *name);
+/* The hosts gossip shows up whose records show VM `vm` running (running
+ * or blocked), in member order: how many, and the first max names in out.
+ * More than one: the VM runs twice (a migration that failed at its
+ * destination left a copy there, docs/safety.md). */
+size_t leader_view_hosts_running(const struct leader_member *m, size_t n, const char *vm,
+                                 const char **out, size_t max);
 /* The report of command `id` in a member's record, or NULL. */
 const struct report *leader_view_report(const struct leader_member *h, const char *id);
 

@@ -116,14 +116,18 @@ enum cert_result cert_cache_verify(struct cert_cache *c, const uint8_t ca_pk[CER
         return CERT_MALFORMED;
     uint8_t h[32];
     crypto_generichash(h, sizeof h, cert, len, NULL, 0);
-    struct cert_cache_entry *e = &c->e[(h[0] | (unsigned)h[1] << 8) % CERT_CACHE_SIZE];
-    if (e->used && sodium_memcmp(e->hash, h, sizeof h) == 0) {
-        *out = e->info;
-        return CERT_OK;
+    struct cert_cache_entry *set = c->e[(h[0] | (unsigned)h[1] << 8) % (CERT_CACHE_SIZE / 2)];
+    for (int w = 0; w < 2; w++) {
+        if (set[w].used && sodium_memcmp(set[w].hash, h, sizeof h) == 0) {
+            set[w].used = ++c->tick;
+            *out = set[w].info;
+            return CERT_OK;
+        }
     }
     enum cert_result rc = cert_verify(ca_pk, cert, len, out);
     if (rc == CERT_OK) {
-        e->used = true;
+        struct cert_cache_entry *e = set[0].used <= set[1].used ? &set[0] : &set[1];
+        e->used = ++c->tick;
         memcpy(e->hash, h, sizeof h);
         e->info = *out;
     }

@@ -17,7 +17,9 @@
 /* The largest packed certificate accepted: a 63-byte name, a key, a
  * signature and their framing take about 190. */
 #define CERT_MAX 400
-#define CERT_CACHE_SIZE 256
+/* Certificates cached: the hosts of a large cluster (two-way set
+ * associative, so that a few hundred senders seldom evict each other). */
+#define CERT_CACHE_SIZE 1024
 
 struct cert_info {
     char name[CERT_NAME_MAX];
@@ -45,15 +47,17 @@ enum cert_result cert_verify(const uint8_t ca_pk[CERT_PK_BYTES], const uint8_t *
                              struct cert_info *out);
 enum cert_result cert_valid_at(const struct cert_info *info, uint64_t now_s);
 
-/* Verified certificates by the BLAKE2b hash of their bytes, direct-mapped:
- * a collision costs one more verification, never a wrong answer. Only
- * certificates that verified are ever stored. */
+/* Verified certificates by the BLAKE2b hash of their bytes, two ways per
+ * set, the least recently used replaced: a collision costs one more
+ * verification, never a wrong answer. Only certificates that verified are
+ * ever stored. */
 struct cert_cache {
+    uint64_t tick;
     struct cert_cache_entry {
-        bool used;
+        uint64_t used; /* when last used; 0: free */
         uint8_t hash[32];
         struct cert_info info;
-    } e[CERT_CACHE_SIZE];
+    } e[CERT_CACHE_SIZE / 2][2];
 };
 /* cert_verify through the cache. */
 enum cert_result cert_cache_verify(struct cert_cache *c, const uint8_t ca_pk[CERT_PK_BYTES],

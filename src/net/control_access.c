@@ -35,7 +35,8 @@ void control_request_describe(const Nodectl__Request *req, char *out, size_t len
         return;
     }
     case NODECTL__REQUEST__BODY_CREATE:
-        snprintf(out, len, "create (a domain of %zu bytes of XML%s)", strlen(req->create->xml),
+        snprintf(out, len, "create (a domain of %zu bytes of deflated XML%s)",
+                 req->create->xml_deflated.len,
                  req->create->start ? ", started" : "");
         return;
     case NODECTL__REQUEST__BODY_LEADER_TRANSFER:

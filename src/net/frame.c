@@ -7,12 +7,17 @@
 #include <string.h>
 
 #include "replay.h"
+#include "session.h"
 
 #define V_KEYED 0x01
 #define V_INSECURE 0x81
 #define OUTER_KEYED (1 + 4 + crypto_secretbox_NONCEBYTES)
 #define MAC_BYTES crypto_secretbox_MACBYTES
 #define HEADER 28
+/* The inner header's byte 9: how the inner frame is authenticated. */
+#define AUTH_SIGNATURE 0 /* Ed25519 by the certificate's key; insecure frames: none */
+#define AUTH_MAC 1       /* keyed BLAKE2b under the pair's key (session.h) */
+#define TAG_BYTES SESSION_KEY_BYTES
 static const uint8_t MAGIC[4] = {'n', 'd', 'f', '1'};
 
 _Static_assert(crypto_secretbox_KEYBYTES == KEYRING_KEY_BYTES, "key size");
@@ -20,6 +25,7 @@ _Static_assert(crypto_secretbox_NONCEBYTES == 24, "nonce size");
 _Static_assert(MAC_BYTES == 16, "MAC size");
 _Static_assert(FRAME_NAME_MAX == CERT_NAME_MAX && FRAME_NAME_MAX == REPLAY_NAME_MAX, "names");
 _Static_assert(FRAME_RESULTS <= 32, "reported bits");
+_Static_assert(TAG_BYTES <= CERT_SIG_BYTES, "a MAC frame is no longer than a signed one");
 
 struct frame_ctx {
     char cluster[FRAME_CLUSTER_MAX];
@@ -28,7 +34,7 @@ struct frame_ctx {
     size_t n_addrs;
     bool insecure;
     uint64_t epoch, seq;
-    bool has_keys, has_identity;
+    bool has_keys, has_identity, has_sessions;
     struct keyring keys;
     uint8_t ca_pk[CERT_PK_BYTES];
     uint8_t sk[CERT_SK_BYTES];
@@ -36,6 +42,7 @@ struct frame_ctx {
     size_t cert_len;
     struct cert_cache cache;
     struct replay_table replay;
+    struct session_keys *sessions;
     uint64_t counts[FRAME_RESULTS];
     uint32_t reported; /* reasons reported for senders without a window */
 };
@@ -55,6 +62,7 @@ const char *frame_result_name(enum frame_result r) {
     case FRAME_CERT_EXPIRED: return "certificate_expired";
     case FRAME_NAME_MISMATCH: return "name_mismatch";
     case FRAME_BAD_SIGNATURE: return "bad_signature";
+    case FRAME_BAD_PAIR_MAC: return "bad_pair_mac";
     case FRAME_MISADDRESSED: return "misaddressed";
     case FRAME_OLD_EPOCH: return "old_epoch";
     case FRAME_REPLAY: return "replay";
@@ -76,7 +84,9 @@ struct frame_ctx *frame_ctx_new(const struct frame_config *cfg) {
     struct frame_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (replay_init(&c->replay, cfg->senders_max ? cfg->senders_max : 1) != 0) {
+    if (!(c->sessions = session_new()) ||
+        replay_init(&c->replay, cfg->senders_max ? cfg->senders_max : 1) != 0) {
+        session_free(c->sessions);
         free(c);
         return NULL;
     }
@@ -94,6 +104,7 @@ void frame_ctx_free(struct frame_ctx *c) {
     if (!c)
         return;
     replay_free(&c->replay);
+    session_free(c->sessions);
     sodium_memzero(c, sizeof *c);
     free(c);
 }
@@ -117,7 +128,10 @@ void frame_ctx_set_identity(struct frame_ctx *c, const uint8_t ca_pk[CERT_PK_BYT
     memcpy(c->sk, sk, CERT_SK_BYTES);
     memcpy(c->cert, cert, len);
     c->cert_len = len;
+    /* A key the caller checked converts; one that would not leaves every
+     * frame signed. */
     c->has_identity = true;
+    c->has_sessions = session_set_identity(c->sessions, sk) == 0;
 }
 
 bool frame_ctx_insecure(const struct frame_ctx *c) { return c->insecure; }
@@ -139,7 +153,7 @@ static bool lengths(const struct frame_fields *f, size_t n[4]) {
 
 static size_t inner_size(const struct frame_fields *f, const size_t n[4], bool keyed) {
     return HEADER + n[0] + n[1] + n[2] + n[3] + f->cert_len + f->len +
-           (keyed ? CERT_SIG_BYTES : 0);
+           (!keyed ? 0 : f->mac_key ? TAG_BYTES : CERT_SIG_BYTES);
 }
 
 size_t frame_encoded_size(const struct frame_fields *f, bool keyed) {
@@ -175,7 +189,7 @@ size_t frame_encode(const struct frame_fields *f, const uint8_t *key, uint32_t k
     in[6] = (uint8_t)n[1];
     in[7] = (uint8_t)n[2];
     in[8] = (uint8_t)n[3];
-    in[9] = 0;
+    in[9] = keyed && f->mac_key ? AUTH_MAC : AUTH_SIGNATURE;
     in[10] = (uint8_t)(f->cert_len & 0xff);
     in[11] = (uint8_t)(f->cert_len >> 8);
     put64(in + 12, f->epoch);
@@ -196,7 +210,10 @@ size_t frame_encode(const struct frame_fields *f, const uint8_t *key, uint32_t k
         out[0] = V_INSECURE;
         return 1 + inner_len;
     }
-    crypto_sign_detached(p, NULL, in, (size_t)(p - in), sk);
+    if (f->mac_key)
+        crypto_generichash(p, TAG_BYTES, in, (size_t)(p - in), f->mac_key, SESSION_KEY_BYTES);
+    else
+        crypto_sign_detached(p, NULL, in, (size_t)(p - in), sk);
     out[0] = V_KEYED;
     out[1] = (uint8_t)(key_id >> 24);
     out[2] = (uint8_t)(key_id >> 16);
@@ -209,18 +226,24 @@ size_t frame_encode(const struct frame_fields *f, const uint8_t *key, uint32_t k
     return OUTER_KEYED + MAC_BYTES + inner_len;
 }
 
-static void own_fields(const struct frame_ctx *c, struct frame_fields *f, const char *to,
-                       uint32_t channel, const void *payload, size_t len) {
+/* This host's frame to `to`: under the pair's key when the host at `to`
+ * is known (session.h), signed otherwise. */
+static void own_fields(struct frame_ctx *c, struct frame_fields *f, const char *to,
+                       uint32_t channel, const void *payload, size_t len,
+                       uint8_t mac_key[SESSION_KEY_BYTES]) {
+    bool mac = !c->insecure && c->has_sessions && session_tx_key(c->sessions, to, mac_key);
     *f = (struct frame_fields){.channel = channel, .epoch = c->epoch, .seq = c->seq + 1,
                                .cluster = c->cluster, .to = to, .from = c->addrs[0],
                                .name = c->name, .cert = c->insecure ? NULL : c->cert,
                                .cert_len = c->insecure ? 0 : c->cert_len, .payload = payload,
-                               .len = len};
+                               .len = len, .mac_key = mac ? mac_key : NULL};
 }
 
-size_t frame_sealed_size(const struct frame_ctx *c, const char *to, size_t len) {
+size_t frame_sealed_size(struct frame_ctx *c, const char *to, size_t len) {
     struct frame_fields f;
-    own_fields(c, &f, to, 0, NULL, len);
+    uint8_t key[SESSION_KEY_BYTES];
+    own_fields(c, &f, to, 0, NULL, len, key);
+    sodium_memzero(key, sizeof key);
     return frame_encoded_size(&f, !c->insecure);
 }
 
@@ -229,10 +252,12 @@ size_t frame_seal(struct frame_ctx *c, uint8_t *out, const char *to, uint32_t ch
     if (!c->insecure && (!c->has_keys || !c->has_identity))
         return 0;
     struct frame_fields f;
-    own_fields(c, &f, to, channel, payload, len);
+    uint8_t key[SESSION_KEY_BYTES];
+    own_fields(c, &f, to, channel, payload, len, key);
     size_t n = c->insecure ? frame_encode(&f, NULL, 0, NULL, out)
                            : frame_encode(&f, c->keys.key[c->keys.primary],
                                           c->keys.id[c->keys.primary], c->sk, out);
+    sodium_memzero(key, sizeof key);
     if (n)
         c->seq++;
     return n;
@@ -248,13 +273,18 @@ struct inner {
     size_t cert_len;
     const uint8_t *payload;
     size_t len;
-    const uint8_t *sig; /* keyed only */
+    bool mac;           /* authenticated by a MAC, not a signature */
+    const uint8_t *sig; /* keyed only: the signature or the MAC */
     size_t signed_len;
 };
 
 static bool parse_inner(const uint8_t *in, size_t len, bool keyed, struct inner *out) {
-    size_t tail = keyed ? CERT_SIG_BYTES : 0;
-    if (len < HEADER + tail || memcmp(in, MAGIC, sizeof MAGIC) != 0 || in[9] != 0)
+    if (len < HEADER || memcmp(in, MAGIC, sizeof MAGIC) != 0 ||
+        (in[9] != AUTH_SIGNATURE && (!keyed || in[9] != AUTH_MAC)))
+        return false;
+    out->mac = in[9] == AUTH_MAC;
+    size_t tail = !keyed ? 0 : out->mac ? TAG_BYTES : CERT_SIG_BYTES;
+    if (len < HEADER + tail)
         return false;
     out->channel = in[4];
     static const size_t max[4] = {FRAME_CLUSTER_MAX, FRAME_ADDR_MAX, FRAME_ADDR_MAX,
@@ -350,8 +380,8 @@ static enum frame_result open_checked(struct frame_ctx *c, uint8_t *frame, size_
     if (!str_is(in.str[0], in.n[0], c->cluster))
         return FRAME_WRONG_CLUSTER;
     msg->candidate = true;
+    struct cert_info info;
     if (keyed) {
-        struct cert_info info;
         enum cert_result cr = cert_cache_verify(&c->cache, c->ca_pk, in.cert, in.cert_len, &info);
         if (cr != CERT_OK)
             return FRAME_BAD_CERT;
@@ -359,8 +389,27 @@ static enum frame_result open_checked(struct frame_ctx *c, uint8_t *frame, size_
             return FRAME_CERT_EXPIRED;
         if (!str_is(in.str[3], in.n[3], info.name))
             return FRAME_NAME_MISMATCH;
-        if (crypto_sign_verify_detached(in.sig, inner, in.signed_len, info.public_key) != 0)
+        if (in.mac) {
+            /* Our own frame comes back under the key of the host it was
+             * for (a frame reflected, or looped back): checked with that
+             * key, then dropped as our own. */
+            uint8_t key[SESSION_KEY_BYTES], tag[TAG_BYTES];
+            char to[FRAME_ADDR_MAX];
+            memcpy(to, in.str[1], in.n[1]);
+            to[in.n[1]] = '\0';
+            bool own = str_is(in.str[3], in.n[3], c->name);
+            bool have = c->has_sessions &&
+                        (own ? session_tx_key(c->sessions, to, key)
+                             : session_rx_key(c->sessions, info.public_key, key));
+            if (have)
+                crypto_generichash(tag, sizeof tag, inner, in.signed_len, key, sizeof key);
+            sodium_memzero(key, sizeof key);
+            if (!have || sodium_memcmp(tag, in.sig, TAG_BYTES) != 0)
+                return FRAME_BAD_PAIR_MAC;
+        } else if (crypto_sign_verify_detached(in.sig, inner, in.signed_len,
+                                               info.public_key) != 0) {
             return FRAME_BAD_SIGNATURE;
+        }
         msg->candidate = info.candidate;
     }
     memcpy(msg->sender, in.str[3], in.n[3]);
@@ -390,6 +439,8 @@ static enum frame_result open_checked(struct frame_ctx *c, uint8_t *frame, size_
     msg->seq = in.seq;
     memcpy(msg->from, in.str[2], in.n[2]);
     msg->from[in.n[2]] = '\0';
+    if (keyed && c->has_sessions)
+        session_learn(c->sessions, msg->from, info.public_key);
     return FRAME_OK;
 }
 

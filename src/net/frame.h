@@ -4,15 +4,18 @@
  *
  *   outer  = 0x01 | key id (4) | nonce (24) | secretbox(inner)   keyed
  *            0x81 | inner                                       insecure
- *   inner  = "ndf1" | channel | lengths | epoch | seq | cluster | to | from
- *            | name | certificate | payload | Ed25519 signature (keyed)
+ *   inner  = "ndf1" | channel | lengths | auth | epoch | seq | cluster | to
+ *            | from | name | certificate | payload | Ed25519 signature or
+ *            the pair's MAC (keyed)
  *
  * The box is libsodium's crypto_secretbox (XSalsa20-Poly1305, a random
  * nonce) under the keyring's primary key, named by its id; the receiver
  * opens it in place, in the frame's own buffer, with the key of that id, so
  * nothing is decoded or allocated before the MAC checked. Inside, the
  * sender's certificate (proto/cert.proto, checked against the cluster CA
- * through a cache) names the sender; its key signs the inner bytes. The
+ * through a cache) names the sender; its key signs the inner bytes, or,
+ * once this host has heard from the recipient, a MAC under the key only the
+ * two of them derive (session.h) authenticates them. The
  * frame names its recipient ("host:port", or "*" for a discovery beacon)
  * and carries the sender's boot epoch and a sequence number, which a
  * per-sender window (replay.h) accepts once. An insecure frame (tests
@@ -65,6 +68,7 @@ enum frame_result {
     FRAME_CERT_EXPIRED,  /* or not valid yet */
     FRAME_NAME_MISMATCH, /* the frame claims a sender its certificate does not name */
     FRAME_BAD_SIGNATURE,
+    FRAME_BAD_PAIR_MAC,  /* a frame under the pair's key (session.h) that does not check */
     FRAME_MISADDRESSED,  /* meant for another host, or "*" outside discovery */
     FRAME_OLD_EPOCH,     /* from before its sender's last restart */
     FRAME_REPLAY,        /* this (epoch, sequence number) was accepted already */
@@ -122,7 +126,7 @@ void frame_ctx_counts(const struct frame_ctx *c, uint64_t out[FRAME_RESULTS]);
 
 /* The size of the frame frame_seal writes for a payload of len bytes to
  * `to`; 0 if to is too long. */
-size_t frame_sealed_size(const struct frame_ctx *c, const char *to, size_t len);
+size_t frame_sealed_size(struct frame_ctx *c, const char *to, size_t len);
 /* Seals a payload for `to` ("host:port", or FRAME_TO_ALL for a beacon) into
  * out (frame_sealed_size bytes) with the next sequence number; returns its
  * length, or 0 when it cannot be sealed (no keys or identity yet). */
@@ -144,11 +148,15 @@ struct frame_fields {
     size_t cert_len;
     const void *payload;
     size_t len;
+    /* Keyed frames: authenticated by a MAC under this pair key
+     * (SESSION_KEY_BYTES, session.h) instead of a signature, when set. */
+    const uint8_t *mac_key;
 };
 /* The encoded size; 0 if a field is out of bounds. */
 size_t frame_encoded_size(const struct frame_fields *f, bool keyed);
-/* Encodes f into out, sealed under key (named key_id) and signed with sk,
- * or insecure when key is NULL; returns the length, 0 if out of bounds. */
+/* Encodes f into out, sealed under key (named key_id) and signed with sk
+ * (or MACed under f->mac_key), or insecure when key is NULL; returns the
+ * length, 0 if out of bounds. */
 size_t frame_encode(const struct frame_fields *f, const uint8_t *key, uint32_t key_id,
                     const uint8_t *sk, uint8_t *out);
 

@@ -189,5 +189,7 @@ int simh_step_off_check(struct sim_cluster *c, struct sim_host *h, struct sim_st
 int simh_step_off(struct sim_cluster *c, struct sim_host *h);
 /* A migration this host started ended (libvirt's event). */
 void simh_migration_ended(struct sim_cluster *c, struct sim_host *h, uint32_t mig);
+/* After a sample: destroys the copies failed migrations left here. */
+void simh_leftovers(struct sim_cluster *c, struct sim_host *h);
 
 #endif

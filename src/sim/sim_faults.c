@@ -254,7 +254,7 @@ static int libvirtd(struct sim_cluster *c) {
     if (c->hv.h[v].power != SIM_POWER_ON || c->hv.h[v].libvirtd_down)
         return 0;
     int64_t len = span_us(c, 2000000, 30000000);
-    sim_hv_libvirtd(&c->hv, v, false);
+    sim_hv_libvirtd(&c->hv, c->now_us, v, false);
     sim_trace(c, "fault: libvirtd stops on %s for %.1f s", sim_agent_name(c, v), (double)len / 1e6);
     return push_event(c, c->now_us + len, EV_LIBVIRTD, v);
 }

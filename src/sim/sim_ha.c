@@ -431,8 +431,8 @@ static void effects(struct world *w) {
         struct simhost *h = &w->h[t];
         /* The grant bounds it; the gate refuses a host without a lease;
          * libvirt refuses a name already defined there. */
-        bool ok = w->now < w->define_lease_end[v] && alive(h) && host_fence_holds(h->f, mono(w, h)) &&
-                  !w->def[t][v];
+        bool ok = w->now < w->define_lease_end[v] && alive(h) &&
+                  host_fence_holds(h->f, mono(w, h)) && !w->def[t][v];
         if (ok)
             w->run[t][v] = w->def[t][v] = true;
         else if (alive(h))

@@ -22,7 +22,8 @@ static uint64_t mix(uint64_t x) {
 
 static double unit(uint64_t h) { return (double)(h >> 11) / 9007199254740992.0; }
 
-static int add_dom(struct sim_hv_host *h, uint32_t vm, enum sim_dom_state st, uint32_t mig) {
+static int add_dom(struct sim_hv_host *h, uint32_t vm, enum sim_dom_state st, uint32_t mig,
+                   const char *arrival) {
     if (h->n_doms == h->cap_doms) {
         size_t cap = h->cap_doms ? 2 * h->cap_doms : 8;
         struct sim_dom *d = realloc(h->doms, cap * sizeof *d);
@@ -31,7 +32,8 @@ static int add_dom(struct sim_hv_host *h, uint32_t vm, enum sim_dom_state st, ui
         h->doms = d;
         h->cap_doms = cap;
     }
-    h->doms[h->n_doms++] = (struct sim_dom){vm, st, mig};
+    h->doms[h->n_doms++] = (struct sim_dom){.vm = vm, .state = st, .mig = mig};
+    snprintf(h->doms[h->n_doms - 1].arrival, sizeof h->doms[0].arrival, "%s", arrival);
     return 0;
 }
 
@@ -46,6 +48,8 @@ static struct sim_dom *find_dom(struct sim_hv_host *h, uint32_t vm, size_t *at) 
         }
     return NULL;
 }
+
+static bool vm_named(const struct sim_hv *hv, const char *name, uint32_t *vm);
 
 /* libvirtd answers: the host is on and libvirtd runs. */
 static bool libvirt_up(const struct sim_hv_host *h) {
@@ -97,7 +101,7 @@ int sim_hv_init(struct sim_hv *hv, uint32_t n_hosts, uint32_t n_vms, uint32_t pl
         for (uint32_t k = 0; k < placed; k++) {
             struct sim_hv_host *h = &hv->h[(v + k) % placed];
             if (mem_used(hv, h) + vm->mem_mb <= h->mem_mb) {
-                if (add_dom(h, v, SIM_DOM_RUNNING, 0) != 0)
+                if (add_dom(h, v, SIM_DOM_RUNNING, 0, "") != 0)
                     return -1;
                 break;
             }
@@ -151,6 +155,7 @@ bool sim_hv_sample(const struct sim_hv *hv, uint32_t host, double t_s, struct hv
         x->uuid[0] = (unsigned char)d->vm;
         x->uuid[1] = (unsigned char)(d->vm >> 8);
         x->state = d->state == SIM_DOM_INCOMING ? HV_VM_PAUSED : HV_VM_RUNNING;
+        snprintf(x->arrival, sizeof x->arrival, "%s", d->arrival);
         x->vcpus = vm->vcpus;
         x->memory_kib = x->max_memory_kib = vm->mem_mb * 1024;
         x->cpu_percent = d->state == SIM_DOM_INCOMING ? 0 : 100 * sim_hv_demand(hv, d->vm, t_s);
@@ -187,6 +192,7 @@ void sim_hv_fresh(const struct sim_hv *hv, uint32_t host, struct hv_fresh *out,
         x->job = d->state == SIM_DOM_OUTGOING   ? HV_JOB_MIGRATION_OUT
                  : d->state == SIM_DOM_INCOMING ? HV_JOB_MIGRATION_IN
                                                 : HV_JOB_NONE;
+        snprintf(x->arrival, sizeof x->arrival, "%s", d->arrival);
     }
 }
 
@@ -243,7 +249,7 @@ int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *
         }
     }
     uint32_t id = (uint32_t)hv->n_mig;
-    if (!why && add_dom(&hv->h[dst], v, SIM_DOM_INCOMING, id) != 0)
+    if (!why && add_dom(&hv->h[dst], v, SIM_DOM_INCOMING, id, tag) != 0)
         why = "out of memory";
     if (why) {
         hv->migrations_refused++;
@@ -257,6 +263,7 @@ int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *
                                 .src = src,
                                 .dst = dst,
                                 .active = true,
+                                .start_us = now_us,
                                 .end_us = now_us + (int64_t)(secs * 1e6),
                                 .fail = prng_unit(&hv->rng) < hv->fail_prob};
     snprintf(m->tag, sizeof m->tag, "%s", tag);
@@ -273,15 +280,41 @@ const struct sim_migration *sim_hv_migration(const struct sim_hv *hv, uint32_t m
     return mig < hv->n_mig ? &hv->mig[mig] : NULL;
 }
 
-void sim_hv_libvirtd(struct sim_hv *hv, uint32_t host, bool up) {
-    hv->h[host].libvirtd_down = !up;
-    if (up)
+void sim_hv_libvirtd(struct sim_hv *hv, int64_t now_us, uint32_t host, bool up) {
+    struct sim_hv_host *h = &hv->h[host];
+    h->libvirtd_down = !up;
+    if (up) {
+        /* Its leftovers are seen from now on: nodectl's time starts. */
+        for (size_t k = 0; k < h->n_doms; k++)
+            if (h->doms[k].leftover && !h->doms[k].leftover_judged)
+                h->doms[k].leftover_since_us = now_us;
+        hv->changed = true;
         return;
+    }
     /* The peer-to-peer migrations it drives or receives fail; the guests'
-     * QEMU processes keep running without it. */
-    for (size_t i = 0; i < hv->n_mig; i++)
-        if (hv->mig[i].active && (hv->mig[i].src == host || hv->mig[i].dst == host))
-            hv->mig[i].fail = true;
+     * QEMU processes keep running without it. One it receives that is in
+     * its Finish leaves the destination's copy running. */
+    for (size_t i = 0; i < hv->n_mig; i++) {
+        struct sim_migration *m = &hv->mig[i];
+        if (!m->active || (m->src != host && m->dst != host))
+            continue;
+        m->fail = true;
+        m->leftover |= m->dst == host && 4 * (m->end_us - now_us) <= m->end_us - m->start_us;
+    }
+}
+
+bool sim_hv_destroy(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name) {
+    struct sim_hv_host *h = &hv->h[host];
+    uint32_t v;
+    size_t at;
+    if (!libvirt_up(h) || !vm_named(hv, name, &v) || !find_dom(h, v, &at))
+        return false;
+    if (h->doms[at].leftover)
+        hv->leftovers_destroyed++;
+    drop_dom(h, at);
+    hv->changed = true;
+    sim_hv_check(hv, now_us);
+    return true;
 }
 
 void sim_hv_set_gate(struct sim_hv *hv, uint32_t host, enum host_gate g) { hv->h[host].gate = g; }
@@ -305,10 +338,17 @@ static void end_migration(struct sim_hv *hv, uint32_t id, bool ok) {
     }
     struct sim_dom *dd = find_dom(d, m->vm, &at);
     if (dd && dd->state == SIM_DOM_INCOMING && dd->mig == id) {
-        if (ok)
+        if (ok) {
             dd->state = SIM_DOM_RUNNING;
-        else
+        } else if (m->leftover && d->power == SIM_POWER_ON) {
+            /* Finish resumed it; its answer never reached the source. */
+            dd->state = SIM_DOM_RUNNING;
+            dd->leftover = true;
+            dd->leftover_since_us = m->end_us;
+            hv->leftovers++;
+        } else {
             drop_dom(d, at);
+        }
     }
     if (ok)
         hv->migrations_ok++;
@@ -380,15 +420,30 @@ bool sim_hv_operator_start(struct sim_hv *hv, uint32_t v, uint32_t host) {
     if (!vm->stopped || !libvirt_up(h) || mem_used(hv, h) + vm->mem_mb > h->mem_mb ||
         host_gate_refuses(h->gate, "prepare", "begin"))
         return false;
-    if (add_dom(h, v, SIM_DOM_RUNNING, 0) != 0)
+    if (add_dom(h, v, SIM_DOM_RUNNING, 0, "") != 0)
         return false;
     vm->stopped = false;
     vm->lost = false;
     return true;
 }
 
+/* Whether a leftover copy is still libvirt's doing, not nodectl's: its
+ * destination's libvirtd is down, or it has been back less than
+ * SIM_LEFTOVER_BOUND_US. */
+static bool leftover_excused(const struct sim_hv_host *h, const struct sim_dom *d, int64_t now_us) {
+    return d->leftover && !d->leftover_judged &&
+           (h->libvirtd_down || now_us - d->leftover_since_us < SIM_LEFTOVER_BOUND_US);
+}
+
 int64_t sim_hv_deadline(const struct sim_hv *hv) {
     int64_t d = INT64_MAX;
+    for (uint32_t i = 0; i < hv->n_hosts; i++) {
+        const struct sim_hv_host *h = &hv->h[i];
+        for (size_t k = 0; !h->libvirtd_down && k < h->n_doms; k++)
+            if (h->doms[k].leftover && !h->doms[k].leftover_judged &&
+                h->doms[k].leftover_since_us + SIM_LEFTOVER_BOUND_US < d)
+                d = h->doms[k].leftover_since_us + SIM_LEFTOVER_BOUND_US;
+    }
     for (size_t i = 0; i < hv->n_mig; i++)
         if (hv->mig[i].active && hv->mig[i].end_us < d)
             d = hv->mig[i].end_us;
@@ -403,6 +458,22 @@ int64_t sim_hv_deadline(const struct sim_hv *hv) {
 
 size_t sim_hv_run(struct sim_hv *hv, int64_t now_us, struct sim_hv_note *notes, size_t cap) {
     size_t n = 0;
+    /* A leftover nodectl did not destroy in time counts as a copy. */
+    bool judged = false;
+    for (uint32_t i = 0; i < hv->n_hosts; i++) {
+        struct sim_hv_host *h = &hv->h[i];
+        for (size_t k = 0; k < h->n_doms; k++) {
+            struct sim_dom *d = &h->doms[k];
+            if (d->leftover && !d->leftover_judged && !leftover_excused(h, d, now_us)) {
+                d->leftover_judged = true;
+                judged = true;
+            }
+        }
+    }
+    if (judged) {
+        hv->changed = true;
+        sim_hv_check(hv, now_us);
+    }
     for (size_t i = 0; i < hv->n_mig && n < cap; i++) {
         struct sim_migration *m = &hv->mig[i];
         if (!m->active || m->end_us > now_us)
@@ -429,7 +500,6 @@ size_t sim_hv_run(struct sim_hv *hv, int64_t now_us, struct sim_hv_note *notes, 
 }
 
 void sim_hv_check(struct sim_hv *hv, int64_t now_us) {
-    (void)now_us;
     uint32_t *copies = hv->scratch, *moving = hv->scratch + hv->n_vms;
     memset(hv->scratch, 0, 2 * hv->n_vms * sizeof *hv->scratch);
     for (uint32_t i = 0; i < hv->n_hosts; i++) {
@@ -437,7 +507,8 @@ void sim_hv_check(struct sim_hv *hv, int64_t now_us) {
         if (h->power != SIM_POWER_ON)
             continue;
         for (size_t k = 0; k < h->n_doms; k++) {
-            copies[h->doms[k].vm] += h->doms[k].state != SIM_DOM_INCOMING;
+            copies[h->doms[k].vm] += h->doms[k].state != SIM_DOM_INCOMING &&
+                                     !leftover_excused(h, &h->doms[k], now_us);
             moving[h->doms[k].vm] += h->doms[k].state == SIM_DOM_OUTGOING;
         }
     }

@@ -45,7 +45,18 @@ struct sim_dom {
     uint32_t vm;
     enum sim_dom_state state;
     uint32_t mig; /* OUTGOING / INCOMING: its migration */
+    char arrival[64]; /* the tag of the migration that brought it ("": none) */
+    /* The copy a migration that failed in its Finish left running here
+     * (sim_hv_libvirtd): since when it counts (its libvirtd back), and
+     * whether it outlived SIM_LEFTOVER_BOUND_US (then it is a duplicate). */
+    bool leftover, leftover_judged;
+    int64_t leftover_since_us;
 };
+
+/* How long nodectl has to destroy a leftover copy once the destination's
+ * libvirtd answers again: a sample or two, with the source's record
+ * gossiped, and room for the faults that delay both. */
+#define SIM_LEFTOVER_BOUND_US 60000000
 
 struct sim_vm {
     char name[SIM_VM_NAME_MAX];
@@ -59,8 +70,9 @@ struct sim_vm {
 
 struct sim_migration {
     uint32_t vm, src, dst;
-    int64_t end_us;
+    int64_t start_us, end_us;
     bool fail;
+    bool leftover; /* fails in its Finish: the destination's copy runs on */
     bool active;
     char tag[64]; /* the command id */
 };
@@ -101,6 +113,9 @@ struct sim_hv {
     uint32_t *scratch; /* 2 x n_vms counters for sim_hv_check */
     /* The invariants, counted as they are broken. */
     uint64_t vm_lost, vm_duplicated, host_off_with_vm;
+    /* Copies a migration that failed at its destination left running
+     * (libvirt's, not a violation), and those nodectl destroyed. */
+    uint64_t leftovers, leftovers_destroyed;
     uint64_t migrations_started, migrations_ok, migrations_failed, migrations_refused;
     uint64_t power_offs, wakes, power_ons;
     bool changed; /* sim_hv_deadline may have moved */
@@ -138,8 +153,16 @@ int sim_hv_migrate(struct sim_hv *hv, int64_t now_us, uint32_t src, const char *
 /* The migrations a host started: the tag's state, once ended. */
 const struct sim_migration *sim_hv_migration(const struct sim_hv *hv, uint32_t mig);
 
-/* libvirtd stops or starts again on host. */
-void sim_hv_libvirtd(struct sim_hv *hv, uint32_t host, bool up);
+/* libvirtd stops or starts again on host. A destination's libvirtd that
+ * stops in the last quarter of an incoming migration stops it in
+ * libvirt's Finish: the migration fails at its source, which resumes its
+ * copy, and the destination's copy, already resumed, runs on (libvirt's
+ * peer-to-peer protocol v3, reproduced on the rig). */
+void sim_hv_libvirtd(struct sim_hv *hv, int64_t now_us, uint32_t host, bool up);
+/* libvirt's destroy of domain `name` on host (the agent's
+ * hv_destroy_leftover, after its check on a fresh view): false when
+ * libvirtd does not answer or the domain is not there. */
+bool sim_hv_destroy(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name);
 /* The agent writes its inbound gate. */
 void sim_hv_set_gate(struct sim_hv *hv, uint32_t host, enum host_gate g);
 /* The off command: the power goes after stop_us; whatever runs or arrives

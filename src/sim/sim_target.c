@@ -3,12 +3,13 @@
  * grants, the last check before an action (the grant's deadline, the
  * source's refusals, a fresh view of the hypervisor) and the action; the
  * power-off's commitment and, a second later, the off command after one
- * more fresh look. */
+ * more fresh look; as a destination, the copies failed migrations left. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/host_arrival.h"
 #include "host/host_checks.h"
 #include "sim_agent.h"
 
@@ -311,4 +312,43 @@ int sim_agent_operator_drain(struct sim_cluster *c, uint32_t i, uint32_t target,
     else
         simh_send_command(c, i, target, &m);
     return sim_agent_run(c, i);
+}
+
+/* After a sample, as agent_leftovers does: a domain here that a migration
+ * its source saw fail left running (host_arrival_check on the sample's
+ * view, then on a fresh one just before the destroy; here both are the
+ * simulated libvirt at this instant). */
+void simh_leftovers(struct sim_cluster *c, struct sim_host *h) {
+    struct hv_fresh view;
+    sim_hv_fresh(&c->hv, h->i, &view, c->doms_scratch);
+    bool any = false;
+    for (size_t k = 0; view.available && k < view.n && !any; k++)
+        any = view.doms[k].arrival[0] != '\0';
+    if (!any)
+        return;
+    size_t count = gossip_member_count(h->g), n = 0;
+    struct host_arrival_peer *peers = calloc(count ? count : 1, sizeof *peers);
+    if (!peers)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        struct gossip_member_info m;
+        gossip_member_at(h->g, i, &m);
+        const Nodectl__HostRecord *r = m.id - 1 != h->i ? simh_cached(h, &m) : NULL;
+        if (r)
+            peers[n++] = (struct host_arrival_peer){r, m.state == GOSSIP_ALIVE};
+    }
+    for (size_t k = 0; k < view.n; k++) {
+        char why[512];
+        const struct hv_domain_now *d = &view.doms[k];
+        if (host_arrival_check(h->name, d, peers, n, why, sizeof why) != HOST_ARRIVAL_LEFTOVER)
+            continue;
+        char name[HV_NAME_MAX];
+        snprintf(name, sizeof name, "%s", d->name);
+        if (sim_hv_destroy(&c->hv, c->now_us, h->i, name))
+            sim_trace(c, "%s: %s destroyed: %s", h->name, name, why);
+        /* The table changed: the view is read again. */
+        sim_hv_fresh(&c->hv, h->i, &view, c->doms_scratch);
+        k = (size_t)-1;
+    }
+    free(peers);
 }

@@ -5,12 +5,17 @@
  *   a frame forged field by field (frame_encode): any channel, epoch,
  *     sequence, cluster, recipient, sender address and name, a valid,
  *     foreign or garbled certificate, sealed with the right key or another,
- *     signed by the certificate's key or another, or insecure;
+ *     signed by the certificate's key or another, or authenticated by the
+ *     pair key (src/net/session.h) of either of those keys to this host, or
+ *     insecure;
  *   a sequence of frames from a real sender ("a") whose epochs and sequence
- *     numbers the input picks, sealed, opened, and sometimes opened again.
+ *     numbers the input picks, sealed, opened, and sometimes opened again;
+ *   a round trip from a real sender, signed, or under the pair key once it
+ *     has heard from this host.
  * Asserts: an opened frame names a sender, address and payload that fit
  * their bounds; a keyed frame opens only with the cluster key, a valid
- * certificate of this CA naming its sender and its own signature, addressed
+ * certificate of this CA naming its sender and its own signature or pair
+ * key, addressed
  * to this host; no (epoch, sequence) of a sender is accepted twice, and
  * none from an epoch older than one accepted. */
 #include <sodium.h>
@@ -20,11 +25,15 @@
 
 #include "fuzz_input.h"
 #include "net/frame.h"
+#include "net/session.h"
 
 #define NOW_S 1800000000u /* within every certificate's validity here */
 #define ME "10.0.0.2:7946"
 #define PEER "10.0.0.1:7946"
 #define SEQS_MAX 64
+#define SEQ_EPOCHS 4
+#define SEQ_NUMBERS 300
+#define SEQ_FRAME_MAX 1024
 
 struct party {
     uint8_t pk[CERT_PK_BYTES], sk[CERT_SK_BYTES];
@@ -162,6 +171,19 @@ static void forged(struct fuzz_input *in, bool keyed) {
     }
     if (flags & 0x10)
         signer = &k.b; /* signed with a key its certificate does not name */
+    uint8_t mac_key[SESSION_KEY_BYTES];
+    if (keyed && flags & 0x80) {
+        /* The pair key of the signer's frames to this host, as the signer
+         * derives it. */
+        struct session_keys *s = session_new();
+        if (!s || session_set_identity(s, signer->sk) != 0)
+            abort();
+        session_learn(s, ME, k.b.pk);
+        if (!session_tx_key(s, ME, mac_key))
+            abort();
+        session_free(s);
+        f.mac_key = mac_key;
+    }
     f.payload = fuzz_bytes(in, 255, &f.len);
     const struct keyring *ring = flags & 0x20 ? &k.other_ring : &k.ring;
     size_t size = frame_encoded_size(&f, keyed);
@@ -188,6 +210,32 @@ static void forged(struct fuzz_input *in, bool keyed) {
     free(frame);
 }
 
+/* A frame of the real sender "a" for sequence(): made once per process for
+ * each (mode, epoch, sequence number), since signing it (the sender's work)
+ * depends on nothing else of the input, and kept to be opened by each
+ * input's fresh receiver, which checks it in full every time. */
+struct made_frame {
+    size_t len;
+    uint8_t bytes[SEQ_FRAME_MAX];
+};
+
+static const struct made_frame *sender_frame(bool keyed, uint64_t epoch, uint64_t seq) {
+    static struct made_frame made[2][SEQ_EPOCHS][SEQ_NUMBERS];
+    struct made_frame *mf = &made[keyed][epoch - 1][seq];
+    if (mf->len)
+        return mf;
+    struct frame_fields f = {.channel = CHANNEL_GOSSIP, .cluster = "c1", .to = ME, .from = PEER,
+                             .name = "a", .cert = k.a.cert, .cert_len = k.a.cert_len,
+                             .payload = "x", .len = 1, .epoch = epoch, .seq = seq};
+    if (frame_encoded_size(&f, keyed) > sizeof mf->bytes)
+        abort();
+    mf->len = frame_encode(&f, keyed ? k.ring.key[k.ring.primary] : NULL,
+                           keyed ? keyring_primary_id(&k.ring) : 0, k.a.sk, mf->bytes);
+    if (!mf->len)
+        abort();
+    return mf;
+}
+
 /* Frames of a real sender with the epochs and sequence numbers the input
  * picks (some repeated, some opened twice): never one accepted twice, and
  * none from an epoch older than one accepted. */
@@ -197,31 +245,26 @@ static void sequence(struct fuzz_input *in, bool keyed) {
     size_t n_seen = 0;
     size_t frames = fuzz_u8(in) % SEQS_MAX;
     for (size_t i = 0; i < frames && fuzz_more(in); i++) {
-        struct frame_fields f = {.channel = CHANNEL_GOSSIP, .cluster = "c1", .to = ME,
-                                 .from = PEER, .name = "a", .cert = k.a.cert,
-                                 .cert_len = k.a.cert_len, .payload = "x", .len = 1};
-        f.epoch = 1 + fuzz_u8(in) % 4;
-        f.seq = fuzz_u16(in) % 300;
-        uint8_t frame[1024];
-        if (frame_encoded_size(&f, keyed) > sizeof frame)
-            abort();
-        size_t len = frame_encode(&f, keyed ? k.ring.key[k.ring.primary] : NULL,
-                                  keyed ? keyring_primary_id(&k.ring) : 0, k.a.sk, frame);
+        uint64_t epoch = 1 + fuzz_u8(in) % SEQ_EPOCHS;
+        uint64_t seq = fuzz_u16(in) % SEQ_NUMBERS;
+        const struct made_frame *mf = sender_frame(keyed, epoch, seq);
         struct frame_msg m;
-        enum frame_result r = open_copy(rx, frame, len, FRAME_PATH_UNICAST, keyed, &m);
+        enum frame_result r = open_copy(rx, mf->bytes, mf->len, FRAME_PATH_UNICAST, keyed, &m);
         if (r != FRAME_OK)
             continue;
-        if (f.epoch < max_epoch)
+        if (m.epoch != epoch || m.seq != seq)
+            abort();
+        if (epoch < max_epoch)
             abort();
         for (size_t s = 0; s < n_seen; s++)
-            if (seen_epoch[s] == f.epoch && seen_seq[s] == f.seq)
+            if (seen_epoch[s] == epoch && seen_seq[s] == seq)
                 abort();
         if (n_seen < SEQS_MAX) {
-            seen_epoch[n_seen] = f.epoch;
-            seen_seq[n_seen++] = f.seq;
+            seen_epoch[n_seen] = epoch;
+            seen_seq[n_seen++] = seq;
         }
-        if (f.epoch > max_epoch)
-            max_epoch = f.epoch;
+        if (epoch > max_epoch)
+            max_epoch = epoch;
     }
     frame_ctx_free(rx);
 }
@@ -231,8 +274,18 @@ static void sequence(struct fuzz_input *in, bool keyed) {
 static void round_trip(struct fuzz_input *in, bool keyed) {
     struct frame_ctx *tx = context("a", PEER, &k.a, !keyed, 1 + fuzz_u8(in));
     struct frame_ctx *rx = context("b", ME, &k.b, !keyed, 1);
+    uint8_t how = fuzz_u8(in);
+    if (how & 0x80) {
+        /* tx hears from rx first, and seals under their pair key. */
+        uint8_t hello[FRAME_OVERHEAD_MAX];
+        size_t n = frame_seal(rx, hello, PEER, CHANNEL_GOSSIP, NULL, 0);
+        struct frame_msg m;
+        if (!n || frame_open(tx, hello, n, FRAME_PATH_UNICAST, NOW_S, &m) != FRAME_OK)
+            abort();
+        free(m.payload);
+    }
     static const uint32_t unicast[] = {CHANNEL_GOSSIP, CHANNEL_ELECTION, CHANNEL_COMMAND};
-    uint32_t channel = unicast[fuzz_u8(in) % 3];
+    uint32_t channel = unicast[how % 3];
     size_t len;
     const uint8_t *payload = fuzz_bytes(in, 255, &len);
     size_t size = frame_sealed_size(tx, ME, len);

@@ -26,9 +26,12 @@
 #   kill      (g) kill -9 of each new leader, several times in a row, every
 #                 agent restarted at once as its host's boot would.
 # The seed (bash's RANDOM, drawn only in this shell) chooses the order of the
-# faults and every duration and delay. Needs: cluster.sh's variables, SEED.
+# faults and every duration and delay. CHAOS_ONLY="kind ..." runs only those
+# kinds (e.g. CHAOS_ONLY=libvirtd with bench/chaos_rig.sh N repeats (f)).
+# Needs: cluster.sh's variables, SEED.
 
-CHAOS_KINDS=(stop link target loss start libvirtd kill)
+# shellcheck disable=SC2206 # a list of words
+CHAOS_KINDS=(${CHAOS_ONLY:-stop link target loss start libvirtd kill})
 declare -A CHAOS_TITLE=(
     [stop]="(a) leader stopped past its lease"
     [link]="(b) leader's link cut"
@@ -320,24 +323,110 @@ fault_start() {
     fi
 }
 
-fault_libvirtd() {
-    local d until seen=no
-    wait_action migrate || return 1
-    d=$ACT_DST
-    # Mid-migration: the incoming guest is defined on the destination.
-    until=$((SECONDS + 5))
-    while ((SECONDS < until)); do
-        if rig exec "$d" virsh -q -c qemu:///system list --all --name 2>/dev/null | grep -qx "$ACT_VM"; then
-            seen=yes
-            break
-        fi
-        sleep 0.05
+# Arms the stop of the libvirtd of the first powered host that enters
+# libvirt's Finish of an incoming migration (a gdb breakpoint on
+# qemuMigrationDstFinish, exported by the QEMU driver, in every powered
+# host's libvirtd at once), before the load swings: on a loaded machine the
+# attach takes seconds, a migration two. The daemon goes while Finish
+# resumes the guest, whose answer then never reaches the source, which
+# resumes its own copy (the window a stop at a random instant rarely hits).
+finish_arm() {
+    local h pid i
+    FINISH_GDBS=() FINISH_PIDS=() FINISH_HOSTS=()
+    command -v gdb >/dev/null || return 0
+    for h in $(powered_hosts); do
+        pid=$(cat "/run/$NODECTL_RIG/$h/libvirtd.pid" 2>/dev/null) || continue
+        kill -0 "$pid" 2>/dev/null || continue
+        cat >"$WORK/finish.$h.gdb" <<GDB
+set pagination off
+set confirm off
+set auto-solib-add off
+handle SIGTERM nostop noprint pass
+handle SIGPIPE nostop noprint pass
+handle SIGSTOP stop print nopass
+attach $pid
+sharedlibrary libvirt_driver_qemu
+break qemuMigrationDstFinish
+continue
+if \$_siginfo.si_signo == 5
+  shell kill -TERM $pid
+  echo chaos: libvirtd stopped in Finish\n
+end
+delete
+detach
+quit
+GDB
+        gdb -nx -batch --readnever -x "$WORK/finish.$h.gdb" >"$WORK/finish.$h.out" 2>&1 &
+        FINISH_GDBS+=("$!") FINISH_PIDS+=("$pid") FINISH_HOSTS+=("$h")
     done
-    rnd 2000 6000
+    # Attached (or failed) before the load swings.
+    for h in "${FINISH_HOSTS[@]}"; do
+        for ((i = 0; i < 300; i++)); do
+            grep -q "^Breakpoint 1 at\|Error\|No such process" "$WORK/finish.$h.out" && break
+            sleep 0.1
+        done
+    done
+}
+
+# Waits up to WAIT_S seconds for an armed breakpoint (finish_arm) to stop a
+# libvirtd in Finish, then lets the others go. Sets FINISH_HOST to that
+# host and returns 0, or returns 1 (nothing stopped).
+stop_libvirtd_in_finish() {
+    local wait_s=$1 h i gdbs=("${FINISH_GDBS[@]}") pids=("${FINISH_PIDS[@]}") hosts=("${FINISH_HOSTS[@]}")
+    FINISH_HOST=""
+    ((${#gdbs[@]})) || return 1
+    for ((i = 0; i < wait_s * 10; i++)); do
+        for h in "${hosts[@]}"; do
+            grep -q "^chaos: libvirtd stopped in Finish" "$WORK/finish.$h.out" && FINISH_HOST=$h
+        done
+        [[ -n $FINISH_HOST ]] && break
+        sleep 0.1
+    done
+    # The others: a SIGSTOP ends gdb's wait (not SIGINT, which libvirtd
+    # takes as "quit"), it detaches, and libvirtd continues.
+    for i in "${!gdbs[@]}"; do
+        [[ ${hosts[i]} == "$FINISH_HOST" ]] && continue
+        kill -0 "${gdbs[i]}" 2>/dev/null && kill -STOP "${pids[i]}" 2>/dev/null
+    done
+    for i in "${!gdbs[@]}"; do
+        timeout -k 5 20 tail --pid="${gdbs[i]}" -f /dev/null || kill -TERM "${gdbs[i]}" 2>/dev/null || true
+        wait "${gdbs[i]}" 2>/dev/null || true
+        [[ ${hosts[i]} == "$FINISH_HOST" ]] || kill -CONT "${pids[i]}" 2>/dev/null || true
+    done
+    [[ -n $FINISH_HOST ]]
+}
+
+# The destination's libvirtd stopped mid-migration: once the incoming guest
+# is defined there, or, with CHAOS_LIBVIRTD_AT=finish, in libvirt's Finish
+# of whichever migration into a powered host comes first
+# (stop_libvirtd_in_finish).
+fault_libvirtd() {
+    local d until seen=no at=""
+    if [[ ${CHAOS_LIBVIRTD_AT:-} == finish ]]; then
+        read -r LEADER TERM < <(leader_now) || return 1
+        rnd 2000 6000
+        stop_libvirtd_in_finish 60 || return 1
+        d=$FINISH_HOST ACT_VM="a guest" ACT_SRC="its source"
+        at="in libvirt's Finish of the migration"
+    else
+        wait_action migrate || return 1
+        d=$ACT_DST
+        # Mid-migration: the incoming guest is defined on the destination.
+        until=$((SECONDS + 5))
+        while ((SECONDS < until)); do
+            if rig exec "$d" virsh -q -c qemu:///system list --all --name 2>/dev/null | grep -qx "$ACT_VM"; then
+                seen=yes
+                break
+            fi
+            sleep 0.05
+        done
+        rnd 2000 6000
+        at="incoming guest seen there: $seen"
+    fi
     rig libvirtd "$d" stop 2>/dev/null || true
     sleep_ms "$RND"
     rig libvirtd "$d" start 2>/dev/null || fail "libvirtd did not start again on $d"
-    FAULT_NOTE="stopped libvirtd on $d, destination of $ACT_VM from $ACT_SRC (leader $LEADER, term $TERM; incoming guest seen there: $seen), for $RND ms"
+    FAULT_NOTE="stopped libvirtd on $d, destination of $ACT_VM from $ACT_SRC (leader $LEADER, term $TERM; $at), for $RND ms"
 }
 
 fault_kill() {
@@ -428,7 +517,7 @@ chaos_setup() {
     cluster_up 5 1 rig1 rig2 rig3
     FAULT_END=$EPOCHREALTIME
     eventually 120 phase_reached consolidated || fail "rig4 and rig5 were not powered off at 1 % load"
-    wait_settled 120 || fail "the cluster did not settle after it started: $WHY"
+    wait_settled "$CHAOS_SETTLE_S" || fail "the cluster did not settle after it started: $WHY"
     PHASE=consolidated
     note "cluster up, settled under $SETTLED after $(since "$FAULT_END") s"
     # The start counts too: a stale command or a guest lost before any fault.
@@ -584,6 +673,7 @@ chaos_round() {
     fi
     exactly_once >"$WORK/before" 2>/dev/null || true
     FAULT_NOTE=""
+    [[ $kind == libvirtd && ${CHAOS_LIBVIRTD_AT:-} == finish ]] && finish_arm
     load "$(phase_load "$target")"
     if ! "fault_$kind"; then
         note "round $r ${CHAOS_TITLE[$kind]}: no action dispatched within ${CHAOS_TRIGGER_S} s; no fault"

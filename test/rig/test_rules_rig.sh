@@ -6,6 +6,12 @@
 # (virsh metadata --config). Then every agent restarts with the leader in `auto` and, the load
 # low, the leader consolidates and powers hosts off: rig4-vm1 moves, never to rig1, and rig4 is
 # powered off; the pinned rig3-vm1 stays where it is, so rig3 stays on; every guest runs once.
+# Last, `nodectl create --start` of a new KVM guest, typed on a host that does not lead: it is
+# defined and runs on the host the leader chose (first fit: the first running host by name, as its
+# --dry-run answered), and on no other host. Then a guest with 7 KiB of XML (20 disks, more than one
+# frame: it travels deflated) and all of a host's memory but 32 MiB, which only the emptied rig4
+# can take: the leader wakes rig4 (Wake-on-LAN through the rig's power controller) and defines
+# it there once rig4's agent is back.
 # Needs root; fails, never skips.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,3 +75,72 @@ h4=$(awk '$1 == "rig4-vm1" { print $2 }' "$WORK/placement")
 [[ $(rig power rig3 status) == on ]] || fail "rig3, with its pinned guest, is not on"
 on "$leader" events | grep -q "rig4-vm1" || fail "the leader's events do not mention rig4-vm1"
 note "pinned guest stayed on rig3; group ha on $h1 and $h4; rig4 off"
+
+# 4. A new guest through nodectl create, asked on a host that does not lead.
+asker=rig3
+[[ $leader != "$asker" ]] || asker=rig2
+type=$(cat "/run/$NODECTL_RIG/domain-type")
+cat >"$WORK/rig-new.xml" <<XML
+<domain type='$type'>
+  <name>rig-new</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='pty'><target port='0'/></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+    <memballoon model='virtio'/>
+  </devices>
+</domain>
+XML
+dry=$(on "$asker" create "$WORK/rig-new.xml" --policy first-fit --dry-run) ||
+    fail "create --dry-run: $dry"
+chosen=$(sed -n 's/^rig-new: would go to \([^ ,]*\).*/\1/p' <<<"$dry")
+[[ $chosen == rig1 ]] || fail "first fit did not choose rig1, the first running host: $dry"
+out=$(on "$asker" create "$WORK/rig-new.xml" --policy first-fit --start 2>&1) ||
+    fail "create --start: $out"
+grep -qx "rig-new defined and started on $chosen" <<<"$out" || fail "create did not report $chosen: $out"
+[[ $(rig exec "$chosen" virsh -q -c qemu:///system domstate rig-new) == running ]] ||
+    fail "rig-new does not run on $chosen: $(rig exec "$chosen" virsh -c qemu:///system list --all)"
+for h in $(powered_hosts); do
+    [[ $h == "$chosen" ]] && continue
+    ! rig exec "$h" virsh -q -c qemu:///system dominfo rig-new >/dev/null 2>&1 ||
+        fail "rig-new is defined on $h too"
+done
+# Read whole first: grep -q stops at its match, and the writer's SIGPIPE would fail the pipeline.
+events=$(on "$leader" events) || fail "events on $leader"
+grep -q "create: rig-new on $chosen" <<<"$events" || fail "the leader's events do not show the create"
+note "created: $(head -1 <<<"$out"); it runs on $chosen only"
+
+# 5. A guest only the host that is off can take: the leader wakes it.
+kib=$(rig exec rig1 virsh -c qemu:///system nodeinfo | awk '/^Memory size:/ { print $3 }')
+letters=abcdefghijklmnopqrst
+{
+    printf "<domain type='%s'>\n  <name>rig-big</name>\n" "$type"
+    printf "  <memory unit='KiB'>%d</memory>\n  <vcpu>1</vcpu>\n" $((kib - 32 * 1024))
+    printf "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n  <devices>\n"
+    printf "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+    for i in $(seq 0 19); do
+        printf "    <disk type='file' device='disk'>\n      <driver name='qemu' type='qcow2' cache='none'/>\n"
+        printf "      <source file='/var/lib/libvirt/images/rig-big-%d.qcow2'/>\n" "$i"
+        printf "      <target dev='vd%s' bus='virtio'/>\n    </disk>\n" "${letters:i:1}"
+        printf "    <interface type='ethernet'>\n      <mac address='52:54:00:7e:00:%02x'/>\n" "$i"
+        printf "      <model type='virtio'/>\n    </interface>\n"
+    done
+    printf "  </devices>\n</domain>\n"
+} >"$WORK/rig-big.xml"
+size=$(stat -c %s "$WORK/rig-big.xml")
+((size > 6000 && size < 8192)) || fail "rig-big.xml is $size bytes, not 6000 to 8192"
+[[ $(rig power rig4 status) == off ]] || fail "rig4 is not off before the create"
+t0=$SECONDS
+out=$(on "$asker" create "$WORK/rig-big.xml" --policy first-fit 2>&1) || fail "create rig-big: $out"
+grep -q "^rig-big: host rig4, which is off: the leader wakes it first" <<<"$out" ||
+    fail "create rig-big did not wake rig4: $out"
+grep -qx "rig-big defined on rig4" <<<"$out" || fail "create rig-big did not report rig4: $out"
+rig exec rig4 virsh -q -c qemu:///system dominfo rig-big >/dev/null ||
+    fail "rig-big is not defined on rig4"
+[[ $(rig exec rig4 virsh -q -c qemu:///system dumpxml rig-big | grep -c "<disk ") -eq 20 ]] ||
+    fail "rig-big on rig4 does not have its 20 disks"
+note "rig-big ($size bytes of XML) woken onto rig4 and defined there in $((SECONDS - t0)) s"
