@@ -1,7 +1,10 @@
 /* HA restart with real agents on loopback (docs/ha.md): n1 is the only
- * candidate, so the leader; n2 runs two protected VMs (db-ha priority 900,
- * web-ha priority 100) and an unprotected one on libvirt's test driver;
- * n3 is empty. [ha] self_fence_timeout = 2s, fence_margin = 1s.
+ * candidate, so the leader; n2 runs three VMs on libvirt's test driver and
+ * n3 is empty. Once the cluster runs, two of n2's VMs are protected with
+ * nodectl vm set (db-ha priority 900, web-ha priority 100): protected
+ * guests found running by an agent that starts without a run lease are
+ * stopped (docs/safety.md, the protected gate), so they are protected only
+ * after n2's agent is up. [ha] self_fence_timeout = 2s, fence_margin = 1s.
  *   n2's definitions reach the leader (replication), its VMs show ha in
  *   nodectl vms.
  *   n2 is killed (its test-driver guests vanish with it, as with a power
@@ -87,7 +90,13 @@ static size_t count(const char *hay, const char *needle) {
 static void a_dead_hosts_protected_vms_restart_elsewhere_in_priority_order(void **state) {
     (void)state;
     assert_int_equal(eventually(1, "status", "leader:  n1", 30), 0);
+    assert_int_equal(eventually(1, "vms", "web-ha", 30), 0);
+    assert_int_equal(nodectl_run(conf[2], "vm set db-ha ha=yes ha_priority=900", out, sizeof out,
+                                 err, sizeof err), 0);
+    assert_int_equal(nodectl_run(conf[2], "vm set web-ha ha=yes ha_priority=100", out, sizeof out,
+                                 err, sizeof err), 0);
     assert_int_equal(eventually(1, "vms", "yes/900", 30), 0);
+    assert_int_equal(eventually(1, "vms", "yes/100", 30), 0);
     assert_int_equal(eventually(1, "members", "n3", 30), 0);
     /* The definitions are sent as soon as n2 has sampled its VMs and knows
      * where n1 is. */
