@@ -159,9 +159,14 @@ static void what_holds_restarts_back(void **state) {
     char why[256];
     assert_int_equal(ha_restarts(h, m, 3, T0 + 1, rs, 4, why, sizeof why), 0);
     assert_non_null(strstr(why, "no evidence yet that n3 is fenced"));
-    /* n3's BMC: asked once; off read back is evidence. */
+    /* n3's BMC: not asked while its record shows no protected VM (its
+     * unprotected guests would die for nothing); then asked once; off read
+     * back is evidence. */
     n3.power.ipmi_address = "10.0.0.3";
     char host[COMMAND_NAME_MAX];
+    add_vm(&n3, "u", false, 0, RUNNING);
+    assert_false(ha_bmc_due(h, m, 3, T0 + 2, host, sizeof host));
+    add_vm(&n3, "p", true, 0, SHUTOFF);
     assert_true(ha_bmc_due(h, m, 3, T0 + 2, host, sizeof host));
     assert_string_equal(host, "n3");
     assert_false(ha_bmc_due(h, m, 3, T0 + 3, host, sizeof host));
@@ -176,16 +181,20 @@ static void what_holds_restarts_back(void **state) {
     assert_int_equal(ha_restarts(h, m, 3, T0 + 6 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 0);
     assert_string_equal(why, "n1's record does not show term 7 yet");
     n1.rec.term = 7;
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 7 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 7 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 2);
+    assert_string_equal(rs[0].vm, "a");
     assert_int_equal(rs[0].evidence, HA_EVIDENCE_OPERATOR);
+    assert_string_equal(rs[1].vm, "p");
+    assert_int_equal(rs[1].evidence, HA_EVIDENCE_BMC);
     /* A protected VM an up, unfenced host shows stopped (its lease lapsed
      * while no leader answered) is started again; an unprotected one not. */
     add_vm(&n1, "b", true, 3, SHUTOFF);
     add_vm(&n1, "c", false, 0, SHUTOFF);
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 8 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 2);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 8 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 3);
     assert_string_equal(rs[0].vm, "b");
     assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
     assert_string_equal(rs[1].vm, "a");
+    assert_string_equal(rs[2].vm, "p");
     /* A new term starts afresh: nothing fenced, the wait from its start. */
     ha_observe(h, 8, true, T0 + 100000);
     assert_int_equal(ha_fenced_count(h), 0);

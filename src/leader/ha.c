@@ -258,13 +258,26 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
     return k;
 }
 
+/* Whether a record shows a protected VM, in any state. */
+static bool shows_protected(const Nodectl__HostRecord *r) {
+    for (size_t k = 0; r && k < r->n_vms; k++)
+        if (r->vms[k]->ha)
+            return true;
+    return false;
+}
+
+/* Only a host whose record shows a protected VM is powered off through its
+ * BMC: fencing is what restarting its guests elsewhere needs (Proxmox VE
+ * fences only nodes with HA services), and powering off a host whose agent
+ * died, or whose "off" was disproved, would kill its unprotected guests for
+ * nothing. Any other down host is fenced by the wait alone. */
 bool ha_bmc_due(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                 char *host, size_t len) {
     for (size_t i = 0; i < h->n; i++) {
         struct ha_host *x = &h->hosts[i];
         const struct executor_member *mm = member(m, n, x->name);
         if (!x->fencing || x->evidence != HA_EVIDENCE_NONE || x->bmc == BMC_ASKED || !mm ||
-            mm->liveness != LEADER_HOST_DOWN ||
+            mm->liveness != LEADER_HOST_DOWN || !shows_protected(mm->rec) ||
             !mm->rec->power || !mm->rec->power->ipmi_address[0] ||
             (x->bmc == BMC_FAILED && now < x->bmc_at + HA_BMC_RETRY_MS))
             continue;

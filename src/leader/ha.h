@@ -77,8 +77,8 @@ bool ha_fencing(const struct ha *h, const char *host);
 /* An operator's confirmation (nodectl host fenced HOST): the host is
  * fenced with that evidence. False when the table is full. */
 bool ha_confirm(struct ha *h, const char *host, uint64_t now);
-/* A fenced host, down, with a BMC (its last record's power.ipmi_address) whose
- * power-off is due: its name, marked asked (again HA_BMC_RETRY_MS after a
+/* A fenced host, down, whose last record shows a protected VM, with a BMC
+ * (its last record's power.ipmi_address) whose power-off is due: its name, marked asked (again HA_BMC_RETRY_MS after a
  * failure). The caller powers it off, reads the status back and reports
  * with ha_bmc_result. */
 #define HA_BMC_RETRY_MS 10000
