@@ -23,7 +23,7 @@ int agent_gate_set(struct agent *a, enum host_gate g, const char *reason, char *
         return -1;
     }
     if (!a->gate_written || a->gate != g)
-        log_info("inbound gate %s: %s", path, text);
+        log_info("inbound gate %s: %.*s", path, (int)strcspn(text, "\n"), text);
     a->gate = g;
     a->gate_written = true;
     return 0;

@@ -41,7 +41,7 @@ static int gate_write(struct agent *a) {
         log_err("cannot write the protected gate %s: %s", path, strerror(errno));
         return -1;
     }
-    log_info("protected gate %s: %s", path, text);
+    log_info("protected gate %s: %.*s", path, (int)strcspn(text, "\n"), text);
     snprintf(h->written_text, sizeof h->written_text, "%s", text);
     h->written = true;
     return 0;
