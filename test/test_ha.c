@@ -124,18 +124,50 @@ static void a_down_host_is_fenced_and_its_vms_restart_after_the_wait(void **stat
     n1.rec.n_migrations = 1;
     ha_update(h, m, 2, T0 + 1000 + WAIT + 2, ch, 4);
     assert_int_equal(ha_in_flight(h), 0);
-    /* n2 back, its guests stopped, a shown only by it: stays fenced and a
-     * is restarted; once a runs on n1, n2 is released. */
+    /* n2 back, its guests stopped, a shown only by it: it has evidence
+     * (the wait is over), so it is released at once (were it kept fenced
+     * until a runs elsewhere, and no host were left to run a, a would
+     * stay down); a, shown stopped by an up host, is restarted. */
     m[1].liveness = LEADER_HOST_UP;
     n2.vm[0].state = n2.vm[1].state = n2.vm[3].state = SHUTOFF;
-    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT + 3, ch, 4), 0);
+    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT + 3, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_RELEASED);
+    assert_string_equal(ch[0].host, "n2");
     assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT + 3, rs, 8, why, sizeof why), 1);
     assert_string_equal(rs[0].vm, "a");
-    add_vm(&n1, "a", true, 10, RUNNING);
-    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT + 4, ch, 4), 1);
-    assert_int_equal(ch[0].kind, HA_RELEASED);
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
     renew(h, "n2", T0 + 1000 + WAIT + 5, &r);
     assert_true(r.granted);
+    ha_free(h);
+}
+
+static void a_fenced_host_back_before_its_evidence_stays_fenced(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct fence_renewed r;
+    renew(h, "n2", T0 + 1000, &r);
+    struct host n1, n2;
+    host_init(&n1, "n1", 3);
+    host_init(&n2, "n2", 3);
+    add_vm(&n2, "a", true, 10, RUNNING);
+    struct executor_member m[2] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}};
+    struct ha_change ch[4];
+    assert_int_equal(ha_update(h, m, 2, T0 + 2000, ch, 4), 1);
+    /* Back before the wait ends, a stopped: it may still run a copy no
+     * record shows, so it stays fenced, refused, and nothing restarts. */
+    m[1].liveness = LEADER_HOST_UP;
+    n2.vm[0].state = SHUTOFF;
+    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT - 1, ch, 4), 0);
+    assert_true(ha_fencing(h, "n2"));
+    renew(h, "n2", T0 + 1000 + WAIT - 1, &r);
+    assert_false(r.granted);
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT - 1, rs, 4, why, sizeof why), 0);
+    /* Once the wait is over: released. */
+    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_RELEASED);
+    assert_false(ha_fencing(h, "n2"));
     ha_free(h);
 }
 
@@ -246,6 +278,7 @@ static void candidates_keep_the_newest_definition_per_host(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
+        cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(what_holds_restarts_back),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),
     };

@@ -197,6 +197,15 @@ static bool all_moved(const Nodectl__HostRecord *r, const struct executor_member
     return true;
 }
 
+/* Whether a fenced host has evidence that it runs none of the copies it
+ * had: up again, it may be answered again (its guests were stopped or
+ * powered off; its reconciliation undefines those that moved, and those
+ * that did not are restarted like any an up host shows stopped). */
+static bool fenced_for_sure(const struct ha *h, const char *host, uint64_t now) {
+    uint64_t until;
+    return ha_evidence_now(h, host, now, &until) != HA_EVIDENCE_NONE;
+}
+
 size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                  struct ha_change *out, size_t max) {
     size_t k = 0;
@@ -211,7 +220,7 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
         if (m[i].liveness == LEADER_HOST_DOWN && !was && fence(h, r->name, now))
             kind = HA_FENCED;
         else if (m[i].liveness == LEADER_HOST_UP && was && !runs_protected(r) &&
-                 all_moved(r, m, n)) {
+                 (all_moved(r, m, n) || fenced_for_sure(h, r->name, now))) {
             find(h, r->name)->fencing = false;
             kind = HA_RELEASED;
         } else {
