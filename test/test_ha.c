@@ -171,6 +171,60 @@ static void a_fenced_host_back_before_its_evidence_stays_fenced(void **state) {
     ha_free(h);
 }
 
+static void a_restart_known_only_to_the_leader_is_offered_until_sent(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct host n1, n2, n3;
+    host_init(&n1, "n1", 3);
+    host_init(&n2, "n2", 3);
+    host_init(&n3, "n3", 3);
+    add_vm(&n1, "a", true, 7, SHUTOFF); /* its lease lapsed */
+    struct executor_member m[3] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_UP},
+                                   {&n3.rec, LEADER_HOST_UP}};
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 10, rs, 4, why, sizeof why), 1);
+    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-1", T0 + 10));
+    /* n2 refuses it, and n1 no longer shows a (say it ran on a host since
+     * gone and n1's reconciliation undefined it): dropped, a would be known
+     * to no one. Kept, and offered again, until a restart is sent. */
+    n1.rec.n_vms = 0;
+    nodectl__migration__init(&n2.mig);
+    n2.mig.id = "id-1";
+    n2.mig.state = "refused";
+    n2.migs[0] = &n2.mig;
+    n2.rec.n_migrations = 1;
+    ha_update(h, m, 3, T0 + 20, ch, 4);
+    assert_int_equal(ha_in_flight(h), 1);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(ha_restarts(h, m, 3, T0 + 30 + round, rs, 4, why, sizeof why), 1);
+        assert_string_equal(rs[0].vm, "a");
+        assert_string_equal(rs[0].from, "n1");
+        assert_int_equal(rs[0].priority, 7);
+        ha_update(h, m, 3, T0 + 31 + round, ch, 4);
+    }
+    assert_true(ha_restart_sent(h, &rs[0], "n3", "id-2", T0 + 40));
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 41, rs, 4, why, sizeof why), 0);
+    /* n3 goes down before its record shows a: lost, offered again once n3
+     * is fenced with evidence, and again while no restart is sent. */
+    m[2].liveness = LEADER_HOST_DOWN;
+    assert_int_equal(ha_update(h, m, 3, T0 + 50, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_FENCED);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 51, rs, 4, why, sizeof why), 0);
+    for (int round = 0; round < 2; round++) {
+        ha_update(h, m, 3, T0 + WAIT + round, ch, 4);
+        assert_int_equal(ha_restarts(h, m, 3, T0 + WAIT + round, rs, 4, why, sizeof why), 1);
+        assert_string_equal(rs[0].vm, "a");
+        assert_int_equal(rs[0].evidence, HA_EVIDENCE_SELF);
+    }
+    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-3", T0 + WAIT + 2));
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + WAIT + 3, rs, 4, why, sizeof why), 0);
+    ha_free(h);
+}
+
 static void what_holds_restarts_back(void **state) {
     (void)state;
     struct ha *h = leader(7, T0);
@@ -279,6 +333,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
+        cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
         cmocka_unit_test(what_holds_restarts_back),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),
     };
