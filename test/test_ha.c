@@ -124,18 +124,104 @@ static void a_down_host_is_fenced_and_its_vms_restart_after_the_wait(void **stat
     n1.rec.n_migrations = 1;
     ha_update(h, m, 2, T0 + 1000 + WAIT + 2, ch, 4);
     assert_int_equal(ha_in_flight(h), 0);
-    /* n2 back, its guests stopped, a shown only by it: stays fenced and a
-     * is restarted; once a runs on n1, n2 is released. */
+    /* n2 back, its guests stopped, a shown only by it: it has evidence
+     * (the wait is over), so it is released at once (were it kept fenced
+     * until a runs elsewhere, and no host were left to run a, a would
+     * stay down); a, shown stopped by an up host, is restarted. */
     m[1].liveness = LEADER_HOST_UP;
     n2.vm[0].state = n2.vm[1].state = n2.vm[3].state = SHUTOFF;
-    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT + 3, ch, 4), 0);
+    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT + 3, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_RELEASED);
+    assert_string_equal(ch[0].host, "n2");
     assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT + 3, rs, 8, why, sizeof why), 1);
     assert_string_equal(rs[0].vm, "a");
-    add_vm(&n1, "a", true, 10, RUNNING);
-    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT + 4, ch, 4), 1);
-    assert_int_equal(ch[0].kind, HA_RELEASED);
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
     renew(h, "n2", T0 + 1000 + WAIT + 5, &r);
     assert_true(r.granted);
+    ha_free(h);
+}
+
+static void a_fenced_host_back_before_its_evidence_stays_fenced(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct fence_renewed r;
+    renew(h, "n2", T0 + 1000, &r);
+    struct host n1, n2;
+    host_init(&n1, "n1", 3);
+    host_init(&n2, "n2", 3);
+    add_vm(&n2, "a", true, 10, RUNNING);
+    struct executor_member m[2] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}};
+    struct ha_change ch[4];
+    assert_int_equal(ha_update(h, m, 2, T0 + 2000, ch, 4), 1);
+    /* Back before the wait ends, a stopped: it may still run a copy no
+     * record shows, so it stays fenced, refused, and nothing restarts. */
+    m[1].liveness = LEADER_HOST_UP;
+    n2.vm[0].state = SHUTOFF;
+    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT - 1, ch, 4), 0);
+    assert_true(ha_fencing(h, "n2"));
+    renew(h, "n2", T0 + 1000 + WAIT - 1, &r);
+    assert_false(r.granted);
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 2, T0 + 1000 + WAIT - 1, rs, 4, why, sizeof why), 0);
+    /* Once the wait is over: released. */
+    assert_int_equal(ha_update(h, m, 2, T0 + 1000 + WAIT, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_RELEASED);
+    assert_false(ha_fencing(h, "n2"));
+    ha_free(h);
+}
+
+static void a_restart_known_only_to_the_leader_is_offered_until_sent(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct host n1, n2, n3;
+    host_init(&n1, "n1", 3);
+    host_init(&n2, "n2", 3);
+    host_init(&n3, "n3", 3);
+    add_vm(&n1, "a", true, 7, SHUTOFF); /* its lease lapsed */
+    struct executor_member m[3] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_UP},
+                                   {&n3.rec, LEADER_HOST_UP}};
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 10, rs, 4, why, sizeof why), 1);
+    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-1", T0 + 10));
+    /* n2 refuses it, and n1 no longer shows a (say it ran on a host since
+     * gone and n1's reconciliation undefined it): dropped, a would be known
+     * to no one. Kept, and offered again, until a restart is sent. */
+    n1.rec.n_vms = 0;
+    nodectl__migration__init(&n2.mig);
+    n2.mig.id = "id-1";
+    n2.mig.state = "refused";
+    n2.migs[0] = &n2.mig;
+    n2.rec.n_migrations = 1;
+    ha_update(h, m, 3, T0 + 20, ch, 4);
+    assert_int_equal(ha_in_flight(h), 1);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(ha_restarts(h, m, 3, T0 + 30 + round, rs, 4, why, sizeof why), 1);
+        assert_string_equal(rs[0].vm, "a");
+        assert_string_equal(rs[0].from, "n1");
+        assert_int_equal(rs[0].priority, 7);
+        ha_update(h, m, 3, T0 + 31 + round, ch, 4);
+    }
+    assert_true(ha_restart_sent(h, &rs[0], "n3", "id-2", T0 + 40));
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 41, rs, 4, why, sizeof why), 0);
+    /* n3 goes down before its record shows a: lost, offered again once n3
+     * is fenced with evidence, and again while no restart is sent. */
+    m[2].liveness = LEADER_HOST_DOWN;
+    assert_int_equal(ha_update(h, m, 3, T0 + 50, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_FENCED);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 51, rs, 4, why, sizeof why), 0);
+    for (int round = 0; round < 2; round++) {
+        ha_update(h, m, 3, T0 + WAIT + round, ch, 4);
+        assert_int_equal(ha_restarts(h, m, 3, T0 + WAIT + round, rs, 4, why, sizeof why), 1);
+        assert_string_equal(rs[0].vm, "a");
+        assert_int_equal(rs[0].evidence, HA_EVIDENCE_SELF);
+    }
+    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-3", T0 + WAIT + 2));
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + WAIT + 3, rs, 4, why, sizeof why), 0);
     ha_free(h);
 }
 
@@ -255,6 +341,8 @@ static void candidates_keep_the_newest_definition_per_host(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
+        cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
+        cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
         cmocka_unit_test(what_holds_restarts_back),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),
     };

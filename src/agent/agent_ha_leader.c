@@ -231,8 +231,8 @@ static void round_(struct agent *a, uint64_t now) {
             snprintf(text, sizeof text, ch[i].kind == HA_FENCED
                          ? "HA: %s is down: fenced (its run lease is renewed no more); its "
                            "protected VMs restart once it is known to run none"
-                         : "HA: %s is back with every protected VM of it running elsewhere: "
-                           "released", ch[i].host);
+                         : "HA: %s is back with no protected VM running and known fenced: "
+                           "released (its run lease is renewed again)", ch[i].host);
         }
         event(a, text);
     }

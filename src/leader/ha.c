@@ -25,11 +25,17 @@ struct flight {
     char target[COMMAND_NAME_MAX];
     char id[COMMAND_ID_MAX];
     uint32_t priority;
+    enum ha_evidence evidence; /* why it was restarted */
     uint64_t sent_at;
     /* The target went down before its record showed the VM: it may run
      * it, unseen. Restarted again once the target is fenced with
      * evidence, like a VM its record shows. */
     bool lost;
+    /* The restart ended without the VM (refused, or expired and revoked)
+     * and no record shows it any more (its old host undefined it when it
+     * ran on a target since gone): this flight is all that knows it.
+     * Offered again, like a lost one, until a restart is sent. */
+    bool orphan;
 };
 
 struct ha {
@@ -160,6 +166,14 @@ static bool shows(const Nodectl__HostRecord *r, const char *vm) {
     return false;
 }
 
+/* Whether any member's record (up, down or off) shows vm. */
+static bool shown_anywhere(const struct executor_member *m, size_t n, const char *vm) {
+    for (size_t i = 0; i < n; i++)
+        if (shows(m[i].rec, vm))
+            return true;
+    return false;
+}
+
 /* Whether the record reports command id ended (not running). */
 static bool ended(const Nodectl__HostRecord *r, const char *id) {
     for (size_t k = 0; r && k < r->n_migrations; k++)
@@ -197,6 +211,15 @@ static bool all_moved(const Nodectl__HostRecord *r, const struct executor_member
     return true;
 }
 
+/* Whether a fenced host has evidence that it runs none of the copies it
+ * had: up again, it may be answered again (its guests were stopped or
+ * powered off; its reconciliation undefines those that moved, and those
+ * that did not are restarted like any an up host shows stopped). */
+static bool fenced_for_sure(const struct ha *h, const char *host, uint64_t now) {
+    uint64_t until;
+    return ha_evidence_now(h, host, now, &until) != HA_EVIDENCE_NONE;
+}
+
 size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                  struct ha_change *out, size_t max) {
     size_t k = 0;
@@ -211,7 +234,7 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
         if (m[i].liveness == LEADER_HOST_DOWN && !was && fence(h, r->name, now))
             kind = HA_FENCED;
         else if (m[i].liveness == LEADER_HOST_UP && was && !runs_protected(r) &&
-                 all_moved(r, m, n)) {
+                 (all_moved(r, m, n) || fenced_for_sure(h, r->name, now))) {
             find(h, r->name)->fencing = false;
             kind = HA_RELEASED;
         } else {
@@ -230,12 +253,28 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
         const struct flight *x = &h->flights[f];
         const struct executor_member *t = member(m, n, x->target);
         bool expired = now >= x->sent_at + HA_FLIGHT_TIMEOUT_MS;
+        if (x->orphan) {
+            /* Until a restart is sent (ha_restart_sent replaces it), or
+             * a record shows the VM again. */
+            if (shown_anywhere(m, n, x->vm))
+                h->flights[f] = h->flights[--h->n_flights];
+            else
+                f++;
+            continue;
+        }
         if (t && t->liveness == LEADER_HOST_DOWN && !shows(t->rec, x->vm)) {
             h->flights[f++].lost = true;
             continue;
         }
         if (x->lost && t && t->liveness == LEADER_HOST_DOWN) {
             f++;
+            continue;
+        }
+        /* Back without it while another host runs it: nothing to restart
+         * (kept, it would hold that VM's later restarts back for good). */
+        if (x->lost && t && t->liveness == LEADER_HOST_UP && !shows(t->rec, x->vm) &&
+            shown_elsewhere(m, n, x->vm, x->target)) {
+            h->flights[f] = h->flights[--h->n_flights];
             continue;
         }
         if (!t || t->liveness != LEADER_HOST_UP || shows(t->rec, x->vm) ||
@@ -249,6 +288,14 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
                 snprintf(out[k].vm, sizeof out[k].vm, "%s", x->vm);
                 snprintf(out[k].id, sizeof out[k].id, "%s", x->id);
                 k++;
+            }
+            /* Ended without it (refused, or revoked: never granted after)
+             * and shown by no record: the target does not run it, and
+             * dropped, the VM would be known to no one. */
+            if (!x->lost && (!t || !shows(t->rec, x->vm)) && !shown_anywhere(m, n, x->vm) &&
+                (ended(t ? t->rec : NULL, x->id) || expired)) {
+                h->flights[f++].orphan = true;
+                continue;
             }
             h->flights[f] = h->flights[--h->n_flights];
         } else {
@@ -346,12 +393,14 @@ static size_t lost_restarts(struct ha *h, const struct executor_member *m, size_
         const struct flight *x = &h->flights[f];
         const struct executor_member *t = member(m, n, x->target);
         uint64_t until;
-        /* Back up without it, its record says it has it not. */
-        enum ha_evidence e = !x->lost ? HA_EVIDENCE_NONE
+        /* Back up without it, its record says it has it not; an orphan's
+         * target ended its restart without it. */
+        enum ha_evidence e = x->orphan ? x->evidence
+                             : !x->lost ? HA_EVIDENCE_NONE
                              : t && t->liveness == LEADER_HOST_UP && !shows(t->rec, x->vm)
                                  ? HA_EVIDENCE_UP
                                  : ha_evidence_now(h, x->target, now, &until);
-        if (!x->lost || shown_elsewhere(m, n, x->vm, x->target)) {
+        if (!(x->lost || x->orphan) || shown_elsewhere(m, n, x->vm, x->target)) {
             f++;
             continue;
         }
@@ -366,7 +415,9 @@ static size_t lost_restarts(struct ha *h, const struct executor_member *m, size_
         snprintf(r->from, sizeof r->from, "%s", x->from);
         r->priority = x->priority;
         r->evidence = e;
-        h->flights[f] = h->flights[--h->n_flights];
+        /* Kept until a restart of it is sent (ha_restart_sent replaces
+         * it): one the caller cannot place is offered again. */
+        f++;
     }
     return k;
 }
@@ -458,6 +509,12 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
 
 bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
                      const char *id, uint64_t now) {
+    /* A lost or orphan restart of it, offered again, is replaced. */
+    for (size_t i = 0; i < h->n_flights;)
+        if (strcmp(h->flights[i].vm, r->vm) == 0 && (h->flights[i].lost || h->flights[i].orphan))
+            h->flights[i] = h->flights[--h->n_flights];
+        else
+            i++;
     if (h->n_flights == HA_RESTARTS_MAX)
         return false;
     struct flight *f = &h->flights[h->n_flights++];
@@ -465,6 +522,7 @@ bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *targe
     snprintf(f->vm, sizeof f->vm, "%s", r->vm);
     snprintf(f->from, sizeof f->from, "%s", r->from);
     f->priority = r->priority;
+    f->evidence = r->evidence;
     snprintf(f->target, sizeof f->target, "%s", target);
     snprintf(f->id, sizeof f->id, "%s", id);
     f->sent_at = now;

@@ -55,8 +55,10 @@ void ha_answer(struct ha *h, const struct fence_renew *req, const char *from,
  * before it went silent), so no restart waits for less than every down
  * host's evidence. Its renewals are refused with `fenced` from then on.
  * A fenced member that is up again with no protected VM running is
- * released (answered again): it stopped them, and its reconciliation
- * undefines those that moved. The changes, at most max, go to out. */
+ * released (answered again) once it has evidence, or once every protected
+ * VM it shows runs elsewhere: it runs none of its old copies, its
+ * reconciliation undefines those that moved, and those it shows stopped
+ * are restarted as an up host's. The changes, at most max, go to out. */
 enum ha_change_kind {
     HA_FENCED,   /* host: fenced from now on */
     HA_RELEASED, /* host: answered again */
@@ -115,7 +117,10 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
 /* A restart of vm was sent to `target` as command `id`: it is in flight
  * until the target's record shows vm, or reports the command ended without
  * it, or the target is no longer up, or HA_FLIGHT_TIMEOUT_MS passed
- * (ha_update settles it). */
+ * (ha_update settles it). A restart that ended without the VM (refused,
+ * or expired) while no record shows the VM any more, and one lost with its
+ * target, are offered again by ha_restarts until a restart of that VM is
+ * sent (which replaces them): this leader alone knows the VM then. */
 bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
                      const char *id, uint64_t now);
 size_t ha_in_flight(const struct ha *h);

@@ -206,12 +206,15 @@ static void heal(struct world *w) {
         if (!h->back_at || w->now < h->back_at)
             continue;
         h->back_at = 0;
-        if (h->cut) {
-            h->cut = false;
-        } else if (!h->powered) {
+        /* A host cut from the network may lose its power too (its BMC,
+         * the watchdog): power first, or it would stay off for good. */
+        if (!h->powered) {
             h->powered = h->agent = true;
+            h->cut = false;
             h->boot_real = w->now;
             host_fence_start(w, h);
+        } else if (h->cut) {
+            h->cut = false;
         } else if (!h->agent) {
             h->agent = true;
             host_fence_start(w, h);
