@@ -147,14 +147,16 @@ cluster_start() {
 }
 
 # The exit trap of a cluster test: on failure (the script's exit status, or
-# RC) the tail of every agent's log and of the power log; then the rig goes
-# down and WORK is removed.
+# RC) the tail of every agent's log and of the power log (all of WORK is
+# copied to RIG_KEEP if set); then the rig goes down and WORK is removed.
 cluster_exit() {
     local rc=${1:-$?} f
     if ((rc != 0)); then
         for f in "$WORK"/rig*/agent*.log "/run/$NODECTL_RIG/power.log"; do
             [[ -f $f ]] && { echo "--- $f (last 25 lines)"; tail -25 "$f"; } >&2
         done
+        # RIG_KEEP=DIR keeps every log of a failed run there.
+        [[ -n ${RIG_KEEP:-} ]] && mkdir -p "$RIG_KEEP" && cp -r "$WORK" "$RIG_KEEP/" && echo "--- logs kept in $RIG_KEEP" >&2
     fi
     rig down >/dev/null 2>&1 || true
     rm -rf "$WORK"
