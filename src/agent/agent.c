@@ -136,6 +136,7 @@ static int run(struct agent *a, int sigfd) {
         bool fresh;
         a->sample = hv_sample_latest(a->hv, &fresh);
         hv_migrations_poll(a->hv, now);
+        hv_defines_poll(a->hv);
         if (fresh) {
             agent_leftovers(a);
             agent_actions_refresh(a);

@@ -192,7 +192,7 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
         if (as_published(a, c, x))
             agent_wake(a, &c->wake, x);
     } else if (c->kind == COMMAND_DEFINE) {
-        agent_define(a, c, x);
+        agent_define(a, c, x, deadline);
     } else if (as_published(a, c, x)) {
         /* The destination advertises what the command names; then the
          * source's refusals from its gossip view; the grant's deadline,
@@ -354,11 +354,32 @@ void agent_actions_run(struct agent *a, uint64_t now) {
 
 uint64_t agent_actions_deadline(const struct agent *a) { return host_guard_deadline(a->guard); }
 
+/* A definition that ended: its outcome into the action. */
+static void define_ended(struct agent *a, struct action *x) {
+    const struct hv_definition *defs[HV_DEFINES_MAX];
+    size_t n = hv_defines(a->hv, defs);
+    for (size_t k = 0; k < n; k++) {
+        if (strcmp(defs[k]->tag, x->id) != 0 || defs[k]->state == HV_DEF_RUNNING)
+            continue;
+        x->state = defs[k]->state == HV_DEF_SUCCEEDED ? ACTION_SUCCEEDED
+                   : defs[k]->state == HV_DEF_REFUSED ? ACTION_REFUSED : ACTION_FAILED;
+        snprintf(x->error, sizeof x->error, "%s", defs[k]->error);
+        x->ended_ms = agent_wall_clock_ms();
+        if (x->state == ACTION_SUCCEEDED)
+            log_info("command %s: %s defined here", x->id, x->vm);
+        else
+            log_warn("command %s: define %s %s: %s", x->id, x->vm,
+                     x->state == ACTION_REFUSED ? "refused" : "failed", x->error);
+    }
+}
+
 void agent_actions_refresh(struct agent *a) {
     const struct hv_migration *migs[HV_MIGRATIONS_MAX];
     size_t n = hv_migrations(a->hv, migs);
     for (size_t i = 0; i < ACTIONS_MAX; i++) {
         struct action *x = &a->actions[i];
+        if (x->used && x->state == ACTION_RUNNING && x->kind == COMMAND_DEFINE)
+            define_ended(a, x);
         if (!x->used || x->state != ACTION_RUNNING || x->kind != COMMAND_MIGRATE)
             continue;
         for (size_t k = 0; k < n; k++) {

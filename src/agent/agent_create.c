@@ -354,7 +354,8 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
     return resp;
 }
 
-void agent_define(struct agent *a, const struct command *c, struct action *x) {
+void agent_define(struct agent *a, const struct command *c, struct action *x,
+                  uint64_t deadline) {
     struct domain_spec d;
     size_t xml_len;
     char *xml = malloc(COMMAND_XML_MAX);
@@ -373,17 +374,13 @@ void agent_define(struct agent *a, const struct command *c, struct action *x) {
     } else if (strcmp(d.name, c->define.name) != 0) {
         snprintf(x->error, sizeof x->error, "the XML names '%.100s', the command '%.100s'", d.name,
                  c->define.name);
-    } else if (hv_define(a->hv, d.name, xml, c->define.start, x->error,
-                         sizeof x->error) != 0) {
-        x->state = ACTION_FAILED;
-        x->ended_ms = agent_wall_clock_ms();
-    } else {
-        x->state = ACTION_SUCCEEDED;
-        x->ended_ms = agent_wall_clock_ms();
-        /* Show the new domain in the next record at once. */
-        a->next_sample_ms = agent_clock_ms();
+    } else if (hv_define_start(a->hv, x->id, d.name, xml, c->define.start, deadline, x->error,
+                               sizeof x->error) == 0) {
+        /* agent_actions_refresh ends it when the thread has. */
+        x->state = ACTION_RUNNING;
+        x->ended_ms = 0;
     }
     free(xml);
-    if (x->state != ACTION_SUCCEEDED)
+    if (x->state != ACTION_RUNNING)
         log_warn("command %s: define %s refused: %s", c->id, c->define.name, x->error);
 }

@@ -494,7 +494,11 @@ Nodectl__Response *agent_capacity_reply(struct agent *a, const Nodectl__Capacity
                                         char *why, size_t len);
 Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequest *req,
                                       char *why, size_t len);
-void agent_define(struct agent *a, const struct command *c, struct action *x);
+/* Starts the definition a granted define command asks for (x RUNNING,
+ * ended by agent_actions_refresh), or refuses it (x says why); libvirt is
+ * not asked at or after deadline, the grant's bound. */
+void agent_define(struct agent *a, const struct command *c, struct action *x,
+                  uint64_t deadline);
 /* The planner's snapshot now, hosts in name order (0, or -1 when out of
  * memory), and the host a new VM goes to in it, as nodectl create chooses
  * with most-free: its index, or -1 with why. */

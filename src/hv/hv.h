@@ -245,18 +245,38 @@ int hv_set_rules(struct hv *hv, const char *vm, const struct hv_rules_change *ch
                  size_t errlen);
 
 /* Defines the domain of `xml`, which names `name`, on this host, and
- * starts it when asked (nodectl create). Refused when a domain of that
- * name is already here, or libvirt refuses. Blocks for libvirt's answer,
- * as hv_tune does. 0, or -1 with err. */
-int hv_define(struct hv *hv, const char *name, const char *xml, bool start, char *err,
-              size_t errlen);
+ * starts it when asked (nodectl create, an HA restart). Never waits for
+ * libvirt: the definition runs in a thread of its own, as a migration
+ * does (virDomainCreate waits for the guest's process, a second or more
+ * under TCG, which would stall the agent's loop and cost a leader its
+ * lease). The thread reads the clock after looking the name up and calls
+ * libvirt only before start_by_ms (the grant's bound, docs/safety.md;
+ * UINT64_MAX: none). A domain of that name already here is never replaced
+ * (virDomainDefineXML would redefine it). Refused at once, with err, when
+ * the hypervisor is not connected, a definition of that name runs, or
+ * HV_DEFINES_MAX run. 0 when started; the event fd fires when it ends. */
+enum hv_def_state { HV_DEF_RUNNING, HV_DEF_SUCCEEDED, HV_DEF_FAILED, HV_DEF_REFUSED };
+#define HV_DEFINES_MAX 8
+struct hv_definition {
+    char tag[64]; /* the caller's id for it */
+    char name[HV_NAME_MAX];
+    enum hv_def_state state;
+    char error[HV_REASON_MAX]; /* why it failed or was refused */
+};
+int hv_define_start(struct hv *hv, const char *tag, const char *name, const char *xml,
+                    bool start, uint64_t start_by_ms, char *err, size_t errlen);
+/* Collects the definitions that ended; never waits for libvirt. */
+void hv_defines_poll(struct hv *hv);
+/* The running and recently ended definitions (at most HV_DEFINES_MAX),
+ * valid until the next call into hv. */
+size_t hv_defines(const struct hv *hv, const struct hv_definition **out);
 /* The persistent definition (domain XML) of domain `name` here, for its
  * replication to the candidates (docs/ha.md): 0, or -1 with err (no such
  * domain, or longer than len - 1). Blocks for libvirt's answer. */
 int hv_domain_xml(struct hv *hv, const char *name, char *out, size_t len, char *err,
                   size_t errlen);
 
-/* HA on this host (hv_ha.c, docs/safety.md "The protected gate"). Blocking, as hv_define is.
+/* HA on this host (hv_ha.c, docs/safety.md "The protected gate"). Blocking, as hv_tune is.
  * hv_destroy_protected destroys every running protected domain (ha=yes in
  * its placement metadata) at once, the reason logged with each: this
  * host's self-fence lease lapsed. 0 when none runs any more, -1 with err

@@ -90,6 +90,7 @@ void hv_free(struct hv *hv) {
         return;
     hv_sampler_stop(hv);
     hv_migrations_stop(hv);
+    hv_defines_stop(hv);
     disconnect(hv);
     hv_watch_close(hv);
     close(hv->poll_fd);

@@ -1,6 +1,8 @@
-/* A new domain defined on this host (nodectl create), and started. Asked
- * of libvirt at the moment the command acts: a domain of that name already
- * here is never replaced (virDomainDefineXML would redefine it). */
+/* A new domain defined on this host (nodectl create, an HA restart), and
+ * started, in a thread of its own: libvirt's calls wait (virDomainCreate
+ * for the guest's process), the agent's loop must not. Asked of libvirt at
+ * the moment the command acts: a domain of that name already here is never
+ * replaced (virDomainDefineXML would redefine it). */
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,19 +10,31 @@
 
 #include "hv_internal.h"
 
-int hv_define(struct hv *hv, const char *name, const char *xml, bool start, char *err,
-              size_t errlen) {
-    virConnectPtr conn = hv_conn_ref(hv);
+/* The definition's libvirt calls; 0, or -1 with d->pub.error (d->refused
+ * when libvirt was never asked to change anything). */
+static int define(struct hv_def_slot *d) {
+    const char *name = d->pub.name;
+    char *err = d->pub.error;
+    size_t errlen = sizeof d->pub.error;
+    virConnectPtr conn = hv_conn_ref(d->hv);
     if (!conn) {
         snprintf(err, errlen, "the hypervisor is unavailable");
+        d->refused = true;
         return -1;
     }
     int rc = -1;
     virDomainPtr dom = virDomainLookupByName(conn, name);
     if (dom) {
         snprintf(err, errlen, "a domain named '%s' is already on this host", name);
+        d->refused = true;
         virDomainFree(dom);
-    } else if (!(dom = virDomainDefineXML(conn, xml))) {
+        dom = NULL;
+    } else if (hv_clock_ms() >= d->start_by_ms) {
+        /* The lookup may have waited: the grant must still hold now, and
+         * nothing that waits lies between this reading and the call. */
+        snprintf(err, errlen, "not defined: its grant expired before libvirt could be asked");
+        d->refused = true;
+    } else if (!(dom = virDomainDefineXML(conn, d->xml))) {
         const char *msg = virGetLastErrorMessage();
         snprintf(err, errlen, "libvirt refused the definition: %s", msg ? msg : "no reason");
     } else if (strcmp(virDomainGetName(dom), name) != 0) {
@@ -28,7 +42,7 @@ int hv_define(struct hv *hv, const char *name, const char *xml, bool start, char
         snprintf(err, errlen, "libvirt defined '%s', not '%s'; undefined again",
                  virDomainGetName(dom), name);
         virDomainUndefine(dom);
-    } else if (start && virDomainCreate(dom) != 0) {
+    } else if (d->start && virDomainCreate(dom) != 0) {
         const char *msg = virGetLastErrorMessage();
         snprintf(err, errlen, "defined, but libvirt did not start it: %s",
                  msg ? msg : "no reason");
@@ -39,6 +53,100 @@ int hv_define(struct hv *hv, const char *name, const char *xml, bool start, char
         virDomainFree(dom);
     virConnectClose(conn);
     return rc;
+}
+
+static void *run_define(void *arg) {
+    struct hv_def_slot *d = arg;
+    d->rc = define(d);
+    atomic_store(&d->done, true);
+    hv_events_signal(d->hv);
+    return NULL;
+}
+
+static struct hv_def_slot *free_def_slot(struct hv *hv) {
+    for (size_t i = 0; i < HV_DEFINES_MAX; i++)
+        if (!hv->defs[i].used || hv->defs[i].pub.state != HV_DEF_RUNNING)
+            return &hv->defs[i];
+    return NULL;
+}
+
+int hv_define_start(struct hv *hv, const char *tag, const char *name, const char *xml,
+                    bool start, uint64_t start_by_ms, char *err, size_t errlen) {
+    if (strlen(name) >= HV_NAME_MAX || strlen(tag) >= sizeof hv->defs[0].pub.tag) {
+        snprintf(err, errlen, "VM name or command id too long");
+        return -1;
+    }
+    virConnectPtr conn = hv_conn_ref(hv);
+    if (!conn) {
+        snprintf(err, errlen, "the hypervisor is unavailable");
+        return -1;
+    }
+    virConnectClose(conn);
+    for (size_t i = 0; i < HV_DEFINES_MAX; i++) {
+        const struct hv_def_slot *d = &hv->defs[i];
+        if (d->used && d->pub.state == HV_DEF_RUNNING && strcmp(d->pub.name, name) == 0) {
+            snprintf(err, errlen, "VM '%s' is being defined here already", name);
+            return -1;
+        }
+    }
+    struct hv_def_slot *d = free_def_slot(hv);
+    if (!d) {
+        snprintf(err, errlen, "%d definitions already run on this host", HV_DEFINES_MAX);
+        return -1;
+    }
+    char *copy = strdup(xml);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memset(d, 0, sizeof *d);
+    d->used = true;
+    d->hv = hv;
+    d->xml = copy;
+    d->start = start;
+    d->start_by_ms = start_by_ms;
+    snprintf(d->pub.tag, sizeof d->pub.tag, "%s", tag);
+    snprintf(d->pub.name, sizeof d->pub.name, "%s", name);
+    d->pub.state = HV_DEF_RUNNING;
+    atomic_store(&d->done, false);
+    if (pthread_create(&d->thread, NULL, run_define, d) != 0) {
+        snprintf(err, errlen, "cannot start a thread for the definition");
+        free(d->xml);
+        memset(d, 0, sizeof *d);
+        return -1;
+    }
+    return 0;
+}
+
+static void def_finish(struct hv_def_slot *d) {
+    pthread_join(d->thread, NULL);
+    free(d->xml);
+    d->xml = NULL;
+    d->pub.state = d->rc == 0 ? HV_DEF_SUCCEEDED : d->refused ? HV_DEF_REFUSED : HV_DEF_FAILED;
+}
+
+void hv_defines_poll(struct hv *hv) {
+    for (size_t i = 0; i < HV_DEFINES_MAX; i++) {
+        struct hv_def_slot *d = &hv->defs[i];
+        if (d->used && d->pub.state == HV_DEF_RUNNING && atomic_load(&d->done))
+            def_finish(d);
+    }
+}
+
+size_t hv_defines(const struct hv *hv, const struct hv_definition **out) {
+    size_t n = 0;
+    for (size_t i = 0; i < HV_DEFINES_MAX; i++)
+        if (hv->defs[i].used)
+            out[n++] = &hv->defs[i].pub;
+    return n;
+}
+
+void hv_defines_stop(struct hv *hv) {
+    for (size_t i = 0; i < HV_DEFINES_MAX; i++) {
+        struct hv_def_slot *d = &hv->defs[i];
+        if (d->used && d->pub.state == HV_DEF_RUNNING)
+            def_finish(d);
+    }
 }
 
 int hv_domain_xml(struct hv *hv, const char *name, char *out, size_t len, char *err,

@@ -35,6 +35,22 @@ struct hv_mig_slot {
     struct hv *hv;
 };
 
+/* A definition and the thread that runs its (blocking) libvirt calls
+ * (hv_define.c). The agent's loop owns pub; the thread writes rc, refused
+ * and pub.error before it sets done, and nothing after. */
+struct hv_def_slot {
+    struct hv_definition pub;
+    bool used;
+    char *xml; /* the slot's, until the thread is joined */
+    bool start;
+    uint64_t start_by_ms;
+    bool refused;
+    pthread_t thread;
+    atomic_bool done;
+    int rc;
+    struct hv *hv;
+};
+
 struct hv {
     char *uri;
     /* Written only by whoever samples (the sampling thread, or a test's
@@ -61,6 +77,7 @@ struct hv {
     int lifecycle_cb;           /* callback id, -1 when none */
     atomic_bool conn_closed;    /* the close callback fired */
     struct hv_mig_slot migs[HV_MIGRATIONS_MAX];
+    struct hv_def_slot defs[HV_DEFINES_MAX];
     /* hv_sampler.c: the sampling thread and what it hands over. */
     pthread_mutex_t lock; /* conn, migs' shared fields, the fields below */
     pthread_cond_t cond;  /* a request, a stop, or a sample handed over */
@@ -100,6 +117,8 @@ bool hv_watch_take(struct hv *hv);
 /* hv_sampler.c: stops and joins the sampling thread. */
 void hv_sampler_stop(struct hv *hv);
 
+/* hv_define.c: joins every running definition. */
+void hv_defines_stop(struct hv *hv);
 /* hv_migrate.c: aborts and joins every running migration. */
 void hv_migrations_stop(struct hv *hv);
 /* hv_migrate.c, in the sampling thread: reads the running migrations' job
