@@ -137,21 +137,40 @@ static void reconcile_verdicts(void **state) {
     struct host_ha_copy stopped = copy("rig3", 7, HV_VM_SHUTOFF);
     struct host_ha_copy paused = copy("rig3", 7, HV_VM_PAUSED);
     /* Nothing elsewhere: kept, the leader decides. */
-    assert_int_equal(host_ha_reconcile(&off, NULL, 0, why, sizeof why), HOST_HA_KEEP);
-    assert_int_equal(host_ha_reconcile(&off, &other, 1, why, sizeof why), HOST_HA_KEEP);
-    assert_int_equal(host_ha_reconcile(&off, &stopped, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, 0, NULL, 0, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, 0, &other, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, 0, &stopped, 1, why, sizeof why), HOST_HA_KEEP);
     /* Shut off here, active elsewhere: the definition here is stale. */
     struct host_ha_copy two[] = {stopped, running};
-    assert_int_equal(host_ha_reconcile(&off, two, 2, why, sizeof why), HOST_HA_UNDEFINE);
+    assert_int_equal(host_ha_reconcile(&off, 0, two, 2, why, sizeof why), HOST_HA_UNDEFINE);
     assert_non_null(strstr(why, "rig2"));
-    assert_int_equal(host_ha_reconcile(&off, &paused, 1, why, sizeof why), HOST_HA_UNDEFINE);
+    assert_int_equal(host_ha_reconcile(&off, 0, &paused, 1, why, sizeof why), HOST_HA_UNDEFINE);
     /* Running here and for sure elsewhere: this copy is stopped. */
-    assert_int_equal(host_ha_reconcile(&on, &running, 1, why, sizeof why), HOST_HA_DESTROY);
+    assert_int_equal(host_ha_reconcile(&on, 0, &running, 1, why, sizeof why), HOST_HA_DESTROY);
     /* Not while the other copy may be a migration's arrival, nor while a
      * job runs here. */
-    assert_int_equal(host_ha_reconcile(&on, &paused, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&on, 0, &paused, 1, why, sizeof why), HOST_HA_KEEP);
     struct hv_domain_now leaving = local(true, HV_JOB_MIGRATION_OUT, 7);
-    assert_int_equal(host_ha_reconcile(&leaving, &running, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&leaving, 0, &running, 1, why, sizeof why), HOST_HA_KEEP);
+}
+
+/* A host back from a partition holds its peers' records of before the
+ * cut: one that shows the VM running elsewhere but was sampled before it
+ * last ran here proves nothing; a newer one does. */
+static void reconcile_counts_only_records_newer_than_its_run_here(void **state) {
+    (void)state;
+    char why[512];
+    struct hv_domain_now off = local(false, HV_JOB_NONE, 7), on = local(true, HV_JOB_NONE, 7);
+    struct host_ha_copy old = copy("rig1", 7, HV_VM_RUNNING), fresh = old;
+    old.sampled_at_ms = 1000;
+    fresh.sampled_at_ms = 1001;
+    assert_int_equal(host_ha_reconcile(&off, 1000, &old, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, 1000, &fresh, 1, why, sizeof why),
+                     HOST_HA_UNDEFINE);
+    assert_int_equal(host_ha_reconcile(&off, 0, &old, 1, why, sizeof why), HOST_HA_UNDEFINE);
+    /* Running here: its run-here time is now, any copy running elsewhere
+     * counts (the destroy waits for a copy that runs for sure). */
+    assert_int_equal(host_ha_reconcile(&on, 1000, &old, 1, why, sizeof why), HOST_HA_DESTROY);
 }
 
 static void view_readiness(void **state) {
@@ -191,7 +210,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gate_round_trip),   cmocka_unit_test(proc_start_field),
         cmocka_unit_test(xml_protection),    cmocka_unit_test(hook_refusals),
-        cmocka_unit_test(reconcile_verdicts), cmocka_unit_test(view_readiness),
+        cmocka_unit_test(reconcile_verdicts),
+        cmocka_unit_test(reconcile_counts_only_records_newer_than_its_run_here),
+        cmocka_unit_test(view_readiness),
         cmocka_unit_test(watchdog_petting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,8 @@
 #define HA_RETRY_MS 500u
 /* How often a host reconciled but without a run lease looks again. */
 #define HA_LEASE_WAIT_MS 2000u
+/* How often a ready host looks for stale definitions of protected VMs. */
+#define HA_STALE_MS 2000u
 
 static int gate_write(struct agent *a) {
     struct ha_host *h = &a->ha;
@@ -262,6 +264,7 @@ static int cluster_collect(struct agent *a, struct ha_cluster *c) {
             cp->host = c->recs[i]->name;
             memcpy(cp->uuid, vm->uuid.data, sizeof cp->uuid);
             cp->state = host_record_vm_state(vm->state);
+            cp->sampled_at_ms = c->recs[i]->sampled_at_ms;
             c->n_copies++;
         }
     }
@@ -276,6 +279,39 @@ static bool sample_protected(const struct hv_sample *s, const unsigned char uuid
     return false;
 }
 
+void agent_ha_sampled(struct agent *a) {
+    struct ha_host *h = &a->ha;
+    const struct hv_sample *s = a->sample;
+    uint64_t now = agent_wall_clock_ms();
+    for (size_t i = 0; s && i < s->n_vms; i++) {
+        const struct hv_vm *v = &s->vms[i];
+        if (!v->rules.ha || v->state == HV_VM_SHUTOFF || v->state == HV_VM_CRASHED)
+            continue;
+        size_t k = 0, oldest = 0;
+        while (k < h->n_ran && memcmp(h->ran[k].uuid, v->uuid, 16) != 0) {
+            if (h->ran[k].at_ms < h->ran[oldest].at_ms)
+                oldest = k;
+            k++;
+        }
+        if (k == h->n_ran) {
+            if (h->n_ran < HA_RAN_MAX)
+                h->n_ran++;
+            else
+                k = oldest;
+            memcpy(h->ran[k].uuid, v->uuid, 16);
+        }
+        h->ran[k].at_ms = now;
+    }
+}
+
+/* When this host last saw the domain of that UUID run; 0: not known. */
+static uint64_t ran_here(const struct ha_host *h, const unsigned char uuid[16]) {
+    for (size_t k = 0; k < h->n_ran; k++)
+        if (memcmp(h->ran[k].uuid, uuid, 16) == 0)
+            return h->ran[k].at_ms;
+    return 0;
+}
+
 /* One pass over the fresh view: 0 when every protected domain here is
  * settled, -1 when an action failed (tried again later). */
 static int reconcile(struct agent *a, const struct hv_fresh *f, const struct ha_cluster *c) {
@@ -287,7 +323,8 @@ static int reconcile(struct agent *a, const struct hv_fresh *f, const struct ha_
         if (!sample_protected(a->sample, d->uuid))
             continue;
         char why[HV_REASON_MAX + 64], err[HV_REASON_MAX + 64];
-        enum host_ha_verdict v = host_ha_reconcile(d, c->copies, c->n_copies, why, sizeof why);
+        enum host_ha_verdict v = host_ha_reconcile(d, ran_here(h, d->uuid), c->copies,
+                                                   c->n_copies, why, sizeof why);
         if (v == HOST_HA_KEEP) {
             kept++;
             continue;
@@ -323,9 +360,53 @@ static int reconcile(struct agent *a, const struct hv_fresh *f, const struct ha_
     return rc;
 }
 
+/* A ready host's protected domain, shut off here, that a live host's
+ * record sampled after it last ran here shows running: the leader
+ * restarted it elsewhere while this host was cut off, and the reconcile on
+ * its return saw only its peers' older records. Its definition here is
+ * stale: undefined, its disks kept (libvirt refuses if it runs by then). */
+static void stale_pass(struct agent *a, uint64_t now_ms) {
+    struct ha_host *h = &a->ha;
+    const struct hv_sample *s = a->sample;
+    if (now_ms < h->next_stale_ms || !s)
+        return;
+    h->next_stale_ms = now_ms + HA_STALE_MS;
+    bool any = false;
+    for (size_t i = 0; i < s->n_vms && !any; i++)
+        any = s->vms[i].rules.ha && !s->vms[i].rules_bad && s->vms[i].state == HV_VM_SHUTOFF;
+    struct ha_cluster c;
+    if (!any || cluster_collect(a, &c) != 0) {
+        if (any)
+            cluster_free(&c);
+        return;
+    }
+    for (size_t i = 0; i < s->n_vms; i++) {
+        const struct hv_vm *v = &s->vms[i];
+        if (!v->rules.ha || v->rules_bad || v->state != HV_VM_SHUTOFF)
+            continue;
+        struct hv_domain_now d = {.state = HV_VM_SHUTOFF, .job = HV_JOB_NONE};
+        snprintf(d.name, sizeof d.name, "%s", v->name);
+        memcpy(d.uuid, v->uuid, sizeof d.uuid);
+        char why[HV_REASON_MAX + 64], err[HV_REASON_MAX + 64];
+        if (host_ha_reconcile(&d, ran_here(h, d.uuid), c.copies, c.n_copies, why, sizeof why) !=
+            HOST_HA_UNDEFINE)
+            continue;
+        if (hv_undefine_stale(a->hv, d.name, d.uuid, err, sizeof err) != 0) {
+            log_err("VM %s: %s; %s", d.name, why, err);
+            h->failures++;
+            continue;
+        }
+        log_warn("VM %s undefined here (its disks kept): %s", d.name, why);
+        h->undefined++;
+    }
+    cluster_free(&c);
+}
+
 void agent_ha_run(struct agent *a, uint64_t now_ms) {
     struct ha_host *h = &a->ha;
     watchdog_run(a, now_ms);
+    if (h->state == HOST_HA_READY)
+        stale_pass(a, now_ms);
     if (h->state != HOST_HA_RECONCILING || now_ms < h->next_try_ms)
         return;
     struct ha_cluster c;

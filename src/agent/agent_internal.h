@@ -296,6 +296,7 @@ struct forward_state {
 
 /* This host's side of HA restart (agent_ha.c): the protected gate libvirt's
  * hook reads, the reconcile with the cluster, the self-fence. */
+#define HA_RAN_MAX 256
 struct ha_host {
     enum host_ha_state state;
     uint64_t since_ms;              /* monotonic: when it entered that state */
@@ -307,6 +308,15 @@ struct ha_host {
     bool written;
     char written_text[HOST_HA_TEXT_MAX + 64]; /* the gate file as last written */
     uint64_t fences, destroyed, undefined, failures, reconciles;
+    /* When this host last saw each protected domain run (wall clock), the
+     * oldest forgotten first: a record sampled before that is no proof it
+     * runs elsewhere now (host_ha_reconcile). */
+    struct ha_ran {
+        unsigned char uuid[16];
+        uint64_t at_ms;
+    } ran[HA_RAN_MAX];
+    size_t n_ran;
+    uint64_t next_stale_ms; /* monotonic: the next look for stale definitions */
     bool fence_clean;               /* the last self-fence stopped every protected VM */
     bool wd_armed;                  /* [ha] watchdog opened: wd_fd */
     int wd_fd;
@@ -531,6 +541,8 @@ void agent_gate_settle(struct agent *a);
  * the host reconciles again before it is ready; close disarms the watchdog
  * when no protected guest runs here. */
 int agent_ha_open(struct agent *a, char *err, size_t errlen);
+/* Notes, from a new sample, which protected domains run here now. */
+void agent_ha_sampled(struct agent *a);
 void agent_ha_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_ha_deadline(const struct agent *a);
 void agent_ha_fence(struct agent *a, const char *reason);

@@ -166,14 +166,15 @@ bool host_ha_refuses(const char *op, const char *subop, int protected,
     return true;
 }
 
-enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
+enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local, uint64_t ran_here_ms,
                                        const struct host_ha_copy *copies, size_t n, char *why,
                                        size_t len) {
     if (local->job != HV_JOB_NONE)
         return HOST_HA_KEEP;
     for (size_t i = 0; i < n; i++) {
         const struct host_ha_copy *c = &copies[i];
-        if (memcmp(c->uuid, local->uuid, sizeof c->uuid) != 0 || c->state == HV_VM_SHUTOFF)
+        if (memcmp(c->uuid, local->uuid, sizeof c->uuid) != 0 || c->state == HV_VM_SHUTOFF ||
+            (!local->active && ran_here_ms && c->sampled_at_ms <= ran_here_ms))
             continue;
         if (!local->active) {
             snprintf(why, len, "it runs on %s (%s)", c->host, hv_vm_state_name(c->state));

@@ -74,6 +74,7 @@ struct host_ha_copy {
     const char *host;
     unsigned char uuid[16];
     enum hv_vm_state state;
+    uint64_t sampled_at_ms; /* the record's sample, on its host's wall clock */
 };
 
 enum host_ha_verdict {
@@ -87,8 +88,13 @@ enum host_ha_verdict {
  * given the copies other live hosts show. A copy counts as running
  * elsewhere when it is active (any state but shut off); a local domain in
  * a job (a migration under way) is always kept: during a live migration
- * source and destination both show it. The host named in why. */
-enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
+ * source and destination both show it. A shut-off local domain that this
+ * host last saw running at ran_here_ms (wall clock; 0: not since the agent
+ * started) counts only copies sampled after that: a record sampled before
+ * is a picture of the time it ran here (a host back from a partition holds
+ * its peers' records of before the cut), not of a restart elsewhere. The
+ * host named in why. */
+enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local, uint64_t ran_here_ms,
                                        const struct host_ha_copy *copies, size_t n, char *why,
                                        size_t len);
 
