@@ -166,6 +166,17 @@ static bool shows(const Nodectl__HostRecord *r, const char *vm) {
     return false;
 }
 
+static bool running(const Nodectl__Vm *v);
+
+/* Whether the record shows vm in a running state (any but shut off or
+ * crashed). */
+static bool shows_running(const Nodectl__HostRecord *r, const char *vm) {
+    for (size_t k = 0; r && k < r->n_vms; k++)
+        if (strcmp(r->vms[k]->name, vm) == 0 && running(r->vms[k]))
+            return true;
+    return false;
+}
+
 /* Whether any member's record (up, down or off) shows vm. */
 static bool shown_anywhere(const struct executor_member *m, size_t n, const char *vm) {
     for (size_t i = 0; i < n; i++)
@@ -277,7 +288,14 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             h->flights[f] = h->flights[--h->n_flights];
             continue;
         }
-        if (!t || t->liveness != LEADER_HOST_UP || shows(t->rec, x->vm) ||
+        /* Shown running, not merely defined: libvirt defines, then
+         * starts, and a sample between the two shows it shut off while
+         * the command still runs; taken for settled, that restart would
+         * be sent again to another host. A lost one's target is back:
+         * what it shows is what it has (stopped, it is restarted as any
+         * up host's stopped VM is). */
+        if (!t || t->liveness != LEADER_HOST_UP ||
+            (x->lost ? shows(t->rec, x->vm) : shows_running(t->rec, x->vm)) ||
             ended(t->rec, x->id) || (expired && !x->lost)) {
             /* A command lost on its way (the target's agent restarted)
              * would keep the VM down: given up, and never granted. */

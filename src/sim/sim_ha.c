@@ -89,6 +89,10 @@ struct world {
     int define_to[VMS_MAX];
     char define_id[VMS_MAX][COMMAND_ID_MAX];
     uint64_t define_lease_end[VMS_MAX];
+    /* A defined VM being started (libvirt's define, then its create: the
+     * samples in between show it defined and shut off); 0: none. */
+    uint64_t starts_at[HOSTS_MAX][VMS_MAX];
+    char start_id[HOSTS_MAX][VMS_MAX][COMMAND_ID_MAX];
     uint64_t ids;
     uint32_t timeout_ms, margin_ms;
     bool dup_seen[VMS_MAX];
@@ -161,8 +165,10 @@ static void power_loss(struct world *w, int i, uint64_t back_after) {
     struct simhost *h = &w->h[i];
     h->powered = h->agent = false;
     h->saved_until = 0; /* a new boot: the kept lease is of another clock */
-    for (int v = 0; v < w->n_vms; v++)
+    for (int v = 0; v < w->n_vms; v++) {
         w->run[i][v] = false;
+        w->starts_at[i][v] = 0;
+    }
     h->back_at = w->now + back_after;
 }
 
@@ -436,11 +442,26 @@ static void effects(struct world *w) {
          * libvirt refuses a name already defined there. */
         bool ok = w->now < w->define_lease_end[v] && alive(h) &&
                   host_fence_holds(h->f, mono(w, h)) && !w->def[t][v];
-        if (ok)
-            w->run[t][v] = w->def[t][v] = true;
-        else if (alive(h))
+        if (ok) {
+            w->def[t][v] = true;
+            w->starts_at[t][v] = w->now + 50 + prng_below(&w->rng, 1500);
+            snprintf(w->start_id[t][v], sizeof w->start_id[t][v], "%s", w->define_id[v]);
+        } else if (alive(h)) {
             refuse(w, t, w->define_id[v]);
+        }
     }
+    for (int t = 0; t < w->n_hosts; t++)
+        for (int v = 0; v < w->n_vms; v++) {
+            if (!w->starts_at[t][v] || w->now < w->starts_at[t][v])
+                continue;
+            w->starts_at[t][v] = 0;
+            struct simhost *h = &w->h[t];
+            /* The qemu hook asks the gate again at the start. */
+            if (alive(h) && w->def[t][v] && host_fence_holds(h->f, mono(w, h)))
+                w->run[t][v] = true;
+            else if (alive(h))
+                refuse(w, t, w->start_id[t][v]);
+        }
 }
 
 static void check(struct world *w) {
