@@ -11,7 +11,9 @@
 #   suspect      false suspicions at rest: "-> suspect" lines logged by all
 #                agents during the rest window (nobody failed then)
 #   health_max   the highest local health score an agent reports at rest
-#   frames_s     frames the last agent accepted per second at rest
+#   frames_s     frames the last agent accepted per second at rest (followed
+#                by a line of its frames by channel and gossip packets by
+#                kind, sent and received, per second)
 #   status_ms    `nodectl status` latency on a non-candidate (median of 5)
 #   leader_s     after kill -9 of the leader: until a non-candidate names
 #                another leader
@@ -143,7 +145,8 @@ CONF
     s0=$(suspicions "$run")
     # shellcheck disable=SC2086
     c0=$(ticks $pids)
-    f0=$(status_json "$run/host$N" | jq '.frames.accepted // 0')
+    status_json "$run/host$N" >"$run/status0.json"
+    f0=$(jq '.frames.accepted // 0' "$run/status0.json")
     if [ -n "$PERF_DIR" ]; then
         mkdir -p "$PERF_DIR"
         perf record -q -g -o "$PERF_DIR/perf-n$N.data" -p "$(echo $pids | awk '{print $NF}')" \
@@ -153,7 +156,8 @@ CONF
     fi
     # shellcheck disable=SC2086
     c1=$(ticks $pids)
-    f1=$(status_json "$run/host$N" | jq '.frames.accepted // 0')
+    status_json "$run/host$N" >"$run/status1.json"
+    f1=$(jq '.frames.accepted // 0' "$run/status1.json")
     fps=$(echo "$f0 $f1 $REST_S" | awk '{printf "%.1f", ($2 - $1) / $3}')
     s1=$(suspicions "$run")
     # shellcheck disable=SC2086
@@ -198,6 +202,13 @@ CONF
     fi
     printf '%5s %7s %8s %8s %8s %10s %8s %10s %9s %7s\n' "$N" "$join" "$cpu" "$rss" "$((s1 - s0))" \
         "$hmax" "$fps" "$lat" "$lt" "$dt"
+    # Which traffic it is: the last agent's frames by channel and gossip
+    # packets by kind, per second at rest (the non-zero ones).
+    echo "#   traffic/s of host$N:" "$(jq -r -n --argjson r "$REST_S" \
+        --slurpfile a "$run/status0.json" --slurpfile b "$run/status1.json" \
+        '($b[0].traffic // {}) | to_entries | map(select(.value > 0))
+         | map("\(.key) \(((.value - ($a[0].traffic[.key] // 0)) / $r * 10 | round) / 10)")
+         | join(", ")')"
     # What else ran meanwhile: the figures are per agent, the machine is shared.
     echo "#   load $(cut -d' ' -f1-3 /proc/loadavg); busiest others:" \
         "$(ps -eo pcpu=,comm= --sort=-pcpu | grep -v nodectl | head -5 | awk '{printf "%s %s%%  ", $2, $1}')"

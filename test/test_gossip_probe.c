@@ -51,6 +51,33 @@ static void indirect_probes_bridge_a_broken_link(void **state) {
     harness_stop(&h);
 }
 
+/* Packets are counted by kind each way: with nothing lost, what all sent
+ * of a kind all received, and a quiet cluster probes (ping, ack) and
+ * exchanges its state (push-pull) but does not relay. */
+static void packets_are_counted_by_kind(void **state) {
+    struct harness h;
+    harness_start(&h, 5, NULL);
+    harness_run(&h, 20000);
+    uint64_t sent[GOSSIP_KINDS] = {0}, received[GOSSIP_KINDS] = {0};
+    for (size_t i = 0; i < h.n; i++) {
+        struct gossip_counts c = gossip_counts(h.g[i]);
+        for (unsigned k = 0; k < GOSSIP_KINDS; k++) {
+            sent[k] += c.sent[k];
+            received[k] += c.received[k];
+        }
+    }
+    for (unsigned k = 0; k < GOSSIP_KINDS; k++)
+        assert_int_equal(sent[k], received[k]);
+    assert_true(sent[NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING] > 0);
+    assert_int_equal(sent[NODECTL__GOSSIP_KIND__GOSSIP_KIND_ACK],
+                     sent[NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING]);
+    assert_true(sent[NODECTL__GOSSIP_KIND__GOSSIP_KIND_PUSH_PULL] > 0);
+    assert_int_equal(sent[NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING_REQ], 0);
+    assert_string_equal(gossip_kind_name(NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING_REQ), "ping_req");
+    assert_string_equal(gossip_kind_name(GOSSIP_KINDS), "unknown");
+    harness_stop(&h);
+}
+
 static void restarted_member_is_alive_again_with_higher_incarnation(void **state) {
     struct harness h;
     harness_start(&h, 5, NULL);
@@ -176,6 +203,7 @@ int main(void) {
         cmocka_unit_test(crashed_member_becomes_dead_everywhere),
         cmocka_unit_test(late_loop_raises_health_and_suspects_no_one),
         cmocka_unit_test(indirect_probes_bridge_a_broken_link),
+        cmocka_unit_test(packets_are_counted_by_kind),
         cmocka_unit_test(restarted_member_is_alive_again_with_higher_incarnation),
         cmocka_unit_test(suspicion_timeout_shrinks_with_confirmations),
         cmocka_unit_test(local_health_rises_when_acks_are_missing),

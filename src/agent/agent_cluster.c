@@ -649,6 +649,16 @@ void cluster_metrics(const struct agent *a, struct metrics *m) {
                     (double)c.suspicions);
     metrics_counter(m, "nodectl_gossip_refutations_total",
                     "Suspicions of this host that it refuted.", (double)c.refutations);
+    metrics_family(m, "nodectl_gossip_packets_total", "counter",
+                   "Gossip packets by direction and kind (received: decoded, from others).");
+    for (unsigned k = 0; k < GOSSIP_KINDS; k++) {
+        metrics_sample(m, "nodectl_gossip_packets_total",
+                       (const char *[]){"direction", "sent", "kind", gossip_kind_name(k), NULL},
+                       (double)c.sent[k]);
+        metrics_sample(m, "nodectl_gossip_packets_total",
+                       (const char *[]){"direction", "received", "kind", gossip_kind_name(k), NULL},
+                       (double)c.received[k]);
+    }
     metrics_gauge(m, "nodectl_gossip_health_score",
                   "Lifeguard's local health multiplier (0: healthy).",
                   (double)gossip_health_score(g));
@@ -663,6 +673,17 @@ void cluster_metrics(const struct agent *a, struct metrics *m) {
                     (double)t.sent);
     metrics_counter(m, "nodectl_transport_received_messages_total",
                     "Frames received and authenticated.", (double)t.received);
+    metrics_family(m, "nodectl_transport_frames_total", "counter",
+                   "Frames by direction and channel (sent: queued; received: authenticated).");
+    for (uint32_t ch = 0; ch < CHANNELS; ch++) {
+        metrics_sample(m, "nodectl_transport_frames_total",
+                       (const char *[]){"direction", "sent", "channel", frame_channel_name(ch), NULL},
+                       (double)t.sent_on[ch]);
+        metrics_sample(m, "nodectl_transport_frames_total",
+                       (const char *[]){"direction", "received", "channel", frame_channel_name(ch),
+                                        NULL},
+                       (double)t.received_on[ch]);
+    }
     metrics_family(m, "nodectl_transport_dropped_total", "counter",
                    "Frames dropped by the transport, by reason.");
     metrics_sample(m, "nodectl_transport_dropped_total",
@@ -680,4 +701,34 @@ void cluster_metrics(const struct agent *a, struct metrics *m) {
                        (const char *[]){"reason", admission_reason_name((enum admission_reason)r),
                                         NULL},
                        (double)t.conns.cut[r]);
+}
+
+/* Appends "DIRECTION CHANNEL" (frames) or "DIRECTION gossip.KIND" (gossip
+ * packets) = value to st->traffic (room reserved by the caller). */
+static int traffic_add(Nodectl__StatusReply *st, const char *dir, const char *kind,
+                       const char *name, uint64_t v) {
+    char key[64];
+    snprintf(key, sizeof key, "%s %s%s%s", dir, kind ? kind : "", kind ? "." : "", name);
+    if (!(st->traffic[st->n_traffic] = status_counter(key, v)))
+        return -1;
+    st->n_traffic++;
+    return 0;
+}
+
+int cluster_to_status(const struct agent *a, Nodectl__StatusReply *st) {
+    if (!a->cluster.transport || !a->cluster.gossip)
+        return 0;
+    struct transport_stats t = transport_stats(a->cluster.transport);
+    struct gossip_counts c = gossip_counts(a->cluster.gossip);
+    if (!(st->traffic = calloc(2 * (CHANNELS + GOSSIP_KINDS), sizeof *st->traffic)))
+        return -1;
+    for (uint32_t ch = 0; ch < CHANNELS; ch++)
+        if (traffic_add(st, "sent", NULL, frame_channel_name(ch), t.sent_on[ch]) != 0 ||
+            traffic_add(st, "received", NULL, frame_channel_name(ch), t.received_on[ch]) != 0)
+            return -1;
+    for (unsigned k = 0; k < GOSSIP_KINDS; k++)
+        if (traffic_add(st, "sent", "gossip", gossip_kind_name(k), c.sent[k]) != 0 ||
+            traffic_add(st, "received", "gossip", gossip_kind_name(k), c.received[k]) != 0)
+            return -1;
+    return 0;
 }

@@ -175,7 +175,8 @@ static Nodectl__Response *status_reply(struct agent *a) {
         st->n_warnings = 1;
     if (!st->members || !st->cluster || !st->node || !st->node_id.data || !st->role ||
         !st->leader || (a->lead.warning[0] && !st->n_warnings) ||
-        security_to_status(a, st) != 0 || agent_rejects_each(a, add_rejections, st) != 0 ||
+        security_to_status(a, st) != 0 || cluster_to_status(a, st) != 0 ||
+        agent_rejects_each(a, add_rejections, st) != 0 ||
         agent_policy_warnings(a, st) != 0 || agent_ha_warnings(a, st) != 0) {
         protobuf_c_message_free_unpacked(&resp->base, NULL);
         return NULL;

@@ -703,6 +703,8 @@ void security_refuse(struct agent *a, enum security_refusal r, const char *sende
 void security_run(struct agent *a, uint64_t now_ms);
 int security_to_record(const struct agent *a, Nodectl__HostRecord *rec);
 int security_to_status(const struct agent *a, Nodectl__StatusReply *st);
+/* A counter of a status reply (NULL when out of memory). */
+Nodectl__Counter *status_counter(const char *name, uint64_t value);
 /* agent_keys.c: nodectl keys. */
 Nodectl__Response *agent_keys_request(struct agent *a, const Nodectl__KeysRequest *req);
 
@@ -717,6 +719,9 @@ typedef int (*agent_rejects_fn)(void *ctx, const char *component, const struct r
                                 const char *(*name)(unsigned));
 int agent_rejects_each(const struct agent *a, agent_rejects_fn fn, void *ctx);
 void cluster_metrics(const struct agent *a, struct metrics *m);
+/* The traffic counters of a status reply: frames by channel, gossip
+ * packets by kind, each way. */
+int cluster_to_status(const struct agent *a, Nodectl__StatusReply *st);
 void leadership_metrics(const struct agent *a, struct metrics *m);
 void agent_leader_metrics(const struct agent *a, struct metrics *m);
 void agent_host_metrics(struct agent *a, struct metrics *m);

@@ -269,7 +269,7 @@ int security_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
     return (rec->primary_key = strdup(id)) ? 0 : -1;
 }
 
-static Nodectl__Counter *counter(const char *name, uint64_t value) {
+Nodectl__Counter *status_counter(const char *name, uint64_t value) {
     Nodectl__Counter *c = malloc(sizeof *c);
     if (!c)
         return NULL;
@@ -302,24 +302,24 @@ int security_to_status(const struct agent *a, Nodectl__StatusReply *st) {
         !(st->refused = calloc(n_refused, sizeof *st->refused)))
         return -1;
     for (int r = 0; r < FRAME_RESULTS; r++) {
-        if (!(st->frames[r] = counter(frame_result_name((enum frame_result)r), counts[r])))
+        if (!(st->frames[r] = status_counter(frame_result_name((enum frame_result)r), counts[r])))
             return -1;
         st->n_frames++;
     }
     for (int r = 0; r < REFUSED_REASONS; r++) {
-        if (!(st->refused[r] = counter(refusal_names[r], s->refused[r])))
+        if (!(st->refused[r] = status_counter(refusal_names[r], s->refused[r])))
             return -1;
         st->n_refused++;
     }
     for (int r = 0; r < GOSSIP_REFUSALS; r++) {
         uint64_t v = a->cluster.gossip ? gossip_refused(a->cluster.gossip, r) : 0;
-        if (!(st->refused[st->n_refused] = counter(gossip_refusal_name(r), v)))
+        if (!(st->refused[st->n_refused] = status_counter(gossip_refusal_name(r), v)))
             return -1;
         st->n_refused++;
     }
     const struct election *e = a->lead.election;
     if (!(st->refused[st->n_refused] =
-              counter("election_term_implausible", e ? election_refused_terms(e) : 0)))
+              status_counter("election_term_implausible", e ? election_refused_terms(e) : 0)))
         return -1;
     st->n_refused++;
     return 0;

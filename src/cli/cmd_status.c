@@ -75,6 +75,7 @@ static int print_json(const Nodectl__StatusReply *st) {
         json_object_set_new(root, "boot_epoch", json_integer((json_int_t)st->boot_epoch));
         json_object_set_new(root, "frames", counters_json(st->frames, st->n_frames));
         json_object_set_new(root, "messages_refused", counters_json(st->refused, st->n_refused));
+        json_object_set_new(root, "traffic", counters_json(st->traffic, st->n_traffic));
     }
     int rc = root && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 ? 0 : 1;
     putchar('\n');

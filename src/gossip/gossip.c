@@ -191,6 +191,7 @@ int gossip_receive(struct gossip *g, int64_t now_ms, uint64_t sender,
     }
     if (p->sender == g->m[g->self].id)
         goto done; /* our own packet, looped back */
+    g->counts.received[p->kind]++;
     /* From here on p->sender is who sent it: its own entry, its acks and
      * its records are the member's own word. */
     if (p->sender != sender) {
@@ -388,6 +389,16 @@ const char *gossip_reject_name(unsigned r) {
 }
 
 struct gossip_counts gossip_counts(const struct gossip *g) { return g->counts; }
+
+_Static_assert(NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES == GOSSIP_KINDS - 1,
+               "GOSSIP_KINDS counts every kind");
+
+const char *gossip_kind_name(unsigned k) {
+    static const char *const names[GOSSIP_KINDS] = {
+        "gossip", "ping", "ack", "ping_req", "nack", "push_pull", "record_want", "record_pieces",
+    };
+    return k < GOSSIP_KINDS ? names[k] : "unknown";
+}
 
 const struct rejects *gossip_rejects(const struct gossip *g) {
     return &g->rejects;

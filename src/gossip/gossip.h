@@ -39,6 +39,8 @@
 /* How far another member's word may raise a member's incarnation
  * (gossip_members.c). */
 #define GOSSIP_INCARNATION_STEP 16
+/* Kinds of packet on the wire (GossipKind: gossip ... record_pieces). */
+#define GOSSIP_KINDS 8
 
 enum gossip_state {
     GOSSIP_ALIVE = 0,
@@ -215,8 +217,15 @@ struct gossip_counts {
     uint64_t probes_failed; /* probes no ack answered, directly or through others */
     uint64_t suspicions;    /* members this one began to suspect */
     uint64_t refutations;   /* suspicions of this member it refuted */
+    /* Packets by kind (proto/gossip.proto's GossipKind): queued to send, and
+     * received and decoded (our own looped back excluded), to tell which
+     * kind of traffic grows with load. */
+    uint64_t sent[GOSSIP_KINDS];
+    uint64_t received[GOSSIP_KINDS];
 };
 struct gossip_counts gossip_counts(const struct gossip *g);
+/* The name of packet kind k (< GOSSIP_KINDS): "ping", "ack", ... */
+const char *gossip_kind_name(unsigned k);
 /* Why a packet, or an entry of one, was refused. */
 enum gossip_reject {
     GOSSIP_REJECT_MALFORMED,   /* does not decode as a GossipPacket */

@@ -109,6 +109,7 @@ int pkt_send(struct gossip *g, struct pkt *p, const struct gossip_addr *to) {
     if (!buf)
         return -1;
     nodectl__gossip_packet__pack(&p->msg, buf);
+    g->counts.sent[p->msg.kind]++;
     return out_push(g, to, buf, len);
 }
 

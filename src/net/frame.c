@@ -49,6 +49,17 @@ struct frame_ctx {
 
 int frame_init(void) { return sodium_init() < 0 ? -1 : 0; }
 
+const char *frame_channel_name(uint32_t channel) {
+    switch ((enum frame_channel)channel) {
+    case CHANNEL_GOSSIP: return "gossip";
+    case CHANNEL_ELECTION: return "election";
+    case CHANNEL_DISCOVERY: return "discovery";
+    case CHANNEL_COMMAND: return "command";
+    case CHANNEL_FORWARD: return "forward";
+    }
+    return "other";
+}
+
 const char *frame_result_name(enum frame_result r) {
     switch (r) {
     case FRAME_OK: return "accepted";

@@ -49,6 +49,9 @@ enum frame_channel {
     CHANNEL_COMMAND = 4,
     CHANNEL_FORWARD = 5, /* a control request forwarded to the leader, and its answer */
 };
+#define CHANNELS 6 /* channel numbers are below this */
+/* "gossip", "election", ...; "other" for a number no channel has. */
+const char *frame_channel_name(uint32_t channel);
 
 /* Where a frame came in: a unicast frame must name this host, a beacon
  * "*" on the discovery channel. */

@@ -221,6 +221,7 @@ int transport_send(struct transport *t, const char *to, uint32_t channel, const 
         return -1;
     }
     t->stats.sent++;
+    t->stats.sent_on[channel < CHANNELS ? channel : 0]++;
     t->stats.bytes_sent += size;
     return 0;
 }
@@ -242,6 +243,7 @@ int transport_recv(struct transport *t, struct frame_msg *msg) {
         nng_msg_free(m);
         if (rc == FRAME_OK) {
             t->stats.received++;
+            t->stats.received_on[msg->channel < CHANNELS ? msg->channel : 0]++;
             return 1;
         }
         if (rc == FRAME_MALFORMED)

@@ -46,6 +46,9 @@ struct transport_stats {
     uint64_t dropped_malformed; /* did not decode */
     uint64_t dropped_send;      /* could not be queued to the peer, or too large */
     struct admission_counts conns; /* inbound connections, and those cut by reason */
+    /* sent and received by channel (frame_channel; 0 counts any other) */
+    uint64_t sent_on[CHANNELS];
+    uint64_t received_on[CHANNELS];
 };
 
 
