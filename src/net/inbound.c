@@ -16,12 +16,20 @@
 
 #include "common/log.h"
 
-/* The descriptors are looked at four times a second, to find half-open
- * connections (which cost a descriptor and nng's few KiB each until then);
- * sooner while a look finds some to cut, and at most every SCAN_MIN_MS when
- * nng's notices ask for cuts. A look costs three system calls per
- * descriptor: about a hundred for an agent at rest. */
+/* The descriptors are looked at to find half-open connections (which cost
+ * a descriptor and nng's few KiB each until then): at rest four times a
+ * second, or less often when there are many descriptors, so that the looks
+ * cost about SCAN_FDS_PER_S descriptors a second whatever the size of the
+ * cluster (an agent holds two connections per peer it talks to: at 150
+ * peers a look every 250 ms took a tenth of its CPU), but at least every
+ * SCAN_REST_MAX_MS, so that a half-open connection is still found well
+ * within UNAUTH_IDLE_MS (transport.c); sooner while a look finds some to
+ * cut, and at most every SCAN_MIN_MS when nng's notices ask for cuts. A
+ * look costs one system call per descriptor and two more per connection to
+ * our port. */
 #define SCAN_EVERY_MS 250
+#define SCAN_REST_MAX_MS 2000
+#define SCAN_FDS_PER_S 200
 #define SCAN_BUSY_MS 50
 #define SCAN_MIN_MS 50
 /* Cuts decided in nng's ADD_PRE notices, waiting for the next look. If it
@@ -41,6 +49,7 @@ struct inbound {
     /* The loop's own: the last look, and room for what it finds and cuts
      * (kept from one look to the next, grown as needed). */
     uint64_t last_scan_ms, next_scan_ms;
+    size_t scanned; /* descriptors the last look went through */
     bool scan_failed;
     struct sock *socks;
     size_t socks_cap;
@@ -121,12 +130,16 @@ static size_t scan(struct inbound *in) {
     }
     in->scan_failed = false;
     size_t n = 0;
+    in->scanned = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         char *end;
         long fd = strtol(e->d_name, &end, 10);
         struct admission_conn c;
-        if (*end || end == e->d_name || fd == dirfd(d) || !ours(in, (int)fd, &c))
+        if (*end || end == e->d_name || fd == dirfd(d))
+            continue;
+        in->scanned++;
+        if (!ours(in, (int)fd, &c))
             continue;
         if (!room((void **)&in->socks, &in->socks_cap, n + 1, sizeof *in->socks))
             break; /* the rest waits for the next look */
@@ -309,5 +322,7 @@ void inbound_run(struct inbound *in) {
         cut(in, &in->cuts[i], n);
     }
     in->last_scan_ms = now;
-    in->next_scan_ms = now + (half_open ? SCAN_BUSY_MS : SCAN_EVERY_MS);
+    uint64_t rest = (uint64_t)in->scanned * 1000 / SCAN_FDS_PER_S;
+    rest = rest < SCAN_EVERY_MS ? SCAN_EVERY_MS : rest > SCAN_REST_MAX_MS ? SCAN_REST_MAX_MS : rest;
+    in->next_scan_ms = now + (half_open ? SCAN_BUSY_MS : rest);
 }
