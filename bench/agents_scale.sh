@@ -6,7 +6,8 @@
 # the transport's limit of 32 unauthenticated connections per address cuts
 # the connections of a cluster joining at once) and print
 #   join_s       time until the last agent started sees all N alive
-#   cpu_pct      CPU per agent at rest (mean over REST_S seconds, % of a core)
+#   cpu_pct      CPU per agent at rest (mean over the REST_S seconds as they
+#                ran, % of a core)
 #   rss_mib      resident memory per agent at rest (mean)
 #   suspect      false suspicions at rest: "-> suspect" lines logged by all
 #                agents during the rest window (nobody failed then)
@@ -145,6 +146,7 @@ CONF
     s0=$(suspicions "$run")
     # shellcheck disable=SC2086
     c0=$(ticks $pids)
+    r0=$(now)
     status_json "$run/host$N" >"$run/status0.json"
     f0=$(jq '.frames.accepted // 0' "$run/status0.json")
     if [ -n "$PERF_DIR" ]; then
@@ -156,12 +158,15 @@ CONF
     fi
     # shellcheck disable=SC2086
     c1=$(ticks $pids)
+    # The window as it ran: on a saturated machine perf and the status
+    # calls around the sleep take seconds of their own.
+    rest=$(elapsed "$r0" "$(now)")
     status_json "$run/host$N" >"$run/status1.json"
     f1=$(jq '.frames.accepted // 0' "$run/status1.json")
-    fps=$(echo "$f0 $f1 $REST_S" | awk '{printf "%.1f", ($2 - $1) / $3}')
+    fps=$(echo "$f0 $f1 $rest" | awk '{printf "%.1f", ($2 - $1) / $3}')
     s1=$(suspicions "$run")
     # shellcheck disable=SC2086
-    cpu=$(echo "$c0 $c1 $HZ $REST_S $N" | awk '{printf "%.2f", ($2 - $1) / $3 / $4 / $5 * 100}')
+    cpu=$(echo "$c0 $c1 $HZ $rest $N" | awk '{printf "%.2f", ($2 - $1) / $3 / $4 / $5 * 100}')
     # shellcheck disable=SC2086
     rss=$(echo "$(rss_kib $pids) $N" | awk '{printf "%.1f", $1 / $2 / 1024}')
     hmax=0
@@ -204,7 +209,7 @@ CONF
         "$hmax" "$fps" "$lat" "$lt" "$dt"
     # Which traffic it is: the last agent's frames by channel and gossip
     # packets by kind, per second at rest (the non-zero ones).
-    echo "#   traffic/s of host$N:" "$(jq -r -n --argjson r "$REST_S" \
+    echo "#   rest window ${rest} s; traffic/s of host$N:" "$(jq -r -n --argjson r "$rest" \
         --slurpfile a "$run/status0.json" --slurpfile b "$run/status1.json" \
         '($b[0].traffic // {}) | to_entries | map(select(.value > 0))
          | map("\(.key) \(((.value - ($a[0].traffic[.key] // 0)) / $r * 10 | round) / 10)")
