@@ -20,13 +20,13 @@
  * a descriptor and nng's few KiB each until then): at rest four times a
  * second, or less often when there are many descriptors, so that the looks
  * cost about SCAN_FDS_PER_S descriptors a second whatever the size of the
- * cluster (an agent holds two connections per peer it talks to: at 150
- * peers a look every 250 ms took a tenth of its CPU), but at least every
- * SCAN_REST_MAX_MS, so that a half-open connection is still found well
- * within UNAUTH_IDLE_MS (transport.c); sooner while a look finds some to
- * cut, and at most every SCAN_MIN_MS when nng's notices ask for cuts. A
- * look costs one system call per descriptor and two more per connection to
- * our port. */
+ * cluster (an agent holds two connections per peer it talks to, so looks
+ * at a fixed pace would cost each agent more the larger the cluster), but
+ * at least every SCAN_REST_MAX_MS, so that a half-open connection is still
+ * found well within UNAUTH_IDLE_MS (transport.c); sooner while a look finds
+ * some to cut, and at most every SCAN_MIN_MS when nng's notices ask for
+ * cuts. A look costs one system call per descriptor and two more per
+ * connection to our port. */
 #define SCAN_EVERY_MS 250
 #define SCAN_REST_MAX_MS 2000
 #define SCAN_FDS_PER_S 200
