@@ -704,7 +704,9 @@ void cluster_metrics(const struct agent *a, struct metrics *m) {
 }
 
 /* Appends "DIRECTION CHANNEL" (frames) or "DIRECTION gossip.KIND" (gossip
- * packets) = value to st->traffic (room reserved by the caller). */
+ * packets; "received gossip.new_records": record versions believed, against
+ * which the record pieces received show how many came twice) = value to
+ * st->traffic (room reserved by the caller). */
 static int traffic_add(Nodectl__StatusReply *st, const char *dir, const char *kind,
                        const char *name, uint64_t v) {
     char key[64];
@@ -720,7 +722,8 @@ int cluster_to_status(const struct agent *a, Nodectl__StatusReply *st) {
         return 0;
     struct transport_stats t = transport_stats(a->cluster.transport);
     struct gossip_counts c = gossip_counts(a->cluster.gossip);
-    if (!(st->traffic = calloc(2 * (CHANNELS + GOSSIP_KINDS), sizeof *st->traffic)))
+    if (!(st->traffic = calloc(2 * (CHANNELS + GOSSIP_KINDS) + 1, sizeof *st->traffic)) ||
+        traffic_add(st, "received", "gossip", "new_records", c.records) != 0)
         return -1;
     for (uint32_t ch = 0; ch < CHANNELS; ch++)
         if (traffic_add(st, "sent", NULL, frame_channel_name(ch), t.sent_on[ch]) != 0 ||

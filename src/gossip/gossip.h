@@ -222,6 +222,7 @@ struct gossip_counts {
      * kind of traffic grows with load. */
     uint64_t sent[GOSSIP_KINDS];
     uint64_t received[GOSSIP_KINDS];
+    uint64_t records;       /* new record versions of others believed */
 };
 struct gossip_counts gossip_counts(const struct gossip *g);
 /* The name of packet kind k (< GOSSIP_KINDS): "ping", "ack", ... */

@@ -495,6 +495,7 @@ int record_apply(struct gossip *g, uint64_t id, uint64_t version, const uint8_t 
         gossip_blob_unref(m->record);
     m->record = b;
     m->record_version = version;
+    g->counts.records++;
     if (m->wanted) {
         m->wanted = 0;
         g->n_wanted--;
