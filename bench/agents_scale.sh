@@ -146,6 +146,8 @@ CONF
     s0=$(suspicions "$run")
     # shellcheck disable=SC2086
     c0=$(ticks $pids)
+    # shellcheck disable=SC2086
+    k0=$(ticks $(echo $pids | cut -d' ' -f1-3))
     r0=$(now)
     status_json "$run/host$N" >"$run/status0.json"
     f0=$(jq '.frames.accepted // 0' "$run/status0.json")
@@ -158,6 +160,8 @@ CONF
     fi
     # shellcheck disable=SC2086
     c1=$(ticks $pids)
+    # shellcheck disable=SC2086
+    k1=$(ticks $(echo $pids | cut -d' ' -f1-3))
     # The window as it ran: on a saturated machine perf and the status
     # calls around the sleep take seconds of their own.
     rest=$(elapsed "$r0" "$(now)")
@@ -209,11 +213,23 @@ CONF
         "$hmax" "$fps" "$lat" "$lt" "$dt"
     # Which traffic it is: the last agent's frames by channel and gossip
     # packets by kind, per second at rest (the non-zero ones).
-    echo "#   rest window ${rest} s; traffic/s of host$N:" "$(jq -r -n --argjson r "$rest" \
+    echo "#   rest window ${rest} s: candidates' CPU" \
+        "$(echo "$k0 $k1 $HZ $rest" | awk '{printf "%.2f", ($2 - $1) / $3 / $4 / 3 * 100}')% each," \
+        "terms $(jq '.term' "$run/status0.json") -> $(jq '.term' "$run/status1.json")"
+    echo "#   traffic/s of host$N:" "$(jq -r -n --argjson r "$rest" \
         --slurpfile a "$run/status0.json" --slurpfile b "$run/status1.json" \
         '($b[0].traffic // {}) | to_entries | map(select(.value > 0))
          | map("\(.key) \(((.value - ($a[0].traffic[.key] // 0)) / $r * 10 | round) / 10)")
          | join(", ")')"
+    # Agents that died on their own (a crash): named, with the end of their log.
+    i=0
+    for p in $pids; do
+        i=$((i + 1))
+        [ "host$i" = "$leader" ] && continue
+        if ! kill -0 "$p" 2>/dev/null; then
+            echo "#   host$i (pid $p) died: $(tail -1 "$run/host$i/agent.log")"
+        fi
+    done
     # What else ran meanwhile: the figures are per agent, the machine is shared.
     echo "#   load $(cut -d' ' -f1-3 /proc/loadavg); busiest others:" \
         "$(ps -eo pcpu=,comm= --sort=-pcpu | grep -v nodectl | head -5 | awk '{printf "%s %s%%  ", $2, $1}')"
