@@ -221,6 +221,39 @@ static void flush(struct agent *a) {
     }
 }
 
+/* A host that does not vote shows the leader and term it follows in its
+ * record (the leader's HA waits for every host's record to show its term),
+ * so each change of leader makes every such host publish its record, and
+ * every host fetch N of them: work per host that grows with the cluster, at
+ * each change. While elections come one after another (candidates on a
+ * saturated machine), that work saturates it further: the feedback of a
+ * metastable failure. So the record follows the view at once after a quiet
+ * spell, and then at most once per hold of TERM_SHOWN_MEMBER_MS per member
+ * (at least TERM_SHOWN_MIN_MS): the hosts together publish at most five
+ * records a second for it however often terms change and however many they
+ * are. The view itself (nodectl status, whom commands are from) follows at
+ * once; only the record, and so the leader's wait before HA restarts, lags,
+ * which errs on the safe side. */
+#define TERM_SHOWN_MIN_MS 500
+#define TERM_SHOWN_MEMBER_MS 200
+
+static void show_view(struct agent *a, uint64_t now) {
+    struct leadership *l = &a->lead;
+    if (l->shown_term == l->term && strcmp(l->shown_leader, l->leader) == 0)
+        return;
+    if (now < l->shown_next_ms)
+        return;
+    uint64_t hold = (uint64_t)gossip_member_count(a->cluster.gossip) * TERM_SHOWN_MEMBER_MS;
+    l->shown_next_ms = now + (hold > TERM_SHOWN_MIN_MS ? hold : TERM_SHOWN_MIN_MS);
+    l->shown_term = l->term;
+    snprintf(l->shown_leader, sizeof l->shown_leader, "%s", l->leader);
+    cluster_publish(a, now);
+}
+
+static bool view_unshown(const struct leadership *l) {
+    return !l->election && (l->shown_term != l->term || strcmp(l->shown_leader, l->leader) != 0);
+}
+
 /* The leader that a quorum of the voters' records name at the highest term
  * they agree on, into l->leader and l->term (hosts that do not vote follow
  * the election this way); one voter's claim to lead is not enough. */
@@ -243,7 +276,7 @@ static void follow_records(struct agent *a, uint64_t now, const uint64_t *term,
     l->term = term[best];
     snprintf(l->leader, sizeof l->leader, "%s", leader[best]);
     log_info("leader is %s in term %" PRIu64 " (learned by gossip)", l->leader, l->term);
-    cluster_publish(a, now);
+    show_view(a, now);
 }
 
 /* Names, addresses and claims from the gossiped records: voter addresses
@@ -327,6 +360,8 @@ static void update_view(struct agent *a, uint64_t now) {
 uint64_t leadership_deadline(const struct agent *a) {
     const struct leadership *l = &a->lead;
     uint64_t d = l->next_observe_ms;
+    if (view_unshown(l) && l->shown_next_ms < d)
+        d = l->shown_next_ms;
     if (l->election) {
         uint64_t e = (uint64_t)election_next_deadline(l->election);
         if (e < d)
@@ -343,8 +378,10 @@ void leadership_run(struct agent *a, uint64_t now) {
     struct leadership *l = &a->lead;
     if (now >= l->next_observe_ms)
         observe(a, now);
-    if (!l->election)
+    if (!l->election) {
+        show_view(a, now);
         return;
+    }
     if (l->mismatch) {
         /* Not a voter while the lists disagree: a silent follower. */
         update_view(a, now);
@@ -475,9 +512,10 @@ void leadership_handover(struct agent *a) {
 
 int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
     const struct leadership *l = &a->lead;
-    rec->term = l->term;
+    const char *leader = l->election ? l->leader : l->shown_leader;
+    rec->term = l->election ? l->term : l->shown_term;
     rec->lease = l->lease;
-    if (l->leader[0] && !(rec->leader = strdup(l->leader)))
+    if (leader[0] && !(rec->leader = strdup(leader)))
         return -1;
     if (!a->cfg.candidates.n)
         return 0;

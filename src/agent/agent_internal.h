@@ -150,6 +150,11 @@ struct leadership {
     struct fence fence;    /* on disk: commands from older terms are refused */
     uint64_t term;         /* the current view */
     char leader[CONFIG_NAME_MAX];
+    /* A host that does not vote: the view its record shows, which follows
+     * the current one at most once per hold (agent_election.c). */
+    uint64_t shown_term;
+    char shown_leader[CONFIG_NAME_MAX];
+    uint64_t shown_next_ms;
     bool lease;
     bool mismatch;         /* our candidate list differs from the cluster's */
     char warning[300];
