@@ -12,6 +12,7 @@
 # then p50 and max of restart_s. The host is powered on again and rejoins
 # (its agent reconciles) before the next iteration.
 #   usage: bench/ha_rig.sh PATH/TO/nodectl [ITERATIONS]   (root; ~1 min each)
+#   RIG_KEEP=DIR keeps every log of a failed run in DIR (test/rig/cluster.sh).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../test/rig" && pwd)
 export NODECTL=${1:?usage: bench/ha_rig.sh PATH/TO/nodectl [ITERATIONS]}
@@ -21,7 +22,14 @@ TEST_NAME=ha_rig
 source "$HERE/cluster.sh"
 source "$HERE/ha.sh"
 WORK=$(mktemp -d /tmp/nodectl-bench-ha.XXXXXX)
-trap 'ha_watch_stop; rig down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+# On failure: the tail of every log, and all of them in RIG_KEEP=DIR if set.
+on_exit() {
+    local rc=$?
+    ha_watch_stop
+    ((rc == 0)) || [[ ! -f $WORK/duplicates ]] || { echo "--- duplicates"; cat "$WORK/duplicates"; } >&2
+    cluster_exit "$rc"
+}
+trap on_exit EXIT
 
 IPMI_HOSTS=(rig1 rig2 rig3 rig4)
 cluster_make 4 0 rig1

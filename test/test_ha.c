@@ -233,6 +233,8 @@ static void a_restart_known_only_to_the_leader_is_offered_until_sent(void **stat
     ha_free(h);
 }
 
+#define LATER (HA_BMC_POWER_WAIT_MS + HA_BMC_RETRY_MS)
+
 static void what_holds_restarts_back(void **state) {
     (void)state;
     struct ha *h = leader(7, T0);
@@ -259,23 +261,34 @@ static void what_holds_restarts_back(void **state) {
     n3.power.ipmi_address = "10.0.0.3";
     char host[COMMAND_NAME_MAX];
     add_vm(&n3, "u", false, 0, RUNNING);
-    assert_false(ha_bmc_due(h, m, 3, T0 + 2, host, sizeof host));
+    enum ha_bmc_step step;
+    assert_false(ha_bmc_due(h, m, 3, T0 + 2, host, sizeof host, &step));
     add_vm(&n3, "p", true, 0, SHUTOFF);
-    assert_true(ha_bmc_due(h, m, 3, T0 + 2, host, sizeof host));
+    assert_true(ha_bmc_due(h, m, 3, T0 + 2, host, sizeof host, &step));
     assert_string_equal(host, "n3");
-    assert_false(ha_bmc_due(h, m, 3, T0 + 3, host, sizeof host));
-    ha_bmc_result(h, "n3", false, T0 + 4); /* status said on: asked again later */
-    assert_false(ha_bmc_due(h, m, 3, T0 + 5, host, sizeof host));
-    assert_true(ha_bmc_due(h, m, 3, T0 + 4 + HA_BMC_RETRY_MS, host, sizeof host));
-    ha_bmc_result(h, "n3", true, T0 + 5 + HA_BMC_RETRY_MS);
+    assert_int_equal(step, HA_BMC_POWER_OFF);
+    assert_false(ha_bmc_due(h, m, 3, T0 + 3, host, sizeof host, &step));
+    /* The BMC did not answer, all through the power-wait: its status is
+     * read every second, then the power off sent again later. */
+    ha_bmc_result(h, "n3", HA_BMC_READ_NO_ANSWER, T0 + 4);
+    assert_false(ha_bmc_due(h, m, 3, T0 + 5, host, sizeof host, &step));
+    assert_true(ha_bmc_due(h, m, 3, T0 + 4 + HA_BMC_STATUS_EVERY_MS, host, sizeof host, &step));
+    assert_int_equal(step, HA_BMC_STATUS);
+    ha_bmc_result(h, "n3", HA_BMC_READ_NO_ANSWER, T0 + 2 + HA_BMC_POWER_WAIT_MS);
+    assert_false(ha_bmc_due(h, m, 3, T0 + 1 + HA_BMC_POWER_WAIT_MS + HA_BMC_RETRY_MS, host,
+                            sizeof host, &step));
+    assert_true(ha_bmc_due(h, m, 3, T0 + 2 + HA_BMC_POWER_WAIT_MS + HA_BMC_RETRY_MS, host,
+                           sizeof host, &step));
+    assert_int_equal(step, HA_BMC_POWER_OFF);
+    ha_bmc_result(h, "n3", HA_BMC_READ_OFF, T0 + 5 + LATER);
     uint64_t until;
-    assert_int_equal(ha_evidence_now(h, "n3", T0 + 6 + HA_BMC_RETRY_MS, &until), HA_EVIDENCE_BMC);
+    assert_int_equal(ha_evidence_now(h, "n3", T0 + 6 + LATER, &until), HA_EVIDENCE_BMC);
     /* n1's record from before it heard of term 7. */
     n1.rec.term = 6;
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 6 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 0);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 6 + LATER, rs, 4, why, sizeof why), 0);
     assert_string_equal(why, "n1's record does not show term 7 yet");
     n1.rec.term = 7;
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 7 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 2);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 7 + LATER, rs, 4, why, sizeof why), 2);
     assert_string_equal(rs[0].vm, "a");
     assert_int_equal(rs[0].evidence, HA_EVIDENCE_OPERATOR);
     assert_string_equal(rs[1].vm, "p");
@@ -284,7 +297,7 @@ static void what_holds_restarts_back(void **state) {
      * while no leader answered) is started again; an unprotected one not. */
     add_vm(&n1, "b", true, 3, SHUTOFF);
     add_vm(&n1, "c", false, 0, SHUTOFF);
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 8 + HA_BMC_RETRY_MS, rs, 4, why, sizeof why), 3);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 8 + LATER, rs, 4, why, sizeof why), 3);
     assert_string_equal(rs[0].vm, "b");
     assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
     assert_string_equal(rs[1].vm, "a");
@@ -301,6 +314,61 @@ static void what_holds_restarts_back(void **state) {
     struct fence_renewed r;
     renew(h, "n1", T0 + 200000, &r);
     assert_false(r.granted);
+    ha_free(h);
+}
+
+/* The power-wait: after a power off the chassis status is read back every
+ * second, and only a read that says off is evidence; still on after the
+ * wait, the power off is sent again at once. A new term asks afresh. */
+static void the_bmc_status_is_read_back_until_off(void **state) {
+    (void)state;
+    struct ha *h = leader(7, T0);
+    struct host n1, n2;
+    host_init(&n1, "n1", 7);
+    host_init(&n2, "n2", 7);
+    add_vm(&n2, "p", true, 0, RUNNING);
+    n2.power.ipmi_address = "10.0.0.2";
+    struct executor_member m[2] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}};
+    struct ha_change ch[4];
+    assert_int_equal(ha_update(h, m, 2, T0, ch, 4), 1);
+    char host[COMMAND_NAME_MAX];
+    enum ha_bmc_step step;
+    uint64_t until, t = T0;
+    assert_true(ha_bmc_due(h, m, 2, t, host, sizeof host, &step));
+    assert_int_equal(step, HA_BMC_POWER_OFF);
+    /* Still on while the power-wait lasts: a status read every second,
+     * no power off, no evidence. */
+    uint64_t off_at = t;
+    for (int i = 0; t + 1500 < off_at + HA_BMC_POWER_WAIT_MS; i++) {
+        t += 500;
+        ha_bmc_result(h, "n2", HA_BMC_READ_ON, t);
+        assert_int_equal(ha_evidence_now(h, "n2", t, &until), HA_EVIDENCE_NONE);
+        assert_false(ha_bmc_due(h, m, 2, t + HA_BMC_STATUS_EVERY_MS - 1, host, sizeof host, &step));
+        t += HA_BMC_STATUS_EVERY_MS;
+        assert_true(ha_bmc_due(h, m, 2, t, host, sizeof host, &step));
+        assert_int_equal(step, HA_BMC_STATUS);
+    }
+    /* Still on after it: the power off again, at once. */
+    t = off_at + HA_BMC_POWER_WAIT_MS;
+    ha_bmc_result(h, "n2", HA_BMC_READ_ON, t);
+    assert_true(ha_bmc_due(h, m, 2, t, host, sizeof host, &step));
+    assert_int_equal(step, HA_BMC_POWER_OFF);
+    /* Off read back 2 s later (the rig's chassis): fenced by its BMC,
+     * nothing more asked. */
+    ha_bmc_result(h, "n2", HA_BMC_READ_ON, t + 300);
+    assert_true(ha_bmc_due(h, m, 2, t + 1300, host, sizeof host, &step));
+    assert_int_equal(step, HA_BMC_STATUS);
+    ha_bmc_result(h, "n2", HA_BMC_READ_OFF, t + 1600);
+    assert_int_equal(ha_evidence_now(h, "n2", t + 1600, &until), HA_EVIDENCE_BMC);
+    assert_false(ha_bmc_due(h, m, 2, t + 5000, host, sizeof host, &step));
+    /* A result nobody asked for is no evidence: a new term starts afresh,
+     * with a power off first, and a late read of the old term's is dropped. */
+    ha_observe(h, 8, true, t + 2000);
+    ha_update(h, m, 2, t + 2000, ch, 4);
+    ha_bmc_result(h, "n2", HA_BMC_READ_OFF, t + 2001);
+    assert_int_equal(ha_evidence_now(h, "n2", t + 2001, &until), HA_EVIDENCE_NONE);
+    assert_true(ha_bmc_due(h, m, 2, t + 2002, host, sizeof host, &step));
+    assert_int_equal(step, HA_BMC_POWER_OFF);
     ha_free(h);
 }
 
@@ -352,6 +420,7 @@ int main(void) {
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
         cmocka_unit_test(what_holds_restarts_back),
+        cmocka_unit_test(the_bmc_status_is_read_back_until_off),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,8 +32,8 @@ static void event(struct agent *a, const char *text) {
     executor_event(a->leader.ex, agent_wall_clock_ms(), text);
 }
 
-/* The BMC child: `chassis power off`, then `chassis power status` with its
- * stdout to the pipe; nothing else is inherited. */
+/* The BMC child: `chassis power off` (when off is not NULL), then `chassis
+ * power status` with its stdout to the pipe; nothing else is inherited. */
 static void bmc_child(const struct ipmi_command *off, const struct ipmi_command *status,
                       int out_fd) {
     int null = open("/dev/null", O_RDWR);
@@ -41,23 +41,25 @@ static void bmc_child(const struct ipmi_command *off, const struct ipmi_command 
         dup2(null, 0);
         dup2(null, 2);
     }
-    pid_t p = fork();
-    if (p == 0) {
-        if (null >= 0)
-            dup2(null, 1);
-        execvp(off->argv[0], off->argv);
-        _exit(127);
+    if (off) {
+        pid_t p = fork();
+        if (p == 0) {
+            if (null >= 0)
+                dup2(null, 1);
+            execvp(off->argv[0], off->argv);
+            _exit(127);
+        }
+        int st = 0;
+        if (p < 0 || waitpid(p, &st, 0) < 0)
+            _exit(126);
     }
-    int st = 0;
-    if (p < 0 || waitpid(p, &st, 0) < 0)
-        _exit(126);
     if (dup2(out_fd, 1) < 0)
         _exit(126);
     execvp(status->argv[0], status->argv);
     _exit(127);
 }
 
-static void bmc_start(struct agent *a, const char *host, const char *bmc) {
+static void bmc_start(struct agent *a, const char *host, const char *bmc, enum ha_bmc_step step) {
     struct agent_ha_leader *l = &a->ha_lead;
     struct ipmi_command off, status;
     int fds[2];
@@ -69,30 +71,34 @@ static void bmc_start(struct agent *a, const char *host, const char *bmc) {
         snprintf(text, sizeof text, "HA: %.63s's BMC address '%.64s' is not a valid host[:port]",
                  host, bmc);
         event(a, text);
-        ha_bmc_result(a->fence.ha, host, false, agent_clock_ms());
+        ha_bmc_result(a->fence.ha, host, HA_BMC_READ_NO_ANSWER, agent_clock_ms());
         return;
     }
     if (pipe2(fds, O_CLOEXEC) != 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
-        ha_bmc_result(a->fence.ha, host, false, agent_clock_ms());
+        ha_bmc_result(a->fence.ha, host, HA_BMC_READ_NO_ANSWER, agent_clock_ms());
         return;
     }
     pid_t pid = fork();
     if (pid == 0)
-        bmc_child(&off, &status, fds[1]);
+        bmc_child(step == HA_BMC_POWER_OFF ? &off : NULL, &status, fds[1]);
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
-        ha_bmc_result(a->fence.ha, host, false, agent_clock_ms());
+        ha_bmc_result(a->fence.ha, host, HA_BMC_READ_NO_ANSWER, agent_clock_ms());
         return;
     }
     l->bmc_pid = pid;
     l->bmc_fd = fds[0];
     l->bmc_len = 0;
     l->bmc_started_ms = agent_clock_ms();
+    l->bmc_step = step;
     snprintf(l->bmc_host, sizeof l->bmc_host, "%s", host);
-    snprintf(text, sizeof text, "HA: fencing %.63s through its BMC %.64s: power off, then status",
-             host, bmc);
-    event(a, text);
+    /* The status reads of the power-wait are not events each. */
+    if (step == HA_BMC_POWER_OFF) {
+        snprintf(text, sizeof text,
+                 "HA: fencing %.63s through its BMC %.64s: power off, then status", host, bmc);
+        event(a, text);
+    }
 }
 
 static void bmc_poll(struct agent *a) {
@@ -116,14 +122,26 @@ static void bmc_poll(struct agent *a) {
     }
     close(l->bmc_fd);
     l->bmc_pid = 0;
-    bool off = !late && ipmi_parse_power_status(l->bmc_out) == 0;
-    ha_bmc_result(a->fence.ha, l->bmc_host, off, agent_clock_ms());
+    int p = late ? -1 : ipmi_parse_power_status(l->bmc_out);
+    enum ha_bmc_read read = p == 0 ? HA_BMC_READ_OFF : p == 1 ? HA_BMC_READ_ON
+                                                               : HA_BMC_READ_NO_ANSWER;
+    uint64_t now = agent_clock_ms();
+    ha_bmc_result(a->fence.ha, l->bmc_host, read, now);
+    /* A step, due now or later: the round runs it. */
     char text[256];
-    snprintf(text, sizeof text, "HA: %s's BMC %s", l->bmc_host,
-             off ? "confirmed it off: fenced"
-                 : late ? "did not answer in 30 s; asked again in 10 s"
-                        : "did not confirm it off; asked again in 10 s");
-    event(a, text);
+    if (read == HA_BMC_READ_OFF) {
+        snprintf(text, sizeof text, "HA: %s's BMC confirmed it off: fenced", l->bmc_host);
+        event(a, text);
+        l->next_ms = now;
+    } else if (l->bmc_step == HA_BMC_POWER_OFF || l->bmc_reads++ % 10 == 9) {
+        /* Said once per power off, and every tenth read after it. */
+        snprintf(text, sizeof text, "HA: %s's BMC %s; its status is read again",
+                 l->bmc_host, late ? "did not answer in 30 s" : read == HA_BMC_READ_ON
+                                       ? "says it is still on" : "did not answer");
+        event(a, text);
+    }
+    if (l->bmc_step == HA_BMC_POWER_OFF)
+        l->bmc_reads = 0;
 }
 
 /* Issues the restart of r; false when it could not, with `not` saying why. */
@@ -237,13 +255,14 @@ static void round_(struct agent *a, uint64_t now) {
         event(a, text);
     }
     char host[COMMAND_NAME_MAX];
+    enum ha_bmc_step step;
     if (l->bmc_pid <= 0 && agent_ipmi_can_wake(a) &&
-        ha_bmc_due(a->fence.ha, mb.m, mb.n, now, host, sizeof host)) {
+        ha_bmc_due(a->fence.ha, mb.m, mb.n, now, host, sizeof host, &step)) {
         const Nodectl__HostRecord *r = NULL;
         for (size_t i = 0; i < mb.n && !r; i++)
             if (strcmp(mb.m[i].rec->name, host) == 0)
                 r = mb.m[i].rec;
-        bmc_start(a, host, r->power->ipmi_address);
+        bmc_start(a, host, r->power->ipmi_address, step);
     }
     struct ha_restart rs[HA_ROUND_RESTARTS];
     char why[400], not[320] = "";

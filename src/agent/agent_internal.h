@@ -367,6 +367,8 @@ struct agent_ha_leader {
     char bmc_out[128];
     size_t bmc_len;
     uint64_t bmc_started_ms;
+    enum ha_bmc_step bmc_step; /* the one running */
+    unsigned bmc_reads;        /* status reads since its last power off */
     char last_why[400]; /* what held restarts back at the last event */
 };
 

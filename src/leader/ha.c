@@ -7,7 +7,9 @@
 
 #include "host/host_fence.h"
 
-enum bmc_state { BMC_IDLE, BMC_ASKED, BMC_FAILED };
+/* IDLE: nothing asked yet (or confirmed off); ASKED: a step under way;
+ * NEXT: bmc_next is the next step, due at bmc_at. */
+enum bmc_state { BMC_IDLE, BMC_ASKED, BMC_NEXT };
 
 struct ha_host {
     char name[COMMAND_NAME_MAX];
@@ -16,7 +18,10 @@ struct ha_host {
     uint64_t fencing_since;
     enum ha_evidence evidence; /* BMC or operator; self is computed */
     enum bmc_state bmc;
-    uint64_t bmc_at;
+    enum ha_bmc_step bmc_next;
+    uint64_t bmc_at;     /* NEXT: when bmc_next is due */
+    uint64_t bmc_off_at; /* when this leader last sent it a power off */
+    bool bmc_off_sent;   /* one was sent while it is fenced */
 };
 
 struct flight {
@@ -125,6 +130,7 @@ static bool fence(struct ha *h, const char *host, uint64_t now) {
         x->fencing_since = now;
         x->evidence = HA_EVIDENCE_NONE;
         x->bmc = BMC_IDLE;
+        x->bmc_off_sent = false;
     }
     return true;
 }
@@ -337,31 +343,51 @@ static bool shows_protected(const Nodectl__HostRecord *r) {
  * died, or whose "off" was disproved, would kill its unprotected guests for
  * nothing. Any other down host is fenced by the wait alone. */
 bool ha_bmc_due(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
-                char *host, size_t len) {
+                char *host, size_t len, enum ha_bmc_step *step) {
     for (size_t i = 0; i < h->n; i++) {
         struct ha_host *x = &h->hosts[i];
         const struct executor_member *mm = member(m, n, x->name);
         if (!x->fencing || x->evidence != HA_EVIDENCE_NONE || x->bmc == BMC_ASKED || !mm ||
             mm->liveness != LEADER_HOST_DOWN || !shows_protected(mm->rec) ||
             !mm->rec->power || !mm->rec->power->ipmi_address[0] ||
-            (x->bmc == BMC_FAILED && now < x->bmc_at + HA_BMC_RETRY_MS))
+            (x->bmc == BMC_NEXT && now < x->bmc_at))
             continue;
+        /* A status alone only follows a power off of this fencing. */
+        enum ha_bmc_step s = x->bmc == BMC_NEXT && x->bmc_off_sent ? x->bmc_next
+                                                                   : HA_BMC_POWER_OFF;
         x->bmc = BMC_ASKED;
-        x->bmc_at = now;
+        if (s == HA_BMC_POWER_OFF) {
+            x->bmc_off_sent = true;
+            x->bmc_off_at = now;
+        }
         snprintf(host, len, "%s", x->name);
+        *step = s;
         return true;
     }
     return false;
 }
 
-void ha_bmc_result(struct ha *h, const char *host, bool off, uint64_t now) {
+void ha_bmc_result(struct ha *h, const char *host, enum ha_bmc_read read, uint64_t now) {
     struct ha_host *x = find(h, host);
     if (!x || !x->fencing || x->bmc != BMC_ASKED)
         return;
-    x->bmc = off ? BMC_IDLE : BMC_FAILED;
-    x->bmc_at = now;
-    if (off && x->evidence == HA_EVIDENCE_NONE)
-        x->evidence = HA_EVIDENCE_BMC;
+    if (read == HA_BMC_READ_OFF && x->bmc_off_sent) {
+        x->bmc = BMC_IDLE;
+        if (x->evidence == HA_EVIDENCE_NONE)
+            x->evidence = HA_EVIDENCE_BMC;
+        return;
+    }
+    x->bmc = BMC_NEXT;
+    if (now < x->bmc_off_at + HA_BMC_POWER_WAIT_MS) {
+        /* The power-wait: the chassis may take seconds to go off. */
+        x->bmc_next = HA_BMC_STATUS;
+        x->bmc_at = now + HA_BMC_STATUS_EVERY_MS;
+    } else {
+        /* Still on after the wait: the power off did not take, send it
+         * again now; a BMC that does not answer is asked again later. */
+        x->bmc_next = HA_BMC_POWER_OFF;
+        x->bmc_at = read == HA_BMC_READ_ON ? now : now + HA_BMC_RETRY_MS;
+    }
 }
 
 enum ha_evidence ha_evidence_now(const struct ha *h, const char *host, uint64_t now,

@@ -79,14 +79,32 @@ bool ha_fencing(const struct ha *h, const char *host);
 /* An operator's confirmation (nodectl host fenced HOST): the host is
  * fenced with that evidence. False when the table is full. */
 bool ha_confirm(struct ha *h, const char *host, uint64_t now);
-/* A fenced host, down, whose last record shows a protected VM, with a BMC
- * (its last record's power.ipmi_address) whose power-off is due: its name, marked asked (again HA_BMC_RETRY_MS after a
- * failure). The caller powers it off, reads the status back and reports
- * with ha_bmc_result. */
+/* BMC fencing, as fence_ipmilan does it (power off, then the status read
+ * back every second for a while, the power-wait): a fenced host, down,
+ * whose last record shows a protected VM, with a BMC (its last record's
+ * power.ipmi_address) whose next BMC step is due gives its name and that
+ * step, marked asked; the caller runs it and reports the status it read
+ * with ha_bmc_result. The steps:
+ *   - power off, then status: first, and again when the chassis still
+ *     answered on HA_BMC_POWER_WAIT_MS after a power off, or
+ *     HA_BMC_RETRY_MS after a read that got no answer then;
+ *   - status alone: HA_BMC_STATUS_EVERY_MS after a read that did not say
+ *     off (answered on, or no answer), until HA_BMC_POWER_WAIT_MS after
+ *     the last power off (a chassis takes seconds to go off).
+ * Only a read that says off, after this leader sent a power off to that
+ * host while fencing it, is evidence (a new term starts afresh). */
+#define HA_BMC_STATUS_EVERY_MS 1000
+#define HA_BMC_POWER_WAIT_MS 10000
 #define HA_BMC_RETRY_MS 10000
+enum ha_bmc_step { HA_BMC_POWER_OFF, HA_BMC_STATUS };
+enum ha_bmc_read {
+    HA_BMC_READ_OFF,       /* "Chassis Power is off" */
+    HA_BMC_READ_ON,        /* "Chassis Power is on" */
+    HA_BMC_READ_NO_ANSWER, /* anything else: failed, timed out, unreadable */
+};
 bool ha_bmc_due(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
-                char *host, size_t len);
-void ha_bmc_result(struct ha *h, const char *host, bool off, uint64_t now);
+                char *host, size_t len, enum ha_bmc_step *step);
+void ha_bmc_result(struct ha *h, const char *host, enum ha_bmc_read read, uint64_t now);
 /* The evidence that holds now for a fenced host (self once the wait is
  * over); HA_EVIDENCE_NONE while none does, with *wait_until the moment
  * the self-fence wait ends. */

@@ -57,6 +57,7 @@ struct simhost {
     uint64_t saved_until;   /* the lease kept on disk (this boot's clock) */
     struct host_fence *f;
     uint64_t stop_at;       /* protected guests stop then; 0: none pending */
+    uint64_t chassis_off_at; /* a BMC power off takes effect then; 0: none */
     uint64_t term;          /* the highest term it knows */
     uint64_t unreach_since, reach_since;
     bool down;              /* the leader's gossip view */
@@ -83,8 +84,8 @@ struct world {
     uint64_t term, lease_end, elect_at;
     struct ha *ha;
     uint64_t next_round;
-    int bmc_host;           /* a BMC power-off under way; -1: none */
-    uint64_t bmc_off_at, bmc_done_at;
+    int bmc_host;           /* a BMC step under way; -1: none */
+    uint64_t bmc_done_at;
     uint64_t defines_at[VMS_MAX]; /* a define under way; 0: none */
     int define_to[VMS_MAX];
     char define_id[VMS_MAX][COMMAND_ID_MAX];
@@ -387,10 +388,16 @@ static void leader_round(struct world *w) {
     for (size_t k = 0; k < nc; k++)
         w->fenced += ch[k].kind == HA_FENCED;
     char host[COMMAND_NAME_MAX];
-    if (w->bmc_host < 0 && ha_bmc_due(w->ha, m, (size_t)w->n_hosts, now, host, sizeof host)) {
+    enum ha_bmc_step step;
+    if (w->bmc_host < 0 &&
+        ha_bmc_due(w->ha, m, (size_t)w->n_hosts, now, host, sizeof host, &step)) {
         w->bmc_host = atoi(host + 1) - 1;
-        w->bmc_off_at = w->now + 500 + prng_below(&w->rng, 2000);
-        w->bmc_done_at = w->bmc_off_at + 200 + prng_below(&w->rng, 1000);
+        /* The chassis goes off up to 3.5 s after the power off, often
+         * after the status read that follows it (as on the rig). */
+        struct simhost *b = &w->h[w->bmc_host];
+        if (step == HA_BMC_POWER_OFF && !b->chassis_off_at)
+            b->chassis_off_at = w->now + 500 + prng_below(&w->rng, 3000);
+        w->bmc_done_at = w->now + 200 + prng_below(&w->rng, step == HA_BMC_POWER_OFF ? 2000 : 800);
     }
     struct ha_restart rs[VMS_MAX];
     char why[400];
@@ -417,18 +424,22 @@ static void leader_round(struct world *w) {
 }
 
 static void effects(struct world *w) {
-    if (w->bmc_host >= 0 && w->now >= w->bmc_off_at && w->bmc_off_at) {
-        struct simhost *h = &w->h[w->bmc_host];
-        if (h->bmc_works && h->powered)
-            power_loss(w, w->bmc_host, 30000 + prng_below(&w->rng, 30000));
-        w->bmc_off_at = 0;
+    for (int i = 0; i < w->n_hosts; i++) {
+        struct simhost *h = &w->h[i];
+        if (h->chassis_off_at && w->now >= h->chassis_off_at) {
+            if (h->bmc_works && h->powered)
+                power_loss(w, i, 30000 + prng_below(&w->rng, 30000));
+            h->chassis_off_at = 0;
+        }
     }
     if (w->bmc_host >= 0 && w->now >= w->bmc_done_at) {
         struct simhost *h = &w->h[w->bmc_host];
-        bool off = h->bmc_works && !h->powered;
+        enum ha_bmc_read read = !h->bmc_works ? HA_BMC_READ_NO_ANSWER
+                                : h->powered  ? HA_BMC_READ_ON
+                                              : HA_BMC_READ_OFF;
         if (w->leader >= 0) {
-            ha_bmc_result(w->ha, h->name, off, mono(w, &w->h[w->leader]));
-            w->bmc_fences += off;
+            ha_bmc_result(w->ha, h->name, read, mono(w, &w->h[w->leader]));
+            w->bmc_fences += read == HA_BMC_READ_OFF;
         }
         w->bmc_host = -1;
     }
