@@ -169,6 +169,24 @@ static void rules_out_of_bounds_are_refused(void **state) {
     vm.group = "";
     r.policy_digest = "0123456789abcdef0";
     assert_string_equal(message_check_record(&r, &why), "policy_digest");
+    r.policy_digest = "";
+    /* The leader's fenced hosts (HA): named, a word of evidence, bounded. */
+    Nodectl__HaFenced f = NODECTL__HA_FENCED__INIT, *fs[MSG_RECORD_FENCED_MAX + 1];
+    for (size_t i = 0; i <= MSG_RECORD_FENCED_MAX; i++)
+        fs[i] = &f;
+    r.ha_fenced = fs;
+    r.n_ha_fenced = 1;
+    f.host = "n2";
+    f.evidence = "bmc";
+    assert_null(message_check_record(&r, &why));
+    f.evidence = "a-word-far-too-long-to-be-one";
+    assert_string_equal(message_check_record(&r, &why), "ha_fenced.evidence");
+    f.evidence = "";
+    f.host = "";
+    assert_string_equal(message_check_record(&r, &why), "ha_fenced.host");
+    f.host = "n2";
+    r.n_ha_fenced = MSG_RECORD_FENCED_MAX + 1;
+    assert_string_equal(message_check_record(&r, &why), "ha_fenced");
 }
 
 static void operator_commands_are_granted_once_in_their_window(void **state) {

@@ -12,8 +12,10 @@
  *   self-fence wait is over, then restarts db-ha before web-ha on n1 or n3
  *   (a define and start under its grant), and not batch; nodectl vms shows
  *   both protected VMs, each once.
+ *   nodectl status on n3 (not the leader) shows n2 fenced and why.
  *   nodectl host fenced (forwarded to the leader) is refused for a host
- *   that answers or that no one knows, and taken for n2. */
+ *   that answers or that no one knows, and taken for n2; n3's status then
+ *   says an operator confirmed it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +129,13 @@ static void a_dead_hosts_protected_vms_restart_elsewhere_in_priority_order(void 
     assert_int_equal(eventually(1, "vms", "db-ha", 30), 0);
     assert_int_equal(count(out, "db-ha"), 1);
     assert_int_equal(count(out, "web-ha"), 1);
+    /* nodectl status on a host that does not lead shows n2 fenced, and
+     * why, from the leader's gossiped record; no other host. */
+    assert_int_equal(eventually(3, "status", "FENCED: it fenced itself", 15), 0);
+    const char *n2 = strstr(out, "\nn2 ");
+    assert_non_null(n2);
+    assert_true(strstr(n2, "FENCED") < strchr(n2 + 1, '\n'));
+    assert_int_equal(count(out, "FENCED"), 1);
     /* The operator's evidence, from a host that does not lead (forwarded):
      * refused for a host that answers or is unknown, taken for n2. */
     assert_int_equal(nodectl_run(conf[3], "host fenced n3", out, sizeof out, err, sizeof err), 1);
@@ -138,6 +147,8 @@ static void a_dead_hosts_protected_vms_restart_elsewhere_in_priority_order(void 
     assert_string_equal(out, "n1: n2 taken for fenced; its protected VMs may restart "
                              "(nodectl events)\n");
     assert_int_equal(eventually(1, "events", "HA: an operator confirmed n2 fenced", 10), 0);
+    assert_int_equal(eventually(3, "status", "FENCED: an operator confirmed it", 15), 0);
+    assert_int_equal(eventually(3, "status --json", "\"fenced\": \"operator\"", 15), 0);
 }
 
 int main(void) {

@@ -85,6 +85,7 @@ static Nodectl__Member **members(struct agent *a, size_t *n) {
     if (list) {
         qsort(list, *n, sizeof *list, by_name);
         agent_offcheck_mark(list, *n);
+        agent_ha_fenced_mark(list, *n);
     }
     return list;
 }

@@ -322,6 +322,60 @@ void agent_ha_leader_close(struct agent *a) {
     }
 }
 
+int agent_ha_fenced_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
+    if (!a->fence.ha || !executor_leading(a->leader.ex))
+        return 0;
+    size_t n = ha_fenced_count(a->fence.ha);
+    if (n > MSG_RECORD_FENCED_MAX)
+        n = MSG_RECORD_FENCED_MAX;
+    if (!n)
+        return 0;
+    if (!(rec->ha_fenced = calloc(n, sizeof *rec->ha_fenced)))
+        return -1;
+    uint64_t now = agent_clock_ms();
+    for (size_t i = 0; i < n; i++) {
+        enum ha_evidence e;
+        const char *host = ha_fenced_at(a->fence.ha, i, now, &e);
+        Nodectl__HaFenced *f = malloc(sizeof *f);
+        if (!host || !f) {
+            free(f);
+            return host ? -1 : 0;
+        }
+        nodectl__ha_fenced__init(f);
+        rec->ha_fenced[rec->n_ha_fenced++] = f;
+        if (!(f->host = strdup(host)))
+            return -1;
+        if (ha_evidence_word(e)[0] && !(f->evidence = strdup(ha_evidence_word(e))))
+            return -1;
+    }
+    return 0;
+}
+
+static bool alive(const Nodectl__Member *m) {
+    return strcmp(m->state, "alive") == 0 || strcmp(m->state, "suspect") == 0;
+}
+
+void agent_ha_fenced_mark(Nodectl__Member **list, size_t n) {
+    const Nodectl__HostRecord *l = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (alive(list[i]) && list[i]->host->lease && (!l || list[i]->host->term > l->term))
+            l = list[i]->host;
+    for (size_t k = 0; l && k < l->n_ha_fenced; k++) {
+        const Nodectl__HaFenced *f = l->ha_fenced[k];
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(list[i]->host->name, f->host) != 0)
+                continue;
+            char *w = strdup(f->evidence[0] ? f->evidence : "none");
+            if (!w)
+                break;
+            if (list[i]->fenced != protobuf_c_empty_string)
+                free(list[i]->fenced);
+            list[i]->fenced = w;
+            break;
+        }
+    }
+}
+
 Nodectl__Response *agent_host_fenced_reply(struct agent *a, const Nodectl__HostFencedRequest *req,
                                            char *why, size_t len) {
     struct agent_members mb;

@@ -653,6 +653,12 @@ void agent_hadefs_frame(struct agent *a, const struct definition_put *p, const c
 void agent_ha_leader_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_ha_leader_deadline(const struct agent *a);
 void agent_ha_leader_close(struct agent *a);
+/* The hosts this leader fences, with their evidence, in its record
+ * (ha_fenced): what `nodectl status` shows on any host. */
+int agent_ha_fenced_to_record(const struct agent *a, Nodectl__HostRecord *rec);
+/* Marks the members the leader's record (alive, lease held, highest term)
+ * shows fenced. */
+void agent_ha_fenced_mark(Nodectl__Member **list, size_t n);
 /* nodectl host fenced HOST, as this host leads: NULL with why when refused. */
 Nodectl__Response *agent_host_fenced_reply(struct agent *a, const Nodectl__HostFencedRequest *req,
                                            char *why, size_t len);

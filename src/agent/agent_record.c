@@ -26,6 +26,7 @@ Nodectl__HostRecord *agent_self_record(struct agent *a) {
     if (rec && (agent_actions_to_record(a, rec) != 0 || leadership_to_record(a, rec) != 0 ||
                 agent_power_to_record(a, rec) != 0 || security_to_record(a, rec) != 0 ||
                 agent_offcheck_to_record(a, rec) != 0 || agent_policy_to_record(a, rec) != 0 ||
+                agent_ha_fenced_to_record(a, rec) != 0 ||
                 (a->cfg.migration_uri[0] && !(rec->migration_uri = strdup(a->cfg.migration_uri))) ||
                 (a->cfg.migration_address[0] &&
                  !(rec->migration_address = strdup(a->cfg.migration_address))))) {

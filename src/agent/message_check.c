@@ -118,6 +118,11 @@ const char *message_check_record(const Nodectl__HostRecord *r, enum message_reje
     for (size_t i = 0; i < r->n_keys; i++)
         NAME(r->keys[i], MSG_KEY_ID_MAX, true, "keys");
     NAME(r->primary_key, MSG_KEY_ID_MAX, false, "primary_key");
+    COUNT(r->n_ha_fenced, MSG_RECORD_FENCED_MAX, "ha_fenced");
+    for (size_t i = 0; i < r->n_ha_fenced; i++) {
+        NAME(r->ha_fenced[i]->host, MSG_NAME_MAX, true, "ha_fenced.host");
+        NAME(r->ha_fenced[i]->evidence, MSG_WORD_MAX, false, "ha_fenced.evidence");
+    }
     if (r->power) {
         NAME(r->power->wake_mac, MSG_MAC_MAX, false, "power.wake_mac");
         NAME(r->power->wake_broadcast, MSG_NAME_MAX, false, "power.wake_broadcast");

@@ -43,6 +43,9 @@
 #define MSG_RECORD_ACTIONS_MAX 32
 #define MSG_RECORD_CANDIDATES_MAX CONFIG_LIST_MAX
 #define MSG_RECORD_KEYS_MAX KEYRING_MAX     /* the keys a keyring holds */
+/* The hosts the leader's record shows fenced (HA): it publishes at most
+ * that many (agent_ha_fenced_to_record), the first it fenced. */
+#define MSG_RECORD_FENCED_MAX 64
 
 /* A migration's own timeout, if the command sets one: a day. A longer
  * migration is stuck, and the agent's [hypervisor] migration_timeout

@@ -53,6 +53,8 @@ static int print_json(const Nodectl__StatusReply *st) {
         json_object_set_new(o, "incarnation", json_integer((json_int_t)m->incarnation));
         if (m->note[0])
             json_object_set_new(o, "note", json_string(m->note));
+        if (m->fenced[0])
+            json_object_set_new(o, "fenced", json_string(m->fenced));
         json_array_append_new(members, o);
     }
     json_t *warnings = json_array();
@@ -94,6 +96,20 @@ static void print_refusals(const char *what, Nodectl__Counter *const *c, size_t 
     }
     if (any)
         putchar('\n');
+}
+
+/* "; fenced: its BMC confirmed it off" for a host the leader fences (HA). */
+static void fenced_text(const char *evidence, char *out, size_t len) {
+    const char *why = strcmp(evidence, "bmc") == 0        ? "its BMC confirmed it off"
+                      : strcmp(evidence, "self") == 0     ? "it fenced itself (the self-fence wait "
+                                                            "is over)"
+                      : strcmp(evidence, "operator") == 0 ? "an operator confirmed it"
+                                                          : "no evidence yet: its protected VMs "
+                                                            "wait";
+    if (evidence[0])
+        snprintf(out, len, "; FENCED: %s", why);
+    else
+        out[0] = '\0';
 }
 
 static void print_table(const Nodectl__StatusReply *st) {
@@ -138,10 +154,12 @@ static void print_table(const Nodectl__StatusReply *st) {
         for (size_t k = 0; k < h->n_vms; k++)
             running += h->vms[k]->state == NODECTL__VM_STATE__VM_STATE_RUNNING;
         snprintf(mem, sizeof mem, "%s / %s", used, total);
-        printf("%-16s %-22s %-7s %-10s %6s %-21s %4zu  %s%s%s%s%s%s\n", h->name, h->address,
+        char fenced[128];
+        fenced_text(m->fenced, fenced, sizeof fenced);
+        printf("%-16s %-22s %-7s %-10s %6s %-21s %4zu  %s%s%s%s%s%s%s\n", h->name, h->address,
                m->state, m->role, cpu, mem, running, hv, h->drain ? ", drained" : "",
                m->state_reason[0] ? "; " : "", m->state_reason, m->note[0] ? "; " : "",
-               m->note);
+               m->note, fenced);
     }
 }
 

@@ -65,6 +65,24 @@ const char *ha_evidence_name(enum ha_evidence e) {
     return "unknown";
 }
 
+const char *ha_evidence_word(enum ha_evidence e) {
+    switch (e) {
+    case HA_EVIDENCE_NONE: return "";
+    case HA_EVIDENCE_BMC: return "bmc";
+    case HA_EVIDENCE_SELF: return "self";
+    case HA_EVIDENCE_OPERATOR: return "operator";
+    case HA_EVIDENCE_UP: return "up";
+    }
+    return "";
+}
+
+enum ha_evidence ha_evidence_parse(const char *word) {
+    for (enum ha_evidence e = HA_EVIDENCE_BMC; e <= HA_EVIDENCE_UP; e++)
+        if (strcmp(word, ha_evidence_word(e)) == 0)
+            return e;
+    return HA_EVIDENCE_NONE;
+}
+
 struct ha *ha_new(const struct ha_config *cfg) {
     assert(cfg->timeout_ms > 0);
     struct ha *h = calloc(1, sizeof *h);

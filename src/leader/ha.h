@@ -35,6 +35,10 @@ enum ha_evidence {
     HA_EVIDENCE_UP /* not fenced: its host is up and its record shows the VM stopped */
 };
 const char *ha_evidence_name(enum ha_evidence e);
+/* One word: "" (none), bmc, self, operator, up; ha_evidence_parse reads it
+ * back (HA_EVIDENCE_NONE for anything else). */
+const char *ha_evidence_word(enum ha_evidence e);
+enum ha_evidence ha_evidence_parse(const char *word);
 
 struct ha;
 
