@@ -15,7 +15,9 @@
 #   RIG_KEEP=DIR keeps every log of a failed run in DIR (test/rig/cluster.sh).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../test/rig" && pwd)
-export NODECTL=${1:?usage: bench/ha_rig.sh PATH/TO/nodectl [ITERATIONS]}
+NODECTL=${1:?usage: bench/ha_rig.sh PATH/TO/nodectl [ITERATIONS]}
+# Absolute: the rig's libvirt hook runs it from elsewhere.
+export NODECTL=$(realpath "$NODECTL")
 N=${2:-5}
 export NODECTL_RIG=nodectl-rig-bench-ha-$$
 TEST_NAME=ha_rig
