@@ -363,10 +363,76 @@ static void a_guest_xml_deflates_into_one_command(void **state) {
     (void)state;
 }
 
+/* A protected VM's definition, as replication sends it (agent_hadefs.c):
+ * a real guest's XML, 7 KiB, does not fit a frame as it is; deflated it
+ * does, and comes back whole. One that does not fit even deflated is
+ * refused by the deflate with a reason (the agent logs it), and a frame
+ * with more deflated bytes than the bound is refused. */
+static void a_large_definition_travels_deflated(void **state) {
+    static struct command_msg m = {.kind = COMMAND_MSG_DEFINITION}, b;
+    static char back[COMMAND_XML_MAX];
+    struct definition_put *p = &m.definition;
+    snprintf(p->vm, sizeof p->vm, "big-guest");
+    snprintf(p->host, sizeof p->host, "n2");
+    p->epoch = 7;
+    p->seq = 3;
+    size_t len = guest_xml(p->xml, sizeof p->xml, 16, 0), blen;
+    assert_true(len > 6000);
+    char why[256];
+    assert_int_equal(domain_xml_deflate(p->xml, len, p->xmlz, &p->xmlz_len, why, sizeof why), 0);
+    uint8_t *wire;
+    size_t wire_len;
+    assert_int_equal(command_msg_encode(&m, &wire, &wire_len), 0);
+    assert_true(wire_len <= TRANSPORT_PAYLOAD_MAX - 256);
+    assert_int_equal(command_msg_decode(wire, wire_len, &b, why, sizeof why), 0);
+    free(wire);
+    assert_int_equal(b.kind, COMMAND_MSG_DEFINITION);
+    assert_string_equal(b.definition.vm, "big-guest");
+    assert_int_equal(b.definition.seq, 3);
+    assert_string_equal(b.definition.xml, "");
+    assert_int_equal(b.definition.xmlz_len, p->xmlz_len);
+    assert_int_equal(domain_xml_inflate(b.definition.xmlz, b.definition.xmlz_len, back, &blen,
+                                        why, sizeof why), 0);
+    assert_int_equal(blen, len);
+    assert_memory_equal(back, p->xml, len);
+    /* As it was sent before (xml, not deflated): too large for a frame. */
+    p->xmlz_len = 0;
+    assert_int_equal(command_msg_encode(&m, &wire, &wire_len), 0);
+    assert_true(wire_len > TRANSPORT_PAYLOAD_MAX);
+    free(wire);
+    /* XML that deflates badly (random bytes in a comment): refused. */
+    uint32_t x = 12345;
+    int n = snprintf(p->xml, sizeof p->xml, "<domain><name>n</name><!-- ");
+    for (int i = 0; i < 8000; i++) {
+        x = x * 1103515245u + 12345u;
+        p->xml[n++] = (char)('a' + (x >> 16) % 26);
+    }
+    snprintf(p->xml + n, sizeof p->xml - (size_t)n, " --><memory>1</memory></domain>");
+    assert_int_equal(domain_xml_deflate(p->xml, strlen(p->xml), p->xmlz, &p->xmlz_len, why,
+                                        sizeof why), -1);
+    assert_non_null(strstr(why, "deflates to more than"));
+    /* A frame with more deflated bytes than the bound. */
+    Nodectl__DefinitionPut def = NODECTL__DEFINITION_PUT__INIT;
+    Nodectl__CommandMsg pb = NODECTL__COMMAND_MSG__INIT;
+    static uint8_t z[COMMAND_XMLZ_MAX + 1];
+    def.vm = "v";
+    def.host = "n2";
+    def.xml_deflated.data = z;
+    def.xml_deflated.len = sizeof z;
+    pb.body_case = NODECTL__COMMAND_MSG__BODY_DEFINITION;
+    pb.definition = &def;
+    uint8_t buf[COMMAND_XMLZ_MAX + 64];
+    size_t blen2 = nodectl__command_msg__pack(&pb, buf);
+    assert_int_equal(command_msg_decode(buf, blen2, &b, why, sizeof why), -1);
+    assert_non_null(strstr(why, "definition.xml_deflated"));
+    (void)state;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_define_and_its_xml),
         cmocka_unit_test(a_guest_xml_deflates_into_one_command),
+        cmocka_unit_test(a_large_definition_travels_deflated),
         cmocka_unit_test(every_message_survives_the_wire),
         cmocka_unit_test(bad_frames_are_refused_with_a_reason),
         cmocka_unit_test(rules_out_of_bounds_are_refused),

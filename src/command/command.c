@@ -163,6 +163,15 @@ int command_msg_decode(const uint8_t *data, size_t len, struct command_msg *out,
         out->kind = COMMAND_MSG_DEFINITION;
         out->definition.epoch = pb->definition->epoch;
         out->definition.seq = pb->definition->seq;
+        if (pb->definition->xml_deflated.len > sizeof out->definition.xmlz) {
+            snprintf(why, whylen, "definition.xml_deflated is %zu bytes long, more than %zu",
+                     pb->definition->xml_deflated.len, sizeof out->definition.xmlz);
+            break;
+        }
+        out->definition.xmlz_len = pb->definition->xml_deflated.len;
+        if (out->definition.xmlz_len)
+            memcpy(out->definition.xmlz, pb->definition->xml_deflated.data,
+                   out->definition.xmlz_len);
         rc = COPY(out->definition.vm, pb->definition->vm, "definition.vm") &&
                      COPY(out->definition.host, pb->definition->host, "definition.host") &&
                      COPY(out->definition.xml, pb->definition->xml, "definition.xml")
@@ -304,7 +313,12 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
         def.host = (char *)m->definition.host;
         def.epoch = m->definition.epoch;
         def.seq = m->definition.seq;
-        def.xml = (char *)m->definition.xml;
+        if (m->definition.xmlz_len) {
+            def.xml_deflated.len = m->definition.xmlz_len;
+            def.xml_deflated.data = (uint8_t *)m->definition.xmlz;
+        } else {
+            def.xml = (char *)m->definition.xml;
+        }
         break;
     }
     *len = nodectl__command_msg__get_packed_size(&pb);

@@ -138,6 +138,11 @@ struct definition_put {
     char host[COMMAND_NAME_MAX];
     uint64_t epoch, seq;
     char xml[COMMAND_XML_MAX];
+    /* On the wire the XML travels deflated (domain_xml_deflate): xml is
+     * "" in a decoded message with xmlz_len > 0, and the receiver inflates
+     * it; an encoded message carries xmlz when xmlz_len > 0, else xml. */
+    uint8_t xmlz[COMMAND_XMLZ_MAX];
+    size_t xmlz_len;
 };
 
 enum command_msg_kind {
