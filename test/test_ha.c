@@ -402,6 +402,22 @@ static void candidates_keep_the_newest_definition_per_host(void **state) {
     assert_true(ha_defs_put(d, &other, "n1", 5, &r));
     assert_int_equal(ha_defs_count(d), 2);
     assert_null(ha_defs_get(d, "b", "n2"));
+    /* The leader restarted a on n3 with n2's copy: it keeps that as n3's
+     * (version 0.0) until n3's own arrives, so a restart from n3 is
+     * possible should n3 die first (the rig's bench lost VMs so); any
+     * copy of n3's own is newer; a second seed changes nothing. */
+    assert_true(ha_defs_seed(d, ha_defs_get(d, "a", "n2"), "n3", 6));
+    assert_string_equal(ha_defs_get(d, "a", "n3")->xml, "<new/>");
+    assert_int_equal(ha_defs_get(d, "a", "n3")->epoch, 0);
+    assert_false(ha_defs_seed(d, &p, "n3", 7));
+    struct definition_put own = p;
+    snprintf(own.host, sizeof own.host, "n3");
+    own.epoch = 1;
+    own.seq = 1;
+    snprintf(own.xml, sizeof own.xml, "<n3/>");
+    assert_true(ha_defs_put(d, &own, "n3", 8, &r));
+    assert_int_equal(r, HA_DEFS_NEWER);
+    assert_string_equal(ha_defs_get(d, "a", "n3")->xml, "<n3/>");
     /* Full: the copy received longest ago goes. */
     for (int i = 0; i < HA_DEFS_MAX; i++) {
         struct definition_put q = p;
@@ -411,6 +427,7 @@ static void candidates_keep_the_newest_definition_per_host(void **state) {
     assert_int_equal(ha_defs_count(d), HA_DEFS_MAX);
     assert_null(ha_defs_get(d, "a", "n2"));
     assert_null(ha_defs_get(d, "a", "n1"));
+    assert_null(ha_defs_get(d, "a", "n3"));
     ha_defs_free(d);
 }
 

@@ -203,6 +203,9 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
         return false;
     }
     ha_restart_sent(a->fence.ha, r, host->name, cmd.id, agent_clock_ms());
+    /* Should the target die before it replicates the definition itself,
+     * the VM can still be restarted from there. */
+    ha_defs_seed(a->hadefs.store, def, host->name, agent_clock_ms());
     /* What the snapshot counts on that host, so that the next restart of
      * this round sees it fuller. */
     uint64_t mb = (d.memory_kib + 1023) / 1024;

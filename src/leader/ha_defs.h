@@ -25,6 +25,13 @@ void ha_defs_free(struct ha_defs *d);
  * definitions are taken; false when it is not (nothing kept). */
 bool ha_defs_put(struct ha_defs *d, const struct definition_put *p, const char *from,
                  uint64_t now, enum ha_defs_put *out);
+/* The leader restarted p's VM on `host` with p's XML: until that host's
+ * own copy arrives (any of its versions is newer: this one is kept as
+ * version 0.0), the leader knows what it defined there, so a restart from
+ * that host, should it die first, is possible. False when host has a copy
+ * already (nothing changed). */
+bool ha_defs_seed(struct ha_defs *d, const struct definition_put *p, const char *host,
+                  uint64_t now);
 /* The newest copy of vm from host; NULL when none. */
 const struct definition_put *ha_defs_get(const struct ha_defs *d, const char *vm,
                                          const char *host);
