@@ -83,38 +83,9 @@ static bool send_all(struct agent *a, const struct command_msg *m) {
     return all;
 }
 
-/* Whether the sample shows a protected VM not replicated yet (just
- * restarted here, or set ha=yes): it is sent at once, not at the next
- * period, so that the candidates have it should this host die soon. */
-static bool new_protected(struct agent *a) {
-    struct agent_hadefs *d = &a->hadefs;
-    if (!a->sample || !a->sample->available || a->sample->taken_at_ms == d->checked_sample)
-        return false;
-    d->checked_sample = a->sample->taken_at_ms;
-    bool fresh = false;
-    for (size_t k = 0; k < AGENT_HADEFS_MAX; k++) {
-        struct agent_hadef *x = &d->vm[k];
-        if (!x->name[0])
-            continue;
-        bool here = false;
-        for (size_t i = 0; i < a->sample->n_vms && !here; i++)
-            here = a->sample->vms[i].rules.ha && strcmp(a->sample->vms[i].name, x->name) == 0;
-        fresh = fresh || (here && x->gone);
-        x->gone = !here;
-    }
-    for (size_t i = 0; i < a->sample->n_vms && !fresh; i++) {
-        const struct hv_vm *vm = &a->sample->vms[i];
-        bool known = !vm->rules.ha;
-        for (size_t k = 0; k < AGENT_HADEFS_MAX && !known; k++)
-            known = d->vm[k].name[0] && strcmp(d->vm[k].name, vm->name) == 0;
-        fresh = !known;
-    }
-    return fresh;
-}
-
 void agent_hadefs_run(struct agent *a, uint64_t now) {
     struct agent_hadefs *d = &a->hadefs;
-    if (now < d->next_ms && !new_protected(a))
+    if (now < d->next_ms)
         return;
     /* Until the hypervisor answers, and while a candidate is unreachable,
      * it is tried again every second. */

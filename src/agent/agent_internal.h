@@ -351,12 +351,10 @@ struct agent_hadef {
     char name[HV_NAME_MAX]; /* "": a free slot */
     uint64_t digest, seq;
     bool failed; /* its last read failed, logged */
-    bool gone;   /* not in the last sample: sent again at once when back */
 };
 struct agent_hadefs {
     struct agent_hadef vm[AGENT_HADEFS_MAX];
     uint64_t next_ms;
-    uint64_t checked_sample; /* the sample new_protected last looked at */
     struct ha_defs *store; /* NULL: not a candidate */
 };
 
