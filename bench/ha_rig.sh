@@ -12,7 +12,8 @@
 # then p50 and max of restart_s. The host is powered on again and rejoins
 # (its agent reconciles) before the next iteration.
 #   usage: bench/ha_rig.sh PATH/TO/nodectl [ITERATIONS]   (root; ~1 min each)
-#   RIG_KEEP=DIR keeps every log of a failed run in DIR (test/rig/cluster.sh).
+#   RIG_KEEP=DIR keeps every log of a failed run in DIR (test/rig/cluster.sh); a run
+#   that saw a duplicate prints what the watcher saw and fails.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../test/rig" && pwd)
 NODECTL=${1:?usage: bench/ha_rig.sh PATH/TO/nodectl [ITERATIONS]}
@@ -74,3 +75,5 @@ printf '%s\n' "${times[@]}" | sort -n | awk -v d="$dups" -v n="$N" '
     { t[NR] = $1 }
     END { printf "restart_s over %d power losses: p50 %.2f max %.2f; duplicates %d\n",
                  n, t[int((NR + 1) / 2)], t[NR], d }'
+# A duplicate fails the run: what the watcher saw, and (RIG_KEEP) every log.
+((dups == 0)) || { cat "$WORK/duplicates"; fail "$dups protected guest(s) seen running twice"; }
