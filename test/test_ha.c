@@ -149,6 +149,47 @@ static void a_down_host_is_fenced_and_its_vms_restart_after_the_wait(void **stat
     ha_free(h);
 }
 
+/* The target of a restart dies after it defined the VM, before it showed
+ * it running: its create may go on unseen, so the restart is lost (held
+ * until the target is fenced), and back up still showing it stopped, the
+ * target is waited for (its start may be under way), never bypassed. */
+static void a_restart_whose_target_dies_while_starting_it_is_not_sent_again(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct fence_renewed r;
+    renew(h, "n2", T0 + 1000, &r);
+    renew(h, "n1", T0 + 1000, &r);
+    struct host n1, n2, n3;
+    host_init(&n1, "n1", 3);
+    host_init(&n2, "n2", 3);
+    host_init(&n3, "n3", 3);
+    add_vm(&n2, "a", true, 10, RUNNING);
+    struct executor_member m[3] = {
+        {&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}, {&n3.rec, LEADER_HOST_UP}};
+    struct ha_change ch[4];
+    ha_update(h, m, 3, T0 + 2000, ch, 4);
+    struct ha_restart rs[4];
+    char why[256];
+    uint64_t t = T0 + 1000 + WAIT;
+    assert_int_equal(ha_restarts(h, m, 3, t, rs, 4, why, sizeof why), 1);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-a", t));
+    renew(h, "n1", t, &r); /* n1's lease runs: no self-fence evidence soon */
+    add_vm(&n1, "a", true, 10, SHUTOFF);
+    m[0].liveness = LEADER_HOST_DOWN;
+    ha_update(h, m, 3, t + 1000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, t + 1000, rs, 4, why, sizeof why), 0);
+    m[0].liveness = LEADER_HOST_UP;
+    ha_update(h, m, 3, t + 2000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, t + 2000, rs, 4, why, sizeof why), 0);
+    n1.vm[0].state = RUNNING;
+    ha_update(h, m, 3, t + 3000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + 3000, rs, 4, why, sizeof why), 0);
+    ha_free(h);
+}
+
 static void a_fenced_host_back_before_its_evidence_stays_fenced(void **state) {
     (void)state;
     struct ha *h = leader(3, T0);
@@ -434,6 +475,7 @@ static void candidates_keep_the_newest_definition_per_host(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
+        cmocka_unit_test(a_restart_whose_target_dies_while_starting_it_is_not_sent_again),
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
         cmocka_unit_test(what_holds_restarts_back),

@@ -297,7 +297,9 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
                 f++;
             continue;
         }
-        if (t && t->liveness == LEADER_HOST_DOWN && !shows(t->rec, x->vm)) {
+        /* Down before it showed the VM running: it may be starting it,
+         * unseen (defined, its create under way). */
+        if (t && t->liveness == LEADER_HOST_DOWN && !shows_running(t->rec, x->vm)) {
             h->flights[f++].lost = true;
             continue;
         }
@@ -315,15 +317,15 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
         /* Shown running, not merely defined: libvirt defines, then
          * starts, and a sample between the two shows it shut off while
          * the command still runs; taken for settled, that restart would
-         * be sent again to another host. A lost one's target is back:
-         * what it shows is what it has (stopped, it is restarted as any
-         * up host's stopped VM is). */
-        if (!t || t->liveness != LEADER_HOST_UP ||
-            (x->lost ? shows(t->rec, x->vm) : shows_running(t->rec, x->vm)) ||
-            ended(t->rec, x->id) || (expired && !x->lost)) {
+         * be sent again to another host. A lost one whose target is back
+         * and shows it stopped waits the same way: its agent may have
+         * restarted while libvirt started it; a command it forgot ends
+         * at the timeout. */
+        if (!t || t->liveness != LEADER_HOST_UP || shows_running(t->rec, x->vm) ||
+            ended(t->rec, x->id) || expired) {
             /* A command lost on its way (the target's agent restarted)
              * would keep the VM down: given up, and never granted. */
-            if (expired && k < max && (!t || !shows(t->rec, x->vm))) {
+            if (expired && k < max && (!t || !shows_running(t->rec, x->vm))) {
                 memset(&out[k], 0, sizeof out[k]);
                 out[k].kind = HA_EXPIRED;
                 snprintf(out[k].host, sizeof out[k].host, "%s", x->target);
@@ -334,7 +336,7 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             /* Ended without it (refused, or revoked: never granted after)
              * and shown by no record: the target does not run it, and
              * dropped, the VM would be known to no one. */
-            if (!x->lost && (!t || !shows(t->rec, x->vm)) && !shown_anywhere(m, n, x->vm) &&
+            if ((!t || !shows(t->rec, x->vm)) && !shown_anywhere(m, n, x->vm) &&
                 (ended(t ? t->rec : NULL, x->id) || expired)) {
                 h->flights[f++].orphan = true;
                 continue;

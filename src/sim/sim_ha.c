@@ -36,7 +36,7 @@
 #define UP_MS 1000       /* and up again after this */
 #define ELECT_MS 1500    /* a new leader, after the old lease ended */
 #define LEASE_MS 500     /* the leader's lease, renewed while it can */
-#define REFUSED_MAX 8
+#define REFUSED_MAX 32
 
 enum msg_kind { MSG_RENEW, MSG_RENEWED };
 struct msg {
@@ -351,14 +351,15 @@ static void view(struct world *w) {
     }
 }
 
-static void refuse(struct world *w, int t, const char *id) {
+/* The command's end, as the agent's record reports it (its actions). */
+static void report(struct world *w, int t, const char *id, const char *state) {
     struct simhost *h = &w->h[t];
     size_t k = h->n_refused < REFUSED_MAX ? h->n_refused++ : (size_t)prng_below(&w->rng,
                                                                                  REFUSED_MAX);
     snprintf(h->mig_id[k], sizeof h->mig_id[k], "%s", id);
     nodectl__migration__init(&h->mig[k]);
     h->mig[k].id = h->mig_id[k];
-    h->mig[k].state = "refused";
+    h->mig[k].state = (char *)state;
     h->migs[k] = &h->mig[k];
 }
 
@@ -405,10 +406,18 @@ static void leader_round(struct world *w) {
     for (size_t r = 0; r < k; r++) {
         int v = vm_index(w, rs[r].vm);
         int t = (int)prng_below(&w->rng, (uint64_t)w->n_hosts);
-        for (int tries = 0; tries < w->n_hosts; tries++, t = (t + 1) % w->n_hosts)
-            if (!w->h[t].down && !ha_fencing(w->ha, w->h[t].name))
+        /* As agent_ha_leader.c's choice: an up host that is not fenced
+         * and whose record does not define the VM already (libvirt would
+         * refuse the definition). */
+        bool ok = false;
+        for (int tries = 0; tries < w->n_hosts && !ok; tries++, t = (t + 1) % w->n_hosts) {
+            ok = !w->h[t].down && !ha_fencing(w->ha, w->h[t].name);
+            for (size_t x = 0; ok && x < w->h[t].rec.n_vms; x++)
+                ok = strcmp(w->h[t].rec.vms[x]->name, rs[r].vm) != 0;
+            if (ok)
                 break;
-        if (v < 0 || w->h[t].down || ha_fencing(w->ha, w->h[t].name))
+        }
+        if (v < 0 || !ok)
             continue;
         char id[COMMAND_ID_MAX];
         snprintf(id, sizeof id, "r%" PRIu64, ++w->ids);
@@ -458,7 +467,7 @@ static void effects(struct world *w) {
             w->starts_at[t][v] = w->now + 50 + prng_below(&w->rng, 1500);
             snprintf(w->start_id[t][v], sizeof w->start_id[t][v], "%s", w->define_id[v]);
         } else if (alive(h)) {
-            refuse(w, t, w->define_id[v]);
+            report(w, t, w->define_id[v], "refused");
         }
     }
     for (int t = 0; t < w->n_hosts; t++)
@@ -468,10 +477,12 @@ static void effects(struct world *w) {
             w->starts_at[t][v] = 0;
             struct simhost *h = &w->h[t];
             /* The qemu hook asks the gate again at the start. */
-            if (alive(h) && w->def[t][v] && host_fence_holds(h->f, mono(w, h)))
+            if (alive(h) && w->def[t][v] && host_fence_holds(h->f, mono(w, h))) {
                 w->run[t][v] = true;
-            else if (alive(h))
-                refuse(w, t, w->start_id[t][v]);
+                report(w, t, w->start_id[t][v], "succeeded");
+            } else if (alive(h)) {
+                report(w, t, w->start_id[t][v], "failed");
+            }
         }
 }
 
