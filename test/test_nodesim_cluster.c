@@ -78,6 +78,21 @@ static void a_failed_migrations_leftover_is_destroyed(void **state) {
     json_decref(o);
 }
 
+/* Seed 3861: vm37's migration n18 -> n9 fails in its Finish (n9's
+ * libvirtd stops) and leaves a copy on n9; n18's agent restarts before n9's
+ * libvirtd is back. n18's record must still report the failure (the agent
+ * keeps its failed migrations on disk, host_failed.h) for n9 to destroy its
+ * copy once n18 shows vm37 again; without it, n9's copy was moved on to n1
+ * by the next leader while n18's agent was down and vm37 ran twice (at
+ * 76.3 s). */
+static void a_failed_migration_is_reported_after_its_source_restarts(void **state) {
+    json_t *o = cluster("--seed 3861 --duration 90 --faults all");
+    assert_no_violation(o);
+    assert_true(nodesim_num(o, "leftovers") >= 1);
+    assert_int_equal(nodesim_num(o, "leftovers_destroyed"), nodesim_num(o, "leftovers"));
+    json_decref(o);
+}
+
 static void same_seed_same_run(void **state) {
     const char *args = "--seed 5 --duration 150 --faults all";
     json_t *a = cluster(args), *b = cluster(args);
@@ -97,6 +112,7 @@ int main(void) {
         cmocka_unit_test(without_faults_one_leader_does_it_all),
         cmocka_unit_test(a_preferred_candidate_down_for_minutes_causes_no_churn),
         cmocka_unit_test(a_failed_migrations_leftover_is_destroyed),
+        cmocka_unit_test(a_failed_migration_is_reported_after_its_source_restarts),
         cmocka_unit_test(same_seed_same_run),
         cmocka_unit_test(bad_arguments_are_refused_with_a_reason),
     };

@@ -475,7 +475,7 @@ int sim_agent_start(struct sim_cluster *c, uint32_t i) {
     h->next_sample_ms = now;
     h->lead_due = true;
     h->capacity = (struct host_capacity){0, 0, 0};
-    memset(h->actions, 0, sizeof h->actions);
+    simh_actions_restore(c, h);
     if (sim_net_release(&c->net, c->now_us, i) != 0)
         return -1;
     return sim_wake(c, i, c->now_us);

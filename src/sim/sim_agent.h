@@ -154,6 +154,8 @@ uint32_t simh_host_of_mac(const struct sim_cluster *c, const char *mac);
 struct action *simh_action_find(struct sim_host *h, const char *id);
 struct action *simh_action_new(struct sim_cluster *c, struct sim_host *h, const struct command *cmd,
                                enum action_kind kind);
+/* The actions an agent starts with: the failed migrations its disk kept. */
+void simh_actions_restore(struct sim_cluster *c, struct sim_host *h);
 void simh_action_end(struct sim_cluster *c, struct sim_host *h, struct action *x,
                      enum report_state st, const char *why);
 /* A command refused before it ran: reported, so its issuer stops waiting. */

@@ -22,6 +22,7 @@
 #include "election/election.h"
 #include "election/fence.h"
 #include "gossip/gossip.h"
+#include "host/host_failed.h"
 #include "host.pb-c.h"
 #include "placement/placement.h"
 #include "sim_clock.h"
@@ -108,6 +109,7 @@ struct sim_disk {
     struct fence fence;
     uint32_t incarnation;
     bool drain;
+    char failed[HOST_FAILED_TEXT_MAX]; /* the agent's HOST_FAILED_FILE */
 };
 
 struct sim_host;
