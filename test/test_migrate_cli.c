@@ -110,6 +110,24 @@ static void a_request_reaches_the_source_and_its_outcome_comes_back(void **state
     assert_int_equal(count_lines_with(log, "migrate db-1 to n2"), 1);
 }
 
+/* db-1's migration failed (the test before): n1 keeps it in its state
+ * directory, and an n1 killed and started again reports it in its record
+ * again, for the destination to judge a copy it may have left
+ * (docs/safety.md, "A migration that failed at its destination"). */
+static void a_failed_migration_is_still_reported_after_a_restart(void **state) {
+    char path[PATH_MAX + 32], log[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/n1/state/failed-migrations", test_dir);
+    snprintf(log, sizeof log, "%s/n1/agent.log", test_dir);
+    assert_int_equal(count_lines_with(path, " failed "), 1);
+    assert_int_equal(count_lines_with(path, " n2 db-1"), 1);
+    assert_int_equal(agent_stop(pids[1], SIGKILL, 5000), 128 + SIGKILL);
+    pids[1] = agent_start(conf[1], log);
+    assert_int_equal(agent_wait_ready(pids[1], conf[1], 10000), 0);
+    assert_int_equal(count_lines_with(log, "1 failed migration(s) from"), 1);
+    assert_int_equal(eventually(3, "vms", "web-1", 20), 0);
+    assert_int_equal(count_lines_with(path, " n2 db-1"), 1);
+}
+
 static void a_dead_destination_is_refused(void **state) {
     kill(pids[2], SIGKILL);
     assert_int_equal(agent_wait_exit(pids[2], 5000), 128 + SIGKILL);
@@ -124,6 +142,7 @@ int main(void) {
         cmocka_unit_test(find_names_the_host_from_any_agent),
         cmocka_unit_test(refusals_say_why),
         cmocka_unit_test(a_request_reaches_the_source_and_its_outcome_comes_back),
+        cmocka_unit_test(a_failed_migration_is_still_reported_after_a_restart),
         cmocka_unit_test(a_dead_destination_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
