@@ -228,6 +228,9 @@ struct sim_cluster {
     uint32_t n_quiet;
     /* Counters. */
     uint64_t lease_overlaps, stale_effects, stale_target_paused, churn;
+    /* Migrations a source refused because the copy may be a failed
+     * migration's leftover (host_arrival_migrate_check). */
+    uint64_t leftover_refusals;
     uint64_t elections, commands_sent, grants, effects, operator_effects, pauses, crashes,
         partitions, faults;
     uint64_t violations;

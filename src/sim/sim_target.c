@@ -140,8 +140,9 @@ static struct host_arrival_peer *arrival_peers(struct sim_host *h, size_t *n) {
 /* The copy a failed migration brought here, while its source may still run
  * its own, does not leave (host_arrival_migrate_check, as the agent's
  * acceptance and its migration thread judge it). */
-static enum host_refusal leftover_refusal(struct sim_host *h, const struct hv_domain_now *dom,
-                                          char *why, size_t len) {
+static enum host_refusal leftover_refusal(struct sim_cluster *c, struct sim_host *h,
+                                          const struct hv_domain_now *dom, char *why,
+                                          size_t len) {
     if (!dom || !dom->arrival[0])
         return HOST_OK;
     size_t n;
@@ -152,6 +153,7 @@ static enum host_refusal leftover_refusal(struct sim_host *h, const struct hv_do
     }
     enum host_refusal r = host_arrival_migrate_check(h->name, dom, peers, n, why, len);
     free(peers);
+    c->leftover_refusals += r != HOST_OK;
     return r;
 }
 
@@ -177,7 +179,7 @@ int simh_step_act_check(struct sim_cluster *c, struct sim_host *h, struct sim_st
                                     cmd->migrate.destination_uri, why, sizeof why) != HOST_OK ||
             host_migrate_vm_check(hv_fresh_find(&view, cmd->migrate.vm), cmd->migrate.vm, why,
                                   sizeof why) != HOST_OK ||
-            leftover_refusal(h, hv_fresh_find(&view, cmd->migrate.vm), why, sizeof why) !=
+            leftover_refusal(c, h, hv_fresh_find(&view, cmd->migrate.vm), why, sizeof why) !=
                 HOST_OK) {
             simh_refused(c, h, cmd, why);
             return 0;
