@@ -21,7 +21,8 @@ static bool field_ok(const char *s, size_t max, bool last) {
 }
 
 static bool entry_ok(const struct host_failed *f) {
-    return (f->state == REPORT_FAILED || f->state == REPORT_ABORTED) &&
+    return (f->state == REPORT_RUNNING || f->state == REPORT_FAILED ||
+            f->state == REPORT_ABORTED) &&
            field_ok(f->id, sizeof f->id, false) &&
            field_ok(f->destination, sizeof f->destination, false) &&
            field_ok(f->vm, sizeof f->vm, true);
@@ -81,4 +82,24 @@ size_t host_failed_parse(const char *text, struct host_failed *out, size_t max, 
         p += l + (p[l] == '\n');
     }
     return n;
+}
+
+enum report_state host_failed_settle(const struct host_failed *f, bool available,
+                                     const struct hv_domain_now *dom, char *why, size_t len) {
+    if (!available) {
+        snprintf(why, len, "libvirt does not answer");
+        return REPORT_RUNNING;
+    }
+    if (!dom) {
+        snprintf(why, len, "VM '%s' left this host while the agent was stopped", f->vm);
+        return REPORT_SUCCEEDED;
+    }
+    if (dom->job != HV_JOB_NONE) {
+        snprintf(why, len, "VM '%s' has a job (%s)", f->vm, hv_job_name(dom->job));
+        return REPORT_RUNNING;
+    }
+    snprintf(why, len, "VM '%s' is still here with no job%s: the migration failed while the "
+             "agent was stopped", f->vm,
+             strcmp(dom->arrival, f->id) == 0 ? " and this migration's id" : "");
+    return REPORT_FAILED;
 }

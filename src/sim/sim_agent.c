@@ -256,6 +256,7 @@ static int step_tick(struct sim_cluster *c, struct sim_host *h) {
 
 static int step_sample(struct sim_cluster *c, struct sim_host *h) {
     h->next_sample_ms = simh_mono(c, h) + SAMPLE_MS;
+    simh_orphans_settle(c, h);
     simh_leftovers(c, h);
     simh_publish(c, h);
     return 0;

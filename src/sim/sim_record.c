@@ -67,15 +67,14 @@ struct action *simh_action_new(struct sim_cluster *c, struct sim_host *h, const 
     return x;
 }
 
-/* The migrations that failed or were aborted, kept on the host's disk as
- * the agent keeps them in HOST_FAILED_FILE (agent_actions.c). */
-static void keep_failed(struct sim_cluster *c, struct sim_host *h) {
+void simh_actions_keep(struct sim_cluster *c, struct sim_host *h) {
     struct host_failed f[HOST_FAILED_MAX];
     size_t n = 0;
     for (size_t k = 0; k < ACTIONS_MAX && n < HOST_FAILED_MAX; k++) {
         const struct action *x = &h->actions[k];
         if (!x->used || x->kind != ACT_MIGRATION ||
-            (x->state != REPORT_FAILED && x->state != REPORT_ABORTED))
+            (x->state != REPORT_RUNNING && x->state != REPORT_FAILED &&
+             x->state != REPORT_ABORTED))
             continue;
         f[n] = (struct host_failed){.state = x->state, .started_ms = x->started_ms,
                                     .ended_ms = x->ended_ms, .term = x->term};
@@ -110,7 +109,35 @@ void simh_actions_restore(struct sim_cluster *c, struct sim_host *h) {
         memcpy(x->id, f[k].id, sizeof x->id);
         memcpy(x->vm, f[k].vm, sizeof x->vm);
         memcpy(x->destination, f[k].destination, sizeof x->destination);
-        snprintf(x->error, sizeof x->error, "migration failed (before the agent restarted)");
+        x->orphan = f[k].state == REPORT_RUNNING;
+        x->mig = UINT32_MAX;
+        snprintf(x->error, sizeof x->error, "%s",
+                 x->orphan ? "" : "failed before this agent started");
+    }
+}
+
+void simh_orphans_settle(struct sim_cluster *c, struct sim_host *h) {
+    struct hv_fresh view;
+    bool fresh = false;
+    for (size_t k = 0; k < ACTIONS_MAX; k++) {
+        struct action *x = &h->actions[k];
+        if (!x->used || !x->orphan || x->state != REPORT_RUNNING)
+            continue;
+        if (!fresh)
+            sim_hv_fresh(&c->hv, h->i, &view, c->doms_scratch);
+        fresh = true;
+        struct host_failed f = {.state = x->state};
+        memcpy(f.id, x->id, sizeof f.id);
+        memcpy(f.vm, x->vm, sizeof f.vm);
+        char why[COMMAND_REASON_MAX];
+        enum report_state st =
+            host_failed_settle(&f, view.available, hv_fresh_find(&view, x->vm), why, sizeof why);
+        if (st == REPORT_RUNNING)
+            continue;
+        x->orphan = false;
+        sim_trace(c, "%s: migration %s of %s settled %s: %s", h->name, x->id, x->vm,
+                  report_state_name(st), why);
+        simh_action_end(c, h, x, st, st == REPORT_SUCCEEDED ? NULL : why);
     }
 }
 
@@ -119,8 +146,8 @@ void simh_action_end(struct sim_cluster *c, struct sim_host *h, struct action *x
     x->state = st;
     x->ended_ms = simh_wall(c, h);
     snprintf(x->error, sizeof x->error, "%s", why ? why : "");
-    if (x->kind == ACT_MIGRATION && (st == REPORT_FAILED || st == REPORT_ABORTED))
-        keep_failed(c, h);
+    if (x->kind == ACT_MIGRATION)
+        simh_actions_keep(c, h);
 }
 
 /* A command refused before it ran: reported, so its issuer stops waiting. */

@@ -250,6 +250,8 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
             return 0;
         char err[COMMAND_REASON_MAX];
         uint32_t dst = sim_host_index(c, cmd->migrate.destination);
+        /* Kept before libvirt is asked, as the agent does. */
+        simh_actions_keep(c, h);
         if (dst == UINT32_MAX || sim_hv_migrate(&c->hv, c->now_us, h->i, cmd->migrate.vm, dst,
                                                 cmd->id, &x->mig, err, sizeof err) != 0)
             simh_action_end(c, h, x, REPORT_REFUSED, dst == UINT32_MAX ? "no such host" : err);
@@ -323,7 +325,8 @@ void simh_migration_ended(struct sim_cluster *c, struct sim_host *h, uint32_t mi
     const struct sim_migration *m = sim_hv_migration(&c->hv, mig);
     for (size_t k = 0; k < ACTIONS_MAX; k++) {
         struct action *x = &h->actions[k];
-        if (x->used && x->kind == ACT_MIGRATION && x->state == REPORT_RUNNING && x->mig == mig)
+        if (x->used && x->kind == ACT_MIGRATION && x->state == REPORT_RUNNING && !x->orphan &&
+            x->mig == mig)
             simh_action_end(c, h, x, m->fail ? REPORT_FAILED : REPORT_SUCCEEDED,
                             m->fail ? "migration failed" : NULL);
     }
