@@ -90,11 +90,34 @@ static void a_damaged_file_gives_what_it_can(void **state) {
     assert_int_equal(out[1].term, 6);
 }
 
+/* A migration running when the agent stopped, settled from libvirt's view
+ * at the next start: only a domain here with no job says it failed. */
+static void a_running_migration_is_settled_from_libvirt(void **state) {
+    (void)state;
+    struct host_failed f = entry("m1", REPORT_RUNNING, "vm1");
+    char text[HOST_FAILED_TEXT_MAX], why[256];
+    assert_true(host_failed_format(&f, 1, text, sizeof text) > 0);
+    struct hv_domain_now d = {.name = "vm1", .state = HV_VM_RUNNING, .active = true,
+                              .job = HV_JOB_NONE};
+    snprintf(d.arrival, sizeof d.arrival, "m1");
+    assert_int_equal(host_failed_settle(&f, true, &d, why, sizeof why), REPORT_FAILED);
+    assert_non_null(strstr(why, "this migration's id"));
+    d.arrival[0] = '\0';
+    assert_int_equal(host_failed_settle(&f, true, &d, why, sizeof why), REPORT_FAILED);
+    d.job = HV_JOB_MIGRATION_OUT;
+    assert_int_equal(host_failed_settle(&f, true, &d, why, sizeof why), REPORT_RUNNING);
+    d.job = HV_JOB_UNKNOWN;
+    assert_int_equal(host_failed_settle(&f, true, &d, why, sizeof why), REPORT_RUNNING);
+    assert_int_equal(host_failed_settle(&f, true, NULL, why, sizeof why), REPORT_SUCCEEDED);
+    assert_int_equal(host_failed_settle(&f, false, NULL, why, sizeof why), REPORT_RUNNING);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(written_and_read_back),
         cmocka_unit_test(what_the_line_cannot_hold_is_refused),
         cmocka_unit_test(a_damaged_file_gives_what_it_can),
+        cmocka_unit_test(a_running_migration_is_settled_from_libvirt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,19 +69,22 @@ static void failed_path(const struct agent *a, char *out, size_t len) {
     snprintf(out, len, "%s/%s", a->cfg.state_dir, HOST_FAILED_FILE);
 }
 
-/* The migrations that failed or were aborted, into HOST_FAILED_FILE: the
+/* The migrations running, failed or aborted, into HOST_FAILED_FILE: the
  * record reports them after a restart, for their destinations to judge the
  * copies they may have left (host_failed.h). */
-static void keep_failed(struct agent *a) {
+static void keep_migrations(struct agent *a) {
     struct host_failed f[HOST_FAILED_MAX];
     size_t n = 0;
     for (size_t i = 0; i < ACTIONS_MAX && n < HOST_FAILED_MAX; i++) {
         const struct action *x = &a->actions[i];
         if (!x->used || x->kind != COMMAND_MIGRATE ||
-            (x->state != ACTION_FAILED && x->state != ACTION_ABORTED))
+            (x->state != ACTION_RUNNING && x->state != ACTION_FAILED &&
+             x->state != ACTION_ABORTED))
             continue;
         f[n] = (struct host_failed){
-            .state = x->state == ACTION_FAILED ? REPORT_FAILED : REPORT_ABORTED,
+            .state = x->state == ACTION_RUNNING  ? REPORT_RUNNING
+                     : x->state == ACTION_FAILED ? REPORT_FAILED
+                                                 : REPORT_ABORTED,
             .started_ms = x->started_ms, .ended_ms = x->ended_ms, .term = x->term};
         memcpy(f[n].id, x->id, sizeof f[n].id);
         memcpy(f[n].destination, x->destination, sizeof f[n].destination);
@@ -117,16 +120,61 @@ void agent_actions_restore(struct agent *a) {
     for (size_t i = 0; i < n && i < ACTIONS_MAX; i++) {
         struct action *x = &a->actions[i];
         *x = (struct action){.used = true, .kind = COMMAND_MIGRATE,
-                             .state = f[i].state == REPORT_FAILED ? ACTION_FAILED : ACTION_ABORTED,
+                             .orphan = f[i].state == REPORT_RUNNING,
+                             .state = f[i].state == REPORT_RUNNING  ? ACTION_RUNNING
+                                      : f[i].state == REPORT_FAILED ? ACTION_FAILED
+                                                                    : ACTION_ABORTED,
                              .started_ms = f[i].started_ms, .ended_ms = f[i].ended_ms,
                              .term = f[i].term};
         memcpy(x->id, f[i].id, sizeof x->id);
         memcpy(x->vm, f[i].vm, sizeof x->vm);
         memcpy(x->destination, f[i].destination, sizeof x->destination);
-        snprintf(x->error, sizeof x->error, "failed before this agent started");
+        if (!x->orphan)
+            snprintf(x->error, sizeof x->error, "failed before this agent started");
     }
     if (n)
-        log_info("%zu failed migration(s) from %s reported again", n, path);
+        log_info("%zu migration(s) from %s reported again", n, path);
+}
+
+/* The migrations running when the agent last stopped, settled from a fresh
+ * view of libvirt (host_failed_settle), asked for once and read on a later
+ * sample. */
+static void settle_orphans(struct agent *a) {
+    bool any = false;
+    for (size_t i = 0; i < ACTIONS_MAX; i++)
+        any |= a->actions[i].used && a->actions[i].orphan &&
+               a->actions[i].state == ACTION_RUNNING;
+    const struct hv_fresh *f = a->orphans_token ? hv_fresh_latest(a->hv) : NULL;
+    if (!any || !f || f->token < a->orphans_token) {
+        if (any && !a->orphans_token)
+            a->orphans_token = hv_fresh_request(a->hv);
+        return;
+    }
+    a->orphans_token = 0;
+    bool changed = false;
+    for (size_t i = 0; i < ACTIONS_MAX; i++) {
+        struct action *x = &a->actions[i];
+        if (!x->used || !x->orphan || x->state != ACTION_RUNNING)
+            continue;
+        struct host_failed e = {.state = REPORT_RUNNING};
+        memcpy(e.id, x->id, sizeof e.id);
+        memcpy(e.vm, x->vm, sizeof e.vm);
+        char why[HV_REASON_MAX];
+        enum report_state st = host_failed_settle(
+            &e, f->available, f->available ? hv_fresh_find(f, x->vm) : NULL, why, sizeof why);
+        if (st == REPORT_RUNNING)
+            continue;
+        x->orphan = false;
+        x->state = st == REPORT_SUCCEEDED ? ACTION_SUCCEEDED : ACTION_FAILED;
+        x->ended_ms = agent_wall_clock_ms();
+        if (x->state == ACTION_FAILED)
+            snprintf(x->error, sizeof x->error, "%s", why);
+        log_info("migration %s of %s, running when this agent stopped: %s (%s)", x->id, x->vm,
+                 state_name(x->state), why);
+        changed = true;
+    }
+    if (changed)
+        keep_migrations(a);
 }
 
 void agent_actions_close(struct agent *a) {
@@ -271,7 +319,12 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
          * source's refusals from its gossip view; the grant's deadline,
          * then the domain as libvirt shows it, are checked in the
          * migration's thread just before libvirt's call. */
-        if (agent_migrate_refusal(a, c, x->arrival, x->error, sizeof x->error) == HOST_OK &&
+        bool accepted = agent_migrate_refusal(a, c, x->arrival, x->error, sizeof x->error) ==
+                        HOST_OK;
+        /* Kept before libvirt is asked: a restart settles it from libvirt. */
+        if (accepted)
+            keep_migrations(a);
+        if (accepted &&
             hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
                              c->migrate.migration_address[0] ? c->migrate.migration_address
                                                              : NULL,
@@ -285,6 +338,8 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
             x->state = ACTION_REFUSED;
             x->ended_ms = x->started_ms;
             log_warn("command %s refused: %s", c->id, x->error);
+            if (accepted)
+                keep_migrations(a);
         }
     }
     cluster_publish(a, agent_clock_ms());
@@ -471,10 +526,10 @@ void agent_actions_refresh(struct agent *a) {
                 x->progress = 1;
             snprintf(x->error, sizeof x->error, "%s", migs[k]->error);
             x->ended_ms = agent_wall_clock_ms();
-            if (x->state == ACTION_FAILED || x->state == ACTION_ABORTED)
-                keep_failed(a);
+            keep_migrations(a);
         }
     }
+    settle_orphans(a);
 }
 
 int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec) {

@@ -183,6 +183,7 @@ struct action {
     /* A migration: the arrival id its acceptance judged, read by its
      * thread (agent_migrate_vm_check); written only before it starts. */
     char arrival[HV_ARRIVAL_MAX];
+    bool orphan; /* running when the agent last stopped: settled from libvirt */
 };
 
 /* An ipmitool this host runs to power another host on (agent_ipmi.c). */
@@ -384,6 +385,7 @@ struct agent {
     struct cluster cluster;
     struct member_views views;
     struct action actions[ACTIONS_MAX];
+    uint64_t orphans_token; /* the fresh view asked for to settle orphans; 0: none */
     struct host_guard *guard;  /* which commands may act here (agent_actions.c) */
     struct issued operators;   /* operator's commands issued here, to grant */
     struct leadership lead;
@@ -622,8 +624,10 @@ void agent_leftovers(struct agent *a);
  * host guard, runs under its issuer's grant (once per id), is followed, and
  * is listed in the record (-1 when out of memory). */
 int agent_actions_open(struct agent *a, char *err, size_t errlen);
-/* The migrations that failed before this start (HOST_FAILED_FILE), back
- * into the actions the record reports: before the first record. */
+/* The migrations that failed before this start, or were running when the
+ * agent stopped (HOST_FAILED_FILE), back into the actions the record
+ * reports: before the first record. agent_actions_refresh settles the
+ * running ones from a fresh view of libvirt. */
 void agent_actions_restore(struct agent *a);
 void agent_actions_close(struct agent *a);
 /* A frame of the command channel. */

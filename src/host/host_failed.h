@@ -19,7 +19,7 @@
 #include "hv/hv.h"
 #include "leader/leader_view.h"
 
-#define HOST_FAILED_FILE "failed-migrations"
+#define HOST_FAILED_FILE "migrations"
 /* As many as a host's record reports actions. */
 #define HOST_FAILED_MAX 32
 /* One line per entry: "ID STATE STARTED ENDED TERM DESTINATION VM\n". */
