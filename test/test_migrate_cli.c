@@ -110,6 +110,48 @@ static void a_request_reaches_the_source_and_its_outcome_comes_back(void **state
     assert_int_equal(count_lines_with(log, "migrate db-1 to n2"), 1);
 }
 
+/* Waits until the file has a line with needle; 0, or -1 after timeout_s. */
+static int file_has(const char *path, const char *needle, int timeout_s) {
+    for (int i = 0; i < timeout_s * 10; i++) {
+        if (count_lines_with(path, needle) > 0)
+            return 0;
+        usleep(100 * 1000);
+    }
+    return -1;
+}
+
+/* db-1's migration failed (the test before): n1 keeps it in its state
+ * directory, and an n1 killed and started again reports it in its record
+ * again, for the destination to judge a copy it may have left
+ * (docs/safety.md, "A migration that failed at its destination"). Two
+ * migrations written as running when the agent died are settled from
+ * libvirt: db-1, still here with no job, failed; a VM no longer here,
+ * succeeded (and no longer kept). */
+static void a_failed_migration_is_still_reported_after_a_restart(void **state) {
+    char path[PATH_MAX + 32], log[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/n1/state/migrations", test_dir);
+    snprintf(log, sizeof log, "%s/n1/agent.log", test_dir);
+    assert_int_equal(count_lines_with(path, " failed "), 1);
+    assert_int_equal(count_lines_with(path, " n2 db-1"), 1);
+    assert_int_equal(agent_stop(pids[1], SIGKILL, 5000), 128 + SIGKILL);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs("orphan-here running 1700000000000 0 3 n2 db-1\n"
+          "orphan-gone running 1700000000000 0 3 n2 left-1\n", f);
+    fclose(f);
+    pids[1] = agent_start(conf[1], log);
+    assert_int_equal(agent_wait_ready(pids[1], conf[1], 10000), 0);
+    assert_int_equal(count_lines_with(log, "3 migration(s) from"), 1);
+    assert_int_equal(file_has(log, "migration orphan-here of db-1, running when this agent "
+                                   "stopped: failed", 20), 0);
+    assert_int_equal(file_has(log, "migration orphan-gone of left-1, running when this agent "
+                                   "stopped: succeeded", 20), 0);
+    assert_int_equal(eventually(3, "vms", "web-1", 20), 0);
+    assert_int_equal(count_lines_with(path, " n2 db-1"), 2);
+    assert_int_equal(count_lines_with(path, "orphan-here failed "), 1);
+    assert_int_equal(count_lines_with(path, "orphan-gone"), 0);
+}
+
 static void a_dead_destination_is_refused(void **state) {
     kill(pids[2], SIGKILL);
     assert_int_equal(agent_wait_exit(pids[2], 5000), 128 + SIGKILL);
@@ -124,6 +166,7 @@ int main(void) {
         cmocka_unit_test(find_names_the_host_from_any_agent),
         cmocka_unit_test(refusals_say_why),
         cmocka_unit_test(a_request_reaches_the_source_and_its_outcome_comes_back),
+        cmocka_unit_test(a_failed_migration_is_still_reported_after_a_restart),
         cmocka_unit_test(a_dead_destination_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -66,16 +66,43 @@ static void a_preferred_candidate_down_for_minutes_causes_no_churn(void **state)
     json_decref(o);
 }
 
+/* A run with no violation in which every copy a failed migration left was
+ * destroyed by its host (and there was one). */
+static void assert_every_leftover_destroyed(const char *args) {
+    json_t *o = cluster(args);
+    assert_no_violation(o);
+    assert_true(nodesim_num(o, "leftovers") >= 1);
+    assert_int_equal(nodesim_num(o, "leftovers_destroyed"), nodesim_num(o, "leftovers"));
+    json_decref(o);
+}
+
 /* Seed 68: a destination's libvirtd stops in the Finish of vm7's migration
  * (n8 -> n3): the source resumes its copy and n3's runs on. n3's agent
  * destroys its own once n8's record shows the failure and vm7 running
  * (host_arrival_check); without that, vm7 runs twice past the bound. */
 static void a_failed_migrations_leftover_is_destroyed(void **state) {
-    json_t *o = cluster("--seed 68 --duration 90 --faults all");
-    assert_no_violation(o);
-    assert_true(nodesim_num(o, "leftovers") >= 1);
-    assert_int_equal(nodesim_num(o, "leftovers_destroyed"), nodesim_num(o, "leftovers"));
-    json_decref(o);
+    assert_every_leftover_destroyed("--seed 68 --duration 90 --faults all");
+}
+
+/* Seed 3861: vm37's migration n18 -> n9 fails in its Finish (n9's
+ * libvirtd stops) and leaves a copy on n9; n18's agent restarts before n9's
+ * libvirtd is back. n18's record must still report the failure (the agent
+ * keeps its failed migrations on disk, host_failed.h) for n9 to destroy its
+ * copy once n18 shows vm37 again; without it, n9's copy was moved on to n1
+ * by the next leader while n18's agent was down and vm37 ran twice (at
+ * 76.3 s). */
+static void a_failed_migration_is_reported_after_its_source_restarts(void **state) {
+    assert_every_leftover_destroyed("--seed 3861 --duration 90 --faults all");
+}
+
+/* Seed 6265: vm4's migration n5 -> n4 is running when n5's agent crashes
+ * (17.8 s); n4's libvirtd stops in its Finish and it fails (24.6 s),
+ * leaving a copy on n4. n5's next start settles the migration it kept as
+ * running from libvirt (vm4 still there, no job: failed), and n4 destroys
+ * its copy; without the settling, no record ever reported the failure and
+ * vm4 ran twice past the bound (88.2 s). */
+static void a_migration_running_when_its_source_died_is_settled(void **state) {
+    assert_every_leftover_destroyed("--seed 6265 --duration 90 --faults all");
 }
 
 static void same_seed_same_run(void **state) {
@@ -97,6 +124,8 @@ int main(void) {
         cmocka_unit_test(without_faults_one_leader_does_it_all),
         cmocka_unit_test(a_preferred_candidate_down_for_minutes_causes_no_churn),
         cmocka_unit_test(a_failed_migrations_leftover_is_destroyed),
+        cmocka_unit_test(a_failed_migration_is_reported_after_its_source_restarts),
+        cmocka_unit_test(a_migration_running_when_its_source_died_is_settled),
         cmocka_unit_test(same_seed_same_run),
         cmocka_unit_test(bad_arguments_are_refused_with_a_reason),
     };

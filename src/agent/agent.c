@@ -375,6 +375,9 @@ int agent_main(int argc, char **argv) {
     char err[512];
     int sigfd = -1;
     bool usage_error = false;
+    /* Before the first record: the migrations that failed before a restart
+     * are reported in it again. */
+    agent_actions_restore(a);
     if (identity_load_or_create(a->cfg.state_dir, a->id, err, sizeof err) != 0) {
         log_err("identity: %s", err);
         rc = 1;

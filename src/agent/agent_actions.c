@@ -11,13 +11,16 @@
  * asked, any operator, and a new leader see in-flight work and its results
  * without asking. A command delivered twice runs once: the guard remembers
  * its id before anything runs. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "agent_internal.h"
+#include "common/atomic_file.h"
 #include "common/log.h"
+#include "host/host_failed.h"
 #include "published.h"
 
 /* Room for the grant's trip back to the target, on the issuer's clock. */
@@ -54,6 +57,124 @@ int agent_actions_open(struct agent *a, char *err, size_t errlen) {
     }
     issued_clear(&a->operators);
     return 0;
+}
+
+_Static_assert(sizeof((struct action *)0)->id == sizeof((struct host_failed *)0)->id &&
+                   sizeof((struct action *)0)->vm == sizeof((struct host_failed *)0)->vm &&
+                   sizeof((struct action *)0)->destination ==
+                       sizeof((struct host_failed *)0)->destination,
+               "a kept failed migration's fields are its action's");
+
+static void failed_path(const struct agent *a, char *out, size_t len) {
+    snprintf(out, len, "%s/%s", a->cfg.state_dir, HOST_FAILED_FILE);
+}
+
+/* The migrations running, failed or aborted, into HOST_FAILED_FILE: the
+ * record reports them after a restart, for their destinations to judge the
+ * copies they may have left (host_failed.h). */
+static void keep_migrations(struct agent *a) {
+    struct host_failed f[HOST_FAILED_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < ACTIONS_MAX && n < HOST_FAILED_MAX; i++) {
+        const struct action *x = &a->actions[i];
+        if (!x->used || x->kind != COMMAND_MIGRATE ||
+            (x->state != ACTION_RUNNING && x->state != ACTION_FAILED &&
+             x->state != ACTION_ABORTED))
+            continue;
+        f[n] = (struct host_failed){
+            .state = x->state == ACTION_RUNNING  ? REPORT_RUNNING
+                     : x->state == ACTION_FAILED ? REPORT_FAILED
+                                                 : REPORT_ABORTED,
+            .started_ms = x->started_ms, .ended_ms = x->ended_ms, .term = x->term};
+        memcpy(f[n].id, x->id, sizeof f[n].id);
+        memcpy(f[n].destination, x->destination, sizeof f[n].destination);
+        memcpy(f[n].vm, x->vm, sizeof f[n].vm);
+        n++;
+    }
+    char path[CONFIG_PATH_MAX + 32];
+    char text[HOST_FAILED_TEXT_MAX];
+    failed_path(a, path, sizeof path);
+    int len = host_failed_format(f, n, text, sizeof text);
+    if (len < 0)
+        log_warn("%s: a failed migration cannot be kept (a name the file cannot hold)", path);
+    else if (atomic_write_file(path, text, (size_t)len, 0644) != 0)
+        log_warn("cannot keep the failed migrations in %s: %s (a restart forgets them, and "
+                 "their destinations keep what copies they left)",
+                 path, strerror(errno));
+}
+
+void agent_actions_restore(struct agent *a) {
+    char path[CONFIG_PATH_MAX + 32];
+    failed_path(a, path, sizeof path);
+    size_t len, bad = 0, n = 0;
+    char *text = read_small_file(path, HOST_FAILED_TEXT_MAX, &len);
+    struct host_failed f[HOST_FAILED_MAX];
+    if (text)
+        n = host_failed_parse(text, f, HOST_FAILED_MAX, &bad);
+    else if (errno != ENOENT)
+        log_warn("%s: %s; the migrations that failed before this start are not reported",
+                 path, strerror(errno));
+    free(text);
+    if (bad)
+        log_warn("%s: %zu line(s) are not failed migrations; skipped", path, bad);
+    for (size_t i = 0; i < n && i < ACTIONS_MAX; i++) {
+        struct action *x = &a->actions[i];
+        *x = (struct action){.used = true, .kind = COMMAND_MIGRATE,
+                             .orphan = f[i].state == REPORT_RUNNING,
+                             .state = f[i].state == REPORT_RUNNING  ? ACTION_RUNNING
+                                      : f[i].state == REPORT_FAILED ? ACTION_FAILED
+                                                                    : ACTION_ABORTED,
+                             .started_ms = f[i].started_ms, .ended_ms = f[i].ended_ms,
+                             .term = f[i].term};
+        memcpy(x->id, f[i].id, sizeof x->id);
+        memcpy(x->vm, f[i].vm, sizeof x->vm);
+        memcpy(x->destination, f[i].destination, sizeof x->destination);
+        if (!x->orphan)
+            snprintf(x->error, sizeof x->error, "failed before this agent started");
+    }
+    if (n)
+        log_info("%zu migration(s) from %s reported again", n, path);
+}
+
+/* The migrations running when the agent last stopped, settled from a fresh
+ * view of libvirt (host_failed_settle), asked for once and read on a later
+ * sample. */
+static void settle_orphans(struct agent *a) {
+    bool any = false;
+    for (size_t i = 0; i < ACTIONS_MAX; i++)
+        any |= a->actions[i].used && a->actions[i].orphan &&
+               a->actions[i].state == ACTION_RUNNING;
+    const struct hv_fresh *f = a->orphans_token ? hv_fresh_latest(a->hv) : NULL;
+    if (!any || !f || f->token < a->orphans_token) {
+        if (any && !a->orphans_token)
+            a->orphans_token = hv_fresh_request(a->hv);
+        return;
+    }
+    a->orphans_token = 0;
+    bool changed = false;
+    for (size_t i = 0; i < ACTIONS_MAX; i++) {
+        struct action *x = &a->actions[i];
+        if (!x->used || !x->orphan || x->state != ACTION_RUNNING)
+            continue;
+        struct host_failed e = {.state = REPORT_RUNNING};
+        memcpy(e.id, x->id, sizeof e.id);
+        memcpy(e.vm, x->vm, sizeof e.vm);
+        char why[HV_REASON_MAX];
+        enum report_state st = host_failed_settle(
+            &e, f->available, f->available ? hv_fresh_find(f, x->vm) : NULL, why, sizeof why);
+        if (st == REPORT_RUNNING)
+            continue;
+        x->orphan = false;
+        x->state = st == REPORT_SUCCEEDED ? ACTION_SUCCEEDED : ACTION_FAILED;
+        x->ended_ms = agent_wall_clock_ms();
+        if (x->state == ACTION_FAILED)
+            snprintf(x->error, sizeof x->error, "%s", why);
+        log_info("migration %s of %s, running when this agent stopped: %s (%s)", x->id, x->vm,
+                 state_name(x->state), why);
+        changed = true;
+    }
+    if (changed)
+        keep_migrations(a);
 }
 
 void agent_actions_close(struct agent *a) {
@@ -198,19 +319,27 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
          * source's refusals from its gossip view; the grant's deadline,
          * then the domain as libvirt shows it, are checked in the
          * migration's thread just before libvirt's call. */
-        if (agent_migrate_refusal(a, c, x->error, sizeof x->error) == HOST_OK &&
+        bool accepted = agent_migrate_refusal(a, c, x->arrival, x->error, sizeof x->error) ==
+                        HOST_OK;
+        /* Kept before libvirt is asked: a restart settles it from libvirt. */
+        if (accepted)
+            keep_migrations(a);
+        if (accepted &&
             hv_migrate_start(a->hv, x->id, c->migrate.vm, c->migrate.destination_uri,
                              c->migrate.migration_address[0] ? c->migrate.migration_address
                                                              : NULL,
                              c->migrate.timeout_ms ? c->migrate.timeout_ms
                                                    : a->cfg.migration_timeout_ms,
-                             agent_clock_ms(), deadline, agent_migrate_vm_check, NULL, x->error,
+                             agent_clock_ms(), deadline, agent_migrate_vm_check, x->arrival,
+                             x->error,
                              sizeof x->error) == 0) {
             x->state = ACTION_RUNNING;
         } else {
             x->state = ACTION_REFUSED;
             x->ended_ms = x->started_ms;
             log_warn("command %s refused: %s", c->id, x->error);
+            if (accepted)
+                keep_migrations(a);
         }
     }
     cluster_publish(a, agent_clock_ms());
@@ -397,8 +526,10 @@ void agent_actions_refresh(struct agent *a) {
                 x->progress = 1;
             snprintf(x->error, sizeof x->error, "%s", migs[k]->error);
             x->ended_ms = agent_wall_clock_ms();
+            keep_migrations(a);
         }
     }
+    settle_orphans(a);
 }
 
 int agent_actions_to_record(const struct agent *a, Nodectl__HostRecord *rec) {

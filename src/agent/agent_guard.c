@@ -30,8 +30,70 @@ bool agent_record_powering_off(const Nodectl__HostRecord *rec) {
     return false;
 }
 
-enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c, char *why,
-                                        size_t len) {
+/* The members' records as gossip holds them, this host's own left out
+ * (host_arrival_check's peers); freed with free_peers. */
+static size_t arrival_peers(struct agent *a, struct host_arrival_peer **out) {
+    const struct gossip *g = a->cluster.gossip;
+    size_t count = gossip_member_count(g), n = 0;
+    *out = calloc(count ? count : 1, sizeof **out);
+    for (size_t i = 0; *out && i < count; i++) {
+        struct gossip_member_info info;
+        gossip_member_at(g, i, &info);
+        Nodectl__HostRecord *rec = agent_member_record(a, &info);
+        if (rec && strcmp(rec->name, a->cfg.node_name) != 0)
+            (*out)[n++] = (struct host_arrival_peer){rec, info.state == GOSSIP_ALIVE};
+        else if (rec)
+            protobuf_c_message_free_unpacked(&rec->base, NULL);
+    }
+    return n;
+}
+
+static void free_peers(struct host_arrival_peer *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        protobuf_c_message_free_unpacked((ProtobufCMessage *)&p[i].rec->base, NULL);
+    free(p);
+}
+
+/* The sample's domain vm as host_arrival_check reads it (no job known:
+ * none); false when the sample does not show it. */
+static bool sampled_domain(const struct hv_sample *s, const char *vm, struct hv_domain_now *d) {
+    for (size_t i = 0; s && s->available && i < s->n_vms; i++) {
+        const struct hv_vm *v = &s->vms[i];
+        if (strcmp(v->name, vm) != 0 || v->state == HV_VM_SHUTOFF)
+            continue;
+        *d = (struct hv_domain_now){.state = v->state, .active = true, .job = HV_JOB_NONE};
+        snprintf(d->name, sizeof d->name, "%s", v->name);
+        memcpy(d->uuid, v->uuid, sizeof d->uuid);
+        snprintf(d->arrival, sizeof d->arrival, "%s", v->arrival);
+        return true;
+    }
+    return false;
+}
+
+/* A copy that a failed migration brought here while its source may still
+ * run its own does not leave (host_arrival_migrate_check), judged on the
+ * last sample; `arrival` gets the arrival id judged, which the migration's
+ * thread finds again on the domain just before libvirt's call. */
+static enum host_refusal leftover_refusal(struct agent *a, const char *vm,
+                                          char arrival[HV_ARRIVAL_MAX], char *why, size_t len) {
+    struct hv_domain_now d;
+    arrival[0] = '\0';
+    if (!sampled_domain(a->sample, vm, &d) || !d.arrival[0])
+        return HOST_OK;
+    snprintf(arrival, HV_ARRIVAL_MAX, "%s", d.arrival);
+    struct host_arrival_peer *peers;
+    size_t n = arrival_peers(a, &peers);
+    if (!peers) {
+        snprintf(why, len, "out of memory");
+        return HOST_REFUSE_VM_BUSY;
+    }
+    enum host_refusal r = host_arrival_migrate_check(a->cfg.node_name, &d, peers, n, why, len);
+    free_peers(peers, n);
+    return r;
+}
+
+enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c,
+                                        char arrival[HV_ARRIVAL_MAX], char *why, size_t len) {
     const struct command_migrate *m = &c->migrate;
     const struct gossip *g = a->cluster.gossip;
     struct host_peer dest = {.state = HOST_PEER_UNKNOWN, .name = m->destination,
@@ -58,36 +120,21 @@ enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c
                                                   m->destination_uri, why, len);
     if (found)
         protobuf_c_message_free_unpacked(&found->base, NULL);
-    return r;
+    return r == HOST_OK ? leftover_refusal(a, m->vm, arrival, why, len) : r;
 }
 
 int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
                            size_t len) {
-    return host_migrate_vm_check(dom, vm, why, len) == HOST_OK ? 0 : -1;
-}
-
-/* The members' records as gossip holds them, this host's own left out
- * (host_arrival_check's peers); freed with free_peers. */
-static size_t arrival_peers(struct agent *a, struct host_arrival_peer **out) {
-    const struct gossip *g = a->cluster.gossip;
-    size_t count = gossip_member_count(g), n = 0;
-    *out = calloc(count ? count : 1, sizeof **out);
-    for (size_t i = 0; *out && i < count; i++) {
-        struct gossip_member_info info;
-        gossip_member_at(g, i, &info);
-        Nodectl__HostRecord *rec = agent_member_record(a, &info);
-        if (rec && strcmp(rec->name, a->cfg.node_name) != 0)
-            (*out)[n++] = (struct host_arrival_peer){rec, info.state == GOSSIP_ALIVE};
-        else if (rec)
-            protobuf_c_message_free_unpacked(&rec->base, NULL);
+    const char *judged = ctx;
+    if (host_migrate_vm_check(dom, vm, why, len) != HOST_OK)
+        return -1;
+    /* Another migration brought it since its arrival was judged. */
+    if (strcmp(dom->arrival, judged) != 0) {
+        snprintf(why, len, "VM '%s' arrived by migration '%s' since it was checked (then '%s')",
+                 vm, dom->arrival, judged);
+        return -1;
     }
-    return n;
-}
-
-static void free_peers(struct host_arrival_peer *p, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        protobuf_c_message_free_unpacked((ProtobufCMessage *)&p[i].rec->base, NULL);
-    free(p);
+    return 0;
 }
 
 struct leftover_ctx {
@@ -123,12 +170,11 @@ void agent_leftovers(struct agent *a) {
         const struct hv_vm *v = &s->vms[i];
         if (!v->arrival[0] || v->state == HV_VM_SHUTOFF)
             continue;
-        /* From the sample first (no job known: none), then from libvirt
-         * at the moment of the destroy. */
-        struct hv_domain_now d = {.state = v->state, .active = true, .job = HV_JOB_NONE};
-        snprintf(d.name, sizeof d.name, "%s", v->name);
-        memcpy(d.uuid, v->uuid, sizeof d.uuid);
-        snprintf(d.arrival, sizeof d.arrival, "%s", v->arrival);
+        /* From the sample first, then from libvirt at the moment of the
+         * destroy. */
+        struct hv_domain_now d;
+        if (!sampled_domain(s, v->name, &d))
+            continue;
         char why[HV_REASON_MAX * 2], err[HV_REASON_MAX * 3];
         if (host_arrival_check(ctx.self, &d, ctx.peers, n, why, sizeof why) !=
             HOST_ARRIVAL_LEFTOVER)

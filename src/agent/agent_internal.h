@@ -180,6 +180,10 @@ struct action {
     char error[HV_REASON_MAX];
     uint64_t started_ms, ended_ms; /* wall clock */
     uint64_t term;
+    /* A migration: the arrival id its acceptance judged, read by its
+     * thread (agent_migrate_vm_check); written only before it starts. */
+    char arrival[HV_ARRIVAL_MAX];
+    bool orphan; /* running when the agent last stopped: settled from libvirt */
 };
 
 /* An ipmitool this host runs to power another host on (agent_ipmi.c). */
@@ -383,6 +387,7 @@ struct agent {
     struct cluster cluster;
     struct member_views views;
     struct action actions[ACTIONS_MAX];
+    uint64_t orphans_token; /* the fresh view asked for to settle orphans; 0: none */
     struct host_guard *guard;  /* which commands may act here (agent_actions.c) */
     struct issued operators;   /* operator's commands issued here, to grant */
     struct leadership lead;
@@ -601,10 +606,13 @@ uint64_t agent_power_deadline(const struct agent *a);
 bool agent_powering_off(const struct agent *a);
 
 /* agent_guard.c: a migration command against this host's gossip view and
- * terms (HOST_OK, or the refusal with why), and the check its thread makes
- * against libvirt just before the call (an hv_migrate_check). */
-enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c, char *why,
-                                        size_t len);
+ * terms, and the VM against the failed migration that may have brought it
+ * (HOST_OK, or the refusal with why; the VM's arrival id judged in
+ * `arrival`), and the check its thread makes against libvirt just before
+ * the call (an hv_migrate_check; its ctx: that arrival id, which must
+ * outlive the migration). */
+enum host_refusal agent_migrate_refusal(struct agent *a, const struct command *c,
+                                        char arrival[HV_ARRIVAL_MAX], char *why, size_t len);
 int agent_migrate_vm_check(const struct hv_domain_now *dom, const char *vm, void *ctx, char *why,
                            size_t len);
 /* Whether a host's record shows its power-off under way. */
@@ -618,6 +626,11 @@ void agent_leftovers(struct agent *a);
  * host guard, runs under its issuer's grant (once per id), is followed, and
  * is listed in the record (-1 when out of memory). */
 int agent_actions_open(struct agent *a, char *err, size_t errlen);
+/* The migrations that failed before this start, or were running when the
+ * agent stopped (HOST_FAILED_FILE), back into the actions the record
+ * reports: before the first record. agent_actions_refresh settles the
+ * running ones from a fresh view of libvirt. */
+void agent_actions_restore(struct agent *a);
 void agent_actions_close(struct agent *a);
 /* A frame of the command channel. */
 void agent_command_frame(struct agent *a, const struct frame_msg *msg);

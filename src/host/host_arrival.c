@@ -61,7 +61,7 @@ enum host_arrival host_arrival_check(const char *self, const struct hv_domain_no
         enum report_state ost = report_state_parse(o->state);
         if (ost == REPORT_RUNNING) {
             snprintf(why, len, "%s migrates %s again (%s)", src->name, dom->name, o->id);
-            return HOST_ARRIVAL_KEEP;
+            return HOST_ARRIVAL_DOUBT;
         }
         /* Its own copy moved on, after the failure, to another host,
          * which runs it now: this one is still the leftover. */
@@ -80,9 +80,9 @@ enum host_arrival host_arrival_check(const char *self, const struct hv_domain_no
      * host's last record shows what it ran before it went off. */
     if (!from->alive || !src->hypervisor || !src->hypervisor->available ||
         src->sampled_at_ms <= m->ended_at_ms) {
-        snprintf(why, len, "%s has not shown %s since its migration %s ended", src->name,
-                 dom->name, m->id);
-        return HOST_ARRIVAL_KEEP;
+        snprintf(why, len, "%s has not shown %s since its migration %s ended %s", src->name,
+                 dom->name, m->id, report_state_name(st));
+        return HOST_ARRIVAL_DOUBT;
     }
     for (size_t k = 0; k < src->n_vms; k++) {
         const Nodectl__Vm *v = src->vms[k];
@@ -102,4 +102,16 @@ enum host_arrival host_arrival_check(const char *self, const struct hv_domain_no
     snprintf(why, len, "%s does not show %s running (same UUID) after its migration %s failed",
              src->name, dom->name, m->id);
     return HOST_ARRIVAL_KEEP;
+}
+
+enum host_refusal host_arrival_migrate_check(const char *self, const struct hv_domain_now *dom,
+                                             const struct host_arrival_peer *peers, size_t n,
+                                             char *why, size_t len) {
+    char found[HV_REASON_MAX * 2];
+    enum host_arrival v = host_arrival_check(self, dom, peers, n, found, sizeof found);
+    if (v == HOST_ARRIVAL_KEEP)
+        return HOST_OK;
+    snprintf(why, len, "VM '%s' may run at the source of the failed migration that brought it: %s",
+             dom->name, found);
+    return HOST_REFUSE_VM_LEFTOVER;
 }

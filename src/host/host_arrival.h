@@ -16,11 +16,16 @@
 #include <stddef.h>
 
 #include "host.pb-c.h"
+#include "host/host_checks.h"
 #include "hv/hv.h"
 
 enum host_arrival {
     HOST_ARRIVAL_KEEP,     /* nothing says this copy is a leftover */
     HOST_ARRIVAL_LEFTOVER, /* destroy it: the source runs the VM, the migration failed */
+    /* Its source reports the migration failed, and nothing yet tells
+     * whether the source's copy runs on: keep it, and never move it (the
+     * copy moved would run on at its new host next to the source's). */
+    HOST_ARRIVAL_DOUBT,
 };
 
 /* A member's record as gossip holds it, and whether gossip shows it alive
@@ -39,9 +44,19 @@ struct host_arrival_peer {
  * own clock), shows the VM (same UUID) running there with no migration of
  * it under way, or the record reports a later migration of it (started
  * after the failure ended) to another host as succeeded: that host runs
- * it, whether the source is still up or not. why says what decided. */
+ * it, whether the source is still up or not. DOUBT when the migration is
+ * reported failed or aborted but neither holds yet: the source is not alive
+ * (an agent that died or a host cut off may still run its copy), has not
+ * sampled since, or migrates its own copy again. why says what decided. */
 enum host_arrival host_arrival_check(const char *self, const struct hv_domain_now *dom,
                                      const struct host_arrival_peer *peers, size_t n, char *why,
                                      size_t len);
+
+/* Whether this host, as the source, may migrate dom away: only a copy that
+ * host_arrival_check keeps (HOST_OK); a leftover or a doubtful copy is
+ * refused (HOST_REFUSE_VM_LEFTOVER), why saying what the check found. */
+enum host_refusal host_arrival_migrate_check(const char *self, const struct hv_domain_now *dom,
+                                             const struct host_arrival_peer *peers, size_t n,
+                                             char *why, size_t len);
 
 #endif

@@ -19,6 +19,7 @@ const char *host_refusal_name(enum host_refusal r) {
     case HOST_REFUSE_VM_NOT_RUNNING: return "vm-not-running";
     case HOST_REFUSE_VM_MIGRATING: return "vm-migrating";
     case HOST_REFUSE_VM_BUSY: return "vm-busy";
+    case HOST_REFUSE_VM_LEFTOVER: return "vm-leftover";
     case HOST_REFUSE_DOMAINS_ACTIVE: return "domains-active";
     case HOST_REFUSE_MIGRATION_JOB: return "migration-job";
     }

@@ -30,6 +30,7 @@ enum host_refusal {
     HOST_REFUSE_VM_NOT_RUNNING,   /* it has no running process */
     HOST_REFUSE_VM_MIGRATING,     /* a migration job runs on it already */
     HOST_REFUSE_VM_BUSY,          /* another job runs on it, or libvirt did not say */
+    HOST_REFUSE_VM_LEFTOVER,      /* a failed migration's copy, maybe run at its source */
     HOST_REFUSE_DOMAINS_ACTIVE,   /* power-off: a domain has a running process */
     HOST_REFUSE_MIGRATION_JOB,    /* power-off: a migration runs from or to this host */
 };

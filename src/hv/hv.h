@@ -187,8 +187,8 @@ struct hv_migration {
 };
 
 /* The last look before a migration starts: called in the migration's
- * thread, just before libvirt's call, with the domain as libvirt shows it
- * then (NULL: not on this host). Returns 0 to go on, or -1 with the reason
+ * thread, before libvirt is asked to change anything, with the domain as
+ * libvirt shows it then (NULL: not on this host). Returns 0 to go on, or -1 with the reason
  * in why; the migration then ends HV_MIG_REFUSED. ctx must outlive the
  * migration; the function may read only what no other thread writes. */
 typedef int (*hv_migrate_check)(const struct hv_domain_now *dom, const char *vm, void *ctx,
@@ -199,12 +199,14 @@ typedef int (*hv_migrate_check)(const struct hv_domain_now *dom, const char *vm,
  * data going to migrate_uri (e.g. tcp://10.0.0.2; NULL: libvirt's choice).
  * The domain becomes persistent on the destination and is undefined here.
  * After timeout_ms the job is aborted. Never waits for libvirt: the domain
- * is looked up in the migration's thread, which then reads the clock (the
- * agent's monotonic clock, like now_ms) and refuses the migration without
- * calling libvirt again when that is at or after start_by_ms (a grant that
- * expired, docs/safety.md; UINT64_MAX: no bound), then runs `check`, if
- * given, on the domain as it found it, and only then starts it: nothing
- * that waits lies between the clock's reading and libvirt's call. Refused
+ * is looked up in the migration's thread, which runs `check`, if given, on
+ * the domain as it found it, writes the migration's id into the domain's
+ * live metadata (HV_ARRIVAL_NS), then reads the clock (the agent's
+ * monotonic clock, like now_ms) and refuses the migration, putting the
+ * former id back, when that is at or after start_by_ms (a grant that
+ * expired, docs/safety.md; UINT64_MAX: no bound), and only then starts it:
+ * nothing that waits lies between the clock's reading and libvirt's call,
+ * and a refused migration leaves the domain as it was. Refused
  * at once, with a message in err, when the hypervisor is not connected,
  * this host already migrates it, or too many migrations run. 0 when
  * started. */

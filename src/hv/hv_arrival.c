@@ -26,6 +26,13 @@ int hv_arrival_mark(virDomainPtr dom, const char *id) {
                                 HV_ARRIVAL_NS, VIR_DOMAIN_AFFECT_LIVE);
 }
 
+int hv_arrival_restore(virDomainPtr dom, const char *id) {
+    if (id[0])
+        return hv_arrival_mark(dom, id);
+    return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, NULL, NULL, HV_ARRIVAL_NS,
+                                VIR_DOMAIN_AFFECT_LIVE);
+}
+
 int hv_arrival_parse(const char *xml, char out[HV_ARRIVAL_MAX]) {
     out[0] = '\0';
     size_t len = strlen(xml);

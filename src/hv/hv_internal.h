@@ -167,6 +167,9 @@ void hv_sample_autostart(virDomainPtr dom, const struct hv_vm *vm);
  * its live metadata (0, or -1); reads it back ("" when none or not
  * readable); parses the element libvirt returns (0, or -1). */
 int hv_arrival_mark(virDomainPtr dom, const char *id);
+/* Puts back the arrival id a domain had before a mark ("": none, the
+ * element removed). 0, or -1 with libvirt's error. */
+int hv_arrival_restore(virDomainPtr dom, const char *id);
 void hv_arrival_read(virDomainPtr dom, char out[HV_ARRIVAL_MAX]);
 int hv_arrival_parse(const char *xml, char out[HV_ARRIVAL_MAX]);
 

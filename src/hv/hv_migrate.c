@@ -37,21 +37,9 @@ static int look_before(struct hv_mig_slot *m) {
         snprintf(m->pub.error, sizeof m->pub.error, "the agent is stopping");
         return -1;
     }
-    /* The id travels with the live definition: a copy this migration
-     * leaves at the destination when it fails there is known by it
-     * (hv_arrival.c). Written before the clock's reading, so nothing that
-     * waits comes after it; not written (an id libvirt cannot store): such
-     * a copy cannot be told apart, the migration goes on. */
-    if (d && d->active && hv_arrival_mark(dom, m->pub.tag) != 0)
-        log_warn("migration of %s: its id %s not written to its metadata: %s", m->pub.vm,
-                 m->pub.tag, virGetLastErrorMessage());
-    /* The libvirt calls above may have taken seconds: the clock is read
-     * after them, and its grant must still hold on this host's clock. */
-    if (hv_clock_ms() >= m->start_by_ms) {
-        snprintf(m->pub.error, sizeof m->pub.error,
-                 "not started: its grant expired before the migration could start");
-        return -1;
-    }
+    /* The caller's check on the domain as read, before anything changes
+     * it: a refused migration leaves the domain's arrival id as it was
+     * (the copy of a failed migration stays known by its id). */
     char why[HV_REASON_MAX] = "";
     if (m->check && m->check(d, m->pub.vm, m->check_ctx, why, sizeof why) != 0) {
         snprintf(m->pub.error, sizeof m->pub.error, "%s", why[0] ? why : "refused");
@@ -59,6 +47,25 @@ static int look_before(struct hv_mig_slot *m) {
     }
     if (!d) {
         snprintf(m->pub.error, sizeof m->pub.error, "VM '%s' is not on this host", m->pub.vm);
+        return -1;
+    }
+    /* The id travels with the live definition: a copy this migration
+     * leaves at the destination when it fails there is known by it
+     * (hv_arrival.c). Written before the clock's reading, so nothing that
+     * waits comes after it; not written (an id libvirt cannot store): such
+     * a copy cannot be told apart, the migration goes on. */
+    bool marked = d->active && hv_arrival_mark(dom, m->pub.tag) == 0;
+    if (d->active && !marked)
+        log_warn("migration of %s: its id %s not written to its metadata: %s", m->pub.vm,
+                 m->pub.tag, virGetLastErrorMessage());
+    /* The libvirt calls above may have taken seconds: the clock is read
+     * after them, and its grant must still hold on this host's clock. */
+    if (hv_clock_ms() >= m->start_by_ms) {
+        snprintf(m->pub.error, sizeof m->pub.error,
+                 "not started: its grant expired before the migration could start");
+        if (marked && hv_arrival_restore(dom, d->arrival) != 0)
+            log_warn("migration of %s refused: its arrival id %s not put back: %s", m->pub.vm,
+                     d->arrival[0] ? d->arrival : "(none)", virGetLastErrorMessage());
         return -1;
     }
     return 0;

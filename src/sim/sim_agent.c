@@ -256,6 +256,7 @@ static int step_tick(struct sim_cluster *c, struct sim_host *h) {
 
 static int step_sample(struct sim_cluster *c, struct sim_host *h) {
     h->next_sample_ms = simh_mono(c, h) + SAMPLE_MS;
+    simh_orphans_settle(c, h);
     simh_leftovers(c, h);
     simh_publish(c, h);
     return 0;
@@ -475,7 +476,7 @@ int sim_agent_start(struct sim_cluster *c, uint32_t i) {
     h->next_sample_ms = now;
     h->lead_due = true;
     h->capacity = (struct host_capacity){0, 0, 0};
-    memset(h->actions, 0, sizeof h->actions);
+    simh_actions_restore(c, h);
     if (sim_net_release(&c->net, c->now_us, i) != 0)
         return -1;
     return sim_wake(c, i, c->now_us);

@@ -51,6 +51,7 @@ struct action {
     uint64_t started_ms, ended_ms; /* wall */
     uint64_t term;
     uint32_t mig; /* the hypervisor's migration */
+    bool orphan;  /* running when the agent last stopped: settled from libvirt */
 };
 
 /* A plan being computed in the worker thread. */
@@ -154,6 +155,14 @@ uint32_t simh_host_of_mac(const struct sim_cluster *c, const char *mac);
 struct action *simh_action_find(struct sim_host *h, const char *id);
 struct action *simh_action_new(struct sim_cluster *c, struct sim_host *h, const struct command *cmd,
                                enum action_kind kind);
+/* The actions an agent starts with: the migrations its disk kept (failed,
+ * aborted, or running when it stopped: orphans). */
+void simh_actions_restore(struct sim_cluster *c, struct sim_host *h);
+/* Onto the disk, as the agent's HOST_FAILED_FILE: the migrations running,
+ * failed or aborted. */
+void simh_actions_keep(struct sim_cluster *c, struct sim_host *h);
+/* After a sample: the orphans settled from a fresh view (host_failed_settle). */
+void simh_orphans_settle(struct sim_cluster *c, struct sim_host *h);
 void simh_action_end(struct sim_cluster *c, struct sim_host *h, struct action *x,
                      enum report_state st, const char *why);
 /* A command refused before it ran: reported, so its issuer stops waiting. */

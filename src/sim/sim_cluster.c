@@ -88,7 +88,7 @@ void sim_trace_keep(struct sim_cluster *c, const char *violation) {
 struct totals {
     uint64_t runs, vm_lost, vm_duplicated, host_off_with_vm, stale_effects, stale_target_paused,
         lease_overlaps, churn, migrations, migrations_failed, leftovers, leftovers_destroyed,
-        power_offs, wakes, power_ons,
+        leftover_refusals, power_offs, wakes, power_ons,
         elections, commands, grants, effects, operator_effects, pauses, crashes, partitions,
         faults, violated_runs;
     uint64_t first_violation_seed;
@@ -244,6 +244,7 @@ static void add(struct totals *t, const struct sim_cluster *c) {
     t->migrations_failed += c->hv.migrations_failed;
     t->leftovers += c->hv.leftovers;
     t->leftovers_destroyed += c->hv.leftovers_destroyed;
+    t->leftover_refusals += c->leftover_refusals;
     t->power_offs += c->hv.power_offs;
     t->wakes += c->hv.wakes;
     t->power_ons += c->hv.power_ons;
@@ -353,6 +354,7 @@ static void report(const struct sim_opts *o, const struct totals *t) {
             {"migrations_failed", t->migrations_failed},
             {"leftovers", t->leftovers},
             {"leftovers_destroyed", t->leftovers_destroyed},
+            {"leftover_refusals", t->leftover_refusals},
             {"power_offs", t->power_offs},
             {"wake_requests", t->wakes},
             {"power_ons", t->power_ons},
@@ -393,15 +395,16 @@ static void report(const struct sim_opts *o, const struct totals *t) {
            "harmless)\n"
            "work: %" PRIu64 " elections, %" PRIu64 " commands, %" PRIu64 " grants, %" PRIu64
            " migrations (%" PRIu64 " failed; %" PRIu64 " left a copy at the destination, %" PRIu64
-           " destroyed), %" PRIu64 " power-offs, %" PRIu64 " power-ons\n"
+           " destroyed, %" PRIu64 " moves of a doubtful copy refused), %" PRIu64
+           " power-offs, %" PRIu64 " power-ons\n"
            "faults: %" PRIu64 " in all: %" PRIu64 " pauses, %" PRIu64 " crashes, %" PRIu64
            " partitions\n"
            "%.0f s simulated in %.2f s (%.3f CPU s per run)\n",
            t->runs, o->hosts, o->candidates, o->vms, o->duration_s, o->seed, t->vm_lost,
            t->vm_duplicated, t->host_off_with_vm, t->stale_effects, t->lease_overlaps, t->churn,
            t->stale_target_paused, t->elections, t->commands, t->grants, t->migrations,
-           t->migrations_failed, t->leftovers, t->leftovers_destroyed, t->power_offs, t->power_ons, t->faults, t->pauses, t->crashes,
-           t->partitions,
+           t->migrations_failed, t->leftovers, t->leftovers_destroyed, t->leftover_refusals,
+           t->power_offs, t->power_ons, t->faults, t->pauses, t->crashes, t->partitions,
            t->sim_seconds, t->wall_seconds, t->runs ? t->cpu_seconds / (double)t->runs : 0);
     if (t->violated)
         printf("first violation: seed %" PRIu64 ": %s\n", t->first_violation_seed,

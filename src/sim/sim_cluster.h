@@ -22,6 +22,7 @@
 #include "election/election.h"
 #include "election/fence.h"
 #include "gossip/gossip.h"
+#include "host/host_failed.h"
 #include "host.pb-c.h"
 #include "placement/placement.h"
 #include "sim_clock.h"
@@ -108,6 +109,7 @@ struct sim_disk {
     struct fence fence;
     uint32_t incarnation;
     bool drain;
+    char failed[HOST_FAILED_TEXT_MAX]; /* the agent's HOST_FAILED_FILE */
 };
 
 struct sim_host;
@@ -226,6 +228,9 @@ struct sim_cluster {
     uint32_t n_quiet;
     /* Counters. */
     uint64_t lease_overlaps, stale_effects, stale_target_paused, churn;
+    /* Migrations a source refused because the copy may be a failed
+     * migration's leftover (host_arrival_migrate_check). */
+    uint64_t leftover_refusals;
     uint64_t elections, commands_sent, grants, effects, operator_effects, pauses, crashes,
         partitions, faults;
     uint64_t violations;

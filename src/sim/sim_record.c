@@ -67,11 +67,87 @@ struct action *simh_action_new(struct sim_cluster *c, struct sim_host *h, const 
     return x;
 }
 
+void simh_actions_keep(struct sim_cluster *c, struct sim_host *h) {
+    struct host_failed f[HOST_FAILED_MAX];
+    size_t n = 0;
+    for (size_t k = 0; k < ACTIONS_MAX && n < HOST_FAILED_MAX; k++) {
+        const struct action *x = &h->actions[k];
+        if (!x->used || x->kind != ACT_MIGRATION ||
+            (x->state != REPORT_RUNNING && x->state != REPORT_FAILED &&
+             x->state != REPORT_ABORTED))
+            continue;
+        f[n] = (struct host_failed){.state = x->state, .started_ms = x->started_ms,
+                                    .ended_ms = x->ended_ms, .term = x->term};
+        memcpy(f[n].id, x->id, sizeof f[n].id);
+        memcpy(f[n].destination, x->destination, sizeof f[n].destination);
+        memcpy(f[n].vm, x->vm, sizeof f[n].vm);
+        n++;
+    }
+    if (host_failed_format(f, n, h->disk.failed, sizeof h->disk.failed) < 0) {
+        sim_trace(c, "%s: cannot keep its failed migrations", h->name);
+        c->violations++;
+    }
+}
+
+void simh_actions_restore(struct sim_cluster *c, struct sim_host *h) {
+    struct host_failed f[HOST_FAILED_MAX];
+    size_t bad;
+    size_t n = host_failed_parse(h->disk.failed, f, HOST_FAILED_MAX, &bad);
+    memset(h->actions, 0, sizeof h->actions);
+    if (bad) {
+        sim_trace(c, "%s: %zu unreadable line(s) in its failed migrations", h->name, bad);
+        c->violations++;
+    }
+    for (size_t k = 0; k < n && k < ACTIONS_MAX; k++) {
+        struct action *x = &h->actions[k];
+        *x = (struct action){.used = true, .kind = ACT_MIGRATION, .state = f[k].state,
+                             .started_ms = f[k].started_ms, .ended_ms = f[k].ended_ms,
+                             .term = f[k].term};
+        _Static_assert(sizeof x->id == sizeof f[k].id && sizeof x->vm == sizeof f[k].vm &&
+                           sizeof x->destination == sizeof f[k].destination,
+                       "an entry's fields are the action's");
+        memcpy(x->id, f[k].id, sizeof x->id);
+        memcpy(x->vm, f[k].vm, sizeof x->vm);
+        memcpy(x->destination, f[k].destination, sizeof x->destination);
+        x->orphan = f[k].state == REPORT_RUNNING;
+        x->mig = UINT32_MAX;
+        snprintf(x->error, sizeof x->error, "%s",
+                 x->orphan ? "" : "failed before this agent started");
+    }
+}
+
+void simh_orphans_settle(struct sim_cluster *c, struct sim_host *h) {
+    struct hv_fresh view;
+    bool fresh = false;
+    for (size_t k = 0; k < ACTIONS_MAX; k++) {
+        struct action *x = &h->actions[k];
+        if (!x->used || !x->orphan || x->state != REPORT_RUNNING)
+            continue;
+        if (!fresh)
+            sim_hv_fresh(&c->hv, h->i, &view, c->doms_scratch);
+        fresh = true;
+        struct host_failed f = {.state = x->state};
+        memcpy(f.id, x->id, sizeof f.id);
+        memcpy(f.vm, x->vm, sizeof f.vm);
+        char why[COMMAND_REASON_MAX];
+        enum report_state st =
+            host_failed_settle(&f, view.available, hv_fresh_find(&view, x->vm), why, sizeof why);
+        if (st == REPORT_RUNNING)
+            continue;
+        x->orphan = false;
+        sim_trace(c, "%s: migration %s of %s settled %s: %s", h->name, x->id, x->vm,
+                  report_state_name(st), why);
+        simh_action_end(c, h, x, st, st == REPORT_SUCCEEDED ? NULL : why);
+    }
+}
+
 void simh_action_end(struct sim_cluster *c, struct sim_host *h, struct action *x,
                      enum report_state st, const char *why) {
     x->state = st;
     x->ended_ms = simh_wall(c, h);
     snprintf(x->error, sizeof x->error, "%s", why ? why : "");
+    if (x->kind == ACT_MIGRATION)
+        simh_actions_keep(c, h);
 }
 
 /* A command refused before it ran: reported, so its issuer stops waiting. */

@@ -120,6 +120,43 @@ static void peer_view(struct sim_cluster *c, struct sim_host *h, const char *nam
                            report_state_parse(r->migrations[k]->state) == REPORT_RUNNING;
 }
 
+/* The members' records as h's gossip holds them, its own left out
+ * (host_arrival_check's peers, as agent_guard.c gathers them); the caller
+ * frees the array, NULL when out of memory. */
+static struct host_arrival_peer *arrival_peers(struct sim_host *h, size_t *n) {
+    size_t count = gossip_member_count(h->g);
+    struct host_arrival_peer *peers = calloc(count ? count : 1, sizeof *peers);
+    *n = 0;
+    for (size_t i = 0; peers && i < count; i++) {
+        struct gossip_member_info m;
+        gossip_member_at(h->g, i, &m);
+        const Nodectl__HostRecord *r = m.id - 1 != h->i ? simh_cached(h, &m) : NULL;
+        if (r)
+            peers[(*n)++] = (struct host_arrival_peer){r, m.state == GOSSIP_ALIVE};
+    }
+    return peers;
+}
+
+/* The copy a failed migration brought here, while its source may still run
+ * its own, does not leave (host_arrival_migrate_check, as the agent's
+ * acceptance and its migration thread judge it). */
+static enum host_refusal leftover_refusal(struct sim_cluster *c, struct sim_host *h,
+                                          const struct hv_domain_now *dom, char *why,
+                                          size_t len) {
+    if (!dom || !dom->arrival[0])
+        return HOST_OK;
+    size_t n;
+    struct host_arrival_peer *peers = arrival_peers(h, &n);
+    if (!peers) {
+        snprintf(why, len, "out of memory");
+        return HOST_REFUSE_VM_BUSY;
+    }
+    enum host_refusal r = host_arrival_migrate_check(h->name, dom, peers, n, why, len);
+    free(peers);
+    c->leftover_refusals += r != HOST_OK;
+    return r;
+}
+
 /* The target's last check before the action: the grant's deadline on a
  * fresh clock, and for a migration the destination as gossip shows it and
  * the domain as a fresh view of libvirt shows it (agent_guard.c, and the
@@ -141,7 +178,9 @@ int simh_step_act_check(struct sim_cluster *c, struct sim_host *h, struct sim_st
         if (host_migrate_peer_check(cmd->term, h->disk.fence.highest, &dest,
                                     cmd->migrate.destination_uri, why, sizeof why) != HOST_OK ||
             host_migrate_vm_check(hv_fresh_find(&view, cmd->migrate.vm), cmd->migrate.vm, why,
-                                  sizeof why) != HOST_OK) {
+                                  sizeof why) != HOST_OK ||
+            leftover_refusal(c, h, hv_fresh_find(&view, cmd->migrate.vm), why, sizeof why) !=
+                HOST_OK) {
             simh_refused(c, h, cmd, why);
             return 0;
         }
@@ -211,6 +250,8 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
             return 0;
         char err[COMMAND_REASON_MAX];
         uint32_t dst = sim_host_index(c, cmd->migrate.destination);
+        /* Kept before libvirt is asked, as the agent does. */
+        simh_actions_keep(c, h);
         if (dst == UINT32_MAX || sim_hv_migrate(&c->hv, c->now_us, h->i, cmd->migrate.vm, dst,
                                                 cmd->id, &x->mig, err, sizeof err) != 0)
             simh_action_end(c, h, x, REPORT_REFUSED, dst == UINT32_MAX ? "no such host" : err);
@@ -284,7 +325,8 @@ void simh_migration_ended(struct sim_cluster *c, struct sim_host *h, uint32_t mi
     const struct sim_migration *m = sim_hv_migration(&c->hv, mig);
     for (size_t k = 0; k < ACTIONS_MAX; k++) {
         struct action *x = &h->actions[k];
-        if (x->used && x->kind == ACT_MIGRATION && x->state == REPORT_RUNNING && x->mig == mig)
+        if (x->used && x->kind == ACT_MIGRATION && x->state == REPORT_RUNNING && !x->orphan &&
+            x->mig == mig)
             simh_action_end(c, h, x, m->fail ? REPORT_FAILED : REPORT_SUCCEEDED,
                             m->fail ? "migration failed" : NULL);
     }
@@ -326,17 +368,10 @@ void simh_leftovers(struct sim_cluster *c, struct sim_host *h) {
         any = view.doms[k].arrival[0] != '\0';
     if (!any)
         return;
-    size_t count = gossip_member_count(h->g), n = 0;
-    struct host_arrival_peer *peers = calloc(count ? count : 1, sizeof *peers);
+    size_t n;
+    struct host_arrival_peer *peers = arrival_peers(h, &n);
     if (!peers)
         return;
-    for (size_t i = 0; i < count; i++) {
-        struct gossip_member_info m;
-        gossip_member_at(h->g, i, &m);
-        const Nodectl__HostRecord *r = m.id - 1 != h->i ? simh_cached(h, &m) : NULL;
-        if (r)
-            peers[n++] = (struct host_arrival_peer){r, m.state == GOSSIP_ALIVE};
-    }
     for (size_t k = 0; k < view.n; k++) {
         char why[512];
         const struct hv_domain_now *d = &view.doms[k];
