@@ -187,6 +187,28 @@ static void rules_out_of_bounds_are_refused(void **state) {
     f.host = "n2";
     r.n_ha_fenced = MSG_RECORD_FENCED_MAX + 1;
     assert_string_equal(message_check_record(&r, &why), "ha_fenced");
+    r.n_ha_fenced = 0;
+    /* The hosts whose "off" the leader disproved: named, a bounded
+     * reason, at most as many as it probes. */
+    static Nodectl__OffCheck oc = NODECTL__OFF_CHECK__INIT, *ocs[MSG_RECORD_OFF_CHECKS_MAX + 1];
+    for (size_t i = 0; i <= MSG_RECORD_OFF_CHECKS_MAX; i++)
+        ocs[i] = &oc;
+    r.off_checks = ocs;
+    r.n_off_checks = 1;
+    oc.host = "n3";
+    oc.reason = "its BMC says the power is on";
+    assert_null(message_check_record(&r, &why));
+    oc.host = "";
+    assert_string_equal(message_check_record(&r, &why), "off_checks.host");
+    oc.host = "n3";
+    char long_reason[MSG_REASON_MAX + 2];
+    memset(long_reason, 'x', sizeof long_reason - 1);
+    long_reason[sizeof long_reason - 1] = '\0';
+    oc.reason = long_reason;
+    assert_string_equal(message_check_record(&r, &why), "off_checks.reason");
+    oc.reason = "";
+    r.n_off_checks = MSG_RECORD_OFF_CHECKS_MAX + 1;
+    assert_string_equal(message_check_record(&r, &why), "off_checks");
 }
 
 static void operator_commands_are_granted_once_in_their_window(void **state) {

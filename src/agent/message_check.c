@@ -123,6 +123,11 @@ const char *message_check_record(const Nodectl__HostRecord *r, enum message_reje
         NAME(r->ha_fenced[i]->host, MSG_NAME_MAX, true, "ha_fenced.host");
         NAME(r->ha_fenced[i]->evidence, MSG_WORD_MAX, false, "ha_fenced.evidence");
     }
+    COUNT(r->n_off_checks, MSG_RECORD_OFF_CHECKS_MAX, "off_checks");
+    for (size_t i = 0; i < r->n_off_checks; i++) {
+        NAME(r->off_checks[i]->host, MSG_NAME_MAX, true, "off_checks.host");
+        TEXT(r->off_checks[i]->reason, MSG_REASON_MAX, "off_checks.reason");
+    }
     if (r->power) {
         NAME(r->power->wake_mac, MSG_MAC_MAX, false, "power.wake_mac");
         NAME(r->power->wake_broadcast, MSG_NAME_MAX, false, "power.wake_broadcast");

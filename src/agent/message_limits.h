@@ -46,6 +46,9 @@
 /* The hosts the leader's record shows fenced (HA): it publishes at most
  * that many (agent_ha_fenced_to_record), the first it fenced. */
 #define MSG_RECORD_FENCED_MAX 64
+/* The hosts whose "off" the leader's probes disproved: it probes at most
+ * OFFCHECK_MAX (1024, agent_internal.h) off hosts. */
+#define MSG_RECORD_OFF_CHECKS_MAX 1024
 
 /* A migration's own timeout, if the command sets one: a day. A longer
  * migration is stuck, and the agent's [hypervisor] migration_timeout
