@@ -190,6 +190,43 @@ static void a_restart_whose_target_dies_while_starting_it_is_not_sent_again(void
     ha_free(h);
 }
 
+/* The record that first reports a restart's define succeeded may carry a
+ * sample taken between libvirt's define and its create (the VM shut off):
+ * the restart stays in flight until the VM shows running, and the VM is
+ * not restarted again from the target meanwhile. */
+static void a_succeeded_define_waits_for_the_vm_running(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct fence_renewed r;
+    renew(h, "n2", T0 + 1000, &r);
+    struct host n1, n2;
+    host_init(&n1, "n1", 3);
+    host_init(&n2, "n2", 3);
+    add_vm(&n2, "a", true, 10, RUNNING);
+    struct executor_member m[2] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}};
+    struct ha_change ch[4];
+    ha_update(h, m, 2, T0 + 2000, ch, 4);
+    struct ha_restart rs[4];
+    char why[256];
+    uint64_t t = T0 + 1000 + WAIT;
+    assert_int_equal(ha_restarts(h, m, 2, t, rs, 4, why, sizeof why), 1);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-a", t));
+    add_vm(&n1, "a", true, 10, SHUTOFF);
+    nodectl__migration__init(&n1.mig);
+    n1.mig.id = "id-a";
+    n1.mig.state = "succeeded";
+    n1.migs[0] = &n1.mig;
+    n1.rec.n_migrations = 1;
+    ha_update(h, m, 2, t + 1000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 2, t + 1000, rs, 4, why, sizeof why), 0);
+    n1.vm[0].state = RUNNING;
+    ha_update(h, m, 2, t + 2000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 2, t + 2000, rs, 4, why, sizeof why), 0);
+    ha_free(h);
+}
+
 static void a_fenced_host_back_before_its_evidence_stays_fenced(void **state) {
     (void)state;
     struct ha *h = leader(3, T0);
@@ -476,6 +513,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
         cmocka_unit_test(a_restart_whose_target_dies_while_starting_it_is_not_sent_again),
+        cmocka_unit_test(a_succeeded_define_waits_for_the_vm_running),
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
         cmocka_unit_test(what_holds_restarts_back),
