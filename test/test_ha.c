@@ -192,9 +192,9 @@ static void a_restart_whose_target_dies_while_starting_it_is_not_sent_again(void
 
 /* The record that first reports a restart's define succeeded may carry a
  * sample taken between libvirt's define and its create (the VM shut off):
- * the restart stays in flight until the VM shows running, and the VM is
- * not restarted again from the target meanwhile. */
-static void a_succeeded_define_waits_for_the_vm_running(void **state) {
+ * the restart stays in flight until a sample taken after the success (or
+ * the VM running), and the VM is not restarted again meanwhile. */
+static void a_succeeded_define_waits_for_a_later_sample(void **state) {
     (void)state;
     struct ha *h = leader(3, T0);
     struct fence_renewed r;
@@ -217,13 +217,19 @@ static void a_succeeded_define_waits_for_the_vm_running(void **state) {
     n1.mig.state = "succeeded";
     n1.migs[0] = &n1.mig;
     n1.rec.n_migrations = 1;
+    n1.mig.ended_at_ms = 5000;
+    n1.rec.sampled_at_ms = 5000;
     ha_update(h, m, 2, t + 1000, ch, 4);
     assert_int_equal(ha_in_flight(h), 1);
     assert_int_equal(ha_restarts(h, m, 2, t + 1000, rs, 4, why, sizeof why), 0);
-    n1.vm[0].state = RUNNING;
+    /* A later sample that still shows it stopped: it stopped after it
+     * started (a lapse of n1's lease, say); restarted from n1. */
+    n1.rec.sampled_at_ms = 6000;
     ha_update(h, m, 2, t + 2000, ch, 4);
     assert_int_equal(ha_in_flight(h), 0);
-    assert_int_equal(ha_restarts(h, m, 2, t + 2000, rs, 4, why, sizeof why), 0);
+    assert_int_equal(ha_restarts(h, m, 2, t + 2000, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].from, "n1");
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
     ha_free(h);
 }
 
@@ -513,7 +519,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
         cmocka_unit_test(a_restart_whose_target_dies_while_starting_it_is_not_sent_again),
-        cmocka_unit_test(a_succeeded_define_waits_for_the_vm_running),
+        cmocka_unit_test(a_succeeded_define_waits_for_a_later_sample),
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
         cmocka_unit_test(what_holds_restarts_back),

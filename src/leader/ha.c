@@ -217,15 +217,19 @@ static bool ended(const Nodectl__HostRecord *r, const char *id) {
     return false;
 }
 
-/* Whether the record reports command id ended without success (refused,
- * failed, aborted). A success is not enough: the record that first says
- * it may carry a sample taken between libvirt's define and its create,
- * which shows the VM shut off. */
-static bool ended_without(const Nodectl__HostRecord *r, const char *id) {
+/* Whether the record's report of command id settles its restart: ended
+ * without success (refused, failed, aborted), or succeeded with a sample
+ * taken after it ended (both on the target's clock). A success alone is
+ * not enough: the record that first says it may carry a sample taken
+ * between libvirt's define and its create, which shows the VM shut off;
+ * a later sample that shows it stopped shows it stopped for good (the
+ * target is then an up host that shows it stopped). */
+static bool report_settles(const Nodectl__HostRecord *r, const char *id) {
     for (size_t k = 0; r && k < r->n_migrations; k++)
         if (strcmp(r->migrations[k]->id, id) == 0) {
             enum report_state s = report_state_parse(r->migrations[k]->state);
-            return s != REPORT_RUNNING && s != REPORT_SUCCEEDED;
+            return s != REPORT_RUNNING &&
+                   (s != REPORT_SUCCEEDED || r->sampled_at_ms > r->migrations[k]->ended_at_ms);
         }
     return false;
 }
@@ -335,7 +339,7 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
          * restarted while libvirt started it; a command it forgot ends
          * at the timeout. */
         if (!t || t->liveness != LEADER_HOST_UP || shows_running(t->rec, x->vm) ||
-            ended_without(t->rec, x->id) || expired) {
+            report_settles(t->rec, x->id) || expired) {
             /* A command lost on its way (the target's agent restarted)
              * would keep the VM down: given up, and never granted. */
             if (expired && k < max && (!t || !shows_running(t->rec, x->vm))) {

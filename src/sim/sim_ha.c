@@ -159,6 +159,7 @@ static void publish(struct world *w, int i) {
         h->vms[h->rec.n_vms++] = x;
     }
     h->rec.term = h->term;
+    h->rec.sampled_at_ms = w->now;
     h->rec.n_migrations = h->n_refused;
 }
 
@@ -360,6 +361,7 @@ static void report(struct world *w, int t, const char *id, const char *state) {
     nodectl__migration__init(&h->mig[k]);
     h->mig[k].id = h->mig_id[k];
     h->mig[k].state = (char *)state;
+    h->mig[k].ended_at_ms = w->now;
     h->migs[k] = &h->mig[k];
 }
 
