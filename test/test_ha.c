@@ -49,6 +49,15 @@ static void add_vm(struct host *h, const char *name, bool ha, uint32_t prio, Nod
     h->vms[h->rec.n_vms++] = v;
 }
 
+/* h's record reports command id in `state` (its one action). */
+static void report(struct host *h, const char *id, const char *state) {
+    nodectl__migration__init(&h->mig);
+    h->mig.id = (char *)id;
+    h->mig.state = (char *)state;
+    h->migs[0] = &h->mig;
+    h->rec.n_migrations = 1;
+}
+
 static struct ha *leader(uint64_t term, uint64_t now) {
     struct ha_config c = {.timeout_ms = T, .margin_ms = MARGIN, .rho = RHO};
     struct ha *h = ha_new(&c);
@@ -124,12 +133,7 @@ static void a_down_host_is_fenced_and_its_vms_restart_after_the_wait(void **stat
     /* A restart whose define ended without the VM is settled too. */
     struct ha_restart ra = {.vm = "a", .from = "n2", .priority = 10};
     assert_true(ha_restart_sent(h, &ra, "n1", "id-a", T0 + 1000 + WAIT));
-    Nodectl__Migration *mig = &n1.mig;
-    nodectl__migration__init(mig);
-    mig->id = "id-a";
-    mig->state = "refused";
-    n1.migs[0] = mig;
-    n1.rec.n_migrations = 1;
+    report(&n1, "id-a", "refused");
     ha_update(h, m, 2, T0 + 1000 + WAIT + 2, ch, 4);
     assert_int_equal(ha_in_flight(h), 0);
     /* n2 back, its guests stopped, a shown only by it: it has evidence
@@ -149,6 +153,20 @@ static void a_down_host_is_fenced_and_its_vms_restart_after_the_wait(void **stat
     ha_free(h);
 }
 
+/* n2 (m[1]) is down with protected VM a: fenced, and once its self-fence
+ * wait is over, a is restarted on n1 (m[0]); returns that moment. */
+static uint64_t a_restarted_on_n1(struct ha *h, struct executor_member *m, size_t n) {
+    struct ha_change ch[4];
+    ha_update(h, m, n, T0 + 2000, ch, 4);
+    struct ha_restart rs[4];
+    char why[256];
+    uint64_t t = T0 + 1000 + WAIT;
+    assert_int_equal(ha_restarts(h, m, n, t, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-a", t));
+    return t;
+}
+
 /* The target of a restart dies after it defined the VM, before it showed
  * it running: its create may go on unseen, so the restart is lost (held
  * until the target is fenced), and back up still showing it stopped, the
@@ -166,13 +184,10 @@ static void a_restart_whose_target_dies_while_starting_it_is_not_sent_again(void
     add_vm(&n2, "a", true, 10, RUNNING);
     struct executor_member m[3] = {
         {&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}, {&n3.rec, LEADER_HOST_UP}};
+    uint64_t t = a_restarted_on_n1(h, m, 3);
     struct ha_change ch[4];
-    ha_update(h, m, 3, T0 + 2000, ch, 4);
     struct ha_restart rs[4];
     char why[256];
-    uint64_t t = T0 + 1000 + WAIT;
-    assert_int_equal(ha_restarts(h, m, 3, t, rs, 4, why, sizeof why), 1);
-    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-a", t));
     renew(h, "n1", t, &r); /* n1's lease runs: no self-fence evidence soon */
     add_vm(&n1, "a", true, 10, SHUTOFF);
     m[0].liveness = LEADER_HOST_DOWN;
@@ -204,19 +219,12 @@ static void a_succeeded_define_waits_for_a_later_sample(void **state) {
     host_init(&n2, "n2", 3);
     add_vm(&n2, "a", true, 10, RUNNING);
     struct executor_member m[2] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}};
+    uint64_t t = a_restarted_on_n1(h, m, 2);
     struct ha_change ch[4];
-    ha_update(h, m, 2, T0 + 2000, ch, 4);
     struct ha_restart rs[4];
     char why[256];
-    uint64_t t = T0 + 1000 + WAIT;
-    assert_int_equal(ha_restarts(h, m, 2, t, rs, 4, why, sizeof why), 1);
-    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-a", t));
     add_vm(&n1, "a", true, 10, SHUTOFF);
-    nodectl__migration__init(&n1.mig);
-    n1.mig.id = "id-a";
-    n1.mig.state = "succeeded";
-    n1.migs[0] = &n1.mig;
-    n1.rec.n_migrations = 1;
+    report(&n1, "id-a", "succeeded");
     n1.mig.ended_at_ms = 5000;
     n1.rec.sampled_at_ms = 5000;
     ha_update(h, m, 2, t + 1000, ch, 4);
