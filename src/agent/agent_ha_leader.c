@@ -244,7 +244,7 @@ static void round_(struct agent *a, uint64_t now) {
     char text[512];
     for (size_t i = 0; i < n; i++) {
         if (ch[i].kind == HA_EXPIRED) {
-            executor_revoke(a->leader.ex, ch[i].id);
+            executor_revoke(a->leader.ex, ch[i].id, agent_wall_clock_ms());
             snprintf(text, sizeof text, "HA: the restart of %.100s on %.63s (command %.63s) showed "
                      "nothing in %d s: revoked; it may be restarted again", ch[i].vm,
                      ch[i].host, ch[i].id, HA_FLIGHT_TIMEOUT_MS / 1000);

@@ -21,8 +21,12 @@
 #define CREATE_DEFINE_GRACE_MS 30000
 #define CREATE_DEFINE_REPEAT_MS 2000
 
-bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
-                                uint64_t now, uint64_t wall, char *why, size_t len) {
+static const char *what(const struct exec_create *c) {
+    return c->ha ? "HA restart" : "create";
+}
+
+static bool after_wake(struct executor *ex, struct command *cmd, const char *target,
+                       uint64_t now, uint64_t wall, bool ha, char *why, size_t len) {
     assert(cmd->kind == COMMAND_DEFINE);
     if (!ex->leading || !executor_may_send(ex->lease_until, now)) {
         snprintf(why, len, "%s holds no lease now; try again", ex->cfg.self);
@@ -30,7 +34,8 @@ bool executor_create_after_wake(struct executor *ex, struct command *cmd, const 
     }
     for (size_t i = 0; i < ex->n_creates; i++)
         if (strcmp(ex->creates[i].cmd.define.name, cmd->define.name) == 0) {
-            snprintf(why, len, "a create of %s already waits for %s to wake", cmd->define.name,
+            snprintf(why, len, "a%s %s of %s already waits for %s to wake",
+                     ex->creates[i].ha ? "n" : "", what(&ex->creates[i]), cmd->define.name,
                      ex->creates[i].wake.pub.host);
             return false;
         }
@@ -43,6 +48,7 @@ bool executor_create_after_wake(struct executor *ex, struct command *cmd, const 
     memset(c, 0, sizeof *c);
     executor_new_id(ex, cmd->id);
     c->cmd = *cmd;
+    c->ha = ha;
     c->wake.pub.kind = PLACEMENT_POWER_ON;
     c->wake.pub.state = EXECUTOR_PROPOSED;
     c->wake.tag = ++ex->next_tag;
@@ -50,19 +56,48 @@ bool executor_create_after_wake(struct executor *ex, struct command *cmd, const 
     snprintf(c->wake.pub.host, sizeof c->wake.pub.host, "%s", target);
     snprintf(c->define.pub.host, sizeof c->define.pub.host, "%s", target);
     c->wake.deadline_ms = now + ex->cfg.power_on_timeout_ms;
-    leader_events_add(&ex->events, wall, "create: %s waits for %s, which is off, to wake "
-                      "(command %s, at most %u s)", cmd->define.name, target, cmd->id,
+    leader_events_add(&ex->events, wall, "%s: %s waits for %s, which is off, to wake "
+                      "(command %s, at most %u s)", what(c), cmd->define.name, target, cmd->id,
                       ex->cfg.power_on_timeout_ms / 1000);
     return true;
+}
+
+bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
+                                uint64_t now, uint64_t wall, char *why, size_t len) {
+    return after_wake(ex, cmd, target, now, wall, false, why, len);
+}
+
+bool executor_ha_after_wake(struct executor *ex, struct command *cmd, const char *target,
+                            uint64_t now, uint64_t wall, char *why, size_t len) {
+    return after_wake(ex, cmd, target, now, wall, true, why, len);
 }
 
 /* Create i ends: a failure told in the events, and its slot freed. */
 static void finish(struct executor *ex, size_t i, uint64_t wall, const char *why) {
     struct exec_create *c = &ex->creates[i];
+    assert(i < ex->n_creates);
     if (why)
-        leader_events_add(&ex->events, wall, "create: %s not placed on %s (command %s): %s",
-                          c->cmd.define.name, c->wake.pub.host, c->cmd.id, why);
+        leader_events_add(&ex->events, wall, "%s: %s not placed on %s (command %s): %s",
+                          what(c), c->cmd.define.name, c->wake.pub.host, c->cmd.id, why);
+    /* Its define is granted no more (the wake may go on: harmless). */
+    issued_revoke(&ex->issued, c->define.tag);
     ex->creates[i] = ex->creates[--ex->n_creates];
+}
+
+bool executor_create_cancel(struct executor *ex, const char *id, uint64_t wall,
+                            const char *why) {
+    for (size_t i = 0; i < ex->n_creates; i++)
+        if (strcmp(ex->creates[i].cmd.id, id) == 0) {
+            finish(ex, i, wall, why);
+            return true;
+        }
+    return false;
+}
+
+void executor_creates_drop_ha(struct executor *ex, uint64_t wall, const char *why) {
+    for (size_t i = ex->n_creates; i > 0; i--)
+        if (ex->creates[i - 1].ha)
+            finish(ex, i - 1, wall, why);
 }
 
 /* One create, one step: true when it ended, with *why for a failure. */
@@ -131,8 +166,8 @@ static bool create_step(struct executor *ex, const struct leader_member *v, size
     d->pub.state = EXECUTOR_DISPATCHED;
     d->deadline_ms = now + CREATE_DEFINE_GRACE_MS;
     d->repeat_ms = now;
-    leader_events_add(&ex->events, wall, "create: %s sent to %s (command %s): its host is alive",
-                      c->cmd.define.name, w->pub.host, c->cmd.id);
+    leader_events_add(&ex->events, wall, "%s: %s sent to %s (command %s): its host is alive",
+                      what(c), c->cmd.define.name, w->pub.host, c->cmd.id);
     return false;
 }
 
@@ -143,8 +178,8 @@ void executor_creates_step(struct executor *ex, const struct leader_member *v, s
         struct exec_action *w = &c->wake;
         if (w->pub.state == EXECUTOR_DISPATCHED &&
             executor_follow_power_on(ex, v, n, w, now, wall) && w->pub.state == EXECUTOR_DONE)
-            leader_events_add(&ex->events, wall, "create: %s: %s woken: %s", c->cmd.define.name,
-                              w->pub.host, w->pub.note);
+            leader_events_add(&ex->events, wall, "%s: %s: %s woken: %s", what(c),
+                              c->cmd.define.name, w->pub.host, w->pub.note);
         const char *why;
         if (create_step(ex, v, n, c, now, wall, &why))
             finish(ex, i - 1, wall, why);

@@ -33,6 +33,8 @@ struct exec_create {
     struct exec_action wake;
     struct exec_action define;
     struct command cmd; /* the define, its id assigned when asked */
+    bool ha;            /* an HA restart's (executor_ha_after_wake): dropped when
+                         * the lease is lost or the term changes */
 };
 
 struct executor {
@@ -106,6 +108,12 @@ void executor_repeat_wake(struct executor *ex, const struct leader_member *v, si
  * sent once the host is alive, given up with an event when it is not. */
 void executor_creates_step(struct executor *ex, const struct leader_member *v, size_t n,
                            uint64_t now, uint64_t wall);
+/* The create of command id ends (with an event saying why) and its define
+ * is granted no more; false when none waits. */
+bool executor_create_cancel(struct executor *ex, const char *id, uint64_t wall,
+                            const char *why);
+/* Every HA restart's create ends so (the lease lost, or a new term). */
+void executor_creates_drop_ha(struct executor *ex, uint64_t wall, const char *why);
 /* The host of every create still under way is kept on: no plan powers it
  * off before its define is reported. */
 void executor_creates_keep_on(const struct executor *ex, struct leader_member *v, size_t n);
