@@ -860,6 +860,7 @@ static void an_ha_restart_after_a_wake_ends_with_its_revoke_or_the_lease(void **
     snprintf(needle, sizeof needle, "HA restart: db-ha not placed on n4 (command %s): revoked",
              a.id);
     assert_true(has_event(ex, needle));
+    assert_true(executor_create_unsent(ex, a.id)); /* nothing of it can take effect */
     w.m[N4].liveness = LEADER_HOST_UP;
     for (int i = 0; i < 8; i++) {
         tick(ex, &w, 1000);
@@ -873,6 +874,7 @@ static void an_ha_restart_after_a_wake_ends_with_its_revoke_or_the_lease(void **
     assert_true(executor_ha_after_wake(ex, &b, "n4", w.now, w.wall, why, sizeof why));
     observe(ex, &w, 5, 0);
     assert_false(executor_create_waits(ex, b.id));
+    assert_true(executor_create_unsent(ex, b.id));
     assert_true(has_event(ex, "this host lost its lease"));
     advance(&w, 1000);
     w.m[N4].liveness = LEADER_HOST_UP;
@@ -908,6 +910,7 @@ static void an_ha_restart_after_a_wake_ends_with_its_revoke_or_the_lease(void **
     assert_string_equal(s[0].cmd.id, d.id);
     assert_true(has_event(ex, "HA restart: db-ha sent to n4"));
     assert_true(executor_revoke(ex, d.id, w.wall));
+    assert_false(executor_create_unsent(ex, d.id)); /* its define left: it may have run */
     assert_false(ask(ex, &s[0], 6, w.now + LEASE, w.now).granted);
     for (int i = 0; i < 4; i++) {
         advance(&w, 2000);

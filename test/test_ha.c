@@ -419,6 +419,26 @@ static void a_restart_on_a_host_being_woken_stays_in_flight_through_the_wake(voi
                                  sizeof why), 1);
     assert_string_equal(rs[0].vm, "a");
     ha_free(h);
+    /* Given up before its define left (no host could wake n3): expired
+     * at once, not after the wake's bound; a restart no longer waiting
+     * for a wake is not given up so. */
+    h = leader(3, T0);
+    renew(h, "n2", T0 + 1000, &r);
+    m[2].liveness = LEADER_HOST_OFF;
+    t = a_restarted_on_n3_woken(h, m, 3);
+    assert_string_equal(ha_waking_at(h, 0), "id-a");
+    assert_null(ha_waking_at(h, 1));
+    assert_false(ha_restart_gave_up(h, "id-x", t + 2000));
+    assert_true(ha_restart_gave_up(h, "id-a", t + 2000));
+    assert_int_equal(ha_update(h, m, 3, t + 2000, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_EXPIRED);
+    assert_string_equal(ch[0].id, "id-a");
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + 2000, rs, 4, why, sizeof why), 1);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-b", t + 3000));
+    assert_null(ha_waking_at(h, 0));
+    assert_false(ha_restart_gave_up(h, "id-b", t + 3000));
+    ha_free(h);
     /* Down from off (its "off" disproved, or it died as it came up):
      * lost, told once so its command is revoked, and a is not offered
      * before n3 has evidence. */

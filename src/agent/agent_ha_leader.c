@@ -259,6 +259,14 @@ static void round_(struct agent *a, uint64_t now) {
     struct agent_members mb;
     if (agent_members_collect(a, &mb) != 0)
         return;
+    /* A restart waiting for its host to wake whose create ended before its
+     * define left (no host could wake it, it did not come back) is over:
+     * nothing of it can run, and the VM may go elsewhere now rather than
+     * after the wake's bound. */
+    const char *id;
+    for (size_t i = 0; (id = ha_waking_at(a->fence.ha, i)); i++)
+        if (executor_create_unsent(a->leader.ex, id))
+            ha_restart_gave_up(a->fence.ha, id, now);
     struct ha_change ch[16];
     size_t n = ha_update(a->fence.ha, mb.m, mb.n, now, ch, 16);
     char text[512];

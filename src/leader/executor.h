@@ -224,6 +224,11 @@ bool executor_ha_after_wake(struct executor *ex, struct command *cmd, const char
                             uint64_t now, uint64_t wall, char *why, size_t len);
 /* Whether a create (either kind) of command id still waits. */
 bool executor_create_waits(const struct executor *ex, const char *id);
+/* Whether the create of command id ended before its define was ever sent
+ * (the host could not be woken or did not come back, the lease was lost,
+ * or it was revoked first): nothing of it can take effect. Remembered for
+ * the last EXECUTOR_UNSENT_MAX (16) such creates. */
+bool executor_create_unsent(const struct executor *ex, const char *id);
 /* A reloaded cluster policy: its name (for events) and wake cool-down. */
 void executor_policy(struct executor *ex, const char *policy, uint64_t wake_cooldown_ms);
 /* Command `id` of executor_issue is never granted from now on (the

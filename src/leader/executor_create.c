@@ -81,6 +81,9 @@ static void finish(struct executor *ex, size_t i, uint64_t wall, const char *why
                           what(c), c->cmd.define.name, c->wake.pub.host, c->cmd.id, why);
     /* Its define is granted no more (the wake may go on: harmless). */
     issued_revoke(&ex->issued, c->define.tag);
+    if (c->define.pub.state != EXECUTOR_DISPATCHED)
+        snprintf(ex->unsent[ex->next_unsent++ % EXECUTOR_UNSENT_MAX], sizeof ex->unsent[0],
+                 "%s", c->cmd.id);
     ex->creates[i] = ex->creates[--ex->n_creates];
 }
 
@@ -91,6 +94,13 @@ bool executor_create_cancel(struct executor *ex, const char *id, uint64_t wall,
             finish(ex, i, wall, why);
             return true;
         }
+    return false;
+}
+
+bool executor_create_unsent(const struct executor *ex, const char *id) {
+    for (size_t i = 0; i < EXECUTOR_UNSENT_MAX; i++)
+        if (strcmp(ex->unsent[i], id) == 0)
+            return true;
     return false;
 }
 

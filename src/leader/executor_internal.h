@@ -29,6 +29,7 @@ struct exec_action {
 /* nodectl create onto a host that is off (executor_create.c): its wake, as
  * a plan's power-on, then its define, sent once the host is alive. */
 #define EXECUTOR_CREATES_MAX 8
+#define EXECUTOR_UNSENT_MAX 16
 struct exec_create {
     struct exec_action wake;
     struct exec_action define;
@@ -68,6 +69,9 @@ struct executor {
     struct issued issued; /* commands sent this term: granted once */
     struct exec_create creates[EXECUTOR_CREATES_MAX];
     size_t n_creates;
+    /* Creates that ended before their define was sent, newest last. */
+    char unsent[EXECUTOR_UNSENT_MAX][COMMAND_ID_MAX];
+    uint64_t next_unsent;
     /* Output. */
     struct executor_send *out;
     size_t out_head, n_out, cap_out;

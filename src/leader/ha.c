@@ -652,4 +652,28 @@ bool ha_restart_waking(struct ha *h, const struct ha_restart *r, const char *tar
     return flight_start(h, r, target, id, now, true, wake_ms);
 }
 
+static bool waiting_for_wake(const struct flight *x) {
+    return x->waking && !x->lost && !x->orphan;
+}
+
+const char *ha_waking_at(const struct ha *h, size_t i) {
+    for (size_t f = 0; f < h->n_flights; f++)
+        if (waiting_for_wake(&h->flights[f]) && i-- == 0)
+            return h->flights[f].id;
+    return NULL;
+}
+
+bool ha_restart_gave_up(struct ha *h, const char *id, uint64_t now) {
+    for (size_t f = 0; f < h->n_flights; f++) {
+        struct flight *x = &h->flights[f];
+        if (!waiting_for_wake(x) || strcmp(x->id, id) != 0)
+            continue;
+        uint64_t at = now > x->sent_at ? now : x->sent_at + 1;
+        if (at < x->expires_at)
+            x->expires_at = at;
+        return true;
+    }
+    return false;
+}
+
 size_t ha_in_flight(const struct ha *h) { return h->n_flights; }

@@ -160,6 +160,15 @@ bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *targe
  * restart (HA_LOST). */
 bool ha_restart_waking(struct ha *h, const struct ha_restart *r, const char *target,
                        const char *id, uint64_t now, uint64_t wake_ms);
+/* The command id of the i-th restart in flight that waits for its target
+ * to wake, NULL past the last. */
+const char *ha_waking_at(const struct ha *h, size_t i);
+/* Restart `id`, waiting for its target to wake, was given up before its
+ * define was ever sent (the executor says so: executor_create_unsent): it
+ * expires now (the next ha_update tells HA_EXPIRED) rather than after the
+ * wake's bound, and the VM may be restarted again. False when no such
+ * restart waits. */
+bool ha_restart_gave_up(struct ha *h, const char *id, uint64_t now);
 size_t ha_in_flight(const struct ha *h);
 
 #endif
