@@ -891,6 +891,13 @@ static void an_ha_restart_after_a_wake_ends_with_its_revoke_or_the_lease(void **
     advance(&w, 10);
     observe(ex, &w, 6, LEASE);
     assert_false(executor_create_waits(ex, c.id));
+    /* The HA round deciding afresh ends one whose define has not left. */
+    struct command e = {.kind = COMMAND_DEFINE};
+    snprintf(e.define.name, sizeof e.define.name, "db-ha");
+    assert_true(executor_ha_after_wake(ex, &e, "n4", w.now, w.wall, why, sizeof why));
+    assert_true(executor_create_clear(ex, "db-ha", w.wall, why, sizeof why));
+    assert_false(executor_create_waits(ex, e.id));
+    assert_true(executor_create_unsent(ex, e.id));
     /* Woken and its define sent, then revoked: the define is granted no
      * more, and nothing is sent again. */
     struct command d = {.kind = COMMAND_DEFINE};
@@ -909,6 +916,10 @@ static void an_ha_restart_after_a_wake_ends_with_its_revoke_or_the_lease(void **
     assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
     assert_string_equal(s[0].cmd.id, d.id);
     assert_true(has_event(ex, "HA restart: db-ha sent to n4"));
+    /* Sent: it may be defining the VM, so a fresh decision must wait. */
+    assert_false(executor_create_clear(ex, "db-ha", w.wall, why, sizeof why));
+    assert_non_null(strstr(why, "an HA restart of it waits for n4"));
+    assert_true(executor_create_waits(ex, d.id));
     assert_true(executor_revoke(ex, d.id, w.wall));
     assert_false(executor_create_unsent(ex, d.id)); /* its define left: it may have run */
     assert_false(ask(ex, &s[0], 6, w.now + LEASE, w.now).granted);

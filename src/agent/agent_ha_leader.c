@@ -191,6 +191,13 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
         snprintf(not, notlen, "%.100s (from %.63s): %.140s", r->vm, r->from, why);
         return false;
     }
+    /* The HA state may have started afresh (leading anew) while a create of
+     * this VM still waits for its host to wake: ended if its define has
+     * not left, else the restart waits for it. */
+    if (!executor_create_clear(a->leader.ex, r->vm, agent_wall_clock_ms(), why, sizeof why)) {
+        snprintf(not, notlen, "%.100s (from %.63s): %.140s", r->vm, r->from, why);
+        return false;
+    }
     struct command cmd = {.kind = COMMAND_DEFINE};
     snprintf(cmd.define.name, sizeof cmd.define.name, "%.127s", r->vm);
     if (domain_xml_deflate(def->xml, strlen(def->xml), cmd.define.xmlz, &cmd.define.xmlz_len,

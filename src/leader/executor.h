@@ -222,6 +222,13 @@ bool executor_create_after_wake(struct executor *ex, struct command *cmd, const 
  * afresh then and a successor decides again. */
 bool executor_ha_after_wake(struct executor *ex, struct command *cmd, const char *target,
                             uint64_t now, uint64_t wall, char *why, size_t len);
+/* Before the HA round restarts VM vm afresh (it keeps no restart of it in
+ * flight, e.g. after it started to lead anew): an HA restart's create of
+ * vm whose define has not left yet ends (with an event); true when no
+ * create of vm is left, false with why when one whose define left (it may
+ * be defining the VM), or an operator's create of that name, waits. */
+bool executor_create_clear(struct executor *ex, const char *vm, uint64_t wall, char *why,
+                           size_t len);
 /* Whether a create (either kind) of command id still waits. */
 bool executor_create_waits(const struct executor *ex, const char *id);
 /* Whether the create of command id ended before its define was ever sent

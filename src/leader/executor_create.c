@@ -97,6 +97,22 @@ bool executor_create_cancel(struct executor *ex, const char *id, uint64_t wall,
     return false;
 }
 
+bool executor_create_clear(struct executor *ex, const char *vm, uint64_t wall, char *why,
+                           size_t len) {
+    for (size_t i = ex->n_creates; i > 0; i--) {
+        struct exec_create *c = &ex->creates[i - 1];
+        if (strcmp(c->cmd.define.name, vm) != 0)
+            continue;
+        if (!c->ha || c->define.pub.state == EXECUTOR_DISPATCHED) {
+            snprintf(why, len, "a%s %s of it waits for %s (command %s)", c->ha ? "n" : "",
+                     what(c), c->wake.pub.host, c->cmd.id);
+            return false;
+        }
+        finish(ex, i - 1, wall, "the HA round decides again");
+    }
+    return true;
+}
+
 bool executor_create_unsent(const struct executor *ex, const char *id) {
     for (size_t i = 0; i < EXECUTOR_UNSENT_MAX; i++)
         if (strcmp(ex->unsent[i], id) == 0)
