@@ -4,10 +4,12 @@
  * and defines the VM there once gossip shows the host alive. Each create
  * waits in a small table, bounded by power_on_timeout: a host that does
  * not come back, or cannot be woken, ends it with an event that names why,
- * which the waiting CLI prints. The table is soft state of this leader: it
- * outlives a lease lost and regained (its commands go again in the new
- * term), but another leader knows nothing of it, and the CLI's wait ends
- * at its bound. No create outlives power_on_timeout from its asking
+ * which the waiting CLI prints. The table is soft state of this leader: an
+ * operator's create outlives a lease lost and regained (its commands go
+ * again in the new term), but another leader knows nothing of it, and the
+ * CLI's wait ends at its bound. The HA round's restarts onto a host that
+ * is off use the same table (executor_ha_after_wake, docs/ha.md) but never
+ * outlive the lease or the term, nor a revoke of their command. No create outlives power_on_timeout from its asking
  * without its host back. */
 #include <assert.h>
 #include <stdio.h>
@@ -72,7 +74,9 @@ bool executor_ha_after_wake(struct executor *ex, struct command *cmd, const char
     return after_wake(ex, cmd, target, now, wall, true, why, len);
 }
 
-/* Create i ends: a failure told in the events, and its slot freed. */
+/* Create i ends: a failure told in the events, its define granted no more,
+ * remembered when that define never left (executor_create_unsent), and its
+ * slot freed. */
 static void finish(struct executor *ex, size_t i, uint64_t wall, const char *why) {
     struct exec_create *c = &ex->creates[i];
     assert(i < ex->n_creates);
