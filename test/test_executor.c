@@ -830,6 +830,109 @@ static void a_create_wakes_its_host_then_defines_or_gives_up(void **state) {
     (void)state;
 }
 
+/* The HA round's restart onto a host that is off (executor_ha_after_wake)
+ * wakes it as a create does, but it never outlives what asked for it: a
+ * revoke (the HA flight expired, or its target went down) ends it even
+ * while it waits for the wake, and so does a lost lease (the HA round
+ * starts afresh, a successor decides again) or a new term; a define sent
+ * already is granted no more. Kept, a late define would run the VM on the
+ * woken host after the VM was restarted elsewhere. */
+static void an_ha_restart_after_a_wake_ends_with_its_revoke_or_the_lease(void **state) {
+    struct world w;
+    struct executor *ex = leading(&w, CONFIG_AUTOMATION_ADVISE);
+    struct executor_send s[4];
+    char why[160], needle[128];
+    /* Revoked while the host is still off: woken later, nothing defined. */
+    struct command a = {.kind = COMMAND_DEFINE};
+    snprintf(a.define.name, sizeof a.define.name, "db-ha");
+    assert_true(executor_ha_after_wake(ex, &a, "n4", w.now, w.wall, why, sizeof why));
+    assert_true(has_event(ex, "HA restart: db-ha waits for n4, which is off, to wake"));
+    struct command twice = a;
+    twice.id[0] = '\0';
+    assert_false(executor_create_after_wake(ex, &twice, "n4", w.now, w.wall, why, sizeof why));
+    assert_non_null(strstr(why, "an HA restart of db-ha already waits for n4"));
+    tick(ex, &w, 250);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_WAKE);
+    assert_true(executor_create_waits(ex, a.id));
+    assert_true(executor_revoke(ex, a.id, w.wall));
+    assert_false(executor_create_waits(ex, a.id));
+    snprintf(needle, sizeof needle, "HA restart: db-ha not placed on n4 (command %s): revoked",
+             a.id);
+    assert_true(has_event(ex, needle));
+    assert_true(executor_create_unsent(ex, a.id)); /* nothing of it can take effect */
+    w.m[N4].liveness = LEADER_HOST_UP;
+    for (int i = 0; i < 8; i++) {
+        tick(ex, &w, 1000);
+        while (executor_next(ex, &s[0]))
+            assert_int_not_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    }
+    /* The lease lost while it waits, regained in the same term: gone. */
+    w.m[N4].liveness = LEADER_HOST_OFF;
+    struct command b = {.kind = COMMAND_DEFINE};
+    snprintf(b.define.name, sizeof b.define.name, "db-ha");
+    assert_true(executor_ha_after_wake(ex, &b, "n4", w.now, w.wall, why, sizeof why));
+    observe(ex, &w, 5, 0);
+    assert_false(executor_create_waits(ex, b.id));
+    assert_true(executor_create_unsent(ex, b.id));
+    assert_true(has_event(ex, "this host lost its lease"));
+    advance(&w, 1000);
+    w.m[N4].liveness = LEADER_HOST_UP;
+    for (int i = 0; i < 8; i++) {
+        tick(ex, &w, 1000);
+        while (executor_next(ex, &s[0]))
+            assert_int_not_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    }
+    /* A new term while it waits: gone too. */
+    w.m[N4].liveness = LEADER_HOST_OFF;
+    struct command c = {.kind = COMMAND_DEFINE};
+    snprintf(c.define.name, sizeof c.define.name, "db-ha");
+    assert_true(executor_ha_after_wake(ex, &c, "n4", w.now, w.wall, why, sizeof why));
+    advance(&w, 10);
+    observe(ex, &w, 6, LEASE);
+    assert_false(executor_create_waits(ex, c.id));
+    /* The HA round deciding afresh ends one whose define has not left. */
+    struct command e = {.kind = COMMAND_DEFINE};
+    snprintf(e.define.name, sizeof e.define.name, "db-ha");
+    assert_true(executor_ha_after_wake(ex, &e, "n4", w.now, w.wall, why, sizeof why));
+    assert_true(executor_create_clear(ex, "db-ha", w.wall, why, sizeof why));
+    assert_false(executor_create_waits(ex, e.id));
+    assert_true(executor_create_unsent(ex, e.id));
+    /* Woken and its define sent, then revoked: the define is granted no
+     * more, and nothing is sent again. */
+    struct command d = {.kind = COMMAND_DEFINE};
+    snprintf(d.define.name, sizeof d.define.name, "db-ha");
+    assert_true(executor_ha_after_wake(ex, &d, "n4", w.now, w.wall, why, sizeof why));
+    advance(&w, 250);
+    observe(ex, &w, 6, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_WAKE);
+    w.m[N4].liveness = LEADER_HOST_UP;
+    advance(&w, 250);
+    observe(ex, &w, 6, LEASE);
+    assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+    assert_int_equal(take(ex, s, 4), 1);
+    assert_int_equal(s[0].cmd.kind, COMMAND_DEFINE);
+    assert_string_equal(s[0].cmd.id, d.id);
+    assert_true(has_event(ex, "HA restart: db-ha sent to n4"));
+    /* Sent: it may be defining the VM, so a fresh decision must wait. */
+    assert_false(executor_create_clear(ex, "db-ha", w.wall, why, sizeof why));
+    assert_non_null(strstr(why, "an HA restart of it waits for n4"));
+    assert_true(executor_create_waits(ex, d.id));
+    assert_true(executor_revoke(ex, d.id, w.wall));
+    assert_false(executor_create_unsent(ex, d.id)); /* its define left: it may have run */
+    assert_false(ask(ex, &s[0], 6, w.now + LEASE, w.now).granted);
+    for (int i = 0; i < 4; i++) {
+        advance(&w, 2000);
+        observe(ex, &w, 6, LEASE);
+        assert_int_equal(executor_step(ex, w.m, HOSTS, w.now, w.wall), 0);
+        assert_false(executor_next(ex, &s[0]));
+    }
+    executor_free(ex);
+    (void)state;
+}
+
 /* A VM that two records show running (a failed migration's copy left at
  * its destination) is pinned in the planner's snapshot, told in the log,
  * and never sent to migrate: moving one copy would leave the other. Once
@@ -889,6 +992,7 @@ static void a_vm_running_twice_is_not_moved(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_create_wakes_its_host_then_defines_or_gives_up),
+        cmocka_unit_test(an_ha_restart_after_a_wake_ends_with_its_revoke_or_the_lease),
         cmocka_unit_test(a_takeover_carries_the_log_and_the_woken_hosts),
         cmocka_unit_test(a_define_is_issued_under_the_lease_and_granted_once),
         cmocka_unit_test(a_paused_leader_grants_nothing),

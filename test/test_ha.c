@@ -310,8 +310,11 @@ static void a_restart_known_only_to_the_leader_is_offered_until_sent(void **stat
     /* n3 goes down before its record shows a: lost, offered again once n3
      * is fenced with evidence, and again while no restart is sent. */
     m[2].liveness = LEADER_HOST_DOWN;
-    assert_int_equal(ha_update(h, m, 3, T0 + 50, ch, 4), 1);
+    assert_int_equal(ha_update(h, m, 3, T0 + 50, ch, 4), 2);
     assert_int_equal(ch[0].kind, HA_FENCED);
+    assert_int_equal(ch[1].kind, HA_LOST); /* its command is revoked */
+    assert_string_equal(ch[1].id, "id-2");
+    assert_int_equal(ha_update(h, m, 3, T0 + 51, ch, 4), 0); /* told once */
     assert_int_equal(ha_restarts(h, m, 3, T0 + 51, rs, 4, why, sizeof why), 0);
     for (int round = 0; round < 2; round++) {
         ha_update(h, m, 3, T0 + WAIT + round, ch, 4);
@@ -322,6 +325,140 @@ static void a_restart_known_only_to_the_leader_is_offered_until_sent(void **stat
     assert_true(ha_restart_sent(h, &rs[0], "n2", "id-3", T0 + WAIT + 2));
     assert_int_equal(ha_in_flight(h), 1);
     assert_int_equal(ha_restarts(h, m, 3, T0 + WAIT + 3, rs, 4, why, sizeof why), 0);
+    ha_free(h);
+}
+
+#define WAKE 600000u /* power_on_timeout's default */
+
+/* n2 (m[1]) is down with protected VM a, the only host with room (n3,
+ * m[2]) is off: once n2's wait is over, a is restarted on n3, woken for
+ * it; returns that moment. */
+static uint64_t a_restarted_on_n3_woken(struct ha *h, struct executor_member *m, size_t n) {
+    struct ha_change ch[4];
+    assert_int_equal(ha_update(h, m, n, T0 + 2000, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_FENCED);
+    struct ha_restart rs[4];
+    char why[256];
+    uint64_t t = T0 + 1000 + WAIT;
+    assert_int_equal(ha_restarts(h, m, n, t, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    assert_true(ha_restart_waking(h, &rs[0], "n3", "id-a", t, WAKE));
+    return t;
+}
+
+/* A restart onto a host that is off (standby after a consolidation) stays
+ * in flight while the host is woken, longer than HA_FLIGHT_TIMEOUT_MS (a
+ * wake takes minutes): off is not "down before it showed the VM", and an
+ * expiry at 120 s would revoke it and restart the VM elsewhere while the
+ * woken host may still define it. Once the host is up, it gets
+ * HA_FLIGHT_TIMEOUT_MS from then; a host that never comes back expires the
+ * restart after the wake's bound (revoked, restarted again); one that goes
+ * down from off is lost (revoked, restarted once it has evidence). */
+static void a_restart_on_a_host_being_woken_stays_in_flight_through_the_wake(void **state) {
+    (void)state;
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    struct host n1, n2, n3;
+    struct fence_renewed r;
+    /* Woken, up after 9 minutes, then it shows the VM running. */
+    struct ha *h = leader(3, T0);
+    renew(h, "n2", T0 + 1000, &r);
+    host_init(&n1, "n1", 3);
+    host_init(&n2, "n2", 3);
+    host_init(&n3, "n3", 3);
+    add_vm(&n2, "a", true, 10, RUNNING);
+    struct executor_member m[3] = {
+        {&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}, {&n3.rec, LEADER_HOST_OFF}};
+    uint64_t t = a_restarted_on_n3_woken(h, m, 3);
+    for (uint64_t at = t + 1000; at < t + 540000; at += 1000) {
+        assert_int_equal(ha_update(h, m, 3, at, ch, 4), 0);
+        assert_int_equal(ha_in_flight(h), 1);
+        assert_int_equal(ha_restarts(h, m, 3, at, rs, 4, why, sizeof why), 0);
+    }
+    m[2].liveness = LEADER_HOST_UP;
+    uint64_t up = t + 540000;
+    assert_int_equal(ha_update(h, m, 3, up, ch, 4), 0);
+    add_vm(&n3, "a", true, 10, SHUTOFF); /* defined, its start under way */
+    assert_int_equal(ha_update(h, m, 3, up + HA_FLIGHT_TIMEOUT_MS - 1, ch, 4), 0);
+    assert_int_equal(ha_in_flight(h), 1);
+    n3.vm[0].state = RUNNING;
+    assert_int_equal(ha_update(h, m, 3, up + HA_FLIGHT_TIMEOUT_MS - 1, ch, 4), 0);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, up + HA_FLIGHT_TIMEOUT_MS, rs, 4, why, sizeof why), 0);
+    ha_free(h);
+    /* Up, but nothing shows within HA_FLIGHT_TIMEOUT_MS of it: expired
+     * then, not at the wake's bound. */
+    h = leader(3, T0);
+    renew(h, "n2", T0 + 1000, &r);
+    n3.rec.n_vms = 0;
+    m[2].liveness = LEADER_HOST_OFF;
+    t = a_restarted_on_n3_woken(h, m, 3);
+    m[2].liveness = LEADER_HOST_UP;
+    assert_int_equal(ha_update(h, m, 3, t + 60000, ch, 4), 0);
+    assert_int_equal(ha_update(h, m, 3, t + 60000 + HA_FLIGHT_TIMEOUT_MS - 1, ch, 4), 0);
+    assert_int_equal(ha_update(h, m, 3, t + 60000 + HA_FLIGHT_TIMEOUT_MS, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_EXPIRED);
+    assert_string_equal(ch[0].id, "id-a");
+    ha_free(h);
+    /* Never back: expired after the wake's bound and the flight's time,
+     * and a (n2's record shows it) is offered again. */
+    h = leader(3, T0);
+    renew(h, "n2", T0 + 1000, &r);
+    m[2].liveness = LEADER_HOST_OFF;
+    t = a_restarted_on_n3_woken(h, m, 3);
+    assert_int_equal(ha_update(h, m, 3, t + WAKE + HA_FLIGHT_TIMEOUT_MS - 1, ch, 4), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + WAKE, rs, 4, why, sizeof why), 0);
+    assert_int_equal(ha_update(h, m, 3, t + WAKE + HA_FLIGHT_TIMEOUT_MS, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_EXPIRED);
+    assert_string_equal(ch[0].vm, "a");
+    assert_string_equal(ch[0].host, "n3");
+    assert_string_equal(ch[0].id, "id-a");
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + WAKE + HA_FLIGHT_TIMEOUT_MS, rs, 4, why,
+                                 sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    ha_free(h);
+    /* Given up before its define left (no host could wake n3): expired
+     * at once, not after the wake's bound; a restart no longer waiting
+     * for a wake is not given up so. */
+    h = leader(3, T0);
+    renew(h, "n2", T0 + 1000, &r);
+    m[2].liveness = LEADER_HOST_OFF;
+    t = a_restarted_on_n3_woken(h, m, 3);
+    assert_string_equal(ha_waking_at(h, 0), "id-a");
+    assert_null(ha_waking_at(h, 1));
+    assert_false(ha_restart_gave_up(h, "id-x", t + 2000));
+    assert_true(ha_restart_gave_up(h, "id-a", t + 2000));
+    assert_int_equal(ha_update(h, m, 3, t + 2000, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_EXPIRED);
+    assert_string_equal(ch[0].id, "id-a");
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + 2000, rs, 4, why, sizeof why), 1);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-b", t + 3000));
+    assert_null(ha_waking_at(h, 0));
+    assert_false(ha_restart_gave_up(h, "id-b", t + 3000));
+    ha_free(h);
+    /* Down from off (its "off" disproved, or it died as it came up):
+     * lost, told once so its command is revoked, and a is not offered
+     * before n3 has evidence. */
+    h = leader(3, T0);
+    renew(h, "n2", T0 + 1000, &r);
+    m[2].liveness = LEADER_HOST_OFF;
+    t = a_restarted_on_n3_woken(h, m, 3);
+    renew(h, "n3", t + 4000, &r); /* it came up for a moment */
+    assert_true(r.granted);
+    m[2].liveness = LEADER_HOST_DOWN;
+    assert_int_equal(ha_update(h, m, 3, t + 5000, ch, 4), 2);
+    assert_int_equal(ch[0].kind, HA_FENCED);
+    assert_int_equal(ch[1].kind, HA_LOST);
+    assert_string_equal(ch[1].id, "id-a");
+    assert_int_equal(ha_update(h, m, 3, t + 6000, ch, 4), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + 6000, rs, 4, why, sizeof why), 0);
+    assert_non_null(strstr(why, "no evidence yet that n3 is fenced"));
+    assert_int_equal(ha_restarts(h, m, 3, t + 4000 + WAIT - 1, rs, 4, why, sizeof why), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + 4000 + WAIT, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
     ha_free(h);
 }
 
@@ -530,6 +667,7 @@ int main(void) {
         cmocka_unit_test(a_succeeded_define_waits_for_a_later_sample),
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
+        cmocka_unit_test(a_restart_on_a_host_being_woken_stays_in_flight_through_the_wake),
         cmocka_unit_test(what_holds_restarts_back),
         cmocka_unit_test(the_bmc_status_is_read_back_until_off),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),

@@ -178,13 +178,23 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
     for (size_t i = 0; i < nh; i++)
         s->hosts[i].flags = saved[i];
     const Nodectl__HostRecord *host = h >= 0 ? s->host_rec[h] : NULL;
-    if (host && (ha_fencing(a->fence.ha, host->name) ||
-                 s->snap.hosts[h].power_state == PLACEMENT_HOST_OFF)) {
-        snprintf(why, sizeof why, "the only host with room, %.63s, is %s", host->name,
-                 ha_fencing(a->fence.ha, host->name) ? "fenced" : "off (not woken for it yet)");
+    if (host && ha_fencing(a->fence.ha, host->name)) {
+        snprintf(why, sizeof why, "the only host with room, %.63s, is fenced", host->name);
         host = NULL;
     }
+    /* The planner picks a host that is off (standby after a consolidation)
+     * only when no running one has room: it is woken for the restart, as
+     * nodectl create wakes one (VMware HA takes DPM's standby hosts out of
+     * standby the same way), and the define follows once it is alive. */
+    bool wake = host && s->snap.hosts[h].power_state == PLACEMENT_HOST_OFF;
     if (!host) {
+        snprintf(not, notlen, "%.100s (from %.63s): %.140s", r->vm, r->from, why);
+        return false;
+    }
+    /* The HA state may have started afresh (leading anew) while a create of
+     * this VM still waits for its host to wake: ended if its define has
+     * not left, else the restart waits for it. */
+    if (!executor_create_clear(a->leader.ex, r->vm, agent_wall_clock_ms(), why, sizeof why)) {
         snprintf(not, notlen, "%.100s (from %.63s): %.140s", r->vm, r->from, why);
         return false;
     }
@@ -197,12 +207,28 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
     }
     cmd.define.start = true;
     bool local = strcmp(host->name, a->cfg.node_name) == 0;
-    if (!executor_issue(a->leader.ex, &cmd, host->name, host->address, local, agent_clock_ms())) {
+    if (wake && !executor_ha_after_wake(a->leader.ex, &cmd, host->name, agent_clock_ms(),
+                                        agent_wall_clock_ms(), why, sizeof why)) {
+        snprintf(not, notlen, "%.100s (from %.63s): the only host with room, %.63s, is off and "
+                 "not woken: %.100s", r->vm, r->from, host->name, why);
+        return false;
+    }
+    if (!wake &&
+        !executor_issue(a->leader.ex, &cmd, host->name, host->address, local, agent_clock_ms())) {
         snprintf(not, notlen, "%.100s (from %.63s): no lease to send the command under", r->vm,
                  r->from);
         return false;
     }
-    ha_restart_sent(a->fence.ha, r, host->name, cmd.id, agent_clock_ms());
+    bool kept = wake ? ha_restart_waking(a->fence.ha, r, host->name, cmd.id, agent_clock_ms(),
+                                         a->cfg.power_on_timeout_ms)
+                     : ha_restart_sent(a->fence.ha, r, host->name, cmd.id, agent_clock_ms());
+    if (!kept) {
+        /* Not followed, it could be restarted twice: given up at once. */
+        executor_revoke(a->leader.ex, cmd.id, agent_wall_clock_ms());
+        snprintf(not, notlen, "%.100s (from %.63s): %d restarts are in flight already", r->vm,
+                 r->from, HA_RESTARTS_MAX);
+        return false;
+    }
     /* Should the target die before it replicates the definition itself,
      * the VM can still be restarted from there. */
     ha_defs_seed(a->hadefs.store, def, host->name, agent_clock_ms());
@@ -211,8 +237,9 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
     uint64_t mb = (d.memory_kib + 1023) / 1024;
     s->hosts[h].mem_mb = s->hosts[h].mem_mb > mb ? s->hosts[h].mem_mb - mb : 0;
     snprintf(text, sizeof text,
-             "HA: restarting %.100s (priority %u) from %.63s on %.63s (command %.63s): %.100s",
-             r->vm, (unsigned)r->priority, r->from, host->name, cmd.id,
+             "HA: restarting %.100s (priority %u) from %.63s on %.63s%s (command %.63s): %.100s",
+             r->vm, (unsigned)r->priority, r->from, host->name,
+             wake ? ", which is off: waking it for the restart" : "", cmd.id,
              ha_evidence_name(r->evidence));
     event(a, text);
     return true;
@@ -239,15 +266,28 @@ static void round_(struct agent *a, uint64_t now) {
     struct agent_members mb;
     if (agent_members_collect(a, &mb) != 0)
         return;
+    /* A restart waiting for its host to wake whose create ended before its
+     * define left (no host could wake it, it did not come back) is over:
+     * nothing of it can run, and the VM may go elsewhere now rather than
+     * after the wake's bound. */
+    const char *id;
+    for (size_t i = 0; (id = ha_waking_at(a->fence.ha, i)); i++)
+        if (executor_create_unsent(a->leader.ex, id))
+            ha_restart_gave_up(a->fence.ha, id, now);
     struct ha_change ch[16];
     size_t n = ha_update(a->fence.ha, mb.m, mb.n, now, ch, 16);
     char text[512];
     for (size_t i = 0; i < n; i++) {
         if (ch[i].kind == HA_EXPIRED) {
-            executor_revoke(a->leader.ex, ch[i].id);
+            executor_revoke(a->leader.ex, ch[i].id, agent_wall_clock_ms());
             snprintf(text, sizeof text, "HA: the restart of %.100s on %.63s (command %.63s) showed "
-                     "nothing in %d s: revoked; it may be restarted again", ch[i].vm,
-                     ch[i].host, ch[i].id, HA_FLIGHT_TIMEOUT_MS / 1000);
+                     "nothing in time: revoked; it may be restarted again", ch[i].vm,
+                     ch[i].host, ch[i].id);
+        } else if (ch[i].kind == HA_LOST) {
+            executor_revoke(a->leader.ex, ch[i].id, agent_wall_clock_ms());
+            snprintf(text, sizeof text, "HA: %.63s went down before it showed %.100s running "
+                     "(command %.63s): revoked; restarted again once %.63s is fenced or back "
+                     "without it", ch[i].host, ch[i].vm, ch[i].id, ch[i].host);
         } else {
             snprintf(text, sizeof text, ch[i].kind == HA_FENCED
                          ? "HA: %s is down: fenced (its run lease is renewed no more); its "

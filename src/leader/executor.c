@@ -111,6 +111,7 @@ void executor_observe(struct executor *ex, const struct executor_lease *l, uint6
     if (l->term != ex->term) {
         /* A new term starts from what gossip shows, not from an old plan:
          * nothing sent in an older term is granted again. */
+        executor_creates_drop_ha(ex, wall, "a new term");
         executor_plan_clear(ex);
         issued_clear(&ex->issued);
         ex->note[0] = '\0';
@@ -133,6 +134,10 @@ void executor_observe(struct executor *ex, const struct executor_lease *l, uint6
         leader_events_add(&ex->events, wall,
                           "lease lost (term %" PRIu64 "): no more plans or commands from this "
                           "host", ex->term);
+        /* The HA round that asked for them starts afresh when this host
+         * leads again (ha_observe), and any leader meanwhile decides
+         * again: kept, a late define could run a VM restarted elsewhere. */
+        executor_creates_drop_ha(ex, wall, "this host lost its lease");
     }
 }
 
@@ -841,12 +846,22 @@ bool executor_issue(struct executor *ex, struct command *cmd, const char *target
     return true;
 }
 
-bool executor_revoke(struct executor *ex, const char *id) {
+bool executor_revoke(struct executor *ex, const char *id, uint64_t wall) {
+    /* A define still waiting for its host to wake goes with its command:
+     * woken late, the host must not define what was given up. */
+    bool waited = executor_create_cancel(ex, id, wall, "revoked by the leader");
     const struct issued_entry *e = issued_find(&ex->issued, id);
-    if (!e)
-        return false;
-    issued_revoke(&ex->issued, e->tag);
-    return true;
+    if (e)
+        issued_revoke(&ex->issued, e->tag);
+    assert(!executor_create_waits(ex, id));
+    return e || waited;
+}
+
+bool executor_create_waits(const struct executor *ex, const char *id) {
+    for (size_t i = 0; i < ex->n_creates; i++)
+        if (strcmp(ex->creates[i].cmd.id, id) == 0)
+            return true;
+    return false;
 }
 
 void executor_event(struct executor *ex, uint64_t wall, const char *text) {

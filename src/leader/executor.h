@@ -215,11 +215,34 @@ bool executor_issue(struct executor *ex, struct command *cmd, const char *target
  * waits, or EXECUTOR_CREATES_MAX (8) creates wait. */
 bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
                                 uint64_t now, uint64_t wall, char *why, size_t len);
+/* The same for the HA round's restart of a protected VM onto a host that
+ * is off (docs/ha.md): events say "HA restart", and unlike an operator's
+ * create it is dropped (its define never granted) when this host loses its
+ * lease or the term changes, since the HA round that asked for it starts
+ * afresh then and a successor decides again. */
+bool executor_ha_after_wake(struct executor *ex, struct command *cmd, const char *target,
+                            uint64_t now, uint64_t wall, char *why, size_t len);
+/* Before the HA round restarts VM vm afresh (it keeps no restart of it in
+ * flight, e.g. after it started to lead anew): an HA restart's create of
+ * vm whose define has not left yet ends (with an event); true when no
+ * create of vm is left, false with why when one whose define left (it may
+ * be defining the VM), or an operator's create of that name, waits. */
+bool executor_create_clear(struct executor *ex, const char *vm, uint64_t wall, char *why,
+                           size_t len);
+/* Whether a create (either kind) of command id still waits. */
+bool executor_create_waits(const struct executor *ex, const char *id);
+/* Whether the create of command id ended before its define was ever sent
+ * (the host could not be woken or did not come back, the lease was lost,
+ * or it was revoked first): nothing of it can take effect. Remembered for
+ * the last EXECUTOR_UNSENT_MAX (16) such creates. */
+bool executor_create_unsent(const struct executor *ex, const char *id);
 /* A reloaded cluster policy: its name (for events) and wake cool-down. */
 void executor_policy(struct executor *ex, const char *policy, uint64_t wake_cooldown_ms);
 /* Command `id` of executor_issue is never granted from now on (the
- * leader gave up on it); false when it is not in the table any more. */
-bool executor_revoke(struct executor *ex, const char *id);
+ * leader gave up on it), and a create of that id still waiting for its
+ * host to wake ends (with an event); false when neither is in the tables
+ * any more. */
+bool executor_revoke(struct executor *ex, const char *id, uint64_t wall);
 /* An event of the leader's own beyond its plans (a create it sent). */
 void executor_event(struct executor *ex, uint64_t wall, const char *text);
 /* The planner's snapshot now (executor_plan_begin's, without starting a

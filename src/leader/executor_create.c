@@ -4,10 +4,12 @@
  * and defines the VM there once gossip shows the host alive. Each create
  * waits in a small table, bounded by power_on_timeout: a host that does
  * not come back, or cannot be woken, ends it with an event that names why,
- * which the waiting CLI prints. The table is soft state of this leader: it
- * outlives a lease lost and regained (its commands go again in the new
- * term), but another leader knows nothing of it, and the CLI's wait ends
- * at its bound. No create outlives power_on_timeout from its asking
+ * which the waiting CLI prints. The table is soft state of this leader: an
+ * operator's create outlives a lease lost and regained (its commands go
+ * again in the new term), but another leader knows nothing of it, and the
+ * CLI's wait ends at its bound. The HA round's restarts onto a host that
+ * is off use the same table (executor_ha_after_wake, docs/ha.md) but never
+ * outlive the lease or the term, nor a revoke of their command. No create outlives power_on_timeout from its asking
  * without its host back. */
 #include <assert.h>
 #include <stdio.h>
@@ -21,8 +23,12 @@
 #define CREATE_DEFINE_GRACE_MS 30000
 #define CREATE_DEFINE_REPEAT_MS 2000
 
-bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
-                                uint64_t now, uint64_t wall, char *why, size_t len) {
+static const char *what(const struct exec_create *c) {
+    return c->ha ? "HA restart" : "create";
+}
+
+static bool after_wake(struct executor *ex, struct command *cmd, const char *target,
+                       uint64_t now, uint64_t wall, bool ha, char *why, size_t len) {
     assert(cmd->kind == COMMAND_DEFINE);
     if (!ex->leading || !executor_may_send(ex->lease_until, now)) {
         snprintf(why, len, "%s holds no lease now; try again", ex->cfg.self);
@@ -30,7 +36,8 @@ bool executor_create_after_wake(struct executor *ex, struct command *cmd, const 
     }
     for (size_t i = 0; i < ex->n_creates; i++)
         if (strcmp(ex->creates[i].cmd.define.name, cmd->define.name) == 0) {
-            snprintf(why, len, "a create of %s already waits for %s to wake", cmd->define.name,
+            snprintf(why, len, "a%s %s of %s already waits for %s to wake",
+                     ex->creates[i].ha ? "n" : "", what(&ex->creates[i]), cmd->define.name,
                      ex->creates[i].wake.pub.host);
             return false;
         }
@@ -43,6 +50,7 @@ bool executor_create_after_wake(struct executor *ex, struct command *cmd, const 
     memset(c, 0, sizeof *c);
     executor_new_id(ex, cmd->id);
     c->cmd = *cmd;
+    c->ha = ha;
     c->wake.pub.kind = PLACEMENT_POWER_ON;
     c->wake.pub.state = EXECUTOR_PROPOSED;
     c->wake.tag = ++ex->next_tag;
@@ -50,19 +58,76 @@ bool executor_create_after_wake(struct executor *ex, struct command *cmd, const 
     snprintf(c->wake.pub.host, sizeof c->wake.pub.host, "%s", target);
     snprintf(c->define.pub.host, sizeof c->define.pub.host, "%s", target);
     c->wake.deadline_ms = now + ex->cfg.power_on_timeout_ms;
-    leader_events_add(&ex->events, wall, "create: %s waits for %s, which is off, to wake "
-                      "(command %s, at most %u s)", cmd->define.name, target, cmd->id,
+    leader_events_add(&ex->events, wall, "%s: %s waits for %s, which is off, to wake "
+                      "(command %s, at most %u s)", what(c), cmd->define.name, target, cmd->id,
                       ex->cfg.power_on_timeout_ms / 1000);
     return true;
 }
 
-/* Create i ends: a failure told in the events, and its slot freed. */
+bool executor_create_after_wake(struct executor *ex, struct command *cmd, const char *target,
+                                uint64_t now, uint64_t wall, char *why, size_t len) {
+    return after_wake(ex, cmd, target, now, wall, false, why, len);
+}
+
+bool executor_ha_after_wake(struct executor *ex, struct command *cmd, const char *target,
+                            uint64_t now, uint64_t wall, char *why, size_t len) {
+    return after_wake(ex, cmd, target, now, wall, true, why, len);
+}
+
+/* Create i ends: a failure told in the events, its define granted no more,
+ * remembered when that define never left (executor_create_unsent), and its
+ * slot freed. */
 static void finish(struct executor *ex, size_t i, uint64_t wall, const char *why) {
     struct exec_create *c = &ex->creates[i];
+    assert(i < ex->n_creates);
     if (why)
-        leader_events_add(&ex->events, wall, "create: %s not placed on %s (command %s): %s",
-                          c->cmd.define.name, c->wake.pub.host, c->cmd.id, why);
+        leader_events_add(&ex->events, wall, "%s: %s not placed on %s (command %s): %s",
+                          what(c), c->cmd.define.name, c->wake.pub.host, c->cmd.id, why);
+    /* Its define is granted no more (the wake may go on: harmless). */
+    issued_revoke(&ex->issued, c->define.tag);
+    if (c->define.pub.state != EXECUTOR_DISPATCHED)
+        snprintf(ex->unsent[ex->next_unsent++ % EXECUTOR_UNSENT_MAX], sizeof ex->unsent[0],
+                 "%s", c->cmd.id);
     ex->creates[i] = ex->creates[--ex->n_creates];
+}
+
+bool executor_create_cancel(struct executor *ex, const char *id, uint64_t wall,
+                            const char *why) {
+    for (size_t i = 0; i < ex->n_creates; i++)
+        if (strcmp(ex->creates[i].cmd.id, id) == 0) {
+            finish(ex, i, wall, why);
+            return true;
+        }
+    return false;
+}
+
+bool executor_create_clear(struct executor *ex, const char *vm, uint64_t wall, char *why,
+                           size_t len) {
+    for (size_t i = ex->n_creates; i > 0; i--) {
+        struct exec_create *c = &ex->creates[i - 1];
+        if (strcmp(c->cmd.define.name, vm) != 0)
+            continue;
+        if (!c->ha || c->define.pub.state == EXECUTOR_DISPATCHED) {
+            snprintf(why, len, "a%s %s of it waits for %s (command %s)", c->ha ? "n" : "",
+                     what(c), c->wake.pub.host, c->cmd.id);
+            return false;
+        }
+        finish(ex, i - 1, wall, "the HA round decides again");
+    }
+    return true;
+}
+
+bool executor_create_unsent(const struct executor *ex, const char *id) {
+    for (size_t i = 0; i < EXECUTOR_UNSENT_MAX; i++)
+        if (strcmp(ex->unsent[i], id) == 0)
+            return true;
+    return false;
+}
+
+void executor_creates_drop_ha(struct executor *ex, uint64_t wall, const char *why) {
+    for (size_t i = ex->n_creates; i > 0; i--)
+        if (ex->creates[i - 1].ha)
+            finish(ex, i - 1, wall, why);
 }
 
 /* One create, one step: true when it ended, with *why for a failure. */
@@ -131,8 +196,8 @@ static bool create_step(struct executor *ex, const struct leader_member *v, size
     d->pub.state = EXECUTOR_DISPATCHED;
     d->deadline_ms = now + CREATE_DEFINE_GRACE_MS;
     d->repeat_ms = now;
-    leader_events_add(&ex->events, wall, "create: %s sent to %s (command %s): its host is alive",
-                      c->cmd.define.name, w->pub.host, c->cmd.id);
+    leader_events_add(&ex->events, wall, "%s: %s sent to %s (command %s): its host is alive",
+                      what(c), c->cmd.define.name, w->pub.host, c->cmd.id);
     return false;
 }
 
@@ -143,8 +208,8 @@ void executor_creates_step(struct executor *ex, const struct leader_member *v, s
         struct exec_action *w = &c->wake;
         if (w->pub.state == EXECUTOR_DISPATCHED &&
             executor_follow_power_on(ex, v, n, w, now, wall) && w->pub.state == EXECUTOR_DONE)
-            leader_events_add(&ex->events, wall, "create: %s: %s woken: %s", c->cmd.define.name,
-                              w->pub.host, w->pub.note);
+            leader_events_add(&ex->events, wall, "%s: %s: %s woken: %s", what(c),
+                              c->cmd.define.name, w->pub.host, w->pub.note);
         const char *why;
         if (create_step(ex, v, n, c, now, wall, &why))
             finish(ex, i - 1, wall, why);

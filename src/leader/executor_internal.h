@@ -29,10 +29,13 @@ struct exec_action {
 /* nodectl create onto a host that is off (executor_create.c): its wake, as
  * a plan's power-on, then its define, sent once the host is alive. */
 #define EXECUTOR_CREATES_MAX 8
+#define EXECUTOR_UNSENT_MAX 16
 struct exec_create {
     struct exec_action wake;
     struct exec_action define;
     struct command cmd; /* the define, its id assigned when asked */
+    bool ha;            /* an HA restart's (executor_ha_after_wake): dropped when
+                         * the lease is lost or the term changes */
 };
 
 struct executor {
@@ -66,6 +69,9 @@ struct executor {
     struct issued issued; /* commands sent this term: granted once */
     struct exec_create creates[EXECUTOR_CREATES_MAX];
     size_t n_creates;
+    /* Creates that ended before their define was sent, newest last. */
+    char unsent[EXECUTOR_UNSENT_MAX][COMMAND_ID_MAX];
+    uint64_t next_unsent;
     /* Output. */
     struct executor_send *out;
     size_t out_head, n_out, cap_out;
@@ -106,6 +112,12 @@ void executor_repeat_wake(struct executor *ex, const struct leader_member *v, si
  * sent once the host is alive, given up with an event when it is not. */
 void executor_creates_step(struct executor *ex, const struct leader_member *v, size_t n,
                            uint64_t now, uint64_t wall);
+/* The create of command id ends (with an event saying why) and its define
+ * is granted no more; false when none waits. */
+bool executor_create_cancel(struct executor *ex, const char *id, uint64_t wall,
+                            const char *why);
+/* Every HA restart's create ends so (the lease lost, or a new term). */
+void executor_creates_drop_ha(struct executor *ex, uint64_t wall, const char *why);
 /* The host of every create still under way is kept on: no plan powers it
  * off before its define is reported. */
 void executor_creates_keep_on(const struct executor *ex, struct leader_member *v, size_t n);

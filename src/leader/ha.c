@@ -32,6 +32,15 @@ struct flight {
     uint32_t priority;
     enum ha_evidence evidence; /* why it was restarted */
     uint64_t sent_at;
+    /* In flight until then: HA_FLIGHT_TIMEOUT_MS after it was sent, or,
+     * for a target that was off and is being woken (ha_restart_waking),
+     * after the wake's bound as well; once the woken target is seen up,
+     * HA_FLIGHT_TIMEOUT_MS from then at most. */
+    uint64_t expires_at;
+    /* Its target was off when it was sent: the leader wakes it, then
+     * sends the define (executor_ha_after_wake). Off, it is not settled:
+     * it is waking. */
+    bool waking;
     /* The target went down before its record showed the VM: it may run
      * it, unseen. Restarted again once the target is fenced with
      * evidence, like a VM its record shows. */
@@ -272,6 +281,14 @@ static bool fenced_for_sure(const struct ha *h, const char *host, uint64_t now) 
     return ha_evidence_now(h, host, now, &until) != HA_EVIDENCE_NONE;
 }
 
+static void change(struct ha_change *c, enum ha_change_kind kind, const struct flight *x) {
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    snprintf(c->host, sizeof c->host, "%s", x->target);
+    snprintf(c->vm, sizeof c->vm, "%s", x->vm);
+    snprintf(c->id, sizeof c->id, "%s", x->id);
+}
+
 size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                  struct ha_change *out, size_t max) {
     size_t k = 0;
@@ -302,9 +319,15 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
     /* Restarts settle: shown by the target, ended there without it, or
      * the target gone (it is fenced, and its evidence awaited, in turn). */
     for (size_t f = 0; f < h->n_flights;) {
-        const struct flight *x = &h->flights[f];
+        struct flight *x = &h->flights[f];
         const struct executor_member *t = member(m, n, x->target);
-        bool expired = now >= x->sent_at + HA_FLIGHT_TIMEOUT_MS;
+        assert(x->expires_at > x->sent_at);
+        /* A woken target seen up has the define sent at once: from then
+         * on it gets the time any restart gets, no more. */
+        if (x->waking && t && t->liveness == LEADER_HOST_UP &&
+            x->expires_at > now + HA_FLIGHT_TIMEOUT_MS)
+            x->expires_at = now + HA_FLIGHT_TIMEOUT_MS;
+        bool expired = now >= x->expires_at;
         if (x->orphan) {
             /* Until a restart is sent (ha_restart_sent replaces it), or
              * a record shows the VM again. */
@@ -317,7 +340,20 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
         /* Down before it showed the VM running: it may be starting it,
          * unseen (defined, its create under way). */
         if (t && t->liveness == LEADER_HOST_DOWN && !shows_running(t->rec, x->vm)) {
-            h->flights[f++].lost = true;
+            /* Its command is revoked (never granted after, and a define
+             * still waiting for its host to wake is dropped): should the
+             * target come back, nothing of it runs there unseen while the
+             * VM is restarted elsewhere. */
+            if (!x->lost && k < max) {
+                change(&out[k++], HA_LOST, x);
+                x->lost = true;
+            }
+            f++; /* not told yet (out is full): lost next round */
+            continue;
+        }
+        /* Being woken: off is what its target is until it is back. */
+        if (x->waking && !x->lost && t && t->liveness == LEADER_HOST_OFF && !expired) {
+            f++;
             continue;
         }
         if (x->lost && t && t->liveness == LEADER_HOST_DOWN) {
@@ -342,14 +378,8 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             report_settles(t->rec, x->id) || expired) {
             /* A command lost on its way (the target's agent restarted)
              * would keep the VM down: given up, and never granted. */
-            if (expired && k < max && (!t || !shows_running(t->rec, x->vm))) {
-                memset(&out[k], 0, sizeof out[k]);
-                out[k].kind = HA_EXPIRED;
-                snprintf(out[k].host, sizeof out[k].host, "%s", x->target);
-                snprintf(out[k].vm, sizeof out[k].vm, "%s", x->vm);
-                snprintf(out[k].id, sizeof out[k].id, "%s", x->id);
-                k++;
-            }
+            if (expired && k < max && (!t || !shows_running(t->rec, x->vm)))
+                change(&out[k++], HA_EXPIRED, x);
             /* Ended without it (refused, or revoked: never granted after)
              * and shown by no record: the target does not run it, and
              * dropped, the VM would be known to no one. */
@@ -588,8 +618,8 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
     return k;
 }
 
-bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
-                     const char *id, uint64_t now) {
+static bool flight_start(struct ha *h, const struct ha_restart *r, const char *target,
+                         const char *id, uint64_t now, bool waking, uint64_t wake_ms) {
     /* A lost or orphan restart of it, offered again, is replaced. */
     for (size_t i = 0; i < h->n_flights;)
         if (strcmp(h->flights[i].vm, r->vm) == 0 && (h->flights[i].lost || h->flights[i].orphan))
@@ -607,7 +637,43 @@ bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *targe
     snprintf(f->target, sizeof f->target, "%s", target);
     snprintf(f->id, sizeof f->id, "%s", id);
     f->sent_at = now;
+    f->waking = waking;
+    f->expires_at = now + wake_ms + HA_FLIGHT_TIMEOUT_MS;
     return true;
+}
+
+bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
+                     const char *id, uint64_t now) {
+    return flight_start(h, r, target, id, now, false, 0);
+}
+
+bool ha_restart_waking(struct ha *h, const struct ha_restart *r, const char *target,
+                       const char *id, uint64_t now, uint64_t wake_ms) {
+    return flight_start(h, r, target, id, now, true, wake_ms);
+}
+
+static bool waiting_for_wake(const struct flight *x) {
+    return x->waking && !x->lost && !x->orphan;
+}
+
+const char *ha_waking_at(const struct ha *h, size_t i) {
+    for (size_t f = 0; f < h->n_flights; f++)
+        if (waiting_for_wake(&h->flights[f]) && i-- == 0)
+            return h->flights[f].id;
+    return NULL;
+}
+
+bool ha_restart_gave_up(struct ha *h, const char *id, uint64_t now) {
+    for (size_t f = 0; f < h->n_flights; f++) {
+        struct flight *x = &h->flights[f];
+        if (!waiting_for_wake(x) || strcmp(x->id, id) != 0)
+            continue;
+        uint64_t at = now > x->sent_at ? now : x->sent_at + 1;
+        if (at < x->expires_at)
+            x->expires_at = at;
+        return true;
+    }
+    return false;
 }
 
 size_t ha_in_flight(const struct ha *h) { return h->n_flights; }

@@ -67,8 +67,14 @@ enum ha_change_kind {
     HA_FENCED,   /* host: fenced from now on */
     HA_RELEASED, /* host: answered again */
     HA_EXPIRED,  /* vm's restart on host (command id) showed nothing within
-                  * HA_FLIGHT_TIMEOUT_MS: the caller revokes the command
+                  * HA_FLIGHT_TIMEOUT_MS (after the wake's bound too, for a
+                  * host being woken): the caller revokes the command
                   * (executor_revoke) and the VM may be restarted again */
+    HA_LOST,     /* vm's restart target host went down before it showed vm
+                  * running: the caller revokes command id, so that a
+                  * target that comes back (or a woken one) never defines
+                  * it after; the VM is restarted again once host has
+                  * evidence (it may have started it unseen) */
 };
 #define HA_FLIGHT_TIMEOUT_MS 120000
 struct ha_change {
@@ -145,6 +151,24 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
  * sent (which replaces them): this leader alone knows the VM then. */
 bool ha_restart_sent(struct ha *h, const struct ha_restart *r, const char *target,
                      const char *id, uint64_t now);
+/* The same for a target that is off (standby after a consolidation) and
+ * that the leader wakes for the restart (executor_ha_after_wake): while
+ * the target is off the restart stays in flight (it is being woken), for
+ * at most wake_ms (the wake's bound, power_on_timeout) and then
+ * HA_FLIGHT_TIMEOUT_MS; once the target is up, HA_FLIGHT_TIMEOUT_MS from
+ * then at most. Down before it showed the VM running, it is lost as any
+ * restart (HA_LOST). */
+bool ha_restart_waking(struct ha *h, const struct ha_restart *r, const char *target,
+                       const char *id, uint64_t now, uint64_t wake_ms);
+/* The command id of the i-th restart in flight that waits for its target
+ * to wake, NULL past the last. */
+const char *ha_waking_at(const struct ha *h, size_t i);
+/* Restart `id`, waiting for its target to wake, was given up before its
+ * define was ever sent (the executor says so: executor_create_unsent): it
+ * expires now (the next ha_update tells HA_EXPIRED) rather than after the
+ * wake's bound, and the VM may be restarted again. False when no such
+ * restart waits. */
+bool ha_restart_gave_up(struct ha *h, const char *id, uint64_t now);
 size_t ha_in_flight(const struct ha *h);
 
 #endif
