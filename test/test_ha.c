@@ -285,6 +285,8 @@ static void a_restart_known_only_to_the_leader_is_offered_until_sent(void **stat
     struct ha_restart rs[4];
     char why[256];
     assert_int_equal(ha_restarts(h, m, 3, T0 + 10, rs, 4, why, sizeof why), 1);
+    /* Elsewhere, as after a restart in place that failed. */
+    rs[0].in_place = false;
     assert_true(ha_restart_sent(h, &rs[0], "n2", "id-1", T0 + 10));
     /* n2 refuses it, and n1 no longer shows a (say it ran on a host since
      * gone and n1's reconciliation undefined it): dropped, a would be known
@@ -459,6 +461,113 @@ static void a_restart_on_a_host_being_woken_stays_in_flight_through_the_wake(voi
     assert_int_equal(ha_restarts(h, m, 3, t + 4000 + WAIT - 1, rs, 4, why, sizeof why), 0);
     assert_int_equal(ha_restarts(h, m, 3, t + 4000 + WAIT, rs, 4, why, sizeof why), 1);
     assert_string_equal(rs[0].vm, "a");
+    ha_free(h);
+}
+
+/* Three up hosts of term 3; n1 (m[0]) shows protected VM a stopped. */
+static void a_stopped_on_n1(struct host *n, struct executor_member *m) {
+    const char *names[3] = {"n1", "n2", "n3"};
+    for (int i = 0; i < 3; i++) {
+        host_init(&n[i], names[i], 3);
+        m[i].rec = &n[i].rec;
+        m[i].liveness = LEADER_HOST_UP;
+    }
+    add_vm(&n[0], "a", true, 7, SHUTOFF);
+}
+
+/* A protected VM an up host that is not fenced shows stopped is restarted
+ * there, in place, never elsewhere: an operator's `virsh define` then
+ * `virsh start` there, seen between the two, would otherwise run it twice
+ * (the leader's copy elsewhere and the operator's). In flight while the
+ * host still shows it stopped; settled once it shows it running. */
+static void a_vm_stopped_on_an_up_host_restarts_in_place(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct host n[3];
+    struct executor_member m[3];
+    a_stopped_on_n1(n, m);
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 10, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    assert_string_equal(rs[0].from, "n1");
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
+    assert_true(rs[0].in_place);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-1", T0 + 10));
+    /* n1 still shows it stopped (its start under way): not offered again. */
+    ha_update(h, m, 3, T0 + 1000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 1000, rs, 4, why, sizeof why), 0);
+    n[0].vm[0].state = RUNNING;
+    ha_update(h, m, 3, T0 + 2000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 2000, rs, 4, why, sizeof why), 0);
+    /* Stopped again later: in place again (the start there succeeded). */
+    n[0].vm[0].state = SHUTOFF;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 3000, rs, 4, why, sizeof why), 1);
+    assert_true(rs[0].in_place);
+    /* A fenced host up again is not "in place": its lease is refused. */
+    struct ha *h2 = leader(3, T0);
+    m[0].liveness = LEADER_HOST_DOWN;
+    ha_update(h2, m, 3, T0 + 10, ch, 4);
+    assert_int_equal(ha_restarts(h2, m, 3, T0 + WAIT, rs, 4, why, sizeof why), 1);
+    assert_false(rs[0].in_place);
+    ha_free(h2);
+    ha_free(h);
+}
+
+/* A restart in place that ends without the VM running (failed, refused,
+ * expired) is not tried in place again: the VM is restarted elsewhere, as
+ * a fenced host's, and stays "elsewhere" when that too ends without it,
+ * until a record shows it running. */
+static void a_failed_restart_in_place_is_relocated(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct host n[3];
+    struct executor_member m[3];
+    a_stopped_on_n1(n, m);
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 10, rs, 4, why, sizeof why), 1);
+    assert_true(rs[0].in_place);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-1", T0 + 10));
+    report(&n[0], "id-1", "failed");
+    ha_update(h, m, 3, T0 + 1000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(ha_restarts(h, m, 3, T0 + 1001 + round, rs, 4, why, sizeof why), 1);
+        assert_string_equal(rs[0].vm, "a");
+        assert_string_equal(rs[0].from, "n1");
+        assert_false(rs[0].in_place);
+        ha_update(h, m, 3, T0 + 1002 + round, ch, 4);
+    }
+    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-2", T0 + 1010));
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 1011, rs, 4, why, sizeof why), 0);
+    /* n2 refuses it: elsewhere again, not in place. */
+    report(&n[1], "id-2", "refused");
+    ha_update(h, m, 3, T0 + 2000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 2001, rs, 4, why, sizeof why), 1);
+    assert_false(rs[0].in_place);
+    /* Running on n1 after all (an operator started it): forgotten; stopped
+     * again, it is restarted in place again. */
+    n[0].vm[0].state = RUNNING;
+    ha_update(h, m, 3, T0 + 3000, ch, 4);
+    n[0].vm[0].state = SHUTOFF;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 4000, rs, 4, why, sizeof why), 1);
+    assert_true(rs[0].in_place);
+    /* One in place that shows nothing in HA_FLIGHT_TIMEOUT_MS: revoked,
+     * and elsewhere next. */
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-3", T0 + 4000));
+    assert_int_equal(ha_update(h, m, 3, T0 + 4000 + HA_FLIGHT_TIMEOUT_MS, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_EXPIRED);
+    assert_string_equal(ch[0].id, "id-3");
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 5000 + HA_FLIGHT_TIMEOUT_MS, rs, 4, why,
+                                 sizeof why), 1);
+    assert_false(rs[0].in_place);
     ha_free(h);
 }
 
@@ -668,6 +777,8 @@ int main(void) {
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
         cmocka_unit_test(a_restart_on_a_host_being_woken_stays_in_flight_through_the_wake),
+        cmocka_unit_test(a_vm_stopped_on_an_up_host_restarts_in_place),
+        cmocka_unit_test(a_failed_restart_in_place_is_relocated),
         cmocka_unit_test(what_holds_restarts_back),
         cmocka_unit_test(the_bmc_status_is_read_back_until_off),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),

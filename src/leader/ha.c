@@ -50,6 +50,13 @@ struct flight {
      * ran on a target since gone): this flight is all that knows it.
      * Offered again, like a lost one, until a restart is sent. */
     bool orphan;
+    /* Started in place, on `from` (== target). */
+    bool in_place;
+    /* That restart in place ended with the target up and the VM not
+     * running: no command is in flight any more; the flight only says
+     * "not in place again" (restart elsewhere), until a record shows the
+     * VM running or the target no longer shows it. Never in flight. */
+    bool failed_in_place;
 };
 
 struct ha {
@@ -328,6 +335,16 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             x->expires_at > now + HA_FLIGHT_TIMEOUT_MS)
             x->expires_at = now + HA_FLIGHT_TIMEOUT_MS;
         bool expired = now >= x->expires_at;
+        if (x->failed_in_place) {
+            /* Kept while the target still has it stopped and nothing
+             * runs it; a restart elsewhere is a flight of its own. */
+            if (t && t->liveness == LEADER_HOST_UP && shows(t->rec, x->vm) &&
+                !shows_running(t->rec, x->vm) && !shown_elsewhere(m, n, x->vm, x->target))
+                f++;
+            else
+                h->flights[f] = h->flights[--h->n_flights];
+            continue;
+        }
         if (x->orphan) {
             /* Until a restart is sent (ha_restart_sent replaces it), or
              * a record shows the VM again. */
@@ -386,6 +403,13 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             if ((!t || !shows(t->rec, x->vm)) && !shown_anywhere(m, n, x->vm) &&
                 (ended(t ? t->rec : NULL, x->id) || expired)) {
                 h->flights[f++].orphan = true;
+                continue;
+            }
+            /* In place, ended with its host up and without the VM
+             * running: not in place again (Proxmox relocates then). */
+            if (x->in_place && t && t->liveness == LEADER_HOST_UP &&
+                !shows_running(t->rec, x->vm)) {
+                h->flights[f++].failed_in_place = true;
                 continue;
             }
             h->flights[f] = h->flights[--h->n_flights];
@@ -490,7 +514,16 @@ const char *ha_fenced_at(const struct ha *h, size_t i, uint64_t now, enum ha_evi
 
 static bool in_flight(const struct ha *h, const char *vm) {
     for (size_t f = 0; f < h->n_flights; f++)
-        if (strcmp(h->flights[f].vm, vm) == 0)
+        if (strcmp(h->flights[f].vm, vm) == 0 && !h->flights[f].failed_in_place)
+            return true;
+    return false;
+}
+
+/* Whether a restart of vm in place on host ended without it. */
+static bool failed_in_place(const struct ha *h, const char *vm, const char *host) {
+    for (size_t f = 0; f < h->n_flights; f++)
+        if (h->flights[f].failed_in_place && strcmp(h->flights[f].vm, vm) == 0 &&
+            strcmp(h->flights[f].target, host) == 0)
             return true;
     return false;
 }
@@ -603,6 +636,9 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
             snprintf(x->from, sizeof x->from, "%s", r->name);
             x->priority = vm->ha_priority;
             x->evidence = e;
+            /* Its host is up and not fenced: started there, where it is
+             * defined, unless that failed. */
+            x->in_place = !fenced && !failed_in_place(h, vm->name, r->name);
         }
     }
     k = lost_restarts(h, m, n, now, out, k, max, &waiting);
@@ -620,6 +656,7 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
 
 static bool flight_start(struct ha *h, const struct ha_restart *r, const char *target,
                          const char *id, uint64_t now, bool waking, uint64_t wake_ms) {
+    assert(!r->in_place || strcmp(target, r->from) == 0);
     /* A lost or orphan restart of it, offered again, is replaced. */
     for (size_t i = 0; i < h->n_flights;)
         if (strcmp(h->flights[i].vm, r->vm) == 0 && (h->flights[i].lost || h->flights[i].orphan))
@@ -634,6 +671,7 @@ static bool flight_start(struct ha *h, const struct ha_restart *r, const char *t
     snprintf(f->from, sizeof f->from, "%s", r->from);
     f->priority = r->priority;
     f->evidence = r->evidence;
+    f->in_place = r->in_place;
     snprintf(f->target, sizeof f->target, "%s", target);
     snprintf(f->id, sizeof f->id, "%s", id);
     f->sent_at = now;
@@ -676,4 +714,9 @@ bool ha_restart_gave_up(struct ha *h, const char *id, uint64_t now) {
     return false;
 }
 
-size_t ha_in_flight(const struct ha *h) { return h->n_flights; }
+size_t ha_in_flight(const struct ha *h) {
+    size_t k = 0;
+    for (size_t f = 0; f < h->n_flights; f++)
+        k += !h->flights[f].failed_in_place;
+    return k;
+}
