@@ -513,14 +513,51 @@ static void a_vm_stopped_on_an_up_host_restarts_in_place(void **state) {
     ha_update(h2, m, 3, T0 + 10, ch, 4);
     assert_int_equal(ha_restarts(h2, m, 3, T0 + WAIT, rs, 4, why, sizeof why), 1);
     assert_false(rs[0].in_place);
+    /* A fenced host's stale copy of a (listed first) does not send a
+     * elsewhere while an up host that is not fenced shows it stopped: in
+     * place there. */
+    m[0].liveness = LEADER_HOST_UP;
+    add_vm(&n[1], "a", true, 7, SHUTOFF);
+    struct executor_member m2[3] = {m[1], m[0], m[2]};
+    m2[0].liveness = LEADER_HOST_DOWN;
+    struct ha *h3 = leader(3, T0);
+    ha_update(h3, m2, 3, T0 + 10, ch, 4);
+    assert_true(ha_fencing(h3, "n2"));
+    assert_int_equal(ha_restarts(h3, m2, 3, T0 + WAIT, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].from, "n1");
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
+    assert_true(rs[0].in_place);
+    ha_free(h3);
     ha_free(h2);
     ha_free(h);
 }
 
-/* A restart in place that ends without the VM running (failed, refused,
- * expired) is not tried in place again: the VM is restarted elsewhere, as
- * a fenced host's, and stays "elsewhere" when that too ends without it,
- * until a record shows it running. */
+/* n1 (m[0]) shows a stopped: a restart in place is offered; sent as `id`
+ * and reported by n1 in `state`, a later round offers a again: returns
+ * whether in place. */
+static bool in_place_after(struct ha *h, struct host *n, struct executor_member *m,
+                           const char *id, const char *state, uint64_t t) {
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 3, t, rs, 4, why, sizeof why), 1);
+    assert_true(rs[0].in_place);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", id, t));
+    report(&n[0], id, state);
+    ha_update(h, m, 3, t + 1, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + 2, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    assert_string_equal(rs[0].from, "n1");
+    return rs[0].in_place;
+}
+
+/* A restart in place refused (nothing tried: the grant ran out, the run
+ * lease did not hold) is tried in place again, HA_IN_PLACE_REFUSED_MAX
+ * times in a row; one that failed (libvirt tried) or showed nothing in
+ * HA_FLIGHT_TIMEOUT_MS is not: the VM is restarted elsewhere, as a fenced
+ * host's, and stays "elsewhere" when that too ends without it, until a
+ * record shows it running. */
 static void a_failed_restart_in_place_is_relocated(void **state) {
     (void)state;
     struct ha *h = leader(3, T0);
@@ -530,42 +567,44 @@ static void a_failed_restart_in_place_is_relocated(void **state) {
     struct ha_change ch[4];
     struct ha_restart rs[4];
     char why[256];
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 10, rs, 4, why, sizeof why), 1);
-    assert_true(rs[0].in_place);
-    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-1", T0 + 10));
-    report(&n[0], "id-1", "failed");
-    ha_update(h, m, 3, T0 + 1000, ch, 4);
-    assert_int_equal(ha_in_flight(h), 0);
-    for (int round = 0; round < 2; round++) {
-        assert_int_equal(ha_restarts(h, m, 3, T0 + 1001 + round, rs, 4, why, sizeof why), 1);
-        assert_string_equal(rs[0].vm, "a");
-        assert_string_equal(rs[0].from, "n1");
-        assert_false(rs[0].in_place);
-        ha_update(h, m, 3, T0 + 1002 + round, ch, 4);
-    }
-    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-2", T0 + 1010));
-    assert_int_equal(ha_in_flight(h), 1);
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 1011, rs, 4, why, sizeof why), 0);
-    /* n2 refuses it: elsewhere again, not in place. */
-    report(&n[1], "id-2", "refused");
-    ha_update(h, m, 3, T0 + 2000, ch, 4);
-    assert_int_equal(ha_in_flight(h), 0);
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 2001, rs, 4, why, sizeof why), 1);
-    assert_false(rs[0].in_place);
-    /* Running on n1 after all (an operator started it): forgotten; stopped
-     * again, it is restarted in place again. */
+    assert_int_equal(HA_IN_PLACE_REFUSED_MAX, 3);
+    assert_true(in_place_after(h, n, m, "id-1", "refused", T0 + 10));
+    assert_true(in_place_after(h, n, m, "id-2", "refused", T0 + 20));
+    assert_false(in_place_after(h, n, m, "id-3", "refused", T0 + 30));
+    /* Running on n1 after all (an operator started it): forgotten. */
     n[0].vm[0].state = RUNNING;
-    ha_update(h, m, 3, T0 + 3000, ch, 4);
+    ha_update(h, m, 3, T0 + 40, ch, 4);
     n[0].vm[0].state = SHUTOFF;
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 4000, rs, 4, why, sizeof why), 1);
+    /* Succeeded, and a later sample shows it stopped: it started, and
+     * stopped since (a new stop): in place again. */
+    n[0].rec.sampled_at_ms = 1;
+    assert_true(in_place_after(h, n, m, "id-s", "succeeded", T0 + 45));
+    /* Failed: elsewhere at once, round after round. */
+    assert_false(in_place_after(h, n, m, "id-4", "failed", T0 + 50));
+    ha_update(h, m, 3, T0 + 60, ch, 4);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 61, rs, 4, why, sizeof why), 1);
+    assert_false(rs[0].in_place);
+    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-5", T0 + 70));
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 71, rs, 4, why, sizeof why), 0);
+    /* n2 refuses it: elsewhere again, not in place. */
+    report(&n[1], "id-5", "refused");
+    ha_update(h, m, 3, T0 + 80, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 81, rs, 4, why, sizeof why), 1);
+    assert_false(rs[0].in_place);
+    /* Running again, then stopped: in place; nothing shown in
+     * HA_FLIGHT_TIMEOUT_MS: revoked, and elsewhere next. */
+    n[0].vm[0].state = RUNNING;
+    ha_update(h, m, 3, T0 + 90, ch, 4);
+    n[0].vm[0].state = SHUTOFF;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 100, rs, 4, why, sizeof why), 1);
     assert_true(rs[0].in_place);
-    /* One in place that shows nothing in HA_FLIGHT_TIMEOUT_MS: revoked,
-     * and elsewhere next. */
-    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-3", T0 + 4000));
-    assert_int_equal(ha_update(h, m, 3, T0 + 4000 + HA_FLIGHT_TIMEOUT_MS, ch, 4), 1);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-6", T0 + 100));
+    assert_int_equal(ha_update(h, m, 3, T0 + 100 + HA_FLIGHT_TIMEOUT_MS, ch, 4), 1);
     assert_int_equal(ch[0].kind, HA_EXPIRED);
-    assert_string_equal(ch[0].id, "id-3");
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 5000 + HA_FLIGHT_TIMEOUT_MS, rs, 4, why,
+    assert_string_equal(ch[0].id, "id-6");
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 101 + HA_FLIGHT_TIMEOUT_MS, rs, 4, why,
                                  sizeof why), 1);
     assert_false(rs[0].in_place);
     ha_free(h);

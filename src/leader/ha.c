@@ -52,11 +52,18 @@ struct flight {
     bool orphan;
     /* Started in place, on `from` (== target). */
     bool in_place;
-    /* That restart in place ended with the target up and the VM not
-     * running: no command is in flight any more; the flight only says
-     * "not in place again" (restart elsewhere), until a record shows the
-     * VM running or the target no longer shows it. Never in flight. */
-    bool failed_in_place;
+    /* A tally, not a restart (never in flight): how the restarts in place
+     * of vm on target ended while the target stayed up and the VM stopped.
+     * `refused` counts those refused in a row (nothing was tried: the
+     * grant ran out, the run lease did not hold...): the VM is restarted
+     * in place again. `relocate`: one failed (libvirt could not start it,
+     * it stopped again, or nothing showed in HA_FLIGHT_TIMEOUT_MS), or
+     * HA_IN_PLACE_REFUSED_MAX were refused: restarted elsewhere from then
+     * on. Kept while the target shows the VM stopped and no other host
+     * runs it. */
+    bool tally;
+    uint32_t refused;
+    bool relocate;
 };
 
 struct ha {
@@ -279,6 +286,45 @@ static bool all_moved(const Nodectl__HostRecord *r, const struct executor_member
     return true;
 }
 
+/* The state command id's report in the record says; REPORT_UNKNOWN when
+ * it has none. */
+static enum report_state report_of(const Nodectl__HostRecord *r, const char *id) {
+    for (size_t k = 0; r && k < r->n_migrations; k++)
+        if (strcmp(r->migrations[k]->id, id) == 0)
+            return report_state_parse(r->migrations[k]->state);
+    return REPORT_UNKNOWN;
+}
+
+static struct flight *tally_of(struct ha *h, const char *vm, const char *host) {
+    for (size_t f = 0; f < h->n_flights; f++)
+        if (h->flights[f].tally && strcmp(h->flights[f].vm, vm) == 0 &&
+            strcmp(h->flights[f].target, host) == 0)
+            return &h->flights[f];
+    return NULL;
+}
+
+/* Flight f, a restart in place, ended with its target up and the VM
+ * stopped (refused or not): counted in the tally of that VM on that host,
+ * which it becomes when there is none (true: f stays, as the tally) or
+ * into which it goes (false: f is removed). */
+static bool tally_in_place(struct ha *h, size_t f, bool refused) {
+    struct flight *x = &h->flights[f];
+    assert(x->in_place && !x->tally);
+    struct flight *y = tally_of(h, x->vm, x->target);
+    bool becomes = !y;
+    if (becomes) {
+        y = x;
+        y->tally = true;
+        y->refused = 0;
+        y->relocate = false;
+    }
+    y->refused = refused ? y->refused + 1 : 0;
+    y->relocate = y->relocate || !refused || y->refused >= HA_IN_PLACE_REFUSED_MAX;
+    if (!becomes)
+        h->flights[f] = h->flights[--h->n_flights];
+    return becomes;
+}
+
 /* Whether a fenced host has evidence that it runs none of the copies it
  * had: up again, it may be answered again (its guests were stopped or
  * powered off; its reconciliation undefines those that moved, and those
@@ -335,7 +381,7 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             x->expires_at > now + HA_FLIGHT_TIMEOUT_MS)
             x->expires_at = now + HA_FLIGHT_TIMEOUT_MS;
         bool expired = now >= x->expires_at;
-        if (x->failed_in_place) {
+        if (x->tally) {
             /* Kept while the target still has it stopped and nothing
              * runs it; a restart elsewhere is a flight of its own. */
             if (t && t->liveness == LEADER_HOST_UP && shows(t->rec, x->vm) &&
@@ -406,10 +452,14 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
                 continue;
             }
             /* In place, ended with its host up and without the VM
-             * running: not in place again (Proxmox relocates then). */
+             * running: tallied, unless it started (and stopped since: a
+             * new stop, restarted in place again); once it failed, not
+             * in place again (Proxmox relocates then). */
+            enum report_state rs = report_of(t ? t->rec : NULL, x->id);
             if (x->in_place && t && t->liveness == LEADER_HOST_UP &&
-                !shows_running(t->rec, x->vm)) {
-                h->flights[f++].failed_in_place = true;
+                !shows_running(t->rec, x->vm) && rs != REPORT_SUCCEEDED) {
+                if (tally_in_place(h, f, !expired && rs == REPORT_REFUSED))
+                    f++;
                 continue;
             }
             h->flights[f] = h->flights[--h->n_flights];
@@ -514,18 +564,16 @@ const char *ha_fenced_at(const struct ha *h, size_t i, uint64_t now, enum ha_evi
 
 static bool in_flight(const struct ha *h, const char *vm) {
     for (size_t f = 0; f < h->n_flights; f++)
-        if (strcmp(h->flights[f].vm, vm) == 0 && !h->flights[f].failed_in_place)
+        if (strcmp(h->flights[f].vm, vm) == 0 && !h->flights[f].tally)
             return true;
     return false;
 }
 
-/* Whether a restart of vm in place on host ended without it. */
-static bool failed_in_place(const struct ha *h, const char *vm, const char *host) {
-    for (size_t f = 0; f < h->n_flights; f++)
-        if (h->flights[f].failed_in_place && strcmp(h->flights[f].vm, vm) == 0 &&
-            strcmp(h->flights[f].target, host) == 0)
-            return true;
-    return false;
+/* Whether vm, stopped on host, is to be restarted elsewhere: restarting
+ * it in place there failed (or was refused too often). */
+static bool relocate(struct ha *h, const char *vm, const char *host) {
+    const struct flight *y = tally_of(h, vm, host);
+    return y && y->relocate;
 }
 
 /* Restarts lost with their target, once it has evidence: to restart again
@@ -617,28 +665,35 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
         enum ha_evidence e = fenced ? ha_evidence_now(h, r->name, now, &until) : HA_EVIDENCE_UP;
         for (size_t v = 0; v < r->n_vms; v++) {
             const Nodectl__Vm *vm = r->vms[v];
-            bool dup = false;
-            for (size_t j = 0; j < k && !dup; j++)
-                dup = strcmp(out[j].vm, vm->name) == 0;
+            size_t j = 0;
+            while (j < k && strcmp(out[j].vm, vm->name) != 0)
+                j++;
             bool stopped = m[i].liveness != LEADER_HOST_UP || !running(vm);
-            if (!vm->ha || dup || !stopped || shown_elsewhere(m, n, vm->name, r->name) ||
+            /* Its host is up and not fenced: started there, where it is
+             * defined, unless that failed. */
+            bool in_place = !fenced && !relocate(h, vm->name, r->name);
+            if (!vm->ha || !stopped || shown_elsewhere(m, n, vm->name, r->name) ||
                 in_flight(h, vm->name))
+                continue;
+            /* Listed already: from a fenced host's stale copy, it is
+             * restarted in place here instead (elsewhere, a start here by
+             * someone else would make it run twice). */
+            if (j < k && (!in_place || out[j].in_place))
                 continue;
             if (e == HA_EVIDENCE_NONE) {
                 waiting++;
                 continue;
             }
-            if (k == max)
+            if (j == max)
                 continue;
-            struct ha_restart *x = &out[k++];
+            struct ha_restart *x = &out[j];
+            k += j == k;
             memset(x, 0, sizeof *x);
             snprintf(x->vm, sizeof x->vm, "%s", vm->name);
             snprintf(x->from, sizeof x->from, "%s", r->name);
             x->priority = vm->ha_priority;
             x->evidence = e;
-            /* Its host is up and not fenced: started there, where it is
-             * defined, unless that failed. */
-            x->in_place = !fenced && !failed_in_place(h, vm->name, r->name);
+            x->in_place = in_place;
         }
     }
     k = lost_restarts(h, m, n, now, out, k, max, &waiting);
@@ -717,6 +772,6 @@ bool ha_restart_gave_up(struct ha *h, const char *id, uint64_t now) {
 size_t ha_in_flight(const struct ha *h) {
     size_t k = 0;
     for (size_t f = 0; f < h->n_flights; f++)
-        k += !h->flights[f].failed_in_place;
+        k += !h->flights[f].tally;
     return k;
 }

@@ -124,6 +124,11 @@ size_t ha_fenced_count(const struct ha *h);
 /* The i-th fenced host, and its evidence now. */
 const char *ha_fenced_at(const struct ha *h, size_t i, uint64_t now, enum ha_evidence *e);
 
+/* Restarts in place of one VM on one host refused in a row before it is
+ * restarted elsewhere: a host that refuses without trying (its run lease
+ * does not hold, the grant ran out) is asked again, not bypassed, but not
+ * for ever. */
+#define HA_IN_PLACE_REFUSED_MAX 3
 /* A protected VM to restart: which, from where, and its priority. In
  * place: its host is up, not fenced, and shows it stopped; it is started
  * there, on `from` (the definition it has), never elsewhere: a start there
@@ -141,9 +146,10 @@ struct ha_restart {
  * that no other up host's record shows running and that are not being
  * restarted, in restart order. Those an up host that is not fenced shows
  * stopped are restarted in place, unless a restart in place of that VM on
- * that host ended without it (refused, failed, expired, or the VM stopped
- * again) since this leader's election: then elsewhere, as a fenced host's.
- * In restart order:
+ * that host failed (libvirt could not start it, it stopped again, or
+ * nothing showed in HA_FLIGHT_TIMEOUT_MS), or HA_IN_PLACE_REFUSED_MAX in a
+ * row were refused, since this leader's election: then elsewhere, as a
+ * fenced host's. In restart order:
  * higher priority first, then by name. None while this host does not
  * lead, while a down host has no evidence yet, or while an up host's
  * record does not show this leader's term (a define of an older term may
@@ -157,9 +163,8 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
  * until the target's record shows vm, or reports the command ended without
  * it, or the target is no longer up, or HA_FLIGHT_TIMEOUT_MS passed
  * (ha_update settles it). One in place that settles with the target up
- * and not showing the VM running is remembered: that VM is restarted
- * elsewhere from then on, until a record shows it running or that host no
- * longer shows it. A restart that ended without the VM (refused,
+ * and not showing the VM running is tallied (above), until a record shows
+ * the VM running or that host no longer shows it. A restart that ended without the VM (refused,
  * or expired) while no record shows the VM any more, and one lost with its
  * target, are offered again by ha_restarts until a restart of that VM is
  * sent (which replaces them): this leader alone knows the VM then. */
