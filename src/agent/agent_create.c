@@ -363,7 +363,10 @@ void agent_define(struct agent *a, const struct command *c, struct action *x,
     x->ended_ms = x->started_ms;
     if (!xml) {
         snprintf(x->error, sizeof x->error, "out of memory");
-    } else if (a->drain) {
+    } else if (a->drain && !c->define.in_place) {
+        /* A VM defined here is not new: started in place, the drain then
+         * moves it like the others (elsewhere at once, a start here by
+         * someone else would make it run twice). */
         snprintf(x->error, sizeof x->error, "this host is drained: it takes no new VM");
     } else if (agent_powering_off(a) || a->gate == HOST_GATE_CLOSED) {
         snprintf(x->error, sizeof x->error, "this host is powering off");
