@@ -553,8 +553,8 @@ static bool in_place_after(struct ha *h, struct host *n, struct executor_member 
 }
 
 /* A restart in place refused (nothing tried: the grant ran out, the run
- * lease did not hold) is tried in place again, HA_IN_PLACE_REFUSED_MAX
- * times in a row; one that failed (libvirt tried) or showed nothing in
+ * lease did not hold) is tried in place again, for HA_IN_PLACE_REFUSED_MS
+ * from the first refusal in a row; one that failed (libvirt tried) or showed nothing in
  * HA_FLIGHT_TIMEOUT_MS is not: the VM is restarted elsewhere, as a fenced
  * host's, and stays "elsewhere" when that too ends without it, until a
  * record shows it running. */
@@ -567,44 +567,45 @@ static void a_failed_restart_in_place_is_relocated(void **state) {
     struct ha_change ch[4];
     struct ha_restart rs[4];
     char why[256];
-    assert_int_equal(HA_IN_PLACE_REFUSED_MAX, 3);
+    const uint64_t R = HA_IN_PLACE_REFUSED_MS;
     assert_true(in_place_after(h, n, m, "id-1", "refused", T0 + 10));
     assert_true(in_place_after(h, n, m, "id-2", "refused", T0 + 20));
-    assert_false(in_place_after(h, n, m, "id-3", "refused", T0 + 30));
+    assert_true(in_place_after(h, n, m, "id-3", "refused", T0 + 9 + R));
+    assert_false(in_place_after(h, n, m, "id-r", "refused", T0 + 10 + R));
     /* Running on n1 after all (an operator started it): forgotten. */
     n[0].vm[0].state = RUNNING;
-    ha_update(h, m, 3, T0 + 40, ch, 4);
+    ha_update(h, m, 3, T0 + R + 40, ch, 4);
     n[0].vm[0].state = SHUTOFF;
     /* Succeeded, and a later sample shows it stopped: it started, and
      * stopped since (a new stop): in place again. */
     n[0].rec.sampled_at_ms = 1;
-    assert_true(in_place_after(h, n, m, "id-s", "succeeded", T0 + 45));
+    assert_true(in_place_after(h, n, m, "id-s", "succeeded", T0 + R + 45));
     /* Failed: elsewhere at once, round after round. */
-    assert_false(in_place_after(h, n, m, "id-4", "failed", T0 + 50));
-    ha_update(h, m, 3, T0 + 60, ch, 4);
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 61, rs, 4, why, sizeof why), 1);
+    assert_false(in_place_after(h, n, m, "id-4", "failed", T0 + R + 50));
+    ha_update(h, m, 3, T0 + R + 60, ch, 4);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 61, rs, 4, why, sizeof why), 1);
     assert_false(rs[0].in_place);
-    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-5", T0 + 70));
+    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-5", T0 + R + 70));
     assert_int_equal(ha_in_flight(h), 1);
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 71, rs, 4, why, sizeof why), 0);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 71, rs, 4, why, sizeof why), 0);
     /* n2 refuses it: elsewhere again, not in place. */
     report(&n[1], "id-5", "refused");
-    ha_update(h, m, 3, T0 + 80, ch, 4);
+    ha_update(h, m, 3, T0 + R + 80, ch, 4);
     assert_int_equal(ha_in_flight(h), 0);
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 81, rs, 4, why, sizeof why), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 81, rs, 4, why, sizeof why), 1);
     assert_false(rs[0].in_place);
     /* Running again, then stopped: in place; nothing shown in
      * HA_FLIGHT_TIMEOUT_MS: revoked, and elsewhere next. */
     n[0].vm[0].state = RUNNING;
-    ha_update(h, m, 3, T0 + 90, ch, 4);
+    ha_update(h, m, 3, T0 + R + 90, ch, 4);
     n[0].vm[0].state = SHUTOFF;
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 100, rs, 4, why, sizeof why), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 100, rs, 4, why, sizeof why), 1);
     assert_true(rs[0].in_place);
-    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-6", T0 + 100));
-    assert_int_equal(ha_update(h, m, 3, T0 + 100 + HA_FLIGHT_TIMEOUT_MS, ch, 4), 1);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-6", T0 + R + 100));
+    assert_int_equal(ha_update(h, m, 3, T0 + R + 100 + HA_FLIGHT_TIMEOUT_MS, ch, 4), 1);
     assert_int_equal(ch[0].kind, HA_EXPIRED);
     assert_string_equal(ch[0].id, "id-6");
-    assert_int_equal(ha_restarts(h, m, 3, T0 + 101 + HA_FLIGHT_TIMEOUT_MS, rs, 4, why,
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 101 + HA_FLIGHT_TIMEOUT_MS, rs, 4, why,
                                  sizeof why), 1);
     assert_false(rs[0].in_place);
     ha_free(h);

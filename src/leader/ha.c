@@ -54,15 +54,15 @@ struct flight {
     bool in_place;
     /* A tally, not a restart (never in flight): how the restarts in place
      * of vm on target ended while the target stayed up and the VM stopped.
-     * `refused` counts those refused in a row (nothing was tried: the
-     * grant ran out, the run lease did not hold...): the VM is restarted
-     * in place again. `relocate`: one failed (libvirt could not start it,
-     * it stopped again, or nothing showed in HA_FLIGHT_TIMEOUT_MS), or
-     * HA_IN_PLACE_REFUSED_MAX were refused: restarted elsewhere from then
-     * on. Kept while the target shows the VM stopped and no other host
-     * runs it. */
+     * Refused (nothing was tried: the grant ran out, the run lease did
+     * not hold...), the VM is restarted in place again; refused_since is
+     * when the first of those refused in a row settled (0: none).
+     * `relocate`: one failed (libvirt could not start it, or nothing
+     * showed in HA_FLIGHT_TIMEOUT_MS), or they were refused for
+     * HA_IN_PLACE_REFUSED_MS: restarted elsewhere from then on. Kept
+     * while the target shows the VM stopped and no other host runs it. */
     bool tally;
-    uint32_t refused;
+    uint64_t refused_since;
     bool relocate;
 };
 
@@ -307,7 +307,7 @@ static struct flight *tally_of(struct ha *h, const char *vm, const char *host) {
  * stopped (refused or not): counted in the tally of that VM on that host,
  * which it becomes when there is none (true: f stays, as the tally) or
  * into which it goes (false: f is removed). */
-static bool tally_in_place(struct ha *h, size_t f, bool refused) {
+static bool tally_in_place(struct ha *h, size_t f, bool refused, uint64_t now) {
     struct flight *x = &h->flights[f];
     assert(x->in_place && !x->tally);
     struct flight *y = tally_of(h, x->vm, x->target);
@@ -315,11 +315,12 @@ static bool tally_in_place(struct ha *h, size_t f, bool refused) {
     if (becomes) {
         y = x;
         y->tally = true;
-        y->refused = 0;
+        y->refused_since = 0;
         y->relocate = false;
     }
-    y->refused = refused ? y->refused + 1 : 0;
-    y->relocate = y->relocate || !refused || y->refused >= HA_IN_PLACE_REFUSED_MAX;
+    if (refused && !y->refused_since)
+        y->refused_since = now;
+    y->relocate = y->relocate || !refused || now >= y->refused_since + HA_IN_PLACE_REFUSED_MS;
     if (!becomes)
         h->flights[f] = h->flights[--h->n_flights];
     return becomes;
@@ -458,7 +459,7 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             enum report_state rs = report_of(t ? t->rec : NULL, x->id);
             if (x->in_place && t && t->liveness == LEADER_HOST_UP &&
                 !shows_running(t->rec, x->vm) && rs != REPORT_SUCCEEDED) {
-                if (tally_in_place(h, f, !expired && rs == REPORT_REFUSED))
+                if (tally_in_place(h, f, !expired && rs == REPORT_REFUSED, now))
                     f++;
                 continue;
             }

@@ -124,11 +124,12 @@ size_t ha_fenced_count(const struct ha *h);
 /* The i-th fenced host, and its evidence now. */
 const char *ha_fenced_at(const struct ha *h, size_t i, uint64_t now, enum ha_evidence *e);
 
-/* Restarts in place of one VM on one host refused in a row before it is
- * restarted elsewhere: a host that refuses without trying (its run lease
- * does not hold, the grant ran out) is asked again, not bypassed, but not
- * for ever. */
-#define HA_IN_PLACE_REFUSED_MAX 3
+/* How long restarts in place of one VM on one host are refused in a row
+ * before it is restarted elsewhere: a host that refuses without trying
+ * (its run lease does not hold yet, the grant ran out) is asked again, not
+ * bypassed (elsewhere, a start there by someone else would make the VM run
+ * twice), but not for ever: as long as a restart may take. */
+#define HA_IN_PLACE_REFUSED_MS HA_FLIGHT_TIMEOUT_MS
 /* A protected VM to restart: which, from where, and its priority. In
  * place: its host is up, not fenced, and shows it stopped; it is started
  * there, on `from` (the definition it has), never elsewhere: a start there
@@ -147,8 +148,8 @@ struct ha_restart {
  * restarted, in restart order. Those an up host that is not fenced shows
  * stopped are restarted in place, unless a restart in place of that VM on
  * that host failed (libvirt could not start it, it stopped again, or
- * nothing showed in HA_FLIGHT_TIMEOUT_MS), or HA_IN_PLACE_REFUSED_MAX in a
- * row were refused, since this leader's election: then elsewhere, as a
+ * nothing showed in HA_FLIGHT_TIMEOUT_MS), or they were refused in a row
+ * for HA_IN_PLACE_REFUSED_MS, since this leader's election: then elsewhere, as a
  * fenced host's. In restart order:
  * higher priority first, then by name. None while this host does not
  * lead, while a down host has no evidence yet, or while an up host's
