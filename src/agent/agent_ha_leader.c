@@ -343,7 +343,7 @@ static void round_(struct agent *a, uint64_t now) {
         bmc_start(a, host, r->power->ipmi_address, step);
     }
     struct ha_restart rs[HA_ROUND_RESTARTS];
-    char why[400], not[320] = "";
+    char why[400], not[400] = "";
     size_t k = ha_restarts(a->fence.ha, mb.m, mb.n, now, rs, HA_ROUND_RESTARTS, why,
                            sizeof why);
     size_t done = 0;
