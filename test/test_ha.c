@@ -527,6 +527,20 @@ static void a_vm_stopped_on_an_up_host_restarts_in_place(void **state) {
     assert_string_equal(rs[0].from, "n1");
     assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
     assert_true(rs[0].in_place);
+    /* Two up hosts show a stopped (one a stale copy, its reconciliation
+     * not done): in place where this leader last saw it run, n2, though
+     * n1 comes first. */
+    struct ha *h4 = leader(3, T0);
+    struct host p[3];
+    struct executor_member pm[3];
+    a_stopped_on_n1(p, pm);
+    add_vm(&p[1], "a", true, 7, RUNNING);
+    ha_update(h4, pm, 3, T0 + 10, ch, 4);
+    p[1].vm[0].state = SHUTOFF;
+    assert_int_equal(ha_restarts(h4, pm, 3, T0 + 20, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].from, "n2");
+    assert_true(rs[0].in_place);
+    ha_free(h4);
     ha_free(h3);
     ha_free(h2);
     ha_free(h);

@@ -74,6 +74,14 @@ struct ha {
     struct ha_host hosts[HA_HOSTS_MAX];
     size_t n;
     struct flight flights[HA_RESTARTS_MAX];
+    /* Where this leader last saw each protected VM run (the oldest entry
+     * goes when full): of two up hosts that show it stopped, the other
+     * holds a stale copy. */
+    struct ran {
+        char vm[COMMAND_VM_MAX];
+        char host[COMMAND_NAME_MAX];
+    } ran[HA_HOSTS_MAX];
+    size_t n_ran, next_ran;
     size_t n_flights;
 };
 
@@ -120,6 +128,7 @@ void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now) {
     if (leading && (!h->leading || term != h->term)) {
         h->n = 0;
         h->n_flights = 0;
+        h->n_ran = h->next_ran = 0;
         h->leading_since = now;
     }
     h->term = term;
@@ -343,11 +352,43 @@ static void change(struct ha_change *c, enum ha_change_kind kind, const struct f
     snprintf(c->id, sizeof c->id, "%s", x->id);
 }
 
+static struct ran *ran_of(struct ha *h, const char *vm) {
+    for (size_t i = 0; i < h->n_ran; i++)
+        if (strcmp(h->ran[i].vm, vm) == 0)
+            return &h->ran[i];
+    return NULL;
+}
+
+/* Notes where each protected VM an up record shows running runs. */
+static void note_ran(struct ha *h, const struct executor_member *m, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t v = 0; m[i].liveness == LEADER_HOST_UP && m[i].rec && v < m[i].rec->n_vms;
+             v++) {
+            const Nodectl__Vm *vm = m[i].rec->vms[v];
+            if (!vm->ha || !running(vm))
+                continue;
+            struct ran *r = ran_of(h, vm->name);
+            if (!r) {
+                r = h->n_ran < HA_HOSTS_MAX ? &h->ran[h->n_ran++]
+                                            : &h->ran[h->next_ran++ % HA_HOSTS_MAX];
+                snprintf(r->vm, sizeof r->vm, "%s", vm->name);
+            }
+            snprintf(r->host, sizeof r->host, "%s", m[i].rec->name);
+        }
+}
+
+/* Whether this leader last saw vm run on host. */
+static bool ran_last_on(struct ha *h, const char *vm, const char *host) {
+    const struct ran *r = ran_of(h, vm);
+    return r && strcmp(r->host, host) == 0;
+}
+
 size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                  struct ha_change *out, size_t max) {
     size_t k = 0;
     if (!h->leading)
         return 0;
+    note_ran(h, m, n);
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = m[i].rec;
         if (!r)
@@ -678,8 +719,11 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
                 continue;
             /* Listed already: from a fenced host's stale copy, it is
              * restarted in place here instead (elsewhere, a start here by
-             * someone else would make it run twice). */
-            if (j < k && (!in_place || out[j].in_place))
+             * someone else would make it run twice); from another up
+             * host's, here if it last ran here. */
+            if (j < k && (!in_place || (out[j].in_place &&
+                                        (!ran_last_on(h, vm->name, r->name) ||
+                                         ran_last_on(h, vm->name, out[j].from)))))
                 continue;
             if (e == HA_EVIDENCE_NONE) {
                 waiting++;
