@@ -261,6 +261,26 @@ static void a_define_and_its_xml(void **state) {
     char desc[128];
     command_describe(c, desc, sizeof desc);
     assert_string_equal(desc, "define web-3 and start it");
+    enum message_reject rej;
+    assert_null(message_check_command(c, &rej));
+    /* In place (an HA restart where the VM stopped): no XML, and start. */
+    c->define.xmlz_len = 0;
+    assert_string_equal(message_check_command(c, &rej), "define.xml_deflated");
+    c->define.in_place = true;
+    memset(c->define.xmlz, 0, sizeof c->define.xmlz);
+    assert_null(message_check_command(c, &rej));
+    b = roundtrip(&m);
+    assert_memory_equal(&b.command, c, sizeof *c);
+    assert_true(b.command.define.in_place);
+    command_describe(c, desc, sizeof desc);
+    assert_string_equal(desc, "start web-3 in place");
+    c->define.start = false;
+    assert_string_equal(message_check_command(c, &rej), "define.start");
+    assert_int_equal(rej, MESSAGE_REJECT_VALUE);
+    c->define.start = true;
+    c->define.xmlz_len = 1;
+    assert_string_equal(message_check_command(c, &rej), "define.xml_deflated");
+    assert_int_equal(rej, MESSAGE_REJECT_TEXT);
 
     struct domain_spec d;
     char why[256];

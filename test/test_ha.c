@@ -285,6 +285,8 @@ static void a_restart_known_only_to_the_leader_is_offered_until_sent(void **stat
     struct ha_restart rs[4];
     char why[256];
     assert_int_equal(ha_restarts(h, m, 3, T0 + 10, rs, 4, why, sizeof why), 1);
+    /* Elsewhere, as after a restart in place that failed. */
+    rs[0].in_place = false;
     assert_true(ha_restart_sent(h, &rs[0], "n2", "id-1", T0 + 10));
     /* n2 refuses it, and n1 no longer shows a (say it ran on a host since
      * gone and n1's reconciliation undefined it): dropped, a would be known
@@ -459,6 +461,167 @@ static void a_restart_on_a_host_being_woken_stays_in_flight_through_the_wake(voi
     assert_int_equal(ha_restarts(h, m, 3, t + 4000 + WAIT - 1, rs, 4, why, sizeof why), 0);
     assert_int_equal(ha_restarts(h, m, 3, t + 4000 + WAIT, rs, 4, why, sizeof why), 1);
     assert_string_equal(rs[0].vm, "a");
+    ha_free(h);
+}
+
+/* Three up hosts of term 3; n1 (m[0]) shows protected VM a stopped. */
+static void a_stopped_on_n1(struct host *n, struct executor_member *m) {
+    const char *names[3] = {"n1", "n2", "n3"};
+    for (int i = 0; i < 3; i++) {
+        host_init(&n[i], names[i], 3);
+        m[i].rec = &n[i].rec;
+        m[i].liveness = LEADER_HOST_UP;
+    }
+    add_vm(&n[0], "a", true, 7, SHUTOFF);
+}
+
+/* A protected VM an up host that is not fenced shows stopped is restarted
+ * there, in place, never elsewhere: an operator's `virsh define` then
+ * `virsh start` there, seen between the two, would otherwise run it twice
+ * (the leader's copy elsewhere and the operator's). In flight while the
+ * host still shows it stopped; settled once it shows it running. */
+static void a_vm_stopped_on_an_up_host_restarts_in_place(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct host n[3];
+    struct executor_member m[3];
+    a_stopped_on_n1(n, m);
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 10, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    assert_string_equal(rs[0].from, "n1");
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
+    assert_true(rs[0].in_place);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-1", T0 + 10));
+    /* n1 still shows it stopped (its start under way): not offered again. */
+    ha_update(h, m, 3, T0 + 1000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 1000, rs, 4, why, sizeof why), 0);
+    n[0].vm[0].state = RUNNING;
+    ha_update(h, m, 3, T0 + 2000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 2000, rs, 4, why, sizeof why), 0);
+    /* Stopped again later: in place again (the start there succeeded). */
+    n[0].vm[0].state = SHUTOFF;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 3000, rs, 4, why, sizeof why), 1);
+    assert_true(rs[0].in_place);
+    /* A fenced host up again is not "in place": its lease is refused. */
+    struct ha *h2 = leader(3, T0);
+    m[0].liveness = LEADER_HOST_DOWN;
+    ha_update(h2, m, 3, T0 + 10, ch, 4);
+    assert_int_equal(ha_restarts(h2, m, 3, T0 + WAIT, rs, 4, why, sizeof why), 1);
+    assert_false(rs[0].in_place);
+    /* A fenced host's stale copy of a (listed first) does not send a
+     * elsewhere while an up host that is not fenced shows it stopped: in
+     * place there. */
+    m[0].liveness = LEADER_HOST_UP;
+    add_vm(&n[1], "a", true, 7, SHUTOFF);
+    struct executor_member m2[3] = {m[1], m[0], m[2]};
+    m2[0].liveness = LEADER_HOST_DOWN;
+    struct ha *h3 = leader(3, T0);
+    ha_update(h3, m2, 3, T0 + 10, ch, 4);
+    assert_true(ha_fencing(h3, "n2"));
+    assert_int_equal(ha_restarts(h3, m2, 3, T0 + WAIT, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].from, "n1");
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_UP);
+    assert_true(rs[0].in_place);
+    /* Two up hosts show a stopped (one a stale copy, its reconciliation
+     * not done): in place where this leader last saw it run, n2, though
+     * n1 comes first. */
+    struct ha *h4 = leader(3, T0);
+    struct host p[3];
+    struct executor_member pm[3];
+    a_stopped_on_n1(p, pm);
+    add_vm(&p[1], "a", true, 7, RUNNING);
+    ha_update(h4, pm, 3, T0 + 10, ch, 4);
+    p[1].vm[0].state = SHUTOFF;
+    assert_int_equal(ha_restarts(h4, pm, 3, T0 + 20, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].from, "n2");
+    assert_true(rs[0].in_place);
+    ha_free(h4);
+    ha_free(h3);
+    ha_free(h2);
+    ha_free(h);
+}
+
+/* n1 (m[0]) shows a stopped: a restart in place is offered; sent as `id`
+ * and reported by n1 in `state`, a later round offers a again: returns
+ * whether in place. */
+static bool in_place_after(struct ha *h, struct host *n, struct executor_member *m,
+                           const char *id, const char *state, uint64_t t) {
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    assert_int_equal(ha_restarts(h, m, 3, t, rs, 4, why, sizeof why), 1);
+    assert_true(rs[0].in_place);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", id, t));
+    report(&n[0], id, state);
+    ha_update(h, m, 3, t + 1, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, t + 2, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    assert_string_equal(rs[0].from, "n1");
+    return rs[0].in_place;
+}
+
+/* A restart in place refused (nothing tried: the grant ran out, the run
+ * lease did not hold) is tried in place again, for HA_IN_PLACE_REFUSED_MS
+ * from the first refusal in a row; one that failed (libvirt tried) or showed nothing in
+ * HA_FLIGHT_TIMEOUT_MS is not: the VM is restarted elsewhere, as a fenced
+ * host's, and stays "elsewhere" when that too ends without it, until a
+ * record shows it running. */
+static void a_failed_restart_in_place_is_relocated(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct host n[3];
+    struct executor_member m[3];
+    a_stopped_on_n1(n, m);
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    const uint64_t R = HA_IN_PLACE_REFUSED_MS;
+    assert_true(in_place_after(h, n, m, "id-1", "refused", T0 + 10));
+    assert_true(in_place_after(h, n, m, "id-2", "refused", T0 + 20));
+    assert_true(in_place_after(h, n, m, "id-3", "refused", T0 + 9 + R));
+    assert_false(in_place_after(h, n, m, "id-r", "refused", T0 + 10 + R));
+    /* Running on n1 after all (an operator started it): forgotten. */
+    n[0].vm[0].state = RUNNING;
+    ha_update(h, m, 3, T0 + R + 40, ch, 4);
+    n[0].vm[0].state = SHUTOFF;
+    /* Succeeded, and a later sample shows it stopped: it started, and
+     * stopped since (a new stop): in place again. */
+    n[0].rec.sampled_at_ms = 1;
+    assert_true(in_place_after(h, n, m, "id-s", "succeeded", T0 + R + 45));
+    /* Failed: elsewhere at once, round after round. */
+    assert_false(in_place_after(h, n, m, "id-4", "failed", T0 + R + 50));
+    ha_update(h, m, 3, T0 + R + 60, ch, 4);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 61, rs, 4, why, sizeof why), 1);
+    assert_false(rs[0].in_place);
+    assert_true(ha_restart_sent(h, &rs[0], "n2", "id-5", T0 + R + 70));
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 71, rs, 4, why, sizeof why), 0);
+    /* n2 refuses it: elsewhere again, not in place. */
+    report(&n[1], "id-5", "refused");
+    ha_update(h, m, 3, T0 + R + 80, ch, 4);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 81, rs, 4, why, sizeof why), 1);
+    assert_false(rs[0].in_place);
+    /* Running again, then stopped: in place; nothing shown in
+     * HA_FLIGHT_TIMEOUT_MS: revoked, and elsewhere next. */
+    n[0].vm[0].state = RUNNING;
+    ha_update(h, m, 3, T0 + R + 90, ch, 4);
+    n[0].vm[0].state = SHUTOFF;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 100, rs, 4, why, sizeof why), 1);
+    assert_true(rs[0].in_place);
+    assert_true(ha_restart_sent(h, &rs[0], "n1", "id-6", T0 + R + 100));
+    assert_int_equal(ha_update(h, m, 3, T0 + R + 100 + HA_FLIGHT_TIMEOUT_MS, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_EXPIRED);
+    assert_string_equal(ch[0].id, "id-6");
+    assert_int_equal(ha_restarts(h, m, 3, T0 + R + 101 + HA_FLIGHT_TIMEOUT_MS, rs, 4, why,
+                                 sizeof why), 1);
+    assert_false(rs[0].in_place);
     ha_free(h);
 }
 
@@ -668,6 +831,8 @@ int main(void) {
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),
         cmocka_unit_test(a_restart_on_a_host_being_woken_stays_in_flight_through_the_wake),
+        cmocka_unit_test(a_vm_stopped_on_an_up_host_restarts_in_place),
+        cmocka_unit_test(a_failed_restart_in_place_is_relocated),
         cmocka_unit_test(what_holds_restarts_back),
         cmocka_unit_test(the_bmc_status_is_read_back_until_off),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),

@@ -191,6 +191,19 @@ static void view_readiness(void **state) {
     assert_non_null(strstr(why, "hypervisor"));
 }
 
+/* An HA restart in place starts a protected guest only under the run
+ * lease, once the host has reconciled. */
+static void in_place_starts_need_the_lease_and_the_gate(void **state) {
+    (void)state;
+    char why[256];
+    assert_true(host_ha_may_start(HOST_HA_READY, true, why, sizeof why));
+    assert_false(host_ha_may_start(HOST_HA_READY, false, why, sizeof why));
+    assert_non_null(strstr(why, "run lease does not hold"));
+    assert_false(host_ha_may_start(HOST_HA_RECONCILING, true, why, sizeof why));
+    assert_non_null(strstr(why, host_ha_state_name(HOST_HA_RECONCILING)));
+    assert_false(host_ha_may_start(HOST_HA_FENCED, true, why, sizeof why));
+}
+
 static void watchdog_petting(void **state) {
     (void)state;
     /* Petted while a reset would come before the lease ends. */
@@ -214,6 +227,7 @@ int main(void) {
         cmocka_unit_test(reconcile_counts_only_records_newer_than_its_run_here),
         cmocka_unit_test(view_readiness),
         cmocka_unit_test(watchdog_petting),
+        cmocka_unit_test(in_place_starts_need_the_lease_and_the_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* What a host does to its protected domains, against libvirt's test driver
  * (src/hv/hv_ha.c): autostart turned off by the sampling, every running
  * protected domain destroyed at a self-fence and nothing else, a stale copy
- * undefined only when shut off. test:///default is shared by every
+ * undefined only when shut off, an HA restart in place started only when
+ * protected. test:///default is shared by every
  * connection of this process, so the test looks at libvirt through a
  * connection of its own. */
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <libvirt/libvirt.h>
 
@@ -106,6 +108,74 @@ static void protected_domains_on_a_host(void **state) {
     hv_free(hv);
 }
 
+/* The slot tagged `tag`, once it ended (polled for up to 10 s). */
+static const struct hv_definition *ended(struct hv *hv, const char *tag) {
+    for (int i = 0; i < 1000; i++) {
+        hv_defines_poll(hv);
+        const struct hv_definition *d[HV_DEFINES_MAX];
+        size_t n = hv_defines(hv, d);
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(d[k]->tag, tag) == 0 && d[k]->state != HV_DEF_RUNNING)
+                return d[k];
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("%s did not end", tag);
+    return NULL;
+}
+
+/* An HA restart in place: libvirt says, in the thread, that the domain is
+ * here and protected, and it is started only before the grant's bound;
+ * one running already is a success (an operator's virsh start raced it:
+ * it runs once). */
+static void a_protected_domain_restarts_in_place(void **state) {
+    (void)state;
+    struct hv *hv = hv_new("test:///default");
+    assert_non_null(hv);
+    virConnectPtr c = virConnectOpen("test:///default");
+    assert_non_null(c);
+    virDomainPtr prot = define(c, "inplace", 4, true, false);
+    virDomainPtr plain = define(c, "inplace-plain", 5, false, false);
+    char err[512];
+    const struct hv_definition *d;
+    assert_true(hv_sample(hv, clock_mono_ms())->available); /* connects */
+
+    assert_int_equal(hv_start_defined(hv, "t1", "inplace", UINT64_MAX, err, sizeof err), 0);
+    d = ended(hv, "t1");
+    assert_int_equal(d->state, HV_DEF_SUCCEEDED);
+    assert_string_equal(d->name, "inplace");
+    assert_int_equal(virDomainIsActive(prot), 1);
+    /* Running already: succeeded, nothing else done. */
+    assert_int_equal(hv_start_defined(hv, "t2", "inplace", UINT64_MAX, err, sizeof err), 0);
+    assert_int_equal(ended(hv, "t2")->state, HV_DEF_SUCCEEDED);
+    assert_int_equal(virDomainIsActive(prot), 1);
+    /* Not protected, not here: refused, libvirt never asked to start. */
+    assert_int_equal(hv_start_defined(hv, "t3", "inplace-plain", UINT64_MAX, err, sizeof err),
+                     0);
+    d = ended(hv, "t3");
+    assert_int_equal(d->state, HV_DEF_REFUSED);
+    assert_non_null(strstr(d->error, "not protected"));
+    assert_int_equal(virDomainIsActive(plain), 0);
+    assert_int_equal(hv_start_defined(hv, "t4", "nowhere", UINT64_MAX, err, sizeof err), 0);
+    d = ended(hv, "t4");
+    assert_int_equal(d->state, HV_DEF_REFUSED);
+    assert_non_null(strstr(d->error, "no domain named 'nowhere'"));
+    /* Its grant over before libvirt could be asked: refused, not started. */
+    assert_int_equal(virDomainDestroy(prot), 0);
+    assert_int_equal(hv_start_defined(hv, "t5", "inplace", 1, err, sizeof err), 0);
+    d = ended(hv, "t5");
+    assert_int_equal(d->state, HV_DEF_REFUSED);
+    assert_non_null(strstr(d->error, "grant expired"));
+    assert_int_equal(virDomainIsActive(prot), 0);
+
+    virDomainUndefine(prot);
+    virDomainUndefine(plain);
+    virDomainFree(prot);
+    virDomainFree(plain);
+    virConnectClose(c);
+    hv_free(hv);
+}
+
 /* A hypervisor that cannot be reached: an error, no crash. */
 static void unreachable_hypervisor(void **state) {
     (void)state;
@@ -123,6 +193,7 @@ static void unreachable_hypervisor(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(protected_domains_on_a_host),
+        cmocka_unit_test(a_protected_domain_restarts_in_place),
         cmocka_unit_test(unreachable_hypervisor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -495,7 +495,7 @@ static void define_ended(struct agent *a, struct action *x) {
         snprintf(x->error, sizeof x->error, "%s", defs[k]->error);
         x->ended_ms = agent_wall_clock_ms();
         if (x->state == ACTION_SUCCEEDED)
-            log_info("command %s: %s defined here", x->id, x->vm);
+            log_info("command %s: define %s succeeded", x->id, x->vm);
         else
             log_warn("command %s: define %s %s: %s", x->id, x->vm,
                      x->state == ACTION_REFUSED ? "refused" : "failed", x->error);

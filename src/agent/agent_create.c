@@ -363,10 +363,24 @@ void agent_define(struct agent *a, const struct command *c, struct action *x,
     x->ended_ms = x->started_ms;
     if (!xml) {
         snprintf(x->error, sizeof x->error, "out of memory");
-    } else if (a->drain) {
+    } else if (a->drain && !c->define.in_place) {
+        /* A VM defined here is not new: started in place, the drain then
+         * moves it like the others (elsewhere at once, a start here by
+         * someone else would make it run twice). */
         snprintf(x->error, sizeof x->error, "this host is drained: it takes no new VM");
     } else if (agent_powering_off(a) || a->gate == HOST_GATE_CLOSED) {
         snprintf(x->error, sizeof x->error, "this host is powering off");
+    } else if (c->define.in_place) {
+        /* A protected guest starts only under this host's run lease, once
+         * it has reconciled (the qemu hook's gate says the same); libvirt
+         * says in the thread whether it is here and protected. */
+        if (host_ha_may_start(a->ha.state, a->fence.lease && agent_fence_holds(a), x->error,
+                              sizeof x->error) &&
+            hv_start_defined(a->hv, x->id, c->define.name, deadline, x->error,
+                             sizeof x->error) == 0) {
+            x->state = ACTION_RUNNING;
+            x->ended_ms = 0;
+        }
     } else if (domain_xml_inflate(c->define.xmlz, c->define.xmlz_len, xml, &xml_len, x->error,
                                   sizeof x->error) != 0 ||
                domain_xml_parse(xml, xml_len, &d, x->error, sizeof x->error) != 0) {

@@ -144,9 +144,44 @@ static void bmc_poll(struct agent *a) {
         l->bmc_reads = 0;
 }
 
+/* The restart in place of r on its host, which is up, not fenced and
+ * shows it stopped (ha.c): a define in place, which starts the protected
+ * domain defined there, issued and granted like any command. No other
+ * host: a start there by someone else would make the VM run twice. */
+static bool restart_in_place(struct agent *a, struct leader_snapshot *s,
+                             const struct ha_restart *r, char *not, size_t notlen) {
+    const Nodectl__HostRecord *host = NULL;
+    for (size_t i = 0; i < s->snap.n_hosts && !host; i++)
+        if (strcmp(s->host_rec[i]->name, r->from) == 0)
+            host = s->host_rec[i];
+    if (!host) {
+        snprintf(not, notlen, "%.100s (on %.63s): its host is not in the leader's view", r->vm,
+                 r->from);
+        return false;
+    }
+    struct command cmd = {.kind = COMMAND_DEFINE};
+    snprintf(cmd.define.name, sizeof cmd.define.name, "%.127s", r->vm);
+    cmd.define.start = cmd.define.in_place = true;
+    bool local = strcmp(host->name, a->cfg.node_name) == 0;
+    if (!executor_issue(a->leader.ex, &cmd, host->name, host->address, local, agent_clock_ms())) {
+        snprintf(not, notlen, "%.100s (on %.63s): no lease to send the command under", r->vm,
+                 r->from);
+        return false;
+    }
+    ha_restart_sent(a->fence.ha, r, host->name, cmd.id, agent_clock_ms());
+    char text[512];
+    snprintf(text, sizeof text,
+             "HA: restarting %.100s (priority %u) in place on %.63s (command %.63s): %.100s",
+             r->vm, (unsigned)r->priority, host->name, cmd.id, ha_evidence_name(r->evidence));
+    event(a, text);
+    return true;
+}
+
 /* Issues the restart of r; false when it could not, with `not` saying why. */
 static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_restart *r,
                     char *not, size_t notlen) {
+    if (r->in_place)
+        return restart_in_place(a, s, r, not, notlen);
     char text[512], why[256];
     const struct definition_put *def = a->hadefs.store ? ha_defs_get(a->hadefs.store, r->vm,
                                                                      r->from)
@@ -308,7 +343,7 @@ static void round_(struct agent *a, uint64_t now) {
         bmc_start(a, host, r->power->ipmi_address, step);
     }
     struct ha_restart rs[HA_ROUND_RESTARTS];
-    char why[400], not[320] = "";
+    char why[400], not[400] = "";
     size_t k = ha_restarts(a->fence.ha, mb.m, mb.n, now, rs, HA_ROUND_RESTARTS, why,
                            sizeof why);
     size_t done = 0;

@@ -166,9 +166,14 @@ const char *message_check_command(const struct command *c, enum message_reject *
         return NULL;
     case COMMAND_DEFINE:
         NAME(c->define.name, MSG_VM_NAME_MAX, true, "define.name");
-        if (!c->define.xmlz_len) {
+        /* A new domain's XML, or none: in place, the one defined there. */
+        if (!c->define.xmlz_len != c->define.in_place) {
             *why = MESSAGE_REJECT_TEXT;
             return "define.xml_deflated";
+        }
+        if (c->define.in_place && !c->define.start) {
+            *why = MESSAGE_REJECT_VALUE;
+            return "define.start";
         }
         return NULL;
     case COMMAND_DRAIN:

@@ -91,6 +91,7 @@ static int decode_command(const Nodectl__Command *pb, struct command *c, char *w
     case NODECTL__COMMAND__BODY_DEFINE:
         c->kind = COMMAND_DEFINE;
         c->define.start = pb->define->start;
+        c->define.in_place = pb->define->in_place;
         if (pb->define->xml_deflated.len > sizeof c->define.xmlz) {
             snprintf(why, whylen, "define.xml_deflated is %zu bytes long, more than %zu",
                      pb->define->xml_deflated.len, sizeof c->define.xmlz);
@@ -266,6 +267,7 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
             df.xml_deflated.data = (uint8_t *)c->define.xmlz;
             df.xml_deflated.len = c->define.xmlz_len;
             df.start = c->define.start;
+            df.in_place = c->define.in_place;
             break;
         }
         break;
@@ -354,7 +356,11 @@ void command_describe(const struct command *c, char *out, size_t len) {
         return;
     }
     case COMMAND_DEFINE:
-        snprintf(out, len, "define %s%s", c->define.name, c->define.start ? " and start it" : "");
+        if (c->define.in_place)
+            snprintf(out, len, "start %s in place", c->define.name);
+        else
+            snprintf(out, len, "define %s%s", c->define.name,
+                     c->define.start ? " and start it" : "");
         return;
     }
     snprintf(out, len, "unknown");

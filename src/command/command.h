@@ -37,7 +37,8 @@ enum command_kind {
     COMMAND_DRAIN,     /* the target sets or clears its drain flag */
     COMMAND_TRANSFER,  /* the target, the leader, hands leadership over */
     COMMAND_VM_RULES,  /* the target writes a VM's placement rules (nodectl vm set) */
-    COMMAND_DEFINE,    /* the target defines a new domain (and starts it) */
+    COMMAND_DEFINE,    /* the target defines a new domain (and starts it), or
+                        * starts the protected one defined there (in_place) */
 };
 const char *command_kind_name(enum command_kind k);
 
@@ -69,8 +70,9 @@ struct command_vm_rules {
 struct command_define {
     char name[COMMAND_VM_MAX];
     uint8_t xmlz[COMMAND_XMLZ_MAX]; /* the XML, deflated (domain_xml_deflate) */
-    size_t xmlz_len;
-    bool start;
+    size_t xmlz_len;  /* 0 with in_place */
+    bool start;       /* set with in_place */
+    bool in_place;    /* start the protected domain `name` defined there */
 };
 
 struct command {

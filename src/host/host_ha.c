@@ -204,6 +204,15 @@ bool host_ha_view_ready(const struct host_ha_view *v, char *why, size_t len) {
     return false;
 }
 
+bool host_ha_may_start(enum host_ha_state state, bool lease_holds, char *why, size_t len) {
+    if (!lease_holds)
+        snprintf(why, len, "this host's run lease does not hold: no protected guest starts here");
+    else if (state != HOST_HA_READY)
+        snprintf(why, len, "this host is %s: no protected guest starts here yet",
+                 host_ha_state_name(state));
+    return lease_holds && state == HOST_HA_READY;
+}
+
 bool host_ha_watchdog_pet(uint64_t now, uint64_t lease_until, uint32_t timeout_ms,
                           enum host_ha_state state, bool protected_running) {
     if (state != HOST_HA_READY && !protected_running)

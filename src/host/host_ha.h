@@ -111,6 +111,12 @@ struct host_ha_view {
 };
 bool host_ha_view_ready(const struct host_ha_view *v, char *why, size_t len);
 
+/* Whether this host may start a protected domain defined here for the
+ * leader (an HA restart in place, docs/ha.md): only while it holds its run
+ * lease and has reconciled (the gate is ready), as the qemu hook's gate
+ * lets protected guests start. False with the reason in why. */
+bool host_ha_may_start(enum host_ha_state state, bool lease_holds, char *why, size_t len);
+
 /* ---- The watchdog (optional: [ha] watchdog) ---- */
 
 /* Whether the agent may pet the watchdog now. A machine whose agent stops

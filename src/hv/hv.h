@@ -267,6 +267,13 @@ struct hv_definition {
 };
 int hv_define_start(struct hv *hv, const char *tag, const char *name, const char *xml,
                     bool start, uint64_t start_by_ms, char *err, size_t errlen);
+/* An HA restart in place (docs/ha.md): starts the domain `name` already
+ * defined here, in a slot of the same kind (hv_defines reports it), only
+ * when libvirt says, in the thread, that it is here and protected (ha=yes
+ * in its metadata), and calls virDomainCreate only before start_by_ms.
+ * Running already, or started meanwhile by someone else: succeeded. */
+int hv_start_defined(struct hv *hv, const char *tag, const char *name, uint64_t start_by_ms,
+                     char *err, size_t errlen);
 /* Collects the definitions that ended; never waits for libvirt. */
 void hv_defines_poll(struct hv *hv);
 /* The running and recently ended definitions (at most HV_DEFINES_MAX),

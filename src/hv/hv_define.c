@@ -2,7 +2,9 @@
  * started, in a thread of its own: libvirt's calls wait (virDomainCreate
  * for the guest's process), the agent's loop must not. Asked of libvirt at
  * the moment the command acts: a domain of that name already here is never
- * replaced (virDomainDefineXML would redefine it). */
+ * replaced (virDomainDefineXML would redefine it). Or, for an HA restart
+ * in place, the protected domain already defined here started: libvirt
+ * says, at that moment, that it is here and protected. */
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +57,65 @@ static int define(struct hv_def_slot *d) {
     return rc;
 }
 
+/* The restart in place's libvirt calls; 0 (started, or running already),
+ * or -1 with d->pub.error (d->refused when libvirt was never asked to
+ * start it). */
+static int start_defined(struct hv_def_slot *d) {
+    const char *name = d->pub.name;
+    char *err = d->pub.error;
+    size_t errlen = sizeof d->pub.error;
+    virConnectPtr conn = hv_conn_ref(d->hv);
+    if (!conn) {
+        snprintf(err, errlen, "the hypervisor is unavailable");
+        d->refused = true;
+        return -1;
+    }
+    int rc = -1;
+    struct hv_rules rules;
+    char why[HV_REASON_MAX];
+    virDomainPtr dom = virDomainLookupByName(conn, name);
+    int active;
+    d->refused = true;
+    if (!dom) {
+        snprintf(err, errlen, "no domain named '%s' on this host", name);
+    } else if (hv_rules_of(dom, &rules, why, sizeof why) != 0) {
+        snprintf(err, errlen, "its placement rules: %.200s", why);
+    } else if (!rules.ha) {
+        /* Only a protected VM is the leader's to start (ha=no: stopped
+         * for good, as the operator wants). */
+        snprintf(err, errlen, "'%s' is not protected (ha=no): not started", name);
+    } else if ((active = virDomainIsActive(dom)) == 1) {
+        rc = 0;
+    } else if (active != 0) {
+        snprintf(err, errlen, "libvirt cannot say whether '%s' runs: %s", name,
+                 virGetLastErrorMessage());
+    } else if (hv_clock_ms() >= d->start_by_ms) {
+        /* As for a define: nothing that waits lies between this reading
+         * and the call. */
+        snprintf(err, errlen, "not started: its grant expired before libvirt could be asked");
+    } else {
+        d->refused = false;
+        if (virDomainCreate(dom) == 0) {
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "libvirt did not start it: %s", virGetLastErrorMessage());
+            /* Started meanwhile by someone else (virsh start): it runs
+             * once, here. */
+            if (virDomainIsActive(dom) == 1) {
+                err[0] = '\0';
+                rc = 0;
+            }
+        }
+    }
+    if (dom)
+        virDomainFree(dom);
+    virConnectClose(conn);
+    return rc;
+}
+
 static void *run_define(void *arg) {
     struct hv_def_slot *d = arg;
-    d->rc = define(d);
+    d->rc = d->xml ? define(d) : start_defined(d);
     atomic_store(&d->done, true);
     hv_events_signal(d->hv);
     return NULL;
@@ -70,8 +128,10 @@ static struct hv_def_slot *free_def_slot(struct hv *hv) {
     return NULL;
 }
 
-int hv_define_start(struct hv *hv, const char *tag, const char *name, const char *xml,
-                    bool start, uint64_t start_by_ms, char *err, size_t errlen) {
+/* A slot and its thread: define xml (and start it), or, xml NULL, start
+ * the domain defined here. */
+static int slot_start(struct hv *hv, const char *tag, const char *name, const char *xml,
+                      bool start, uint64_t start_by_ms, char *err, size_t errlen) {
     if (strlen(name) >= HV_NAME_MAX || strlen(tag) >= sizeof hv->defs[0].pub.tag) {
         snprintf(err, errlen, "VM name or command id too long");
         return -1;
@@ -94,8 +154,8 @@ int hv_define_start(struct hv *hv, const char *tag, const char *name, const char
         snprintf(err, errlen, "%d definitions already run on this host", HV_DEFINES_MAX);
         return -1;
     }
-    char *copy = strdup(xml);
-    if (!copy) {
+    char *copy = xml ? strdup(xml) : NULL;
+    if (xml && !copy) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -116,6 +176,16 @@ int hv_define_start(struct hv *hv, const char *tag, const char *name, const char
         return -1;
     }
     return 0;
+}
+
+int hv_define_start(struct hv *hv, const char *tag, const char *name, const char *xml,
+                    bool start, uint64_t start_by_ms, char *err, size_t errlen) {
+    return slot_start(hv, tag, name, xml, start, start_by_ms, err, errlen);
+}
+
+int hv_start_defined(struct hv *hv, const char *tag, const char *name, uint64_t start_by_ms,
+                     char *err, size_t errlen) {
+    return slot_start(hv, tag, name, NULL, true, start_by_ms, err, errlen);
 }
 
 static void def_finish(struct hv_def_slot *d) {

@@ -50,6 +50,20 @@ struct flight {
      * ran on a target since gone): this flight is all that knows it.
      * Offered again, like a lost one, until a restart is sent. */
     bool orphan;
+    /* Started in place, on `from` (== target). */
+    bool in_place;
+    /* A tally, not a restart (never in flight): how the restarts in place
+     * of vm on target ended while the target stayed up and the VM stopped.
+     * Refused (nothing was tried: the grant ran out, the run lease did
+     * not hold...), the VM is restarted in place again; refused_since is
+     * when the first of those refused in a row settled (0: none).
+     * `relocate`: one failed (libvirt could not start it, or nothing
+     * showed in HA_FLIGHT_TIMEOUT_MS), or they were refused for
+     * HA_IN_PLACE_REFUSED_MS: restarted elsewhere from then on. Kept
+     * while the target shows the VM stopped and no other host runs it. */
+    bool tally;
+    uint64_t refused_since;
+    bool relocate;
 };
 
 struct ha {
@@ -60,6 +74,14 @@ struct ha {
     struct ha_host hosts[HA_HOSTS_MAX];
     size_t n;
     struct flight flights[HA_RESTARTS_MAX];
+    /* Where this leader last saw each protected VM run (the oldest entry
+     * goes when full): of two up hosts that show it stopped, the other
+     * holds a stale copy. */
+    struct ran {
+        char vm[COMMAND_VM_MAX];
+        char host[COMMAND_NAME_MAX];
+    } ran[HA_HOSTS_MAX];
+    size_t n_ran, next_ran;
     size_t n_flights;
 };
 
@@ -106,6 +128,7 @@ void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now) {
     if (leading && (!h->leading || term != h->term)) {
         h->n = 0;
         h->n_flights = 0;
+        h->n_ran = h->next_ran = 0;
         h->leading_since = now;
     }
     h->term = term;
@@ -272,6 +295,46 @@ static bool all_moved(const Nodectl__HostRecord *r, const struct executor_member
     return true;
 }
 
+/* The state command id's report in the record says; REPORT_UNKNOWN when
+ * it has none. */
+static enum report_state report_of(const Nodectl__HostRecord *r, const char *id) {
+    for (size_t k = 0; r && k < r->n_migrations; k++)
+        if (strcmp(r->migrations[k]->id, id) == 0)
+            return report_state_parse(r->migrations[k]->state);
+    return REPORT_UNKNOWN;
+}
+
+static struct flight *tally_of(struct ha *h, const char *vm, const char *host) {
+    for (size_t f = 0; f < h->n_flights; f++)
+        if (h->flights[f].tally && strcmp(h->flights[f].vm, vm) == 0 &&
+            strcmp(h->flights[f].target, host) == 0)
+            return &h->flights[f];
+    return NULL;
+}
+
+/* Flight f, a restart in place, ended with its target up and the VM
+ * stopped (refused or not): counted in the tally of that VM on that host,
+ * which it becomes when there is none (true: f stays, as the tally) or
+ * into which it goes (false: f is removed). */
+static bool tally_in_place(struct ha *h, size_t f, bool refused, uint64_t now) {
+    struct flight *x = &h->flights[f];
+    assert(x->in_place && !x->tally);
+    struct flight *y = tally_of(h, x->vm, x->target);
+    bool becomes = !y;
+    if (becomes) {
+        y = x;
+        y->tally = true;
+        y->refused_since = 0;
+        y->relocate = false;
+    }
+    if (refused && !y->refused_since)
+        y->refused_since = now;
+    y->relocate = y->relocate || !refused || now >= y->refused_since + HA_IN_PLACE_REFUSED_MS;
+    if (!becomes)
+        h->flights[f] = h->flights[--h->n_flights];
+    return becomes;
+}
+
 /* Whether a fenced host has evidence that it runs none of the copies it
  * had: up again, it may be answered again (its guests were stopped or
  * powered off; its reconciliation undefines those that moved, and those
@@ -289,11 +352,43 @@ static void change(struct ha_change *c, enum ha_change_kind kind, const struct f
     snprintf(c->id, sizeof c->id, "%s", x->id);
 }
 
+static struct ran *ran_of(struct ha *h, const char *vm) {
+    for (size_t i = 0; i < h->n_ran; i++)
+        if (strcmp(h->ran[i].vm, vm) == 0)
+            return &h->ran[i];
+    return NULL;
+}
+
+/* Notes where each protected VM an up record shows running runs. */
+static void note_ran(struct ha *h, const struct executor_member *m, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t v = 0; m[i].liveness == LEADER_HOST_UP && m[i].rec && v < m[i].rec->n_vms;
+             v++) {
+            const Nodectl__Vm *vm = m[i].rec->vms[v];
+            if (!vm->ha || !running(vm))
+                continue;
+            struct ran *r = ran_of(h, vm->name);
+            if (!r) {
+                r = h->n_ran < HA_HOSTS_MAX ? &h->ran[h->n_ran++]
+                                            : &h->ran[h->next_ran++ % HA_HOSTS_MAX];
+                snprintf(r->vm, sizeof r->vm, "%s", vm->name);
+            }
+            snprintf(r->host, sizeof r->host, "%s", m[i].rec->name);
+        }
+}
+
+/* Whether this leader last saw vm run on host. */
+static bool ran_last_on(struct ha *h, const char *vm, const char *host) {
+    const struct ran *r = ran_of(h, vm);
+    return r && strcmp(r->host, host) == 0;
+}
+
 size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                  struct ha_change *out, size_t max) {
     size_t k = 0;
     if (!h->leading)
         return 0;
+    note_ran(h, m, n);
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = m[i].rec;
         if (!r)
@@ -328,6 +423,16 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             x->expires_at > now + HA_FLIGHT_TIMEOUT_MS)
             x->expires_at = now + HA_FLIGHT_TIMEOUT_MS;
         bool expired = now >= x->expires_at;
+        if (x->tally) {
+            /* Kept while the target still has it stopped and nothing
+             * runs it; a restart elsewhere is a flight of its own. */
+            if (t && t->liveness == LEADER_HOST_UP && shows(t->rec, x->vm) &&
+                !shows_running(t->rec, x->vm) && !shown_elsewhere(m, n, x->vm, x->target))
+                f++;
+            else
+                h->flights[f] = h->flights[--h->n_flights];
+            continue;
+        }
         if (x->orphan) {
             /* Until a restart is sent (ha_restart_sent replaces it), or
              * a record shows the VM again. */
@@ -386,6 +491,17 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
             if ((!t || !shows(t->rec, x->vm)) && !shown_anywhere(m, n, x->vm) &&
                 (ended(t ? t->rec : NULL, x->id) || expired)) {
                 h->flights[f++].orphan = true;
+                continue;
+            }
+            /* In place, ended with its host up and without the VM
+             * running: tallied, unless it started (and stopped since: a
+             * new stop, restarted in place again); once it failed, not
+             * in place again (Proxmox relocates then). */
+            enum report_state rs = report_of(t ? t->rec : NULL, x->id);
+            if (x->in_place && t && t->liveness == LEADER_HOST_UP &&
+                !shows_running(t->rec, x->vm) && rs != REPORT_SUCCEEDED) {
+                if (tally_in_place(h, f, !expired && rs == REPORT_REFUSED, now))
+                    f++;
                 continue;
             }
             h->flights[f] = h->flights[--h->n_flights];
@@ -490,9 +606,16 @@ const char *ha_fenced_at(const struct ha *h, size_t i, uint64_t now, enum ha_evi
 
 static bool in_flight(const struct ha *h, const char *vm) {
     for (size_t f = 0; f < h->n_flights; f++)
-        if (strcmp(h->flights[f].vm, vm) == 0)
+        if (strcmp(h->flights[f].vm, vm) == 0 && !h->flights[f].tally)
             return true;
     return false;
+}
+
+/* Whether vm, stopped on host, is to be restarted elsewhere: restarting
+ * it in place there failed (or was refused too often). */
+static bool relocate(struct ha *h, const char *vm, const char *host) {
+    const struct flight *y = tally_of(h, vm, host);
+    return y && y->relocate;
 }
 
 /* Restarts lost with their target, once it has evidence: to restart again
@@ -584,25 +707,38 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
         enum ha_evidence e = fenced ? ha_evidence_now(h, r->name, now, &until) : HA_EVIDENCE_UP;
         for (size_t v = 0; v < r->n_vms; v++) {
             const Nodectl__Vm *vm = r->vms[v];
-            bool dup = false;
-            for (size_t j = 0; j < k && !dup; j++)
-                dup = strcmp(out[j].vm, vm->name) == 0;
+            size_t j = 0;
+            while (j < k && strcmp(out[j].vm, vm->name) != 0)
+                j++;
             bool stopped = m[i].liveness != LEADER_HOST_UP || !running(vm);
-            if (!vm->ha || dup || !stopped || shown_elsewhere(m, n, vm->name, r->name) ||
+            /* Its host is up and not fenced: started there, where it is
+             * defined, unless that failed. */
+            bool in_place = !fenced && !relocate(h, vm->name, r->name);
+            if (!vm->ha || !stopped || shown_elsewhere(m, n, vm->name, r->name) ||
                 in_flight(h, vm->name))
+                continue;
+            /* Listed already: from a fenced host's stale copy, it is
+             * restarted in place here instead (elsewhere, a start here by
+             * someone else would make it run twice); from another up
+             * host's, here if it last ran here. */
+            if (j < k && (!in_place || (out[j].in_place &&
+                                        (!ran_last_on(h, vm->name, r->name) ||
+                                         ran_last_on(h, vm->name, out[j].from)))))
                 continue;
             if (e == HA_EVIDENCE_NONE) {
                 waiting++;
                 continue;
             }
-            if (k == max)
+            if (j == max)
                 continue;
-            struct ha_restart *x = &out[k++];
+            struct ha_restart *x = &out[j];
+            k += j == k;
             memset(x, 0, sizeof *x);
             snprintf(x->vm, sizeof x->vm, "%s", vm->name);
             snprintf(x->from, sizeof x->from, "%s", r->name);
             x->priority = vm->ha_priority;
             x->evidence = e;
+            x->in_place = in_place;
         }
     }
     k = lost_restarts(h, m, n, now, out, k, max, &waiting);
@@ -620,6 +756,7 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
 
 static bool flight_start(struct ha *h, const struct ha_restart *r, const char *target,
                          const char *id, uint64_t now, bool waking, uint64_t wake_ms) {
+    assert(!r->in_place || strcmp(target, r->from) == 0);
     /* A lost or orphan restart of it, offered again, is replaced. */
     for (size_t i = 0; i < h->n_flights;)
         if (strcmp(h->flights[i].vm, r->vm) == 0 && (h->flights[i].lost || h->flights[i].orphan))
@@ -634,6 +771,7 @@ static bool flight_start(struct ha *h, const struct ha_restart *r, const char *t
     snprintf(f->from, sizeof f->from, "%s", r->from);
     f->priority = r->priority;
     f->evidence = r->evidence;
+    f->in_place = r->in_place;
     snprintf(f->target, sizeof f->target, "%s", target);
     snprintf(f->id, sizeof f->id, "%s", id);
     f->sent_at = now;
@@ -676,4 +814,9 @@ bool ha_restart_gave_up(struct ha *h, const char *id, uint64_t now) {
     return false;
 }
 
-size_t ha_in_flight(const struct ha *h) { return h->n_flights; }
+size_t ha_in_flight(const struct ha *h) {
+    size_t k = 0;
+    for (size_t f = 0; f < h->n_flights; f++)
+        k += !h->flights[f].tally;
+    return k;
+}

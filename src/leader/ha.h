@@ -124,16 +124,33 @@ size_t ha_fenced_count(const struct ha *h);
 /* The i-th fenced host, and its evidence now. */
 const char *ha_fenced_at(const struct ha *h, size_t i, uint64_t now, enum ha_evidence *e);
 
-/* A protected VM to restart: which, from where, and its priority. */
+/* How long restarts in place of one VM on one host are refused in a row
+ * before it is restarted elsewhere: a host that refuses without trying
+ * (its run lease does not hold yet, the grant ran out) is asked again, not
+ * bypassed (elsewhere, a start there by someone else would make the VM run
+ * twice), but not for ever: as long as a restart may take. */
+#define HA_IN_PLACE_REFUSED_MS HA_FLIGHT_TIMEOUT_MS
+/* A protected VM to restart: which, from where, and its priority. In
+ * place: its host is up, not fenced, and shows it stopped; it is started
+ * there, on `from` (the definition it has), never elsewhere: a start there
+ * by someone else (an operator's `virsh start`) would make it run twice.
+ * Proxmox VE HA does the same for a "started" resource that stopped on a
+ * healthy node: restart in place, relocate only once that failed. */
 struct ha_restart {
     char vm[COMMAND_VM_MAX];
     char from[COMMAND_NAME_MAX];
     uint32_t priority;
     enum ha_evidence evidence;
+    bool in_place;
 };
 /* The protected VMs of fenced hosts, and those an up host shows stopped,
  * that no other up host's record shows running and that are not being
- * restarted, in restart order:
+ * restarted, in restart order. Those an up host that is not fenced shows
+ * stopped are restarted in place, unless a restart in place of that VM on
+ * that host failed (libvirt could not start it, it stopped again, or
+ * nothing showed in HA_FLIGHT_TIMEOUT_MS), or they were refused in a row
+ * for HA_IN_PLACE_REFUSED_MS, since this leader's election: then elsewhere, as a
+ * fenced host's. In restart order:
  * higher priority first, then by name. None while this host does not
  * lead, while a down host has no evidence yet, or while an up host's
  * record does not show this leader's term (a define of an older term may
@@ -142,10 +159,13 @@ struct ha_restart {
  * nothing does). */
 size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                    struct ha_restart *out, size_t max, char *why, size_t whylen);
-/* A restart of vm was sent to `target` as command `id`: it is in flight
+/* A restart of vm was sent to `target` as command `id` (its `from` when in
+ * place): it is in flight
  * until the target's record shows vm, or reports the command ended without
  * it, or the target is no longer up, or HA_FLIGHT_TIMEOUT_MS passed
- * (ha_update settles it). A restart that ended without the VM (refused,
+ * (ha_update settles it). One in place that settles with the target up
+ * and not showing the VM running is tallied (above), until a record shows
+ * the VM running or that host no longer shows it. A restart that ended without the VM (refused,
  * or expired) while no record shows the VM any more, and one lost with its
  * target, are offered again by ha_restarts until a restart of that VM is
  * sent (which replaces them): this leader alone knows the VM then. */

@@ -10,7 +10,10 @@
  * the election guarantees), restarts that take effect only within the
  * leader's grant and only on a host that holds its run lease (the gate).
  * Every guest here is protected. The watchdog is modelled: a host whose
- * agent is down when its lease ends is reset.
+ * agent is down when its lease ends is reset. An operator stops a running
+ * VM on its host now and then and starts it there again a moment later
+ * (virsh define then virsh start: the host shows it stopped in between),
+ * which the qemu hook's gate lets through while the host holds its lease.
  *
  * Invariants: vm_duplicated (a VM running on two powered hosts at once,
  * checked every step) and vm_left_down (after the faults stop and every
@@ -90,6 +93,10 @@ struct world {
     int define_to[VMS_MAX];
     char define_id[VMS_MAX][COMMAND_ID_MAX];
     uint64_t define_lease_end[VMS_MAX];
+    bool define_in_place[VMS_MAX]; /* start the definition there */
+    /* An operator's start of a VM on a host (virsh start); 0: none. */
+    uint64_t op_start_at[HOSTS_MAX][VMS_MAX];
+    uint64_t operator_every_ms; /* mean time between an operator's stop-then-start; 0: never */
     /* A defined VM being started (libvirt's define, then its create: the
      * samples in between show it defined and shut off); 0: none. */
     uint64_t starts_at[HOSTS_MAX][VMS_MAX];
@@ -99,7 +106,7 @@ struct world {
     bool dup_seen[VMS_MAX];
     /* Counts. */
     uint64_t duplicated, left_down, restarts, fenced, bmc_fences, self_fences, lapses,
-        power_losses, cuts, agent_crashes, leader_deaths;
+        power_losses, cuts, agent_crashes, leader_deaths, operator_stops;
 };
 
 static uint64_t mono(const struct world *w, const struct simhost *h) {
@@ -170,6 +177,7 @@ static void power_loss(struct world *w, int i, uint64_t back_after) {
     for (int v = 0; v < w->n_vms; v++) {
         w->run[i][v] = false;
         w->starts_at[i][v] = 0;
+        w->op_start_at[i][v] = 0;
     }
     h->back_at = w->now + back_after;
 }
@@ -180,6 +188,34 @@ static void agent_crash(struct world *w, int i, uint64_t back_after) {
     /* What agent_fence.c keeps on disk: the lease's end on this boot. */
     h->saved_until = host_fence_until(h->f);
     h->back_at = w->now + back_after;
+}
+
+/* An operator stops a VM running on an up host and starts it there again
+ * 0.2-3.2 s later; the start goes through libvirt's qemu hook, whose gate
+ * lets a protected guest start only while the host's agent runs and holds
+ * its run lease. Nothing else is checked: virsh does not know whether
+ * the cluster runs the VM elsewhere. */
+static void operator_acts(struct world *w) {
+    for (int i = 0; i < w->n_hosts; i++)
+        for (int v = 0; v < w->n_vms; v++) {
+            struct simhost *h = &w->h[i];
+            if (!w->op_start_at[i][v] || w->now < w->op_start_at[i][v])
+                continue;
+            w->op_start_at[i][v] = 0;
+            if (alive(h) && w->def[i][v] && host_fence_holds(h->f, mono(w, h)))
+                w->run[i][v] = true;
+        }
+    if (!w->operator_every_ms || w->now < 20000 || w->now >= w->quiet_at ||
+        prng_below(&w->rng, w->operator_every_ms / STEP_MS) != 0)
+        return;
+    int v = (int)prng_below(&w->rng, (uint64_t)w->n_vms), i = 0;
+    while (i < w->n_hosts && !(alive(&w->h[i]) && w->run[i][v]))
+        i++;
+    if (i == w->n_hosts || w->op_start_at[i][v])
+        return;
+    w->run[i][v] = false;
+    w->op_start_at[i][v] = w->now + 200 + prng_below(&w->rng, 3000);
+    w->operator_stops++;
 }
 
 static void faults(struct world *w) {
@@ -352,11 +388,15 @@ static void view(struct world *w) {
     }
 }
 
-/* The command's end, as the agent's record reports it (its actions). */
+/* The command's end, as the agent's record reports it (its actions): a
+ * full table gives up the one that ended longest ago, as agent_actions.c's
+ * slot() does. */
 static void report(struct world *w, int t, const char *id, const char *state) {
     struct simhost *h = &w->h[t];
-    size_t k = h->n_refused < REFUSED_MAX ? h->n_refused++ : (size_t)prng_below(&w->rng,
-                                                                                 REFUSED_MAX);
+    size_t k = h->n_refused < REFUSED_MAX ? h->n_refused++ : 0;
+    for (size_t o = 1; h->n_refused == REFUSED_MAX && o < REFUSED_MAX; o++)
+        if (h->mig[o].ended_at_ms < h->mig[k].ended_at_ms)
+            k = o;
     snprintf(h->mig_id[k], sizeof h->mig_id[k], "%s", id);
     nodectl__migration__init(&h->mig[k]);
     h->mig[k].id = h->mig_id[k];
@@ -408,11 +448,17 @@ static void leader_round(struct world *w) {
     for (size_t r = 0; r < k; r++) {
         int v = vm_index(w, rs[r].vm);
         int t = (int)prng_below(&w->rng, (uint64_t)w->n_hosts);
-        /* As agent_ha_leader.c's choice: an up host that is not fenced
-         * and whose record does not define the VM already (libvirt would
-         * refuse the definition). */
+        /* As agent_ha_leader.c's choice: in place, the host it is
+         * restarted from (up, not fenced: ha.c says so); else an up host
+         * that is not fenced and whose record does not define the VM
+         * already (libvirt would refuse the definition). */
         bool ok = false;
-        for (int tries = 0; tries < w->n_hosts && !ok; tries++, t = (t + 1) % w->n_hosts) {
+        if (rs[r].in_place) {
+            t = atoi(rs[r].from + 1) - 1;
+            ok = !w->h[t].down && !ha_fencing(w->ha, w->h[t].name);
+        }
+        for (int tries = 0; tries < w->n_hosts && !ok && !rs[r].in_place;
+             tries++, t = (t + 1) % w->n_hosts) {
             ok = !w->h[t].down && !ha_fencing(w->ha, w->h[t].name);
             for (size_t x = 0; ok && x < w->h[t].rec.n_vms; x++)
                 ok = strcmp(w->h[t].rec.vms[x]->name, rs[r].vm) != 0;
@@ -430,6 +476,7 @@ static void leader_round(struct world *w) {
         w->defines_at[v] = w->now + 20 + prng_below(&w->rng, 600);
         w->define_to[v] = t;
         w->define_lease_end[v] = w->lease_end;
+        w->define_in_place[v] = rs[r].in_place;
         snprintf(w->define_id[v], sizeof w->define_id[v], "%s", id);
     }
 }
@@ -461,9 +508,10 @@ static void effects(struct world *w) {
         int t = w->define_to[v];
         struct simhost *h = &w->h[t];
         /* The grant bounds it; the gate refuses a host without a lease;
-         * libvirt refuses a name already defined there. */
+         * libvirt refuses a name already defined there, and a start in
+         * place one that is not. */
         bool ok = w->now < w->define_lease_end[v] && alive(h) &&
-                  host_fence_holds(h->f, mono(w, h)) && !w->def[t][v];
+                  host_fence_holds(h->f, mono(w, h)) && w->def[t][v] == w->define_in_place[v];
         if (ok) {
             w->def[t][v] = true;
             w->starts_at[t][v] = w->now + 50 + prng_below(&w->rng, 1500);
@@ -503,7 +551,7 @@ static void check(struct world *w) {
 }
 
 static void world_init(struct world *w, uint64_t seed, int hosts, int vms, uint64_t duration,
-                       uint32_t timeout_ms, uint32_t margin_ms) {
+                       uint32_t timeout_ms, uint32_t margin_ms, uint64_t operator_every_ms) {
     memset(w, 0, sizeof *w);
     prng_seed(&w->rng, seed);
     w->n_hosts = hosts;
@@ -512,6 +560,7 @@ static void world_init(struct world *w, uint64_t seed, int hosts, int vms, uint6
     w->quiet_at = duration > 200000 ? duration - 150000 : duration / 2;
     w->timeout_ms = timeout_ms;
     w->margin_ms = margin_ms;
+    w->operator_every_ms = operator_every_ms;
     w->leader = -1;
     w->bmc_host = -1;
     struct ha_config c = {.timeout_ms = timeout_ms, .margin_ms = margin_ms, .rho = 0.1};
@@ -554,6 +603,7 @@ static void run_one(struct world *w) {
                 if (w->h[i].back_at > w->now + 1000)
                     w->h[i].back_at = w->now + 1000;
         faults(w);
+        operator_acts(w);
         elect(w);
         deliver(w);
         hosts_step(w);
@@ -596,13 +646,14 @@ static void run_one(struct world *w) {
 int nodesim_ha(int argc, char **argv) {
     uint64_t seed = 1, seeds = 1, duration_s = 600;
     int hosts = 8, vms = 16;
-    unsigned timeout_s = 30, margin_s = 5;
+    unsigned timeout_s = 30, margin_s = 5, operator_s = 20;
     static const struct option opts[] = {
         {"seed", required_argument, NULL, 's'},  {"seeds", required_argument, NULL, 'S'},
         {"hosts", required_argument, NULL, 'h'}, {"vms", required_argument, NULL, 'v'},
         {"duration", required_argument, NULL, 'd'},
         {"timeout", required_argument, NULL, 't'},
         {"margin", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'H'},
+        {"operator", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
@@ -615,9 +666,12 @@ int nodesim_ha(int argc, char **argv) {
         case 'd': duration_s = strtoull(optarg, NULL, 10); break;
         case 't': timeout_s = (unsigned)atoi(optarg); break;
         case 'm': margin_s = (unsigned)atoi(optarg); break;
+        case 'o': operator_s = (unsigned)atoi(optarg); break;
         case 'H':
             printf("usage: nodesim ha [--seed S] [--seeds K] [--hosts N (4-%d)] [--vms M (1-%d)]\n"
-                   "                  [--duration SECONDS] [--timeout T_SECONDS] [--margin S]\n",
+                   "                  [--duration SECONDS] [--timeout T_SECONDS] [--margin S]\n"
+                   "                  [--operator S (mean time between an operator's stop and\n"
+                   "                   start of a VM on its host; 0: never; default 20)]\n",
                    HOSTS_MAX, VMS_MAX);
             return 0;
         default: return 2;
@@ -636,22 +690,23 @@ int nodesim_ha(int argc, char **argv) {
     struct world *w = malloc(sizeof *w);
     if (!w)
         return 1;
-    uint64_t tot[11] = {0}, failed = 0;
+    uint64_t tot[12] = {0}, failed = 0;
     for (uint64_t s = seed; s < seed + seeds; s++) {
-        world_init(w, s, hosts, vms, duration_s * 1000, timeout_s * 1000, margin_s * 1000);
+        world_init(w, s, hosts, vms, duration_s * 1000, timeout_s * 1000, margin_s * 1000,
+                   (uint64_t)operator_s * 1000);
         run_one(w);
-        uint64_t c[11] = {w->duplicated, w->left_down, w->restarts, w->fenced, w->bmc_fences,
+        uint64_t c[12] = {w->duplicated, w->left_down, w->restarts, w->fenced, w->bmc_fences,
                           w->lapses, w->power_losses, w->cuts, w->agent_crashes,
-                          w->leader_deaths, w->term};
-        for (int k = 0; k < 11; k++)
+                          w->leader_deaths, w->term, w->operator_stops};
+        for (int k = 0; k < 12; k++)
             tot[k] += c[k];
         if (w->duplicated || w->left_down) {
             failed++;
             printf("seed %" PRIu64 ": FAIL vm_duplicated=%" PRIu64 " vm_left_down=%" PRIu64
                    " (rerun: nodesim ha --seed %" PRIu64 " --hosts %d --vms %d --duration %"
-                   PRIu64 " --timeout %u --margin %u)\n",
+                   PRIu64 " --timeout %u --margin %u --operator %u)\n",
                    s, w->duplicated, w->left_down, s, hosts, vms, duration_s, timeout_s,
-                   margin_s);
+                   margin_s, operator_s);
         }
         world_free(w);
     }
@@ -659,8 +714,9 @@ int nodesim_ha(int argc, char **argv) {
     printf("seeds %" PRIu64 " failed %" PRIu64 ": vm_duplicated=%" PRIu64 " vm_left_down=%" PRIu64
            " restarts=%" PRIu64 " hosts_fenced=%" PRIu64 " bmc_fences=%" PRIu64
            " lease_lapses=%" PRIu64 " power_losses=%" PRIu64 " cuts=%" PRIu64
-           " agent_crashes=%" PRIu64 " leader_deaths=%" PRIu64 " terms=%" PRIu64 "\n",
+           " agent_crashes=%" PRIu64 " leader_deaths=%" PRIu64 " terms=%" PRIu64
+           " operator_stops=%" PRIu64 "\n",
            seeds, failed, tot[0], tot[1], tot[2], tot[3], tot[4], tot[5], tot[6], tot[7], tot[8],
-           tot[9], tot[10]);
+           tot[9], tot[10], tot[11]);
     return failed ? 1 : 0;
 }
