@@ -83,8 +83,11 @@ void simh_command_msg(struct sim_cluster *c, struct sim_host *h, uint32_t from,
     case COMMAND_MSG_GRANT: on_grant(c, h, &m->grant, sender); break;
     case COMMAND_MSG_RENEW:
     case COMMAND_MSG_RENEWED:
+        /* --ha: the run lease (without it no host sends them). */
+        simha_frame(c, h, from, m);
+        break;
     case COMMAND_MSG_DEFINITION:
-        /* The simulated hosts send no renewals: their VMs are not protected. */
+        /* Definitions are not replicated in the simulation. */
         break;
     }
 }
@@ -277,10 +280,14 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
         if (h->e && election_transfer(h->e, simh_mono(c, h), 0) == 0)
             simh_flush_election(c, h);
         break;
-    case COMMAND_VM_RULES:
     case COMMAND_DEFINE:
-        /* An operator's `nodectl vm set` or `create`: the simulated domains
-         * carry no rules, and no simulated operator types either. */
+        /* --ha: a leader's restart (define and start). */
+        if (h->ha && !cmd->by_operator)
+            simha_define(c, h, cmd, st->deadline);
+        break;
+    case COMMAND_VM_RULES:
+        /* An operator's `nodectl vm set`: the simulated domains carry no
+         * rules, and no simulated operator types it. */
         break;
     }
     simh_publish(c, h);
