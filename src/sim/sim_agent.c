@@ -413,7 +413,14 @@ void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n) {
             c->violations++;
         return;
     }
-    if (n->kind != SIM_HV_MIGRATION_ENDED || !h->up)
+    if (n->kind != SIM_HV_MIGRATION_ENDED)
+        return;
+    /* --ha: libvirt's lifecycle event (the guest resumed) makes the
+     * destination's agent sample at once too (hv_events.c), as it does at
+     * the migration's start (simh_step_act). */
+    if (c->o.ha)
+        sim_agent_sample_soon(c, sim_hv_migration(&c->hv, n->mig)->dst);
+    if (!h->up)
         return;
     simh_migration_ended(c, h, n->mig);
     /* libvirt's event makes the agent sample at once. */
@@ -570,6 +577,15 @@ int sim_agent_timer(struct sim_cluster *c, const struct sim_event *ev) {
 }
 
 bool sim_agent_up(const struct sim_cluster *c, uint32_t i) { return c->h[i]->up; }
+
+void sim_agent_sample_soon(struct sim_cluster *c, uint32_t i) {
+    struct sim_host *h = c->h[i];
+    if (!h->up)
+        return;
+    h->next_sample_ms = simh_mono(c, h);
+    if (sim_wake(c, i, c->now_us) != 0)
+        c->violations++;
+}
 
 uint32_t sim_agent_life(const struct sim_cluster *c, uint32_t i) {
     return c->h[i]->disk.incarnation;

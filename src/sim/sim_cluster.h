@@ -147,6 +147,8 @@ void sim_agent_free(struct sim_cluster *c, uint32_t i);
 int sim_agent_start(struct sim_cluster *c, uint32_t i);
 void sim_agent_stop(struct sim_cluster *c, uint32_t i);
 bool sim_agent_up(const struct sim_cluster *c, uint32_t i);
+/* A libvirt lifecycle event on host i: its agent samples at once. */
+void sim_agent_sample_soon(struct sim_cluster *c, uint32_t i);
 /* How many times host i's agent started: a life. */
 uint32_t sim_agent_life(const struct sim_cluster *c, uint32_t i);
 const char *sim_agent_name(const struct sim_cluster *c, uint32_t i);

@@ -167,6 +167,7 @@ static void self_fence(struct sim_cluster *c, struct sim_host *h, const char *wh
     c->ha_destroyed += n;
     sim_trace(c, "%s: self-fence: %s: %zu protected VM(s) destroyed%s", h->name, why, n,
               clean ? "" : ", libvirt did not answer");
+    simh_publish(c, h); /* libvirt's lifecycle events: the agent samples */
 }
 
 static void on_lease(struct sim_cluster *c, struct sim_host *h, bool holds, const char *why) {
@@ -294,6 +295,7 @@ static bool settle(struct sim_cluster *c, struct sim_host *h, const struct hv_do
         return false;
     c->ha_reconcile_undefined++;
     sim_trace(c, "%s: %s undefined here: %s", h->name, name, why);
+    simh_publish(c, h);
     return true;
 }
 

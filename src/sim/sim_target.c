@@ -258,6 +258,8 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
         if (dst == UINT32_MAX || sim_hv_migrate(&c->hv, c->now_us, h->i, cmd->migrate.vm, dst,
                                                 cmd->id, &x->mig, err, sizeof err) != 0)
             simh_action_end(c, h, x, REPORT_REFUSED, dst == UINT32_MAX ? "no such host" : err);
+        else if (c->o.ha)
+            sim_agent_sample_soon(c, dst); /* libvirt's event at the destination */
         break;
     }
     case COMMAND_POWER_OFF: commit_off(c, h, cmd); break;
