@@ -683,6 +683,13 @@ static void held_back(const struct ha *h, const struct executor_member *m, size_
         } else if (m[i].liveness == LEADER_HOST_UP && r->term < h->term) {
             snprintf(why, len, "%s's record does not show term %llu yet", r->name,
                      (unsigned long long)h->term);
+        } else if (m[i].liveness == LEADER_HOST_UP && r->hypervisor &&
+                   !r->hypervisor->available) {
+            /* Its record lists no VM while libvirt does not answer, yet its
+             * guests run on: any VM may run there (nodesim cluster --ha
+             * restarted one that did). */
+            snprintf(why, len, "%s's hypervisor does not answer: its record does not show "
+                     "what runs there", r->name);
         }
     }
 }
