@@ -593,6 +593,10 @@ bool sim_hv_start(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *
                                                    : "the domain is not defined and shut off");
         return false;
     }
+    if (host_gate_refuses(h->gate, "prepare", "begin")) {
+        snprintf(err, errlen, "the qemu hook refused it (inbound gate)");
+        return false;
+    }
     if (hv->vm[v].ha && !h->ha_ready) {
         snprintf(err, errlen, "the qemu hook refused it (protected gate not ready)");
         return false;
