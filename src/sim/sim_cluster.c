@@ -88,7 +88,7 @@ void sim_trace_keep(struct sim_cluster *c, const char *violation) {
 struct totals {
     uint64_t runs, vm_lost, vm_duplicated, host_off_with_vm, stale_effects, stale_target_paused,
         lease_overlaps, churn, migrations, migrations_failed, leftovers, leftovers_destroyed,
-        leftover_refusals, power_offs, wakes, power_ons, vm_left_down, ha_restarts,
+        leftover_refusals, power_offs, wakes, power_ons, vm_left_down, vm_down_no_room, ha_restarts,
         ha_self_fences, ha_destroyed, ha_reconcile_undefined, ha_bmc_offs, ha_bmc_reads,
         watchdog_resets, power_losses, leader_kills_in_restart,
         elections, commands, grants, effects, operator_effects, pauses, crashes, partitions,
@@ -222,6 +222,7 @@ static void teardown(struct sim_cluster *c) {
     sim_check_free(c);
     free(c->bmc);
     free(c->ha_wd);
+    free(c->ha_no_room);
     free(c->vms_scratch);
     free(c->doms_scratch);
     free(c->trace);
@@ -277,6 +278,7 @@ static void add(struct totals *t, const struct sim_cluster *c) {
     t->wakes += c->hv.wakes;
     t->power_ons += c->hv.power_ons;
     t->vm_left_down += c->vm_left_down;
+    t->vm_down_no_room += c->vm_down_no_room;
     t->ha_restarts += c->ha_restarts;
     t->ha_self_fences += c->ha_self_fences;
     t->ha_destroyed += c->ha_destroyed;
@@ -406,6 +408,7 @@ static void report(const struct sim_opts *o, const struct totals *t) {
             {"partitions", t->partitions},
             {"faults", t->faults},
             {"vm_left_down", t->vm_left_down},
+            {"vm_down_no_room", t->vm_down_no_room},
             {"ha_restarts", t->ha_restarts},
             {"ha_self_fences", t->ha_self_fences},
             {"ha_destroyed", t->ha_destroyed},
@@ -455,11 +458,13 @@ static void report(const struct sim_opts *o, const struct totals *t) {
            t->power_offs, t->power_ons, t->faults, t->pauses, t->crashes, t->partitions,
            t->sim_seconds, t->wall_seconds, t->runs ? t->cpu_seconds / (double)t->runs : 0);
     if (o->ha)
-        printf("ha: %" PRIu64 " protected VMs left down; %" PRIu64 " restarts, %" PRIu64
+        printf("ha: %" PRIu64 " protected VMs left down (and %" PRIu64
+               " down for want of a running host with room: not a violation); %" PRIu64
+               " restarts, %" PRIu64
                " power losses, %" PRIu64 " self-fences (%" PRIu64 " VMs destroyed), %" PRIu64
                " BMC power-offs (%" PRIu64 " reads), %" PRIu64 " watchdog resets, %" PRIu64
                " stale copies undefined, %" PRIu64 " leaders killed during their restarts\n",
-               t->vm_left_down, t->ha_restarts, t->power_losses, t->ha_self_fences,
+               t->vm_left_down, t->vm_down_no_room, t->ha_restarts, t->power_losses, t->ha_self_fences,
                t->ha_destroyed, t->ha_bmc_offs, t->ha_bmc_reads, t->watchdog_resets,
                t->ha_reconcile_undefined, t->leader_kills_in_restart);
     if (t->violated)

@@ -271,6 +271,11 @@ struct sim_cluster {
     uint64_t vm_left_down, ha_restarts, ha_self_fences, ha_destroyed, ha_reconcile_undefined,
         ha_bmc_offs, ha_bmc_reads, watchdog_resets, power_losses, leader_kills_in_restart;
     uint8_t *bmc;     /* per host: 0 none, 1 works, 2 broken */
+    /* Per VM: the leader's last try to restart it found no running host
+     * with room (a host is not woken for a restart yet: not a violation,
+     * counted apart in vm_down_no_room). */
+    bool *ha_no_room;
+    uint64_t vm_down_no_room;
     void *ha_wd;      /* per host: its watchdog (sim_ha_cluster.c) */
     int64_t ha_quiet_us; /* faults stop here */
     char first_violation[256];
