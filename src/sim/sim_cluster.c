@@ -88,7 +88,8 @@ void sim_trace_keep(struct sim_cluster *c, const char *violation) {
 struct totals {
     uint64_t runs, vm_lost, vm_duplicated, host_off_with_vm, stale_effects, stale_target_paused,
         lease_overlaps, churn, migrations, migrations_failed, leftovers, leftovers_destroyed,
-        leftover_refusals, power_offs, wakes, power_ons, vm_left_down, vm_down_no_room, ha_restarts,
+        leftover_refusals, power_offs, wakes, power_ons, vm_left_down, vm_down_no_room, vm_down_off_host,
+        ha_restarts,
         ha_self_fences, ha_destroyed, ha_reconcile_undefined, ha_bmc_offs, ha_bmc_reads,
         watchdog_resets, power_losses, leader_kills_in_restart,
         elections, commands, grants, effects, operator_effects, pauses, crashes, partitions,
@@ -279,6 +280,7 @@ static void add(struct totals *t, const struct sim_cluster *c) {
     t->power_ons += c->hv.power_ons;
     t->vm_left_down += c->vm_left_down;
     t->vm_down_no_room += c->vm_down_no_room;
+    t->vm_down_off_host += c->vm_down_off_host;
     t->ha_restarts += c->ha_restarts;
     t->ha_self_fences += c->ha_self_fences;
     t->ha_destroyed += c->ha_destroyed;
@@ -409,6 +411,7 @@ static void report(const struct sim_opts *o, const struct totals *t) {
             {"faults", t->faults},
             {"vm_left_down", t->vm_left_down},
             {"vm_down_no_room", t->vm_down_no_room},
+            {"vm_down_off_host", t->vm_down_off_host},
             {"ha_restarts", t->ha_restarts},
             {"ha_self_fences", t->ha_self_fences},
             {"ha_destroyed", t->ha_destroyed},
@@ -459,12 +462,13 @@ static void report(const struct sim_opts *o, const struct totals *t) {
            t->sim_seconds, t->wall_seconds, t->runs ? t->cpu_seconds / (double)t->runs : 0);
     if (o->ha)
         printf("ha: %" PRIu64 " protected VMs left down (and %" PRIu64
-               " down for want of a running host with room: not a violation); %" PRIu64
+               " down for want of a running host with room, %" PRIu64
+               " defined only on hosts powered off: not violations, see docs/ha.md); %" PRIu64
                " restarts, %" PRIu64
                " power losses, %" PRIu64 " self-fences (%" PRIu64 " VMs destroyed), %" PRIu64
                " BMC power-offs (%" PRIu64 " reads), %" PRIu64 " watchdog resets, %" PRIu64
                " stale copies undefined, %" PRIu64 " leaders killed during their restarts\n",
-               t->vm_left_down, t->vm_down_no_room, t->ha_restarts, t->power_losses, t->ha_self_fences,
+               t->vm_left_down, t->vm_down_no_room, t->vm_down_off_host, t->ha_restarts, t->power_losses, t->ha_self_fences,
                t->ha_destroyed, t->ha_bmc_offs, t->ha_bmc_reads, t->watchdog_resets,
                t->ha_reconcile_undefined, t->leader_kills_in_restart);
     if (t->violated)

@@ -275,7 +275,7 @@ struct sim_cluster {
      * with room (a host is not woken for a restart yet: not a violation,
      * counted apart in vm_down_no_room). */
     bool *ha_no_room;
-    uint64_t vm_down_no_room;
+    uint64_t vm_down_no_room, vm_down_off_host;
     void *ha_wd;      /* per host: its watchdog (sim_ha_cluster.c) */
     int64_t ha_quiet_us; /* faults stop here */
     char first_violation[256];
