@@ -724,16 +724,8 @@ static int round_(struct sim_cluster *c, struct sim_host *h, uint64_t now) {
             simh_members_free(m, n, false, SIZE_MAX);
             return -1;
         }
-        for (size_t i = 0; i < nr; i++) {
-            if (getenv("SIMHA_DEBUG"))
-                for (size_t q = 0; q < n; q++)
-                    for (size_t z = 0; z < m[q].rec->n_vms; z++)
-                        if (strcmp(m[q].rec->vms[z]->name, rs[i].vm) == 0)
-                            sim_trace(c, "DEBUG %s: %s shows %s state %d liveness %d sampled %llu",
-                                      h->name, m[q].rec->name, rs[i].vm, m[q].rec->vms[z]->state,
-                                      m[q].liveness, (unsigned long long)m[q].rec->sampled_at_ms);
+        for (size_t i = 0; i < nr; i++)
             done += restart(c, h, &s, &rs[i]);
-        }
         leader_snapshot_free(&s);
     }
     /* After the sort self_at is stale: free the one record we own by name. */
