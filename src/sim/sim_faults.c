@@ -99,11 +99,11 @@ static int crash(struct sim_cluster *c) {
     return push_event(c, c->now_us + down, EV_RESTART, v);
 }
 
-static int partition(struct sim_cluster *c, int64_t len) {
+static int partition(struct sim_cluster *c, int64_t len, bool isolate) {
     uint32_t v = victim(c);
     if (v == UINT32_MAX)
         v = 0;
-    unsigned how = (unsigned)prng_below(&c->rng, 4);
+    unsigned how = isolate ? 1 : (unsigned)prng_below(&c->rng, 4);
     c->partitions++;
     if (how == 0) {
         for (uint32_t i = 0; i < c->o.hosts; i++)
@@ -263,10 +263,16 @@ static int network(struct sim_cluster *c, unsigned kind) {
     if (c->heal_us)
         return 0; /* one network fault at a time */
     int64_t len = span_us(c, 1000000, 20000000);
+    /* --ha: half the partitions cut one host off both ways for longer than
+     * its run lease (40-100 s): it must fence itself before its VMs are
+     * restarted elsewhere. */
+    bool isolate = c->o.ha && kind == SIM_F_PARTITION && prng_below(&c->rng, 2);
+    if (isolate)
+        len = span_us(c, 40000000, 100000000);
     c->heal_us = c->now_us + len;
     c->network_fault = kind;
     if (kind == SIM_F_PARTITION) {
-        if (partition(c, len) != 0)
+        if (partition(c, len, isolate) != 0)
             return -1;
     } else if (kind == SIM_F_LOSS) {
         c->net.loss = 0.05 + 0.35 * prng_unit(&c->rng);

@@ -630,8 +630,11 @@ static bool restart(struct sim_cluster *c, struct sim_host *h, struct leader_sna
     cmd.define.start = true;
     uint64_t now = (uint64_t)simh_mono(c, h);
     bool local = strcmp(host->name, h->name) == 0;
-    if (!executor_issue(h->ex, &cmd, host->name, host->name, local, now))
+    if (!executor_issue(h->ex, &cmd, host->name, host->name, local, now)) {
+        sim_trace(c, "%s: HA: %s (from %s) not restarted: no lease to send the command under",
+                  h->name, r->vm, r->from);
         return false;
+    }
     ha_restart_sent(h->ha->ha, r, host->name, cmd.id, now);
     uint64_t mb = (d.memory_kib + 1023) / 1024;
     s->hosts[t].mem_mb = s->hosts[t].mem_mb > mb ? s->hosts[t].mem_mb - mb : 0;
@@ -682,6 +685,18 @@ static void bmc_start(struct sim_cluster *c, struct sim_host *h, const char *hos
         c->violations++;
 }
 
+/* Whether a and b differ only in their digits. */
+static bool same_but_numbers(const char *a, const char *b) {
+    for (;; a++, b++) {
+        a += strspn(a, "0123456789");
+        b += strspn(b, "0123456789");
+        if (*a != *b)
+            return false;
+        if (!*a)
+            return true;
+    }
+}
+
 static int round_(struct sim_cluster *c, struct sim_host *h, uint64_t now) {
     struct simha *x = h->ha;
     struct executor_member *m;
@@ -706,11 +721,9 @@ static int round_(struct sim_cluster *c, struct sim_host *h, uint64_t now) {
     struct ha_restart rs[HA_ROUND_RESTARTS];
     char why[400];
     size_t nr = ha_restarts(x->ha, m, n, now, rs, HA_ROUND_RESTARTS, why, sizeof why);
-    /* What holds restarts back, said once per change (agent_ha_leader.c
-     * leaves the numbers out of the comparison; here only the text's
-     * start, up to its first digit, is compared). */
-    size_t cut = strcspn(why, "0123456789");
-    if (strncmp(why, x->last_why, cut) != 0 || x->last_why[cut] != why[cut]) {
+    /* What holds restarts back, said once per change (numbers aside, as
+     * agent_ha_leader.c says it). */
+    if (!same_but_numbers(why, x->last_why)) {
         if (why[0])
             sim_trace(c, "%s: HA: nothing restarted: %s", h->name, why);
         snprintf(x->last_why, sizeof x->last_why, "%s", why);
@@ -881,11 +894,17 @@ int sim_ha_tick(struct sim_cluster *c) {
 }
 
 void sim_ha_end(struct sim_cluster *c) {
+    /* A round places at most HA_ROUND_RESTARTS (agent_ha_leader.c's 16),
+     * higher priority first: behind 16 that no running host can take, the
+     * others wait too. */
+    bool short_of_room = false;
+    for (uint32_t v = 0; v < c->hv.n_vms; v++)
+        short_of_room |= c->ha_no_room[v] && sim_hv_copies(&c->hv, v) == 0;
     for (uint32_t v = 0; v < c->hv.n_vms; v++) {
         const struct sim_vm *vm = &c->hv.vm[v];
         if (!vm->ha || vm->stopped || sim_hv_copies(&c->hv, v) > 0)
             continue;
-        if (c->ha_no_room[v]) {
+        if (c->ha_no_room[v] || short_of_room) {
             c->vm_down_no_room++;
             sim_trace(c, "%s down at the end: no running host had room for it (no host is woken "
                       "for a restart yet)", vm->name);
