@@ -118,7 +118,7 @@ static void same_seed_same_run(void **state) {
  * and leaders killed during their restarts, with every VM running on
  * exactly one host once the faults stop. */
 static void ha_restarts_protected_vms_once_each(void **state) {
-    json_t *o = cluster("--ha --seed 1 --seeds 3 --duration 300");
+    json_t *o = cluster("--ha --seed 1 --seeds 3 --duration 500");
     assert_no_violation(o);
     assert_true(nodesim_num(o, "ha_restarts") >= 20);
     assert_true(nodesim_num(o, "power_losses") >= 1);
@@ -141,7 +141,7 @@ static void ha_seeds_that_found_defects_keep_every_invariant(void **state) {
     static const char *seeds[] = {"12", "16", "31", "34"};
     for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
         char args[128];
-        snprintf(args, sizeof args, "--ha --seed %s --duration 400", seeds[k]);
+        snprintf(args, sizeof args, "--ha --seed %s --duration 500", seeds[k]);
         json_t *o = cluster(args);
         assert_no_violation(o);
         json_decref(o);
@@ -149,8 +149,8 @@ static void ha_seeds_that_found_defects_keep_every_invariant(void **state) {
 }
 
 static void ha_same_seed_same_run(void **state) {
-    json_t *a = cluster("--ha --seed 5 --duration 300"), *b = cluster("--ha --seed 5 --duration 300");
-    json_t *c = cluster("--ha --seed 6 --duration 300");
+    json_t *a = cluster("--ha --seed 5 --duration 500"), *b = cluster("--ha --seed 5 --duration 500");
+    json_t *c = cluster("--ha --seed 6 --duration 500");
     const char *clock[] = {"wall_seconds", "cpu_seconds", "cpu_seconds_per_run"};
     nodesim_assert_seeded(a, b, c, clock, 3);
 }

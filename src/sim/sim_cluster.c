@@ -224,6 +224,7 @@ static void teardown(struct sim_cluster *c) {
     free(c->bmc);
     free(c->ha_wd);
     free(c->ha_no_room);
+    free(c->ha_parked);
     free(c->vms_scratch);
     free(c->doms_scratch);
     free(c->trace);
@@ -463,7 +464,7 @@ static void report(const struct sim_opts *o, const struct totals *t) {
     if (o->ha)
         printf("ha: %" PRIu64 " protected VMs left down (and %" PRIu64
                " down for want of a running host with room, %" PRIu64
-               " defined only on hosts powered off: not violations, see docs/ha.md); %" PRIu64
+               " parked on hosts the planner powered off: not violations, see docs/ha.md); %" PRIu64
                " restarts, %" PRIu64
                " power losses, %" PRIu64 " self-fences (%" PRIu64 " VMs destroyed), %" PRIu64
                " BMC power-offs (%" PRIu64 " reads), %" PRIu64 " watchdog resets, %" PRIu64
@@ -507,7 +508,7 @@ static void usage(FILE *f) {
             "  --priority P: the first candidate is preferred as leader (n1:P)\n"
             "  --ha: every VM protected (ha=yes): run leases, self-fencing, BMCs, watchdogs and\n"
             "        the leader's restarts; power losses among the faults, no operator's; faults\n"
-            "        stop 240 s before the end, when each VM must run on exactly one host\n");
+            "        stop 300 s before the end, when each VM must run on exactly one host\n");
 }
 
 int nodesim_cluster(int argc, char **argv) {

@@ -201,7 +201,7 @@ int sim_faults_restart_sent(struct sim_cluster *c, uint32_t leader);
 int sim_faults_kill(struct sim_cluster *c, uint32_t i);
 /* Faults stop this long before the end of an --ha run, for every host to
  * come back and every restart to settle. */
-#define SIM_HA_QUIET_US 240000000
+#define SIM_HA_QUIET_US 300000000
 
 /* sim_check.c: the invariants that are not the hypervisors' own. */
 int sim_check_init(struct sim_cluster *c);
@@ -275,6 +275,9 @@ struct sim_cluster {
      * with room (a host is not woken for a restart yet: not a violation,
      * counted apart in vm_down_no_room). */
     bool *ha_no_room;
+    /* Per VM: shut off on a host the planner powered off since it last
+     * ran (the leader does not restart what only an off host shows). */
+    bool *ha_parked;
     uint64_t vm_down_no_room, vm_down_off_host;
     void *ha_wd;      /* per host: its watchdog (sim_ha_cluster.c) */
     int64_t ha_quiet_us; /* faults stop here */

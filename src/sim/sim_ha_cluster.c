@@ -609,9 +609,11 @@ static bool restart(struct sim_cluster *c, struct sim_host *h, struct leader_sna
     for (size_t i = 0; i < nh; i++)
         s->hosts[i].flags = saved[i];
     const Nodectl__HostRecord *host = t >= 0 ? s->host_rec[t] : NULL;
-    if (host &&
-        (ha_fencing(h->ha->ha, host->name) || s->snap.hosts[t].power_state == PLACEMENT_HOST_OFF))
+    if (host && ha_fencing(h->ha->ha, host->name))
         host = NULL;
+    /* An off host is picked only when no running one has room: woken for
+     * the restart, the define follows once it is alive. */
+    bool wake = host && s->snap.hosts[t].power_state == PLACEMENT_HOST_OFF;
     if (!host) {
         if (!c->ha_no_room[v])
             sim_trace(c, "%s: HA: %s (from %s) not restarted: no running host can take it",
@@ -620,6 +622,10 @@ static bool restart(struct sim_cluster *c, struct sim_host *h, struct leader_sna
         return false;
     }
     c->ha_no_room[v] = false;
+    if (!executor_create_clear(h->ex, r->vm, simh_wall(c, h), why, sizeof why)) {
+        sim_trace(c, "%s: HA: %s (from %s) not restarted: %s", h->name, r->vm, r->from, why);
+        return false;
+    }
     struct command cmd = {.kind = COMMAND_DEFINE};
     snprintf(cmd.define.name, sizeof cmd.define.name, "%s", r->vm);
     if (domain_xml_deflate(xml, strlen(xml), cmd.define.xmlz, &cmd.define.xmlz_len, why,
@@ -630,17 +636,31 @@ static bool restart(struct sim_cluster *c, struct sim_host *h, struct leader_sna
     cmd.define.start = true;
     uint64_t now = (uint64_t)simh_mono(c, h);
     bool local = strcmp(host->name, h->name) == 0;
-    if (!executor_issue(h->ex, &cmd, host->name, host->name, local, now)) {
+    if (wake && !executor_ha_after_wake(h->ex, &cmd, host->name, now, simh_wall(c, h), why,
+                                        sizeof why)) {
+        sim_trace(c, "%s: HA: %s (from %s) not restarted: the only host with room, %s, is off "
+                  "and not woken: %s", h->name, r->vm, r->from, host->name, why);
+        return false;
+    }
+    if (!wake && !executor_issue(h->ex, &cmd, host->name, host->name, local, now)) {
         sim_trace(c, "%s: HA: %s (from %s) not restarted: no lease to send the command under",
                   h->name, r->vm, r->from);
         return false;
     }
-    ha_restart_sent(h->ha->ha, r, host->name, cmd.id, now);
+    bool kept = wake ? ha_restart_waking(h->ha->ha, r, host->name, cmd.id, now,
+                                         POWER_ON_TIMEOUT_MS)
+                     : ha_restart_sent(h->ha->ha, r, host->name, cmd.id, now);
+    if (!kept) {
+        executor_revoke(h->ex, cmd.id, simh_wall(c, h));
+        return false;
+    }
+    c->ha_parked[v] = false;
     uint64_t mb = (d.memory_kib + 1023) / 1024;
     s->hosts[t].mem_mb = s->hosts[t].mem_mb > mb ? s->hosts[t].mem_mb - mb : 0;
     c->ha_restarts++;
-    sim_trace(c, "%s: HA: restarting %s from %s on %s (command %s, term %" PRIu64 "): %s", h->name,
-              r->vm, r->from, host->name, cmd.id, cmd.term, ha_evidence_name(r->evidence));
+    sim_trace(c, "%s: HA: restarting %s from %s on %s%s (command %s, term %" PRIu64 "): %s",
+              h->name, r->vm, r->from, host->name, wake ? ", woken for it" : "", cmd.id, cmd.term,
+              ha_evidence_name(r->evidence));
     return true;
 }
 
@@ -703,14 +723,21 @@ static int round_(struct sim_cluster *c, struct sim_host *h, uint64_t now) {
     size_t n, self_at;
     if (simh_members_collect(c, h, false, &m, &n, &self_at) != 0)
         return -1;
+    /* A restart waiting for its host to wake whose create ended before
+     * its define left is over (agent_ha_leader.c). */
+    const char *wid;
+    for (size_t i = 0; (wid = ha_waking_at(x->ha, i)); i++)
+        if (executor_create_unsent(h->ex, wid))
+            ha_restart_gave_up(x->ha, wid, now);
     struct ha_change ch[16];
     size_t k = ha_update(x->ha, m, n, now, ch, 16);
     for (size_t i = 0; i < k; i++) {
-        if (ch[i].kind == HA_EXPIRED)
-            executor_revoke(h->ex, ch[i].id);
+        if (ch[i].kind == HA_EXPIRED || ch[i].kind == HA_LOST)
+            executor_revoke(h->ex, ch[i].id, simh_wall(c, h));
         sim_trace(c, "%s: HA: %s %s%s%s", h->name,
                   ch[i].kind == HA_FENCED     ? "fenced"
                   : ch[i].kind == HA_RELEASED ? "released"
+                  : ch[i].kind == HA_LOST     ? "restart lost with"
                                               : "restart expired on",
                   ch[i].host, ch[i].vm[0] ? " of " : "", ch[i].vm);
     }
@@ -839,7 +866,8 @@ int sim_ha_setup(struct sim_cluster *c) {
     c->bmc = calloc(c->o.hosts, sizeof *c->bmc);
     c->ha_wd = calloc(c->o.hosts, sizeof(struct wd));
     c->ha_no_room = calloc(c->hv.n_vms, sizeof *c->ha_no_room);
-    if (!c->bmc || !c->ha_wd || !c->ha_no_room)
+    c->ha_parked = calloc(c->hv.n_vms, sizeof *c->ha_parked);
+    if (!c->bmc || !c->ha_wd || !c->ha_no_room || !c->ha_parked)
         return -1;
     for (uint32_t v = 0; v < c->hv.n_vms; v++) {
         c->hv.vm[v].ha = true;
@@ -922,15 +950,14 @@ void sim_ha_end(struct sim_cluster *c) {
                                                                                       : "active",
                                           c->hv.h[i].power == SIM_POWER_ON ? "on" : "off");
                 }
-        if (o && !on) {
-            /* Defined only on hosts the planner powered off: a leader
-             * elected since may hold no record of them (gossip does not
-             * relay an off host's record to a restarted agent), and the
-             * leader restarts only what records show (docs/ha.md, "Not
-             * done": the replicated definitions would know it). */
+        if (c->ha_parked[v]) {
+            /* Shut off on a host the planner then powered off, not
+             * restarted since: the leader restarts only what up hosts
+             * show stopped, and a leader elected since may hold no record
+             * of an off host (docs/ha.md, "Not done"). */
             c->vm_down_off_host++;
-            sim_trace(c, "%s down at the end: defined only on hosts that are off:%s", vm->name,
-                      where);
+            sim_trace(c, "%s down at the end: parked on a host the planner powered off; defined "
+                      "on:%s", vm->name, o ? where : " none");
             continue;
         }
         c->vm_left_down++;

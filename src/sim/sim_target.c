@@ -324,6 +324,9 @@ int simh_step_off_check(struct sim_cluster *c, struct sim_host *h, struct sim_st
 int simh_step_off(struct sim_cluster *c, struct sim_host *h) {
     sim_trace(c, "%s: off command runs (%s, term %" PRIu64 ")", h->name, h->off_id, h->off_term);
     h->off_pending = false;
+    for (size_t k = 0; c->o.ha && k < c->hv.h[h->i].n_doms; k++)
+        if (c->hv.h[h->i].doms[k].state == SIM_DOM_SHUTOFF)
+            c->ha_parked[c->hv.h[h->i].doms[k].vm] = true;
     sim_hv_power_off(&c->hv, c->now_us, h->i);
     /* The shutdown stops the agent with everything else. */
     sim_agent_stop(c, h->i);
