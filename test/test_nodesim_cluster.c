@@ -118,7 +118,7 @@ static void same_seed_same_run(void **state) {
  * and leaders killed during their restarts, with every VM running on
  * exactly one host once the faults stop. */
 static void ha_restarts_protected_vms_once_each(void **state) {
-    json_t *o = cluster("--ha --seed 1 --seeds 3 --duration 500");
+    json_t *o = cluster("--ha --seed 1 --seeds 2 --duration 500");
     assert_no_violation(o);
     assert_true(nodesim_num(o, "ha_restarts") >= 20);
     assert_true(nodesim_num(o, "power_losses") >= 1);
@@ -130,27 +130,20 @@ static void ha_restarts_protected_vms_once_each(void **state) {
     json_decref(o);
 }
 
-/* The seeds on which --ha found defects, each fixed since (docs/ha.md),
- * kept as regression runs (the simulation has changed since: 12 still
- * fails without its fix, the others may no longer reach theirs): 12, a VM
- * restarted while it ran on a host whose libvirtd did not answer; 16, a VM
- * restarted while it ran on a host a restarted leader's gossip still
- * showed off; 31 and 34, a VM's last definition undefined because a peer's
- * record showed a migration's paused arrival. */
-static void ha_seeds_that_found_defects_keep_every_invariant(void **state) {
-    static const char *seeds[] = {"12", "16", "31", "34"};
-    for (size_t k = 0; k < sizeof seeds / sizeof seeds[0]; k++) {
-        char args[128];
-        snprintf(args, sizeof args, "--ha --seed %s --duration 500", seeds[k]);
-        json_t *o = cluster(args);
-        assert_no_violation(o);
-        json_decref(o);
-    }
+/* Seed 12 found a defect of --ha, fixed since (docs/ha.md): a VM restarted
+ * while it ran on a host whose libvirtd did not answer (its record lists no
+ * VM then); it fails again without held_back's rule. The other seeds that
+ * found defects (16, 31, 34) no longer reach theirs since the partitions
+ * were lengthened; the sweeps run them. */
+static void ha_seed_that_found_a_defect_keeps_every_invariant(void **state) {
+    json_t *o = cluster("--ha --seed 12 --duration 500");
+    assert_no_violation(o);
+    json_decref(o);
 }
 
 static void ha_same_seed_same_run(void **state) {
-    json_t *a = cluster("--ha --seed 5 --duration 500"), *b = cluster("--ha --seed 5 --duration 500");
-    json_t *c = cluster("--ha --seed 6 --duration 500");
+    json_t *a = cluster("--ha --seed 5 --duration 350"), *b = cluster("--ha --seed 5 --duration 350");
+    json_t *c = cluster("--ha --seed 6 --duration 350");
     const char *clock[] = {"wall_seconds", "cpu_seconds", "cpu_seconds_per_run"};
     nodesim_assert_seeded(a, b, c, clock, 3);
 }
@@ -170,7 +163,7 @@ int main(void) {
         cmocka_unit_test(a_migration_running_when_its_source_died_is_settled),
         cmocka_unit_test(same_seed_same_run),
         cmocka_unit_test(ha_restarts_protected_vms_once_each),
-        cmocka_unit_test(ha_seeds_that_found_defects_keep_every_invariant),
+        cmocka_unit_test(ha_seed_that_found_a_defect_keeps_every_invariant),
         cmocka_unit_test(ha_same_seed_same_run),
         cmocka_unit_test(bad_arguments_are_refused_with_a_reason),
     };
