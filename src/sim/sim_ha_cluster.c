@@ -481,6 +481,12 @@ void simha_define(struct sim_cluster *c, struct sim_host *h, const struct comman
     struct domain_spec d;
     if (!xml) {
         snprintf(err, sizeof err, "out of memory");
+    } else if (cmd->define.in_place) {
+        /* A restart in place: the domain defined here is started. */
+        if ((uint64_t)simh_mono(c, h) >= deadline)
+            snprintf(err, sizeof err, "the grant's deadline passed");
+        else if (h->off_pending)
+            snprintf(err, sizeof err, "this host is powering off");
     } else if (h->disk.drain) {
         snprintf(err, sizeof err, "this host is drained: it takes no new VM");
     } else if (h->off_pending) {
@@ -500,7 +506,8 @@ void simha_define(struct sim_cluster *c, struct sim_host *h, const struct comman
         define_end(c, h, cmd->id, REPORT_REFUSED, err);
         return;
     }
-    sim_trace(c, "%s: %s defined (command %s)", h->name, cmd->define.name, cmd->id);
+    if (!cmd->define.in_place)
+        sim_trace(c, "%s: %s defined (command %s)", h->name, cmd->define.name, cmd->id);
     if (!cmd->define.start) {
         define_end(c, h, cmd->id, REPORT_SUCCEEDED, NULL);
         return;
@@ -574,6 +581,22 @@ static uint32_t vm_index(const struct sim_cluster *c, const char *name) {
 static bool restart(struct sim_cluster *c, struct sim_host *h, struct leader_snapshot *s,
                     const struct ha_restart *r) {
     uint32_t v = vm_index(c, r->vm);
+    if (r->in_place && v != UINT32_MAX) {
+        /* agent_ha_leader.c's restart_in_place: a define in place on its
+         * host, which shows it stopped. */
+        struct command cmd = {.kind = COMMAND_DEFINE};
+        snprintf(cmd.define.name, sizeof cmd.define.name, "%s", r->vm);
+        cmd.define.start = cmd.define.in_place = true;
+        uint64_t now = (uint64_t)simh_mono(c, h);
+        if (!executor_issue(h->ex, &cmd, r->from, r->from, strcmp(r->from, h->name) == 0, now))
+            return false;
+        ha_restart_sent(h->ha->ha, r, r->from, cmd.id, now);
+        c->ha_no_room[v] = c->ha_parked[v] = false;
+        c->ha_restarts++;
+        sim_trace(c, "%s: HA: restarting %s in place on %s (command %s, term %" PRIu64 "): %s",
+                  h->name, r->vm, r->from, cmd.id, cmd.term, ha_evidence_name(r->evidence));
+        return true;
+    }
     char xml[1024], why[256];
     struct domain_spec d;
     if (v == UINT32_MAX || vm_xml(c, v, xml, sizeof xml) != 0 ||
