@@ -10,7 +10,8 @@
 # usage: bench/cluster.sh [SEEDS] [JOBS] [FIRST] [BUILD_DIR]
 # Builds nodesim in Release into BUILD_DIR (default build-bench) first.
 # Extra nodesim options (e.g. --priority 10) may come in NODESIM_ARGS;
-# DURATION sets the simulated seconds per run (default 600).
+# DURATION sets the simulated seconds per run (default 600). With
+# NODESIM_ARGS=--ha (DURATION over 270) the HA counts are printed too.
 set -eu
 cd "$(dirname "$0")/.."
 SEEDS=${1:-10000}
@@ -60,6 +61,8 @@ done = total("seeds")
 print(f"nodesim cluster: {done} of {seeds} runs, 20 hosts x {duration} s, all faults, {jobs} jobs")
 for k in invariants:
     print(f"  {k:18} {total(k)}")
+if any("vm_left_down" in r for r in runs):
+    print(f"  {'vm_left_down':18} {total('vm_left_down')}")
 print(f"  {'violated_runs':18} {total('violated_runs')}")
 firsts = [r for r in runs if r["first_violation_seed"] is not None]
 if firsts:
@@ -68,8 +71,12 @@ if firsts:
     print(f"  rerun: nodesim cluster --seed {r['first_violation_seed']} --trace")
 print("  (not violations: %d stale effects after a pause of the target between its last "
       "check and its action)" % total("stale_effects_after_target_pause"))
+ha = ["vm_down_no_room", "vm_down_off_host", "ha_restarts", "power_losses", "ha_self_fences",
+      "ha_destroyed", "ha_bmc_power_offs", "ha_bmc_reads", "watchdog_resets",
+      "ha_reconcile_undefined", "leader_kills_in_restart"]
 for k in ["elections", "commands", "grants", "migrations", "migrations_failed", "power_offs",
-          "power_ons", "faults", "pauses", "crashes", "partitions"]:
+          "power_ons", "faults", "pauses", "crashes", "partitions"] + \
+        [k for k in ha if any(k in r for r in runs) and "--ha" in os.environ.get("NODESIM_ARGS", "")]:
     print(f"  {k:18} {total(k)} ({total(k) / max(done, 1):.1f} per run)")
 cpu = total("cpu_seconds")
 print(f"speed: {cpu / max(done, 1):.3f} CPU s per run; {cpu:.0f} CPU s in all; "

@@ -20,7 +20,7 @@ static json_t *cluster(const char *args) { return nodesim_json(NODESIM_BIN, "clu
 static void assert_no_violation(const json_t *o) {
     static const char *keys[] = {"vm_lost",       "vm_duplicated",  "host_off_with_vm",
                                  "stale_effects", "lease_overlaps", "leader_churn",
-                                 "violated_runs"};
+                                 "vm_left_down",  "violated_runs"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
         if (nodesim_num(o, keys[k]) != 0)
             fail_msg("%s is %lld", keys[k], nodesim_num(o, keys[k]));
@@ -113,6 +113,41 @@ static void same_seed_same_run(void **state) {
     nodesim_assert_seeded(a, b, c, clock, 3);
 }
 
+/* --ha (docs/ha.md, "nodesim cluster --ha"): every VM protected; power
+ * losses, BMC fencing (working and broken), self-fencing, watchdog resets
+ * and leaders killed during their restarts, with every VM running on
+ * exactly one host once the faults stop. */
+static void ha_restarts_protected_vms_once_each(void **state) {
+    json_t *o = cluster("--ha --seed 1 --seeds 2 --duration 500");
+    assert_no_violation(o);
+    assert_true(nodesim_num(o, "ha_restarts") >= 20);
+    assert_true(nodesim_num(o, "power_losses") >= 1);
+    assert_true(nodesim_num(o, "ha_self_fences") >= 2);
+    assert_true(nodesim_num(o, "ha_bmc_power_offs") >= 1);
+    assert_true(nodesim_num(o, "ha_reconcile_undefined") >= 1);
+    assert_true(nodesim_num(o, "crashes") >= 2);
+    assert_true(nodesim_num(o, "partitions") >= 1);
+    json_decref(o);
+}
+
+/* Seed 12 found a defect of --ha, fixed since (docs/ha.md): a VM restarted
+ * while it ran on a host whose libvirtd did not answer (its record lists no
+ * VM then); it fails again without held_back's rule. The other seeds that
+ * found defects (16, 31, 34) no longer reach theirs since the partitions
+ * were lengthened; the sweeps run them. */
+static void ha_seed_that_found_a_defect_keeps_every_invariant(void **state) {
+    json_t *o = cluster("--ha --seed 12 --duration 500");
+    assert_no_violation(o);
+    json_decref(o);
+}
+
+static void ha_same_seed_same_run(void **state) {
+    json_t *a = cluster("--ha --seed 5 --duration 350"), *b = cluster("--ha --seed 5 --duration 350");
+    json_t *c = cluster("--ha --seed 6 --duration 350");
+    const char *clock[] = {"wall_seconds", "cpu_seconds", "cpu_seconds_per_run"};
+    nodesim_assert_seeded(a, b, c, clock, 3);
+}
+
 static void bad_arguments_are_refused_with_a_reason(void **state) {
     const char *words[] = {"--faults", "meteor"};
     nodesim_assert_refused(NODESIM_BIN, "cluster --faults crash,meteor", words, 2);
@@ -127,6 +162,9 @@ int main(void) {
         cmocka_unit_test(a_failed_migration_is_reported_after_its_source_restarts),
         cmocka_unit_test(a_migration_running_when_its_source_died_is_settled),
         cmocka_unit_test(same_seed_same_run),
+        cmocka_unit_test(ha_restarts_protected_vms_once_each),
+        cmocka_unit_test(ha_seed_that_found_a_defect_keeps_every_invariant),
+        cmocka_unit_test(ha_same_seed_same_run),
         cmocka_unit_test(bad_arguments_are_refused_with_a_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

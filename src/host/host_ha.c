@@ -176,7 +176,15 @@ enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local, uint64
         if (memcmp(c->uuid, local->uuid, sizeof c->uuid) != 0 || c->state == HV_VM_SHUTOFF ||
             (!local->active && ran_here_ms && c->sampled_at_ms <= ran_here_ms))
             continue;
+        /* Shut off here: undefined only for a copy that runs elsewhere,
+         * not one paused there: a migration's arrival that may fail yet
+         * (nodesim cluster --ha seed 34: this host's own copy, leaving,
+         * was destroyed by its self-fence, and the arrival it left in a
+         * peer's record undefined the last definition of the VM). The
+         * ready host's stale pass undefines it once the copy runs. */
         if (!local->active) {
+            if (c->state != HV_VM_RUNNING && c->state != HV_VM_BLOCKED)
+                continue;
             snprintf(why, len, "it runs on %s (%s)", c->host, hv_vm_state_name(c->state));
             return HOST_HA_UNDEFINE;
         }

@@ -34,6 +34,7 @@ const char *sim_step_name(enum sim_step_kind k) {
     case STEP_ACT: return "act";
     case STEP_OFF_CHECK: return "off-check";
     case STEP_OFF: return "off";
+    case STEP_HA: return "ha";
     case STEP_KINDS: break;
     }
     return "?";
@@ -258,6 +259,7 @@ static int step_sample(struct sim_cluster *c, struct sim_host *h) {
     h->next_sample_ms = simh_mono(c, h) + SAMPLE_MS;
     simh_orphans_settle(c, h);
     simh_leftovers(c, h);
+    simha_sampled(c, h);
     simh_publish(c, h);
     return 0;
 }
@@ -278,13 +280,14 @@ static int run_step(struct sim_cluster *c, struct sim_host *h, struct sim_step *
     case STEP_ACT: return simh_step_act(c, h, s);
     case STEP_OFF_CHECK: return simh_step_off_check(c, h, s);
     case STEP_OFF: return simh_step_off(c, h);
+    case STEP_HA: return h->ha ? simha_step(c, h) : 0;
     case STEP_KINDS: break;
     }
     return 0;
 }
 
 /* The earliest monotonic time this host's loop has work, as its timers say. */
-static int64_t next_deadline_ms(const struct sim_host *h) {
+static int64_t next_deadline_ms(const struct sim_cluster *c, const struct sim_host *h) {
     int64_t d = gossip_next_deadline(h->g);
     if (h->next_sample_ms < d)
         d = h->next_sample_ms;
@@ -304,6 +307,9 @@ static int64_t next_deadline_ms(const struct sim_host *h) {
         d = (int64_t)x;
     if (h->off_pending && h->off_at_ms < d)
         d = h->off_at_ms;
+    int64_t x2 = simha_deadline(c, h);
+    if (x2 < d)
+        d = x2;
     return d;
 }
 
@@ -325,6 +331,8 @@ static int due(struct sim_cluster *c, struct sim_host *h) {
                simh_push(h, STEP_LEAD, NULL, 0, false) != 0) {
         return -1;
     }
+    if (h->ha && now >= simha_deadline(c, h) && simh_push(h, STEP_HA, NULL, 0, false) != 0)
+        return -1;
     if (h->off_pending && now >= h->off_at_ms) {
         h->off_at_ms = INT64_MAX; /* once */
         if (simh_push(h, STEP_OFF_CHECK, NULL, 0, false) != 0)
@@ -375,7 +383,7 @@ int sim_agent_run(struct sim_cluster *c, uint32_t i) {
         if (!h->up)
             return 0;
     }
-    int64_t t = sim_clock_real_at(&h->clock, c->now_us, next_deadline_ms(h));
+    int64_t t = sim_clock_real_at(&h->clock, c->now_us, next_deadline_ms(c, h));
     if (h->plan.busy && h->plan.done_us < t)
         t = h->plan.done_us;
     return sim_wake(c, i, t);
@@ -405,7 +413,14 @@ void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n) {
             c->violations++;
         return;
     }
-    if (n->kind != SIM_HV_MIGRATION_ENDED || !h->up)
+    if (n->kind != SIM_HV_MIGRATION_ENDED)
+        return;
+    /* --ha: libvirt's lifecycle event (the guest resumed) makes the
+     * destination's agent sample at once too (hv_events.c), as it does at
+     * the migration's start (simh_step_act). */
+    if (c->o.ha)
+        sim_agent_sample_soon(c, sim_hv_migration(&c->hv, n->mig)->dst);
+    if (!h->up)
         return;
     simh_migration_ended(c, h, n->mig);
     /* libvirt's event makes the agent sample at once. */
@@ -477,6 +492,8 @@ int sim_agent_start(struct sim_cluster *c, uint32_t i) {
     h->lead_due = true;
     h->capacity = (struct host_capacity){0, 0, 0};
     simh_actions_restore(c, h);
+    if (simha_start(c, h) != 0)
+        return -1;
     if (sim_net_release(&c->net, c->now_us, i) != 0)
         return -1;
     return sim_wake(c, i, c->now_us);
@@ -494,6 +511,7 @@ void sim_agent_stop(struct sim_cluster *c, uint32_t i) {
     free(h->operators);
     h->operators = NULL;
     host_guard_free(h->guard);
+    simha_stop(c, h);
     h->g = NULL;
     h->e = NULL;
     h->ex = NULL;
@@ -559,6 +577,15 @@ int sim_agent_timer(struct sim_cluster *c, const struct sim_event *ev) {
 }
 
 bool sim_agent_up(const struct sim_cluster *c, uint32_t i) { return c->h[i]->up; }
+
+void sim_agent_sample_soon(struct sim_cluster *c, uint32_t i) {
+    struct sim_host *h = c->h[i];
+    if (!h->up)
+        return;
+    h->next_sample_ms = simh_mono(c, h);
+    if (sim_wake(c, i, c->now_us) != 0)
+        c->violations++;
+}
 
 uint32_t sim_agent_life(const struct sim_cluster *c, uint32_t i) {
     return c->h[i]->disk.incarnation;

@@ -36,7 +36,7 @@
 /* Room for a grant's trip back, on the issuer's clock (agent_actions.c). */
 #define GRANT_ROOM_MS 20
 
-enum action_kind { ACT_MIGRATION, ACT_POWER_OFF, ACT_WAKE };
+enum action_kind { ACT_MIGRATION, ACT_POWER_OFF, ACT_WAKE, ACT_DEFINE };
 
 /* A command this host carries out, as its record reports it (the agent's
  * agent_actions.c). */
@@ -120,6 +120,7 @@ struct sim_host {
     char off_id[COMMAND_ID_MAX];
     uint64_t off_term;
     struct host_capacity capacity; /* the last the hypervisor said (agent_record.c) */
+    struct simha *ha;              /* --ha: the agent's HA state (sim_ha_cluster.c) */
 };
 
 static inline uint64_t simh_voter_id(uint32_t i) { return 0x100 + i; }
@@ -183,6 +184,30 @@ void simh_plan_release(struct plan_job *p);
 /* The hosts and VM a command is about (UINT32_MAX: none), for the checks. */
 void simh_command_objects(const struct sim_cluster *c, const struct command *cmd, uint32_t *host,
                           uint32_t *host2, uint32_t *vm);
+
+/* The members with a record, as the leader's round collects them (own:
+ * copies for the worker thread; else borrowed from the cache). */
+int simh_members_collect(struct sim_cluster *c, struct sim_host *h, bool own,
+                         struct executor_member **out, size_t *n, size_t *self_at);
+void simh_members_free(struct executor_member *m, size_t n, bool own, size_t self_at);
+/* What the executor has to send, queued as send steps at the front. */
+int simh_dispatch(struct sim_cluster *c, struct sim_host *h);
+
+/* sim_ha_cluster.c: --ha on a host (agent_fence.c, agent_ha.c,
+ * agent_ha_leader.c). */
+int simha_start(struct sim_cluster *c, struct sim_host *h);
+void simha_stop(struct sim_cluster *c, struct sim_host *h);
+/* When the HA step is next due (monotonic ms); INT64_MAX: never. */
+int64_t simha_deadline(const struct sim_cluster *c, const struct sim_host *h);
+int simha_step(struct sim_cluster *c, struct sim_host *h);
+/* A FenceRenew or FenceRenewed from `from`. */
+void simha_frame(struct sim_cluster *c, struct sim_host *h, uint32_t from,
+                 const struct command_msg *m);
+/* After a sample: the protected VMs seen running here (agent_ha_sampled). */
+void simha_sampled(struct sim_cluster *c, struct sim_host *h);
+/* A leader's define-and-start took effect here (agent_define). */
+void simha_define(struct sim_cluster *c, struct sim_host *h, const struct command *cmd,
+                  uint64_t deadline);
 
 /* sim_target.c: the host's acceptance of commands and its actions. */
 /* A command channel message taken on host h from host `from`. */

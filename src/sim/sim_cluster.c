@@ -88,7 +88,10 @@ void sim_trace_keep(struct sim_cluster *c, const char *violation) {
 struct totals {
     uint64_t runs, vm_lost, vm_duplicated, host_off_with_vm, stale_effects, stale_target_paused,
         lease_overlaps, churn, migrations, migrations_failed, leftovers, leftovers_destroyed,
-        leftover_refusals, power_offs, wakes, power_ons,
+        leftover_refusals, power_offs, wakes, power_ons, vm_left_down, vm_down_no_room, vm_down_off_host,
+        ha_restarts,
+        ha_self_fences, ha_destroyed, ha_reconcile_undefined, ha_bmc_offs, ha_bmc_reads,
+        watchdog_resets, power_losses, leader_kills_in_restart,
         elections, commands, grants, effects, operator_effects, pauses, crashes, partitions,
         faults, violated_runs;
     uint64_t first_violation_seed;
@@ -152,6 +155,25 @@ static int handle(struct sim_cluster *c, struct sim_event *ev) {
             return 0;
         sim_trace(c, "%s restarts", sim_agent_name(c, ev->node));
         return sim_agent_start(c, ev->node);
+    case EV_POWER_ON:
+        c->last_fault_us = c->now_us;
+        if (c->hv.h[ev->node].power == SIM_POWER_OFF) {
+            sim_trace(c, "%s is switched on", sim_agent_name(c, ev->node));
+            sim_hv_wake(&c->hv, c->now_us, ev->node);
+        }
+        return 0;
+    case EV_CHASSIS:
+        /* A BMC's power off takes the power (the leader fences the host). */
+        if (c->hv.h[ev->node].power == SIM_POWER_OFF)
+            return 0;
+        c->last_fault_us = c->now_us;
+        c->ha_bmc_offs++;
+        sim_trace(c, "%s: its BMC powers it off", sim_agent_name(c, ev->node));
+        sim_hv_power_loss(&c->hv, c->now_us, ev->node);
+        /* Switched on again by an operator 30-90 s later. */
+        return sim_ha_power_lost(c, ev->node, 30000000 + (int64_t)prng_below(&c->rng, 60000001));
+    case EV_HA_TICK: return sim_ha_tick(c);
+    case EV_KILL: return sim_faults_kill(c, ev->node);
     }
     return 0;
 }
@@ -183,6 +205,9 @@ static int setup(struct sim_cluster *c) {
         if (sim_agent_new(c, i, rate, wall) != 0)
             return -1;
     }
+    c->ha_quiet_us = c->end_us - SIM_HA_QUIET_US;
+    if (c->o.ha && sim_ha_setup(c) != 0)
+        return -1;
     for (uint32_t i = 0; i < c->o.hosts; i++)
         if (sim_agent_start(c, i) != 0)
             return -1;
@@ -196,6 +221,10 @@ static void teardown(struct sim_cluster *c) {
     sim_net_free(&c->net);
     sim_hv_free(&c->hv);
     sim_check_free(c);
+    free(c->bmc);
+    free(c->ha_wd);
+    free(c->ha_no_room);
+    free(c->ha_parked);
     free(c->vms_scratch);
     free(c->doms_scratch);
     free(c->trace);
@@ -224,6 +253,8 @@ static int run(struct sim_cluster *c) {
         if (c->hv.vm_duplicated != dup)
             sim_violation(c, "%s", c->hv.why_duplicated);
     }
+    if (c->o.ha)
+        sim_ha_end(c);
     return 0;
 }
 
@@ -248,6 +279,18 @@ static void add(struct totals *t, const struct sim_cluster *c) {
     t->power_offs += c->hv.power_offs;
     t->wakes += c->hv.wakes;
     t->power_ons += c->hv.power_ons;
+    t->vm_left_down += c->vm_left_down;
+    t->vm_down_no_room += c->vm_down_no_room;
+    t->vm_down_off_host += c->vm_down_off_host;
+    t->ha_restarts += c->ha_restarts;
+    t->ha_self_fences += c->ha_self_fences;
+    t->ha_destroyed += c->ha_destroyed;
+    t->ha_reconcile_undefined += c->ha_reconcile_undefined;
+    t->ha_bmc_offs += c->ha_bmc_offs;
+    t->ha_bmc_reads += c->ha_bmc_reads;
+    t->watchdog_resets += c->watchdog_resets;
+    t->power_losses += c->power_losses;
+    t->leader_kills_in_restart += c->leader_kills_in_restart;
     t->elections += c->elections;
     t->commands += c->commands_sent;
     t->grants += c->grants;
@@ -276,7 +319,7 @@ static const struct {
     {"crash", SIM_F_CRASH},   {"partition", SIM_F_PARTITION}, {"loss", SIM_F_LOSS},
     {"delay", SIM_F_DELAY},   {"pause", SIM_F_PAUSE},         {"skew", SIM_F_SKEW},
     {"replay", SIM_F_REPLAY}, {"operator", SIM_F_OPERATOR},   {"libvirt", SIM_F_LIBVIRT},
-    {"all", SIM_F_ALL},
+    {"power", SIM_F_POWER},   {"all", SIM_F_ALL},
 };
 #define N_FAULT_NAMES (sizeof fault_names / sizeof fault_names[0])
 
@@ -318,9 +361,9 @@ static int run_seed(const struct sim_opts *o, struct totals *t) {
             fprintf(stderr,
                     "nodesim cluster: INVARIANT VIOLATED with seed %" PRIu64 ": %s\n"
                     "  rerun: nodesim cluster --hosts %u --candidates %u --vms %u --seed %" PRIu64
-                    " --duration %g --faults %s --fault-every %g --priority %u --trace\n",
+                    " --duration %g --faults %s --fault-every %g --priority %u%s --trace\n",
                     o->seed, t->first_violation, o->hosts, o->candidates, o->vms, o->seed,
-                    o->duration_s, faults, o->fault_every_s, o->priority);
+                    o->duration_s, faults, o->fault_every_s, o->priority, o->ha ? " --ha" : "");
             for (uint32_t k = 0; k < c->n_kept; k++)
                 fprintf(stderr, "  %s\n", c->kept[k]);
         }
@@ -367,6 +410,18 @@ static void report(const struct sim_opts *o, const struct totals *t) {
             {"crashes", t->crashes},
             {"partitions", t->partitions},
             {"faults", t->faults},
+            {"vm_left_down", t->vm_left_down},
+            {"vm_down_no_room", t->vm_down_no_room},
+            {"vm_down_off_host", t->vm_down_off_host},
+            {"ha_restarts", t->ha_restarts},
+            {"ha_self_fences", t->ha_self_fences},
+            {"ha_destroyed", t->ha_destroyed},
+            {"ha_reconcile_undefined", t->ha_reconcile_undefined},
+            {"ha_bmc_power_offs", t->ha_bmc_offs},
+            {"ha_bmc_reads", t->ha_bmc_reads},
+            {"watchdog_resets", t->watchdog_resets},
+            {"power_losses", t->power_losses},
+            {"leader_kills_in_restart", t->leader_kills_in_restart},
         };
         for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
             json_object_set_new(j, counts[k].k, json_integer((json_int_t)counts[k].v));
@@ -406,6 +461,17 @@ static void report(const struct sim_opts *o, const struct totals *t) {
            t->migrations_failed, t->leftovers, t->leftovers_destroyed, t->leftover_refusals,
            t->power_offs, t->power_ons, t->faults, t->pauses, t->crashes, t->partitions,
            t->sim_seconds, t->wall_seconds, t->runs ? t->cpu_seconds / (double)t->runs : 0);
+    if (o->ha)
+        printf("ha: %" PRIu64 " protected VMs left down (and %" PRIu64
+               " down for want of a running host with room, %" PRIu64
+               " parked on hosts the planner powered off: not violations, see docs/ha.md); %" PRIu64
+               " restarts, %" PRIu64
+               " power losses, %" PRIu64 " self-fences (%" PRIu64 " VMs destroyed), %" PRIu64
+               " BMC power-offs (%" PRIu64 " reads), %" PRIu64 " watchdog resets, %" PRIu64
+               " stale copies undefined, %" PRIu64 " leaders killed during their restarts\n",
+               t->vm_left_down, t->vm_down_no_room, t->vm_down_off_host, t->ha_restarts, t->power_losses, t->ha_self_fences,
+               t->ha_destroyed, t->ha_bmc_offs, t->ha_bmc_reads, t->watchdog_resets,
+               t->ha_reconcile_undefined, t->leader_kills_in_restart);
     if (t->violated)
         printf("first violation: seed %" PRIu64 ": %s\n", t->first_violation_seed,
                t->first_violation);
@@ -436,9 +502,13 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: nodesim cluster [--hosts N] [--candidates C] [--vms M] [--seed S]\n"
             "         [--seeds K] [--duration SECONDS] [--faults LIST] [--fault-every SECONDS]\n"
-            "         [--priority P] [--json] [--trace]\n"
-            "  LIST: crash,partition,loss,delay,pause,skew,replay,operator,libvirt, all or none\n"
-            "  --priority P: the first candidate is preferred as leader (n1:P)\n");
+            "         [--priority P] [--ha] [--json] [--trace]\n"
+            "  LIST: crash,partition,loss,delay,pause,skew,replay,operator,libvirt,power, all or "
+            "none\n"
+            "  --priority P: the first candidate is preferred as leader (n1:P)\n"
+            "  --ha: every VM protected (ha=yes): run leases, self-fencing, BMCs, watchdogs and\n"
+            "        the leader's restarts; power losses among the faults, no operator's; faults\n"
+            "        stop 300 s before the end, when each VM must run on exactly one host\n");
 }
 
 int nodesim_cluster(int argc, char **argv) {
@@ -455,6 +525,7 @@ int nodesim_cluster(int argc, char **argv) {
         {"seed", 1, 0, 's'},   {"seeds", 1, 0, 'S'},       {"duration", 1, 0, 'd'},
         {"faults", 1, 0, 'f'}, {"fault-every", 1, 0, 'e'}, {"priority", 1, 0, 'p'},
         {"json", 0, 0, 'j'},   {"trace", 0, 0, 't'},       {"help", 0, 0, 'h'},
+        {"ha", 0, 0, 'H'},
         {0, 0, 0, 0}};
     int opt;
     optind = 1;
@@ -481,6 +552,7 @@ int nodesim_cluster(int argc, char **argv) {
             break;
         case 'j': o.json = true; break;
         case 't': o.trace = true; break;
+        case 'H': o.ha = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -502,6 +574,18 @@ int nodesim_cluster(int argc, char **argv) {
                 "interval\n",
                 ELECTION_VOTERS_MAX);
         return 2;
+    }
+    if (o.ha) {
+        /* The operator's starts and stops of VMs are not modelled with
+         * protected VMs; power losses are. */
+        o.faults &= ~(unsigned)SIM_F_OPERATOR;
+        if (o.faults)
+            o.faults |= SIM_F_POWER;
+        if (o.duration_s * 1e6 <= SIM_HA_QUIET_US + 30e6) {
+            fprintf(stderr, "nodesim cluster: --ha needs a duration over %d s\n",
+                    SIM_HA_QUIET_US / 1000000 + 30);
+            return 2;
+        }
     }
     struct totals t = {0};
     for (uint64_t k = 0; k < o.seeds; k++) {

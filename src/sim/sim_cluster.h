@@ -40,6 +40,9 @@ enum sim_fault {
     SIM_F_OPERATOR = 1u << 7,  /* VMs started and stopped by hand, on idle hosts too */
     SIM_F_LIBVIRT = 1u << 8,   /* libvirtd stops for a while, in a migration too */
     SIM_F_ALL = (1u << 9) - 1,
+    /* --ha only (not in "all" without it): a host loses its power, back
+     * 20-90 s later plus its boot. */
+    SIM_F_POWER = 1u << 9,
 };
 
 /* The monotonic clocks' rates stay within this of real time, inside the
@@ -58,6 +61,9 @@ struct sim_opts {
     double fault_every_s;
     uint32_t priority; /* of the first candidate (0: none); the others have none */
     bool json, trace;
+    /* HA in the cluster (sim_ha_cluster.c): every VM protected, run leases,
+     * self-fencing, BMCs, the leader's HA round and restarts. */
+    bool ha;
 };
 
 /* The agent's loop, one piece at a time; a pause can fall before any. */
@@ -76,6 +82,7 @@ enum sim_step_kind {
     STEP_ACT,        /* ... and the action */
     STEP_OFF_CHECK,  /* before the off command: libvirt asked again */
     STEP_OFF,        /* ... and the off command */
+    STEP_HA,         /* --ha: run lease, reconcile, the leader's HA round, starts due */
     STEP_KINDS
 };
 const char *sim_step_name(enum sim_step_kind k);
@@ -101,6 +108,10 @@ enum sim_event_kind {
     EV_RESTART,  /* a crashed agent starts again */
     EV_OPERATOR, /* an operator starts or stops a VM, on host `node` if it is a host */
     EV_LIBVIRTD, /* libvirtd starts again on host `node` */
+    EV_POWER_ON, /* --ha: host `node`, off after a power loss or its BMC, is switched on */
+    EV_CHASSIS,  /* --ha: a BMC's power off takes host `node`'s power */
+    EV_HA_TICK,  /* --ha: the watchdogs are looked at */
+    EV_KILL,     /* --ha: host `node`'s agent is killed (a leader during its restarts) */
 };
 
 /* What a host keeps on disk: all that survives its agent's restart. */
@@ -110,6 +121,9 @@ struct sim_disk {
     uint32_t incarnation;
     bool drain;
     char failed[HOST_FAILED_TEXT_MAX]; /* the agent's HOST_FAILED_FILE */
+    /* --ha: the run lease kept (agent_fence.c's run-lease file): its end on
+     * the monotonic clock of the boot it was written in. */
+    uint64_t run_lease_until, run_lease_boot;
 };
 
 struct sim_host;
@@ -133,6 +147,8 @@ void sim_agent_free(struct sim_cluster *c, uint32_t i);
 int sim_agent_start(struct sim_cluster *c, uint32_t i);
 void sim_agent_stop(struct sim_cluster *c, uint32_t i);
 bool sim_agent_up(const struct sim_cluster *c, uint32_t i);
+/* A libvirt lifecycle event on host i: its agent samples at once. */
+void sim_agent_sample_soon(struct sim_cluster *c, uint32_t i);
 /* How many times host i's agent started: a life. */
 uint32_t sim_agent_life(const struct sim_cluster *c, uint32_t i);
 const char *sim_agent_name(const struct sim_cluster *c, uint32_t i);
@@ -169,6 +185,23 @@ int sim_faults_power_off_sent(struct sim_cluster *c, uint32_t host);
 /* Whether a pause is armed for host i before a step of this kind; if so it
  * is taken (disarmed) and *us is its length. */
 bool sim_faults_pause_at(struct sim_cluster *c, uint32_t i, enum sim_step_kind k, int64_t *us);
+
+/* sim_ha_cluster.c: --ha. */
+int sim_ha_setup(struct sim_cluster *c);
+/* A global tick: the watchdogs (a host whose agent stopped petting it for
+ * its timeout is reset). */
+int sim_ha_tick(struct sim_cluster *c);
+/* A power loss or BMC power-off took host i's power: back later. */
+int sim_ha_power_lost(struct sim_cluster *c, uint32_t i, int64_t back_after_us);
+/* The run's end: each protected VM must run on exactly one host. */
+void sim_ha_end(struct sim_cluster *c);
+/* A leader sent a restart: it may be killed now (faults). */
+int sim_faults_restart_sent(struct sim_cluster *c, uint32_t leader);
+/* EV_KILL: host i's agent is killed now, and restarts later. */
+int sim_faults_kill(struct sim_cluster *c, uint32_t i);
+/* Faults stop this long before the end of an --ha run, for every host to
+ * come back and every restart to settle. */
+#define SIM_HA_QUIET_US 300000000
 
 /* sim_check.c: the invariants that are not the hypervisors' own. */
 int sim_check_init(struct sim_cluster *c);
@@ -234,6 +267,20 @@ struct sim_cluster {
     uint64_t elections, commands_sent, grants, effects, operator_effects, pauses, crashes,
         partitions, faults;
     uint64_t violations;
+    /* --ha. */
+    uint64_t vm_left_down, ha_restarts, ha_self_fences, ha_destroyed, ha_reconcile_undefined,
+        ha_bmc_offs, ha_bmc_reads, watchdog_resets, power_losses, leader_kills_in_restart;
+    uint8_t *bmc;     /* per host: 0 none, 1 works, 2 broken */
+    /* Per VM: the leader's last try to restart it found no running host
+     * with room (a host is not woken for a restart yet: not a violation,
+     * counted apart in vm_down_no_room). */
+    bool *ha_no_room;
+    /* Per VM: shut off on a host the planner powered off since it last
+     * ran (the leader does not restart what only an off host shows). */
+    bool *ha_parked;
+    uint64_t vm_down_no_room, vm_down_off_host;
+    void *ha_wd;      /* per host: its watchdog (sim_ha_cluster.c) */
+    int64_t ha_quiet_us; /* faults stop here */
     char first_violation[256];
     /* The trace ring, and the lines kept around the first violation. */
     char (*trace)[SIM_TRACE_TEXT];
@@ -245,7 +292,7 @@ struct sim_cluster {
 /* The invariants' counters, summed by sim_cluster.c over seeds. */
 static inline uint64_t sim_violations(const struct sim_cluster *c) {
     return c->hv.vm_lost + c->hv.vm_duplicated + c->hv.host_off_with_vm + c->stale_effects +
-           c->lease_overlaps + c->churn;
+           c->lease_overlaps + c->churn + c->vm_left_down;
 }
 
 #endif

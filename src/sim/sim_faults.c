@@ -99,11 +99,11 @@ static int crash(struct sim_cluster *c) {
     return push_event(c, c->now_us + down, EV_RESTART, v);
 }
 
-static int partition(struct sim_cluster *c, int64_t len) {
+static int partition(struct sim_cluster *c, int64_t len, bool isolate) {
     uint32_t v = victim(c);
     if (v == UINT32_MAX)
         v = 0;
-    unsigned how = (unsigned)prng_below(&c->rng, 4);
+    unsigned how = isolate ? 1 : (unsigned)prng_below(&c->rng, 4);
     c->partitions++;
     if (how == 0) {
         for (uint32_t i = 0; i < c->o.hosts; i++)
@@ -263,10 +263,16 @@ static int network(struct sim_cluster *c, unsigned kind) {
     if (c->heal_us)
         return 0; /* one network fault at a time */
     int64_t len = span_us(c, 1000000, 20000000);
+    /* --ha: half the partitions cut one host off both ways for longer than
+     * its run lease (40-100 s): it must fence itself before its VMs are
+     * restarted elsewhere. */
+    bool isolate = c->o.ha && kind == SIM_F_PARTITION && prng_below(&c->rng, 2);
+    if (isolate)
+        len = span_us(c, 40000000, 100000000);
     c->heal_us = c->now_us + len;
     c->network_fault = kind;
     if (kind == SIM_F_PARTITION) {
-        if (partition(c, len) != 0)
+        if (partition(c, len, isolate) != 0)
             return -1;
     } else if (kind == SIM_F_LOSS) {
         c->net.loss = 0.05 + 0.35 * prng_unit(&c->rng);
@@ -302,15 +308,58 @@ int sim_faults_heal(struct sim_cluster *c) {
     return sim_net_release(&c->net, c->now_us, UINT32_MAX);
 }
 
+/* --ha: a host loses its power, most often one running protected VMs or
+ * the leader; it comes back 20-90 s later, then boots. */
+static int power_loss(struct sim_cluster *c) {
+    uint32_t v = UINT32_MAX;
+    if (prng_below(&c->rng, 3) == 0)
+        v = leader(c);
+    uint32_t start = (uint32_t)prng_below(&c->rng, c->o.hosts);
+    for (uint32_t k = 0; k < c->o.hosts && v == UINT32_MAX; k++)
+        if (sim_hv_protected_active(&c->hv, (start + k) % c->o.hosts))
+            v = (start + k) % c->o.hosts;
+    if (v == UINT32_MAX || c->hv.h[v].power != SIM_POWER_ON)
+        return 0;
+    int64_t back = span_us(c, 20000000, 90000000);
+    sim_trace(c, "fault: %s loses its power for %.1f s", sim_agent_name(c, v), (double)back / 1e6);
+    c->power_losses++;
+    sim_hv_power_loss(&c->hv, c->now_us, v);
+    return sim_ha_power_lost(c, v, back);
+}
+
+int sim_faults_restart_sent(struct sim_cluster *c, uint32_t leader_i) {
+    /* Now and then the leader is killed within 2 s of sending restarts. */
+    if (!(c->o.faults & SIM_F_CRASH) || c->now_us >= c->ha_quiet_us || prng_below(&c->rng, 4))
+        return 0;
+    return push_event(c, c->now_us + span_us(c, 0, 2000000), EV_KILL, leader_i);
+}
+
+int sim_faults_kill(struct sim_cluster *c, uint32_t i) {
+    if (!sim_agent_up(c, i))
+        return 0;
+    int64_t down = span_us(c, 500000, 20000000);
+    sim_trace(c, "fault: %s is killed during its restarts, for %.1f s", sim_agent_name(c, i),
+              (double)down / 1e6);
+    sim_agent_stop(c, i);
+    c->crashes++;
+    c->leader_kills_in_restart++;
+    c->last_fault_us = c->now_us;
+    return push_event(c, c->now_us + down, EV_RESTART, i);
+}
+
 int sim_faults_next(struct sim_cluster *c) {
     if (!c->o.faults)
+        return 0;
+    /* --ha: quiet at the end, for every host to come back and every
+     * protected VM to run again. */
+    if (c->o.ha && c->now_us >= c->ha_quiet_us)
         return 0;
     double mean = c->o.fault_every_s * 1e6;
     int64_t gap = (int64_t)(-log(1.0 - prng_unit(&c->rng)) * mean);
     int64_t next = (c->now_us < WARMUP_US ? WARMUP_US : c->now_us) + gap;
     if (c->now_us >= WARMUP_US) {
         unsigned kinds[16], n = 0;
-        for (unsigned f = 1; f < SIM_F_ALL; f <<= 1)
+        for (unsigned f = 1; f <= SIM_F_POWER; f <<= 1)
             if (c->o.faults & f)
                 kinds[n++] = f;
         unsigned f = kinds[prng_below(&c->rng, n)];
@@ -323,6 +372,7 @@ int sim_faults_next(struct sim_cluster *c) {
         case SIM_F_SKEW: skew(c); break;
         case SIM_F_OPERATOR: rc = operator(c, UINT32_MAX); break;
         case SIM_F_LIBVIRT: rc = libvirtd(c); break;
+        case SIM_F_POWER: rc = power_loss(c); break;
         default: rc = network(c, f); break;
         }
         if (rc != 0)

@@ -59,7 +59,8 @@ static bool libvirt_up(const struct sim_hv_host *h) {
 static uint64_t mem_used(const struct sim_hv *hv, const struct sim_hv_host *h) {
     uint64_t m = 0;
     for (size_t i = 0; i < h->n_doms; i++)
-        m += hv->vm[h->doms[i].vm].mem_mb;
+        if (h->doms[i].state != SIM_DOM_SHUTOFF)
+            m += hv->vm[h->doms[i].vm].mem_mb;
     return m;
 }
 
@@ -154,10 +155,16 @@ bool sim_hv_sample(const struct sim_hv *hv, uint32_t host, double t_s, struct hv
         snprintf(x->name, sizeof x->name, "%s", vm->name);
         x->uuid[0] = (unsigned char)d->vm;
         x->uuid[1] = (unsigned char)(d->vm >> 8);
-        x->state = d->state == SIM_DOM_INCOMING ? HV_VM_PAUSED : HV_VM_RUNNING;
+        x->state = d->state == SIM_DOM_INCOMING  ? HV_VM_PAUSED
+                   : d->state == SIM_DOM_SHUTOFF ? HV_VM_SHUTOFF
+                                                 : HV_VM_RUNNING;
         snprintf(x->arrival, sizeof x->arrival, "%s", d->arrival);
         x->vcpus = vm->vcpus;
         x->memory_kib = x->max_memory_kib = vm->mem_mb * 1024;
+        x->rules.ha = vm->ha;
+        x->rules.ha_priority = vm->ha_priority;
+        if (d->state == SIM_DOM_SHUTOFF)
+            continue;
         x->cpu_percent = d->state == SIM_DOM_INCOMING ? 0 : 100 * sim_hv_demand(hv, d->vm, t_s);
         busy += x->cpu_percent / 100 * vm->vcpus;
         out->memory_used_kib += x->memory_kib;
@@ -186,8 +193,10 @@ void sim_hv_fresh(const struct sim_hv *hv, uint32_t host, struct hv_fresh *out,
         snprintf(x->name, sizeof x->name, "%s", hv->vm[d->vm].name);
         x->uuid[0] = (unsigned char)d->vm;
         x->uuid[1] = (unsigned char)(d->vm >> 8);
-        x->state = d->state == SIM_DOM_INCOMING ? HV_VM_PAUSED : HV_VM_RUNNING;
-        x->active = true;
+        x->state = d->state == SIM_DOM_INCOMING  ? HV_VM_PAUSED
+                   : d->state == SIM_DOM_SHUTOFF ? HV_VM_SHUTOFF
+                                                 : HV_VM_RUNNING;
+        x->active = d->state != SIM_DOM_SHUTOFF;
         x->persistent = d->state != SIM_DOM_INCOMING;
         x->job = d->state == SIM_DOM_OUTGOING   ? HV_JOB_MIGRATION_OUT
                  : d->state == SIM_DOM_INCOMING ? HV_JOB_MIGRATION_IN
@@ -220,6 +229,8 @@ static const char *migrate_refusal(const struct sim_hv *hv, uint32_t src, const 
             dom = &s->doms[i];
     if (!dom)
         return "the domain is not here";
+    if (dom->state == SIM_DOM_SHUTOFF)
+        return "the domain is not running";
     if (dom->state != SIM_DOM_RUNNING)
         return "the domain is already migrating";
     if (src == dst)
@@ -229,6 +240,11 @@ static const char *migrate_refusal(const struct sim_hv *hv, uint32_t src, const 
     if (host_gate_refuses(d->gate, "migrate", "begin") ||
         host_gate_refuses(d->gate, "prepare", "begin"))
         return "the destination's qemu hook refused it (inbound gate)";
+    if (hv->vm[*v].ha && !d->ha_ready)
+        return "the destination's qemu hook refused it (protected gate not ready)";
+    for (size_t i = 0; i < d->n_doms; i++)
+        if (d->doms[i].vm == *v)
+            return "a domain of that VM is defined at the destination";
     if (mem_used(hv, d) + hv->vm[*v].mem_mb > d->mem_mb)
         return "the destination has not enough memory";
     return NULL;
@@ -361,18 +377,23 @@ void sim_hv_power_off(struct sim_hv *hv, int64_t now_us, uint32_t host) {
     if (h->power != SIM_POWER_ON)
         return;
     hv->power_offs++;
-    if (h->n_doms) {
+    size_t active = 0;
+    const struct sim_dom *d = NULL;
+    for (size_t i = 0; i < h->n_doms; i++)
+        if (h->doms[i].state != SIM_DOM_SHUTOFF && !active++)
+            d = &h->doms[i];
+    if (active) {
         hv->host_off_with_vm++;
-        const struct sim_dom *d = &h->doms[0];
         snprintf(hv->why_off, sizeof hv->why_off,
-                 "n%u powered off with %zu domain(s) on it, e.g. %s %s", host + 1, h->n_doms,
+                 "n%u powered off with %zu domain(s) on it, e.g. %s %s", host + 1, active,
                  hv->vm[d->vm].name, d->state == SIM_DOM_INCOMING ? "arriving" : "running");
     }
     /* The machine goes down: its migrations fail at both ends, and what ran
      * here is gone (the invariant check counts the losses). */
     for (;;) {
         size_t i = 0;
-        while (i < h->n_doms && h->doms[i].state == SIM_DOM_RUNNING)
+        while (i < h->n_doms &&
+               (h->doms[i].state == SIM_DOM_RUNNING || h->doms[i].state == SIM_DOM_SHUTOFF))
             i++;
         if (i == h->n_doms)
             break;
@@ -381,7 +402,10 @@ void sim_hv_power_off(struct sim_hv *hv, int64_t now_us, uint32_t host) {
         assert(hv->mig[h->doms[i].mig].active);
         end_migration(hv, h->doms[i].mig, false);
     }
-    h->n_doms = 0;
+    /* Definitions (--ha's shut-off domains) outlive the power. */
+    for (size_t i = h->n_doms; i-- > 0;)
+        if (h->doms[i].state != SIM_DOM_SHUTOFF)
+            drop_dom(h, i);
     h->power = SIM_POWER_STOPPING;
     h->power_until_us = now_us + hv->stop_us;
     hv->changed = true;
@@ -508,6 +532,7 @@ void sim_hv_check(struct sim_hv *hv, int64_t now_us) {
             continue;
         for (size_t k = 0; k < h->n_doms; k++) {
             copies[h->doms[k].vm] += h->doms[k].state != SIM_DOM_INCOMING &&
+                                     h->doms[k].state != SIM_DOM_SHUTOFF &&
                                      !leftover_excused(h, &h->doms[k], now_us);
             moving[h->doms[k].vm] += h->doms[k].state == SIM_DOM_OUTGOING;
         }
@@ -516,7 +541,7 @@ void sim_hv_check(struct sim_hv *hv, int64_t now_us) {
         struct sim_vm *vm = &hv->vm[v];
         if (vm->stopped || vm->lost)
             continue;
-        if (copies[v] == 0) {
+        if (copies[v] == 0 && !hv->ha) {
             vm->lost = true;
             hv->vm_lost++;
             snprintf(hv->why_lost, sizeof hv->why_lost, "%s runs nowhere", vm->name);
@@ -530,4 +555,139 @@ void sim_hv_check(struct sim_hv *hv, int64_t now_us) {
         }
         vm->duplicated = dup;
     }
+}
+
+/* ---- --ha ---- */
+
+bool sim_hv_define(struct sim_hv *hv, uint32_t host, const char *name, char *err, size_t errlen) {
+    struct sim_hv_host *h = &hv->h[host];
+    uint32_t v;
+    if (!libvirt_up(h)) {
+        snprintf(err, errlen, "libvirtd is not running");
+        return false;
+    }
+    if (!vm_named(hv, name, &v)) {
+        snprintf(err, errlen, "no such VM in the simulation");
+        return false;
+    }
+    if (find_dom(h, v, NULL)) {
+        snprintf(err, errlen, "a domain named '%s' is already defined here", name);
+        return false;
+    }
+    if (add_dom(h, v, SIM_DOM_SHUTOFF, 0, "") != 0) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    hv->changed = true;
+    return true;
+}
+
+bool sim_hv_start(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name, char *err,
+                  size_t errlen) {
+    struct sim_hv_host *h = &hv->h[host];
+    uint32_t v;
+    struct sim_dom *d;
+    if (!libvirt_up(h) || !vm_named(hv, name, &v) || !(d = find_dom(h, v, NULL)) ||
+        d->state != SIM_DOM_SHUTOFF) {
+        snprintf(err, errlen, "%s", !libvirt_up(h) ? "libvirtd is not running"
+                                                   : "the domain is not defined and shut off");
+        return false;
+    }
+    if (host_gate_refuses(h->gate, "prepare", "begin")) {
+        snprintf(err, errlen, "the qemu hook refused it (inbound gate)");
+        return false;
+    }
+    if (hv->vm[v].ha && !h->ha_ready) {
+        snprintf(err, errlen, "the qemu hook refused it (protected gate not ready)");
+        return false;
+    }
+    if (mem_used(hv, h) + hv->vm[v].mem_mb > h->mem_mb) {
+        snprintf(err, errlen, "not enough memory");
+        return false;
+    }
+    d->state = SIM_DOM_RUNNING;
+    hv->changed = true;
+    sim_hv_check(hv, now_us);
+    return true;
+}
+
+bool sim_hv_stop(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name) {
+    struct sim_hv_host *h = &hv->h[host];
+    uint32_t v;
+    size_t at;
+    struct sim_dom *d;
+    if (!libvirt_up(h) || !vm_named(hv, name, &v) || !(d = find_dom(h, v, &at)) ||
+        d->state == SIM_DOM_SHUTOFF)
+        return false;
+    if (d->state == SIM_DOM_INCOMING) {
+        end_migration(hv, d->mig, false);
+    } else {
+        if (d->state == SIM_DOM_OUTGOING)
+            end_migration(hv, d->mig, false);
+        d = find_dom(h, v, &at);
+        if (d)
+            d->state = SIM_DOM_SHUTOFF;
+    }
+    hv->changed = true;
+    sim_hv_check(hv, now_us);
+    return true;
+}
+
+bool sim_hv_undefine(struct sim_hv *hv, uint32_t host, const char *name) {
+    struct sim_hv_host *h = &hv->h[host];
+    uint32_t v;
+    size_t at;
+    struct sim_dom *d;
+    if (!libvirt_up(h) || !vm_named(hv, name, &v) || !(d = find_dom(h, v, &at)) ||
+        d->state != SIM_DOM_SHUTOFF)
+        return false;
+    drop_dom(h, at);
+    hv->undefined++;
+    hv->changed = true;
+    return true;
+}
+
+void sim_hv_power_loss(struct sim_hv *hv, int64_t now_us, uint32_t host) {
+    struct sim_hv_host *h = &hv->h[host];
+    if (h->power == SIM_POWER_OFF)
+        return;
+    hv->power_losses++;
+    for (;;) {
+        size_t i = 0;
+        while (i < h->n_doms &&
+               (h->doms[i].state == SIM_DOM_RUNNING || h->doms[i].state == SIM_DOM_SHUTOFF))
+            i++;
+        if (i == h->n_doms)
+            break;
+        end_migration(hv, h->doms[i].mig, false);
+    }
+    for (size_t i = 0; i < h->n_doms; i++)
+        h->doms[i].state = SIM_DOM_SHUTOFF;
+    h->power = SIM_POWER_OFF;
+    h->ha_ready = false;
+    hv->changed = true;
+    sim_hv_check(hv, now_us);
+}
+
+void sim_hv_set_ha_ready(struct sim_hv *hv, uint32_t host, bool ready) {
+    hv->h[host].ha_ready = ready;
+}
+
+bool sim_hv_protected_active(const struct sim_hv *hv, uint32_t host) {
+    const struct sim_hv_host *h = &hv->h[host];
+    for (size_t i = 0; h->power == SIM_POWER_ON && i < h->n_doms; i++)
+        if (hv->vm[h->doms[i].vm].ha && h->doms[i].state != SIM_DOM_SHUTOFF)
+            return true;
+    return false;
+}
+
+uint32_t sim_hv_copies(const struct sim_hv *hv, uint32_t vm) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < hv->n_hosts; i++) {
+        const struct sim_hv_host *h = &hv->h[i];
+        for (size_t k = 0; h->power == SIM_POWER_ON && k < h->n_doms; k++)
+            n += h->doms[k].vm == vm && h->doms[k].state != SIM_DOM_SHUTOFF &&
+                 h->doms[k].state != SIM_DOM_INCOMING;
+    }
+    return n;
 }

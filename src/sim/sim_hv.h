@@ -39,6 +39,8 @@ enum sim_dom_state {
     SIM_DOM_RUNNING,
     SIM_DOM_OUTGOING, /* running here, being migrated away */
     SIM_DOM_INCOMING, /* the destination's paused copy, filling */
+    SIM_DOM_SHUTOFF,  /* defined, not running (--ha only: a restart's define before
+                       * its start, a protected guest destroyed or powered off) */
 };
 
 struct sim_dom {
@@ -66,6 +68,8 @@ struct sim_vm {
     bool stopped;              /* by the operator: not running, by intent */
     bool lost;                 /* counted lost once */
     bool duplicated;           /* counted once per time it runs twice */
+    bool ha;                   /* protected (--ha): ha=yes in its metadata */
+    uint32_t ha_priority;
 };
 
 struct sim_migration {
@@ -87,6 +91,9 @@ struct sim_hv_host {
     struct sim_dom *doms;
     size_t n_doms, cap_doms;
     uint64_t boots; /* how many times it came up */
+    /* --ha: the protected gate (the agent's "protected" file, host_ha.c)
+     * says ready and names a running agent: protected domains may start. */
+    bool ha_ready;
 };
 
 /* What sim_hv_run reports: a host whose agent must start (booted), one that
@@ -119,6 +126,10 @@ struct sim_hv {
     uint64_t migrations_started, migrations_ok, migrations_failed, migrations_refused;
     uint64_t power_offs, wakes, power_ons;
     bool changed; /* sim_hv_deadline may have moved */
+    /* --ha: a VM that runs nowhere is not lost at once (its host may be
+     * fenced and it restarted); the run's end checks it (vm_left_down). */
+    bool ha;
+    uint64_t power_losses, protected_destroyed, undefined;
     /* What the last of each violation was. */
     char why_lost[128], why_duplicated[128], why_off[160];
 };
@@ -176,6 +187,30 @@ void sim_hv_wake(struct sim_hv *hv, int64_t now_us, uint32_t host);
  * one on host. False when it cannot (libvirtd down, not enough memory). */
 bool sim_hv_operator_stop(struct sim_hv *hv, uint32_t vm);
 bool sim_hv_operator_start(struct sim_hv *hv, uint32_t vm, uint32_t host);
+
+/* --ha (sim_ha_cluster.c calls these where the agent calls libvirt). A
+ * persistent definition of `name`, shut off, on host: false with err when
+ * libvirtd does not answer or a domain of that VM is there already. */
+bool sim_hv_define(struct sim_hv *hv, uint32_t host, const char *name, char *err, size_t errlen);
+/* libvirt's create of that shut-off domain: refused by the qemu hook for a
+ * protected VM unless the host's protected gate is ready, and when there
+ * is no room. */
+bool sim_hv_start(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name, char *err,
+                  size_t errlen);
+/* Destroys a running (or leaving) domain: shut off, still defined. */
+bool sim_hv_stop(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name);
+/* Undefines a shut-off domain (its disks are on shared storage, kept). */
+bool sim_hv_undefine(struct sim_hv *hv, uint32_t host, const char *name);
+/* The power goes at once (a power loss, a BMC's power off, a watchdog's
+ * reset): what ran is shut off, definitions stay, migrations fail. */
+void sim_hv_power_loss(struct sim_hv *hv, int64_t now_us, uint32_t host);
+/* The protected gate of host (the agent writes it; false once its agent
+ * is gone). */
+void sim_hv_set_ha_ready(struct sim_hv *hv, uint32_t host, bool ready);
+/* Whether a protected domain is active on host now. */
+bool sim_hv_protected_active(const struct sim_hv *hv, uint32_t host);
+/* How many powered hosts run vm (a shut-off definition does not count). */
+uint32_t sim_hv_copies(const struct sim_hv *hv, uint32_t vm);
 
 /* Moves the hypervisors to now; reports what happened into notes (at most
  * cap; the rest on the next call at the same time). Returns how many. */

@@ -19,8 +19,8 @@ static enum leader_liveness liveness(enum gossip_state s) {
  * the worker thread), else they are borrowed from the cache and valid
  * until the next gossip input. The self entry is always a fresh record,
  * owned. *self_at says where it is. */
-static int members_collect(struct sim_cluster *c, struct sim_host *h, bool own,
-                           struct executor_member **out, size_t *n, size_t *self_at) {
+int simh_members_collect(struct sim_cluster *c, struct sim_host *h, bool own,
+                         struct executor_member **out, size_t *n, size_t *self_at) {
     size_t count = gossip_member_count(h->g);
     struct executor_member *m = calloc(count + 1, sizeof *m);
     if (!m)
@@ -51,7 +51,7 @@ static int members_collect(struct sim_cluster *c, struct sim_host *h, bool own,
     return 0;
 }
 
-static void members_free(struct executor_member *m, size_t n, bool own, size_t self_at) {
+void simh_members_free(struct executor_member *m, size_t n, bool own, size_t self_at) {
     for (size_t k = 0; k < n; k++)
         if (own || k == self_at)
             protobuf_c_message_free_unpacked((ProtobufCMessage *)&m[k].rec->base, NULL);
@@ -79,21 +79,26 @@ int simh_step_lead(struct sim_cluster *c, struct sim_host *h) {
     if (step) {
         struct executor_member *m;
         size_t n, self_at;
-        if (members_collect(c, h, false, &m, &n, &self_at) != 0)
+        if (simh_members_collect(c, h, false, &m, &n, &self_at) != 0)
             return -1;
         int rc = executor_step(h->ex, m, n, now, simh_wall(c, h));
-        members_free(m, n, false, self_at);
+        simh_members_free(m, n, false, self_at);
         if (rc != 0)
             return -1;
     }
+    if (plan && simh_push(h, STEP_PLAN, NULL, 0, true) != 0)
+        return -1;
+    return simh_dispatch(c, h);
+}
+
+int simh_dispatch(struct sim_cluster *c, struct sim_host *h) {
+    (void)c;
     /* Queued at the front, in order: they run before anything else. */
     struct send_step sends[64];
     size_t k = 0;
     bool more = false;
     while (!more && executor_next(h->ex, &sends[k].s))
         more = ++k == sizeof sends / sizeof sends[0];
-    if (plan && simh_push(h, STEP_PLAN, NULL, 0, true) != 0)
-        return -1;
     if (more && simh_push(h, STEP_LEAD, NULL, 0, true) != 0)
         return -1;
     while (k--)
@@ -118,7 +123,7 @@ void simh_plan_release(struct plan_job *p) {
         return;
     placement_plan_free(&p->pp);
     leader_snapshot_free(&p->snap);
-    members_free(p->m, p->n, true, SIZE_MAX);
+    simh_members_free(p->m, p->n, true, SIZE_MAX);
     memset(p, 0, sizeof *p);
 }
 
@@ -127,7 +132,7 @@ int simh_step_plan(struct sim_cluster *c, struct sim_host *h) {
     if (p->busy || !executor_plan_due(h->ex, (uint64_t)simh_mono(c, h)))
         return 0;
     size_t self_at;
-    if (members_collect(c, h, true, &p->m, &p->n, &self_at) != 0)
+    if (simh_members_collect(c, h, true, &p->m, &p->n, &self_at) != 0)
         return -1;
     p->busy = true;
     placement_plan_init(&p->pp);
@@ -170,6 +175,11 @@ void simh_command_objects(const struct sim_cluster *c, const struct command *cmd
             *vm = v;
     } else if (cmd->kind == COMMAND_WAKE) {
         *host = sim_host_index(c, cmd->wake.host);
+    } else if (cmd->kind == COMMAND_DEFINE) {
+        uint32_t v;
+        if (strncmp(cmd->define.name, "vm", 2) == 0 &&
+            (v = (uint32_t)strtoul(cmd->define.name + 2, NULL, 10)) < c->hv.n_vms)
+            *vm = v;
     }
 }
 

@@ -61,6 +61,9 @@ struct action *simh_action_new(struct sim_cluster *c, struct sim_host *h, const 
     } else if (kind == ACT_WAKE) {
         snprintf(x->vm, sizeof x->vm, "%s", cmd->wake.host);
         snprintf(x->destination, sizeof x->destination, "%s", cmd->wake.host);
+    } else if (kind == ACT_DEFINE) {
+        snprintf(x->vm, sizeof x->vm, "%s", cmd->define.name);
+        snprintf(x->destination, sizeof x->destination, "%s", h->name);
     } else {
         snprintf(x->destination, sizeof x->destination, "%s", h->name);
     }
@@ -154,13 +157,15 @@ void simh_action_end(struct sim_cluster *c, struct sim_host *h, struct action *x
 void simh_refused(struct sim_cluster *c, struct sim_host *h, const struct command *cmd,
                   const char *why) {
     sim_trace(c, "%s: refuses %s (term %" PRIu64 "): %s", h->name, cmd->id, cmd->term, why);
-    if (cmd->kind != COMMAND_MIGRATE && cmd->kind != COMMAND_POWER_OFF && cmd->kind != COMMAND_WAKE)
+    if (cmd->kind != COMMAND_MIGRATE && cmd->kind != COMMAND_POWER_OFF &&
+        cmd->kind != COMMAND_WAKE && cmd->kind != COMMAND_DEFINE)
         return;
     struct action *x = simh_action_find(h, cmd->id);
     if (!x)
         x = simh_action_new(c, h, cmd,
                             cmd->kind == COMMAND_MIGRATE     ? ACT_MIGRATION
                             : cmd->kind == COMMAND_POWER_OFF ? ACT_POWER_OFF
+                            : cmd->kind == COMMAND_DEFINE    ? ACT_DEFINE
                                                              : ACT_WAKE);
     if (x)
         simh_action_end(c, h, x, REPORT_REFUSED, why);
@@ -180,6 +185,7 @@ static int actions_to_record(const struct sim_host *h, Nodectl__HostRecord *rec)
                 .error = x->error,
                 .kind = x->kind == ACT_MIGRATION   ? ""
                         : x->kind == ACT_POWER_OFF ? "power-off"
+                        : x->kind == ACT_DEFINE    ? "define"
                                                    : "wake",
                 .progress = x->state == REPORT_SUCCEEDED,
                 .started_ms = x->started_ms,
@@ -220,6 +226,11 @@ Nodectl__HostRecord *simh_self_record(struct sim_cluster *c, struct sim_host *h)
         pw->wake_mac = strdup(mac);
         pw->wake_broadcast = strdup("10.0.0.255:9");
         pw->network = strdup("10.0.0.0/24");
+        if (c->bmc && c->bmc[h->i]) {
+            char bmc[32];
+            snprintf(bmc, sizeof bmc, "10.0.1.%u", h->i + 1);
+            pw->ipmi_address = strdup(bmc);
+        }
     }
     uint64_t term = h->disk.fence.highest;
     const char *leader = "";

@@ -83,8 +83,11 @@ void simh_command_msg(struct sim_cluster *c, struct sim_host *h, uint32_t from,
     case COMMAND_MSG_GRANT: on_grant(c, h, &m->grant, sender); break;
     case COMMAND_MSG_RENEW:
     case COMMAND_MSG_RENEWED:
+        /* --ha: the run lease (without it no host sends them). */
+        simha_frame(c, h, from, m);
+        break;
     case COMMAND_MSG_DEFINITION:
-        /* The simulated hosts send no renewals: their VMs are not protected. */
+        /* Definitions are not replicated in the simulation. */
         break;
     }
 }
@@ -255,6 +258,8 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
         if (dst == UINT32_MAX || sim_hv_migrate(&c->hv, c->now_us, h->i, cmd->migrate.vm, dst,
                                                 cmd->id, &x->mig, err, sizeof err) != 0)
             simh_action_end(c, h, x, REPORT_REFUSED, dst == UINT32_MAX ? "no such host" : err);
+        else if (c->o.ha)
+            sim_agent_sample_soon(c, dst); /* libvirt's event at the destination */
         break;
     }
     case COMMAND_POWER_OFF: commit_off(c, h, cmd); break;
@@ -277,10 +282,14 @@ int simh_step_act(struct sim_cluster *c, struct sim_host *h, struct sim_step *s)
         if (h->e && election_transfer(h->e, simh_mono(c, h), 0) == 0)
             simh_flush_election(c, h);
         break;
-    case COMMAND_VM_RULES:
     case COMMAND_DEFINE:
-        /* An operator's `nodectl vm set` or `create`: the simulated domains
-         * carry no rules, and no simulated operator types either. */
+        /* --ha: a leader's restart (define and start). */
+        if (h->ha && !cmd->by_operator)
+            simha_define(c, h, cmd, st->deadline);
+        break;
+    case COMMAND_VM_RULES:
+        /* An operator's `nodectl vm set`: the simulated domains carry no
+         * rules, and no simulated operator types it. */
         break;
     }
     simh_publish(c, h);
@@ -315,6 +324,9 @@ int simh_step_off_check(struct sim_cluster *c, struct sim_host *h, struct sim_st
 int simh_step_off(struct sim_cluster *c, struct sim_host *h) {
     sim_trace(c, "%s: off command runs (%s, term %" PRIu64 ")", h->name, h->off_id, h->off_term);
     h->off_pending = false;
+    for (size_t k = 0; c->o.ha && k < c->hv.h[h->i].n_doms; k++)
+        if (c->hv.h[h->i].doms[k].state == SIM_DOM_SHUTOFF)
+            c->ha_parked[c->hv.h[h->i].doms[k].vm] = true;
     sim_hv_power_off(&c->hv, c->now_us, h->i);
     /* The shutdown stops the agent with everything else. */
     sim_agent_stop(c, h->i);
