@@ -143,22 +143,37 @@ void agent_ha_close(struct agent *a) {
     h->wd_armed = false;
 }
 
-void agent_ha_fence(struct agent *a, const char *reason) {
+/* Destroys every protected guest running here; fence_clean says whether
+ * libvirt confirmed it. A retry (`again`) is logged only when it ends the
+ * matter, not at each attempt. */
+static void fence_destroy(struct agent *a, const char *reason, bool again) {
     struct ha_host *h = &a->ha;
-    /* The gate first: from now on no protected guest starts here. */
-    set_state(a, HOST_HA_FENCED, reason);
     struct hv_stopped st;
     char err[HV_REASON_MAX + 64];
     int rc = hv_destroy_protected(a->hv, reason, &st, err, sizeof err);
     h->fence_clean = rc == 0;
     h->destroyed += st.n;
+    if (again) {
+        if (rc == 0)
+            log_warn("self-fence: libvirt answered again: %zu more protected VM(s) destroyed",
+                     st.n);
+        return;
+    }
     h->fences++;
     if (rc != 0) {
         h->failures++;
         log_err("self-fence: %s; %s", reason, err);
     }
     log_warn("self-fence: %s: %zu protected VM(s) destroyed%s", reason, st.n,
-             rc != 0 ? ", and some could not be" : "");
+             rc != 0 ? ", and some could not be: tried again every 0.5 s until libvirt "
+                       "confirms" : "");
+}
+
+void agent_ha_fence(struct agent *a, const char *reason) {
+    /* The gate first: from now on no protected guest starts here. */
+    set_state(a, HOST_HA_FENCED, reason);
+    a->ha.next_try_ms = agent_clock_ms() + HA_RETRY_MS;
+    fence_destroy(a, reason, false);
 }
 
 /* The run lease's news (agent_fence.c): lapsed, or held again. */
@@ -405,6 +420,14 @@ static void stale_pass(struct agent *a, uint64_t now_ms) {
 void agent_ha_run(struct agent *a, uint64_t now_ms) {
     struct ha_host *h = &a->ha;
     watchdog_run(a, now_ms);
+    /* A self-fence libvirt did not confirm (libvirtd down or stuck) is
+     * done again until it is: the leader restarts this host's protected
+     * guests elsewhere once its lease has surely lapsed, trusting that
+     * they stopped here (docs/ha.md, "Self-fence"). */
+    if (h->state == HOST_HA_FENCED && !h->fence_clean && now_ms >= h->next_try_ms) {
+        h->next_try_ms = now_ms + HA_RETRY_MS;
+        fence_destroy(a, h->reason, true);
+    }
     if (h->state == HOST_HA_READY)
         stale_pass(a, now_ms);
     if (h->state != HOST_HA_RECONCILING || now_ms < h->next_try_ms)
@@ -451,7 +474,9 @@ void agent_ha_run(struct agent *a, uint64_t now_ms) {
 }
 
 uint64_t agent_ha_deadline(const struct agent *a) {
-    uint64_t d = a->ha.state == HOST_HA_RECONCILING ? a->ha.next_try_ms : UINT64_MAX;
+    bool retry = a->ha.state == HOST_HA_RECONCILING ||
+                 (a->ha.state == HOST_HA_FENCED && !a->ha.fence_clean);
+    uint64_t d = retry ? a->ha.next_try_ms : UINT64_MAX;
     return a->ha.wd_armed && a->ha.wd_next_ms < d ? a->ha.wd_next_ms : d;
 }
 

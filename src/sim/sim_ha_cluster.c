@@ -144,9 +144,10 @@ static bool protected_running(struct sim_cluster *c, const struct sim_host *h) {
     return sim_hv_protected_active(&c->hv, h->i);
 }
 
-/* agent_ha_fence: the gate first, then every protected guest destroyed. */
-static void self_fence(struct sim_cluster *c, struct sim_host *h, const char *why) {
-    set_ready(c, h, HOST_HA_FENCED);
+/* agent_ha.c's fence_destroy: every protected guest running here
+ * destroyed; a retry (`again`) is traced only when libvirt answered. */
+static void fence_destroy(struct sim_cluster *c, struct sim_host *h, const char *why,
+                          bool again) {
     struct hv_fresh view;
     sim_hv_fresh(&c->hv, h->i, &view, c->doms_scratch);
     bool clean = view.available;
@@ -164,11 +165,25 @@ static void self_fence(struct sim_cluster *c, struct sim_host *h, const char *wh
             clean = false;
     }
     h->ha->fence_clean = clean;
-    c->ha_self_fences++;
     c->ha_destroyed += n;
-    sim_trace(c, "%s: self-fence: %s: %zu protected VM(s) destroyed%s", h->name, why, n,
-              clean ? "" : ", libvirt did not answer");
-    simh_publish(c, h); /* libvirt's lifecycle events: the agent samples */
+    if (again) {
+        if (clean)
+            sim_trace(c, "%s: self-fence: libvirt answered again: %zu more protected VM(s) "
+                      "destroyed", h->name, n);
+    } else {
+        c->ha_self_fences++;
+        sim_trace(c, "%s: self-fence: %s: %zu protected VM(s) destroyed%s", h->name, why, n,
+                  clean ? "" : ", libvirt did not answer");
+    }
+    if (!again || n)
+        simh_publish(c, h); /* libvirt's lifecycle events: the agent samples */
+}
+
+/* agent_ha_fence: the gate first, then every protected guest destroyed. */
+static void self_fence(struct sim_cluster *c, struct sim_host *h, const char *why) {
+    set_ready(c, h, HOST_HA_FENCED);
+    h->ha->next_try_ms = simh_mono(c, h) + (int64_t)HA_RETRY_MS;
+    fence_destroy(c, h, why, false);
 }
 
 static void on_lease(struct sim_cluster *c, struct sim_host *h, bool holds, const char *why) {
@@ -332,6 +347,10 @@ static void stale_pass(struct sim_cluster *c, struct sim_host *h, int64_t now) {
 
 static void reconcile_run(struct sim_cluster *c, struct sim_host *h, int64_t now) {
     struct simha *x = h->ha;
+    if (x->state == HOST_HA_FENCED && !x->fence_clean && now >= x->next_try_ms) {
+        x->next_try_ms = now + (int64_t)HA_RETRY_MS;
+        fence_destroy(c, h, "", true);
+    }
     if (x->state == HOST_HA_READY)
         stale_pass(c, h, now);
     if (x->state != HOST_HA_RECONCILING || now < x->next_try_ms)
@@ -825,7 +844,9 @@ int64_t simha_deadline(const struct sim_cluster *c, const struct sim_host *h) {
         return INT64_MAX;
     int64_t now = simh_mono(c, h);
     int64_t d = (int64_t)host_fence_deadline(x->lease, (uint64_t)now);
-    if (x->state == HOST_HA_RECONCILING && x->next_try_ms < d)
+    bool retry = x->state == HOST_HA_RECONCILING ||
+                 (x->state == HOST_HA_FENCED && !x->fence_clean);
+    if (retry && x->next_try_ms < d)
         d = x->next_try_ms;
     if (x->state == HOST_HA_READY && x->next_stale_ms < d)
         d = x->next_stale_ms;
