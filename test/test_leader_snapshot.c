@@ -184,6 +184,33 @@ static void power_flags_and_wake_times(void **state) {
     (void)state;
 }
 
+/* A protected VM stopped on a host, running on no up host, waits for its
+ * restart there (docs/ha.md): the host is kept on, so that no plan powers
+ * it off with the VM's only definition. Once another up host runs it, the
+ * stopped copy is stale and holds nothing. */
+static void a_host_with_a_protected_vm_waiting_for_its_restart_stays_on(void **state) {
+    struct world w;
+    struct leader_snapshot s;
+    world_init(&w);
+    w.rec[0].candidate = false;
+    assert_int_equal(build(&w, &s), 0);
+    assert_int_equal(s.snap.hosts[0].flags, 0);
+    done(&w, &s);
+    w.vm[2].ha = true; /* n1's stopped "off" */
+    assert_int_equal(build(&w, &s), 0);
+    assert_int_equal(s.snap.hosts[0].flags, PLACEMENT_HOST_KEEP_ON);
+    done(&w, &s);
+    w.vm[3].name = "off"; /* n2 runs it now */
+    assert_int_equal(build(&w, &s), 0);
+    assert_int_equal(s.snap.hosts[0].flags, 0);
+    done(&w, &s);
+    w.members[1].liveness = LEADER_HOST_DOWN; /* a down host's record proves nothing */
+    assert_int_equal(build(&w, &s), 0);
+    assert_int_equal(s.snap.hosts[0].flags, PLACEMENT_HOST_KEEP_ON);
+    done(&w, &s);
+    (void)state;
+}
+
 /* Power actions in records are not migrations: no VM history, no foreign
  * migration for a takeover to wait for. */
 static void power_actions_are_not_migrations(void **state) {
@@ -374,6 +401,7 @@ int main(void) {
         cmocka_unit_test(hosts_carry_capacity_flags_and_liveness),
         cmocka_unit_test(vms_are_the_running_ones_with_demand_and_moves),
         cmocka_unit_test(power_flags_and_wake_times),
+        cmocka_unit_test(a_host_with_a_protected_vm_waiting_for_its_restart_stays_on),
         cmocka_unit_test(power_actions_are_not_migrations),
         cmocka_unit_test(reasons_name_hosts_and_vms),
         cmocka_unit_test(the_planner_evacuates_the_drained_host),

@@ -95,6 +95,35 @@ static uint32_t migrations_of(const struct leader_member *members, size_t n, con
     return count;
 }
 
+static bool vm_stopped(const Nodectl__Vm *v) {
+    return v->state == NODECTL__VM_STATE__VM_STATE_SHUTOFF ||
+           v->state == NODECTL__VM_STATE__VM_STATE_CRASHED;
+}
+
+/* Whether host m's record shows a protected VM stopped that no up host's
+ * record shows running: it waits for its restart, in place or elsewhere
+ * (docs/ha.md), and powering the host off would leave it down with its
+ * only definition on a host that is off (VMware DPM keeps on what HA needs
+ * for a failover in the same way). */
+static bool parks_protected(const struct leader_member *m, const struct leader_member *members,
+                            size_t n) {
+    for (size_t k = 0; k < m->rec->n_vms; k++) {
+        const Nodectl__Vm *v = m->rec->vms[k];
+        if (!v->ha || !vm_stopped(v))
+            continue;
+        bool elsewhere = false;
+        for (size_t i = 0; i < n && !elsewhere; i++)
+            for (size_t j = 0; &members[i] != m && members[i].liveness == LEADER_HOST_UP &&
+                               j < members[i].rec->n_vms && !elsewhere;
+                 j++)
+                elsewhere = strcmp(members[i].rec->vms[j]->name, v->name) == 0 &&
+                            !vm_stopped(members[i].rec->vms[j]);
+        if (!elsewhere)
+            return true;
+    }
+    return false;
+}
+
 static void fill_host(struct leader_snapshot *s, size_t h, const struct leader_member *m,
                       const struct leader_member *members, size_t n) {
     const Nodectl__HostRecord *r = m->rec;
@@ -112,8 +141,10 @@ static void fill_host(struct leader_snapshot *s, size_t h, const struct leader_m
     ph->flags = (r->candidate ? PLACEMENT_HOST_CANDIDATE : 0u) |
                 (r->drain ? PLACEMENT_HOST_DRAIN : 0u) |
                 (r->migration_uri[0] ? 0u : PLACEMENT_HOST_NO_INBOUND) |
-                (r->power && r->power->can_power_off && !m->keep_on ? 0u
-                                                                    : PLACEMENT_HOST_KEEP_ON) |
+                (r->power && r->power->can_power_off && !m->keep_on &&
+                         !parks_protected(m, members, n)
+                     ? 0u
+                     : PLACEMENT_HOST_KEEP_ON) |
                 (failed ? PLACEMENT_HOST_FAILED : 0u);
     ph->cpu_measured = r->usage ? r->usage->cpu_percent / 100 : 0;
     ph->loadavg15 = r->usage ? r->usage->load15 : 0;
