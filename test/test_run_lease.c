@@ -9,6 +9,7 @@
  *   back, they hold it again. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -62,6 +63,21 @@ static int log_has(int i, const char *needle, int k, int timeout_ms) {
     return -1;
 }
 
+/* Whether the last line of the log about the run lease says it is held
+ * (a revoked lease is told at each answer until the leader releases it). */
+static bool last_lease_line_held(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[1024];
+    bool held = false;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "run lease"))
+            held = strstr(line, "run lease held") != NULL;
+    fclose(f);
+    return held;
+}
+
 static int setup(void **state) {
     test_dir_setup(state);
     test_pki_cluster(test_dir);
@@ -93,13 +109,31 @@ static void every_host_holds_the_lease_and_loses_it_without_a_leader(void **stat
     assert_int_equal(log_has(2, "run lease kept from before the restart", 1, 20000), 0);
     assert_int_equal(log_has(2, "run lease held", 2, 20000), 0);
     assert_int_equal(count_lines_with(log, "no run lease since the agent started"), 1);
+    /* n2 left the cluster while it restarted: the leader's HA round (once
+     * a second) may have fenced it (a host that left is down for HA),
+     * revoking its lease until it releases it, known fenced (docs/ha.md).
+     * Two rounds later, either that happened and is waited out, or not. */
+    const struct timespec rounds = {2, 0};
+    nanosleep(&rounds, NULL);
+    char log1[PATH_MAX + 16];
+    snprintf(log1, sizeof log1, "%s/n1/agent.log", test_dir);
+    int fenced = count_lines_with(log1, "HA: n2 is down: fenced");
+    if (fenced) {
+        assert_int_equal(log_has(1, "HA: n2 is back", fenced, 20000), 0);
+        const struct timespec tick = {0, 50 * 1000000L};
+        int t = 0;
+        for (; t <= 20000 && !last_lease_line_held(log); t += 50)
+            nanosleep(&tick, NULL);
+        assert_true(t <= 20000);
+    }
+    int held2 = count_lines_with(log, "run lease held");
     /* No leader answers: the lease lapses within T (2 s) of the last
      * answer; waited for up to 20 s on a loaded machine. */
     assert_int_equal(kill(pids[1], SIGSTOP), 0);
     assert_int_equal(log_has(2, "run lease: the run lease lapsed", 1, 20000), 0);
     assert_int_equal(log_has(3, "run lease: the run lease lapsed", 1, 20000), 0);
     assert_int_equal(kill(pids[1], SIGCONT), 0);
-    assert_int_equal(log_has(2, "run lease held", 3, 20000), 0);
+    assert_int_equal(log_has(2, "run lease held", held2 + 1, 20000), 0);
     assert_int_equal(log_has(3, "run lease held", 2, 20000), 0);
 }
 
