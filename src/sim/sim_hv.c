@@ -372,6 +372,22 @@ static void end_migration(struct sim_hv *hv, uint32_t id, bool ok) {
         hv->migrations_failed++;
 }
 
+/* Host h goes down: every migration to or from it fails at both ends. */
+static void fail_migrations(struct sim_hv *hv, struct sim_hv_host *h) {
+    for (;;) {
+        size_t i = 0;
+        while (i < h->n_doms &&
+               (h->doms[i].state == SIM_DOM_RUNNING || h->doms[i].state == SIM_DOM_SHUTOFF))
+            i++;
+        if (i == h->n_doms)
+            break;
+        /* A domain leaving or arriving belongs to a running migration, whose
+         * end changes it: the loop ends. */
+        assert(hv->mig[h->doms[i].mig].active);
+        end_migration(hv, h->doms[i].mig, false);
+    }
+}
+
 void sim_hv_power_off(struct sim_hv *hv, int64_t now_us, uint32_t host) {
     struct sim_hv_host *h = &hv->h[host];
     if (h->power != SIM_POWER_ON)
@@ -388,20 +404,9 @@ void sim_hv_power_off(struct sim_hv *hv, int64_t now_us, uint32_t host) {
                  "n%u powered off with %zu domain(s) on it, e.g. %s %s", host + 1, active,
                  hv->vm[d->vm].name, d->state == SIM_DOM_INCOMING ? "arriving" : "running");
     }
-    /* The machine goes down: its migrations fail at both ends, and what ran
-     * here is gone (the invariant check counts the losses). */
-    for (;;) {
-        size_t i = 0;
-        while (i < h->n_doms &&
-               (h->doms[i].state == SIM_DOM_RUNNING || h->doms[i].state == SIM_DOM_SHUTOFF))
-            i++;
-        if (i == h->n_doms)
-            break;
-        /* A domain leaving or arriving belongs to a running migration, whose
-         * end changes it: the loop ends. */
-        assert(hv->mig[h->doms[i].mig].active);
-        end_migration(hv, h->doms[i].mig, false);
-    }
+    /* The machine goes down: what ran here is gone (the invariant check
+     * counts the losses). */
+    fail_migrations(hv, h);
     /* Definitions (--ha's shut-off domains) outlive the power. */
     for (size_t i = h->n_doms; i-- > 0;)
         if (h->doms[i].state != SIM_DOM_SHUTOFF)
@@ -652,15 +657,7 @@ void sim_hv_power_loss(struct sim_hv *hv, int64_t now_us, uint32_t host) {
     if (h->power == SIM_POWER_OFF)
         return;
     hv->power_losses++;
-    for (;;) {
-        size_t i = 0;
-        while (i < h->n_doms &&
-               (h->doms[i].state == SIM_DOM_RUNNING || h->doms[i].state == SIM_DOM_SHUTOFF))
-            i++;
-        if (i == h->n_doms)
-            break;
-        end_migration(hv, h->doms[i].mig, false);
-    }
+    fail_migrations(hv, h);
     for (size_t i = 0; i < h->n_doms; i++)
         h->doms[i].state = SIM_DOM_SHUTOFF;
     h->power = SIM_POWER_OFF;
