@@ -12,18 +12,26 @@
 
 #include "hv_internal.h"
 
+/* A reference to the connection; NULL with the slot refused and its
+ * error set when the hypervisor is unavailable. */
+static virConnectPtr slot_conn(struct hv_def_slot *d) {
+    virConnectPtr conn = hv_conn_ref(d->hv);
+    if (!conn) {
+        snprintf(d->pub.error, sizeof d->pub.error, "the hypervisor is unavailable");
+        d->refused = true;
+    }
+    return conn;
+}
+
 /* The definition's libvirt calls; 0, or -1 with d->pub.error (d->refused
  * when libvirt was never asked to change anything). */
 static int define(struct hv_def_slot *d) {
     const char *name = d->pub.name;
     char *err = d->pub.error;
     size_t errlen = sizeof d->pub.error;
-    virConnectPtr conn = hv_conn_ref(d->hv);
-    if (!conn) {
-        snprintf(err, errlen, "the hypervisor is unavailable");
-        d->refused = true;
+    virConnectPtr conn = slot_conn(d);
+    if (!conn)
         return -1;
-    }
     int rc = -1;
     virDomainPtr dom = virDomainLookupByName(conn, name);
     if (dom) {
@@ -64,12 +72,9 @@ static int start_defined(struct hv_def_slot *d) {
     const char *name = d->pub.name;
     char *err = d->pub.error;
     size_t errlen = sizeof d->pub.error;
-    virConnectPtr conn = hv_conn_ref(d->hv);
-    if (!conn) {
-        snprintf(err, errlen, "the hypervisor is unavailable");
-        d->refused = true;
+    virConnectPtr conn = slot_conn(d);
+    if (!conn)
         return -1;
-    }
     int rc = -1;
     struct hv_rules rules;
     char why[HV_REASON_MAX];
