@@ -174,3 +174,10 @@ pid_t agent_start_in(const char *dir, const char *config_text, char *conf, size_
     pid_t pid = agent_start(conf, log);
     return agent_wait_ready(pid, conf, 10000) == 0 ? pid : -1;
 }
+
+size_t count_occurrences(const char *hay, const char *needle) {
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}

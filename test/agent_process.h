@@ -45,4 +45,7 @@ int nodectl_expect(const char *conf, const char *args, const char *needle, int t
 /* Counts the lines of the file that contain needle. */
 int count_lines_with(const char *path, const char *needle);
 
+/* Counts the times needle occurs in hay, without overlaps. */
+size_t count_occurrences(const char *hay, const char *needle);
+
 #endif

@@ -82,13 +82,6 @@ static int teardown(void **state) {
     return test_dir_teardown(state);
 }
 
-static size_t count(const char *hay, const char *needle) {
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
 static void a_dead_hosts_protected_vms_restart_elsewhere_in_priority_order(void **state) {
     (void)state;
     assert_int_equal(eventually(1, "status", "leader:  n1", 30), 0);
@@ -127,15 +120,15 @@ static void a_dead_hosts_protected_vms_restart_elsewhere_in_priority_order(void 
     assert_null(strstr(out, "restarting batch"));
     assert_int_equal(eventually(1, "vms", "web-ha", 30), 0);
     assert_int_equal(eventually(1, "vms", "db-ha", 30), 0);
-    assert_int_equal(count(out, "db-ha"), 1);
-    assert_int_equal(count(out, "web-ha"), 1);
+    assert_int_equal(count_occurrences(out, "db-ha"), 1);
+    assert_int_equal(count_occurrences(out, "web-ha"), 1);
     /* nodectl status on a host that does not lead shows n2 fenced, and
      * why, from the leader's gossiped record; no other host. */
     assert_int_equal(eventually(3, "status", "FENCED: it fenced itself", 15), 0);
     const char *n2 = strstr(out, "\nn2 ");
     assert_non_null(n2);
     assert_true(strstr(n2, "FENCED") < strchr(n2 + 1, '\n'));
-    assert_int_equal(count(out, "FENCED"), 1);
+    assert_int_equal(count_occurrences(out, "FENCED"), 1);
     /* The operator's evidence, from a host that does not lead (forwarded):
      * refused for a host that answers or is unknown, taken for n2. */
     assert_int_equal(nodectl_run(conf[3], "host fenced n3", out, sizeof out, err, sizeof err), 1);

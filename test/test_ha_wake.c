@@ -103,13 +103,6 @@ static int teardown(void **state) {
     return test_dir_teardown(state);
 }
 
-static size_t count(const char *hay, const char *needle) {
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
 /* The magic packet n1 sends for n3, caught on its loopback port: true
  * when one arrived within timeout_s. */
 static bool magic_packet(int sock, int timeout_s) {
@@ -176,14 +169,15 @@ static void a_protected_vm_is_restarted_on_the_host_woken_for_it(void **state) {
     assert_int_equal(eventually(1, "vms", "running", 20), 0);
     sleep(5);
     assert_int_equal(nodectl_run(conf[1], "vms", out, sizeof out, err, sizeof err), 0);
-    if (count(out, "big-ha") != 1)
+    if (count_occurrences(out, "big-ha") != 1)
         fprintf(stderr, "vms:\n%s\n", out);
-    assert_int_equal(count(out, "big-ha"), 1);
+    assert_int_equal(count_occurrences(out, "big-ha"), 1);
     assert_int_equal(nodectl_run(conf[1], "events", out, sizeof out, err, sizeof err), 0);
-    if (count(out, "HA: restarting big-ha") != 1 || count(out, "HA restart: big-ha sent") != 1)
+    if (count_occurrences(out, "HA: restarting big-ha") != 1 ||
+        count_occurrences(out, "HA restart: big-ha sent") != 1)
         fprintf(stderr, "events:\n%s\n", out);
-    assert_int_equal(count(out, "HA: restarting big-ha"), 1);
-    assert_int_equal(count(out, "HA restart: big-ha sent to n3"), 1);
+    assert_int_equal(count_occurrences(out, "HA: restarting big-ha"), 1);
+    assert_int_equal(count_occurrences(out, "HA restart: big-ha sent to n3"), 1);
     assert_null(strstr(out, "not placed on n3"));
     assert_null(strstr(out, "showed nothing in time"));
 }
@@ -225,11 +219,12 @@ static void a_host_that_does_not_wake_gives_the_restart_up_at_once(void **state)
     assert_non_null(strstr(out, "n3"));
     sleep(5);
     assert_int_equal(nodectl_run(conf[1], "vms", out, sizeof out, err, sizeof err), 0);
-    assert_int_equal(count(out, "big-ha"), 1);
+    assert_int_equal(count_occurrences(out, "big-ha"), 1);
     assert_int_equal(nodectl_run(conf[1], "events", out, sizeof out, err, sizeof err), 0);
-    if (count(out, "HA: restarting big-ha") != 2 || strstr(out, "HA restart: big-ha sent"))
+    if (count_occurrences(out, "HA: restarting big-ha") != 2 ||
+        strstr(out, "HA restart: big-ha sent"))
         fprintf(stderr, "events:\n%s\n", out);
-    assert_int_equal(count(out, "HA: restarting big-ha"), 2);
+    assert_int_equal(count_occurrences(out, "HA: restarting big-ha"), 2);
     assert_null(strstr(out, "HA restart: big-ha sent"));
 }
 
