@@ -69,6 +69,8 @@ if firsts:
     r = min(firsts, key=lambda r: r["first_violation_seed"])
     print(f"first violation: seed {r['first_violation_seed']}: {r['first_violation']}")
     print(f"  rerun: nodesim cluster --seed {r['first_violation_seed']} --trace")
+    seeds_v = sorted(s for r in runs for s in r.get("violated_seeds", []))
+    print("violated seeds (up to 256 per job): " + " ".join(str(s) for s in seeds_v))
 print("  (not violations: %d stale effects after a pause of the target between its last "
       "check and its action)" % total("stale_effects_after_target_pause"))
 ha = ["vm_down_no_room", "vm_down_off_host", "ha_restarts", "power_losses", "ha_self_fences",

@@ -84,6 +84,8 @@ void sim_trace_keep(struct sim_cluster *c, const char *violation) {
         memcpy(c->kept[c->n_kept++], c->trace[pick[--n_pick] % SIM_TRACE_LINES], SIM_TRACE_TEXT);
 }
 
+#define VIOLATED_SEEDS_MAX 256
+
 /* Totals over the seeds. */
 struct totals {
     uint64_t runs, vm_lost, vm_duplicated, host_off_with_vm, stale_effects, stale_target_paused,
@@ -95,6 +97,9 @@ struct totals {
         elections, commands, grants, effects, operator_effects, pauses, crashes, partitions,
         faults, violated_runs;
     uint64_t first_violation_seed;
+    /* Every violating seed, up to VIOLATED_SEEDS_MAX, for a sweep's report. */
+    uint64_t violated_seeds[VIOLATED_SEEDS_MAX];
+    size_t n_violated_seeds;
     bool violated;
     double sim_seconds, wall_seconds, cpu_seconds;
     char first_violation[256];
@@ -303,6 +308,8 @@ static void add(struct totals *t, const struct sim_cluster *c) {
     t->sim_seconds += c->o.duration_s;
     if (sim_violations(c) || c->violations) {
         t->violated_runs++;
+        if (t->n_violated_seeds < VIOLATED_SEEDS_MAX)
+            t->violated_seeds[t->n_violated_seeds++] = c->o.seed;
         if (!t->violated) {
             t->violated = true;
             t->first_violation_seed = c->o.seed;
@@ -428,6 +435,10 @@ static void report(const struct sim_opts *o, const struct totals *t) {
         json_object_set_new(j, "first_violation_seed",
                             t->violated ? json_integer((json_int_t)t->first_violation_seed)
                                         : json_null());
+        json_t *seeds = json_array();
+        for (size_t i = 0; i < t->n_violated_seeds; i++)
+            json_array_append_new(seeds, json_integer((json_int_t)t->violated_seeds[i]));
+        json_object_set_new(j, "violated_seeds", seeds);
         json_object_set_new(j, "first_violation",
                             t->violated ? json_string(t->first_violation) : json_null());
         json_object_set_new(j, "sim_seconds", json_real(t->sim_seconds));
