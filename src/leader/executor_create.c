@@ -9,8 +9,8 @@
  * again in the new term), but another leader knows nothing of it, and the
  * CLI's wait ends at its bound. The HA round's restarts onto a host that
  * is off use the same table (executor_ha_after_wake, docs/ha.md) but never
- * outlive the lease or the term, nor a revoke of their command. No create outlives power_on_timeout from its asking
- * without its host back. */
+ * outlive the lease or the term, nor a revoke of their command. No create
+ * outlives power_on_timeout from its asking without its host back. */
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
