@@ -22,7 +22,9 @@
 # Builds a Release tree of its own (build-bench). Needs no root.
 #   bench/agents_scale.sh [N...]     env: REST_S (20), SETTLE_S (10), BASE_PORT (33000),
 #     NODECTL (a binary to run instead of building one: side-by-side runs of two versions),
-#     PERF_DIR (record the last agent with perf during the rest window, report in that dir)
+#     PERF_DIR (record the last agent with perf during the rest window, report in that dir),
+#     KEEP_DIR (keep every agent's log and the candidates' status at the end of the rest
+#     window there, in nN/)
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +39,7 @@ if [ -z "${NODECTL:-}" ]; then
     NODECTL=$ROOT/build-bench/src/nodectl
 fi
 PERF_DIR=${PERF_DIR:-}
+KEEP_DIR=${KEEP_DIR:-}
 HZ=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/agents_scale.XXXXXX)
@@ -117,6 +120,7 @@ bind_address = 127.0.$((1 + i / 250)).$((i % 250))
 port = $((BASE_PORT + i))
 state_dir = $d/state
 control_socket = $d/nodectl.sock
+${KEEP_DIR:+log_format = json}
 
 [hypervisor]
 uri = test://$d/hypervisor.xml
@@ -166,6 +170,7 @@ CONF
     # calls around the sleep take seconds of their own.
     rest=$(elapsed "$r0" "$(now)")
     status_json "$run/host$N" >"$run/status1.json"
+    for k in 1 2 3; do status_json "$run/host$k" >"$run/host$k/status1.json"; done
     f1=$(jq '.frames.accepted // 0' "$run/status1.json")
     fps=$(echo "$f0 $f1 $rest" | awk '{printf "%.1f", ($2 - $1) / $3}')
     s1=$(suspicions "$run")
@@ -234,6 +239,13 @@ CONF
     echo "#   load $(cut -d' ' -f1-3 /proc/loadavg); busiest others:" \
         "$(ps -eo pcpu=,comm= --sort=-pcpu | grep -v nodectl | head -5 | awk '{printf "%s %s%%  ", $2, $1}')"
     stop_all
+    if [ -n "$KEEP_DIR" ]; then
+        mkdir -p "$KEEP_DIR/n$N"
+        for d in "$run"/host*; do
+            mkdir -p "$KEEP_DIR/n$N/${d##*/}"
+            cp "$d"/agent.log "$d"/status1.json "$KEEP_DIR/n$N/${d##*/}/" 2>/dev/null || true
+        done
+    fi
     if [ -n "$PERF_DIR" ] && [ -f "$PERF_DIR/perf-n$N.data" ]; then
         perf report -q -i "$PERF_DIR/perf-n$N.data" --no-children --sort dso --stdio \
             >"$PERF_DIR/dso-n$N.txt" 2>/dev/null || true
