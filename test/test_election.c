@@ -64,6 +64,93 @@ static void a_crashed_leader_is_replaced(void **state) {
     h_free(&h);
 }
 
+/* A saturated machine stalls every candidate at once: none runs for longer
+ * than an election timeout, and messages wait unread. Judged over a time
+ * no one ran, the leader's CheckQuorum and the followers' timers would end
+ * the term; late ticks end none, and the leader keeps leading. */
+static void a_pause_of_every_candidate_ends_no_term(void **state) {
+    struct harness h;
+    h_init(&h, 3, 21, HB, T);
+    h_run(&h, 2 * T + 100);
+    int l = h_leader(&h);
+    assert_true(l >= 0);
+    uint64_t term = election_term(h.e[l]);
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < 3; i++)
+            h.frozen[i] = true;
+        h_run(&h, 3 * T);
+        for (int i = 0; i < 3; i++)
+            h.frozen[i] = false;
+        h_run(&h, 4 * T);
+        assert_int_equal(h_leader(&h), l);
+        assert_int_equal(election_term(h.e[l]), term);
+        assert_int_equal(h_lease_holder(&h), l);
+    }
+    assert_true(election_counts(h.e[l]).late_ticks > 0);
+    assert_int_equal(h.violations, 0);
+    h_free(&h);
+}
+
+/* The grace is bounded: followers that are late at every deadline still
+ * replace a leader that crashed, a few timeouts later. */
+static void always_late_followers_still_replace_a_crashed_leader(void **state) {
+    struct harness h;
+    h_init(&h, 3, 22, HB, T);
+    h_run(&h, 2 * T + 100);
+    int old = h_leader(&h);
+    h_crash(&h, old);
+    int64_t crashed_at = h.now, took = -1;
+    while (took < 0 && h.now - crashed_at < 20 * T) {
+        for (int i = 0; i < 3; i++)
+            h.frozen[i] = i != old;
+        h_run(&h, 2 * T);
+        for (int i = 0; i < 3; i++)
+            h.frozen[i] = false;
+        h_run(&h, T / 5);
+        if (h_lease_holder(&h) >= 0)
+            took = h.now - crashed_at;
+    }
+    assert_true(took > 0);
+    assert_true(h_leader(&h) != old);
+    assert_int_equal(h.violations, 0);
+    h_free(&h);
+}
+
+/* Lifeguard's local health widens what the election waits for: on links
+ * (a busy machine's threads and loops) where a heartbeat and its echo take
+ * longer than an election timeout, voters that know they are slow keep
+ * their leader instead of ending a term every few timeouts. */
+static void slow_voters_that_know_it_keep_their_leader(void **state) {
+    struct harness h;
+    h_init(&h, 3, 23, HB, T);
+    h_run(&h, 2 * T + 100);
+    int l = h_leader(&h);
+    assert_true(l >= 0);
+    uint64_t term = election_term(h.e[l]);
+    h.delay_max_ms = T * 3 / 4;
+    for (int i = 0; i < 3; i++)
+        election_local_health(h.e[i], 3);
+    h_run(&h, 40 * T);
+    assert_int_equal(h_leader(&h), l);
+    assert_int_equal(election_term(h.e[l]), term);
+    /* Healthy again on fast links: a crashed leader is replaced as fast
+     * as ever. */
+    h.delay_max_ms = 5;
+    for (int i = 0; i < 3; i++)
+        election_local_health(h.e[i], 0);
+    h_run(&h, 2 * T);
+    h_crash(&h, l);
+    int64_t crashed_at = h.now, took = -1;
+    for (int ms = 0; ms < 4 * T && took < 0; ms += 10) {
+        h_run(&h, 10);
+        if (h_lease_holder(&h) >= 0)
+            took = h.now - crashed_at;
+    }
+    assert_true(took > 0 && took < 2 * T + 200);
+    assert_int_equal(h.violations, 0);
+    h_free(&h);
+}
+
 static void a_paused_leader_steps_down_and_loses_its_lease_first(void **state) {
     struct harness h;
     h_init(&h, 3, 3, HB, T);
@@ -517,6 +604,9 @@ int main(void) {
         cmocka_unit_test(a_single_leader_emerges_and_holds_a_lease),
         cmocka_unit_test(a_crashed_leader_is_replaced),
         cmocka_unit_test(a_paused_leader_steps_down_and_loses_its_lease_first),
+        cmocka_unit_test(a_pause_of_every_candidate_ends_no_term),
+        cmocka_unit_test(always_late_followers_still_replace_a_crashed_leader),
+        cmocka_unit_test(slow_voters_that_know_it_keep_their_leader),
         cmocka_unit_test(an_isolated_leader_steps_down_by_check_quorum),
         cmocka_unit_test(messages_wait_for_the_disk_and_a_failing_disk_disables),
         cmocka_unit_test(a_voter_never_votes_twice_in_a_term),

@@ -387,9 +387,25 @@ void leadership_run(struct agent *a, uint64_t now) {
         update_view(a, now);
         return;
     }
-    if ((int64_t)now >= election_next_deadline(l->election) &&
-        election_tick(l->election, (int64_t)now) != 0)
+    /* Lifeguard's local health, as the failure detector measures it
+     * (missed probes, a late loop), widens what the election waits for. */
+    election_local_health(l->election, gossip_health_score(a->cluster.gossip));
+    int64_t due = election_next_deadline(l->election);
+    struct election_counts before = election_counts(l->election);
+    if ((int64_t)now >= due && election_tick(l->election, (int64_t)now) != 0)
         log_err("election: out of memory");
+    struct election_counts after = election_counts(l->election);
+    /* Why a term may end, in the words an operator needs: how long the
+     * leader was silent, and how late this host's own loop ran. */
+    if (after.pre_votes != before.pre_votes)
+        log_info("campaigning for term %" PRIu64 ": no heartbeat taken for %" PRId64 " ms "
+                 "(this host's election timer ran %" PRId64 " ms late)",
+                 election_term(l->election) + 1,
+                 (int64_t)now - election_leader_contact(l->election), (int64_t)now - due);
+    if (after.late_ticks != before.late_ticks)
+        log_info("election timer ran %" PRId64 " ms late: this host did not run meanwhile, so "
+                 "that silence ends no term (%" PRIu64 " such ticks so far)", (int64_t)now - due,
+                 after.late_ticks);
     flush(a);
     update_view(a, now);
 }
@@ -421,6 +437,7 @@ void leadership_receive(struct agent *a, uint64_t now, const struct frame_msg *m
      * Learning it here, rather than waiting for gossip to carry the voter's
      * record, lets a restarted voter answer at once. */
     snprintf(l->voter_addr[v], sizeof l->voter_addr[v], "%s", msg->from);
+    election_local_health(l->election, gossip_health_score(a->cluster.gossip));
     if (election_receive(l->election, (int64_t)now, l->voter_id[v], msg->payload, msg->len) != 0)
         log_debug("election message from %s refused", l->voter_name[v]);
     uint64_t refused = election_refused_terms(l->election);
@@ -548,6 +565,9 @@ void leadership_metrics(const struct agent *a, struct metrics *m) {
                     (double)c.elections);
     metrics_counter(m, "nodectl_elections_won_total", "Terms this host became the leader in.",
                     (double)c.won);
+    metrics_counter(m, "nodectl_election_late_ticks_total",
+                    "Election timer ticks that came late (this host did not run) and so ended "
+                    "no term.", (double)c.late_ticks);
     metrics_counter(m, "nodectl_leader_transfers_total",
                     "Times this host handed leadership to another candidate.",
                     (double)c.transfers);

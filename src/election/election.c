@@ -64,11 +64,31 @@ int election_voter_index(const struct election *e, uint64_t id) {
     return -1;
 }
 
+/* Lifeguard applies its local health multiplier to the timeouts after
+ * which a member judges another silent: a slow node (its probes missed,
+ * its loop late) is more likely slow itself than surrounded by failures.
+ * A leader's heartbeats and its followers' answers cross the same busy
+ * machine (nng's threads, the loops) as the probes: when the probes come
+ * back late, so do they, and an election timeout judged at face value
+ * ends terms that had a live leader, each change making every host
+ * republish its record on an already busy machine. Only the judging
+ * waits longer; the lease, counted from acknowledged heartbeats, is not
+ * lengthened, and refusing votes longer is always safe
+ * (election_lease.c). A host in good health detects a dead leader as fast
+ * as before. */
+int64_t election_patience_ms(const struct election *e) {
+    return (int64_t)e->cfg.election_timeout_ms * (1 + e->health);
+}
+
+void election_local_health(struct election *e, uint32_t score) {
+    e->health = score > ELECTION_HEALTH_MAX ? ELECTION_HEALTH_MAX : score;
+}
+
 /* Raft section 3.4: a random timeout in [T, 2T) so that split votes are rare
- * and resolve quickly. */
+ * and resolve quickly; T widened by the local health. */
 void election_reset_timer(struct election *e) {
-    uint32_t t = e->cfg.election_timeout_ms;
-    e->campaign_at = e->now + t + (int64_t)prng_below(&e->rng, t);
+    e->campaign_at = e->now + election_patience_ms(e) +
+                     (int64_t)prng_below(&e->rng, e->cfg.election_timeout_ms);
 }
 
 void election_set_term(struct election *e, uint64_t term, uint64_t voted_for) {
@@ -94,6 +114,8 @@ void election_become_leader(struct election *e) {
     e->role = ELECTION_LEADER;
     e->leader = e->cfg.self_id;
     e->leader_since = e->now;
+    e->quorum_from = NEVER;
+    e->late_graces = 0;
     e->lease_until = NEVER;
     for (size_t i = 0; i < e->cfg.n_voters; i++)
         e->v[i].acked_sent_ms = NEVER;
@@ -141,21 +163,52 @@ void election_free(struct election *e) {
     free(e);
 }
 
+/* Lifeguard (Dadgar et al. 2018, section IV-A) widens a member's timeouts
+ * when its own loop runs late; the election does the same. A tick that
+ * comes more than a heartbeat interval after its deadline says this node
+ * did not run for that long (a busy host, a paused process, a saturated
+ * machine): the messages that arrived meanwhile wait unread, and the
+ * silence it would measure is its own. When all three candidates of a
+ * saturated machine stall together, a leader that judged its followers'
+ * answers, or followers that judged its heartbeats, over the time none of
+ * them ran would end the term each time. So such a tick ends no term: a
+ * follower of a leader restarts its timer and counts the pause as contact
+ * with its leader, refusing votes for an election timeout as a restarted
+ * voter does (refusing more is always safe, election_lease.c); a leader
+ * gives its followers an election timeout to answer before CheckQuorum
+ * judges them again (its lease still runs only from heartbeats a quorum
+ * acknowledged, so it may act no longer than before). At most
+ * ELECTION_LATE_GRACES in a row: a node that is always late still
+ * campaigns, and still steps down, a few timeouts later. */
+static bool late_grace(struct election *e, int64_t deadline) {
+    if (e->now - deadline <= (int64_t)e->cfg.heartbeat_ms || e->late_graces >= ELECTION_LATE_GRACES)
+        return false;
+    e->late_graces++;
+    e->counts.late_ticks++;
+    return true;
+}
+
 int election_tick(struct election *e, int64_t now_ms) {
     if (now_ms > e->now)
         e->now = now_ms;
     e->oom = false;
     if (e->role == ELECTION_LEADER) {
+        if (late_grace(e, e->next_heartbeat))
+            e->quorum_from = e->now + election_patience_ms(e);
         election_check_quorum(e);
         if (e->role == ELECTION_LEADER && e->now >= e->next_heartbeat) {
             election_heartbeat(e);
             election_prefer(e);
         }
     } else if (e->now >= e->campaign_at) {
-        if (e->disabled)
+        if (e->disabled) {
             election_reset_timer(e); /* refuses to lead while it cannot persist */
-        else
+        } else if (e->role == ELECTION_FOLLOWER && e->leader && late_grace(e, e->campaign_at)) {
+            e->leader_contact = e->now;
+            election_reset_timer(e);
+        } else {
             election_campaign(e, true, false);
+        }
     }
     return e->oom ? -1 : 0;
 }
@@ -256,6 +309,7 @@ bool election_next_msg(struct election *e, struct election_msg *out) {
 enum election_role election_role(const struct election *e) { return e->role; }
 uint64_t election_term(const struct election *e) { return e->hs.term; }
 uint64_t election_leader(const struct election *e) { return e->leader; }
+int64_t election_leader_contact(const struct election *e) { return e->leader_contact; }
 uint64_t election_bad_messages(const struct election *e) { return e->rejects.total; }
 const struct rejects *election_rejects(const struct election *e) { return &e->rejects; }
 

@@ -35,6 +35,8 @@
 /* How far above the term a quorum of voters shows a message's term may be
  * (docs/security.md, "Sane values"; election.c). */
 #define ELECTION_TERM_STEP 16
+/* Late ticks forgiven in a row (election_tick). */
+#define ELECTION_LATE_GRACES 2
 
 enum election_role {
     ELECTION_FOLLOWER,
@@ -83,6 +85,18 @@ int election_receive(struct election *e, int64_t now_ms, uint64_t from, const ui
                      size_t len);
 /* A term voter `from` shows elsewhere: in its record, signed by it. */
 void election_observe_term(struct election *e, uint64_t from, uint64_t term);
+/* Lifeguard's local health score of this node (Dadgar et al. 2018, section
+ * IV-A; gossip_health_score): 0 = healthy. While it is above 0, the times
+ * this node allows a leader to be silent before it campaigns or stops
+ * refusing votes, a heartbeat's echo to arrive, and a leader its followers
+ * to answer before CheckQuorum, are multiplied by score + 1 (at most
+ * ELECTION_HEALTH_MAX + 1). The lease is unchanged. */
+#define ELECTION_HEALTH_MAX 8
+void election_local_health(struct election *e, uint32_t score);
+/* Timers. A tick that comes more than a heartbeat interval after
+ * election_next_deadline says this node did not run meanwhile: it ends no
+ * term (a follower does not campaign, a leader's CheckQuorum waits), at
+ * most ELECTION_LATE_GRACES times in a row (election.c). */
 int election_tick(struct election *e, int64_t now_ms);
 int64_t election_next_deadline(const struct election *e);
 /* Leader only: hands leadership to `to` (0: the preferred reachable voter).
@@ -107,6 +121,8 @@ bool election_next_msg(struct election *e, struct election_msg *out);
 enum election_role election_role(const struct election *e);
 uint64_t election_term(const struct election *e);
 uint64_t election_leader(const struct election *e); /* 0: unknown */
+/* When this node last took a heartbeat from a leader (or started). */
+int64_t election_leader_contact(const struct election *e);
 /* True while this node is leader and a majority acknowledged it recently
  * enough that no other leader can exist: only then may it act. */
 bool election_has_lease(const struct election *e, int64_t now_ms);
@@ -117,6 +133,7 @@ struct election_counts {
     uint64_t elections;  /* real votes begun: a term of its own */
     uint64_t won;        /* terms it became leader in */
     uint64_t transfers;  /* leadership handed to another voter */
+    uint64_t late_ticks; /* ticks that came late and ended no term (election_tick) */
 };
 struct election_counts election_counts(const struct election *e);
 /* Why a message was refused (counted by reason). */

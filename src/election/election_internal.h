@@ -41,6 +41,9 @@ struct election {
     uint64_t proposed_term;       /* pre-candidate */
     bool transfer;                /* this campaign follows a TIMEOUT_NOW */
     int64_t leader_since;
+    int64_t quorum_from;          /* leader: CheckQuorum judges from then on (late_grace) */
+    uint32_t late_graces;         /* late ticks forgiven in a row (late_grace) */
+    uint32_t health;              /* local health score (election_local_health) */
     int64_t next_heartbeat;
     int64_t lease_until;
     struct election_msg *out;
@@ -55,6 +58,9 @@ struct election {
 };
 
 size_t election_quorum(const struct election *e);
+/* The election timeout widened by the local health: how long this node
+ * waits for a leader's or a follower's word before it judges it silent. */
+int64_t election_patience_ms(const struct election *e);
 int election_voter_index(const struct election *e, uint64_t id);
 void election_reset_timer(struct election *e);
 void election_become_follower(struct election *e, uint64_t term, uint64_t leader);

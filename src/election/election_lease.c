@@ -27,10 +27,11 @@
  * 400 ms would keep every voter refusing votes, and the cluster leaderless. So a follower
  * takes a heartbeat (becomes sticky, resets its timer, acknowledges) only
  * when it echoes the follower's own clock from a message the follower sent
- * within an election timeout, in its current start (echo_boot, echo_ms),
+ * within an election timeout (widened by its local health,
+ * election_patience_ms), in its current start (echo_boot, echo_ms),
  * and is newer than the last heartbeat taken from that leader in that term.
- * A replay then works for at most an election timeout after the follower's
- * message it echoes. Any other heartbeat only teaches its term; the answer,
+ * A replay then works for at most that long after the follower's message it
+ * echoes. Any other heartbeat only teaches its term; the answer,
  * not granted, carries the follower's clock, so the leader's next
  * heartbeat echoes it. Refusing a heartbeat never endangers the lease: the
  * leader counts only granted acknowledgements, and a follower grants only
@@ -67,7 +68,7 @@ void election_heartbeat(struct election *e) {
  * node's current start, and is newer than the last one taken. */
 static bool heartbeat_fresh(struct election *e, const Nodectl__ElectionMsg *m) {
     if (m->echo_boot != e->boot || m->echo_ms > e->now ||
-        e->now - m->echo_ms >= (int64_t)e->cfg.election_timeout_ms) {
+        e->now - m->echo_ms >= election_patience_ms(e)) {
         reject_count(&e->rejects, ELECTION_REJECT_UNECHOED);
         return false;
     }
@@ -105,6 +106,7 @@ void election_on_heartbeat(struct election *e, const Nodectl__ElectionMsg *m) {
     e->hb_leader = m->from;
     e->hb_sent_ms = m->sent_ms;
     e->leader_contact = e->now;
+    e->late_graces = 0;
     election_reset_timer(e);
     answer_heartbeat(e, m, true);
 }
@@ -143,14 +145,17 @@ static bool answered_within(const struct election *e, size_t i, int64_t window) 
 
 /* CheckQuorum (section 6.2): a leader that has not heard from a majority
  * within an election timeout steps down, so a partitioned leader stops
- * acting and a majority elsewhere can make progress. */
+ * acting and a majority elsewhere can make progress; not over a time it
+ * did not run itself (quorum_from: election.c, late_grace). */
 void election_check_quorum(struct election *e) {
-    int64_t t = e->cfg.election_timeout_ms;
-    if (e->now - e->leader_since < t)
+    int64_t t = election_patience_ms(e);
+    if (e->now - e->leader_since < (int64_t)e->cfg.election_timeout_ms || e->now < e->quorum_from)
         return;
     int64_t base = quorum_acked(e);
     if (base == NEVER || e->now - base >= t)
         election_become_follower(e, e->hs.term, 0);
+    else if (e->now - e->next_heartbeat <= (int64_t)e->cfg.heartbeat_ms)
+        e->late_graces = 0; /* a quorum answered, judged on time */
 }
 
 void election_on_timeout_now(struct election *e, const Nodectl__ElectionMsg *m) {

@@ -5,12 +5,13 @@
 #include "election_internal.h"
 
 /* Heard from a live leader within the minimum election timeout (section
- * 4.2.3): such a node neither pre-votes nor votes, which is what makes the
- * leader lease safe (election_lease.c). */
+ * 4.2.3; widened by the local health, election_patience_ms): such a node
+ * neither pre-votes nor votes, which is what makes the leader lease safe
+ * (election_lease.c). */
 bool election_sticky(const struct election *e) {
     if (e->role == ELECTION_LEADER)
         return true;
-    return e->now - e->leader_contact < (int64_t)e->cfg.election_timeout_ms;
+    return e->now - e->leader_contact < election_patience_ms(e);
 }
 
 static size_t granted(const struct election *e) {
