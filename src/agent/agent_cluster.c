@@ -464,12 +464,21 @@ static void report_refusals(struct agent *a, const char *sender) {
     }
 }
 
+/* Frames taken in one turn of the loop. While frames keep coming (a
+ * cluster joining, a burst of record fetches) the loop still turns, as
+ * Redis's ae.c serves timers between batches of events: the election's
+ * heartbeats and timers, and gossip's probes, are not held back behind an
+ * inbound queue that never empties. What is left waits in nng's queue for
+ * the next turn, which starts at once (the socket stays readable). */
+#define FRAMES_PER_TURN 128
+
 void cluster_run(struct agent *a, uint64_t now) {
     struct cluster *c = &a->cluster;
     struct frame_msg msg;
-    if (now >= transport_deadline(c->transport))
-        transport_run(c->transport);
-    while (transport_recv(c->transport, &msg)) {
+    for (int taken = 0; taken < FRAMES_PER_TURN && transport_recv(c->transport, &msg); taken++) {
+        /* Each frame at the time it is taken: a long batch must not date
+         * a heartbeat from when the batch began. */
+        now = agent_clock_ms();
         struct gossip_addr from;
         if (msg.channel == CHANNEL_GOSSIP && resolve(msg.from, &from) == 0) {
             /* The frame's certificate names the sender (insecure: its
@@ -490,6 +499,11 @@ void cluster_run(struct agent *a, uint64_t now) {
         }
         free(msg.payload);
     }
+    /* After the frames: a connection whose first frame waited in our own
+     * queue (this loop ran late) has authenticated by now, and is not cut
+     * as one that never sent any. */
+    if (now >= transport_deadline(c->transport))
+        transport_run(c->transport);
     char addr[FRAME_ADDR_MAX];
     while (c->discovery && discovery_recv(c->discovery, addr, sizeof addr)) {
         struct gossip_addr peer;
