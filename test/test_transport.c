@@ -9,7 +9,10 @@
 #include <cmocka.h>
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +283,43 @@ static void sending_to_a_dead_peer_never_blocks(void **state) {
     transport_close(a);
 }
 
+/* A host that listens on one address dials from it: its peers count its
+ * connections against the address they know it by, so agents on addresses
+ * of their own (one loopback, several addresses of a host) are not cut as
+ * one address's crowd. */
+static void connections_leave_from_the_address_listened_on(void **state) {
+    uint16_t port = (uint16_t)(port_base() + 12);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(l >= 0);
+    int one = 1;
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(l, 4), 0);
+    char err[256];
+    struct frame_ctx *c = fixture_insecure_ctx("h2", "127.0.0.2:1", 1);
+    ctxs[n_ctxs++] = c;
+    struct transport *t = transport_open("127.0.0.2", (uint16_t)(port + 1), c, err, sizeof err);
+    if (!t)
+        fail_msg("transport_open: %s", err);
+    char to[32];
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    assert_int_equal(transport_send(t, to, CHANNEL_GOSSIP, "x", 1), 0);
+    struct pollfd p = {.fd = l, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 5000), 1);
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    int s = accept(l, (struct sockaddr *)&peer, &len);
+    assert_true(s >= 0);
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+    assert_string_equal(text, "127.0.0.2");
+    close(s);
+    close(l);
+    transport_close(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keyed_peers_exchange_messages),
@@ -288,6 +328,7 @@ int main(void) {
         cmocka_unit_test(sending_to_a_dead_peer_never_blocks),
         cmocka_unit_test(the_largest_frame_travels_and_no_larger_one_is_sent),
         cmocka_unit_test(unauthenticated_connections_are_bounded),
+        cmocka_unit_test(connections_leave_from_the_address_listened_on),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,6 @@
 #include "transport.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <nng/nng.h>
@@ -48,6 +49,9 @@ struct peer {
 
 struct transport {
     nng_socket pull;
+    /* The address our connections leave from, when we listen on one
+     * (family 0: any, as the kernel picks). */
+    nng_sockaddr local;
     int fd;
     struct frame_ctx *frames;
     struct peer peers[PEERS_MAX];
@@ -83,6 +87,32 @@ static struct admission_limits limits(void) {
     return lim;
 }
 
+/* A host listening on one address dials from it too: its peers see its
+ * connections come from the address they know it by, which is what their
+ * admission counts per address (admission.h). A host with several
+ * addresses (or several agents on one loopback, as the benchmarks run
+ * them, each on an address of its own in 127.0.0.0/8) would otherwise
+ * dial from whichever the kernel picks, and every connection of a cluster
+ * joining at once would count against one address and be cut. */
+static nng_sockaddr local_address(const char *bind) {
+    nng_sockaddr sa = {.s_family = 0};
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, bind, &v4) == 1 && v4.s_addr != htonl(INADDR_ANY)) {
+        sa.s_in.sa_family = NNG_AF_INET;
+        sa.s_in.sa_addr = v4.s_addr;
+    } else if (inet_pton(AF_INET6, bind, &v6) == 1 && !IN6_IS_ADDR_UNSPECIFIED(&v6)) {
+        sa.s_in6.sa_family = NNG_AF_INET6;
+        memcpy(sa.s_in6.sa_addr, v6.s6_addr, sizeof sa.s_in6.sa_addr);
+    }
+    return sa;
+}
+
+/* Whether "host:port" names an address of the family we dial from. */
+static bool same_family(const nng_sockaddr *local, const char *to) {
+    return local->s_family == NNG_AF_INET ? to[0] != '[' : to[0] == '[';
+}
+
 struct transport *transport_open(const char *bind, uint16_t port, struct frame_ctx *frames,
                                  char *err, size_t errlen) {
     if (frame_init() != 0) {
@@ -95,6 +125,7 @@ struct transport *transport_open(const char *bind, uint16_t port, struct frame_c
         return NULL;
     }
     t->frames = frames;
+    t->local = local_address(bind);
     struct admission_limits lim = limits();
     char url[300];
     snprintf(url, sizeof url, "tcp://%s:%u", bind, port);
@@ -177,10 +208,14 @@ static struct peer *peer_for(struct transport *t, const char *to) {
      * buffered frames, and the dialer retries in the background, at least
      * twice a second, so a restarted peer is reachable again well within an
      * election timeout (a SYN to a dead host is cheap). */
+    nng_dialer d;
     if ((rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 64)) != 0 ||
         (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
         (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 400)) != 0 ||
-        (rv = nng_dial(p->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+        (rv = nng_dialer_create(&d, p->sock, url)) != 0 ||
+        (t->local.s_family && same_family(&t->local, to) &&
+         (rv = nng_dialer_set_addr(d, NNG_OPT_LOCADDR, &t->local)) != 0) ||
+        (rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
         log_debug("transport: cannot dial %s: %s", url, nng_strerror(rv));
         nng_close(p->sock);
         return NULL;
