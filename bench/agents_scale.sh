@@ -9,6 +9,8 @@
 #   cpu_pct      CPU per agent at rest (mean over the REST_S seconds as they
 #                ran, % of a core)
 #   rss_mib      resident memory per agent at rest (mean)
+#                (and, on a line of its own, the CPU all agents used until
+#                full membership)
 #   suspect      false suspicions at rest: "-> suspect" lines logged by all
 #                agents during the rest window (nobody failed then)
 #   health_max   the highest local health score an agent reports at rest
@@ -145,6 +147,8 @@ CONF
         fi
         sleep 0.2
     done
+    # shellcheck disable=SC2086
+    join_cpu=$(echo "$(ticks $pids) $HZ" | awk '{printf "%.1f", $1 / $2}')
     sleep "$SETTLE_S"
     # At rest.
     s0=$(suspicions "$run")
@@ -218,6 +222,7 @@ CONF
         "$hmax" "$fps" "$lat" "$lt" "$dt"
     # Which traffic it is: the last agent's frames by channel and gossip
     # packets by kind, per second at rest (the non-zero ones).
+    echo "#   join: the agents used ${join_cpu} CPU-s until full membership (or its timeout)"
     echo "#   rest window ${rest} s: candidates' CPU" \
         "$(echo "$k0 $k1 $HZ $rest" | awk '{printf "%.2f", ($2 - $1) / $3 / $4 / 3 * 100}')% each," \
         "terms $(jq '.term' "$run/status0.json") -> $(jq '.term' "$run/status1.json")"
