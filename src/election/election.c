@@ -73,9 +73,8 @@ int election_voter_index(const struct election *e, uint64_t id) {
  * ends terms that had a live leader, each change making every host
  * republish its record on an already busy machine. Only the judging
  * waits longer; the lease, counted from acknowledged heartbeats, is not
- * lengthened, and refusing votes longer is always safe
- * (election_lease.c). A host in good health detects a dead leader as fast
- * as before. */
+ * lengthened (election_lease.c). A host in good health detects a dead
+ * leader as fast as before. */
 int64_t election_patience_ms(const struct election *e) {
     return (int64_t)e->cfg.election_timeout_ms * (1 + e->health);
 }

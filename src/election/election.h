@@ -87,11 +87,13 @@ int election_receive(struct election *e, int64_t now_ms, uint64_t from, const ui
 void election_observe_term(struct election *e, uint64_t from, uint64_t term);
 /* Lifeguard's local health score of this node (Dadgar et al. 2018, section
  * IV-A; gossip_health_score): 0 = healthy. While it is above 0, the times
- * this node allows a leader to be silent before it campaigns or stops
- * refusing votes, a heartbeat's echo to arrive, and a leader its followers
- * to answer before CheckQuorum, are multiplied by score + 1 (at most
- * ELECTION_HEALTH_MAX + 1). The lease is unchanged. */
-#define ELECTION_HEALTH_MAX 8
+ * this node allows a leader to be silent before it campaigns, a heartbeat's
+ * echo to arrive, and a leader its followers to answer before CheckQuorum,
+ * are multiplied by score + 1, the score counted up to ELECTION_HEALTH_MAX:
+ * a leader's death also raises the score of the followers whose probes of
+ * it fail, and failover must stay within a few timeouts. The lease, and
+ * how long a voter refuses votes after a heartbeat, are unchanged. */
+#define ELECTION_HEALTH_MAX 2
 void election_local_health(struct election *e, uint32_t score);
 /* Timers. A tick that comes more than a heartbeat interval after
  * election_next_deadline says this node did not run meanwhile: it ends no

@@ -5,13 +5,15 @@
 #include "election_internal.h"
 
 /* Heard from a live leader within the minimum election timeout (section
- * 4.2.3; widened by the local health, election_patience_ms): such a node
- * neither pre-votes nor votes, which is what makes the leader lease safe
- * (election_lease.c). */
+ * 4.2.3): such a node neither pre-votes nor votes, which is what makes the
+ * leader lease safe (election_lease.c). Not widened by the local health:
+ * when the leader dies, its followers' failed probes of it raise their
+ * scores, and a voter that refused longer would hold back the one that
+ * campaigns first. */
 bool election_sticky(const struct election *e) {
     if (e->role == ELECTION_LEADER)
         return true;
-    return e->now - e->leader_contact < election_patience_ms(e);
+    return e->now - e->leader_contact < (int64_t)e->cfg.election_timeout_ms;
 }
 
 static size_t granted(const struct election *e) {
