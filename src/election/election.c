@@ -164,23 +164,25 @@ void election_free(struct election *e) {
 
 /* Lifeguard (Dadgar et al. 2018, section IV-A) widens a member's timeouts
  * when its own loop runs late; the election does the same. A tick that
- * comes more than a heartbeat interval after its deadline says this node
+ * comes more than two heartbeat intervals after its deadline (a busy
+ * machine delays every timer a little, which is no pause) says this node
  * did not run for that long (a busy host, a paused process, a saturated
  * machine): the messages that arrived meanwhile wait unread, and the
  * silence it would measure is its own. When all three candidates of a
  * saturated machine stall together, a leader that judged its followers'
  * answers, or followers that judged its heartbeats, over the time none of
  * them ran would end the term each time. So such a tick ends no term: a
- * follower of a leader restarts its timer and counts the pause as contact
- * with its leader, refusing votes for an election timeout as a restarted
- * voter does (refusing more is always safe, election_lease.c); a leader
- * gives its followers an election timeout to answer before CheckQuorum
- * judges them again (its lease still runs only from heartbeats a quorum
- * acknowledged, so it may act no longer than before). At most
- * ELECTION_LATE_GRACES in a row: a node that is always late still
- * campaigns, and still steps down, a few timeouts later. */
+ * follower of a leader waits about half a timeout more and counts the
+ * pause as contact with its leader, refusing votes for an election
+ * timeout as a restarted voter does (refusing more is always safe,
+ * election_lease.c); a leader gives its followers an election timeout to
+ * answer before CheckQuorum judges them again (its lease still runs only
+ * from heartbeats a quorum acknowledged, so it may act no longer than
+ * before). At most ELECTION_LATE_GRACES in a row: a node that is always
+ * late still campaigns, and still steps down, a timeout or so later. */
 static bool late_grace(struct election *e, int64_t deadline) {
-    if (e->now - deadline <= (int64_t)e->cfg.heartbeat_ms || e->late_graces >= ELECTION_LATE_GRACES)
+    if (e->now - deadline <= 2 * (int64_t)e->cfg.heartbeat_ms ||
+        e->late_graces >= ELECTION_LATE_GRACES)
         return false;
     e->late_graces++;
     e->counts.late_ticks++;
@@ -203,8 +205,12 @@ int election_tick(struct election *e, int64_t now_ms) {
         if (e->disabled) {
             election_reset_timer(e); /* refuses to lead while it cannot persist */
         } else if (e->role == ELECTION_FOLLOWER && e->leader && late_grace(e, e->campaign_at)) {
+            /* Half a timeout or so, enough to read what waited and take
+             * the leader's next heartbeat: the grace must not hold a
+             * failover back by whole timeouts. */
+            uint32_t half = e->cfg.election_timeout_ms / 2;
             e->leader_contact = e->now;
-            election_reset_timer(e);
+            e->campaign_at = e->now + half + (int64_t)prng_below(&e->rng, half);
         } else {
             election_campaign(e, true, false);
         }

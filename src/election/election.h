@@ -95,7 +95,7 @@ void election_observe_term(struct election *e, uint64_t from, uint64_t term);
  * how long a voter refuses votes after a heartbeat, are unchanged. */
 #define ELECTION_HEALTH_MAX 2
 void election_local_health(struct election *e, uint32_t score);
-/* Timers. A tick that comes more than a heartbeat interval after
+/* Timers. A tick that comes more than two heartbeat intervals after
  * election_next_deadline says this node did not run meanwhile: it ends no
  * term (a follower does not campaign, a leader's CheckQuorum waits), at
  * most ELECTION_LATE_GRACES times in a row (election.c). */
