@@ -167,6 +167,23 @@ static uint64_t a_restarted_on_n1(struct ha *h, struct executor_member *m, size_
     return t;
 }
 
+/* Term 3: n2, down with protected VM "a", restarted on n1 once its wait
+ * is over; n3 up. Returns when the restart was sent. */
+static uint64_t n2_down_a_restarted_on_n1(struct ha *h, struct host *n1, struct host *n2,
+                                          struct host *n3, struct executor_member m[3]) {
+    struct fence_renewed r;
+    renew(h, "n2", T0 + 1000, &r);
+    renew(h, "n1", T0 + 1000, &r);
+    host_init(n1, "n1", 3);
+    host_init(n2, "n2", 3);
+    host_init(n3, "n3", 3);
+    add_vm(n2, "a", true, 10, RUNNING);
+    m[0] = (struct executor_member){&n1->rec, LEADER_HOST_UP};
+    m[1] = (struct executor_member){&n2->rec, LEADER_HOST_DOWN};
+    m[2] = (struct executor_member){&n3->rec, LEADER_HOST_UP};
+    return a_restarted_on_n1(h, m, 3);
+}
+
 /* The target of a restart dies after it defined the VM, before it showed
  * it running: its create may go on unseen, so the restart is lost (held
  * until the target is fenced), and back up still showing it stopped, the
@@ -174,20 +191,13 @@ static uint64_t a_restarted_on_n1(struct ha *h, struct executor_member *m, size_
 static void a_restart_whose_target_dies_while_starting_it_is_not_sent_again(void **state) {
     (void)state;
     struct ha *h = leader(3, T0);
-    struct fence_renewed r;
-    renew(h, "n2", T0 + 1000, &r);
-    renew(h, "n1", T0 + 1000, &r);
     struct host n1, n2, n3;
-    host_init(&n1, "n1", 3);
-    host_init(&n2, "n2", 3);
-    host_init(&n3, "n3", 3);
-    add_vm(&n2, "a", true, 10, RUNNING);
-    struct executor_member m[3] = {
-        {&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}, {&n3.rec, LEADER_HOST_UP}};
-    uint64_t t = a_restarted_on_n1(h, m, 3);
+    struct executor_member m[3];
+    uint64_t t = n2_down_a_restarted_on_n1(h, &n1, &n2, &n3, m);
     struct ha_change ch[4];
     struct ha_restart rs[4];
     char why[256];
+    struct fence_renewed r;
     renew(h, "n1", t, &r); /* n1's lease runs: no self-fence evidence soon */
     add_vm(&n1, "a", true, 10, SHUTOFF);
     m[0].liveness = LEADER_HOST_DOWN;
@@ -212,17 +222,9 @@ static void a_restart_whose_target_dies_while_starting_it_is_not_sent_again(void
 static void a_lease_regained_in_the_same_term_keeps_the_restarts_in_flight(void **state) {
     (void)state;
     struct ha *h = leader(3, T0);
-    struct fence_renewed r;
-    renew(h, "n2", T0 + 1000, &r);
-    renew(h, "n1", T0 + 1000, &r);
     struct host n1, n2, n3;
-    host_init(&n1, "n1", 3);
-    host_init(&n2, "n2", 3);
-    host_init(&n3, "n3", 3);
-    add_vm(&n2, "a", true, 10, RUNNING);
-    struct executor_member m[3] = {
-        {&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}, {&n3.rec, LEADER_HOST_UP}};
-    uint64_t t = a_restarted_on_n1(h, m, 3);
+    struct executor_member m[3];
+    uint64_t t = n2_down_a_restarted_on_n1(h, &n1, &n2, &n3, m);
     assert_int_equal(ha_in_flight(h), 1);
     ha_observe(h, 3, false, t + 100);
     ha_observe(h, 3, true, t + 900);
