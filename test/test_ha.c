@@ -167,6 +167,23 @@ static uint64_t a_restarted_on_n1(struct ha *h, struct executor_member *m, size_
     return t;
 }
 
+/* Term 3: n2, down with protected VM "a", restarted on n1 once its wait
+ * is over; n3 up. Returns when the restart was sent. */
+static uint64_t n2_down_a_restarted_on_n1(struct ha *h, struct host *n1, struct host *n2,
+                                          struct host *n3, struct executor_member m[3]) {
+    struct fence_renewed r;
+    renew(h, "n2", T0 + 1000, &r);
+    renew(h, "n1", T0 + 1000, &r);
+    host_init(n1, "n1", 3);
+    host_init(n2, "n2", 3);
+    host_init(n3, "n3", 3);
+    add_vm(n2, "a", true, 10, RUNNING);
+    m[0] = (struct executor_member){&n1->rec, LEADER_HOST_UP};
+    m[1] = (struct executor_member){&n2->rec, LEADER_HOST_DOWN};
+    m[2] = (struct executor_member){&n3->rec, LEADER_HOST_UP};
+    return a_restarted_on_n1(h, m, 3);
+}
+
 /* The target of a restart dies after it defined the VM, before it showed
  * it running: its create may go on unseen, so the restart is lost (held
  * until the target is fenced), and back up still showing it stopped, the
@@ -174,20 +191,13 @@ static uint64_t a_restarted_on_n1(struct ha *h, struct executor_member *m, size_
 static void a_restart_whose_target_dies_while_starting_it_is_not_sent_again(void **state) {
     (void)state;
     struct ha *h = leader(3, T0);
-    struct fence_renewed r;
-    renew(h, "n2", T0 + 1000, &r);
-    renew(h, "n1", T0 + 1000, &r);
     struct host n1, n2, n3;
-    host_init(&n1, "n1", 3);
-    host_init(&n2, "n2", 3);
-    host_init(&n3, "n3", 3);
-    add_vm(&n2, "a", true, 10, RUNNING);
-    struct executor_member m[3] = {
-        {&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}, {&n3.rec, LEADER_HOST_UP}};
-    uint64_t t = a_restarted_on_n1(h, m, 3);
+    struct executor_member m[3];
+    uint64_t t = n2_down_a_restarted_on_n1(h, &n1, &n2, &n3, m);
     struct ha_change ch[4];
     struct ha_restart rs[4];
     char why[256];
+    struct fence_renewed r;
     renew(h, "n1", t, &r); /* n1's lease runs: no self-fence evidence soon */
     add_vm(&n1, "a", true, 10, SHUTOFF);
     m[0].liveness = LEADER_HOST_DOWN;
@@ -202,6 +212,34 @@ static void a_restart_whose_target_dies_while_starting_it_is_not_sent_again(void
     ha_update(h, m, 3, t + 3000, ch, 4);
     assert_int_equal(ha_in_flight(h), 0);
     assert_int_equal(ha_restarts(h, m, 3, t + 3000, rs, 4, why, sizeof why), 0);
+    ha_free(h);
+}
+
+/* A leader whose lease lapsed and holds again in the same term (it never
+ * stepped down: no other leader had that term) keeps its restarts in
+ * flight: their commands may still take effect, so the VM is not offered
+ * again elsewhere; a new term starts afresh. */
+static void a_lease_regained_in_the_same_term_keeps_the_restarts_in_flight(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct host n1, n2, n3;
+    struct executor_member m[3];
+    uint64_t t = n2_down_a_restarted_on_n1(h, &n1, &n2, &n3, m);
+    assert_int_equal(ha_in_flight(h), 1);
+    ha_observe(h, 3, false, t + 100);
+    ha_observe(h, 3, true, t + 900);
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    ha_update(h, m, 3, t + 1000, ch, 4);
+    assert_int_equal(ha_in_flight(h), 1);
+    assert_int_equal(ha_restarts(h, m, 3, t + 1000, rs, 4, why, sizeof why), 0);
+    assert_int_equal(ha_fenced_count(h), 1);
+    /* A new term, even one this node first saw as a candidate. */
+    ha_observe(h, 4, false, t + 2000);
+    ha_observe(h, 4, true, t + 2100);
+    assert_int_equal(ha_in_flight(h), 0);
+    assert_int_equal(ha_fenced_count(h), 0);
     ha_free(h);
 }
 
@@ -827,6 +865,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
         cmocka_unit_test(a_restart_whose_target_dies_while_starting_it_is_not_sent_again),
+        cmocka_unit_test(a_lease_regained_in_the_same_term_keeps_the_restarts_in_flight),
         cmocka_unit_test(a_succeeded_define_waits_for_a_later_sample),
         cmocka_unit_test(a_fenced_host_back_before_its_evidence_stays_fenced),
         cmocka_unit_test(a_restart_known_only_to_the_leader_is_offered_until_sent),

@@ -70,6 +70,7 @@ struct ha {
     struct ha_config cfg;
     uint64_t term;
     bool leading;
+    uint64_t led_term; /* the term the tables below were built in; 0: none */
     uint64_t leading_since;
     struct ha_host hosts[HA_HOSTS_MAX];
     size_t n;
@@ -125,7 +126,14 @@ struct ha *ha_new(const struct ha_config *cfg) {
 void ha_free(struct ha *h) { free(h); }
 
 void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now) {
-    if (leading && (!h->leading || term != h->term)) {
+    /* A new term starts afresh: what an older leader sent is unknown here
+     * (held_back waits for every record to show the term). A lease that
+     * lapsed and holds again in the same term changes nothing: a term has
+     * one leader (Raft, section 5.2), so the restarts in flight are this
+     * leader's own, their commands may still take effect, and forgetting
+     * them would restart those VMs a second time elsewhere. */
+    if (leading && term != h->led_term) {
+        h->led_term = term;
         h->n = 0;
         h->n_flights = 0;
         h->n_ran = h->next_ran = 0;
