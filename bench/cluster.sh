@@ -74,7 +74,7 @@ if firsts:
 print("  (not violations: %d stale effects after a pause of the target between its last "
       "check and its action)" % total("stale_effects_after_target_pause"))
 ha = ["vm_down_no_room", "vm_down_off_host", "ha_restarts", "power_losses", "ha_self_fences",
-      "ha_destroyed", "ha_bmc_power_offs", "ha_bmc_reads", "watchdog_resets",
+      "ha_destroyed", "ha_qemu_killed", "ha_bmc_power_offs", "ha_bmc_reads", "watchdog_resets",
       "ha_reconcile_undefined", "leader_kills_in_restart"]
 for k in ["elections", "commands", "grants", "migrations", "migrations_failed", "power_offs",
           "power_ons", "faults", "pauses", "crashes", "partitions"] + \

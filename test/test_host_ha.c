@@ -42,6 +42,71 @@ static void gate_round_trip(void **state) {
         assert_int_equal(host_ha_gate_parse(bad[i], &back), -1);
 }
 
+/* libvirt's QEMU status file, as /run/libvirt/qemu/NAME.xml holds it
+ * (abridged): the QEMU process's pid on <domstatus>, the live <domain>. */
+static const char *status_xml(char *buf, size_t len, const char *pid, const char *ha) {
+    snprintf(buf, len,
+             "<domstatus state='running' reason='booted' pid='%s'>"
+             "<taint flag='high-privileges'/><monitor path='/var/lib/libvirt/qemu/m' type='unix'/>"
+             "<domain type='kvm' id='7'><name>db,1</name><uuid>0d3e0000-0000-0000-0000-"
+             "000000000000</uuid><metadata><nodectl:placement xmlns:nodectl="
+             "'https://nodectl.example/xmlns/placement/1' pinned='no' ha='%s'/></metadata>"
+             "<memory unit='KiB'>1048576</memory></domain></domstatus>",
+             pid, ha);
+    return buf;
+}
+
+static void qemu_status_files(void **state) {
+    (void)state;
+    char x[2048];
+    struct host_ha_status st;
+    status_xml(x, sizeof x, "4242", "yes");
+    assert_int_equal(host_ha_status_parse(x, strlen(x), &st), 0);
+    assert_string_equal(st.name, "db,1");
+    assert_int_equal(st.pid, 4242);
+    assert_int_equal(st.protected, 1);
+    status_xml(x, sizeof x, "4242", "no");
+    assert_int_equal(host_ha_status_parse(x, strlen(x), &st), 0);
+    assert_int_equal(st.protected, 0);
+    status_xml(x, sizeof x, "4242", "maybe");
+    assert_int_equal(host_ha_status_parse(x, strlen(x), &st), 0);
+    assert_int_equal(st.protected, -1);
+    /* No QEMU process to name, or not a status at all. */
+    static const char *pids[] = {"0", "-3", "12x", ""};
+    for (size_t i = 0; i < sizeof pids / sizeof pids[0]; i++) {
+        status_xml(x, sizeof x, pids[i], "yes");
+        assert_int_equal(host_ha_status_parse(x, strlen(x), &st), -1);
+    }
+    const char *domain = "<domain type='kvm'><name>db</name></domain>";
+    assert_int_equal(host_ha_status_parse(domain, strlen(domain), &st), -1);
+    const char *noname = "<domstatus pid='5'><domain type='kvm'></domain></domstatus>";
+    assert_int_equal(host_ha_status_parse(noname, strlen(noname), &st), -1);
+    assert_int_equal(host_ha_status_parse("<domstatus", 10, &st), -1);
+}
+
+static bool runs(const char *args, size_t len, const char *name) {
+    return host_ha_cmdline_runs(args, len, name);
+}
+#define RUNS(lit, name) runs(lit, sizeof lit, name)
+
+static void qemu_cmdline_names_its_guest(void **state) {
+    (void)state;
+    assert_true(RUNS("/usr/bin/qemu-system-x86_64\0-name\0guest=db,debug-threads=on\0-S", "db"));
+    assert_true(RUNS("qemu-kvm\0-name\0guest=db", "db"));
+    /* A ',' in the name is doubled. */
+    assert_true(RUNS("qemu\0-name\0guest=a,,b,debug-threads=on", "a,b"));
+    assert_false(RUNS("qemu\0-name\0guest=a,,b,debug-threads=on", "a"));
+    assert_false(RUNS("qemu\0-name\0guest=a,b", "a,b"));
+    /* Another guest, a prefix, another process that reused the pid. */
+    assert_false(RUNS("qemu\0-name\0guest=db2,debug-threads=on", "db"));
+    assert_false(RUNS("qemu\0-name\0guest=d", "db"));
+    assert_false(RUNS("bash\0-c\0sleep 5", "db"));
+    assert_false(RUNS("qemu\0-name", "db"));
+    assert_false(RUNS("qemu\0-name\0db", "db"));
+    /* A zombie's cmdline is empty. */
+    assert_false(runs("", 0, "db"));
+}
+
 static void proc_start_field(void **state) {
     (void)state;
     unsigned long long t;
@@ -223,6 +288,7 @@ static void watchdog_petting(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gate_round_trip),   cmocka_unit_test(proc_start_field),
+        cmocka_unit_test(qemu_status_files), cmocka_unit_test(qemu_cmdline_names_its_guest),
         cmocka_unit_test(xml_protection),    cmocka_unit_test(hook_refusals),
         cmocka_unit_test(reconcile_verdicts),
         cmocka_unit_test(reconcile_counts_only_records_newer_than_its_run_here),

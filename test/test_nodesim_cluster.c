@@ -136,11 +136,16 @@ static void ha_restarts_protected_vms_once_each(void **state) {
  * 450: a host cut off whose libvirtd was down when its run lease lapsed
  * destroyed nothing, and vm48 ran there and where the leader restarted it;
  * it fails again without the self-fence's retry (agent_ha.c's
- * fence_destroy). The other seeds that found defects (16, 31, 34) no
- * longer reach theirs since the partitions were lengthened; the sweeps run
- * them. */
+ * fence_destroy). Seed 9548: n8, cut off, had libvirtd down from 5 s
+ * before its run lease lapsed until 8 s after the leader's self-fence wait
+ * ended; retried through libvirt alone, its 5 protected VMs ran on while the
+ * leader restarted them elsewhere; it fails again without the kill of their
+ * QEMU processes (agent_ha_kill.c). The other seeds that found defects (16,
+ * 31, 34) no longer reach theirs since the partitions were lengthened; the
+ * sweeps run them. */
 static void ha_seeds_that_found_defects_keep_every_invariant(void **state) {
-    const char *runs[] = {"--ha --seed 12 --duration 500", "--ha --seed 450 --duration 500"};
+    const char *runs[] = {"--ha --seed 12 --duration 500", "--ha --seed 450 --duration 500",
+                          "--ha --seed 9548 --duration 500"};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         json_t *o = cluster(runs[i]);
         assert_no_violation(o);

@@ -143,20 +143,41 @@ void agent_ha_close(struct agent *a) {
     h->wd_armed = false;
 }
 
+/* Where libvirt's QEMU driver keeps its domains' status files: [ha]
+ * qemu_state_dir, else the system driver's own for qemu:///system; NULL
+ * for any other hypervisor (the test driver's guests are no processes). */
+static const char *qemu_state_dir(const struct agent *a) {
+    if (a->cfg.ha_qemu_state_dir[0])
+        return a->cfg.ha_qemu_state_dir;
+    return strcmp(a->cfg.hypervisor_uri, "qemu:///system") == 0 ? "/run/libvirt/qemu" : NULL;
+}
+
 /* Destroys every protected guest running here; fence_clean says whether
- * libvirt confirmed it. A retry (`again`) is logged only when it ends the
+ * it is confirmed (by libvirt, or without it: qemu_state_dir). A retry (`again`) is logged only when it ends the
  * matter, not at each attempt. */
 static void fence_destroy(struct agent *a, const char *reason, bool again) {
     struct ha_host *h = &a->ha;
     struct hv_stopped st;
-    char err[HV_REASON_MAX + 64];
+    char err[HV_REASON_MAX + 400];
     int rc = hv_destroy_protected(a->hv, reason, &st, err, sizeof err);
+    /* libvirt did not confirm: the QEMU processes are killed without it.
+     * Waiting for libvirtd alone is not enough: once the leader's wait is
+     * over it restarts these guests elsewhere, running or not here. */
+    const char *dir = qemu_state_dir(a);
+    size_t killed = 0;
+    char kerr[HV_REASON_MAX + 300];
+    if (rc != 0 && dir) {
+        if (agent_ha_kill_protected(dir, &killed, kerr, sizeof kerr) == 0)
+            rc = 0;
+        else
+            snprintf(err + strlen(err), sizeof err - strlen(err), "; without libvirt: %s", kerr);
+    }
     h->fence_clean = rc == 0;
-    h->destroyed += st.n;
+    h->destroyed += st.n + killed;
     if (again) {
         if (rc == 0)
-            log_warn("self-fence: libvirt answered again: %zu more protected VM(s) destroyed",
-                     st.n);
+            log_warn("self-fence: every protected VM stopped now: %zu more destroyed by "
+                     "libvirt, %zu killed without it", st.n, killed);
         return;
     }
     h->fences++;
@@ -164,9 +185,9 @@ static void fence_destroy(struct agent *a, const char *reason, bool again) {
         h->failures++;
         log_err("self-fence: %s; %s", reason, err);
     }
-    log_warn("self-fence: %s: %zu protected VM(s) destroyed%s", reason, st.n,
-             rc != 0 ? ", and some could not be: tried again every 0.5 s until libvirt "
-                       "confirms" : "");
+    log_warn("self-fence: %s: %zu protected VM(s) destroyed, %zu killed without libvirt%s",
+             reason, st.n, killed,
+             rc != 0 ? ", and some not confirmed: tried again every 0.5 s until confirmed" : "");
 }
 
 void agent_ha_fence(struct agent *a, const char *reason) {

@@ -559,6 +559,11 @@ void agent_ha_run(struct agent *a, uint64_t now_ms);
 uint64_t agent_ha_deadline(const struct agent *a);
 void agent_ha_fence(struct agent *a, const char *reason);
 void agent_ha_close(struct agent *a);
+/* agent_ha_kill.c: the self-fence without libvirt. Kills (SIGKILL) the
+ * QEMU process of every protected domain that libvirt's QEMU driver's
+ * status files in dir name and that still runs; 0 when none runs (any
+ * killed now is confirmed by a later call), -1 with err otherwise. */
+int agent_ha_kill_protected(const char *dir, size_t *killed, char *err, size_t errlen);
 /* agent_control.c: one more warning in a status reply (-1 when out of
  * memory). */
 int agent_status_warn(Nodectl__StatusReply *st, const char *text);

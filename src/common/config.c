@@ -102,6 +102,7 @@ static const struct key keys[] = {
     {"power", "ipmi_cipher_suite", T_UINT, F(ipmi_cipher_suite), 1, 17},
     {"ha", "watchdog", T_PATH, F(ha_watchdog), 0, 0},
     {"ha", "watchdog_timeout", T_DURATION, F(ha_watchdog_timeout_ms), 1000, 600000},
+    {"ha", "qemu_state_dir", T_PATH, F(ha_qemu_state_dir), 0, 0},
 };
 
 static const char *const automation_names[] = {"off", "advise", "auto"};

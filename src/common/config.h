@@ -146,6 +146,10 @@ struct config {
      * device (softdog's /dev/watchdog) the agent arms and pets while its
      * run lease covers the timeout; "": none (the default). */
     char ha_watchdog[CONFIG_PATH_MAX];
+    /* [ha] qemu_state_dir: where libvirt's QEMU driver keeps its domains'
+     * status files, for a self-fence while libvirtd does not answer; "":
+     * /run/libvirt/qemu with hypervisor uri qemu:///system, else none. */
+    char ha_qemu_state_dir[CONFIG_PATH_MAX];
     uint32_t ha_watchdog_timeout_ms;
 };
 

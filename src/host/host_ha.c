@@ -106,12 +106,8 @@ static bool named(xmlNodePtr n, const char *name) {
     return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
 }
 
-int host_ha_xml_protected(const char *xml, size_t len) {
-    if (len == 0 || len > HOST_HA_XML_MAX)
-        return -1;
-    xmlDocPtr doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+/* A <domain> element's protection: 1, 0, or -1 (cannot tell). */
+static int domain_protected(xmlNodePtr root) {
     int rc = -1;
     if (root && named(root, "domain")) {
         rc = 0;
@@ -132,8 +128,79 @@ int host_ha_xml_protected(const char *xml, size_t len) {
             }
         }
     }
+    return rc;
+}
+
+static xmlDocPtr read_xml(const char *xml, size_t len) {
+    if (len == 0 || len > HOST_HA_XML_MAX)
+        return NULL;
+    return xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+int host_ha_xml_protected(const char *xml, size_t len) {
+    xmlDocPtr doc = read_xml(xml, len);
+    int rc = domain_protected(doc ? xmlDocGetRootElement(doc) : NULL);
     xmlFreeDoc(doc);
     return rc;
+}
+
+int host_ha_status_parse(const char *xml, size_t len, struct host_ha_status *out) {
+    memset(out, 0, sizeof *out);
+    xmlDocPtr doc = read_xml(xml, len);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    int rc = -1;
+    xmlChar *pid = root && named(root, "domstatus") ? xmlGetProp(root, (const xmlChar *)"pid")
+                                                    : NULL;
+    char *end = NULL;
+    long p = pid ? strtol((const char *)pid, &end, 10) : 0;
+    for (xmlNodePtr d = root && pid && *end == '\0' && p > 0 ? root->children : NULL; d;
+         d = d->next) {
+        if (!named(d, "domain"))
+            continue;
+        for (xmlNodePtr e = d->children; e; e = e->next) {
+            if (!named(e, "name"))
+                continue;
+            xmlChar *name = xmlNodeGetContent(e);
+            size_t n = name ? strlen((const char *)name) : 0;
+            if (n > 0 && n < sizeof out->name) {
+                memcpy(out->name, name, n + 1);
+                out->pid = p;
+                out->protected = domain_protected(d);
+                rc = 0;
+            }
+            xmlFree(name);
+            break;
+        }
+        break;
+    }
+    xmlFree(pid);
+    xmlFreeDoc(doc);
+    return rc;
+}
+
+bool host_ha_cmdline_runs(const char *cmdline, size_t len, const char *name) {
+    /* NUL-separated arguments; libvirt gives QEMU "-name guest=NAME,..."
+     * with each ',' of the name doubled (QEMU's option syntax). */
+    for (size_t i = 0; i < len;) {
+        const char *arg = cmdline + i;
+        size_t n = strnlen(arg, len - i);
+        i += n + 1;
+        if (n != 5 || memcmp(arg, "-name", 5) != 0 || i >= len)
+            continue;
+        const char *v = cmdline + i;
+        size_t vn = strnlen(v, len - i);
+        if (vn < 6 || strncmp(v, "guest=", 6) != 0)
+            return false;
+        size_t k = 6;
+        for (const char *c = name; *c; c++) {
+            if (k >= vn || v[k] != *c || (*c == ',' && (k + 1 >= vn || v[k + 1] != ',')))
+                return false;
+            k += *c == ',' ? 2 : 1;
+        }
+        return k == vn || (v[k] == ',' && (k + 1 >= vn || v[k + 1] != ','));
+    }
+    return false;
 }
 
 bool host_ha_refuses(const char *op, const char *subop, int protected,

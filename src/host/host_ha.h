@@ -59,6 +59,22 @@ int host_ha_proc_start(const char *stat_text, unsigned long long *start);
  * 1 protected, 0 not, -1 cannot tell (not a domain's XML). */
 int host_ha_xml_protected(const char *xml, size_t len);
 
+/* What libvirt's QEMU driver keeps for a running domain in its status
+ * file (/run/libvirt/qemu/NAME.xml: <domstatus pid=...> around the live
+ * <domain>): the QEMU process and whether the domain is protected. Read
+ * by the self-fence when libvirtd does not answer. */
+struct host_ha_status {
+    char name[HV_NAME_MAX];
+    long pid;
+    int protected; /* as host_ha_xml_protected */
+};
+/* 0, or -1 when the text is not such a status (no pid, no name). */
+int host_ha_status_parse(const char *xml, size_t len, struct host_ha_status *out);
+/* Whether the NUL-separated arguments of a process (/proc/PID/cmdline)
+ * are those of the QEMU libvirt started for domain `name` ("-name
+ * guest=NAME,..."): a pid in a status file may have been reused. */
+bool host_ha_cmdline_runs(const char *cmdline, size_t len, const char *name);
+
 /* The hook's decision for `op subop` of a domain whose protection is
  * `protected` (as host_ha_xml_protected says; -1 counts as protected),
  * with the gate read (NULL: no gate file) and whether the process it names

@@ -92,7 +92,7 @@ struct totals {
         lease_overlaps, churn, migrations, migrations_failed, leftovers, leftovers_destroyed,
         leftover_refusals, power_offs, wakes, power_ons, vm_left_down, vm_down_no_room, vm_down_off_host,
         ha_restarts,
-        ha_self_fences, ha_destroyed, ha_reconcile_undefined, ha_bmc_offs, ha_bmc_reads,
+        ha_self_fences, ha_destroyed, ha_killed, ha_reconcile_undefined, ha_bmc_offs, ha_bmc_reads,
         watchdog_resets, power_losses, leader_kills_in_restart,
         elections, commands, grants, effects, operator_effects, pauses, crashes, partitions,
         faults, violated_runs;
@@ -290,6 +290,7 @@ static void add(struct totals *t, const struct sim_cluster *c) {
     t->ha_restarts += c->ha_restarts;
     t->ha_self_fences += c->ha_self_fences;
     t->ha_destroyed += c->ha_destroyed;
+    t->ha_killed += c->ha_killed;
     t->ha_reconcile_undefined += c->ha_reconcile_undefined;
     t->ha_bmc_offs += c->ha_bmc_offs;
     t->ha_bmc_reads += c->ha_bmc_reads;
@@ -423,6 +424,7 @@ static void report(const struct sim_opts *o, const struct totals *t) {
             {"ha_restarts", t->ha_restarts},
             {"ha_self_fences", t->ha_self_fences},
             {"ha_destroyed", t->ha_destroyed},
+            {"ha_qemu_killed", t->ha_killed},
             {"ha_reconcile_undefined", t->ha_reconcile_undefined},
             {"ha_bmc_power_offs", t->ha_bmc_offs},
             {"ha_bmc_reads", t->ha_bmc_reads},

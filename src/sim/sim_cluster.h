@@ -268,7 +268,7 @@ struct sim_cluster {
         partitions, faults;
     uint64_t violations;
     /* --ha. */
-    uint64_t vm_left_down, ha_restarts, ha_self_fences, ha_destroyed, ha_reconcile_undefined,
+    uint64_t vm_left_down, ha_restarts, ha_self_fences, ha_destroyed, ha_killed, ha_reconcile_undefined,
         ha_bmc_offs, ha_bmc_reads, watchdog_resets, power_losses, leader_kills_in_restart;
     uint8_t *bmc;     /* per host: 0 none, 1 works, 2 broken */
     /* Per VM: the leader's last try to restart it found no running host

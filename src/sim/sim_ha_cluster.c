@@ -164,16 +164,26 @@ static void fence_destroy(struct sim_cluster *c, struct sim_host *h, const char 
         else
             clean = false;
     }
+    /* libvirt did not confirm: the QEMU processes of the protected
+     * domains are killed from its status files, their end confirmed by
+     * the next look, 0.5 s later (agent_ha.c's fence_destroy,
+     * agent_ha_kill_protected). */
+    if (!clean) {
+        size_t k = sim_hv_kill_protected(&c->hv, c->now_us, h->i);
+        clean = k == 0;
+        n += k;
+        c->ha_killed += k;
+    }
     h->ha->fence_clean = clean;
     c->ha_destroyed += n;
     if (again) {
         if (clean)
-            sim_trace(c, "%s: self-fence: libvirt answered again: %zu more protected VM(s) "
-                      "destroyed", h->name, n);
+            sim_trace(c, "%s: self-fence: every protected VM stopped now (%zu more)", h->name,
+                      n);
     } else {
         c->ha_self_fences++;
         sim_trace(c, "%s: self-fence: %s: %zu protected VM(s) destroyed%s", h->name, why, n,
-                  clean ? "" : ", libvirt did not answer");
+                  view.available ? "" : ", their QEMU killed: libvirt did not answer");
     }
     if (!again || n)
         simh_publish(c, h); /* libvirt's lifecycle events: the agent samples */

@@ -616,14 +616,11 @@ bool sim_hv_start(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *
     return true;
 }
 
-bool sim_hv_stop(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name) {
-    struct sim_hv_host *h = &hv->h[host];
-    uint32_t v;
+/* The domain's QEMU process ends: shut off, still defined; a migration it
+ * was in fails. */
+static void stop_dom(struct sim_hv *hv, int64_t now_us, struct sim_hv_host *h, uint32_t v,
+                     struct sim_dom *d) {
     size_t at;
-    struct sim_dom *d;
-    if (!libvirt_up(h) || !vm_named(hv, name, &v) || !(d = find_dom(h, v, &at)) ||
-        d->state == SIM_DOM_SHUTOFF)
-        return false;
     if (d->state == SIM_DOM_INCOMING) {
         end_migration(hv, d->mig, false);
     } else {
@@ -635,7 +632,33 @@ bool sim_hv_stop(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *n
     }
     hv->changed = true;
     sim_hv_check(hv, now_us);
+}
+
+bool sim_hv_stop(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name) {
+    struct sim_hv_host *h = &hv->h[host];
+    uint32_t v;
+    struct sim_dom *d;
+    if (!libvirt_up(h) || !vm_named(hv, name, &v) || !(d = find_dom(h, v, NULL)) ||
+        d->state == SIM_DOM_SHUTOFF)
+        return false;
+    stop_dom(hv, now_us, h, v, d);
     return true;
+}
+
+size_t sim_hv_kill_protected(struct sim_hv *hv, int64_t now_us, uint32_t host) {
+    struct sim_hv_host *h = &hv->h[host];
+    size_t n = 0;
+    if (h->power != SIM_POWER_ON)
+        return 0;
+    for (size_t i = 0; i < h->n_doms; i++) {
+        struct sim_dom *d = &h->doms[i];
+        if (!hv->vm[d->vm].ha || d->state == SIM_DOM_SHUTOFF)
+            continue;
+        stop_dom(hv, now_us, h, d->vm, d);
+        n++;
+        i = (size_t)-1; /* a failed migration may have changed the table */
+    }
+    return n;
 }
 
 bool sim_hv_undefine(struct sim_hv *hv, uint32_t host, const char *name) {

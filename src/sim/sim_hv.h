@@ -199,6 +199,11 @@ bool sim_hv_start(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *
                   size_t errlen);
 /* Destroys a running (or leaving) domain: shut off, still defined. */
 bool sim_hv_stop(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *name);
+/* Kills the QEMU process of every protected domain active on host, as
+ * the agent does from libvirt's status files when libvirtd does not
+ * answer (libvirtd down or not: the processes are its children no more);
+ * how many. */
+size_t sim_hv_kill_protected(struct sim_hv *hv, int64_t now_us, uint32_t host);
 /* Undefines a shut-off domain (its disks are on shared storage, kept). */
 bool sim_hv_undefine(struct sim_hv *hv, uint32_t host, const char *name);
 /* The power goes at once (a power loss, a BMC's power off, a watchdog's
