@@ -108,9 +108,17 @@ ha_run_elsewhere() {
     return 0
 }
 
+# The qemu processes on this machine, one "-uuid" value per line: one per
+# running guest of every rig host, whether its libvirtd answers or not.
+qemu_uuids() {
+    pgrep -a '^qemu' | grep -o -- '-uuid [0-9a-f-]*' | awk '{ print $2 }' || true
+}
+
 # A watcher in the background: every 0.3 s, which host runs each protected
-# guest; any guest seen running on two hosts at once is written to
-# $WORK/duplicates with the time and the hosts. ha_watch_stop ends it.
+# guest, and which qemu processes run; any guest seen running on two hosts
+# at once, or any UUID in two qemu processes (the automation only advises:
+# no live migration runs two for a while), is written to $WORK/duplicates
+# with the time. ha_watch_stop ends it.
 ha_watch_start() {
     : >"$WORK/duplicates"
     (
@@ -119,6 +127,8 @@ ha_watch_start() {
                 { n[$1]++; on[$1] = on[$1] (on[$1] ? "," : "") $2 }
                 END { for (v in n) if (n[v] > 1) printf "%s %s runs on %s\n", t, v, on[v] }' \
                 >>"$WORK/duplicates"
+            qemu_uuids | sort | uniq -d | awk -v t="$EPOCHREALTIME" '
+                { printf "%s %s runs in two qemu processes\n", t, $1 }' >>"$WORK/duplicates"
             sleep 0.3
         done
     ) &

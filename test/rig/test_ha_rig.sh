@@ -12,8 +12,13 @@
 #      libvirt's autostart: its libvirtd tries to start it before the agent
 #      runs and the hook refuses; the agent reconciles and undefines the
 #      definitions that now run elsewhere; rig2's link comes back and it
-#      does the same. No guest ever runs twice (a watcher looks every
-#      0.3 s on every powered host's libvirtd).
+#      does the same;
+#   4. a host running guests is cut from the network and loses its
+#      libvirtd: its self-fence cannot ask libvirt, so it kills its guests'
+#      qemu processes itself; they run elsewhere, once; its libvirtd and
+#      link come back and it undefines them. No guest ever runs twice (a
+#      watcher looks every 0.3 s on every powered host's libvirtd, and at
+#      the machine's qemu processes).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [[ ${1:-} != --body ]]; then
@@ -130,6 +135,34 @@ done
 for vm in rig3-ha1 rig3-ha2; do
     eventually 20 undefined_on rig3 "$vm" || fail "rig3 still defines $vm, which runs elsewhere"
 done
+# 4. Cut off, then libvirtd down: the self-fence kills the qemu processes.
+victim=
+for h in rig4 rig3 rig2; do
+    [[ -n $(guests_on "$h") ]] && { victim=$h; break; }
+done
+[[ -n $victim ]] || fail "no host but the leader runs a protected guest: $(running_guests | tr '\n' ' ')"
+mapfile -t vguests < <(guests_on "$victim")
+# Cut first: the leader's last record of the host shows its guests (one
+# published after libvirtd stopped would list none, and nothing would be
+# restarted: docs/ha.md, "Not done").
+t0=$EPOCHREALTIME
+net_fault "$victim" cut
+rig libvirtd "$victim" stop
+eventually 60 grep -q "its QEMU .pid [0-9]*. killed" "$WORK/$victim/agent.log" ||
+    fail "$victim did not kill its guests' qemu processes"
+note "libvirtd down: $victim killed its guests' qemu processes $(elapsed_s "$t0") s after the cut"
+eventually 90 ha_run_elsewhere "$victim" "${vguests[@]}" ||
+    fail "$victim's guests do not run elsewhere: $(running_guests | tr '\n' ' ')"
+note "libvirtd down: ${vguests[*]} run elsewhere $(elapsed_s "$t0") s after the cut"
+before "$victim" "its QEMU .pid [0-9]*. killed" rig1 "HA: restarting ${vguests[0]} .*from $victim on"
+rig libvirtd "$victim" start
+net_fault "$victim" clear
+eventually 60 grep -q '^ready pid=' "$WORK/$victim/state/protected" ||
+    fail "$victim did not reconcile after its return: its gate says '$(ha_gate "$victim")'"
+for vm in "${vguests[@]}"; do
+    eventually 20 undefined_on "$victim" "$vm" || fail "$victim still defines $vm, which runs elsewhere"
+done
+
 sleep 5
 ha_watch_stop
 ha_run_elsewhere none || fail "not every protected guest runs exactly once: $(running_guests | tr '\n' ' ')"
