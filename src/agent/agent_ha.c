@@ -228,6 +228,7 @@ int agent_ha_open(struct agent *a, char *err, size_t errlen) {
     }
     h->state = HOST_HA_RECONCILING;
     h->since_ms = agent_clock_ms();
+    h->started_wall_ms = agent_wall_clock_ms();
     snprintf(h->reason, sizeof h->reason, "the agent is starting");
     a->fence.on_change = on_lease;
     if (gate_write(a) != 0) {
@@ -340,12 +341,16 @@ void agent_ha_sampled(struct agent *a) {
     }
 }
 
-/* When this host last saw the domain of that UUID run; 0: not known. */
+/* When this host last saw the domain of that UUID run; not seen since
+ * this agent started (the table is in memory): its start, for it may have
+ * run here until then (nodesim cluster --ha seed 204: a destination whose
+ * agent crashed after the migration undefined the VM's last copy on its
+ * source's record of before the migration). */
 static uint64_t ran_here(const struct ha_host *h, const unsigned char uuid[16]) {
     for (size_t k = 0; k < h->n_ran; k++)
         if (memcmp(h->ran[k].uuid, uuid, 16) == 0)
             return h->ran[k].at_ms;
-    return 0;
+    return h->started_wall_ms;
 }
 
 /* One pass over the fresh view: 0 when every protected domain here is

@@ -325,6 +325,7 @@ struct ha_host {
         uint64_t at_ms;
     } ran[HA_RAN_MAX];
     size_t n_ran;
+    uint64_t started_wall_ms; /* this agent's start: ran_here when the table has no entry */
     uint64_t next_stale_ms; /* monotonic: the next look for stale definitions */
     bool fence_clean;               /* the last self-fence stopped every protected VM */
     bool wd_armed;                  /* [ha] watchdog opened: wd_fd */

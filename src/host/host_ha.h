@@ -105,8 +105,9 @@ enum host_ha_verdict {
  * elsewhere when it is active (any state but shut off); a local domain in
  * a job (a migration under way) is always kept: during a live migration
  * source and destination both show it. A shut-off local domain that this
- * host last saw running at ran_here_ms (wall clock; 0: not since the agent
- * started) counts only copies sampled after that: a record sampled before
+ * host last saw running at ran_here_ms (wall clock; the agent's start when
+ * it has not seen it run since; 0: no bound) counts only copies sampled
+ * after that: a record sampled before
  * is a picture of the time it ran here (a host back from a partition holds
  * its peers' records of before the cut), not of a restart elsewhere. The
  * host named in why. */

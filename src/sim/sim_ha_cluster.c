@@ -73,6 +73,7 @@ struct simha {
         uint64_t at_ms;
     } ran[RAN_MAX];
     size_t n_ran;
+    uint64_t started_wall_ms; /* this agent's start (its wall clock) */
     /* agent_ha_leader.c */
     int64_t next_round_ms;
     char last_why[400];
@@ -241,7 +242,7 @@ static uint64_t ran_here(const struct simha *x, const unsigned char uuid[16]) {
     for (size_t k = 0; k < x->n_ran; k++)
         if (x->ran[k].vm == v)
             return x->ran[k].at_ms;
-    return 0;
+    return x->started_wall_ms;
 }
 
 struct cluster_view {
@@ -879,6 +880,7 @@ int simha_start(struct sim_cluster *c, struct sim_host *h) {
     if (!x)
         return -1;
     h->ha = x;
+    x->started_wall_ms = simh_wall(c, h);
     uint64_t now = (uint64_t)simh_mono(c, h);
     struct host_fence_config fc = {.timeout_ms = SELF_FENCE_MS, .rho = RHO};
     snprintf(fc.self, sizeof fc.self, "%s", h->name);
