@@ -299,6 +299,36 @@ static void an_active_copy_counts_records_after_its_run_here_began(void **state)
     assert_int_equal(host_ha_reconcile(&unseen, &t, &a, 1, why, sizeof why), HOST_HA_DESTROY);
 }
 
+/* A copy its host reports leaving by a live migration (perhaps to here)
+ * does not run there for sure: an arrival here is not destroyed on its
+ * source's record sampled before the migration ended (nodesim cluster
+ * --ha seed 620); a copy stopped here is still undefined (the VM runs). */
+static void a_copy_leaving_by_migration_destroys_nothing(void **state) {
+    (void)state;
+    char why[512];
+    struct hv_domain_now on = local(true, HV_JOB_NONE, 7), off = local(false, HV_JOB_NONE, 7);
+    struct host_ha_copy source = copy("rig1", 7, HV_VM_RUNNING);
+    source.leaving = true;
+    assert_int_equal(host_ha_reconcile(&on, NULL, &source, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, NULL, &source, 1, why, sizeof why), HOST_HA_UNDEFINE);
+    /* What the record says: a live migration of the VM under way, not one
+     * ended, not another VM's, not a power-off. */
+    Nodectl__Migration m = NODECTL__MIGRATION__INIT, *ms[] = {&m};
+    Nodectl__HostRecord rec = NODECTL__HOST_RECORD__INIT;
+    rec.migrations = ms;
+    rec.n_migrations = 1;
+    m.vm = "vm7";
+    m.kind = "";
+    m.state = "running";
+    assert_true(host_ha_record_migrates(&rec, "vm7"));
+    assert_false(host_ha_record_migrates(&rec, "vm8"));
+    m.state = "succeeded";
+    assert_false(host_ha_record_migrates(&rec, "vm7"));
+    m.state = "running";
+    m.kind = "power-off";
+    assert_false(host_ha_record_migrates(&rec, "vm7"));
+}
+
 /* The table keeps the domains most recently seen run when full. */
 static void the_ran_table_forgets_the_oldest(void **state) {
     (void)state;
@@ -373,6 +403,7 @@ int main(void) {
         cmocka_unit_test(reconcile_verdicts),
         cmocka_unit_test(a_stopped_copy_counts_records_after_its_last_run_here),
         cmocka_unit_test(an_active_copy_counts_records_after_its_run_here_began),
+        cmocka_unit_test(a_copy_leaving_by_migration_destroys_nothing),
         cmocka_unit_test(the_ran_table_forgets_the_oldest),
         cmocka_unit_test(view_readiness),
         cmocka_unit_test(watchdog_petting),

@@ -302,6 +302,7 @@ static int cluster_collect(struct agent *a, struct ha_cluster *c) {
             memcpy(cp->uuid, vm->uuid.data, sizeof cp->uuid);
             cp->state = host_record_vm_state(vm->state);
             cp->sampled_at_ms = c->recs[i]->sampled_at_ms;
+            cp->leaving = host_ha_record_migrates(c->recs[i], vm->name);
             c->n_copies++;
         }
     }

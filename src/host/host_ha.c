@@ -1,5 +1,7 @@
 #include "host_ha.h"
 
+#include "leader/leader_view.h"
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdio.h>
@@ -233,6 +235,16 @@ bool host_ha_refuses(const char *op, const char *subop, int protected,
     return true;
 }
 
+bool host_ha_record_migrates(const Nodectl__HostRecord *rec, const char *vm) {
+    for (size_t k = 0; k < rec->n_migrations; k++) {
+        const Nodectl__Migration *m = rec->migrations[k];
+        if (strcmp(m->vm, vm) == 0 && report_kind_parse(m->kind) == REPORT_MIGRATION &&
+            report_state_parse(m->state) == REPORT_RUNNING)
+            return true;
+    }
+    return false;
+}
+
 void host_ha_ran_init(struct host_ha_ran *t, uint64_t started_ms) {
     memset(t, 0, sizeof *t);
     t->started_ms = started_ms;
@@ -312,8 +324,9 @@ enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
             return HOST_HA_UNDEFINE;
         }
         /* Both run: only a copy that runs for sure elsewhere, not one
-         * arriving by migration (paused) or in an unknown state. */
-        if (c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) {
+         * arriving by migration (paused), leaving by one (perhaps to
+         * here), or in an unknown state. */
+        if ((c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) && !c->leaving) {
             snprintf(why, len, "it also runs on %s, where the leader restarted it after "
                                "this host was fenced", c->host);
             return HOST_HA_DESTROY;

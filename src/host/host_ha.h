@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host.pb-c.h"
 #include "hv/hv.h"
 
 #define HOST_HA_GATE_FILE "protected"
@@ -91,7 +92,12 @@ struct host_ha_copy {
     unsigned char uuid[16];
     enum hv_vm_state state;
     uint64_t sampled_at_ms; /* the record's sample, on its host's wall clock */
+    bool leaving;           /* its record reports a live migration of it under way */
 };
+
+/* Whether the record reports a live migration of the VM of that name
+ * under way (its copy there is leaving, perhaps to this host). */
+bool host_ha_record_migrates(const Nodectl__HostRecord *rec, const char *vm);
 
 enum host_ha_verdict {
     HOST_HA_KEEP,     /* nothing shows it elsewhere: the leader decides where it runs */
@@ -146,7 +152,11 @@ void host_ha_ran_end(struct host_ha_ran *t, uint64_t now_ms);
  *    (nodesim cluster --ha seed 138);
  * and, for a domain `ran` has not seen run since the agent started, after
  * the agent's start (it may have run here until then: seed 204). `ran`
- * NULL: no bound. Sample times are wall clocks: the peer's against this
+ * NULL: no bound. A copy running here is destroyed only for a copy that
+ * runs for sure elsewhere: running or blocked, not leaving by a migration
+ * (its destination may be this host: nodesim cluster --ha seed 620, an
+ * arrival destroyed on its source's record sampled a second before the
+ * migration ended). Sample times are wall clocks: the peer's against this
  * host's (docs/ha.md, "Restart", 1). The host named in why. */
 enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
                                        const struct host_ha_ran *ran,

@@ -275,6 +275,7 @@ static int cluster_collect(struct sim_cluster *c, struct sim_host *h, struct clu
             memcpy(cp->uuid, vm->uuid.data, sizeof cp->uuid);
             cp->state = host_record_vm_state(vm->state);
             cp->sampled_at_ms = recs[i]->sampled_at_ms;
+            cp->leaving = host_ha_record_migrates(recs[i], vm->name);
             cv->n_copies++;
         }
     free(recs);
