@@ -202,41 +202,151 @@ static void reconcile_verdicts(void **state) {
     struct host_ha_copy stopped = copy("rig3", 7, HV_VM_SHUTOFF);
     struct host_ha_copy paused = copy("rig3", 7, HV_VM_PAUSED);
     /* Nothing elsewhere: kept, the leader decides. */
-    assert_int_equal(host_ha_reconcile(&off, 0, NULL, 0, why, sizeof why), HOST_HA_KEEP);
-    assert_int_equal(host_ha_reconcile(&off, 0, &other, 1, why, sizeof why), HOST_HA_KEEP);
-    assert_int_equal(host_ha_reconcile(&off, 0, &stopped, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, NULL, NULL, 0, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, NULL, &other, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, NULL, &stopped, 1, why, sizeof why), HOST_HA_KEEP);
     /* Shut off here, active elsewhere: the definition here is stale. */
     struct host_ha_copy two[] = {stopped, running};
-    assert_int_equal(host_ha_reconcile(&off, 0, two, 2, why, sizeof why), HOST_HA_UNDEFINE);
+    assert_int_equal(host_ha_reconcile(&off, NULL, two, 2, why, sizeof why), HOST_HA_UNDEFINE);
     assert_non_null(strstr(why, "rig2"));
     /* Not for a copy paused elsewhere: a migration's arrival may fail yet. */
-    assert_int_equal(host_ha_reconcile(&off, 0, &paused, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, NULL, &paused, 1, why, sizeof why), HOST_HA_KEEP);
     /* Running here and for sure elsewhere: this copy is stopped. */
-    assert_int_equal(host_ha_reconcile(&on, 0, &running, 1, why, sizeof why), HOST_HA_DESTROY);
+    assert_int_equal(host_ha_reconcile(&on, NULL, &running, 1, why, sizeof why), HOST_HA_DESTROY);
     /* Not while the other copy may be a migration's arrival, nor while a
      * job runs here. */
-    assert_int_equal(host_ha_reconcile(&on, 0, &paused, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&on, NULL, &paused, 1, why, sizeof why), HOST_HA_KEEP);
     struct hv_domain_now leaving = local(true, HV_JOB_MIGRATION_OUT, 7);
-    assert_int_equal(host_ha_reconcile(&leaving, 0, &running, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&leaving, NULL, &running, 1, why, sizeof why), HOST_HA_KEEP);
 }
 
-/* A host back from a partition holds its peers' records of before the
- * cut: one that shows the VM running elsewhere but was sampled before it
- * last ran here proves nothing; a newer one does. */
-static void reconcile_counts_only_records_newer_than_its_run_here(void **state) {
+/* One sample at `at` showing the domains `ids` active (ids end with 0). */
+static void sample(struct host_ha_ran *t, uint64_t at, const unsigned char *ids) {
+    host_ha_ran_begin(t);
+    for (; *ids; ids++) {
+        unsigned char uuid[16];
+        memset(uuid, *ids, sizeof uuid);
+        host_ha_ran_seen(t, uuid, at);
+    }
+    host_ha_ran_end(t, at);
+}
+
+static struct host_ha_copy copy_at(const char *host, unsigned char id, uint64_t sampled_at) {
+    struct host_ha_copy c = copy(host, id, HV_VM_RUNNING);
+    c.sampled_at_ms = sampled_at;
+    return c;
+}
+
+/* Shut off here: a peer's record counts only when sampled after the last
+ * sample that showed it running here. A host back from a partition holds
+ * its peers' records of before the cut: one that shows the VM running
+ * elsewhere but was sampled before it last ran here proves nothing; a
+ * newer one does. */
+static void a_stopped_copy_counts_records_after_its_last_run_here(void **state) {
     (void)state;
     char why[512];
-    struct hv_domain_now off = local(false, HV_JOB_NONE, 7), on = local(true, HV_JOB_NONE, 7);
-    struct host_ha_copy old = copy("rig1", 7, HV_VM_RUNNING), fresh = old;
-    old.sampled_at_ms = 1000;
-    fresh.sampled_at_ms = 1001;
-    assert_int_equal(host_ha_reconcile(&off, 1000, &old, 1, why, sizeof why), HOST_HA_KEEP);
-    assert_int_equal(host_ha_reconcile(&off, 1000, &fresh, 1, why, sizeof why),
+    struct hv_domain_now off = local(false, HV_JOB_NONE, 7);
+    struct host_ha_ran t;
+    host_ha_ran_init(&t, 500);
+    sample(&t, 800, (const unsigned char[]){7, 0});
+    sample(&t, 1000, (const unsigned char[]){7, 0});
+    sample(&t, 1200, (const unsigned char[]){0});
+    struct host_ha_copy old = copy_at("rig1", 7, 1000), fresh = copy_at("rig1", 7, 1001);
+    assert_int_equal(host_ha_reconcile(&off, &t, &old, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, &t, &fresh, 1, why, sizeof why), HOST_HA_UNDEFINE);
+    assert_non_null(strstr(why, "rig1"));
+    assert_int_equal(host_ha_reconcile(&off, NULL, &old, 1, why, sizeof why), HOST_HA_UNDEFINE);
+    /* Not seen run since the agent started (the table is in memory): it
+     * may have run here until the start (nodesim cluster --ha seed 204: a
+     * migration's destination whose agent crashed). */
+    struct host_ha_copy before_start = copy_at("rig1", 8, 500);
+    struct host_ha_copy after_start = copy_at("rig1", 8, 501);
+    struct hv_domain_now unseen = local(false, HV_JOB_NONE, 8);
+    assert_int_equal(host_ha_reconcile(&unseen, &t, &before_start, 1, why, sizeof why),
+                     HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&unseen, &t, &after_start, 1, why, sizeof why),
                      HOST_HA_UNDEFINE);
-    assert_int_equal(host_ha_reconcile(&off, 0, &old, 1, why, sizeof why), HOST_HA_UNDEFINE);
-    /* Running here: its run-here time is now, any copy running elsewhere
-     * counts (the destroy waits for a copy that runs for sure). */
-    assert_int_equal(host_ha_reconcile(&on, 1000, &old, 1, why, sizeof why), HOST_HA_DESTROY);
+}
+
+/* Active here: a peer's record counts only when sampled after the first
+ * sample of the copy's current run here (nodesim cluster --ha seed 138: a
+ * migration's destination destroyed its arrival, the VM's only copy, on
+ * its source's record of before the migration). */
+static void an_active_copy_counts_records_after_its_run_here_began(void **state) {
+    (void)state;
+    char why[512];
+    struct hv_domain_now on = local(true, HV_JOB_NONE, 7);
+    struct host_ha_ran t;
+    host_ha_ran_init(&t, 500);
+    /* Arrived (first sampled running) at 2000 and running since. */
+    sample(&t, 1000, (const unsigned char[]){0});
+    sample(&t, 2000, (const unsigned char[]){7, 0});
+    sample(&t, 3000, (const unsigned char[]){7, 0});
+    struct host_ha_copy source = copy_at("rig1", 7, 1999), restarted = copy_at("rig2", 7, 2001);
+    assert_int_equal(host_ha_reconcile(&on, &t, &source, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&on, &t, &restarted, 1, why, sizeof why), HOST_HA_DESTROY);
+    assert_non_null(strstr(why, "rig2"));
+    /* Stopped here at 4000, running again in a view before the next sample:
+     * its new run began after 4000. */
+    sample(&t, 4000, (const unsigned char[]){0});
+    struct host_ha_copy during = copy_at("rig2", 7, 3500), later = copy_at("rig2", 7, 4001);
+    assert_int_equal(host_ha_reconcile(&on, &t, &during, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&on, &t, &later, 1, why, sizeof why), HOST_HA_DESTROY);
+    /* Never sampled since the agent started: its start is the bound. */
+    struct hv_domain_now unseen = local(true, HV_JOB_NONE, 9);
+    struct host_ha_copy b = copy_at("rig1", 9, 500), a = copy_at("rig1", 9, 501);
+    assert_int_equal(host_ha_reconcile(&unseen, &t, &b, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&unseen, &t, &a, 1, why, sizeof why), HOST_HA_DESTROY);
+}
+
+/* A copy its host reports leaving by a live migration (perhaps to here)
+ * does not run there for sure: an arrival here is not destroyed on its
+ * source's record sampled before the migration ended (nodesim cluster
+ * --ha seed 620); a copy stopped here is still undefined (the VM runs). */
+static void a_copy_leaving_by_migration_destroys_nothing(void **state) {
+    (void)state;
+    char why[512];
+    struct hv_domain_now on = local(true, HV_JOB_NONE, 7), off = local(false, HV_JOB_NONE, 7);
+    struct host_ha_copy source = copy("rig1", 7, HV_VM_RUNNING);
+    source.leaving = true;
+    assert_int_equal(host_ha_reconcile(&on, NULL, &source, 1, why, sizeof why), HOST_HA_KEEP);
+    assert_int_equal(host_ha_reconcile(&off, NULL, &source, 1, why, sizeof why), HOST_HA_UNDEFINE);
+    /* What the record says: a live migration of the VM under way, not one
+     * ended, not another VM's, not a power-off. */
+    Nodectl__Migration m = NODECTL__MIGRATION__INIT, *ms[] = {&m};
+    Nodectl__HostRecord rec = NODECTL__HOST_RECORD__INIT;
+    rec.migrations = ms;
+    rec.n_migrations = 1;
+    m.vm = "vm7";
+    m.kind = "";
+    m.state = "running";
+    assert_true(host_ha_record_migrates(&rec, "vm7"));
+    assert_false(host_ha_record_migrates(&rec, "vm8"));
+    m.state = "succeeded";
+    assert_false(host_ha_record_migrates(&rec, "vm7"));
+    m.state = "running";
+    m.kind = "power-off";
+    assert_false(host_ha_record_migrates(&rec, "vm7"));
+}
+
+/* The table keeps the domains most recently seen run when full. */
+static void the_ran_table_forgets_the_oldest(void **state) {
+    (void)state;
+    struct host_ha_ran t;
+    host_ha_ran_init(&t, 1);
+    for (unsigned i = 0; i <= HOST_HA_RAN_MAX; i++) {
+        unsigned char uuid[16] = {0};
+        memcpy(uuid, &i, sizeof i);
+        host_ha_ran_begin(&t);
+        host_ha_ran_seen(&t, uuid, 10 + i);
+        host_ha_ran_end(&t, 10 + i);
+    }
+    assert_int_equal(t.n, HOST_HA_RAN_MAX);
+    char why[64];
+    struct hv_domain_now first = {.active = false, .job = HV_JOB_NONE};
+    struct host_ha_copy c = {.host = "rig1", .state = HV_VM_RUNNING, .sampled_at_ms = 5};
+    /* uuid 0 was forgotten: its bound is the agent's start (1), not 10. */
+    assert_int_equal(host_ha_reconcile(&first, &t, &c, 1, why, sizeof why), HOST_HA_UNDEFINE);
 }
 
 static void view_readiness(void **state) {
@@ -291,7 +401,10 @@ int main(void) {
         cmocka_unit_test(qemu_status_files), cmocka_unit_test(qemu_cmdline_names_its_guest),
         cmocka_unit_test(xml_protection),    cmocka_unit_test(hook_refusals),
         cmocka_unit_test(reconcile_verdicts),
-        cmocka_unit_test(reconcile_counts_only_records_newer_than_its_run_here),
+        cmocka_unit_test(a_stopped_copy_counts_records_after_its_last_run_here),
+        cmocka_unit_test(an_active_copy_counts_records_after_its_run_here_began),
+        cmocka_unit_test(a_copy_leaving_by_migration_destroys_nothing),
+        cmocka_unit_test(the_ran_table_forgets_the_oldest),
         cmocka_unit_test(view_readiness),
         cmocka_unit_test(watchdog_petting),
         cmocka_unit_test(in_place_starts_need_the_lease_and_the_gate),

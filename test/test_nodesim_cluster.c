@@ -140,12 +140,20 @@ static void ha_restarts_protected_vms_once_each(void **state) {
  * before its run lease lapsed until 8 s after the leader's self-fence wait
  * ended; retried through libvirt alone, its 5 protected VMs ran on while the
  * leader restarted them elsewhere; it fails again without the kill of their
- * QEMU processes (agent_ha_kill.c). The other seeds that found defects (16,
- * 31, 34) no longer reach theirs since the partitions were lengthened; the
- * sweeps run them. */
+ * QEMU processes (agent_ha_kill.c). Seed 204: a migration's destination
+ * whose agent crashed undefined the VM's last copy on its source's record
+ * of before the migration; it fails again when the `ran` table's unknown
+ * entries count from 0 instead of the agent's start. Seed 138: a
+ * migration's destination whose agent crashed destroyed its arrival, the
+ * VM's only copy, on its source's record of before the migration; it fails
+ * again when an active copy counts every record, whatever its sample time
+ * (host_ha_reconcile). The other seeds that found defects (16, 31, 34) no
+ * longer reach theirs since the partitions were lengthened; the sweeps run
+ * them. */
 static void ha_seeds_that_found_defects_keep_every_invariant(void **state) {
     const char *runs[] = {"--ha --seed 12 --duration 500", "--ha --seed 450 --duration 500",
-                          "--ha --seed 9548 --duration 500"};
+                          "--ha --seed 9548 --duration 500", "--ha --seed 204 --duration 500",
+                          "--ha --seed 138 --duration 500"};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         json_t *o = cluster(runs[i]);
         assert_no_violation(o);

@@ -228,6 +228,7 @@ int agent_ha_open(struct agent *a, char *err, size_t errlen) {
     }
     h->state = HOST_HA_RECONCILING;
     h->since_ms = agent_clock_ms();
+    host_ha_ran_init(&h->ran, agent_wall_clock_ms());
     snprintf(h->reason, sizeof h->reason, "the agent is starting");
     a->fence.on_change = on_lease;
     if (gate_write(a) != 0) {
@@ -301,6 +302,7 @@ static int cluster_collect(struct agent *a, struct ha_cluster *c) {
             memcpy(cp->uuid, vm->uuid.data, sizeof cp->uuid);
             cp->state = host_record_vm_state(vm->state);
             cp->sampled_at_ms = c->recs[i]->sampled_at_ms;
+            cp->leaving = host_ha_record_migrates(c->recs[i], vm->name);
             c->n_copies++;
         }
     }
@@ -318,34 +320,16 @@ static bool sample_protected(const struct hv_sample *s, const unsigned char uuid
 void agent_ha_sampled(struct agent *a) {
     struct ha_host *h = &a->ha;
     const struct hv_sample *s = a->sample;
+    if (!s || !s->available)
+        return;
     uint64_t now = agent_wall_clock_ms();
-    for (size_t i = 0; s && i < s->n_vms; i++) {
+    host_ha_ran_begin(&h->ran);
+    for (size_t i = 0; i < s->n_vms; i++) {
         const struct hv_vm *v = &s->vms[i];
-        if (!v->rules.ha || v->state == HV_VM_SHUTOFF || v->state == HV_VM_CRASHED)
-            continue;
-        size_t k = 0, oldest = 0;
-        while (k < h->n_ran && memcmp(h->ran[k].uuid, v->uuid, 16) != 0) {
-            if (h->ran[k].at_ms < h->ran[oldest].at_ms)
-                oldest = k;
-            k++;
-        }
-        if (k == h->n_ran) {
-            if (h->n_ran < HA_RAN_MAX)
-                h->n_ran++;
-            else
-                k = oldest;
-            memcpy(h->ran[k].uuid, v->uuid, 16);
-        }
-        h->ran[k].at_ms = now;
+        if (v->rules.ha && v->state != HV_VM_SHUTOFF && v->state != HV_VM_CRASHED)
+            host_ha_ran_seen(&h->ran, v->uuid, now);
     }
-}
-
-/* When this host last saw the domain of that UUID run; 0: not known. */
-static uint64_t ran_here(const struct ha_host *h, const unsigned char uuid[16]) {
-    for (size_t k = 0; k < h->n_ran; k++)
-        if (memcmp(h->ran[k].uuid, uuid, 16) == 0)
-            return h->ran[k].at_ms;
-    return 0;
+    host_ha_ran_end(&h->ran, now);
 }
 
 /* One pass over the fresh view: 0 when every protected domain here is
@@ -359,8 +343,8 @@ static int reconcile(struct agent *a, const struct hv_fresh *f, const struct ha_
         if (!sample_protected(a->sample, d->uuid))
             continue;
         char why[HV_REASON_MAX + 64], err[HV_REASON_MAX + 64];
-        enum host_ha_verdict v = host_ha_reconcile(d, ran_here(h, d->uuid), c->copies,
-                                                   c->n_copies, why, sizeof why);
+        enum host_ha_verdict v =
+            host_ha_reconcile(d, &h->ran, c->copies, c->n_copies, why, sizeof why);
         if (v == HOST_HA_KEEP) {
             kept++;
             continue;
@@ -424,7 +408,7 @@ static void stale_pass(struct agent *a, uint64_t now_ms) {
         snprintf(d.name, sizeof d.name, "%s", v->name);
         memcpy(d.uuid, v->uuid, sizeof d.uuid);
         char why[HV_REASON_MAX + 64], err[HV_REASON_MAX + 64];
-        if (host_ha_reconcile(&d, ran_here(h, d.uuid), c.copies, c.n_copies, why, sizeof why) !=
+        if (host_ha_reconcile(&d, &h->ran, c.copies, c.n_copies, why, sizeof why) !=
             HOST_HA_UNDEFINE)
             continue;
         if (hv_undefine_stale(a->hv, d.name, d.uuid, err, sizeof err) != 0) {

@@ -305,7 +305,6 @@ struct forward_state {
 
 /* This host's side of HA restart (agent_ha.c): the protected gate libvirt's
  * hook reads, the reconcile with the cluster, the self-fence. */
-#define HA_RAN_MAX 256
 struct ha_host {
     enum host_ha_state state;
     uint64_t since_ms;              /* monotonic: when it entered that state */
@@ -317,14 +316,9 @@ struct ha_host {
     bool written;
     char written_text[HOST_HA_TEXT_MAX + 64]; /* the gate file as last written */
     uint64_t fences, destroyed, undefined, failures, reconciles;
-    /* When this host last saw each protected domain run (wall clock), the
-     * oldest forgotten first: a record sampled before that is no proof it
-     * runs elsewhere now (host_ha_reconcile). */
-    struct ha_ran {
-        unsigned char uuid[16];
-        uint64_t at_ms;
-    } ran[HA_RAN_MAX];
-    size_t n_ran;
+    /* When this host saw each protected domain run (host_ha_reconcile's
+     * bounds). */
+    struct host_ha_ran ran;
     uint64_t next_stale_ms; /* monotonic: the next look for stale definitions */
     bool fence_clean;               /* the last self-fence stopped every protected VM */
     bool wd_armed;                  /* [ha] watchdog opened: wd_fd */

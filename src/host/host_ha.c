@@ -1,5 +1,7 @@
 #include "host_ha.h"
 
+#include "leader/leader_view.h"
+
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdio.h>
@@ -233,15 +235,81 @@ bool host_ha_refuses(const char *op, const char *subop, int protected,
     return true;
 }
 
-enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local, uint64_t ran_here_ms,
+bool host_ha_record_migrates(const Nodectl__HostRecord *rec, const char *vm) {
+    for (size_t k = 0; k < rec->n_migrations; k++) {
+        const Nodectl__Migration *m = rec->migrations[k];
+        if (strcmp(m->vm, vm) == 0 && report_kind_parse(m->kind) == REPORT_MIGRATION &&
+            report_state_parse(m->state) == REPORT_RUNNING)
+            return true;
+    }
+    return false;
+}
+
+void host_ha_ran_init(struct host_ha_ran *t, uint64_t started_ms) {
+    memset(t, 0, sizeof *t);
+    t->started_ms = started_ms;
+}
+
+void host_ha_ran_begin(struct host_ha_ran *t) { t->gen++; }
+
+void host_ha_ran_seen(struct host_ha_ran *t, const unsigned char uuid[16], uint64_t now_ms) {
+    size_t k = 0, oldest = 0;
+    while (k < t->n && memcmp(t->e[k].uuid, uuid, 16) != 0) {
+        if (t->e[k].last_ms < t->e[oldest].last_ms)
+            oldest = k;
+        k++;
+    }
+    struct host_ha_ran_entry *e = &t->e[k];
+    if (k == t->n) {
+        if (t->n < HOST_HA_RAN_MAX)
+            t->n++;
+        else
+            e = &t->e[oldest];
+        memcpy(e->uuid, uuid, 16);
+        e->running = false;
+    }
+    if (!e->running)
+        e->since_ms = now_ms;
+    e->running = true;
+    e->last_ms = now_ms;
+    e->gen = t->gen;
+}
+
+void host_ha_ran_end(struct host_ha_ran *t, uint64_t now_ms) {
+    for (size_t k = 0; k < t->n; k++) {
+        struct host_ha_ran_entry *e = &t->e[k];
+        if (e->gen == t->gen || !e->running)
+            continue;
+        /* Stopped: a run here that a view shows before the next sample
+         * began after this one. */
+        e->running = false;
+        e->since_ms = now_ms;
+    }
+}
+
+/* The sample time after which a peer's record must be taken to show that
+ * the domain runs there (host_ha.h). */
+static uint64_t runs_elsewhere_after(const struct host_ha_ran *t, const struct hv_domain_now *d) {
+    for (size_t k = 0; k < t->n; k++) {
+        const struct host_ha_ran_entry *e = &t->e[k];
+        if (memcmp(e->uuid, d->uuid, 16) != 0)
+            continue;
+        return d->active ? e->since_ms : e->last_ms;
+    }
+    return t->started_ms;
+}
+
+enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
+                                       const struct host_ha_ran *ran,
                                        const struct host_ha_copy *copies, size_t n, char *why,
                                        size_t len) {
     if (local->job != HV_JOB_NONE)
         return HOST_HA_KEEP;
+    uint64_t after = ran ? runs_elsewhere_after(ran, local) : 0;
     for (size_t i = 0; i < n; i++) {
         const struct host_ha_copy *c = &copies[i];
         if (memcmp(c->uuid, local->uuid, sizeof c->uuid) != 0 || c->state == HV_VM_SHUTOFF ||
-            (!local->active && ran_here_ms && c->sampled_at_ms <= ran_here_ms))
+            (ran && c->sampled_at_ms <= after))
             continue;
         /* Shut off here: undefined only for a copy that runs elsewhere,
          * not one paused there: a migration's arrival that may fail yet
@@ -256,8 +324,9 @@ enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local, uint64
             return HOST_HA_UNDEFINE;
         }
         /* Both run: only a copy that runs for sure elsewhere, not one
-         * arriving by migration (paused) or in an unknown state. */
-        if (c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) {
+         * arriving by migration (paused), leaving by one (perhaps to
+         * here), or in an unknown state. */
+        if ((c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) && !c->leaving) {
             snprintf(why, len, "it also runs on %s, where the leader restarted it after "
                                "this host was fenced", c->host);
             return HOST_HA_DESTROY;

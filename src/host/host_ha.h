@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host.pb-c.h"
 #include "hv/hv.h"
 
 #define HOST_HA_GATE_FILE "protected"
@@ -91,7 +92,12 @@ struct host_ha_copy {
     unsigned char uuid[16];
     enum hv_vm_state state;
     uint64_t sampled_at_ms; /* the record's sample, on its host's wall clock */
+    bool leaving;           /* its record reports a live migration of it under way */
 };
+
+/* Whether the record reports a live migration of the VM of that name
+ * under way (its copy there is leaving, perhaps to this host). */
+bool host_ha_record_migrates(const Nodectl__HostRecord *rec, const char *vm);
 
 enum host_ha_verdict {
     HOST_HA_KEEP,     /* nothing shows it elsewhere: the leader decides where it runs */
@@ -100,17 +106,60 @@ enum host_ha_verdict {
                          stale one; destroyed, then undefined */
 };
 
+/* When this host saw each protected domain run, from its samples since the
+ * agent started (in memory: a restart forgets it), on this host's wall
+ * clock, the clock of the peers' `sampled_at_ms` it is compared with. The
+ * oldest forgotten first when full. */
+#define HOST_HA_RAN_MAX 256
+struct host_ha_ran {
+    uint64_t started_ms; /* the agent's start */
+    uint32_t gen;        /* the sample being noted */
+    size_t n;
+    struct host_ha_ran_entry {
+        unsigned char uuid[16];
+        uint64_t last_ms;  /* the last sample that showed it active here */
+        uint64_t since_ms; /* running: the first sample of its current run here;
+                              not: the first sample that showed it stopped */
+        uint32_t gen;      /* the last sample that showed it active */
+        bool running;      /* the last sample showed it active */
+    } e[HOST_HA_RAN_MAX];
+};
+
+void host_ha_ran_init(struct host_ha_ran *t, uint64_t started_ms);
+/* One sample of the hypervisor (only one that answered: a hypervisor that
+ * did not says nothing of what runs): begin, then each protected domain it
+ * shows active (any state but shut off or crashed), then end. */
+void host_ha_ran_begin(struct host_ha_ran *t);
+void host_ha_ran_seen(struct host_ha_ran *t, const unsigned char uuid[16], uint64_t now_ms);
+void host_ha_ran_end(struct host_ha_ran *t, uint64_t now_ms);
+
 /* The verdict for the local protected domain `local` (from a fresh view)
- * given the copies other live hosts show. A copy counts as running
- * elsewhere when it is active (any state but shut off); a local domain in
- * a job (a migration under way) is always kept: during a live migration
- * source and destination both show it. A shut-off local domain that this
- * host last saw running at ran_here_ms (wall clock; 0: not since the agent
- * started) counts only copies sampled after that: a record sampled before
- * is a picture of the time it ran here (a host back from a partition holds
- * its peers' records of before the cut), not of a restart elsewhere. The
- * host named in why. */
-enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local, uint64_t ran_here_ms,
+ * given the copies other live hosts show, and what `ran` says of it here.
+ * A copy counts as running elsewhere when it is active (any state but
+ * shut off); a local domain in a job (a migration under way) is always
+ * kept: during a live migration source and destination both show it.
+ *
+ * A peer's record proves the VM runs there only if it was sampled after
+ * this host's copy ran here: a record sampled before is a picture of a
+ * time the copy here may have been the only one (a migration's source of
+ * before the migration, a host back from a partition holding its peers'
+ * records of before the cut, a dead host's last record). So a copy counts
+ * only when sampled after
+ *  - shut off here: the last sample that showed it running here;
+ *  - active here: the first sample of its current run here (or, when the
+ *    last sample showed it stopped, that sample), so that a migration's
+ *    arrival is not destroyed on its source's record of before it left
+ *    (nodesim cluster --ha seed 138);
+ * and, for a domain `ran` has not seen run since the agent started, after
+ * the agent's start (it may have run here until then: seed 204). `ran`
+ * NULL: no bound. A copy running here is destroyed only for a copy that
+ * runs for sure elsewhere: running or blocked, not leaving by a migration
+ * (its destination may be this host: nodesim cluster --ha seed 620, an
+ * arrival destroyed on its source's record sampled a second before the
+ * migration ended). Sample times are wall clocks: the peer's against this
+ * host's (docs/ha.md, "Restart", 1). The host named in why. */
+enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
+                                       const struct host_ha_ran *ran,
                                        const struct host_ha_copy *copies, size_t n, char *why,
                                        size_t len);
 

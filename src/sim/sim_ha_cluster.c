@@ -42,7 +42,6 @@
 #define HA_RETRY_MS 500u
 #define HA_LEASE_WAIT_MS 2000u
 #define HA_STALE_MS 2000u
-#define RAN_MAX 256
 #define STARTS_MAX 8
 #define TICK_US 500000
 
@@ -68,11 +67,7 @@ struct simha {
     enum host_ha_state state;
     bool fence_clean;
     int64_t next_try_ms, next_stale_ms;
-    struct {
-        uint32_t vm;
-        uint64_t at_ms;
-    } ran[RAN_MAX];
-    size_t n_ran;
+    struct host_ha_ran ran;
     /* agent_ha_leader.c */
     int64_t next_round_ms;
     char last_why[400];
@@ -214,34 +209,16 @@ void simha_sampled(struct sim_cluster *c, struct sim_host *h) {
         return;
     struct hv_fresh view;
     sim_hv_fresh(&c->hv, h->i, &view, c->doms_scratch);
+    if (!view.available)
+        return;
     uint64_t now = simh_wall(c, h);
-    for (size_t i = 0; view.available && i < view.n; i++) {
+    host_ha_ran_begin(&x->ran);
+    for (size_t i = 0; i < view.n; i++) {
         uint32_t v = (uint32_t)view.doms[i].uuid[0] | (uint32_t)view.doms[i].uuid[1] << 8;
-        if (v >= c->hv.n_vms || !c->hv.vm[v].ha || !view.doms[i].active)
-            continue;
-        size_t k = 0, oldest = 0;
-        while (k < x->n_ran && x->ran[k].vm != v) {
-            if (x->ran[k].at_ms < x->ran[oldest].at_ms)
-                oldest = k;
-            k++;
-        }
-        if (k == x->n_ran) {
-            if (x->n_ran < RAN_MAX)
-                x->n_ran++;
-            else
-                k = oldest;
-            x->ran[k].vm = v;
-        }
-        x->ran[k].at_ms = now;
+        if (v < c->hv.n_vms && c->hv.vm[v].ha && view.doms[i].active)
+            host_ha_ran_seen(&x->ran, view.doms[i].uuid, now);
     }
-}
-
-static uint64_t ran_here(const struct simha *x, const unsigned char uuid[16]) {
-    uint32_t v = (uint32_t)uuid[0] | (uint32_t)uuid[1] << 8;
-    for (size_t k = 0; k < x->n_ran; k++)
-        if (x->ran[k].vm == v)
-            return x->ran[k].at_ms;
-    return 0;
+    host_ha_ran_end(&x->ran, now);
 }
 
 struct cluster_view {
@@ -298,6 +275,7 @@ static int cluster_collect(struct sim_cluster *c, struct sim_host *h, struct clu
             memcpy(cp->uuid, vm->uuid.data, sizeof cp->uuid);
             cp->state = host_record_vm_state(vm->state);
             cp->sampled_at_ms = recs[i]->sampled_at_ms;
+            cp->leaving = host_ha_record_migrates(recs[i], vm->name);
             cv->n_copies++;
         }
     free(recs);
@@ -348,7 +326,7 @@ static void stale_pass(struct sim_cluster *c, struct sim_host *h, int64_t now) {
         if (!sample_protected(c, &d) || d.state != HV_VM_SHUTOFF)
             continue;
         char why[HV_REASON_MAX + 64];
-        if (host_ha_reconcile(&d, ran_here(x, d.uuid), cv.copies, cv.n_copies, why, sizeof why) ==
+        if (host_ha_reconcile(&d, &x->ran, cv.copies, cv.n_copies, why, sizeof why) ==
             HOST_HA_UNDEFINE)
             settle(c, h, &d, HOST_HA_UNDEFINE, why);
     }
@@ -386,7 +364,7 @@ static void reconcile_run(struct sim_cluster *c, struct sim_host *h, int64_t now
             continue;
         char vwhy[HV_REASON_MAX + 64];
         enum host_ha_verdict v =
-            host_ha_reconcile(&d, ran_here(x, d.uuid), cv.copies, cv.n_copies, vwhy, sizeof vwhy);
+            host_ha_reconcile(&d, &x->ran, cv.copies, cv.n_copies, vwhy, sizeof vwhy);
         ok &= settle(c, h, &d, v, vwhy);
         /* The table may have changed under the view: read it again. */
         if (v != HOST_HA_KEEP) {
@@ -879,6 +857,7 @@ int simha_start(struct sim_cluster *c, struct sim_host *h) {
     if (!x)
         return -1;
     h->ha = x;
+    host_ha_ran_init(&x->ran, simh_wall(c, h));
     uint64_t now = (uint64_t)simh_mono(c, h);
     struct host_fence_config fc = {.timeout_ms = SELF_FENCE_MS, .rho = RHO};
     snprintf(fc.self, sizeof fc.self, "%s", h->name);
