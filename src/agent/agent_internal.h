@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/prng.h"
 #include "common/reject.h"
+#include "common/stamp_clock.h"
 #include "common/tz.h"
 #include "election/election.h"
 #include "election/fence.h"
@@ -327,6 +328,14 @@ struct ha_host {
     bool wd_petting;
 };
 
+/* The stamp clock (agent_stamp.c): the times this host publishes and
+ * compares. */
+struct agent_stamp {
+    struct stamp_clock clock;
+    uint64_t saved_ms; /* monotonic: when its anchor was last kept */
+    bool save_failed;  /* logged once */
+};
+
 /* The run lease (agent_fence.c): this host's, and, while it leads, the
  * leader's HA state that answers everyone's. */
 struct agent;
@@ -401,13 +410,26 @@ struct agent {
     struct metrics_histogram loop_seconds; /* the work of one turn of the loop (agent.c) */
     struct forward_state forward; /* agent_forward.c */
     struct ha_host ha;            /* agent_ha.c */
+    struct agent_stamp stamp;     /* agent_stamp.c */
     struct agent_fence fence;     /* agent_fence.c */
     struct agent_hadefs hadefs;   /* agent_hadefs.c */
     struct agent_ha_leader ha_lead; /* agent_ha_leader.c */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
-uint64_t agent_wall_clock_ms(void); /* since the epoch */
+/* The wall clock, as it reads: for what is checked against real dates
+ * (certificates) and seeds. The times this host publishes and compares
+ * come from agent_stamp_ms. */
+uint64_t agent_wall_clock_ms(void);
+
+/* agent_stamp.c: the stamp clock (src/common/stamp_clock.h), resumed from
+ * the anchor kept in the state directory on this boot, else anchored on the
+ * wall clock; agent_stamp_ms is a stamp now (ms since the epoch). */
+void agent_stamp_open(struct agent *a);
+uint64_t agent_stamp_ms(struct agent *a);
+/* This boot's id (the kernel's boot_id); "" when the kernel does not say. */
+void agent_boot_id(char *out, size_t len);
+#define AGENT_BOOT_ID_MAX 64
 
 /* agent_record.c: this host's record now. */
 Nodectl__HostRecord *agent_self_record(struct agent *a);
