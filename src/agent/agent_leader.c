@@ -160,9 +160,9 @@ static void plan_start(struct agent *a, uint64_t now) {
     }
     j->efd = -1;
     placement_plan_init(&j->pp);
-    uint64_t wall = agent_stamp_ms(a);
+    uint64_t stamp = agent_stamp_ms(a);
     enum executor_plan_start st =
-        executor_plan_begin(L->ex, j->mb.m, j->mb.n, now, wall, &j->snap, &j->ticket);
+        executor_plan_begin(L->ex, j->mb.m, j->mb.n, now, stamp, &j->snap, &j->ticket);
     if (st != EXECUTOR_PLAN_STARTED) {
         if (st == EXECUTOR_PLAN_ERROR)
             log_err("leader: snapshot: out of memory");
@@ -170,13 +170,15 @@ static void plan_start(struct agent *a, uint64_t now) {
         return;
     }
     j->policy = L->policy;
-    agent_policy_window(a, wall, &j->policy, &j->window);
+    /* The policy's windows are times of day: the wall clock, as it reads.
+     * The planner's clock is compared with the records' stamps. */
+    agent_policy_window(a, agent_wall_clock_ms(), &j->policy, &j->window);
     prng_seed(&j->rng, prng_next(&L->rng));
-    j->now_s = (double)wall / 1000;
+    j->now_s = (double)stamp / 1000;
     j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (j->efd < 0 || pthread_create(&j->thread, NULL, run_planner, j) != 0) {
         log_err("leader: cannot start the planner: %s", strerror(errno));
-        executor_plan_end(L->ex, j->ticket, &j->snap, -1, &j->pp, now, wall);
+        executor_plan_end(L->ex, j->ticket, &j->snap, -1, &j->pp, now, stamp);
         job_free(j);
         return;
     }
