@@ -179,7 +179,7 @@ struct action {
     enum action_state state;
     double progress;
     char error[HV_REASON_MAX];
-    uint64_t started_ms, ended_ms; /* wall clock */
+    uint64_t started_ms, ended_ms; /* stamp clock */
     uint64_t term;
     /* A migration: the arrival id its acceptance judged, read by its
      * thread (agent_migrate_vm_check); written only before it starts. */
@@ -212,7 +212,7 @@ struct power {
     char wake_broadcast[CONFIG_NAME_MAX]; /* a.b.c.d:port */
     char network[CONFIG_NAME_MAX];      /* a.b.c.d/len of the wake NIC */
     char ipmi_address[CONFIG_IPMI_ADDRESS_MAX]; /* "": no BMC declared */
-    uint64_t booted_at_ms;              /* wall clock of the agent's start */
+    uint64_t booted_at_ms;              /* stamp clock of the agent's start */
     enum off_phase off_phase;
     uint64_t off_token;                 /* the fresh view asked for the phase's check */
     uint64_t off_at_ms;                 /* monotonic: the phase's deadline, or when the
@@ -248,7 +248,7 @@ struct leader_state {
 #define HISTORY_POINTS 360
 #define HISTORY_STEP_MS 10000
 struct history_point {
-    uint64_t at_ms; /* wall clock */
+    uint64_t at_ms; /* stamp clock */
     double watts;
     uint32_t on, off, failed;
 };
