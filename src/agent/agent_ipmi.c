@@ -64,7 +64,7 @@ static void exec_ipmitool(const struct ipmi_command *c, int out_fd, int err_fd) 
 void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct action *x) {
     if (!agent_ipmi_can_wake(a)) {
         fail(a, x, w->host, "no IPMI credentials on this host ([power] ipmi_user, "
-                         "ipmi_password_file)");
+                            "ipmi_password_file)");
         return;
     }
     struct ipmi_command c;
