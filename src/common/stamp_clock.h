@@ -11,9 +11,10 @@
  * STAMP_CLOCK_SLEW_PPM, 500 ppm: NTP's frequency tolerance (RFC 5905,
  * appendix A, MAXFREQ) and the rate at which Linux's adjtime(3) slews. A
  * step of the wall clock reaches the stamps only at that rate (a minute's
- * step in a day and a half), while NTP's corrections, which slew the
+ * step in a day and a half), while ntpd's corrections, which slew the
  * wall clock (and the monotonic clock's rate) no faster, are followed as
- * they happen. Stamps never go backwards: the
+ * they happen (chrony may slew faster, by default up to 83,333 ppm: the
+ * stamps then follow at 500 ppm). Stamps never go backwards: the
  * monotonic clock advances 1,000,000 ns per ms and the slew takes at most
  * 500 of them.
  *
