@@ -147,13 +147,21 @@ static void ha_restarts_protected_vms_once_each(void **state) {
  * migration's destination whose agent crashed destroyed its arrival, the
  * VM's only copy, on its source's record of before the migration; it fails
  * again when an active copy counts every record, whatever its sample time
- * (host_ha_reconcile). The other seeds that found defects (16, 31, 34) no
+ * (host_ha_reconcile). Seeds 5125 and 8015: a wall clock stepped back two
+ * hours made a host's records look two hours old (5125: n17, back after its
+ * fencing, kept stale stopped copies of VMs restarted on n15, and the leader
+ * restarted them in place while they ran on n15) or older than its own
+ * report of a failed migration (8015: the leftover at the destination was
+ * never destroyed); both fail again when the agents stamp with the wall
+ * clock instead of the stamp clock (simh_stamp). The other seeds that
+ * found defects (16, 31, 34) no
  * longer reach theirs since the partitions were lengthened; the sweeps run
  * them. */
 static void ha_seeds_that_found_defects_keep_every_invariant(void **state) {
     const char *runs[] = {"--ha --seed 12 --duration 500", "--ha --seed 450 --duration 500",
                           "--ha --seed 9548 --duration 500", "--ha --seed 204 --duration 500",
-                          "--ha --seed 138 --duration 500"};
+                          "--ha --seed 138 --duration 500", "--ha --seed 5125 --duration 500",
+                          "--ha --seed 8015 --duration 500"};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         json_t *o = cluster(runs[i]);
         assert_no_violation(o);

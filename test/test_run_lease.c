@@ -3,7 +3,8 @@
  * ([ha] self_fence_timeout = 2s).
  *   Every host holds the lease soon after it joins, the leader too.
  *   n2's agent restarted on the same boot keeps the lease it held (the
- *   state directory's run-lease), so its protected guests need not stop.
+ *   state directory's run-lease), so its protected guests need not stop,
+ *   and its stamp clock resumes from the anchor it kept (stamp-anchor).
  *   The leader stopped (SIGSTOP) for longer than the lease: n2 and n3 see
  *   their lease lapse, within T of the leader's last answer; the leader
  *   back, they hold it again. */
@@ -78,6 +79,30 @@ static bool last_lease_line_held(const char *path) {
     return held;
 }
 
+/* Moves the stamp clock's anchor that agent i kept back by delta_ms: as if
+ * its wall clock had stepped forward that much while it ran. The anchor is
+ * of this boot (the kernel's boot_id first). */
+static void anchor_back(int i, int64_t delta_ms) {
+    char path[PATH_MAX + 32], boot[64] = "", saved[64];
+    snprintf(path, sizeof path, "%s/n%d/state/stamp-anchor", test_dir, i);
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    assert_non_null(f);
+    assert_non_null(fgets(boot, sizeof boot, f));
+    fclose(f);
+    boot[strcspn(boot, "\n")] = '\0';
+    long long offset_ns;
+    unsigned long long mono_ms;
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%63s %lld %llu", saved, &offset_ns, &mono_ms), 3);
+    fclose(f);
+    assert_string_equal(saved, boot);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s %lld %llu\n", boot, offset_ns - (long long)delta_ms * 1000000, mono_ms);
+    fclose(f);
+}
+
 static int setup(void **state) {
     test_dir_setup(state);
     test_pki_cluster(test_dir);
@@ -105,7 +130,17 @@ static void every_host_holds_the_lease_and_loses_it_without_a_leader(void **stat
     snprintf(log, sizeof log, "%s/n2/agent.log", test_dir);
     assert_int_equal(count_lines_with(log, "no run lease since the agent started"), 1);
     assert_int_equal(agent_stop(pids[2], SIGTERM, 5000), 0);
+    /* The stamp clock resumes from its anchor on the same boot
+     * (docs/ha.md, "Stamps"): kept two hours behind the wall clock, its
+     * stamps stay that far behind after the restart, rather than taking
+     * the wall clock again. */
+    anchor_back(2, 7200000);
     start_node(2);
+    assert_int_equal(log_has(2, "stamp clock resumed from before the restart", 1, 20000), 0);
+    /* Two hours, less the slew (500 ppm) since the anchor was kept. */
+    assert_int_equal(count_lines_with(log, "before the restart: -7200.0") +
+                         count_lines_with(log, "before the restart: -7199.9"),
+                     1);
     assert_int_equal(log_has(2, "run lease kept from before the restart", 1, 20000), 0);
     assert_int_equal(log_has(2, "run lease held", 2, 20000), 0);
     assert_int_equal(count_lines_with(log, "no run lease since the agent started"), 1);

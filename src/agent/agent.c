@@ -370,6 +370,7 @@ int agent_main(int argc, char **argv) {
     log_set_format(a->cfg.log_format);
     metrics_histogram_init(&a->loop_seconds, loop_bounds, sizeof loop_bounds / sizeof *loop_bounds);
     agent_history_init(a);
+    agent_stamp_open(a);
     raise_fd_limit();
     const struct control_access access = control_access_of(&a->cfg);
     char err[512];

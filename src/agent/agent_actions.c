@@ -166,7 +166,7 @@ static void settle_orphans(struct agent *a) {
             continue;
         x->orphan = false;
         x->state = st == REPORT_SUCCEEDED ? ACTION_SUCCEEDED : ACTION_FAILED;
-        x->ended_ms = agent_wall_clock_ms();
+        x->ended_ms = agent_stamp_ms(a);
         if (x->state == ACTION_FAILED)
             snprintf(x->error, sizeof x->error, "%s", why);
         log_info("migration %s of %s, running when this agent stopped: %s (%s)", x->id, x->vm,
@@ -213,7 +213,7 @@ static struct action *record_entry(struct agent *a, const struct command *c) {
     snprintf(x->id, sizeof x->id, "%s", c->id);
     x->kind = c->kind;
     x->term = c->term;
-    x->started_ms = agent_wall_clock_ms();
+    x->started_ms = agent_stamp_ms(a);
     if (c->kind == COMMAND_MIGRATE) {
         snprintf(x->vm, sizeof x->vm, "%s", c->migrate.vm);
         snprintf(x->destination, sizeof x->destination, "%s", c->migrate.destination);
@@ -302,7 +302,7 @@ static void act(struct agent *a, const struct command *c, uint64_t deadline) {
         /* Its outcome stays in the record, for `nodectl vm set` to show. */
         bool ok = agent_vm_rules_write(a, &c->vm_rules, x->error, sizeof x->error) == 0;
         x->state = ok ? ACTION_SUCCEEDED : ACTION_FAILED;
-        x->ended_ms = agent_wall_clock_ms();
+        x->ended_ms = agent_stamp_ms(a);
         if (!ok)
             log_warn("command %s from %s: %s", c->id, c->issuer, x->error);
     } else if (c->kind == COMMAND_POWER_OFF) {
@@ -493,7 +493,7 @@ static void define_ended(struct agent *a, struct action *x) {
         x->state = defs[k]->state == HV_DEF_SUCCEEDED ? ACTION_SUCCEEDED
                    : defs[k]->state == HV_DEF_REFUSED ? ACTION_REFUSED : ACTION_FAILED;
         snprintf(x->error, sizeof x->error, "%s", defs[k]->error);
-        x->ended_ms = agent_wall_clock_ms();
+        x->ended_ms = agent_stamp_ms(a);
         if (x->state == ACTION_SUCCEEDED)
             log_info("command %s: define %s succeeded", x->id, x->vm);
         else
@@ -525,7 +525,7 @@ void agent_actions_refresh(struct agent *a) {
             if (x->state == ACTION_SUCCEEDED)
                 x->progress = 1;
             snprintf(x->error, sizeof x->error, "%s", migs[k]->error);
-            x->ended_ms = agent_wall_clock_ms();
+            x->ended_ms = agent_stamp_ms(a);
             keep_migrations(a);
         }
     }

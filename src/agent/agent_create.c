@@ -42,7 +42,7 @@ int agent_create_snapshot(struct agent *a, struct agent_members *mb, struct lead
     if (agent_members_collect(a, mb) != 0)
         return -1;
     qsort(mb->m, mb->n, sizeof *mb->m, by_name);
-    if (executor_snapshot(a->leader.ex, mb->m, mb->n, agent_wall_clock_ms(), s) != 0) {
+    if (executor_snapshot(a->leader.ex, mb->m, mb->n, agent_stamp_ms(a), s) != 0) {
         agent_members_free(mb);
         return -1;
     }
@@ -316,7 +316,7 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
              * for load; the define follows once it is alive. */
             bool ok = r->wake ? executor_create_after_wake(a->leader.ex, &cmd, host->name,
                                                            agent_clock_ms(),
-                                                           agent_wall_clock_ms(), why, len)
+                                                           agent_stamp_ms(a), why, len)
                               : executor_issue(a->leader.ex, &cmd, host->name, host->address,
                                                local, agent_clock_ms());
             if (!ok) {
@@ -333,7 +333,7 @@ Nodectl__Response *agent_create_reply(struct agent *a, const Nodectl__CreateRequ
                 char text[COMMAND_VM_MAX + COMMAND_NAME_MAX + COMMAND_ID_MAX + sizeof reason + 32];
                 snprintf(text, sizeof text, "create: %s on %s (command %s): %s", d.name,
                          host->name, cmd.id, reason);
-                executor_event(a->leader.ex, agent_wall_clock_ms(), text);
+                executor_event(a->leader.ex, agent_stamp_ms(a), text);
             }
         }
         if (r) {

@@ -20,30 +20,16 @@
 #include "common/atomic_file.h"
 #include "common/log.h"
 
-#define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
-#define BOOT_ID_MAX 64
 
 static void lease_path(const struct agent *a, char *out, size_t len) {
     snprintf(out, len, "%s/run-lease", a->cfg.state_dir);
 }
 
-/* This boot's id; "" when the kernel does not say. */
-static void boot_id(char *out, size_t len) {
-    size_t n;
-    char *text = read_small_file(BOOT_ID_FILE, BOOT_ID_MAX, &n);
-    out[0] = '\0';
-    if (text) {
-        text[strcspn(text, "\n")] = '\0';
-        snprintf(out, len, "%s", text);
-        free(text);
-    }
-}
-
 /* The lease kept before a restart on this boot; 0: none. */
 static uint64_t restored(const struct agent *a) {
-    char path[CONFIG_PATH_MAX + 16], boot[BOOT_ID_MAX], saved[BOOT_ID_MAX];
+    char path[CONFIG_PATH_MAX + 16], boot[AGENT_BOOT_ID_MAX], saved[AGENT_BOOT_ID_MAX];
     lease_path(a, path, sizeof path);
-    boot_id(boot, sizeof boot);
+    agent_boot_id(boot, sizeof boot);
     size_t n;
     char *text = read_small_file(path, 128, &n);
     uint64_t until = 0;
@@ -63,8 +49,8 @@ static void persist(struct agent *a) {
      * than the lease itself. */
     if (until < f->saved_until + a->cfg.self_fence_timeout_ms / 4)
         return;
-    char path[CONFIG_PATH_MAX + 16], boot[BOOT_ID_MAX], text[BOOT_ID_MAX + 32];
-    boot_id(boot, sizeof boot);
+    char path[CONFIG_PATH_MAX + 16], boot[AGENT_BOOT_ID_MAX], text[AGENT_BOOT_ID_MAX + 32];
+    agent_boot_id(boot, sizeof boot);
     if (!boot[0])
         return;
     lease_path(a, path, sizeof path);

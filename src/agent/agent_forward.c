@@ -353,7 +353,7 @@ void agent_forward_takeover(struct agent *a) {
                                               .events = &f->mirror,
                                               .woken = f->woken,
                                               .n_woken = f->n_woken};
-        executor_takeover(a->leader.ex, &from, agent_wall_clock_ms());
+        executor_takeover(a->leader.ex, &from, agent_stamp_ms(a));
         const struct leader_events *ev = executor_events(a->leader.ex);
         /* The carried-over events are in the predecessor's log already;
          * only the note of the takeover goes to this one's. */

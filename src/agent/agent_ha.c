@@ -228,7 +228,7 @@ int agent_ha_open(struct agent *a, char *err, size_t errlen) {
     }
     h->state = HOST_HA_RECONCILING;
     h->since_ms = agent_clock_ms();
-    host_ha_ran_init(&h->ran, agent_wall_clock_ms());
+    host_ha_ran_init(&h->ran, agent_stamp_ms(a));
     snprintf(h->reason, sizeof h->reason, "the agent is starting");
     a->fence.on_change = on_lease;
     if (gate_write(a) != 0) {
@@ -322,7 +322,7 @@ void agent_ha_sampled(struct agent *a) {
     const struct hv_sample *s = a->sample;
     if (!s || !s->available)
         return;
-    uint64_t now = agent_wall_clock_ms();
+    uint64_t now = agent_stamp_ms(a);
     host_ha_ran_begin(&h->ran);
     for (size_t i = 0; i < s->n_vms; i++) {
         const struct hv_vm *v = &s->vms[i];

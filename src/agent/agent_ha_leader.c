@@ -29,7 +29,7 @@
 
 static void event(struct agent *a, const char *text) {
     log_info("%s", text);
-    executor_event(a->leader.ex, agent_wall_clock_ms(), text);
+    executor_event(a->leader.ex, agent_stamp_ms(a), text);
 }
 
 /* The BMC child: `chassis power off` (when off is not NULL), then `chassis
@@ -229,7 +229,7 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
     /* The HA state may have started afresh (leading anew) while a create of
      * this VM still waits for its host to wake: ended if its define has
      * not left, else the restart waits for it. */
-    if (!executor_create_clear(a->leader.ex, r->vm, agent_wall_clock_ms(), why, sizeof why)) {
+    if (!executor_create_clear(a->leader.ex, r->vm, agent_stamp_ms(a), why, sizeof why)) {
         snprintf(not, notlen, "%.100s (from %.63s): %.140s", r->vm, r->from, why);
         return false;
     }
@@ -243,7 +243,7 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
     cmd.define.start = true;
     bool local = strcmp(host->name, a->cfg.node_name) == 0;
     if (wake && !executor_ha_after_wake(a->leader.ex, &cmd, host->name, agent_clock_ms(),
-                                        agent_wall_clock_ms(), why, sizeof why)) {
+                                        agent_stamp_ms(a), why, sizeof why)) {
         snprintf(not, notlen, "%.100s (from %.63s): the only host with room, %.63s, is off and "
                  "not woken: %.100s", r->vm, r->from, host->name, why);
         return false;
@@ -259,7 +259,7 @@ static bool restart(struct agent *a, struct leader_snapshot *s, const struct ha_
                      : ha_restart_sent(a->fence.ha, r, host->name, cmd.id, agent_clock_ms());
     if (!kept) {
         /* Not followed, it could be restarted twice: given up at once. */
-        executor_revoke(a->leader.ex, cmd.id, agent_wall_clock_ms());
+        executor_revoke(a->leader.ex, cmd.id, agent_stamp_ms(a));
         snprintf(not, notlen, "%.100s (from %.63s): %d restarts are in flight already", r->vm,
                  r->from, HA_RESTARTS_MAX);
         return false;
@@ -314,12 +314,12 @@ static void round_(struct agent *a, uint64_t now) {
     char text[512];
     for (size_t i = 0; i < n; i++) {
         if (ch[i].kind == HA_EXPIRED) {
-            executor_revoke(a->leader.ex, ch[i].id, agent_wall_clock_ms());
+            executor_revoke(a->leader.ex, ch[i].id, agent_stamp_ms(a));
             snprintf(text, sizeof text, "HA: the restart of %.100s on %.63s (command %.63s) showed "
                      "nothing in time: revoked; it may be restarted again", ch[i].vm,
                      ch[i].host, ch[i].id);
         } else if (ch[i].kind == HA_LOST) {
-            executor_revoke(a->leader.ex, ch[i].id, agent_wall_clock_ms());
+            executor_revoke(a->leader.ex, ch[i].id, agent_stamp_ms(a));
             snprintf(text, sizeof text, "HA: %.63s went down before it showed %.100s running "
                      "(command %.63s): revoked; restarted again once %.63s is fenced or back "
                      "without it", ch[i].host, ch[i].vm, ch[i].id, ch[i].host);

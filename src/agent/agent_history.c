@@ -18,7 +18,7 @@ void agent_history_init(struct agent *a) {
 struct history_point agent_history_now(struct agent *a) {
     struct placement_power_model model;
     placement_power_linear(&model, a->cfg.power_idle_watts, a->cfg.power_max_watts);
-    struct history_point p = {.at_ms = agent_wall_clock_ms()};
+    struct history_point p = {.at_ms = agent_stamp_ms(a)};
     const struct gossip *g = a->cluster.gossip;
     for (size_t i = 0, n = gossip_member_count(g); i < n; i++) {
         struct gossip_member_info m;

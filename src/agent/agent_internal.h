@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/prng.h"
 #include "common/reject.h"
+#include "common/stamp_clock.h"
 #include "common/tz.h"
 #include "election/election.h"
 #include "election/fence.h"
@@ -178,7 +179,7 @@ struct action {
     enum action_state state;
     double progress;
     char error[HV_REASON_MAX];
-    uint64_t started_ms, ended_ms; /* wall clock */
+    uint64_t started_ms, ended_ms; /* stamp clock */
     uint64_t term;
     /* A migration: the arrival id its acceptance judged, read by its
      * thread (agent_migrate_vm_check); written only before it starts. */
@@ -211,7 +212,7 @@ struct power {
     char wake_broadcast[CONFIG_NAME_MAX]; /* a.b.c.d:port */
     char network[CONFIG_NAME_MAX];      /* a.b.c.d/len of the wake NIC */
     char ipmi_address[CONFIG_IPMI_ADDRESS_MAX]; /* "": no BMC declared */
-    uint64_t booted_at_ms;              /* wall clock of the agent's start */
+    uint64_t booted_at_ms;              /* stamp clock of the agent's start */
     enum off_phase off_phase;
     uint64_t off_token;                 /* the fresh view asked for the phase's check */
     uint64_t off_at_ms;                 /* monotonic: the phase's deadline, or when the
@@ -247,7 +248,7 @@ struct leader_state {
 #define HISTORY_POINTS 360
 #define HISTORY_STEP_MS 10000
 struct history_point {
-    uint64_t at_ms; /* wall clock */
+    uint64_t at_ms; /* stamp clock */
     double watts;
     uint32_t on, off, failed;
 };
@@ -327,6 +328,14 @@ struct ha_host {
     bool wd_petting;
 };
 
+/* The stamp clock (agent_stamp.c): the times this host publishes and
+ * compares. */
+struct agent_stamp {
+    struct stamp_clock clock;
+    uint64_t saved_ms; /* monotonic: when its anchor was last kept */
+    bool save_failed;  /* logged once */
+};
+
 /* The run lease (agent_fence.c): this host's, and, while it leads, the
  * leader's HA state that answers everyone's. */
 struct agent;
@@ -401,13 +410,26 @@ struct agent {
     struct metrics_histogram loop_seconds; /* the work of one turn of the loop (agent.c) */
     struct forward_state forward; /* agent_forward.c */
     struct ha_host ha;            /* agent_ha.c */
+    struct agent_stamp stamp;     /* agent_stamp.c */
     struct agent_fence fence;     /* agent_fence.c */
     struct agent_hadefs hadefs;   /* agent_hadefs.c */
     struct agent_ha_leader ha_lead; /* agent_ha_leader.c */
 };
 
 uint64_t agent_clock_ms(void);      /* monotonic */
-uint64_t agent_wall_clock_ms(void); /* since the epoch */
+/* The wall clock, as it reads: for what is checked against real dates
+ * (certificates) and seeds. The times this host publishes and compares
+ * come from agent_stamp_ms. */
+uint64_t agent_wall_clock_ms(void);
+
+/* agent_stamp.c: the stamp clock (src/common/stamp_clock.h), resumed from
+ * the anchor kept in the state directory on this boot, else anchored on the
+ * wall clock; agent_stamp_ms is a stamp now (ms since the epoch). */
+void agent_stamp_open(struct agent *a);
+uint64_t agent_stamp_ms(struct agent *a);
+/* This boot's id (the kernel's boot_id); "" when the kernel does not say. */
+void agent_boot_id(char *out, size_t len);
+#define AGENT_BOOT_ID_MAX 64
 
 /* agent_record.c: this host's record now. */
 Nodectl__HostRecord *agent_self_record(struct agent *a);

@@ -33,9 +33,9 @@ bool agent_ipmi_busy(const struct agent *a) {
     return false;
 }
 
-static void fail(struct action *x, const char *host, const char *why) {
+static void fail(struct agent *a, struct action *x, const char *host, const char *why) {
     x->state = ACTION_FAILED;
-    x->ended_ms = agent_wall_clock_ms();
+    x->ended_ms = agent_stamp_ms(a);
     snprintf(x->error, sizeof x->error, "%s", why);
     log_warn("command %s: IPMI power on of %s: %s", x->id, host, why);
 }
@@ -63,8 +63,8 @@ static void exec_ipmitool(const struct ipmi_command *c, int out_fd, int err_fd) 
 
 void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct action *x) {
     if (!agent_ipmi_can_wake(a)) {
-        fail(x, w->host, "no IPMI credentials on this host ([power] ipmi_user, "
-                         "ipmi_password_file)");
+        fail(a, x, w->host, "no IPMI credentials on this host ([power] ipmi_user, "
+                            "ipmi_password_file)");
         return;
     }
     struct ipmi_command c;
@@ -72,7 +72,7 @@ void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct a
      * before it becomes an argument. */
     if (ipmi_power_on_command(&c, w->ipmi_address, a->cfg.ipmi_user, a->cfg.ipmi_password_file,
                               a->cfg.ipmi_cipher_suite) != 0) {
-        fail(x, w->host, "the BMC address is not a valid host[:port]");
+        fail(a, x, w->host, "the BMC address is not a valid host[:port]");
         return;
     }
     struct ipmi_child *ch = NULL;
@@ -80,14 +80,14 @@ void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct a
         if (a->power.ipmi[i].pid == 0)
             ch = &a->power.ipmi[i];
     if (!ch) {
-        fail(x, w->host, "too many IPMI commands running on this host");
+        fail(a, x, w->host, "too many IPMI commands running on this host");
         return;
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
         char why[128];
         snprintf(why, sizeof why, "cannot make a pipe for ipmitool: %s", strerror(errno));
-        fail(x, w->host, why);
+        fail(a, x, w->host, why);
         return;
     }
     pid_t pid = fork();
@@ -98,7 +98,7 @@ void agent_ipmi_power_on(struct agent *a, const struct command_wake *w, struct a
         char why[128];
         snprintf(why, sizeof why, "cannot start ipmitool: %s", strerror(errno));
         close(fds[0]);
-        fail(x, w->host, why);
+        fail(a, x, w->host, why);
         return;
     }
     memset(ch, 0, sizeof *ch);
@@ -178,10 +178,10 @@ static void finish(struct agent *a, struct ipmi_child *ch, int status) {
     if (x && ok) {
         x->state = ACTION_SUCCEEDED;
         x->progress = 1;
-        x->ended_ms = agent_wall_clock_ms();
+        x->ended_ms = agent_stamp_ms(a);
         log_info("command %s: %s powered on through its BMC", x->id, ch->host);
     } else if (x) {
-        fail(x, ch->host, why);
+        fail(a, x, ch->host, why);
     }
     ch->pid = 0;
 }

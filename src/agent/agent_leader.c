@@ -160,9 +160,9 @@ static void plan_start(struct agent *a, uint64_t now) {
     }
     j->efd = -1;
     placement_plan_init(&j->pp);
-    uint64_t wall = agent_wall_clock_ms();
+    uint64_t stamp = agent_stamp_ms(a);
     enum executor_plan_start st =
-        executor_plan_begin(L->ex, j->mb.m, j->mb.n, now, wall, &j->snap, &j->ticket);
+        executor_plan_begin(L->ex, j->mb.m, j->mb.n, now, stamp, &j->snap, &j->ticket);
     if (st != EXECUTOR_PLAN_STARTED) {
         if (st == EXECUTOR_PLAN_ERROR)
             log_err("leader: snapshot: out of memory");
@@ -170,13 +170,15 @@ static void plan_start(struct agent *a, uint64_t now) {
         return;
     }
     j->policy = L->policy;
-    agent_policy_window(a, wall, &j->policy, &j->window);
+    /* The policy's windows are times of day: the wall clock, as it reads.
+     * The planner's clock is compared with the records' stamps. */
+    agent_policy_window(a, agent_wall_clock_ms(), &j->policy, &j->window);
     prng_seed(&j->rng, prng_next(&L->rng));
-    j->now_s = (double)wall / 1000;
+    j->now_s = (double)stamp / 1000;
     j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (j->efd < 0 || pthread_create(&j->thread, NULL, run_planner, j) != 0) {
         log_err("leader: cannot start the planner: %s", strerror(errno));
-        executor_plan_end(L->ex, j->ticket, &j->snap, -1, &j->pp, now, wall);
+        executor_plan_end(L->ex, j->ticket, &j->snap, -1, &j->pp, now, stamp);
         job_free(j);
         return;
     }
@@ -207,7 +209,7 @@ void agent_leader_plan_done(struct agent *a) {
     L->plans++;
     metrics_observe(&L->plan_seconds, j->seconds);
     executor_plan_end(L->ex, j->ticket, &j->snap, j->rc, &j->pp, agent_clock_ms(),
-                      agent_wall_clock_ms());
+                      agent_stamp_ms(a));
     job_free(j);
     log_events(a);
 }
@@ -222,7 +224,7 @@ static void observe(struct agent *a) {
     uint64_t until = leadership_lease_until(a, &l.term);
     l.leader = a->lead.leader;
     l.lease_until = until;
-    executor_observe(a->leader.ex, &l, agent_clock_ms(), agent_wall_clock_ms());
+    executor_observe(a->leader.ex, &l, agent_clock_ms(), agent_stamp_ms(a));
 }
 
 /* Sends what the executor emitted, each only after a fresh check that the
@@ -243,7 +245,7 @@ void agent_leader_send(struct agent *a) {
             command_describe(&s.cmd, what, sizeof what);
             log_warn("leader: command %s to %s (%s) not sent: %s", s.cmd.id, s.cmd.target, what,
                      why);
-            executor_not_sent(ex, s.cmd.id, why, agent_wall_clock_ms());
+            executor_not_sent(ex, s.cmd.id, why, agent_stamp_ms(a));
         }
     }
 }
@@ -261,7 +263,7 @@ void agent_leader_run(struct agent *a, uint64_t now) {
         if (agent_members_collect(a, &mb) != 0) {
             log_err("leader: records: out of memory");
         } else {
-            if (step && executor_step(L->ex, mb.m, mb.n, now, agent_wall_clock_ms()) != 0)
+            if (step && executor_step(L->ex, mb.m, mb.n, now, agent_stamp_ms(a)) != 0)
                 log_err("leader: out of memory");
             agent_members_free(&mb);
             agent_leader_send(a);

@@ -103,7 +103,7 @@ static void detect_nic(struct power *p, const char *ip) {
 void agent_power_open(struct agent *a) {
     struct power *p = &a->power;
     memset(p, 0, sizeof *p);
-    p->booted_at_ms = agent_wall_clock_ms();
+    p->booted_at_ms = agent_stamp_ms(a);
     /* Checked at start (check_config): a MAC and an IPv4 target. */
     snprintf(p->wake_mac, sizeof p->wake_mac, "%s", a->cfg.wake_mac);
     snprintf(p->wake_broadcast, sizeof p->wake_broadcast, "%s", a->cfg.wake_broadcast);
@@ -185,9 +185,9 @@ static const char *off_refusal(const struct agent *a) {
     return NULL;
 }
 
-static void refuse(struct action *x, const char *why) {
+static void refuse(struct agent *a, struct action *x, const char *why) {
     x->state = ACTION_REFUSED;
-    x->ended_ms = agent_wall_clock_ms();
+    x->ended_ms = agent_stamp_ms(a);
     snprintf(x->error, sizeof x->error, "%s", why);
     log_warn("command %s refused: power off: %s", x->id, why);
 }
@@ -216,7 +216,7 @@ static void not_committed(struct agent *a, struct action *x, const char *why) {
     p->off_action[0] = '\0';
     agent_gate_settle(a);
     if (x)
-        refuse(x, why);
+        refuse(a, x, why);
     cluster_publish(a, agent_clock_ms());
 }
 
@@ -228,14 +228,14 @@ static void not_committed(struct agent *a, struct action *x, const char *why) {
 void agent_power_off(struct agent *a, struct action *x, uint64_t deadline) {
     const char *why = off_refusal(a);
     if (why) {
-        refuse(x, why);
+        refuse(a, x, why);
         return;
     }
     char reason[160], err[HV_REASON_MAX];
     snprintf(reason, sizeof reason, "powering off (command %s, term %llu)", x->id,
              (unsigned long long)x->term);
     if (agent_gate_set(a, HOST_GATE_CLOSED, reason, err, sizeof err) != 0) {
-        refuse(x, err);
+        refuse(a, x, err);
         return;
     }
     struct power *p = &a->power;
@@ -271,7 +271,7 @@ static void commit(struct agent *a, struct action *x) {
     }
     if (gossip_power_off(a->cluster.gossip, (int64_t)now, n ? wake : NULL, n) != 0) {
         x->state = ACTION_FAILED;
-        x->ended_ms = agent_wall_clock_ms();
+        x->ended_ms = agent_stamp_ms(a);
         snprintf(x->error, sizeof x->error, "cannot announce the power-off (out of memory)");
         log_err("command %s: %s", x->id, x->error);
         not_committed(a, NULL, "");
@@ -292,7 +292,7 @@ static void back_on(struct agent *a, const char *why) {
     struct action *x = off_action(a);
     if (x) {
         x->state = ACTION_FAILED;
-        x->ended_ms = agent_wall_clock_ms();
+        x->ended_ms = agent_stamp_ms(a);
         snprintf(x->error, sizeof x->error, "%s", why);
     }
     p->off_phase = OFF_IDLE;
@@ -444,7 +444,7 @@ void agent_wake(struct agent *a, const struct command_wake *w, struct action *x)
         return;
     }
     char err[HV_REASON_MAX];
-    x->ended_ms = agent_wall_clock_ms();
+    x->ended_ms = agent_stamp_ms(a);
     if (wol_send(w->mac, w->broadcast, err, sizeof err) != 0) {
         x->state = ACTION_FAILED;
         snprintf(x->error, sizeof x->error, "%s", err);

@@ -22,7 +22,7 @@ Nodectl__HostRecord *agent_self_record(struct agent *a) {
         a->capacity = (struct host_capacity){a->sample->cpus, a->sample->cpu_mhz,
                                              a->sample->memory_kib};
     Nodectl__HostRecord *rec = host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample,
-                                                 &a->capacity, load, agent_wall_clock_ms());
+                                                 &a->capacity, load, agent_stamp_ms(a));
     if (rec && (agent_actions_to_record(a, rec) != 0 || leadership_to_record(a, rec) != 0 ||
                 agent_power_to_record(a, rec) != 0 || security_to_record(a, rec) != 0 ||
                 agent_offcheck_to_record(a, rec) != 0 || agent_policy_to_record(a, rec) != 0 ||

@@ -157,7 +157,7 @@ char *agent_state_json(struct agent *a, size_t *len) {
     if (!o)
         return NULL;
     json_object_set_new(o, "node", json_string(a->cfg.node_name));
-    json_object_set_new(o, "now_ms", json_integer((json_int_t)agent_wall_clock_ms()));
+    json_object_set_new(o, "now_ms", json_integer((json_int_t)agent_stamp_ms(a)));
     json_object_set_new(o, "power_idle_watts", json_integer(a->cfg.power_idle_watts));
     json_object_set_new(o, "power_max_watts", json_integer(a->cfg.power_max_watts));
     json_object_set_new(o, "cluster_watts", json_real(now.watts));

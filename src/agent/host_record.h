@@ -35,7 +35,7 @@ struct host_record_action {
     const char *error;
     const char *kind; /* "" (a migration), "power-off", "wake"... */
     double progress;
-    uint64_t started_ms, ended_ms; /* wall clock */
+    uint64_t started_ms, ended_ms; /* stamp clock (agent_stamp_ms) */
     uint64_t term;
 };
 /* rec->migrations from the n actions (none when n is 0); -1 when out of

@@ -29,7 +29,7 @@
 struct host_failed {
     char id[COMMAND_ID_MAX]; /* the command's id, the migration's arrival id */
     enum report_state state; /* REPORT_RUNNING, REPORT_FAILED or REPORT_ABORTED */
-    uint64_t started_ms, ended_ms; /* this host's wall clock, as reported */
+    uint64_t started_ms, ended_ms; /* this host's stamp clock, as reported */
     uint64_t term;
     char destination[COMMAND_NAME_MAX];
     char vm[COMMAND_VM_MAX];

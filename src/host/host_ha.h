@@ -91,7 +91,7 @@ struct host_ha_copy {
     const char *host;
     unsigned char uuid[16];
     enum hv_vm_state state;
-    uint64_t sampled_at_ms; /* the record's sample, on its host's wall clock */
+    uint64_t sampled_at_ms; /* the record's sample, on its host's stamp clock */
     bool leaving;           /* its record reports a live migration of it under way */
 };
 
@@ -107,8 +107,9 @@ enum host_ha_verdict {
 };
 
 /* When this host saw each protected domain run, from its samples since the
- * agent started (in memory: a restart forgets it), on this host's wall
- * clock, the clock of the peers' `sampled_at_ms` it is compared with. The
+ * agent started (in memory: a restart forgets it), on this host's stamp
+ * clock (src/common/stamp_clock.h), the clock of the peers' `sampled_at_ms`
+ * it is compared with. The
  * oldest forgotten first when full. */
 #define HOST_HA_RAN_MAX 256
 struct host_ha_ran {
@@ -156,7 +157,7 @@ void host_ha_ran_end(struct host_ha_ran *t, uint64_t now_ms);
  * runs for sure elsewhere: running or blocked, not leaving by a migration
  * (its destination may be this host: nodesim cluster --ha seed 620, an
  * arrival destroyed on its source's record sampled a second before the
- * migration ended). Sample times are wall clocks: the peer's against this
+ * migration ended). Sample times are stamp clocks: the peer's against this
  * host's (docs/ha.md, "Restart", 1). The host named in why. */
 enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
                                        const struct host_ha_ran *ran,

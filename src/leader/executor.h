@@ -6,9 +6,10 @@
  *
  * Time is an input everywhere: `now` is the caller's monotonic clock in ms
  * (CLOCK_BOOTTIME in the agent), the clock of the lease and of every
- * deadline; `wall` is the wall clock in ms, used only for display and for
- * the cool-downs that compare with the wall times hosts put in their
- * records.
+ * deadline; `wall` is the caller's stamp clock in ms since the epoch (a
+ * wall clock that does not step, src/common/stamp_clock.h), used only for
+ * display and for the cool-downs that compare with the stamps hosts put in
+ * their records.
  *
  * A command leaves only while the lease covers it: executor_step dispatches
  * only while the lease observed last holds past now + EXECUTOR_SEND_ROOM_MS,

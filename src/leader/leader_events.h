@@ -11,7 +11,7 @@
 
 struct leader_event {
     uint64_t seq;   /* from 1, one more per event */
-    uint64_t at_ms; /* wall clock, for display */
+    uint64_t at_ms; /* the leader's stamp clock, for display */
     char text[LEADER_EVENT_TEXT_MAX];
 };
 

@@ -59,7 +59,7 @@ const char *leader_host_unusable(const Nodectl__HostRecord *r, enum leader_liven
 }
 
 /* Running migrations of `vm` in any record, and when its last migration
- * ended (wall ms; 0: never). A failed or refused attempt counts too: the VM
+ * ended (its host's stamp clock, ms; 0: never). A failed or refused attempt counts too: the VM
  * then waits out the policy's cool-down before the leader tries again,
  * instead of a retry every round against the same fault. */
 static void vm_history(const struct leader_member *members, size_t n, const char *vm,

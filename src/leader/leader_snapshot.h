@@ -44,7 +44,7 @@ const char *leader_host_unusable(const Nodectl__HostRecord *r, enum leader_liven
  * woken_at_ms (the planner's wake cool-down); others as long ago. VMs are
  * the running ones of the hosts that are up; a VM whose migration runs in
  * any record is in_migration, and one whose migration ended (in any way)
- * carries that time as last_migrated_at (wall ms; the planner's clock is in
+ * carries that time as last_migrated_at (stamp ms; the planner's clock is in
  * seconds). A VM's pinned flag and anti-affinity group are its record's
  * (the domain's metadata, hv_rules_parse); groups are numbered from 1 in
  * the order they appear. A VM that two hosts' records show running is

@@ -40,7 +40,7 @@ struct leader_member {
     /* What the leader knows beyond the record (the executor sets these). */
     bool failed;          /* the leader woke it and it did not come back */
     bool keep_on;         /* its last power-off failed lately: not again soon */
-    uint64_t woken_at_ms; /* wall clock when the leader woke it; 0: never */
+    uint64_t woken_at_ms; /* stamp clock when the leader woke it; 0: never */
 };
 
 /* Decodes every member's reports from m[i].rec. 0, or -1 when out of

@@ -406,8 +406,9 @@ void sim_agent_deliver(struct sim_cluster *c, struct sim_event *ev) {
 void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n) {
     struct sim_host *h = c->h[n->host];
     if (n->kind == SIM_HV_BOOTED) {
-        /* A new boot: the monotonic clock starts again. */
-        int64_t w = sim_clock_wall_ms(&h->clock, c->now_us);
+        /* A new boot: the monotonic clock starts again, the wall clock is
+         * set right by the boot's time sync. */
+        int64_t w = sim_clock_synced_wall_ms(&h->clock, c->now_us);
         sim_clock_boot(&h->clock, c->now_us, h->clock.rate_ppm, w);
         if (sim_agent_start(c, n->host) != 0)
             c->violations++;
@@ -431,10 +432,36 @@ void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n) {
 
 /* ---- start and stop ---- */
 
+/* Keeps the stamp clock's anchor on disk for a restart on this boot. */
+static void stamp_save(const struct sim_cluster *c, struct sim_host *h) {
+    h->disk.stamp = stamp_clock_anchor_of(&h->stamp);
+    h->disk.stamp_boot = c->hv.h[h->i].boots;
+    h->stamp_saved_ms = h->disk.stamp.mono_ms;
+}
+
+uint64_t simh_stamp(const struct sim_cluster *c, struct sim_host *h) {
+    uint64_t mono = (uint64_t)simh_mono(c, h);
+    uint64_t s = stamp_clock_read(&h->stamp, mono, (uint64_t)sim_clock_wall_ms(&h->clock, c->now_us));
+    if (mono >= h->stamp_saved_ms + STAMP_CLOCK_SAVE_EVERY_MS)
+        stamp_save(c, h);
+    return s;
+}
+
+/* The stamp clock as agent_stamp.c starts it: resumed from the anchor kept
+ * on this boot, else anchored on the wall clock, right at boot. */
+static void stamp_start(const struct sim_cluster *c, struct sim_host *h) {
+    uint64_t mono = (uint64_t)simh_mono(c, h);
+    if (h->disk.stamp_boot != c->hv.h[h->i].boots ||
+        !stamp_clock_resume(&h->stamp, &h->disk.stamp, mono))
+        stamp_clock_anchor(&h->stamp, mono, (uint64_t)sim_clock_wall_ms(&h->clock, c->now_us));
+    stamp_save(c, h);
+}
+
 int sim_agent_start(struct sim_cluster *c, uint32_t i) {
     struct sim_host *h = c->h[i];
     int64_t now = simh_mono(c, h);
     h->disk.incarnation++;
+    stamp_start(c, h);
     struct gossip_config gc;
     gossip_config_defaults(&gc);
     struct gossip_addr a = sim_addr(i);

@@ -96,6 +96,8 @@ struct sim_host {
     int64_t wake_at_us;
     uint32_t wake_gen;
     struct sim_clock clock;
+    struct stamp_clock stamp; /* the agent's, while it runs */
+    uint64_t stamp_saved_ms;  /* monotonic: when its anchor went to disk */
     struct sim_disk disk;
     struct gossip *g;
     struct election *e;
@@ -129,9 +131,9 @@ static inline uint64_t simh_voter_id(uint32_t i) { return 0x100 + i; }
 static inline int64_t simh_mono(const struct sim_cluster *c, const struct sim_host *h) {
     return sim_clock_mono_ms(&h->clock, c->now_us);
 }
-static inline uint64_t simh_wall(const struct sim_cluster *c, const struct sim_host *h) {
-    return (uint64_t)sim_clock_wall_ms(&h->clock, c->now_us);
-}
+/* The stamp clock now (the agent's agent_stamp_ms): the times the host
+ * publishes and compares. */
+uint64_t simh_stamp(const struct sim_cluster *c, struct sim_host *h);
 
 /* sim_agent.c: the loop, the network, gossip and the election. */
 /* Queues a step at the back, or at the front (the continuation of the step

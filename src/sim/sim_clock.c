@@ -9,6 +9,7 @@ void sim_clock_boot(struct sim_clock *c, int64_t now_us, int64_t rate_ppm, int64
     c->mono0_us = 0;
     c->rate_ppm = rate_ppm;
     c->wall_offset_ms = wall_ms;
+    c->stepped_ms = 0;
 }
 
 int64_t sim_clock_mono_us(const struct sim_clock *c, int64_t now_us) {
@@ -27,7 +28,10 @@ void sim_clock_set_rate(struct sim_clock *c, int64_t now_us, int64_t rate_ppm) {
     c->rate_ppm = rate_ppm;
 }
 
-void sim_clock_jump_wall(struct sim_clock *c, int64_t delta_ms) { c->wall_offset_ms += delta_ms; }
+void sim_clock_jump_wall(struct sim_clock *c, int64_t delta_ms) {
+    c->wall_offset_ms += delta_ms;
+    c->stepped_ms += delta_ms;
+}
 
 int64_t sim_clock_mono_ms(const struct sim_clock *c, int64_t now_us) {
     return sim_clock_mono_us(c, now_us) / 1000;
@@ -35,6 +39,10 @@ int64_t sim_clock_mono_ms(const struct sim_clock *c, int64_t now_us) {
 
 int64_t sim_clock_wall_ms(const struct sim_clock *c, int64_t now_us) {
     return sim_clock_mono_ms(c, now_us) + c->wall_offset_ms;
+}
+
+int64_t sim_clock_synced_wall_ms(const struct sim_clock *c, int64_t now_us) {
+    return sim_clock_wall_ms(c, now_us) - c->stepped_ms;
 }
 
 int64_t sim_clock_real_at(const struct sim_clock *c, int64_t now_us, int64_t mono_ms) {

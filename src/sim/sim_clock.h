@@ -12,7 +12,11 @@
  *
  * The wall clock is the monotonic clock plus an offset that a skew fault
  * moves by seconds to hours in either direction, as NTP steps and operators
- * do. Nothing that must be safe may depend on it. */
+ * do. A boot sets it right again (the steps since the last boot undone), as
+ * the time sync a real host runs before its agent starts does
+ * (time-sync.target in deploy/nodectl.service). Nothing that must be safe
+ * may depend on it; the times hosts publish come from the stamp clock
+ * (src/common/stamp_clock.h), which it only slews. */
 #ifndef NODECTL_SIM_CLOCK_H
 #define NODECTL_SIM_CLOCK_H
 
@@ -28,6 +32,7 @@ struct sim_clock {
     int64_t mono0_us; /* the monotonic reading then */
     int64_t rate_ppm; /* monotonic microseconds per SIM_CLOCK_PPM real ones */
     int64_t wall_offset_ms;
+    int64_t stepped_ms; /* the wall clock's steps since the boot */
 };
 
 /* A machine that boots at real time now_us with the given rate; its wall
@@ -39,6 +44,9 @@ int64_t sim_clock_random_rate(struct prng *r, int64_t drift_ppm);
 void sim_clock_set_rate(struct sim_clock *c, int64_t now_us, int64_t rate_ppm);
 /* Steps the wall clock by delta_ms. */
 void sim_clock_jump_wall(struct sim_clock *c, int64_t delta_ms);
+/* The wall clock without the steps since the boot: what a time sync at the
+ * next boot reads. */
+int64_t sim_clock_synced_wall_ms(const struct sim_clock *c, int64_t now_us);
 
 int64_t sim_clock_mono_us(const struct sim_clock *c, int64_t now_us);
 int64_t sim_clock_mono_ms(const struct sim_clock *c, int64_t now_us);

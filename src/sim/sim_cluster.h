@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "common/prng.h"
+#include "common/stamp_clock.h"
 #include "election/election.h"
 #include "election/fence.h"
 #include "gossip/gossip.h"
@@ -124,6 +125,10 @@ struct sim_disk {
     /* --ha: the run lease kept (agent_fence.c's run-lease file): its end on
      * the monotonic clock of the boot it was written in. */
     uint64_t run_lease_until, run_lease_boot;
+    /* The stamp clock's anchor (agent_stamp.c's stamp-anchor file) and the
+     * boot it is of (0: none). */
+    struct stamp_anchor stamp;
+    uint64_t stamp_boot;
 };
 
 struct sim_host;

@@ -211,7 +211,7 @@ void simha_sampled(struct sim_cluster *c, struct sim_host *h) {
     sim_hv_fresh(&c->hv, h->i, &view, c->doms_scratch);
     if (!view.available)
         return;
-    uint64_t now = simh_wall(c, h);
+    uint64_t now = simh_stamp(c, h);
     host_ha_ran_begin(&x->ran);
     for (size_t i = 0; i < view.n; i++) {
         uint32_t v = (uint32_t)view.doms[i].uuid[0] | (uint32_t)view.doms[i].uuid[1] << 8;
@@ -652,7 +652,7 @@ static bool restart(struct sim_cluster *c, struct sim_host *h, struct leader_sna
         return false;
     }
     c->ha_no_room[v] = false;
-    if (!executor_create_clear(h->ex, r->vm, simh_wall(c, h), why, sizeof why)) {
+    if (!executor_create_clear(h->ex, r->vm, simh_stamp(c, h), why, sizeof why)) {
         sim_trace(c, "%s: HA: %s (from %s) not restarted: %s", h->name, r->vm, r->from, why);
         return false;
     }
@@ -666,7 +666,7 @@ static bool restart(struct sim_cluster *c, struct sim_host *h, struct leader_sna
     cmd.define.start = true;
     uint64_t now = (uint64_t)simh_mono(c, h);
     bool local = strcmp(host->name, h->name) == 0;
-    if (wake && !executor_ha_after_wake(h->ex, &cmd, host->name, now, simh_wall(c, h), why,
+    if (wake && !executor_ha_after_wake(h->ex, &cmd, host->name, now, simh_stamp(c, h), why,
                                         sizeof why)) {
         sim_trace(c, "%s: HA: %s (from %s) not restarted: the only host with room, %s, is off "
                   "and not woken: %s", h->name, r->vm, r->from, host->name, why);
@@ -681,7 +681,7 @@ static bool restart(struct sim_cluster *c, struct sim_host *h, struct leader_sna
                                          POWER_ON_TIMEOUT_MS)
                      : ha_restart_sent(h->ha->ha, r, host->name, cmd.id, now);
     if (!kept) {
-        executor_revoke(h->ex, cmd.id, simh_wall(c, h));
+        executor_revoke(h->ex, cmd.id, simh_stamp(c, h));
         return false;
     }
     c->ha_parked[v] = false;
@@ -763,7 +763,7 @@ static int round_(struct sim_cluster *c, struct sim_host *h, uint64_t now) {
     size_t k = ha_update(x->ha, m, n, now, ch, 16);
     for (size_t i = 0; i < k; i++) {
         if (ch[i].kind == HA_EXPIRED || ch[i].kind == HA_LOST)
-            executor_revoke(h->ex, ch[i].id, simh_wall(c, h));
+            executor_revoke(h->ex, ch[i].id, simh_stamp(c, h));
         sim_trace(c, "%s: HA: %s %s%s%s", h->name,
                   ch[i].kind == HA_FENCED     ? "fenced"
                   : ch[i].kind == HA_RELEASED ? "released"
@@ -790,7 +790,7 @@ static int round_(struct sim_cluster *c, struct sim_host *h, uint64_t now) {
         /* agent_create_snapshot: the members by name, the planner's view. */
         qsort(m, n, sizeof *m, by_name);
         struct leader_snapshot s;
-        if (executor_snapshot(h->ex, m, n, simh_wall(c, h), &s) != 0) {
+        if (executor_snapshot(h->ex, m, n, simh_stamp(c, h), &s) != 0) {
             simh_members_free(m, n, false, SIZE_MAX);
             return -1;
         }
@@ -857,7 +857,7 @@ int simha_start(struct sim_cluster *c, struct sim_host *h) {
     if (!x)
         return -1;
     h->ha = x;
-    host_ha_ran_init(&x->ran, simh_wall(c, h));
+    host_ha_ran_init(&x->ran, simh_stamp(c, h));
     uint64_t now = (uint64_t)simh_mono(c, h);
     struct host_fence_config fc = {.timeout_ms = SELF_FENCE_MS, .rho = RHO};
     snprintf(fc.self, sizeof fc.self, "%s", h->name);

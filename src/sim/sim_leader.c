@@ -61,7 +61,7 @@ void simh_members_free(struct executor_member *m, size_t n, bool own, size_t sel
 static void observe(struct sim_cluster *c, struct sim_host *h) {
     char leader[COMMAND_NAME_MAX];
     struct executor_lease l = simh_lease_now(c, h, leader, sizeof leader);
-    executor_observe(h->ex, &l, (uint64_t)simh_mono(c, h), simh_wall(c, h));
+    executor_observe(h->ex, &l, (uint64_t)simh_mono(c, h), simh_stamp(c, h));
 }
 
 /* The leader's round, as agent_leader_run does it: the election's view
@@ -81,7 +81,7 @@ int simh_step_lead(struct sim_cluster *c, struct sim_host *h) {
         size_t n, self_at;
         if (simh_members_collect(c, h, false, &m, &n, &self_at) != 0)
             return -1;
-        int rc = executor_step(h->ex, m, n, now, simh_wall(c, h));
+        int rc = executor_step(h->ex, m, n, now, simh_stamp(c, h));
         simh_members_free(m, n, false, self_at);
         if (rc != 0)
             return -1;
@@ -137,14 +137,14 @@ int simh_step_plan(struct sim_cluster *c, struct sim_host *h) {
     p->busy = true;
     placement_plan_init(&p->pp);
     enum executor_plan_start st = executor_plan_begin(h->ex, p->m, p->n, (uint64_t)simh_mono(c, h),
-                                                      simh_wall(c, h), &p->snap, &p->ticket);
+                                                      simh_stamp(c, h), &p->snap, &p->ticket);
     if (st != EXECUTOR_PLAN_STARTED) {
         simh_plan_release(p);
         return st == EXECUTOR_PLAN_ERROR ? -1 : 0;
     }
     /* The worker runs the planner; the loop goes on meanwhile. */
     p->rc =
-        placement_plan(&p->snap.snap, &c->policy, (double)simh_wall(c, h) / 1000, &h->rng, &p->pp);
+        placement_plan(&p->snap.snap, &c->policy, (double)simh_stamp(c, h) / 1000, &h->rng, &p->pp);
     p->done_us = c->now_us + plan_time_us(c, h->i);
     return 0;
 }
@@ -152,7 +152,7 @@ int simh_step_plan(struct sim_cluster *c, struct sim_host *h) {
 int simh_step_plan_done(struct sim_cluster *c, struct sim_host *h) {
     struct plan_job *p = &h->plan;
     bool kept = executor_plan_end(h->ex, p->ticket, &p->snap, p->rc, &p->pp,
-                                  (uint64_t)simh_mono(c, h), simh_wall(c, h));
+                                  (uint64_t)simh_mono(c, h), simh_stamp(c, h));
     if (kept)
         sim_trace(c, "%s: plan of term %" PRIu64 ": %zu action(s)", h->name,
                   executor_plan_term(h->ex), executor_plan_size(h->ex));
@@ -189,7 +189,7 @@ int simh_step_send_check(struct sim_cluster *c, struct sim_host *h, struct sim_s
     struct executor_lease l = simh_lease_now(c, h, leader, sizeof leader);
     if (l.term != st->s.cmd.term || !executor_may_send(l.lease_until, (uint64_t)simh_mono(c, h))) {
         executor_not_sent(h->ex, st->s.cmd.id, "the lease does not cover the send",
-                          simh_wall(c, h));
+                          simh_stamp(c, h));
         return 0;
     }
     s->p = NULL;
@@ -215,7 +215,7 @@ int simh_step_send(struct sim_cluster *c, struct sim_host *h, struct sim_step *s
     }
     uint32_t to = sim_host_index(c, st->s.address);
     if (to == UINT32_MAX) {
-        executor_not_sent(h->ex, st->s.cmd.id, "no such host", simh_wall(c, h));
+        executor_not_sent(h->ex, st->s.cmd.id, "no such host", simh_stamp(c, h));
         return 0;
     }
     simh_send_command(c, h->i, to, &m);

@@ -54,7 +54,7 @@ struct action *simh_action_new(struct sim_cluster *c, struct sim_host *h, const 
     x->kind = kind;
     x->term = cmd->term;
     x->state = REPORT_RUNNING;
-    x->started_ms = simh_wall(c, h);
+    x->started_ms = simh_stamp(c, h);
     if (kind == ACT_MIGRATION) {
         snprintf(x->vm, sizeof x->vm, "%s", cmd->migrate.vm);
         snprintf(x->destination, sizeof x->destination, "%s", cmd->migrate.destination);
@@ -147,7 +147,7 @@ void simh_orphans_settle(struct sim_cluster *c, struct sim_host *h) {
 void simh_action_end(struct sim_cluster *c, struct sim_host *h, struct action *x,
                      enum report_state st, const char *why) {
     x->state = st;
-    x->ended_ms = simh_wall(c, h);
+    x->ended_ms = simh_stamp(c, h);
     snprintf(x->error, sizeof x->error, "%s", why ? why : "");
     if (x->kind == ACT_MIGRATION)
         simh_actions_keep(c, h);
@@ -212,7 +212,7 @@ Nodectl__HostRecord *simh_self_record(struct sim_cluster *c, struct sim_host *h)
     if (s.available && s.cpus)
         h->capacity = (struct host_capacity){s.cpus, s.cpu_mhz, s.memory_kib};
     Nodectl__HostRecord *rec = host_record_build(&cfg, id, "qemu:///system", &s, &h->capacity,
-                                                 load, simh_wall(c, h));
+                                                 load, simh_stamp(c, h));
     if (!rec)
         return NULL;
     char uri[COMMAND_URI_MAX], mac[COMMAND_MAC_MAX];

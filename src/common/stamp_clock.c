@@ -1,0 +1,56 @@
+/* A wall clock that does not step: the monotonic clock slewed toward the
+ * wall clock (stamp_clock.h). */
+#include "stamp_clock.h"
+
+#include <assert.h>
+
+#define NS_PER_MS 1000000
+/* The largest change of the offset per monotonic ms. */
+#define SLEW_NS_PER_MS (STAMP_CLOCK_SLEW_PPM * NS_PER_MS / 1000000)
+
+_Static_assert(SLEW_NS_PER_MS > 0 && SLEW_NS_PER_MS < NS_PER_MS,
+               "the slew must be slower than the clock it slews");
+
+/* The stamp at mono_ms with the current offset; floor of whole ms, so that
+ * a non-decreasing time in ns gives non-decreasing stamps. */
+static uint64_t stamp_at(const struct stamp_clock *c, uint64_t mono_ms) {
+    int64_t ns = (int64_t)mono_ms * NS_PER_MS + c->offset_ns;
+    assert(ns >= 0);
+    return (uint64_t)(ns / NS_PER_MS);
+}
+
+void stamp_clock_anchor(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall_ms) {
+    c->offset_ns = ((int64_t)wall_ms - (int64_t)mono_ms) * NS_PER_MS;
+    c->at_mono_ms = mono_ms;
+    c->last_ms = stamp_at(c, mono_ms);
+    assert(c->last_ms == wall_ms);
+}
+
+bool stamp_clock_resume(struct stamp_clock *c, const struct stamp_anchor *a, uint64_t mono_ms) {
+    if (a->mono_ms > mono_ms || (int64_t)a->mono_ms * NS_PER_MS + a->offset_ns < 0)
+        return false;
+    c->offset_ns = a->offset_ns;
+    c->at_mono_ms = a->mono_ms;
+    c->last_ms = stamp_at(c, a->mono_ms);
+    return true;
+}
+
+uint64_t stamp_clock_read(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall_ms) {
+    assert(mono_ms >= c->at_mono_ms);
+    int64_t budget = (int64_t)(mono_ms - c->at_mono_ms) * SLEW_NS_PER_MS;
+    /* How far the wall clock is from the stamp it would be given now. */
+    int64_t behind = ((int64_t)wall_ms - (int64_t)mono_ms) * NS_PER_MS - c->offset_ns;
+    int64_t slew = behind > budget ? budget : behind < -budget ? -budget : behind;
+    c->offset_ns += slew;
+    c->at_mono_ms = mono_ms;
+    uint64_t s = stamp_at(c, mono_ms);
+    /* The monotonic clock gained NS_PER_MS per ms, the slew took at most
+     * SLEW_NS_PER_MS of them. */
+    assert(s >= c->last_ms);
+    c->last_ms = s;
+    return s;
+}
+
+struct stamp_anchor stamp_clock_anchor_of(const struct stamp_clock *c) {
+    return (struct stamp_anchor){.offset_ns = c->offset_ns, .mono_ms = c->at_mono_ms};
+}
