@@ -262,7 +262,7 @@ struct history {
  * (agent_offcheck.c; the decisions are src/host/host_offcheck.c's). */
 #define OFFCHECK_MAX 1024
 struct offcheck_host {
-    bool used, seen;
+    bool seen;
     uint64_t id; /* gossip member id */
     char name[CONFIG_NAME_MAX];
     struct gossip_addr addr;                 /* its agent's address */
@@ -403,6 +403,7 @@ struct agent {
     enum host_gate gate;
     bool gate_written;
     struct offcheck_host offcheck[OFFCHECK_MAX];
+    size_t offcheck_n; /* entries in use: offcheck[0..offcheck_n) */
     uint64_t offcheck_changes_seen; /* cluster.state_changes at the last scan */
     bool offcheck_full_told;
     struct http_server *http;          /* NULL: [http] listen is empty */
