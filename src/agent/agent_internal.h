@@ -129,6 +129,7 @@ struct member_view {
     bool same_candidates; /* its [cluster] candidates are ours */
     bool candidate;   /* a candidate's record (agent_record_of_candidate) */
     uint64_t term;
+    double cpu_percent; /* its usage, 0 when the record has none */
     char name[CONFIG_NAME_MAX];
     char address[TRANSPORT_ADDR_MAX];
     char leader[CONFIG_NAME_MAX];
