@@ -304,6 +304,12 @@ void inbound_run(struct inbound *in) {
     uint64_t now = clock_ms(), drained;
     if (read(in->wake, &drained, sizeof drained) < 0 && errno != EAGAIN)
         log_err("transport: wake-up: %s", strerror(errno));
+    /* The bound passed: the exact deadline decides, so that a connection
+     * that authenticated since brings no look before its time. */
+    pthread_mutex_lock(&in->lock);
+    if (now >= in->adm_due)
+        in->adm_due = admission_deadline(in->adm);
+    pthread_mutex_unlock(&in->lock);
     if (now < inbound_deadline(in) || now < in->last_scan_ms + SCAN_MIN_MS)
         return;
     size_t n = scan(in), k = 0;
