@@ -368,9 +368,8 @@ uint64_t cluster_deadline(const struct agent *a) {
         d = c->next_snapshot_ms;
     if (c->snapshot_records_dirty && c->next_snapshot_records_ms < d)
         d = c->next_snapshot_records_ms;
-    if (transport_deadline(c->transport) < d)
-        d = transport_deadline(c->transport);
-    return d;
+    uint64_t t = transport_deadline(c->transport);
+    return t < d ? t : d;
 }
 
 /* The name a member's record gives, for log lines. */

@@ -29,19 +29,32 @@ struct history_point agent_history_now(struct agent *a) {
             p.failed++;
             continue;
         }
-        Nodectl__HostRecord *rec = agent_member_record(a, &m);
+        /* The others' records as agent_views.c decoded them, once per
+         * version: a sample costs no decoding per member. */
+        const char *name = NULL;
+        double cpu = 0;
+        Nodectl__HostRecord *self = NULL;
+        if (m.id == a->cluster.self_id) {
+            if ((self = agent_member_record(a, &m))) {
+                name = self->name;
+                cpu = self->usage ? self->usage->cpu_percent : 0;
+            }
+        } else {
+            const struct member_view *mv = member_views_find(a, m.id);
+            name = mv ? mv->name : NULL;
+            cpu = mv ? mv->cpu_percent : 0;
+        }
         if (m.state == GOSSIP_OFF) {
-            if (rec && agent_offcheck_disproved(a, rec->name))
+            if (name && agent_offcheck_disproved(a, name))
                 p.failed++;
             else
                 p.off++;
         } else {
             p.on++;
-            double cpu = rec && rec->usage ? rec->usage->cpu_percent / 100 : 0;
-            p.watts += placement_power_watts(&model, cpu);
+            p.watts += placement_power_watts(&model, cpu / 100);
         }
-        if (rec)
-            protobuf_c_message_free_unpacked(&rec->base, NULL);
+        if (self)
+            protobuf_c_message_free_unpacked(&self->base, NULL);
     }
     return p;
 }

@@ -129,6 +129,7 @@ struct member_view {
     bool same_candidates; /* its [cluster] candidates are ours */
     bool candidate;   /* a candidate's record (agent_record_of_candidate) */
     uint64_t term;
+    double cpu_percent; /* its usage, 0 when the record has none */
     char name[CONFIG_NAME_MAX];
     char address[TRANSPORT_ADDR_MAX];
     char leader[CONFIG_NAME_MAX];
@@ -262,7 +263,7 @@ struct history {
  * (agent_offcheck.c; the decisions are src/host/host_offcheck.c's). */
 #define OFFCHECK_MAX 1024
 struct offcheck_host {
-    bool used, seen;
+    bool seen;
     uint64_t id; /* gossip member id */
     char name[CONFIG_NAME_MAX];
     struct gossip_addr addr;                 /* its agent's address */
@@ -403,6 +404,7 @@ struct agent {
     enum host_gate gate;
     bool gate_written;
     struct offcheck_host offcheck[OFFCHECK_MAX];
+    size_t offcheck_n; /* entries in use: offcheck[0..offcheck_n) */
     uint64_t offcheck_changes_seen; /* cluster.state_changes at the last scan */
     bool offcheck_full_told;
     struct http_server *http;          /* NULL: [http] listen is empty */

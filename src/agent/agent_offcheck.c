@@ -8,6 +8,7 @@
  * the hosts its probes found on in its record; `nodectl status` on any
  * host shows them failed (agent_offcheck_mark), and the leader's planner
  * treats them as down. */
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -153,24 +154,28 @@ static void bmc_follow(struct offcheck_host *h, uint64_t now) {
                   now);
 }
 
+/* The hosts followed are kept packed at the front of the table, so that
+ * every pass of the loop costs what is followed, not the table's size. */
 static struct offcheck_host *find(struct agent *a, uint64_t id) {
-    for (size_t i = 0; i < OFFCHECK_MAX; i++)
-        if (a->offcheck[i].used && a->offcheck[i].id == id)
+    for (size_t i = 0; i < a->offcheck_n; i++)
+        if (a->offcheck[i].id == id)
             return &a->offcheck[i];
     return NULL;
+}
+
+/* Stops following h (its probes stopped): the last entry takes its place. */
+static void unfollow(struct agent *a, struct offcheck_host *h) {
+    assert(a->offcheck_n > 0 && h >= a->offcheck && h < a->offcheck + a->offcheck_n);
+    *h = a->offcheck[--a->offcheck_n];
 }
 
 /* Starts following member m, seen OFF at now; NULL if the table is full. */
 static struct offcheck_host *follow(struct agent *a, const struct gossip_member_info *m,
                                     uint64_t now) {
-    struct offcheck_host *h = NULL;
-    for (size_t i = 0; i < OFFCHECK_MAX && !h; i++)
-        if (!a->offcheck[i].used)
-            h = &a->offcheck[i];
-    if (!h)
+    if (a->offcheck_n == OFFCHECK_MAX)
         return NULL;
+    struct offcheck_host *h = &a->offcheck[a->offcheck_n++];
     memset(h, 0, sizeof *h);
-    h->used = true;
     h->id = m->id;
     h->addr = m->addr;
     h->tcp_fd = -1;
@@ -208,7 +213,7 @@ void agent_offcheck_run(struct agent *a, uint64_t now) {
      * scanned again only then, not at every turn of the loop. */
     bool rescan = a->cluster.state_changes != a->offcheck_changes_seen;
     a->offcheck_changes_seen = a->cluster.state_changes;
-    for (size_t i = 0; rescan && i < OFFCHECK_MAX; i++)
+    for (size_t i = 0; rescan && i < a->offcheck_n; i++)
         a->offcheck[i].seen = false;
     size_t count = rescan ? gossip_member_count(g) : 0;
     for (size_t i = 0; i < count; i++) {
@@ -221,7 +226,7 @@ void agent_offcheck_run(struct agent *a, uint64_t now) {
             /* Off again after a return: a new announcement. */
             changed |= h->verdict == HOST_OFF_DISPROVED;
             stop_probes(h);
-            h->used = false;
+            unfollow(a, h);
             h = NULL;
         }
         if (!h && !(h = follow(a, &m, now))) {
@@ -233,26 +238,26 @@ void agent_offcheck_run(struct agent *a, uint64_t now) {
         h->seen = true;
     }
     int tcp_running = 0, bmc_running = 0;
-    for (size_t i = 0; i < OFFCHECK_MAX; i++) {
-        tcp_running += a->offcheck[i].used && a->offcheck[i].tcp_fd >= 0;
-        bmc_running += a->offcheck[i].used && a->offcheck[i].bmc_pid > 0;
+    for (size_t i = 0; i < a->offcheck_n; i++) {
+        tcp_running += a->offcheck[i].tcp_fd >= 0;
+        bmc_running += a->offcheck[i].bmc_pid > 0;
     }
     bool leader = leadership_is_leader(a);
     struct host_off_policy pol = policy(a);
-    for (size_t i = 0; i < OFFCHECK_MAX; i++) {
+    for (size_t i = 0; i < a->offcheck_n;) {
         struct offcheck_host *h = &a->offcheck[i];
-        if (!h->used)
-            continue;
         if (!h->seen || !leader) {
             /* Back, or gone: nothing to say. Not leading: the leader
              * probes; the watch stays, with how long it has been off. */
             stop_probes(h);
             changed |= h->verdict == HOST_OFF_DISPROVED;
             h->verdict = HOST_OFF_UNCHECKED;
-            h->used = h->seen;
-            if (!h->seen)
-                continue;
-            host_off_watch_start(&h->watch, h->watch.incarnation, h->watch.since_ms);
+            if (h->seen) {
+                host_off_watch_start(&h->watch, h->watch.incarnation, h->watch.since_ms);
+                i++;
+            } else {
+                unfollow(a, h); /* entry i now holds another: look at it too */
+            }
             continue;
         }
         if (h->tcp_fd >= 0) {
@@ -273,6 +278,7 @@ void agent_offcheck_run(struct agent *a, uint64_t now) {
             bmc_running += h->bmc_pid > 0;
         }
         changed |= judge(h);
+        i++;
     }
     if (changed)
         cluster_publish(a, now);
@@ -283,10 +289,8 @@ uint64_t agent_offcheck_deadline(const struct agent *a) {
         return UINT64_MAX;
     uint64_t d = UINT64_MAX, now = agent_clock_ms();
     struct host_off_policy pol = policy(a);
-    for (size_t i = 0; i < OFFCHECK_MAX; i++) {
+    for (size_t i = 0; i < a->offcheck_n; i++) {
         const struct offcheck_host *h = &a->offcheck[i];
-        if (!h->used)
-            continue;
         uint64_t t = h->tcp_fd >= 0 || h->bmc_pid > 0
                          ? now + PROBE_POLL_MS
                          : host_off_next_ms(&h->watch, &pol, can_probe_bmc(a, h));
@@ -300,14 +304,13 @@ uint64_t agent_offcheck_deadline(const struct agent *a) {
 }
 
 void agent_offcheck_close(struct agent *a) {
-    for (size_t i = 0; i < OFFCHECK_MAX; i++)
-        if (a->offcheck[i].used)
-            stop_probes(&a->offcheck[i]);
+    for (size_t i = 0; i < a->offcheck_n; i++)
+        stop_probes(&a->offcheck[i]);
 }
 
 bool agent_offcheck_disproved(const struct agent *a, const char *name) {
-    for (size_t i = 0; i < OFFCHECK_MAX; i++)
-        if (a->offcheck[i].used && a->offcheck[i].verdict == HOST_OFF_DISPROVED &&
+    for (size_t i = 0; i < a->offcheck_n; i++)
+        if (a->offcheck[i].verdict == HOST_OFF_DISPROVED &&
             strcmp(a->offcheck[i].name, name) == 0)
             return true;
     return false;
@@ -315,15 +318,15 @@ bool agent_offcheck_disproved(const struct agent *a, const char *name) {
 
 int agent_offcheck_to_record(const struct agent *a, Nodectl__HostRecord *rec) {
     size_t n = 0;
-    for (size_t i = 0; i < OFFCHECK_MAX; i++)
-        n += a->offcheck[i].used && a->offcheck[i].verdict == HOST_OFF_DISPROVED;
+    for (size_t i = 0; i < a->offcheck_n; i++)
+        n += a->offcheck[i].verdict == HOST_OFF_DISPROVED;
     if (!n)
         return 0;
     if (!(rec->off_checks = calloc(n, sizeof *rec->off_checks)))
         return -1;
-    for (size_t i = 0; i < OFFCHECK_MAX; i++) {
+    for (size_t i = 0; i < a->offcheck_n; i++) {
         const struct offcheck_host *h = &a->offcheck[i];
-        if (!h->used || h->verdict != HOST_OFF_DISPROVED)
+        if (h->verdict != HOST_OFF_DISPROVED)
             continue;
         Nodectl__OffCheck *c = malloc(sizeof *c);
         if (!c)

@@ -1,8 +1,9 @@
 /* What the agent reads in every member's record, decoded once per record
- * version: names, addresses, candidate lists and the terms and leaders
- * candidates show. Gossip's events say which member changed, so each
- * change costs one decode and the readers (the election's observe, log
- * lines) look members up instead of decoding every record again: the
+ * version: names, addresses, candidate lists, the terms and leaders
+ * candidates show, and CPU use. Gossip's events say which member changed,
+ * so each change costs one decode and the readers (the election's observe,
+ * log lines, the history's samples) look members up instead of decoding
+ * every record again: the
  * agent's work per membership or record change stays O(1) as the cluster
  * grows. The table is open addressing on the member id (linear probing),
  * grown at half load; a forgotten member keeps its slot, emptied. */
@@ -89,6 +90,7 @@ static void decode(struct agent *a, struct member_view *mv, const struct gossip_
     mv->same_candidates = same;
     mv->candidate = agent_record_of_candidate(a, m, rec);
     mv->term = rec->term;
+    mv->cpu_percent = rec->usage ? rec->usage->cpu_percent : 0;
     snprintf(mv->leader, sizeof mv->leader, "%s", rec->leader);
     nodectl__host_record__free_unpacked(rec, NULL);
 }

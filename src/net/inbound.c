@@ -43,6 +43,12 @@ struct inbound {
     /* nng's pipe notices run on its threads: what they touch is under lock. */
     pthread_mutex_t lock;
     struct admission *adm;
+    /* At most admission_deadline(adm), exact after each look: an
+     * authenticated frame only moves its connection's deadline later and a
+     * connection gone takes its own away, so only an arrival can bring it
+     * nearer. The loop asks for the deadline at every turn: answered
+     * without a pass over the connections. */
+    uint64_t adm_due;
     struct admission_cut pending[PENDING_MAX];
     size_t n_pending;
     bool logged[ADMISSION_REASONS];
@@ -211,6 +217,9 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg) {
         return;
     pthread_mutex_lock(&in->lock);
     struct admission_cut out = admission_pipe(in->adm, id, &c, clock_ms());
+    uint64_t due = admission_deadline(in->adm);
+    if (due < in->adm_due)
+        in->adm_due = due;
     bool refused = out.conn.port && out.pipe == id;
     bool queued = out.conn.port && !refused && in->n_pending < PENDING_MAX;
     if (queued)
@@ -236,6 +245,7 @@ struct inbound *inbound_open(nng_socket pull, uint16_t port, const struct admiss
         return NULL;
     }
     in->port = port;
+    in->adm_due = UINT64_MAX;
     pthread_mutex_init(&in->lock, NULL);
     int rv;
     if ((in->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
@@ -271,7 +281,7 @@ void inbound_authenticated(struct inbound *in, const nng_msg *m) {
 
 uint64_t inbound_deadline(struct inbound *in) {
     pthread_mutex_lock(&in->lock);
-    uint64_t d = admission_deadline(in->adm);
+    uint64_t d = in->adm_due;
     bool pending = in->n_pending > 0;
     pthread_mutex_unlock(&in->lock);
     if (in->next_scan_ms < d)
@@ -294,6 +304,12 @@ void inbound_run(struct inbound *in) {
     uint64_t now = clock_ms(), drained;
     if (read(in->wake, &drained, sizeof drained) < 0 && errno != EAGAIN)
         log_err("transport: wake-up: %s", strerror(errno));
+    /* The bound passed: the exact deadline decides, so that a connection
+     * that authenticated since brings no look before its time. */
+    pthread_mutex_lock(&in->lock);
+    if (now >= in->adm_due)
+        in->adm_due = admission_deadline(in->adm);
+    pthread_mutex_unlock(&in->lock);
     if (now < inbound_deadline(in) || now < in->last_scan_ms + SCAN_MIN_MS)
         return;
     size_t n = scan(in), k = 0;
@@ -315,6 +331,7 @@ void inbound_run(struct inbound *in) {
         k += admission_expired(in->adm, now, in->cuts + k, max - k);
         in->n_pending = 0;
     }
+    in->adm_due = admission_deadline(in->adm);
     pthread_mutex_unlock(&in->lock);
     bool half_open = false;
     for (size_t i = 0; i < k; i++) {

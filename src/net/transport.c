@@ -56,6 +56,12 @@ struct transport {
     struct frame_ctx *frames;
     struct peer peers[PEERS_MAX];
     size_t n_peers;
+    /* No peer is idle before then: at most the earliest last_ms +
+     * PEER_IDLE_MS. A peer's last_ms only grows, and a new one's is the
+     * latest, so the bound holds until transport_run looks again; the loop
+     * asks for the deadline at every turn, which costs O(1), not a pass
+     * over the peers. */
+    uint64_t idle_due;
     struct transport_stats stats;
     bool size_logged;
     struct inbound *in;
@@ -125,6 +131,7 @@ struct transport *transport_open(const char *bind, uint16_t port, struct frame_c
         return NULL;
     }
     t->frames = frames;
+    t->idle_due = UINT64_MAX;
     t->local = local_address(bind);
     struct admission_limits lim = limits();
     char url[300];
@@ -222,6 +229,8 @@ static struct peer *peer_for(struct transport *t, const char *to) {
     }
     snprintf(p->addr, sizeof p->addr, "%s", to);
     p->last_ms = now;
+    if (now + PEER_IDLE_MS < t->idle_due)
+        t->idle_due = now + PEER_IDLE_MS;
     t->n_peers++;
     return p;
 }
@@ -295,11 +304,16 @@ int transport_recv(struct transport *t, struct frame_msg *msg) {
 void transport_run(struct transport *t) {
     inbound_run(t->in);
     uint64_t now = clock_ms();
+    if (now < t->idle_due)
+        return;
+    t->idle_due = UINT64_MAX;
     for (size_t i = 0; i < t->n_peers;) {
         if (now >= t->peers[i].last_ms + PEER_IDLE_MS) {
             nng_close(t->peers[i].sock);
             t->peers[i] = t->peers[--t->n_peers];
         } else {
+            if (t->peers[i].last_ms + PEER_IDLE_MS < t->idle_due)
+                t->idle_due = t->peers[i].last_ms + PEER_IDLE_MS;
             i++;
         }
     }
@@ -307,8 +321,5 @@ void transport_run(struct transport *t) {
 
 uint64_t transport_deadline(struct transport *t) {
     uint64_t d = inbound_deadline(t->in);
-    for (size_t i = 0; i < t->n_peers; i++)
-        if (t->peers[i].last_ms + PEER_IDLE_MS < d)
-            d = t->peers[i].last_ms + PEER_IDLE_MS;
-    return d;
+    return t->idle_due < d ? t->idle_due : d;
 }
