@@ -153,15 +153,18 @@ static void ha_restarts_protected_vms_once_each(void **state) {
  * restarted them in place while they ran on n15) or older than its own
  * report of a failed migration (8015: the leftover at the destination was
  * never destroyed); both fail again when the agents stamp with the wall
- * clock instead of the stamp clock (simh_stamp). The other seeds that
- * found defects (16, 31, 34) no
+ * clock instead of the stamp clock (simh_stamp). Seed 9097: a migration's
+ * destination, its arrival stopped by its self-fence, undefined it on its
+ * source's record of the migration under way, stamped a few seconds ahead;
+ * it fails again when a copy leaving by a migration counts for the
+ * undefine. The other seeds that found defects (16, 31, 34) no
  * longer reach theirs since the partitions were lengthened; the sweeps run
  * them. */
 static void ha_seeds_that_found_defects_keep_every_invariant(void **state) {
     const char *runs[] = {"--ha --seed 12 --duration 500", "--ha --seed 450 --duration 500",
                           "--ha --seed 9548 --duration 500", "--ha --seed 204 --duration 500",
                           "--ha --seed 138 --duration 500", "--ha --seed 5125 --duration 500",
-                          "--ha --seed 8015 --duration 500"};
+                          "--ha --seed 8015 --duration 500", "--ha --seed 9097 --duration 500"};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         json_t *o = cluster(runs[i]);
         assert_no_violation(o);

@@ -2,6 +2,7 @@
 
 #include "leader/leader_view.h"
 
+#include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdio.h>
@@ -315,12 +316,20 @@ enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
          * not one paused there: a migration's arrival that may fail yet
          * (nodesim cluster --ha seed 34: this host's own copy, leaving,
          * was destroyed by its self-fence, and the arrival it left in a
-         * peer's record undefined the last definition of the VM). The
-         * ready host's stale pass undefines it once the copy runs. */
+         * peer's record undefined the last definition of the VM); nor one
+         * leaving by a migration, perhaps to here: the arrival may have
+         * run here since, on a record the sample bound does not order
+         * when the source's wall clock runs ahead of this host's (seed
+         * 9097: the arrival, stopped by this host's self-fence, undefined
+         * on its source's record of the migration under way). The ready
+         * host's stale pass undefines it once the copy runs for sure. */
         if (!local->active) {
-            if (c->state != HV_VM_RUNNING && c->state != HV_VM_BLOCKED)
+            if ((c->state != HV_VM_RUNNING && c->state != HV_VM_BLOCKED) || c->leaving)
                 continue;
-            snprintf(why, len, "it runs on %s (%s)", c->host, hv_vm_state_name(c->state));
+            snprintf(why, len,
+                     "it runs on %s (%s): its record was sampled at %" PRIu64
+                     ", after %" PRIu64 " here",
+                     c->host, hv_vm_state_name(c->state), c->sampled_at_ms, after);
             return HOST_HA_UNDEFINE;
         }
         /* Both run: only a copy that runs for sure elsewhere, not one

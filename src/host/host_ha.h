@@ -153,11 +153,12 @@ void host_ha_ran_end(struct host_ha_ran *t, uint64_t now_ms);
  *    (nodesim cluster --ha seed 138);
  * and, for a domain `ran` has not seen run since the agent started, after
  * the agent's start (it may have run here until then: seed 204). `ran`
- * NULL: no bound. A copy running here is destroyed only for a copy that
- * runs for sure elsewhere: running or blocked, not leaving by a migration
- * (its destination may be this host: nodesim cluster --ha seed 620, an
- * arrival destroyed on its source's record sampled a second before the
- * migration ended). Sample times are stamp clocks: the peer's against this
+ * NULL: no bound. Either verdict takes only a copy that runs for sure
+ * elsewhere: running or blocked, not leaving by a migration (its
+ * destination may be this host: nodesim cluster --ha seed 620, an arrival
+ * destroyed on its source's record sampled a second before the migration
+ * ended; seed 9097, the arrival, stopped here since, undefined on such a
+ * record). Sample times are stamp clocks: the peer's against this
  * host's (docs/ha.md, "Restart", 1). The host named in why. */
 enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
                                        const struct host_ha_ran *ran,
