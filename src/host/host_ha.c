@@ -246,6 +246,20 @@ bool host_ha_record_migrates(const Nodectl__HostRecord *rec, const char *vm) {
     return false;
 }
 
+bool host_ha_record_failed_to(const Nodectl__HostRecord *rec, const char *vm, const char *dest) {
+    const Nodectl__Migration *last = NULL;
+    for (size_t k = 0; rec && k < rec->n_migrations; k++) {
+        const Nodectl__Migration *m = rec->migrations[k];
+        if (strcmp(m->vm, vm) == 0 && report_kind_parse(m->kind) == REPORT_MIGRATION &&
+            (!last || m->started_at_ms >= last->started_at_ms))
+            last = m;
+    }
+    if (!last || strcmp(last->destination, dest) != 0)
+        return false;
+    enum report_state st = report_state_parse(last->state);
+    return st == REPORT_FAILED || st == REPORT_ABORTED;
+}
+
 void host_ha_ran_init(struct host_ha_ran *t, uint64_t started_ms) {
     memset(t, 0, sizeof *t);
     t->started_ms = started_ms;
@@ -334,8 +348,13 @@ enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
         }
         /* Both run: only a copy that runs for sure elsewhere, not one
          * arriving by migration (paused), leaving by one (perhaps to
-         * here), or in an unknown state. */
-        if ((c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) && !c->leaving) {
+         * here), left by a migration from here that failed (its host
+         * destroys it: seed 8309, where this host, its agent just
+         * restarted, destroyed the source's copy on the record of the
+         * destination, which destroyed its leftover the same second), or
+         * in an unknown state. */
+        if ((c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) && !c->leaving &&
+            !c->leftover) {
             snprintf(why, len, "it also runs on %s, where the leader restarted it after "
                                "this host was fenced", c->host);
             return HOST_HA_DESTROY;
