@@ -741,15 +741,20 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
             /* Its host is up and not fenced: started there, where it is
              * defined, unless that failed. */
             bool in_place = !fenced && !relocate(h, vm->name, r->name);
-            /* A host shown off counts only on a record sampled after the
-             * one that shows the VM stopped here or on a fenced host: a
-             * leader that missed the off host's last records holds one
-             * of before the VM left it (nodesim cluster --ha seed 8231:
-             * n19's record of 96 s showed vm38, which migrated to n2 at
-             * 124 s before the planner powered n19 off; vm38, stopped on
-             * n2 by its self-fence, was never restarted). */
+            /* From a host that is down, a host shown off counts only on
+             * a record sampled after the down host's last: a leader that
+             * missed the off host's last records holds one of before the
+             * VM left it (nodesim cluster --ha seed 8231: n19's record of
+             * 96 s showed vm38, which migrated to n2 at 124 s before the
+             * planner powered n19 off; vm38, stopped on n2 by its
+             * self-fence, was never restarted). An off host that booted
+             * and runs the VM (its "off" stale) shows it on records
+             * newer than that last one. An up host's records are renewed
+             * all the time: against them, a host that runs the VM would
+             * count on every other round only, so any record counts. */
+            uint64_t off_after = m[i].liveness == LEADER_HOST_UP ? 0 : r->sampled_at_ms;
             if (!vm->ha || !stopped ||
-                shown_elsewhere_after(m, n, vm->name, r->name, r->sampled_at_ms) ||
+                shown_elsewhere_after(m, n, vm->name, r->name, off_after) ||
                 in_flight(h, vm->name))
                 continue;
             /* Listed already: from a fenced host's stale copy, it is
