@@ -287,23 +287,35 @@ static bool running(const Nodectl__Vm *v) {
  * a host off 34 s after it had booted and started a restart). But the
  * record this leader holds may not be the host's last: only one sampled
  * after `off_after` counts (0: any). */
-static bool shown_elsewhere_after(const struct executor_member *m, size_t n, const char *vm,
-                                  const char *except, uint64_t off_after) {
+static const Nodectl__HostRecord *shown_elsewhere_after(const struct executor_member *m, size_t n,
+                                                        const char *vm, const char *except,
+                                                        uint64_t off_after) {
+    const Nodectl__HostRecord *off = NULL; /* an up host's is named first */
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = m[i].rec;
         if (m[i].liveness == LEADER_HOST_DOWN || !r || strcmp(r->name, except) == 0 ||
-            (m[i].liveness == LEADER_HOST_OFF && r->sampled_at_ms <= off_after))
+            (m[i].liveness == LEADER_HOST_OFF && (r->sampled_at_ms <= off_after || off)))
             continue;
         for (size_t k = 0; k < r->n_vms; k++)
-            if (strcmp(r->vms[k]->name, vm) == 0 && running(r->vms[k]))
-                return true;
+            if (strcmp(r->vms[k]->name, vm) == 0 && running(r->vms[k])) {
+                if (m[i].liveness != LEADER_HOST_OFF)
+                    return r;
+                off = r;
+            }
     }
+    return off;
+}
+
+static bool member_off(const struct executor_member *m, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (m[i].rec && strcmp(m[i].rec->name, name) == 0)
+            return m[i].liveness == LEADER_HOST_OFF;
     return false;
 }
 
 static bool shown_elsewhere(const struct executor_member *m, size_t n, const char *vm,
                             const char *except) {
-    return shown_elsewhere_after(m, n, vm, except, 0);
+    return shown_elsewhere_after(m, n, vm, except, 0) != NULL;
 }
 
 /* Whether every protected VM r shows is shown by another up host: none is
@@ -720,6 +732,7 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
     if (!h->leading)
         return 0;
     size_t k = 0, waiting = 0;
+    char off_note[256] = "";
     /* A fenced host is down, or up again with its protected guests stopped
      * (its lease lapsed): it has them defined, not running. An up host
      * that is not fenced may have stopped them too (its lease lapsed while
@@ -753,10 +766,21 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
              * all the time: against them, a host that runs the VM would
              * count on every other round only, so any record counts. */
             uint64_t off_after = m[i].liveness == LEADER_HOST_UP ? 0 : r->sampled_at_ms;
-            if (!vm->ha || !stopped ||
-                shown_elsewhere_after(m, n, vm->name, r->name, off_after) ||
-                in_flight(h, vm->name))
+            const Nodectl__HostRecord *by =
+                vm->ha && stopped ? shown_elsewhere_after(m, n, vm->name, r->name, off_after)
+                                  : NULL;
+            if (!vm->ha || !stopped || by || in_flight(h, vm->name)) {
+                /* Said when nothing else is: a host shown off holding a
+                 * VM back is what a trace could not show (seed 8231). */
+                if (by && !off_note[0] && member_off(m, n, by->name) &&
+                    !in_flight(h, vm->name))
+                    snprintf(off_note, sizeof off_note,
+                             "%s, stopped on %s, is not restarted: %s, shown off, shows it "
+                             "running (its record sampled at %llu)",
+                             vm->name, r->name, by->name,
+                             (unsigned long long)by->sampled_at_ms);
                 continue;
+            }
             /* Listed already: from a fenced host's stale copy, it is
              * restarted in place here instead (elsewhere, a start here by
              * someone else would make it run twice); from another up
@@ -782,8 +806,10 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
         }
     }
     k = lost_restarts(h, m, n, now, out, k, max, &waiting);
-    if (!waiting && !k)
+    if (!waiting && !k) {
+        snprintf(why, whylen, "%s", off_note);
         return 0;
+    }
     held_back(h, m, n, now, why, whylen);
     if (why[0])
         return 0;
