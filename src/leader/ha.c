@@ -764,7 +764,8 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
              * and runs the VM (its "off" stale) shows it on records
              * newer than that last one. An up host's records are renewed
              * all the time: against them, a host that runs the VM would
-             * count on every other round only, so any record counts. */
+             * count only on the rounds its sample is the newer, so any
+             * record counts. */
             uint64_t off_after = m[i].liveness == LEADER_HOST_UP ? 0 : r->sampled_at_ms;
             const Nodectl__HostRecord *by =
                 vm->ha && stopped ? shown_elsewhere_after(m, n, vm->name, r->name, off_after)
