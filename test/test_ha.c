@@ -584,6 +584,48 @@ static void a_vm_stopped_on_an_up_host_restarts_in_place(void **state) {
     ha_free(h);
 }
 
+/* A host gossip shows off whose record shows the VM running keeps it from
+ * a restart (it may have booted and run it, its "off" stale); from a down
+ * host, only on a record sampled after the down host's last: a leader
+ * that missed the off host's last records holds one of before the VM
+ * migrated away from it (nodesim cluster --ha seed 8231: vm38 was never
+ * restarted after its new host fenced itself). */
+static void an_off_hosts_older_record_holds_no_restart_back(void **state) {
+    (void)state;
+    struct ha *h = leader(3, T0);
+    struct host n[3];
+    struct executor_member m[3];
+    a_stopped_on_n1(n, m);
+    n[0].vm[0].state = RUNNING;
+    n[0].rec.sampled_at_ms = 5000;
+    m[0].liveness = LEADER_HOST_DOWN;
+    add_vm(&n[2], "a", true, 7, RUNNING);
+    n[2].rec.sampled_at_ms = 4000;
+    m[2].liveness = LEADER_HOST_OFF;
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    ha_update(h, m, 3, T0 + 10, ch, 4);
+    assert_true(ha_fencing(h, "n1"));
+    assert_int_equal(ha_restarts(h, m, 3, T0 + WAIT, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    assert_string_equal(rs[0].from, "n1");
+    assert_false(rs[0].in_place);
+    /* Sampled after n1's last: n3 is not off, it runs a. */
+    n[2].rec.sampled_at_ms = 5001;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + WAIT, rs, 4, why, sizeof why), 0);
+    /* Against an up host's records (renewed all the time), any counts. */
+    struct ha *h2 = leader(3, T0);
+    n[0].vm[0].state = SHUTOFF;
+    m[0].liveness = LEADER_HOST_UP;
+    n[2].rec.sampled_at_ms = 4000;
+    assert_int_equal(ha_restarts(h2, m, 3, T0 + 10, rs, 4, why, sizeof why), 0);
+    /* Said, since nothing else is. */
+    assert_non_null(strstr(why, "a, stopped on n1, is not restarted: n3, shown off"));
+    ha_free(h2);
+    ha_free(h);
+}
+
 /* n1 (m[0]) shows a stopped: a restart in place is offered; sent as `id`
  * and reported by n1 in `state`, a later round offers a again: returns
  * whether in place. */
@@ -872,6 +914,7 @@ int main(void) {
         cmocka_unit_test(a_restart_on_a_host_being_woken_stays_in_flight_through_the_wake),
         cmocka_unit_test(a_vm_stopped_on_an_up_host_restarts_in_place),
         cmocka_unit_test(a_failed_restart_in_place_is_relocated),
+        cmocka_unit_test(an_off_hosts_older_record_holds_no_restart_back),
         cmocka_unit_test(what_holds_restarts_back),
         cmocka_unit_test(the_bmc_status_is_read_back_until_off),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),

@@ -302,7 +302,7 @@ static void an_active_copy_counts_records_after_its_run_here_began(void **state)
 /* A copy its host reports leaving by a live migration (perhaps to here)
  * does not run there for sure: an arrival here is not destroyed on its
  * source's record sampled before the migration ended (nodesim cluster
- * --ha seed 620); a copy stopped here is still undefined (the VM runs). */
+ * --ha seed 620), nor undefined once stopped here. */
 static void a_copy_leaving_by_migration_destroys_nothing(void **state) {
     (void)state;
     char why[512];
@@ -310,7 +310,23 @@ static void a_copy_leaving_by_migration_destroys_nothing(void **state) {
     struct host_ha_copy source = copy("rig1", 7, HV_VM_RUNNING);
     source.leaving = true;
     assert_int_equal(host_ha_reconcile(&on, NULL, &source, 1, why, sizeof why), HOST_HA_KEEP);
-    assert_int_equal(host_ha_reconcile(&off, NULL, &source, 1, why, sizeof why), HOST_HA_UNDEFINE);
+    assert_int_equal(host_ha_reconcile(&off, NULL, &source, 1, why, sizeof why), HOST_HA_KEEP);
+    /* The arrival ran here, then this host's self-fence stopped it; its
+     * source's record of the migration under way was sampled, on a wall
+     * clock a few seconds ahead of this host's, after the last sample
+     * that showed the arrival running here (nodesim cluster --ha seed
+     * 9097): that record does not count, the last definition stays. Once
+     * a record shows the VM running there, no migration under way, it
+     * does. */
+    struct host_ha_ran t;
+    host_ha_ran_init(&t, 500);
+    sample(&t, 1000, (const unsigned char[]){7, 0});
+    sample(&t, 1200, (const unsigned char[]){0});
+    struct host_ha_copy ahead = copy_at("rig1", 7, 1300);
+    ahead.leaving = true;
+    assert_int_equal(host_ha_reconcile(&off, &t, &ahead, 1, why, sizeof why), HOST_HA_KEEP);
+    ahead.leaving = false;
+    assert_int_equal(host_ha_reconcile(&off, &t, &ahead, 1, why, sizeof why), HOST_HA_UNDEFINE);
     /* What the record says: a live migration of the VM under way, not one
      * ended, not another VM's, not a power-off. */
     Nodectl__Migration m = NODECTL__MIGRATION__INIT, *ms[] = {&m};
@@ -327,6 +343,53 @@ static void a_copy_leaving_by_migration_destroys_nothing(void **state) {
     m.state = "running";
     m.kind = "power-off";
     assert_false(host_ha_record_migrates(&rec, "vm7"));
+}
+
+/* A copy that may be the leftover of this host's failed migration to its
+ * host destroys nothing here: its host destroys it on this host's record
+ * (host_arrival_check), and a destroy here too left the VM on no host
+ * (nodesim cluster --ha seed 8309). */
+static void a_failed_migrations_leftover_destroys_nothing(void **state) {
+    (void)state;
+    char why[512];
+    struct hv_domain_now on = local(true, HV_JOB_NONE, 7);
+    struct host_ha_copy dest = copy("rig2", 7, HV_VM_RUNNING);
+    dest.leftover = true;
+    assert_int_equal(host_ha_reconcile(&on, NULL, &dest, 1, why, sizeof why), HOST_HA_KEEP);
+    dest.leftover = false;
+    assert_int_equal(host_ha_reconcile(&on, NULL, &dest, 1, why, sizeof why), HOST_HA_DESTROY);
+    /* What this host's record says: its last migration of the VM, to that
+     * host, failed or was aborted; not one that succeeded, runs, went
+     * elsewhere, or was followed by another. */
+    Nodectl__Migration a = NODECTL__MIGRATION__INIT, b = NODECTL__MIGRATION__INIT,
+                       *ms[] = {&a, &b};
+    Nodectl__HostRecord rec = NODECTL__HOST_RECORD__INIT;
+    rec.migrations = ms;
+    rec.n_migrations = 1;
+    a.vm = "vm7";
+    a.kind = "";
+    a.destination = "rig2";
+    a.state = "failed";
+    a.started_at_ms = 100;
+    assert_true(host_ha_record_failed_to(&rec, "vm7", "rig2"));
+    assert_false(host_ha_record_failed_to(&rec, "vm7", "rig3"));
+    assert_false(host_ha_record_failed_to(&rec, "vm8", "rig2"));
+    assert_false(host_ha_record_failed_to(NULL, "vm7", "rig2"));
+    a.state = "aborted";
+    assert_true(host_ha_record_failed_to(&rec, "vm7", "rig2"));
+    a.state = "succeeded";
+    assert_false(host_ha_record_failed_to(&rec, "vm7", "rig2"));
+    a.state = "running";
+    assert_false(host_ha_record_failed_to(&rec, "vm7", "rig2"));
+    a.state = "failed";
+    b = a;
+    b.destination = "rig3";
+    b.state = "succeeded";
+    b.started_at_ms = 200;
+    rec.n_migrations = 2;
+    assert_false(host_ha_record_failed_to(&rec, "vm7", "rig2"));
+    b.started_at_ms = 50;
+    assert_true(host_ha_record_failed_to(&rec, "vm7", "rig2"));
 }
 
 /* The table keeps the domains most recently seen run when full. */
@@ -404,6 +467,7 @@ int main(void) {
         cmocka_unit_test(a_stopped_copy_counts_records_after_its_last_run_here),
         cmocka_unit_test(an_active_copy_counts_records_after_its_run_here_began),
         cmocka_unit_test(a_copy_leaving_by_migration_destroys_nothing),
+        cmocka_unit_test(a_failed_migrations_leftover_destroys_nothing),
         cmocka_unit_test(the_ran_table_forgets_the_oldest),
         cmocka_unit_test(view_readiness),
         cmocka_unit_test(watchdog_petting),

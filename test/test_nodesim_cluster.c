@@ -153,15 +153,30 @@ static void ha_restarts_protected_vms_once_each(void **state) {
  * restarted them in place while they ran on n15) or older than its own
  * report of a failed migration (8015: the leftover at the destination was
  * never destroyed); both fail again when the agents stamp with the wall
- * clock instead of the stamp clock (simh_stamp). The other seeds that
- * found defects (16, 31, 34) no
+ * clock instead of the stamp clock (simh_stamp). Seed 9097: a migration's
+ * destination, its arrival stopped by its self-fence, undefined it on its
+ * source's record of the migration under way, stamped a few seconds ahead;
+ * it fails again when a copy leaving by a migration counts for the
+ * undefine. Seed 8231: the new leader's record of n19, which the planner
+ * had powered off after migrating vm38 away, was sampled before the
+ * migration and showed vm38 running; vm38, stopped on its new host by a
+ * self-fence, was never restarted; it fails again when a host shown off
+ * counts whatever its record's age (ha_restarts).
+ * Seed 8309: vm0's migration from n1 to n2 failed in its Finish and left
+ * a copy running on n2; n2 destroyed its leftover on n1's record while
+ * n1, its agent just restarted, destroyed its own copy on n2's; it fails
+ * again when a copy that may be the leftover of this host's failed
+ * migration counts for the destroy.
+ * The other seeds that found defects (16, 31, 34) no
+ * The other seeds that found defects (16, 31, 34) no
  * longer reach theirs since the partitions were lengthened; the sweeps run
  * them. */
 static void ha_seeds_that_found_defects_keep_every_invariant(void **state) {
     const char *runs[] = {"--ha --seed 12 --duration 500", "--ha --seed 450 --duration 500",
                           "--ha --seed 9548 --duration 500", "--ha --seed 204 --duration 500",
                           "--ha --seed 138 --duration 500", "--ha --seed 5125 --duration 500",
-                          "--ha --seed 8015 --duration 500"};
+                          "--ha --seed 8015 --duration 500", "--ha --seed 9097 --duration 500",
+                          "--ha --seed 8231 --duration 500", "--ha --seed 8309 --duration 500"};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         json_t *o = cluster(runs[i]);
         assert_no_violation(o);

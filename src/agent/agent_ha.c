@@ -289,8 +289,14 @@ static int cluster_collect(struct agent *a, struct ha_cluster *c) {
         n_copies += rec->n_vms;
     }
     c->copies = calloc(n_copies ? n_copies : 1, sizeof *c->copies);
-    if (!c->copies)
+    /* What this host reports of its own migrations: a copy a failed one
+     * may have left elsewhere is not a reason to destroy the one here. */
+    Nodectl__HostRecord *self = agent_self_record(a);
+    if (!c->copies || !self) {
+        if (self)
+            nodectl__host_record__free_unpacked(self, NULL);
         return -1;
+    }
     for (size_t i = 0; i < c->n_recs; i++) {
         for (size_t k = 0; k < c->recs[i]->n_vms; k++) {
             const Nodectl__Vm *vm = c->recs[i]->vms[k];
@@ -303,9 +309,11 @@ static int cluster_collect(struct agent *a, struct ha_cluster *c) {
             cp->state = host_record_vm_state(vm->state);
             cp->sampled_at_ms = c->recs[i]->sampled_at_ms;
             cp->leaving = host_ha_record_migrates(c->recs[i], vm->name);
+            cp->leftover = host_ha_record_failed_to(self, vm->name, cp->host);
             c->n_copies++;
         }
     }
+    nodectl__host_record__free_unpacked(self, NULL);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include "leader/leader_view.h"
 
+#include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdio.h>
@@ -245,6 +246,20 @@ bool host_ha_record_migrates(const Nodectl__HostRecord *rec, const char *vm) {
     return false;
 }
 
+bool host_ha_record_failed_to(const Nodectl__HostRecord *rec, const char *vm, const char *dest) {
+    const Nodectl__Migration *last = NULL;
+    for (size_t k = 0; rec && k < rec->n_migrations; k++) {
+        const Nodectl__Migration *m = rec->migrations[k];
+        if (strcmp(m->vm, vm) == 0 && report_kind_parse(m->kind) == REPORT_MIGRATION &&
+            (!last || m->started_at_ms >= last->started_at_ms))
+            last = m;
+    }
+    if (!last || strcmp(last->destination, dest) != 0)
+        return false;
+    enum report_state st = report_state_parse(last->state);
+    return st == REPORT_FAILED || st == REPORT_ABORTED;
+}
+
 void host_ha_ran_init(struct host_ha_ran *t, uint64_t started_ms) {
     memset(t, 0, sizeof *t);
     t->started_ms = started_ms;
@@ -315,18 +330,31 @@ enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
          * not one paused there: a migration's arrival that may fail yet
          * (nodesim cluster --ha seed 34: this host's own copy, leaving,
          * was destroyed by its self-fence, and the arrival it left in a
-         * peer's record undefined the last definition of the VM). The
-         * ready host's stale pass undefines it once the copy runs. */
+         * peer's record undefined the last definition of the VM); nor one
+         * leaving by a migration, perhaps to here: the arrival may have
+         * run here since, on a record the sample bound does not order
+         * when the source's wall clock runs ahead of this host's (seed
+         * 9097: the arrival, stopped by this host's self-fence, undefined
+         * on its source's record of the migration under way). The ready
+         * host's stale pass undefines it once the copy runs for sure. */
         if (!local->active) {
-            if (c->state != HV_VM_RUNNING && c->state != HV_VM_BLOCKED)
+            if ((c->state != HV_VM_RUNNING && c->state != HV_VM_BLOCKED) || c->leaving)
                 continue;
-            snprintf(why, len, "it runs on %s (%s)", c->host, hv_vm_state_name(c->state));
+            snprintf(why, len,
+                     "it runs on %s (%s): its record was sampled at %" PRIu64
+                     ", after %" PRIu64 " here",
+                     c->host, hv_vm_state_name(c->state), c->sampled_at_ms, after);
             return HOST_HA_UNDEFINE;
         }
         /* Both run: only a copy that runs for sure elsewhere, not one
          * arriving by migration (paused), leaving by one (perhaps to
-         * here), or in an unknown state. */
-        if ((c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) && !c->leaving) {
+         * here), left by a migration from here that failed (its host
+         * destroys it: seed 8309, where this host, its agent just
+         * restarted, destroyed the source's copy on the record of the
+         * destination, which destroyed its leftover the same second), or
+         * in an unknown state. */
+        if ((c->state == HV_VM_RUNNING || c->state == HV_VM_BLOCKED) && !c->leaving &&
+            !c->leftover) {
             snprintf(why, len, "it also runs on %s, where the leader restarted it after "
                                "this host was fenced", c->host);
             return HOST_HA_DESTROY;

@@ -93,11 +93,20 @@ struct host_ha_copy {
     enum hv_vm_state state;
     uint64_t sampled_at_ms; /* the record's sample, on its host's stamp clock */
     bool leaving;           /* its record reports a live migration of it under way */
+    bool leftover;          /* this host's record reports its last migration of it, to
+                               that host, failed (host_ha_record_failed_to) */
 };
 
 /* Whether the record reports a live migration of the VM of that name
  * under way (its copy there is leaving, perhaps to this host). */
 bool host_ha_record_migrates(const Nodectl__HostRecord *rec, const char *vm);
+/* Whether the record (this host's own) reports that its last live
+ * migration of the VM of that name, to `dest`, failed or was aborted: a
+ * copy running there may be what that migration left (one that failed in
+ * its Finish resumes the guest at the destination too), which `dest`
+ * destroys once this host's record shows the VM running here
+ * (host_arrival_check). */
+bool host_ha_record_failed_to(const Nodectl__HostRecord *rec, const char *vm, const char *dest);
 
 enum host_ha_verdict {
     HOST_HA_KEEP,     /* nothing shows it elsewhere: the leader decides where it runs */
@@ -153,12 +162,17 @@ void host_ha_ran_end(struct host_ha_ran *t, uint64_t now_ms);
  *    (nodesim cluster --ha seed 138);
  * and, for a domain `ran` has not seen run since the agent started, after
  * the agent's start (it may have run here until then: seed 204). `ran`
- * NULL: no bound. A copy running here is destroyed only for a copy that
- * runs for sure elsewhere: running or blocked, not leaving by a migration
- * (its destination may be this host: nodesim cluster --ha seed 620, an
- * arrival destroyed on its source's record sampled a second before the
- * migration ended). Sample times are stamp clocks: the peer's against this
- * host's (docs/ha.md, "Restart", 1). The host named in why. */
+ * NULL: no bound. Either verdict takes only a copy that runs for sure
+ * elsewhere: running or blocked, not leaving by a migration (its
+ * destination may be this host: nodesim cluster --ha seed 620, an arrival
+ * destroyed on its source's record sampled a second before the migration
+ * ended; seed 9097, the arrival, stopped here since, undefined on such a
+ * record); nor is it destroyed for a copy that may be the leftover of
+ * its failed migration from here (`leftover`): that copy's host destroys
+ * it on this host's record, and both destroyed the VM's two copies at
+ * once (nodesim cluster --ha seed 8309). Sample times are stamp clocks:
+ * the peer's against this host's (docs/ha.md, "Restart", 1). The host
+ * named in why. */
 enum host_ha_verdict host_ha_reconcile(const struct hv_domain_now *local,
                                        const struct host_ha_ran *ran,
                                        const struct host_ha_copy *copies, size_t n, char *why,

@@ -284,18 +284,38 @@ static bool running(const Nodectl__Vm *v) {
  * gossip shows off counts too: an off host's last record shows nothing
  * running (it looked before its off command), so one that does is not off
  * (nodesim cluster --ha seed 16: a restarted leader's gossip still showed
- * a host off 34 s after it had booted and started a restart). */
-static bool shown_elsewhere(const struct executor_member *m, size_t n, const char *vm,
-                            const char *except) {
+ * a host off 34 s after it had booted and started a restart). But the
+ * record this leader holds may not be the host's last: only one sampled
+ * after `off_after` counts (0: any). */
+static const Nodectl__HostRecord *shown_elsewhere_after(const struct executor_member *m, size_t n,
+                                                        const char *vm, const char *except,
+                                                        uint64_t off_after) {
+    const Nodectl__HostRecord *off = NULL; /* an up host's is named first */
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = m[i].rec;
-        if (m[i].liveness == LEADER_HOST_DOWN || !r || strcmp(r->name, except) == 0)
+        if (m[i].liveness == LEADER_HOST_DOWN || !r || strcmp(r->name, except) == 0 ||
+            (m[i].liveness == LEADER_HOST_OFF && (r->sampled_at_ms <= off_after || off)))
             continue;
         for (size_t k = 0; k < r->n_vms; k++)
-            if (strcmp(r->vms[k]->name, vm) == 0 && running(r->vms[k]))
-                return true;
+            if (strcmp(r->vms[k]->name, vm) == 0 && running(r->vms[k])) {
+                if (m[i].liveness != LEADER_HOST_OFF)
+                    return r;
+                off = r;
+            }
     }
+    return off;
+}
+
+static bool member_off(const struct executor_member *m, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (m[i].rec && strcmp(m[i].rec->name, name) == 0)
+            return m[i].liveness == LEADER_HOST_OFF;
     return false;
+}
+
+static bool shown_elsewhere(const struct executor_member *m, size_t n, const char *vm,
+                            const char *except) {
+    return shown_elsewhere_after(m, n, vm, except, 0) != NULL;
 }
 
 /* Whether every protected VM r shows is shown by another up host: none is
@@ -712,6 +732,7 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
     if (!h->leading)
         return 0;
     size_t k = 0, waiting = 0;
+    char off_note[256] = "";
     /* A fenced host is down, or up again with its protected guests stopped
      * (its lease lapsed): it has them defined, not running. An up host
      * that is not fenced may have stopped them too (its lease lapsed while
@@ -733,9 +754,34 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
             /* Its host is up and not fenced: started there, where it is
              * defined, unless that failed. */
             bool in_place = !fenced && !relocate(h, vm->name, r->name);
-            if (!vm->ha || !stopped || shown_elsewhere(m, n, vm->name, r->name) ||
-                in_flight(h, vm->name))
+            /* From a host that is down, a host shown off counts only on
+             * a record sampled after the down host's last: a leader that
+             * missed the off host's last records holds one of before the
+             * VM left it (nodesim cluster --ha seed 8231: n19's record of
+             * 96 s showed vm38, which migrated to n2 at 124 s before the
+             * planner powered n19 off; vm38, stopped on n2 by its
+             * self-fence, was never restarted). An off host that booted
+             * and runs the VM (its "off" stale) shows it on records
+             * newer than that last one. An up host's records are renewed
+             * all the time: against them, a host that runs the VM would
+             * count only on the rounds its sample is the newer, so any
+             * record counts. */
+            uint64_t off_after = m[i].liveness == LEADER_HOST_UP ? 0 : r->sampled_at_ms;
+            const Nodectl__HostRecord *by =
+                vm->ha && stopped ? shown_elsewhere_after(m, n, vm->name, r->name, off_after)
+                                  : NULL;
+            if (!vm->ha || !stopped || by || in_flight(h, vm->name)) {
+                /* Said when nothing else is: a host shown off holding a
+                 * VM back is what a trace could not show (seed 8231). */
+                if (by && !off_note[0] && member_off(m, n, by->name) &&
+                    !in_flight(h, vm->name))
+                    snprintf(off_note, sizeof off_note,
+                             "%s, stopped on %s, is not restarted: %s, shown off, shows it "
+                             "running (its record sampled at %llu)",
+                             vm->name, r->name, by->name,
+                             (unsigned long long)by->sampled_at_ms);
                 continue;
+            }
             /* Listed already: from a fenced host's stale copy, it is
              * restarted in place here instead (elsewhere, a start here by
              * someone else would make it run twice); from another up
@@ -761,8 +807,10 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
         }
     }
     k = lost_restarts(h, m, n, now, out, k, max, &waiting);
-    if (!waiting && !k)
+    if (!waiting && !k) {
+        snprintf(why, whylen, "%s", off_note);
         return 0;
+    }
     held_back(h, m, n, now, why, whylen);
     if (why[0])
         return 0;

@@ -261,8 +261,12 @@ static int cluster_collect(struct sim_cluster *c, struct sim_host *h, struct clu
         total += r->n_vms;
     }
     cv->copies = calloc(total ? total : 1, sizeof *cv->copies);
-    if (!cv->copies) {
+    Nodectl__HostRecord *self = simh_self_record(c, h);
+    if (!cv->copies || !self) {
+        free(cv->copies);
         free(recs);
+        if (self)
+            protobuf_c_message_free_unpacked(&self->base, NULL);
         return -1;
     }
     for (size_t i = 0; i < nr; i++)
@@ -276,8 +280,10 @@ static int cluster_collect(struct sim_cluster *c, struct sim_host *h, struct clu
             cp->state = host_record_vm_state(vm->state);
             cp->sampled_at_ms = recs[i]->sampled_at_ms;
             cp->leaving = host_ha_record_migrates(recs[i], vm->name);
+            cp->leftover = host_ha_record_failed_to(self, vm->name, cp->host);
             cv->n_copies++;
         }
+    protobuf_c_message_free_unpacked(&self->base, NULL);
     free(recs);
     return 0;
 }
