@@ -129,6 +129,51 @@ static void a_restart_resumes_from_the_kept_anchor(void **state) {
     assert_false(stamp_clock_resume(&c, &negative, m.mono));
 }
 
+/* A kept anchor is a file: one whose stamps would pass the clock's range
+ * (a corrupt or hand-edited offset; sscanf saturates an out-of-range one
+ * to INT64_MAX) is refused rather than overflowing the ns arithmetic at
+ * the next reading. */
+static void an_anchor_out_of_range_is_refused(void **state) {
+    (void)state;
+    uint64_t mono = 1000000;
+    struct stamp_clock c;
+    struct stamp_anchor huge = {.offset_ns = INT64_MAX, .mono_ms = 1000};
+    assert_false(stamp_clock_resume(&c, &huge, mono));
+    /* Its stamp fits at the anchor, not a second later. */
+    struct stamp_anchor edge = {.offset_ns = INT64_MAX - 1000 * 1000000LL, .mono_ms = 1000};
+    assert_false(stamp_clock_resume(&c, &edge, mono));
+    struct stamp_anchor past_max = {
+        .offset_ns = (int64_t)(STAMP_CLOCK_MAX_MS + 1 - 1000) * 1000000, .mono_ms = 1000};
+    assert_false(stamp_clock_resume(&c, &past_max, mono));
+    struct stamp_anchor most_negative = {.offset_ns = INT64_MIN, .mono_ms = 1000};
+    assert_false(stamp_clock_resume(&c, &most_negative, mono));
+    /* The largest one accepted reads on without overflow. */
+    struct stamp_anchor max = {
+        .offset_ns = (int64_t)(STAMP_CLOCK_MAX_MS - 1000) * 1000000, .mono_ms = 1000};
+    assert_true(stamp_clock_resume(&c, &max, mono));
+    assert_true(stamp_clock_read(&c, mono, T0_WALL) >= STAMP_CLOCK_MAX_MS);
+}
+
+/* A wall clock past the stamps' range (an RTC reading 2300 at boot, an
+ * operator's typo) is taken as the range's end: the ns arithmetic does not
+ * overflow, the stamps do not wrap, and they go on from there. */
+static void a_wall_clock_past_the_range_is_taken_as_its_end(void **state) {
+    (void)state;
+    const uint64_t y2300 = 10413792000000ULL;
+    struct machine m = {.mono = 5000, .wall_offset = (int64_t)y2300 - 5000};
+    struct stamp_clock c;
+    stamp_clock_anchor(&c, m.mono, wall(&m));
+    assert_int_equal(stamp_clock_read(&c, m.mono, wall(&m)), STAMP_CLOCK_MAX_MS);
+    uint64_t s = run(&c, &m, 10000, 100);
+    assert_true(s >= STAMP_CLOCK_MAX_MS + 10000 - 6 && s <= STAMP_CLOCK_MAX_MS + 10000);
+    /* Anchored right, then stepped to 2300: slewed toward the range's end. */
+    struct machine r = {.mono = 5000, .wall_offset = (int64_t)T0_WALL - 5000};
+    stamp_clock_anchor(&c, r.mono, wall(&r));
+    r.wall_offset = (int64_t)y2300;
+    s = run(&c, &r, 10000, 100);
+    assert_true(s >= T0_WALL + 10000 + 4 && s <= T0_WALL + 10000 + 6);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(anchored_on_the_wall_clock_it_follows_it),
@@ -136,6 +181,8 @@ int main(void) {
         cmocka_unit_test(a_step_forward_reaches_the_stamps_at_500_ppm),
         cmocka_unit_test(a_small_error_is_slewed_away),
         cmocka_unit_test(a_restart_resumes_from_the_kept_anchor),
+        cmocka_unit_test(an_anchor_out_of_range_is_refused),
+        cmocka_unit_test(a_wall_clock_past_the_range_is_taken_as_its_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include "stamp_clock.h"
 
 #include <assert.h>
+#include <stdint.h>
 
 #define NS_PER_MS 1000000
 /* The largest change of the offset per monotonic ms. */
@@ -10,6 +11,13 @@
 
 _Static_assert(SLEW_NS_PER_MS > 0 && SLEW_NS_PER_MS < NS_PER_MS,
                "the slew must be slower than the clock it slews");
+/* A stamp and a monotonic reading below the range's end, in ns, and their
+ * difference, fit in int64_t with room for centuries of uptime. */
+_Static_assert(STAMP_CLOCK_MAX_MS <= INT64_MAX / NS_PER_MS / 2, "the range must fit in ns");
+
+static int64_t in_range(uint64_t wall_ms) {
+    return (int64_t)(wall_ms < STAMP_CLOCK_MAX_MS ? wall_ms : STAMP_CLOCK_MAX_MS);
+}
 
 /* The stamp at mono_ms with the current offset; floor of whole ms, so that
  * a non-decreasing time in ns gives non-decreasing stamps. */
@@ -20,14 +28,19 @@ static uint64_t stamp_at(const struct stamp_clock *c, uint64_t mono_ms) {
 }
 
 void stamp_clock_anchor(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall_ms) {
-    c->offset_ns = ((int64_t)wall_ms - (int64_t)mono_ms) * NS_PER_MS;
+    assert(mono_ms <= STAMP_CLOCK_MAX_MS);
+    c->offset_ns = (in_range(wall_ms) - (int64_t)mono_ms) * NS_PER_MS;
     c->at_mono_ms = mono_ms;
     c->last_ms = stamp_at(c, mono_ms);
-    assert(c->last_ms == wall_ms);
+    assert(c->last_ms == (uint64_t)in_range(wall_ms));
 }
 
 bool stamp_clock_resume(struct stamp_clock *c, const struct stamp_anchor *a, uint64_t mono_ms) {
-    if (a->mono_ms > mono_ms || (int64_t)a->mono_ms * NS_PER_MS + a->offset_ns < 0)
+    /* Compared without overflow: the anchor is read from a file. */
+    if (a->mono_ms > mono_ms || mono_ms > STAMP_CLOCK_MAX_MS)
+        return false;
+    int64_t at_ns = (int64_t)a->mono_ms * NS_PER_MS;
+    if (a->offset_ns < -at_ns || a->offset_ns > (int64_t)STAMP_CLOCK_MAX_MS * NS_PER_MS - at_ns)
         return false;
     c->offset_ns = a->offset_ns;
     c->at_mono_ms = a->mono_ms;
@@ -39,7 +52,7 @@ uint64_t stamp_clock_read(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall
     assert(mono_ms >= c->at_mono_ms);
     int64_t budget = (int64_t)(mono_ms - c->at_mono_ms) * SLEW_NS_PER_MS;
     /* How far the wall clock is from the stamp it would be given now. */
-    int64_t behind = ((int64_t)wall_ms - (int64_t)mono_ms) * NS_PER_MS - c->offset_ns;
+    int64_t behind = (in_range(wall_ms) - (int64_t)mono_ms) * NS_PER_MS - c->offset_ns;
     int64_t slew = behind > budget ? budget : behind < -budget ? -budget : behind;
     c->offset_ns += slew;
     c->at_mono_ms = mono_ms;

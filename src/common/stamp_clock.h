@@ -38,6 +38,12 @@
  * point at most this old, whose slew since is recomputed from then, as if
  * the clock had run on. */
 #define STAMP_CLOCK_SAVE_EVERY_MS 60000
+/* The end of the stamps' range, 2100-01-01T00:00:00Z: a wall clock read
+ * past it is taken as it, and a kept anchor beyond it is refused. The ns
+ * arithmetic then stays within int64_t for the monotonic clocks of any
+ * machine (its limit is about 2262), and a broken wall clock (an RTC
+ * reading 2300) cannot make stamps wrap. */
+#define STAMP_CLOCK_MAX_MS 4102444800000ULL
 
 struct stamp_clock {
     int64_t offset_ns;   /* a stamp is the monotonic time plus this */
@@ -51,11 +57,12 @@ struct stamp_anchor {
     uint64_t mono_ms;
 };
 
-/* Anchors the clock on the wall clock: its first stamp is wall_ms. */
+/* Anchors the clock on the wall clock: its first stamp is wall_ms (at most
+ * STAMP_CLOCK_MAX_MS). */
 void stamp_clock_anchor(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall_ms);
 /* Resumes from a kept anchor of this boot (mono_ms: now). false, and the
  * clock untouched, when the anchor cannot be of this boot (it lies ahead of
- * mono_ms, or gives a negative stamp). */
+ * mono_ms, or gives a stamp that is negative or past STAMP_CLOCK_MAX_MS). */
 bool stamp_clock_resume(struct stamp_clock *c, const struct stamp_anchor *a, uint64_t mono_ms);
 /* The stamp now, from fresh readings of both clocks. mono_ms must not be
  * before the previous reading's. */
