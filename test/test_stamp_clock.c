@@ -174,6 +174,34 @@ static void a_wall_clock_past_the_range_is_taken_as_its_end(void **state) {
     assert_true(s >= T0_WALL + 10000 + 4 && s <= T0_WALL + 10000 + 6);
 }
 
+/* A value read earlier and published later (a hypervisor sample's domains)
+ * is stamped no later than the stamp of the moment it was read, whichever
+ * way the clock slewed since, and by no more than the slew's budget
+ * earlier. */
+static void a_stamp_before_is_no_later_than_the_stamp_then(void **state) {
+    (void)state;
+    enum { N = 200, STEP = 50 };
+    for (int dir = -1; dir <= 1; dir += 2) {
+        struct machine m = {.mono = 7000, .wall_offset = (int64_t)T0_WALL - 7000};
+        struct stamp_clock c;
+        stamp_clock_anchor(&c, m.mono, wall(&m));
+        m.wall_offset += dir * (int64_t)HOUR_MS; /* slewing all along */
+        uint64_t mono[N], stamp[N];
+        for (int i = 0; i < N; i++) {
+            m.mono += STEP;
+            mono[i] = m.mono;
+            stamp[i] = stamp_clock_read(&c, m.mono, wall(&m));
+        }
+        for (int i = 0; i < N; i++) {
+            uint64_t b = stamp_clock_before(&c, mono[i]);
+            uint64_t budget = (mono[N - 1] - mono[i]) * STAMP_CLOCK_SLEW_PPM / 1000000 + 1;
+            assert_true(b <= stamp[i]);
+            assert_true(b + 2 * budget >= stamp[i]);
+        }
+        assert_int_equal(stamp_clock_before(&c, m.mono + 1000), stamp[N - 1]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(anchored_on_the_wall_clock_it_follows_it),
@@ -183,6 +211,7 @@ int main(void) {
         cmocka_unit_test(a_restart_resumes_from_the_kept_anchor),
         cmocka_unit_test(an_anchor_out_of_range_is_refused),
         cmocka_unit_test(a_wall_clock_past_the_range_is_taken_as_its_end),
+        cmocka_unit_test(a_stamp_before_is_no_later_than_the_stamp_then),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -429,6 +429,9 @@ uint64_t agent_wall_clock_ms(void);
  * wall clock; agent_stamp_ms is a stamp now (ms since the epoch). */
 void agent_stamp_open(struct agent *a);
 uint64_t agent_stamp_ms(struct agent *a);
+/* The stamp of something read at the earlier monotonic time mono_ms (no
+ * later than the stamp then). */
+uint64_t agent_stamp_before(struct agent *a, uint64_t mono_ms);
 /* This boot's id (the kernel's boot_id); "" when the kernel does not say. */
 void agent_boot_id(char *out, size_t len);
 #define AGENT_BOOT_ID_MAX 64

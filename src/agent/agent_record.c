@@ -21,8 +21,15 @@ Nodectl__HostRecord *agent_self_record(struct agent *a) {
     if (a->sample->available && a->sample->cpus)
         a->capacity = (struct host_capacity){a->sample->cpus, a->sample->cpu_mhz,
                                              a->sample->memory_kib};
+    /* The record is as old as the domains it lists: peers compare its
+     * sample time with when a copy ran elsewhere (host_ha_reconcile) and
+     * with this host's migrations' ends (host_arrival_check), so a record
+     * built between samples, or after a migration ended that the sample
+     * it carries did not see, is dated from its sample's start. */
+    bool listed = a->sample && a->sample->available;
+    uint64_t sampled = listed ? agent_stamp_before(a, a->sample->taken_at_ms) : agent_stamp_ms(a);
     Nodectl__HostRecord *rec = host_record_build(&a->cfg, a->id, hv_uri(a->hv), a->sample,
-                                                 &a->capacity, load, agent_stamp_ms(a));
+                                                 &a->capacity, load, sampled);
     if (rec && (agent_actions_to_record(a, rec) != 0 || leadership_to_record(a, rec) != 0 ||
                 agent_power_to_record(a, rec) != 0 || security_to_record(a, rec) != 0 ||
                 agent_offcheck_to_record(a, rec) != 0 || agent_policy_to_record(a, rec) != 0 ||

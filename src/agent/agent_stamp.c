@@ -98,3 +98,8 @@ uint64_t agent_stamp_ms(struct agent *a) {
         save(a);
     return now;
 }
+
+uint64_t agent_stamp_before(struct agent *a, uint64_t mono_ms) {
+    agent_stamp_ms(a);
+    return stamp_clock_before(&a->stamp.clock, mono_ms);
+}

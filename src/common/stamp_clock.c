@@ -64,6 +64,17 @@ uint64_t stamp_clock_read(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall
     return s;
 }
 
+uint64_t stamp_clock_before(const struct stamp_clock *c, uint64_t mono_ms) {
+    if (mono_ms >= c->at_mono_ms)
+        return c->last_ms;
+    /* The offset moved by at most SLEW_NS_PER_MS a ms since then, either
+     * way: at its lowest it gives the earliest stamp the clock can have
+     * given then. */
+    int64_t ns = (int64_t)mono_ms * NS_PER_MS + c->offset_ns -
+                 (int64_t)(c->at_mono_ms - mono_ms) * SLEW_NS_PER_MS;
+    return ns > 0 ? (uint64_t)(ns / NS_PER_MS) : 0;
+}
+
 struct stamp_anchor stamp_clock_anchor_of(const struct stamp_clock *c) {
     return (struct stamp_anchor){.offset_ns = c->offset_ns, .mono_ms = c->at_mono_ms};
 }

@@ -67,6 +67,12 @@ bool stamp_clock_resume(struct stamp_clock *c, const struct stamp_anchor *a, uin
 /* The stamp now, from fresh readings of both clocks. mono_ms must not be
  * before the previous reading's. */
 uint64_t stamp_clock_read(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall_ms);
+/* A stamp no later than the one the clock gave, or would have given, at
+ * an earlier monotonic time mono_ms: for what was read then and is
+ * published now (a hypervisor sample's list of domains, read before the
+ * record that carries it is built). mono_ms at or after the last reading:
+ * the last stamp. */
+uint64_t stamp_clock_before(const struct stamp_clock *c, uint64_t mono_ms);
 /* The anchor to keep: the last reading. */
 struct stamp_anchor stamp_clock_anchor_of(const struct stamp_clock *c);
 
