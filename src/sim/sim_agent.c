@@ -188,6 +188,12 @@ void simh_flush_election(struct sim_cluster *c, struct sim_host *h) {
         h->seen_lease = lease;
         h->lead_due = true;
         simh_publish(c, h);
+    } else if (lease && !executor_leading(h->ex)) {
+        /* The executor saw the lease lapse (a pause fell between two
+         * readings here) and it holds again in the same term: the agent
+         * reads the election into the executor at every turn of its loop
+         * (agent_leader_run), so its leader leads again at once. */
+        h->lead_due = true;
     }
 }
 
