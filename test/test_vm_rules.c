@@ -85,8 +85,20 @@ static pid_t start_libvirtd(const char *dir) {
     }
     snprintf(sock, sizeof sock, "%s/libvirt/libvirt-sock", run);
     snprintf(uri, sizeof uri, "test+unix:///default?socket=%s", sock);
-    for (int i = 0; i < 100 && !conn; i++, usleep(100000))
+    /* A daemon's first start on a fresh machine beside a busy suite has
+     * taken over 10 s. */
+    for (int i = 0; i < 300 && !conn; i++, usleep(100000))
         conn = access(sock, F_OK) == 0 ? virConnectOpen(uri) : NULL;
+    if (!conn) {
+        int status;
+        pid_t gone = waitpid(pid, &status, WNOHANG);
+        fprintf(stderr, "test_vm_rules: no connection to the private libvirtd at %s after 30 s "
+                        "(%s); its log:\n", uri, gone == pid ? "it exited" : "still running");
+        char cmd[PATH_MAX + 32];
+        snprintf(cmd, sizeof cmd, "tail -20 '%s' >&2", log);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no log at %s)\n", log);
+    }
     return pid;
 }
 
