@@ -439,17 +439,16 @@ void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n) {
 
 /* ---- start and stop ---- */
 
-/* The boot id of host h's current boot. */
+/* The boot id of host h's current boot: its index and boot count. */
 static void boot_id(const struct sim_cluster *c, const struct sim_host *h, char *out, size_t len) {
-    snprintf(out, len, "%s-boot-%" PRIu64, h->name, c->hv.h[h->i].boots);
+    snprintf(out, len, "host%" PRIu32 "-boot%" PRIu64, h->i, c->hv.h[h->i].boots);
 }
 
 void simh_bootfile_keep(const struct sim_cluster *c, const struct sim_host *h, char *text,
                         const int64_t *v, size_t n) {
     char boot[BOOT_FILE_ID_MAX];
     boot_id(c, h, boot, sizeof boot);
-    /* A name of at most COMMAND_NAME_MAX - 1 characters without a space
-     * and a boot count: an id the file keeps. */
+    /* Two numbers and two words: an id the file keeps. */
     int len = boot_file_format(boot, v, n, text, BOOT_FILE_TEXT_MAX);
     assert(len > 0);
     (void)len;

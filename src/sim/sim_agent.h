@@ -136,7 +136,7 @@ static inline int64_t simh_mono(const struct sim_cluster *c, const struct sim_ho
 uint64_t simh_stamp(const struct sim_cluster *c, struct sim_host *h);
 
 /* The agent's files bound to a boot on host h's disk (agent_bootfile.c),
- * under a boot id of the host's name and boot count. keep writes v[0..n)
+ * under a boot id of the host's index and boot count. keep writes v[0..n)
  * into text (BOOT_FILE_TEXT_MAX); read is boot_file_parse's answer;
  * not_resumed counts a reason to resume nothing that is not normal
  * (boot_file_kept_normal) a violation: the disk holds only what the host
