@@ -1,7 +1,7 @@
 /* The state files bound to this boot (src/common/boot_file.h): the stamp
  * clock's anchor and the run lease, which an agent restarted on the same
  * boot resumes. The boot id is the kernel's (random(4): a new one at each
- * boot), read once at the agent's start, which a reboot always follows. */
+ * boot), read once when a file is opened: no agent outlives its boot. */
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
