@@ -7,7 +7,10 @@
  *   and its stamp clock resumes from the anchor it kept (stamp-anchor).
  *   The leader stopped (SIGSTOP) for longer than the lease: n2 and n3 see
  *   their lease lapse, within T of the leader's last answer; the leader
- *   back, they hold it again. */
+ *   back, they hold it again.
+ *   Each start says why it resumed no anchor and no run lease: none kept
+ *   yet at the first; a warning for a file that is not one (n3 restarted
+ *   on damaged files). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -79,20 +82,35 @@ static bool last_lease_line_held(const char *path) {
     return held;
 }
 
-/* Moves the stamp clock's anchor that agent i kept back by delta_ms: as if
- * its wall clock had stepped forward that much while it ran. The anchor is
- * of this boot (the kernel's boot_id first). */
-static void anchor_back(int i, int64_t delta_ms) {
-    char path[PATH_MAX + 32], boot[64] = "", saved[64];
-    snprintf(path, sizeof path, "%s/n%d/state/stamp-anchor", test_dir, i);
+/* Writes text over state file `name` of agent i. */
+static void state_file_write(int i, const char *name, const char *text) {
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/n%d/state/%s", test_dir, i, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The kernel's boot_id, which the state files begin with. */
+static void this_boot(char *out, size_t len) {
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
     assert_non_null(f);
-    assert_non_null(fgets(boot, sizeof boot, f));
+    assert_non_null(fgets(out, (int)len, f));
     fclose(f);
-    boot[strcspn(boot, "\n")] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* Moves the stamp clock's anchor that agent i kept back by delta_ms: as if
+ * its wall clock had stepped forward that much while it ran. The anchor is
+ * of this boot. */
+static void anchor_back(int i, int64_t delta_ms) {
+    char path[PATH_MAX + 32], boot[64], saved[64];
+    snprintf(path, sizeof path, "%s/n%d/state/stamp-anchor", test_dir, i);
+    this_boot(boot, sizeof boot);
     long long offset_ns;
     unsigned long long mono_ms;
-    f = fopen(path, "r");
+    FILE *f = fopen(path, "r");
     assert_non_null(f);
     assert_int_equal(fscanf(f, "%63s %lld %llu", saved, &offset_ns, &mono_ms), 3);
     fclose(f);
@@ -129,6 +147,11 @@ static void every_host_holds_the_lease_and_loses_it_without_a_leader(void **stat
     char log[PATH_MAX + 16];
     snprintf(log, sizeof log, "%s/n2/agent.log", test_dir);
     assert_int_equal(count_lines_with(log, "no run lease since the agent started"), 1);
+    /* The first start kept nothing before: said once each, as normal. */
+    assert_int_equal(count_lines_with(log, "info: no stamp clock anchor resumed from "), 1);
+    assert_int_equal(count_lines_with(log, "/n2/state/stamp-anchor: none kept yet"), 1);
+    assert_int_equal(count_lines_with(log, "info: no run lease resumed from "), 1);
+    assert_int_equal(count_lines_with(log, "/n2/state/run-lease: none kept yet"), 1);
     assert_int_equal(agent_stop(pids[2], SIGTERM, 5000), 0);
     /* The stamp clock resumes from its anchor on the same boot
      * (docs/ha.md, "Stamps"): kept two hours behind the wall clock, its
@@ -170,6 +193,22 @@ static void every_host_holds_the_lease_and_loses_it_without_a_leader(void **stat
     assert_int_equal(kill(pids[1], SIGCONT), 0);
     assert_int_equal(log_has(2, "run lease held", held2 + 1, 20000), 0);
     assert_int_equal(log_has(3, "run lease held", 2, 20000), 0);
+    /* Damaged files: the start warns, naming each and why, and takes the
+     * wall clock and no lease, as after a reboot. A lease of this boot
+     * that ends before its clock began is out of range. */
+    assert_int_equal(agent_stop(pids[3], SIGTERM, 5000), 0);
+    char boot[64], lease[128];
+    this_boot(boot, sizeof boot);
+    snprintf(lease, sizeof lease, "%s -5\n", boot);
+    state_file_write(3, "stamp-anchor", "not an anchor\n");
+    state_file_write(3, "run-lease", lease);
+    start_node(3);
+    assert_int_equal(log_has(3, "warn: no run lease resumed from ", 1, 20000), 0);
+    snprintf(log, sizeof log, "%s/n3/agent.log", test_dir);
+    assert_int_equal(count_lines_with(log, "warn: no stamp clock anchor resumed from "), 1);
+    assert_int_equal(count_lines_with(log, "/n3/state/stamp-anchor: malformed"), 1);
+    assert_int_equal(count_lines_with(log, "/n3/state/run-lease: values out of range"), 1);
+    assert_int_equal(count_lines_with(log, "stamp clock resumed from before the restart"), 0);
 }
 
 int main(void) {

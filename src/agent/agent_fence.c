@@ -10,37 +10,12 @@
  * protected guests need not stop for an upgrade. A value written is never
  * later than the lease it comes from, so what a restart restores is never
  * more than was granted. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "agent_internal.h"
-#include "common/atomic_file.h"
 #include "common/log.h"
-
-
-static void lease_path(const struct agent *a, char *out, size_t len) {
-    snprintf(out, len, "%s/run-lease", a->cfg.state_dir);
-}
-
-/* The lease kept before a restart on this boot; 0: none. */
-static uint64_t restored(const struct agent *a) {
-    char path[CONFIG_PATH_MAX + 16], boot[AGENT_BOOT_ID_MAX], saved[AGENT_BOOT_ID_MAX];
-    lease_path(a, path, sizeof path);
-    agent_boot_id(boot, sizeof boot);
-    size_t n;
-    char *text = read_small_file(path, 128, &n);
-    uint64_t until = 0;
-    if (text && boot[0] && sscanf(text, "%63s %" SCNu64, saved, &until) == 2 &&
-        strcmp(saved, boot) == 0) {
-        free(text);
-        return until;
-    }
-    free(text);
-    return 0;
-}
 
 static void persist(struct agent *a) {
     struct agent_fence *f = &a->fence;
@@ -49,21 +24,10 @@ static void persist(struct agent *a) {
      * than the lease itself. */
     if (until < f->saved_until + a->cfg.self_fence_timeout_ms / 4)
         return;
-    char path[CONFIG_PATH_MAX + 16], boot[AGENT_BOOT_ID_MAX], text[AGENT_BOOT_ID_MAX + 32];
-    agent_boot_id(boot, sizeof boot);
-    if (!boot[0])
-        return;
-    lease_path(a, path, sizeof path);
-    int n = snprintf(text, sizeof text, "%s %" PRIu64 "\n", boot, until);
-    if (atomic_write_file(path, text, (size_t)n, 0644) != 0) {
-        if (!f->save_failed)
-            log_warn("cannot keep the run lease in %s: %s (a restart will stop the "
-                     "protected guests)", path, strerror(errno));
-        f->save_failed = true;
-        return;
-    }
-    f->save_failed = false;
-    f->saved_until = until;
+    /* The monotonic clock's milliseconds stay far below INT64_MAX. */
+    int64_t v = (int64_t)until;
+    if (agent_bootfile_write(&f->file, &v, 1) == 0)
+        f->saved_until = until;
 }
 
 int agent_fence_open(struct agent *a, char *err, size_t errlen) {
@@ -73,7 +37,13 @@ int agent_fence_open(struct agent *a, char *err, size_t errlen) {
         .timeout_ms = a->cfg.self_fence_timeout_ms,
         .rho = (double)a->cfg.lease_drift_margin_ms / a->cfg.election_timeout_ms / 2};
     snprintf(hc.self, sizeof hc.self, "%s", a->cfg.node_name);
-    f->saved_until = restored(a);
+    agent_bootfile_open(a, &f->file, "run-lease", "run lease",
+                        "a restart will stop the protected guests");
+    int64_t v;
+    enum boot_file_kept kept = agent_bootfile_read(&f->file, &v, 1);
+    if (kept == BOOT_FILE_THIS_BOOT && v < 0)
+        kept = BOOT_FILE_OUT_OF_RANGE;
+    f->saved_until = kept == BOOT_FILE_THIS_BOOT ? (uint64_t)v : 0;
     f->lease = host_fence_new(&hc, f->saved_until, now);
     struct ha_config c = {.timeout_ms = a->cfg.self_fence_timeout_ms,
                           .margin_ms = a->cfg.fence_margin_ms,
@@ -87,6 +57,11 @@ int agent_fence_open(struct agent *a, char *err, size_t errlen) {
     if (host_fence_holds(f->lease, now))
         log_info("run lease kept from before the restart: %" PRIu64 " ms left",
                  host_fence_until(f->lease) - now);
+    else if (kept == BOOT_FILE_THIS_BOOT)
+        log_info("no run lease resumed from %s: the one kept lapsed %" PRIu64
+                 " ms before this start", f->file.path, now - f->saved_until);
+    else
+        agent_bootfile_not_resumed(&f->file, kept);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "command/command.h"
 #include "command/issued.h"
 #include "common/backoff.h"
+#include "common/boot_file.h"
 #include "common/metrics.h"
 #include "common/config.h"
 #include "common/prng.h"
@@ -329,12 +330,24 @@ struct ha_host {
     bool wd_petting;
 };
 
+/* A state file of the state directory bound to this boot
+ * (agent_bootfile.c, src/common/boot_file.h). */
+struct agent_bootfile {
+    const char *dir; /* the state directory, made again if it went */
+    char path[CONFIG_PATH_MAX + 16];
+    char boot[BOOT_FILE_ID_MAX]; /* this boot's id; "": the kernel does not say */
+    const char *what;            /* what it keeps, for the log */
+    const char *lost;            /* what a restart loses when it cannot be kept */
+    int read_errno;              /* why the file was BOOT_FILE_UNREADABLE */
+    bool save_failed;            /* logged once */
+};
+
 /* The stamp clock (agent_stamp.c): the times this host publishes and
  * compares. */
 struct agent_stamp {
     struct stamp_clock clock;
     uint64_t saved_ms; /* monotonic: when its anchor was last kept */
-    bool save_failed;  /* logged once */
+    struct agent_bootfile file;
 };
 
 /* The run lease (agent_fence.c): this host's, and, while it leads, the
@@ -345,7 +358,7 @@ struct agent_fence {
     struct ha *ha;
     struct prng rng;      /* renewal nonces */
     uint64_t saved_until; /* the lease's end as the state directory keeps it */
-    bool save_failed;     /* logged once */
+    struct agent_bootfile file;
     bool told_holds;      /* on_change was last told the lease holds */
     /* Called when the lease lapses (holds false: stop the protected guests
      * now) or holds again; NULL: nobody listens. */
@@ -432,9 +445,22 @@ uint64_t agent_stamp_ms(struct agent *a);
 /* The stamp of something read at the earlier monotonic time mono_ms (no
  * later than the stamp then). */
 uint64_t agent_stamp_before(struct agent *a, uint64_t mono_ms);
-/* This boot's id (the kernel's boot_id); "" when the kernel does not say. */
-void agent_boot_id(char *out, size_t len);
-#define AGENT_BOOT_ID_MAX 64
+
+/* agent_bootfile.c: the state files bound to this boot. open names the
+ * file (state_dir/name), what it keeps and what a restart loses when it
+ * cannot be kept, both for the log, and reads this boot's id. */
+void agent_bootfile_open(const struct agent *a, struct agent_bootfile *f, const char *name,
+                         const char *what, const char *lost);
+/* The values kept on this boot into v[0..n) (BOOT_FILE_THIS_BOOT), else why
+ * there are none. The caller checks their range. */
+enum boot_file_kept agent_bootfile_read(struct agent_bootfile *f, int64_t *v, size_t n);
+/* Logs, once at a start, why nothing was resumed from the file: info when
+ * that is normal (boot_file_kept_normal), else a warning. */
+void agent_bootfile_not_resumed(const struct agent_bootfile *f, enum boot_file_kept why);
+/* Keeps v[0..n) for this boot (atomic_write_file): 0, or -1 when there is
+ * no boot id to bind them to (the start said so) or the write failed
+ * (logged once until a write succeeds). */
+int agent_bootfile_write(struct agent_bootfile *f, const int64_t *v, size_t n);
 
 /* agent_record.c: this host's record now. */
 Nodectl__HostRecord *agent_self_record(struct agent *a);

@@ -10,6 +10,7 @@
  * This file: the loop and its queue of steps, the network, gossip and the
  * election, starting and stopping the agent; sim_record.c builds the
  * record, sim_leader.c drives the executor, sim_target.c the host guard. */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,11 +439,43 @@ void sim_agent_hv_note(struct sim_cluster *c, const struct sim_hv_note *n) {
 
 /* ---- start and stop ---- */
 
+/* The boot id of host h's current boot: its index and boot count. */
+static void boot_id(const struct sim_cluster *c, const struct sim_host *h, char *out, size_t len) {
+    snprintf(out, len, "host%" PRIu32 "-boot%" PRIu64, h->i, c->hv.h[h->i].boots);
+}
+
+void simh_bootfile_keep(const struct sim_cluster *c, const struct sim_host *h, char *text,
+                        const int64_t *v, size_t n) {
+    char boot[BOOT_FILE_ID_MAX];
+    boot_id(c, h, boot, sizeof boot);
+    /* Two numbers and two words: an id the file keeps. */
+    int len = boot_file_format(boot, v, n, text, BOOT_FILE_TEXT_MAX);
+    assert(len > 0);
+    (void)len;
+}
+
+enum boot_file_kept simh_bootfile_read(const struct sim_cluster *c, const struct sim_host *h,
+                                       const char *text, int64_t *v, size_t n) {
+    char boot[BOOT_FILE_ID_MAX];
+    boot_id(c, h, boot, sizeof boot);
+    return boot_file_parse(text[0] ? text : NULL, strlen(text), boot, v, n);
+}
+
+void simh_bootfile_not_resumed(struct sim_cluster *c, const struct sim_host *h, const char *what,
+                               enum boot_file_kept why) {
+    assert(why != BOOT_FILE_THIS_BOOT);
+    if (boot_file_kept_normal(why))
+        return;
+    sim_trace(c, "%s: no %s resumed: %s", h->name, what, boot_file_kept_name(why));
+    c->violations++;
+}
+
 /* Keeps the stamp clock's anchor on disk for a restart on this boot. */
 static void stamp_save(const struct sim_cluster *c, struct sim_host *h) {
-    h->disk.stamp = stamp_clock_anchor_of(&h->stamp);
-    h->disk.stamp_boot = c->hv.h[h->i].boots;
-    h->stamp_saved_ms = h->disk.stamp.mono_ms;
+    struct stamp_anchor k = stamp_clock_anchor_of(&h->stamp);
+    int64_t v[2] = {k.offset_ns, (int64_t)k.mono_ms};
+    simh_bootfile_keep(c, h, h->disk.stamp_anchor, v, 2);
+    h->stamp_saved_ms = k.mono_ms;
 }
 
 uint64_t simh_stamp(const struct sim_cluster *c, struct sim_host *h) {
@@ -455,11 +488,19 @@ uint64_t simh_stamp(const struct sim_cluster *c, struct sim_host *h) {
 
 /* The stamp clock as agent_stamp.c starts it: resumed from the anchor kept
  * on this boot, else anchored on the wall clock, right at boot. */
-static void stamp_start(const struct sim_cluster *c, struct sim_host *h) {
+static void stamp_start(struct sim_cluster *c, struct sim_host *h) {
     uint64_t mono = (uint64_t)simh_mono(c, h);
-    if (h->disk.stamp_boot != c->hv.h[h->i].boots ||
-        !stamp_clock_resume(&h->stamp, &h->disk.stamp, mono))
+    int64_t v[2];
+    enum boot_file_kept kept = simh_bootfile_read(c, h, h->disk.stamp_anchor, v, 2);
+    if (kept == BOOT_FILE_THIS_BOOT) {
+        struct stamp_anchor k = {.offset_ns = v[0], .mono_ms = (uint64_t)v[1]};
+        if (v[1] < 0 || !stamp_clock_resume(&h->stamp, &k, mono))
+            kept = BOOT_FILE_OUT_OF_RANGE;
+    }
+    if (kept != BOOT_FILE_THIS_BOOT) {
+        simh_bootfile_not_resumed(c, h, "stamp clock anchor", kept);
         stamp_clock_anchor(&h->stamp, mono, (uint64_t)sim_clock_wall_ms(&h->clock, c->now_us));
+    }
     stamp_save(c, h);
 }
 

@@ -135,6 +135,19 @@ static inline int64_t simh_mono(const struct sim_cluster *c, const struct sim_ho
  * publishes and compares. */
 uint64_t simh_stamp(const struct sim_cluster *c, struct sim_host *h);
 
+/* The agent's files bound to a boot on host h's disk (agent_bootfile.c),
+ * under a boot id of the host's index and boot count. keep writes v[0..n)
+ * into text (BOOT_FILE_TEXT_MAX); read is boot_file_parse's answer;
+ * not_resumed counts a reason to resume nothing that is not normal
+ * (boot_file_kept_normal) a violation: the disk holds only what the host
+ * kept, on the boot it kept it. */
+void simh_bootfile_keep(const struct sim_cluster *c, const struct sim_host *h, char *text,
+                        const int64_t *v, size_t n);
+enum boot_file_kept simh_bootfile_read(const struct sim_cluster *c, const struct sim_host *h,
+                                       const char *text, int64_t *v, size_t n);
+void simh_bootfile_not_resumed(struct sim_cluster *c, const struct sim_host *h, const char *what,
+                               enum boot_file_kept why);
+
 /* sim_agent.c: the loop, the network, gossip and the election. */
 /* Queues a step at the back, or at the front (the continuation of the step
  * that runs now, before anything else). p is taken. -1 on out of memory. */

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/boot_file.h"
 #include "common/prng.h"
 #include "common/stamp_clock.h"
 #include "election/election.h"
@@ -122,13 +123,13 @@ struct sim_disk {
     uint32_t incarnation;
     bool drain;
     char failed[HOST_FAILED_TEXT_MAX]; /* the agent's HOST_FAILED_FILE */
-    /* --ha: the run lease kept (agent_fence.c's run-lease file): its end on
-     * the monotonic clock of the boot it was written in. */
-    uint64_t run_lease_until, run_lease_boot;
-    /* The stamp clock's anchor (agent_stamp.c's stamp-anchor file) and the
-     * boot it is of (0: none). */
-    struct stamp_anchor stamp;
-    uint64_t stamp_boot;
+    /* The agent's files bound to a boot (src/common/boot_file.h), as their
+     * text ("": none), under the boot id simh_bootfile_keep gives: the
+     * stamp clock's anchor (agent_stamp.c's stamp-anchor) and, with --ha,
+     * the run lease's end on the monotonic clock (agent_fence.c's
+     * run-lease). */
+    char stamp_anchor[BOOT_FILE_TEXT_MAX];
+    char run_lease[BOOT_FILE_TEXT_MAX];
 };
 
 struct sim_host;

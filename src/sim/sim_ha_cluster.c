@@ -402,13 +402,13 @@ static void observe(struct sim_cluster *c, struct sim_host *h, uint64_t *until) 
     *until = l.lease_until;
 }
 
-static void persist(struct sim_host *h, uint64_t boot) {
+static void persist(const struct sim_cluster *c, struct sim_host *h) {
     struct simha *x = h->ha;
     uint64_t until = host_fence_until(x->lease);
     if (until < x->saved_until + SELF_FENCE_MS / 4)
         return;
-    h->disk.run_lease_until = until;
-    h->disk.run_lease_boot = boot;
+    int64_t v = (int64_t)until;
+    simh_bootfile_keep(c, h, h->disk.run_lease, &v, 1);
     x->saved_until = until;
 }
 
@@ -419,7 +419,7 @@ static void on_renewed(struct sim_cluster *c, struct sim_host *h, const struct f
     enum host_fence_answer a = host_fence_on_renewed(x->lease, r, from, x->leader, x->leader_term,
                                                      (uint64_t)simh_mono(c, h));
     if (a == HOST_FENCE_EXTENDED)
-        persist(h, c->hv.h[h->i].boots);
+        persist(c, h);
     else if (a == HOST_FENCE_REVOKED)
         sim_trace(c, "%s: run lease revoked by %s: %s", h->name, from, r->reason);
 }
@@ -868,8 +868,13 @@ int simha_start(struct sim_cluster *c, struct sim_host *h) {
     struct host_fence_config fc = {.timeout_ms = SELF_FENCE_MS, .rho = RHO};
     snprintf(fc.self, sizeof fc.self, "%s", h->name);
     /* The run-lease file counts only on the boot that wrote it. */
-    x->saved_until =
-        h->disk.run_lease_boot == c->hv.h[h->i].boots ? h->disk.run_lease_until : 0;
+    int64_t until;
+    enum boot_file_kept kept = simh_bootfile_read(c, h, h->disk.run_lease, &until, 1);
+    if (kept == BOOT_FILE_THIS_BOOT && until < 0)
+        kept = BOOT_FILE_OUT_OF_RANGE;
+    x->saved_until = kept == BOOT_FILE_THIS_BOOT ? (uint64_t)until : 0;
+    if (kept != BOOT_FILE_THIS_BOOT)
+        simh_bootfile_not_resumed(c, h, "run lease", kept);
     x->lease = host_fence_new(&fc, x->saved_until, now);
     struct ha_config hc = {.timeout_ms = SELF_FENCE_MS, .margin_ms = FENCE_MARGIN_MS, .rho = RHO};
     x->ha = ha_new(&hc);
@@ -920,9 +925,8 @@ int sim_ha_setup(struct sim_cluster *c) {
         /* The cluster ran before the simulation starts: each host kept the
          * run lease its last leader granted (else every agent would start
          * by destroying its guests). */
-        c->h[i]->disk.run_lease_until =
-            (uint64_t)simh_mono(c, c->h[i]) + (uint64_t)(SELF_FENCE_MS * (1 - RHO));
-        c->h[i]->disk.run_lease_boot = c->hv.h[i].boots;
+        int64_t until = simh_mono(c, c->h[i]) + (int64_t)(SELF_FENCE_MS * (1 - RHO));
+        simh_bootfile_keep(c, c->h[i], c->h[i]->disk.run_lease, &until, 1);
     }
     struct sim_event ev = {.t_us = TICK_US, .kind = EV_HA_TICK};
     return sim_heap_push(&c->net.heap, &ev);
