@@ -84,7 +84,7 @@ static void every_message_survives_the_wire(void **state) {
     assert_memory_equal(&b.renew, &rn.renew, sizeof rn.renew);
     struct command_msg rd = {.kind = COMMAND_MSG_RENEWED,
                              .renewed = {.host = "n3", .term = 4, .nonce = 5, .fenced = true,
-                                         .reason = "fenced"}};
+                                         .show_term = true, .reason = "fenced"}};
     b = roundtrip(&rd);
     assert_int_equal(b.kind, COMMAND_MSG_RENEWED);
     assert_memory_equal(&b.renewed, &rd.renewed, sizeof rd.renewed);

@@ -789,6 +789,57 @@ static void what_holds_restarts_back(void **state) {
     ha_free(h);
 }
 
+/* Hosts that do not vote show the term in their records only when the
+ * leader asks, in its answers to their renewals: while a restart waits and
+ * a running host's record does not show the term. Never otherwise: after
+ * each election every host would republish, and every host fetch them all. */
+static void renewals_ask_for_the_term_only_while_a_restart_waits_for_it(void **state) {
+    (void)state;
+    struct ha *h = leader(7, T0);
+    struct host n1, n2, n3;
+    host_init(&n1, "n1", 6);
+    host_init(&n2, "n2", 7);
+    host_init(&n3, "n3", 6);
+    add_vm(&n2, "a", true, 0, RUNNING);
+    struct executor_member m[3] = {
+        {&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_UP}, {&n3.rec, LEADER_HOST_OFF}};
+    struct ha_change ch[4];
+    struct ha_restart rs[4];
+    char why[256];
+    struct fence_renewed r;
+    /* Nothing to restart: n1's old term is asked for by no one. */
+    assert_int_equal(ha_update(h, m, 3, T0, ch, 4), 0);
+    assert_int_equal(ha_restarts(h, m, 3, T0, rs, 4, why, sizeof why), 0);
+    renew(h, "n1", T0, &r);
+    assert_true(r.granted);
+    assert_false(r.show_term);
+    /* n2 goes down: its VM waits for evidence, and for n1's record. n3,
+     * off, is not waited for. */
+    m[1].liveness = LEADER_HOST_DOWN;
+    assert_int_equal(ha_update(h, m, 3, T0 + 1, ch, 4), 1);
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 1, rs, 4, why, sizeof why), 0);
+    renew(h, "n1", T0 + 1, &r);
+    assert_true(r.granted);
+    assert_true(r.show_term);
+    /* Evidence comes; n1's record, asked, shows the term: a restart, and
+     * no more asking. */
+    assert_true(ha_confirm(h, "n2", T0 + 2));
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 2, rs, 4, why, sizeof why), 0);
+    assert_string_equal(why, "n1's record does not show term 7 yet");
+    n1.rec.term = 7;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 3, rs, 4, why, sizeof why), 1);
+    renew(h, "n1", T0 + 3, &r);
+    assert_false(r.show_term);
+    /* A new term asks nothing until a restart waits again. */
+    n1.rec.term = 6;
+    assert_int_equal(ha_restarts(h, m, 3, T0 + 4, rs, 4, why, sizeof why), 0);
+    ha_observe(h, 8, true, T0 + 5);
+    renew(h, "n1", T0 + 5, &r);
+    assert_true(r.granted);
+    assert_false(r.show_term);
+    ha_free(h);
+}
+
 /* The power-wait: after a power off the chassis status is read back every
  * second, and only a read that says off is evidence; still on after the
  * wait, the power off is sent again at once. A new term asks afresh. */
@@ -916,6 +967,7 @@ int main(void) {
         cmocka_unit_test(a_failed_restart_in_place_is_relocated),
         cmocka_unit_test(an_off_hosts_older_record_holds_no_restart_back),
         cmocka_unit_test(what_holds_restarts_back),
+        cmocka_unit_test(renewals_ask_for_the_term_only_while_a_restart_waits_for_it),
         cmocka_unit_test(the_bmc_status_is_read_back_until_off),
         cmocka_unit_test(candidates_keep_the_newest_definition_per_host),
     };

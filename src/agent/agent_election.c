@@ -222,27 +222,32 @@ static void flush(struct agent *a) {
 }
 
 /* A host that does not vote shows the leader and term it follows in its
- * record (the leader's HA waits for every host's record to show its term),
- * so each change of leader makes every such host publish its record, and
- * every host fetch N of them: work per host that grows with the cluster, at
- * each change. While elections come one after another (candidates on a
- * saturated machine), that work saturates it further: the feedback of a
- * metastable failure. So the record follows the view at once after a quiet
- * spell, and then at most once per hold of TERM_SHOWN_MEMBER_MS per member
- * (at least TERM_SHOWN_MIN_MS): the hosts together publish at most five
- * records a second for it however often terms change and however many they
- * are. The view itself (nodectl status, whom commands are from) follows at
- * once; only the record, and so the leader's wait before HA restarts, lags,
- * which errs on the safe side. */
+ * record when the leader asks (the leader's HA holds a restart back until
+ * every running host's record shows its term, and asks in its answers to
+ * the run lease's renewals, src/leader/ha.c). Shown at every change, each
+ * election would make every such host publish its record and every host
+ * fetch N of them: work per host that grows with the cluster, at each
+ * change; while elections come one after another (candidates on a
+ * saturated machine), that work saturates it further, the feedback of a
+ * metastable failure. Asked, the record follows the view at once after a
+ * quiet spell, and then at most once per hold of TERM_SHOWN_MEMBER_MS per
+ * member (at least TERM_SHOWN_MIN_MS): the hosts together publish at most
+ * five records a second for it however often terms change and however many
+ * they are. The view itself (nodectl status, whom commands are from)
+ * follows at once; only the record, and so the leader's wait before HA
+ * restarts, lags, which errs on the safe side. */
 #define TERM_SHOWN_MIN_MS 500
 #define TERM_SHOWN_MEMBER_MS 200
 
 static void show_view(struct agent *a, uint64_t now) {
     struct leadership *l = &a->lead;
-    if (l->shown_term == l->term && strcmp(l->shown_leader, l->leader) == 0)
+    if (l->shown_term == l->term && strcmp(l->shown_leader, l->leader) == 0) {
+        l->show_asked = false;
         return;
-    if (now < l->shown_next_ms)
+    }
+    if (!l->show_asked || now < l->shown_next_ms)
         return;
+    l->show_asked = false;
     uint64_t hold = (uint64_t)gossip_member_count(a->cluster.gossip) * TERM_SHOWN_MEMBER_MS;
     l->shown_next_ms = now + (hold > TERM_SHOWN_MIN_MS ? hold : TERM_SHOWN_MIN_MS);
     l->shown_term = l->term;
@@ -251,7 +256,13 @@ static void show_view(struct agent *a, uint64_t now) {
 }
 
 static bool view_unshown(const struct leadership *l) {
-    return !l->election && (l->shown_term != l->term || strcmp(l->shown_leader, l->leader) != 0);
+    return !l->election && l->show_asked &&
+           (l->shown_term != l->term || strcmp(l->shown_leader, l->leader) != 0);
+}
+
+void leadership_show_asked(struct agent *a) {
+    if (!a->lead.election)
+        a->lead.show_asked = true;
 }
 
 /* The leader that a quorum of the voters' records name at the highest term

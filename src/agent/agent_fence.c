@@ -88,6 +88,10 @@ static void on_renewed(struct agent *a, const struct fence_renewed *r, const cha
     struct agent_fence *f = &a->fence;
     enum host_fence_answer ans = host_fence_on_renewed(f->lease, r, from, a->lead.leader,
                                                        a->lead.term, agent_clock_ms());
+    /* Only the leader this host follows asks for its term (the renewal's
+     * nonce and sender are checked by host_fence_on_renewed). */
+    if (r->show_term && ans == HOST_FENCE_EXTENDED)
+        leadership_show_asked(a);
     if (ans == HOST_FENCE_EXTENDED)
         persist(a);
     else if (ans == HOST_FENCE_REVOKED)

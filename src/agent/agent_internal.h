@@ -158,6 +158,7 @@ struct leadership {
     uint64_t shown_term;
     char shown_leader[CONFIG_NAME_MAX];
     uint64_t shown_next_ms;
+    bool show_asked; /* the leader asked the record to show the view */
     bool lease;
     bool mismatch;         /* our candidate list differs from the cluster's */
     char warning[300];
@@ -757,6 +758,9 @@ int leadership_to_record(const struct agent *a, Nodectl__HostRecord *rec);
  * successor. */
 void leadership_handover(struct agent *a);
 bool leadership_is_leader(const struct agent *a);
+/* The leader asks this host (one that does not vote) to show the leader and
+ * term it follows in its record. */
+void leadership_show_asked(struct agent *a);
 bool leadership_is_candidate(const struct agent *a, const char *name);
 
 /* agent_security.c. security_open makes the frame layer for the addresses

@@ -155,6 +155,7 @@ int command_msg_decode(const uint8_t *data, size_t len, struct command_msg *out,
         out->renewed.granted = pb->renewed->granted;
         out->renewed.valid_ms = pb->renewed->valid_ms;
         out->renewed.fenced = pb->renewed->fenced;
+        out->renewed.show_term = pb->renewed->show_term;
         rc = COPY(out->renewed.host, pb->renewed->host, "renewed.host") &&
                      COPY(out->renewed.reason, pb->renewed->reason, "renewed.reason")
                  ? 0
@@ -306,6 +307,7 @@ int command_msg_encode(const struct command_msg *m, uint8_t **out, size_t *len) 
         renewed.granted = m->renewed.granted;
         renewed.valid_ms = m->renewed.valid_ms;
         renewed.fenced = m->renewed.fenced;
+        renewed.show_term = m->renewed.show_term;
         renewed.reason = (char *)m->renewed.reason;
         break;
     case COMMAND_MSG_DEFINITION:

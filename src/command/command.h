@@ -130,6 +130,7 @@ struct fence_renewed {
     bool granted;
     uint32_t valid_ms;
     bool fenced;
+    bool show_term; /* the leader waits for this host's record to show its term */
     char reason[COMMAND_REASON_MAX];
 };
 

@@ -84,6 +84,9 @@ struct ha {
     } ran[HA_HOSTS_MAX];
     size_t n_ran, next_ran;
     size_t n_flights;
+    /* A restart waits for a running host's record to show this term: the
+     * answers to renewals ask the hosts to show it (ha_answer). */
+    bool show_terms;
 };
 
 const char *ha_evidence_name(enum ha_evidence e) {
@@ -138,6 +141,7 @@ void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now) {
         h->n_flights = 0;
         h->n_ran = h->next_ran = 0;
         h->leading_since = now;
+        h->show_terms = false;
     }
     h->term = term;
     h->leading = leading;
@@ -177,6 +181,7 @@ void ha_answer(struct ha *h, const struct fence_renew *req, const char *from,
         return;
     }
     x->last_answer = now;
+    out->show_term = h->show_terms;
 }
 
 static bool fence(struct ha *h, const char *host, uint64_t now) {
@@ -695,6 +700,19 @@ static int by_priority(const void *pa, const void *pb) {
     return strcmp(a->vm, b->vm);
 }
 
+/* Whether a running host's record does not show this leader's term yet.
+ * Hosts that do not vote show the term only when the leader asks
+ * (ha_answer), and it asks only while a restart waits: every host showing
+ * each new term at once would make every host fetch every record after
+ * each election, work that grows with the cluster and, on busy hosts,
+ * delays heartbeats into the next election (a metastable loop). */
+static bool terms_lag(const struct ha *h, const struct executor_member *m, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (m[i].rec && m[i].liveness == LEADER_HOST_UP && m[i].rec->term < h->term)
+            return true;
+    return false;
+}
+
 /* What holds every restart back now: "" when nothing does. */
 static void held_back(const struct ha *h, const struct executor_member *m, size_t n,
                       uint64_t now, char *why, size_t len) {
@@ -729,6 +747,7 @@ static void held_back(const struct ha *h, const struct executor_member *m, size_
 size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                    struct ha_restart *out, size_t max, char *why, size_t whylen) {
     why[0] = '\0';
+    h->show_terms = false;
     if (!h->leading)
         return 0;
     size_t k = 0, waiting = 0;
@@ -811,6 +830,7 @@ size_t ha_restarts(struct ha *h, const struct executor_member *m, size_t n, uint
         snprintf(why, whylen, "%s", off_note);
         return 0;
     }
+    h->show_terms = terms_lag(h, m, n);
     held_back(h, m, n, now, why, whylen);
     if (why[0])
         return 0;

@@ -50,7 +50,9 @@ void ha_free(struct ha *h);
 void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now);
 
 /* A renewal from `from`; lease_until and now read fresh. Granted ones are
- * remembered as this leader's last answer to that host. */
+ * remembered as this leader's last answer to that host, and ask it to
+ * show this term in its record while the last ha_restarts found a restart
+ * waiting for a record that does not. */
 void ha_answer(struct ha *h, const struct fence_renew *req, const char *from,
                uint64_t lease_until, uint64_t now, struct fence_renewed *out);
 

@@ -562,6 +562,7 @@ int sim_agent_start(struct sim_cluster *c, uint32_t i) {
     h->frozen_until_us = 0;
     h->seen_term = UINT64_MAX;
     h->seen_lease = false;
+    h->shown_term = 0;
     h->next_sample_ms = now;
     h->lead_due = true;
     h->capacity = (struct host_capacity){0, 0, 0};

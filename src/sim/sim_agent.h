@@ -111,6 +111,9 @@ struct sim_host {
     bool lead_due;
     uint64_t seen_term;
     bool seen_lease;
+    /* The term a host that does not vote shows in its record: the one it
+     * knows when the leader last asked (agent_election.c's show_view). */
+    uint64_t shown_term;
     struct plan_job plan;
     struct member_cache *cache; /* per host index */
     struct action actions[ACTIONS_MAX];

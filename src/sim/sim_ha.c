@@ -62,6 +62,8 @@ struct simhost {
     uint64_t stop_at;       /* protected guests stop then; 0: none pending */
     uint64_t chassis_off_at; /* a BMC power off takes effect then; 0: none */
     uint64_t term;          /* the highest term it knows */
+    uint64_t shown_term;    /* the term its record shows: the one it knew when the leader
+                             * last asked (agent_election.c's show_view) */
     uint64_t unreach_since, reach_since;
     bool down;              /* the leader's gossip view */
     /* Its last record, as the leader sees it. */
@@ -142,6 +144,7 @@ static void host_fence_start(struct world *w, struct simhost *h) {
     host_fence_free(h->f);
     h->f = host_fence_new(&c, h->saved_until, mono(w, h));
     h->stop_at = 0;
+    h->shown_term = 0; /* in the agent's memory */
 }
 
 /* Builds host i's record from what it has now. A stopped definition of a
@@ -165,7 +168,7 @@ static void publish(struct world *w, int i) {
                                 : NODECTL__VM_STATE__VM_STATE_SHUTOFF;
         h->vms[h->rec.n_vms++] = x;
     }
-    h->rec.term = h->term;
+    h->rec.term = h->shown_term;
     h->rec.sampled_at_ms = w->now;
     h->rec.n_migrations = h->n_refused;
 }
@@ -318,8 +321,10 @@ static void deliver(struct world *w) {
             const char *leader = w->leader >= 0 && linked(w, w->leader, m->to)
                                      ? w->h[w->leader].name
                                      : "";
-            host_fence_on_renewed(to->f, &m->renewed, w->h[m->from].name, leader, to->term,
-                                  mono(w, to));
+            if (host_fence_on_renewed(to->f, &m->renewed, w->h[m->from].name, leader,
+                                      to->term, mono(w, to)) == HOST_FENCE_EXTENDED &&
+                m->renewed.show_term)
+                to->shown_term = to->term;
         }
     }
 }

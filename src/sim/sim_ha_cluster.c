@@ -418,6 +418,11 @@ static void on_renewed(struct sim_cluster *c, struct sim_host *h, const struct f
     follow(c, h);
     enum host_fence_answer a = host_fence_on_renewed(x->lease, r, from, x->leader, x->leader_term,
                                                      (uint64_t)simh_mono(c, h));
+    if (r->show_term && a == HOST_FENCE_EXTENDED && !h->e &&
+        h->shown_term != h->disk.fence.highest) {
+        h->shown_term = h->disk.fence.highest;
+        simh_publish(c, h);
+    }
     if (a == HOST_FENCE_EXTENDED)
         persist(c, h);
     else if (a == HOST_FENCE_REVOKED)

@@ -616,6 +616,16 @@ bool sim_hv_start(struct sim_hv *hv, int64_t now_us, uint32_t host, const char *
     return true;
 }
 
+/* A domain that stops loses its live XML, and with it the arrival id
+ * (hv_arrival_mark writes it there only, VIR_DOMAIN_AFFECT_LIVE): started
+ * again (a restart in place), it is a copy nodectl started, not the one a
+ * migration brought or left behind. */
+static void shut_off(struct sim_dom *d) {
+    d->state = SIM_DOM_SHUTOFF;
+    d->arrival[0] = '\0';
+    d->leftover = false;
+}
+
 /* The domain's QEMU process ends: shut off, still defined; a migration it
  * was in fails. */
 static void stop_dom(struct sim_hv *hv, int64_t now_us, struct sim_hv_host *h, uint32_t v,
@@ -628,7 +638,7 @@ static void stop_dom(struct sim_hv *hv, int64_t now_us, struct sim_hv_host *h, u
             end_migration(hv, d->mig, false);
         d = find_dom(h, v, &at);
         if (d)
-            d->state = SIM_DOM_SHUTOFF;
+            shut_off(d);
     }
     hv->changed = true;
     sim_hv_check(hv, now_us);
@@ -682,7 +692,7 @@ void sim_hv_power_loss(struct sim_hv *hv, int64_t now_us, uint32_t host) {
     hv->power_losses++;
     fail_migrations(hv, h);
     for (size_t i = 0; i < h->n_doms; i++)
-        h->doms[i].state = SIM_DOM_SHUTOFF;
+        shut_off(&h->doms[i]);
     h->power = SIM_POWER_OFF;
     h->ha_ready = false;
     hv->changed = true;

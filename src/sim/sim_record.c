@@ -232,7 +232,7 @@ Nodectl__HostRecord *simh_self_record(struct sim_cluster *c, struct sim_host *h)
             pw->ipmi_address = strdup(bmc);
         }
     }
-    uint64_t term = h->disk.fence.highest;
+    uint64_t term = h->e ? h->disk.fence.highest : h->shown_term;
     const char *leader = "";
     char lname[COMMAND_NAME_MAX] = "";
     if (h->e) {
