@@ -138,6 +138,8 @@ static int run(struct agent *a, int sigfd) {
         hv_migrations_poll(a->hv, now);
         hv_defines_poll(a->hv);
         if (fresh) {
+            if (a->fresh_samples < 2)
+                a->fresh_samples++;
             agent_ha_sampled(a);
             agent_leftovers(a);
             agent_actions_refresh(a);

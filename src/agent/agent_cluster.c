@@ -548,6 +548,15 @@ static void strip_volatile(Nodectl__HostRecord *r) {
 
 void cluster_publish(struct agent *a, uint64_t now) {
     struct cluster *c = &a->cluster;
+    /* The first record waits for a second sample of a hypervisor that
+     * answers: rates (the host's and its VMs' CPU) are measured between two,
+     * and a first record without them would be followed at once by one
+     * with them, past PUBLISH_CPU_POINTS: a cluster whose agents start
+     * together would publish every record twice, and every agent fetch 2N
+     * records while it joins. The loop asks for its second sample as soon
+     * as it runs (agent.c). */
+    if (!c->published && a->sample && a->sample->available && a->fresh_samples < 2)
+        return;
     Nodectl__HostRecord *rec = agent_self_record(a);
     if (!rec) {
         log_err("host record: out of memory");

@@ -399,6 +399,7 @@ struct agent {
     uuid_t id;
     struct hv *hv;
     const struct hv_sample *sample;
+    unsigned fresh_samples; /* counted up to 2: the first record waits for the second */
     struct host_capacity capacity; /* the last the hypervisor reported */
     struct control_server *ctl;
     uint64_t next_sample_ms;
