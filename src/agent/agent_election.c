@@ -229,10 +229,7 @@ static void flush(struct agent *a) {
  * fetch N of them: work per host that grows with the cluster, at each
  * change; while elections come one after another (candidates on a
  * saturated machine), that work saturates it further, the feedback of a
- * metastable failure. A host whose run lease lapsed (no leader answered it:
- * cut off from the leader, if gossip still reaches the others) shows the
- * view unasked, or a leader it cannot answer would wait on its record for
- * good. Asked, the record follows the view at once after a
+ * metastable failure. Asked, the record follows the view at once after a
  * quiet spell, and then at most once per hold of TERM_SHOWN_MEMBER_MS per
  * member (at least TERM_SHOWN_MIN_MS): the hosts together publish at most
  * five records a second for it however often terms change and however many
@@ -248,7 +245,7 @@ static void show_view(struct agent *a, uint64_t now) {
         l->show_asked = false;
         return;
     }
-    if ((!l->show_asked && !agent_fence_lapsed(a)) || now < l->shown_next_ms)
+    if (!l->show_asked || now < l->shown_next_ms)
         return;
     l->show_asked = false;
     uint64_t hold = (uint64_t)gossip_member_count(a->cluster.gossip) * TERM_SHOWN_MEMBER_MS;
@@ -258,9 +255,8 @@ static void show_view(struct agent *a, uint64_t now) {
     cluster_publish(a, now);
 }
 
-static bool view_unshown(const struct agent *a) {
-    const struct leadership *l = &a->lead;
-    return !l->election && (l->show_asked || agent_fence_lapsed(a)) &&
+static bool view_unshown(const struct leadership *l) {
+    return !l->election && l->show_asked &&
            (l->shown_term != l->term || strcmp(l->shown_leader, l->leader) != 0);
 }
 
@@ -375,7 +371,7 @@ static void update_view(struct agent *a, uint64_t now) {
 uint64_t leadership_deadline(const struct agent *a) {
     const struct leadership *l = &a->lead;
     uint64_t d = l->next_observe_ms;
-    if (view_unshown(a) && l->shown_next_ms < d)
+    if (view_unshown(l) && l->shown_next_ms < d)
         d = l->shown_next_ms;
     if (l->election) {
         uint64_t e = (uint64_t)election_next_deadline(l->election);

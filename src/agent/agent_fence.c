@@ -72,8 +72,6 @@ void agent_fence_close(struct agent *a) {
     a->fence.ha = NULL;
 }
 
-bool agent_fence_lapsed(const struct agent *a) { return a->fence.lapsed; }
-
 bool agent_fence_holds(const struct agent *a) {
     return host_fence_holds(a->fence.lease, agent_clock_ms());
 }
@@ -150,13 +148,11 @@ void agent_fence_run(struct agent *a, uint64_t now) {
     char why[COMMAND_REASON_MAX];
     if (host_fence_lapse_due(f->lease, agent_clock_ms(), why, sizeof why)) {
         f->told_holds = false;
-        f->lapsed = true;
         log_warn("run lease: %s", why);
         if (f->on_change)
             f->on_change(a, false, why);
     } else if (!f->told_holds && agent_fence_holds(a)) {
         f->told_holds = true;
-        f->lapsed = false;
         log_info("run lease held: protected guests may run here");
         if (f->on_change)
             f->on_change(a, true, "the leader renewed the run lease");

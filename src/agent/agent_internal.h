@@ -361,7 +361,6 @@ struct agent_fence {
     uint64_t saved_until; /* the lease's end as the state directory keeps it */
     struct agent_bootfile file;
     bool told_holds;      /* on_change was last told the lease holds */
-    bool lapsed;          /* it lapsed (no leader answered) and holds not again */
     /* Called when the lease lapses (holds false: stop the protected guests
      * now) or holds again; NULL: nobody listens. */
     void (*on_change)(struct agent *a, bool holds, const char *why);
@@ -763,8 +762,6 @@ bool leadership_is_leader(const struct agent *a);
 /* The leader asks this host (one that does not vote) to show the leader and
  * term it follows in its record. */
 void leadership_show_asked(struct agent *a);
-/* agent_fence.c: the run lease lapsed and holds not again. */
-bool agent_fence_lapsed(const struct agent *a);
 bool leadership_is_candidate(const struct agent *a, const char *name);
 
 /* agent_security.c. security_open makes the frame layer for the addresses

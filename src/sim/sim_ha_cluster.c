@@ -58,7 +58,6 @@ struct simha {
     struct ha *ha;
     struct prng rng;
     bool told_holds;
-    bool lapsed; /* agent_fence.c's: it lapsed and holds not again */
     uint64_t saved_until;
     /* The leader as this host knows it (the election's, or followed from
      * the voters' records by a host that does not vote). */
@@ -471,18 +470,11 @@ static void fence_run(struct sim_cluster *c, struct sim_host *h) {
     char why[COMMAND_REASON_MAX];
     if (host_fence_lapse_due(x->lease, (uint64_t)simh_mono(c, h), why, sizeof why)) {
         x->told_holds = false;
-        x->lapsed = true;
         sim_trace(c, "%s: run lease: %s", h->name, why);
         on_lease(c, h, false, why);
     } else if (!x->told_holds && host_fence_holds(x->lease, (uint64_t)simh_mono(c, h))) {
         x->told_holds = true;
-        x->lapsed = false;
         on_lease(c, h, true, "the leader renewed the run lease");
-    }
-    /* agent_election.c's show_view: lapsed, a host shows its term unasked. */
-    if (x->lapsed && !h->e && h->shown_term != h->disk.fence.highest) {
-        h->shown_term = h->disk.fence.highest;
-        simh_publish(c, h);
     }
 }
 
