@@ -88,13 +88,13 @@ static void on_renewed(struct agent *a, const struct fence_renewed *r, const cha
     struct agent_fence *f = &a->fence;
     enum host_fence_answer ans = host_fence_on_renewed(f->lease, r, from, a->lead.leader,
                                                        a->lead.term, agent_clock_ms());
-    /* Only the leader this host follows asks for its term (the renewal's
-     * nonce and sender are checked by host_fence_on_renewed). */
-    if (r->show_term && ans == HOST_FENCE_EXTENDED)
-        leadership_show_asked(a);
-    if (ans == HOST_FENCE_EXTENDED)
+    if (ans == HOST_FENCE_EXTENDED) {
+        /* Only the leader this host follows asks for its term (the
+         * renewal's nonce and sender are checked by host_fence_on_renewed). */
+        if (r->show_term)
+            leadership_show_asked(a);
         persist(a);
-    else if (ans == HOST_FENCE_REVOKED)
+    } else if (ans == HOST_FENCE_REVOKED)
         log_warn("run lease revoked by %s: %s", from, r->reason);
     else
         log_debug("run lease answer from %s: %s%s%s", from, host_fence_answer_name(ans),

@@ -700,7 +700,13 @@ static int by_priority(const void *pa, const void *pb) {
     return strcmp(a->vm, b->vm);
 }
 
-/* Whether a running host's record does not show this leader's term yet.
+/* Whether x is a running host whose record does not show this leader's
+ * term yet: a restart waits for it (held_back). */
+static bool term_unshown(const struct ha *h, const struct executor_member *x) {
+    return x->rec && x->liveness == LEADER_HOST_UP && x->rec->term < h->term;
+}
+
+/* Whether any running host's record does not show this leader's term yet.
  * Hosts that do not vote show the term only when the leader asks
  * (ha_answer), and it asks only while a restart waits: every host showing
  * each new term at once would make every host fetch every record after
@@ -708,7 +714,7 @@ static int by_priority(const void *pa, const void *pb) {
  * delays heartbeats into the next election (a metastable loop). */
 static bool terms_lag(const struct ha *h, const struct executor_member *m, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (m[i].rec && m[i].liveness == LEADER_HOST_UP && m[i].rec->term < h->term)
+        if (term_unshown(h, &m[i]))
             return true;
     return false;
 }
@@ -730,7 +736,7 @@ static void held_back(const struct ha *h, const struct executor_member *m, size_
                          (unsigned long long)((until - now + 999) / 1000));
             else
                 snprintf(why, len, "no evidence yet that %s is fenced", r->name);
-        } else if (m[i].liveness == LEADER_HOST_UP && r->term < h->term) {
+        } else if (term_unshown(h, &m[i])) {
             snprintf(why, len, "%s's record does not show term %llu yet", r->name,
                      (unsigned long long)h->term);
         } else if (m[i].liveness == LEADER_HOST_UP && r->hypervisor &&
