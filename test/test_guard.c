@@ -325,11 +325,19 @@ static void a_source_refuses_a_migration_to_a_host_drained_since(void **state) {
     kill(pid[1], SIGSTOP);
     kill(pid[2], SIGCONT);
     bool drained = false;
-    for (int t = 0; t < 40 && !drained; t++, usleep(100000))
+    int reads = 0;
+    for (; reads < 40 && !drained; reads++, usleep(100000))
         drained = nodectl_run(conf[2], "status", out, sizeof out, err, sizeof err) == 0 &&
                   strstr(status_line(out, "n3", line, sizeof line), "drained");
     kill(pid[1], SIGCONT);
-    assert_true(drained);
+    print_message("n2 showed n3 drained after %d status reads\n", reads);
+    if (!drained) {
+        char cmd[3 * PATH_MAX + 64];
+        snprintf(cmd, sizeof cmd, "tail -30 '%s' '%s' '%s' >&2", log[1], log[2], log[3]);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot show the agents' logs\n");
+        fail_msg("n2 did not show n3 drained within 4 s; its status:\n%s", out);
+    }
     const char *needle = "refused: destination 'n3' is drained (in maintenance)";
     for (int t = 0; t < 100 && count_lines_with(log[2], needle) == 0; t++)
         usleep(100000);
