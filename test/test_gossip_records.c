@@ -208,6 +208,39 @@ static void pushed_record_reaches_everyone_at_once(void **state) {
     harness_stop(&h);
 }
 
+/* A node hears of a new record only from a member that relays the
+ * announcement, and that member stops before it answers the node's ask
+ * (a paused or crashed process): the node asks the owner next, which has
+ * the newest record, instead of the silent relay again, and has the
+ * record within a few probe timeouts, not once the relay's asks are spent
+ * (the sum of their growing waits, seconds). */
+static void unanswered_ask_goes_to_the_owner(void **state) {
+    struct harness h;
+    start_without_push_pull(&h, 3);
+    uint8_t rec[600];
+    for (size_t i = 0; i < sizeof rec; i++)
+        rec[i] = (uint8_t)(i * 11 + 5);
+    /* Node 1 sleeps through the announcement; what node 2 sends it is
+     * lost, what node 0 relays waits in its socket. */
+    h.paused[1] = true;
+    h.cut[2][1] = true;
+    assert_int_equal(gossip_set_record(h.g[2], h.now, rec, sizeof rec), 0);
+    harness_run(&h, h.now + 3 * (int64_t)h.cfg.probe_interval_ms);
+    assert_record(&h, 0, 2, 1, rec, sizeof rec);
+    h.paused[0] = true;
+    h.cut[2][1] = false;
+    harness_resume(&h, 1);
+    int64_t t0 = h.now;
+    struct gossip_member_info m;
+    while (h.now < t0 + 10000 &&
+           !(gossip_member_find(h.g[1], harness_id(2), &m) && m.record_version == 1))
+        harness_run(&h, h.now + 10);
+    print_message("node 1 had the record %lld ms after it woke\n", (long long)(h.now - t0));
+    assert_true(h.now - t0 <= 4 * (int64_t)h.cfg.probe_timeout_ms);
+    assert_record(&h, 1, 2, 1, rec, sizeof rec);
+    harness_stop(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(records_reach_everyone_newest_wins),
@@ -217,6 +250,7 @@ int main(void) {
         cmocka_unit_test(record_of_unknown_member_fills_the_gap),
         cmocka_unit_test(spent_fetch_asks_the_owner),
         cmocka_unit_test(pushed_record_reaches_everyone_at_once),
+        cmocka_unit_test(unanswered_ask_goes_to_the_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,7 @@ struct reassembly {
     uint32_t total, chunks_left;
     uint32_t asks;
     struct gossip_addr peer; /* who announced or listed it last */
+    bool asked_owner;        /* the last ask went to the record's owner */
     int64_t asked_ms, deadline_ms;
     uint8_t *data;
     uint8_t *have; /* one byte per chunk */

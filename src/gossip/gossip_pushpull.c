@@ -91,8 +91,15 @@ void reassembly_forget(struct gossip *g, uint64_t id) {
 static int send_want(struct gossip *g, const uint64_t *ids, size_t n, const struct gossip_addr *to);
 static int want_tick(struct gossip *g);
 
-/* A record request or its pieces may be lost: ask the latest announcer
- * again, a few times, each after a longer wait (reask_at). A fetch whose
+/* A record request or its pieces may be lost: ask again, a few times,
+ * each after a longer wait (reask_at), the owner and the latest announcer
+ * in turn. The first ask goes to whoever announced or listed the record,
+ * which spreads a new record's fetches over the members that relay it; an
+ * ask it left unanswered goes next to the owner, which has the newest
+ * record and is asked by no more than the fetches that failed once: a
+ * relay that paused or crashed after it announced would otherwise be
+ * asked again until its asks were spent (their waits sum to seconds).
+ * A fetch whose
  * asks are spent is dropped one wait after the last, and want_tick asks the owner
  * instead (GOSSIP_RECORD_ASKS more times, a probe interval apart): kept, it
  * would wait for its deadline, a push-pull interval, before anyone was
@@ -118,9 +125,13 @@ int push_pull_tick(struct gossip *g) {
             continue;
         }
         if (reask_at(g, ra) <= g->now_ms) {
+            uint32_t owner = member_find(g, ra->id);
+            bool to_owner = !ra->asked_owner && owner != GOSSIP_NONE && owner != g->self &&
+                            member_probeable(&g->m[owner]);
             ra->asks++;
             ra->asked_ms = g->now_ms;
-            if (send_want(g, &ra->id, 1, &ra->peer) != 0)
+            ra->asked_owner = to_owner;
+            if (send_want(g, &ra->id, 1, to_owner ? &g->m[owner].addr : &ra->peer) != 0)
                 return -1;
         }
         r++;
@@ -214,6 +225,7 @@ static uint32_t reassembly_start(struct gossip *g, uint64_t id, uint64_t version
             if (g->now_ms - old->asked_ms < (int64_t)g->cfg.probe_timeout_ms)
                 return GOSSIP_NONE;
             old->asked_ms = g->now_ms;
+            old->asked_owner = owner;
             return r;
         }
         reassembly_drop(g, r);
@@ -229,6 +241,7 @@ static uint32_t reassembly_start(struct gossip *g, uint64_t id, uint64_t version
     struct reassembly *ra = &g->reasm[g->n_reasm];
     *ra = (struct reassembly){.id = id, .version = version, .total = total,
                               .chunks_left = chunks, .asks = 1, .peer = *peer,
+                              .asked_owner = owner,
                               .asked_ms = g->now_ms,
                               .deadline_ms = g->now_ms + g->cfg.push_pull_interval_ms};
     ra->data = malloc(total ? total : 1);
