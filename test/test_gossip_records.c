@@ -241,41 +241,6 @@ static void unanswered_ask_goes_to_the_owner(void **state) {
     harness_stop(&h);
 }
 
-/* Every member publishes at once, as a cluster that starts together does:
- * the announcements that one packet carries are asked for in one request
- * and answered with several records per packet, so fetching the N(N-1)
- * records takes far fewer packets than two per record. */
-static void announcements_of_one_packet_are_fetched_together(void **state) {
-    struct harness h;
-    start_without_push_pull(&h, 12);
-    uint8_t rec[300];
-    for (size_t o = 0; o < h.n; o++) {
-        memset(rec, (int)o + 1, sizeof rec);
-        assert_int_equal(gossip_set_record(h.g[o], h.now, rec, sizeof rec), 0);
-    }
-    harness_run(&h, h.now + 5000);
-    uint64_t believed = 0, wants = 0, answers = 0;
-    for (size_t o = 0; o < h.n; o++) {
-        for (size_t i = 0; i < h.n; i++) {
-            memset(rec, (int)i + 1, sizeof rec);
-            if (i != o)
-                assert_record(&h, o, i, 1, rec, sizeof rec);
-        }
-        struct gossip_counts c = gossip_counts(h.g[o]);
-        believed += c.records;
-        wants += c.sent[NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_WANT];
-        answers += c.sent[NODECTL__GOSSIP_KIND__GOSSIP_KIND_RECORD_PIECES];
-    }
-    print_message("%llu records fetched with %llu requests and %llu answers\n",
-                  (unsigned long long)believed, (unsigned long long)wants,
-                  (unsigned long long)answers);
-    assert_int_equal(believed, h.n * (h.n - 1));
-    /* One each per record when asked one by one. */
-    assert_true(4 * wants < 3 * believed);
-    assert_true(4 * answers < 3 * believed);
-    harness_stop(&h);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(records_reach_everyone_newest_wins),
@@ -286,7 +251,6 @@ int main(void) {
         cmocka_unit_test(spent_fetch_asks_the_owner),
         cmocka_unit_test(pushed_record_reaches_everyone_at_once),
         cmocka_unit_test(unanswered_ask_goes_to_the_owner),
-        cmocka_unit_test(announcements_of_one_packet_are_fetched_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,8 +204,8 @@ int gossip_receive(struct gossip *g, int64_t now_ms, uint64_t sender,
     }
     for (size_t k = 0; k < p->n_members && rc == 0; k++)
         rc = member_apply(g, p->members[k], true, from, p->sender) < 0 ? -1 : 0;
-    if (rc == 0)
-        rc = records_on_pieces(g, p, from);
+    for (size_t k = 0; k < p->n_records && rc == 0; k++)
+        rc = records_on_piece(g, p->records[k], from, p->sender);
     if (rc != 0)
         goto done;
     switch (p->kind) {

@@ -266,9 +266,8 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
                         const struct gossip_addr *from);
 int records_on_want(struct gossip *g, const Nodectl__GossipPacket *p,
                     const struct gossip_addr *from);
-/* The record entries of packet p (pieces and announcements). */
-int records_on_pieces(struct gossip *g, const Nodectl__GossipPacket *p,
-                      const struct gossip_addr *from);
+int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
+                     const struct gossip_addr *from, uint64_t sender);
 void reassembly_free_all(struct gossip *g);
 /* Drops the fetch of id's record, if one is in flight. */
 void reassembly_forget(struct gossip *g, uint64_t id);

@@ -314,7 +314,7 @@ int push_pull_on_packet(struct gossip *g, const Nodectl__GossipPacket *p,
         if (i == GOSSIP_NONE || u.record_version <= g->m[i].record_version)
             continue;
         /* The size is unknown until the first piece comes: hold a one-byte
-         * placeholder, resized by on_piece. */
+         * placeholder, resized by records_on_piece. */
         bool oom;
         if (want_record(g, u.id, u.record_version, 1, from, u.id == p->sender, &oom))
             want[n_want++] = u.id;
@@ -416,11 +416,8 @@ static int gap_pull(struct gossip *g, const struct gossip_addr *from) {
     return push_pull_send(g, from, false);
 }
 
-/* One record entry; an announcement to ask `from` about is added to
- * want[*n_want]. */
-static int on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
-                    const struct gossip_addr *from, uint64_t sender, uint64_t *want,
-                    size_t *n_want) {
+int records_on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
+                     const struct gossip_addr *from, uint64_t sender) {
     uint32_t i = member_find(g, r->id);
     if (i == GOSSIP_NONE)
         return gap_pull(g, from);
@@ -444,7 +441,7 @@ static int on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
     if (r->data.len == 0) {
         /* An announcement of a record too big to piggyback. */
         if (want_record(g, r->id, r->version, r->total_len, from, owner, &oom))
-            want[(*n_want)++] = r->id;
+            return send_want(g, &r->id, 1, from);
         return oom ? -1 : 0;
     }
     uint32_t chunk = r->offset / GOSSIP_CHUNK;
@@ -477,24 +474,4 @@ static int on_piece(struct gossip *g, const Nodectl__GossipRecord *r,
     int rc = record_apply(g, ra->id, ra->version, ra->data, ra->total, true);
     reassembly_drop(g, s);
     return rc;
-}
-
-/* The announcements of one packet are asked of its sender in one request,
- * which it answers with as many records per packet as packet_max holds: a
- * packet announces up to GOSSIP_PKT_RECORDS records, and asked one by one
- * they would cost a request and an answer each. While a cluster joins,
- * every member fetches every other's record, and those packets (each a
- * trip through the transport's threads and the frame checks) are most of
- * what joining costs. */
-int records_on_pieces(struct gossip *g, const Nodectl__GossipPacket *p,
-                      const struct gossip_addr *from) {
-    uint64_t want[GOSSIP_PKT_RECORDS];
-    size_t n_want = 0;
-    assert(p->n_records <= GOSSIP_PKT_RECORDS);
-    for (size_t k = 0; k < p->n_records; k++) {
-        assert(n_want <= k);
-        if (on_piece(g, p->records[k], from, p->sender, want, &n_want) != 0)
-            return -1;
-    }
-    return n_want ? send_want(g, want, n_want, from) : 0;
 }
