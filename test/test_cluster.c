@@ -1,8 +1,9 @@
 /* Real agent processes forming a cluster: five join through
  * seeds and five through multicast discovery, all on loopback inside a
  * network namespace this test makes for itself. Then a crash is detected, a
- * restart comes back with a higher incarnation, and an agent with the wrong
- * cluster key (but a valid certificate) is never admitted. */
+ * restart comes back with a higher incarnation, an agent with the wrong
+ * cluster key (but a valid certificate) is never admitted, and one whose
+ * seeds are mostly down joins through the one that is up. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,7 +25,7 @@
 #define N 10
 #define WRONG_KEY "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n"
 
-static pid_t pids[N + 2];
+static pid_t pids[N + 3];
 static char out[1 << 16], err[4096];
 
 static void conf_path(int i, char *path, size_t len) {
@@ -33,10 +34,11 @@ static void conf_path(int i, char *path, size_t len) {
 
 /* Agent i listens on base + i - 1; discovery uses base + 19. Agents 1-5
  * (and the intruder, 11) know agent 1 as their seed; 6-10 have none and
- * must be found by multicast. Timings are shortened so the test takes
+ * must be found by multicast. Agent 12 does not multicast, and two of its
+ * three seeds have no agent. Timings are shortened so the test takes
  * seconds. */
 static void write_conf(int i, const char *key_name) {
-    char dir[PATH_MAX], text[4 * PATH_MAX], path[PATH_MAX], seeds[64] = "", name[8];
+    char dir[PATH_MAX], text[4 * PATH_MAX], path[PATH_MAX], seeds[128] = "", name[8];
     char pki[3 * PATH_MAX], key[PATH_MAX + 16] = "";
     snprintf(name, sizeof name, "n%d", i);
     test_pki_host(test_dir, name, false, pki, sizeof pki);
@@ -47,15 +49,18 @@ static void write_conf(int i, const char *key_name) {
     unsigned base = test_port_base();
     if ((i > 1 && i <= 5) || i == 11)
         snprintf(seeds, sizeof seeds, "seeds = 127.0.0.1:%u\n", base);
+    if (i == 12)
+        snprintf(seeds, sizeof seeds, "seeds = 127.0.0.1:%u, 127.0.0.1:%u, 127.0.0.1:%u\n",
+                 base + 17, base + 18, base);
     snprintf(text, sizeof text,
              "[cluster]\nname = t\n%s%s%s"
-             "discovery = true\ndiscovery_port = %u\ndiscovery_interval = 500ms\n"
+             "discovery = %s\ndiscovery_port = %u\ndiscovery_interval = 500ms\n"
              "[node]\nname = n%d\nbind_address = 127.0.0.1\nport = %u\n"
              "state_dir = %s/state\ncontrol_socket = %s/ctl.sock\n"
              "[hypervisor]\nuri = test:///default\nsample_interval = 1s\n"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
              "push_pull_interval = 2s\n",
-             pki, key, seeds, base + 19, i, base + i - 1, dir, dir);
+             pki, key, seeds, i == 12 ? "false" : "true", base + 19, i, base + i - 1, dir, dir);
     test_write_file(dir, "nodectl.conf", text, path, sizeof path);
 }
 
@@ -172,6 +177,19 @@ static void an_agent_with_the_wrong_key_is_never_admitted(void **state) {
     assert_int_equal(view_of(11, NULL).count, 1);
 }
 
+/* Seeds that are down, listed before the one that is up, do not hold the
+ * join back. */
+static void seeds_that_are_down_are_passed_over(void **state) {
+    write_conf(12, NULL);
+    pids[12] = start(12);
+    double t = -1;
+    for (int tenth = 0; tenth <= 100 && t < 0; tenth++, usleep(100000))
+        if (view_of(12, NULL).alive == N + 1)
+            t = tenth / 10.0;
+    print_message("n12 sees all %d alive after %.1f s\n", N + 1, t);
+    assert_true(t >= 0);
+}
+
 static int is_left(struct view v, long unused) { return strcmp(v.state, "left") == 0; }
 
 static void a_graceful_stop_announces_left(void **state) {
@@ -183,7 +201,7 @@ static void a_graceful_stop_announces_left(void **state) {
 }
 
 static int stop_all(void **state) {
-    for (int i = 1; i <= N + 1; i++)
+    for (int i = 1; i <= N + 2; i++)
         if (pids[i] > 0)
             agent_stop(pids[i], SIGTERM, 5000);
     return test_dir_teardown(state);
@@ -196,6 +214,7 @@ int main(void) {
         cmocka_unit_test(ten_agents_join_by_seeds_and_discovery),
         cmocka_unit_test(a_crash_is_detected_and_a_restart_refutes),
         cmocka_unit_test(an_agent_with_the_wrong_key_is_never_admitted),
+        cmocka_unit_test(seeds_that_are_down_are_passed_over),
         cmocka_unit_test(a_graceful_stop_announces_left),
     };
     return cmocka_run_group_tests(tests, test_dir_setup, stop_all);
