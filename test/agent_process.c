@@ -148,11 +148,15 @@ int nodectl_expect(const char *conf, const char *args, const char *needle, int t
     if (nodectl_run_until(conf, args, needle, timeout_s, out, len, err, errlen) == 0)
         return 0;
     fprintf(stderr, "%s: `%s` never printed '%s'; last: %s%s\n", conf, args, needle, out, err);
+    agent_log_tail(log, 25);
+    return -1;
+}
+
+void agent_log_tail(const char *log, int lines) {
     char cmd[PATH_MAX + 32];
-    snprintf(cmd, sizeof cmd, "tail -25 '%s' >&2", log);
+    snprintf(cmd, sizeof cmd, "tail -%d '%s' >&2", lines, log);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot show %s\n", log);
-    return -1;
 }
 
 int count_lines_with(const char *path, const char *needle) {

@@ -332,20 +332,15 @@ static void a_source_refuses_a_migration_to_a_host_drained_since(void **state) {
     kill(pid[1], SIGCONT);
     print_message("n2 showed n3 drained after %d status reads\n", reads);
     if (!drained) {
-        char cmd[3 * PATH_MAX + 64];
-        snprintf(cmd, sizeof cmd, "tail -30 '%s' '%s' '%s' >&2", log[1], log[2], log[3]);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot show the agents' logs\n");
+        for (int i = 1; i <= 3; i++)
+            agent_log_tail(log[i], 30);
         fail_msg("n2 did not show n3 drained within 4 s; its status:\n%s", out);
     }
     const char *needle = "refused: destination 'n3' is drained (in maintenance)";
     for (int t = 0; t < 100 && count_lines_with(log[2], needle) == 0; t++)
         usleep(100000);
     if (count_lines_with(log[2], needle) != 1) {
-        char cmd[PATH_MAX + 64];
-        snprintf(cmd, sizeof cmd, "tail -20 '%s' >&2", log[2]);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot show %s\n", log[2]);
+        agent_log_tail(log[2], 20);
         fail_msg("n2 did not refuse the migration to the drained n3");
     }
     assert_int_equal(count_lines_with(log[2], "migration of test to"), 0);
@@ -421,10 +416,7 @@ static void a_commitment_to_power_off_refuses_waiting_commands(void **state) {
         usleep(100000);
     kill(pid[3], SIGCONT);
     if (count_lines_with(log[2], needle) != 1) {
-        char cmd[PATH_MAX + 64];
-        snprintf(cmd, sizeof cmd, "tail -20 '%s' >&2", log[2]);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot show %s\n", log[2]);
+        agent_log_tail(log[2], 20);
         fail_msg("n2 did not refuse the drain waiting for its grant when it committed");
     }
     assert_int_equal(agent_wait_exit(pid[2], 30000), 128 + SIGKILL);

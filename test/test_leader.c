@@ -236,10 +236,7 @@ static void transfer_and_graceful_stop_hand_over(void **state) {
     char log[PATH_MAX];
     snprintf(log, sizeof log, "%s/n%d/agent.log", test_dir, target);
     if (count_lines_with(log, "handed leadership over to") != 1) {
-        char cmd2[PATH_MAX + 16];
-        snprintf(cmd2, sizeof cmd2, "tail -20 '%s' >&2", log);
-        if (system(cmd2) != 0)
-            fprintf(stderr, "cannot show %s\n", log);
+        agent_log_tail(log, 20);
         fail_msg("n%d did not hand over on SIGTERM", target);
     }
     long term3;

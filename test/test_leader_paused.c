@@ -144,10 +144,7 @@ static void a_paused_leaders_command_is_refused_by_its_target(void **state) {
     for (int t = 0; t < 100 && count_lines_with(log, needle) == 0; t++)
         usleep(100000);
     if (count_lines_with(log, needle) != 1) {
-        char cmd[PATH_MAX + 32];
-        snprintf(cmd, sizeof cmd, "tail -30 '%s' >&2", log);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot show %s\n", log);
+        agent_log_tail(log, 30);
         fail_msg("n4 did not refuse command %s", id);
     }
     /* It never ran: no "command ID from nL (term T): migrate" line. */

@@ -94,10 +94,7 @@ static pid_t start_libvirtd(const char *dir) {
         pid_t gone = waitpid(pid, &status, WNOHANG);
         fprintf(stderr, "test_vm_rules: no connection to the private libvirtd at %s after 30 s "
                         "(%s); its log:\n", uri, gone == pid ? "it exited" : "still running");
-        char cmd[PATH_MAX + 32];
-        snprintf(cmd, sizeof cmd, "tail -20 '%s' >&2", log);
-        if (system(cmd) != 0)
-            fprintf(stderr, "(no log at %s)\n", log);
+        agent_log_tail(log, 20);
     }
     return pid;
 }

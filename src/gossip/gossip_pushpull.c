@@ -98,12 +98,11 @@ static int want_tick(struct gossip *g);
  * ask it left unanswered goes next to the owner, which has the newest
  * record and is asked by no more than the fetches that failed once: a
  * relay that paused or crashed after it announced would otherwise be
- * asked again until its asks were spent (their waits sum to seconds).
- * A fetch whose
- * asks are spent is dropped one wait after the last, and want_tick asks the owner
- * instead (GOSSIP_RECORD_ASKS more times, a probe interval apart): kept, it
- * would wait for its deadline, a push-pull interval, before anyone was
- * asked again. At 10 % loss a request and its answer both arrive 81 % of
+ * asked again until its asks were spent (their waits sum to seconds). A
+ * fetch whose asks are spent is dropped one wait after the last, and
+ * want_tick asks the owner instead (GOSSIP_RECORD_ASKS more times, a probe
+ * interval apart): kept, it would wait for its deadline, a push-pull
+ * interval, before anyone was asked again. At 10 % loss a request and its answer both arrive 81 % of
  * the time, so 8 asks all fail once in 600,000 fetches: about twice in the
  * 10 simulated minutes at N = 1,000 of bench/gossip.sh (a million fetches),
  * and each such update then took 30 s. */
