@@ -110,11 +110,12 @@ static void a_restart_resumes_from_the_kept_anchor(void **state) {
     run(&ran, &m, 30000, 100);
     m.wall_offset -= (int64_t)(2 * HOUR_MS);
     run(&ran, &m, 30000, 100);
-    struct stamp_anchor kept = stamp_clock_anchor_of(&ran);
+    int64_t kept[STAMP_CLOCK_KEPT_VALUES];
+    stamp_clock_kept(&ran, kept);
     uint64_t last = run(&ran, &m, 20000, 100);
     /* Down for 7 s, then started again: it resumes. */
     m.mono += 7000;
-    assert_true(stamp_clock_resume(&c, &kept, m.mono));
+    assert_true(stamp_clock_resume(&c, kept, m.mono));
     uint64_t first = stamp_clock_read(&c, m.mono, wall(&m));
     assert_true(first >= last + 7000 - 4);
     assert_int_equal(first, stamp_clock_read(&ran, m.mono, wall(&m)));
@@ -123,10 +124,13 @@ static void a_restart_resumes_from_the_kept_anchor(void **state) {
     stamp_clock_anchor(&fresh, m.mono, wall(&m));
     assert_true(stamp_clock_read(&fresh, m.mono, wall(&m)) < last);
     /* An anchor ahead of this boot's monotonic time is not of this boot. */
-    struct stamp_anchor ahead = {.offset_ns = kept.offset_ns, .mono_ms = m.mono + 1};
-    assert_false(stamp_clock_resume(&c, &ahead, m.mono));
-    struct stamp_anchor negative = {.offset_ns = -(int64_t)m.mono * 1000000 - 1, .mono_ms = 0};
-    assert_false(stamp_clock_resume(&c, &negative, m.mono));
+    int64_t ahead[] = {kept[0], (int64_t)m.mono + 1};
+    assert_false(stamp_clock_resume(&c, ahead, m.mono));
+    int64_t negative[] = {-(int64_t)m.mono * 1000000 - 1, 0};
+    assert_false(stamp_clock_resume(&c, negative, m.mono));
+    /* Nor one before it began. */
+    int64_t before_boot[] = {kept[0], -1};
+    assert_false(stamp_clock_resume(&c, before_boot, m.mono));
 }
 
 /* A kept anchor is a file: one whose stamps would pass the clock's range
@@ -137,20 +141,18 @@ static void an_anchor_out_of_range_is_refused(void **state) {
     (void)state;
     uint64_t mono = 1000000;
     struct stamp_clock c;
-    struct stamp_anchor huge = {.offset_ns = INT64_MAX, .mono_ms = 1000};
-    assert_false(stamp_clock_resume(&c, &huge, mono));
+    int64_t huge[] = {INT64_MAX, 1000};
+    assert_false(stamp_clock_resume(&c, huge, mono));
     /* Its stamp fits at the anchor, not a second later. */
-    struct stamp_anchor edge = {.offset_ns = INT64_MAX - 1000 * 1000000LL, .mono_ms = 1000};
-    assert_false(stamp_clock_resume(&c, &edge, mono));
-    struct stamp_anchor past_max = {
-        .offset_ns = (int64_t)(STAMP_CLOCK_MAX_MS + 1 - 1000) * 1000000, .mono_ms = 1000};
-    assert_false(stamp_clock_resume(&c, &past_max, mono));
-    struct stamp_anchor most_negative = {.offset_ns = INT64_MIN, .mono_ms = 1000};
-    assert_false(stamp_clock_resume(&c, &most_negative, mono));
+    int64_t edge[] = {INT64_MAX - 1000 * 1000000LL, 1000};
+    assert_false(stamp_clock_resume(&c, edge, mono));
+    int64_t past_max[] = {(int64_t)(STAMP_CLOCK_MAX_MS + 1 - 1000) * 1000000, 1000};
+    assert_false(stamp_clock_resume(&c, past_max, mono));
+    int64_t most_negative[] = {INT64_MIN, 1000};
+    assert_false(stamp_clock_resume(&c, most_negative, mono));
     /* The largest one accepted reads on without overflow. */
-    struct stamp_anchor max = {
-        .offset_ns = (int64_t)(STAMP_CLOCK_MAX_MS - 1000) * 1000000, .mono_ms = 1000};
-    assert_true(stamp_clock_resume(&c, &max, mono));
+    int64_t max[] = {(int64_t)(STAMP_CLOCK_MAX_MS - 1000) * 1000000, 1000};
+    assert_true(stamp_clock_resume(&c, max, mono));
     assert_true(stamp_clock_read(&c, mono, T0_WALL) >= STAMP_CLOCK_MAX_MS);
 }
 

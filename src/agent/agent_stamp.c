@@ -20,11 +20,9 @@
  * logged by agent_bootfile_write and tried again a period later. */
 static void save(struct agent *a) {
     struct agent_stamp *s = &a->stamp;
-    struct stamp_anchor k = stamp_clock_anchor_of(&s->clock);
-    s->saved_ms = k.mono_ms;
-    /* Monotonic milliseconds stay far below INT64_MAX (292 million years). */
-    int64_t v[2] = {k.offset_ns, (int64_t)k.mono_ms};
-    (void)agent_bootfile_write(&s->file, v, 2);
+    int64_t v[STAMP_CLOCK_KEPT_VALUES];
+    s->saved_ms = stamp_clock_kept(&s->clock, v);
+    (void)agent_bootfile_write(&s->file, v, STAMP_CLOCK_KEPT_VALUES);
 }
 
 void agent_stamp_open(struct agent *a) {
@@ -32,14 +30,11 @@ void agent_stamp_open(struct agent *a) {
     uint64_t mono = agent_clock_ms(), wall = agent_wall_clock_ms();
     agent_bootfile_open(a, &s->file, "stamp-anchor", "stamp clock anchor",
                         "a restart takes the wall clock as it reads then");
-    int64_t v[2];
-    enum boot_file_kept kept = agent_bootfile_read(&s->file, v, 2);
-    if (kept == BOOT_FILE_THIS_BOOT) {
-        /* What no clock of this boot can have kept (stamp_clock_resume). */
-        struct stamp_anchor k = {.offset_ns = v[0], .mono_ms = (uint64_t)v[1]};
-        if (v[1] < 0 || !stamp_clock_resume(&s->clock, &k, mono))
-            kept = BOOT_FILE_OUT_OF_RANGE;
-    }
+    int64_t v[STAMP_CLOCK_KEPT_VALUES];
+    enum boot_file_kept kept = agent_bootfile_read(&s->file, v, STAMP_CLOCK_KEPT_VALUES);
+    /* What no clock of this boot can have kept (stamp_clock_resume). */
+    if (kept == BOOT_FILE_THIS_BOOT && !stamp_clock_resume(&s->clock, v, mono))
+        kept = BOOT_FILE_OUT_OF_RANGE;
     if (kept == BOOT_FILE_THIS_BOOT) {
         uint64_t now = stamp_clock_read(&s->clock, mono, wall);
         log_info("stamp clock resumed from before the restart: %+.3f s from the wall clock",

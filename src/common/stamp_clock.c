@@ -35,16 +35,24 @@ void stamp_clock_anchor(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall_m
     assert(c->last_ms == (uint64_t)in_range(wall_ms));
 }
 
-bool stamp_clock_resume(struct stamp_clock *c, const struct stamp_anchor *a, uint64_t mono_ms) {
-    /* Compared without overflow: the anchor is read from a file. */
-    if (a->mono_ms > mono_ms || mono_ms > STAMP_CLOCK_MAX_MS)
+/* The order of the values kept. */
+enum { KEPT_OFFSET_NS, KEPT_MONO_MS };
+_Static_assert(KEPT_MONO_MS + 1 == STAMP_CLOCK_KEPT_VALUES, "every value kept has its place");
+
+bool stamp_clock_resume(struct stamp_clock *c, const int64_t kept[STAMP_CLOCK_KEPT_VALUES],
+                        uint64_t mono_ms) {
+    int64_t offset_ns = kept[KEPT_OFFSET_NS];
+    /* Compared without overflow: the values are read from a file. */
+    if (kept[KEPT_MONO_MS] < 0 || (uint64_t)kept[KEPT_MONO_MS] > mono_ms ||
+        mono_ms > STAMP_CLOCK_MAX_MS)
         return false;
-    int64_t at_ns = (int64_t)a->mono_ms * NS_PER_MS;
-    if (a->offset_ns < -at_ns || a->offset_ns > (int64_t)STAMP_CLOCK_MAX_MS * NS_PER_MS - at_ns)
+    uint64_t at_mono_ms = (uint64_t)kept[KEPT_MONO_MS];
+    int64_t at_ns = (int64_t)at_mono_ms * NS_PER_MS;
+    if (offset_ns < -at_ns || offset_ns > (int64_t)STAMP_CLOCK_MAX_MS * NS_PER_MS - at_ns)
         return false;
-    c->offset_ns = a->offset_ns;
-    c->at_mono_ms = a->mono_ms;
-    c->last_ms = stamp_at(c, a->mono_ms);
+    c->offset_ns = offset_ns;
+    c->at_mono_ms = at_mono_ms;
+    c->last_ms = stamp_at(c, at_mono_ms);
     return true;
 }
 
@@ -75,6 +83,9 @@ uint64_t stamp_clock_before(const struct stamp_clock *c, uint64_t mono_ms) {
     return ns > 0 ? (uint64_t)(ns / NS_PER_MS) : 0;
 }
 
-struct stamp_anchor stamp_clock_anchor_of(const struct stamp_clock *c) {
-    return (struct stamp_anchor){.offset_ns = c->offset_ns, .mono_ms = c->at_mono_ms};
+uint64_t stamp_clock_kept(const struct stamp_clock *c, int64_t kept[STAMP_CLOCK_KEPT_VALUES]) {
+    kept[KEPT_OFFSET_NS] = c->offset_ns;
+    /* Monotonic milliseconds stay far below INT64_MAX (292 million years). */
+    kept[KEPT_MONO_MS] = (int64_t)c->at_mono_ms;
+    return c->at_mono_ms;
 }

@@ -51,19 +51,20 @@ struct stamp_clock {
     uint64_t last_ms;    /* the last stamp given */
 };
 
-/* What a shell keeps to resume the clock after a restart on one boot. */
-struct stamp_anchor {
-    int64_t offset_ns;
-    uint64_t mono_ms;
-};
+/* What a shell keeps to resume the clock after a restart on one boot: the
+ * values of a boot file (boot_file.h), the offset in ns and the monotonic
+ * time in ms of the last reading. */
+#define STAMP_CLOCK_KEPT_VALUES 2
 
 /* Anchors the clock on the wall clock: its first stamp is wall_ms (at most
  * STAMP_CLOCK_MAX_MS). */
 void stamp_clock_anchor(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall_ms);
-/* Resumes from a kept anchor of this boot (mono_ms: now). false, and the
- * clock untouched, when the anchor cannot be of this boot (it lies ahead of
- * mono_ms, or gives a stamp that is negative or past STAMP_CLOCK_MAX_MS). */
-bool stamp_clock_resume(struct stamp_clock *c, const struct stamp_anchor *a, uint64_t mono_ms);
+/* Resumes from the values stamp_clock_kept gave on this boot (mono_ms:
+ * now). false, and the clock untouched, when they cannot be of this boot
+ * (a negative monotonic time or one ahead of mono_ms, or a stamp that is
+ * negative or past STAMP_CLOCK_MAX_MS): they are read from a file. */
+bool stamp_clock_resume(struct stamp_clock *c, const int64_t kept[STAMP_CLOCK_KEPT_VALUES],
+                        uint64_t mono_ms);
 /* The stamp now, from fresh readings of both clocks. mono_ms must not be
  * before the previous reading's. */
 uint64_t stamp_clock_read(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall_ms);
@@ -73,7 +74,8 @@ uint64_t stamp_clock_read(struct stamp_clock *c, uint64_t mono_ms, uint64_t wall
  * record that carries it is built). mono_ms at or after the last reading:
  * the last stamp. */
 uint64_t stamp_clock_before(const struct stamp_clock *c, uint64_t mono_ms);
-/* The anchor to keep: the last reading. */
-struct stamp_anchor stamp_clock_anchor_of(const struct stamp_clock *c);
+/* The values to keep, of the last reading, into kept; returns that
+ * reading's monotonic time. */
+uint64_t stamp_clock_kept(const struct stamp_clock *c, int64_t kept[STAMP_CLOCK_KEPT_VALUES]);
 
 #endif

@@ -472,10 +472,9 @@ void simh_bootfile_not_resumed(struct sim_cluster *c, const struct sim_host *h, 
 
 /* Keeps the stamp clock's anchor on disk for a restart on this boot. */
 static void stamp_save(const struct sim_cluster *c, struct sim_host *h) {
-    struct stamp_anchor k = stamp_clock_anchor_of(&h->stamp);
-    int64_t v[2] = {k.offset_ns, (int64_t)k.mono_ms};
-    simh_bootfile_keep(c, h, h->disk.stamp_anchor, v, 2);
-    h->stamp_saved_ms = k.mono_ms;
+    int64_t v[STAMP_CLOCK_KEPT_VALUES];
+    h->stamp_saved_ms = stamp_clock_kept(&h->stamp, v);
+    simh_bootfile_keep(c, h, h->disk.stamp_anchor, v, STAMP_CLOCK_KEPT_VALUES);
 }
 
 uint64_t simh_stamp(const struct sim_cluster *c, struct sim_host *h) {
@@ -490,13 +489,11 @@ uint64_t simh_stamp(const struct sim_cluster *c, struct sim_host *h) {
  * on this boot, else anchored on the wall clock, right at boot. */
 static void stamp_start(struct sim_cluster *c, struct sim_host *h) {
     uint64_t mono = (uint64_t)simh_mono(c, h);
-    int64_t v[2];
-    enum boot_file_kept kept = simh_bootfile_read(c, h, h->disk.stamp_anchor, v, 2);
-    if (kept == BOOT_FILE_THIS_BOOT) {
-        struct stamp_anchor k = {.offset_ns = v[0], .mono_ms = (uint64_t)v[1]};
-        if (v[1] < 0 || !stamp_clock_resume(&h->stamp, &k, mono))
-            kept = BOOT_FILE_OUT_OF_RANGE;
-    }
+    int64_t v[STAMP_CLOCK_KEPT_VALUES];
+    enum boot_file_kept kept =
+        simh_bootfile_read(c, h, h->disk.stamp_anchor, v, STAMP_CLOCK_KEPT_VALUES);
+    if (kept == BOOT_FILE_THIS_BOOT && !stamp_clock_resume(&h->stamp, v, mono))
+        kept = BOOT_FILE_OUT_OF_RANGE;
     if (kept != BOOT_FILE_THIS_BOOT) {
         simh_bootfile_not_resumed(c, h, "stamp clock anchor", kept);
         stamp_clock_anchor(&h->stamp, mono, (uint64_t)sim_clock_wall_ms(&h->clock, c->now_us));
