@@ -165,11 +165,10 @@ void simh_flush_gossip(struct sim_cluster *c, struct sim_host *h) {
 void simh_flush_election(struct sim_cluster *c, struct sim_host *h) {
     if (!h->e)
         return;
-    struct election_hard_state hs;
-    if (election_unsaved(h->e, &hs)) {
-        h->disk.hs = hs; /* written and flushed before anything leaves */
+    /* Written and flushed before anything leaves: election_unsaved writes
+     * the disk's copy only when it holds what is not saved yet. */
+    if (election_unsaved(h->e, &h->disk.hs))
         election_saved(h->e);
-    }
     see_term(h, election_term(h->e));
     struct election_msg em;
     while (election_next_msg(h->e, &em)) {
