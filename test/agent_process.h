@@ -37,11 +37,11 @@ int nodectl_run(const char *conf, const char *args, char *out, size_t len, char 
 int nodectl_run_until(const char *conf, const char *args, const char *needle, int timeout_s,
                       char *out, size_t len, char *err, size_t errlen);
 
-/* nodectl_run_until that, when it gives up, shows on stderr what the last
- * run printed and the tail of the agent's log. */
 /* Prints the last `lines` lines of an agent's log on stderr, for a
  * failure message. */
 void agent_log_tail(const char *log, int lines);
+/* nodectl_run_until that, when it gives up, shows on stderr what the last
+ * run printed and the tail of the agent's log. */
 int nodectl_expect(const char *conf, const char *args, const char *needle, int timeout_s,
                    const char *log, char *out, size_t len, char *err, size_t errlen);
 

@@ -105,12 +105,14 @@ static bool gate_says(const char *name, const char *prefix, int timeout_s) {
             return true;
         usleep(100000);
     }
-    char cmd[PATH_MAX + 128];
-    snprintf(cmd, sizeof cmd, "cat '%s'; grep -v debug '%s/%s/agent.log' | tail -25 >&2", path,
-             test_dir, name);
-    fprintf(stderr, "the protected gate of %s never began with '%s'; it says:\n", name, prefix);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot show %s\n", path);
+    size_t len;
+    char *text = read_small_file(path, 512, &len);
+    fprintf(stderr, "the protected gate of %s never began with '%s'; it says: %s\n", name, prefix,
+            text ? text : "(cannot read it)");
+    free(text);
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/%s/agent.log", test_dir, name);
+    agent_log_tail(log, 25);
     return false;
 }
 

@@ -206,11 +206,11 @@ static void a_host_that_does_not_wake_gives_the_restart_up_at_once(void **state)
     int rc = eventually(1, "events", "HA: restarting big-ha (priority 0) from n2 on n3 (command",
                         60);
     if (rc != 0) {
-        char cmd[PATH_MAX + 64];
-        snprintf(cmd, sizeof cmd, "tail -30 %s/n3/agent.log >&2; tail -30 %s/n1/agent.log >&2",
-                 test_dir, test_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "no logs\n");
+        char log[PATH_MAX + 16];
+        snprintf(log, sizeof log, "%s/n3/agent.log", test_dir);
+        agent_log_tail(log, 30);
+        snprintf(log, sizeof log, "%s/n1/agent.log", test_dir);
+        agent_log_tail(log, 30);
         nodectl_run(conf[1], "members", out, sizeof out, err, sizeof err);
         fprintf(stderr, "members:\n%s\n", out);
     }
