@@ -324,6 +324,7 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
     }
     c->state_changes = 1; /* members from the snapshot are looked at once */
     c->join_backoff = (struct backoff){.base_ms = 500, .cap_ms = 30000};
+    c->join_turn = (uint32_t)prng_below(&c->rng, CONFIG_LIST_MAX);
     c->next_join_ms = now;
     c->next_announce_ms = now;
     log_info("gossip on %s as %016llx, %zu seeds, discovery %s", c->advertise,
@@ -441,7 +442,12 @@ static void join_seeds(struct agent *a, uint64_t now) {
         else
             log_warn("seed '%s' does not resolve", a->cfg.seeds.item[i]);
     }
-    if (n && gossip_join(c->gossip, (int64_t)now, seeds, n) != 0)
+    /* One seed per attempt, each agent starting at a random one and going
+     * round: when a whole cluster starts at once (power restored), every
+     * seed answers a share of the joins with its whole table, not every
+     * join; a seed that is down costs one backoff before the next is
+     * asked. */
+    if (n && gossip_join(c->gossip, (int64_t)now, &seeds[c->join_turn++ % n], 1) != 0)
         log_err("gossip join: out of memory");
     c->next_join_ms = now + backoff_next_ms(&c->join_backoff, &c->rng);
 }

@@ -91,6 +91,7 @@ struct cluster {
     struct prng rng;
     struct backoff join_backoff;
     uint64_t next_join_ms;
+    uint32_t join_turn; /* the seed the next join attempt asks, modulo their number */
     uint64_t next_announce_ms;
     /* The membership snapshot: written (by its own thread) soon after a
      * member's state changed, and after record changes only now and then. */
