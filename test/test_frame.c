@@ -17,6 +17,7 @@
 #include "frame_fixture.h"
 #include "net/replay.h"
 #include "net/session.h"
+#include "net/signed_record.h"
 
 #define NOW 2000000000ull /* the wall clock of the tests, seconds */
 #define DAY 86400ull
@@ -421,6 +422,36 @@ static void an_address_claimed_by_two_keys_gets_signed_frames(void **state) {
     frame_ctx_free(cb);
 }
 
+/* One certificate cache serves frames and records (frame_ctx_cert_cache);
+ * certificates verified under the CA before do not pass under the next. */
+static void the_shared_certificate_cache_follows_the_ca(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &ring, &ca), *cb = fixture_ctx(&b, 1, &ring, &ca);
+    uint8_t buf[4096], rec[1024];
+    struct frame_msg m;
+    size_t n = seal(ca_, b.addr, CHANNEL_GOSSIP, "x", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    uint64_t id = signed_record_member_id("a");
+    size_t rn = signed_record_seal(a.sk, a.cert, a.cert_len, id, 1, (const uint8_t *)"r", 1, rec);
+    struct signed_record sr;
+    struct cert_info owner;
+    assert_int_equal(signed_record_verify(frame_ctx_cert_cache(cb), ca.pk, NOW, id, 1, rec, rn,
+                                          &sr, &owner), SIGNED_RECORD_OK);
+    assert_string_equal(owner.name, "a");
+    /* b now trusts other_ca only. */
+    frame_ctx_set_identity(cb, other_ca.pk, b.sk, b.cert, b.cert_len);
+    assert_int_equal(signed_record_verify(frame_ctx_cert_cache(cb), other_ca.pk, NOW, id, 1, rec,
+                                          rn, &sr, &owner), SIGNED_RECORD_BAD_CERT);
+    n = seal(ca_, b.addr, CHANNEL_GOSSIP, "y", buf);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_BAD_CERT);
+    /* ... and back: verified again, then cached. */
+    frame_ctx_set_identity(cb, ca.pk, b.sk, b.cert, b.cert_len);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    assert_int_equal(signed_record_verify(frame_ctx_cert_cache(cb), ca.pk, NOW, id, 1, rec, rn,
+                                          &sr, &owner), SIGNED_RECORD_OK);
+    frame_ctx_free(ca_);
+    frame_ctx_free(cb);
+}
+
 static void insecure_and_keyed_never_mix(void **state) {
     struct frame_ctx *ia = fixture_insecure_ctx("a", a.addr, 1);
     struct frame_ctx *ib = fixture_insecure_ctx("b", b.addr, 1);
@@ -563,6 +594,13 @@ static void certificates_round_trip_and_cache(void **state) {
                      CERT_BAD_SIGNATURE);
     assert_int_equal(cert_cache_verify(&cache, ca.pk, stranger.cert, stranger.cert_len, &info),
                      CERT_BAD_SIGNATURE);
+    /* Asked under another CA, what the first verified is not taken. */
+    assert_int_equal(cert_cache_verify(&cache, other_ca.pk, a.cert, a.cert_len, &info),
+                     CERT_BAD_SIGNATURE);
+    assert_int_equal(cert_cache_verify(&cache, other_ca.pk, stranger.cert, stranger.cert_len,
+                                       &info), CERT_OK);
+    assert_int_equal(cert_cache_verify(&cache, ca.pk, stranger.cert, stranger.cert_len, &info),
+                     CERT_BAD_SIGNATURE);
     /* A signature over no body at all: the empty body decodes with no data
      * pointer, and copying from NULL is undefined even for no bytes. */
     uint8_t bodiless[2 + CERT_SIG_BYTES] = {0x12, CERT_SIG_BYTES};
@@ -584,6 +622,7 @@ int main(void) {
         cmocka_unit_test(hosts_that_heard_each_other_use_the_pairs_mac),
         cmocka_unit_test(only_the_two_hosts_of_a_pair_can_make_its_mac),
         cmocka_unit_test(an_address_claimed_by_two_keys_gets_signed_frames),
+        cmocka_unit_test(the_shared_certificate_cache_follows_the_ca),
         cmocka_unit_test(insecure_and_keyed_never_mix),
         cmocka_unit_test(window_matches_its_model),
         cmocka_unit_test(the_table_of_senders_is_bounded),

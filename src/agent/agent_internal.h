@@ -71,14 +71,13 @@ struct security {
     char warning[CONFIG_PATH_MAX + 300]; /* for nodectl status: "" when none */
     uint64_t refused[REFUSED_REASONS];
     uint32_t reported;         /* refusals already logged, by reason */
-    /* This host's identity, which seals its record, and the CA's key with
-     * a cache of the certificates of the records received, which check the
-     * others' (agent_record.c). Unused when insecure. */
+    /* This host's identity, which seals its record, and the CA's key,
+     * which checks the others' through the frames' certificate cache
+     * (frame_ctx_cert_cache; agent_record.c). Unused when insecure. */
     uint8_t ca_pk[CERT_PK_BYTES];
     uint8_t sk[CERT_SK_BYTES];
     uint8_t cert[CERT_MAX];
     size_t cert_len;
-    struct cert_cache record_certs;
 };
 
 /* Gossip, its transport and discovery, and the membership snapshot. */

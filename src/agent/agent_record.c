@@ -87,8 +87,8 @@ bool agent_record_of_candidate(struct agent *a, const struct gossip_member_info 
     /* Verified when it arrived: the cache answers without the CA's
      * signature. */
     return signed_record_parse(m->record, m->record_len, &sr) && sr.cert &&
-           cert_cache_verify(&a->sec.record_certs, a->sec.ca_pk, sr.cert, sr.cert_len,
-                             &owner) == CERT_OK &&
+           cert_cache_verify(frame_ctx_cert_cache(a->sec.frames), a->sec.ca_pk, sr.cert,
+                             sr.cert_len, &owner) == CERT_OK &&
            owner.candidate;
 }
 
@@ -116,8 +116,11 @@ bool agent_record_verify(void *ctx, uint64_t id, uint64_t version, const uint8_t
     struct agent *a = ctx;
     struct signed_record sr;
     struct cert_info owner = {.name = "?"};
+    /* The certificate is most often in the cache already, from the
+     * owner's frames (frame_open). */
     enum signed_record_result r =
-        signed_record_verify(&a->sec.record_certs, a->cfg.insecure ? NULL : a->sec.ca_pk,
+        signed_record_verify(frame_ctx_cert_cache(a->sec.frames),
+                             a->cfg.insecure ? NULL : a->sec.ca_pk,
                              agent_wall_clock_ms() / 1000, id, version, data, len, &sr, &owner);
     if (r != SIGNED_RECORD_OK) {
         record_refused(a, id, owner.name, signed_record_result_name(r));

@@ -115,8 +115,6 @@ static int load_identity(struct agent *a, struct pki_identity *id, char *err, si
 static void apply_identity(struct agent *a, struct pki_identity *id) {
     struct security *s = &a->sec;
     frame_ctx_set_identity(s->frames, id->ca_pk, id->sk, id->cert, id->cert_len);
-    if (sodium_memcmp(s->ca_pk, id->ca_pk, sizeof s->ca_pk) != 0)
-        cert_cache_clear(&s->record_certs);
     memcpy(s->ca_pk, id->ca_pk, sizeof s->ca_pk);
     memcpy(s->sk, id->sk, sizeof s->sk);
     memcpy(s->cert, id->cert, id->cert_len);

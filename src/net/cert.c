@@ -114,6 +114,9 @@ enum cert_result cert_cache_verify(struct cert_cache *c, const uint8_t ca_pk[CER
                                    const uint8_t *cert, size_t len, struct cert_info *out) {
     if (len == 0 || len > CERT_MAX)
         return CERT_MALFORMED;
+    /* Untouched while empty: its pages stay unused until a first entry. */
+    if (c->tick && sodium_memcmp(c->ca_pk, ca_pk, CERT_PK_BYTES) != 0)
+        cert_cache_clear(c);
     uint8_t h[32];
     crypto_generichash(h, sizeof h, cert, len, NULL, 0);
     struct cert_cache_entry *set = c->e[(h[0] | (unsigned)h[1] << 8) % (CERT_CACHE_SIZE / 2)];
@@ -126,6 +129,7 @@ enum cert_result cert_cache_verify(struct cert_cache *c, const uint8_t ca_pk[CER
     }
     enum cert_result rc = cert_verify(ca_pk, cert, len, out);
     if (rc == CERT_OK) {
+        memcpy(c->ca_pk, ca_pk, CERT_PK_BYTES);
         struct cert_cache_entry *e = set[0].used <= set[1].used ? &set[0] : &set[1];
         e->used = ++c->tick;
         memcpy(e->hash, h, sizeof h);

@@ -50,9 +50,12 @@ enum cert_result cert_valid_at(const struct cert_info *info, uint64_t now_s);
 /* Verified certificates by the BLAKE2b hash of their bytes, two ways per
  * set, the least recently used replaced: a collision costs one more
  * verification, never a wrong answer. Only certificates that verified are
- * ever stored. */
+ * ever stored, and all under one CA: asked with another CA's key, the cache
+ * empties itself first, so that it can be shared by checks that each name
+ * their CA (frame_open and the agent's signed records). */
 struct cert_cache {
-    uint64_t tick;
+    uint64_t tick; /* 0: empty */
+    uint8_t ca_pk[CERT_PK_BYTES]; /* the CA of every entry */
     struct cert_cache_entry {
         uint64_t used; /* when last used; 0: free */
         uint8_t hash[32];

@@ -133,8 +133,6 @@ const struct keyring *frame_ctx_keyring(const struct frame_ctx *c) {
 void frame_ctx_set_identity(struct frame_ctx *c, const uint8_t ca_pk[CERT_PK_BYTES],
                             const uint8_t sk[CERT_SK_BYTES], const uint8_t *cert, size_t len) {
     assert(len > 0 && len <= CERT_MAX);
-    if (memcmp(c->ca_pk, ca_pk, CERT_PK_BYTES) != 0)
-        cert_cache_clear(&c->cache);
     memcpy(c->ca_pk, ca_pk, CERT_PK_BYTES);
     memcpy(c->sk, sk, CERT_SK_BYTES);
     memcpy(c->cert, cert, len);
@@ -146,6 +144,8 @@ void frame_ctx_set_identity(struct frame_ctx *c, const uint8_t ca_pk[CERT_PK_BYT
 }
 
 bool frame_ctx_insecure(const struct frame_ctx *c) { return c->insecure; }
+
+struct cert_cache *frame_ctx_cert_cache(struct frame_ctx *c) { return &c->cache; }
 
 void frame_ctx_counts(const struct frame_ctx *c, uint64_t out[FRAME_RESULTS]) {
     memcpy(out, c->counts, sizeof c->counts);

@@ -120,10 +120,15 @@ void frame_ctx_set_keyring(struct frame_ctx *c, const struct keyring *r);
 const struct keyring *frame_ctx_keyring(const struct frame_ctx *c);
 /* This host's signing key and certificate (the caller checked that they
  * match, cert_verify) and the CA's public key; a new CA empties the
- * certificate cache. */
+ * certificate cache (at its next use: cert.h). */
 void frame_ctx_set_identity(struct frame_ctx *c, const uint8_t ca_pk[CERT_PK_BYTES],
                             const uint8_t sk[CERT_SK_BYTES], const uint8_t *cert, size_t len);
 bool frame_ctx_insecure(const struct frame_ctx *c);
+/* The cache frame_open checks senders' certificates through, for the
+ * other checks of the same certificates (the agent's signed records), so
+ * that each is verified once: pass it with the CA's key of
+ * frame_ctx_set_identity (another empties it). */
+struct cert_cache *frame_ctx_cert_cache(struct frame_ctx *c);
 /* How many frames ended with each result. */
 void frame_ctx_counts(const struct frame_ctx *c, uint64_t out[FRAME_RESULTS]);
 
