@@ -422,6 +422,66 @@ static void an_address_claimed_by_two_keys_gets_signed_frames(void **state) {
     frame_ctx_free(cb);
 }
 
+/* The key of frames between `me` and `peer` (to the peer, or from it) as
+ * session.h specifies it, computed here from libsodium alone: BLAKE2b-256
+ * keyed with the X25519 secret, over the domain, the sender's Ed25519 key
+ * and the recipient's. */
+static void spec_key(const struct fixture_host *me, const struct fixture_host *peer, bool to_peer,
+                     uint8_t key[SESSION_KEY_BYTES]) {
+    const struct fixture_host *from = to_peer ? me : peer, *to = to_peer ? peer : me;
+    uint8_t x_sk[32], x_pk[32], shared[32];
+    assert_int_equal(crypto_sign_ed25519_sk_to_curve25519(x_sk, me->sk), 0);
+    assert_int_equal(crypto_sign_ed25519_pk_to_curve25519(x_pk, peer->pk), 0);
+    assert_int_equal(crypto_scalarmult(shared, x_sk, x_pk), 0);
+    static const char domain[] = "nodectl frame key v1";
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, shared, sizeof shared, SESSION_KEY_BYTES);
+    crypto_generichash_update(&st, (const uint8_t *)domain, sizeof domain);
+    crypto_generichash_update(&st, from->pk, CERT_PK_BYTES);
+    crypto_generichash_update(&st, to->pk, CERT_PK_BYTES);
+    crypto_generichash_final(&st, key, SESSION_KEY_BYTES);
+}
+
+static void a_peers_two_keys_come_from_one_agreement(void **state) {
+    uint8_t want_rx[SESSION_KEY_BYTES], want_tx[SESSION_KEY_BYTES], key[SESSION_KEY_BYTES];
+    spec_key(&a, &b, false, want_rx);
+    spec_key(&a, &b, true, want_tx);
+    /* Each order of a peer's first frame and of its address learned. */
+    for (int learn_first = 0; learn_first < 2; learn_first++) {
+        struct session_keys *s = session_new();
+        assert_non_null(s);
+        assert_false(session_rx_key(s, b.pk, key)); /* no identity yet */
+        assert_int_equal(session_set_identity(s, a.sk), 0);
+        if (learn_first)
+            session_learn(s, b.addr, b.pk);
+        assert_true(session_rx_key(s, b.pk, key));
+        assert_memory_equal(key, want_rx, SESSION_KEY_BYTES);
+        session_learn(s, b.addr, b.pk);
+        assert_true(session_tx_key(s, b.addr, key));
+        assert_memory_equal(key, want_tx, SESSION_KEY_BYTES);
+        /* c claims b's address: no key for it any more, but b's frames
+         * still check under b's key, and c's under c's. */
+        session_learn(s, b.addr, c.pk);
+        assert_false(session_tx_key(s, b.addr, key));
+        assert_true(session_rx_key(s, b.pk, key));
+        assert_memory_equal(key, want_rx, SESSION_KEY_BYTES);
+        uint8_t c_to_a[SESSION_KEY_BYTES], a_to_c[SESSION_KEY_BYTES];
+        spec_key(&a, &c, false, c_to_a);
+        spec_key(&a, &c, true, a_to_c);
+        assert_true(session_rx_key(s, c.pk, key));
+        assert_memory_equal(key, c_to_a, SESSION_KEY_BYTES);
+        session_learn(s, c.addr, c.pk);
+        assert_true(session_tx_key(s, c.addr, key));
+        assert_memory_equal(key, a_to_c, SESSION_KEY_BYTES);
+        /* A low-order point (the neutral element) gets no key either way. */
+        uint8_t low[CERT_PK_BYTES] = {1};
+        assert_false(session_rx_key(s, low, key));
+        session_learn(s, "10.0.0.66:7946", low);
+        assert_false(session_tx_key(s, "10.0.0.66:7946", key));
+        session_free(s);
+    }
+}
+
 /* One certificate cache serves frames and records (frame_ctx_cert_cache);
  * certificates verified under the CA before do not pass under the next. */
 static void the_shared_certificate_cache_follows_the_ca(void **state) {
@@ -622,6 +682,7 @@ int main(void) {
         cmocka_unit_test(hosts_that_heard_each_other_use_the_pairs_mac),
         cmocka_unit_test(only_the_two_hosts_of_a_pair_can_make_its_mac),
         cmocka_unit_test(an_address_claimed_by_two_keys_gets_signed_frames),
+        cmocka_unit_test(a_peers_two_keys_come_from_one_agreement),
         cmocka_unit_test(the_shared_certificate_cache_follows_the_ca),
         cmocka_unit_test(insecure_and_keyed_never_mix),
         cmocka_unit_test(window_matches_its_model),

@@ -11,10 +11,14 @@ static const char DOMAIN[] = "nodectl frame key v1";
 
 _Static_assert(SESSION_PEERS % 2 == 0, "two ways per set");
 
-struct rx_entry {
+/* A peer by its Ed25519 key, with the keys of both directions: derived
+ * together from one X25519 agreement, whichever of session_rx_key and
+ * session_learn meets the peer first. */
+struct peer_entry {
     uint64_t tick; /* 0: free */
     uint8_t pk[CERT_PK_BYTES];
-    uint8_t key[SESSION_KEY_BYTES];
+    uint8_t rx[SESSION_KEY_BYTES]; /* its frames to this host */
+    uint8_t tx[SESSION_KEY_BYTES]; /* this host's frames to it */
 };
 
 struct tx_entry {
@@ -30,7 +34,7 @@ struct session_keys {
     uint8_t pk[CERT_PK_BYTES];
     uint8_t x_sk[crypto_scalarmult_curve25519_BYTES];
     uint64_t tick;
-    struct rx_entry rx[SETS][2];
+    struct peer_entry peer[SETS][2];
     struct tx_entry tx[SETS][2];
 };
 
@@ -63,49 +67,53 @@ int session_set_identity(struct session_keys *s, const uint8_t sk[CERT_SK_BYTES]
     return 0;
 }
 
-/* The key of frames from `from` to `to` (Ed25519 public keys), one of
- * which is ours. */
-static bool derive(const struct session_keys *s, const uint8_t peer[CERT_PK_BYTES],
-                   const uint8_t from[CERT_PK_BYTES], const uint8_t to[CERT_PK_BYTES],
-                   uint8_t key[SESSION_KEY_BYTES]) {
-    uint8_t x_pk[crypto_scalarmult_curve25519_BYTES];
-    uint8_t shared[crypto_scalarmult_BYTES];
-    if (!s->has_identity || crypto_sign_ed25519_pk_to_curve25519(x_pk, peer) != 0 ||
-        crypto_scalarmult(shared, s->x_sk, x_pk) != 0) /* -1: a low-order point */
-        return false;
+/* The key of frames from `from` to `to` (Ed25519 public keys, one of which
+ * is ours) under the pair's X25519 secret. */
+static void direction_key(const uint8_t shared[crypto_scalarmult_BYTES],
+                          const uint8_t from[CERT_PK_BYTES], const uint8_t to[CERT_PK_BYTES],
+                          uint8_t key[SESSION_KEY_BYTES]) {
     crypto_generichash_state st;
-    crypto_generichash_init(&st, shared, sizeof shared, SESSION_KEY_BYTES);
+    crypto_generichash_init(&st, shared, crypto_scalarmult_BYTES, SESSION_KEY_BYTES);
     crypto_generichash_update(&st, (const uint8_t *)DOMAIN, sizeof DOMAIN);
     crypto_generichash_update(&st, from, CERT_PK_BYTES);
     crypto_generichash_update(&st, to, CERT_PK_BYTES);
     crypto_generichash_final(&st, key, SESSION_KEY_BYTES);
-    sodium_memzero(shared, sizeof shared);
     sodium_memzero(&st, sizeof st);
-    return true;
 }
 
-/* The way of a set that holds pk, else the least recently used one (a free
- * one first). */
-static struct rx_entry *rx_slot(struct session_keys *s, const uint8_t pk[CERT_PK_BYTES]) {
-    struct rx_entry *set = s->rx[(pk[0] | (unsigned)pk[1] << 8) % SETS];
+/* The entry of peer, its keys derived when it had none (the least recently
+ * used way of its set replaced, a free one first); NULL if there is no
+ * identity or the key is not a usable point, nothing kept then. */
+static struct peer_entry *peer_keys(struct session_keys *s, const uint8_t peer[CERT_PK_BYTES]) {
+    struct peer_entry *set = s->peer[(peer[0] | (unsigned)peer[1] << 8) % SETS];
     for (int w = 0; w < 2; w++)
-        if (set[w].tick && memcmp(set[w].pk, pk, CERT_PK_BYTES) == 0)
+        if (set[w].tick && memcmp(set[w].pk, peer, CERT_PK_BYTES) == 0) {
+            set[w].tick = ++s->tick;
             return &set[w];
-    return set[0].tick <= set[1].tick ? &set[0] : &set[1];
+        }
+    uint8_t x_pk[crypto_scalarmult_curve25519_BYTES];
+    uint8_t shared[crypto_scalarmult_BYTES];
+    if (!s->has_identity || crypto_sign_ed25519_pk_to_curve25519(x_pk, peer) != 0 ||
+        crypto_scalarmult(shared, s->x_sk, x_pk) != 0) { /* -1: a low-order point */
+        sodium_memzero(shared, sizeof shared);
+        return NULL;
+    }
+    struct peer_entry *e = set[0].tick <= set[1].tick ? &set[0] : &set[1];
+    sodium_memzero(e, sizeof *e);
+    direction_key(shared, peer, s->pk, e->rx);
+    direction_key(shared, s->pk, peer, e->tx);
+    sodium_memzero(shared, sizeof shared);
+    memcpy(e->pk, peer, CERT_PK_BYTES);
+    e->tick = ++s->tick;
+    return e;
 }
 
 bool session_rx_key(struct session_keys *s, const uint8_t sender_pk[CERT_PK_BYTES],
                     uint8_t key[SESSION_KEY_BYTES]) {
-    struct rx_entry *e = rx_slot(s, sender_pk);
-    if (!e->tick || memcmp(e->pk, sender_pk, CERT_PK_BYTES) != 0) {
-        if (!derive(s, sender_pk, sender_pk, s->pk, e->key)) {
-            sodium_memzero(e, sizeof *e);
-            return false;
-        }
-        memcpy(e->pk, sender_pk, CERT_PK_BYTES);
-    }
-    e->tick = ++s->tick;
-    memcpy(key, e->key, SESSION_KEY_BYTES);
+    const struct peer_entry *e = peer_keys(s, sender_pk);
+    if (!e)
+        return false;
+    memcpy(key, e->rx, SESSION_KEY_BYTES);
     return true;
 }
 
@@ -140,7 +148,11 @@ void session_learn(struct session_keys *s, const char *addr, const uint8_t pk[CE
     sodium_memzero(e, sizeof *e);
     memcpy(e->addr, addr, len + 1);
     memcpy(e->pk, pk, CERT_PK_BYTES);
-    e->contested = !derive(s, pk, s->pk, pk, e->key); /* never usable: signed */
+    /* Its own copy of the key: the peer's entry may be replaced first. */
+    const struct peer_entry *p = peer_keys(s, pk);
+    if (p)
+        memcpy(e->key, p->tx, SESSION_KEY_BYTES);
+    e->contested = !p; /* never usable: signed */
     e->tick = ++s->tick;
 }
 

@@ -28,9 +28,10 @@
 
 #define SESSION_KEY_BYTES 32
 /* Peers whose keys are kept, each way (two-way set associative, about
- * 280 KB in all): a cluster of a few hundred hosts signs no frame at rest;
+ * 310 KB in all): a cluster of a few hundred hosts signs no frame at rest;
  * beyond, a frame to a peer that lost its place is signed, which costs only
- * time. */
+ * time. A peer's two keys come from one X25519 agreement, kept by its
+ * Ed25519 key; an address holds a copy of the key of frames to it. */
 #define SESSION_PEERS 1024
 
 struct session_keys;
