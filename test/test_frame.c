@@ -482,6 +482,28 @@ static void a_peers_two_keys_come_from_one_agreement(void **state) {
     }
 }
 
+/* c, certified, says it listens at "*": a's beacons, for every host, stay
+ * signed, never under the key of one pair. */
+static void a_beacon_is_never_under_a_pairs_key(void **state) {
+    struct frame_ctx *ca_ = fixture_ctx(&a, 1, &ring, &ca), *cb = fixture_ctx(&b, 1, &ring, &ca);
+    struct frame_ctx *cc = fixture_ctx(&c, 1, &ring, &ca);
+    uint8_t buf[4096];
+    struct frame_msg m;
+    size_t signed_len = seal(ca_, FRAME_TO_ALL, CHANNEL_DISCOVERY, "", buf);
+    struct frame_fields f = {.channel = CHANNEL_GOSSIP, .epoch = 1, .seq = 1, .cluster = "c1",
+                             .to = a.addr, .from = FRAME_TO_ALL, .name = "c", .cert = c.cert,
+                             .cert_len = c.cert_len, .payload = "x", .len = 1};
+    size_t n = frame_encode(&f, ring.key[0], ring.id[0], c.sk, buf);
+    assert_int_equal(open_copy(ca_, buf, n, FRAME_PATH_UNICAST, NOW, &m), FRAME_OK);
+    n = seal(ca_, FRAME_TO_ALL, CHANNEL_DISCOVERY, "", buf);
+    assert_int_equal(n, signed_len);
+    assert_int_equal(open_copy(cb, buf, n, FRAME_PATH_DISCOVERY, NOW, &m), FRAME_OK);
+    assert_int_equal(open_copy(cc, buf, n, FRAME_PATH_DISCOVERY, NOW, &m), FRAME_OK);
+    frame_ctx_free(ca_);
+    frame_ctx_free(cb);
+    frame_ctx_free(cc);
+}
+
 /* One certificate cache serves frames and records (frame_ctx_cert_cache);
  * certificates verified under the CA before do not pass under the next. */
 static void the_shared_certificate_cache_follows_the_ca(void **state) {
@@ -684,6 +706,7 @@ int main(void) {
         cmocka_unit_test(an_address_claimed_by_two_keys_gets_signed_frames),
         cmocka_unit_test(a_peers_two_keys_come_from_one_agreement),
         cmocka_unit_test(the_shared_certificate_cache_follows_the_ca),
+        cmocka_unit_test(a_beacon_is_never_under_a_pairs_key),
         cmocka_unit_test(insecure_and_keyed_never_mix),
         cmocka_unit_test(window_matches_its_model),
         cmocka_unit_test(the_table_of_senders_is_bounded),

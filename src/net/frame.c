@@ -238,11 +238,13 @@ size_t frame_encode(const struct frame_fields *f, const uint8_t *key, uint32_t k
 }
 
 /* This host's frame to `to`: under the pair's key when the host at `to`
- * is known (session.h), signed otherwise. */
+ * is known (session.h), signed otherwise. A beacon is for every host, so
+ * never under one pair's key, whoever claimed "*" as its address. */
 static void own_fields(struct frame_ctx *c, struct frame_fields *f, const char *to,
                        uint32_t channel, const void *payload, size_t len,
                        uint8_t mac_key[SESSION_KEY_BYTES]) {
-    bool mac = !c->insecure && c->has_sessions && session_tx_key(c->sessions, to, mac_key);
+    bool mac = !c->insecure && c->has_sessions && strcmp(to, FRAME_TO_ALL) != 0 &&
+               session_tx_key(c->sessions, to, mac_key);
     *f = (struct frame_fields){.channel = channel, .epoch = c->epoch, .seq = c->seq + 1,
                                .cluster = c->cluster, .to = to, .from = c->addrs[0],
                                .name = c->name, .cert = c->insecure ? NULL : c->cert,
