@@ -1,7 +1,7 @@
 /* Agent-to-agent transport over real nng TCP sockets on loopback: delivery,
  * refusal of frames under another key, CA or mode, never blocking on a
- * dead peer, the largest frame, and the bounds on connections that never
- * authenticate. */
+ * dead peer nor dialing it for long, the largest frame, and the bounds on
+ * connections that never authenticate. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -283,20 +283,26 @@ static void sending_to_a_dead_peer_never_blocks(void **state) {
     transport_close(a);
 }
 
-/* A host that listens on one address dials from it: its peers count its
- * connections against the address they know it by, so agents on addresses
- * of their own (one loopback, several addresses of a host) are not cut as
- * one address's crowd. */
-static void connections_leave_from_the_address_listened_on(void **state) {
-    uint16_t port = (uint16_t)(port_base() + 12);
-    int l = socket(AF_INET, SOCK_STREAM, 0);
+/* A plain TCP listener on 127.0.0.1:port (no nng behind it). */
+static int listen_raw(uint16_t port, int flags) {
+    int l = socket(AF_INET, SOCK_STREAM | flags, 0);
     assert_true(l >= 0);
     int one = 1;
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(l, 4), 0);
+    assert_int_equal(listen(l, 64), 0);
+    return l;
+}
+
+/* A host that listens on one address dials from it: its peers count its
+ * connections against the address they know it by, so agents on addresses
+ * of their own (one loopback, several addresses of a host) are not cut as
+ * one address's crowd. */
+static void connections_leave_from_the_address_listened_on(void **state) {
+    uint16_t port = (uint16_t)(port_base() + 12);
+    int l = listen_raw(port, 0);
     char err[256];
     struct frame_ctx *c = fixture_insecure_ctx("h2", "127.0.0.2:1", 1);
     ctxs[n_ctxs++] = c;
@@ -320,6 +326,65 @@ static void connections_leave_from_the_address_listened_on(void **state) {
     transport_close(t);
 }
 
+/* Accepts and closes every connection waiting on l; returns how many. */
+static int accept_all(int l) {
+    int n = 0, s;
+    while ((s = accept(l, NULL, NULL)) >= 0) {
+        close(s);
+        n++;
+    }
+    return n;
+}
+
+/* A peer that never completes a connection (here: one that accepts and
+ * hangs up at once, as a port without an agent behind it refuses) is
+ * given up two seconds after the last message to it, instead of being
+ * dialed several times a second for the minute a live peer is kept;
+ * the next message dials it again. A live peer idle as long keeps its
+ * connection. */
+static void an_unreachable_peer_is_given_up(void **state) {
+    uint16_t port = (uint16_t)(port_base() + 14);
+    int l = listen_raw(port, SOCK_NONBLOCK);
+    struct transport *a = open_at((uint16_t)(port + 1), &ring, &ca);
+    struct transport *b = open_at((uint16_t)(port + 2), &ring, &ca);
+    char dead[32], live[32];
+    snprintf(dead, sizeof dead, "127.0.0.1:%u", port);
+    snprintf(live, sizeof live, "127.0.0.1:%u", port + 2);
+    assert_int_equal(transport_send(a, dead, CHANNEL_GOSSIP, "x", 1), 0);
+    assert_int_equal(transport_send(a, live, CHANNEL_GOSSIP, "x", 1), 0);
+    struct frame_msg m;
+    assert_int_equal(recv_wait(b, &m, 5000), 1);
+    free(m.payload);
+    int early = 0, late = 0;
+    for (int ms = 0; ms < 4000; ms += 50) {
+        transport_run(a);
+        int n = accept_all(l);
+        if (ms < 2500)
+            early += n;
+        else
+            late += n;
+        poll(NULL, 0, 50);
+    }
+    print_message("connections from the dialer: %d in the first 2.5 s, %d in the next 1.5 s\n",
+                  early, late);
+    assert_true(early > 0);
+    assert_int_equal(late, 0);
+    assert_int_equal(transport_stats(a).peers_down, 1);
+    /* The next message dials again. */
+    assert_int_equal(transport_send(a, dead, CHANNEL_GOSSIP, "x", 1), 0);
+    struct pollfd p = {.fd = l, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 5000), 1);
+    assert_true(accept_all(l) > 0);
+    /* The live peer kept its connection all along. */
+    assert_int_equal(transport_send(a, live, CHANNEL_GOSSIP, "y", 1), 0);
+    assert_int_equal(recv_wait(b, &m, 5000), 1);
+    free(m.payload);
+    assert_int_equal(transport_stats(a).peers_down, 1);
+    close(l);
+    transport_close(a);
+    transport_close(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keyed_peers_exchange_messages),
@@ -329,6 +394,7 @@ int main(void) {
         cmocka_unit_test(the_largest_frame_travels_and_no_larger_one_is_sent),
         cmocka_unit_test(unauthenticated_connections_are_bounded),
         cmocka_unit_test(connections_leave_from_the_address_listened_on),
+        cmocka_unit_test(an_unreachable_peer_is_given_up),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

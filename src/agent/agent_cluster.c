@@ -720,6 +720,9 @@ void cluster_metrics(const struct agent *a, struct metrics *m) {
                    (const char *[]){"reason", "malformed", NULL}, (double)t.dropped_malformed);
     metrics_sample(m, "nodectl_transport_dropped_total",
                    (const char *[]){"reason", "send_failed", NULL}, (double)t.dropped_send);
+    metrics_counter(m, "nodectl_transport_peers_down_total",
+                    "Outbound connections given up because the peer did not answer.",
+                    (double)t.peers_down);
     metrics_gauge(m, "nodectl_transport_connections", "Inbound connections open.",
                   (double)t.conns.open);
     metrics_family(m, "nodectl_transport_connections_cut_total", "counter",

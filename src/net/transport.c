@@ -6,6 +6,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,14 @@
  * once, and the new connection, unauthenticated and idle, would be cut
  * again UNAUTH_IDLE_MS later, round and round). */
 #define PEER_IDLE_MS 60000
+/* A push socket that has no connection this long after its last use is
+ * closed too: its peer is down (crashed, powered off, declared dead by
+ * gossip, which then sends it one reconnect probe per push-pull interval),
+ * and nng's dialer would otherwise try to connect to it several times a
+ * second for a minute, each attempt costing milliseconds of CPU on nng's
+ * threads: with a large cluster on a host, one dead peer would keep every
+ * agent busy. It is dialed again at the next message. */
+#define PEER_DOWN_IDLE_MS 2000
 
 /* Inbound connections (admission.h). A peer that holds the key sends its
  * first frame as soon as it has connected (its push socket dials because it
@@ -45,6 +54,10 @@ struct peer {
     char addr[TRANSPORT_ADDR_MAX];
     nng_socket sock;
     uint64_t last_ms; /* last use, for LRU and the idle timeout */
+    /* Connections of the push socket, counted by nng's pipe notices on its
+     * own threads (on_peer_pipe); 0 while the dialer is still trying. On the
+     * heap: peers move in the array. */
+    atomic_int *pipes;
 };
 
 struct transport {
@@ -71,6 +84,22 @@ static uint64_t clock_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void on_peer_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg) {
+    (void)pipe;
+    atomic_fetch_add((atomic_int *)arg, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+}
+
+static void peer_close(struct peer *p) {
+    nng_close(p->sock); /* no pipe notice comes after it returns */
+    free(p->pipes);
+    p->pipes = NULL;
+}
+
+static void idle_due_at(struct transport *t, uint64_t when) {
+    if (when < t->idle_due)
+        t->idle_due = when;
 }
 
 /* The limits for the descriptors this process may open: half of what is
@@ -171,7 +200,7 @@ void transport_close(struct transport *t) {
     if (!t)
         return;
     for (size_t i = 0; i < t->n_peers; i++)
-        nng_close(t->peers[i].sock);
+        peer_close(&t->peers[i]);
     nng_close(t->pull); /* no pipe notice comes after it returns */
     inbound_close(t->in);
     free(t);
@@ -192,6 +221,8 @@ static struct peer *peer_for(struct transport *t, const char *to) {
     for (size_t i = 0; i < t->n_peers; i++) {
         if (strcmp(t->peers[i].addr, to) == 0) {
             t->peers[i].last_ms = now;
+            if (atomic_load(t->peers[i].pipes) == 0)
+                idle_due_at(t, now + PEER_DOWN_IDLE_MS);
             return &t->peers[i];
         }
     }
@@ -203,14 +234,19 @@ static struct peer *peer_for(struct transport *t, const char *to) {
         for (size_t i = 1; i < t->n_peers; i++)
             if (t->peers[i].last_ms < p->last_ms)
                 p = &t->peers[i];
-        nng_close(p->sock);
+        peer_close(p);
         t->n_peers--;
     }
     char url[TRANSPORT_ADDR_MAX + 8];
     snprintf(url, sizeof url, "tcp://%s", to);
     int rv;
-    if ((rv = nng_push0_open(&p->sock)) != 0)
+    if (!(p->pipes = calloc(1, sizeof *p->pipes)))
         return NULL;
+    if ((rv = nng_push0_open(&p->sock)) != 0) {
+        free(p->pipes);
+        p->pipes = NULL;
+        return NULL;
+    }
     /* A short queue per peer: a peer that is down costs at most this many
      * buffered frames, and the dialer retries in the background, at least
      * twice a second, so a restarted peer is reachable again well within an
@@ -219,18 +255,19 @@ static struct peer *peer_for(struct transport *t, const char *to) {
     if ((rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 64)) != 0 ||
         (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
         (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 400)) != 0 ||
+        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_peer_pipe, p->pipes)) != 0 ||
+        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_peer_pipe, p->pipes)) != 0 ||
         (rv = nng_dialer_create(&d, p->sock, url)) != 0 ||
         (t->local.s_family && same_family(&t->local, to) &&
          (rv = nng_dialer_set_addr(d, NNG_OPT_LOCADDR, &t->local)) != 0) ||
         (rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
         log_debug("transport: cannot dial %s: %s", url, nng_strerror(rv));
-        nng_close(p->sock);
+        peer_close(p);
         return NULL;
     }
     snprintf(p->addr, sizeof p->addr, "%s", to);
     p->last_ms = now;
-    if (now + PEER_IDLE_MS < t->idle_due)
-        t->idle_due = now + PEER_IDLE_MS;
+    idle_due_at(t, now + PEER_DOWN_IDLE_MS);
     t->n_peers++;
     return p;
 }
@@ -308,12 +345,16 @@ void transport_run(struct transport *t) {
         return;
     t->idle_due = UINT64_MAX;
     for (size_t i = 0; i < t->n_peers;) {
-        if (now >= t->peers[i].last_ms + PEER_IDLE_MS) {
-            nng_close(t->peers[i].sock);
+        struct peer *p = &t->peers[i];
+        bool down = atomic_load(p->pipes) == 0;
+        uint64_t due = p->last_ms + (down ? PEER_DOWN_IDLE_MS : PEER_IDLE_MS);
+        if (now >= due) {
+            if (down)
+                t->stats.peers_down++;
+            peer_close(p);
             t->peers[i] = t->peers[--t->n_peers];
         } else {
-            if (t->peers[i].last_ms + PEER_IDLE_MS < t->idle_due)
-                t->idle_due = t->peers[i].last_ms + PEER_IDLE_MS;
+            idle_due_at(t, due);
             i++;
         }
     }

@@ -45,6 +45,7 @@ struct transport_stats {
     uint64_t dropped_auth;      /* refused by the frame layer, but malformed */
     uint64_t dropped_malformed; /* did not decode */
     uint64_t dropped_send;      /* could not be queued to the peer, or too large */
+    uint64_t peers_down;        /* connections given up: no peer answered (PEER_DOWN_IDLE_MS) */
     struct admission_counts conns; /* inbound connections, and those cut by reason */
     /* sent and received by channel (frame_channel; 0 counts any other) */
     uint64_t sent_on[CHANNELS];
