@@ -78,10 +78,11 @@ static bool deliver_all(struct harness *h) {
             size_t to = node_of(h, &m.to);
             bool passes = to != SIZE_MAX && !h->down[i] && !h->down[to] && !h->cut[i][to] &&
                           (h->drop_longer[to] == 0 || m.len <= h->drop_longer[to]);
-            if (passes && h->paused[to]) {
+            if (passes && (h->paused[to] || h->latency_ms > 0)) {
                 assert_true(h->n_held < HARNESS_HELD_MAX);
                 h->held[h->n_held++] = (struct held){.from = i, .to = to, .data = m.data,
-                                                     .len = m.len};
+                                                     .len = m.len,
+                                                     .due = h->now + h->latency_ms};
                 continue;
             }
             if (passes) {
@@ -96,11 +97,37 @@ static bool deliver_all(struct harness *h) {
     return any;
 }
 
+/* Delivers the delayed packets that are due to nodes not paused; returns
+ * the earliest due time of those left. */
+static int64_t deliver_due(struct harness *h) {
+    int64_t next = INT64_MAX;
+    size_t kept = 0;
+    for (size_t k = 0; k < h->n_held; k++) {
+        struct held *p = &h->held[k];
+        if (h->paused[p->to] || p->due > h->now) {
+            if (!h->paused[p->to] && p->due < next)
+                next = p->due;
+            h->held[kept++] = *p;
+            continue;
+        }
+        struct gossip_addr from = harness_addr(p->from);
+        assert_int_equal(
+            gossip_receive(h->g[p->to], h->now, harness_id(p->from), &from, p->data, p->len), 0);
+        h->delivered++;
+        free(p->data);
+    }
+    h->n_held = kept;
+    return next;
+}
+
 void harness_run(struct harness *h, int64_t until) {
     for (;;) {
-        while (deliver_all(h))
-            ;
-        int64_t next = INT64_MAX;
+        int64_t next;
+        do {
+            while (deliver_all(h))
+                ;
+            next = deliver_due(h);
+        } while (deliver_all(h));
         for (size_t i = 0; i < h->n; i++) {
             int64_t d = h->paused[i] ? INT64_MAX : gossip_next_deadline(h->g[i]);
             if (d < next)

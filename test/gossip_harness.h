@@ -25,7 +25,9 @@ struct harness {
         size_t from, to;
         uint8_t *data;
         size_t len;
+        int64_t due; /* delivered then (latency_ms), or at harness_resume if paused */
     } held[HARNESS_HELD_MAX];
+    int64_t latency_ms; /* every packet's one-way delay, 0 = delivered at once */
     size_t n_held;
     uint64_t suspicions[HARNESS_MAX]; /* members node i came to suspect */
     size_t n;

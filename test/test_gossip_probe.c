@@ -198,6 +198,54 @@ static void late_loop_raises_health_and_suspects_no_one(void **state) {
     harness_stop(&h);
 }
 
+/* Every round trip takes `latency` ms twice, as when every member's loop
+ * runs late at once (a cluster starting on busy machines): once the first
+ * acks have come back, however late, probes wait out the round trips seen
+ * (SWIM section 3.1) and nobody suspects anybody. When round trips are
+ * short again the window shrinks back within seconds, and a crash is found
+ * as fast as on a quiet network. */
+static void run_with_latency(int64_t latency) {
+    struct harness h;
+    harness_start(&h, 6, NULL);
+    harness_run(&h, 3000);
+    h.latency_ms = latency;
+    harness_run(&h, 8000);
+    uint64_t before = 0, after = 0;
+    for (size_t i = 0; i < h.n; i++)
+        before += h.suspicions[i];
+    harness_run(&h, 38000);
+    for (size_t i = 0; i < h.n; i++)
+        after += h.suspicions[i];
+    print_message("round trips of %lld ms: %llu suspicions in the first 5 s, %llu in the next "
+                  "30 s\n", (long long)(2 * latency), (unsigned long long)before,
+                  (unsigned long long)(after - before));
+    assert_int_equal(after, before);
+    for (size_t o = 0; o < h.n; o++)
+        for (size_t m = 0; m < h.n; m++)
+            assert_int_equal(harness_state(&h, o, m), GOSSIP_ALIVE);
+    h.latency_ms = 0;
+    harness_run(&h, 48000);
+    h.down[5] = true;
+    int64_t crash = h.now, dead = -1;
+    for (int64_t t = crash + 100; t <= crash + 20000 && dead < 0; t += 100) {
+        harness_run(&h, t);
+        if (harness_state(&h, 0, 5) == GOSSIP_DEAD)
+            dead = t;
+    }
+    print_message("then a crash was found dead by node 0 after %lld ms\n", (long long)(dead - crash));
+    assert_true(dead > 0 && dead - crash <= 5000);
+    harness_stop(&h);
+}
+
+/* 300 ms: longer than the probe timeout (100 ms) and the whole interval
+ * (200 ms). 1.8 s: longer than the widest window local health alone gives
+ * (the interval times awareness_max_multiplier, 1.6 s), so only acks that
+ * come after their probe ended can tell how long round trips are. */
+static void long_round_trips_make_no_suspects(void **state) {
+    run_with_latency(150);
+    run_with_latency(900);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crashed_member_becomes_dead_everywhere),
@@ -207,6 +255,7 @@ int main(void) {
         cmocka_unit_test(restarted_member_is_alive_again_with_higher_incarnation),
         cmocka_unit_test(suspicion_timeout_shrinks_with_confirmations),
         cmocka_unit_test(local_health_rises_when_acks_are_missing),
+        cmocka_unit_test(long_round_trips_make_no_suspects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

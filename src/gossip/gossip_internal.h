@@ -67,6 +67,8 @@ struct probe {
     uint64_t target; /* the member's id */
     uint32_t incarnation;
     int64_t timeout_ms; /* then ping-req */
+    int64_t sent_ms;    /* the first ping, for the round-trip estimate */
+    bool answered;      /* the target's own ack came */
     uint32_t expected_nacks, nacks;
     uint64_t relays[GOSSIP_INDIRECT_MAX]; /* ids of the members asked to ping it */
 };
@@ -134,6 +136,17 @@ struct gossip {
     /* Local health from our own lateness (gossip_probe.c, loop_late). */
     int64_t late_counted_ms; /* when lateness last raised awareness */
     uint32_t late_ms;        /* how late the last late tick was, 0 = on time */
+    /* The longest recent round trip of our probes, decaying with time
+     * since it was seen (gossip_probe.c, rtt_sample). */
+    double rtt_peak_ms;
+    int64_t rtt_peak_at_ms;
+    /* The last probe that ended without its target's own ack, whose ack
+     * may still come. */
+    struct {
+        uint32_t seq; /* 0 = none */
+        uint64_t target;
+        int64_t sent_ms;
+    } unanswered;
 
     struct relay relays[GOSSIP_RELAYS_MAX];
     uint32_t n_relays;
@@ -252,6 +265,9 @@ void awareness_add(struct gossip *g, int delta);
  * loop ran late (gossip_tick). */
 void loop_late(struct gossip *g, int64_t late_ms);
 uint32_t scaled_ms(const struct gossip *g, uint32_t ms);
+/* How long to wait for an answer: the probe timeout widened by local
+ * health, or the round-trip estimate if that is longer. */
+uint32_t probe_wait_ms(const struct gossip *g);
 void order_insert(struct gossip *g, uint32_t i);
 /* Member removed is gone (g->n not yet lowered) and member moved took its
  * index: the probe order and the probe in flight follow. */

@@ -19,10 +19,68 @@
  * senders are authenticated, gossip_receive): no other member can keep a
  * dead one alive or make a live one look slow. A relay asked can still lie
  * about its target; SWIM trusts the members it asks. */
+#include <math.h>
+
 #include "gossip_internal.h"
 
 uint32_t scaled_ms(const struct gossip *g, uint32_t ms) {
     return ms * (g->awareness + 1);
+}
+
+/* SWIM (section 3.1) sets the ping timeout from an estimate of the
+ * round-trip time and makes the protocol period at least three times that
+ * estimate. The configured timeout and interval, widened by local health,
+ * stay the floor, so on a quiet network (round trips of a few
+ * milliseconds) detection is as fast as configured. When every member's
+ * loop runs late at once (a whole cluster starting on busy machines, the
+ * burst of work after a leader fails) round trips grow to hundreds of
+ * milliseconds within a second, before our own lateness has raised local
+ * health, and a fixed window would turn healthy members into suspects
+ * whose refutations load the loops further.
+ *
+ * The estimate is a peak that decays with time, as Finagle's Peak EWMA
+ * load balancer keeps latency: a longer round trip is taken at once, and
+ * the peak falls by e every RTT_DECAY_MS after it. An average over samples
+ * (TCP's SRTT + 4 RTTVAR, RFC 6298) would both lag the rise and, with a
+ * sample only every protocol period, hold a storm's estimate for tens of
+ * seconds after it passed. It is capped where local health at its worst
+ * puts the timeout, so a failure is still found within a bounded time. */
+#define RTT_DECAY_MS 2000.0
+
+static double rtt_peak_now(const struct gossip *g) {
+    double age = (double)(g->now_ms - g->rtt_peak_at_ms);
+    return g->rtt_peak_ms * exp(-(age > 0 ? age : 0) / RTT_DECAY_MS);
+}
+
+static uint32_t rto_ms(const struct gossip *g) {
+    double rto = rtt_peak_now(g);
+    double cap = (double)g->cfg.probe_timeout_ms * g->cfg.awareness_max_multiplier;
+    return (uint32_t)(rto < cap ? rto : cap);
+}
+
+uint32_t probe_wait_ms(const struct gossip *g) {
+    uint32_t floor = scaled_ms(g, g->cfg.probe_timeout_ms), rto = rto_ms(g);
+    return rto > floor ? rto : floor;
+}
+
+static uint32_t probe_period_ms(const struct gossip *g) {
+    uint32_t floor = scaled_ms(g, g->cfg.probe_interval_ms), rto3 = 3 * rto_ms(g);
+    return rto3 > floor ? rto3 : floor;
+}
+
+/* A relay nacks after the configured timeout, not one widened by its own
+ * local health (the requester judges its health by these nacks, as
+ * memberlist's relays do), but waits out the round trips it has seen. */
+static uint32_t relay_wait_ms(const struct gossip *g) {
+    uint32_t rto = rto_ms(g);
+    return rto > g->cfg.probe_timeout_ms ? rto : g->cfg.probe_timeout_ms;
+}
+
+static void rtt_sample(struct gossip *g, int64_t rtt) {
+    if ((double)rtt >= rtt_peak_now(g)) {
+        g->rtt_peak_ms = (double)rtt;
+        g->rtt_peak_at_ms = g->now_ms;
+    }
 }
 
 void awareness_add(struct gossip *g, int delta) {
@@ -57,7 +115,7 @@ void loop_late(struct gossip *g, int64_t late_ms) {
         awareness_add(g, 1);
         g->late_counted_ms = g->now_ms;
     }
-    int64_t window = g->now_ms + scaled_ms(g, g->cfg.probe_timeout_ms);
+    int64_t window = g->now_ms + probe_wait_ms(g);
     struct probe *pr = &g->probe;
     if (pr->active && !pr->acked) {
         int64_t end = window;
@@ -65,7 +123,7 @@ void loop_late(struct gossip *g, int64_t late_ms) {
             if (pr->timeout_ms < window)
                 pr->timeout_ms = window;
             /* and the indirect round its time after that */
-            end = pr->timeout_ms + scaled_ms(g, g->cfg.probe_interval_ms - g->cfg.probe_timeout_ms);
+            end = pr->timeout_ms + (probe_period_ms(g) - probe_wait_ms(g));
         }
         if (g->next_probe_ms < end)
             g->next_probe_ms = end;
@@ -238,7 +296,14 @@ int probe_tick(struct gossip *g) {
         return 0;
     if (pr->active && probe_finish(g) != 0)
         return -1;
-    g->next_probe_ms = g->now_ms + scaled_ms(g, g->cfg.probe_interval_ms);
+    g->next_probe_ms = g->now_ms + probe_period_ms(g);
+    /* The ack of a probe that ended unanswered may still come: its round
+     * trip is the one the estimate most needs (rtt_sample). */
+    if (pr->seq && !pr->answered) {
+        g->unanswered.seq = pr->seq;
+        g->unanswered.target = pr->target;
+        g->unanswered.sent_ms = pr->sent_ms;
+    }
     uint32_t i = next_target(g);
     if (i == GOSSIP_NONE)
         return 0;
@@ -247,7 +312,8 @@ int probe_tick(struct gossip *g) {
                          .member = i,
                          .target = g->m[i].id,
                          .incarnation = g->m[i].incarnation,
-                         .timeout_ms = g->now_ms + scaled_ms(g, g->cfg.probe_timeout_ms)};
+                         .timeout_ms = g->now_ms + probe_wait_ms(g),
+                         .sent_ms = g->now_ms};
     g->counts.probes++;
     return send_seq(g, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING, pr->seq, &g->m[i], &g->m[i].addr);
 }
@@ -297,7 +363,7 @@ int probe_on_ping_req(struct gossip *g, const Nodectl__GossipPacket *p,
                          .orig_seq = p->seq,
                          .target = p->target,
                          .requester = *from,
-                         .deadline_ms = g->now_ms + g->cfg.probe_timeout_ms};
+                         .deadline_ms = g->now_ms + relay_wait_ms(g)};
     struct pkt q;
     pkt_init(g, &q, NODECTL__GOSSIP_KIND__GOSSIP_KIND_PING);
     q.msg.seq = rl->seq;
@@ -315,10 +381,24 @@ static bool asked(const struct probe *pr, uint64_t id) {
 
 int probe_on_ack(struct gossip *g, const Nodectl__GossipPacket *p) {
     if (g->probe.active && p->seq == g->probe.seq) {
-        if (p->sender == g->probe.target || asked(&g->probe, p->sender))
+        if (p->sender == g->probe.target || asked(&g->probe, p->sender)) {
+            /* Timed from the first ping even when the second (sent with
+             * the ping-reqs) is the one answered: an estimate too long
+             * errs toward patience, one that never saw the acks that came
+             * after the timeout would never widen it. */
+            if (p->sender == g->probe.target && !g->probe.answered) {
+                rtt_sample(g, g->now_ms - g->probe.sent_ms);
+                g->probe.answered = true;
+            }
             g->probe.acked = true;
-        else
+        } else
             refuse(g, GOSSIP_REFUSED_ACK);
+        return 0;
+    }
+    if (g->unanswered.seq && p->seq == g->unanswered.seq &&
+        p->sender == g->unanswered.target) {
+        rtt_sample(g, g->now_ms - g->unanswered.sent_ms);
+        g->unanswered.seq = 0;
         return 0;
     }
     for (uint32_t r = 0; r < g->n_relays; r++) {

@@ -108,11 +108,12 @@ static int want_tick(struct gossip *g);
  * and each such update then took 30 s. */
 static int64_t reask_at(const struct gossip *g, const struct reassembly *ra) {
     /* Each ask waits longer (a probe timeout more each time), and longer
-     * still while our local health is poor: a peer whose loop runs late
-     * answers late, and asking it again every 100 ms would send it (and
-     * bring back) up to GOSSIP_RECORD_ASKS copies of the record exactly when
-     * it is busiest, the feedback of a metastable failure. */
-    return ra->asked_ms + (int64_t)scaled_ms(g, g->cfg.probe_timeout_ms) * (1 + ra->asks);
+     * still while our local health is poor or round trips are long
+     * (probe_wait_ms): a peer whose loop runs late answers late, and asking
+     * it again every 100 ms would send it (and bring back) up to
+     * GOSSIP_RECORD_ASKS copies of the record exactly when it is busiest,
+     * the feedback of a metastable failure. */
+    return ra->asked_ms + (int64_t)probe_wait_ms(g) * (1 + ra->asks);
 }
 
 int push_pull_tick(struct gossip *g) {
@@ -221,7 +222,7 @@ static uint32_t reassembly_start(struct gossip *g, uint64_t id, uint64_t version
             /* The latest announcer is asked next: the first may have
              * crashed since. */
             old->peer = *peer;
-            if (g->now_ms - old->asked_ms < (int64_t)g->cfg.probe_timeout_ms)
+            if (g->now_ms - old->asked_ms < (int64_t)probe_wait_ms(g))
                 return GOSSIP_NONE;
             old->asked_ms = g->now_ms;
             old->asked_owner = owner;
