@@ -5,7 +5,13 @@
 # each on an address of its own in 127.0.0.0/8 as hosts have: on one address
 # the transport's limit of 32 unauthenticated connections per address cuts
 # the connections of a cluster joining at once) and print
-#   join_s       time until the last agent started sees all N alive
+#   join_s       time until the last agent started sees all N alive: when its
+#                own log (JSON, with milliseconds) shows it applying the change
+#                that made every member alive in its table, the members'
+#                transitions replayed in order
+#   poll_s       time until `nodectl members` run by this script first answered
+#                all N alive: join_s plus the time a client takes on the loaded
+#                machine (to start, and for the agent's loop to come round)
 #   cpu_pct      CPU per agent at rest (mean over the REST_S seconds as they
 #                ran, % of a core)
 #   rss_mib      resident memory per agent at rest (mean)
@@ -75,13 +81,39 @@ rss_kib() {
 suspicions() {
     cat "$1"/host*/agent.log | grep -c -- '-> suspect' || true
 }
+# Seconds from $3 (epoch) until host$2's log shows all $2 members alive:
+# every agent's log names its own gossip id ("gossip on ... as ID"), which
+# the last agent's log uses for members whose record it has not yet.
+log_join() {
+    {
+        for f in "$1"/host*/agent.log; do
+            h=${f%/agent.log}
+            jq -r --arg h "${h##*/}" 'select(.message | test("^gossip on .* as "))
+                | "id \($h) \(.message | capture(" as (?<i>[0-9a-f]+)").i)"' "$f"
+        done
+        jq -r 'select(.message | test("^member "))
+            | "ev \((.time[0:19] + "Z" | fromdateiso8601) + (.time[19:23] | tonumber)) \(.message)"' \
+            "$1/host$2/agent.log"
+    } | awk -v n="$2" -v t0="$3" '
+        $1 == "id" { id[$2] = $3; next }
+        $5 == "forgotten:" { next }
+        {
+            name = $4; sub(/:$/, "", name)
+            key = (name in id) ? id[name] : name
+            if (st[key] == "alive") alive--
+            st[key] = $7
+            if ($7 == "alive") alive++
+            if (alive + 1 == n) { printf "%.2f", $2 - t0; found = 1; exit }
+        }
+        END { if (!found) printf "timeout" }'
+}
 members_json() { "$NODECTL" -c "$1/nodectl.conf" -t 2000 members --json 2>/dev/null || echo '[]'; }
 status_json() { "$NODECTL" -c "$1/nodectl.conf" -t 2000 status --json 2>/dev/null || echo '{}'; }
 
 "$NODECTL" keygen "$work/cluster.key" >/dev/null
 "$NODECTL" ca init "$work/ca" >/dev/null 2>&1
 
-printf '%5s %7s %8s %8s %8s %10s %8s %10s %9s %7s\n' N join_s cpu_pct rss_mib suspect health_max frames_s status_ms leader_s dead_s
+printf '%5s %7s %7s %8s %8s %8s %10s %8s %10s %9s %7s\n' N join_s poll_s cpu_pct rss_mib suspect health_max frames_s status_ms leader_s dead_s
 for N in "$@"; do
     run=$work/n$N
     mkdir -p "$run"
@@ -122,7 +154,7 @@ bind_address = 127.0.$((1 + i / 250)).$((i % 250))
 port = $((BASE_PORT + i))
 state_dir = $d/state
 control_socket = $d/nodectl.sock
-${KEEP_DIR:+log_format = json}
+log_format = json
 
 [hypervisor]
 uri = test://$d/hypervisor.xml
@@ -149,6 +181,7 @@ CONF
     done
     # shellcheck disable=SC2086
     join_cpu=$(echo "$(ticks $pids) $HZ" | awk '{printf "%.1f", $1 / $2}')
+    join_susp=$(suspicions "$run")
     sleep "$SETTLE_S"
     # At rest.
     s0=$(suspicions "$run")
@@ -218,11 +251,14 @@ CONF
             sleep 0.05
         done
     fi
-    printf '%5s %7s %8s %8s %8s %10s %8s %10s %9s %7s\n' "$N" "$join" "$cpu" "$rss" "$((s1 - s0))" \
+    printf '%5s %7s %7s %8s %8s %8s %10s %8s %10s %9s %7s\n' "$N" "$(log_join "$run" "$N" "$t0")" \
+        "$join" "$cpu" "$rss" "$((s1 - s0))" \
         "$hmax" "$fps" "$lat" "$lt" "$dt"
     # Which traffic it is: the last agent's frames by channel and gossip
     # packets by kind, per second at rest (the non-zero ones).
-    echo "#   join: the agents used ${join_cpu} CPU-s until full membership (or its timeout)"
+    echo "#   join: the agents used ${join_cpu} CPU-s until full membership (or its timeout)" \
+        "meanwhile; their logs have ${join_susp} '-> suspect' lines (false: nobody failed;" \
+        "one suspicion is logged by every agent that learns it)"
     echo "#   rest window ${rest} s: candidates' CPU" \
         "$(echo "$k0 $k1 $HZ $rest" | awk '{printf "%.2f", ($2 - $1) / $3 / $4 / 3 * 100}')% each," \
         "terms $(jq '.term' "$run/status0.json") -> $(jq '.term' "$run/status1.json")"
