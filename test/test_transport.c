@@ -385,6 +385,50 @@ static void an_unreachable_peer_is_given_up(void **state) {
     transport_close(b);
 }
 
+/* A peer whose connection drops (its agent stopped or was killed) is given
+ * up at once if nothing was sent to it for PEER_DOWN_IDLE_MS: most members
+ * of a cluster had not sent to a given host in the last seconds when it
+ * died, and each would otherwise redial it several times a second for a
+ * minute, all at the same time. */
+static void a_peer_that_goes_down_is_not_redialed(void **state) {
+    uint16_t port = (uint16_t)(port_base() + 17);
+    struct transport *a = open_at((uint16_t)(port + 1), &ring, &ca);
+    struct transport *b = open_at(port, &ring, &ca);
+    char to[32];
+    snprintf(to, sizeof to, "127.0.0.1:%u", port);
+    assert_int_equal(transport_send(a, to, CHANNEL_GOSSIP, "x", 1), 0);
+    struct frame_msg m;
+    assert_int_equal(recv_wait(b, &m, 5000), 1);
+    free(m.payload);
+    for (int ms = 0; ms < 2500; ms += 50) {
+        transport_run(a);
+        poll(NULL, 0, 50);
+    }
+    assert_int_equal(transport_stats(a).peers_down, 0); /* connected: kept */
+    transport_close(b);
+    int l = listen_raw(port, SOCK_NONBLOCK);
+    int early = 0, late = 0;
+    for (int ms = 0; ms < 3000; ms += 50) {
+        /* As the agent's loop does: the transport's own work when due. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= transport_deadline(a))
+            transport_run(a);
+        int n = accept_all(l);
+        if (ms < 500)
+            early += n;
+        else
+            late += n;
+        poll(NULL, 0, 50);
+    }
+    print_message("redials after the peer went down: %d in the first 0.5 s, %d in the next 2.5 s\n",
+                  early, late);
+    assert_int_equal(late, 0);
+    assert_int_equal(transport_stats(a).peers_down, 1);
+    close(l);
+    transport_close(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keyed_peers_exchange_messages),
@@ -395,6 +439,7 @@ int main(void) {
         cmocka_unit_test(unauthenticated_connections_are_bounded),
         cmocka_unit_test(connections_leave_from_the_address_listened_on),
         cmocka_unit_test(an_unreachable_peer_is_given_up),
+        cmocka_unit_test(a_peer_that_goes_down_is_not_redialed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

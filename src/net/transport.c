@@ -54,10 +54,16 @@ struct peer {
     char addr[TRANSPORT_ADDR_MAX];
     nng_socket sock;
     uint64_t last_ms; /* last use, for LRU and the idle timeout */
-    /* Connections of the push socket, counted by nng's pipe notices on its
-     * own threads (on_peer_pipe); 0 while the dialer is still trying. On the
-     * heap: peers move in the array. */
-    atomic_int *pipes;
+    /* Its connections, counted by nng's pipe notices (on_peer_pipe). On
+     * the heap: peers move in the array. */
+    struct peer_link *link;
+};
+
+/* Written on nng's threads: the connections of a push socket (0 while its
+ * dialer is still trying), and the transport's flag that one was lost. */
+struct peer_link {
+    atomic_int pipes;
+    atomic_bool *lost;
 };
 
 struct transport {
@@ -75,6 +81,10 @@ struct transport {
      * asks for the deadline at every turn, which costs O(1), not a pass
      * over the peers. */
     uint64_t idle_due;
+    /* A peer's connection was lost since transport_run last looked: the
+     * peers are looked at again at the next turn, so that one that went
+     * down is not redialed for the rest of PEER_IDLE_MS (PEER_DOWN_IDLE_MS). */
+    atomic_bool lost;
     struct transport_stats stats;
     bool size_logged;
     struct inbound *in;
@@ -88,13 +98,23 @@ static uint64_t clock_ms(void) {
 
 static void on_peer_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg) {
     (void)pipe;
-    atomic_fetch_add((atomic_int *)arg, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1);
+    struct peer_link *l = arg;
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        atomic_fetch_add(&l->pipes, 1);
+    } else {
+        atomic_fetch_sub(&l->pipes, 1);
+        atomic_store(l->lost, true);
+    }
+}
+
+static bool peer_down(const struct peer *p) {
+    return atomic_load(&p->link->pipes) == 0;
 }
 
 static void peer_close(struct peer *p) {
     nng_close(p->sock); /* no pipe notice comes after it returns */
-    free(p->pipes);
-    p->pipes = NULL;
+    free(p->link);
+    p->link = NULL;
 }
 
 static void idle_due_at(struct transport *t, uint64_t when) {
@@ -161,6 +181,7 @@ struct transport *transport_open(const char *bind, uint16_t port, struct frame_c
     }
     t->frames = frames;
     t->idle_due = UINT64_MAX;
+    atomic_init(&t->lost, false);
     t->local = local_address(bind);
     struct admission_limits lim = limits();
     char url[300];
@@ -221,7 +242,7 @@ static struct peer *peer_for(struct transport *t, const char *to) {
     for (size_t i = 0; i < t->n_peers; i++) {
         if (strcmp(t->peers[i].addr, to) == 0) {
             t->peers[i].last_ms = now;
-            if (atomic_load(t->peers[i].pipes) == 0)
+            if (peer_down(&t->peers[i]))
                 idle_due_at(t, now + PEER_DOWN_IDLE_MS);
             return &t->peers[i];
         }
@@ -240,11 +261,12 @@ static struct peer *peer_for(struct transport *t, const char *to) {
     char url[TRANSPORT_ADDR_MAX + 8];
     snprintf(url, sizeof url, "tcp://%s", to);
     int rv;
-    if (!(p->pipes = calloc(1, sizeof *p->pipes)))
+    if (!(p->link = calloc(1, sizeof *p->link)))
         return NULL;
+    p->link->lost = &t->lost;
     if ((rv = nng_push0_open(&p->sock)) != 0) {
-        free(p->pipes);
-        p->pipes = NULL;
+        free(p->link);
+        p->link = NULL;
         return NULL;
     }
     /* A short queue per peer: a peer that is down costs at most this many
@@ -255,8 +277,8 @@ static struct peer *peer_for(struct transport *t, const char *to) {
     if ((rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, 64)) != 0 ||
         (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 50)) != 0 ||
         (rv = nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 400)) != 0 ||
-        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_peer_pipe, p->pipes)) != 0 ||
-        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_peer_pipe, p->pipes)) != 0 ||
+        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, on_peer_pipe, p->link)) != 0 ||
+        (rv = nng_pipe_notify(p->sock, NNG_PIPE_EV_REM_POST, on_peer_pipe, p->link)) != 0 ||
         (rv = nng_dialer_create(&d, p->sock, url)) != 0 ||
         (t->local.s_family && same_family(&t->local, to) &&
          (rv = nng_dialer_set_addr(d, NNG_OPT_LOCADDR, &t->local)) != 0) ||
@@ -341,12 +363,13 @@ int transport_recv(struct transport *t, struct frame_msg *msg) {
 void transport_run(struct transport *t) {
     inbound_run(t->in);
     uint64_t now = clock_ms();
-    if (now < t->idle_due)
+    bool lost = atomic_exchange(&t->lost, false);
+    if (now < t->idle_due && !lost)
         return;
     t->idle_due = UINT64_MAX;
     for (size_t i = 0; i < t->n_peers;) {
         struct peer *p = &t->peers[i];
-        bool down = atomic_load(p->pipes) == 0;
+        bool down = peer_down(p);
         uint64_t due = p->last_ms + (down ? PEER_DOWN_IDLE_MS : PEER_IDLE_MS);
         if (now >= due) {
             if (down)
@@ -361,6 +384,8 @@ void transport_run(struct transport *t) {
 }
 
 uint64_t transport_deadline(struct transport *t) {
+    if (atomic_load(&t->lost))
+        return 0;
     uint64_t d = inbound_deadline(t->in);
     return t->idle_due < d ? t->idle_due : d;
 }
