@@ -336,6 +336,22 @@ static int accept_all(int l) {
     return n;
 }
 
+/* For total_ms, runs a's own work when due (as the agent's loop does) and
+ * counts the connections its dialers make to listener l, before and after
+ * split_ms. */
+static void count_dials(struct transport *a, int l, int split_ms, int total_ms, int *early,
+                        int *late) {
+    *early = *late = 0;
+    for (int ms = 0; ms < total_ms; ms += 50) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= transport_deadline(a))
+            transport_run(a);
+        *(ms < split_ms ? early : late) += accept_all(l);
+        poll(NULL, 0, 50);
+    }
+}
+
 /* A peer that never completes a connection (here: one that accepts and
  * hangs up at once, as a port without an agent behind it refuses) is
  * given up two seconds after the last message to it, instead of being
@@ -355,16 +371,8 @@ static void an_unreachable_peer_is_given_up(void **state) {
     struct frame_msg m;
     assert_int_equal(recv_wait(b, &m, 5000), 1);
     free(m.payload);
-    int early = 0, late = 0;
-    for (int ms = 0; ms < 4000; ms += 50) {
-        transport_run(a);
-        int n = accept_all(l);
-        if (ms < 2500)
-            early += n;
-        else
-            late += n;
-        poll(NULL, 0, 50);
-    }
+    int early, late;
+    count_dials(a, l, 2500, 4000, &early, &late);
     print_message("connections from the dialer: %d in the first 2.5 s, %d in the next 1.5 s\n",
                   early, late);
     assert_true(early > 0);
@@ -407,20 +415,8 @@ static void a_peer_that_goes_down_is_not_redialed(void **state) {
     assert_int_equal(transport_stats(a).peers_down, 0); /* connected: kept */
     transport_close(b);
     int l = listen_raw(port, SOCK_NONBLOCK);
-    int early = 0, late = 0;
-    for (int ms = 0; ms < 3000; ms += 50) {
-        /* As the agent's loop does: the transport's own work when due. */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= transport_deadline(a))
-            transport_run(a);
-        int n = accept_all(l);
-        if (ms < 500)
-            early += n;
-        else
-            late += n;
-        poll(NULL, 0, 50);
-    }
+    int early, late;
+    count_dials(a, l, 500, 3000, &early, &late);
     print_message("redials after the peer went down: %d in the first 0.5 s, %d in the next 2.5 s\n",
                   early, late);
     assert_int_equal(late, 0);
