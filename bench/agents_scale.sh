@@ -24,9 +24,11 @@
 #                by a line of its frames by channel and gossip packets by
 #                kind, sent and received, per second)
 #   status_ms    `nodectl status` latency on a non-candidate (median of 5)
-#   leader_s     after kill -9 of the leader: until a non-candidate names
-#                another leader
-#   dead_s       until that non-candidate shows the killed leader dead
+#   leader_s     after kill -9 of the leader: until a non-candidate (the last
+#                agent) names another leader, from its log as join_s is
+#   dead_s       until that non-candidate shows the killed leader dead (from
+#                its log; both as its `nodectl status` and `nodectl members`
+#                first showed them on a line of their own)
 # Builds a Release tree of its own (build-bench). Needs no root.
 #   bench/agents_scale.sh [N...]     env: REST_S (20), SETTLE_S (10), BASE_PORT (33000),
 #     NODECTL (a binary to run instead of building one: side-by-side runs of two versions),
@@ -80,6 +82,13 @@ rss_kib() {
 }
 suspicions() {
     cat "$1"/host*/agent.log | grep -c -- '-> suspect' || true
+}
+# Seconds from $2 (epoch) until the first line of log $1 after it whose
+# message passes the jq test $3 ("none" if none does).
+log_since() {
+    jq -r --argjson t "$2" '((.time[0:19] + "Z" | fromdateiso8601) + (.time[19:23] | tonumber)) as $at
+        | select($at >= $t) | select(.message | '"$3"') | $at - $t' "$1" |
+        awk 'NR == 1 { printf "%.2f", $1; f = 1 } END { if (!f) printf "none" }'
 }
 # Seconds from $3 (epoch) until host$2's log shows all $2 members alive:
 # every agent's log names its own gossip id ("gossip on ... as ID"), which
@@ -250,6 +259,11 @@ CONF
             [ "$lt" != none ] && [ "$dt" != none ] && break
             sleep 0.05
         done
+        lt_poll=$lt
+        dt_poll=$dt
+        lt=$(log_since "$last/agent.log" "$tk" \
+            'test("^leader is ") and (capture("^leader is (?<l>[^ ]+)").l != "'"$leader"'")')
+        dt=$(log_since "$last/agent.log" "$tk" 'test("^member '"$leader"': .* -> dead")')
     fi
     printf '%5s %7s %7s %8s %8s %8s %10s %8s %10s %9s %7s\n' "$N" "$(log_join "$run" "$N" "$t0")" \
         "$join" "$cpu" "$rss" "$((s1 - s0))" \
@@ -259,6 +273,8 @@ CONF
     echo "#   join: the agents used ${join_cpu} CPU-s until full membership (or its timeout)" \
         "meanwhile; their logs have ${join_susp} '-> suspect' lines (false: nobody failed;" \
         "one suspicion is logged by every agent that learns it)"
+    [ -n "$leader" ] && echo "#   kill of $leader: \`nodectl status\` on host$N named another" \
+        "leader after ${lt_poll} s, \`nodectl members\` showed $leader dead after ${dt_poll} s"
     echo "#   rest window ${rest} s: candidates' CPU" \
         "$(echo "$k0 $k1 $HZ $rest" | awk '{printf "%.2f", ($2 - $1) / $3 / $4 / 3 * 100}')% each," \
         "terms $(jq '.term' "$run/status0.json") -> $(jq '.term' "$run/status1.json")"
