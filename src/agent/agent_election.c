@@ -572,6 +572,9 @@ void leadership_metrics(const struct agent *a, struct metrics *m) {
     struct election_counts c = e ? election_counts(e) : (struct election_counts){0};
     metrics_counter(m, "nodectl_election_pre_votes_total",
                     "Pre-vote rounds this host began (Raft thesis 9.6).", (double)c.pre_votes);
+    metrics_counter(m, "nodectl_election_pre_votes_yielded_total",
+                    "Pre-vote rounds this host ended for a candidate that outranks it, asking "
+                    "at the same time.", (double)c.pre_votes_yielded);
     metrics_counter(m, "nodectl_elections_total", "Elections this host began, each in a new term.",
                     (double)c.elections);
     metrics_counter(m, "nodectl_elections_won_total", "Terms this host became the leader in.",

@@ -132,6 +132,7 @@ int64_t election_lease_until(const struct election *e);
 /* What this node did since it started, for metrics. */
 struct election_counts {
     uint64_t pre_votes;  /* pre-vote rounds begun (Raft thesis section 9.6) */
+    uint64_t pre_votes_yielded; /* of those, ended for one that outranks it (election_on_pre_vote) */
     uint64_t elections;  /* real votes begun: a term of its own */
     uint64_t won;        /* terms it became leader in */
     uint64_t transfers;  /* leadership handed to another voter */

@@ -59,8 +59,35 @@ void election_campaign(struct election *e, bool pre, bool transfer) {
         election_broadcast(e, NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE, e->proposed_term, false);
 }
 
+/* Whether voter i goes before voter j: the higher priority, then the
+ * higher id. */
+static bool outranks(const struct election *e, size_t i, size_t j) {
+    if (e->v[i].priority != e->v[j].priority)
+        return e->v[i].priority > e->v[j].priority;
+    return e->v[i].id > e->v[j].id;
+}
+
+/* Two voters that campaign at once both grant each other's pre-vote, both
+ * go on to vote for themselves, and with one voter down neither has a
+ * quorum: the term is lost (a split vote, section 3.4), which the
+ * randomized timeout makes rare only while messages take much less than
+ * its spread, not on a loaded machine. So a voter that grants a pre-vote
+ * to one that outranks it gives that campaign an election timeout before
+ * its own (its timer starts again, as on granting a vote), and a
+ * pre-candidate stands down; the other campaign goes on with its vote.
+ * Nothing is granted that would not have been: Pre-Vote changes no term
+ * and no vote, and a voter that waits only campaigns later. */
 void election_on_pre_vote(struct election *e, const Nodectl__ElectionMsg *m) {
     bool grant = !e->disabled && m->term > e->hs.term && !election_sticky(e);
+    int from = election_voter_index(e, m->from);
+    if (grant && from >= 0 && outranks(e, (size_t)from, e->self) &&
+        e->role != ELECTION_CANDIDATE) {
+        if (e->role == ELECTION_PRE_CANDIDATE) {
+            e->role = ELECTION_FOLLOWER;
+            e->counts.pre_votes_yielded++;
+        }
+        election_reset_timer(e);
+    }
     election_send(e, m->from, NODECTL__ELECTION_KIND__ELECTION_PRE_VOTE_RESP,
                   grant ? m->term : e->hs.term, grant, false);
 }

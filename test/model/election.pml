@@ -323,9 +323,16 @@ inline clock() {
     sort_net()
 }
 
-/* election_on_pre_vote */
+/* election_on_pre_vote. A pre-candidate that grants to a voter that
+ * outranks it stands down; ranks are a matter of liveness, so the model
+ * lets any grant do so, or not. (The timer it restarts then, a follower's
+ * too, only removes behaviours: every action is optional.) */
 inline on_pre_vote() {
     if :: m_term > term[x_r] && !sticky(x_r) -> x_grant = 1 :: else -> x_grant = 0 fi;
+    if
+    :: x_grant && role[x_r] == PRE -> role[x_r] = FOLLOWER
+    :: true -> skip
+    fi;
     if
     :: x_grant -> send(PVR, x_r, m_from, m_term, 1, 0, 0)
     :: else -> send(PVR, x_r, m_from, term[x_r], 0, 0, 0)
