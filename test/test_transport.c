@@ -292,7 +292,7 @@ static int listen_raw(uint16_t port, int flags) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(l, 64), 0);
+    assert_int_equal(listen(l, 4), 0);
     return l;
 }
 
