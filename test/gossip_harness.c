@@ -97,14 +97,15 @@ static bool deliver_all(struct harness *h) {
     return any;
 }
 
-/* Delivers the delayed packets that are due to nodes not paused; returns
- * the earliest due time of those left. */
-static int64_t deliver_due(struct harness *h) {
+/* Delivers the held packets that may go now: every one for node `woken`
+ * (back from a pause), and those due (latency_ms) for nodes not paused.
+ * Returns the earliest due time of those left for nodes not paused. */
+static int64_t deliver_held(struct harness *h, size_t woken) {
     int64_t next = INT64_MAX;
     size_t kept = 0;
     for (size_t k = 0; k < h->n_held; k++) {
         struct held *p = &h->held[k];
-        if (h->paused[p->to] || p->due > h->now) {
+        if (p->to != woken && (h->paused[p->to] || p->due > h->now)) {
             if (!h->paused[p->to] && p->due < next)
                 next = p->due;
             h->held[kept++] = *p;
@@ -126,7 +127,7 @@ void harness_run(struct harness *h, int64_t until) {
         do {
             while (deliver_all(h))
                 ;
-            next = deliver_due(h);
+            next = deliver_held(h, SIZE_MAX);
         } while (deliver_all(h));
         for (size_t i = 0; i < h->n; i++) {
             int64_t d = h->paused[i] ? INT64_MAX : gossip_next_deadline(h->g[i]);
@@ -149,19 +150,7 @@ void harness_resume(struct harness *h, size_t i) {
     h->paused[i] = false;
     if (gossip_next_deadline(h->g[i]) <= h->now)
         assert_int_equal(gossip_tick(h->g[i], h->now), 0);
-    size_t kept = 0;
-    for (size_t k = 0; k < h->n_held; k++) {
-        struct held *p = &h->held[k];
-        if (p->to != i) {
-            h->held[kept++] = *p;
-            continue;
-        }
-        struct gossip_addr from = harness_addr(p->from);
-        assert_int_equal(gossip_receive(h->g[i], h->now, harness_id(p->from), &from, p->data,
-                                        p->len), 0);
-        free(p->data);
-    }
-    h->n_held = kept;
+    deliver_held(h, i);
 }
 
 int harness_state(const struct harness *h, size_t observer, size_t member) {
