@@ -83,10 +83,12 @@ rss_kib() {
 suspicions() {
     cat "$1"/host*/agent.log | grep -c -- '-> suspect' || true
 }
+# jq: a JSON log line's time in seconds since the epoch, milliseconds kept.
+JQ_AT='def at: (.time[0:19] + "Z" | fromdateiso8601) + (.time[19:23] | tonumber);'
 # Seconds from $2 (epoch) until the first line of log $1 after it whose
 # message passes the jq test $3 ("none" if none does).
 log_since() {
-    jq -r --argjson t "$2" '((.time[0:19] + "Z" | fromdateiso8601) + (.time[19:23] | tonumber)) as $at
+    jq -r --argjson t "$2" "$JQ_AT"' at as $at
         | select($at >= $t) | select(.message | '"$3"') | $at - $t' "$1" |
         awk 'NR == 1 { printf "%.2f", $1; f = 1 } END { if (!f) printf "none" }'
 }
@@ -100,8 +102,7 @@ log_join() {
             jq -r --arg h "${h##*/}" 'select(.message | test("^gossip on .* as "))
                 | "id \($h) \(.message | capture(" as (?<i>[0-9a-f]+)").i)"' "$f"
         done
-        jq -r 'select(.message | test("^member "))
-            | "ev \((.time[0:19] + "Z" | fromdateiso8601) + (.time[19:23] | tonumber)) \(.message)"' \
+        jq -r "$JQ_AT"' select(.message | test("^member ")) | "ev \(at) \(.message)"' \
             "$1/host$2/agent.log"
     } | awk -v n="$2" -v t0="$3" '
         $1 == "id" { id[$2] = $3; next }
