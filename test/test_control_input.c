@@ -85,6 +85,16 @@ static void expect_error(const void *data, size_t len, Nodectl__ErrorCode code, 
     nodectl__response__free_unpacked(resp, NULL);
 }
 
+/* An agent that did not answer says why in its log: show its end. */
+static void show_log_tail(void) {
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "tail -n 40 '%s' >&2", log_path);
+    fprintf(stderr, "no status answer within 5 s; the agent's log ends:\n");
+    fflush(stderr);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(cannot show %s)\n", log_path);
+}
+
 static Nodectl__Response *status(void) {
     Nodectl__Request req = NODECTL__REQUEST__INIT;
     Nodectl__StatusRequest st = NODECTL__STATUS_REQUEST__INIT;
@@ -93,6 +103,8 @@ static Nodectl__Response *status(void) {
     uint8_t buf[16];
     size_t len = nodectl__request__pack(&req, buf);
     Nodectl__Response *resp = exchange(buf, len, 5000);
+    if (!resp)
+        show_log_tail();
     assert_non_null(resp);
     assert_null(resp->error);
     assert_int_equal(resp->body_case, NODECTL__RESPONSE__BODY_STATUS);
