@@ -371,6 +371,12 @@ int agent_main(int argc, char **argv) {
     log_set_level(a->cfg.log_level);
     log_set_format(a->cfg.log_format);
     metrics_histogram_init(&a->loop_seconds, loop_bounds, sizeof loop_bounds / sizeof *loop_bounds);
+    /* Before any file it writes is named (the stamp clock's first). */
+    if (!(a->writer = file_writer_start())) {
+        log_err("cannot start the thread that writes the state files");
+        free(a);
+        return 1;
+    }
     agent_history_init(a);
     agent_stamp_open(a);
     raise_fd_limit();
@@ -461,6 +467,7 @@ int agent_main(int argc, char **argv) {
     agent_actions_close(a);
     leadership_close(a);
     cluster_close(a);
+    file_writer_stop(a->writer); /* after the last file handed to it */
     control_server_close(a->ctl);
     hv_free(a->hv);
     if (sigfd >= 0)

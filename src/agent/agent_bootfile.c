@@ -28,13 +28,13 @@ static void boot_id(char *out, size_t len) {
 
 void agent_bootfile_open(const struct agent *a, struct agent_bootfile *f, const char *name,
                          const char *what, const char *lost) {
-    f->dir = a->cfg.state_dir;
-    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
+    snprintf(f->path, sizeof f->path, "%s/%s", a->cfg.state_dir, name);
     boot_id(f->boot, sizeof f->boot);
     f->what = what;
-    f->lost = lost;
     f->read_errno = 0;
-    f->save_failed = false;
+    f->writer = a->writer;
+    f->file = file_writer_add(a->writer, f->path, 0644, what, lost);
+    assert(f->file >= 0); /* FILE_WRITER_FILES has room for every file written so */
 }
 
 enum boot_file_kept agent_bootfile_read(struct agent_bootfile *f, int64_t *v, size_t n) {
@@ -66,13 +66,5 @@ int agent_bootfile_write(struct agent_bootfile *f, const int64_t *v, size_t n) {
     int len = boot_file_format(f->boot, v, n, text, sizeof text);
     if (len < 0)
         return -1;
-    if (make_dirs(f->dir, 0755) != 0 || atomic_write_file(f->path, text, (size_t)len, 0644) != 0) {
-        if (!f->save_failed)
-            log_warn("cannot keep the %s in %s: %s (%s)", f->what, f->path, strerror(errno),
-                     f->lost);
-        f->save_failed = true;
-        return -1;
-    }
-    f->save_failed = false;
-    return 0;
+    return file_writer_put_copy(f->writer, f->file, text, (size_t)len);
 }

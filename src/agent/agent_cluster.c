@@ -5,6 +5,7 @@
  * snapshot of the membership in the state directory, so that a restart,
  * even of the whole cluster, remembers the hosts that were off. */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <limits.h>
@@ -224,15 +225,7 @@ static void write_snapshot(struct agent *a) {
         return;
     }
     c->snapshot_dirty = c->snapshot_records_dirty = false;
-    if (c->snapshot) {
-        snapshot_writer_put(c->snapshot, data, len);
-        return;
-    }
-    char path[PATH_MAX];
-    snapshot_path(a, path, sizeof path);
-    if (atomic_write_file(path, data, len, 0600) != 0)
-        log_err("membership snapshot %s: %s", path, strerror(errno));
-    free(data);
+    file_writer_put(a->writer, c->snapshot_file, data, len);
 }
 
 int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
@@ -278,6 +271,10 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
 
     char path[PATH_MAX];
     snapshot_path(a, path, sizeof path);
+    /* Named before gossip exists: cluster_close writes one whenever it does. */
+    c->snapshot_file = file_writer_add(a->writer, path, 0600, "membership snapshot",
+                                       "a restart rejoins through the seeds alone");
+    assert(c->snapshot_file >= 0); /* FILE_WRITER_FILES has room for every file written so */
     size_t snap_len = 0;
     uint8_t *snap = (uint8_t *)read_small_file(path, SNAPSHOT_MAX, &snap_len);
     if (!snap && errno != ENOENT)
@@ -311,8 +308,6 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
         reject_log_new(&c->record_log, &c->record_rejects, path, c->record_field);
         free(snap);
     }
-    if (!(c->snapshot = snapshot_writer_start(path)))
-        log_warn("membership snapshot: no thread to write it; written from the main loop");
     if (cfg->discovery) {
         char iface[CONFIG_ADDR_MAX];
         snprintf(iface, sizeof iface, "%s", c->advertise);
@@ -334,8 +329,7 @@ int cluster_open(struct agent *a, char *err, size_t errlen, bool *usage) {
 
 void cluster_close(struct agent *a) {
     struct cluster *c = &a->cluster;
-    snapshot_writer_stop(c->snapshot);
-    c->snapshot = NULL;
+    /* Written before the agent's writer stops (agent.c). */
     if (c->gossip)
         write_snapshot(a);
     gossip_free(c->gossip);

@@ -94,16 +94,16 @@ static int load_hard_state(const char *path, struct election_hard_state *hs) {
                ? 0 : -1;
 }
 
+/* The fence in memory holds either way; what a write that fails or comes
+ * late risks is forgetting the term across a restart, when the persisted
+ * vote (voters) or gossip (everyone) teaches it again before any command
+ * runs. So the loop does not wait for it (agent_writer.c). */
 static void save_highest_term(struct agent *a) {
-    char path[PATH_MAX], text[32];
-    state_path(a, TERM_FILE, path, sizeof path);
+    char text[32];
     int n = snprintf(text, sizeof text, "%" PRIu64 "\n", a->lead.fence.highest);
-    /* The fence in memory holds either way; what a failed write risks is
-     * forgetting it across a restart, when the persisted vote (voters) or
-     * gossip (everyone) teaches the term again before any command runs. */
-    if (atomic_write_file(path, text, (size_t)n, 0644) != 0)
-        log_err("cannot persist the highest term %" PRIu64 " in %s: %s", a->lead.fence.highest,
-                path, strerror(errno));
+    if (file_writer_put_copy(a->writer, a->lead.term_file, text, (size_t)n) != 0)
+        log_err("cannot persist the highest term %" PRIu64 ": out of memory",
+                a->lead.fence.highest);
 }
 
 /* Every term this host knows raises the fence. */
@@ -122,6 +122,9 @@ int leadership_open(struct agent *a, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: corrupt (expected one number, the highest term seen)", path);
         return -1;
     }
+    l->term_file = file_writer_add(a->writer, path, 0644, "highest term seen",
+                                   "a restart learns it again before any command runs");
+    assert(l->term_file >= 0); /* FILE_WRITER_FILES has room for every file written so */
     struct election_config ec = {.heartbeat_ms = a->cfg.heartbeat_interval_ms,
                                  .election_timeout_ms = a->cfg.election_timeout_ms,
                                  .lease_margin_ms = a->cfg.lease_drift_margin_ms};

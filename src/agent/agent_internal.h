@@ -94,7 +94,7 @@ struct cluster {
     uint64_t next_announce_ms;
     /* The membership snapshot: written (by its own thread) soon after a
      * member's state changed, and after record changes only now and then. */
-    struct snapshot_writer *snapshot;
+    int snapshot_file; /* in a->writer (agent_writer.c) */
     bool snapshot_dirty;         /* a state changed */
     bool snapshot_records_dirty; /* only records changed */
     uint64_t next_snapshot_ms;
@@ -151,6 +151,7 @@ struct leadership {
     uint64_t voter_id[ELECTION_VOTERS_MAX];
     char voter_addr[ELECTION_VOTERS_MAX][TRANSPORT_ADDR_MAX]; /* from gossip; "" unknown */
     struct fence fence;    /* on disk: commands from older terms are refused */
+    int term_file;         /* the fence's file in a->writer (agent_writer.c) */
     uint64_t term;         /* the current view */
     char leader[CONFIG_NAME_MAX];
     /* A host that does not vote: the view its record shows, which follows
@@ -334,13 +335,12 @@ struct ha_host {
 /* A state file of the state directory bound to this boot
  * (agent_bootfile.c, src/common/boot_file.h). */
 struct agent_bootfile {
-    const char *dir; /* the state directory, made again if it went */
     char path[CONFIG_PATH_MAX + 16];
     char boot[BOOT_FILE_ID_MAX]; /* this boot's id; "": the kernel does not say */
     const char *what;            /* what it keeps, for the log */
-    const char *lost;            /* what a restart loses when it cannot be kept */
     int read_errno;              /* why the file was BOOT_FILE_UNREADABLE */
-    bool save_failed;            /* logged once */
+    struct file_writer *writer;  /* the agent's, which writes it (agent_writer.c) */
+    int file;                    /* its id there */
 };
 
 /* The stamp clock (agent_stamp.c): the times this host publishes and
@@ -402,6 +402,7 @@ struct agent {
     unsigned fresh_samples; /* counted up to 2: the first record waits for the second */
     struct host_capacity capacity; /* the last the hypervisor reported */
     struct control_server *ctl;
+    struct file_writer *writer; /* the files the loop does not wait for */
     uint64_t next_sample_ms;
     struct cluster cluster;
     struct member_views views;
@@ -459,9 +460,9 @@ enum boot_file_kept agent_bootfile_read(struct agent_bootfile *f, int64_t *v, si
 /* Logs, once at a start, why nothing was resumed from the file: info when
  * that is normal (boot_file_kept_normal), else a warning. */
 void agent_bootfile_not_resumed(const struct agent_bootfile *f, enum boot_file_kept why);
-/* Keeps v[0..n) for this boot (atomic_write_file): 0, or -1 when there is
- * no boot id to bind them to (the start said so) or the write failed
- * (logged once until a write succeeds). */
+/* Hands v[0..n) for this boot to the agent's writer: 0, or -1 when there
+ * is no boot id to bind them to (the start said so) or no memory. A write
+ * that fails is logged by the writer, once until one succeeds. */
 int agent_bootfile_write(struct agent_bootfile *f, const int64_t *v, size_t n);
 
 /* agent_record.c: this host's record now. */
@@ -484,13 +485,20 @@ int agent_record_seal(void *ctx, uint64_t version, const uint8_t *data, size_t l
 bool agent_record_verify(void *ctx, uint64_t id, uint64_t version, const uint8_t *data,
                          size_t len);
 
-/* agent_snapshot.c: a thread that writes the membership snapshot to path
- * (atomic_file.h). put hands over malloc'd bytes, replacing any not yet
- * written; stop writes what is pending and ends the thread. */
-struct snapshot_writer;
-struct snapshot_writer *snapshot_writer_start(const char *path);
-void snapshot_writer_put(struct snapshot_writer *w, uint8_t *data, size_t len);
-void snapshot_writer_stop(struct snapshot_writer *w);
+/* agent_writer.c: a thread that writes the files the loop must not wait
+ * for (atomic_file.h), at most FILE_WRITER_FILES of them. add names one
+ * (its id, or -1 when there is no room; what and lost are kept, and
+ * named when a write fails); put hands over malloc'd bytes,
+ * replacing any not yet written; put_copy copies them first (-1: out of
+ * memory); stop writes what is pending and ends the thread. */
+#define FILE_WRITER_FILES 4
+struct file_writer;
+struct file_writer *file_writer_start(void);
+int file_writer_add(struct file_writer *w, const char *path, unsigned mode, const char *what,
+                    const char *lost);
+void file_writer_put(struct file_writer *w, int file, uint8_t *data, size_t len);
+int file_writer_put_copy(struct file_writer *w, int file, const void *data, size_t len);
+void file_writer_stop(struct file_writer *w);
 
 /* agent_views.c: members' records as the agent reads them. update after
  * a gossip event about id (a new record version is decoded, once); rebuild

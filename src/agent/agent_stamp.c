@@ -17,7 +17,7 @@
 #include "common/log.h"
 
 /* At the start, then STAMP_CLOCK_SAVE_EVERY_MS apart: one that fails is
- * logged by agent_bootfile_write and tried again a period later. */
+ * logged by the agent's writer and tried again a period later. */
 static void save(struct agent *a) {
     struct agent_stamp *s = &a->stamp;
     int64_t v[STAMP_CLOCK_KEPT_VALUES];
