@@ -141,12 +141,8 @@ struct gossip {
     double rtt_peak_ms;
     int64_t rtt_peak_at_ms;
     /* The last probe that ended without its target's own ack, whose ack
-     * may still come. */
-    struct {
-        uint32_t seq; /* 0 = none */
-        uint64_t target;
-        int64_t sent_ms;
-    } unanswered;
+     * may still come (seq 0: none). */
+    struct probe unanswered;
 
     struct relay relays[GOSSIP_RELAYS_MAX];
     uint32_t n_relays;

@@ -299,11 +299,8 @@ int probe_tick(struct gossip *g) {
     g->next_probe_ms = g->now_ms + probe_period_ms(g);
     /* The ack of a probe that ended unanswered may still come: its round
      * trip is the one the estimate most needs (rtt_sample). */
-    if (pr->seq && !pr->answered) {
-        g->unanswered.seq = pr->seq;
-        g->unanswered.target = pr->target;
-        g->unanswered.sent_ms = pr->sent_ms;
-    }
+    if (pr->seq && !pr->answered)
+        g->unanswered = *pr;
     uint32_t i = next_target(g);
     if (i == GOSSIP_NONE)
         return 0;
