@@ -4,8 +4,10 @@
  * timeout, so nothing in it ever blocks on a peer. */
 #include "agent.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -94,9 +96,6 @@ static int signal_fd(void) {
 /* How long the agent waits for its first hypervisor sample at start. */
 #define FIRST_SAMPLE_WAIT_MS 5000u
 
-enum { FD_SIGNAL, FD_CONTROL, FD_HV, FD_PLAN, FD_HTTP, FD_CLUSTER,
-       FD_MAX = FD_CLUSTER + CLUSTER_FDS_MAX };
-
 /* One turn of the loop does the work due and takes what arrived; a turn
  * that takes long delays heartbeats and probes. */
 static const double loop_bounds[] = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025,
@@ -118,114 +117,185 @@ void agent_loop_metrics(const struct agent *a, struct metrics *m) {
                     a->http ? (double)http_server_connections(a->http) : 0);
 }
 
+/* The loop's sources (Redis ae.c's time and file events). The timed ones
+ * run at every turn, in this order, each doing what is due, and say when
+ * they are next due; the loop sleeps until the earliest of those, or
+ * until one of the descriptors below is readable. */
+struct timed_source {
+    void (*run)(struct agent *a, uint64_t now_ms);
+    uint64_t (*deadline)(const struct agent *a); /* NULL: none of its own */
+};
+
+static uint64_t sample_deadline(const struct agent *a) { return a->next_sample_ms; }
+
+/* libvirt is sampled in hv's own thread: its calls can block for seconds
+ * (src/hv/hv_sampler.c), gossip probes must not. A fresh sample is shown
+ * and acted on at once. */
+static void sample_run(struct agent *a, uint64_t now) {
+    if (now >= a->next_sample_ms) {
+        if (hv_sample_request(a->hv) != 0) {
+            log_err("hypervisor: cannot start the sampling thread");
+            a->loop_failed = true;
+            return;
+        }
+        a->next_sample_ms = now + a->cfg.sample_interval_ms;
+    }
+    bool fresh;
+    a->sample = hv_sample_latest(a->hv, &fresh);
+    hv_migrations_poll(a->hv, now);
+    hv_defines_poll(a->hv);
+    if (fresh) {
+        if (a->fresh_samples < 2)
+            a->fresh_samples++;
+        agent_ha_sampled(a);
+        agent_leftovers(a);
+        agent_actions_refresh(a);
+        agent_rebalance(a, now);
+        cluster_publish(a, now);
+    }
+}
+
+static const struct timed_source timed[] = {
+    {sample_run, sample_deadline},
+    {cluster_run, cluster_deadline},
+    {leadership_run, leadership_deadline},
+    {security_run, NULL},
+    {agent_leader_run, agent_leader_deadline},
+    {agent_actions_run, agent_actions_deadline},
+    {agent_power_run, agent_power_deadline},
+    {agent_offcheck_run, agent_offcheck_deadline},
+    {agent_history_run, agent_history_deadline},
+    {agent_forward_run, agent_forward_deadline},
+    {agent_ha_run, agent_ha_deadline},
+    {agent_fence_run, agent_fence_deadline},
+    {agent_hadefs_run, agent_hadefs_deadline},
+    {agent_ha_leader_run, agent_ha_leader_deadline},
+};
+
+/* Descriptors and what reads them. A negative fd (no plan running, no
+ * [http] listen) is ignored by poll. */
+struct io_source {
+    int (*fd)(const struct agent *a);
+    void (*readable)(struct agent *a); /* NULL: served after every wait */
+};
+
+static int control_fd(const struct agent *a) { return control_server_fd(a->ctl); }
+static void control_readable(struct agent *a) {
+    control_server_serve(a->ctl, agent_check_request, agent_handle_request, a);
+}
+static int plan_fd(const struct agent *a) { return agent_leader_fd(a); }
+static int hv_fd(const struct agent *a) { return hv_event_fd(a->hv); }
+/* A domain started, stopped or moved: show it now, not at the next
+ * sample. */
+static void hv_readable(struct agent *a) {
+    if (hv_events_take(a->hv))
+        a->next_sample_ms = agent_clock_ms();
+}
+static int http_fd(const struct agent *a) { return http_server_fd(a->http); }
+
+static const struct io_source io[] = {
+    {control_fd, control_readable},
+    {plan_fd, agent_leader_plan_done},
+    {hv_fd, hv_readable},
+    /* http_server_run, after every wait: its timeouts (idle connections)
+     * come due without input. */
+    {http_fd, NULL},
+};
+
+#define IO_N (sizeof io / sizeof *io)
+#define TIMED_N (sizeof timed / sizeof *timed)
+/* The signal descriptor, the sources above, and the cluster's, whose
+ * input cluster_run takes at the next turn. */
+#define POLL_MAX (1 + IO_N + CLUSTER_FDS_MAX)
+
+/* Waits for input or until the earliest deadline (or until, if sooner),
+ * then hands what is readable to its source. cluster_only: the cluster's
+ * descriptors and deadline alone (the leave at a stop). Returns true when
+ * a stop signal came, false on a wait without one; *failed on an error of
+ * poll itself. */
+static bool wait_turn(struct agent *a, int sigfd, bool cluster_only, uint64_t until,
+                      bool *failed) {
+    struct pollfd fds[POLL_MAX];
+    nfds_t n = 0;
+    fds[n++] = (struct pollfd){.fd = cluster_only ? -1 : sigfd, .events = POLLIN};
+    for (size_t i = 0; i < IO_N; i++)
+        fds[n++] = (struct pollfd){.fd = cluster_only ? -1 : io[i].fd(a), .events = POLLIN};
+    int cfds[CLUSTER_FDS_MAX], nc = cluster_fds(a, cfds);
+    assert(nc >= 0 && nc <= CLUSTER_FDS_MAX);
+    for (int i = 0; i < nc; i++)
+        fds[n++] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
+    uint64_t deadline = cluster_only ? cluster_deadline(a) : until;
+    for (size_t i = 0; !cluster_only && i < TIMED_N; i++)
+        if (timed[i].deadline && timed[i].deadline(a) < deadline)
+            deadline = timed[i].deadline(a);
+    if (until < deadline)
+        deadline = until;
+    uint64_t now = agent_clock_ms();
+    int timeout = deadline > now ? (int)(deadline - now < INT_MAX ? deadline - now : INT_MAX) : 0;
+    int64_t http_ms = cluster_only ? -1 : http_server_timeout_ms(a->http);
+    if (http_ms >= 0 && http_ms < timeout)
+        timeout = (int)http_ms;
+    *failed = false;
+    if (poll(fds, n, timeout) < 0) {
+        if (errno != EINTR) {
+            log_err("poll: %s", strerror(errno));
+            *failed = true;
+        }
+        return false;
+    }
+    if (cluster_only)
+        return false;
+    http_server_run(a->http);
+    for (size_t i = 0; i < IO_N; i++)
+        if (io[i].readable && (fds[1 + i].revents & POLLIN))
+            io[i].readable(a);
+    bool stop = false;
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            reload(a);
+        } else {
+            log_info("signal %d: stopping", (int)si.ssi_signo);
+            stop = true;
+        }
+    }
+    return stop;
+}
+
 /* Returns 0 on SIGTERM/SIGINT, -1 if the loop itself failed. */
 static int run(struct agent *a, int sigfd) {
     struct timespec turn;
     clock_gettime(CLOCK_MONOTONIC, &turn);
     for (;;) {
-        uint64_t now = agent_clock_ms();
-        /* libvirt is sampled in hv's own thread: its calls can block for
-         * seconds (src/hv/hv_sampler.c), gossip probes must not. */
-        if (now >= a->next_sample_ms) {
-            if (hv_sample_request(a->hv) != 0) {
-                log_err("hypervisor: cannot start the sampling thread");
-                return -1;
-            }
-            a->next_sample_ms = now + a->cfg.sample_interval_ms;
-        }
-        bool fresh;
-        a->sample = hv_sample_latest(a->hv, &fresh);
-        hv_migrations_poll(a->hv, now);
-        hv_defines_poll(a->hv);
-        if (fresh) {
-            if (a->fresh_samples < 2)
-                a->fresh_samples++;
-            agent_ha_sampled(a);
-            agent_leftovers(a);
-            agent_actions_refresh(a);
-            agent_rebalance(a, now);
-            cluster_publish(a, now);
-        }
-        cluster_run(a, now);
-        leadership_run(a, agent_clock_ms());
-        security_run(a, agent_clock_ms());
-        agent_leader_run(a, agent_clock_ms());
-        agent_actions_run(a, agent_clock_ms());
-        agent_power_run(a, agent_clock_ms());
-        agent_offcheck_run(a, agent_clock_ms());
-        agent_history_run(a, agent_clock_ms());
-        agent_forward_run(a, agent_clock_ms());
-        agent_ha_run(a, agent_clock_ms());
-        agent_fence_run(a, agent_clock_ms());
-        agent_hadefs_run(a, agent_clock_ms());
-        agent_ha_leader_run(a, agent_clock_ms());
-        /* A negative fd (no plan running) is ignored by poll. */
-        struct pollfd fds[FD_MAX] = {[FD_SIGNAL] = {.fd = sigfd, .events = POLLIN},
-                                     [FD_CONTROL] = {.fd = control_server_fd(a->ctl),
-                                                     .events = POLLIN},
-                                     [FD_HV] = {.fd = hv_event_fd(a->hv), .events = POLLIN},
-                                     [FD_PLAN] = {.fd = agent_leader_fd(a), .events = POLLIN},
-                                     [FD_HTTP] = {.fd = http_server_fd(a->http),
-                                                  .events = POLLIN}};
-        int cfds[CLUSTER_FDS_MAX], n = cluster_fds(a, cfds);
-        for (int i = 0; i < n; i++)
-            fds[FD_CLUSTER + i] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
-        uint64_t deadline = cluster_deadline(a);
-        if (leadership_deadline(a) < deadline)
-            deadline = leadership_deadline(a);
-        if (a->next_sample_ms < deadline)
-            deadline = a->next_sample_ms;
-        if (agent_leader_deadline(a) < deadline)
-            deadline = agent_leader_deadline(a);
-        if (agent_power_deadline(a) < deadline)
-            deadline = agent_power_deadline(a);
-        if (agent_offcheck_deadline(a) < deadline)
-            deadline = agent_offcheck_deadline(a);
-        if (agent_actions_deadline(a) < deadline)
-            deadline = agent_actions_deadline(a);
-        if (agent_history_deadline(a) < deadline)
-            deadline = agent_history_deadline(a);
-        if (agent_forward_deadline(a) < deadline)
-            deadline = agent_forward_deadline(a);
-        if (agent_ha_deadline(a) < deadline)
-            deadline = agent_ha_deadline(a);
-        if (agent_fence_deadline(a) < deadline)
-            deadline = agent_fence_deadline(a);
-        if (agent_hadefs_deadline(a) < deadline)
-            deadline = agent_hadefs_deadline(a);
-        if (agent_ha_leader_deadline(a) < deadline)
-            deadline = agent_ha_leader_deadline(a);
-        now = agent_clock_ms();
-        int timeout = deadline > now ? (int)(deadline - now) : 0;
-        int64_t http_ms = http_server_timeout_ms(a->http);
-        if (http_ms >= 0 && http_ms < timeout)
-            timeout = (int)http_ms;
-        metrics_observe(&a->loop_seconds, seconds_since(&turn));
-        if (poll(fds, (nfds_t)(FD_CLUSTER + n), timeout) < 0 && errno != EINTR) {
-            log_err("poll: %s", strerror(errno));
+        for (size_t i = 0; i < TIMED_N && !a->loop_failed; i++)
+            timed[i].run(a, agent_clock_ms());
+        if (a->loop_failed)
             return -1;
-        }
+        metrics_observe(&a->loop_seconds, seconds_since(&turn));
+        bool failed;
+        bool stop = wait_turn(a, sigfd, false, UINT64_MAX, &failed);
         clock_gettime(CLOCK_MONOTONIC, &turn);
-        /* Also without input: its timeouts (idle connections) are due. */
-        http_server_run(a->http);
-        if (fds[FD_CONTROL].revents & POLLIN)
-            control_server_serve(a->ctl, agent_check_request, agent_handle_request, a);
-        if (fds[FD_PLAN].revents & POLLIN)
-            agent_leader_plan_done(a);
-        /* A domain started, stopped or moved: show it now, not at the next
-         * sample. */
-        if ((fds[FD_HV].revents & POLLIN) && hv_events_take(a->hv))
-            a->next_sample_ms = agent_clock_ms();
-        struct signalfd_siginfo si;
-        while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-            if (si.ssi_signo == SIGHUP) {
-                reload(a);
-            } else {
-                log_info("signal %d: stopping", (int)si.ssi_signo);
-                return 0;
-            }
-        }
+        if (failed)
+            return -1;
+        if (stop)
+            return 0;
     }
+}
+
+/* Graceful stop: gossip's "left" goes out piggybacked on a few rounds, as
+ * memberlist's Leave does, the loop turning for the cluster alone. */
+#define LEAVE_MS 500u
+
+static void leave(struct agent *a) {
+    if (cluster_leave(a) != 0)
+        return;
+    uint64_t until = agent_clock_ms() + LEAVE_MS;
+    bool failed = false;
+    while (!failed && agent_clock_ms() < until) {
+        wait_turn(a, -1, true, until, &failed);
+        cluster_run(a, agent_clock_ms());
+    }
+    log_info("left the cluster");
 }
 
 static void usage(FILE *out) {
@@ -454,7 +524,7 @@ int agent_main(int argc, char **argv) {
         /* Stopped by our own power-off: the cluster already knows this
          * host as "off" (with its wake information), not "left". */
         if (!agent_powering_off(a))
-            cluster_leave(a);
+            leave(a);
         log_info("stopped");
     }
     agent_http_close(a);

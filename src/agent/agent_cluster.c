@@ -10,7 +10,6 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -623,28 +622,12 @@ int cluster_send_command(struct agent *a, const char *to, const struct command_m
     return rc;
 }
 
-void cluster_leave(struct agent *a) {
+int cluster_leave(struct agent *a) {
     struct cluster *c = &a->cluster;
-    if (!c->gossip)
-        return;
-    uint64_t now = agent_clock_ms();
-    if (gossip_leave(c->gossip, (int64_t)now) != 0)
-        return;
+    if (!c->gossip || gossip_leave(c->gossip, (int64_t)agent_clock_ms()) != 0)
+        return -1;
     flush(a);
-    /* Keep the protocol running briefly so that the news goes out
-     * piggybacked on a few rounds, as memberlist's Leave does. */
-    uint64_t until = now + 500;
-    while ((now = agent_clock_ms()) < until) {
-        int fds[CLUSTER_FDS_MAX], n = cluster_fds(a, fds);
-        struct pollfd p[CLUSTER_FDS_MAX];
-        for (int i = 0; i < n; i++)
-            p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-        uint64_t d = cluster_deadline(a);
-        int timeout = d > now ? (int)(d - now < until - now ? d - now : until - now) : 0;
-        poll(p, (nfds_t)n, timeout);
-        cluster_run(a, agent_clock_ms());
-    }
-    log_info("left the cluster");
+    return 0;
 }
 
 void cluster_metrics(const struct agent *a, struct metrics *m) {

@@ -403,6 +403,7 @@ struct agent {
     struct host_capacity capacity; /* the last the hypervisor reported */
     struct control_server *ctl;
     struct file_writer *writer; /* the files the loop does not wait for */
+    bool loop_failed;           /* a source of the loop cannot go on (agent.c) */
     uint64_t next_sample_ms;
     struct cluster cluster;
     struct member_views views;
@@ -860,8 +861,9 @@ void cluster_push_record(struct agent *a, uint64_t now_ms);
 /* Sends a frame of the command channel to the agent at "host:port"; 0, or
  * -1 if it could not be queued. */
 int cluster_send_command(struct agent *a, const char *to, const struct command_msg *m);
-/* Graceful stop: announces "left" and gives it time to spread. */
-void cluster_leave(struct agent *a);
+/* Graceful stop: announces "left" (agent.c then turns the loop for the
+ * cluster alone while it spreads); -1 when there is nothing to announce. */
+int cluster_leave(struct agent *a);
 /* "a.b.c.d:port" or "[v6]:port". */
 void cluster_format_addr(const struct gossip_addr *a, char *out, size_t len);
 /* Gossip's configuration from the agent's. NULL, or what is wrong. */
