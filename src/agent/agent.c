@@ -176,7 +176,9 @@ static const struct timed_source timed[] = {
  * [http] listen) is ignored by poll. */
 struct io_source {
     int (*fd)(const struct agent *a);
-    void (*readable)(struct agent *a); /* NULL: served after every wait */
+    void (*readable)(struct agent *a);
+    bool always; /* readable is called after every wait, with input or not */
+    uint64_t (*deadline)(const struct agent *a); /* NULL: none of its own */
 };
 
 static int control_fd(const struct agent *a) { return control_server_fd(a->ctl); }
@@ -192,49 +194,62 @@ static void hv_readable(struct agent *a) {
         a->next_sample_ms = agent_clock_ms();
 }
 static int http_fd(const struct agent *a) { return http_server_fd(a->http); }
+static void http_run(struct agent *a) { http_server_run(a->http); }
+/* Its timeouts (idle connections) come due without input. */
+static uint64_t http_deadline(const struct agent *a) {
+    int64_t ms = http_server_timeout_ms(a->http);
+    return ms >= 0 ? agent_clock_ms() + (uint64_t)ms : UINT64_MAX;
+}
 
 static const struct io_source io[] = {
-    {control_fd, control_readable},
-    {plan_fd, agent_leader_plan_done},
-    {hv_fd, hv_readable},
-    /* http_server_run, after every wait: its timeouts (idle connections)
-     * come due without input. */
-    {http_fd, NULL},
+    {http_fd, http_run, true, http_deadline},
+    {control_fd, control_readable, false, NULL},
+    {plan_fd, agent_leader_plan_done, false, NULL},
+    {hv_fd, hv_readable, false, NULL},
 };
 
-#define IO_N (sizeof io / sizeof *io)
-#define TIMED_N (sizeof timed / sizeof *timed)
-/* The signal descriptor, the sources above, and the cluster's, whose
- * input cluster_run takes at the next turn. */
-#define POLL_MAX (1 + IO_N + CLUSTER_FDS_MAX)
+/* A set of sources one loop turns: all of them while the agent runs, the
+ * cluster's alone while it leaves. The cluster's descriptors are polled
+ * in both: cluster_run takes their input at its next run. */
+struct sources {
+    const struct timed_source *timed;
+    size_t n_timed;
+    const struct io_source *io;
+    size_t n_io;
+    int sigfd; /* -1: signals are not read */
+};
 
-/* Waits for input or until the earliest deadline (or until, if sooner),
- * then hands what is readable to its source. cluster_only: the cluster's
- * descriptors and deadline alone (the leave at a stop). Returns true when
- * a stop signal came, false on a wait without one; *failed on an error of
+#define POLL_MAX (1 + sizeof io / sizeof *io + CLUSTER_FDS_MAX)
+
+static void run_timed(struct agent *a, const struct sources *s) {
+    for (size_t i = 0; i < s->n_timed && !a->loop_failed; i++)
+        s->timed[i].run(a, agent_clock_ms());
+}
+
+/* Waits for input or until the earliest deadline of s (or until, if
+ * sooner), then hands what is readable to its source and reads the
+ * signals. Returns true when a stop signal came; *failed on an error of
  * poll itself. */
-static bool wait_turn(struct agent *a, int sigfd, bool cluster_only, uint64_t until,
-                      bool *failed) {
+static bool wait_turn(struct agent *a, const struct sources *s, uint64_t until, bool *failed) {
     struct pollfd fds[POLL_MAX];
     nfds_t n = 0;
-    fds[n++] = (struct pollfd){.fd = cluster_only ? -1 : sigfd, .events = POLLIN};
-    for (size_t i = 0; i < IO_N; i++)
-        fds[n++] = (struct pollfd){.fd = cluster_only ? -1 : io[i].fd(a), .events = POLLIN};
+    fds[n++] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
+    assert(1 + s->n_io + CLUSTER_FDS_MAX <= POLL_MAX);
+    for (size_t i = 0; i < s->n_io; i++)
+        fds[n++] = (struct pollfd){.fd = s->io[i].fd(a), .events = POLLIN};
     int cfds[CLUSTER_FDS_MAX], nc = cluster_fds(a, cfds);
     assert(nc >= 0 && nc <= CLUSTER_FDS_MAX);
     for (int i = 0; i < nc; i++)
         fds[n++] = (struct pollfd){.fd = cfds[i], .events = POLLIN};
-    uint64_t deadline = cluster_only ? cluster_deadline(a) : until;
-    for (size_t i = 0; !cluster_only && i < TIMED_N; i++)
-        if (timed[i].deadline && timed[i].deadline(a) < deadline)
-            deadline = timed[i].deadline(a);
-    if (until < deadline)
-        deadline = until;
+    uint64_t deadline = until;
+    for (size_t i = 0; i < s->n_timed; i++)
+        if (s->timed[i].deadline && s->timed[i].deadline(a) < deadline)
+            deadline = s->timed[i].deadline(a);
+    for (size_t i = 0; i < s->n_io; i++)
+        if (s->io[i].deadline && s->io[i].deadline(a) < deadline)
+            deadline = s->io[i].deadline(a);
     uint64_t now = agent_clock_ms();
     int timeout = deadline > now ? (int)(deadline - now < INT_MAX ? deadline - now : INT_MAX) : 0;
-    int64_t http_ms = cluster_only ? -1 : http_server_timeout_ms(a->http);
-    if (http_ms >= 0 && http_ms < timeout)
-        timeout = (int)http_ms;
     *failed = false;
     if (poll(fds, n, timeout) < 0) {
         if (errno != EINTR) {
@@ -243,15 +258,12 @@ static bool wait_turn(struct agent *a, int sigfd, bool cluster_only, uint64_t un
         }
         return false;
     }
-    if (cluster_only)
-        return false;
-    http_server_run(a->http);
-    for (size_t i = 0; i < IO_N; i++)
-        if (io[i].readable && (fds[1 + i].revents & POLLIN))
-            io[i].readable(a);
+    for (size_t i = 0; i < s->n_io; i++)
+        if (s->io[i].always || (fds[1 + i].revents & POLLIN))
+            s->io[i].readable(a);
     bool stop = false;
     struct signalfd_siginfo si;
-    while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+    while (s->sigfd >= 0 && read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGHUP) {
             reload(a);
         } else {
@@ -264,16 +276,17 @@ static bool wait_turn(struct agent *a, int sigfd, bool cluster_only, uint64_t un
 
 /* Returns 0 on SIGTERM/SIGINT, -1 if the loop itself failed. */
 static int run(struct agent *a, int sigfd) {
+    const struct sources all = {timed, sizeof timed / sizeof *timed, io,
+                                sizeof io / sizeof *io, sigfd};
     struct timespec turn;
     clock_gettime(CLOCK_MONOTONIC, &turn);
     for (;;) {
-        for (size_t i = 0; i < TIMED_N && !a->loop_failed; i++)
-            timed[i].run(a, agent_clock_ms());
+        run_timed(a, &all);
         if (a->loop_failed)
             return -1;
         metrics_observe(&a->loop_seconds, seconds_since(&turn));
         bool failed;
-        bool stop = wait_turn(a, sigfd, false, UINT64_MAX, &failed);
+        bool stop = wait_turn(a, &all, UINT64_MAX, &failed);
         clock_gettime(CLOCK_MONOTONIC, &turn);
         if (failed)
             return -1;
@@ -286,14 +299,17 @@ static int run(struct agent *a, int sigfd) {
  * memberlist's Leave does, the loop turning for the cluster alone. */
 #define LEAVE_MS 500u
 
+static const struct timed_source leaving[] = {{cluster_run, cluster_deadline}};
+
 static void leave(struct agent *a) {
+    const struct sources cluster = {leaving, 1, NULL, 0, -1};
     if (cluster_leave(a) != 0)
         return;
     uint64_t until = agent_clock_ms() + LEAVE_MS;
     bool failed = false;
     while (!failed && agent_clock_ms() < until) {
-        wait_turn(a, -1, true, until, &failed);
-        cluster_run(a, agent_clock_ms());
+        wait_turn(a, &cluster, until, &failed);
+        run_timed(a, &cluster);
     }
     log_info("left the cluster");
 }
