@@ -106,7 +106,7 @@ log_join() {
             "$1/host$2/agent.log"
     } | awk -v n="$2" -v t0="$3" '
         $1 == "id" { id[$2] = $3; next }
-        $5 == "forgotten:" { next }
+        $5 == "forgotten:" || $5 == "still" { next }
         {
             name = $4; sub(/:$/, "", name)
             key = (name in id) ? id[name] : name

@@ -2,6 +2,7 @@
  * graceful leave, power-off with wake information, reaping, bad input. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,6 +87,40 @@ static void suspected_member_refutes_with_higher_incarnation(void **state) {
         assert_int_equal(m.incarnation, 1);
     }
     harness_stop(&h);
+}
+
+/* The next state event about id, the others skipped. */
+static bool next_state_event(struct gossip *g, uint64_t id, struct gossip_event *e) {
+    while (gossip_next_event(g, e))
+        if (e->kind == GOSSIP_EV_STATE && e->id == id)
+            return true;
+    return false;
+}
+
+/* The events tell a member learned from one whose incarnation moved while
+ * its state stood (it refuted a suspicion this node never heard of): the
+ * agent logs the first as "joined" and the second not. */
+static void learned_members_are_told_from_refutations(void **state) {
+    struct gossip_config c;
+    gossip_config_defaults(&c);
+    struct gossip_addr a = harness_addr(0), from = harness_addr(2);
+    struct gossip *g = gossip_new(&c, harness_id(0), &a, 0, 1, 0);
+    assert_non_null(g);
+    uint8_t buf[256];
+    struct gossip_event e;
+    size_t n = craft(buf, harness_id(2), harness_id(2), 0, NODECTL__GOSSIP_STATE__GOSSIP_STATE_ALIVE, 0);
+    assert_int_equal(gossip_receive(g, 10, harness_id(2), &from, buf, n), 0);
+    assert_true(next_state_event(g, harness_id(2), &e));
+    assert_true(e.learned);
+    assert_int_equal(e.state, GOSSIP_ALIVE);
+    n = craft(buf, harness_id(2), harness_id(2), 1, NODECTL__GOSSIP_STATE__GOSSIP_STATE_ALIVE, 0);
+    assert_int_equal(gossip_receive(g, 20, harness_id(2), &from, buf, n), 0);
+    assert_true(next_state_event(g, harness_id(2), &e));
+    assert_false(e.learned);
+    assert_int_equal(e.state, GOSSIP_ALIVE);
+    assert_int_equal(e.old_state, GOSSIP_ALIVE);
+    assert_int_equal(e.incarnation, 1);
+    gossip_free(g);
 }
 
 static void leave_is_announced(void **state) {
@@ -285,6 +320,7 @@ int main(void) {
         cmocka_unit_test(join_through_one_seed_converges),
         cmocka_unit_test(updates_follow_incarnation_then_precedence),
         cmocka_unit_test(suspected_member_refutes_with_higher_incarnation),
+        cmocka_unit_test(learned_members_are_told_from_refutations),
         cmocka_unit_test(leave_is_announced),
         cmocka_unit_test(power_off_keeps_wake_information_and_is_not_failure),
         cmocka_unit_test(dead_and_left_members_are_forgotten),

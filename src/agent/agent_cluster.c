@@ -403,8 +403,13 @@ static void flush(struct agent *a) {
             log_info("member %s forgotten: %s longer than the %s", name,
                      gossip_state_name(ev.state),
                      ev.state == GOSSIP_DEAD ? "reconnect_timeout" : "tombstone_timeout");
-        else if (ev.state == ev.old_state)
+        else if (ev.learned)
             log_info("member %s joined as %s (incarnation %u)", name, gossip_state_name(ev.state),
+                     ev.incarnation);
+        else if (ev.state == ev.old_state)
+            /* A refutation of a suspicion this host had not heard of, or a
+             * member that restarted: its state stands at a new incarnation. */
+            log_info("member %s: still %s (incarnation %u)", name, gossip_state_name(ev.state),
                      ev.incarnation);
         else
             log_info("member %s: %s -> %s (incarnation %u)", name,

@@ -177,7 +177,8 @@ struct gossip_event {
     enum gossip_event_kind kind;
     uint64_t id;
     enum gossip_state state;
-    enum gossip_state old_state; /* == state for a member just learned */
+    bool learned;                /* the member was not in the table before */
+    enum gossip_state old_state; /* == state when learned, or when only the incarnation moved */
     uint32_t incarnation;
     uint64_t record_version;
 };

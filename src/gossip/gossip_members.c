@@ -91,9 +91,10 @@ static bool counts_alive(uint8_t state) {
     return state == GOSSIP_ALIVE || state == GOSSIP_SUSPECT;
 }
 
-static int emit_state(struct gossip *g, uint32_t i, enum gossip_state old) {
+static int emit_state(struct gossip *g, uint32_t i, enum gossip_state old, bool learned) {
     const struct member *m = &g->m[i];
     return event_push(g, &(struct gossip_event){.kind = GOSSIP_EV_STATE,
+                                                .learned = learned,
                                                 .id = m->id,
                                                 .state = m->state,
                                                 .old_state = old,
@@ -208,7 +209,7 @@ uint32_t member_add(struct gossip *g, uint64_t id, const struct gossip_addr *add
     if (counts_alive(state))
         g->n_alive++;
     order_insert(g, i);
-    if (emit_state(g, i, state) != 0)
+    if (emit_state(g, i, state, true) != 0)
         return GOSSIP_NONE;
     return i;
 }
@@ -230,7 +231,7 @@ int member_set_state(struct gossip *g, uint32_t i, enum gossip_state state, uint
     m->state = (uint8_t)state;
     m->incarnation = incarnation;
     m->changed_ms = g->now_ms;
-    return emit_state(g, i, old);
+    return emit_state(g, i, old, false);
 }
 
 int member_set_wake(struct gossip *g, uint32_t i, const uint8_t *wake, size_t len) {
