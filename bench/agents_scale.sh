@@ -73,9 +73,14 @@ trap 'stop_all; rm -rf "$work"' EXIT INT TERM
 
 now() { date +%s.%N; }
 elapsed() { echo "$1 $2" | awk '{printf "%.2f", $2 - $1}'; }
-# Sum of utime + stime (clock ticks) of the given pids.
+# Sum of utime + stime (clock ticks) of the given pids, read by one process:
+# a process per pid takes seconds on a machine that 150 agents saturate,
+# and the sum then counts CPU used long after the moment it should.
 ticks() {
-    for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'
+    files=""
+    for p in "$@"; do files="$files /proc/$p/stat"; done
+    # shellcheck disable=SC2086
+    cat $files 2>/dev/null | awk '{s += $14 + $15} END {print s}'
 }
 rss_kib() {
     for p in "$@"; do awk '/^VmRSS/ {print $2}' "/proc/$p/status"; done | awk '{s += $1} END {print s}'
@@ -191,6 +196,7 @@ CONF
     done
     # shellcheck disable=SC2086
     join_cpu=$(echo "$(ticks $pids) $HZ" | awk '{printf "%.1f", $1 / $2}')
+    join_cpu_at=$(elapsed "$t0" "$(now)")
     join_susp=$(suspicions "$run")
     sleep "$SETTLE_S"
     # At rest.
@@ -271,8 +277,9 @@ CONF
         "$hmax" "$fps" "$lat" "$lt" "$dt"
     # Which traffic it is: the last agent's frames by channel and gossip
     # packets by kind, per second at rest (the non-zero ones).
-    echo "#   join: the agents used ${join_cpu} CPU-s until full membership (or its timeout)" \
-        "meanwhile; their logs have ${join_susp} '-> suspect' lines (false: nobody failed;" \
+    echo "#   join: the agents used ${join_cpu} CPU-s in the ${join_cpu_at} s from their start to" \
+        "full membership seen by this script (or its timeout), $(nproc) cores;" \
+        "their logs have ${join_susp} '-> suspect' lines (false: nobody failed;" \
         "one suspicion is logged by every agent that learns it)"
     [ -n "$leader" ] && echo "#   kill of $leader: \`nodectl status\` on host$N named another" \
         "leader after ${lt_poll} s, \`nodectl members\` showed $leader dead after ${dt_poll} s"
