@@ -4,7 +4,8 @@
  * (BMC, operator, self after the wait), what holds restarts back (a down
  * host without evidence, an up host that does not show the term yet), the
  * restart order, restarts in flight, the release of a host that came back,
- * and a new term starting afresh. */
+ * a stale death refuted within the refutation window (not fenced), and a
+ * new term starting afresh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gossip/gossip.h"
 #include "leader/ha.h"
 #include "leader/ha_defs.h"
 
@@ -58,13 +60,16 @@ static void report(struct host *h, const char *id, const char *state) {
     h->rec.n_migrations = 1;
 }
 
-static struct ha *leader(uint64_t term, uint64_t now) {
-    struct ha_config c = {.timeout_ms = T, .margin_ms = MARGIN, .rho = RHO};
+static struct ha *leader_refuting(uint64_t term, uint64_t now, uint32_t refute_ms) {
+    struct ha_config c = {.timeout_ms = T, .margin_ms = MARGIN, .rho = RHO, .refute_ms = refute_ms};
     struct ha *h = ha_new(&c);
     assert_non_null(h);
     ha_observe(h, term, true, now);
     return h;
 }
+
+/* A leader that fences a host at the first round that shows it down. */
+static struct ha *leader(uint64_t term, uint64_t now) { return leader_refuting(term, now, 0); }
 
 static void renew(struct ha *h, const char *host, uint64_t now, struct fence_renewed *out) {
     struct fence_renew req = {.nonce = 1};
@@ -279,16 +284,23 @@ static void a_succeeded_define_waits_for_a_later_sample(void **state) {
     ha_free(h);
 }
 
+/* Term 3: n1 up, n2 down with protected VM a running in its last record. */
+static void n2_down_with_a(struct host *n1, struct host *n2, struct executor_member m[2]) {
+    host_init(n1, "n1", 3);
+    host_init(n2, "n2", 3);
+    add_vm(n2, "a", true, 10, RUNNING);
+    m[0] = (struct executor_member){&n1->rec, LEADER_HOST_UP};
+    m[1] = (struct executor_member){&n2->rec, LEADER_HOST_DOWN};
+}
+
 static void a_fenced_host_back_before_its_evidence_stays_fenced(void **state) {
     (void)state;
     struct ha *h = leader(3, T0);
     struct fence_renewed r;
     renew(h, "n2", T0 + 1000, &r);
     struct host n1, n2;
-    host_init(&n1, "n1", 3);
-    host_init(&n2, "n2", 3);
-    add_vm(&n2, "a", true, 10, RUNNING);
-    struct executor_member m[2] = {{&n1.rec, LEADER_HOST_UP}, {&n2.rec, LEADER_HOST_DOWN}};
+    struct executor_member m[2];
+    n2_down_with_a(&n1, &n2, m);
     struct ha_change ch[4];
     assert_int_equal(ha_update(h, m, 2, T0 + 2000, ch, 4), 1);
     /* Back before the wait ends, a stopped: it may still run a copy no
@@ -954,9 +966,102 @@ static void candidates_keep_the_newest_definition_per_host(void **state) {
     ha_defs_free(d);
 }
 
+#define REFUTE 3600u /* ha_refute_ms of the agent's gossip defaults */
+
+/* The CI failure of test_ha_rig: a healed partition's gossip showed rig4
+ * dead (incarnation 0) and rig4 refuted it 0.2 s later, but the leader,
+ * which had taken the death, fenced rig4 at once: its renewal was refused
+ * with `fenced`, its run lease revoked, and it destroyed its protected
+ * guests, which were restarted elsewhere. Shown down for less than the
+ * refutation window, a host is not fenced and its renewals are answered;
+ * shown down for the whole window, it is, and its self evidence comes
+ * when it would have without the window (the wait counts from the last
+ * answer). */
+static void a_host_refuting_its_death_within_the_window_is_not_fenced(void **state) {
+    (void)state;
+    struct ha *h = leader_refuting(3, T0, REFUTE);
+    struct fence_renewed r;
+    renew(h, "n2", T0 + 1000, &r);
+    assert_true(r.granted);
+    struct host n1, n2;
+    struct executor_member m[2];
+    n2_down_with_a(&n1, &n2, m);
+    struct ha_change ch[4];
+    assert_int_equal(ha_update(h, m, 2, T0 + 2000, ch, 4), 0);
+    assert_false(ha_fencing(h, "n2"));
+    /* Its renewal within the window is answered: its lease holds. */
+    renew(h, "n2", T0 + 2200, &r);
+    assert_true(r.granted);
+    assert_false(r.fenced);
+    /* Refuted: up again, 3.5 s after the leader took its death. */
+    assert_int_equal(ha_update(h, m, 2, T0 + 3000, ch, 4), 0);
+    m[1].liveness = LEADER_HOST_UP;
+    assert_int_equal(ha_update(h, m, 2, T0 + 5500, ch, 4), 0);
+    assert_false(ha_fencing(h, "n2"));
+    /* Down again: the window starts afresh, not from the first death. */
+    m[1].liveness = LEADER_HOST_DOWN;
+    assert_int_equal(ha_update(h, m, 2, T0 + 6000, ch, 4), 0);
+    /* A round without its record breaks the row too. */
+    assert_int_equal(ha_update(h, m, 1, T0 + 7000, ch, 4), 0);
+    assert_int_equal(ha_update(h, m, 2, T0 + 8000, ch, 4), 0);
+    assert_int_equal(ha_update(h, m, 2, T0 + 8000 + REFUTE - 1, ch, 4), 0);
+    renew(h, "n2", T0 + 8000 + REFUTE - 1, &r);
+    assert_true(r.granted);
+    /* Nothing restarts meanwhile, and the leader says why. */
+    struct ha_restart rs[4];
+    char why[256];
+    add_vm(&n1, "b", true, 0, SHUTOFF);
+    assert_int_equal(ha_restarts(h, m, 2, T0 + 8000 + REFUTE - 1, rs, 4, why, sizeof why), 0);
+    assert_string_equal(why, "n2 is down: fenced once shown down for 3.6 s in a row (a healthy "
+                             "host refutes a false death within that)");
+    n1.rec.n_vms = 0;
+    /* Down for the whole window: fenced. */
+    assert_int_equal(ha_update(h, m, 2, T0 + 8000 + REFUTE, ch, 4), 1);
+    assert_int_equal(ch[0].kind, HA_FENCED);
+    assert_string_equal(ch[0].host, "n2");
+    renew(h, "n2", T0 + 8000 + REFUTE + 1, &r);
+    assert_false(r.granted);
+    assert_true(r.fenced);
+    /* Its evidence: the wait from the last answer, as without a window. */
+    uint64_t last = T0 + 8000 + REFUTE - 1;
+    assert_int_equal(ha_restarts(h, m, 2, last + WAIT - 1, rs, 4, why, sizeof why), 0);
+    assert_int_equal(ha_restarts(h, m, 2, last + WAIT, rs, 4, why, sizeof why), 1);
+    assert_string_equal(rs[0].vm, "a");
+    assert_int_equal(rs[0].evidence, HA_EVIDENCE_SELF);
+    ha_free(h);
+}
+
+/* The window grows with log10 of the members, as gossip's suspicion
+ * timeout does: among 100, twice the one of 10 or fewer. */
+static void the_refutation_window_grows_with_the_members(void **state) {
+    (void)state;
+    enum { N = 100 };
+    static struct host hs[N];
+    static struct executor_member m[N];
+    static char names[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "n%d", i + 1);
+        host_init(&hs[i], names[i], 3);
+        m[i] = (struct executor_member){&hs[i].rec, LEADER_HOST_UP};
+    }
+    m[1].liveness = LEADER_HOST_DOWN;
+    struct ha *h = leader_refuting(3, T0, REFUTE);
+    struct ha_change ch[4];
+    assert_int_equal(ha_update(h, m, N, T0, ch, 4), 0);
+    assert_int_equal(ha_update(h, m, N, T0 + 2 * REFUTE - 1, ch, 4), 0);
+    assert_int_equal(ha_update(h, m, N, T0 + 2 * REFUTE, ch, 4), 1);
+    assert_string_equal(ch[0].host, "n2");
+    ha_free(h);
+    struct gossip_config g;
+    gossip_config_defaults(&g);
+    assert_int_equal(ha_refute_ms(&g), REFUTE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_down_host_is_fenced_and_its_vms_restart_after_the_wait),
+        cmocka_unit_test(a_host_refuting_its_death_within_the_window_is_not_fenced),
+        cmocka_unit_test(the_refutation_window_grows_with_the_members),
         cmocka_unit_test(a_restart_whose_target_dies_while_starting_it_is_not_sent_again),
         cmocka_unit_test(a_lease_regained_in_the_same_term_keeps_the_restarts_in_flight),
         cmocka_unit_test(a_succeeded_define_waits_for_a_later_sample),

@@ -4,7 +4,11 @@
  * nodectl vm set (db-ha priority 900, web-ha priority 100): protected
  * guests found running by an agent that starts without a run lease are
  * stopped (docs/safety.md, the protected gate), so they are protected only
- * after n2's agent is up. [ha] self_fence_timeout = 2s, fence_margin = 1s.
+ * after n2's agent is up. [ha] self_fence_timeout = 6s, fence_margin = 1s:
+ * the self-fence wait (7.6 s from the last answer) outlasts the death's
+ * detection (about 1 s), the leader's round and its refutation window
+ * (2.4 s with this gossip: ha_refute_ms), so the leader fences n2 while
+ * its evidence is still to come.
  *   n2's definitions reach the leader (replication), its VMs show ha in
  *   nodectl vms.
  *   n2 is killed (its test-driver guests vanish with it, as with a power
@@ -55,7 +59,7 @@ static void start_node(int i) {
              "[hypervisor]\nuri = %s\nsample_interval = 300ms\n"
              "[gossip]\nprobe_interval = 200ms\nprobe_timeout = 100ms\nsuspicion_mult = 2\n"
              "[leader]\nautomation = advise\n"
-             "[ha]\nself_fence_timeout = 2s\nfence_margin = 1s\n",
+             "[ha]\nself_fence_timeout = 6s\nfence_margin = 1s\n",
              pki, base, i, base + i - 1, dir, dir, uri);
     pids[i] = agent_start_in(dir, text, conf[i], sizeof conf[i]);
     assert_true(pids[i] > 0);

@@ -45,9 +45,13 @@ int agent_fence_open(struct agent *a, char *err, size_t errlen) {
         kept = BOOT_FILE_OUT_OF_RANGE;
     f->saved_until = kept == BOOT_FILE_THIS_BOOT ? (uint64_t)v : 0;
     f->lease = host_fence_new(&hc, f->saved_until, now);
+    /* Checked at the agent's start (agent.c). */
+    struct gossip_config gc;
+    cluster_gossip_config(&a->cfg, &gc);
     struct ha_config c = {.timeout_ms = a->cfg.self_fence_timeout_ms,
                           .margin_ms = a->cfg.fence_margin_ms,
-                          .rho = hc.rho};
+                          .rho = hc.rho,
+                          .refute_ms = ha_refute_ms(&gc)};
     f->ha = ha_new(&c);
     prng_seed(&f->rng, now ^ a->cluster.self_id);
     if (!f->lease || !f->ha) {

@@ -1,10 +1,12 @@
 #include "ha.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gossip/gossip.h"
 #include "host/host_fence.h"
 
 /* IDLE: nothing asked yet (or confirmed off); ASKED: a step under way;
@@ -14,6 +16,9 @@ enum bmc_state { BMC_IDLE, BMC_ASKED, BMC_NEXT };
 struct ha_host {
     char name[COMMAND_NAME_MAX];
     uint64_t last_answer; /* 0: not answered by this leader */
+    /* The last ha_update that showed it down (0: none), and the first of
+     * those in a row up to that one. */
+    uint64_t down_round, down_since;
     bool fencing;
     uint64_t fencing_since;
     enum ha_evidence evidence; /* BMC or operator; self is computed */
@@ -74,6 +79,9 @@ struct ha {
     uint64_t leading_since;
     struct ha_host hosts[HA_HOSTS_MAX];
     size_t n;
+    /* ha_updates while leading (the current one included), and lapses of
+     * the lead between them: a row of rounds is consecutive numbers. */
+    uint64_t rounds;
     struct flight flights[HA_RESTARTS_MAX];
     /* Where this leader last saw each protected VM run (the oldest entry
      * goes when full): of two up hosts that show it stopped, the other
@@ -118,6 +126,10 @@ enum ha_evidence ha_evidence_parse(const char *word) {
     return HA_EVIDENCE_NONE;
 }
 
+uint32_t ha_refute_ms(const struct gossip_config *g) {
+    return g->suspicion_max_timeout_mult * g->suspicion_mult * g->probe_interval_ms;
+}
+
 struct ha *ha_new(const struct ha_config *cfg) {
     assert(cfg->timeout_ms > 0);
     struct ha *h = calloc(1, sizeof *h);
@@ -143,6 +155,10 @@ void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now) {
         h->leading_since = now;
         h->show_terms = false;
     }
+    /* Leading again after a lapse: what gossip showed meanwhile went
+     * unseen, so no host has been shown down in a row across it. */
+    if (leading && !h->leading)
+        h->rounds++;
     h->term = term;
     h->leading = leading;
 }
@@ -420,19 +436,45 @@ static bool ran_last_on(struct ha *h, const char *vm, const char *host) {
     return r && strcmp(r->host, host) == 0;
 }
 
+/* The refutation window among n members: gossip's suspicion timeout grows
+ * with log10 of the members (gossip_suspicion.c), and so does the time its
+ * news takes to go round. */
+static uint64_t refute_window(const struct ha *h, size_t n) {
+    double scale = n > 10 ? log10((double)n) : 1.0;
+    return (uint64_t)(h->cfg.refute_ms * scale);
+}
+
+/* How long host, shown down by this ha_update, has been shown down by
+ * every ha_update in a row; 0 when it cannot be remembered (it is not
+ * fenced then, as fence() would not). A member missing from a round (no
+ * record) breaks the row as one shown up does. */
+static uint64_t shown_down_for(struct ha *h, const char *host, uint64_t now) {
+    struct ha_host *x = find_or_add(h, host);
+    if (!x)
+        return 0;
+    if (x->down_round == 0 || x->down_round + 1 < h->rounds)
+        x->down_since = now;
+    x->down_round = h->rounds;
+    assert(now >= x->down_since);
+    return now - x->down_since;
+}
+
 size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64_t now,
                  struct ha_change *out, size_t max) {
     size_t k = 0;
     if (!h->leading)
         return 0;
+    h->rounds++;
     note_ran(h, m, n);
+    uint64_t window = refute_window(h, n);
     for (size_t i = 0; i < n; i++) {
         const Nodectl__HostRecord *r = m[i].rec;
         if (!r)
             continue;
         bool was = ha_fencing(h, r->name);
         enum ha_change_kind kind;
-        if (m[i].liveness == LEADER_HOST_DOWN && !was && fence(h, r->name, now))
+        if (m[i].liveness == LEADER_HOST_DOWN && !was &&
+            shown_down_for(h, r->name, now) >= window && fence(h, r->name, now))
             kind = HA_FENCED;
         else if (m[i].liveness == LEADER_HOST_UP && was && !runs_protected(r) &&
                  (all_moved(r, m, n) || fenced_for_sure(h, r->name, now))) {
@@ -728,8 +770,12 @@ static void held_back(const struct ha *h, const struct executor_member *m, size_
         uint64_t until;
         if (!r)
             continue;
-        if (m[i].liveness == LEADER_HOST_DOWN &&
-            ha_evidence_now(h, r->name, now, &until) == HA_EVIDENCE_NONE) {
+        if (m[i].liveness == LEADER_HOST_DOWN && !ha_fencing(h, r->name)) {
+            snprintf(why, len, "%s is down: fenced once shown down for %.1f s in a row (a "
+                     "healthy host refutes a false death within that)", r->name,
+                     (double)refute_window(h, n) / 1000);
+        } else if (m[i].liveness == LEADER_HOST_DOWN &&
+                   ha_evidence_now(h, r->name, now, &until) == HA_EVIDENCE_NONE) {
             if (until > now)
                 snprintf(why, len, "no evidence yet that %s is fenced: its self-fence wait "
                          "ends in %llu s", r->name,

@@ -28,7 +28,23 @@ struct ha_config {
     uint32_t timeout_ms; /* T: [ha] self_fence_timeout */
     uint32_t margin_ms;  /* [ha] fence_margin */
     double rho;
+    /* How long a member gossip shows down may still refute it, at 10
+     * members or fewer (ha_refute_ms); scaled by log10 of the members
+     * above that, as gossip's suspicion timeout is. ha_update fences a
+     * member only once it has been shown down that long. */
+    uint32_t refute_ms;
 };
+
+/* The time gossip gives a member to refute a suspicion that no other
+ * member confirms, at 10 members or fewer: Lifeguard's maximum suspicion
+ * timeout, suspicion_max_timeout_mult * suspicion_mult * probe_interval
+ * (Dadgar et al. 2018, section 4.2; src/gossip/gossip_suspicion.c). The
+ * refutation of a "dead" makes the same round trip as that of a suspicion
+ * (the news reaches the member, its alive at a higher incarnation comes
+ * back, SWIM section 4.2), so gossip's own budget for it bounds how long
+ * a healthy member may be shown dead. */
+struct gossip_config;
+uint32_t ha_refute_ms(const struct gossip_config *g);
 
 enum ha_evidence {
     HA_EVIDENCE_NONE, HA_EVIDENCE_BMC, HA_EVIDENCE_SELF, HA_EVIDENCE_OPERATOR,
@@ -56,10 +72,20 @@ void ha_observe(struct ha *h, uint64_t term, bool leading, uint64_t now);
 void ha_answer(struct ha *h, const struct fence_renew *req, const char *from,
                uint64_t lease_until, uint64_t now, struct fence_renewed *out);
 
-/* Every member gossip shows down (neither up nor announced off) is fenced:
- * it may run protected guests no record of it shows (one started just
- * before it went silent), so no restart waits for less than every down
- * host's evidence. Its renewals are refused with `fenced` from then on.
+/* Every member gossip shows down (neither up nor announced off) is fenced
+ * once every ha_update for the refutation window (ha_config.refute_ms)
+ * has shown it down: it may run protected guests no record of it shows
+ * (one started just before it went silent), so no restart waits for less
+ * than every down host's evidence. Not at the first "dead": SWIM takes
+ * another member's "dead" as final for that incarnation (memberlist does
+ * too), so a partition that heals delivers the deaths its side declared,
+ * and a healthy member refutes them a moment later; fenced on the first,
+ * it would lose its run lease and destroy its protected guests for
+ * nothing. Until it is fenced its renewals are answered, and the
+ * self-fence wait counts from the last answer, so the window delays a
+ * dead host's self evidence only when detection and the window outlast
+ * that wait; its BMC is asked that much later. Its renewals are refused
+ * with `fenced` from then on.
  * A fenced member that is up again with no protected VM running is
  * released (answered again) once it has evidence, or once every protected
  * VM it shows runs elsewhere: it runs none of its old copies, its

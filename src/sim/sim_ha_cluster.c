@@ -881,7 +881,13 @@ int simha_start(struct sim_cluster *c, struct sim_host *h) {
     if (kept != BOOT_FILE_THIS_BOOT)
         simh_bootfile_not_resumed(c, h, "run lease", kept);
     x->lease = host_fence_new(&fc, x->saved_until, now);
-    struct ha_config hc = {.timeout_ms = SELF_FENCE_MS, .margin_ms = FENCE_MARGIN_MS, .rho = RHO};
+    /* The gossip every simulated host runs (sim_agent_start). */
+    struct gossip_config gc;
+    gossip_config_defaults(&gc);
+    struct ha_config hc = {.timeout_ms = SELF_FENCE_MS,
+                           .margin_ms = FENCE_MARGIN_MS,
+                           .rho = RHO,
+                           .refute_ms = ha_refute_ms(&gc)};
     x->ha = ha_new(&hc);
     if (!x->lease || !x->ha)
         return -1;
