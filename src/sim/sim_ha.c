@@ -7,7 +7,9 @@
  * losing power (with or without a working BMC), hosts cut from the network
  * while powered, agents crashing (restarting with the lease kept on disk),
  * leaders dying (the next one elected only after the old lease ended, as
- * the election guarantees), restarts that take effect only within the
+ * the election guarantees), stale deaths (a healed partition's gossip
+ * shows a healthy host dead until its refutation comes back, within
+ * REFUTE_MS), restarts that take effect only within the
  * leader's grant and only on a host that holds its run lease (the gate).
  * Every guest here is protected. The watchdog is modelled: a host whose
  * agent is down when its lease ends is reset. An operator stops a running
@@ -16,9 +18,10 @@
  * which the qemu hook's gate lets through while the host holds its lease.
  *
  * Invariants: vm_duplicated (a VM running on two powered hosts at once,
- * checked every step) and vm_left_down (after the faults stop and every
- * host is back, each VM runs on exactly one host by the end). A run is a
- * function of its seed. */
+ * checked every step), vm_left_down (after the faults stop and every
+ * host is back, each VM runs on exactly one host by the end) and
+ * healthy_fenced (a host fenced while only a stale death showed it down).
+ * A run is a function of its seed. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,6 +42,10 @@
 #define UP_MS 1000       /* and up again after this */
 #define ELECT_MS 1500    /* a new leader, after the old lease ended */
 #define LEASE_MS 500     /* the leader's lease, renewed while it can */
+/* A healthy host shown dead refutes it within this: the leader's
+ * refutation window by default (--refute; the agent's is gossip's,
+ * ha_refute_ms: 3.6 s with the defaults at 10 hosts or fewer). */
+#define REFUTE_MS 2000
 #define REFUSED_MAX 32
 
 enum msg_kind { MSG_RENEW, MSG_RENEWED };
@@ -66,6 +73,8 @@ struct simhost {
                              * last asked (agent_election.c's show_view) */
     uint64_t unreach_since, reach_since;
     bool down;              /* the leader's gossip view */
+    uint64_t stale_until;   /* shown down by a stale death until then; 0: none */
+    bool stale_down;        /* shown down by that alone */
     /* Its last record, as the leader sees it. */
     Nodectl__HostRecord rec;
     Nodectl__Power power;
@@ -73,6 +82,14 @@ struct simhost {
     Nodectl__Migration mig[REFUSED_MAX], *migs[REFUSED_MAX];
     char mig_id[REFUSED_MAX][COMMAND_ID_MAX];
     size_t n_refused;
+};
+
+/* How long VMs stayed down, in ms: [1] those whose host had lost its
+ * power, [0] the others (a self-fence, an operator's stop). */
+struct outages {
+    uint32_t *ms[2];
+    size_t n[2], cap[2];
+    bool out_of_memory;
 };
 
 struct world {
@@ -106,9 +123,16 @@ struct world {
     uint64_t ids;
     uint32_t timeout_ms, margin_ms;
     bool dup_seen[VMS_MAX];
+    /* When each VM last stopped running on every host (0: it runs), where
+     * it ran last, whether that host had lost its power then, and how long
+     * each such outage lasted, in every run (the caller's). */
+    uint64_t down_at[VMS_MAX];
+    int ran_on[VMS_MAX];
+    bool down_unpowered[VMS_MAX];
+    struct outages *outages;
     /* Counts. */
-    uint64_t duplicated, left_down, restarts, fenced, bmc_fences, self_fences, lapses,
-        power_losses, cuts, agent_crashes, leader_deaths, operator_stops;
+    uint64_t duplicated, left_down, healthy_fenced, restarts, fenced, bmc_fences, self_fences,
+        lapses, power_losses, cuts, agent_crashes, leader_deaths, operator_stops, stale_deaths;
 };
 
 static uint64_t mono(const struct world *w, const struct simhost *h) {
@@ -230,7 +254,7 @@ static void faults(struct world *w) {
     struct simhost *h = &w->h[i];
     if (!h->powered || h->back_at)
         return;
-    switch (prng_below(&w->rng, 4)) {
+    switch (prng_below(&w->rng, 5)) {
     case 0:
         power_loss(w, i, 20000 + prng_below(&w->rng, 70000));
         w->power_losses++;
@@ -239,6 +263,16 @@ static void faults(struct world *w) {
         h->cut = true;
         h->back_at = w->now + 5000 + prng_below(&w->rng, 60000);
         w->cuts++;
+        break;
+    case 2:
+        /* A partition heals and its side's news that this host died
+         * arrives (SWIM takes another member's "dead" as final for that
+         * incarnation); the host refutes it. Not the leader: it
+         * refutes news of its own death before it acts on any. */
+        if (alive(h) && !h->cut && !h->down && i != w->leader) {
+            h->stale_until = w->now + 50 + prng_below(&w->rng, REFUTE_MS - 50);
+            w->stale_deaths++;
+        }
         break;
     default:
         agent_crash(w, i, 500 + prng_below(&w->rng, 10000));
@@ -377,13 +411,21 @@ static void view(struct world *w) {
     for (int i = 0; i < w->n_hosts; i++) {
         struct simhost *h = &w->h[i];
         bool reach = alive(h) && !h->cut;
-        if (reach) {
+        if (reach && w->now < h->stale_until) {
+            h->stale_down = h->stale_down || !h->down;
+            h->down = true;
+        } else if (reach) {
+            /* Refuted: up again at once, at a higher incarnation. */
+            if (h->stale_down)
+                h->down = h->stale_down = false;
             h->unreach_since = 0;
             if (!h->reach_since)
                 h->reach_since = w->now;
             if (h->down && w->now - h->reach_since >= UP_MS)
                 h->down = false;
         } else {
+            h->stale_until = 0;
+            h->stale_down = false;
             h->reach_since = 0;
             if (!h->unreach_since)
                 h->unreach_since = w->now;
@@ -433,8 +475,10 @@ static void leader_round(struct world *w) {
     size_t nc = ha_update(w->ha, m, (size_t)w->n_hosts, now, ch, HOSTS_MAX);
     /* An expired restart: its define can no longer take effect here (it
      * was bounded by the lease it was sent under). */
-    for (size_t k = 0; k < nc; k++)
+    for (size_t k = 0; k < nc; k++) {
         w->fenced += ch[k].kind == HA_FENCED;
+        w->healthy_fenced += ch[k].kind == HA_FENCED && w->h[atoi(ch[k].host + 1) - 1].stale_down;
+    }
     char host[COMMAND_NAME_MAX];
     enum ha_bmc_step step;
     if (w->bmc_host < 0 &&
@@ -541,6 +585,24 @@ static void effects(struct world *w) {
         }
 }
 
+static void note_outage(struct world *w, int v) {
+    struct outages *o = w->outages;
+    int k = w->down_unpowered[v];
+    uint32_t ms = (uint32_t)(w->now - w->down_at[v]);
+    w->down_at[v] = 0;
+    if (o->n[k] == o->cap[k]) {
+        size_t cap = o->cap[k] ? o->cap[k] * 2 : 1024;
+        uint32_t *x = realloc(o->ms[k], cap * sizeof *x);
+        if (!x) {
+            o->out_of_memory = true;
+            return;
+        }
+        o->ms[k] = x;
+        o->cap[k] = cap;
+    }
+    o->ms[k][o->n[k]++] = ms;
+}
+
 static void check(struct world *w) {
     for (int v = 0; v < w->n_vms; v++) {
         int n = 0;
@@ -552,11 +614,21 @@ static void check(struct world *w) {
         }
         if (n <= 1)
             w->dup_seen[v] = false;
+        if (n == 0 && !w->down_at[v]) {
+            w->down_at[v] = w->now;
+            w->down_unpowered[v] = !w->h[w->ran_on[v]].powered;
+        } else if (n > 0 && w->down_at[v]) {
+            note_outage(w, v);
+        }
+        for (int i = 0; i < w->n_hosts; i++)
+            if (w->h[i].powered && w->run[i][v])
+                w->ran_on[v] = i;
     }
 }
 
 static void world_init(struct world *w, uint64_t seed, int hosts, int vms, uint64_t duration,
-                       uint32_t timeout_ms, uint32_t margin_ms, uint64_t operator_every_ms) {
+                       uint32_t timeout_ms, uint32_t margin_ms, uint32_t refute_ms,
+                       uint64_t operator_every_ms) {
     memset(w, 0, sizeof *w);
     prng_seed(&w->rng, seed);
     w->n_hosts = hosts;
@@ -568,7 +640,8 @@ static void world_init(struct world *w, uint64_t seed, int hosts, int vms, uint6
     w->operator_every_ms = operator_every_ms;
     w->leader = -1;
     w->bmc_host = -1;
-    struct ha_config c = {.timeout_ms = timeout_ms, .margin_ms = margin_ms, .rho = 0.1};
+    struct ha_config c = {
+        .timeout_ms = timeout_ms, .margin_ms = margin_ms, .rho = 0.1, .refute_ms = refute_ms};
     w->ha = ha_new(&c);
     for (int i = 0; i < hosts; i++) {
         struct simhost *h = &w->h[i];
@@ -648,10 +721,15 @@ static void run_one(struct world *w) {
     }
 }
 
+static int by_value(const void *pa, const void *pb) {
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return (a > b) - (a < b);
+}
+
 int nodesim_ha(int argc, char **argv) {
     uint64_t seed = 1, seeds = 1, duration_s = 600;
     int hosts = 8, vms = 16;
-    unsigned timeout_s = 30, margin_s = 5, operator_s = 20;
+    unsigned timeout_s = 30, margin_s = 5, operator_s = 20, refute_ms = REFUTE_MS;
     static const struct option opts[] = {
         {"seed", required_argument, NULL, 's'},  {"seeds", required_argument, NULL, 'S'},
         {"hosts", required_argument, NULL, 'h'}, {"vms", required_argument, NULL, 'v'},
@@ -659,6 +737,7 @@ int nodesim_ha(int argc, char **argv) {
         {"timeout", required_argument, NULL, 't'},
         {"margin", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'H'},
         {"operator", required_argument, NULL, 'o'},
+        {"refute", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
@@ -672,12 +751,15 @@ int nodesim_ha(int argc, char **argv) {
         case 't': timeout_s = (unsigned)atoi(optarg); break;
         case 'm': margin_s = (unsigned)atoi(optarg); break;
         case 'o': operator_s = (unsigned)atoi(optarg); break;
+        case 'r': refute_ms = (unsigned)atoi(optarg); break;
         case 'H':
             printf("usage: nodesim ha [--seed S] [--seeds K] [--hosts N (4-%d)] [--vms M (1-%d)]\n"
                    "                  [--duration SECONDS] [--timeout T_SECONDS] [--margin S]\n"
                    "                  [--operator S (mean time between an operator's stop and\n"
-                   "                   start of a VM on its host; 0: never; default 20)]\n",
-                   HOSTS_MAX, VMS_MAX);
+                   "                   start of a VM on its host; 0: never; default 20)]\n"
+                   "                  [--refute MS (the leader's refutation window; default\n"
+                   "                   %d, the longest a stale death lasts here)]\n",
+                   HOSTS_MAX, VMS_MAX, REFUTE_MS);
             return 0;
         default: return 2;
         }
@@ -695,33 +777,52 @@ int nodesim_ha(int argc, char **argv) {
     struct world *w = malloc(sizeof *w);
     if (!w)
         return 1;
-    uint64_t tot[12] = {0}, failed = 0;
+    uint64_t tot[14] = {0}, failed = 0;
+    struct outages outages = {0};
     for (uint64_t s = seed; s < seed + seeds; s++) {
         world_init(w, s, hosts, vms, duration_s * 1000, timeout_s * 1000, margin_s * 1000,
-                   (uint64_t)operator_s * 1000);
+                   refute_ms, (uint64_t)operator_s * 1000);
+        w->outages = &outages;
         run_one(w);
-        uint64_t c[12] = {w->duplicated, w->left_down, w->restarts, w->fenced, w->bmc_fences,
+        uint64_t c[14] = {w->duplicated, w->left_down, w->restarts, w->fenced, w->bmc_fences,
                           w->lapses, w->power_losses, w->cuts, w->agent_crashes,
-                          w->leader_deaths, w->term, w->operator_stops};
-        for (int k = 0; k < 12; k++)
+                          w->leader_deaths, w->term, w->operator_stops, w->healthy_fenced,
+                          w->stale_deaths};
+        for (int k = 0; k < 14; k++)
             tot[k] += c[k];
-        if (w->duplicated || w->left_down) {
+        if (w->duplicated || w->left_down || w->healthy_fenced) {
             failed++;
             printf("seed %" PRIu64 ": FAIL vm_duplicated=%" PRIu64 " vm_left_down=%" PRIu64
-                   " (rerun: nodesim ha --seed %" PRIu64 " --hosts %d --vms %d --duration %"
-                   PRIu64 " --timeout %u --margin %u --operator %u)\n",
-                   s, w->duplicated, w->left_down, s, hosts, vms, duration_s, timeout_s,
-                   margin_s, operator_s);
+                   " healthy_fenced=%" PRIu64 " (rerun: nodesim ha --seed %" PRIu64
+                   " --hosts %d --vms %d --duration %" PRIu64
+                   " --timeout %u --margin %u --operator %u --refute %u)\n",
+                   s, w->duplicated, w->left_down, w->healthy_fenced, s, hosts, vms, duration_s,
+                   timeout_s, margin_s, operator_s, refute_ms);
         }
         world_free(w);
     }
     free(w);
     printf("seeds %" PRIu64 " failed %" PRIu64 ": vm_duplicated=%" PRIu64 " vm_left_down=%" PRIu64
-           " restarts=%" PRIu64 " hosts_fenced=%" PRIu64 " bmc_fences=%" PRIu64
+           " healthy_fenced=%" PRIu64 " restarts=%" PRIu64 " hosts_fenced=%" PRIu64 " bmc_fences=%" PRIu64
            " lease_lapses=%" PRIu64 " power_losses=%" PRIu64 " cuts=%" PRIu64
            " agent_crashes=%" PRIu64 " leader_deaths=%" PRIu64 " terms=%" PRIu64
-           " operator_stops=%" PRIu64 "\n",
-           seeds, failed, tot[0], tot[1], tot[2], tot[3], tot[4], tot[5], tot[6], tot[7], tot[8],
-           tot[9], tot[10], tot[11]);
+           " operator_stops=%" PRIu64 " stale_deaths=%" PRIu64 "\n",
+           seeds, failed, tot[0], tot[1], tot[12], tot[2], tot[3], tot[4], tot[5], tot[6], tot[7],
+           tot[8], tot[9], tot[10], tot[11], tot[13]);
+    /* How long a VM stayed down each time it stopped everywhere until it
+     * ran again: after its host lost its power, and otherwise. */
+    for (int k = 1; k >= 0; k--) {
+        size_t n = outages.n[k];
+        uint32_t *o = outages.ms[k];
+        qsort(o, n, sizeof *o, by_value);
+        printf("%s: %zu, down ms p50=%u p90=%u p99=%u max=%u\n",
+               k ? "outages after a power loss" : "other outages", n, n ? o[n / 2] : 0,
+               n ? o[n * 9 / 10] : 0, n ? o[n * 99 / 100] : 0, n ? o[n - 1] : 0);
+        free(o);
+    }
+    if (outages.out_of_memory) {
+        fprintf(stderr, "nodesim ha: out of memory for the outages\n");
+        return 1;
+    }
     return failed ? 1 : 0;
 }
