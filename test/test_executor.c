@@ -66,7 +66,7 @@ static void world_init(struct world *w) {
             w->migs[i][k] = &w->mig[i][k];
         }
         r->migrations = w->migs[i];
-        w->m[i] = (struct executor_member){r, LEADER_HOST_UP};
+        w->m[i] = (struct executor_member){r, LEADER_HOST_UP, 0};
     }
     w->rec[N1].candidate = true;
     w->pw[N1].can_power_off = false;

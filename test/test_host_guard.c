@@ -312,7 +312,7 @@ static void a_deposed_terms_command_delivered_late_is_refused(void **state) {
         cap[i].cpus = 4;
         cap[i].memory_kib = 1u << 22;
         pw[i].can_power_off = i == 1;
-        m[i] = (struct executor_member){&rec[i], LEADER_HOST_UP};
+        m[i] = (struct executor_member){&rec[i], LEADER_HOST_UP, 0};
     }
     uint64_t now = T0, wall = 1700000000000u;
     struct executor_lease l = {27, "n1", now + 400};

@@ -49,7 +49,7 @@ static void host(struct world *w, int i, const char *name, bool up_hv) {
     w->cap[i].memory_kib = 8u << 20;
     w->use[i].cpu_percent = 50;
     w->use[i].load15 = 1.5;
-    w->members[i] = (struct leader_member){.rec = &w->rec[i], .liveness = LEADER_HOST_UP};
+    w->members[i] = (struct leader_member){.rec = &w->rec[i], .liveness = LEADER_HOST_UP, 0};
 }
 
 static void vm(struct world *w, int i, const char *name, uint32_t vcpus, double pct,

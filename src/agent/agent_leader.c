@@ -102,7 +102,7 @@ int agent_members_collect(struct agent *a, struct agent_members *mb) {
          * on it nor wakes it. */
         if (l == LEADER_HOST_OFF && agent_offcheck_disproved(a, rec->name))
             l = LEADER_HOST_DOWN;
-        mb->m[mb->n++] = (struct executor_member){rec, l};
+        mb->m[mb->n++] = (struct executor_member){rec, l, info.incarnation};
     }
     return 0;
 }

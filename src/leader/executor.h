@@ -62,6 +62,10 @@ struct executor_lease {
 struct executor_member {
     const Nodectl__HostRecord *rec;
     enum leader_liveness liveness;
+    /* Gossip's incarnation of the member as shown: only the member raises
+     * it, when it refutes news of its failure or comes back (SWIM section
+     * 4.2), so one that moved between two looks was up in between. */
+    uint32_t incarnation;
 };
 
 enum executor_action_state {

@@ -16,9 +16,10 @@ enum bmc_state { BMC_IDLE, BMC_ASKED, BMC_NEXT };
 struct ha_host {
     char name[COMMAND_NAME_MAX];
     uint64_t last_answer; /* 0: not answered by this leader */
-    /* The last ha_update that showed it down (0: none), and the first of
-     * those in a row up to that one. */
+    /* The last ha_update that showed it down (0: none), the first of
+     * those in a row up to that one, and the incarnation they showed. */
     uint64_t down_round, down_since;
+    uint32_t down_incarnation;
     bool fencing;
     uint64_t fencing_since;
     enum ha_evidence evidence; /* BMC or operator; self is computed */
@@ -447,14 +448,20 @@ static uint64_t refute_window(const struct ha *h, size_t n) {
 /* How long host, shown down by this ha_update, has been shown down by
  * every ha_update in a row; 0 when it cannot be remembered (it is not
  * fenced then, as fence() would not). A member missing from a round (no
- * record) breaks the row as one shown up does. */
-static uint64_t shown_down_for(struct ha *h, const char *host, uint64_t now) {
+ * record) breaks the row as one shown up does, and so does a new
+ * incarnation: the host was up between two rounds that did not see it
+ * (it came back, then a stale death arrived), and the window starts again
+ * from the death the round shows. */
+static uint64_t shown_down_for(struct ha *h, const char *host, uint32_t incarnation,
+                               uint64_t now) {
     struct ha_host *x = find_or_add(h, host);
     if (!x)
         return 0;
-    if (x->down_round == 0 || x->down_round + 1 < h->rounds)
+    if (x->down_round == 0 || x->down_round + 1 < h->rounds ||
+        x->down_incarnation != incarnation)
         x->down_since = now;
     x->down_round = h->rounds;
+    x->down_incarnation = incarnation;
     assert(now >= x->down_since);
     return now - x->down_since;
 }
@@ -474,7 +481,8 @@ size_t ha_update(struct ha *h, const struct executor_member *m, size_t n, uint64
         bool was = ha_fencing(h, r->name);
         enum ha_change_kind kind;
         if (m[i].liveness == LEADER_HOST_DOWN && !was &&
-            shown_down_for(h, r->name, now) >= window && fence(h, r->name, now))
+            shown_down_for(h, r->name, m[i].incarnation, now) >= window &&
+            fence(h, r->name, now))
             kind = HA_FENCED;
         else if (m[i].liveness == LEADER_HOST_UP && was && !runs_protected(r) &&
                  (all_moved(r, m, n) || fenced_for_sure(h, r->name, now))) {

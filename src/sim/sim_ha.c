@@ -75,6 +75,7 @@ struct simhost {
     bool down;              /* the leader's gossip view */
     uint64_t stale_until;   /* shown down by a stale death until then; 0: none */
     bool stale_down;        /* shown down by that alone */
+    uint32_t incarnation;   /* gossip's: raised each time it is shown up again */
     /* Its last record, as the leader sees it. */
     Nodectl__HostRecord rec;
     Nodectl__Power power;
@@ -416,13 +417,17 @@ static void view(struct world *w) {
             h->down = true;
         } else if (reach) {
             /* Refuted: up again at once, at a higher incarnation. */
-            if (h->stale_down)
+            if (h->stale_down) {
                 h->down = h->stale_down = false;
+                h->incarnation++;
+            }
             h->unreach_since = 0;
             if (!h->reach_since)
                 h->reach_since = w->now;
-            if (h->down && w->now - h->reach_since >= UP_MS)
+            if (h->down && w->now - h->reach_since >= UP_MS) {
                 h->down = false;
+                h->incarnation++;
+            }
         } else {
             h->stale_until = 0;
             h->stale_down = false;
@@ -470,6 +475,7 @@ static void leader_round(struct world *w) {
     for (int i = 0; i < w->n_hosts; i++) {
         m[i].rec = &w->h[i].rec;
         m[i].liveness = w->h[i].down ? LEADER_HOST_DOWN : LEADER_HOST_UP;
+        m[i].incarnation = w->h[i].incarnation;
     }
     struct ha_change ch[HOSTS_MAX];
     size_t nc = ha_update(w->ha, m, (size_t)w->n_hosts, now, ch, HOSTS_MAX);
@@ -700,6 +706,7 @@ static void run_one(struct world *w) {
             for (int i = 0; i < w->n_hosts; i++) {
                 m[i].rec = &w->h[i].rec;
                 m[i].liveness = w->h[i].down ? LEADER_HOST_DOWN : LEADER_HOST_UP;
+                m[i].incarnation = w->h[i].incarnation;
             }
             struct ha_restart rs[VMS_MAX];
             char why[400];

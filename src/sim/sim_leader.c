@@ -44,7 +44,7 @@ int simh_members_collect(struct sim_cluster *c, struct sim_host *h, bool own,
         }
         if (!r)
             continue;
-        m[k++] = (struct executor_member){r, liveness(info.state)};
+        m[k++] = (struct executor_member){r, liveness(info.state), info.incarnation};
     }
     *out = m;
     *n = k;
