@@ -464,6 +464,14 @@ static int vm_index(const struct world *w, const char *name) {
     return -1;
 }
 
+/* The hosts as the leader sees them: their records and gossip's view. */
+static void leader_view(const struct world *w, struct executor_member *m) {
+    for (int i = 0; i < w->n_hosts; i++)
+        m[i] = (struct executor_member){&w->h[i].rec,
+                                        w->h[i].down ? LEADER_HOST_DOWN : LEADER_HOST_UP,
+                                        w->h[i].incarnation};
+}
+
 static void leader_round(struct world *w) {
     if (w->leader < 0 || w->now < w->next_round)
         return;
@@ -472,11 +480,7 @@ static void leader_round(struct world *w) {
     uint64_t now = mono(w, l);
     ha_observe(w->ha, w->term, true, now);
     struct executor_member m[HOSTS_MAX];
-    for (int i = 0; i < w->n_hosts; i++) {
-        m[i].rec = &w->h[i].rec;
-        m[i].liveness = w->h[i].down ? LEADER_HOST_DOWN : LEADER_HOST_UP;
-        m[i].incarnation = w->h[i].incarnation;
-    }
+    leader_view(w, m);
     struct ha_change ch[HOSTS_MAX];
     size_t nc = ha_update(w->ha, m, (size_t)w->n_hosts, now, ch, HOSTS_MAX);
     /* An expired restart: its define can no longer take effect here (it
@@ -703,11 +707,7 @@ static void run_one(struct world *w) {
         w->left_down += n == 0;
         if (n == 0 && getenv("NODESIM_HA_TRACE")) {
             struct executor_member m[HOSTS_MAX];
-            for (int i = 0; i < w->n_hosts; i++) {
-                m[i].rec = &w->h[i].rec;
-                m[i].liveness = w->h[i].down ? LEADER_HOST_DOWN : LEADER_HOST_UP;
-                m[i].incarnation = w->h[i].incarnation;
-            }
+            leader_view(w, m);
             struct ha_restart rs[VMS_MAX];
             char why[400];
             size_t k = w->leader >= 0 ? ha_restarts(w->ha, m, (size_t)w->n_hosts,
