@@ -248,6 +248,10 @@ const char *gossip_reject_name(unsigned r);
 const struct rejects *gossip_rejects(const struct gossip *g);
 /* Every refusal, whatever the reason. */
 uint64_t gossip_bad_packets(const struct gossip *g);
+/* How the suspicion timeouts grow with the cluster of n members: log10(n),
+ * and 1 up to 10 (min = suspicion_mult * scale * probe_interval, Lifeguard
+ * section 4.2). The leader's HA scales its refutation window by it too. */
+double gossip_size_scale(size_t n);
 /* What one member may not tell about another (docs/security.md, "Sane
  * values"): refused and counted by reason. */
 enum gossip_refusal {

@@ -16,11 +16,13 @@
 
 #include "gossip_internal.h"
 
+double gossip_size_scale(size_t n) {
+    return n > 10 ? log10((double)n) : 1.0;
+}
+
 static uint32_t min_timeout_ms(const struct gossip *g) {
-    double scale = g->n_alive > 1 ? log10((double)g->n_alive) : 1.0;
-    if (scale < 1.0)
-        scale = 1.0;
-    return (uint32_t)(g->cfg.suspicion_mult * scale * g->cfg.probe_interval_ms);
+    return (uint32_t)(g->cfg.suspicion_mult * gossip_size_scale(g->n_alive) *
+                      g->cfg.probe_interval_ms);
 }
 
 static int64_t timeout_ms(const struct suspicion *s) {

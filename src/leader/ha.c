@@ -1,7 +1,6 @@
 #include "ha.h"
 
 #include <assert.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,8 +440,7 @@ static bool ran_last_on(struct ha *h, const char *vm, const char *host) {
  * with log10 of the members (gossip_suspicion.c), and so does the time its
  * news takes to go round. */
 static uint64_t refute_window(const struct ha *h, size_t n) {
-    double scale = n > 10 ? log10((double)n) : 1.0;
-    return (uint64_t)(h->cfg.refute_ms * scale);
+    return (uint64_t)(h->cfg.refute_ms * gossip_size_scale(n));
 }
 
 /* How long host, shown down by this ha_update, has been shown down by
