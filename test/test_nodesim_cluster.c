@@ -76,23 +76,23 @@ static void assert_every_leftover_destroyed(const char *args) {
     json_decref(o);
 }
 
-/* Seed 68: a destination's libvirtd stops in the Finish of vm7's migration
- * (n8 -> n3): the source resumes its copy and n3's runs on. n3's agent
- * destroys its own once n8's record shows the failure and vm7 running
- * (host_arrival_check); without that, vm7 runs twice past the bound. */
+/* Seed 198: a destination's libvirtd stops in the Finish of vm35's
+ * migration (n16 -> n15): the source resumes its copy and n15's runs on.
+ * n15's agent destroys its own once n16's record shows the failure and vm35
+ * running (host_arrival_check); without that, vm35 runs twice past the
+ * bound (78.4 s). */
 static void a_failed_migrations_leftover_is_destroyed(void **state) {
-    assert_every_leftover_destroyed("--seed 68 --duration 90 --faults all");
+    assert_every_leftover_destroyed("--seed 198 --duration 90 --faults all");
 }
 
-/* Seed 3861: vm37's migration n18 -> n9 fails in its Finish (n9's
- * libvirtd stops) and leaves a copy on n9; n18's agent restarts before n9's
- * libvirtd is back. n18's record must still report the failure (the agent
- * keeps its failed migrations on disk, host_failed.h) for n9 to destroy its
- * copy once n18 shows vm37 again; without it, n9's copy was moved on to n1
- * by the next leader while n18's agent was down and vm37 ran twice (at
- * 76.3 s). */
+/* Seed 484: vm2's migration n3 -> n13 fails in its Finish (n13's libvirtd
+ * stops) and leaves a copy on n13; n3's agent restarts (66.5 s) before n13
+ * has destroyed it. n3's record must still report the failure (the agent
+ * keeps its failed migrations on disk, host_failed.h) for n13 to destroy its
+ * copy once n3 shows vm2 again (71.6 s); without it, the copy was never
+ * destroyed and vm2 ran twice (at 116.3 s in a longer run). */
 static void a_failed_migration_is_reported_after_its_source_restarts(void **state) {
-    assert_every_leftover_destroyed("--seed 3861 --duration 90 --faults all");
+    assert_every_leftover_destroyed("--seed 484 --duration 90 --faults all");
 }
 
 /* Seed 6265: vm4's migration n5 -> n4 is running when n5's agent crashes

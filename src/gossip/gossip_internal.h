@@ -140,6 +140,7 @@ struct gossip {
      * since it was seen (gossip_probe.c, rtt_sample). */
     double rtt_peak_ms;
     int64_t rtt_peak_at_ms;
+    bool rtt_measured; /* false: no ack yet, the estimate is its cap */
     /* The last probe that ended without its target's own ack, whose ack
      * may still come (seq 0: none). */
     struct probe unanswered;

@@ -47,14 +47,27 @@ uint32_t scaled_ms(const struct gossip *g, uint32_t ms) {
  * puts the timeout, so a failure is still found within a bounded time. */
 #define RTT_DECAY_MS 2000.0
 
+static double rtt_cap(const struct gossip *g) {
+    return (double)g->cfg.probe_timeout_ms * g->cfg.awareness_max_multiplier;
+}
+
+/* Until the first ack has come back the estimate is its cap, as TCP holds
+ * its retransmission timeout at a conservative 1 s until a round trip has
+ * been measured (RFC 6298, section 2.1); the cap then decays as any peak
+ * does. A member that starts with the whole cluster (power restored) meets
+ * the busiest loops in its first seconds: probed with the configured
+ * timeout, members that answer late would be suspected while they join, and
+ * each suspicion holds up the join everywhere until its refutation has gone
+ * round. */
 static double rtt_peak_now(const struct gossip *g) {
+    if (!g->rtt_measured)
+        return rtt_cap(g);
     double age = (double)(g->now_ms - g->rtt_peak_at_ms);
     return g->rtt_peak_ms * exp(-(age > 0 ? age : 0) / RTT_DECAY_MS);
 }
 
 static uint32_t rto_ms(const struct gossip *g) {
-    double rto = rtt_peak_now(g);
-    double cap = (double)g->cfg.probe_timeout_ms * g->cfg.awareness_max_multiplier;
+    double rto = rtt_peak_now(g), cap = rtt_cap(g);
     return (uint32_t)(rto < cap ? rto : cap);
 }
 
@@ -77,6 +90,11 @@ static uint32_t relay_wait_ms(const struct gossip *g) {
 }
 
 static void rtt_sample(struct gossip *g, int64_t rtt) {
+    if (!g->rtt_measured) {
+        g->rtt_peak_ms = rtt_cap(g);
+        g->rtt_peak_at_ms = g->now_ms;
+        g->rtt_measured = true;
+    }
     if ((double)rtt >= rtt_peak_now(g)) {
         g->rtt_peak_ms = (double)rtt;
         g->rtt_peak_at_ms = g->now_ms;
